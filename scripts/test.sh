@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The project's test command: sets everything up, runs the tap suite against the real models,
+# real images and a real loopback RTSP server, and ends with one line `tests: N passed, M failed`
+# (N and M count the named tests, i.e. the subtests of each test file; a test file that crashes
+# outside its subtests counts as one failure).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh || { echo "tests: 0 passed, 1 failed"; exit 1; }
+
+log=$(mktemp)
+npx --no-install tap --reporter=tap "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+
+read -r passed failed < <(awk '
+  /^# Subtest: / && !/^ / { file_failed_sub = 0 }
+  /^    ok / { pass++ }
+  /^    not ok / { fail++; file_failed_sub++ }
+  /^not ok / { if (file_failed_sub == 0) fail++ }
+  END { printf "%d %d\n", pass, fail }' "$log")
+rm -f "$log"
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+echo "tests: ${passed} passed, ${failed} failed"
+[ "$status" -eq 0 ] && [ "$failed" -eq 0 ]

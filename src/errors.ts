@@ -1,0 +1,50 @@
+/**
+ * Every error facegate raises on purpose is a FacegateError: a stable `code` a program can switch
+ * on, the `context` it happened in (file, model, camera...) and a `hint` that tells a person how
+ * to fix it. The CLI prints `message` + `hint` and never a stack trace for these.
+ */
+export type ErrorCode =
+  | 'IMAGE_NOT_FOUND'
+  | 'IMAGE_UNREADABLE'
+  | 'IMAGE_TOO_SMALL'
+  | 'IMAGE_TOO_LARGE'
+  | 'MODEL_UNKNOWN'
+  | 'MODEL_NOT_FOUND'
+  | 'MODEL_CORRUPT'
+  | 'MODEL_INVALID'
+  | 'MODEL_DOWNLOAD_FAILED'
+  | 'MANIFEST_INVALID'
+  | 'DETECTOR_OUTPUT_INVALID'
+  | 'BAD_ARGUMENT'
+  | 'PROFILE_INVALID'
+  | 'NO_TIER_FITS';
+
+export type ErrorContext = Readonly<Record<string, string | number | boolean | undefined>>;
+
+export class FacegateError extends Error {
+  readonly code: ErrorCode;
+  readonly context: ErrorContext;
+  readonly hint: string | undefined;
+
+  constructor(code: ErrorCode, message: string, opts: { context?: ErrorContext; hint?: string; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'FacegateError';
+    this.code = code;
+    this.context = opts.context ?? {};
+    this.hint = opts.hint;
+  }
+
+  /** One or two lines for a person: what went wrong, then how to fix it. */
+  describe(): string {
+    return this.hint ? `${this.message}\n  fix: ${this.hint}` : this.message;
+  }
+}
+
+export function isFacegateError(e: unknown): e is FacegateError {
+  return e instanceof FacegateError;
+}
+
+/** Message of any thrown value, for wrapping foreign errors into FacegateErrors. */
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

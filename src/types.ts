@@ -1,0 +1,40 @@
+/** Shared domain types. Stages import these and each other's public index.ts only. */
+
+/** A decoded image in memory: packed RGB, 8 bits per channel, row-major, no row padding. */
+export interface RgbImage {
+  readonly data: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+}
+
+/** A point in original-image pixel coordinates. */
+export type Point = readonly [x: number, y: number];
+
+/** [x1, y1, x2, y2] in original-image pixel coordinates. */
+export type Box = readonly [x1: number, y1: number, x2: number, y2: number];
+
+/** Five landmarks in SCRFD/ArcFace order: left eye, right eye, nose, left mouth, right mouth (as seen in the image). */
+export type Landmarks = readonly [Point, Point, Point, Point, Point];
+
+export interface Face {
+  readonly box: Box;
+  readonly score: number;
+  readonly landmarks: Landmarks;
+}
+
+/** Pixel formats a Frame can carry across the pipe from GStreamer. Only packed RGB for now. */
+export type PixelFormat = 'RGB';
+
+/**
+ * One decoded video frame from a camera, already converted to RGB by GStreamer.
+ * `seq` increases by one per delivered frame of a pipeline run (frames dropped before JS are
+ * counted separately); `pts` is the pipeline timestamp in ns when known; `capturedAt` is the
+ * wall-clock ms (Date.now()) when the frame arrived in Node.
+ */
+export interface Frame extends RgbImage {
+  readonly cameraId: string;
+  readonly seq: number;
+  readonly pts: number | undefined;
+  readonly capturedAt: number;
+  readonly format: PixelFormat;
+}
