@@ -1,0 +1,135 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { FacegateError } from '../errors.ts';
+
+/** The project's models/ folder: home of manifest.json and the git-ignored weight cache. */
+export const PROJECT_MODELS_DIR = fileURLToPath(new URL('../../models/', import.meta.url));
+export const BUILTIN_MANIFEST_PATH = `${PROJECT_MODELS_DIR}manifest.json`;
+
+const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits');
+
+const inputSpec = z.strictObject({
+  name: z.string().min(1),
+  layout: z.literal('NCHW'),
+  channels: z.enum(['RGB', 'BGR']),
+  mean: z.number(),
+  std: z.number().positive(),
+  dynamicSize: z.boolean().optional(),
+  fixedSize: z.number().int().positive().optional(),
+  cropScale: z.number().positive().optional(),
+});
+
+const outputSpec = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('scrfd'), batchDim: z.boolean() }),
+  z.strictObject({ kind: z.literal('embedding'), dim: z.number().int().positive() }),
+  z.strictObject({ kind: z.literal('mask'), maskIndex: z.number().int().min(0) }),
+  z.strictObject({ kind: z.literal('liveness'), realIndex: z.number().int().min(0) }),
+]);
+
+const modelEntry = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, _ . - only'),
+  role: z.enum(['detector', 'embedder', 'mask', 'liveness']),
+  tier: z.string().optional(),
+  file: z.string().regex(/^[^/\\]+\.onnx$/, 'a bare file name ending in .onnx'),
+  sha256: sha256Hex.nullable(),
+  size: z.number().int().positive().nullable(),
+  input: inputSpec,
+  output: outputSpec,
+  accuracy: z.record(z.string(), z.number()).optional(),
+  licence: z.string().min(1),
+  download: z.strictObject({ url: z.url(), zipMember: z.string().optional() }).optional(),
+  note: z.string().optional(),
+});
+
+const manifestSchema = z.strictObject({
+  $comment: z.string().optional(),
+  version: z.literal(1),
+  models: z.array(modelEntry),
+});
+
+export type ModelEntry = z.infer<typeof modelEntry>;
+export type ModelRole = ModelEntry['role'];
+export type ModelInputSpec = z.infer<typeof inputSpec>;
+export interface Manifest {
+  readonly models: readonly ModelEntry[];
+}
+
+/** Parse and validate a manifest document; every problem is reported with its JSON path. */
+export function parseManifest(doc: unknown, source: string): Manifest {
+  const parsed = manifestSchema.safeParse(doc);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new FacegateError('MANIFEST_INVALID', `model manifest ${source} is invalid: ${problems}`, {
+      context: { source },
+      hint: 'fix the listed fields (see models/manifest.json for a valid entry)',
+    });
+  }
+  const seen = new Set<string>();
+  for (const m of parsed.data.models) {
+    if (seen.has(m.name)) {
+      throw new FacegateError('MANIFEST_INVALID', `model manifest ${source} lists "${m.name}" twice`, {
+        context: { source, model: m.name },
+        hint: 'give every model a unique name',
+      });
+    }
+    seen.add(m.name);
+  }
+  return { models: parsed.data.models };
+}
+
+function readManifestFile(path: string): Manifest {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new FacegateError('MANIFEST_INVALID', `cannot read model manifest ${path}`, {
+      context: { source: path },
+      hint: 'check the path in FACEGATE_MODELS_MANIFEST',
+      cause: e,
+    });
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new FacegateError('MANIFEST_INVALID', `model manifest ${path} is not valid JSON: ${(e as Error).message}`, {
+      context: { source: path },
+      hint: 'fix the JSON syntax',
+    });
+  }
+  return parseManifest(doc, path);
+}
+
+/**
+ * Merge a user's manifest over the built-in one: users add their own SCRFD tiers (10g, 34g) or
+ * ArcFace embedders without editing the project. A user entry with a built-in name replaces it.
+ */
+export function mergeManifests(base: Manifest, extra: Manifest): Manifest {
+  const byName = new Map(base.models.map((m) => [m.name, m] as const));
+  for (const m of extra.models) byName.set(m.name, m);
+  return { models: [...byName.values()] };
+}
+
+let cached: Manifest | undefined;
+
+/** The built-in manifest, plus FACEGATE_MODELS_MANIFEST when set. Parsed once per process. */
+export function loadManifest(): Manifest {
+  if (cached) return cached;
+  let manifest = readManifestFile(BUILTIN_MANIFEST_PATH);
+  const extraPath = process.env.FACEGATE_MODELS_MANIFEST;
+  if (extraPath) manifest = mergeManifests(manifest, readManifestFile(extraPath));
+  cached = manifest;
+  return manifest;
+}
+
+export function findModel(manifest: Manifest, name: string): ModelEntry {
+  const entry = manifest.models.find((m) => m.name === name);
+  if (!entry) {
+    throw new FacegateError('MODEL_UNKNOWN', `unknown model "${name}"`, {
+      context: { model: name },
+      hint: `known models: ${manifest.models.map((m) => m.name).join(', ')} (add your own with FACEGATE_MODELS_MANIFEST)`,
+    });
+  }
+  return entry;
+}
