@@ -68,3 +68,9 @@ export async function decodeImage(input: string | Buffer, opts: DecodeOptions = 
     throw new FacegateError('IMAGE_UNREADABLE', `image ${label} is corrupt or truncated: ${msg}`, { context: { image: label }, hint: 're-export or re-download the image' });
   }
 }
+
+/** Decode and scale an image to exactly width x height (cropping to cover): camera-sized test frames. */
+export async function decodeImageCover(path: string, width: number, height: number): Promise<RgbImage> {
+  const { data, info } = await sharp(path).rotate().resize(width, height, { fit: 'cover' }).toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
+}

@@ -45,7 +45,7 @@ export async function resolveModel(name: string, opts: ResolveOptions = {}): Pro
     throw new FacegateError('MODEL_NOT_FOUND', `model "${name}" (${entry.file}) not found; tried: ${tried.join(', ')}`, {
       context: { model: name, tried: tried.join(', ') },
       hint: entry.download
-        ? `run \`npx facegate models download ${name}\`, or set FACEGATE_MODELS_DIR to a folder holding ${entry.file}`
+        ? `run \`npx facegate models download ${name}${entry.sha256 ? '' : ' --sha256 HEX'}\`, or set FACEGATE_MODELS_DIR to a folder holding ${entry.file}`
         : `put ${entry.file} in one of the folders tried, or set FACEGATE_MODELS_DIR`,
     });
   }

@@ -1,0 +1,59 @@
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { measureDetector, profileFromRows, writeProfile, DEFAULT_PROFILE_PATH, type BenchRow } from '../src/detect/index.ts';
+import { SHARED_MODELS_DIR } from '../src/models/index.ts';
+import { decodeImageCover } from '../src/image/decode.ts';
+
+export function formatDetectTable(rows: readonly BenchRow[]): string {
+  const lines = [
+    '| tier | model | size | input | raw run ms (median / p95) | stage ms (median / p95) | stage / raw | pre ms | post ms | faces |',
+    '|---|---|---:|---|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of rows) {
+    lines.push(
+      `| ${r.tier} | ${r.model} | ${r.size} | ${r.inputWidth}x${r.inputHeight} | ${r.rawMedianMs.toFixed(1)} / ${r.rawP95Ms.toFixed(1)} | ${r.stageMedianMs.toFixed(1)} / ${r.stageP95Ms.toFixed(1)} | ${(r.stageMedianMs / r.rawMedianMs).toFixed(2)} | ${r.preMedianMs.toFixed(2)} | ${r.postMedianMs.toFixed(2)} | ${r.faces} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/**
+ * `npm run bench -- detect [--tiers 500m,2.5g] [--sizes 320,480,640] [--runs 30] [--threads N]
+ * [--frame WxH] [--image PATH] [--profile PATH]`: raw ORT run time vs the whole detect stage, per
+ * tier x size, and the machine profile that `--budget-ms` picks tiers from.
+ */
+export async function runDetectBench(argv: readonly string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      tiers: { type: 'string', default: '500m,2.5g' },
+      sizes: { type: 'string', default: '320,480,640' },
+      runs: { type: 'string', default: '30' },
+      threads: { type: 'string', default: '0' },
+      frames: { type: 'string', default: '1280x720,640x360' },
+      image: { type: 'string', default: resolve(SHARED_MODELS_DIR, '../data/groups/retinaface_test.jpg') },
+      profile: { type: 'string', default: DEFAULT_PROFILE_PATH },
+    },
+  });
+  const threads = Number(values.threads);
+  let profileWritten = false;
+  for (const spec of values.frames.split(',')) {
+    const [fw, fh] = spec.split('x').map(Number);
+    const frame = await decodeImageCover(values.image, fw, fh);
+    process.stdout.write(`\ndetect bench: ${fw}x${fh} frame from ${values.image}, threads=${threads || 'auto'}, runs=${values.runs}\n`);
+    const rows = await measureDetector(frame, {
+      tiers: values.tiers.split(','),
+      sizes: values.sizes.split(',').map(Number),
+      runs: Number(values.runs),
+      threads,
+      onRow: (r) => process.stdout.write(`  ${r.tier}@${r.size}: raw ${r.rawMedianMs.toFixed(1)} ms, stage ${r.stageMedianMs.toFixed(1)} ms (x${(r.stageMedianMs / r.rawMedianMs).toFixed(2)})\n`),
+    });
+    process.stdout.write(`\n${formatDetectTable(rows)}\n`);
+    // The profile is taken on the first (camera-sized) frame: the conservative case for budgets.
+    if (!profileWritten) {
+      writeProfile(profileFromRows(rows, frame, threads), values.profile);
+      profileWritten = true;
+    }
+  }
+  process.stdout.write(`\nprofile written to ${values.profile}\n`);
+}

@@ -1,0 +1,39 @@
+import { InvalidArgumentError } from 'commander';
+import { FacegateError, isFacegateError, errorMessage } from '../errors.ts';
+
+/** Parse a positive integer option, with commander's own error format on bad input. */
+export function positiveInt(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive integer, got "${value}"`);
+    return n;
+  };
+}
+
+export function nonNegativeInt(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer, got "${value}"`);
+    return n;
+  };
+}
+
+export function probability(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError(`${name} must be between 0 and 1, got "${value}"`);
+    return n;
+  };
+}
+
+/** A person-readable line (plus fix hint) for any error; the stack only with FACEGATE_DEBUG=1. */
+export function describeError(e: unknown): string {
+  if (isFacegateError(e)) return e.describe();
+  if (process.env.FACEGATE_DEBUG === '1' && e instanceof Error && e.stack) return e.stack;
+  return errorMessage(e);
+}
+
+export function errorJson(e: unknown): { code: string; message: string; hint?: string } {
+  if (e instanceof FacegateError) return { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) };
+  return { code: 'INTERNAL', message: errorMessage(e) };
+}
