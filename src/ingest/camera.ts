@@ -1,0 +1,398 @@
+/**
+ * A camera: runs its pipeline while someone subscribes to its frames, watches it, and rebuilds it
+ * with backoff when it fails. Failures are health values (camera.down ...), never exceptions.
+ */
+import { performance } from 'node:perf_hooks';
+import { BehaviorSubject, Observable, Subject, share, type Subscriber, type Subscription } from 'rxjs';
+import { createLogger, type Logger } from '../log.ts';
+import type { Frame } from '../types.ts';
+import { backoffDelay, resolveBackoff, type BackoffOptions } from './backoff.ts';
+import { diagnoseDown } from './diagnose.ts';
+import { urlSecrets } from './failure.ts';
+import { droppedBetween } from './frame.ts';
+import { buildPipeline, PipelineConfigError, type PipelineDescription } from './pipeline.ts';
+import { GstLaunchSource, type Source, type SourceEvent } from './source.ts';
+import type {
+  CameraConfig,
+  CameraHealth,
+  CameraState,
+  CameraStats,
+  DownReason,
+  VideoCaps,
+} from './types.ts';
+
+export interface CameraOptions {
+  readonly logger?: Logger;
+  /** Pipeline runner; default: a gst-launch-1.0 child process per run. */
+  readonly source?: Source;
+  /** Random numbers for backoff jitter (tests pass a fixed sequence). */
+  readonly random?: () => number;
+}
+
+export interface Camera {
+  readonly id: string;
+  /**
+   * Frames as they reach JS. Shared: the pipeline runs while at least one subscriber is attached
+   * and stops when the last leaves. Completes only when the camera cannot go on (fatal config
+   * error) or a file played once reached its end; every failure is reported on `health`.
+   */
+  readonly frames: Observable<Frame>;
+  /** Health events as they happen (hot). */
+  readonly health: Observable<CameraHealth>;
+  /** The latest state; subscribe for changes, `.value` to read it now. */
+  readonly state: BehaviorSubject<CameraState>;
+  /** The pipeline, credentials redacted (undefined when the config cannot build one). */
+  readonly pipeline: string | undefined;
+  stats(): CameraStats;
+  /** Stop the pipeline and complete every stream of this camera. */
+  close(): void;
+}
+
+const FATAL: ReadonlySet<DownReason['kind']> = new Set(['missing-element', 'bad-pipeline', 'gstreamer-missing']);
+
+let defaultLogger: Logger | undefined;
+function ingestLogger(): Logger {
+  defaultLogger ??= createLogger({ name: 'ingest' });
+  return defaultLogger;
+}
+
+interface MutableStats {
+  delivered: number;
+  droppedInPipeline: number;
+  malformed: number;
+  starts: number;
+  bytesRead: number;
+}
+
+/** Everything that lives for one active subscription of `frames`: the run/retry/watchdog loop. */
+class CameraLoop {
+  private attempt = 0;
+  private stopped = false;
+  private run: Subscription | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  private runStartedAt = 0;
+  private upAt: number | undefined;
+  private lastFrameAt = 0;
+  private seq = 0;
+  private lastOffset: number | undefined;
+  private pid: number | undefined;
+  private caps: VideoCaps | undefined;
+  private elementsChecked = false;
+
+  constructor(
+    private readonly cam: CameraImpl,
+    private readonly out: Subscriber<Frame>,
+  ) {}
+
+  start(): void {
+    void this.startRun();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    this.endRun();
+  }
+
+  private async startRun(): Promise<void> {
+    this.retryTimer = undefined;
+    if (this.stopped) return;
+    const { pipelineDescription: pipeline, source } = this.cam;
+    if (!pipeline) return; // config errors are reported by the camera before any loop starts
+    if (!this.elementsChecked) {
+      const missing = await source.missingElements(pipeline.elements);
+      if (this.stopped) return;
+      if (missing.length) {
+        this.finishFatal({
+          kind: 'missing-element',
+          message: `no element "${missing[0]}"${missing.length > 1 ? ` (also missing: ${missing.slice(1).join(', ')})` : ''}`,
+          hint: `install the GStreamer plugin that provides ${missing[0]} (gst-inspect-1.0 ${missing[0]}), or use decoder preset "cpu"`,
+        });
+        return;
+      }
+      this.elementsChecked = true;
+    }
+    this.cam.emit({ type: 'camera.starting', cameraId: this.cam.id, at: Date.now(), attempt: this.attempt, pipeline: pipeline.description });
+    this.cam.counters.starts++;
+    this.runStartedAt = performance.now();
+    this.upAt = undefined;
+    this.seq = 0;
+    this.lastOffset = undefined;
+    this.pid = undefined;
+    this.caps = undefined;
+    this.run = source
+      .run(pipeline, { secrets: this.cam.secrets, source: this.cam.config.source })
+      .subscribe((ev) => this.onSourceEvent(ev));
+    const tick = Math.max(20, Math.min(250, this.cam.stallMs / 4));
+    if (!this.stopped && this.run && !this.run.closed) this.watchdog = setInterval(() => this.checkWatchdog(), tick);
+  }
+
+  private onSourceEvent(ev: SourceEvent): void {
+    switch (ev.type) {
+      case 'started':
+        this.pid = ev.pid;
+        return;
+      case 'caps':
+        this.caps = ev.caps;
+        return;
+      case 'stderr':
+        this.cam.log.debug({ camera: this.cam.id, pid: this.pid }, ev.line);
+        return;
+      case 'frame': {
+        const now = performance.now();
+        this.cam.counters.bytesRead += ev.bytes;
+        if (this.upAt === undefined && this.caps) {
+          this.upAt = now;
+          this.attemptUp();
+        }
+        this.lastFrameAt = now;
+        this.cam.counters.droppedInPipeline += droppedBetween(this.lastOffset, ev.offset);
+        this.lastOffset = ev.offset;
+        const frame: Frame = {
+          data: ev.image.data,
+          width: ev.image.width,
+          height: ev.image.height,
+          cameraId: this.cam.id,
+          seq: this.seq++,
+          pts: ev.pts,
+          capturedAt: Date.now(),
+          format: 'RGB',
+        };
+        this.cam.counters.delivered++;
+        this.out.next(frame);
+        return;
+      }
+      case 'ended':
+        this.clearRun();
+        void this.onEnded(ev.reason);
+        return;
+    }
+  }
+
+  private attemptUp(): void {
+    const caps = this.caps;
+    if (!caps || this.upAt === undefined) return;
+    this.cam.emit({
+      type: 'camera.up',
+      cameraId: this.cam.id,
+      at: Date.now(),
+      caps,
+      pid: this.pid,
+      firstFrameMs: Math.round(this.upAt - this.runStartedAt),
+      attempt: this.attempt,
+    });
+  }
+
+  private checkWatchdog(): void {
+    if (this.stopped || !this.run) return;
+    const now = performance.now();
+    if (this.upAt !== undefined) {
+      const silent = now - this.lastFrameAt;
+      if (silent < this.cam.stallMs) return;
+      this.cam.emit({ type: 'camera.stalled', cameraId: this.cam.id, at: Date.now(), silentMs: Math.round(silent) });
+      const upFor = this.lastFrameAt - this.upAt;
+      this.endRun();
+      this.scheduleRetry({ kind: 'stalled', message: `no frame for ${Math.round(silent)} ms`, hint: 'the camera or network froze; facegate rebuilds the stream' }, upFor);
+    } else if (now - this.runStartedAt >= this.cam.startMs) {
+      this.endRun();
+      this.scheduleRetry(
+        { kind: 'start-timeout', message: `no frame within ${this.cam.startMs} ms of starting`, hint: 'the camera accepts connections but sends no video: check it is not frozen or overloaded' },
+        0,
+      );
+    }
+  }
+
+  private clearRun(): void {
+    clearInterval(this.watchdog);
+    this.watchdog = undefined;
+    this.run = undefined;
+  }
+
+  /** Kill the running pipeline (if any) by dropping its subscription. */
+  private endRun(): void {
+    const run = this.run;
+    this.clearRun();
+    run?.unsubscribe();
+  }
+
+  private async onEnded(raw: DownReason): Promise<void> {
+    if (this.stopped) return;
+    const upFor = this.upAt === undefined ? 0 : this.lastFrameAt - this.upAt;
+    const { config, pipelineDescription: pipeline } = this.cam;
+    if (raw.kind === 'eos' && !pipeline?.live && config.source.kind === 'file') {
+      if (config.source.loop) {
+        this.attempt = 0;
+        void this.startRun();
+      } else {
+        this.cam.emit({ type: 'camera.ended', cameraId: this.cam.id, at: Date.now() });
+        this.out.complete();
+      }
+      return;
+    }
+    if (FATAL.has(raw.kind)) {
+      this.finishFatal(raw);
+      return;
+    }
+    const reason = await diagnoseDown(raw, config.source);
+    if (this.stopped) return;
+    this.scheduleRetry(reason, upFor);
+  }
+
+  private scheduleRetry(reason: DownReason, upForMs: number): void {
+    if (this.stopped) return;
+    if (upForMs >= this.cam.stableMs) this.attempt = 0;
+    const delay = backoffDelay(this.attempt, this.cam.backoff, this.cam.random());
+    this.attempt++;
+    this.cam.emit({ type: 'camera.down', cameraId: this.cam.id, at: Date.now(), reason, retryInMs: delay, fatal: false });
+    this.retryTimer = setTimeout(() => void this.startRun(), delay);
+  }
+
+  private finishFatal(reason: DownReason): void {
+    this.cam.emit({ type: 'camera.down', cameraId: this.cam.id, at: Date.now(), reason, retryInMs: undefined, fatal: true });
+    this.stopped = true;
+    this.out.complete();
+  }
+}
+
+class CameraImpl implements Camera {
+  readonly id: string;
+  readonly frames: Observable<Frame>;
+  readonly health: Observable<CameraHealth>;
+  readonly state: BehaviorSubject<CameraState>;
+  readonly pipeline: string | undefined;
+
+  readonly pipelineDescription: PipelineDescription | undefined;
+  readonly configError: DownReason | undefined;
+  readonly source: Source;
+  readonly log: Logger;
+  readonly secrets: readonly string[];
+  readonly backoff: BackoffOptions;
+  readonly random: () => number;
+  readonly stallMs: number;
+  readonly startMs: number;
+  readonly stableMs: number;
+  readonly counters: MutableStats = { delivered: 0, droppedInPipeline: 0, malformed: 0, starts: 0, bytesRead: 0 };
+  private readonly healthSubject = new Subject<CameraHealth>();
+  private readonly loops = new Set<CameraLoop>();
+  private closed = false;
+
+  constructor(
+    readonly config: CameraConfig,
+    opts: CameraOptions,
+  ) {
+    this.id = config.id;
+    this.source = opts.source ?? new GstLaunchSource();
+    this.log = (opts.logger ?? ingestLogger()).child({ camera: config.id });
+    this.secrets = config.source.kind === 'rtsp' ? urlSecrets(config.source.url) : [];
+    this.backoff = resolveBackoff(config.backoff);
+    this.random = opts.random ?? Math.random;
+    this.stallMs = config.watchdog?.stallMs ?? 5000;
+    this.startMs = config.watchdog?.startMs ?? 15_000;
+    this.stableMs = config.stableMs ?? 10_000;
+    try {
+      this.pipelineDescription = buildPipeline(config);
+    } catch (e) {
+      if (!(e instanceof PipelineConfigError)) throw e;
+      this.configError = { kind: 'bad-pipeline', message: e.message, hint: 'fix the camera configuration' };
+    }
+    this.pipeline = this.pipelineDescription?.description;
+    this.health = this.healthSubject.asObservable();
+    this.state = new BehaviorSubject<CameraState>({
+      cameraId: this.id,
+      status: 'idle',
+      since: Date.now(),
+      caps: undefined,
+      reason: undefined,
+      last: undefined,
+    });
+    this.frames = new Observable<Frame>((subscriber) => {
+      if (this.closed) {
+        subscriber.complete();
+        return;
+      }
+      if (this.configError) {
+        this.emit({ type: 'camera.down', cameraId: this.id, at: Date.now(), reason: this.configError, retryInMs: undefined, fatal: true });
+        subscriber.complete();
+        return;
+      }
+      const loop = new CameraLoop(this, subscriber);
+      this.loops.add(loop);
+      loop.start();
+      return () => {
+        loop.stop();
+        this.loops.delete(loop);
+        if (!this.closed && this.state.value.status !== 'down' && this.state.value.status !== 'ended') this.setIdle();
+      };
+    }).pipe(share());
+  }
+
+  emit(h: CameraHealth): void {
+    if (this.closed) return;
+    const prev = this.state.value;
+    const next: CameraState = {
+      cameraId: this.id,
+      status:
+        h.type === 'camera.starting' ? 'starting' : h.type === 'camera.up' ? 'up' : h.type === 'camera.stalled' ? 'stalled' : h.type === 'camera.down' ? 'down' : 'ended',
+      since: h.at,
+      caps: h.type === 'camera.up' ? h.caps : prev.caps,
+      reason: h.type === 'camera.down' ? h.reason : h.type === 'camera.up' ? undefined : prev.reason,
+      last: h,
+    };
+    switch (h.type) {
+      case 'camera.up':
+        this.log.info({ event: h.type, caps: h.caps, pid: h.pid, firstFrameMs: h.firstFrameMs, attempt: h.attempt }, 'camera up');
+        break;
+      case 'camera.down':
+        this.log.warn({ event: h.type, reason: h.reason.kind, retryInMs: h.retryInMs, fatal: h.fatal }, `camera down: ${h.reason.message}`);
+        break;
+      case 'camera.stalled':
+        this.log.warn({ event: h.type, silentMs: h.silentMs }, 'camera stalled');
+        break;
+      default:
+        this.log.debug({ event: h.type }, h.type);
+    }
+    this.state.next(next);
+    this.healthSubject.next(h);
+  }
+
+  private setIdle(): void {
+    this.state.next({ ...this.state.value, status: 'idle', since: Date.now() });
+  }
+
+  stats(): CameraStats {
+    return { ...this.counters };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    for (const loop of this.loops) loop.stop();
+    this.loops.clear();
+    this.state.next({ ...this.state.value, status: 'closed', since: Date.now() });
+    this.closed = true;
+    this.healthSubject.complete();
+    this.state.complete();
+  }
+}
+
+/** Open a camera. Nothing runs until `frames` is subscribed. */
+export function openCamera(config: CameraConfig, opts: CameraOptions = {}): Camera {
+  return new CameraImpl(config, opts);
+}
+
+/**
+ * The ingest operator: frames of one camera as a cold Observable (each subscription runs its own
+ * pipeline and stops it on unsubscribe). Health goes to `opts.health`.
+ */
+export function cameraFrames(config: CameraConfig, opts: CameraOptions & { health?: (h: CameraHealth) => void } = {}): Observable<Frame> {
+  return new Observable<Frame>((subscriber) => {
+    const cam = openCamera(config, opts);
+    const healthSub = opts.health ? cam.health.subscribe(opts.health) : undefined;
+    const frameSub = cam.frames.subscribe(subscriber);
+    return () => {
+      frameSub.unsubscribe();
+      healthSub?.unsubscribe();
+      cam.close();
+    };
+  });
+}

@@ -1,0 +1,15 @@
+/**
+ * Camera ingestion: GStreamer pipelines (RTSP / file / test) as RxJS Observables of RGB frames,
+ * with watchdog, reconnect with backoff, typed health and flow control.
+ */
+export { openCamera, cameraFrames, type Camera, type CameraOptions } from './camera.ts';
+export { processLatest, type LatestStats, type ProcessLatestOptions } from './latest.ts';
+export { probeCamera, type ProbeOptions, type ProbeResult } from './probe.ts';
+export { buildPipeline, describeArgv, tokenizeLaunch, elementsOf, PipelineConfigError, type PipelineDescription } from './pipeline.ts';
+export { backoffDelay, backoffSchedule, resolveBackoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.ts';
+export { GdpParser, GdpProtocolError, encodeGdpPacket, gdpCrc, type GdpPacket } from './gdp.ts';
+export { parseVideoCaps, assembleRgbImage, rgbStride, droppedBetween } from './frame.ts';
+export { classifyExit, refineConnectFailure, scrubSecrets, urlSecrets, type PipelineExit } from './failure.ts';
+export { GstLaunchSource, type Source, type SourceEvent, type SourceRunOptions } from './source.ts';
+export { isProcessRunning, ownedChildPids, childrenDieWithParent } from './children.ts';
+export * from './types.ts';

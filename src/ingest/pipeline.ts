@@ -1,0 +1,231 @@
+/**
+ * gst-launch pipeline builder: camera config -> argv for `gst-launch-1.0 -q -e`. Pure.
+ *
+ * Shape: <source> ! <depay/parse> ! <decoder> ! videorate ! <convert/scale> ! RGB caps
+ *        ! queue (leaky, 1 buffer) ! gdppay ! fdsink fd=1
+ * - videorate (drop-only, max-rate) runs before conversion so frames above the target fps cost
+ *   no colour conversion; it also numbers buffers (offsets), which lets JS count the frames the
+ *   leaky queue drops.
+ * - the leaky one-buffer queue is the flow control: when JS reads slowly the pipe fills, fdsink
+ *   blocks, and the queue throws away the older frame instead of growing.
+ * - gdppay frames every buffer with its PTS and sends caps in-band.
+ */
+import { redactUrl } from '../log.ts';
+import type { CameraConfig, Codec, DecoderConfig, OutputConfig, SourceConfig } from './types.ts';
+
+export interface PipelineDescription {
+  /** Arguments after `gst-launch-1.0 -q -e`: one element, property or `!` per entry, no shell. */
+  readonly argv: readonly string[];
+  /** Human-readable pipeline, credentials redacted: safe for logs, events and errors. */
+  readonly description: string;
+  /** Element factories the pipeline needs (checked with gst-inspect before the first start). */
+  readonly elements: readonly string[];
+  /** Live sources: EOS means the camera went away (rebuild). Non-live: EOS is the end of a file. */
+  readonly live: boolean;
+}
+
+export class PipelineConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PipelineConfigError';
+  }
+}
+
+/**
+ * Split a gst-launch fragment into argv tokens like a shell would split words: whitespace
+ * separates, "double" or 'single' quotes group, backslash escapes. gst-launch re-escapes each
+ * argv entry, so `location="a b"` becomes the single token `location=a b`.
+ */
+export function tokenizeLaunch(fragment: string): string[] {
+  const tokens: string[] = [];
+  let current = '';
+  let inToken = false;
+  let quote: '"' | "'" | undefined;
+  for (let i = 0; i < fragment.length; i++) {
+    const c = fragment[i];
+    if (quote) {
+      if (c === quote) quote = undefined;
+      else if (c === '\\' && quote === '"' && i + 1 < fragment.length) current += fragment[++i];
+      else current += c;
+      continue;
+    }
+    if (c === '"' || c === "'") {
+      quote = c;
+      inToken = true;
+    } else if (c === '\\' && i + 1 < fragment.length) {
+      current += fragment[++i];
+      inToken = true;
+    } else if (/\s/.test(c)) {
+      if (inToken) tokens.push(current);
+      current = '';
+      inToken = false;
+    } else {
+      current += c;
+      inToken = true;
+    }
+  }
+  if (quote) throw new PipelineConfigError(`unbalanced ${quote} in pipeline fragment`);
+  if (inToken) tokens.push(current);
+  return tokens;
+}
+
+/** Element factory names in a token list: the first word of each `!`-separated section. */
+export function elementsOf(tokens: readonly string[]): string[] {
+  const out: string[] = [];
+  let expectElement = true;
+  for (const t of tokens) {
+    if (t === '!') {
+      expectElement = true;
+      continue;
+    }
+    if (expectElement) {
+      // Caps (`video/x-raw,...`), pad references (`t.`, `dec.src`) and bins are not factories.
+      if (/^[a-z0-9][a-z0-9_-]*$/i.test(t)) out.push(t);
+      expectElement = false;
+    }
+  }
+  return [...new Set(out)];
+}
+
+type Section = readonly string[];
+
+function join(sections: readonly Section[]): string[] {
+  const argv: string[] = [];
+  for (const s of sections) {
+    if (s.length === 0) continue;
+    if (argv.length) argv.push('!');
+    argv.push(...s);
+  }
+  return argv;
+}
+
+function positiveInt(name: string, v: number | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!Number.isInteger(v) || v <= 0) throw new PipelineConfigError(`${name} must be a positive integer, got ${v}`);
+  return v;
+}
+
+function decoderSections(decoder: DecoderConfig, codec: Codec): Section[] {
+  if (typeof decoder === 'object') {
+    const tokens = tokenizeLaunch(decoder.custom);
+    if (tokens.length === 0) throw new PipelineConfigError('custom decoder pipeline is empty');
+    return [tokens];
+  }
+  const h265 = codec === 'h265';
+  switch (decoder) {
+    case 'cpu':
+      return [[h265 ? 'avdec_h265' : 'avdec_h264']];
+    case 'jetson':
+      return [['nvv4l2decoder']];
+    case 'nvdec':
+      return [[h265 ? 'nvh265dec' : 'nvh264dec']];
+  }
+}
+
+/** Colour conversion (and scaling) to RGB at the requested size. */
+function convertSections(decoder: DecoderConfig | undefined, out: OutputConfig): Section[] {
+  const size = [
+    ...(out.width !== undefined ? [`width=${out.width}`] : []),
+    ...(out.height !== undefined ? [`height=${out.height}`] : []),
+  ];
+  const rgbCaps = ['video/x-raw,' + ['format=RGB', ...size].join(',')];
+  if (decoder === 'jetson') {
+    // nvvidconv converts and scales on the VIC out of NVMM memory, but cannot emit packed RGB;
+    // BGRx in system memory, then a cheap videoconvert to RGB.
+    return [['nvvidconv'], ['video/x-raw,' + ['format=BGRx', ...size].join(',')], ['videoconvert'], rgbCaps];
+  }
+  return [['videoconvert'], ['videoscale'], rgbCaps];
+}
+
+function sourceSections(source: SourceConfig, decoder: DecoderConfig): { sections: Section[]; decodes: boolean } {
+  switch (source.kind) {
+    case 'rtsp': {
+      if (!/^rtsps?:\/\//i.test(source.url)) throw new PipelineConfigError(`not an rtsp:// URL: ${redactUrl(source.url)}`);
+      const latency = source.latencyMs ?? 0;
+      if (!Number.isInteger(latency) || latency < 0) throw new PipelineConfigError(`latencyMs must be >= 0, got ${latency}`);
+      const src = ['rtspsrc', `location=${source.url}`, `protocols=${source.transport ?? 'tcp'}`, `latency=${latency}`];
+      // Only the video stream links; an audio track stays unlinked and rtspsrc ignores it.
+      const video = ['application/x-rtp,media=video'];
+      const codec = source.codec ?? 'h264';
+      if (codec === 'auto') {
+        if (decoder !== 'cpu') throw new PipelineConfigError('codec "auto" needs the cpu decoder preset; set codec h264 or h265');
+        return { sections: [src, video, ['decodebin']], decodes: true };
+      }
+      const c = codec === 'h265' ? 'h265' : 'h264';
+      return {
+        sections: [src, [`${video[0]},encoding-name=${c.toUpperCase()}`], [`rtp${c}depay`], [`${c}parse`], ...decoderSections(decoder, c)],
+        decodes: true,
+      };
+    }
+    case 'file': {
+      const src = ['filesrc', `location=${source.path}`];
+      const codec = source.codec ?? 'auto';
+      if (codec === 'auto') {
+        if (decoder !== 'cpu') throw new PipelineConfigError('codec "auto" needs the cpu decoder preset; set codec h264 or h265');
+        return { sections: [src, ['decodebin']], decodes: true };
+      }
+      return { sections: [src, ['parsebin'], [`${codec}parse`], ...decoderSections(decoder, codec)], decodes: true };
+    }
+    case 'test': {
+      const w = positiveInt('test width', source.width) ?? 640;
+      const h = positiveInt('test height', source.height) ?? 480;
+      const fps = positiveInt('test fps', source.fps) ?? 15;
+      const pattern = source.pattern ?? 'smpte';
+      if (!/^[a-z0-9-]+$/i.test(pattern)) throw new PipelineConfigError(`bad videotestsrc pattern "${pattern}"`);
+      return {
+        sections: [['videotestsrc', 'is-live=true', `pattern=${pattern}`], [`video/x-raw,width=${w},height=${h},framerate=${fps}/1`]],
+        decodes: false,
+      };
+    }
+    case 'pipeline': {
+      const tokens = tokenizeLaunch(source.pipeline);
+      if (tokens.length === 0) throw new PipelineConfigError('pipeline override is empty');
+      if (tokens.includes('fdsink') || tokens.includes('gdppay')) {
+        throw new PipelineConfigError('pipeline override must end in raw video; facegate adds gdppay ! fdsink itself');
+      }
+      return { sections: [tokens], decodes: false };
+    }
+  }
+}
+
+/** Build the pipeline for a camera. Throws PipelineConfigError for a config that cannot work. */
+export function buildPipeline(cfg: Pick<CameraConfig, 'source' | 'decoder' | 'output'>): PipelineDescription {
+  const decoder: DecoderConfig = cfg.decoder ?? 'cpu';
+  const output: OutputConfig = {
+    width: positiveInt('output width', cfg.output?.width),
+    height: positiveInt('output height', cfg.output?.height),
+    fps: positiveInt('output fps', cfg.output?.fps),
+  };
+  const { sections, decodes } = sourceSections(cfg.source, decoder);
+  const file = cfg.source.kind === 'file' ? cfg.source : undefined;
+  const rate = ['videorate', 'drop-only=true', ...(output.fps !== undefined ? [`max-rate=${output.fps}`] : [])];
+  // A file decodes faster than real time: pace it at its own timestamps *before* the leaky queue,
+  // or the queue would throw most frames away.
+  const pace: Section[] = file && (file.realtime ?? true) ? [['identity', 'sync=true']] : [];
+  const queue = file?.lossless
+    ? ['queue', 'max-size-buffers=1', 'max-size-bytes=0', 'max-size-time=0']
+    : ['queue', 'leaky=downstream', 'max-size-buffers=1', 'max-size-bytes=0', 'max-size-time=0'];
+  const argv = join([
+    ...sections,
+    rate,
+    ...pace,
+    ...convertSections(decodes ? decoder : undefined, output),
+    queue,
+    ['gdppay'],
+    ['fdsink', 'fd=1', 'sync=false'],
+  ]);
+  return {
+    argv,
+    description: describeArgv(argv),
+    elements: elementsOf(argv),
+    live: cfg.source.kind === 'rtsp' || cfg.source.kind === 'test' || cfg.source.kind === 'pipeline',
+  };
+}
+
+/** gst-launch syntax for people: quotes what needs quoting, redacts credentials. */
+export function describeArgv(argv: readonly string[]): string {
+  return argv
+    .map((a) => redactUrl(a))
+    .map((a) => (/[\s"']/.test(a) ? a.replace(/^([^=]*=)?(.*)$/, (_m, k: string | undefined, v: string) => `${k ?? ''}"${v.replace(/"/g, '\\"')}"`) : a))
+    .join(' ');
+}

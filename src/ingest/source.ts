@@ -1,0 +1,189 @@
+/**
+ * The `Source` seam: something that runs one pipeline and emits its caps and frames. The only
+ * implementation today is GstLaunchSource (a `gst-launch-1.0` child process per pipeline run,
+ * GDP framing over its stdout); an in-process binding can replace it behind the same interface.
+ */
+import { execFile } from 'node:child_process';
+import { Observable } from 'rxjs';
+import type { RgbImage } from '../types.ts';
+import { killOwned, isShuttingDown, spawnOwned } from './children.ts';
+import { classifyExit, scrubSecrets, type PipelineExit } from './failure.ts';
+import { assembleRgbImage, framePayloadSize, isPacked, isVideoCaps, parseVideoCaps } from './frame.ts';
+import { GdpParser, GdpProtocolError, type GdpPacket } from './gdp.ts';
+import type { PipelineDescription } from './pipeline.ts';
+import type { DownReason, SourceConfig, VideoCaps } from './types.ts';
+
+export type SourceEvent =
+  | { readonly type: 'started'; readonly pid: number | undefined }
+  | { readonly type: 'caps'; readonly caps: VideoCaps }
+  | {
+      readonly type: 'frame';
+      readonly image: RgbImage;
+      readonly pts: number | undefined;
+      readonly offset: number | undefined;
+      /** Bytes read off the pipe for this frame (header + payload). */
+      readonly bytes: number;
+      /** ns spent in JS parsing/copying since the previous frame (the pipe copy cost). */
+      readonly readNs: number;
+    }
+  | { readonly type: 'stderr'; readonly line: string }
+  /** Last event: the run is over. `reason` says why (classified, scrubbed). */
+  | { readonly type: 'ended'; readonly reason: DownReason; readonly exit: PipelineExit };
+
+export interface SourceRunOptions {
+  /** Strings to scrub from anything the pipeline writes (credentials). */
+  readonly secrets: readonly string[];
+  /** The configured source, for person-readable failure reasons. */
+  readonly source: SourceConfig;
+}
+
+export interface Source {
+  /** Cold: subscribing starts the pipeline, unsubscribing kills it. Completes after `ended`. */
+  run(pipeline: PipelineDescription, opts: SourceRunOptions): Observable<SourceEvent>;
+  /** Names of elements the machine lacks, from `elements` (cached per process). */
+  missingElements(elements: readonly string[]): Promise<string[]>;
+}
+
+const GST_LAUNCH = process.env.FACEGATE_GST_LAUNCH ?? 'gst-launch-1.0';
+const GST_INSPECT = process.env.FACEGATE_GST_INSPECT ?? 'gst-inspect-1.0';
+const STDERR_LINES_KEPT = 40;
+
+const elementCache = new Map<string, Promise<boolean>>();
+
+function elementExists(name: string): Promise<boolean> {
+  let p = elementCache.get(name);
+  if (!p) {
+    p = new Promise<boolean>((resolve) => {
+      execFile(GST_INSPECT, ['--exists', name], { timeout: 20_000 }, (err) => {
+        if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') resolve(true); // no gst-inspect: let gst-launch report
+        else resolve(!err);
+      });
+    });
+    elementCache.set(name, p);
+  }
+  return p;
+}
+
+export class GstLaunchSource implements Source {
+  async missingElements(elements: readonly string[]): Promise<string[]> {
+    const present = await Promise.all(elements.map(elementExists));
+    return elements.filter((_, i) => !present[i]);
+  }
+
+  run(pipeline: PipelineDescription, opts: SourceRunOptions): Observable<SourceEvent> {
+    return new Observable<SourceEvent>((subscriber) => {
+      if (isShuttingDown()) {
+        subscriber.next({
+          type: 'ended',
+          reason: { kind: 'error', message: 'process is shutting down', hint: undefined },
+          exit: { code: null, signal: null, stderr: [] },
+        });
+        subscriber.complete();
+        return;
+      }
+      const child = spawnOwned(GST_LAUNCH, ['-q', '-e', ...pipeline.argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const stderrTail: string[] = [];
+      let stderrRest = '';
+      let caps: VideoCaps | undefined;
+      let protocolError: string | undefined;
+      let spawnError: string | undefined;
+      let readNs = 0;
+      let bytesSinceFrame = 0;
+      // Padded rows (width*3 not a multiple of 4) are copied once more to pack them; the padded
+      // payload lands in this reused scratch buffer instead of a fresh one per frame.
+      let scratch = new Uint8Array(0);
+
+      const parser = new GdpParser({
+        allocate: (size) => {
+          if (caps && !isPacked(caps) && size === framePayloadSize(caps)) {
+            if (scratch.length < size) scratch = new Uint8Array(size);
+            return scratch;
+          }
+          // Handed to consumers, who may keep it: a fresh buffer (no zero-fill).
+          return Buffer.allocUnsafeSlow(size);
+        },
+      });
+
+      const fail = (message: string) => {
+        if (protocolError === undefined) protocolError = message;
+        killOwned(child);
+      };
+
+      const onPacket = (packet: GdpPacket) => {
+        if (packet.kind === 'caps') {
+          const parsed = parseVideoCaps(packet.caps);
+          if (!isVideoCaps(parsed)) return fail(`unexpected caps from pipeline: ${parsed.error}`);
+          caps = parsed;
+          subscriber.next({ type: 'caps', caps });
+        } else if (packet.kind === 'buffer') {
+          if (!caps) return fail('video buffer before caps');
+          const image = assembleRgbImage(packet.data, caps);
+          if ('error' in image) return fail(image.error);
+          subscriber.next({ type: 'frame', image, pts: packet.pts, offset: packet.offset, bytes: bytesSinceFrame, readNs });
+          readNs = 0;
+          bytesSinceFrame = 0;
+        }
+        // events (stream-start, segment, tags) carry nothing the camera needs
+      };
+
+      child.stdout?.on('data', (chunk: Buffer) => {
+        if (protocolError !== undefined) return;
+        const t0 = process.hrtime.bigint();
+        bytesSinceFrame += chunk.length;
+        try {
+          parser.push(chunk, onPacket);
+        } catch (e) {
+          fail(e instanceof GdpProtocolError ? e.message : `frame parsing failed: ${String(e)}`);
+        }
+        readNs += Number(process.hrtime.bigint() - t0);
+      });
+
+      child.stderr?.setEncoding('utf8');
+      child.stderr?.on('data', (text: string) => {
+        const lines = (stderrRest + text).split('\n');
+        stderrRest = lines.pop() ?? '';
+        for (const raw of lines) {
+          const line = scrubSecrets(raw, opts.secrets);
+          if (!line.trim()) continue;
+          stderrTail.push(line);
+          if (stderrTail.length > STDERR_LINES_KEPT) stderrTail.shift();
+          subscriber.next({ type: 'stderr', line });
+        }
+      });
+
+      child.once('error', (err: NodeJS.ErrnoException) => {
+        spawnError = err.code ?? err.message;
+      });
+      child.once('spawn', () => subscriber.next({ type: 'started', pid: child.pid }));
+
+      // 'close': the process exited and its stdio is drained, so every frame and line is in.
+      child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
+        if (stderrRest.trim()) stderrTail.push(scrubSecrets(stderrRest, opts.secrets));
+        const exit: PipelineExit = { code, signal, stderr: stderrTail };
+        let reason: DownReason;
+        if (spawnError !== undefined || code === 127 || stderrTail.some((l) => /failed to execute .*gst-launch/.test(l))) {
+          reason = {
+            kind: 'gstreamer-missing',
+            message: `cannot run ${GST_LAUNCH}${spawnError ? ` (${spawnError})` : ''}`,
+            hint: 'install GStreamer: npm run setup (Debian: gstreamer1.0-tools and plugins)',
+          };
+        } else if (protocolError !== undefined) {
+          reason = { kind: 'protocol-error', message: protocolError, hint: 'the pipeline must end in raw video; check overrides' };
+        } else {
+          reason = classifyExit(exit, opts.source);
+        }
+        subscriber.next({ type: 'ended', reason, exit });
+        subscriber.complete();
+      });
+
+      return () => {
+        killOwned(child);
+        child.stdout?.removeAllListeners('data');
+        child.stderr?.removeAllListeners('data');
+        // Keep draining so a killed child never blocks on a full pipe before it dies.
+        child.stdout?.resume();
+        child.stderr?.resume();
+      };
+    });
+  }
+}

@@ -1,0 +1,207 @@
+/** Configuration, health and error types of the ingest stage. */
+import type { BackoffOptions } from './backoff.ts';
+
+export type Transport = 'tcp' | 'udp';
+/** `auto` lets GStreamer pick the depayloader/parser/decoder (decodebin); cpu preset only. */
+export type Codec = 'auto' | 'h264' | 'h265';
+export type DecoderPreset = 'cpu' | 'jetson' | 'nvdec';
+/**
+ * Which elements decode the compressed stream. A preset, or `{ custom }`: a gst-launch fragment
+ * that takes the parsed elementary stream and outputs raw video (`vaapih264dec ! vaapipostproc`).
+ */
+export type DecoderConfig = DecoderPreset | { readonly custom: string };
+
+export interface RtspSourceConfig {
+  readonly kind: 'rtsp';
+  /** rtsp:// or rtsps:// URL; may carry credentials (`user:pass@`), which are never logged. */
+  readonly url: string;
+  /** Default tcp: works through NAT and loses no packets; udp for cameras that only do UDP. */
+  readonly transport?: Transport;
+  /** rtspsrc jitterbuffer latency in ms. Default 0: access control wants the newest frame, not smoothness. */
+  readonly latencyMs?: number;
+  readonly codec?: Codec;
+}
+
+export interface FileSourceConfig {
+  readonly kind: 'file';
+  /** Any container/codec GStreamer can demux and decode. */
+  readonly path: string;
+  /** Start again at the end (the pipeline is rebuilt; seq/pts restart). Default false. */
+  readonly loop?: boolean;
+  /** Play at the clip's own speed like a camera would. Default true; false decodes as fast as possible. */
+  readonly realtime?: boolean;
+  /** Never drop a frame: the pipe blocks the decoder instead (offline processing). Default false. */
+  readonly lossless?: boolean;
+  readonly codec?: Codec;
+}
+
+export interface TestSourceConfig {
+  readonly kind: 'test';
+  /** videotestsrc pattern name (smpte, ball, ...). Default smpte. */
+  readonly pattern?: string;
+  readonly width?: number;
+  readonly height?: number;
+  readonly fps?: number;
+}
+
+/** Free-form override: a gst-launch fragment that outputs raw video (`v4l2src device=/dev/video0`). */
+export interface PipelineSourceConfig {
+  readonly kind: 'pipeline';
+  readonly pipeline: string;
+}
+
+export type SourceConfig = RtspSourceConfig | FileSourceConfig | TestSourceConfig | PipelineSourceConfig;
+
+export interface OutputConfig {
+  /** Scale to this size inside GStreamer; default: the stream's own size. */
+  readonly width?: number;
+  readonly height?: number;
+  /** Upper bound on delivered fps (videorate drop-only, in the pipeline, before conversion). */
+  readonly fps?: number;
+}
+
+export interface WatchdogConfig {
+  /** A running camera with no frame for this long is stalled and rebuilt. Default 5000. */
+  readonly stallMs?: number;
+  /** A (re)starting pipeline must deliver its first frame within this. Default 15000. */
+  readonly startMs?: number;
+}
+
+export interface CameraConfig {
+  readonly id: string;
+  readonly source: SourceConfig;
+  readonly decoder?: DecoderConfig;
+  readonly output?: OutputConfig;
+  readonly watchdog?: WatchdogConfig;
+  readonly backoff?: Partial<BackoffOptions>;
+  /** A run that stayed up this long resets the backoff to its first step. Default 10000. */
+  readonly stableMs?: number;
+}
+
+/** Caps negotiated at the end of the pipeline (what reaches JS). */
+export interface VideoCaps {
+  readonly format: 'RGB';
+  readonly width: number;
+  readonly height: number;
+  /** Frames per second from the caps; undefined when variable/unknown (0/1). */
+  readonly fps: number | undefined;
+  /** Bytes per row in GStreamer's buffer: width*3 rounded up to a multiple of 4. */
+  readonly stride: number;
+}
+
+/** Why a camera is down. `kind` is stable (switch on it); message and hint are for people. */
+export type DownReasonKind =
+  | 'refused'
+  | 'unresolvable'
+  | 'unreachable'
+  | 'connect-failed'
+  | 'unauthorized'
+  | 'not-found'
+  | 'no-video'
+  | 'not-negotiated'
+  | 'missing-element'
+  | 'bad-pipeline'
+  | 'gstreamer-missing'
+  | 'eos'
+  | 'stalled'
+  | 'start-timeout'
+  | 'protocol-error'
+  | 'crashed'
+  | 'error';
+
+export interface DownReason {
+  readonly kind: DownReasonKind;
+  /** One line, credentials redacted. */
+  readonly message: string;
+  readonly hint: string | undefined;
+}
+
+export interface CameraStarting {
+  readonly type: 'camera.starting';
+  readonly cameraId: string;
+  readonly at: number;
+  /** 0 for the first try, n for the n-th retry since the camera was last stable. */
+  readonly attempt: number;
+  /** The pipeline, credentials redacted. */
+  readonly pipeline: string;
+}
+export interface CameraUp {
+  readonly type: 'camera.up';
+  readonly cameraId: string;
+  readonly at: number;
+  readonly caps: VideoCaps;
+  readonly pid: number | undefined;
+  /** ms from spawning the pipeline to its first frame in JS. */
+  readonly firstFrameMs: number;
+  readonly attempt: number;
+}
+export interface CameraStalled {
+  readonly type: 'camera.stalled';
+  readonly cameraId: string;
+  readonly at: number;
+  /** ms since the last frame. */
+  readonly silentMs: number;
+}
+export interface CameraDown {
+  readonly type: 'camera.down';
+  readonly cameraId: string;
+  readonly at: number;
+  readonly reason: DownReason;
+  /** ms until the next try; undefined when it will not retry (fatal). */
+  readonly retryInMs: number | undefined;
+  readonly fatal: boolean;
+}
+/** A `file` source played once reached its end. */
+export interface CameraEnded {
+  readonly type: 'camera.ended';
+  readonly cameraId: string;
+  readonly at: number;
+}
+export type CameraHealth = CameraStarting | CameraUp | CameraStalled | CameraDown | CameraEnded;
+
+export type CameraStatus = 'idle' | 'starting' | 'up' | 'stalled' | 'down' | 'ended' | 'closed';
+
+/** Latest known state of a camera (`Camera.state.value`). */
+export interface CameraState {
+  readonly cameraId: string;
+  readonly status: CameraStatus;
+  readonly since: number;
+  readonly caps: VideoCaps | undefined;
+  readonly reason: DownReason | undefined;
+  readonly last: CameraHealth | undefined;
+}
+
+export interface CameraStats {
+  /** Frames handed to subscribers. */
+  readonly delivered: number;
+  /** Frames GStreamer decoded but dropped before the pipe (leaky queue), from buffer-offset gaps. */
+  readonly droppedInPipeline: number;
+  /** Buffers that did not match the caps (never expected; counted, not delivered). */
+  readonly malformed: number;
+  /** Pipelines started (first start included). */
+  readonly starts: number;
+  readonly bytesRead: number;
+}
+
+/** A typed, person-readable ingest error (probe, CLI). Never carries credentials. */
+export class CameraError extends Error {
+  readonly code: DownReasonKind;
+  readonly hint: string | undefined;
+  readonly context: Readonly<Record<string, string | number | undefined>>;
+
+  constructor(reason: DownReason, context: Readonly<Record<string, string | number | undefined>> = {}) {
+    super(reason.message);
+    this.name = 'CameraError';
+    this.code = reason.kind;
+    this.hint = reason.hint;
+    this.context = context;
+  }
+
+  describe(): string {
+    return this.hint ? `${this.message}\n  fix: ${this.hint}` : this.message;
+  }
+}
+
+export function isCameraError(e: unknown): e is CameraError {
+  return e instanceof CameraError;
+}
