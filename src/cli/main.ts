@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { describeError } from './common.ts';
 import { registerDetectCommand } from './detect.ts';
 import { registerModelsCommand } from './models.ts';
+import { registerEvalCommand } from './eval.ts';
 
 const program = new Command('facegate')
   .description('edge video stream processor for face-based access control')
@@ -11,6 +12,7 @@ const program = new Command('facegate')
 
 registerDetectCommand(program);
 registerModelsCommand(program);
+registerEvalCommand(program);
 
 program
   .command('bench')

@@ -1,0 +1,185 @@
+import ort from 'onnxruntime-node';
+import { FacegateError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { createSession, findModel, loadManifest, resolveModel, type ExecutionProvider, type ModelEntry, type ResolveOptions } from '../models/index.ts';
+import type { Box, RgbImage } from '../types.ts';
+import { cropToTensor, l2normalize, softmax } from './tensor.ts';
+
+export interface RecognitionModelOptions {
+  readonly threads?: number;
+  readonly executionProvider?: ExecutionProvider;
+  readonly resolve?: ResolveOptions;
+  readonly logger?: Logger;
+}
+
+async function load(name: string, role: ModelEntry['role'], opts: RecognitionModelOptions): Promise<{ entry: ModelEntry; session: ort.InferenceSession }> {
+  const entry = findModel(loadManifest(), name);
+  if (entry.role !== role) {
+    throw new FacegateError('MODEL_INVALID', `model "${name}" is a ${entry.role}, not a ${role}`, { context: { model: name }, hint: `pick a model whose role is ${role} (see \`facegate models list\`)` });
+  }
+  const resolved = await resolveModel(name, opts.resolve);
+  const session = await createSession(resolved, { threads: opts.threads, executionProvider: opts.executionProvider, logger: opts.logger });
+  return { entry, session };
+}
+
+/** Runs of one session are serialised: the sessions are shared by every camera. */
+class Serial {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.tail.then(fn);
+    this.tail = next.catch(() => undefined);
+    return next;
+  }
+}
+
+/**
+ * An ArcFace-style embedder: aligned 112x112 crop -> L2-normalised embedding. The manifest entry
+ * carries channel order and normalisation (PaddleX MobileFaceNet wants BGR /127.5, foamliu RGB /128,
+ * InsightFace w600k RGB /127.5), so any 112x112 ArcFace ONNX works by adding a manifest entry.
+ */
+export interface Embedder {
+  /** The manifest name: templates are tagged with it so a model change forces re-embedding. */
+  readonly modelId: string;
+  readonly dim: number;
+  embed(aligned: RgbImage): Promise<Float32Array>;
+  close(): Promise<void>;
+}
+
+export async function createEmbedder(name: string, opts: RecognitionModelOptions = {}): Promise<Embedder> {
+  const { entry, session } = await load(name, 'embedder', opts);
+  if (entry.output.kind !== 'embedding') throw new FacegateError('MODEL_INVALID', `model "${name}" has no embedding output`, { context: { model: name }, hint: 'fix its manifest entry' });
+  const size = entry.input.fixedSize ?? 112;
+  const dim = entry.output.dim;
+  const serial = new Serial();
+  const tensor = new Float32Array(3 * size * size);
+  return {
+    modelId: entry.name,
+    dim,
+    embed: (aligned) =>
+      serial.run(async () => {
+        if (aligned.width !== size || aligned.height !== size) throw new RangeError(`embedder ${name} needs a ${size}x${size} aligned crop, got ${aligned.width}x${aligned.height}`);
+        cropToTensor(aligned, entry.input, tensor);
+        const out = await session.run({ [entry.input.name]: new ort.Tensor('float32', tensor, [1, 3, size, size]) });
+        const raw = out[session.outputNames[0]].data as Float32Array;
+        if (raw.length !== dim) throw new FacegateError('MODEL_INVALID', `embedder ${name} returned ${raw.length} values, manifest says ${dim}`, { context: { model: name }, hint: 'fix output.dim in the manifest' });
+        return l2normalize(raw);
+      }),
+    close: () => serial.run(() => session.release()),
+  };
+}
+
+/** Mask attribute from the aligned crop: probability that nose and mouth are covered. */
+export interface MaskClassifier {
+  readonly modelId: string;
+  maskProbability(aligned: RgbImage): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function createMaskClassifier(name = 'seetaface6_mask', opts: RecognitionModelOptions = {}): Promise<MaskClassifier> {
+  const { entry, session } = await load(name, 'mask', opts);
+  if (entry.output.kind !== 'mask') throw new FacegateError('MODEL_INVALID', `model "${name}" has no mask output`, { context: { model: name }, hint: 'fix its manifest entry' });
+  const maskIndex = entry.output.maskIndex;
+  const size = entry.input.fixedSize ?? 112;
+  const serial = new Serial();
+  const tensor = new Float32Array(3 * size * size);
+  return {
+    modelId: entry.name,
+    // SeetaFace6's converted classifier wants BGR, raw 0-255 (mean 0, std 1 in the manifest);
+    // any normalisation makes it say "mask" for everything (measured, ../shared/NOTES.md).
+    maskProbability: (aligned) =>
+      serial.run(async () => {
+        cropToTensor(aligned, entry.input, tensor);
+        const out = await session.run({ [entry.input.name]: new ort.Tensor('float32', tensor, [1, 3, size, size]) });
+        const probs = out[session.outputNames[0]].data as Float32Array;
+        return probs[maskIndex];
+      }),
+    close: () => serial.run(() => session.release()),
+  };
+}
+
+/**
+ * The crop MiniFASNet was trained on: the face box scaled by `scale` around its centre, shrunk if
+ * it would leave the frame, then shifted inside it (Silent-Face-Anti-Spoofing's `_get_new_box`).
+ */
+export function livenessCropBox(box: Box, frameWidth: number, frameHeight: number, scale: number): Box {
+  const bw = box[2] - box[0];
+  const bh = box[3] - box[1];
+  const s = Math.min((frameHeight - 1) / bh, (frameWidth - 1) / bw, scale);
+  const nw = bw * s;
+  const nh = bh * s;
+  const cx = box[0] + bw / 2;
+  const cy = box[1] + bh / 2;
+  let x1 = cx - nw / 2;
+  let y1 = cy - nh / 2;
+  let x2 = cx + nw / 2;
+  let y2 = cy + nh / 2;
+  if (x1 < 0) {
+    x2 -= x1;
+    x1 = 0;
+  }
+  if (y1 < 0) {
+    y2 -= y1;
+    y1 = 0;
+  }
+  if (x2 > frameWidth - 1) {
+    x1 -= x2 - frameWidth + 1;
+    x2 = frameWidth - 1;
+  }
+  if (y2 > frameHeight - 1) {
+    y1 -= y2 - frameHeight + 1;
+    y2 = frameHeight - 1;
+  }
+  return [Math.max(0, x1), Math.max(0, y1), x2, y2];
+}
+
+/** Bilinear crop-and-resize of a box of the frame to size x size (cv2.resize on the crop). */
+export function cropResize(image: RgbImage, box: Box, size: number): RgbImage {
+  const out = new Uint8Array(size * size * 3);
+  const bw = box[2] - box[0];
+  const bh = box[3] - box[1];
+  const { data, width: w, height: h } = image;
+  for (let v = 0; v < size; v++) {
+    const y = Math.min(h - 1, Math.max(0, box[1] + ((v + 0.5) * bh) / size - 0.5));
+    const y0 = Math.floor(y);
+    const y1 = Math.min(h - 1, y0 + 1);
+    const fy = y - y0;
+    for (let u = 0; u < size; u++) {
+      const x = Math.min(w - 1, Math.max(0, box[0] + ((u + 0.5) * bw) / size - 0.5));
+      const x0 = Math.floor(x);
+      const x1 = Math.min(w - 1, x0 + 1);
+      const fx = x - x0;
+      for (let c = 0; c < 3; c++) {
+        const a = data[(y0 * w + x0) * 3 + c] * (1 - fx) + data[(y0 * w + x1) * 3 + c] * fx;
+        const b = data[(y1 * w + x0) * 3 + c] * (1 - fx) + data[(y1 * w + x1) * 3 + c] * fx;
+        out[(v * size + u) * 3 + c] = Math.round(a + (b - a) * fy);
+      }
+    }
+  }
+  return { data: out, width: size, height: size };
+}
+
+/** Anti-spoofing: mean "real" probability of the MiniFASNet ensemble on crops from the full frame. */
+export interface LivenessModel {
+  realProbability(frame: RgbImage, box: Box): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function createLiveness(names: readonly string[] = ['minifasnet_v2', 'minifasnet_v1se'], opts: RecognitionModelOptions = {}): Promise<LivenessModel> {
+  const models = await Promise.all(names.map((n) => load(n, 'liveness', opts)));
+  const serial = new Serial();
+  return {
+    realProbability: (frame, box) =>
+      serial.run(async () => {
+        let sum = 0;
+        for (const { entry, session } of models) {
+          if (entry.output.kind !== 'liveness') throw new FacegateError('MODEL_INVALID', `model "${entry.name}" has no liveness output`, { context: { model: entry.name }, hint: 'fix its manifest entry' });
+          const size = entry.input.fixedSize ?? 80;
+          const crop = cropResize(frame, livenessCropBox(box, frame.width, frame.height, entry.input.cropScale ?? 2.7), size);
+          const out = await session.run({ [entry.input.name]: new ort.Tensor('float32', cropToTensor(crop, entry.input), [1, 3, size, size]) });
+          sum += softmax(out[session.outputNames[0]].data as Float32Array)[entry.output.realIndex];
+        }
+        return sum / models.length;
+      }),
+    close: () => serial.run(async () => void (await Promise.all(models.map((m) => m.session.release())))),
+  };
+}
