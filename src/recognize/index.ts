@@ -1,0 +1,10 @@
+export { alignFace, umeyama, warpAffine, applyAffine, invertAffine, ARCFACE_TEMPLATE_112, type Affine } from './align.ts';
+export { faceQuality, interOcularDistance, laplacianVariance, poseProxies, type FaceQuality, type PoseProxies, type QualityOptions } from './quality.ts';
+export { createEmbedder, createMaskClassifier, createLiveness, livenessCropBox, cropResize, type Embedder, type MaskClassifier, type LivenessModel, type RecognitionModelOptions } from './models.ts';
+export { renderMask, ENROLLMENT_MASKS, MASK_SHAPES, MASK_COLOURS, type MaskShape } from './mask-render.ts';
+export { cosine, l2normalize, cropToTensor, softmax } from './tensor.ts';
+export { tarAtFar, equalErrorRate, rank1, type TarAtFar } from './metrics.ts';
+export { analyzeFace, analyzeLargestFace, largestFace, type AnalyzedFace } from './analyze.ts';
+export { evaluate, readLabelsCsv, parseCsv, type EvalReport, type EvalModels, type LabelledFile } from './evaluate.ts';
+export { shouldEmbed, addEmbedding, trackEmbedding, isMatch, DEFAULT_BEST_SHOT, EMPTY_TRACK_STATE, type BestShotOptions, type TrackRecognitionState } from './bestshot.ts';
+export { recognizeTracks, type Recognition, type RecognizeOptions, type RecognizeOutput, type RecognizeStats, type GallerySearch } from './operator.ts';

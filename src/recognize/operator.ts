@@ -1,0 +1,189 @@
+import { Observable, type OperatorFunction } from 'rxjs';
+import type { FrameTrackStep, TrackEvent, TrackOutput, TrackView } from '../track/index.ts';
+import type { Frame } from '../types.ts';
+import { alignFace } from './align.ts';
+import { addEmbedding, addLivenessObservation, addMaskObservation, DEFAULT_BEST_SHOT, EMPTY_TRACK_STATE, isMatch, shouldEmbed, smoothedLiveness, smoothedMask, trackEmbedding, type BestShotOptions, type TrackRecognitionState } from './bestshot.ts';
+import type { Embedder, LivenessModel, MaskClassifier } from './models.ts';
+import { faceQuality } from './quality.ts';
+
+/** What recognition needs of a gallery: per-identity best matches, routed by mask state. */
+export interface GallerySearch {
+  search(probe: Float32Array, opts: { modelId: string; k?: number; masked?: 'plain' | 'plain+masked' }): readonly { identityId: string; name: string; score: number; masked: boolean }[];
+  /** A stable id for a stranger who recurs (optional). */
+  upsertUnknown?(embedding: Float32Array, modelId: string, timeMs: number, threshold: number): { id: string } | string;
+}
+
+export interface RecognizeOptions {
+  readonly embedder: Embedder;
+  readonly mask?: MaskClassifier;
+  readonly liveness?: LivenessModel;
+  readonly gallery: GallerySearch;
+  readonly thresholds: { readonly unmasked: number; readonly masked: number };
+  /** Mask probability (smoothed over the track) at and above which the probe is routed as masked. */
+  readonly maskThreshold?: number;
+  readonly bestShot?: BestShotOptions;
+  /** Similarity for two unknown sightings to share an unknown id. */
+  readonly unknownThreshold?: number;
+  readonly onError?: (error: unknown) => void;
+}
+
+/** One recognition decision for a track, after one of its embedder runs. */
+export interface Recognition {
+  readonly type: 'face.recognized' | 'face.unknown';
+  readonly cameraId: string;
+  readonly trackId: string;
+  readonly timeMs: number;
+  readonly frameSeq: number;
+  readonly identityId: string | undefined;
+  readonly name: string | undefined;
+  readonly unknownId: string | undefined;
+  readonly score: number | undefined;
+  readonly masked: boolean;
+  readonly maskProbability: number | undefined;
+  readonly liveness: number | undefined;
+  readonly quality: number;
+  /** Embedder runs this track has cost so far (the best-shot budget at work). */
+  readonly embedderRuns: number;
+  /** True when the decision differs from the previous one for this track (new identity / first). */
+  readonly changed: boolean;
+  readonly box: readonly [number, number, number, number];
+  readonly frame: Frame;
+}
+
+export type RecognizeOutput = { readonly kind: 'track'; readonly event: TrackEvent } | { readonly kind: 'recognition'; readonly recognition: Recognition };
+
+export interface RecognizeStats {
+  frames: number;
+  /** Frames replaced by a newer one while recognition was busy. */
+  dropped: number;
+  embedderRuns: number;
+  facesSeen: number;
+  errors: number;
+}
+
+/**
+ * Best-shot recognition over tracked frames. Track events pass straight through (never dropped);
+ * frames are processed latest-wins. Per confirmed, matched track: align on the detection's
+ * landmarks, score quality, look at the mask attribute, and embed only when the best-shot policy
+ * says so; then search the gallery with the track's aggregated embedding, routed by the smoothed
+ * mask attribute, and emit a Recognition.
+ */
+export function recognizeTracks(opts: RecognizeOptions, stats: RecognizeStats = { frames: 0, dropped: 0, embedderRuns: 0, facesSeen: 0, errors: 0 }): OperatorFunction<TrackOutput<Frame>, RecognizeOutput> {
+  const bestShot = opts.bestShot ?? DEFAULT_BEST_SHOT;
+  const maskThreshold = opts.maskThreshold ?? 0.5;
+  return (source) =>
+    new Observable<RecognizeOutput>((subscriber) => {
+      const states = new Map<string, TrackRecognitionState>();
+      const lastDecision = new Map<string, string>();
+      let pending: FrameTrackStep<Frame> | undefined;
+      let running = false;
+      let completed = false;
+      let closed = false;
+
+      const processTrack = async (frame: Frame, track: TrackView): Promise<void> => {
+        const { crop } = alignFace(frame, track.face.landmarks);
+        const quality = faceQuality(track.face, crop).value;
+        let state = states.get(track.trackId) ?? EMPTY_TRACK_STATE;
+        if (quality < bestShot.minQuality) return;
+        stats.facesSeen++;
+        state = { ...state, framesSeen: state.framesSeen + 1 };
+        if (opts.mask) state = addMaskObservation(state, await opts.mask.maskProbability(crop));
+        if (opts.liveness && shouldEmbed(state, quality, bestShot)) state = addLivenessObservation(state, await opts.liveness.realProbability(frame, track.face.box));
+        if (!shouldEmbed(state, quality, bestShot)) {
+          states.set(track.trackId, state);
+          return;
+        }
+        const embedding = await opts.embedder.embed(crop);
+        stats.embedderRuns++;
+        state = addEmbedding(state, embedding, quality);
+        states.set(track.trackId, state);
+        const probe = trackEmbedding(state) as Float32Array;
+        const maskP = smoothedMask(state);
+        const masked = maskP !== undefined && maskP >= maskThreshold;
+        const [best] = opts.gallery.search(probe, { modelId: opts.embedder.modelId, k: 1, masked: masked ? 'plain+masked' : 'plain' });
+        const matched = best !== undefined && isMatch({ bestScore: best.score, masked, thresholds: opts.thresholds });
+        let unknownId: string | undefined;
+        if (!matched && opts.gallery.upsertUnknown) {
+          const u = opts.gallery.upsertUnknown(probe, opts.embedder.modelId, frame.capturedAt, opts.unknownThreshold ?? opts.thresholds.unmasked);
+          unknownId = typeof u === 'string' ? u : u.id;
+        }
+        const decision = matched ? `id:${best.identityId}` : `unknown:${unknownId ?? ''}`;
+        const changed = lastDecision.get(track.trackId) !== decision;
+        lastDecision.set(track.trackId, decision);
+        if (closed) return;
+        subscriber.next({
+          kind: 'recognition',
+          recognition: {
+            type: matched ? 'face.recognized' : 'face.unknown',
+            cameraId: frame.cameraId,
+            trackId: track.trackId,
+            timeMs: frame.capturedAt,
+            frameSeq: frame.seq,
+            identityId: matched ? best.identityId : undefined,
+            name: matched ? best.name : undefined,
+            unknownId,
+            score: best?.score,
+            masked,
+            maskProbability: maskP,
+            liveness: smoothedLiveness(state),
+            quality,
+            embedderRuns: state.runs,
+            changed,
+            box: track.face.box,
+            frame,
+          },
+        });
+      };
+
+      const pump = (): void => {
+        if (running || closed) return;
+        const step = pending;
+        if (!step) {
+          if (completed) subscriber.complete();
+          return;
+        }
+        pending = undefined;
+        running = true;
+        stats.frames++;
+        (async () => {
+          for (const track of step.update.tracks) {
+            if (track.lostFrames !== 0) continue;
+            try {
+              await processTrack(step.frame, track);
+            } catch (e) {
+              stats.errors++;
+              opts.onError?.(e);
+            }
+          }
+        })().then(() => {
+          running = false;
+          pump();
+        });
+      };
+
+      const sub = source.subscribe({
+        next: (out) => {
+          for (const event of out.events) {
+            if (event.type === 'track.ended') {
+              states.delete(event.trackId);
+              lastDecision.delete(event.trackId);
+            }
+            subscriber.next({ kind: 'track', event });
+          }
+          if (out.kind !== 'frame' || out.update.tracks.length === 0) return;
+          if (pending) stats.dropped++;
+          pending = out;
+          pump();
+        },
+        error: (e: unknown) => subscriber.error(e),
+        complete: () => {
+          completed = true;
+          pump();
+        },
+      });
+      return () => {
+        closed = true;
+        sub.unsubscribe();
+      };
+    });
+}
