@@ -125,7 +125,9 @@ export function classifyExit(exit: PipelineExit, source: SourceConfig): DownReas
     return { kind: 'crashed', message: `${name}: GStreamer died with ${exit.signal}`, hint: 'see the logs; run the pipeline by hand with gst-launch-1.0 to reproduce' };
   }
   if (exit.code === 0) {
-    return { kind: 'eos', message: `${name}: stream ended (EOS)`, hint: undefined };
+    return source.kind === 'rtsp'
+      ? { kind: 'eos', message: `${name}: the server ended the stream (EOS)`, hint: 'the camera closed the session or restarted; facegate reconnects' }
+      : { kind: 'eos', message: `${name}: stream ended (EOS)`, hint: undefined };
   }
   return { kind: 'crashed', message: `${name}: GStreamer exited with code ${exit.code}`, hint: 'see the logs; run the pipeline by hand with gst-launch-1.0 to reproduce' };
 }
