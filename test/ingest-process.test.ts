@@ -33,7 +33,7 @@ async function startChild(env: Record<string, string>, mode = ''): Promise<Run> 
   return { gstPid: Number(/GST (\d+)/.exec(out)?.[1]), exit, kill: (s) => child.kill(s), stdout: () => out };
 }
 
-const modes = [
+const modes: Array<{ name: string; env: Record<string, string> }> = [
   { name: 'pdeathsig (default on Linux)', env: {} },
   { name: 'signal handlers (no setpriv)', env: { FACEGATE_INGEST_PDEATHSIG: '0' } },
 ];
