@@ -1,0 +1,106 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { dirname } from 'node:path';
+import sharp from 'sharp';
+
+/** One person walking up to the door camera, shown by a real photo of them. */
+export interface DoorVisitor {
+  readonly photo: string;
+}
+
+export interface DoorClipOptions {
+  readonly width?: number;
+  readonly height?: number;
+  readonly fps?: number;
+  /** How long each visitor takes to walk up. */
+  readonly secondsPerVisitor?: number;
+  /** Empty door between visitors, so their tracks end. */
+  readonly gapSeconds?: number;
+}
+
+/**
+ * Ease-in walk: the visitor's photo grows from a third of the frame height to nearly all of it and
+ * drifts from the side to the centre, the way a face approaches a door camera.
+ */
+export function visitorPlacement(t: number, width: number, height: number, aspect: number, side: 1 | -1): { left: number; top: number; w: number; h: number } {
+  const e = t * t * (3 - 2 * t); // smoothstep
+  const h = Math.round(height * (0.35 + 0.55 * e));
+  const w = Math.round(h * aspect);
+  const cx = width / 2 + side * (1 - e) * width * 0.25;
+  const cy = height * (0.55 - 0.05 * e);
+  return { left: Math.round(cx - w / 2), top: Math.round(cy - h / 2), w, h };
+}
+
+async function background(width: number, height: number): Promise<Buffer> {
+  // A plain wall with a darker door frame: no texture the detector could take for a face.
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><rect width="100%" height="100%" fill="#8a8f94"/><rect x="${width * 0.2}" y="${height * 0.05}" width="${width * 0.6}" height="${height * 0.95}" fill="#5d6166"/><rect x="${width * 0.23}" y="${height * 0.09}" width="${width * 0.54}" height="${height * 0.91}" fill="#b7bcc1"/></svg>`;
+  return sharp(Buffer.from(svg)).removeAlpha().raw().toBuffer();
+}
+
+/** sharp's composite may hand back RGBA; the encoder was told RGB. */
+function dropAlpha(rgba: Buffer): Buffer {
+  const out = Buffer.allocUnsafe((rgba.length / 4) * 3);
+  for (let i = 0, o = 0; i < rgba.length; i += 4, o += 3) {
+    out[o] = rgba[i];
+    out[o + 1] = rgba[i + 1];
+    out[o + 2] = rgba[i + 2];
+  }
+  return out;
+}
+
+/** Cache key of a clip: its inputs (photo bytes and options). */
+export function doorClipKey(visitors: readonly DoorVisitor[], opts: DoorClipOptions): string {
+  const h = createHash('sha256').update(JSON.stringify(opts));
+  for (const v of visitors) h.update(readFileSync(v.photo));
+  return h.digest('hex').slice(0, 16);
+}
+
+/**
+ * Render the "door camera" clip: real identity photos walking up one after another, encoded to
+ * H.264 in MP4 by GStreamer (x264enc). Written to `out` atomically; reused when it exists.
+ */
+export async function renderDoorClip(visitors: readonly DoorVisitor[], out: string, opts: DoorClipOptions = {}): Promise<{ path: string; frames: number; durationMs: number }> {
+  const width = opts.width ?? 1280;
+  const height = opts.height ?? 720;
+  const fps = opts.fps ?? 10;
+  const walk = Math.round((opts.secondsPerVisitor ?? 4) * fps);
+  const gap = Math.round((opts.gapSeconds ?? 1.5) * fps);
+  const frames = visitors.length * (walk + gap) + gap;
+  const durationMs = (frames / fps) * 1000;
+  if (existsSync(out)) return { path: out, frames, durationMs };
+  mkdirSync(dirname(out), { recursive: true });
+  const tmp = `${out}.${process.pid}.part.mp4`;
+  const gst = spawn('gst-launch-1.0', ['-q', '-e', 'fdsrc', 'fd=0', '!', 'rawvideoparse', `width=${width}`, `height=${height}`, 'format=rgb', `framerate=${fps}/1`, '!', 'videoconvert', '!', 'x264enc', 'tune=zerolatency', 'speed-preset=veryfast', `key-int-max=${fps}`, '!', 'h264parse', '!', 'mp4mux', '!', 'filesink', `location=${tmp}`], {
+    stdio: ['pipe', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  gst.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number>((r) => gst.on('close', (code) => r(code ?? 1)));
+  const write = (buf: Buffer): Promise<void> => new Promise((resolve, reject) => (gst.stdin.write(buf, (e) => (e ? reject(e) : resolve()))));
+  const bg = await background(width, height);
+  const rawBg = { raw: { width, height, channels: 3 as const } };
+  for (let g = 0; g < gap; g++) await write(bg);
+  for (const [i, v] of visitors.entries()) {
+    const meta = await sharp(v.photo).rotate().metadata();
+    const aspect = (meta.autoOrient?.width ?? meta.width ?? 1) / (meta.autoOrient?.height ?? meta.height ?? 1);
+    for (let f = 0; f < walk; f++) {
+      const p = visitorPlacement(f / (walk - 1), width, height, aspect, i % 2 ? 1 : -1);
+      const photo = await sharp(v.photo).rotate().resize(p.w, p.h, { fit: 'fill' }).removeAlpha().toBuffer();
+      // Parts of the photo outside the frame are cut, as a camera would.
+      const left = Math.max(0, p.left);
+      const top = Math.max(0, p.top);
+      const visible = await sharp(photo)
+        .extract({ left: left - p.left, top: top - p.top, width: Math.min(p.w - (left - p.left), width - left), height: Math.min(p.h - (top - p.top), height - top) })
+        .toBuffer();
+      const { data, info } = await sharp(bg, rawBg).composite([{ input: visible, left, top }]).raw().toBuffer({ resolveWithObject: true });
+      await write(info.channels === 3 ? data : dropAlpha(data));
+    }
+    for (let g = 0; g < gap; g++) await write(bg);
+  }
+  gst.stdin.end();
+  const code = await exited;
+  if (code !== 0) throw new Error(`encoding the door clip failed (gst-launch exit ${code}): ${stderr.trim().split('\n').pop() ?? ''}`);
+  renameSync(tmp, out);
+  return { path: out, frames, durationMs };
+}
