@@ -1,0 +1,192 @@
+/**
+ * Gate configuration: one zod schema (`gateSchema`) that holds every default, which the config
+ * module embeds, and `parseGates` that adds the checks spanning several gates (unique ids,
+ * anti-passback pairs). Objects are strict: a misspelt key in an access-control policy is an
+ * error, not a silently ignored line.
+ */
+import { z } from 'zod';
+import { GateError } from './errors.ts';
+import { isValidTimeZone, parseHhmm, WEEKDAYS } from './schedule.ts';
+
+const id = z.string().min(1).max(128);
+const startTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM between 00:00 and 23:59');
+const endTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'expected HH:MM between 00:00 and 24:00');
+
+export const weeklyWindowSchema = z
+  .strictObject({
+    days: z.array(z.enum(WEEKDAYS)).min(1, 'a window needs at least one day'),
+    start: startTime,
+    end: endTime,
+  })
+  .refine((w) => parseHhmm(w.start) !== parseHhmm(w.end), {
+    message: 'start equals end: an empty window (use 00:00-24:00 for a whole day)',
+    path: ['end'],
+  });
+
+export const exceptionWindowSchema = z
+  .strictObject({ start: startTime, end: endTime })
+  .refine((w) => parseHhmm(w.end) > parseHhmm(w.start), {
+    message: 'an exception window must end after it starts on the same date (add an exception for the next date to go past midnight)',
+    path: ['end'],
+  });
+
+const isoDate = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'expected YYYY-MM-DD')
+  .refine((d) => {
+    const t = Date.parse(`${d}T00:00:00Z`);
+    return Number.isFinite(t) && new Date(t).toISOString().slice(0, 10) === d;
+  }, 'not a calendar date');
+
+export const scheduleExceptionSchema = z
+  .strictObject({
+    date: isoDate,
+    closed: z.boolean().optional(),
+    windows: z.array(exceptionWindowSchema).optional(),
+  })
+  .refine((e) => (e.closed === true) !== (e.windows !== undefined), {
+    message: 'an exception needs exactly one of `closed: true` or `windows`',
+  });
+
+export const scheduleSchema = z
+  .strictObject({
+    timeZone: z.string().refine(isValidTimeZone, {
+      message: "unknown time zone: use an IANA name such as 'Europe/Berlin', 'America/New_York' or 'UTC'",
+    }),
+    weekly: z.array(weeklyWindowSchema).default([]),
+    exceptions: z.array(scheduleExceptionSchema).default([]),
+  })
+  .refine((s) => new Set(s.exceptions.map((e) => e.date)).size === s.exceptions.length, {
+    message: 'two exceptions for the same date',
+    path: ['exceptions'],
+  });
+
+export const webhookSchema = z.strictObject({
+  url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+  /** HMAC-SHA256 key for X-Facegate-Signature. Never logged. */
+  secret: z.string().min(16, 'the webhook secret must be at least 16 characters (e.g. `openssl rand -hex 32`)'),
+  timeoutMs: z.number().int().positive().default(2000),
+  /** Extra attempts after the first on network errors, timeouts, 408/429 and 5xx. */
+  retries: z.number().int().min(0).max(10).default(2),
+  /** Delay before retry k (1-based) is backoffMs * 2^(k-1), capped at 5 s. */
+  backoffMs: z.number().int().min(0).default(250),
+});
+
+export const commandSchema = z.strictObject({
+  /** Program and arguments, run without a shell (execFile). */
+  argv: z.array(z.string().min(1)).min(1, 'argv needs at least the program'),
+  timeoutMs: z.number().int().positive().default(5000),
+});
+
+export const actuationSchema = z
+  .strictObject({ webhook: webhookSchema.optional(), command: commandSchema.optional() })
+  .refine((a) => a.webhook !== undefined || a.command !== undefined, { message: 'actuation needs a webhook or a command' });
+
+export const gateSchema = z
+  .strictObject({
+    id,
+    name: z.string().min(1).optional(),
+    cameras: z.array(id).min(1, 'a gate needs at least one camera'),
+    /** Who may pass: identity ids or names, and groups. Empty (the default) grants nobody. */
+    allow: z
+      .strictObject({
+        identities: z.array(z.string().min(1)).default([]),
+        groups: z.array(z.string().min(1)).default([]),
+      })
+      .default({ identities: [], groups: [] }),
+    /** No schedule = always open. */
+    schedule: scheduleSchema.optional(),
+    maskPolicy: z.enum(['allow', 'require', 'deny']).default('allow'),
+    liveness: z
+      .strictObject({ required: z.boolean().default(false), threshold: z.number().min(0).max(1).default(0.5) })
+      .default({ required: false, threshold: 0.5 }),
+    /**
+     * The same identity on `n` of the track's last `m` recognitions confirms it. `minScore`
+     * (optional) is a per-gate similarity floor on top of the recognizer's own threshold.
+     */
+    confirmation: z
+      .strictObject({
+        n: z.number().int().min(1).default(2),
+        m: z.number().int().min(1).default(3),
+        minScore: z.number().min(-1).max(1).optional(),
+      })
+      .refine((c) => c.n <= c.m, { message: 'confirmation.n must be <= confirmation.m', path: ['n'] })
+      .default({ n: 2, m: 3 }),
+    cooldownMs: z.number().int().min(0).default(5000),
+    antiPassback: z
+      .strictObject({
+        pairedGateId: id,
+        direction: z.enum(['entry', 'exit']),
+        windowMs: z.number().int().positive().default(12 * 3600 * 1000),
+      })
+      .optional(),
+    actuation: actuationSchema.optional(),
+  })
+  .refine((g) => g.antiPassback?.pairedGateId !== g.id, { message: 'a gate cannot be its own anti-passback pair', path: ['antiPassback', 'pairedGateId'] });
+
+export const gatesSchema = z.array(gateSchema);
+
+/** What a person writes (defaults optional). */
+export type GateConfigInput = z.input<typeof gateSchema>;
+/** A parsed gate: every default filled in. */
+export type GateConfig = z.output<typeof gateSchema>;
+/** The policy `decide` runs on: a parsed gate config. */
+export type GatePolicy = GateConfig;
+export type GateScheduleConfig = z.output<typeof scheduleSchema>;
+export type WeeklyWindowConfig = z.output<typeof weeklyWindowSchema>;
+export type ScheduleExceptionConfig = z.output<typeof scheduleExceptionSchema>;
+export type MaskPolicy = GateConfig['maskPolicy'];
+export type AntiPassbackConfig = NonNullable<GateConfig['antiPassback']>;
+export type ActuationConfig = z.output<typeof actuationSchema>;
+export type WebhookConfig = z.output<typeof webhookSchema>;
+export type CommandConfig = z.output<typeof commandSchema>;
+
+function issuesText(error: z.ZodError, prefix: string): string {
+  return error.issues.map((i) => `${[prefix, ...i.path.map(String)].filter(Boolean).join('.')}: ${i.message}`).join('; ');
+}
+
+/**
+ * Parse and cross-check a list of gates. Throws GateError: GATE_CONFIG_INVALID (schema),
+ * GATE_TIME_ZONE_INVALID (a schedule's zone), GATE_PAIR_INVALID (anti-passback pairs).
+ */
+export function parseGates(input: unknown): GatePolicy[] {
+  const result = gatesSchema.safeParse(input);
+  if (!result.success) {
+    const tz = result.error.issues.find((i) => i.path.at(-1) === 'timeZone');
+    if (tz) {
+      const gateIndex = Number(tz.path[0]);
+      const zone = Array.isArray(input) ? (input[gateIndex] as { schedule?: { timeZone?: unknown } } | undefined)?.schedule?.timeZone : undefined;
+      throw new GateError('GATE_TIME_ZONE_INVALID', `gates.${tz.path.join('.')}: unknown time zone '${String(zone)}'`, {
+        context: { gate: gateIndex, timeZone: String(zone) },
+        hint: "use an IANA time zone name such as 'Europe/Berlin', 'America/New_York' or 'UTC' (the list: Intl.supportedValuesOf('timeZone'))",
+      });
+    }
+    throw new GateError('GATE_CONFIG_INVALID', `invalid gate configuration: ${issuesText(result.error, 'gates')}`, {
+      hint: 'fix the listed keys; see gateSchema in src/gates/config.ts for every field and its default',
+    });
+  }
+  const gates = result.data;
+  const byId = new Map<string, GatePolicy>();
+  for (const g of gates) {
+    if (byId.has(g.id)) throw new GateError('GATE_CONFIG_INVALID', `two gates have the id '${g.id}'`, { context: { gate: g.id }, hint: 'give every gate its own id' });
+    byId.set(g.id, g);
+  }
+  for (const g of gates) {
+    const ap = g.antiPassback;
+    if (!ap) continue;
+    const other = byId.get(ap.pairedGateId);
+    const hint = `configure both gates: '${g.id}' with antiPassback { pairedGateId: '${ap.pairedGateId}', direction: '${ap.direction}' } and '${ap.pairedGateId}' with { pairedGateId: '${g.id}', direction: '${ap.direction === 'entry' ? 'exit' : 'entry'}' }`;
+    if (!other) throw new GateError('GATE_PAIR_INVALID', `gate '${g.id}': anti-passback pair '${ap.pairedGateId}' is not a configured gate`, { context: { gate: g.id, pairedGateId: ap.pairedGateId }, hint });
+    if (other.antiPassback?.pairedGateId !== g.id || other.antiPassback.direction === ap.direction) {
+      throw new GateError('GATE_PAIR_INVALID', `gates '${g.id}' and '${other.id}' are not a matching entry/exit anti-passback pair`, { context: { gate: g.id, pairedGateId: other.id }, hint });
+    }
+  }
+  return gates;
+}
+
+/** Parse one gate on its own (no pair check: use parseGates for a whole configuration). */
+export function parseGate(input: unknown): GatePolicy {
+  const result = gateSchema.safeParse(input);
+  if (result.success) return result.data;
+  return parseGates([input])[0];
+}

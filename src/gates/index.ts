@@ -1,0 +1,72 @@
+/**
+ * Access-control decisions: gate config (zod schema with the defaults), the pure decide() policy
+ * with its schedule evaluation, the gateDecisions operator and door actuation.
+ */
+export {
+  gateSchema,
+  gatesSchema,
+  scheduleSchema,
+  actuationSchema,
+  webhookSchema,
+  commandSchema,
+  parseGates,
+  parseGate,
+  type GateConfig,
+  type GateConfigInput,
+  type GatePolicy,
+  type GateScheduleConfig,
+  type WeeklyWindowConfig,
+  type ScheduleExceptionConfig,
+  type MaskPolicy,
+  type AntiPassbackConfig,
+  type ActuationConfig,
+  type WebhookConfig,
+  type CommandConfig,
+} from './config.ts';
+export { GateError, isGateError, type GateErrorCode, type GateErrorContext } from './errors.ts';
+export { scheduleOpen, localTime, isValidTimeZone, parseHhmm, WEEKDAYS, type Weekday, type Schedule, type WeeklyWindow, type TimeWindow, type ScheduleException, type LocalTime } from './schedule.ts';
+export {
+  decide,
+  endTrack,
+  manualAction,
+  isHeldOpen,
+  isAllowed,
+  denyReason,
+  pruneGateState,
+  voteOf,
+  EMPTY_GATE_STATE,
+  UNKNOWN_VOTE,
+  LOW_VOTE,
+  type RecognitionInput,
+  type TrackEndInput,
+  type DenyReason,
+  type GateDecision,
+  type GateGranted,
+  type GateDenied,
+  type GateOpened,
+  type GateEvent,
+  type ManualActionKind,
+  type ManualActionRequest,
+  type GateState,
+  type TrackGateState,
+  type Passage,
+  type Direction,
+  type ManualGateState,
+  type DecideResult,
+} from './policy.ts';
+export {
+  createActuator,
+  webhookActuator,
+  commandActuator,
+  signBody,
+  verifySignature,
+  SIGNATURE_HEADER,
+  TIMESTAMP_HEADER,
+  type Actuator,
+  type ActuatorOptions,
+  type ActuationRequest,
+  type ActuationOutcome,
+  type ActuationResult,
+  type WebhookBody,
+} from './actuate.ts';
+export { gateDecisions, emptyGateStats, type GateInput, type GateTrackInput, type ManualRequest, type ActuationRecord, type GateStats, type GateDecisionsOptions } from './operator.ts';

@@ -1,0 +1,349 @@
+/**
+ * The access decision, as a pure function of (policy, state, recognition, now). No clock, no I/O,
+ * no logging: the operator owns those.
+ *
+ * Per track and gate:
+ * 1. Confirmation. Each recognition of the track is a vote: the identity id (face.recognized with
+ *    a score at or above the gate's optional minScore), UNKNOWN (face.unknown), or LOW (recognized
+ *    but under the gate's minScore). A vote for K confirms K when K holds `n` of the last `m`
+ *    votes. Until something is confirmed the track is *pending*: nothing is emitted (no
+ *    'low-confidence' spam on every frame). A track that ends still pending gets one final
+ *    gate.denied 'low-confidence' from `endTrack`, so an unanswered person is in the audit log.
+ * 2. A confirmed K that is not the track's last decided K gets exactly one final decision; later
+ *    recognitions confirming the same K decide nothing. A different confirmed identity (an id
+ *    switch in the tracker) is decided afresh. UNKNOWN never overrides an earlier decision of the
+ *    track: after a grant, a few blurred frames must not produce a denial.
+ * 3. The checks, in this order; the first that fails is the reason:
+ *    liveness     - a presentation attack makes everything after it meaningless (the "identity"
+ *                   is the victim's), and it is the alarm a guard must see.
+ *    mask-policy  - a property of the presentation too; it tells the person what to change, and
+ *                   a mask is often *why* the face came back unknown.
+ *    unknown      - no credential.
+ *    not-allowed  - a credential without rights to this gate (the permanent fact).
+ *    outside-schedule - rights, but not now (the temporary fact).
+ *    cooldown     - the same person granted here within cooldownMs: a re-sighting of one
+ *                   passage (a new track after a tracker loss), so reported as such, not as an
+ *                   anti-passback violation, and no second actuation.
+ *    anti-passback - entry gates only: the person's last passage of the pair was an entry within
+ *                   windowMs and no exit since.
+ *    This is the usual access-controller order: validate the presentation, then the credential,
+ *    then the authorisation (who, when), then the passage rules.
+ * Decisions are final for the track's identity: a person denied 'outside-schedule' at 07:59 is not
+ * re-decided at 08:00 while the same track lasts; they step away and come back (a new track).
+ * Passages are recorded at grant time (there is no door sensor): a grant at an entry gate is an
+ * entry, at its paired exit gate an exit.
+ */
+import type { GatePolicy } from './config.ts';
+import { GateError } from './errors.ts';
+import { scheduleOpen } from './schedule.ts';
+
+/** The part of src/recognize's Recognition a gate needs, plus the identity's groups. */
+export interface RecognitionInput {
+  readonly type: 'face.recognized' | 'face.unknown';
+  readonly cameraId: string;
+  readonly trackId: string;
+  readonly identityId?: string | undefined;
+  readonly name?: string | undefined;
+  /** Groups of the identity (looked up by the stream from the gallery). */
+  readonly groups?: readonly string[] | undefined;
+  readonly score?: number | undefined;
+  readonly masked: boolean;
+  readonly liveness?: number | undefined;
+  readonly timeMs: number;
+}
+
+/** The end of a track (src/track's TrackEndedEvent fits). */
+export interface TrackEndInput {
+  readonly cameraId: string;
+  readonly trackId: string;
+  readonly timeMs: number;
+}
+
+export type DenyReason = 'unknown' | 'not-allowed' | 'outside-schedule' | 'mask-policy' | 'liveness' | 'low-confidence' | 'anti-passback' | 'cooldown';
+
+interface GateDecisionBase {
+  readonly gateId: string;
+  readonly cameraId: string;
+  readonly trackId: string;
+  readonly identityId?: string | undefined;
+  readonly name?: string | undefined;
+  readonly score?: number | undefined;
+  readonly liveness?: number | undefined;
+  readonly masked: boolean;
+  readonly timeMs: number;
+}
+export interface GateGranted extends GateDecisionBase {
+  readonly type: 'gate.granted';
+  readonly reason?: undefined;
+}
+export interface GateDenied extends GateDecisionBase {
+  readonly type: 'gate.denied';
+  readonly reason: DenyReason;
+}
+export type GateDecision = GateGranted | GateDenied;
+
+export type ManualActionKind = 'open' | 'hold-open' | 'close';
+
+export interface ManualActionRequest {
+  readonly action: ManualActionKind;
+  /** Who did it (operator user name). Required: manual actions are audited. */
+  readonly by: string;
+  /** Why (free text). Required. */
+  readonly reason: string;
+  /** hold-open only: how long; undefined = until a 'close'. */
+  readonly durationMs?: number | undefined;
+}
+
+/** An operator opened, held open or closed (released) a gate by hand. */
+export interface GateOpened {
+  readonly type: 'gate.opened';
+  readonly gateId: string;
+  readonly action: ManualActionKind;
+  readonly by: string;
+  readonly reason: string;
+  readonly durationMs?: number | undefined;
+  readonly timeMs: number;
+}
+
+export type GateEvent = GateDecision | GateOpened;
+
+export type Direction = 'entry' | 'exit';
+
+/** Per gate and track: the confirmation window and what was decided. */
+export interface TrackGateState {
+  readonly votes: readonly string[];
+  /** The vote key (identity id or UNKNOWN) last decided for this track; undefined = pending. */
+  readonly decidedKey: string | undefined;
+  readonly granted: boolean;
+  readonly recognitions: number;
+  readonly lastTimeMs: number;
+  readonly lastMasked: boolean;
+  readonly lastScore: number | undefined;
+}
+
+export interface Passage {
+  readonly gateId: string;
+  readonly direction: Direction;
+  readonly timeMs: number;
+}
+
+export interface ManualGateState {
+  readonly mode: 'held-open';
+  readonly by: string;
+  readonly since: number;
+  /** undefined = until closed. */
+  readonly until: number | undefined;
+}
+
+/**
+ * Everything decide() remembers, immutable (every call returns a new state; maps are copied on
+ * write). One GateState serves all gates so paired gates share passages.
+ */
+export interface GateState {
+  /** key: trackKey(gateId, trackId) */
+  readonly tracks: ReadonlyMap<string, TrackGateState>;
+  /** key: grantKey(gateId, identityId) -> time of the last grant (cooldown). */
+  readonly lastGrants: ReadonlyMap<string, number>;
+  /** key: passageKey(pair, identityId) -> last passage through the pair (anti-passback). */
+  readonly passages: ReadonlyMap<string, Passage>;
+  /** key: gateId -> manual hold-open, when one is active. */
+  readonly manual: ReadonlyMap<string, ManualGateState>;
+}
+
+export const EMPTY_GATE_STATE: GateState = Object.freeze({
+  tracks: new Map<string, TrackGateState>(),
+  lastGrants: new Map<string, number>(),
+  passages: new Map<string, Passage>(),
+  manual: new Map<string, ManualGateState>(),
+});
+
+/** Vote for a face.unknown recognition. */
+export const UNKNOWN_VOTE = '\u0000unknown';
+/** Vote for a recognition under the gate's minScore: counts for nobody. */
+export const LOW_VOTE = '\u0000low';
+
+const SEP = '\u0000';
+export const trackKey = (gateId: string, trackId: string): string => `${gateId}${SEP}${trackId}`;
+export const grantKey = (gateId: string, identityId: string): string => `${gateId}${SEP}${identityId}`;
+/** The pair's key is the same from both of its gates. */
+export const pairKey = (a: string, b: string): string => (a < b ? `${a}${SEP}${b}` : `${b}${SEP}${a}`);
+export const passageKey = (pair: string, identityId: string): string => `${pair}${SEP}${identityId}`;
+
+function withEntry<K, V>(map: ReadonlyMap<K, V>, key: K, value: V | undefined): ReadonlyMap<K, V> {
+  const next = new Map(map);
+  if (value === undefined) next.delete(key);
+  else next.set(key, value);
+  return next;
+}
+
+export function voteOf(policy: GatePolicy, r: RecognitionInput): string {
+  if (r.type !== 'face.recognized' || !r.identityId) return UNKNOWN_VOTE;
+  const floor = policy.confirmation.minScore;
+  if (floor !== undefined && (r.score === undefined || r.score < floor)) return LOW_VOTE;
+  return r.identityId;
+}
+
+/** Is this identity on the gate's allow lists (by id, by name, or by a group)? */
+export function isAllowed(policy: GatePolicy, r: Pick<RecognitionInput, 'identityId' | 'name' | 'groups'>): boolean {
+  const ids = policy.allow.identities;
+  if (r.identityId !== undefined && ids.includes(r.identityId)) return true;
+  if (r.name !== undefined && ids.includes(r.name)) return true;
+  const groups = r.groups ?? [];
+  return policy.allow.groups.some((g) => groups.includes(g));
+}
+
+/** The first failing check in the documented order, or undefined for a grant. */
+export function denyReason(policy: GatePolicy, state: GateState, r: RecognitionInput, vote: string, nowMs: number): DenyReason | undefined {
+  if (policy.liveness.required && !(r.liveness !== undefined && r.liveness >= policy.liveness.threshold)) return 'liveness';
+  if (policy.maskPolicy === 'deny' && r.masked) return 'mask-policy';
+  if (policy.maskPolicy === 'require' && !r.masked) return 'mask-policy';
+  if (vote === UNKNOWN_VOTE) return 'unknown';
+  if (!isAllowed(policy, r)) return 'not-allowed';
+  if (!scheduleOpen(policy.schedule, nowMs)) return 'outside-schedule';
+  const last = state.lastGrants.get(grantKey(policy.id, vote));
+  if (last !== undefined && nowMs - last < policy.cooldownMs) return 'cooldown';
+  const ap = policy.antiPassback;
+  if (ap?.direction === 'entry') {
+    const p = state.passages.get(passageKey(pairKey(policy.id, ap.pairedGateId), vote));
+    if (p && p.direction === 'entry' && nowMs - p.timeMs < ap.windowMs) return 'anti-passback';
+  }
+  return undefined;
+}
+
+const EMPTY_TRACK: TrackGateState = Object.freeze({ votes: [], decidedKey: undefined, granted: false, recognitions: 0, lastTimeMs: 0, lastMasked: false, lastScore: undefined });
+
+export interface DecideResult {
+  /** undefined: the camera is not this gate's, the track is pending, or already decided. */
+  readonly decision: GateDecision | undefined;
+  readonly state: GateState;
+}
+
+/** One recognition at one gate. See the module comment for the rules and their order. */
+export function decide(policy: GatePolicy, state: GateState, recognition: RecognitionInput, nowMs: number): DecideResult {
+  if (!policy.cameras.includes(recognition.cameraId)) return { decision: undefined, state };
+  const tk = trackKey(policy.id, recognition.trackId);
+  const prev = state.tracks.get(tk) ?? EMPTY_TRACK;
+  const vote = voteOf(policy, recognition);
+  const votes = [...prev.votes, vote].slice(-policy.confirmation.m);
+  const track: TrackGateState = {
+    ...prev,
+    votes,
+    recognitions: prev.recognitions + 1,
+    lastTimeMs: nowMs,
+    lastMasked: recognition.masked,
+    lastScore: recognition.score,
+  };
+  const count = votes.reduce((c, v) => (v === vote ? c + 1 : c), 0);
+  const pending = vote === LOW_VOTE || count < policy.confirmation.n;
+  const alreadyDecided = vote === prev.decidedKey || (vote === UNKNOWN_VOTE && prev.decidedKey !== undefined);
+  if (pending || alreadyDecided) return { decision: undefined, state: { ...state, tracks: withEntry(state.tracks, tk, track) } };
+
+  const reason = denyReason(policy, state, recognition, vote, nowMs);
+  const known = vote !== UNKNOWN_VOTE;
+  const base = {
+    gateId: policy.id,
+    cameraId: recognition.cameraId,
+    trackId: recognition.trackId,
+    identityId: known ? recognition.identityId : undefined,
+    name: known ? recognition.name : undefined,
+    score: recognition.score,
+    liveness: recognition.liveness,
+    masked: recognition.masked,
+    timeMs: nowMs,
+  };
+  const decided: TrackGateState = { ...track, decidedKey: vote, granted: track.granted || reason === undefined };
+  let next: GateState = { ...state, tracks: withEntry(state.tracks, tk, decided) };
+  if (reason !== undefined) return { decision: { type: 'gate.denied', reason, ...base }, state: next };
+
+  next = { ...next, lastGrants: withEntry(next.lastGrants, grantKey(policy.id, vote), nowMs) };
+  const ap = policy.antiPassback;
+  if (ap) {
+    const passage: Passage = { gateId: policy.id, direction: ap.direction, timeMs: nowMs };
+    next = { ...next, passages: withEntry(next.passages, passageKey(pairKey(policy.id, ap.pairedGateId), vote), passage) };
+  }
+  return { decision: { type: 'gate.granted', ...base }, state: next };
+}
+
+/**
+ * A track ended. If it was seen at this gate and never confirmed, that is one final
+ * gate.denied 'low-confidence' (without an identity: none was confirmed). The track's state is
+ * dropped either way.
+ */
+export function endTrack(policy: GatePolicy, state: GateState, end: TrackEndInput, nowMs: number): DecideResult {
+  if (!policy.cameras.includes(end.cameraId)) return { decision: undefined, state };
+  const tk = trackKey(policy.id, end.trackId);
+  const track = state.tracks.get(tk);
+  if (!track) return { decision: undefined, state };
+  const next: GateState = { ...state, tracks: withEntry(state.tracks, tk, undefined) };
+  if (track.decidedKey !== undefined) return { decision: undefined, state: next };
+  return {
+    decision: {
+      type: 'gate.denied',
+      reason: 'low-confidence',
+      gateId: policy.id,
+      cameraId: end.cameraId,
+      trackId: end.trackId,
+      score: track.lastScore,
+      masked: track.lastMasked,
+      timeMs: nowMs,
+    },
+    state: next,
+  };
+}
+
+/**
+ * A manual action by an operator: always produces an audited gate.opened event. 'hold-open'
+ * records a hold in the state (until `durationMs` or a 'close'); 'close' ends it. Recognitions are
+ * still decided (and audited) while a gate is held open. Throws GateError GATE_ACTION_INVALID
+ * for a missing user or reason or a bad duration.
+ */
+export function manualAction(policy: GatePolicy, state: GateState, request: ManualActionRequest, nowMs: number): { event: GateOpened; state: GateState } {
+  const by = request.by?.trim() ?? '';
+  const reason = request.reason?.trim() ?? '';
+  const context = { gate: policy.id, action: request.action };
+  if (!['open', 'hold-open', 'close'].includes(request.action)) {
+    throw new GateError('GATE_ACTION_INVALID', `unknown manual action '${String(request.action)}'`, { context, hint: "use 'open', 'hold-open' or 'close'" });
+  }
+  if (!by) throw new GateError('GATE_ACTION_INVALID', `manual '${request.action}' of gate '${policy.id}' without a user`, { context, hint: 'every manual action names the operator who did it (`by`)' });
+  if (!reason) throw new GateError('GATE_ACTION_INVALID', `manual '${request.action}' of gate '${policy.id}' without a reason`, { context, hint: 'every manual action says why (`reason`)' });
+  const d = request.durationMs;
+  if (d !== undefined && (request.action !== 'hold-open' || !Number.isFinite(d) || d <= 0)) {
+    throw new GateError('GATE_ACTION_INVALID', `durationMs ${d} is only valid as a positive number on 'hold-open'`, { context, hint: "drop durationMs, or use it with 'hold-open'" });
+  }
+  let manual = state.manual;
+  if (request.action === 'hold-open') manual = withEntry(manual, policy.id, { mode: 'held-open', by, since: nowMs, until: d === undefined ? undefined : nowMs + d });
+  else if (request.action === 'close') manual = withEntry(manual, policy.id, undefined);
+  const event: GateOpened = { type: 'gate.opened', gateId: policy.id, action: request.action, by, reason, timeMs: nowMs, ...(d !== undefined ? { durationMs: d } : {}) };
+  return { event, state: { ...state, manual } };
+}
+
+/** Is the gate held open by hand at `nowMs`? */
+export function isHeldOpen(state: GateState, gateId: string, nowMs: number): boolean {
+  const m = state.manual.get(gateId);
+  return m !== undefined && (m.until === undefined || nowMs < m.until);
+}
+
+/**
+ * Forget what can no longer matter at `nowMs`: tracks idle for `trackIdleMs` (their track.ended
+ * was lost), grants older than their gate's cooldown, passages older than their pair's window,
+ * expired holds. Returns the same object when nothing changed.
+ */
+export function pruneGateState(policies: readonly GatePolicy[], state: GateState, nowMs: number, trackIdleMs = 10 * 60_000): GateState {
+  const byId = new Map(policies.map((p) => [p.id, p]));
+  const tracks = new Map(state.tracks);
+  for (const [k, t] of tracks) if (nowMs - t.lastTimeMs > trackIdleMs) tracks.delete(k);
+  const lastGrants = new Map(state.lastGrants);
+  for (const [k, t] of lastGrants) {
+    const gate = byId.get(k.slice(0, k.indexOf(SEP)));
+    if (!gate || nowMs - t >= gate.cooldownMs) lastGrants.delete(k);
+  }
+  const passages = new Map(state.passages);
+  for (const [k, p] of passages) {
+    const ap = byId.get(p.gateId)?.antiPassback;
+    if (!ap || nowMs - p.timeMs >= ap.windowMs) passages.delete(k);
+  }
+  const manual = new Map(state.manual);
+  for (const [k, m] of manual) if (m.until !== undefined && nowMs >= m.until) manual.delete(k);
+  const same = tracks.size === state.tracks.size && lastGrants.size === state.lastGrants.size && passages.size === state.passages.size && manual.size === state.manual.size;
+  return same ? state : { tracks, lastGrants, passages, manual };
+}
