@@ -12,20 +12,29 @@ const id = z.string().min(1).max(128);
 const startTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM between 00:00 and 23:59');
 const endTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'expected HH:MM between 00:00 and 24:00');
 
+/** Minutes of HH:MM, NaN when malformed (refinements run even after a field's own check failed). */
+const minutes = (s: string): number => {
+  try {
+    return parseHhmm(s);
+  } catch {
+    return Number.NaN;
+  }
+};
+
 export const weeklyWindowSchema = z
   .strictObject({
     days: z.array(z.enum(WEEKDAYS)).min(1, 'a window needs at least one day'),
     start: startTime,
     end: endTime,
   })
-  .refine((w) => parseHhmm(w.start) !== parseHhmm(w.end), {
+  .refine((w) => minutes(w.start) !== minutes(w.end), {
     message: 'start equals end: an empty window (use 00:00-24:00 for a whole day)',
     path: ['end'],
   });
 
 export const exceptionWindowSchema = z
   .strictObject({ start: startTime, end: endTime })
-  .refine((w) => parseHhmm(w.end) > parseHhmm(w.start), {
+  .refine((w) => !(minutes(w.end) <= minutes(w.start)), {
     message: 'an exception window must end after it starts on the same date (add an exception for the next date to go past midnight)',
     path: ['end'],
   });
