@@ -3,7 +3,7 @@ import t from 'tap';
 import { firstValueFrom, take, toArray, lastValueFrom } from 'rxjs';
 import { openCamera, probeCamera, ownedChildPids, isCameraError, type CameraError } from '../src/ingest/index.ts';
 import type { Frame } from '../src/types.ts';
-import { RtspTestServer } from './helpers/rtsp.ts';
+import { RtspTestServer, REPO_ROOT } from './helpers/rtsp.ts';
 import { capturingLogger, HealthLog, isDown, isUp, waitUntil } from './helpers/ingest-wait.ts';
 
 const FAST_RETRY = { baseMs: 150, maxMs: 600 } as const;
@@ -145,4 +145,45 @@ t.test('a missing element is fatal at start-up: camera.down, no retry, frames co
   const badHealth = new HealthLog(bad);
   await lastValueFrom(bad.frames.pipe(toArray()));
   t.same(badHealth.types(), ['down:bad-pipeline'], 'a config that cannot build a pipeline is reported, not thrown');
+});
+
+t.test('GStreamer not installed: fatal camera.down that says so', async (t) => {
+  const saved = process.env.FACEGATE_GST_LAUNCH;
+  process.env.FACEGATE_GST_LAUNCH = 'gst-launch-not-installed';
+  t.teardown(() => {
+    if (saved === undefined) delete process.env.FACEGATE_GST_LAUNCH;
+    else process.env.FACEGATE_GST_LAUNCH = saved;
+  });
+  const cam = openCamera({ id: 'nogst', source: { kind: 'test' } });
+  const health = new HealthLog(cam);
+  await lastValueFrom(cam.frames.pipe(toArray()));
+  const { event } = await health.waitFor(isDown, 1);
+  t.same([event.reason.kind, event.fatal], ['gstreamer-missing', true]);
+  t.match(event.reason.hint, /install GStreamer/);
+});
+
+t.test('file source: plays once then camera.ended; loop restarts without camera.down', async (t) => {
+  const clip = `${REPO_ROOT}/../shared/data/video/faceapi_video.mp4`; // 5 frames, 820x460
+  const once = openCamera({ id: 'once', source: { kind: 'file', path: clip } });
+  const onceHealth = new HealthLog(once);
+  const frames = await lastValueFrom(once.frames.pipe(toArray()));
+  t.equal(frames.length, 5, 'every frame of a short clip');
+  t.ok(frames.every((f) => f.width === 820 && f.height === 460 && f.data.length === 820 * 460 * 3));
+  t.same(onceHealth.types(), ['starting', 'up', 'ended']);
+
+  const looped = openCamera({ id: 'loop', source: { kind: 'file', path: clip, loop: true } });
+  const loopHealth = new HealthLog(looped);
+  const many = await firstValueFrom(looped.frames.pipe(take(12), toArray()));
+  looped.close();
+  t.equal(many.length, 12, 'more frames than the clip has');
+  t.ok(loopHealth.types().filter((x) => x === 'starting').length >= 3, `restarted at the end (${loopHealth.types().join(', ')})`);
+  t.notOk(loopHealth.types().some((x) => x.startsWith('down')), 'looping is not a failure');
+
+  const missing = openCamera({ id: 'nofile', source: { kind: 'file', path: '/no/such/clip.mp4' }, backoff: { baseMs: 5000 } });
+  const missingHealth = new HealthLog(missing);
+  const sub = missing.frames.subscribe();
+  const { event } = await missingHealth.waitFor(isDown, 5000);
+  sub.unsubscribe();
+  missing.close();
+  t.same([event.reason.kind, event.reason.message], ['not-found', '/no/such/clip.mp4: file not found']);
 });

@@ -59,7 +59,6 @@ function ingestLogger(): Logger {
 interface MutableStats {
   delivered: number;
   droppedInPipeline: number;
-  malformed: number;
   starts: number;
   bytesRead: number;
 }
@@ -272,7 +271,7 @@ class CameraImpl implements Camera {
   readonly stallMs: number;
   readonly startMs: number;
   readonly stableMs: number;
-  readonly counters: MutableStats = { delivered: 0, droppedInPipeline: 0, malformed: 0, starts: 0, bytesRead: 0 };
+  readonly counters: MutableStats = { delivered: 0, droppedInPipeline: 0, starts: 0, bytesRead: 0 };
   private readonly healthSubject = new Subject<CameraHealth>();
   private readonly loops = new Set<CameraLoop>();
   private closed = false;

@@ -44,8 +44,9 @@ export interface Source {
   missingElements(elements: readonly string[]): Promise<string[]>;
 }
 
-const GST_LAUNCH = process.env.FACEGATE_GST_LAUNCH ?? 'gst-launch-1.0';
-const GST_INSPECT = process.env.FACEGATE_GST_INSPECT ?? 'gst-inspect-1.0';
+// Read at each start (not at import) so a test or a wrapper script can point elsewhere.
+const gstLaunch = (): string => process.env.FACEGATE_GST_LAUNCH ?? 'gst-launch-1.0';
+const gstInspect = (): string => process.env.FACEGATE_GST_INSPECT ?? 'gst-inspect-1.0';
 const STDERR_LINES_KEPT = 40;
 
 const elementCache = new Map<string, Promise<boolean>>();
@@ -54,7 +55,7 @@ function elementExists(name: string): Promise<boolean> {
   let p = elementCache.get(name);
   if (!p) {
     p = new Promise<boolean>((resolve) => {
-      execFile(GST_INSPECT, ['--exists', name], { timeout: 20_000 }, (err) => {
+      execFile(gstInspect(), ['--exists', name], { timeout: 20_000 }, (err) => {
         if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') resolve(true); // no gst-inspect: let gst-launch report
         else resolve(!err);
       });
@@ -81,7 +82,8 @@ export class GstLaunchSource implements Source {
         subscriber.complete();
         return;
       }
-      const child = spawnOwned(GST_LAUNCH, ['-q', '-e', ...pipeline.argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const command = gstLaunch();
+      const child = spawnOwned(command, ['-q', '-e', ...pipeline.argv], { stdio: ['ignore', 'pipe', 'pipe'] });
       const stderrTail: string[] = [];
       let stderrRest = '';
       let caps: VideoCaps | undefined;
@@ -164,7 +166,7 @@ export class GstLaunchSource implements Source {
         if (spawnError !== undefined || code === 127 || stderrTail.some((l) => /failed to execute .*gst-launch/.test(l))) {
           reason = {
             kind: 'gstreamer-missing',
-            message: `cannot run ${GST_LAUNCH}${spawnError ? ` (${spawnError})` : ''}`,
+            message: `cannot run ${command}${spawnError ? ` (${spawnError})` : ''}`,
             hint: 'install GStreamer: npm run setup (Debian: gstreamer1.0-tools and plugins)',
           };
         } else if (protocolError !== undefined) {

@@ -176,8 +176,6 @@ export interface CameraStats {
   readonly delivered: number;
   /** Frames GStreamer decoded but dropped before the pipe (leaky queue), from buffer-offset gaps. */
   readonly droppedInPipeline: number;
-  /** Buffers that did not match the caps (never expected; counted, not delivered). */
-  readonly malformed: number;
   /** Pipelines started (first start included). */
   readonly starts: number;
   readonly bytesRead: number;
