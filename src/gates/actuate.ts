@@ -11,7 +11,7 @@
  *   (SIGKILL). The event reaches the program through FACEGATE_* environment variables only.
  *
  * The secret is never logged, never put into an outcome or error message; URLs are logged with
- * their credentials redacted.
+ * their credentials redacted (credentials in a webhook URL are sent as Authorization: Basic).
  */
 import { execFile } from 'node:child_process';
 import { createHmac, timingSafeEqual } from 'node:crypto';
@@ -75,8 +75,11 @@ export interface WebhookBody {
   readonly event: GateGranted | GateOpened;
 }
 
+/** Any pino logger (only these levels are used). */
+export type GateLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
+
 export interface ActuatorOptions {
-  readonly log?: Logger | undefined;
+  readonly log?: GateLogger | undefined;
   /** Injected for tests; defaults to a timer that an abort signal cuts short. */
   readonly sleep?: ((ms: number, signal?: AbortSignal) => Promise<void>) | undefined;
 }
@@ -102,14 +105,28 @@ function describeFetchError(e: unknown, timeoutMs: number): string {
     if (e.name === 'AbortError') return 'aborted';
     const cause = (e as Error & { cause?: unknown }).cause;
     const code = cause && typeof cause === 'object' && 'code' in cause ? String((cause as { code: unknown }).code) : undefined;
-    return code ? `${e.message} (${code})` : e.message;
+    return redactUrl(code ? `${e.message} (${code})` : e.message);
   }
-  return String(e);
+  return redactUrl(String(e));
+}
+
+/**
+ * fetch refuses URLs with credentials (and would echo them in its error): move `user:pass@` into
+ * an Authorization: Basic header once, up front.
+ */
+function splitCredentials(url: string): { url: string; authorization: string | undefined } {
+  const u = new URL(url);
+  if (!u.username && !u.password) return { url, authorization: undefined };
+  const pair = `${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`;
+  u.username = '';
+  u.password = '';
+  return { url: u.toString(), authorization: `Basic ${Buffer.from(pair).toString('base64')}` };
 }
 
 export function webhookActuator(cfg: WebhookConfig, opts: ActuatorOptions = {}): Actuator {
   const sleep = opts.sleep ?? defaultSleep;
   const where = redactUrl(cfg.url);
+  const target = splitCredentials(cfg.url);
   const backoffMs = cfg.backoffMs ?? 250;
   return {
     async actuate(request, signal) {
@@ -133,9 +150,11 @@ export function webhookActuator(cfg: WebhookConfig, opts: ActuatorOptions = {}):
         let retryable: boolean;
         try {
           const timeout = AbortSignal.timeout(cfg.timeoutMs);
-          const res = await fetch(cfg.url, {
+          const headers: Record<string, string> = { 'content-type': 'application/json', [SIGNATURE_HEADER]: signBody(cfg.secret, raw), [TIMESTAMP_HEADER]: String(sentAtMs) };
+          if (target.authorization) headers.authorization = target.authorization;
+          const res = await fetch(target.url, {
             method: 'POST',
-            headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signBody(cfg.secret, raw), [TIMESTAMP_HEADER]: String(sentAtMs) },
+            headers,
             body: raw,
             signal: signal ? AbortSignal.any([timeout, signal]) : timeout,
             redirect: 'manual',

@@ -64,6 +64,7 @@ export {
   TIMESTAMP_HEADER,
   type Actuator,
   type ActuatorOptions,
+  type GateLogger,
   type ActuationRequest,
   type ActuationOutcome,
   type ActuationResult,

@@ -6,8 +6,7 @@
  * log). Time is the input's own timeMs (capture time), so replaying a recording decides the same.
  */
 import { Observable, type OperatorFunction, type Subscription } from 'rxjs';
-import type { Logger } from '../log.ts';
-import { createActuator, type ActuationRequest, type ActuationResult, type Actuator } from './actuate.ts';
+import { createActuator, type ActuationRequest, type ActuationResult, type Actuator, type GateLogger } from './actuate.ts';
 import type { GatePolicy } from './config.ts';
 import { GateError } from './errors.ts';
 import { decide, EMPTY_GATE_STATE, endTrack, manualAction, pruneGateState, type GateEvent, type GateGranted, type GateOpened, type GateState, type ManualActionRequest, type RecognitionInput } from './policy.ts';
@@ -57,7 +56,7 @@ export interface GateDecisionsOptions {
   readonly onActuation?: ((record: ActuationRecord) => void) | undefined;
   /** Errors that do not end the stream (an invalid manual request). */
   readonly onError?: ((error: unknown) => void) | undefined;
-  readonly log?: Logger | undefined;
+  readonly log?: GateLogger | undefined;
   readonly stats?: GateStats | undefined;
   /** Prune stale state every this many inputs (default 256). */
   readonly pruneEvery?: number | undefined;
