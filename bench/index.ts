@@ -6,6 +6,7 @@ const [name, ...rest] = process.argv.slice(2);
 
 const benches: Record<string, () => Promise<void>> = {
   detect: async () => (await import('./detect.ts')).runDetectBench(rest),
+  ingest: async () => (await import('./ingest.ts')).runIngestBench(rest),
 };
 
 const run = name ? benches[name] : undefined;

@@ -3,6 +3,7 @@ import { describeError } from './common.ts';
 import { registerDetectCommand } from './detect.ts';
 import { registerModelsCommand } from './models.ts';
 import { registerEvalCommand } from './eval.ts';
+import { registerCamerasCommand } from './cameras.ts';
 
 const program = new Command('facegate')
   .description('edge video stream processor for face-based access control')
@@ -13,6 +14,7 @@ const program = new Command('facegate')
 registerDetectCommand(program);
 registerModelsCommand(program);
 registerEvalCommand(program);
+registerCamerasCommand(program);
 
 program
   .command('bench')
