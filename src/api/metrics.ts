@@ -1,0 +1,33 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Every Prometheus metric facegate exports, on one registry per process (or per test). */
+export interface Metrics {
+  readonly registry: Registry;
+  readonly framesIn: Counter<'camera'>;
+  readonly framesProcessed: Counter<'camera'>;
+  readonly framesDropped: Counter<'camera' | 'stage'>;
+  readonly stageLatency: Histogram<'stage'>;
+  readonly modelRun: Histogram<'model'>;
+  readonly wsClients: Gauge;
+  readonly wsDropped: Counter<'reason'>;
+  readonly gateDecisions: Counter<'gate' | 'decision' | 'reason'>;
+  readonly eventsPublished: Counter<'type'>;
+}
+
+export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'facegate_' });
+  const ms = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000];
+  return {
+    registry,
+    framesIn: new Counter({ name: 'facegate_frames_in_total', help: 'Frames delivered by the camera pipeline', labelNames: ['camera'], registers: [registry] }),
+    framesProcessed: new Counter({ name: 'facegate_frames_processed_total', help: 'Frames that went through detection', labelNames: ['camera'], registers: [registry] }),
+    framesDropped: new Counter({ name: 'facegate_frames_dropped_total', help: 'Frames dropped (latest-frame-wins) per stage', labelNames: ['camera', 'stage'], registers: [registry] }),
+    stageLatency: new Histogram({ name: 'facegate_stage_latency_ms', help: 'Latency per stage in ms', labelNames: ['stage'], buckets: ms, registers: [registry] }),
+    modelRun: new Histogram({ name: 'facegate_model_run_ms', help: 'ONNX Runtime run time per model in ms', labelNames: ['model'], buckets: ms, registers: [registry] }),
+    wsClients: new Gauge({ name: 'facegate_ws_clients', help: 'Connected WebSocket clients', registers: [registry] }),
+    wsDropped: new Counter({ name: 'facegate_ws_clients_dropped_total', help: 'WebSocket clients closed by the server', labelNames: ['reason'], registers: [registry] }),
+    gateDecisions: new Counter({ name: 'facegate_gate_decisions_total', help: 'Gate decisions by gate, decision and reason', labelNames: ['gate', 'decision', 'reason'], registers: [registry] }),
+    eventsPublished: new Counter({ name: 'facegate_events_published_total', help: 'Events written to the log and published', labelNames: ['type'], registers: [registry] }),
+  };
+}

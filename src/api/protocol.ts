@@ -1,0 +1,87 @@
+import { z } from 'zod';
+
+/**
+ * WebSocket protocol v1 at /v1/events. Client -> server messages are JSON, size-limited and
+ * validated here; server -> client messages are typed below. Pure: no sockets.
+ */
+export const PROTOCOL_VERSION = 1;
+
+const idList = z.array(z.string().min(1).max(200)).max(1000);
+
+export const subscribeSchema = z.strictObject({
+  type: z.literal('subscribe'),
+  /** Resume after this event id: everything logged after it is replayed, then live events. */
+  since: z.number().int().min(0).optional(),
+  filter: z
+    .strictObject({
+      cameras: idList.optional(),
+      gates: idList.optional(),
+      types: idList.optional(),
+      identities: idList.optional(),
+    })
+    .optional(),
+});
+
+export const clientMessageSchema = z.discriminatedUnion('type', [subscribeSchema, z.strictObject({ type: z.literal('ping'), nonce: z.string().max(100).optional() })]);
+
+export type SubscribeMessage = z.infer<typeof subscribeSchema>;
+export type ClientMessage = z.infer<typeof clientMessageSchema>;
+export type EventFilter = NonNullable<SubscribeMessage['filter']>;
+
+/** Server messages. `event` carries the event envelope as logged. */
+export type ServerMessage =
+  | { readonly type: 'hello'; readonly v: 1; readonly role: string; readonly lastId: number }
+  | { readonly type: 'subscribed'; readonly since: number; readonly filter: EventFilter }
+  | { readonly type: 'event'; readonly event: unknown }
+  | { readonly type: 'pong'; readonly nonce?: string }
+  | { readonly type: 'lagged'; readonly lastSentId: number; readonly message: string }
+  | { readonly type: 'error'; readonly code: 'bad-json' | 'bad-message' | 'too-large' | 'not-subscribed' | 'internal'; readonly message: string };
+
+export type ParseResult = { readonly ok: true; readonly message: ClientMessage } | { readonly ok: false; readonly error: Extract<ServerMessage, { type: 'error' }> };
+
+/** Validate one raw client frame; every failure says what was wrong and how to send it right. */
+export function parseClientMessage(raw: string | Buffer, maxBytes: number): ParseResult {
+  const size = typeof raw === 'string' ? Buffer.byteLength(raw) : raw.length;
+  if (size > maxBytes) return { ok: false, error: { type: 'error', code: 'too-large', message: `message of ${size} bytes exceeds the ${maxBytes}-byte limit` } };
+  let doc: unknown;
+  try {
+    doc = JSON.parse(typeof raw === 'string' ? raw : raw.toString('utf8'));
+  } catch {
+    return { ok: false, error: { type: 'error', code: 'bad-json', message: 'message is not valid JSON; send e.g. {"type":"subscribe","since":0}' } };
+  }
+  const parsed = clientMessageSchema.safeParse(doc);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`).join('; ');
+    return { ok: false, error: { type: 'error', code: 'bad-message', message: `invalid message: ${issues}` } };
+  }
+  return { ok: true, message: parsed.data };
+}
+
+/**
+ * A bounded per-client outbox: the pipeline never waits for a client. When a client has more
+ * than `limit` messages queued (unsent by the socket), it is lagging and gets dropped with the id
+ * of the last event it was actually handed, so it can resume from there.
+ */
+export class BoundedOutbox {
+  private queued = 0;
+  lastSentId = 0;
+
+  constructor(readonly limit: number) {}
+
+  /** Account a message about to be handed to the socket; false when the client is over its limit. */
+  admit(): boolean {
+    if (this.queued >= this.limit) return false;
+    this.queued++;
+    return true;
+  }
+
+  /** The socket flushed one message. */
+  sent(eventId?: number): void {
+    this.queued = Math.max(0, this.queued - 1);
+    if (eventId !== undefined && eventId > this.lastSentId) this.lastSentId = eventId;
+  }
+
+  get pending(): number {
+    return this.queued;
+  }
+}
