@@ -1,0 +1,112 @@
+/** Public shapes of the gallery: identities, templates, matches, unknowns. */
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type Metadata = { [key: string]: JsonValue };
+
+/** One embedding to store for an identity (what enrollment produces per photo and mask variant). */
+export interface TemplateInput {
+  /** Any length > 0; stored L2-normalised as Float32 little-endian. */
+  readonly embedding: Float32Array;
+  /** The embedder's manifest name: templates of different models are never compared. */
+  readonly modelId: string;
+  /** True for a template embedded from a synthetically masked photo. */
+  readonly masked: boolean;
+  /** sha256 (hex) of the enrollment photo it came from. */
+  readonly sourcePhotoSha256: string;
+  /** Face quality of the source photo (finite, >= 0). */
+  readonly quality: number;
+}
+
+export interface EnrollInput {
+  readonly name: string;
+  readonly groups?: readonly string[];
+  readonly metadata?: Metadata;
+  readonly templates: readonly TemplateInput[];
+}
+
+export interface TemplateCount {
+  readonly modelId: string;
+  readonly masked: boolean;
+  readonly count: number;
+}
+
+export interface Identity {
+  readonly id: string;
+  readonly name: string;
+  readonly groups: readonly string[];
+  readonly metadata: Metadata;
+  /** ms since the epoch. */
+  readonly createdAt: number;
+  readonly updatedAt: number;
+  /** Templates per model id and masked flag, sorted by model id then plain first. */
+  readonly templateCounts: readonly TemplateCount[];
+  readonly templateTotal: number;
+}
+
+export interface Template {
+  readonly id: string;
+  readonly identityId: string;
+  readonly modelId: string;
+  readonly masked: boolean;
+  readonly dim: number;
+  /** null for a template promoted from an unknown cluster (no photo). */
+  readonly sourcePhotoSha256: string | null;
+  /** null for a template promoted from an unknown cluster. */
+  readonly quality: number | null;
+  readonly createdAt: number;
+}
+
+export type MaskRouting = 'plain' | 'plain+masked';
+
+export interface SearchOptions {
+  readonly modelId: string;
+  /** Identities to return (default 5). */
+  readonly k?: number;
+  /** 'plain' (default): plain templates only, for unmasked probes; 'plain+masked': both. */
+  readonly masked?: MaskRouting;
+}
+
+/** An identity's best template for a probe. */
+export interface Match {
+  readonly identityId: string;
+  readonly name: string;
+  readonly groups: readonly string[];
+  /** Cosine similarity of the probe and the template. */
+  readonly score: number;
+  readonly templateId: string;
+  readonly masked: boolean;
+}
+
+/** An identity that has templates only of other models than the current one. */
+export interface ReembedNeed {
+  readonly identityId: string;
+  readonly name: string;
+  readonly modelIds: readonly string[];
+}
+
+export interface Unknown {
+  readonly id: string;
+  readonly modelId: string;
+  readonly dim: number;
+  /** Unit-length mean of the sightings. */
+  readonly centroid: Float32Array;
+  readonly count: number;
+  readonly firstSeen: number;
+  readonly lastSeen: number;
+}
+
+export interface UnknownSighting {
+  readonly id: string;
+  readonly isNew: boolean;
+  /** Sightings of this unknown including this one. */
+  readonly count: number;
+  /** Similarity to the matched centroid; -Infinity for a new unknown with nothing to compare to. */
+  readonly score: number;
+}
+
+export interface GalleryStats {
+  readonly identities: number;
+  readonly templates: number;
+  readonly unknowns: number;
+  readonly indexes: readonly { readonly modelId: string; readonly masked: boolean; readonly dim: number; readonly rows: number }[];
+}

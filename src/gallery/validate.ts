@@ -1,0 +1,158 @@
+import { GalleryError } from './errors.ts';
+import type { JsonValue, Metadata, TemplateInput } from './types.ts';
+import { embeddingProblem, l2normalize } from './vector.ts';
+
+/** Input checks for every gallery write. Pure: each returns the cleaned value or throws a GalleryError. */
+
+export const MAX_NAME_LENGTH = 200;
+export const MAX_GROUP_LENGTH = 100;
+export const MAX_GROUPS = 64;
+export const MAX_METADATA_BYTES = 64 * 1024;
+export const MAX_MODEL_ID_LENGTH = 200;
+export const MAX_DIM = 4096;
+
+// Control characters would break one-line logs and the CLI's table.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+export function cleanName(name: unknown, what = 'name'): string {
+  if (typeof name !== 'string') throw new GalleryError('GALLERY_INVALID_NAME', `${what} must be a string, got ${typeof name}`);
+  const trimmed = name.trim();
+  if (trimmed.length === 0) throw new GalleryError('GALLERY_INVALID_NAME', `${what} is empty`, { hint: 'give the person a name, e.g. "Ada Lovelace"' });
+  if (trimmed.length > MAX_NAME_LENGTH) {
+    throw new GalleryError('GALLERY_INVALID_NAME', `${what} is ${trimmed.length} characters long (at most ${MAX_NAME_LENGTH})`, { context: { length: trimmed.length }, hint: 'shorten it; put details in metadata' });
+  }
+  if (CONTROL.test(trimmed)) throw new GalleryError('GALLERY_INVALID_NAME', `${what} contains control characters (newline, tab...)`, { hint: 'use printable characters only' });
+  return trimmed;
+}
+
+export function cleanGroups(groups: unknown): string[] {
+  if (groups === undefined) return [];
+  if (!Array.isArray(groups)) throw new GalleryError('GALLERY_INVALID_GROUPS', `groups must be an array of strings, got ${typeof groups}`);
+  if (groups.length > MAX_GROUPS) throw new GalleryError('GALLERY_INVALID_GROUPS', `too many groups: ${groups.length} (at most ${MAX_GROUPS})`);
+  const out: string[] = [];
+  for (const [i, g] of groups.entries()) {
+    if (typeof g !== 'string') throw new GalleryError('GALLERY_INVALID_GROUPS', `group ${i} must be a string, got ${typeof g}`);
+    const t = g.trim();
+    if (t.length === 0 || t.length > MAX_GROUP_LENGTH || CONTROL.test(t)) {
+      throw new GalleryError('GALLERY_INVALID_GROUPS', `group ${i} ("${t.slice(0, 40)}") must be 1-${MAX_GROUP_LENGTH} printable characters`, { context: { index: i } });
+    }
+    if (!out.includes(t)) out.push(t);
+  }
+  return out;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+function checkJson(v: unknown, path: string): asserts v is JsonValue {
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return;
+  if (typeof v === 'number') {
+    if (!Number.isFinite(v)) throw new GalleryError('GALLERY_INVALID_METADATA', `metadata${path} is ${v}: JSON has no such number`);
+    return;
+  }
+  if (Array.isArray(v)) {
+    v.forEach((x, i) => checkJson(x, `${path}[${i}]`));
+    return;
+  }
+  if (isPlainObject(v)) {
+    for (const [k, x] of Object.entries(v)) checkJson(x, `${path}.${k}`);
+    return;
+  }
+  throw new GalleryError('GALLERY_INVALID_METADATA', `metadata${path} is a ${typeof v === 'object' ? (v as object).constructor?.name ?? 'object' : typeof v}, not a JSON value`, { hint: 'metadata holds JSON: strings, numbers, booleans, null, arrays, plain objects' });
+}
+
+export function cleanMetadata(metadata: unknown): Metadata {
+  if (metadata === undefined) return {};
+  if (!isPlainObject(metadata)) throw new GalleryError('GALLERY_INVALID_METADATA', 'metadata must be a plain object', { hint: 'e.g. { "employeeId": "E123" }' });
+  checkJson(metadata, '');
+  const bytes = Buffer.byteLength(JSON.stringify(metadata));
+  if (bytes > MAX_METADATA_BYTES) throw new GalleryError('GALLERY_INVALID_METADATA', `metadata is ${bytes} bytes as JSON (at most ${MAX_METADATA_BYTES})`);
+  return JSON.parse(JSON.stringify(metadata)) as Metadata;
+}
+
+export function cleanModelId(modelId: unknown, what = 'modelId'): string {
+  if (typeof modelId !== 'string' || modelId.trim().length === 0 || modelId.length > MAX_MODEL_ID_LENGTH || CONTROL.test(modelId)) {
+    throw new GalleryError('GALLERY_INVALID_TEMPLATE', `${what} must be the embedder's manifest name (1-${MAX_MODEL_ID_LENGTH} printable characters), got ${JSON.stringify(modelId)}`);
+  }
+  return modelId.trim();
+}
+
+/** A unit-length copy of a usable embedding; `what` names it in the error. */
+export function cleanEmbedding(embedding: unknown, what: string): Float32Array {
+  if (!(embedding instanceof Float32Array)) {
+    throw new GalleryError('GALLERY_INVALID_EMBEDDING', `${what} must be a Float32Array`, { hint: 'pass the embedder output as it is (new Float32Array(values) for plain arrays)' });
+  }
+  if (embedding.length > MAX_DIM) throw new GalleryError('GALLERY_INVALID_EMBEDDING', `${what} has ${embedding.length} dimensions (at most ${MAX_DIM})`);
+  const problem = embeddingProblem(embedding);
+  if (problem) throw new GalleryError('GALLERY_INVALID_EMBEDDING', `${what} is not a usable embedding: ${problem}`, { hint: 'check the embedder output; a face that failed to embed must not be enrolled' });
+  return l2normalize(embedding);
+}
+
+export interface CleanTemplate {
+  readonly embedding: Float32Array;
+  readonly modelId: string;
+  readonly masked: boolean;
+  readonly sourcePhotoSha256: string | null;
+  readonly quality: number | null;
+}
+
+export function cleanTemplate(t: TemplateInput, i: number): CleanTemplate {
+  const what = `template ${i}`;
+  if (typeof t !== 'object' || t === null) throw new GalleryError('GALLERY_INVALID_TEMPLATE', `${what} must be an object`);
+  const embedding = cleanEmbedding(t.embedding, `${what}'s embedding`);
+  const modelId = cleanModelId(t.modelId, `${what}'s modelId`);
+  if (typeof t.masked !== 'boolean') throw new GalleryError('GALLERY_INVALID_TEMPLATE', `${what}'s masked must be true or false, got ${JSON.stringify(t.masked)}`);
+  if (typeof t.sourcePhotoSha256 !== 'string' || !/^[0-9a-fA-F]{64}$/.test(t.sourcePhotoSha256)) {
+    throw new GalleryError('GALLERY_INVALID_TEMPLATE', `${what}'s sourcePhotoSha256 must be 64 hex characters, got ${JSON.stringify(t.sourcePhotoSha256)}`, { hint: 'the sha256 of the enrollment photo file' });
+  }
+  if (typeof t.quality !== 'number' || !Number.isFinite(t.quality) || t.quality < 0) {
+    throw new GalleryError('GALLERY_INVALID_TEMPLATE', `${what}'s quality must be a finite number >= 0, got ${String(t.quality)}`);
+  }
+  return { embedding, modelId, masked: t.masked, sourcePhotoSha256: t.sourcePhotoSha256.toLowerCase(), quality: t.quality };
+}
+
+/**
+ * Check a batch of templates: each usable, and one dimension per model id, both within the batch
+ * and against `knownDim` (what the gallery already holds for that model).
+ */
+export function cleanTemplates(templates: unknown, knownDim: (modelId: string) => number | undefined, opts: { allowEmpty?: boolean } = {}): CleanTemplate[] {
+  if (!Array.isArray(templates)) throw new GalleryError('GALLERY_INVALID_TEMPLATE', 'templates must be an array');
+  if (templates.length === 0 && !opts.allowEmpty) {
+    throw new GalleryError('GALLERY_NO_TEMPLATES', 'no templates given: an identity without templates can never be recognised', { hint: 'enroll from at least one photo with a usable face' });
+  }
+  const cleaned = templates.map((t, i) => cleanTemplate(t as TemplateInput, i));
+  const dims = new Map<string, number>();
+  for (const [i, t] of cleaned.entries()) {
+    const expected = dims.get(t.modelId) ?? knownDim(t.modelId);
+    if (expected !== undefined && expected !== t.embedding.length) {
+      throw new GalleryError('GALLERY_DIM_MISMATCH', `template ${i} has a ${t.embedding.length}-d embedding, but model "${t.modelId}" makes ${expected}-d embeddings`, {
+        context: { modelId: t.modelId, expected, got: t.embedding.length },
+        hint: 'a model id must always name the same embedder: give a different model its own manifest name',
+      });
+    }
+    dims.set(t.modelId, t.embedding.length);
+  }
+  return cleaned;
+}
+
+export function cleanK(k: unknown): number {
+  if (k === undefined) return 5;
+  if (typeof k !== 'number' || !Number.isInteger(k) || k < 1 || k > 1000) throw new GalleryError('GALLERY_BAD_ARGUMENT', `k must be an integer from 1 to 1000, got ${String(k)}`);
+  return k;
+}
+
+export function cleanThreshold(threshold: unknown, what: string): number {
+  if (typeof threshold !== 'number' || !Number.isFinite(threshold) || threshold < -1 || threshold > 1) {
+    throw new GalleryError('GALLERY_BAD_ARGUMENT', `${what} must be a cosine similarity in [-1, 1], got ${String(threshold)}`);
+  }
+  return threshold;
+}
+
+export function cleanTime(timeMs: unknown): number {
+  if (typeof timeMs !== 'number' || !Number.isFinite(timeMs)) throw new GalleryError('GALLERY_BAD_ARGUMENT', `time must be a finite number of ms, got ${String(timeMs)}`);
+  return Math.round(timeMs);
+}
