@@ -37,6 +37,8 @@ export {
   EMPTY_GATE_STATE,
   UNKNOWN_VOTE,
   LOW_VOTE,
+  DENY_REASONS,
+  MANUAL_ACTIONS,
   type RecognitionInput,
   type TrackEndInput,
   type DenyReason,

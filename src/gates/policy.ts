@@ -59,7 +59,9 @@ export interface TrackEndInput {
   readonly timeMs: number;
 }
 
-export type DenyReason = 'unknown' | 'not-allowed' | 'outside-schedule' | 'mask-policy' | 'liveness' | 'low-confidence' | 'anti-passback' | 'cooldown';
+/** Every reason a gate.denied can carry (runtime list, for schemas). */
+export const DENY_REASONS = ['unknown', 'not-allowed', 'outside-schedule', 'mask-policy', 'liveness', 'low-confidence', 'anti-passback', 'cooldown'] as const;
+export type DenyReason = (typeof DENY_REASONS)[number];
 
 interface GateDecisionBase {
   readonly gateId: string;
@@ -82,7 +84,8 @@ export interface GateDenied extends GateDecisionBase {
 }
 export type GateDecision = GateGranted | GateDenied;
 
-export type ManualActionKind = 'open' | 'hold-open' | 'close';
+export const MANUAL_ACTIONS = ['open', 'hold-open', 'close'] as const;
+export type ManualActionKind = (typeof MANUAL_ACTIONS)[number];
 
 export interface ManualActionRequest {
   readonly action: ManualActionKind;
@@ -301,7 +304,7 @@ export function manualAction(policy: GatePolicy, state: GateState, request: Manu
   const by = request.by?.trim() ?? '';
   const reason = request.reason?.trim() ?? '';
   const context = { gate: policy.id, action: request.action };
-  if (!['open', 'hold-open', 'close'].includes(request.action)) {
+  if (!(MANUAL_ACTIONS as readonly string[]).includes(request.action)) {
     throw new GateError('GATE_ACTION_INVALID', `unknown manual action '${String(request.action)}'`, { context, hint: "use 'open', 'hold-open' or 'close'" });
   }
   if (!by) throw new GateError('GATE_ACTION_INVALID', `manual '${request.action}' of gate '${policy.id}' without a user`, { context, hint: 'every manual action names the operator who did it (`by`)' });

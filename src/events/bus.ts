@@ -1,0 +1,115 @@
+/**
+ * The event bus: the log first, then an RxJS Subject. A subscriber that resumes from an id gets
+ * every logged event after it, then the live ones, with no gap and no duplicate at the seam:
+ *
+ * 1. subscribe to the live Subject first, buffering what arrives;
+ * 2. read the log after `sinceId` in pages (a long backlog yields to the event loop between
+ *    pages; events published meanwhile are both in the log and in the buffer);
+ * 3. when a page comes back short the log is drained: flush the buffer, skipping every id not
+ *    above the last one emitted, and switch to live delivery.
+ *
+ * Why it holds: publish() appends before it emits, and append and emit are one synchronous
+ * call, so an event is in the log before any subscriber can see it live. Any event with an id
+ * above sinceId was either in the log when a page was read, or was published after step 1 and so
+ * is in the buffer. Ids increase, so "skip id <= last emitted" removes exactly the overlap.
+ */
+import { Observable, Subject } from 'rxjs';
+import { matchesFilter, type EventFilter } from './filter.ts';
+import type { EventLog } from './log.ts';
+import type { Event, NewEvent } from './types.ts';
+
+export interface EventBusOptions {
+  /** Events per log read during replay (default 500). */
+  readonly replayPageSize?: number | undefined;
+}
+
+export class EventBus {
+  readonly log: EventLog;
+  private readonly subject = new Subject<Event>();
+  private readonly pageSize: number;
+  /** Every published event, live only (no replay). */
+  readonly events$: Observable<Event> = this.subject.asObservable();
+
+  constructor(log: EventLog, opts: EventBusOptions = {}) {
+    this.log = log;
+    this.pageSize = Math.max(1, Math.floor(opts.replayPageSize ?? 500));
+  }
+
+  /**
+   * Append to the log (durable when this returns), then emit. If the append throws (invalid
+   * event, disk failure) nothing is emitted and the error reaches the caller.
+   */
+  publish(input: NewEvent): Event {
+    const event = this.log.append(input);
+    this.subject.next(event);
+    return event;
+  }
+
+  /** Live events that match the filter. */
+  live(filter: EventFilter = {}): Observable<Event> {
+    return new Observable<Event>((subscriber) => this.subject.subscribe({ next: (e) => matchesFilter(e, filter) && subscriber.next(e), error: (e: unknown) => subscriber.error(e), complete: () => subscriber.complete() }));
+  }
+
+  /** Every logged event with id > sinceId that matches the filter, then the live ones. */
+  replayThenLive(sinceId: number, filter: EventFilter = {}): Observable<Event> {
+    return new Observable<Event>((subscriber) => {
+      let last = Math.max(0, Math.floor(Number.isFinite(sinceId) ? sinceId : 0));
+      let replaying = true;
+      let liveCompleted = false;
+      let timer: NodeJS.Immediate | undefined;
+      const buffer: Event[] = [];
+
+      const deliver = (e: Event): void => {
+        if (e.id <= last) return;
+        last = e.id;
+        if (matchesFilter(e, filter)) subscriber.next(e);
+      };
+
+      const liveSub = this.subject.subscribe({
+        next: (e) => {
+          if (replaying) buffer.push(e);
+          else deliver(e);
+        },
+        error: (e: unknown) => subscriber.error(e),
+        complete: () => {
+          if (replaying) liveCompleted = true;
+          else subscriber.complete();
+        },
+      });
+
+      const pump = (): void => {
+        timer = undefined;
+        try {
+          const page = this.log.since(last, filter, this.pageSize);
+          for (const e of page) {
+            if (subscriber.closed) return;
+            deliver(e);
+          }
+          if (page.length === this.pageSize) {
+            timer = setImmediate(pump);
+            return;
+          }
+          // Drained: the buffer holds everything published since step 1. Index loop: events
+          // published re-entrantly by a subscriber during this flush are appended and delivered.
+          for (let i = 0; i < buffer.length && !subscriber.closed; i++) deliver(buffer[i]);
+          buffer.length = 0;
+          replaying = false;
+          if (liveCompleted) subscriber.complete();
+        } catch (e) {
+          subscriber.error(e);
+        }
+      };
+      pump();
+
+      return () => {
+        if (timer) clearImmediate(timer);
+        liveSub.unsubscribe();
+      };
+    });
+  }
+
+  /** Complete every subscriber (shutdown). The log is not closed: its owner closes it. */
+  close(): void {
+    this.subject.complete();
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Subscription filters. Pure. A filter is a conjunction of optional lists; an absent or empty list
+ * does not restrict. A present list matches only events that *carry* that field with a listed
+ * value: a filter on cameras never passes system.health or gate.opened (they have no camera).
+ * Type entries are exact types (`gate.denied`), a family (`gate.*`), or `*`.
+ * EventLog.since applies the same rules in SQL; a test holds the two together.
+ */
+import { z } from 'zod';
+import { EventsError } from './errors.ts';
+import type { Event } from './types.ts';
+
+export interface EventFilter {
+  readonly cameras?: readonly string[] | undefined;
+  readonly gates?: readonly string[] | undefined;
+  readonly types?: readonly string[] | undefined;
+  readonly identities?: readonly string[] | undefined;
+}
+
+const TYPE_PATTERN = /^(\*|[a-z]+(\.[a-z]+)*(\.\*)?)$/;
+
+export const eventFilterSchema = z.strictObject({
+  cameras: z.array(z.string().min(1)).max(1000).optional(),
+  gates: z.array(z.string().min(1)).max(1000).optional(),
+  types: z.array(z.string().regex(TYPE_PATTERN, "expected an event type ('gate.denied'), a family ('gate.*') or '*'")).max(100).optional(),
+  identities: z.array(z.string().min(1)).max(1000).optional(),
+});
+
+/** Validate a filter from outside (an API message). Throws EventsError EVENT_FILTER_INVALID. */
+export function parseEventFilter(input: unknown): EventFilter {
+  const r = eventFilterSchema.safeParse(input ?? {});
+  if (r.success) return r.data;
+  throw new EventsError('EVENT_FILTER_INVALID', `invalid event filter: ${r.error.issues.map((i) => `${i.path.join('.') || 'filter'}: ${i.message}`).join('; ')}`, {
+    hint: 'a filter is { cameras?, gates?, types?, identities? }, each a list of strings',
+  });
+}
+
+export function isTypePattern(s: string): boolean {
+  return TYPE_PATTERN.test(s);
+}
+
+export function typeMatches(type: string, pattern: string): boolean {
+  if (pattern === '*') return true;
+  if (pattern.endsWith('.*')) return type.startsWith(pattern.slice(0, -1));
+  return type === pattern;
+}
+
+const restricts = (list: readonly string[] | undefined): list is readonly string[] => list !== undefined && list.length > 0;
+
+export function matchesFilter(event: Pick<Event, 'type' | 'cameraId' | 'gateId' | 'identityId'>, filter: EventFilter | undefined): boolean {
+  if (!filter) return true;
+  if (restricts(filter.types) && !filter.types.some((p) => typeMatches(event.type, p))) return false;
+  if (restricts(filter.cameras) && (event.cameraId === undefined || !filter.cameras.includes(event.cameraId))) return false;
+  if (restricts(filter.gates) && (event.gateId === undefined || !filter.gates.includes(event.gateId))) return false;
+  if (restricts(filter.identities) && (event.identityId === undefined || !filter.identities.includes(event.identityId))) return false;
+  return true;
+}
+
+/** The same filter as a SQL condition over the events table (parameters in order). */
+export function filterSql(filter: EventFilter | undefined): { where: string; params: (string | number)[] } {
+  const parts: string[] = [];
+  const params: (string | number)[] = [];
+  if (!filter) return { where: '1', params };
+  const inList = (column: string, list: readonly string[] | undefined): void => {
+    if (!restricts(list)) return;
+    parts.push(`${column} IN (${list.map(() => '?').join(', ')})`);
+    params.push(...list);
+  };
+  if (restricts(filter.types)) {
+    const ors: string[] = [];
+    for (const p of filter.types) {
+      if (!isTypePattern(p)) throw new EventsError('EVENT_FILTER_INVALID', `invalid type pattern '${p}'`, { hint: "use 'gate.denied', 'gate.*' or '*'" });
+      if (p === '*') ors.push('1');
+      else if (p.endsWith('.*')) {
+        // substr-compare rather than LIKE: no wildcard characters to escape, exact prefix.
+        ors.push('substr(type, 1, ?) = ?');
+        const prefix = p.slice(0, -1);
+        params.push(prefix.length, prefix);
+      } else {
+        ors.push('type = ?');
+        params.push(p);
+      }
+    }
+    parts.push(`(${ors.join(' OR ')})`);
+  }
+  inList('camera_id', filter.cameras);
+  inList('gate_id', filter.gates);
+  inList('identity_id', filter.identities);
+  return { where: parts.length ? parts.join(' AND ') : '1', params };
+}

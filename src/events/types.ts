@@ -1,0 +1,188 @@
+/**
+ * The v1 event envelope and its discriminated union of event types, as zod schemas (the single
+ * source of the TS types and of src/events/schema.v1.json).
+ *
+ * Envelope: { v: 1, id, type, time, timeMs, cameraId?, gateId?, trackId?, identityId?, data }.
+ * - `id` is assigned by the log (monotonic, never reused); subscribers resume by it.
+ * - `time` is the ISO-8601 UTC form of `timeMs` (ms since the epoch), filled in by the log.
+ * - The routing ids live on the envelope (so filters and SQL indexes see them); each type says
+ *   which of them it requires. Everything else is in `data`.
+ * - The envelope is closed (no other keys). `data` objects are open: v1 readers must ignore data
+ *   fields they do not know, so fields can be added without a v2.
+ */
+import { z } from 'zod';
+import { DENY_REASONS, MANUAL_ACTIONS } from '../gates/index.ts';
+
+/** Snapshot ids: what SnapshotStore creates and accepts (no dots, no slashes, no percent). */
+export const SNAPSHOT_ID_PATTERN = /^[a-z0-9_-]{8,64}$/;
+
+const nonEmpty = z.string().min(1).max(256);
+// zod 4 numbers are finite (no Infinity, no NaN).
+const finite = z.number();
+const nonNegative = z.number().min(0);
+const box = z.tuple([finite, finite, finite, finite]).describe('[x1, y1, x2, y2] in frame pixels');
+const snapshotId = z.string().regex(SNAPSHOT_ID_PATTERN);
+
+const envelope = {
+  v: z.literal(1),
+  id: z.number().int().positive().describe('monotonic, assigned by the log'),
+  time: z.iso.datetime().describe('ISO-8601 UTC form of timeMs'),
+  timeMs: nonNegative.describe('ms since the Unix epoch'),
+  cameraId: nonEmpty.optional(),
+  gateId: nonEmpty.optional(),
+  trackId: nonEmpty.optional(),
+  identityId: nonEmpty.optional(),
+};
+
+const cameraUp = z.strictObject({
+  ...envelope,
+  type: z.literal('camera.up'),
+  cameraId: nonEmpty,
+  data: z.looseObject({
+    width: z.number().int().positive().optional(),
+    height: z.number().int().positive().optional(),
+    fps: z.number().positive().optional(),
+    attempt: z.number().int().min(0).optional(),
+    firstFrameMs: nonNegative.optional(),
+  }),
+});
+
+const cameraDown = z.strictObject({
+  ...envelope,
+  type: z.literal('camera.down'),
+  cameraId: nonEmpty,
+  data: z.looseObject({
+    reason: nonEmpty.describe('stable kind: refused, unauthorized, eos, stalled, crashed, ...'),
+    message: z.string(),
+    hint: z.string().optional(),
+    retryInMs: nonNegative.optional(),
+    fatal: z.boolean(),
+  }),
+});
+
+const cameraStalled = z.strictObject({
+  ...envelope,
+  type: z.literal('camera.stalled'),
+  cameraId: nonEmpty,
+  data: z.looseObject({ silentMs: nonNegative }),
+});
+
+const trackStarted = z.strictObject({
+  ...envelope,
+  type: z.literal('track.started'),
+  cameraId: nonEmpty,
+  trackId: nonEmpty,
+  data: z.looseObject({ box, score: finite.optional() }),
+});
+
+const trackEnded = z.strictObject({
+  ...envelope,
+  type: z.literal('track.ended'),
+  cameraId: nonEmpty,
+  trackId: nonEmpty,
+  data: z.looseObject({ reason: nonEmpty, durationMs: nonNegative, frameCount: z.number().int().min(0) }),
+});
+
+const faceCommon = {
+  masked: z.boolean(),
+  liveness: finite.optional(),
+  quality: finite.optional(),
+  box: box.optional(),
+  snapshotId: snapshotId.optional(),
+};
+
+const faceRecognized = z.strictObject({
+  ...envelope,
+  type: z.literal('face.recognized'),
+  cameraId: nonEmpty,
+  trackId: nonEmpty,
+  identityId: nonEmpty,
+  data: z.looseObject({ name: z.string(), score: finite, ...faceCommon }),
+});
+
+const faceUnknown = z.strictObject({
+  ...envelope,
+  type: z.literal('face.unknown'),
+  cameraId: nonEmpty,
+  trackId: nonEmpty,
+  data: z.looseObject({ unknownId: nonEmpty.optional(), score: finite.optional(), ...faceCommon }),
+});
+
+const decisionData = {
+  name: z.string().optional(),
+  score: finite.optional(),
+  liveness: finite.optional(),
+  masked: z.boolean(),
+};
+
+const gateGranted = z.strictObject({
+  ...envelope,
+  type: z.literal('gate.granted'),
+  gateId: nonEmpty,
+  cameraId: nonEmpty,
+  trackId: nonEmpty,
+  identityId: nonEmpty,
+  data: z.looseObject(decisionData),
+});
+
+const gateDenied = z.strictObject({
+  ...envelope,
+  type: z.literal('gate.denied'),
+  gateId: nonEmpty,
+  cameraId: nonEmpty,
+  trackId: nonEmpty,
+  data: z.looseObject({ reason: z.enum(DENY_REASONS), ...decisionData }),
+});
+
+const gateOpened = z.strictObject({
+  ...envelope,
+  type: z.literal('gate.opened'),
+  gateId: nonEmpty,
+  data: z.looseObject({
+    action: z.enum(MANUAL_ACTIONS),
+    by: nonEmpty.describe('the operator who did it'),
+    reason: nonEmpty,
+    durationMs: nonNegative.optional(),
+  }),
+});
+
+const systemHealth = z.strictObject({
+  ...envelope,
+  type: z.literal('system.health'),
+  data: z.looseObject({
+    status: z.enum(['ok', 'degraded', 'error']),
+    message: z.string().optional(),
+    uptimeMs: nonNegative.optional(),
+    rssBytes: nonNegative.optional(),
+    cameras: z.record(z.string(), z.string()).optional().describe('cameraId -> status'),
+    details: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+  }),
+});
+
+export const eventSchema = z.discriminatedUnion('type', [
+  cameraUp,
+  cameraDown,
+  cameraStalled,
+  trackStarted,
+  trackEnded,
+  faceRecognized,
+  faceUnknown,
+  gateGranted,
+  gateDenied,
+  gateOpened,
+  systemHealth,
+]);
+
+export type Event = z.output<typeof eventSchema>;
+export type EventType = Event['type'];
+export type EventOf<T extends EventType> = Extract<Event, { type: T }>;
+
+export const EVENT_TYPES: readonly EventType[] = eventSchema.options.map((o) => o.shape.type.value);
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+/** What a producer hands to the log: an event without the fields the log assigns (v, id, time). */
+export type NewEvent = DistributiveOmit<Event, 'v' | 'id' | 'time'>;
+export type NewEventOf<T extends EventType> = Extract<NewEvent, { type: T }>;
+
+/** Routing ids an event can carry on its envelope. */
+export type EventRouting = Pick<Event, 'cameraId' | 'gateId' | 'trackId' | 'identityId'>;
