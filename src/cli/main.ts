@@ -4,6 +4,7 @@ import { registerDetectCommand } from './detect.ts';
 import { registerModelsCommand } from './models.ts';
 import { registerEvalCommand } from './eval.ts';
 import { registerCamerasCommand } from './cameras.ts';
+import { registerEnrollCommand } from './enroll.ts';
 
 const program = new Command('facegate')
   .description('edge video stream processor for face-based access control')
@@ -15,6 +16,7 @@ registerDetectCommand(program);
 registerModelsCommand(program);
 registerEvalCommand(program);
 registerCamerasCommand(program);
+registerEnrollCommand(program);
 
 program
   .command('bench')

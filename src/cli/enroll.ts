@@ -1,0 +1,90 @@
+import { resolve } from 'node:path';
+import { SingleBar, Presets } from 'cli-progress';
+import type { Command } from 'commander';
+import { createDetector } from '../detect/index.ts';
+import { FacegateError } from '../errors.ts';
+import { openGallery } from '../gallery/index.ts';
+import { createEmbedder, prepareEnrollmentPhoto, type EnrollmentTemplate } from '../recognize/index.ts';
+
+export const DEFAULT_GALLERY_DB = (): string => resolve(process.env.FACEGATE_GALLERY_DB ?? 'data/gallery.sqlite');
+
+interface EnrollCliOptions {
+  name: string;
+  group: string[];
+  db: string;
+  embedder: string;
+  duplicateThreshold: number;
+  json?: boolean;
+}
+
+/**
+ * `facegate enroll --name NAME [--group G]... PHOTO...`: every photo is checked (exactly one usable
+ * face, size, sharpness, pose); the accepted ones become the identity's templates (plain + synthetic
+ * masks) in one transaction; rejected photos are listed with the reason and exit code 1, and the
+ * accepted ones are still enrolled.
+ */
+export async function runEnroll(photos: string[], opts: EnrollCliOptions): Promise<number> {
+  const name = opts.name.trim();
+  if (!name) throw new FacegateError('BAD_ARGUMENT', '--name must not be empty', { hint: 'e.g. --name "Ada Lovelace"' });
+  const gallery = openGallery(resolve(opts.db));
+  const detector = await createDetector({ tier: '2.5g', size: 640, padRetry: true });
+  const embedder = await createEmbedder(opts.embedder);
+  const bar = new SingleBar({ format: `enrolling ${name} [{bar}] {value}/{total} photos`, stream: process.stderr, hideCursor: true }, Presets.shades_classic);
+  const interactive = process.stderr.isTTY;
+  if (interactive) bar.start(photos.length, 0);
+  const accepted: EnrollmentTemplate[] = [];
+  const rejected: { photo: string; reason: string; message: string; hint: string }[] = [];
+  const duplicates: { photo: string; name: string; identityId: string; score: number }[] = [];
+  try {
+    const existing = gallery.findByName(name);
+    if (existing.length > 1) {
+      throw new FacegateError('BAD_ARGUMENT', `${existing.length} identities are named "${name}" (${existing.map((i) => i.id).join(', ')})`, { hint: 'rename one of them first (`facegate identities rename ID NEW_NAME`)' });
+    }
+    for (const photo of photos) {
+      const v = await prepareEnrollmentPhoto(photo, detector, embedder);
+      if (interactive) bar.increment();
+      if (!v.ok) {
+        rejected.push({ photo, reason: v.reason, message: v.message, hint: v.hint });
+        continue;
+      }
+      const [best] = gallery.search(v.templates[0].embedding, { modelId: embedder.modelId, k: 1, masked: 'plain' });
+      if (best && best.score >= opts.duplicateThreshold && best.name !== name) duplicates.push({ photo, name: best.name, identityId: best.identityId, score: best.score });
+      accepted.push(...v.templates);
+    }
+    if (interactive) bar.stop();
+    let identity;
+    if (accepted.length) identity = existing.length === 1 ? gallery.addTemplates(existing[0].id, accepted) : gallery.enroll({ name, groups: opts.group, templates: accepted });
+    if (identity && opts.group.length && existing.length === 1) identity = gallery.setGroups(identity.id, [...new Set([...identity.groups, ...opts.group])]);
+    const photosOk = photos.length - rejected.length;
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify({ identity: identity ?? null, photosAccepted: photosOk, templatesAdded: accepted.length, rejected, duplicates })}\n`);
+    } else {
+      if (identity) process.stdout.write(`${existing.length ? 'added to' : 'enrolled'} ${identity.name} (${identity.id}, groups: ${identity.groups.join(', ') || '-'}): ${photosOk} photo(s), ${accepted.length} templates (plain + synthetic masks, model ${embedder.modelId})\n`);
+    }
+    for (const d of duplicates) process.stderr.write(`warning: ${d.photo} looks like the existing identity "${d.name}" (${d.identityId}, similarity ${d.score.toFixed(2)}): check this is not the same person under two names\n`);
+    for (const r of rejected) process.stderr.write(`rejected ${r.photo}: ${r.message}\n  fix: ${r.hint}\n`);
+    if (!identity) process.stderr.write(`error: no usable photo; ${name} was not enrolled\n`);
+    return rejected.length ? 1 : 0;
+  } finally {
+    if (interactive) bar.stop();
+    await detector.close();
+    await embedder.close();
+    gallery.close();
+  }
+}
+
+export function registerEnrollCommand(program: Command): void {
+  program
+    .command('enroll')
+    .description('enroll a person from photos: one usable face per photo, plain + synthetic-masked templates')
+    .argument('<photos...>', 'photos of the person (portraits; tight passport crops work)')
+    .requiredOption('--name <name>', 'the person\'s name (an existing name adds templates to it)')
+    .option('--group <group>', 'a group for gate allow-lists (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--db <file>', 'gallery database', DEFAULT_GALLERY_DB())
+    .option('--embedder <model>', 'embedder model', 'mobilefacenet_paddlex_128d')
+    .option('--duplicate-threshold <s>', 'warn when a photo matches another identity this well', (v: string) => Number(v), 0.36)
+    .option('--json', 'print a JSON summary')
+    .action(async (photos: string[], opts: EnrollCliOptions) => {
+      process.exitCode = await runEnroll(photos, opts);
+    });
+}
