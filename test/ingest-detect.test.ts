@@ -66,7 +66,11 @@ t.test('the real clip through the file source into the detector finds the pedest
   const stats: LatestStats = { processed: 0, dropped: 0 };
   const counts = await lastValueFrom(cam.frames.pipe(processLatest(async (f: Frame) => (await det.detect(f)).length, { stats }), toArray()));
   t.same(health.types().slice(-1), ['ended'], 'played once, then camera.ended');
-  t.ok(cam.stats().delivered >= 80, `the clip's frames arrive (${cam.stats().delivered} of 105)`);
+  // Played in real time: frames the busy consumer could not take are dropped by the pipeline's
+  // leaky queue, and counted. How many depends on the machine's load, the sum does not.
+  const { delivered, droppedInPipeline } = cam.stats();
+  t.ok(delivered + droppedInPipeline >= 100 && delivered + droppedInPipeline <= 105, `every one of the clip's 105 frames delivered or counted as dropped (${delivered} + ${droppedInPipeline})`);
+  t.ok(delivered >= 20, `a useful share reaches JS (${delivered})`);
   t.ok(counts.length >= 10, `detector ran on ${counts.length} frames`);
   const withFaces = counts.filter((n) => n > 0).length;
   t.ok(withFaces >= counts.length * 0.8, `faces on ${withFaces}/${counts.length} frames (people are visible throughout)`);
