@@ -35,9 +35,9 @@ t.test('overload', async (t) => {
     t.ok(stats.dropped > stats.processed * 4, `drops counted (${stats.dropped} dropped, ${stats.processed} processed, ${delivered} delivered)`);
     t.ok(Math.abs(delivered - stats.processed - stats.dropped) <= 1, 'every delivered frame is processed or counted as dropped');
     const worst = Math.max(...latencies);
-    t.ok(worst < WORK_MS + 600, `frame age when work starts stays below one work period + slack (max ${worst} ms)`);
+    t.ok(worst < WORK_MS + 1000, `frame age when work starts stays below one work period + slack (max ${worst} ms)`);
     const lateHalf = latencies.slice(latencies.length / 2);
-    t.ok(Math.max(...lateHalf) < WORK_MS + 600, 'and does not grow over time');
+    t.ok(Math.max(...lateHalf) < WORK_MS + 1000, 'and does not grow over time');
   });
 
   t.test('blocking consumer (event loop busy): the pipeline drops, latency bounded, drops counted', async (t) => {
@@ -74,8 +74,8 @@ t.test('overload', async (t) => {
     t.ok(drift.length >= 8, `consumer ran ${drift.length} times`);
     t.ok(s.droppedInPipeline > drift.length * 4, `GStreamer dropped and JS counted it (${s.droppedInPipeline} dropped in the pipeline)`);
     const maxDrift = Math.max(...drift);
-    t.ok(maxDrift < 3 * WORK_MS + 500, `delivered frames stay fresh (max ${maxDrift.toFixed(0)} ms behind the best frame)`);
+    t.ok(maxDrift < 3 * WORK_MS + 1300, `delivered frames stay fresh (max ${maxDrift.toFixed(0)} ms behind the best frame)`);
     const lateHalf = drift.slice(drift.length / 2);
-    t.ok(Math.max(...lateHalf) < 3 * WORK_MS + 500, `no growth: late half max ${Math.max(...lateHalf).toFixed(0)} ms`);
+    t.ok(Math.max(...lateHalf) < 3 * WORK_MS + 1300, `no growth: late half max ${Math.max(...lateHalf).toFixed(0)} ms`);
   });
 });
