@@ -17,6 +17,19 @@ t.test('best shot: first good frame, then only clear improvements, within the bu
   t.equal(DEFAULT_BEST_SHOT.maxRuns, 4);
 });
 
+t.test('best shot: confirmation runs without a quality gain, spaced out', async (t) => {
+  const o = { minQuality: 0.2, improvement: 0.25, maxRuns: 4, confirmRuns: 3, minGapFrames: 3 };
+  let s = addEmbedding(EMPTY_TRACK_STATE, new Float32Array([1, 0]), 0.5);
+  t.notOk(shouldEmbed({ ...s, framesSinceRun: 2 }, 0.5, o), 'too soon after the last run');
+  t.ok(shouldEmbed({ ...s, framesSinceRun: 3 }, 0.45, o), 'spaced and within 80% of the best: a confirmation run');
+  t.notOk(shouldEmbed({ ...s, framesSinceRun: 9 }, 0.3, o), 'a much worse frame is not worth a run');
+  s = addEmbedding(s, new Float32Array([1, 0]), 0.5);
+  s = addEmbedding(s, new Float32Array([1, 0]), 0.5);
+  t.equal(s.framesSinceRun, 0, 'a run resets the spacing');
+  t.notOk(shouldEmbed({ ...s, framesSinceRun: 9 }, 0.5, o), 'confirmation runs stop at confirmRuns');
+  t.ok(shouldEmbed({ ...s, framesSinceRun: 0 }, 0.7, o), 'a clear quality gain still runs, up to maxRuns');
+});
+
 t.test('track embedding is the quality-weighted mean, normalised', async (t) => {
   let s = addEmbedding(EMPTY_TRACK_STATE, new Float32Array([1, 0]), 0.25);
   s = addEmbedding(s, new Float32Array([0, 1]), 0.75);

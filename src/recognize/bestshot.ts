@@ -11,9 +11,16 @@ export interface BestShotOptions {
   readonly improvement: number;
   /** Embedder runs per track at most. */
   readonly maxRuns: number;
+  /**
+   * Runs a track gets even without a quality gain (frames at least `minGapFrames` apart and within
+   * 80% of the best quality): gates confirm an identity on N of the last M recognitions, which
+   * needs several independent looks, and a face that reaches full quality at once would get one.
+   */
+  readonly confirmRuns?: number;
+  readonly minGapFrames?: number;
 }
 
-export const DEFAULT_BEST_SHOT: BestShotOptions = { minQuality: 0.15, improvement: 0.2, maxRuns: 4 };
+export const DEFAULT_BEST_SHOT: BestShotOptions = { minQuality: 0.15, improvement: 0.2, maxRuns: 4, confirmRuns: 3, minGapFrames: 3 };
 
 export interface TrackRecognitionState {
   readonly runs: number;
@@ -28,13 +35,16 @@ export interface TrackRecognitionState {
   readonly livenessFrames: number;
   /** Frames that passed the quality gate and were looked at (aligned + mask attribute). */
   readonly framesSeen: number;
+  /** Looked-at frames since the last embedder run. */
+  readonly framesSinceRun: number;
 }
 
-export const EMPTY_TRACK_STATE: TrackRecognitionState = { runs: 0, bestQuality: 0, sum: undefined, weight: 0, maskSum: 0, maskFrames: 0, livenessSum: 0, livenessFrames: 0, framesSeen: 0 };
+export const EMPTY_TRACK_STATE: TrackRecognitionState = { runs: 0, bestQuality: 0, sum: undefined, weight: 0, maskSum: 0, maskFrames: 0, livenessSum: 0, livenessFrames: 0, framesSeen: 0, framesSinceRun: 0 };
 
 export function shouldEmbed(state: TrackRecognitionState, quality: number, opts: BestShotOptions = DEFAULT_BEST_SHOT): boolean {
   if (!(quality >= opts.minQuality) || state.runs >= opts.maxRuns) return false;
-  return state.runs === 0 || quality >= state.bestQuality * (1 + opts.improvement);
+  if (state.runs === 0 || quality >= state.bestQuality * (1 + opts.improvement)) return true;
+  return state.runs < (opts.confirmRuns ?? 0) && state.framesSinceRun >= (opts.minGapFrames ?? 1) && quality >= 0.8 * state.bestQuality;
 }
 
 /** Fold one embedding (weighted by its frame's quality) into the track. */
@@ -43,7 +53,7 @@ export function addEmbedding(state: TrackRecognitionState, embedding: Float32Arr
   const sum = state.sum ? new Float32Array(state.sum) : new Float32Array(embedding.length);
   if (sum.length !== embedding.length) throw new RangeError(`embedding dim changed within a track (${sum.length} -> ${embedding.length})`);
   for (let i = 0; i < sum.length; i++) sum[i] += embedding[i] * w;
-  return { ...state, runs: state.runs + 1, bestQuality: Math.max(state.bestQuality, quality), sum, weight: state.weight + w };
+  return { ...state, runs: state.runs + 1, bestQuality: Math.max(state.bestQuality, quality), sum, weight: state.weight + w, framesSinceRun: 0 };
 }
 
 export function addMaskObservation(state: TrackRecognitionState, maskProbability: number): TrackRecognitionState {

@@ -21,7 +21,7 @@ export interface RecognizeOptions {
   readonly thresholds: { readonly unmasked: number; readonly masked: number };
   /** Mask probability (smoothed over the track) at and above which the probe is routed as masked. */
   readonly maskThreshold?: number;
-  readonly bestShot?: BestShotOptions;
+  readonly bestShot?: Partial<BestShotOptions>;
   /** Similarity for two unknown sightings to share an unknown id. */
   readonly unknownThreshold?: number;
   readonly onError?: (error: unknown) => void;
@@ -69,7 +69,7 @@ export interface RecognizeStats {
  * mask attribute, and emit a Recognition.
  */
 export function recognizeTracks(opts: RecognizeOptions, stats: RecognizeStats = { frames: 0, dropped: 0, embedderRuns: 0, facesSeen: 0, errors: 0 }): OperatorFunction<TrackOutput<Frame>, RecognizeOutput> {
-  const bestShot = opts.bestShot ?? DEFAULT_BEST_SHOT;
+  const bestShot: BestShotOptions = { ...DEFAULT_BEST_SHOT, ...opts.bestShot };
   const maskThreshold = opts.maskThreshold ?? 0.5;
   return (source) =>
     new Observable<RecognizeOutput>((subscriber) => {
@@ -86,7 +86,7 @@ export function recognizeTracks(opts: RecognizeOptions, stats: RecognizeStats = 
         let state = states.get(track.trackId) ?? EMPTY_TRACK_STATE;
         if (quality < bestShot.minQuality) return;
         stats.facesSeen++;
-        state = { ...state, framesSeen: state.framesSeen + 1 };
+        state = { ...state, framesSeen: state.framesSeen + 1, framesSinceRun: state.framesSinceRun + 1 };
         if (opts.mask) state = addMaskObservation(state, await opts.mask.maskProbability(crop));
         if (opts.liveness && shouldEmbed(state, quality, bestShot)) state = addLivenessObservation(state, await opts.liveness.realProbability(frame, track.face.box));
         if (!shouldEmbed(state, quality, bestShot)) {

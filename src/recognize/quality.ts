@@ -8,7 +8,7 @@ export function interOcularDistance(l: Landmarks): number {
 export interface PoseProxies {
   /** Nose offset from the eye midpoint across the face, in eye distances: ~0 frontal, +-0.5 strong turn. */
   readonly yaw: number;
-  /** Nose position between the eye line (0) and the mouth line (1), minus the frontal ~0.45. */
+  /** Nose position between the eye line (0) and the mouth line (1), minus the ArcFace template's 0.5. */
   readonly pitch: number;
   /** Eye-line angle in degrees. */
   readonly roll: number;
@@ -34,7 +34,7 @@ export function poseProxies(l: Landmarks): PoseProxies {
   const yaw = (nx * ux + ny * uy) / eyeDist;
   const faceLen = (midMouth[0] - midEye[0]) * -uy + (midMouth[1] - midEye[1]) * ux || 1;
   const noseDown = nx * -uy + ny * ux;
-  const pitch = noseDown / faceLen - 0.45;
+  const pitch = noseDown / faceLen - 0.5;
   return { yaw, pitch, roll };
 }
 
@@ -92,7 +92,7 @@ export function faceQuality(face: Face, alignedCrop: RgbImage, opts: QualityOpti
   const pose = poseProxies(face.landmarks);
   const sharpness = laplacianVariance(alignedCrop);
   const sizeF = clamp01(iod / (opts.fullSizeIod ?? 40));
-  const poseF = clamp01(1 - Math.abs(pose.yaw) / 0.5) * clamp01(1 - Math.abs(pose.pitch) / 0.4) * clamp01(1 - Math.abs(pose.roll) / 45);
+  const poseF = clamp01(1 - Math.abs(pose.yaw) / 0.5) * clamp01(1 - Math.abs(pose.pitch) / 0.5) * clamp01(1 - Math.abs(pose.roll) / 45);
   const sharpF = clamp01(sharpness / (opts.fullSharpness ?? 150));
   const detF = clamp01(face.score);
   return { score: face.score, detScore: detF, interOcular: iod, pose, sharpness, value: detF * sizeF * poseF * sharpF };
