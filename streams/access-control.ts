@@ -5,8 +5,8 @@
  * gate operator over every camera (anti-passback pairs span cameras), and every event written to
  * the durable log before it is published.
  */
-import { merge, Subject, Subscription, type Observable } from 'rxjs';
-import { filter, map, share } from 'rxjs/operators';
+import { Subject, Subscription, type Observable } from 'rxjs';
+import { filter, map } from 'rxjs/operators';
 import { detectFaces, type Detector, type DetectStats } from '../src/detect/index.ts';
 import { eventFromCameraHealth, eventFromGate, eventFromRecognition, eventFromTrack, type Event, type EventBus, type NewEvent, type SnapshotStore } from '../src/events/index.ts';
 import type { Gallery } from '../src/gallery/index.ts';
@@ -84,21 +84,31 @@ export interface AccessControlOptions {
 export interface AccessControl {
   readonly counters: ReadonlyMap<string, CameraCounters>;
   readonly gateStats: GateStats;
-  /** Stop every camera pipeline and the gate operator; resolves when all is torn down. */
+  /** Ids of the running cameras. */
+  cameraIds(): string[];
+  /** Start one more camera; the others keep running. */
+  addCamera(camera: CameraConfig): void;
+  /** Stop one camera (its live tracks end with it); the others keep running. */
+  removeCamera(id: string): void;
+  /** Replace the gate set; gate state (cooldowns, anti-passback) carries over. */
+  setGates(gates: readonly GatePolicy[]): void;
+  /** Stop every camera pipeline and the gate operator. */
   stop(): void;
-  /** Completes when every camera's source has ended (files played once). */
+  /** Resolves when every camera's source has ended (files played once) or on stop(). */
   readonly done: Promise<void>;
 }
 
 /**
  * Start the whole chain. Errors travel as events (camera.down) and log lines, never as
  * exceptions across stages: a failing camera, model run or client never stops the others.
+ * Cameras are subscribed one by one into a shared stream, so hot reload can add, remove or
+ * restart one camera without touching the rest.
  */
 export function startAccessControl(o: AccessControlOptions): AccessControl {
   const log = o.logger;
   const counters = new Map<string, CameraCounters>();
   const gateStats = emptyGateStats();
-  const subscription = new Subscription();
+  const root = new Subscription();
   const publish = (e: NewEvent | undefined): void => {
     if (!e) return;
     try {
@@ -108,27 +118,54 @@ export function startAccessControl(o: AccessControlOptions): AccessControl {
     }
   };
 
-  const health$ = new Subject<CameraHealth>();
-  subscription.add(health$.subscribe((h) => publish(eventFromCameraHealth(h))));
+  const all$ = new Subject<RecognizeOutput>();
+  const cameraSubs = new Map<string, Subscription>();
+  let resolveDone: () => void = () => undefined;
+  const done = new Promise<void>((r) => (resolveDone = r));
+  let stopped = false;
+  const maybeDone = (): void => {
+    if (cameraSubs.size === 0) resolveDone();
+  };
 
-  const chains = o.cameras.map((camera) => {
+  const addCamera = (camera: CameraConfig): void => {
+    if (stopped) return;
+    if (cameraSubs.has(camera.id)) throw new Error(`camera ${camera.id} is already running`);
     const c: CameraCounters = { detect: { processed: 0, dropped: 0, errors: 0 }, recognize: { frames: 0, dropped: 0, embedderRuns: 0, facesSeen: 0, errors: 0 }, health: undefined };
     counters.set(camera.id, c);
-    return cameraChain(camera, o.models, o.gallery, o.settings, {
+    const chain = cameraChain(camera, o.models, o.gallery, o.settings, {
       tracker: o.tracker,
       counters: c,
       logger: log,
       onHealth: (h) => {
         c.health = h;
-        health$.next(h);
+        publish(eventFromCameraHealth(h));
       },
     });
-  });
-  const all$ = merge(...chains).pipe(share());
+    const sub = chain.subscribe({
+      next: (out) => all$.next(out),
+      error: (err: unknown) => {
+        log?.error({ err, camera: camera.id }, 'camera chain failed');
+        cameraSubs.delete(camera.id);
+        maybeDone();
+      },
+      complete: () => {
+        cameraSubs.delete(camera.id);
+        maybeDone();
+      },
+    });
+    if (!sub.closed) cameraSubs.set(camera.id, sub);
+  };
+  const removeCamera = (id: string): void => {
+    const sub = cameraSubs.get(id);
+    if (!sub) return;
+    cameraSubs.delete(id);
+    sub.unsubscribe();
+    counters.delete(id);
+  };
 
   // Recognitions and track events to the log (a recognition only when its decision changed:
   // one face.recognized per person per track, not one per embedder run).
-  subscription.add(
+  root.add(
     all$.subscribe((out) => {
       if (out.kind === 'track') return publish(eventFromTrack(out.event));
       const r = out.recognition;
@@ -136,15 +173,13 @@ export function startAccessControl(o: AccessControlOptions): AccessControl {
       const snapshot = o.snapshots;
       if (!snapshot) return publish(eventFromRecognition(r));
       // The snapshot is written first so the event can name it; a failed write never drops the event.
-      snapshot
-        .save(r.frame, r.box, { timeMs: r.timeMs })
-        .then(
-          (snapshotId) => publish(eventFromRecognition(r, { snapshotId })),
-          (err: unknown) => {
-            log?.warn({ err }, 'snapshot failed');
-            publish(eventFromRecognition(r));
-          },
-        );
+      snapshot.save(r.frame, r.box, { timeMs: r.timeMs }).then(
+        (snapshotId) => publish(eventFromRecognition(r, { snapshotId })),
+        (err: unknown) => {
+          log?.warn({ err }, 'snapshot failed');
+          publish(eventFromRecognition(r));
+        },
+      );
     }),
   );
 
@@ -158,25 +193,48 @@ export function startAccessControl(o: AccessControlOptions): AccessControl {
     }),
     filter((x): x is GateInput => x !== undefined),
   );
-  let resolveDone: () => void = () => undefined;
-  const done = new Promise<void>((r) => (resolveDone = r));
-  subscription.add(
-    gateInput$.pipe(gateDecisions(o.gates, { manual: o.manual, stats: gateStats, onState: o.onGateState, onActuation: o.onActuation, log, onError: (e) => log?.warn({ err: e }, 'gate input rejected') })).subscribe({
-      next: (g: GateEvent) => publish(eventFromGate(g)),
-      error: (err: unknown) => {
-        log?.error({ err }, 'gate operator failed');
-        resolveDone();
-      },
-      complete: () => resolveDone(),
-    }),
-  );
+  let gateState: GateState | undefined;
+  let gateSub: Subscription | undefined;
+  const setGates = (gates: readonly GatePolicy[]): void => {
+    gateSub?.unsubscribe();
+    gateSub = gateInput$
+      .pipe(
+        gateDecisions(gates, {
+          manual: o.manual,
+          stats: gateStats,
+          initialState: gateState,
+          onState: (s) => {
+            gateState = s;
+            o.onGateState?.(s);
+          },
+          onActuation: o.onActuation,
+          log,
+          onError: (e) => log?.warn({ err: e }, 'gate input rejected'),
+        }),
+      )
+      .subscribe({
+        next: (g: GateEvent) => publish(eventFromGate(g)),
+        error: (err: unknown) => log?.error({ err }, 'gate operator failed'),
+      });
+  };
+  setGates(o.gates);
+  for (const camera of o.cameras) addCamera(camera);
+  maybeDone();
+
   return {
     counters,
     gateStats,
     done,
+    cameraIds: () => [...cameraSubs.keys()],
+    addCamera,
+    removeCamera,
+    setGates,
     stop: () => {
-      subscription.unsubscribe();
-      health$.complete();
+      stopped = true;
+      for (const id of [...cameraSubs.keys()]) removeCamera(id);
+      gateSub?.unsubscribe();
+      root.unsubscribe();
+      all$.complete();
       resolveDone();
     },
   };

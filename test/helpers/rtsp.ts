@@ -1,5 +1,5 @@
 /**
- * Starts/stops the loopback RTSP test server (test/helpers/rtsp-server.py, Debian's python3 with
+ * Starts/stops the loopback RTSP test server (tools/rtsp-server.py, Debian's python3 with
  * gi + gst-rtsp-server). Real H.264 over real RTSP: no mocks.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** The shared data folder lives beside the repository (../shared), wherever it is cloned. */
 export const CLIP_PATH = resolve(REPO_ROOT, '../shared/data/video/facenet_pytorch_video.mp4');
-const SERVER_SCRIPT = resolve(REPO_ROOT, 'test/helpers/rtsp-server.py');
+const SERVER_SCRIPT = resolve(REPO_ROOT, 'tools/rtsp-server.py');
 const PYTHON = process.env.FACEGATE_TEST_PYTHON ?? '/usr/bin/python3';
 
 export interface RtspServerOptions {

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""A real RTSP server on loopback for facegate's ingest tests (gst-rtsp-server via PyGObject).
+"""A real RTSP server on loopback for facegate's tests and the demo (gst-rtsp-server via PyGObject).
 
 Run with Debian's /usr/bin/python3 (it has `gi`). Prints `READY <port>` on stdout once it listens.
 
