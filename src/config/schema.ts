@@ -1,0 +1,393 @@
+/**
+ * The facegate configuration: one zod schema that holds every default (nowhere else), with strict
+ * objects at every depth (a misspelt key is an error, never a silently ignored line) and the checks
+ * that span sections (camera/gate ids, gate cameras, anti-passback pairs, auth on a public bind).
+ *
+ * Paths in the file (databases, snapshot folder, TLS files, file sources) are relative to the
+ * config file's folder; parseConfig/loadConfig resolve them (see parse.ts).
+ */
+import { z } from 'zod';
+import { gateSchema } from '../gates/index.ts';
+import { DEFAULT_BACKOFF } from '../ingest/index.ts';
+
+/** A hint for a person, carried on custom issues as `params.hint`. */
+export interface IssueParams {
+  readonly hint?: string;
+}
+
+const SLUG = /^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$/;
+const slug = z.string().regex(SLUG, { error: "expected a slug: lowercase letters, digits, '-' and '_' (e.g. 'front-door'), at most 64 characters" });
+const filePath = z.string().min(1);
+const positiveInt = z.number().int().min(1);
+const unit = z.number().min(0).max(1);
+const similarity = z.number().min(-1).max(1);
+
+// ---------------------------------------------------------------------------------------------
+// cameras: the source shapes are src/ingest's SourceConfig, with its defaults made explicit.
+
+const rtspUrl = z.string().regex(/^rtsps?:\/\/\S+$/i, { error: 'expected an rtsp:// or rtsps:// URL' });
+const codec = z.enum(['auto', 'h264', 'h265']);
+
+export const rtspSourceSchema = z.strictObject({
+  kind: z.literal('rtsp'),
+  /** May carry credentials (`rtsp://user:pass@host/...`): never logged, never echoed in errors. */
+  url: rtspUrl,
+  transport: z.enum(['tcp', 'udp']).default('tcp').meta({ description: 'tcp works through NAT and loses no packets; udp for cameras that only do UDP' }),
+  latencyMs: z.number().int().min(0).default(0).meta({ description: 'rtspsrc jitter buffer; 0 = newest frame first' }),
+  codec: codec.default('h264').meta({ description: "'auto' (decodebin) needs the cpu decoder" }),
+});
+
+export const fileSourceSchema = z.strictObject({
+  kind: z.literal('file'),
+  path: filePath,
+  loop: z.boolean().default(false),
+  realtime: z.boolean().default(true).meta({ description: "play at the clip's own speed like a camera" }),
+  lossless: z.boolean().default(false).meta({ description: 'never drop a frame (offline processing)' }),
+  codec: codec.default('auto'),
+});
+
+export const testSourceSchema = z.strictObject({
+  kind: z.literal('test'),
+  pattern: z
+    .string()
+    .regex(/^[a-z0-9-]+$/i, { error: 'expected a videotestsrc pattern name such as smpte or ball' })
+    .default('smpte'),
+  width: positiveInt.default(640),
+  height: positiveInt.default(480),
+  fps: positiveInt.default(15),
+});
+
+export const pipelineSourceSchema = z.strictObject({
+  kind: z.literal('pipeline'),
+  pipeline: z.string().min(1).meta({ description: 'gst-launch fragment that outputs raw video, e.g. `v4l2src device=/dev/video0`' }),
+});
+
+export const sourceSchema = z.discriminatedUnion('kind', [rtspSourceSchema, fileSourceSchema, testSourceSchema, pipelineSourceSchema]);
+
+export const decoderSchema = z.union([z.enum(['cpu', 'jetson', 'nvdec']), z.strictObject({ custom: z.string().min(1) })], {
+  error: "expected 'cpu', 'jetson', 'nvdec' or { custom: '<gst-launch fragment that decodes the parsed stream>' }",
+});
+
+export const zoneSchema = z.strictObject({
+  id: slug,
+  /** Corners in normalised frame coordinates: [x, y] with 0..1 from the top-left. */
+  polygon: z.array(z.tuple([unit, unit])).min(3, { error: 'a zone polygon needs at least 3 corners' }),
+});
+
+export const detectorSettingsSchema = z.strictObject({
+  tier: z.string().min(1).default('500m').meta({ description: "'500m', '2.5g' or a tier from the model manifest; the fallback when budgetMs has no profile" }),
+  model: z.string().min(1).optional().meta({ description: 'a manifest model name; overrides tier' }),
+  budgetMs: z.number().positive().optional().meta({ description: 'pick the most accurate tier that fits this per-frame budget (needs a detect profile)' }),
+  size: z.number().int().min(32).multipleOf(32).default(640).meta({ description: 'long-side input size, a multiple of 32' }),
+});
+
+const cameraObjectSchema = z.strictObject({
+  id: slug,
+  name: z.string().min(1).optional(),
+  /** Shorthand for `source: { kind: rtsp, url }`. */
+  url: rtspUrl.optional().meta({ description: 'shorthand for source: { kind: rtsp, url }' }),
+  source: sourceSchema.optional(),
+  decoder: decoderSchema.default('cpu'),
+  fps: z.number().int().min(1).max(120).default(5).meta({ description: 'upper bound on frames per second processed (dropped in the pipeline)' }),
+  width: positiveInt.optional().meta({ description: "scale to this width in GStreamer; default the stream's own" }),
+  height: positiveInt.optional(),
+  detector: detectorSettingsSchema.prefault({}),
+  zones: z.array(zoneSchema).optional(),
+  watchdog: z
+    .strictObject({
+      stallMs: positiveInt.default(5000).meta({ description: 'no frame for this long: the pipeline is rebuilt' }),
+      startMs: positiveInt.default(15_000).meta({ description: 'a (re)start must deliver its first frame within this' }),
+    })
+    .prefault({}),
+  backoff: z
+    .strictObject({
+      baseMs: positiveInt.default(DEFAULT_BACKOFF.baseMs),
+      maxMs: positiveInt.default(DEFAULT_BACKOFF.maxMs),
+      factor: z.number().min(1).default(DEFAULT_BACKOFF.factor),
+      jitter: unit.default(DEFAULT_BACKOFF.jitter),
+    })
+    .prefault({}),
+  stableMs: positiveInt.default(10_000).meta({ description: 'a run that stayed up this long resets the backoff' }),
+});
+
+export const cameraSchema = cameraObjectSchema
+  .superRefine((c, ctx) => {
+    if (c.url !== undefined && c.source !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['url'], message: 'give either `url` or `source`, not both', params: { hint: 'remove `url`, or remove `source` and keep the rtsp shorthand' } satisfies IssueParams });
+    } else if (c.url === undefined && c.source === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [],
+        message: 'a camera needs a `url` or a `source`',
+        params: { hint: 'add `url: rtsp://host:554/stream` or `source: { kind: file, path: clip.mp4 }`' } satisfies IssueParams,
+      });
+    }
+    const src = c.source;
+    if (src && (src.kind === 'rtsp' || src.kind === 'file') && src.codec === 'auto' && c.decoder !== 'cpu') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['source', 'codec'],
+        message: "codec 'auto' needs the cpu decoder",
+        params: { hint: 'set `codec: h264` or `codec: h265` for this decoder' } satisfies IssueParams,
+      });
+    }
+    const zoneIds = new Map<string, number>();
+    c.zones?.forEach((z, i) => {
+      const first = zoneIds.get(z.id);
+      if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['zones', i, 'id'], message: `duplicate zone id '${z.id}' (also zones[${first}])`, params: { hint: 'give every zone of a camera its own id' } satisfies IssueParams });
+      else zoneIds.set(z.id, i);
+    });
+  })
+  .transform(({ url, source, ...rest }) => ({
+    ...rest,
+    // The shorthand goes through the rtsp schema, so its defaults stay in one place.
+    source: source ?? rtspSourceSchema.parse({ kind: 'rtsp', url }),
+  }));
+
+// ---------------------------------------------------------------------------------------------
+
+const ORIGIN = /^https?:\/\/(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i;
+
+export const serverSchema = z.strictObject({
+  bind: z.string().min(1).default('127.0.0.1').meta({ description: "address to listen on; loopback by default. '0.0.0.0' exposes the API to the network" }),
+  port: z.number().int().min(0).max(65_535).default(8640),
+  tls: z.strictObject({ cert: filePath, key: filePath }).optional().meta({ description: 'PEM files; relative to the config file' }),
+  allowedOrigins: z
+    .array(z.string().regex(ORIGIN, { error: "expected an origin such as 'https://door.example.com' (scheme, host, optional port; no path)" }))
+    .default([])
+    .meta({ description: 'browser Origins allowed to open the WebSocket; non-browser clients send none' }),
+  maxMessageBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024),
+  wsSendBufferMessages: z.number().int().min(1).max(1_000_000).default(1000).meta({ description: 'messages queued per slow client before it is dropped' }),
+});
+
+export const tokenSchema = z.strictObject({
+  id: z.string().min(1).max(64).meta({ description: 'who holds the token (shown in logs and events)' }),
+  role: z.enum(['viewer', 'operator', 'admin']),
+  sha256: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, { error: 'expected the sha256 of the token: 64 hex characters' })
+    .meta({ description: 'sha256 hex of the token (`facegate config hash-token`); tokens are never stored' }),
+});
+
+/**
+ * Auth is on by default. With no tokens nobody can connect (the health probes excepted), which is
+ * the safe failure; configWarnings() says so. Turning auth off is refused on a non-loopback bind.
+ */
+export const authSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  tokens: z.array(tokenSchema).default([]),
+});
+
+export const modelsSchema = z.strictObject({
+  executionProvider: z.enum(['cpu', 'cuda', 'tensorrt']).default('cpu'),
+  threads: z.number().int().min(0).max(256).default(0).meta({ description: "intra-op threads per session; 0 = ONNX Runtime's choice" }),
+  embedder: z.string().min(1).default('mobilefacenet_paddlex_128d'),
+  mask: z.string().min(1).default('seetaface6_mask'),
+  liveness: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      models: z.array(z.string().min(1)).min(1).default(['minifasnet_v2', 'minifasnet_v1se']),
+    })
+    .prefault({}),
+});
+
+export const recognitionSchema = z.strictObject({
+  thresholds: z
+    .strictObject({
+      unmasked: similarity.default(0.36).meta({ description: 'cosine similarity for a match, bare face' }),
+      masked: similarity.default(0.62).meta({ description: 'cosine similarity for a match, masked face (stricter)' }),
+    })
+    .prefault({}),
+  maskThreshold: unit.default(0.5).meta({ description: 'mask probability at or above which a face counts as masked' }),
+  bestShot: z
+    .strictObject({
+      minQuality: unit.default(0.15),
+      improvement: z.number().min(0).default(0.2),
+      maxRuns: positiveInt.default(4),
+      confirmRuns: positiveInt.default(3),
+      minGapFrames: z.number().int().min(0).default(3),
+    })
+    .prefault({}),
+  unknownThreshold: similarity.default(0.45).meta({ description: 'similarity that merges an unknown face into an existing unknown' }),
+});
+
+export const eventsSchema = z.strictObject({
+  db: filePath.default('data/events.sqlite'),
+  retention: z
+    .strictObject({
+      maxAgeDays: positiveInt.default(30),
+      maxEvents: positiveInt.default(1_000_000),
+    })
+    .prefault({}),
+  snapshots: z
+    .strictObject({
+      dir: filePath.default('data/snapshots'),
+      retentionDays: positiveInt.default(7),
+    })
+    .prefault({}),
+  outputs: z
+    .strictObject({
+      ws: z.strictObject({ enabled: z.boolean().default(true) }).prefault({}),
+    })
+    .prefault({}),
+});
+
+export const gallerySchema = z.strictObject({
+  db: filePath.default('data/gallery.sqlite'),
+});
+
+export const loggingSchema = z.strictObject({
+  level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+const LOOPBACK = /^(?:127(?:\.\d{1,3}){3}|::1|\[::1\]|localhost)$/i;
+export const isLoopback = (bind: string): boolean => LOOPBACK.test(bind);
+
+const configObjectSchema = z.strictObject({
+  server: serverSchema.prefault({}),
+  auth: authSchema.prefault({}),
+  models: modelsSchema.prefault({}),
+  cameras: z.array(cameraSchema).default([]),
+  recognition: recognitionSchema.prefault({}),
+  /** Validated by the gates module's own schema (src/gates). */
+  gates: z.array(gateSchema).default([]),
+  events: eventsSchema.prefault({}),
+  gallery: gallerySchema.prefault({}),
+  logging: loggingSchema.prefault({}),
+});
+
+type Loose = Readonly<Record<string, unknown>>;
+const isRecord = (v: unknown): v is Loose => typeof v === 'object' && v !== null && !Array.isArray(v);
+const records = (v: unknown): Loose[] => (Array.isArray(v) ? v.map((x) => (isRecord(x) ? x : {})) : []);
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+export interface CrossCheckIssue {
+  readonly path: (string | number)[];
+  readonly message: string;
+  readonly hint: string;
+}
+
+/**
+ * Checks across sections. They run even when another part of the file is invalid (so one pass
+ * lists every problem), hence the defensive reads: any value may still be of the wrong type. They
+ * read the raw document as well as the parsed one (a missing key means its default), so
+ * parseConfig also runs them when zod stopped early.
+ */
+export function crossCheckIssues(data: unknown): CrossCheckIssue[] {
+  const out: CrossCheckIssue[] = [];
+  if (!isRecord(data)) return out;
+  const issue = (path: (string | number)[], message: string, hint: string): void => {
+    out.push({ path, message, hint });
+  };
+  const uniqueIds = (at: string[], items: Loose[], what: string): Map<string, number> => {
+    const seen = new Map<string, number>();
+    items.forEach((item, i) => {
+      const id = str(item.id);
+      if (id === undefined) return;
+      const first = seen.get(id);
+      if (first !== undefined) issue([...at, i, 'id'], `duplicate ${what} id '${id}' (also ${at.join('.')}[${first}])`, `give every ${what} its own id`);
+      else seen.set(id, i);
+    });
+    return seen;
+  };
+
+  const cameras = uniqueIds(['cameras'], records(data.cameras), 'camera');
+  const gates = records(data.gates);
+  const gateIds = uniqueIds(['gates'], gates, 'gate');
+  const known = [...cameras.keys()];
+
+  const models = isRecord(data.models) ? data.models : {};
+  const livenessOn = isRecord(models.liveness) && models.liveness.enabled === true;
+
+  gates.forEach((g, i) => {
+    if (Array.isArray(g.cameras)) {
+      g.cameras.forEach((c, j) => {
+        if (typeof c === 'string' && !cameras.has(c)) {
+          issue(['gates', i, 'cameras', j], `unknown camera '${c}'`, known.length ? `use one of the configured cameras: ${known.join(', ')}` : 'add the camera under `cameras:` first');
+        }
+      });
+    }
+    if (isRecord(g.liveness) && g.liveness.required === true && !livenessOn) {
+      issue(['gates', i, 'liveness', 'required'], 'this gate requires liveness but models.liveness.enabled is false', 'set `models: { liveness: { enabled: true } }`, or `required: false` here');
+    }
+    const ap = isRecord(g.antiPassback) ? g.antiPassback : undefined;
+    const pair = str(ap?.pairedGateId);
+    const id = str(g.id);
+    if (!ap || pair === undefined || id === undefined || pair === id) return;
+    const j = gateIds.get(pair);
+    const dir = str(ap.direction);
+    const other = dir === 'entry' ? 'exit' : 'entry';
+    const hint = `configure both gates: '${id}' with antiPassback { pairedGateId: ${pair}, direction: ${dir} } and '${pair}' with { pairedGateId: ${id}, direction: ${other} }`;
+    if (j === undefined) {
+      issue(['gates', i, 'antiPassback', 'pairedGateId'], `anti-passback pair '${pair}' is not a configured gate`, hint);
+      return;
+    }
+    const back = isRecord(gates[j].antiPassback) ? gates[j].antiPassback : undefined;
+    if (!isRecord(back) || str(back.pairedGateId) !== id || str(back.direction) === dir) {
+      issue(['gates', i, 'antiPassback'], `gates '${id}' and '${pair}' are not a matching entry/exit anti-passback pair`, hint);
+    }
+  });
+
+  const auth = isRecord(data.auth) ? data.auth : {};
+  const tokens = records(auth.tokens);
+  uniqueIds(['auth', 'tokens'], tokens, 'token');
+  const hashes = new Map<string, number>();
+  tokens.forEach((t, i) => {
+    const h = str(t.sha256)?.toLowerCase();
+    if (h === undefined) return;
+    const first = hashes.get(h);
+    if (first !== undefined) issue(['auth', 'tokens', i, 'sha256'], `the same token hash as auth.tokens[${first}]`, 'give every holder its own token (`facegate config hash-token --generate`)');
+    else hashes.set(h, i);
+  });
+
+  const server = isRecord(data.server) ? data.server : {};
+  const bind = str(server.bind) ?? '127.0.0.1';
+  if (auth.enabled === false && !isLoopback(bind)) {
+    issue(
+      ['auth', 'enabled'],
+      `auth is off while the API listens on '${bind}', beyond this machine: anyone on the network could watch and open the gates`,
+      'turn auth on (`enabled: true`) and add tokens, or bind to 127.0.0.1',
+    );
+  }
+  return out;
+}
+
+/** The whole configuration file. `Config` is its output: every default filled in. */
+export const configSchema = configObjectSchema.superRefine(
+  (data, ctx) => {
+    for (const i of crossCheckIssues(data)) ctx.addIssue({ code: 'custom', path: i.path, message: i.message, params: { hint: i.hint } satisfies IssueParams });
+  },
+  { when: (payload) => isRecord(payload.value) },
+);
+
+/** What a person writes (everything with a default optional). */
+export type ConfigInput = z.input<typeof configSchema>;
+/** A parsed configuration: every default filled in, relative paths resolved by parseConfig/loadConfig. */
+export type Config = z.output<typeof configSchema>;
+export type ServerConfig = Config['server'];
+export type AuthConfig = Config['auth'];
+export type TokenConfig = AuthConfig['tokens'][number];
+export type Role = TokenConfig['role'];
+export type ModelsConfig = Config['models'];
+export type CameraEntry = Config['cameras'][number];
+export type CameraSource = CameraEntry['source'];
+export type CameraDecoder = CameraEntry['decoder'];
+export type CameraDetectorSettings = CameraEntry['detector'];
+export type Zone = z.output<typeof zoneSchema>;
+export type RecognitionConfig = Config['recognition'];
+export type GateEntry = Config['gates'][number];
+export type EventsConfig = Config['events'];
+export type GalleryConfig = Config['gallery'];
+export type LoggingConfig = Config['logging'];
+export type ConfigSection = keyof Config;
+export const CONFIG_SECTIONS: readonly ConfigSection[] = Object.keys(configObjectSchema.shape) as ConfigSection[];
+
+/**
+ * JSON Schema (draft 2020-12) of what a person writes: defaults shown as `default`, so editors
+ * can complete and check the YAML. The cross-section checks are not expressible there;
+ * `facegate config check` runs them.
+ */
+export function configJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(configSchema, { target: 'draft-2020-12', io: 'input' }) as Record<string, unknown>;
+  return { ...schema, title: 'facegate configuration', description: 'facegate config file (YAML). Relative paths resolve against the folder of the file.' };
+}
