@@ -1,0 +1,153 @@
+import { Option, type Command } from 'commander';
+import { isFacegateError } from '../errors.ts';
+import { GalleryError, isGalleryError, openGallery, type Gallery, type Identity, type Template, type TemplateCount } from '../gallery/index.ts';
+import { describeError } from './common.ts';
+
+interface DbOptions {
+  db: string;
+}
+
+/** Person-readable error (message + fix hint), never a stack (FACEGATE_DEBUG=1 shows it). */
+function describe(e: unknown): string {
+  if (isGalleryError(e) || isFacegateError(e)) return e.describe();
+  return describeError(e);
+}
+
+/** Run a command body against the gallery, closing it; errors print and set exit code 1. */
+function withGallery(db: string, fn: (gallery: Gallery) => void): void {
+  let gallery: Gallery | undefined;
+  try {
+    gallery = openGallery(db, { create: false });
+    fn(gallery);
+  } catch (e) {
+    process.stderr.write(`error: ${describe(e)}\n`);
+    process.exitCode = 1;
+  } finally {
+    gallery?.close();
+  }
+}
+
+function countsText(counts: readonly TemplateCount[]): string {
+  if (counts.length === 0) return 'none';
+  const byModel = new Map<string, { plain: number; masked: number }>();
+  for (const c of counts) {
+    const m = byModel.get(c.modelId) ?? { plain: 0, masked: 0 };
+    if (c.masked) m.masked += c.count;
+    else m.plain += c.count;
+    byModel.set(c.modelId, m);
+  }
+  return [...byModel].map(([model, m]) => `${model}: ${m.plain} plain${m.masked > 0 ? ` + ${m.masked} masked` : ''}`).join('; ');
+}
+
+const isoTime = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+function table(rows: readonly string[][]): string {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ')).join('\n');
+}
+
+function identityJson(identity: Identity, templates?: readonly Template[]): Record<string, unknown> {
+  return {
+    id: identity.id,
+    name: identity.name,
+    groups: identity.groups,
+    metadata: identity.metadata,
+    createdAt: isoTime(identity.createdAt),
+    updatedAt: isoTime(identity.updatedAt),
+    templateCounts: identity.templateCounts,
+    templateTotal: identity.templateTotal,
+    ...(templates ? { templates: templates.map((t) => ({ ...t, createdAt: isoTime(t.createdAt) })) } : {}),
+  };
+}
+
+function listIdentities(gallery: Gallery, json: boolean): void {
+  const all = gallery.listIdentities();
+  if (json) {
+    process.stdout.write(`${JSON.stringify(all.map((i) => identityJson(i)), null, 2)}\n`);
+    return;
+  }
+  if (all.length === 0) {
+    process.stdout.write(`no identities in ${gallery.path}\n`);
+    return;
+  }
+  const rows = [['ID', 'NAME', 'GROUPS', 'TEMPLATES', 'ENROLLED']];
+  for (const i of all) rows.push([i.id, i.name, i.groups.join(',') || '-', countsText(i.templateCounts), isoTime(i.createdAt)]);
+  process.stdout.write(`${table(rows)}\n${all.length} ${all.length === 1 ? 'identity' : 'identities'} in ${gallery.path}\n`);
+}
+
+function showIdentity(gallery: Gallery, query: string, json: boolean): void {
+  const identity = gallery.resolve(query);
+  const templates = gallery.listTemplates(identity.id);
+  if (json) {
+    process.stdout.write(`${JSON.stringify(identityJson(identity, templates), null, 2)}\n`);
+    return;
+  }
+  const lines = [
+    `${identity.name} (${identity.id})`,
+    `  groups:    ${identity.groups.join(', ') || '-'}`,
+    `  metadata:  ${Object.keys(identity.metadata).length > 0 ? JSON.stringify(identity.metadata) : '-'}`,
+    `  enrolled:  ${isoTime(identity.createdAt)}   updated: ${isoTime(identity.updatedAt)}`,
+    `  templates: ${identity.templateTotal} (${countsText(identity.templateCounts)})`,
+  ];
+  if (templates.length > 0) {
+    const rows = [['    ID', 'MODEL', 'KIND', 'DIM', 'QUALITY', 'PHOTO', 'CREATED']];
+    for (const t of templates) {
+      rows.push([`    ${t.id}`, t.modelId, t.masked ? 'masked' : 'plain', String(t.dim), t.quality === null ? '-' : t.quality.toFixed(3), t.sourcePhotoSha256 ? t.sourcePhotoSha256.slice(0, 12) : '(from unknown)', isoTime(t.createdAt)]);
+    }
+    lines.push(table(rows));
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+function removeIdentity(gallery: Gallery, query: string, yes: boolean): void {
+  const identity = gallery.resolve(query);
+  const what = `${identity.name} (${identity.id}) and ${identity.templateTotal === 1 ? 'its template' : `its ${identity.templateTotal} templates`}`;
+  if (!yes) {
+    throw new GalleryError('GALLERY_BAD_ARGUMENT', `not removing ${what} without confirmation`, { hint: `re-run with --yes: facegate identities remove ${identity.id} --yes` });
+  }
+  gallery.remove(identity.id);
+  process.stdout.write(`removed ${what}\n`);
+}
+
+function renameIdentity(gallery: Gallery, query: string, newName: string): void {
+  const identity = gallery.resolve(query);
+  const renamed = gallery.rename(identity.id, newName);
+  process.stdout.write(`renamed ${identity.id}: "${identity.name}" -> "${renamed.name}"\n`);
+}
+
+/** `facegate identities list|show|remove|rename`, each with `--db PATH`. */
+export function registerIdentitiesCommand(program: Command, opts: { defaultDb: string }): void {
+  const dbOption = (): Option => new Option('--db <path>', 'gallery database file').default(opts.defaultDb);
+  const identities = program.command('identities').description('list, show, rename and remove enrolled identities');
+
+  identities
+    .command('list')
+    .description('list enrolled identities with their template counts')
+    .addOption(dbOption())
+    .option('--json', 'print a JSON array')
+    .action((o: DbOptions & { json?: boolean }) => withGallery(o.db, (g) => listIdentities(g, o.json === true)));
+
+  identities
+    .command('show')
+    .description('show one identity and its templates')
+    .argument('<id-or-name>', 'identity id (id_...) or name')
+    .addOption(dbOption())
+    .option('--json', 'print a JSON object')
+    .action((query: string, o: DbOptions & { json?: boolean }) => withGallery(o.db, (g) => showIdentity(g, query, o.json === true)));
+
+  identities
+    .command('remove')
+    .description('remove an identity and all its templates')
+    .argument('<id-or-name>', 'identity id (id_...) or name')
+    .addOption(dbOption())
+    .option('--yes', 'confirm the removal')
+    .action((query: string, o: DbOptions & { yes?: boolean }) => withGallery(o.db, (g) => removeIdentity(g, query, o.yes === true)));
+
+  identities
+    .command('rename')
+    .description('rename an identity')
+    .argument('<id-or-name>', 'identity id (id_...) or current name')
+    .argument('<new-name>', 'the new name')
+    .addOption(dbOption())
+    .action((query: string, newName: string, o: DbOptions) => withGallery(o.db, (g) => renameIdentity(g, query, newName)));
+}
