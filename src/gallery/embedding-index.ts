@@ -90,6 +90,16 @@ export interface SearchTuning {
   readonly screenMinRows: number;
 }
 
+/** What a search did, for tests and benchmarks. */
+export interface SearchTrace {
+  /** True when the int8 screening pass ran. */
+  screened: boolean;
+  /** Rows re-scored exactly one by one after screening. */
+  rescored: number;
+  /** Indexes scanned in full with the exact f32 kernel. */
+  exactScans: number;
+}
+
 export const DEFAULT_SEARCH_TUNING: SearchTuning = { screenMinRows: 16384 };
 
 /**
@@ -101,7 +111,7 @@ export const DEFAULT_SEARCH_TUNING: SearchTuning = { screenMinRows: 16384 };
  * bound), so the exact k-th best is >= A - E, and any row that can be in the exact answer has
  * approx >= A - 2E. Only those rows are re-scored exactly, so the result equals the exact scan's.
  */
-export function searchIndexes(indexes: readonly EmbeddingIndex[], probe: Float32Array, k: number, tuning: SearchTuning = DEFAULT_SEARCH_TUNING): IndexHit[] {
+export function searchIndexes(indexes: readonly EmbeddingIndex[], probe: Float32Array, k: number, tuning: SearchTuning = DEFAULT_SEARCH_TUNING, trace?: SearchTrace): IndexHit[] {
   const live = indexes.filter((ix) => ix.size > 0);
   const total = live.reduce((n, ix) => n + ix.size, 0);
   if (total === 0) return [];
@@ -114,6 +124,7 @@ export function searchIndexes(indexes: readonly EmbeddingIndex[], probe: Float32
 
   const screen = total >= tuning.screenMinRows && live.every((ix) => ix.store.canScreen);
   if (screen) {
+    if (trace) trace.screened = true;
     const approx = live.map((ix) => ix.store.scanApprox(probe));
     const coarse = new GroupTopK(k);
     for (let t = 0; t < live.length; t++) {
@@ -138,8 +149,10 @@ export function searchIndexes(indexes: readonly EmbeddingIndex[], probe: Float32
         if (candidates * 8 > scores.length) {
           // Scores too close together for screening to pay: re-score the whole index in SIMD.
           offerAll(exact, ix.store.scan(probe), groups, t, tag);
+          if (trace) trace.exactScans++;
           continue;
         }
+        if (trace) trace.rescored += candidates;
         for (let r = 0; r < scores.length; r++) {
           if (scores[r] >= cut) {
             const s = ix.store.rowDot(r, probe);
@@ -152,6 +165,7 @@ export function searchIndexes(indexes: readonly EmbeddingIndex[], probe: Float32
   }
   const sel = new GroupTopK(k);
   for (let t = 0; t < live.length; t++) offerAll(sel, live[t].store.scan(probe), live[t].rowGroups, t, tag);
+  if (trace) trace.exactScans += live.length;
   return toHits(sel.results());
 }
 
