@@ -1,0 +1,20 @@
+/**
+ * The `identities` command in a program built like src/cli/main.ts (exitOverride, errors printed
+ * once, exit code set), for tests until main.ts wires it in.
+ * usage: node --import tsx test/helpers/gallery-cli.ts identities ...
+ */
+import { Command, CommanderError } from 'commander';
+import { registerIdentitiesCommand } from '../../src/cli/identities.ts';
+import { describeError } from '../../src/cli/common.ts';
+
+const program = new Command('facegate').showHelpAfterError('(run with --help for usage)').exitOverride();
+registerIdentitiesCommand(program, { defaultDb: process.env.FACEGATE_TEST_DB ?? 'gallery.db' });
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) process.exitCode = e.exitCode;
+  else {
+    process.stderr.write(`error: ${describeError(e)}\n`);
+    process.exitCode = 1;
+  }
+}
