@@ -376,3 +376,23 @@ t.test('unknowns: a recurring stranger keeps one id; promotion makes an identity
   g2.removeUnknown('unk_4');
   t.same(g2.listUnknowns(), []);
 });
+
+t.test('enrollMany: one transaction for the batch, all or nothing, errors name the bad entry', async (t) => {
+  const g = open(t);
+  const batch = Array.from({ length: 50 }, (_, i) => ({ name: `b${i}`, templates: [template(v128()), template(v128(), { masked: i % 2 === 0 })] }));
+  const made = g.enrollMany(batch);
+  t.equal(made.length, 50);
+  t.same(made.map((m) => g.getIdentity(m.id)), made, 'returned identities equal what the database holds');
+  const before = g.stats();
+  try {
+    g.enrollMany([{ name: 'fine', templates: [template(v128())] }, { name: 'bad', templates: [template(v128(), { modelId: 'n_64d' })] }, { name: 'clash', templates: [template(randomUnit(32, rand), { modelId: 'n_64d' })] }]);
+    t.fail('should throw');
+  } catch (e) {
+    t.equal(isGalleryError(e) && e.code, 'GALLERY_DIM_MISMATCH', 'dims must agree within the batch too');
+    t.match((e as Error).message, /^enrollment 2: /);
+    t.equal(isGalleryError(e) && e.context.index, 2);
+  }
+  t.same(g.stats(), before, 'nothing from the failed batch was written');
+  t.same(g.findByName('fine'), []);
+  t.same(g.enrollMany([]), []);
+});
