@@ -125,5 +125,5 @@ t.test('kill -9 after an uncommitted enrollment spilled into the WAL: recovery d
   t.same([...state.counts], [], 'recovery dropped the uncommitted identity and all its templates');
   const g = openGallery(path, { create: false });
   t.teardown(() => g.close());
-  t.same(g.stats(), { identities: 0, templates: 0, unknowns: 0, indexes: [] });
+  t.match(g.stats(), { identities: 0, templates: 0, unknowns: 0, indexes: [] });
 });

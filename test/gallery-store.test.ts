@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import t, { type Test } from 'tap';
 import { openGallery, isGalleryError, SCHEMA_VERSION, type Gallery, type GalleryErrorCode, type TemplateInput } from '../src/gallery/index.ts';
+import type { GallerySearch } from '../src/recognize/index.ts';
 import { cosine, near, prng, randomUnit, SHA_A, template } from './helpers/gallery-data.ts';
 
 function tempDir(t: Test): string {
@@ -306,6 +307,33 @@ t.test('another process changing the file is seen by the next search', async (t)
   cli.remove(added.id);
   t.same(server.search(probe, { modelId: 'test_128d' }).map((m) => m.identityId), [mine.id], 'removal seen; own enrollment kept');
   t.same(cli.search(probe, { modelId: 'test_128d' }).map((m) => m.identityId), [mine.id]);
+  t.same(server.stats().sync, { fullLoads: 1, incrementalSyncs: 3 }, 'the server caught up from the change log, never reloading everything');
+  t.same(cli.stats().sync, { fullLoads: 1, incrementalSyncs: 1 });
+
+  // Unknowns and promotion made elsewhere are seen too.
+  const stranger = v128();
+  const sighting = cli.upsertUnknown(stranger, 'test_128d', 10, 0.6);
+  t.equal(server.upsertUnknown(near(stranger, 0.02, rand), 'test_128d', 20, 0.6).id, sighting.id, 'the server joins the CLI\'s unknown');
+  cli.promoteUnknown(sighting.id, 'named elsewhere');
+  t.equal(server.search(stranger, { modelId: 'test_128d', k: 1 })[0].name, 'named elsewhere');
+  t.same(server.listUnknowns(), []);
+});
+
+t.test('a reader too far behind the change log reloads in full, and ends up identical', async (t) => {
+  const path = join(tempDir(t), 'behind.db');
+  const reader = open(t, path);
+  const writer = open(t, path);
+  const probe = randomUnit(8, rand);
+  const first = writer.enroll({ name: 'first', templates: [template(probe, { modelId: 'tiny_8d' })] });
+  t.equal(reader.search(probe, { modelId: 'tiny_8d', k: 1 })[0].identityId, first.id);
+  // 12,000 changes: more than the log keeps (10,000), so the reader cannot catch up entry by entry.
+  for (let i = 0; i < 12; i++) writer.enrollMany(Array.from({ length: 1000 }, (_, j) => ({ name: `bulk ${i}-${j}`, templates: [template(randomUnit(8, rand), { modelId: 'tiny_8d' })] })));
+  writer.rename(first.id, 'first, renamed');
+  const hits = reader.search(probe, { modelId: 'tiny_8d', k: 3 });
+  t.same(reader.stats().sync, { fullLoads: 2, incrementalSyncs: 1 });
+  t.same(hits, writer.search(probe, { modelId: 'tiny_8d', k: 3 }));
+  t.equal(hits[0].name, 'first, renamed');
+  t.equal(reader.stats().indexes[0].rows, 12_001);
 });
 
 t.test('resolve: by id, exact name, case-insensitive name; ambiguous and missing names are errors', async (t) => {
@@ -395,4 +423,14 @@ t.test('enrollMany: one transaction for the batch, all or nothing, errors name t
   t.same(g.stats(), before, 'nothing from the failed batch was written');
   t.same(g.findByName('fine'), []);
   t.same(g.enrollMany([]), []);
+});
+
+t.test('Gallery is what recognizeTracks needs (GallerySearch), with no adapter', async (t) => {
+  const g = open(t);
+  const probe = v128();
+  g.enroll({ name: 'R', templates: [template(probe)] });
+  const search: GallerySearch = g; // compile-time check of the structural fit
+  t.equal(search.search(probe, { modelId: 'test_128d', k: 1, masked: 'plain' })[0].name, 'R');
+  const u = search.upsertUnknown?.(v128(), 'test_128d', 1, 0.5);
+  t.same(typeof u === 'object' ? u.id : u, 'unk_1');
 });

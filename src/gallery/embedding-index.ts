@@ -144,21 +144,22 @@ export function searchIndexes(indexes: readonly EmbeddingIndex[], probe: Float32
         const ix = live[t];
         const scores = approx[t].scores;
         const groups = ix.rowGroups;
+        // Scores too close together for screening to pay (more than 1/8 of rows to re-score one
+        // by one): stop and re-score the whole index with the SIMD kernel instead.
+        const limit = scores.length >> 3;
         let candidates = 0;
-        for (let r = 0; r < scores.length; r++) if (scores[r] >= cut) candidates++;
-        if (candidates * 8 > scores.length) {
-          // Scores too close together for screening to pay: re-score the whole index in SIMD.
-          offerAll(exact, ix.store.scan(probe), groups, t, tag);
-          if (trace) trace.exactScans++;
-          continue;
-        }
-        if (trace) trace.rescored += candidates;
-        for (let r = 0; r < scores.length; r++) {
+        let r = 0;
+        for (; r < scores.length; r++) {
           if (scores[r] >= cut) {
+            if (++candidates > limit) break;
             const s = ix.store.rowDot(r, probe);
             if (s > exact.floor) exact.offer(groups[r], s, r * tag + t);
           }
         }
+        if (r < scores.length) {
+          offerAll(exact, ix.store.scan(probe), groups, t, tag);
+          if (trace) trace.exactScans++;
+        } else if (trace) trace.rescored += candidates;
       }
       return toHits(exact.results());
     }

@@ -70,6 +70,8 @@ interface IdentityEntry {
   readonly id: string;
   name: string;
   groups: readonly string[];
+  /** Its indexed templates, so a change made elsewhere can replace exactly these. */
+  readonly templateIds: Set<string>;
 }
 
 interface UnknownEntry {
@@ -78,6 +80,9 @@ interface UnknownEntry {
   firstSeen: number;
   lastSeen: number;
 }
+
+/** Change-log entries kept for other connections to catch up from. */
+const KEEP_CHANGES = 10_000;
 
 const newId = (prefix: string): string => `${prefix}_${randomBytes(8).toString('hex')}`;
 const indexKey = (modelId: string, masked: boolean): string => `${modelId}\u0000${masked ? 'masked' : 'plain'}`;
@@ -131,6 +136,10 @@ export class Gallery {
   private readonly stmt: ReturnType<Gallery['prepare']>;
   private closed = false;
   private dataVersion = 0;
+  /** The newest change-log entry this connection's memory reflects. */
+  private changeSeq = 0;
+  private fullLoads = 0;
+  private incrementalSyncs = 0;
 
   private entries = new Map<string, IdentityEntry>();
   private byOrdinal: (IdentityEntry | undefined)[] = [];
@@ -176,6 +185,13 @@ export class Gallery {
            FROM identities i JOIN templates t ON t.identity_id = i.id
           GROUP BY i.id HAVING sum(t.model_id = ?) = 0 ORDER BY i.name, i.id`,
       ),
+      newestChange: db.prepare<[], number | null>('SELECT max(seq) FROM changes').pluck(),
+      oldestChange: db.prepare<[], number | null>('SELECT min(seq) FROM changes').pluck(),
+      changesSince: db.prepare<[number], { seq: number; kind: 'identity' | 'unknown'; ref: string }>('SELECT seq, kind, ref FROM changes WHERE seq > ? ORDER BY seq'),
+      insertChange: db.prepare<[string, string]>('INSERT INTO changes (kind, ref) VALUES (?, ?)'),
+      trimChanges: db.prepare<[number]>('DELETE FROM changes WHERE seq <= ?'),
+      identityEntry: db.prepare<[string], { id: string; name: string; groups: string }>('SELECT id, name, groups FROM identities WHERE id = ?'),
+      templateRowsOf: db.prepare<[string], { id: string; model_id: string; masked: number; dim: number; embedding: Buffer }>('SELECT id, model_id, masked, dim, embedding FROM templates WHERE identity_id = ? ORDER BY rowid'),
       unknownSeq: db.prepare<[], number>("SELECT seq FROM sqlite_sequence WHERE name = 'unknowns'").pluck(),
       insertUnknown: db.prepare('INSERT INTO unknowns (id, model_id, dim, centroid, count, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       updateUnknown: db.prepare('UPDATE unknowns SET centroid = ?, count = ?, first_seen = ?, last_seen = ? WHERE id = ?'),
@@ -191,9 +207,14 @@ export class Gallery {
 
   // --- memory <-> database -------------------------------------------------------------------
 
-  /** (Re)build every in-memory structure from the database. */
+  /** (Re)build every in-memory structure from the database, from one read snapshot. */
   private load(): void {
+    this.db.transaction(() => this.loadAll()).deferred();
+  }
+
+  private loadAll(): void {
     const t0 = performance.now();
+    this.fullLoads++;
     this.entries = new Map();
     this.byOrdinal = [];
     this.indexes = new Map();
@@ -203,26 +224,81 @@ export class Gallery {
     for (const t of this.stmt.allTemplates.iterate()) {
       const entry = this.entries.get(t.identity_id);
       if (!entry) continue; // impossible with foreign keys on; never index an orphan
-      this.indexTemplate(t.id, entry.ordinal, t.model_id, t.masked === 1, fromBlob(t.embedding, t.dim, `template ${t.id}`));
+      this.indexTemplate(t.id, entry, t.model_id, t.masked === 1, fromBlob(t.embedding, t.dim, `template ${t.id}`));
     }
     for (const u of this.stmt.allUnknowns.iterate()) {
       this.unknownPool(u.model_id).set(u.id, { centroid: fromBlob(u.centroid, u.dim, `unknown ${u.id}`).slice(), count: u.count, firstSeen: u.first_seen, lastSeen: u.last_seen });
     }
     this.dataVersion = this.stmt.dataVersion.get() ?? 0;
+    this.changeSeq = this.stmt.newestChange.get() ?? 0;
     this.opts.logger?.info({ path: this.path, identities: this.entries.size, templates: this.indexOfTemplate.size, ms: Math.round(performance.now() - t0) }, 'gallery loaded');
   }
 
-  /** Reload when another connection committed since we last looked. */
+  /**
+   * Catch up with commits made by other connections since we last looked (SQLite's data_version
+   * says whether there were any): refresh the identities and unknowns named in the change log, or
+   * reload everything when the log no longer reaches back to where we were.
+   */
   private syncWithFile(): void {
     const v = this.stmt.dataVersion.get() ?? 0;
-    if (v !== this.dataVersion) {
-      this.opts.logger?.info({ path: this.path }, 'gallery changed by another process: reloading');
-      this.load();
+    if (v === this.dataVersion) return;
+    this.db
+      .transaction(() => {
+        this.dataVersion = v;
+        const oldest = this.stmt.oldestChange.get() ?? null;
+        const changes = this.stmt.changesSince.all(this.changeSeq);
+        if (changes.length === 0) return;
+        if (oldest === null || oldest > this.changeSeq + 1 || changes.length > KEEP_CHANGES / 2) {
+          this.opts.logger?.info({ path: this.path }, 'gallery changed by another process: reloading');
+          this.loadAll();
+          this.dataVersion = v;
+          return;
+        }
+        const identities = new Set<string>();
+        const unknowns = new Set<string>();
+        for (const c of changes) (c.kind === 'identity' ? identities : unknowns).add(c.ref);
+        for (const id of identities) this.refreshIdentity(id);
+        for (const id of unknowns) this.refreshUnknown(id);
+        this.changeSeq = changes[changes.length - 1].seq;
+        this.incrementalSyncs++;
+        this.opts.logger?.debug({ path: this.path, identities: identities.size, unknowns: unknowns.size }, 'gallery: applied changes from another process');
+      })
+      .deferred();
+  }
+
+  /** Make memory match the database for one identity: its entry and all its templates. */
+  private refreshIdentity(id: string): void {
+    const row = this.stmt.identityEntry.get(id);
+    if (!row) {
+      this.dropEntry(id);
+      return;
     }
+    const groups = parseJson<string[]>(row.groups, `groups of ${id}`);
+    let entry = this.entries.get(id);
+    if (entry) {
+      for (const t of [...entry.templateIds]) this.unindexTemplate(t, entry);
+      entry.name = row.name;
+      entry.groups = groups;
+    } else {
+      entry = this.addEntry(id, row.name, groups);
+    }
+    for (const t of this.stmt.templateRowsOf.iterate(id)) this.indexTemplate(t.id, entry, t.model_id, t.masked === 1, fromBlob(t.embedding, t.dim, `template ${t.id}`));
+  }
+
+  private refreshUnknown(id: string): void {
+    for (const pool of this.unknowns.values()) pool.delete(id);
+    const u = this.stmt.unknown.get(id);
+    if (u) this.unknownPool(u.model_id).set(u.id, { centroid: fromBlob(u.centroid, u.dim, `unknown ${u.id}`).slice(), count: u.count, firstSeen: u.first_seen, lastSeen: u.last_seen });
+  }
+
+  /** Log that a write touched an identity or unknown (inside the write's transaction). */
+  private changed(kind: 'identity' | 'unknown', ref: string): void {
+    const seq = Number(this.stmt.insertChange.run(kind, ref).lastInsertRowid);
+    if (seq % 1000 === 0) this.stmt.trimChanges.run(seq - KEEP_CHANGES);
   }
 
   private addEntry(id: string, name: string, groups: readonly string[]): IdentityEntry {
-    const entry: IdentityEntry = { ordinal: this.byOrdinal.length, id, name, groups };
+    const entry: IdentityEntry = { ordinal: this.byOrdinal.length, id, name, groups, templateIds: new Set() };
     this.entries.set(id, entry);
     this.byOrdinal.push(entry);
     return entry;
@@ -231,24 +307,27 @@ export class Gallery {
   private dropEntry(id: string): void {
     const entry = this.entries.get(id);
     if (!entry) return;
+    for (const t of entry.templateIds) this.unindexTemplate(t, entry);
     this.entries.delete(id);
     this.byOrdinal[entry.ordinal] = undefined;
   }
 
-  private indexTemplate(templateId: string, ordinal: number, modelId: string, masked: boolean, embedding: Float32Array): void {
+  private indexTemplate(templateId: string, entry: IdentityEntry, modelId: string, masked: boolean, embedding: Float32Array): void {
     const key = indexKey(modelId, masked);
     let index = this.indexes.get(key);
     if (!index) {
       index = new EmbeddingIndex(modelId, masked, embedding.length, { useSimd: this.opts.search?.useSimd });
       this.indexes.set(key, index);
     }
-    index.add(templateId, ordinal, embedding);
+    index.add(templateId, entry.ordinal, embedding);
     this.indexOfTemplate.set(templateId, index);
+    entry.templateIds.add(templateId);
   }
 
-  private unindexTemplate(templateId: string): void {
+  private unindexTemplate(templateId: string, entry: IdentityEntry | undefined): void {
     this.indexOfTemplate.get(templateId)?.remove(templateId);
     this.indexOfTemplate.delete(templateId);
+    entry?.templateIds.delete(templateId);
   }
 
   private unknownPool(modelId: string): Map<string, UnknownEntry> {
@@ -275,15 +354,23 @@ export class Gallery {
     if (this.closed) throw new GalleryError('GALLERY_CLOSED', `gallery ${this.path} is closed`, { hint: 'open it again with openGallery()' });
   }
 
-  /** Run `fn` in one IMMEDIATE transaction (the write lock up front: no upgrade deadlocks). */
+  /**
+   * Run `fn` in one IMMEDIATE transaction (the write lock up front: no upgrade deadlocks). When
+   * nobody else wrote since our last sync, our own change-log entries count as seen.
+   */
   private write<T>(op: WriteOperation, fn: () => T): T {
-    return this.db
+    let seenUpTo: number | undefined;
+    const result = this.db
       .transaction(() => {
-        const result = fn();
+        const inSync = (this.stmt.newestChange.get() ?? 0) === this.changeSeq;
+        const r = fn();
         this.opts.beforeCommit?.(op);
-        return result;
+        if (inSync) seenUpTo = this.stmt.newestChange.get() ?? 0;
+        return r;
       })
       .immediate();
+    if (seenUpTo !== undefined) this.changeSeq = seenUpTo;
+    return result;
   }
 
   private insertTemplates(identityId: string, templates: readonly CleanTemplate[], createdAt: number): string[] {
@@ -353,11 +440,12 @@ export class Gallery {
       for (const p of prepared) {
         this.stmt.insertIdentity.run(p.id, p.name, JSON.stringify(p.groups), JSON.stringify(p.metadata), now, now);
         p.templateIds = this.insertTemplates(p.id, p.templates, now);
+        this.changed('identity', p.id);
       }
     });
     return prepared.map((p) => {
       const entry = this.addEntry(p.id, p.name, p.groups);
-      p.templates.forEach((t, i) => this.indexTemplate(p.templateIds[i], entry.ordinal, t.modelId, t.masked, t.embedding));
+      p.templates.forEach((t, i) => this.indexTemplate(p.templateIds[i], entry, t.modelId, t.masked, t.embedding));
       return { id: p.id, name: p.name, groups: p.groups, metadata: p.metadata, createdAt: now, updatedAt: now, templateCounts: countTemplates(p.templates), templateTotal: p.templates.length };
     });
   }
@@ -374,9 +462,10 @@ export class Gallery {
     const templateIds = this.write('addTemplates', () => {
       const ids = this.insertTemplates(id, cleaned, now);
       this.stmt.touch.run(now, id);
+      this.changed('identity', id);
       return ids;
     });
-    cleaned.forEach((t, i) => this.indexTemplate(templateIds[i], entry.ordinal, t.modelId, t.masked, t.embedding));
+    cleaned.forEach((t, i) => this.indexTemplate(templateIds[i], entry, t.modelId, t.masked, t.embedding));
     return this.requireIdentity(id);
   }
 
@@ -388,8 +477,9 @@ export class Gallery {
     this.write('removeTemplate', () => {
       this.stmt.removeTemplate.run(templateId);
       this.stmt.touch.run(this.now(), row.identity_id);
+      this.changed('identity', row.identity_id);
     });
-    this.unindexTemplate(templateId);
+    this.unindexTemplate(templateId, this.entries.get(row.identity_id));
   }
 
   getIdentity(id: string): Identity | undefined {
@@ -474,7 +564,10 @@ export class Gallery {
     const identityId = this.identityId(id);
     const name = cleanName(newName, 'new name');
     this.syncWithFile();
-    const changed = this.write('rename', () => this.stmt.rename.run(name, this.now(), identityId).changes);
+    const changed = this.write('rename', () => {
+      this.changed('identity', identityId);
+      return this.stmt.rename.run(name, this.now(), identityId).changes;
+    });
     if (changed === 0) throw this.notFound(identityId);
     const entry = this.entries.get(identityId);
     if (entry) entry.name = name;
@@ -486,7 +579,10 @@ export class Gallery {
     const identityId = this.identityId(id);
     const cleaned = cleanGroups(groups);
     this.syncWithFile();
-    const changed = this.write('setGroups', () => this.stmt.setGroups.run(JSON.stringify(cleaned), this.now(), identityId).changes);
+    const changed = this.write('setGroups', () => {
+      this.changed('identity', identityId);
+      return this.stmt.setGroups.run(JSON.stringify(cleaned), this.now(), identityId).changes;
+    });
     if (changed === 0) throw this.notFound(identityId);
     const entry = this.entries.get(identityId);
     if (entry) entry.groups = cleaned;
@@ -510,9 +606,10 @@ export class Gallery {
     const templateIds = this.write('remove', () => {
       const ids = this.stmt.templateIdsOf.all(identityId);
       if (this.stmt.removeIdentity.run(identityId).changes === 0) throw this.notFound(identityId);
+      this.changed('identity', identityId);
       return ids;
     });
-    for (const t of templateIds) this.unindexTemplate(t);
+    for (const t of templateIds) this.unindexTemplate(t, this.entries.get(identityId));
     this.dropEntry(identityId);
   }
 
@@ -596,6 +693,7 @@ export class Gallery {
           : { centroid: unit, count: 1, firstSeen: time, lastSeen: time };
         if (old) this.stmt.updateUnknown.run(toBlob(entry.centroid), entry.count, entry.firstSeen, entry.lastSeen, match.id);
         else this.stmt.insertUnknown.run(match.id, model, unit.length, toBlob(entry.centroid), 1, time, time);
+        this.changed('unknown', match.id);
         return { match, entry };
       }),
     );
@@ -642,11 +740,13 @@ export class Gallery {
       this.stmt.insertIdentity.run(id, cleanedName, JSON.stringify(groups), JSON.stringify(metadata), now, now);
       const [templateId] = this.insertTemplates(id, [template], now);
       this.stmt.removeUnknown.run(u.id);
+      this.changed('unknown', u.id);
+      this.changed('identity', id);
       return { template, templateId, modelId: u.model_id };
     });
     this.unknowns.get(promoted.modelId)?.delete(unknownId);
     const entry = this.addEntry(id, cleanedName, groups);
-    this.indexTemplate(promoted.templateId, entry.ordinal, promoted.modelId, false, promoted.template.embedding);
+    this.indexTemplate(promoted.templateId, entry, promoted.modelId, false, promoted.template.embedding);
     return this.requireIdentity(id);
   }
 
@@ -654,7 +754,10 @@ export class Gallery {
     this.assertOpen();
     const u = typeof unknownId === 'string' ? this.stmt.unknown.get(unknownId) : undefined;
     if (!u) throw new GalleryError('GALLERY_UNKNOWN_NOT_FOUND', `no unknown with id ${JSON.stringify(unknownId)}`);
-    this.write('removeUnknown', () => this.stmt.removeUnknown.run(u.id));
+    this.write('removeUnknown', () => {
+      this.stmt.removeUnknown.run(u.id);
+      this.changed('unknown', u.id);
+    });
     this.unknowns.get(u.model_id)?.delete(u.id);
   }
 
@@ -664,7 +767,10 @@ export class Gallery {
     const before = cleanTime(beforeMs);
     const ids = this.write('pruneUnknowns', () => {
       const stale = this.stmt.staleUnknowns.all(before);
-      for (const id of stale) this.stmt.removeUnknown.run(id);
+      for (const id of stale) {
+        this.stmt.removeUnknown.run(id);
+        this.changed('unknown', id);
+      }
       return stale;
     });
     for (const pool of this.unknowns.values()) for (const id of ids) pool.delete(id);
@@ -680,7 +786,7 @@ export class Gallery {
       .filter((ix) => ix.size > 0)
       .map((ix) => ({ modelId: ix.modelId, masked: ix.masked, dim: ix.dim, rows: ix.size }))
       .sort((a, b) => a.modelId.localeCompare(b.modelId) || Number(a.masked) - Number(b.masked));
-    return { identities: c.identities, templates: c.templates, unknowns: c.unknowns, indexes };
+    return { identities: c.identities, templates: c.templates, unknowns: c.unknowns, indexes, sync: { fullLoads: this.fullLoads, incrementalSyncs: this.incrementalSyncs } };
   }
 
   /** Value of a PRAGMA (journal_mode, synchronous, foreign_keys...), for checks and diagnostics. */

@@ -44,6 +44,15 @@ const MIGRATIONS: readonly string[] = [
     last_seen  INTEGER NOT NULL
   ) STRICT;
   CREATE INDEX unknowns_by_model ON unknowns (model_id);
+
+  -- What each write touched, so other connections to the file (the CLI while the server runs)
+  -- refresh just those identities/unknowns instead of reloading everything. Trimmed to the
+  -- newest entries; a reader further behind than that reloads in full.
+  CREATE TABLE changes (
+    seq  INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL CHECK (kind IN ('identity', 'unknown')),
+    ref  TEXT NOT NULL
+  ) STRICT;
   `,
 ];
 

@@ -109,4 +109,6 @@ export interface GalleryStats {
   readonly templates: number;
   readonly unknowns: number;
   readonly indexes: readonly { readonly modelId: string; readonly masked: boolean; readonly dim: number; readonly rows: number }[];
+  /** How this connection kept up with other writers: full loads (1 at open) and incremental catch-ups. */
+  readonly sync: { readonly fullLoads: number; readonly incrementalSyncs: number };
 }
