@@ -15,10 +15,11 @@ export class EmbeddingIndex {
   private groups = new Int32Array(16);
   private readonly rowOf = new Map<string, number>();
 
-  constructor(modelId: string, masked: boolean, dim: number, opts: { useSimd?: boolean } = {}) {
+  constructor(modelId: string, masked: boolean, dim: number, opts: { useSimd?: boolean; initialCapacity?: number } = {}) {
     this.modelId = modelId;
     this.masked = masked;
     this.store = new RowStore(dim, opts);
+    this.groups = new Int32Array(Math.max(16, opts.initialCapacity ?? 16));
   }
 
   get dim(): number {

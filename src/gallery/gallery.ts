@@ -145,6 +145,7 @@ export class Gallery {
   private byOrdinal: (IdentityEntry | undefined)[] = [];
   private indexes = new Map<string, EmbeddingIndex>();
   private indexOfTemplate = new Map<string, EmbeddingIndex>();
+  private lastIndex: EmbeddingIndex | undefined;
   private unknowns = new Map<string, Map<string, UnknownEntry>>();
 
   constructor(db: Database.Database, path: string, opts: GalleryOptions) {
@@ -172,7 +173,8 @@ export class Gallery {
       templatesOf: db.prepare<[string], TemplateRow>('SELECT id, identity_id, model_id, masked, dim, source_photo_sha256, quality, created_at FROM templates WHERE identity_id = ? ORDER BY created_at, rowid'),
       template: db.prepare<[string], TemplateRow & { embedding: Buffer }>('SELECT id, identity_id, model_id, masked, dim, embedding, source_photo_sha256, quality, created_at FROM templates WHERE id = ?'),
       templateIdsOf: db.prepare<[string], string>('SELECT id FROM templates WHERE identity_id = ?').pluck(),
-      allTemplates: db.prepare<[], { id: string; identity_id: string; model_id: string; masked: number; dim: number; embedding: Buffer }>('SELECT id, identity_id, model_id, masked, dim, embedding FROM templates ORDER BY rowid'),
+      allTemplates: db.prepare<[], [id: string, identityId: string, modelId: string, masked: number, dim: number, embedding: Buffer]>('SELECT id, identity_id, model_id, masked, dim, embedding FROM templates ORDER BY rowid').raw(),
+      templateSpaces: db.prepare<[], { model_id: string; masked: number; dim: number; n: number }>('SELECT model_id, masked, max(dim) AS dim, count(*) AS n FROM templates GROUP BY model_id, masked'),
       allIdentityEntries: db.prepare<[], { id: string; name: string; groups: string }>('SELECT id, name, groups FROM identities ORDER BY rowid'),
       rename: db.prepare('UPDATE identities SET name = ?, updated_at = ? WHERE id = ?'),
       setGroups: db.prepare('UPDATE identities SET groups = ?, updated_at = ? WHERE id = ?'),
@@ -219,12 +221,15 @@ export class Gallery {
     this.byOrdinal = [];
     this.indexes = new Map();
     this.indexOfTemplate = new Map();
+    this.lastIndex = undefined;
     this.unknowns = new Map();
     for (const r of this.stmt.allIdentityEntries.iterate()) this.addEntry(r.id, r.name, parseJson<string[]>(r.groups, `groups of ${r.id}`));
-    for (const t of this.stmt.allTemplates.iterate()) {
-      const entry = this.entries.get(t.identity_id);
+    // Size each index once up front: no regrowth copies while loading.
+    for (const sp of this.stmt.templateSpaces.iterate()) this.indexFor(sp.model_id, sp.masked === 1, sp.dim, sp.n);
+    for (const [id, identityId, modelId, masked, dim, embedding] of this.stmt.allTemplates.iterate()) {
+      const entry = this.entries.get(identityId);
       if (!entry) continue; // impossible with foreign keys on; never index an orphan
-      this.indexTemplate(t.id, entry, t.model_id, t.masked === 1, fromBlob(t.embedding, t.dim, `template ${t.id}`));
+      this.indexTemplate(id, entry, modelId, masked === 1, fromBlob(embedding, dim, `template ${id}`));
     }
     for (const u of this.stmt.allUnknowns.iterate()) {
       this.unknownPool(u.model_id).set(u.id, { centroid: fromBlob(u.centroid, u.dim, `unknown ${u.id}`).slice(), count: u.count, firstSeen: u.first_seen, lastSeen: u.last_seen });
@@ -313,11 +318,11 @@ export class Gallery {
   }
 
   private indexTemplate(templateId: string, entry: IdentityEntry, modelId: string, masked: boolean, embedding: Float32Array): void {
-    const key = indexKey(modelId, masked);
-    let index = this.indexes.get(key);
-    if (!index) {
-      index = new EmbeddingIndex(modelId, masked, embedding.length, { useSimd: this.opts.search?.useSimd });
-      this.indexes.set(key, index);
+    // Templates arrive in runs of one model and kind (a load, a batch): skip the key lookup then.
+    let index = this.lastIndex;
+    if (!index || index.modelId !== modelId || index.masked !== masked) {
+      index = this.indexFor(modelId, masked, embedding.length, 0);
+      this.lastIndex = index;
     }
     index.add(templateId, entry.ordinal, embedding);
     this.indexOfTemplate.set(templateId, index);
@@ -328,6 +333,16 @@ export class Gallery {
     this.indexOfTemplate.get(templateId)?.remove(templateId);
     this.indexOfTemplate.delete(templateId);
     entry?.templateIds.delete(templateId);
+  }
+
+  private indexFor(modelId: string, masked: boolean, dim: number, capacity: number): EmbeddingIndex {
+    const key = indexKey(modelId, masked);
+    let index = this.indexes.get(key);
+    if (!index) {
+      index = new EmbeddingIndex(modelId, masked, dim, { useSimd: this.opts.search?.useSimd, initialCapacity: capacity });
+      this.indexes.set(key, index);
+    }
+    return index;
   }
 
   private unknownPool(modelId: string): Map<string, UnknownEntry> {

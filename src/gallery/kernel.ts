@@ -371,8 +371,10 @@ export class RowStore {
       const scale = Math.fround(maxAbs / ROW_QUANT_MAX);
       if (scale > this.maxRowScale) this.maxRowScale = scale;
       this.scalesI8[row] = scale;
-      const inv = scale > 0 ? 1 / scale : 0;
-      for (let i = 0; i < this.dim; i++) this.rowsI8[o + i] = Math.max(-ROW_QUANT_MAX, Math.min(ROW_QUANT_MAX, Math.round(vector[i] * inv)));
+      // |vector[i]| <= maxAbs, so |vector[i] * inv| <= 127 (+ rounding): no clamp needed.
+      const inv = maxAbs > 0 ? ROW_QUANT_MAX / maxAbs : 0;
+      const q = this.rowsI8;
+      for (let i = 0; i < this.dim; i++) q[o + i] = Math.round(vector[i] * inv);
       this.rowsI8.fill(0, o + this.dim, o + this.stride);
     }
     return row;
