@@ -8,8 +8,8 @@
  * 3. when a page comes back short the log is drained: flush the buffer, skipping every id not
  *    above the last one emitted, and switch to live delivery.
  *
- * Why it holds: publish() appends before it emits, and append and emit are one synchronous
- * call, so an event is in the log before any subscriber can see it live. Any event with an id
+ * Why it holds: publish() appends before it emits, so an event is in the log before any
+ * subscriber can see it live, and emission is serialized, so live ids arrive in increasing order. Any event with an id
  * above sinceId was either in the log when a page was read, or was published after step 1 and so
  * is in the buffer. Ids increase, so "skip id <= last emitted" removes exactly the overlap.
  */
@@ -21,27 +21,51 @@ import type { Event, NewEvent } from './types.ts';
 export interface EventBusOptions {
   /** Events per log read during replay (default 500). */
   readonly replayPageSize?: number | undefined;
+  /**
+   * A replay reads pages back to back for up to this many ms, then yields to the event loop
+   * (default 5; 0 = one page per turn).
+   */
+  readonly replaySliceMs?: number | undefined;
 }
 
 export class EventBus {
   readonly log: EventLog;
   private readonly subject = new Subject<Event>();
   private readonly pageSize: number;
+  private readonly sliceMs: number;
   /** Every published event, live only (no replay). */
   readonly events$: Observable<Event> = this.subject.asObservable();
 
   constructor(log: EventLog, opts: EventBusOptions = {}) {
     this.log = log;
     this.pageSize = Math.max(1, Math.floor(opts.replayPageSize ?? 500));
+    this.sliceMs = Math.max(0, opts.replaySliceMs ?? 5);
   }
+
+  /** Appended, not yet emitted: publishes made while an emission is in progress wait here. */
+  private readonly pending: Event[] = [];
+  private emitting = false;
 
   /**
    * Append to the log (durable when this returns), then emit. If the append throws (invalid
    * event, disk failure) nothing is emitted and the error reaches the caller.
+   *
+   * Emission is serialized: an event published from inside a subscriber's next() (re-entrantly)
+   * is emitted after the current event has reached every subscriber, so each subscriber sees ids
+   * in increasing order. A plain Subject would hand the nested event to the later subscribers
+   * before the outer one.
    */
   publish(input: NewEvent): Event {
     const event = this.log.append(input);
-    this.subject.next(event);
+    this.pending.push(event);
+    if (!this.emitting) {
+      this.emitting = true;
+      try {
+        for (let next = this.pending.shift(); next !== undefined; next = this.pending.shift()) this.subject.next(next);
+      } finally {
+        this.emitting = false;
+      }
+    }
     return event;
   }
 
@@ -50,10 +74,13 @@ export class EventBus {
     return new Observable<Event>((subscriber) => this.subject.subscribe({ next: (e) => matchesFilter(e, filter) && subscriber.next(e), error: (e: unknown) => subscriber.error(e), complete: () => subscriber.complete() }));
   }
 
-  /** Every logged event with id > sinceId that matches the filter, then the live ones. */
+  /**
+   * Every logged event with id > sinceId that matches the filter, then the live ones. A sinceId
+   * above the log's last id (a client of another log) is taken as the last id: live events only.
+   */
   replayThenLive(sinceId: number, filter: EventFilter = {}): Observable<Event> {
     return new Observable<Event>((subscriber) => {
-      let last = Math.max(0, Math.floor(Number.isFinite(sinceId) ? sinceId : 0));
+      let last = Math.max(0, Math.min(Math.floor(Number.isFinite(sinceId) ? sinceId : 0), this.log.lastId()));
       let replaying = true;
       let liveCompleted = false;
       let timer: NodeJS.Immediate | undefined;
@@ -79,15 +106,20 @@ export class EventBus {
 
       const pump = (): void => {
         timer = undefined;
+        if (subscriber.closed) return;
         try {
-          const page = this.log.since(last, filter, this.pageSize);
-          for (const e of page) {
-            if (subscriber.closed) return;
-            deliver(e);
-          }
-          if (page.length === this.pageSize) {
-            timer = setImmediate(pump);
-            return;
+          const started = performance.now();
+          for (;;) {
+            const page = this.log.since(last, filter, this.pageSize);
+            for (const e of page) {
+              if (subscriber.closed) return;
+              deliver(e);
+            }
+            if (page.length < this.pageSize) break;
+            if (performance.now() - started >= this.sliceMs) {
+              timer = setImmediate(pump);
+              return;
+            }
           }
           // Drained: the buffer holds everything published since step 1. Index loop: events
           // published re-entrantly by a subscriber during this flush are appended and delivered.
