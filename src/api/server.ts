@@ -68,6 +68,8 @@ export interface ApiOptions {
   readonly allowedOrigins?: readonly string[];
   readonly maxMessageBytes?: number;
   readonly sendBufferMessages?: number;
+  /** Bytes the socket may hold unsent for one client before it counts as lagging (default 4 MiB). */
+  readonly maxBufferedBytes?: number;
   readonly heartbeatMs?: number;
   readonly maxUploadBytes?: number;
   readonly tls?: { readonly cert: string; readonly key: string };
@@ -134,6 +136,7 @@ export async function startApiServer(deps: ApiDeps, opts: ApiOptions): Promise<A
   const maxMessageBytes = opts.maxMessageBytes ?? 64 * 1024;
   const sendBuffer = opts.sendBufferMessages ?? 1000;
   const heartbeatMs = opts.heartbeatMs ?? 15_000;
+  const maxBuffered = opts.maxBufferedBytes ?? 4 * 1024 * 1024;
   const maxUpload = opts.maxUploadBytes ?? 10 * 1024 * 1024;
   const log = deps.logger;
 
@@ -315,6 +318,11 @@ export async function startApiServer(deps: ApiDeps, opts: ApiOptions): Promise<A
       subscription?.unsubscribe();
       ws.close(code, message.slice(0, 120));
       closed = true;
+      // A peer that is not reading never answers the close frame (it sits behind the backlog),
+      // and ws would hold the socket for its 30 s close timeout: cut it after a short grace.
+      const cut = setTimeout(() => ws.terminate(), 1000);
+      cut.unref();
+      ws.once('close', () => clearTimeout(cut));
     };
     send({ type: 'hello', v: PROTOCOL_VERSION, role: principal.role, lastId: deps.events.lastId() });
     ws.on('pong', () => {
@@ -347,7 +355,7 @@ export async function startApiServer(deps: ApiDeps, opts: ApiOptions): Promise<A
       send({ type: 'subscribed', since, filter });
       subscription = deps.events.replayThenLive(since, filter).subscribe({
         next: (event) => {
-          if (!outbox.admit() || ws.bufferedAmount > sendBuffer * maxMessageBytes) {
+          if (!outbox.admit() || ws.bufferedAmount > maxBuffered) {
             // Bypass the outbox for this one message: the client must learn where to resume.
             ws.send(JSON.stringify({ type: 'lagged', lastSentId: outbox.lastSentId, message: `more than ${sendBuffer} events unsent; reconnect with since=${outbox.lastSentId}` } satisfies ServerMessage));
             drop('lagged', 4008, 'lagged');
