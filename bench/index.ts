@@ -1,17 +1,9 @@
-/**
- * `npm run bench -- <name> [options]`. Benchmarks print ratios against the raw model time measured
- * in the same run; nothing here is asserted by tests.
- */
+/** `npm run bench -- <name> [options]`: see bench/registry.ts. */
+import { benchNames, runBench } from './registry.ts';
+
 const [name, ...rest] = process.argv.slice(2);
-
-const benches: Record<string, () => Promise<void>> = {
-  detect: async () => (await import('./detect.ts')).runDetectBench(rest),
-  ingest: async () => (await import('./ingest.ts')).runIngestBench(rest),
-};
-
-const run = name ? benches[name] : undefined;
-if (!run) {
-  process.stderr.write(`usage: npm run bench -- <${Object.keys(benches).join('|')}> [options]\n`);
+if (!name || !benchNames.includes(name)) {
+  process.stderr.write(`usage: npm run bench -- <${benchNames.join('|')}> [options]\n`);
   process.exit(2);
 }
-await run();
+await runBench(name, rest);

@@ -17,7 +17,9 @@ export type ErrorCode =
   | 'DETECTOR_OUTPUT_INVALID'
   | 'BAD_ARGUMENT'
   | 'PROFILE_INVALID'
-  | 'NO_TIER_FITS';
+  | 'NO_TIER_FITS'
+  | 'DATA_MISSING'
+  | 'ENROLL_REJECTED';
 
 export type ErrorContext = Readonly<Record<string, string | number | boolean | undefined>>;
 

@@ -34,7 +34,8 @@ export interface EventFeed {
 export interface IdentityApi {
   list(): readonly unknown[];
   get(id: string): unknown;
-  create(input: { name: string; groups: readonly string[] }): unknown;
+  /** A new identity from its first photo: an identity without a template could never be recognised. */
+  create(input: { name: string; groups: readonly string[]; photo: Buffer }): Promise<{ ok: boolean; message?: string; reason?: string; identity?: unknown }>;
   rename(id: string, name: string): unknown;
   setGroups(id: string, groups: readonly string[]): unknown;
   remove(id: string): boolean;
@@ -138,6 +139,11 @@ export async function startApiServer(deps: ApiDeps, opts: ApiOptions): Promise<A
   const heartbeatMs = opts.heartbeatMs ?? 15_000;
   const maxBuffered = opts.maxBufferedBytes ?? 4 * 1024 * 1024;
   const maxUpload = opts.maxUploadBytes ?? 10 * 1024 * 1024;
+  const readPhoto = async (req: IncomingMessage): Promise<Buffer> => {
+    const type = String(req.headers['content-type'] ?? '');
+    if (!/^image\/(jpeg|png|webp)$/.test(type)) throw new HttpError(415, 'upload the photo as the raw body with Content-Type image/jpeg, image/png or image/webp');
+    return readBody(req, maxUpload);
+  };
   const log = deps.logger;
 
   const principalOf = (req: IncomingMessage): Principal | undefined => (authEnabled ? authenticate(deps.tokens(), presentedToken(req.headers)) : { id: 'anonymous', role: 'admin' });
@@ -225,10 +231,14 @@ export async function startApiServer(deps: ApiDeps, opts: ApiOptions): Promise<A
         return sendJson(res, 200, { identities: ids.list() });
       }
       if (method === 'POST' && !id) {
+        // POST /v1/identities?name=Ada&group=staff with the first photo as the raw body.
         require(req, 'operator');
-        const body = await readJson(req, maxMessageBytes);
-        if (typeof body.name !== 'string' || !body.name.trim() || body.name.length > 200) throw new HttpError(400, 'name must be a non-empty string of at most 200 characters');
-        return sendJson(res, 201, ids.create({ name: body.name.trim(), groups: stringArray(body.groups, 'groups') }));
+        const name = (url.searchParams.get('name') ?? '').trim();
+        if (!name || name.length > 200) throw new HttpError(400, 'name (query parameter) must be a non-empty string of at most 200 characters');
+        const groups = stringArray(url.searchParams.getAll('group'), 'group');
+        const photo = await readPhoto(req);
+        const r = await ids.create({ name, groups, photo });
+        return sendJson(res, r.ok ? 201 : 422, r);
       }
       if (id && method === 'GET' && !sub) {
         require(req, 'viewer');
@@ -254,10 +264,8 @@ export async function startApiServer(deps: ApiDeps, opts: ApiOptions): Promise<A
       }
       if (id && sub === 'photos' && method === 'POST') {
         require(req, 'operator');
-        const type = String(req.headers['content-type'] ?? '');
-        if (!/^image\/(jpeg|png|webp)$/.test(type)) throw new HttpError(415, 'upload the photo as the raw body with Content-Type image/jpeg, image/png or image/webp');
         if (!ids.get(id)) throw new HttpError(404, `no identity ${id}`);
-        const photo = await readBody(req, maxUpload);
+        const photo = await readPhoto(req);
         const r = await ids.enrollPhoto(id, photo);
         return sendJson(res, r.ok ? 201 : 422, r);
       }
@@ -267,9 +275,12 @@ export async function startApiServer(deps: ApiDeps, opts: ApiOptions): Promise<A
 
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     route(req, res).catch((e: unknown) => {
-      const status = e instanceof HttpError ? e.status : 500;
+      // Typed stage errors (a gallery validation error, say) carry a code and a fix: the client's fault.
+      const typed = !(e instanceof HttpError) && e instanceof Error && typeof (e as { code?: unknown }).code === 'string' && 'hint' in e;
+      const status = e instanceof HttpError ? e.status : typed ? 400 : 500;
       if (status === 500) log?.error({ err: e, path: new URL(req.url ?? '/', 'http://x').pathname }, 'api error');
-      if (!res.headersSent) sendJson(res, status, { error: e instanceof HttpError ? e.message : 'internal error' });
+      const body = e instanceof HttpError ? { error: e.message } : typed ? { error: (e as Error).message, code: (e as unknown as { code: string }).code, hint: (e as unknown as { hint?: string }).hint } : { error: 'internal error' };
+      if (!res.headersSent) sendJson(res, status, body);
       else res.destroy();
     });
   };

@@ -29,11 +29,22 @@ export function probability(name: string) {
 /** A person-readable line (plus fix hint) for any error; the stack only with FACEGATE_DEBUG=1. */
 export function describeError(e: unknown): string {
   if (isFacegateError(e)) return e.describe();
+  // Every stage's typed error (GalleryError, ConfigError, GateError, EventsError, CameraError)
+  // carries its own describe() with context and a fix.
+  if (hasDescribe(e)) return e.describe();
   if (process.env.FACEGATE_DEBUG === '1' && e instanceof Error && e.stack) return e.stack;
   return errorMessage(e);
 }
 
+function hasDescribe(e: unknown): e is Error & { describe(): string } {
+  return e instanceof Error && typeof (e as { describe?: unknown }).describe === 'function';
+}
+
 export function errorJson(e: unknown): { code: string; message: string; hint?: string } {
   if (e instanceof FacegateError) return { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) };
+  if (e instanceof Error && typeof (e as { code?: unknown }).code === 'string') {
+    const hint = (e as { hint?: unknown }).hint;
+    return { code: (e as unknown as { code: string }).code, message: e.message, ...(typeof hint === 'string' ? { hint } : {}) };
+  }
   return { code: 'INTERNAL', message: errorMessage(e) };
 }

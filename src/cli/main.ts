@@ -4,7 +4,10 @@ import { registerDetectCommand } from './detect.ts';
 import { registerModelsCommand } from './models.ts';
 import { registerEvalCommand } from './eval.ts';
 import { registerCamerasCommand } from './cameras.ts';
-import { registerEnrollCommand } from './enroll.ts';
+import { registerEnrollCommand, DEFAULT_GALLERY_DB } from './enroll.ts';
+import { registerIdentitiesCommand } from './identities.ts';
+import { registerConfigCommand } from '../config/cli.ts';
+import { registerRunCommands } from './run.ts';
 
 const program = new Command('facegate')
   .description('edge video stream processor for face-based access control')
@@ -17,17 +20,19 @@ registerModelsCommand(program);
 registerEvalCommand(program);
 registerCamerasCommand(program);
 registerEnrollCommand(program);
+registerIdentitiesCommand(program, { defaultDb: DEFAULT_GALLERY_DB() });
+registerConfigCommand(program);
+registerRunCommands(program);
 
 program
   .command('bench')
   .description('benchmarks (same as `npm run bench -- NAME`)')
-  .argument('<name>', 'detect')
+  .argument('<name>', 'detect | ingest | gallery | e2e')
   .argument('[args...]', 'options passed to the benchmark')
   .allowUnknownOption()
   .action(async (name: string, args: string[]) => {
-    if (name !== 'detect') throw new Error(`unknown benchmark "${name}" (known: detect)`);
-    const { runDetectBench } = await import('../../bench/detect.ts');
-    await runDetectBench(args);
+    const { runBench } = await import('../../bench/registry.ts');
+    await runBench(name, args);
   });
 
 try {

@@ -1,0 +1,19 @@
+/**
+ * The benchmarks `npm run bench -- NAME` and `facegate bench NAME` know. Each prints its figures
+ * as ratios against the raw model (or raw operation) time measured in the same run; nothing here
+ * is asserted by tests.
+ */
+const benches: Record<string, (args: readonly string[]) => Promise<void>> = {
+  detect: async (args) => (await import('./detect.ts')).runDetectBench([...args]),
+  ingest: async (args) => (await import('./ingest.ts')).runIngestBench([...args]),
+  gallery: async (args) => (await import('./gallery.ts')).runGalleryBench(args),
+  e2e: async (args) => (await import('./e2e.ts')).runE2eBench(args),
+};
+
+export const benchNames = Object.keys(benches);
+
+export async function runBench(name: string, args: readonly string[]): Promise<void> {
+  const run = benches[name];
+  if (!run) throw new Error(`unknown benchmark "${name}" (known: ${benchNames.join(', ')})`);
+  await run(args);
+}

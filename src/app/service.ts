@@ -1,0 +1,327 @@
+/**
+ * The running facegate service: one config in, everything started from it — gallery, event log +
+ * bus, snapshots, shared model sessions, the access-control stream (streams/access-control.ts)
+ * and the HTTP/WebSocket API — and a reload(next, diff) that applies a hot-reloaded config by
+ * restarting only what changed (cameras one by one, the gate set with its state carried over,
+ * tokens and log level in place). Sections that need new model sessions or another port are
+ * reported as needing a restart rather than half-applied.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Subject } from 'rxjs';
+import { startApiServer, type ApiServer, type GateApi, type IdentityApi } from '../api/server.ts';
+import { createMetrics, type Metrics } from '../api/metrics.ts';
+import { ingestCameraConfig, type Config, type ConfigDiff, type CameraEntry } from '../config/index.ts';
+import { chooseTier, createDetector, readProfile, type Detector } from '../detect/index.ts';
+import { EventBus, EventLog, SnapshotStore, type Event } from '../events/index.ts';
+import { openGallery, type Gallery } from '../gallery/index.ts';
+import { parseGates, type GatePolicy, type GateState, type ManualRequest } from '../gates/index.ts';
+import type { CameraConfig } from '../ingest/index.ts';
+import type { Logger } from '../log.ts';
+import { createEmbedder, createLiveness, createMaskClassifier, prepareEnrollmentPhoto, type Embedder, type LivenessModel, type MaskClassifier } from '../recognize/index.ts';
+import { startAccessControl, type AccessControl, type RecognitionSettings } from '../../streams/access-control.ts';
+
+export interface ServiceOptions {
+  readonly logger: Logger;
+  /** Called for every event after it is logged and published (the demo prints them). */
+  readonly onPublished?: (event: Event) => void;
+  /** Override the configured port (tests use 0). */
+  readonly port?: number;
+  readonly metrics?: Metrics;
+}
+
+export interface Service {
+  readonly config: () => Config;
+  readonly api: ApiServer;
+  readonly access: AccessControl;
+  readonly gallery: Gallery;
+  readonly log: EventLog;
+  readonly bus: EventBus;
+  readonly metrics: Metrics;
+  /** Apply a new valid config; returns the sections that need a restart to take effect. */
+  reload(next: Config, diff: ConfigDiff): Promise<string[]>;
+  /** Resolves when every camera source has ended (file sources played once). */
+  readonly done: Promise<void>;
+  close(): Promise<void>;
+}
+
+const DAY_MS = 86_400_000;
+
+/** The detector settings of a camera as one key: cameras with equal keys share a session. */
+function detectorKey(camera: CameraEntry, log: Logger): { key: string; tier: string; model: string | undefined; size: number } {
+  const d = camera.detector;
+  let tier = d.tier;
+  let size = d.size;
+  if (d.budgetMs !== undefined && d.model === undefined) {
+    const profile = readProfile();
+    if (profile) {
+      const choice = chooseTier(profile, d.budgetMs);
+      tier = choice.entry.tier;
+      size = choice.entry.size;
+      log.info({ camera: camera.id, budgetMs: d.budgetMs, tier, size, p95Ms: choice.entry.p95Ms }, 'detector tier chosen from the time budget');
+    } else {
+      log.warn({ camera: camera.id, budgetMs: d.budgetMs, tier }, 'no detect profile on this machine (run `npx facegate bench detect`); using the configured tier');
+    }
+  }
+  return { key: `${d.model ?? tier}@${size}`, tier, model: d.model, size };
+}
+
+function recognitionSettings(c: Config): RecognitionSettings {
+  return { thresholds: c.recognition.thresholds, maskThreshold: c.recognition.maskThreshold, bestShot: c.recognition.bestShot, unknownThreshold: c.recognition.unknownThreshold };
+}
+
+/** Time every call of an async model method into the model-run histogram. */
+function timed<A extends unknown[], R>(metrics: Metrics, model: string, fn: (...a: A) => Promise<R>): (...a: A) => Promise<R> {
+  return async (...a: A) => {
+    const t0 = performance.now();
+    try {
+      return await fn(...a);
+    } finally {
+      metrics.modelRun.observe({ model }, performance.now() - t0);
+    }
+  };
+}
+
+export async function startService(initial: Config, opts: ServiceOptions): Promise<Service> {
+  const log = opts.logger;
+  const metrics = opts.metrics ?? createMetrics();
+  let config = initial;
+  const m = config.models;
+  const modelOpts = { threads: m.threads || undefined, executionProvider: m.executionProvider, logger: log };
+
+  // Storage first: a bad path fails here, before any model is loaded.
+  const gallery = openGallery(config.gallery.db);
+  const eventLog = new EventLog(config.events.db, { retention: { maxAgeMs: config.events.retention.maxAgeDays * DAY_MS, maxCount: config.events.retention.maxEvents } });
+  const bus = new EventBus(eventLog);
+  const snapshots = new SnapshotStore(config.events.snapshots.dir, { retentionMs: config.events.snapshots.retentionDays * DAY_MS, maxFiles: 100_000 });
+
+  // Shared model sessions: one per detector tier x size, one embedder, mask and liveness.
+  const embedderRaw: Embedder = await createEmbedder(m.embedder, modelOpts);
+  const embedder: Embedder = { ...embedderRaw, modelId: embedderRaw.modelId, dim: embedderRaw.dim, embed: timed(metrics, embedderRaw.modelId, (img) => embedderRaw.embed(img)), close: () => embedderRaw.close() };
+  const mask: MaskClassifier = await createMaskClassifier(m.mask, modelOpts);
+  const liveness: LivenessModel | undefined = m.liveness.enabled ? await createLiveness(m.liveness.models, modelOpts) : undefined;
+  const stale = gallery.modelsNeedingReembed(embedder.modelId);
+  if (stale.length) log.warn({ embedder: embedder.modelId, stale }, 'some identities have no templates for the configured embedder: re-enroll them (`facegate enroll`)');
+
+  const detectors = new Map<string, Detector>();
+  const cameraDetector = new Map<string, Detector>();
+  const ensureDetector = async (camera: CameraEntry): Promise<void> => {
+    const k = detectorKey(camera, log);
+    let det = detectors.get(k.key);
+    if (!det) {
+      const raw = await createDetector({ tier: k.tier, model: k.model, size: k.size, ...modelOpts });
+      det = { ...raw, model: raw.model, tier: raw.tier, size: raw.size, detect: timed(metrics, raw.model.name, (img) => raw.detect(img)), detectTimed: (img) => raw.detectTimed(img), close: () => raw.close() };
+      detectors.set(k.key, det);
+    }
+    cameraDetector.set(camera.id, det);
+  };
+  for (const c of config.cameras) await ensureDetector(c);
+  let enrollDetector: Detector | undefined;
+  const enrollPhoto = async (photo: Buffer) => {
+    // Enrollment photos are often tight crops: the 2.5g tier with the padded retry (src/recognize/enroll.ts).
+    enrollDetector ??= await createDetector({ tier: '2.5g', padRetry: true, ...modelOpts });
+    const dir = mkdtempSync(join(tmpdir(), 'facegate-upload-'));
+    try {
+      const file = join(dir, 'photo');
+      writeFileSync(file, photo);
+      return await prepareEnrollmentPhoto(file, enrollDetector, embedderRaw);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  const manual$ = new Subject<ManualRequest>();
+  let gateState: GateState | undefined;
+  let gates: readonly GatePolicy[] = parseGates(config.gates);
+  const onPublished = (e: Event): void => {
+    metrics.eventsPublished.inc({ type: e.type });
+    if (e.type === 'gate.granted' || e.type === 'gate.denied') {
+      const d = e.data as { reason?: string };
+      metrics.gateDecisions.inc({ gate: e.gateId ?? '', decision: e.type.slice(5), reason: d.reason ?? '' });
+    }
+    // Frame capture (wall clock) to event published: the latency a subscriber sees.
+    if (e.type.startsWith('face.') || e.type.startsWith('gate.')) metrics.stageLatency.observe({ stage: 'frame-to-event' }, Math.max(0, Date.now() - e.timeMs));
+    opts.onPublished?.(e);
+  };
+
+  const cameraEntries = new Map(config.cameras.map((c) => [c.id, c]));
+  const access = startAccessControl({
+    cameras: config.cameras.map(ingestCameraConfig),
+    models: {
+      detectorFor: (camera: CameraConfig) => {
+        const det = cameraDetector.get(camera.id);
+        if (!det) throw new Error(`no detector prepared for camera ${camera.id}`);
+        return det;
+      },
+      embedder,
+      mask,
+      liveness,
+    },
+    gallery,
+    gates,
+    bus,
+    snapshots,
+    settings: recognitionSettings(config),
+    manual: manual$,
+    logger: log,
+    onPublished,
+    onGateState: (s) => (gateState = s),
+  });
+
+  // Counters to Prometheus: the stream keeps plain cumulative counts, sampled once a second.
+  const last = new Map<string, { processed: number; detectDropped: number; recDropped: number }>();
+  const sampler = setInterval(() => {
+    for (const [id, c] of access.counters) {
+      const prev = last.get(id) ?? { processed: 0, detectDropped: 0, recDropped: 0 };
+      const now = { processed: c.detect.processed, detectDropped: c.detect.dropped, recDropped: c.recognize.dropped };
+      metrics.framesIn.inc({ camera: id }, Math.max(0, now.processed + now.detectDropped - prev.processed - prev.detectDropped));
+      metrics.framesProcessed.inc({ camera: id }, Math.max(0, now.processed - prev.processed));
+      metrics.framesDropped.inc({ camera: id, stage: 'detect' }, Math.max(0, now.detectDropped - prev.detectDropped));
+      metrics.framesDropped.inc({ camera: id, stage: 'recognize' }, Math.max(0, now.recDropped - prev.recDropped));
+      last.set(id, now);
+    }
+  }, 1000);
+  sampler.unref();
+  // Retention: events and snapshots pruned hourly (and once at start).
+  const prune = (): void => {
+    try {
+      eventLog.prune(Date.now());
+      void snapshots.prune(Date.now()).catch((err: unknown) => log.warn({ err }, 'snapshot prune failed'));
+    } catch (err) {
+      log.warn({ err }, 'event log prune failed');
+    }
+  };
+  prune();
+  const pruner = setInterval(prune, 3_600_000);
+  pruner.unref();
+
+  const identities: IdentityApi = {
+    list: () => gallery.listIdentities(),
+    get: (id) => gallery.getIdentity(id),
+    create: async ({ name, groups, photo }) => {
+      const v = await enrollPhoto(photo);
+      if (!v.ok) return { ok: false, reason: v.reason, message: `${v.message} (${v.hint})` };
+      return { ok: true, identity: gallery.enroll({ name, groups: [...groups], templates: v.templates }) };
+    },
+    rename: (id, name) => gallery.rename(id, name),
+    setGroups: (id, groups) => gallery.setGroups(id, groups),
+    remove: (id) => {
+      if (!gallery.getIdentity(id)) return false;
+      gallery.remove(id);
+      return true;
+    },
+    enrollPhoto: async (id, photo) => {
+      const v = await enrollPhoto(photo);
+      if (!v.ok) return { ok: false, reason: v.reason, message: `${v.message} (${v.hint})` };
+      gallery.addTemplates(id, v.templates);
+      return { ok: true, templates: v.templates.length };
+    },
+  };
+  const gateView = (g: GatePolicy) => ({ id: g.id, name: g.name, cameras: g.cameras, manual: gateState?.manual.get(g.id) ?? null });
+  const gateApi: GateApi = {
+    list: () => gates.map(gateView),
+    get: (id) => {
+      const g = gates.find((x) => x.id === id);
+      return g ? gateView(g) : undefined;
+    },
+    manual: async (gateId, action, by, reason) => {
+      manual$.next({ gateId, action, by, reason: reason || '(no reason given)', timeMs: Date.now() });
+      return { ok: true, gateId, action };
+    },
+  };
+
+  const api = await startApiServer(
+    {
+      events: { lastId: () => eventLog.lastId(), replayThenLive: (since, filter) => bus.replayThenLive(since, filter), query: (q) => eventLog.query(q) },
+      tokens: () => config.auth.tokens,
+      metrics,
+      identities,
+      gates: gateApi,
+      cameras: () =>
+        [...cameraEntries.values()].map((c) => {
+          const k = access.counters.get(c.id);
+          const h = k?.health;
+          return { id: c.id, name: c.name ?? c.id, running: access.cameraIds().includes(c.id), status: h?.type ?? 'starting', detect: k?.detect, recognize: k?.recognize };
+        }),
+      snapshotPath: (id, kind) => {
+        try {
+          return snapshots.path(id, kind);
+        } catch {
+          return undefined;
+        }
+      },
+      ready: () => access.cameraIds().length > 0 || config.cameras.length === 0,
+      logger: log,
+    },
+    {
+      bind: config.server.bind,
+      port: opts.port ?? config.server.port,
+      authEnabled: config.auth.enabled,
+      allowedOrigins: config.server.allowedOrigins,
+      maxMessageBytes: config.server.maxMessageBytes,
+      sendBufferMessages: config.server.wsSendBufferMessages,
+      tls: config.server.tls,
+    },
+  );
+  log.info({ url: api.url, cameras: config.cameras.map((c) => c.id), gates: gates.map((g) => g.id), identities: gallery.stats().identities }, 'facegate running');
+
+  const reload = async (next: Config, diff: ConfigDiff): Promise<string[]> => {
+    const restart: string[] = [];
+    for (const s of ['server', 'models', 'recognition', 'events', 'gallery'] as const) if (diff[s]) restart.push(s);
+    if (diff.auth && next.auth.enabled !== config.auth.enabled) restart.push('auth.enabled');
+    config = next; // tokens are read per request: a new token list applies at once.
+    if (diff.logging) log.level = next.logging.level;
+    const { added, removed, changed } = diff.cameras;
+    for (const id of [...removed, ...changed]) {
+      access.removeCamera(id);
+      cameraEntries.delete(id);
+      log.info({ camera: id }, changed.includes(id) ? 'camera changed: restarting it' : 'camera removed');
+    }
+    for (const id of [...changed, ...added]) {
+      const entry = next.cameras.find((c) => c.id === id);
+      if (!entry) continue;
+      await ensureDetector(entry);
+      cameraEntries.set(id, entry);
+      access.addCamera(ingestCameraConfig(entry));
+      if (added.includes(id)) log.info({ camera: id }, 'camera added');
+    }
+    if (diff.gates) {
+      gates = parseGates(next.gates);
+      access.setGates(gates);
+      log.info({ gates: gates.map((g) => g.id) }, 'gates replaced (state carried over)');
+    }
+    if (restart.length) log.warn({ sections: restart }, 'these settings take effect after a restart of facegate');
+    return restart;
+  };
+
+  let closed = false;
+  return {
+    config: () => config,
+    api,
+    access,
+    gallery,
+    log: eventLog,
+    bus,
+    metrics,
+    reload,
+    done: access.done,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      clearInterval(sampler);
+      clearInterval(pruner);
+      access.stop();
+      manual$.complete();
+      await api.close();
+      bus.close();
+      eventLog.close();
+      gallery.close();
+      for (const d of detectors.values()) await d.close();
+      await enrollDetector?.close();
+      await embedderRaw.close();
+      await mask.close();
+      await liveness?.close();
+    },
+  };
+}

@@ -1,0 +1,103 @@
+/**
+ * `facegate run --config FILE`: the service, with hot reload of the config file.
+ * `facegate demo`: the shipped demo (src/demo/demo.ts).
+ * `facegate watch`: print the events of a running facegate, resuming across reconnects.
+ */
+import { Option, type Command } from 'commander';
+import { startService } from '../app/service.ts';
+import { formatEvent } from '../client/format.ts';
+import { watchEvents } from '../client/watch.ts';
+import { configWarnings, loadConfig, watchConfig } from '../config/index.ts';
+import { runDemo } from '../demo/demo.ts';
+import { createLogger } from '../log.ts';
+import { describeError, nonNegativeInt } from './common.ts';
+
+/** Resolves on the first SIGINT/SIGTERM (a second one exits at once). */
+function untilSignal(): { promise: Promise<string>; controller: AbortController } {
+  const controller = new AbortController();
+  const promise = new Promise<string>((resolve) => {
+    const on = (sig: string) => () => {
+      if (controller.signal.aborted) process.exit(130);
+      controller.abort();
+      resolve(sig);
+    };
+    process.once('SIGINT', on('SIGINT'));
+    process.once('SIGTERM', on('SIGTERM'));
+  });
+  return { promise, controller };
+}
+
+export function registerRunCommands(program: Command): void {
+  program
+    .command('run')
+    .description('run facegate from a config file: cameras -> detect -> track -> recognize -> gates -> events, HTTP API and WebSocket alerts; the file is watched and reloaded')
+    .requiredOption('-c, --config <file>', 'YAML config file (`facegate config check FILE` validates it)')
+    .option('--port <port>', "override server.port (0 = any free port)", nonNegativeInt('--port'))
+    .option('--no-watch', 'do not reload the config file when it changes')
+    .action(async (o: { config: string; port?: number; watch: boolean }) => {
+      const config = loadConfig(o.config);
+      const log = createLogger({ level: config.logging.level });
+      for (const w of configWarnings(config)) log.warn({ config: o.config }, w);
+      const { promise } = untilSignal();
+      const service = await startService(config, { logger: log, port: o.port });
+      const watcher = o.watch
+        ? watchConfig(o.config, {
+            initial: config,
+            onChange: (next, diff) => {
+              log.info({ sections: diff.sections, cameras: diff.cameras }, 'config changed: applying');
+              service.reload(next, diff).catch((e: unknown) => log.error({ err: e, detail: describeError(e) }, 'config reload failed'));
+            },
+            onError: (e) => log.error({ detail: e.describe() }, 'config file rejected; the running config stays'),
+          })
+        : undefined;
+      const sig = await promise;
+      log.info({ signal: sig }, 'stopping');
+      watcher?.close();
+      await service.close();
+    });
+
+  program
+    .command('demo')
+    .description('the shipped demo: a loopback RTSP door camera serving a clip of real people, a gallery enrolled from photos, one gate, and a WebSocket client printing the events')
+    .option('--port <port>', 'API port (default 8640 from config/demo.yaml; 0 = any free port)', nonNegativeInt('--port'))
+    .option('--forever', 'keep running (the clip replays) until Ctrl-C')
+    .option('--all', 'print track events too')
+    .addOption(new Option('--log-level <level>', 'service log level (stderr)').choices(['fatal', 'error', 'warn', 'info', 'debug']).default('error'))
+    .action(async (o: { port?: number; forever?: boolean; all?: boolean; logLevel: string }) => {
+      const { controller } = untilSignal();
+      const r = await runDemo({ logger: createLogger({ level: o.logLevel }), port: o.port, forever: o.forever, all: o.all, signal: controller.signal });
+      if (!o.forever && (r.granted === 0 || r.denied === 0)) {
+        process.stderr.write('error: the demo expected at least one granted and one denied decision (see the log above)\n');
+        process.exitCode = 1;
+      }
+      process.exit(process.exitCode ?? 0);
+    });
+
+  program
+    .command('watch')
+    .description('print the events of a running facegate (reconnects and resumes with since)')
+    .option('--url <url>', 'server URL', 'http://127.0.0.1:8640')
+    .option('--since <id>', 'replay from after this event id (default: only new events)', nonNegativeInt('--since'))
+    .option('--type <pattern...>', 'event types, e.g. gate.* face.recognized')
+    .option('--camera <id...>', 'only these cameras')
+    .option('--gate <id...>', 'only these gates')
+    .option('--json', 'one JSON event per line')
+    .action(async (o: { url: string; since?: number; type?: string[]; camera?: string[]; gate?: string[]; json?: boolean }) => {
+      // The token comes from the environment, never from argv (visible in `ps`) or the URL.
+      const token = process.env.FACEGATE_TOKEN;
+      if (!token) throw new Error('set FACEGATE_TOKEN to an API token (a viewer token is enough)');
+      const { promise, controller } = untilSignal();
+      const filter = { ...(o.type ? { types: o.type } : {}), ...(o.camera ? { cameras: o.camera } : {}), ...(o.gate ? { gates: o.gate } : {}) };
+      const w = watchEvents({
+        url: o.url,
+        token,
+        since: o.since,
+        filter,
+        signal: controller.signal,
+        onEvent: (e) => process.stdout.write(`${o.json ? JSON.stringify(e) : formatEvent(e)}\n`),
+        onStatus: (s) => process.stderr.write(`[${s.state}${s.detail ? `: ${s.detail}` : ''}]\n`),
+      });
+      await promise;
+      w.close();
+    });
+}

@@ -1,0 +1,182 @@
+/**
+ * The demo (`npm start` / `facegate demo`): the whole product on one machine, from real parts.
+ * A "door camera" clip is composed from real identity photos (people walking up to the door),
+ * encoded to H.264 and served by gst-rtsp-server on loopback; a gallery is enrolled from other
+ * photos of the same people; config/demo.yaml (one camera, one gate for the group `staff`) runs
+ * the service; and a WebSocket client with the demo viewer token prints the events it receives.
+ */
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startService, type Service } from '../app/service.ts';
+import { watchEvents } from '../client/watch.ts';
+import { formatEvent } from '../client/format.ts';
+import { loadConfig, type Config } from '../config/index.ts';
+import { createDetector } from '../detect/index.ts';
+import { FacegateError } from '../errors.ts';
+import { openGallery } from '../gallery/index.ts';
+import type { Logger } from '../log.ts';
+import { createEmbedder, prepareEnrollmentPhoto } from '../recognize/index.ts';
+import { doorClipKey, renderDoorClip, type DoorClipOptions } from './door-clip.ts';
+import { RtspTestServer } from './rtsp-server.ts';
+
+const ROOT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
+export const DEMO_CONFIG = join(ROOT, 'config/demo.yaml');
+export const DEMO_VIEWER_TOKEN = 'demo-viewer-token';
+export const DEMO_OPERATOR_TOKEN = 'demo-operator-token';
+
+/** Who walks up to the door (clip) and who is enrolled (gallery): different photos of each person. */
+export const DEMO_CAST = {
+  visitors: [
+    { who: 'Angelina (staff)', photo: 'identities/deepface/angelina/img2.jpg' },
+    { who: 'a stranger', photo: 'identities/easyface/easyface_person_2/face_recognition_1.png' },
+    { who: 'Min (staff), masked', photo: 'identities/easyface/easyface_person_1/mask_face_recognition_2.jpg' },
+    { who: 'Elon (visitor, not staff)', photo: 'identities/deepface/elon/img18.jpg' },
+  ],
+  enrolled: [
+    { name: 'Angelina', groups: ['staff'], photo: 'identities/deepface/angelina/img1.jpg' },
+    { name: 'Elon', groups: ['visitors'], photo: 'identities/deepface/elon/img19.jpg' },
+    { name: 'Min', groups: ['staff'], photo: 'identities/easyface/easyface_person_1/mask_face_recognition_1.jpg' },
+  ],
+} as const;
+
+export const DEMO_CLIP: DoorClipOptions = { width: 1280, height: 720, fps: 10 };
+
+export function demoDataDir(): string {
+  const dir = resolve(process.env.FACEGATE_DATA_DIR ?? join(ROOT, '../shared/data'));
+  if (!existsSync(join(dir, 'identities'))) {
+    throw new FacegateError('DATA_MISSING', `the demo's photos are not at ${dir}`, {
+      context: { dir },
+      hint: 'put the shared data folder beside the checkout (../shared/data) or set FACEGATE_DATA_DIR to it',
+    });
+  }
+  return dir;
+}
+
+export interface DemoOptions {
+  readonly logger: Logger;
+  /** API port (default: the demo config's, 8640; 0 = any free port). */
+  readonly port?: number;
+  /** Keep running (the clip replays) instead of stopping after one pass. */
+  readonly forever?: boolean;
+  /** Print track events too. */
+  readonly all?: boolean;
+  readonly print?: (line: string) => void;
+  readonly stateDir?: string;
+  readonly signal?: AbortSignal;
+}
+
+export interface DemoResult {
+  readonly granted: number;
+  readonly denied: number;
+  readonly recognized: number;
+  readonly unknown: number;
+  readonly received: number;
+}
+
+/** Render (or reuse) the door clip under stateDir. */
+export async function prepareDoorClip(stateDir: string, dataDir = demoDataDir()): Promise<{ path: string; durationMs: number }> {
+  const visitors = DEMO_CAST.visitors.map((v) => ({ photo: join(dataDir, v.photo) }));
+  const out = join(stateDir, `door-${doorClipKey(visitors, DEMO_CLIP)}.mp4`);
+  return renderDoorClip(visitors, out, DEMO_CLIP);
+}
+
+/** Enroll the demo cast into a fresh gallery at `db`. */
+export async function enrollDemoGallery(db: string, dataDir = demoDataDir(), embedderName = 'mobilefacenet_paddlex_128d'): Promise<void> {
+  for (const suffix of ['', '-wal', '-shm']) rmSync(db + suffix, { force: true });
+  const detector = await createDetector({ tier: '2.5g', padRetry: true });
+  const embedder = await createEmbedder(embedderName);
+  const gallery = openGallery(db);
+  try {
+    for (const p of DEMO_CAST.enrolled) {
+      const v = await prepareEnrollmentPhoto(join(dataDir, p.photo), detector, embedder);
+      if (!v.ok) throw new FacegateError('ENROLL_REJECTED', `demo enrollment of ${p.name} failed: ${v.message}`, { hint: v.hint });
+      gallery.enroll({ name: p.name, groups: [...p.groups], templates: v.templates });
+    }
+  } finally {
+    gallery.close();
+    await detector.close();
+    await embedder.close();
+  }
+}
+
+/** The demo config with the camera pointed at the loopback RTSP server and state under stateDir. */
+export function demoConfig(base: Config, rtspUrl: string, stateDir: string): Config {
+  return {
+    ...base,
+    cameras: base.cameras.map((c) => ({ ...c, source: { kind: 'rtsp' as const, url: rtspUrl, transport: 'tcp' as const, latencyMs: 0, codec: 'h264' as const } })),
+    gallery: { ...base.gallery, db: join(stateDir, 'gallery.sqlite') },
+    events: { ...base.events, db: join(stateDir, 'events.sqlite'), snapshots: { ...base.events.snapshots, dir: join(stateDir, 'snapshots') } },
+  };
+}
+
+export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
+  const print = opts.print ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const log = opts.logger;
+  const dataDir = demoDataDir();
+  const stateDir = resolve(opts.stateDir ?? join(ROOT, '.facegate/demo'));
+  mkdirSync(stateDir, { recursive: true });
+
+  print('facegate demo: composing the door-camera clip from real photos (cached after the first run)...');
+  const clip = await prepareDoorClip(stateDir, dataDir);
+  const rtsp = await RtspTestServer.start({ clip: clip.path, width: DEMO_CLIP.width, height: DEMO_CLIP.height, fps: DEMO_CLIP.fps });
+  let service: Service | undefined;
+  let watcher: { close(): void } | undefined;
+  try {
+    const url = rtsp.url('/clip');
+    print(`camera: ${url} (gst-rtsp-server on loopback, H.264 ${DEMO_CLIP.width}x${DEMO_CLIP.height} @ ${DEMO_CLIP.fps} fps, ${(clip.durationMs / 1000).toFixed(1)} s)`);
+    print(`walking up: ${DEMO_CAST.visitors.map((v) => v.who).join(', ')}`);
+    const config = demoConfig(loadConfig(DEMO_CONFIG), url, stateDir);
+    for (const f of ['events.sqlite', 'events.sqlite-wal', 'events.sqlite-shm']) rmSync(join(stateDir, f), { force: true });
+    await enrollDemoGallery(config.gallery.db, dataDir, config.models.embedder);
+    print(`gallery: ${DEMO_CAST.enrolled.map((p) => `${p.name} [${p.groups.join(',')}]`).join(', ')}; gate front-door admits group staff`);
+
+    let granted = 0;
+    let denied = 0;
+    let recognized = 0;
+    let unknown = 0;
+    let received = 0;
+    let cameraUp = false;
+    let finished = false;
+    let passEnded: () => void = () => undefined;
+    const onePass = new Promise<void>((r) => (passEnded = r));
+    service = await startService(config, { logger: log, port: opts.port });
+    print(`API: ${service.api.url} (WebSocket ${service.api.url.replace('http', 'ws')}/v1/events, viewer token "${DEMO_VIEWER_TOKEN}")`);
+    print('events received by the WebSocket client:');
+    watcher = watchEvents({
+      url: service.api.url,
+      token: DEMO_VIEWER_TOKEN,
+      since: 0,
+      onEvent: (e) => {
+        received++;
+        if (e.type === 'gate.granted') granted++;
+        if (e.type === 'gate.denied') denied++;
+        if (e.type === 'face.recognized') recognized++;
+        if (e.type === 'face.unknown') unknown++;
+        if (e.type === 'camera.up') cameraUp = true;
+        // The clip ends with EOS: the camera goes down (and would reconnect and replay).
+        if (e.type === 'camera.down' && cameraUp) passEnded();
+        if (opts.all || !e.type.startsWith('track.')) print(`  ${formatEvent(e)}`);
+      },
+      onStatus: (s) => {
+        if (s.state !== 'connected' && !finished) log.warn({ state: s.state, detail: s.detail }, 'demo watcher');
+      },
+    });
+    const aborted = new Promise<void>((r) => opts.signal?.addEventListener('abort', () => r(), { once: true }));
+    if (opts.forever) await aborted;
+    else {
+      const limit = new Promise<void>((r) => setTimeout(r, clip.durationMs + 60_000).unref());
+      await Promise.race([onePass, limit, aborted]);
+      // The last gate decisions come at track end, just before the EOS: give the socket a moment.
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    finished = true;
+    const result = { granted, denied, recognized, unknown, received };
+    print(`demo done: ${recognized} recognized, ${unknown} unknown, ${granted} granted, ${denied} denied (${received} events over the WebSocket; log at ${config.events.db})`);
+    return result;
+  } finally {
+    watcher?.close();
+    await service?.close();
+    await rtsp.stop();
+  }
+}
