@@ -1,0 +1,146 @@
+/**
+ * `facegate run --config FILE` as a user runs it: a child process with real GStreamer cameras,
+ * real models, the HTTP API and the WebSocket. Hot reload adds a camera and removes another
+ * without restarting the third (its frame counters carry on, no second camera.up); an invalid
+ * edit is rejected and the running config stays; then kill -9 during a burst of events: every
+ * event a WebSocket client had received is in the log afterwards.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, renameSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { stringify } from 'yaml';
+import { sha256Hex } from '../src/api/auth.ts';
+import { watchEvents } from '../src/client/watch.ts';
+import { EventLog } from '../src/events/index.ts';
+
+const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+const VIEWER = 'run-viewer-token-0123456789';
+const OPERATOR = 'run-operator-token-0123456789';
+const dir = mkdtempSync(join(tmpdir(), 'fg-run-'));
+const configFile = join(dir, 'facegate.yaml');
+const eventsDb = join(dir, 'events.sqlite');
+
+const camera = (id: string) => ({ id, source: { kind: 'test', pattern: 'ball', width: 320, height: 240, fps: 15 }, fps: 5, detector: { size: 320 } });
+const config = (cameras: string[]) => ({
+  server: { port: 0 },
+  auth: {
+    tokens: [
+      { id: 'viewer', role: 'viewer', sha256: sha256Hex(VIEWER) },
+      { id: 'operator', role: 'operator', sha256: sha256Hex(OPERATOR) },
+    ],
+  },
+  cameras: cameras.map(camera),
+  gates: [{ id: 'lobby', cameras: ['b'], allow: { groups: ['staff'] } }],
+  gallery: { db: 'gallery.sqlite' },
+  events: { db: 'events.sqlite', snapshots: { dir: 'snapshots' } },
+  logging: { level: 'info' },
+});
+/** Editors save by writing a temporary file and renaming it over the old one. */
+const writeConfig = (doc: unknown): void => {
+  writeFileSync(`${configFile}.tmp`, typeof doc === 'string' ? doc : stringify(doc));
+  renameSync(`${configFile}.tmp`, configFile);
+};
+
+let child: ChildProcess | undefined;
+let url = '';
+const logLines: Record<string, unknown>[] = [];
+t.teardown(() => {
+  child?.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const until = async (what: string, cond: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> => {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
+const api = async <T>(path: string, token = VIEWER, init: RequestInit = {}): Promise<T> => {
+  const res = await fetch(`${url}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers ?? {}) } });
+  if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
+  return (await res.json()) as T;
+};
+type CameraView = { id: string; running: boolean; detect?: { processed: number } };
+const cameras = async (): Promise<CameraView[]> => (await api<{ cameras: CameraView[] }>('/v1/cameras')).cameras;
+const processed = async (id: string): Promise<number> => (await cameras()).find((c) => c.id === id)?.detect?.processed ?? -1;
+
+t.test('hot reload: add c, remove a, b keeps running untouched; an invalid edit is rejected', async (t) => {
+  writeConfig(config(['a', 'b']));
+  child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'run', '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let buf = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      try {
+        logLines.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        logLines.push({ msg: line });
+      }
+    }
+  });
+  await until('the service to start', () => logLines.some((l) => l.msg === 'facegate running'), 60_000);
+  url = String(logLines.find((l) => l.msg === 'facegate running')?.url);
+  await until('frames on a and b', async () => (await processed('a')) > 3 && (await processed('b')) > 3);
+
+  const bBefore = await processed('b');
+  writeConfig(config(['b', 'c']));
+  await until('c running and a gone', async () => {
+    const cams = await cameras();
+    return cams.some((c) => c.id === 'c' && c.running && (c.detect?.processed ?? 0) > 0) && !cams.some((c) => c.id === 'a');
+  });
+  const bAfter = await processed('b');
+  t.ok(bAfter > bBefore, `b's frame count carried on across the reload (${bBefore} -> ${bAfter}): not restarted`);
+  const ups = await api<{ events: { cameraId: string }[] }>('/v1/events?type=camera.up&limit=100');
+  t.same(ups.events.filter((e) => e.cameraId === 'b').length, 1, 'one camera.up for b: it was never restarted');
+  t.ok(ups.events.some((e) => e.cameraId === 'c'), 'camera.up for the new camera c');
+
+  // An invalid file: the errors are logged with their path, the running config stays.
+  const seen = logLines.length;
+  writeConfig({ ...config(['b', 'c']), cameras: [{ ...camera('b'), fps: 'fast' }] });
+  await until('the rejection in the log', () => logLines.slice(seen).some((l) => l.msg === 'config file rejected; the running config stays'));
+  const rejected = logLines.slice(seen).find((l) => l.msg === 'config file rejected; the running config stays');
+  t.match(String(rejected?.detail), /cameras\[0\]\.fps/, 'the error names the path');
+  await new Promise((r) => setTimeout(r, 500));
+  t.same((await cameras()).map((c) => c.id).sort(), ['b', 'c'], 'still running b and c');
+  t.notOk(logLines.some((l) => JSON.stringify(l).includes(OPERATOR) || JSON.stringify(l).includes(VIEWER)), 'no token in the logs');
+});
+
+t.test('kill -9 during a burst of events: the log holds every event a client received', async (t) => {
+  const received: { id: number; type: string }[] = [];
+  const w = watchEvents({ url, token: VIEWER, filter: { types: ['gate.opened'] }, onEvent: (e) => received.push({ id: e.id, type: e.type }) });
+  // Operators opening the lobby door as fast as the API answers: each is a logged gate.opened event.
+  let stop = false;
+  const burst = (async () => {
+    let n = 0;
+    while (!stop) {
+      await Promise.all(
+        Array.from({ length: 8 }, () =>
+          fetch(`${url}/v1/gates/lobby/open`, { method: 'POST', headers: { authorization: `Bearer ${OPERATOR}`, 'content-type': 'application/json' }, body: JSON.stringify({ reason: `burst ${n++}` }) }).catch(() => undefined),
+        ),
+      );
+    }
+  })();
+  await until('events flowing to the client', () => received.length >= 150);
+  child?.kill('SIGKILL');
+  const killedAt = received.length;
+  stop = true;
+  await burst;
+  w.close();
+  await until('the server to be gone', () => child?.exitCode !== null || child?.signalCode !== null);
+  t.equal(child?.signalCode, 'SIGKILL');
+  const log = new EventLog(eventsDb);
+  try {
+    const missing = received.filter((e) => log.since(e.id - 1, {}, 1)[0]?.id !== e.id || log.since(e.id - 1, {}, 1)[0]?.type !== e.type);
+    t.equal(missing.length, 0, `all ${received.length} events the client received (${killedAt} when the kill was sent) are in the log after kill -9`);
+    t.ok(log.lastId() >= received[received.length - 1].id, 'the log is at or past the last id the client saw');
+  } finally {
+    log.close();
+  }
+});
