@@ -1,1 +1,190 @@
-export async function runE2eBench(_a: readonly string[]): Promise<void> {}
+/**
+ * `npm run bench -- e2e [--cams 1,2,3] [--seconds 16] [--fps 5]`
+ *
+ * N door cameras through the whole chain on this machine: the loopback RTSP server streams the
+ * demo's 720p H.264 door clip (real people walking up) to every camera without re-encoding, and
+ * facegate runs GStreamer ingest -> SCRFD -> tracker -> best-shot recognition -> gates -> event
+ * log -> WebSocket, with a WebSocket client measuring what a subscriber sees. Per N:
+ * - processed fps per camera (frames through detection) and dropped frames (latest-wins);
+ * - frame -> WS latency for track.started, face.* and gate.* events: from the frame's arrival in JS (its
+ *   capturedAt) to the client receiving the event (the ingest bench has the pipe's own latency);
+ * - CPU % of one core: Node (all stages), the gst-launch children, and the RTSP server (harness);
+ * - RSS of Node + children;
+ * - ratios against the raw detector run time measured in the same run (ORT session time).
+ * Then the largest N that holds the target fps per camera with p99 <= 250 ms.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { sha256Hex } from '../src/api/auth.ts';
+import { startService } from '../src/app/service.ts';
+import { watchEvents } from '../src/client/watch.ts';
+import { parseConfig } from '../src/config/index.ts';
+import { demoDataDir, enrollDemoGallery, prepareDoorClip } from '../src/demo/demo.ts';
+import { RtspTestServer } from '../src/demo/rtsp-server.ts';
+import { quantile } from '../src/detect/stats.ts';
+import { createLogger } from '../src/log.ts';
+
+const TOKEN = 'bench-viewer-token-0123456789';
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+const PAGE = 4096;
+
+interface ProcSample {
+  readonly cpuS: number;
+  readonly rssMB: number;
+}
+function procStat(pid: number): { ppid: number; comm: string; cpuS: number; rssMB: number } | undefined {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const close = s.lastIndexOf(')');
+    const comm = s.slice(s.indexOf('(') + 1, close);
+    const f = s.slice(close + 2).split(' ');
+    return { ppid: Number(f[1]), comm, cpuS: (Number(f[11]) + Number(f[12])) / CLK_TCK, rssMB: (Number(f[21]) * PAGE) / 1e6 };
+  } catch {
+    return undefined;
+  }
+}
+/** CPU seconds and RSS of this process's gst-launch children. */
+function children(): ProcSample {
+  let cpuS = 0;
+  let rssMB = 0;
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const st = procStat(Number(name));
+    if (st && st.ppid === process.pid && st.comm.startsWith('gst-launch')) {
+      cpuS += st.cpuS;
+      rssMB += st.rssMB;
+    }
+  }
+  return { cpuS, rssMB };
+}
+
+export interface E2eRow {
+  readonly cams: number;
+  readonly fpsPerCam: number;
+  readonly droppedPerCam: number;
+  readonly events: number;
+  readonly latencyP50Ms: number;
+  readonly latencyP99Ms: number;
+  readonly nodeCpu: number;
+  readonly gstCpu: number;
+  readonly serverCpu: number;
+  readonly rssMB: number;
+  readonly detectMs: number;
+  readonly nodeMsPerFrame: number;
+  readonly holds: boolean;
+}
+
+export async function runE2eBench(argv: readonly string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: { cams: { type: 'string', default: '1,2,3' }, seconds: { type: 'string', default: '16' }, fps: { type: 'string', default: '5' }, warmup: { type: 'string', default: '3' } },
+  });
+  const camCounts = values.cams.split(',').map(Number);
+  const seconds = Number(values.seconds);
+  const fps = Number(values.fps);
+  const warmupS = Number(values.warmup);
+  if (camCounts.some((n) => !Number.isInteger(n) || n < 1) || !(seconds > 0) || !(fps > 0)) throw new Error('usage: npm run bench -- e2e [--cams 1,2,3] [--seconds 16] [--fps 5]');
+  const dir = mkdtempSync(join(tmpdir(), 'fg-bench-e2e-'));
+  const dataDir = demoDataDir();
+  const clip = await prepareDoorClip(join(process.cwd(), '.facegate/demo'), dataDir);
+  if (clip.durationMs < (seconds + warmupS + 2) * 1000) throw new Error(`--seconds ${seconds} + warm-up is longer than the ${clip.durationMs / 1000} s clip`);
+  const galleryDb = join(dir, 'gallery.sqlite');
+  await enrollDemoGallery(galleryDb, dataDir);
+  const rtsp = await RtspTestServer.start({ clip: clip.path, passthrough: true });
+  const rows: E2eRow[] = [];
+  process.stderr.write(`e2e bench: ${camCounts.join(', ')} camera(s) x 720p H.264 RTSP at ${fps} fps processed, ${seconds} s each after ${warmupS} s warm-up\n`);
+  try {
+    for (const n of camCounts) {
+      const ids = Array.from({ length: n }, (_, i) => `cam${i + 1}`);
+      const config = parseConfig({
+        server: { port: 0 },
+        auth: { tokens: [{ id: 'bench', role: 'viewer', sha256: sha256Hex(TOKEN) }] },
+        cameras: ids.map((id) => ({ id, url: rtsp.url('/clip'), fps })),
+        gates: [{ id: 'front-door', cameras: ids, allow: { groups: ['staff'] } }],
+        gallery: { db: galleryDb },
+        events: { db: join(dir, `events-${n}.sqlite`), snapshots: { dir: join(dir, `snapshots-${n}`) } },
+      });
+      const service = await startService(config, { logger: createLogger({ level: 'error' }) });
+      const latencies: number[] = [];
+      let measuring = false;
+      const w = watchEvents({
+        url: service.api.url,
+        token: TOKEN,
+        filter: { types: ['face.*', 'gate.*', 'track.started'] },
+        onEvent: (e) => {
+          if (measuring) latencies.push(Date.now() - (e.timeMs as number));
+        },
+      });
+      await new Promise((r) => setTimeout(r, warmupS * 1000));
+      const sum = (f: (c: { detect: { processed: number; dropped: number }; recognize: { dropped: number } }) => number): number => [...service.access.counters.values()].reduce((a, c) => a + f(c), 0);
+      const detectHist = async (): Promise<{ sum: number; count: number }> => {
+        const m = await service.metrics.modelRun.get();
+        const of = (name: string): number => m.values.filter((v) => v.metricName === name && String(v.labels.model).startsWith('scrfd')).reduce((a, v) => a + v.value, 0);
+        return { sum: of('facegate_model_run_ms_sum'), count: of('facegate_model_run_ms_count') };
+      };
+      const p0 = sum((c) => c.detect.processed);
+      const d0 = sum((c) => c.detect.dropped + c.recognize.dropped);
+      const h0 = await detectHist();
+      const cpu0 = process.cpuUsage();
+      const kids0 = children();
+      const srv0 = procStat(rtsp.pid ?? -1)?.cpuS ?? 0;
+      let rssMax = 0;
+      const rssTimer = setInterval(() => (rssMax = Math.max(rssMax, process.memoryUsage().rss / 1e6 + children().rssMB)), 500);
+      measuring = true;
+      const t0 = performance.now();
+      await new Promise((r) => setTimeout(r, seconds * 1000));
+      const wallS = (performance.now() - t0) / 1000;
+      measuring = false;
+      clearInterval(rssTimer);
+      const cpu = process.cpuUsage(cpu0);
+      const kids = children();
+      const srv = procStat(rtsp.pid ?? -1)?.cpuS ?? 0;
+      const processed = sum((c) => c.detect.processed) - p0;
+      const dropped = sum((c) => c.detect.dropped + c.recognize.dropped) - d0;
+      const h1 = await detectHist();
+      w.close();
+      await service.close();
+      const nodeCpuS = (cpu.user + cpu.system) / 1e6;
+      const detectMs = (h1.sum - h0.sum) / Math.max(1, h1.count - h0.count);
+      const p99 = quantile(latencies, 0.99);
+      const fpsPerCam = processed / wallS / n;
+      const row: E2eRow = {
+        cams: n,
+        fpsPerCam,
+        droppedPerCam: dropped / n,
+        events: latencies.length,
+        latencyP50Ms: quantile(latencies, 0.5),
+        latencyP99Ms: p99,
+        nodeCpu: (100 * nodeCpuS) / wallS,
+        gstCpu: (100 * (kids.cpuS - kids0.cpuS)) / wallS,
+        serverCpu: (100 * (srv - srv0)) / wallS,
+        rssMB: rssMax,
+        detectMs,
+        nodeMsPerFrame: (1000 * nodeCpuS) / Math.max(1, processed),
+        holds: fpsPerCam >= fps * 0.95 && latencies.length > 0 && p99 <= 250,
+      };
+      rows.push(row);
+      process.stderr.write(`  ${n} camera(s): ${fpsPerCam.toFixed(2)} fps/camera, p99 ${p99.toFixed(0)} ms over ${latencies.length} events\n`);
+    }
+  } finally {
+    await rtsp.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
+  console.log(`\n| cameras | processed fps/camera | dropped/camera | events | frame->WS p50 ms | p99 ms | Node CPU % | gst CPU % (all) | RTSP server CPU % | RSS MB | raw SCRFD ms | Node CPU ms per frame / raw SCRFD | holds ${fps} fps, p99 <= 250 ms |`);
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of rows) {
+    console.log(`| ${r.cams} | ${r.fpsPerCam.toFixed(2)} | ${r.droppedPerCam.toFixed(0)} | ${r.events} | ${f1(r.latencyP50Ms)} | ${f1(r.latencyP99Ms)} | ${r.nodeCpu.toFixed(0)} | ${r.gstCpu.toFixed(0)} | ${r.serverCpu.toFixed(0)} | ${r.rssMB.toFixed(0)} | ${r.detectMs.toFixed(1)} | ${(r.nodeMsPerFrame / r.detectMs).toFixed(2)} | ${r.holds ? 'yes' : 'no'} |`);
+  }
+  const best = rows.filter((r) => r.holds).sort((a, b) => b.cams - a.cams)[0];
+  console.log(`\nlargest N holding ${fps} fps/camera with p99 <= 250 ms: ${best ? best.cams : 'none of those measured'} (${process.env.FACEGATE_BENCH_MACHINE ?? `${(await import('node:os')).cpus().length} cores`})`);
+}

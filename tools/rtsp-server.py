@@ -7,6 +7,7 @@ Mounts:
   /test   live H.264 from videotestsrc (--width/--height/--fps), x264enc tune=zerolatency
   /clip   a real clip (--clip PATH), decoded and re-encoded with x264enc tune=zerolatency,
           scaled to --width/--height; the stream ends (EOS) when the clip ends
+  /clip   with --passthrough: the clip's own H.264 (an MP4) without re-encoding (cheap per client)
   /audio  audio only (no video track), to test "no video" handling
 
 --port 0 picks a free port; a fixed --port can be reused right after the previous server on it
@@ -32,6 +33,11 @@ def parse_args():
     p.add_argument("--fps", type=int, default=15)
     p.add_argument("--clip", default=None)
     p.add_argument("--auth", default=None, help="USER:PASS")
+    p.add_argument(
+        "--passthrough",
+        action="store_true",
+        help="serve the clip's own H.264 (MP4) without re-encoding: many clients at little server CPU",
+    )
     return p.parse_args()
 
 
@@ -64,7 +70,13 @@ def main():
         f"! videoconvert ! {encoder(fps)} )"
     )
     factories = {"/test": factory(test_launch)}
-    if args.clip:
+    if args.clip and args.passthrough:
+        clip_launch = (
+            f'( filesrc location="{args.clip}" ! qtdemux ! h264parse '
+            f"! rtph264pay name=pay0 pt=96 config-interval=1 )"
+        )
+        factories["/clip"] = factory(clip_launch, shared=False)
+    elif args.clip:
         clip_launch = (
             f'( filesrc location="{args.clip}" ! decodebin ! videoconvert ! videoscale '
             f"! videorate ! video/x-raw,width={w},height={h},framerate={fps}/1 ! {encoder(fps)} )"

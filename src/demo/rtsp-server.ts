@@ -21,6 +21,8 @@ export interface RtspServerOptions {
   readonly fps?: number;
   /** Serve a clip at /clip: true = the shared street clip, or a path. */
   readonly clip?: boolean | string;
+  /** Serve the clip's own H.264 (an MP4) without re-encoding: cheap for many clients (benches). */
+  readonly passthrough?: boolean;
   /** `user:pass`: require basic auth. */
   readonly auth?: string;
 }
@@ -56,6 +58,7 @@ export class RtspTestServer {
     if (this.opts.fps) args.push('--fps', String(this.opts.fps));
     if (clip) args.push('--clip', clip);
     if (this.opts.auth) args.push('--auth', this.opts.auth);
+    if (this.opts.passthrough) args.push('--passthrough');
     const child = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.exited = new Promise<void>((r) => child.once('exit', () => r()));
