@@ -43,10 +43,14 @@ export function cameraChain(
   models: SharedModels,
   gallery: Gallery,
   settings: RecognitionSettings,
-  opts: { tracker?: TrackFacesOptions; counters: CameraCounters; onHealth: (h: CameraHealth) => void; logger?: Logger },
+  opts: { tracker?: TrackFacesOptions; counters: CameraCounters; onHealth: (h: CameraHealth) => void; logger?: Logger; stopping?: () => boolean },
 ): Observable<RecognizeOutput> {
+  // A run still in flight when the chain is torn down fails against closed sessions/gallery: expected, not logged.
+  const fail = (what: string) => (e: unknown) => {
+    if (!opts.stopping?.()) opts.logger?.error({ err: e, camera: camera.id }, what);
+  };
   return cameraFrames(camera, { health: opts.onHealth, logger: opts.logger }).pipe(
-    detectFaces(models.detectorFor(camera), { stats: opts.counters.detect, onError: (e) => opts.logger?.error({ err: e, camera: camera.id }, 'detection failed') }),
+    detectFaces(models.detectorFor(camera), { stats: opts.counters.detect, onError: fail('detection failed') }),
     trackFaces(opts.tracker ?? {}),
     recognizeTracks(
       {
@@ -58,7 +62,7 @@ export function cameraChain(
         maskThreshold: settings.maskThreshold,
         bestShot: settings.bestShot,
         unknownThreshold: settings.unknownThreshold,
-        onError: (e) => opts.logger?.error({ err: e, camera: camera.id }, 'recognition failed'),
+        onError: fail('recognition failed'),
       },
       opts.counters.recognize,
     ),
@@ -136,6 +140,7 @@ export function startAccessControl(o: AccessControlOptions): AccessControl {
       tracker: o.tracker,
       counters: c,
       logger: log,
+      stopping: () => stopped || !cameraSubs.has(camera.id),
       onHealth: (h) => {
         c.health = h;
         publish(eventFromCameraHealth(h));

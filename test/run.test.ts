@@ -15,10 +15,13 @@ import { stringify } from 'yaml';
 import { sha256Hex } from '../src/api/auth.ts';
 import { watchEvents } from '../src/client/watch.ts';
 import { EventLog } from '../src/events/index.ts';
+import { dataPath } from './helpers/data.ts';
+import { readFileSync } from 'node:fs';
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const VIEWER = 'run-viewer-token-0123456789';
 const OPERATOR = 'run-operator-token-0123456789';
+const ADMIN = 'run-admin-token-0123456789';
 const dir = mkdtempSync(join(tmpdir(), 'fg-run-'));
 const configFile = join(dir, 'facegate.yaml');
 const eventsDb = join(dir, 'events.sqlite');
@@ -30,6 +33,7 @@ const config = (cameras: string[]) => ({
     tokens: [
       { id: 'viewer', role: 'viewer', sha256: sha256Hex(VIEWER) },
       { id: 'operator', role: 'operator', sha256: sha256Hex(OPERATOR) },
+      { id: 'admin', role: 'admin', sha256: sha256Hex(ADMIN) },
     ],
   },
   cameras: cameras.map(camera),
@@ -110,6 +114,34 @@ t.test('hot reload: add c, remove a, b keeps running untouched; an invalid edit 
   await new Promise((r) => setTimeout(r, 500));
   t.same((await cameras()).map((c) => c.id).sort(), ['b', 'c'], 'still running b and c');
   t.notOk(logLines.some((l) => JSON.stringify(l).includes(OPERATOR) || JSON.stringify(l).includes(VIEWER)), 'no token in the logs');
+});
+
+t.test('identities API: enrollment by photo upload (admin), clear rejections, CRUD', async (t) => {
+  const call = (path: string, token: string, init: RequestInit = {}): Promise<Response> => fetch(`${url}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers ?? {}) } });
+  const jpeg = (file: string): RequestInit => ({ method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: readFileSync(dataPath(file)) });
+  t.equal((await call('/v1/identities?name=Angelina&group=staff', OPERATOR, jpeg('identities/deepface/angelina/img1.jpg'))).status, 403, 'an operator cannot enroll');
+  const created = await call('/v1/identities?name=Angelina&group=staff', ADMIN, jpeg('identities/deepface/angelina/img1.jpg'));
+  t.equal(created.status, 201, 'admin enrolls from one photo');
+  const body = (await created.json()) as { ok: boolean; identity: { id: string; name: string; groups: string[]; templateTotal: number } };
+  t.match(body.identity, { name: 'Angelina', groups: ['staff'] });
+  t.equal(body.identity.templateTotal, 4, 'one plain and three synthetic-masked templates');
+  const id = body.identity.id;
+
+  const group = await call(`/v1/identities/${id}/photos`, ADMIN, jpeg('groups/faceapi_bbt4.jpg'));
+  t.equal(group.status, 422, 'a group photo is rejected');
+  t.match(await group.json(), { ok: false, reason: 'several-faces' });
+  const wrongType = await call(`/v1/identities/${id}/photos`, ADMIN, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' });
+  t.equal(wrongType.status, 415, 'not an image type');
+  const garbage = await call(`/v1/identities/${id}/photos`, ADMIN, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: Buffer.from('not a jpeg at all') });
+  t.equal(garbage.status, 422, 'bytes that are not an image are rejected');
+  t.equal((await call(`/v1/identities/${id}/photos`, ADMIN, jpeg('identities/deepface/angelina/img4.jpg'))).status, 201, 'a second photo adds templates');
+
+  const renamed = await call(`/v1/identities/${id}`, ADMIN, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Angelina J', groups: ['staff', 'night'] }) });
+  t.match(await renamed.json(), { name: 'Angelina J', groups: ['staff', 'night'], templateTotal: 8 });
+  const list = (await (await call('/v1/identities', VIEWER)).json()) as { identities: { id: string }[] };
+  t.same(list.identities.map((i) => i.id), [id], 'a viewer lists identities');
+  t.equal((await call(`/v1/identities/${id}`, ADMIN, { method: 'DELETE' })).status, 200);
+  t.equal((await call(`/v1/identities/${id}`, VIEWER)).status, 404, 'gone');
 });
 
 t.test('kill -9 during a burst of events: the log holds every event a client received', async (t) => {

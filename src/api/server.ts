@@ -232,7 +232,7 @@ export async function startApiServer(deps: ApiDeps, opts: ApiOptions): Promise<A
       }
       if (method === 'POST' && !id) {
         // POST /v1/identities?name=Ada&group=staff with the first photo as the raw body.
-        require(req, 'operator');
+        require(req, 'admin');
         const name = (url.searchParams.get('name') ?? '').trim();
         if (!name || name.length > 200) throw new HttpError(400, 'name (query parameter) must be a non-empty string of at most 200 characters');
         const groups = stringArray(url.searchParams.getAll('group'), 'group');
@@ -247,7 +247,7 @@ export async function startApiServer(deps: ApiDeps, opts: ApiOptions): Promise<A
         return sendJson(res, 200, one);
       }
       if (id && method === 'PATCH' && !sub) {
-        require(req, 'operator');
+        require(req, 'admin');
         const body = await readJson(req, maxMessageBytes);
         if (!ids.get(id)) throw new HttpError(404, `no identity ${id}`);
         if (body.name !== undefined) {
@@ -258,12 +258,12 @@ export async function startApiServer(deps: ApiDeps, opts: ApiOptions): Promise<A
         return sendJson(res, 200, ids.get(id));
       }
       if (id && method === 'DELETE' && !sub) {
-        require(req, 'operator');
+        require(req, 'admin');
         if (!ids.remove(id)) throw new HttpError(404, `no identity ${id}`);
         return sendJson(res, 200, { removed: id });
       }
       if (id && sub === 'photos' && method === 'POST') {
-        require(req, 'operator');
+        require(req, 'admin');
         if (!ids.get(id)) throw new HttpError(404, `no identity ${id}`);
         const photo = await readPhoto(req);
         const r = await ids.enrollPhoto(id, photo);
