@@ -98,6 +98,8 @@ export interface AccessControl {
   setGates(gates: readonly GatePolicy[]): void;
   /** Stop every camera pipeline and the gate operator. */
   stop(): void;
+  /** Resolves when events still being prepared (snapshots being written) are published. */
+  drain(): Promise<void>;
   /** Resolves when every camera's source has ended (files played once) or on stop(). */
   readonly done: Promise<void>;
 }
@@ -123,6 +125,7 @@ export function startAccessControl(o: AccessControlOptions): AccessControl {
   };
 
   const all$ = new Subject<RecognizeOutput>();
+  const pending = new Set<Promise<void>>();
   const cameraSubs = new Map<string, Subscription>();
   let resolveDone: () => void = () => undefined;
   const done = new Promise<void>((r) => (resolveDone = r));
@@ -178,13 +181,16 @@ export function startAccessControl(o: AccessControlOptions): AccessControl {
       const snapshot = o.snapshots;
       if (!snapshot) return publish(eventFromRecognition(r));
       // The snapshot is written first so the event can name it; a failed write never drops the event.
-      snapshot.save(r.frame, r.box, { timeMs: r.timeMs }).then(
+      const saving = snapshot.save(r.frame, r.box, { timeMs: r.timeMs }).then(
         (snapshotId) => publish(eventFromRecognition(r, { snapshotId })),
         (err: unknown) => {
           log?.warn({ err }, 'snapshot failed');
           publish(eventFromRecognition(r));
         },
       );
+      // stop() then drain() lets these land in the log before the caller closes it.
+      pending.add(saving);
+      void saving.finally(() => pending.delete(saving));
     }),
   );
 
@@ -234,6 +240,9 @@ export function startAccessControl(o: AccessControlOptions): AccessControl {
     addCamera,
     removeCamera,
     setGates,
+    drain: async () => {
+      while (pending.size) await Promise.allSettled([...pending]);
+    },
     stop: () => {
       stopped = true;
       for (const id of [...cameraSubs.keys()]) removeCamera(id);

@@ -28,14 +28,39 @@ export type SubscribeMessage = z.infer<typeof subscribeSchema>;
 export type ClientMessage = z.infer<typeof clientMessageSchema>;
 export type EventFilter = NonNullable<SubscribeMessage['filter']>;
 
-/** Server messages. `event` carries the event envelope as logged. */
-export type ServerMessage =
-  | { readonly type: 'hello'; readonly v: 1; readonly role: string; readonly lastId: number }
-  | { readonly type: 'subscribed'; readonly since: number; readonly filter: EventFilter }
-  | { readonly type: 'event'; readonly event: unknown }
-  | { readonly type: 'pong'; readonly nonce?: string }
-  | { readonly type: 'lagged'; readonly lastSentId: number; readonly message: string }
-  | { readonly type: 'error'; readonly code: 'bad-json' | 'bad-message' | 'too-large' | 'not-subscribed' | 'internal'; readonly message: string };
+/** Server messages. `event` carries the event envelope as logged (src/events/schema.v1.json). */
+export const serverMessageSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('hello'), v: z.literal(1), role: z.string(), lastId: z.number().int().min(0) }).describe('first message after the upgrade: protocol version, your role, the newest event id'),
+  z.strictObject({ type: z.literal('subscribed'), since: z.number().int().min(0), filter: subscribeSchema.shape.filter.unwrap().optional() }).describe('the subscription in force; replay after `since` follows, then live events'),
+  z.strictObject({ type: z.literal('event'), event: z.looseObject({ id: z.number().int().positive(), type: z.string() }).describe('one event, as in the event schema (urn:facegate:schema:event:v1)') }),
+  z.strictObject({ type: z.literal('pong'), nonce: z.string().optional() }),
+  z.strictObject({ type: z.literal('lagged'), lastSentId: z.number().int().min(0), message: z.string() }).describe('you fell behind: the connection closes (4008); reconnect with since=lastSentId'),
+  z.strictObject({ type: z.literal('error'), code: z.enum(['bad-json', 'bad-message', 'too-large', 'not-subscribed', 'internal']), message: z.string() }),
+]);
+
+export type ServerMessage = z.infer<typeof serverMessageSchema>;
+
+export const PROTOCOL_SCHEMA_ID = 'urn:facegate:schema:ws-protocol:v1';
+
+/** JSON Schema of both directions of /v1/events (src/api/protocol.v1.json is this text). */
+export function protocolJsonSchemaText(): string {
+  const doc = {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: PROTOCOL_SCHEMA_ID,
+    title: 'facegate WebSocket protocol, v1 (/v1/events, subprotocol facegate.v1)',
+    description: 'clientMessage: what a client sends (JSON text frames); serverMessage: what the server sends.',
+    $defs: {
+      clientMessage: stripSchema(z.toJSONSchema(clientMessageSchema, { target: 'draft-2020-12', io: 'input' })),
+      serverMessage: stripSchema(z.toJSONSchema(serverMessageSchema, { target: 'draft-2020-12', io: 'output' })),
+    },
+  };
+  return `${JSON.stringify(doc, null, 2)}\n`;
+}
+
+function stripSchema(s: object): object {
+  const { $schema: _drop, ...rest } = s as Record<string, unknown>;
+  return rest;
+}
 
 export type ParseResult = { readonly ok: true; readonly message: ClientMessage } | { readonly ok: false; readonly error: Extract<ServerMessage, { type: 'error' }> };
 

@@ -372,7 +372,7 @@ export async function startApiServer(deps: ApiDeps, opts: ApiOptions): Promise<A
             drop('lagged', 4008, 'lagged');
             return;
           }
-          send({ type: 'event', event }, event.id);
+          send({ type: 'event', event: event as ApiEvent & Record<string, unknown> }, event.id);
         },
         error: (e: unknown) => {
           log?.error({ err: e }, 'event feed failed');

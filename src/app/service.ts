@@ -320,6 +320,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
       clearInterval(sampler);
       clearInterval(pruner);
       access.stop();
+      await access.drain();
       manual$.complete();
       await api.close();
       bus.close();
