@@ -158,3 +158,20 @@ t.test('facegate models list / verify', async (t) => {
   t.equal(missing.code, 1);
   t.match(missing.stdout, /FAILED\s+w600k_mbf/);
 });
+
+t.test('the service commands are wired: config check on the shipped files, run with a bad config, watch without a token', async (t) => {
+  for (const f of ['config/default.yaml', 'config/demo.yaml']) {
+    const r = await facegate(['config', 'check', fileURLToPath(new URL(`../${f}`, import.meta.url))]);
+    t.equal(r.code, 0, `${f} is valid: ${r.stdout.trim()} ${r.stderr.trim()}`);
+  }
+  const missing = await facegate(['run', '--config', '/nonexistent/facegate.yaml']);
+  t.equal(missing.code, 1);
+  t.match(missing.stderr, /nonexistent\/facegate\.yaml/, 'names the file');
+  t.notMatch(missing.stderr, /\n\s+at /, 'no stack trace');
+  const watch = await facegate(['watch']);
+  t.equal(watch.code, 1);
+  t.match(watch.stderr, /FACEGATE_TOKEN/, 'asks for the token in the environment, not on the command line');
+  const help = await facegate(['identities', '--help']);
+  t.equal(help.code, 0);
+  t.match(help.stdout, /list/);
+});
