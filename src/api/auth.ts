@@ -15,7 +15,7 @@ export interface Principal {
   readonly role: Role;
 }
 
-export const sha256Hex = (s: string): string => createHash('sha256').update(s).digest('hex');
+export const sha256Hex = (s: string): string => createHash('sha256').update(s, 'utf8').digest('hex');
 
 /** Compare the presented token's hash with every stored hash in constant time. */
 export function authenticate(tokens: readonly TokenEntry[], presented: string | undefined): Principal | undefined {
@@ -24,7 +24,9 @@ export function authenticate(tokens: readonly TokenEntry[], presented: string | 
   let found: Principal | undefined;
   for (const t of tokens) {
     const stored = Buffer.from(t.sha256, 'hex');
-    if (stored.length === h.length && timingSafeEqual(stored, h)) found = { id: t.id, role: t.role };
+    // No early exit: timing reveals neither which entry matched nor how much of a hash did.
+    const same = stored.length === h.length && timingSafeEqual(stored, h);
+    if (same && found === undefined) found = { id: t.id, role: t.role };
   }
   return found;
 }

@@ -2,7 +2,7 @@
  * API tokens are stored only as sha256 hashes in the config. Pure: hash a token, and find the
  * holder of a presented token with constant-time comparisons over every entry.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { authenticate, sha256Hex } from '../api/auth.ts';
 import type { Role, TokenConfig } from './schema.ts';
 
 export interface TokenHolder {
@@ -11,24 +11,14 @@ export interface TokenHolder {
 }
 
 /** sha256 hex of the token's UTF-8 bytes: the value to paste into `auth.tokens[].sha256`. */
-export function hashToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
-}
+export const hashToken = (token: string): string => sha256Hex(token);
 
 /**
- * The holder of `presented`, or undefined. Every stored hash is compared (constant time, no early
- * exit), so timing reveals neither which entry matched nor how much of a hash did. Looks only at
- * the token list: whether auth is enabled at all is the caller's decision.
+ * The holder of `presented`, or undefined: the API's own check (every stored hash compared in
+ * constant time, no early exit) over the config's token list. Whether auth is enabled at all is
+ * the caller's decision.
  */
 export function verifyToken(config: { readonly auth: { readonly tokens: readonly TokenConfig[] } }, presented: string | undefined): TokenHolder | undefined {
   if (typeof presented !== 'string' || presented.length === 0) return undefined;
-  const h = Buffer.from(hashToken(presented), 'hex');
-  let found: TokenHolder | undefined;
-  for (const t of config.auth.tokens) {
-    const stored = Buffer.from(t.sha256, 'hex');
-    // A malformed stored hash (not 32 bytes) never matches; the schema refuses those anyway.
-    const same = stored.length === h.length && timingSafeEqual(stored, h);
-    if (same && found === undefined) found = { id: t.id, role: t.role };
-  }
-  return found;
+  return authenticate(config.auth.tokens, presented);
 }
