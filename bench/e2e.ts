@@ -13,8 +13,7 @@
  * - ratios against the raw detector run time measured in the same run (ORT session time).
  * Then the largest N that holds the target fps per camera with p99 <= 250 ms.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,34 +25,12 @@ import { demoDataDir, enrollDemoGallery, prepareDoorClip } from '../src/demo/dem
 import { RtspTestServer } from '../src/demo/rtsp-server.ts';
 import { quantile } from '../src/detect/stats.ts';
 import { createLogger } from '../src/log.ts';
+import { cpuSeconds, procStat } from './proc.ts';
 
 const TOKEN = 'bench-viewer-token-0123456789';
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-const PAGE = 4096;
 
-interface ProcSample {
-  readonly cpuS: number;
-  readonly rssMB: number;
-}
-function procStat(pid: number): { ppid: number; comm: string; cpuS: number; rssMB: number } | undefined {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const close = s.lastIndexOf(')');
-    const comm = s.slice(s.indexOf('(') + 1, close);
-    const f = s.slice(close + 2).split(' ');
-    return { ppid: Number(f[1]), comm, cpuS: (Number(f[11]) + Number(f[12])) / CLK_TCK, rssMB: (Number(f[21]) * PAGE) / 1e6 };
-  } catch {
-    return undefined;
-  }
-}
 /** CPU seconds and RSS of this process's gst-launch children. */
-function children(): ProcSample {
+function children(): { cpuS: number; rssMB: number } {
   let cpuS = 0;
   let rssMB = 0;
   for (const name of readdirSync('/proc')) {
@@ -136,7 +113,7 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
       const h0 = await detectHist();
       const cpu0 = process.cpuUsage();
       const kids0 = children();
-      const srv0 = procStat(rtsp.pid ?? -1)?.cpuS ?? 0;
+      const srv0 = cpuSeconds(rtsp.pid);
       let rssMax = 0;
       const rssTimer = setInterval(() => (rssMax = Math.max(rssMax, process.memoryUsage().rss / 1e6 + children().rssMB)), 500);
       measuring = true;
@@ -147,7 +124,7 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
       clearInterval(rssTimer);
       const cpu = process.cpuUsage(cpu0);
       const kids = children();
-      const srv = procStat(rtsp.pid ?? -1)?.cpuS ?? 0;
+      const srv = cpuSeconds(rtsp.pid);
       const processed = sum((c) => c.detect.processed) - p0;
       const dropped = sum((c) => c.detect.dropped + c.recognize.dropped) - d0;
       const h1 = await detectHist();

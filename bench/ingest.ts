@@ -12,9 +12,8 @@
  *   and GDP parsing until the frame exists in JS. Encoding and the network are not included;
  * - the pipe copy cost: time spent in JS reading/parsing/copying each frame off the pipe.
  */
-import { readFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
+import { cpuSeconds } from './proc.ts';
 import type { Subscription } from 'rxjs';
 import { buildPipeline, GstLaunchSource, type SourceEvent } from '../src/ingest/index.ts';
 import { RtspTestServer } from '../test/helpers/rtsp.ts';
@@ -44,26 +43,6 @@ export interface IngestBenchRow {
   readonly copyUsPerFrame: number;
   readonly copyMBps: number;
   readonly droppedPerCam: number;
-}
-
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** utime + stime of a process, in seconds. */
-function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return 0;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-  } catch {
-    return 0;
-  }
 }
 
 function quantile(values: number[], q: number): number {
