@@ -19,7 +19,7 @@ import { openGallery, type Gallery } from '../gallery/index.ts';
 import { parseGates, type GatePolicy, type GateState, type ManualRequest } from '../gates/index.ts';
 import type { CameraConfig } from '../ingest/index.ts';
 import type { Logger } from '../log.ts';
-import { createEmbedder, createLiveness, createMaskClassifier, prepareEnrollmentPhoto, type Embedder, type LivenessModel, type MaskClassifier } from '../recognize/index.ts';
+import { createEmbedder, createLiveness, createMaskClassifier, prepareEnrollmentPhoto, type Embedder, type PhotoVerdict, type LivenessModel, type MaskClassifier } from '../recognize/index.ts';
 import { startAccessControl, type AccessControl, type RecognitionSettings } from '../../streams/access-control.ts';
 
 export interface ServiceOptions {
@@ -67,9 +67,6 @@ function detectorKey(camera: CameraEntry, log: Logger): { key: string; tier: str
   return { key: `${d.model ?? tier}@${size}`, tier, model: d.model, size };
 }
 
-function recognitionSettings(c: Config): RecognitionSettings {
-  return { thresholds: c.recognition.thresholds, maskThreshold: c.recognition.maskThreshold, bestShot: c.recognition.bestShot, unknownThreshold: c.recognition.unknownThreshold };
-}
 
 /** Time every call of an async model method into the model-run histogram. */
 function timed<A extends unknown[], R>(metrics: Metrics, model: string, fn: (...a: A) => Promise<R>): (...a: A) => Promise<R> {
@@ -98,7 +95,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
 
   // Shared model sessions: one per detector tier x size, one embedder, mask and liveness.
   const embedderRaw: Embedder = await createEmbedder(m.embedder, modelOpts);
-  const embedder: Embedder = { ...embedderRaw, modelId: embedderRaw.modelId, dim: embedderRaw.dim, embed: timed(metrics, embedderRaw.modelId, (img) => embedderRaw.embed(img)), close: () => embedderRaw.close() };
+  const embedder: Embedder = { modelId: embedderRaw.modelId, dim: embedderRaw.dim, embed: timed(metrics, embedderRaw.modelId, (img) => embedderRaw.embed(img)), close: () => embedderRaw.close() };
   const mask: MaskClassifier = await createMaskClassifier(m.mask, modelOpts);
   const liveness: LivenessModel | undefined = m.liveness.enabled ? await createLiveness(m.liveness.models, modelOpts) : undefined;
   const stale = gallery.modelsNeedingReembed(embedder.modelId);
@@ -170,7 +167,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
     gates,
     bus,
     snapshots,
-    settings: recognitionSettings(config),
+    settings: config.recognition satisfies RecognitionSettings,
     manual: manual$,
     logger: log,
     onPublished,
@@ -204,12 +201,13 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
   const pruner = setInterval(prune, 3_600_000);
   pruner.unref();
 
+  const rejection = (v: Extract<PhotoVerdict, { ok: false }>) => ({ ok: false, reason: v.reason, message: `${v.message} (${v.hint})` });
   const identities: IdentityApi = {
     list: () => gallery.listIdentities(),
     get: (id) => gallery.getIdentity(id),
     create: async ({ name, groups, photo }) => {
       const v = await enrollPhoto(photo);
-      if (!v.ok) return { ok: false, reason: v.reason, message: `${v.message} (${v.hint})` };
+      if (!v.ok) return rejection(v);
       return { ok: true, identity: gallery.enroll({ name, groups: [...groups], templates: v.templates }) };
     },
     rename: (id, name) => gallery.rename(id, name),
@@ -221,7 +219,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
     },
     enrollPhoto: async (id, photo) => {
       const v = await enrollPhoto(photo);
-      if (!v.ok) return { ok: false, reason: v.reason, message: `${v.message} (${v.hint})` };
+      if (!v.ok) return rejection(v);
       gallery.addTemplates(id, v.templates);
       return { ok: true, templates: v.templates.length };
     },

@@ -81,9 +81,14 @@ export async function prepareDoorClip(stateDir: string, dataDir = demoDataDir())
   return renderDoorClip(visitors, out, DEMO_CLIP);
 }
 
+/** Delete an SQLite database with its WAL and shared-memory files. */
+function removeDatabase(path: string): void {
+  for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
+}
+
 /** Enroll the demo cast into a fresh gallery at `db`. */
 export async function enrollDemoGallery(db: string, dataDir = demoDataDir(), embedderName = 'mobilefacenet_paddlex_128d'): Promise<void> {
-  for (const suffix of ['', '-wal', '-shm']) rmSync(db + suffix, { force: true });
+  removeDatabase(db);
   const detector = await createDetector({ tier: '2.5g', padRetry: true });
   const embedder = await createEmbedder(embedderName);
   const gallery = openGallery(db);
@@ -127,7 +132,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     print(`camera: ${url} (gst-rtsp-server on loopback, H.264 ${DEMO_CLIP.width}x${DEMO_CLIP.height} @ ${DEMO_CLIP.fps} fps, ${(clip.durationMs / 1000).toFixed(1)} s)`);
     print(`walking up: ${DEMO_CAST.visitors.map((v) => v.who).join(', ')}`);
     const config = demoConfig(loadConfig(DEMO_CONFIG), url, stateDir);
-    for (const f of ['events.sqlite', 'events.sqlite-wal', 'events.sqlite-shm']) rmSync(join(stateDir, f), { force: true });
+    removeDatabase(config.events.db);
     await enrollDemoGallery(config.gallery.db, dataDir, config.models.embedder);
     print(`gallery: ${DEMO_CAST.enrolled.map((p) => `${p.name} [${p.groups.join(',')}]`).join(', ')}; gate front-door admits group staff`);
 
