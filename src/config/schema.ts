@@ -158,6 +158,17 @@ export const serverSchema = z.strictObject({
     .meta({ description: 'browser Origins allowed to open the WebSocket; non-browser clients send none' }),
   maxMessageBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024),
   wsSendBufferMessages: z.number().int().min(1).max(1_000_000).default(1000).meta({ description: 'messages queued per slow client before it is dropped' }),
+  /** What a door on a network meets: file-descriptor exhaustion, slowloris, token guessing. */
+  limits: z
+    .strictObject({
+      maxConnections: z.number().int().min(1).max(1_000_000).default(1024).meta({ description: 'open TCP connections (HTTP + WebSocket) before new ones get 503' }),
+      maxConnectionsPerAddress: z.number().int().min(1).max(1_000_000).default(64).meta({ description: 'open connections from one remote address' }),
+      headersTimeoutMs: z.number().int().min(100).max(600_000).default(10_000).meta({ description: 'time a client has to send complete request headers' }),
+      requestTimeoutMs: z.number().int().min(100).max(3_600_000).default(60_000).meta({ description: 'time a client has to send a whole request (uploads included)' }),
+      idleTimeoutMs: z.number().int().min(100).max(600_000).default(5_000).meta({ description: 'an idle keep-alive HTTP connection is closed after this' }),
+      authFailuresPerMinute: z.number().int().min(1).max(1_000_000).default(20).meta({ description: 'failed authentications per remote address per minute before 429' }),
+    })
+    .prefault({}),
 });
 
 export const tokenSchema = z.strictObject({
