@@ -46,7 +46,14 @@ const cam = (id: string, extra: Record<string, unknown> = {}) => ({ id, url: `rt
 
 t.test('defaults: an empty mapping gives every default, from the schema', async (t) => {
   const c = parseConfig({}, 'empty');
-  t.same(c.server, { bind: '127.0.0.1', port: 8640, allowedOrigins: [], maxMessageBytes: 65536, wsSendBufferMessages: 1000 });
+  t.same(c.server, {
+      bind: '127.0.0.1',
+      port: 8640,
+      allowedOrigins: [],
+      maxMessageBytes: 65536,
+      wsSendBufferMessages: 1000,
+      limits: { maxConnections: 1024, maxConnectionsPerAddress: 64, headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, idleTimeoutMs: 5000, authFailuresPerMinute: 20 },
+    });
   t.same(c.auth, { enabled: true, tokens: [] });
   t.same(c.models, { executionProvider: 'cpu', threads: 0, embedder: 'mobilefacenet_paddlex_128d', mask: 'seetaface6_mask', liveness: { enabled: false, models: ['minifasnet_v2', 'minifasnet_v1se'] } });
   t.same(c.recognition, { thresholds: { unmasked: 0.36, masked: 0.62 }, maskThreshold: 0.5, bestShot: { minQuality: 0.15, improvement: 0.2, maxRuns: 4, confirmRuns: 3, minGapFrames: 3 }, unknownThreshold: 0.45 });
