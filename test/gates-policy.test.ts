@@ -119,6 +119,17 @@ t.test('minScore: recognitions under the gate floor count for nobody; a pending 
   t.equal(endTrack(g, low.state, { cameraId: 'cam2', trackId: 'cam1:1', timeMs: T0 }, T0).state, low.state, 'other camera');
 });
 
+t.test('minScoreMasked: masked faces get their own gate floor, bare faces keep minScore', async (t) => {
+  const g = gate({ confirmation: { n: 2, m: 3, minScore: 0.5, minScoreMasked: 0.7 } });
+  t.same(types(run(g, [rec({ score: 0.6, masked: true }), rec({ score: 0.65, masked: true })]).decisions), ['-', '-'], 'masked under its floor counts for nobody');
+  t.same(types(run(g, [rec({ score: 0.7, masked: true }), rec({ score: 0.71, masked: true })]).decisions), ['-', 'granted'], 'masked at its floor');
+  t.same(types(run(g, [rec({ score: 0.55 }), rec({ score: 0.6 })]).decisions), ['-', 'granted'], 'bare face: minScore applies');
+  const only = gate({ confirmation: { n: 2, m: 3, minScore: 0.5 } });
+  t.same(types(run(only, [rec({ score: 0.45, masked: true }), rec({ score: 0.48, masked: true })]).decisions), ['-', '-'], 'no minScoreMasked: masked faces fall back to minScore');
+  const maskedOnly = gate({ confirmation: { n: 2, m: 3, minScoreMasked: 0.7 } });
+  t.same(types(run(maskedOnly, [rec({ score: 0.3 }), rec({ score: 0.3 })]).decisions), ['-', 'granted'], 'no minScore: bare faces have no gate floor');
+});
+
 t.test('allow lists: identity id, identity name, group; empty lists grant nobody', async (t) => {
   const g = gate({ allow: { identities: ['alice-id', 'Bob'], groups: ['staff', 'cleaning'] } });
   const d = (r: Partial<RecognitionInput>): string => types(run(g, [rec(r), rec(r)]).decisions)[1];

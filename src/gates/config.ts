@@ -111,13 +111,17 @@ export const gateSchema = z
       .default({ required: false, threshold: 0.5 }),
     /**
      * The same identity on `n` of the track's last `m` recognitions confirms it. `minScore`
-     * (optional) is a per-gate similarity floor on top of the recognizer's own threshold.
+     * (optional) is a per-gate similarity floor on top of the recognizer's own threshold (the
+     * embedder's calibrated one unless config overrides it); `minScoreMasked` is the floor for
+     * masked faces (default: minScore). Similarities of different embedders are not comparable:
+     * re-check these floors when the embedder changes.
      */
     confirmation: z
       .strictObject({
         n: z.number().int().min(1).default(2),
         m: z.number().int().min(1).default(3),
         minScore: z.number().min(-1).max(1).optional(),
+        minScoreMasked: z.number().min(-1).max(1).optional(),
       })
       .refine((c) => c.n <= c.m, { message: 'confirmation.n must be <= confirmation.m', path: ['n'] })
       .default({ n: 2, m: 3 }),

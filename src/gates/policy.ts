@@ -4,8 +4,8 @@
  *
  * Per track and gate:
  * 1. Confirmation. Each recognition of the track is a vote: the identity id (face.recognized with
- *    a score at or above the gate's optional minScore), UNKNOWN (face.unknown), or LOW (recognized
- *    but under the gate's minScore). A vote for K confirms K when K holds `n` of the last `m`
+ *    a score at or above the gate's optional minScore, or minScoreMasked for a masked face),
+ *    UNKNOWN (face.unknown), or LOW (recognized but under that floor). A vote for K confirms K when K holds `n` of the last `m`
  *    votes. Until something is confirmed the track is *pending*: nothing is emitted (no
  *    'low-confidence' spam on every frame). A track that ends still pending gets one final
  *    gate.denied 'low-confidence' from `endTrack`, so an unanswered person is in the audit log.
@@ -181,7 +181,9 @@ function withEntry<K, V>(map: ReadonlyMap<K, V>, key: K, value: V | undefined): 
 
 export function voteOf(policy: GatePolicy, r: RecognitionInput): string {
   if (r.type !== 'face.recognized' || !r.identityId) return UNKNOWN_VOTE;
-  const floor = policy.confirmation.minScore;
+  const c = policy.confirmation;
+  // A masked face has its own floor (masked similarities run on another scale), else minScore.
+  const floor = r.masked ? (c.minScoreMasked ?? c.minScore) : c.minScore;
   if (floor !== undefined && (r.score === undefined || r.score < floor)) return LOW_VOTE;
   return r.identityId;
 }
