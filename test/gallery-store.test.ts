@@ -237,7 +237,7 @@ t.test('opening: missing file without create, newer schema, not a database', asy
   t.equal(codeOf(() => openGallery(newer)), 'GALLERY_SCHEMA_TOO_NEW');
   const junk = join(dir, 'junk.db');
   writeFileSync(junk, 'this is not sqlite, just some text that is long enough to look like a header......'.repeat(20));
-  t.equal(codeOf(() => openGallery(junk)), 'GALLERY_OPEN_FAILED');
+  t.equal(codeOf(() => openGallery(junk)), 'GALLERY_NOT_A_GALLERY');
 });
 
 t.test('model ids never mix; modelsNeedingReembed lists who a model change strands', async (t) => {

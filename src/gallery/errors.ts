@@ -19,6 +19,10 @@ export type GalleryErrorCode =
   | 'GALLERY_OPEN_FAILED'
   | 'GALLERY_SCHEMA_TOO_NEW'
   | 'GALLERY_CORRUPT'
+  | 'GALLERY_NOT_A_GALLERY'
+  | 'GALLERY_INVALID_CROP'
+  | 'GALLERY_REEMBED_ABORTED'
+  | 'GALLERY_REEMBED_FAILED'
   | 'GALLERY_CLOSED';
 
 export type GalleryErrorContext = Readonly<Record<string, string | number | boolean | undefined>>;

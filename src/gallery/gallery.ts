@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
@@ -7,7 +7,8 @@ import type { Logger } from '../log.ts';
 import { stableUnknownId, updateCentroid } from './cluster.ts';
 import { EmbeddingIndex, DEFAULT_SEARCH_TUNING, searchIndexes, type SearchTuning } from './embedding-index.ts';
 import { GalleryError } from './errors.ts';
-import { migrate } from './schema.ts';
+import { assertGalleryFileUsable } from './file-check.ts';
+import { assertGalleryOwner, migrate } from './schema.ts';
 import type { EnrollInput, GalleryStats, Identity, Match, Metadata, ReembedNeed, SearchOptions, Template, TemplateCount, TemplateInput, Unknown, UnknownSighting } from './types.ts';
 import { cleanEmbedding, cleanGroups, cleanK, cleanMetadata, cleanModelId, cleanName, cleanTemplates, cleanThreshold, cleanTime, type CleanTemplate } from './validate.ts';
 
@@ -827,7 +828,10 @@ export function openGallery(path: string, opts: GalleryOptions = {}): Gallery {
   if (endianness() !== 'LE') throw new GalleryError('GALLERY_OPEN_FAILED', 'the gallery stores little-endian floats; this machine is big-endian');
   const memory = path === ':memory:';
   const create = opts.create ?? true;
-  if (!memory && !create && !existsSync(path)) {
+  // An existing file must already be a gallery (an empty or foreign file is refused, never
+  // silently turned into an empty gallery); a missing one is created when allowed.
+  const existed = memory ? false : assertGalleryFileUsable(path).existed;
+  if (!memory && !create && !existed) {
     throw new GalleryError('GALLERY_OPEN_FAILED', `no gallery at ${path}`, { context: { path }, hint: 'enroll someone first, or pass --db with the gallery file the server uses' });
   }
   let db: Database.Database;
@@ -839,6 +843,7 @@ export function openGallery(path: string, opts: GalleryOptions = {}): Gallery {
   }
   try {
     db.pragma('busy_timeout = 5000');
+    assertGalleryOwner(db, path, existed);
     const mode = db.pragma('journal_mode = WAL', { simple: true });
     if (!memory && mode !== 'wal') throw new GalleryError('GALLERY_OPEN_FAILED', `gallery ${path} cannot use WAL journaling (got ${String(mode)})`, { hint: 'put the gallery on a local filesystem (WAL needs shared memory; network filesystems lack it)' });
     db.pragma(`synchronous = ${opts.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);

@@ -54,9 +54,40 @@ const MIGRATIONS: readonly string[] = [
     ref  TEXT NOT NULL
   ) STRICT;
   `,
+  // 2: the aligned face crop of every enrollment photo, so the templates can be rebuilt for
+  // another embedder (`facegate gallery reembed`) without the photos. Raw RGB (lossless, exactly
+  // the pixels the embedder saw at enrollment) plus the synthetic masks that were rendered on it,
+  // so a rebuild makes exactly the same set of templates.
+  `
+  CREATE TABLE crops (
+    id                  TEXT PRIMARY KEY,
+    identity_id         TEXT NOT NULL REFERENCES identities (id) ON DELETE CASCADE,
+    source_photo_sha256 TEXT NOT NULL CHECK (length(source_photo_sha256) = 64),
+    quality             REAL NOT NULL CHECK (quality >= 0),
+    width               INTEGER NOT NULL CHECK (width > 0),
+    height              INTEGER NOT NULL CHECK (height > 0),
+    format              TEXT NOT NULL CHECK (format = 'rgb8'),
+    pixels              BLOB NOT NULL CHECK (length(pixels) = width * height * 3),
+    masks               TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(masks) AND json_type(masks) = 'array'),
+    created_at          INTEGER NOT NULL
+  ) STRICT;
+  -- One crop per photo and person: enrolling the same photo again stores nothing new.
+  CREATE UNIQUE INDEX crops_by_identity_photo ON crops (identity_id, source_photo_sha256);
+  `,
 ];
 
+/** The tables a gallery file must hold once migrated (checked at open: a file missing any is not a usable gallery). */
+export const REQUIRED_TABLES: readonly string[] = ['identities', 'templates', 'unknowns', 'changes', 'crops'];
+
 export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/**
+ * Refuse an existing database that is not a gallery, before anything (even the journal mode) is
+ * changed in it: see checkSchemaOwner.
+ */
+export function assertGalleryOwner(db: Database, path: string, existedBefore: boolean): void {
+  checkSchemaOwner(path, db.pragma('user_version', { simple: true }) as number, tableNames(db), existedBefore);
+}
 
 /** Bring the file to SCHEMA_VERSION; refuse files from a newer facegate rather than guess. */
 export function migrate(db: Database, path: string): void {
@@ -73,4 +104,36 @@ export function migrate(db: Database, path: string): void {
       db.pragma(`user_version = ${v + 1}`);
     }).immediate();
   }
+  const missing = REQUIRED_TABLES.filter((t) => !tableNames(db).includes(t));
+  if (missing.length) {
+    throw new GalleryError('GALLERY_CORRUPT', `gallery ${path} (schema version ${SCHEMA_VERSION}) lacks the table(s) ${missing.join(', ')}`, {
+      context: { path, missing: missing.join(',') },
+      hint: 'restore the gallery from a backup; a facegate gallery always holds all its tables',
+    });
+  }
+}
+
+function tableNames(db: Database): string[] {
+  return db.prepare<[], string>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all();
+}
+
+/**
+ * A file facegate did not create must already be a gallery. A database at version 0 is only ours
+ * to set up when we just created it: an existing SQLite file without our schema is someone
+ * else's database (tables of its own) or an empty shell, and using it would mean a gallery with
+ * nobody in it, i.e. everyone denied. Pure: the caller reads the version and table names.
+ */
+export function checkSchemaOwner(path: string, version: number, tables: readonly string[], existedBefore: boolean): void {
+  if (version > 0 || !existedBefore) return;
+  if (tables.length > 0) {
+    const shown = tables.slice(0, 8).join(', ') + (tables.length > 8 ? `, ... (${tables.length} in all)` : '');
+    throw new GalleryError('GALLERY_NOT_A_GALLERY', `${path} is an SQLite database without facegate's tables (it has: ${shown})`, {
+      context: { path, tables: tables.length },
+      hint: "it is another program's database: point --db (or gallery.db in the config) at the facegate gallery file; facegate will not add its tables to it",
+    });
+  }
+  throw new GalleryError('GALLERY_NOT_A_GALLERY', `${path} is an SQLite database with no tables: not a facegate gallery (it would start with 0 identities and deny everyone)`, {
+    context: { path },
+    hint: 'point --db (or gallery.db in the config) at the gallery file or restore it from a backup; to start a new, empty gallery on purpose, delete this file first',
+  });
 }
