@@ -1,5 +1,7 @@
-export { loadManifest, findModel, parseManifest, mergeManifests, PROJECT_MODELS_DIR, type Manifest, type ModelEntry, type ModelRole, type ModelInputSpec } from './manifest.ts';
-export { resolveModel, candidatePaths, SHARED_MODELS_DIR, type ResolvedModel, type ResolveOptions } from './resolve.ts';
+export { loadManifest, findModel, parseManifest, mergeManifests, PROJECT_MODELS_DIR, type Manifest, type ModelEntry, type ModelRole, type ModelInputSpec, type ModelThresholds, type DerivedModelSpec } from './manifest.ts';
+export { resolveModel, candidatePaths, materializeDerived, derivedOutputDirs, SHARED_MODELS_DIR, SERVICE_RESOLVE_OPTIONS, type ResolvedModel, type ResolveOptions, type VerifyMode } from './resolve.ts';
 export { downloadModel, type DownloadOptions, type DownloadProgress, type DownloadResult } from './download.ts';
 export { sha256File, VerdictCache } from './verify.ts';
 export { createSession, type ExecutionProvider, type SessionOptions } from './session.ts';
+export { dequantizeOnnx, dequantizeWeights, type DequantizeResult } from './dequantize.ts';
+export { calibratedThresholds, calibrationPath, readCalibration, writeCalibration, type CalibratedThresholds, type CalibrationEntry, type CalibrationFile, type ThresholdOptions } from './calibration.ts';

@@ -39,6 +39,17 @@ const modelEntry = z.strictObject({
   accuracy: z.record(z.string(), z.number()).optional(),
   licence: z.string().min(1),
   download: z.strictObject({ url: z.url(), zipMember: z.string().optional() }).optional(),
+  /**
+   * A file produced here from another model instead of downloaded: `transform` applied to the
+   * verified bytes of `from` (whose sha256 must be `fromSha256`). Generated on first resolution
+   * into the models/ cache; `sha256` pins the output (the transform is deterministic).
+   */
+  derived: z.strictObject({ from: z.string().min(1), fromSha256: sha256Hex, transform: z.literal('dequantize') }).optional(),
+  /**
+   * Embedders: the cosine thresholds calibrated for this model (scores differ per model, so a
+   * threshold never carries over from one embedder to another) and where they were measured.
+   */
+  thresholds: z.strictObject({ unmasked: z.number().min(-1).max(1), masked: z.number().min(-1).max(1), source: z.string().min(1) }).optional(),
   note: z.string().optional(),
 });
 
@@ -51,6 +62,8 @@ const manifestSchema = z.strictObject({
 export type ModelEntry = z.infer<typeof modelEntry>;
 export type ModelRole = ModelEntry['role'];
 export type ModelInputSpec = z.infer<typeof inputSpec>;
+export type ModelThresholds = NonNullable<ModelEntry['thresholds']>;
+export type DerivedModelSpec = NonNullable<ModelEntry['derived']>;
 export interface Manifest {
   readonly models: readonly ModelEntry[];
 }

@@ -45,6 +45,18 @@ export class VerdictCache {
     return sha256;
   }
 
+  /** Hash the file now, whatever the cache says, and record the fresh verdict. */
+  async refresh(path: string): Promise<string> {
+    const st = statSync(path);
+    const sha256 = await sha256File(path);
+    const hit = this.records.get(path);
+    if (!hit || hit.size !== st.size || hit.mtimeMs !== st.mtimeMs || hit.sha256 !== sha256) {
+      this.records.set(path, { size: st.size, mtimeMs: st.mtimeMs, sha256 });
+      this.persist();
+    }
+    return sha256;
+  }
+
   private persist(): void {
     try {
       const tmp = `${this.file}.${process.pid}.tmp`;
