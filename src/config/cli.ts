@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
+import { redactText } from '../redact.ts';
 import { hashToken } from './auth.ts';
 import { isConfigError } from './errors.ts';
 import { configWarnings, loadConfig } from './parse.ts';
@@ -37,13 +38,17 @@ export function registerConfigCommand(program: Command, io: ConfigCommandIo = de
     .description('validate a YAML config file: prints OK, or every problem with its path and a fix (exit 1)')
     .argument('<file>', 'the YAML config file')
     .action((file: string) => {
+      // Nothing from the file is meant to reach these lines but names and numbers; redacting
+      // them all the same keeps a credential that slips into one off the terminal and CI logs.
+      const out = (line: string): void => io.out(redactText(line));
+      const err = (line: string): void => io.err(redactText(line));
       try {
         const cfg = loadConfig(file);
-        io.out(`OK ${file}: ${cfg.cameras.length} camera${cfg.cameras.length === 1 ? '' : 's'}, ${cfg.gates.length} gate${cfg.gates.length === 1 ? '' : 's'}, API on ${cfg.server.bind}:${cfg.server.port}${cfg.auth.enabled ? '' : ' (auth off)'}`);
-        for (const w of configWarnings(cfg)) io.err(`warning: ${w}`);
+        out(`OK ${file}: ${cfg.cameras.length} camera${cfg.cameras.length === 1 ? '' : 's'}, ${cfg.gates.length} gate${cfg.gates.length === 1 ? '' : 's'}, API on ${cfg.server.bind}:${cfg.server.port}${cfg.auth.enabled ? '' : ' (auth off)'}`);
+        for (const w of configWarnings(cfg)) err(`warning: ${w}`);
       } catch (e) {
         if (!isConfigError(e)) throw e;
-        io.err(e.describe());
+        err(e.describe());
         process.exitCode = 1;
       }
     });

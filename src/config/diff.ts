@@ -18,6 +18,8 @@ export interface ConfigDiff {
   readonly server: boolean;
   readonly auth: boolean;
   readonly models: boolean;
+  /** `limits` (maxCameras, cameraStartStaggerMs): nothing to restart, read when cameras start. */
+  readonly limits: boolean;
   readonly recognition: boolean;
   readonly gates: boolean;
   readonly events: boolean;

@@ -1,8 +1,12 @@
 /**
  * Config errors. Not a FacegateError (whose code union is closed): a ConfigError carries every
  * problem of a file at once, each with its path (`cameras[1].fps`), the YAML line/column where
- * known, and a fix. Messages never echo string values from the file (camera URLs carry passwords).
+ * known, and a fix. Messages never echo string values from the file (camera URLs carry passwords);
+ * as a second line of defence every message, hint and key of an issue goes through redactText
+ * when the error is built, so a value that does slip into one (a URL pasted as an id or a key)
+ * is shown without its credentials.
  */
+import { redactText } from '../redact.ts';
 
 export type ConfigErrorCode =
   /** The file does not exist. */
@@ -26,16 +30,36 @@ export interface ConfigIssue {
 }
 
 const IDENT = /^[A-Za-z_$][\w$-]*$/;
+/** Keys longer than this are shown cut (an unknown key may be a whole pasted line). */
+const MAX_SHOWN_KEY = 64;
 
-/** `cameras[1].fps`, `server.tls.cert`, `gates[0].allow["odd key"]`; empty path = the whole file. */
+const shownKey = (key: string): string => {
+  const safe = redactText(key);
+  return safe.length > MAX_SHOWN_KEY ? `${safe.slice(0, MAX_SHOWN_KEY - 1)}…` : safe;
+};
+
+/**
+ * `cameras[1].fps`, `server.tls.cert`, `gates[0].allow["odd key"]`; empty path = the whole file.
+ * Keys are shown redacted and cut to 64 characters.
+ */
 export function formatConfigPath(path: ConfigPath): string {
   let out = '';
   for (const seg of path) {
     if (typeof seg === 'number') out += `[${seg}]`;
-    else if (IDENT.test(seg)) out += out ? `.${seg}` : seg;
-    else out += `[${JSON.stringify(seg)}]`;
+    else if (IDENT.test(seg) && seg.length <= MAX_SHOWN_KEY) out += out ? `.${seg}` : seg;
+    else out += `[${JSON.stringify(shownKey(seg))}]`;
   }
   return out;
+}
+
+/** An issue with its message, hint and keys redacted (see the module comment). */
+function redactIssue(issue: ConfigIssue): ConfigIssue {
+  return {
+    ...issue,
+    path: issue.path.map((seg) => (typeof seg === 'string' ? redactText(seg) : seg)),
+    message: redactText(issue.message),
+    hint: issue.hint === undefined ? undefined : redactText(issue.hint),
+  };
 }
 
 /** One line per issue (`file:line:col path: message`) with its fix on the next line. */
@@ -53,7 +77,8 @@ export class ConfigError extends Error {
   readonly source: string;
   readonly issues: readonly ConfigIssue[];
 
-  constructor(code: ConfigErrorCode, source: string, issues: readonly ConfigIssue[], opts: { cause?: unknown } = {}) {
+  constructor(code: ConfigErrorCode, source: string, rawIssues: readonly ConfigIssue[], opts: { cause?: unknown } = {}) {
+    const issues = rawIssues.map(redactIssue);
     const first = issues[0];
     const summary = first ? formatConfigIssue({ ...first, hint: undefined }, source) : `${source}: invalid configuration`;
     super(issues.length > 1 ? `${summary} (and ${issues.length - 1} more)` : summary, opts.cause === undefined ? undefined : { cause: opts.cause });

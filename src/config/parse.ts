@@ -3,11 +3,14 @@
  * person-readable messages and fixes, YAML positions for each problem, and relative paths
  * resolved against the config file's folder.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
-import { ConfigError, formatConfigPath, type ConfigIssue, type ConfigPath } from './errors.ts';
+import { ConfigError, formatConfigPath, isConfigError, type ConfigIssue, type ConfigPath } from './errors.ts';
+import { credentialWarnings } from './credentials.ts';
+import { boundsIssues, capacityWarnings, MAX_CONFIG_BYTES, MAX_CONFIG_ISSUES } from './limits.ts';
 import { configSchema, crossCheckIssues, isLoopback, type CameraEntry, type Config, type IssueParams } from './schema.ts';
 
 export interface ParseConfigOptions {
@@ -100,9 +103,9 @@ function closest(key: string, allowed: readonly string[]): string | undefined {
 function pathHint(path: ConfigPath): string | undefined {
   const last = path.at(-1);
   const p = formatConfigPath(path.map((s) => (typeof s === 'number' ? 0 : s)));
-  if (last === 'sha256') return 'store the hash, never the token: run `facegate config hash-token` and paste its output';
+  if (last === 'sha256') return 'store the hash, never the token itself: run `facegate config hash-token` and paste its output';
   if (p === 'cameras[0].id' || p === 'cameras[0].zones[0].id') return "use lowercase letters, digits, '-' and '_', e.g. 'front-door'";
-  if (last === 'url' && path[0] === 'cameras') return 'for example rtsp://192.0.2.10:554/stream1 (with credentials: rtsp://user:pass@host/...)';
+  if (last === 'url' && path[0] === 'cameras') return 'for example rtsp://192.0.2.10:554/stream1 (with credentials, write user:password@ before the host)';
   if (last === 'timeZone') return "the names are those of the tz database (Intl.supportedValuesOf('timeZone') lists them)";
   if (p === 'cameras[0].source.kind' || p === 'cameras[0].source') return 'rtsp (with url), file (with path), test, or pipeline (with a gst-launch fragment)';
   if (p === 'cameras[0].decoder') return "write `decoder: cpu` (or jetson, nvdec), or `decoder: { custom: 'vaapih264dec ! vaapipostproc' }`";
@@ -207,6 +210,13 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/** At most MAX_CONFIG_ISSUES issues, the rest counted in one last line (a broken file must not flood a log). */
+function capIssues(issues: readonly ConfigIssue[]): ConfigIssue[] {
+  if (issues.length <= MAX_CONFIG_ISSUES) return [...issues];
+  const rest = issues.length - (MAX_CONFIG_ISSUES - 1);
+  return [...issues.slice(0, MAX_CONFIG_ISSUES - 1), { path: [], message: `and ${rest} more problems not listed`, hint: 'fix the problems above first, then check again' }];
+}
+
 /**
  * Validate an already-parsed document (YAML/JSON value). Throws ConfigError (CONFIG_INVALID) with
  * every problem; returns a deep-frozen Config with all defaults, paths resolved when `baseDir` is
@@ -215,6 +225,17 @@ function deepFreeze<T>(value: T): T {
 export function parseConfig(doc: unknown, source = 'config', opts: ParseConfigOptions = {}): Config {
   if (doc === null || doc === undefined) {
     throw new ConfigError('CONFIG_INVALID', source, [{ path: [], message: 'the configuration is empty', hint: 'start from config/default.yaml; `{}` alone gives every default and no cameras' }]);
+  }
+  // Over-long strings, over-long lists and absurd nesting are refused before zod sees the
+  // document: validating a megabyte URL or a million cameras item by item costs time on the
+  // hot-reload path, and the fix comes first anyway.
+  const oversize = boundsIssues(doc);
+  if (oversize.length > 0) {
+    const issues = oversize.map((x): ConfigIssue => {
+      const pos = opts.locate?.(x.path);
+      return { path: x.path, message: x.message, hint: x.hint, line: pos?.line, col: pos?.col };
+    });
+    throw new ConfigError('CONFIG_INVALID', source, capIssues(sortByPosition(issues)));
   }
   const allowedKeys = new Map<string, readonly string[]>();
   const result = configSchema.safeParse(doc, {
@@ -236,7 +257,7 @@ export function parseConfig(doc: unknown, source = 'config', opts: ParseConfigOp
       const pos = opts.locate?.(x.path);
       issues.push({ path: x.path, message: x.message, hint: x.hint, line: pos?.line, col: pos?.col });
     }
-    throw new ConfigError('CONFIG_INVALID', source, sortByPosition(issues));
+    throw new ConfigError('CONFIG_INVALID', source, capIssues(sortByPosition(issues)));
   }
   const config = opts.baseDir === undefined ? result.data : resolveConfigPaths(result.data, opts.baseDir);
   return deepFreeze(config);
@@ -264,8 +285,17 @@ function locator(doc: Document.Parsed, lines: LineCounter): (path: ConfigPath) =
   };
 }
 
+const tooLargeIssue = (size: number): ConfigIssue => ({
+  path: [],
+  message: `the file is too large: ${(size / 1024 / 1024).toFixed(1)} MiB, at most ${MAX_CONFIG_BYTES / 1024 / 1024} MiB`,
+  hint: 'a config with every camera fits in well under a megabyte: check that this is the right file',
+});
+
 /** Parse YAML text. Throws ConfigError: CONFIG_SYNTAX (with line/col) or CONFIG_INVALID. */
 export function parseConfigText(text: string, source = 'config', opts: { baseDir?: string | undefined } = {}): Config {
+  if (text.length > MAX_CONFIG_BYTES) {
+    throw new ConfigError('CONFIG_INVALID', source, [tooLargeIssue(text.length)]);
+  }
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
   if (doc.errors.length > 0) {
@@ -279,16 +309,42 @@ export function parseConfigText(text: string, source = 'config', opts: { baseDir
         col: pos.col,
       };
     });
-    throw new ConfigError('CONFIG_SYNTAX', source, issues);
+    throw new ConfigError('CONFIG_SYNTAX', source, capIssues(issues));
   }
-  return parseConfig(doc.toJS({ maxAliasCount: 100 }), source, { baseDir: opts.baseDir, locate: locator(doc, lines) });
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    // The yaml library throws a ReferenceError for an alias bomb ("billion laughs") and a
+    // RangeError for a document nested too deeply to convert.
+    const bomb = e instanceof ReferenceError;
+    throw new ConfigError(
+      'CONFIG_SYNTAX',
+      source,
+      [
+        {
+          path: [],
+          message: bomb ? 'YAML aliases expand to too many nodes (more than 100 uses of anchors)' : 'YAML document cannot be converted (nested too deeply)',
+          hint: bomb ? 'write the repeated values out, or use fewer `*alias` references' : 'a facegate config is a few levels deep: check the indentation, or start from config/default.yaml',
+        },
+      ],
+      { cause: e },
+    );
+  }
+  return parseConfig(value, source, { baseDir: opts.baseDir, locate: locator(doc, lines) });
 }
 
 /** Read the text of a config file; ConfigError CONFIG_NOT_FOUND / CONFIG_UNREADABLE. */
 export function readConfigText(path: string): string {
   try {
+    // A stray multi-gigabyte file would otherwise be read whole before parseConfigText refuses it.
+    const size = statSync(path).size;
+    if (size > MAX_CONFIG_BYTES) {
+      throw new ConfigError('CONFIG_INVALID', path, [tooLargeIssue(size)]);
+    }
     return readFileSync(path, 'utf8');
   } catch (e) {
+    if (isConfigError(e)) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
       throw new ConfigError('CONFIG_NOT_FOUND', path, [{ path: [], message: 'file not found', hint: 'check the path, or copy config/default.yaml there' }], { cause: e });
@@ -306,15 +362,25 @@ export function loadConfig(path: string): Config {
   return parseConfigText(text, path, { baseDir: dirname(resolve(path)) });
 }
 
-/** Things that are allowed but probably not intended; one line each, for the log or `config check`. */
-export function configWarnings(config: Config): string[] {
+export interface ConfigWarningHost {
+  /** CPU cores this process may use (os.availableParallelism()). */
+  readonly cores: number;
+}
+
+/**
+ * Things that are allowed but probably not intended; one line each, for the log or `config check`.
+ * `host` describes the machine the camera-count warning is about (default: this one).
+ */
+export function configWarnings(config: Config, host: ConfigWarningHost = { cores: availableParallelism() }): string[] {
   const out: string[] = [];
   if (config.auth.enabled && config.auth.tokens.length === 0) {
-    out.push('auth.tokens is empty: nobody can use the API or the event stream (add a token: `facegate config hash-token --generate`)');
+    out.push('auth.tokens is empty: nobody can use the API or the event stream (add one with `facegate config hash-token --generate`)');
   }
   if (!isLoopback(config.server.bind) && !config.server.tls) {
     out.push(`server.bind '${config.server.bind}' is reachable from the network without server.tls: tokens travel in clear text (put TLS here or in a reverse proxy)`);
   }
   if (config.cameras.length === 0) out.push('no cameras configured');
+  out.push(...capacityWarnings(config, host.cores));
+  out.push(...credentialWarnings(config));
   return out;
 }

@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { gateSchema } from '../gates/index.ts';
 import { DEFAULT_BACKOFF } from '../ingest/index.ts';
+import { boundsIssues, DEFAULT_CAMERA_START_STAGGER_MS, DEFAULT_MAX_CAMERAS, MAX_CAMERA_START_STAGGER_MS, MAX_ITEMS, MAX_LENGTH } from './limits.ts';
 
 /** A hint for a person, carried on custom issues as `params.hint`. */
 export interface IssueParams {
@@ -17,7 +18,7 @@ export interface IssueParams {
 
 const SLUG = /^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$/;
 const slug = z.string().regex(SLUG, { error: "expected a slug: lowercase letters, digits, '-' and '_' (e.g. 'front-door'), at most 64 characters" });
-const filePath = z.string().min(1);
+const filePath = z.string().min(1).max(MAX_LENGTH.path);
 const positiveInt = z.number().int().min(1);
 const unit = z.number().min(0).max(1);
 const similarity = z.number().min(-1).max(1);
@@ -25,7 +26,7 @@ const similarity = z.number().min(-1).max(1);
 // ---------------------------------------------------------------------------------------------
 // cameras: the source shapes are src/ingest's SourceConfig, with its defaults made explicit.
 
-const rtspUrl = z.string().regex(/^rtsps?:\/\/\S+$/i, { error: 'expected an rtsp:// or rtsps:// URL' });
+const rtspUrl = z.string().max(MAX_LENGTH.url).regex(/^rtsps?:\/\/\S+$/i, { error: 'expected an rtsp:// or rtsps:// URL' });
 const codec = z.enum(['auto', 'h264', 'h265']);
 
 export const rtspSourceSchema = z.strictObject({
@@ -50,6 +51,7 @@ export const testSourceSchema = z.strictObject({
   kind: z.literal('test'),
   pattern: z
     .string()
+    .max(MAX_LENGTH.word)
     .regex(/^[a-z0-9-]+$/i, { error: 'expected a videotestsrc pattern name such as smpte or ball' })
     .default('smpte'),
   width: positiveInt.default(640),
@@ -59,31 +61,31 @@ export const testSourceSchema = z.strictObject({
 
 export const pipelineSourceSchema = z.strictObject({
   kind: z.literal('pipeline'),
-  pipeline: z.string().min(1).meta({ description: 'gst-launch fragment that outputs raw video, e.g. `v4l2src device=/dev/video0`' }),
+  pipeline: z.string().min(1).max(MAX_LENGTH.fragment).meta({ description: 'gst-launch fragment that outputs raw video, e.g. `v4l2src device=/dev/video0`' }),
 });
 
 export const sourceSchema = z.discriminatedUnion('kind', [rtspSourceSchema, fileSourceSchema, testSourceSchema, pipelineSourceSchema]);
 
-export const decoderSchema = z.union([z.enum(['cpu', 'jetson', 'nvdec']), z.strictObject({ custom: z.string().min(1) })], {
+export const decoderSchema = z.union([z.enum(['cpu', 'jetson', 'nvdec']), z.strictObject({ custom: z.string().min(1).max(MAX_LENGTH.fragment) })], {
   error: "expected 'cpu', 'jetson', 'nvdec' or { custom: '<gst-launch fragment that decodes the parsed stream>' }",
 });
 
 export const zoneSchema = z.strictObject({
   id: slug,
   /** Corners in normalised frame coordinates: [x, y] with 0..1 from the top-left. */
-  polygon: z.array(z.tuple([unit, unit])).min(3, { error: 'a zone polygon needs at least 3 corners' }),
+  polygon: z.array(z.tuple([unit, unit])).min(3, { error: 'a zone polygon needs at least 3 corners' }).max(MAX_ITEMS.polygon),
 });
 
 export const detectorSettingsSchema = z.strictObject({
-  tier: z.string().min(1).default('500m').meta({ description: "'500m', '2.5g' or a tier from the model manifest; the fallback when budgetMs has no profile" }),
-  model: z.string().min(1).optional().meta({ description: 'a manifest model name; overrides tier' }),
+  tier: z.string().min(1).max(MAX_LENGTH.word).default('500m').meta({ description: "'500m', '2.5g' or a tier from the model manifest; the fallback when budgetMs has no profile" }),
+  model: z.string().min(1).max(MAX_LENGTH.name).optional().meta({ description: 'a manifest model name; overrides tier' }),
   budgetMs: z.number().positive().optional().meta({ description: 'pick the most accurate tier that fits this per-frame budget (needs a detect profile)' }),
   size: z.number().int().min(32).multipleOf(32).default(640).meta({ description: 'long-side input size, a multiple of 32' }),
 });
 
 const cameraObjectSchema = z.strictObject({
   id: slug,
-  name: z.string().min(1).optional(),
+  name: z.string().min(1).max(MAX_LENGTH.name).optional(),
   /** Shorthand for `source: { kind: rtsp, url }`. */
   url: rtspUrl.optional().meta({ description: 'shorthand for source: { kind: rtsp, url }' }),
   source: sourceSchema.optional(),
@@ -92,7 +94,7 @@ const cameraObjectSchema = z.strictObject({
   width: positiveInt.optional().meta({ description: "scale to this width in GStreamer; default the stream's own" }),
   height: positiveInt.optional(),
   detector: detectorSettingsSchema.prefault({}),
-  zones: z.array(zoneSchema).optional(),
+  zones: z.array(zoneSchema).max(MAX_ITEMS.zones).optional(),
   watchdog: z
     .strictObject({
       stallMs: positiveInt.default(5000).meta({ description: 'no frame for this long: the pipeline is rebuilt' }),
@@ -149,11 +151,12 @@ export const cameraSchema = cameraObjectSchema
 const ORIGIN = /^https?:\/\/(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i;
 
 export const serverSchema = z.strictObject({
-  bind: z.string().min(1).default('127.0.0.1').meta({ description: "address to listen on; loopback by default. '0.0.0.0' exposes the API to the network" }),
+  bind: z.string().min(1).max(MAX_LENGTH.host).default('127.0.0.1').meta({ description: "address to listen on; loopback by default. '0.0.0.0' exposes the API to the network" }),
   port: z.number().int().min(0).max(65_535).default(8640),
   tls: z.strictObject({ cert: filePath, key: filePath }).optional().meta({ description: 'PEM files; relative to the config file' }),
   allowedOrigins: z
-    .array(z.string().regex(ORIGIN, { error: "expected an origin such as 'https://door.example.com' (scheme, host, optional port; no path)" }))
+    .array(z.string().max(MAX_LENGTH.origin).regex(ORIGIN, { error: "expected an origin such as 'https://door.example.com' (scheme, host, optional port; no path)" }))
+    .max(MAX_ITEMS.allowedOrigins)
     .default([])
     .meta({ description: 'browser Origins allowed to open the WebSocket; non-browser clients send none' }),
   maxMessageBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024),
@@ -176,7 +179,7 @@ export const tokenSchema = z.strictObject({
   role: z.enum(['viewer', 'operator', 'admin']),
   sha256: z
     .string()
-    .regex(/^[0-9a-fA-F]{64}$/, { error: 'expected the sha256 of the token: 64 hex characters' })
+    .regex(/^[0-9a-fA-F]{64}$/, { error: 'expected the sha256 hex of the token (64 characters)' })
     .meta({ description: 'sha256 hex of the token (`facegate config hash-token`); tokens are never stored' }),
 });
 
@@ -186,7 +189,7 @@ export const tokenSchema = z.strictObject({
  */
 export const authSchema = z.strictObject({
   enabled: z.boolean().default(true),
-  tokens: z.array(tokenSchema).default([]),
+  tokens: z.array(tokenSchema).max(MAX_ITEMS.tokens).default([]),
 });
 
 export const modelsSchema = z.strictObject({
@@ -254,11 +257,33 @@ export const loggingSchema = z.strictObject({
 const LOOPBACK = /^(?:127(?:\.\d{1,3}){3}|::1|\[::1\]|localhost)$/i;
 export const isLoopback = (bind: string): boolean => LOOPBACK.test(bind);
 
+/**
+ * How much one facegate may be asked to run. Every string and list in the file has a fixed
+ * ceiling besides (src/config/limits.ts); these two are the ones a person tunes.
+ */
+export const limitsSchema = z.strictObject({
+  maxCameras: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_ITEMS.cameras)
+    .default(DEFAULT_MAX_CAMERAS)
+    .meta({ description: 'more cameras than this is an error; raise it deliberately (a 2-core box was measured at 4 cameras at 720p / 5 fps)' }),
+  cameraStartStaggerMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_CAMERA_START_STAGGER_MS)
+    .default(DEFAULT_CAMERA_START_STAGGER_MS)
+    .meta({ description: 'cameras start one after another, this many ms apart (at start and on hot reload)' }),
+});
+
 const configObjectSchema = z.strictObject({
   server: serverSchema.prefault({}),
   auth: authSchema.prefault({}),
   models: modelsSchema.prefault({}),
-  cameras: z.array(cameraSchema).default([]),
+  limits: limitsSchema.prefault({}),
+  cameras: z.array(cameraSchema).max(MAX_ITEMS.cameras).default([]),
   recognition: recognitionSchema.prefault({}),
   /** Validated by the gates module's own schema (src/gates). */
   gates: z.array(gateSchema).default([]),
@@ -366,7 +391,9 @@ export function crossCheckIssues(data: unknown): CrossCheckIssue[] {
 /** The whole configuration file. `Config` is its output: every default filled in. */
 export const configSchema = configObjectSchema.superRefine(
   (data, ctx) => {
-    for (const i of crossCheckIssues(data)) ctx.addIssue({ code: 'custom', path: i.path, message: i.message, params: { hint: i.hint } satisfies IssueParams });
+    // parseConfig checks the bounds on the raw document before zod runs; this is for callers of
+    // configSchema itself (and covers the gates, whose schema lives in src/gates).
+    for (const i of [...boundsIssues(data), ...crossCheckIssues(data)]) ctx.addIssue({ code: 'custom', path: [...i.path], message: i.message, params: { hint: i.hint } satisfies IssueParams });
   },
   { when: (payload) => isRecord(payload.value) },
 );
@@ -380,6 +407,7 @@ export type AuthConfig = Config['auth'];
 export type TokenConfig = AuthConfig['tokens'][number];
 export type Role = TokenConfig['role'];
 export type ModelsConfig = Config['models'];
+export type LimitsConfig = Config['limits'];
 export type CameraEntry = Config['cameras'][number];
 export type CameraSource = CameraEntry['source'];
 export type CameraDecoder = CameraEntry['decoder'];
