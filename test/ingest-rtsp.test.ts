@@ -147,19 +147,40 @@ t.test('a missing element is fatal at start-up: camera.down, no retry, frames co
   t.same(badHealth.types(), ['down:bad-pipeline'], 'a config that cannot build a pipeline is reported, not thrown');
 });
 
-t.test('GStreamer not installed: fatal camera.down that says so', async (t) => {
+t.test('GStreamer not installed: camera.down that says so, retried slowly, back up once it is there', async (t) => {
   const saved = process.env.FACEGATE_GST_LAUNCH;
   process.env.FACEGATE_GST_LAUNCH = 'gst-launch-not-installed';
-  t.teardown(() => {
+  const restore = () => {
     if (saved === undefined) delete process.env.FACEGATE_GST_LAUNCH;
     else process.env.FACEGATE_GST_LAUNCH = saved;
-  });
-  const cam = openCamera({ id: 'nogst', source: { kind: 'test' } });
+  };
+  t.teardown(restore);
+  const def = openCamera({ id: 'nogst-default', source: { kind: 'test' } });
+  const defHealth = new HealthLog(def);
+  const defSub = def.frames.subscribe();
+  const first = await defHealth.waitFor(isDown, 5000);
+  defSub.unsubscribe();
+  def.close();
+  t.same([first.event.reason.kind, first.event.fatal], ['gstreamer-missing', false], 'not fatal: retried');
+  t.match(first.event.reason.hint, /install GStreamer/);
+  t.ok(first.event.retryInMs !== undefined && first.event.retryInMs >= 22_500 && first.event.retryInMs <= 30_000, `slow retry by default (${first.event.retryInMs} ms)`);
+
+  const cam = openCamera({ id: 'nogst', source: { kind: 'test' }, missingRetryMs: 300 });
   const health = new HealthLog(cam);
-  await lastValueFrom(cam.frames.pipe(toArray()));
-  const { event } = await health.waitFor(isDown, 1);
-  t.same([event.reason.kind, event.fatal], ['gstreamer-missing', true]);
-  t.match(event.reason.hint, /install GStreamer/);
+  let frames = 0;
+  let completed = false;
+  const sub = cam.frames.subscribe({ next: () => frames++, complete: () => (completed = true) });
+  t.teardown(() => {
+    sub.unsubscribe();
+    cam.close();
+  });
+  const down1 = await health.waitFor(isDown, 5000);
+  const down2 = await health.waitFor(isDown, 5000, down1.index + 1);
+  t.equal(down2.event.reason.kind, 'gstreamer-missing', 'tried again, still missing');
+  t.notOk(completed, 'the camera is not given up');
+  restore();
+  await health.waitFor(isUp, 10_000, down2.index + 1);
+  t.ok(await waitUntil(() => frames >= 3, 5000), `frames once GStreamer is there (${frames})`);
 });
 
 t.test('file source: plays once then camera.ended; loop restarts without camera.down', async (t) => {

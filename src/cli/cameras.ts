@@ -1,7 +1,7 @@
 /** `facegate cameras ...`: camera tools. `cameras probe URL` connects once and reports the stream. */
 import { InvalidArgumentError, type Command } from 'commander';
 import { errorMessage } from '../errors.ts';
-import { redactUrl } from '../log.ts';
+import { redactText, redactValue } from '../redact.ts';
 import { isCameraError, probeCamera, type ProbeResult, type Transport } from '../ingest/index.ts';
 
 function transportArg(value: string): Transport {
@@ -16,6 +16,11 @@ function timeoutArg(value: string): number {
 }
 
 function describeProbe(r: ProbeResult): string {
+  // Whatever GStreamer or the camera put in the result, no credential reaches the terminal.
+  return redactText(describeProbeRaw(r));
+}
+
+function describeProbeRaw(r: ProbeResult): string {
   const fps = r.caps.fps === undefined ? 'variable fps' : `${Number(r.caps.fps.toFixed(2))} fps`;
   return [
     r.url,
@@ -40,12 +45,12 @@ export function registerCamerasCommand(program: Command): void {
     .action(async (url: string, opts: { transport: Transport; timeoutMs: number; json?: boolean }) => {
       try {
         const result = await probeCamera(url, { transport: opts.transport, timeoutMs: opts.timeoutMs });
-        process.stdout.write(opts.json ? `${JSON.stringify({ ok: true, ...result }, null, 2)}\n` : describeProbe(result));
+        process.stdout.write(opts.json ? `${JSON.stringify(redactValue({ ok: true, ...result }), null, 2)}\n` : describeProbe(result));
       } catch (e) {
         // Person-readable, never a stack trace, never the password.
         const code = isCameraError(e) ? e.code : 'error';
-        const message = redactUrl(isCameraError(e) ? e.message : errorMessage(e));
-        const hint = isCameraError(e) ? e.hint : undefined;
+        const message = redactText(isCameraError(e) ? e.message : errorMessage(e));
+        const hint = isCameraError(e) && e.hint ? redactText(e.hint) : undefined;
         if (opts.json) {
           process.stdout.write(`${JSON.stringify({ ok: false, error: { code, message, ...(hint ? { hint } : {}) } }, null, 2)}\n`);
         } else {

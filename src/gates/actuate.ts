@@ -15,7 +15,8 @@
  */
 import { execFile } from 'node:child_process';
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { redactUrl, type Logger } from '../log.ts';
+import type { Logger } from '../log.ts';
+import { redactText, redactUrl } from '../redact.ts';
 import type { ActuationConfig, CommandConfig, WebhookConfig } from './config.ts';
 import type { GateGranted, GateOpened, ManualActionKind } from './policy.ts';
 
@@ -105,9 +106,9 @@ function describeFetchError(e: unknown, timeoutMs: number): string {
     if (e.name === 'AbortError') return 'aborted';
     const cause = (e as Error & { cause?: unknown }).cause;
     const code = cause && typeof cause === 'object' && 'code' in cause ? String((cause as { code: unknown }).code) : undefined;
-    return redactUrl(code ? `${e.message} (${code})` : e.message);
+    return redactText(code ? `${e.message} (${code})` : e.message);
   }
-  return redactUrl(String(e));
+  return redactText(String(e));
 }
 
 /**

@@ -14,7 +14,8 @@ export interface BackoffOptions {
   readonly jitter: number;
 }
 
-export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 500, maxMs: 30_000, factor: 2, jitter: 0.5 };
+/** First retries 125-250, 250-500, 500-1000 ms: a camera that blinked is back within a second or two. */
+export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 250, maxMs: 30_000, factor: 2, jitter: 0.5 };
 
 /**
  * Delay in ms before retry number `attempt` (0-based). `random01` is a value in [0, 1).

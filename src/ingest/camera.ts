@@ -8,8 +8,8 @@ import { createLogger, type Logger } from '../log.ts';
 import type { Frame } from '../types.ts';
 import { backoffDelay, resolveBackoff, type BackoffOptions } from './backoff.ts';
 import { diagnoseDown } from './diagnose.ts';
-import { urlSecrets } from './failure.ts';
-import { droppedBetween } from './frame.ts';
+import { secretStringsOf } from './failure.ts';
+import { droppedBetween, expectedIntervalNs, missedBetween } from './frame.ts';
 import { buildPipeline, PipelineConfigError, type PipelineDescription } from './pipeline.ts';
 import { GstLaunchSource, type Source, type SourceEvent } from './source.ts';
 import type {
@@ -48,7 +48,13 @@ export interface Camera {
   close(): void;
 }
 
-const FATAL: ReadonlySet<DownReason['kind']> = new Set(['missing-element', 'bad-pipeline', 'gstreamer-missing']);
+/**
+ * Config problems GStreamer itself reports: retrying the same pipeline cannot help (a config
+ * reload or a restart after installing the plugin does). Everything else is retried, a missing
+ * GStreamer slowly (missingRetryMs), so no single error stops a camera forever.
+ */
+const FATAL: ReadonlySet<DownReason['kind']> = new Set(['missing-element', 'bad-pipeline']);
+const SLOW_RETRY: ReadonlySet<DownReason['kind']> = new Set(['gstreamer-missing']);
 
 let defaultLogger: Logger | undefined;
 function ingestLogger(): Logger {
@@ -59,6 +65,7 @@ function ingestLogger(): Logger {
 interface MutableStats {
   delivered: number;
   droppedInPipeline: number;
+  missedByPts: number;
   starts: number;
   bytesRead: number;
 }
@@ -75,6 +82,7 @@ class CameraLoop {
   private lastFrameAt = 0;
   private seq = 0;
   private lastOffset: number | undefined;
+  private lastPts: number | undefined;
   private pid: number | undefined;
   private caps: VideoCaps | undefined;
   private elementsChecked = false;
@@ -118,6 +126,7 @@ class CameraLoop {
     this.upAt = undefined;
     this.seq = 0;
     this.lastOffset = undefined;
+    this.lastPts = undefined;
     this.pid = undefined;
     this.caps = undefined;
     this.run = source
@@ -148,6 +157,8 @@ class CameraLoop {
         this.lastFrameAt = now;
         this.cam.counters.droppedInPipeline += droppedBetween(this.lastOffset, ev.offset);
         this.lastOffset = ev.offset;
+        this.cam.counters.missedByPts += missedBetween(this.lastPts, ev.pts, expectedIntervalNs(this.caps?.fps, this.cam.config.output?.fps));
+        if (ev.pts !== undefined) this.lastPts = ev.pts;
         const frame: Frame = {
           data: ev.image.data,
           width: ev.image.width,
@@ -172,6 +183,10 @@ class CameraLoop {
   private attemptUp(): void {
     const caps = this.caps;
     if (!caps || this.upAt === undefined) return;
+    // Frames flow again: the next loss starts the backoff from its first (sub-second) step, so
+    // after a few flaps a short outage does not keep the camera blind for the capped delay.
+    const attempt = this.attempt;
+    this.attempt = 0;
     this.cam.emit({
       type: 'camera.up',
       cameraId: this.cam.id,
@@ -179,7 +194,7 @@ class CameraLoop {
       caps,
       pid: this.pid,
       firstFrameMs: Math.round(this.upAt - this.runStartedAt),
-      attempt: this.attempt,
+      attempt,
     });
   }
 
@@ -241,7 +256,9 @@ class CameraLoop {
   private scheduleRetry(reason: DownReason, upForMs: number): void {
     if (this.stopped) return;
     if (upForMs >= this.cam.stableMs) this.attempt = 0;
-    const delay = backoffDelay(this.attempt, this.cam.backoff, this.cam.random());
+    const delay = SLOW_RETRY.has(reason.kind)
+      ? Math.round(this.cam.missingRetryMs * (0.75 + 0.25 * this.cam.random()))
+      : backoffDelay(this.attempt, this.cam.backoff, this.cam.random());
     this.attempt++;
     this.cam.emit({ type: 'camera.down', cameraId: this.cam.id, at: Date.now(), reason, retryInMs: delay, fatal: false });
     this.retryTimer = setTimeout(() => void this.startRun(), delay);
@@ -271,7 +288,8 @@ class CameraImpl implements Camera {
   readonly stallMs: number;
   readonly startMs: number;
   readonly stableMs: number;
-  readonly counters: MutableStats = { delivered: 0, droppedInPipeline: 0, starts: 0, bytesRead: 0 };
+  readonly missingRetryMs: number;
+  readonly counters: MutableStats = { delivered: 0, droppedInPipeline: 0, missedByPts: 0, starts: 0, bytesRead: 0 };
   private readonly healthSubject = new Subject<CameraHealth>();
   private readonly loops = new Set<CameraLoop>();
   private closed = false;
@@ -283,12 +301,13 @@ class CameraImpl implements Camera {
     this.id = config.id;
     this.source = opts.source ?? new GstLaunchSource();
     this.log = (opts.logger ?? ingestLogger()).child({ camera: config.id });
-    this.secrets = config.source.kind === 'rtsp' ? urlSecrets(config.source.url) : [];
+    this.secrets = config.source.kind === 'rtsp' ? secretStringsOf(config.source.url) : [];
     this.backoff = resolveBackoff(config.backoff);
     this.random = opts.random ?? Math.random;
     this.stallMs = config.watchdog?.stallMs ?? 5000;
     this.startMs = config.watchdog?.startMs ?? 15_000;
     this.stableMs = config.stableMs ?? 10_000;
+    this.missingRetryMs = config.missingRetryMs ?? 30_000;
     try {
       this.pipelineDescription = buildPipeline(config);
     } catch (e) {

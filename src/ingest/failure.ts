@@ -2,7 +2,7 @@
  * Why did a pipeline end? Classifies gst-launch's exit and stderr into a DownReason. Pure.
  * Also the credential scrubbing that every stderr line goes through before anything sees it.
  */
-import { redactUrl } from '../log.ts';
+import { isSecretParamName, redactText, redactUrl } from '../redact.ts';
 import type { DownReason, SourceConfig } from './types.ts';
 
 export interface PipelineExit {
@@ -12,30 +12,93 @@ export interface PipelineExit {
   readonly stderr: readonly string[];
 }
 
-/** user and password of a URL, decoded and raw, to scrub from any text GStreamer writes. */
-export function urlSecrets(url: string): string[] {
-  const m = /^[a-z][a-z0-9+.-]*:\/\/([^/@\s]*)@/i.exec(url);
+/**
+ * Secret strings of a URL (user, password, secret query values), raw and percent-decoded, to
+ * scrub from any text GStreamer writes even where it does not print them as part of a URL.
+ */
+export function secretStringsOf(url: string): string[] {
+  const m = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url);
   if (!m) return [];
   const out = new Set<string>();
-  const [user, pass] = [m[1].split(':')[0], m[1].split(':').slice(1).join(':')];
-  for (const raw of [m[1], pass, user]) {
-    if (!raw) continue;
+  const add = (raw: string | undefined) => {
+    if (!raw) return;
     out.add(raw);
     try {
       out.add(decodeURIComponent(raw));
     } catch {
       // not percent-encoded: the raw form is enough
     }
+  };
+  const rest = url.slice(m[0].length);
+  const at = rest.lastIndexOf('@');
+  let pass: string | undefined;
+  if (at >= 0) {
+    const userinfo = rest.slice(0, at);
+    const colon = userinfo.indexOf(':');
+    pass = colon >= 0 ? userinfo.slice(colon + 1) : undefined;
+    add(userinfo);
+    add(pass);
+    add(colon >= 0 ? userinfo.slice(0, colon) : userinfo);
+  }
+  // Values of secret query/fragment parameters: what redactUrl replaces with ***.
+  for (const [, name, value] of rest.matchAll(/[?&#;]([^=&#;?]+)=([^&#;]*)/g)) {
+    if (isSecretParamName(name)) add(value);
   }
   // Longest first so "user:pass" goes before "user"; very short user names would shred
   // unrelated words, so only the password is scrubbed when it stands alone.
-  return [...out].filter((s) => s.length >= 3 || s === pass).sort((a, b) => b.length - a.length);
+  const passForms = new Set([pass, pass ? safeDecode(pass) : undefined]);
+  return [...out].filter((s) => s.length >= 3 || passForms.has(s)).sort((a, b) => b.length - a.length);
+}
+
+/** @deprecated name kept for existing callers: secretStringsOf. */
+export const urlSecrets = secretStringsOf;
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }
 
 export function scrubSecrets(text: string, secrets: readonly string[]): string {
-  let out = redactUrl(text);
+  let out = redactText(text);
   for (const s of secrets) if (s) out = out.split(s).join('***');
   return out;
+}
+
+/**
+ * Why spawning the pipeline process failed, from Node's errno code. Running out of descriptors,
+ * processes or memory is transient (retried with backoff); a missing or non-executable binary
+ * is retried slowly; E2BIG means the pipeline is too long for a command line.
+ */
+export function classifySpawnError(code: string, command: string): DownReason {
+  switch (code) {
+    case 'ENOENT':
+      return { kind: 'gstreamer-missing', message: `cannot run ${command}: not found (ENOENT)`, hint: 'install GStreamer: npm run setup (Debian: gstreamer1.0-tools and plugins); facegate retries every 30 s' };
+    case 'EACCES':
+    case 'EPERM':
+      return { kind: 'gstreamer-missing', message: `cannot run ${command}: permission denied (${code})`, hint: `make ${command} executable for the facegate user; facegate retries every 30 s` };
+    case 'EMFILE':
+      return { kind: 'out-of-resources', message: `cannot start GStreamer: too many open files in this process (EMFILE)`, hint: 'facegate retries with backoff; raise the open-file limit (ulimit -n, systemd LimitNOFILE) or find what holds descriptors (idle connections?)' };
+    case 'ENFILE':
+      return { kind: 'out-of-resources', message: `cannot start GStreamer: too many open files on the system (ENFILE)`, hint: 'facegate retries with backoff; raise fs.file-max or find the process holding descriptors' };
+    case 'EAGAIN':
+      return { kind: 'out-of-resources', message: `cannot start GStreamer: process limit reached (EAGAIN)`, hint: 'facegate retries with backoff; raise the process limit (ulimit -u, systemd TasksMax)' };
+    case 'ENOMEM':
+      return { kind: 'out-of-resources', message: `cannot start GStreamer: out of memory (ENOMEM)`, hint: 'facegate retries with backoff; free memory or run fewer cameras on this machine' };
+    case 'E2BIG':
+      return { kind: 'spawn-failed', message: `cannot start GStreamer: the pipeline is too long for a command line (E2BIG)`, hint: 'shorten the camera URL or pipeline override (each argument must stay under 128 KiB)' };
+    default:
+      return { kind: 'spawn-failed', message: `cannot start ${command} (${code})`, hint: 'facegate retries with backoff; see the logs' };
+  }
+}
+
+/** errno code of a thrown spawn error, or a short description when there is none. */
+export function spawnErrorCode(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code === 'string' && code) return code;
+  return e instanceof Error ? redactText(e.message).slice(0, 200) : 'unknown error';
 }
 
 function sourceName(source: SourceConfig): string {
@@ -71,6 +134,13 @@ function firstError(stderr: readonly string[]): { text: string; detail: string |
   }
   return undefined;
 }
+
+/**
+ * rtspsrc's warning when the TCP connection ends without an RTSP teardown (server killed, reset).
+ * gst-launch prints it through GST_DEBUG=rtspsrc:2 (source.ts sets that), the stdin launcher as
+ * a bus WARNING.
+ */
+const CONNECTION_LOST = /server closed the connection|Connection reset|Could not read from resource/i;
 
 /**
  * Classify a pipeline that exited on its own. `live`: EOS on a live source is a lost camera,
@@ -123,6 +193,9 @@ export function classifyExit(exit: PipelineExit, source: SourceConfig): DownReas
   }
   if (exit.signal) {
     return { kind: 'crashed', message: `${name}: GStreamer died with ${exit.signal}`, hint: 'see the logs; run the pipeline by hand with gst-launch-1.0 to reproduce' };
+  }
+  if (exit.code === 0 && source.kind === 'rtsp' && CONNECTION_LOST.test(all)) {
+    return { kind: 'connection-lost', message: `${name}: connection lost (the server closed or reset the connection)`, hint: 'the camera went away (power, network, restart); facegate reconnects' };
   }
   if (exit.code === 0) {
     return source.kind === 'rtsp'

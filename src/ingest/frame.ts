@@ -79,3 +79,25 @@ export function droppedBetween(previousOffset: number | undefined, offset: numbe
   const gap = offset - previousOffset - 1;
   return gap > 0 ? gap : 0;
 }
+
+/**
+ * Nominal ns between delivered frames: 1 / min(stream fps, output fps cap). Undefined when
+ * neither is known (variable-rate caps and no cap).
+ */
+export function expectedIntervalNs(capsFps: number | undefined, maxFps: number | undefined): number | undefined {
+  const fps = [capsFps, maxFps].filter((f): f is number => f !== undefined && Number.isFinite(f) && f > 0);
+  if (fps.length === 0) return undefined;
+  return 1e9 / Math.min(...fps);
+}
+
+/**
+ * Frames missing between two delivered frames, judged by their PTS: a gap of more than 1.5
+ * nominal intervals counts round(gap / interval) - 1 frames. Jitter below that, unknown PTS or
+ * interval, and time going backwards (a new segment) count 0. Pure.
+ */
+export function missedBetween(previousPts: number | undefined, pts: number | undefined, intervalNs: number | undefined): number {
+  if (previousPts === undefined || pts === undefined || intervalNs === undefined || !(intervalNs > 0)) return 0;
+  const gap = pts - previousPts;
+  if (!(gap > 1.5 * intervalNs)) return 0;
+  return Math.max(0, Math.round(gap / intervalNs) - 1);
+}

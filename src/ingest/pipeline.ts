@@ -10,7 +10,7 @@
  *   blocks, and the queue throws away the older frame instead of growing.
  * - gdppay frames every buffer with its PTS and sends caps in-band.
  */
-import { redactUrl } from '../log.ts';
+import { redactText, redactUrl } from '../redact.ts';
 import type { CameraConfig, Codec, DecoderConfig, OutputConfig, SourceConfig } from './types.ts';
 
 export interface PipelineDescription {
@@ -22,6 +22,11 @@ export interface PipelineDescription {
   readonly elements: readonly string[];
   /** Live sources: EOS means the camera went away (rebuild). Non-live: EOS is the end of a file. */
   readonly live: boolean;
+  /**
+   * True when some argv entry carries a credential (URL userinfo, a secret query parameter,
+   * user-pw=...): such a pipeline must not go on a command line (/proc/<pid>/cmdline is world-readable).
+   */
+  readonly carriesSecrets: boolean;
 }
 
 export class PipelineConfigError extends Error {
@@ -219,13 +224,14 @@ export function buildPipeline(cfg: Pick<CameraConfig, 'source' | 'decoder' | 'ou
     description: describeArgv(argv),
     elements: elementsOf(argv),
     live: cfg.source.kind === 'rtsp' || cfg.source.kind === 'test' || cfg.source.kind === 'pipeline',
+    carriesSecrets: argv.some((a) => redactText(a) !== a),
   };
 }
 
 /** gst-launch syntax for people: quotes what needs quoting, redacts credentials. */
 export function describeArgv(argv: readonly string[]): string {
   return argv
-    .map((a) => redactUrl(a))
+    .map((a) => redactText(a))
     .map((a) => (/[\s"']/.test(a) ? a.replace(/^([^=]*=)?(.*)$/, (_m, k: string | undefined, v: string) => `${k ?? ''}"${v.replace(/"/g, '\\"')}"`) : a))
     .join(' ');
 }

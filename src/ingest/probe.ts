@@ -1,6 +1,6 @@
 /** probeCamera: connect once, report what the stream negotiates and how long the first frame took. */
 import { performance } from 'node:perf_hooks';
-import { redactUrl } from '../log.ts';
+import { redactUrl } from '../redact.ts';
 import { diagnoseDown } from './diagnose.ts';
 import { urlSecrets } from './failure.ts';
 import { buildPipeline, PipelineConfigError } from './pipeline.ts';

@@ -3,11 +3,13 @@
  * implementation today is GstLaunchSource (a `gst-launch-1.0` child process per pipeline run,
  * GDP framing over its stdout); an in-process binding can replace it behind the same interface.
  */
-import { execFile } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Observable } from 'rxjs';
 import type { RgbImage } from '../types.ts';
 import { killOwned, isShuttingDown, spawnOwned } from './children.ts';
-import { classifyExit, scrubSecrets, type PipelineExit } from './failure.ts';
+import { classifyExit, classifySpawnError, scrubSecrets, spawnErrorCode, type PipelineExit } from './failure.ts';
 import { assembleRgbImage, framePayloadSize, isPacked, isVideoCaps, parseVideoCaps } from './frame.ts';
 import { GdpParser, GdpProtocolError, type GdpPacket } from './gdp.ts';
 import type { PipelineDescription } from './pipeline.ts';
@@ -46,6 +48,34 @@ export interface Source {
 
 // Read at each start (not at import) so a test or a wrapper script can point elsewhere.
 const gstLaunch = (): string => process.env.FACEGATE_GST_LAUNCH ?? 'gst-launch-1.0';
+/** Python with GStreamer bindings (Debian: /usr/bin/python3 + python3-gi) for the stdin launcher. */
+const launcherPython = (): string => process.env.FACEGATE_GST_PYTHON ?? '/usr/bin/python3';
+const LAUNCHER_SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), 'gst-launch-stdin.py');
+
+/**
+ * How a pipeline process is started. A pipeline that carries credentials goes to the stdin
+ * launcher (gst-launch-stdin.py: same output and exit codes, pipeline read from a pipe) so no
+ * password is on a command line; all others run `gst-launch-1.0 -q -e <argv>` directly.
+ */
+export interface LaunchPlan {
+  readonly command: string;
+  readonly args: readonly string[];
+  /** Written to the child's stdin, then stdin is closed. */
+  readonly stdin: string | undefined;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+export function launchPlan(pipeline: Pick<PipelineDescription, 'argv' | 'carriesSecrets' | 'elements'>, env: NodeJS.ProcessEnv = process.env): LaunchPlan {
+  // rtspsrc warns "The server closed the connection" only through its debug log under gst-launch:
+  // that one line tells a lost connection from a clean EOS (failure.ts). Not when the user set
+  // their own GST_DEBUG.
+  const childEnv: NodeJS.ProcessEnv = pipeline.elements.includes('rtspsrc') && env.GST_DEBUG === undefined ? { ...env, GST_DEBUG: 'rtspsrc:2', GST_DEBUG_NO_COLOR: '1' } : env;
+  if (pipeline.carriesSecrets) {
+    // -I: ignore PYTHON* variables and the user's site directory (nothing injected into the launcher).
+    return { command: launcherPython(), args: ['-I', LAUNCHER_SCRIPT], stdin: JSON.stringify(pipeline.argv), env: childEnv };
+  }
+  return { command: gstLaunch(), args: ['-q', '-e', ...pipeline.argv], stdin: undefined, env: childEnv };
+}
 const gstInspect = (): string => process.env.FACEGATE_GST_INSPECT ?? 'gst-inspect-1.0';
 const STDERR_LINES_KEPT = 40;
 
@@ -55,10 +85,19 @@ function elementExists(name: string): Promise<boolean> {
   let p = elementCache.get(name);
   if (!p) {
     p = new Promise<boolean>((resolve) => {
-      execFile(gstInspect(), ['--exists', name], { timeout: 20_000 }, (err) => {
-        if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') resolve(true); // no gst-inspect: let gst-launch report
-        else resolve(!err);
-      });
+      try {
+        execFile(gstInspect(), ['--exists', name], { timeout: 20_000 }, (err) => {
+          if (!err) return resolve(true);
+          // Only "exited 1" means absent. No gst-inspect, EMFILE, a timeout...: inconclusive, let
+          // gst-launch report, and ask again next time (never cache a transient failure as "missing").
+          if ((err as unknown as { code?: unknown }).code === 1) return resolve(false);
+          elementCache.delete(name);
+          resolve(true);
+        });
+      } catch {
+        elementCache.delete(name);
+        resolve(true);
+      }
     });
     elementCache.set(name, p);
   }
@@ -82,8 +121,23 @@ export class GstLaunchSource implements Source {
         subscriber.complete();
         return;
       }
-      const command = gstLaunch();
-      const child = spawnOwned(command, ['-q', '-e', ...pipeline.argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const plan = launchPlan(pipeline);
+      const command = plan.stdin === undefined ? plan.command : `${plan.command} (GStreamer launcher)`;
+      let child: ChildProcess;
+      try {
+        child = spawnOwned(plan.command, plan.args, { stdio: [plan.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: plan.env });
+      } catch (e) {
+        // spawn throws synchronously for some errors (E2BIG: a huge URL; ENOMEM): a camera.down,
+        // never an exception into the frame chain.
+        subscriber.next({ type: 'ended', reason: classifySpawnError(spawnErrorCode(e), command), exit: { code: null, signal: null, stderr: [] } });
+        subscriber.complete();
+        return;
+      }
+      if (plan.stdin !== undefined && child.stdin) {
+        // EPIPE when the launcher died early is reported through its exit, not here.
+        child.stdin.on('error', () => {});
+        child.stdin.end(plan.stdin);
+      }
       const stderrTail: string[] = [];
       let stderrRest = '';
       let caps: VideoCaps | undefined;
@@ -163,11 +217,16 @@ export class GstLaunchSource implements Source {
         if (stderrRest.trim()) stderrTail.push(scrubSecrets(stderrRest, opts.secrets));
         const exit: PipelineExit = { code, signal, stderr: stderrTail };
         let reason: DownReason;
-        if (spawnError !== undefined || code === 127 || stderrTail.some((l) => /failed to execute .*gst-launch/.test(l))) {
+        if (spawnError !== undefined) {
+          reason = classifySpawnError(spawnError, command);
+        } else if (code === 127 || stderrTail.some((l) => /failed to execute .*gst-launch/.test(l))) {
           reason = {
             kind: 'gstreamer-missing',
-            message: `cannot run ${command}${spawnError ? ` (${spawnError})` : ''}`,
-            hint: 'install GStreamer: npm run setup (Debian: gstreamer1.0-tools and plugins)',
+            message: `cannot run ${command}`,
+            hint:
+              plan.stdin === undefined
+                ? 'install GStreamer: npm run setup (Debian: gstreamer1.0-tools and plugins); facegate retries every 30 s'
+                : 'install GStreamer and its Python bindings (Debian: python3-gi gir1.2-gstreamer-1.0), or set FACEGATE_GST_PYTHON; facegate retries every 30 s',
           };
         } else if (protocolError !== undefined) {
           reason = { kind: 'protocol-error', message: protocolError, hint: 'the pipeline must end in raw video; check overrides' };

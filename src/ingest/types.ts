@@ -74,8 +74,16 @@ export interface CameraConfig {
   readonly output?: OutputConfig;
   readonly watchdog?: WatchdogConfig;
   readonly backoff?: Partial<BackoffOptions>;
-  /** A run that stayed up this long resets the backoff to its first step. Default 10000. */
+  /**
+   * Kept for config compatibility: the backoff now resets as soon as a run delivers frames again
+   * (camera.up), so a camera that flapped is not kept blind by a long delay after a short outage.
+   */
   readonly stableMs?: number;
+  /**
+   * Retry interval when GStreamer itself cannot be run (binary missing or not executable).
+   * Default 30000: slow, but a camera is never given up; installing GStreamer brings it back.
+   */
+  readonly missingRetryMs?: number;
 }
 
 /** Caps negotiated at the end of the pipeline (what reaches JS). */
@@ -102,6 +110,12 @@ export type DownReasonKind =
   | 'missing-element'
   | 'bad-pipeline'
   | 'gstreamer-missing'
+  /** EMFILE/ENFILE/EAGAIN/ENOMEM when starting GStreamer: transient, retried with backoff. */
+  | 'out-of-resources'
+  /** Starting the pipeline process failed for another reason (E2BIG: pipeline too long). */
+  | 'spawn-failed'
+  /** The TCP connection to the camera broke (server killed, reset), as opposed to a clean EOS. */
+  | 'connection-lost'
   | 'eos'
   | 'stalled'
   | 'start-timeout'
@@ -176,6 +190,13 @@ export interface CameraStats {
   readonly delivered: number;
   /** Frames GStreamer decoded but dropped before the pipe (leaky queue), from buffer-offset gaps. */
   readonly droppedInPipeline: number;
+  /**
+   * Frames missing by timestamp: PTS gaps between delivered frames longer than 1.5 expected frame
+   * intervals, counted as (gap / interval - 1) frames. Catches every loss before JS (network,
+   * decoder falling behind, leaky queue), including what offsets cannot see. Expected interval:
+   * 1 / min(caps fps, output.fps); 0 while the fps is unknown.
+   */
+  readonly missedByPts: number;
   /** Pipelines started (first start included). */
   readonly starts: number;
   readonly bytesRead: number;
