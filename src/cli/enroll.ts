@@ -5,6 +5,7 @@ import { createDetector } from '../detect/index.ts';
 import { FacegateError } from '../errors.ts';
 import { openGallery } from '../gallery/index.ts';
 import { createEmbedder, prepareEnrollmentPhoto, type EnrollmentTemplate } from '../recognize/index.ts';
+import type { EnrollmentCrop } from '../recognize/enroll.ts';
 
 export const DEFAULT_GALLERY_DB = (): string => resolve(process.env.FACEGATE_GALLERY_DB ?? 'data/gallery.sqlite');
 
@@ -33,6 +34,8 @@ export async function runEnroll(photos: string[], opts: EnrollCliOptions): Promi
   const interactive = process.stderr.isTTY;
   if (interactive) bar.start(photos.length, 0);
   const accepted: EnrollmentTemplate[] = [];
+  // Each accepted photo's aligned crop, stored with its templates so a model change needs no re-enrollment.
+  const crops: EnrollmentCrop[] = [];
   const rejected: { photo: string; reason: string; message: string; hint: string }[] = [];
   const duplicates: { photo: string; name: string; identityId: string; score: number }[] = [];
   try {
@@ -50,10 +53,11 @@ export async function runEnroll(photos: string[], opts: EnrollCliOptions): Promi
       const [best] = gallery.search(v.templates[0].embedding, { modelId: embedder.modelId, k: 1, masked: 'plain' });
       if (best && best.score >= opts.duplicateThreshold && best.name !== name) duplicates.push({ photo, name: best.name, identityId: best.identityId, score: best.score });
       accepted.push(...v.templates);
+      crops.push(v.crop);
     }
     if (interactive) bar.stop();
     let identity;
-    if (accepted.length) identity = existing.length === 1 ? gallery.addTemplates(existing[0].id, accepted) : gallery.enroll({ name, groups: opts.group, templates: accepted });
+    if (accepted.length) identity = existing.length === 1 ? gallery.addTemplates(existing[0].id, accepted, crops) : gallery.enroll({ name, groups: opts.group, templates: accepted, crops });
     if (identity && opts.group.length && existing.length === 1) identity = gallery.setGroups(identity.id, [...new Set([...identity.groups, ...opts.group])]);
     const photosOk = photos.length - rejected.length;
     if (opts.json) {

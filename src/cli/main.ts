@@ -6,6 +6,7 @@ import { registerEvalCommand } from './eval.ts';
 import { registerCamerasCommand } from './cameras.ts';
 import { registerEnrollCommand, DEFAULT_GALLERY_DB } from './enroll.ts';
 import { registerIdentitiesCommand } from './identities.ts';
+import { registerGalleryCommand } from './gallery.ts';
 import { registerConfigCommand } from '../config/cli.ts';
 import { registerRunCommands } from './run.ts';
 
@@ -21,6 +22,7 @@ registerEvalCommand(program);
 registerCamerasCommand(program);
 registerEnrollCommand(program);
 registerIdentitiesCommand(program, { defaultDb: DEFAULT_GALLERY_DB() });
+registerGalleryCommand(program, { defaultDb: DEFAULT_GALLERY_DB() });
 registerConfigCommand(program);
 registerRunCommands(program);
 

@@ -6,13 +6,15 @@ import Database from 'better-sqlite3';
 import type { Logger } from '../log.ts';
 import { stableUnknownId, updateCentroid } from './cluster.ts';
 import { EmbeddingIndex, DEFAULT_SEARCH_TUNING, searchIndexes, type SearchTuning } from './embedding-index.ts';
+import { cropCoverage, cropFromRow, cropImage, insertCrops, prepareCropStatements, type CropStatements } from './crops.ts';
 import { GalleryError } from './errors.ts';
 import { assertGalleryFileUsable } from './file-check.ts';
 import { assertGalleryOwner, migrate } from './schema.ts';
-import type { EnrollInput, GalleryStats, Identity, Match, Metadata, ReembedNeed, SearchOptions, Template, TemplateCount, TemplateInput, Unknown, UnknownSighting } from './types.ts';
-import { cleanEmbedding, cleanGroups, cleanK, cleanMetadata, cleanModelId, cleanName, cleanTemplates, cleanThreshold, cleanTime, type CleanTemplate } from './validate.ts';
+import type { CropCoverage, EnrollInput, FaceCropInput, GalleryStats, Identity, Match, Metadata, RebuiltCrop, ReembedNeed, ReplaceOutcome, SearchOptions, StoredCrop, Template, TemplateCount, TemplateInput, Unknown, UnknownSighting } from './types.ts';
+import type { RgbImage } from '../types.ts';
+import { cleanCrops, cleanEmbedding, cleanGroups, cleanK, cleanMetadata, cleanModelId, cleanName, cleanTemplates, cleanThreshold, cleanTime, type CleanTemplate } from './validate.ts';
 
-export type WriteOperation = 'enroll' | 'addTemplates' | 'removeTemplate' | 'rename' | 'setGroups' | 'setMetadata' | 'remove' | 'upsertUnknown' | 'promoteUnknown' | 'removeUnknown' | 'pruneUnknowns';
+export type WriteOperation = 'enroll' | 'addTemplates' | 'reembed' | 'dropOtherModels' | 'removeTemplate' | 'rename' | 'setGroups' | 'setMetadata' | 'remove' | 'upsertUnknown' | 'promoteUnknown' | 'removeUnknown' | 'pruneUnknowns';
 
 export interface GalleryOptions {
   /** Create the file (and its folder) when it does not exist (default true). */
@@ -135,6 +137,7 @@ export class Gallery {
   private readonly now: () => number;
   private readonly tuning: SearchTuning;
   private readonly stmt: ReturnType<Gallery['prepare']>;
+  private readonly cropStmt: CropStatements;
   private closed = false;
   private dataVersion = 0;
   /** The newest change-log entry this connection's memory reflects. */
@@ -156,6 +159,7 @@ export class Gallery {
     this.now = opts.now ?? Date.now;
     this.tuning = { ...DEFAULT_SEARCH_TUNING, ...opts.search };
     this.stmt = this.prepare();
+    this.cropStmt = prepareCropStatements(db);
     this.load();
   }
 
@@ -444,8 +448,9 @@ export class Gallery {
         const groups = cleanGroups(input.groups);
         const metadata = cleanMetadata(input.metadata);
         const templates = cleanTemplates(input.templates, knownDim);
+        const crops = cleanCrops(input.crops, templates);
         for (const t of templates) batchDims.set(t.modelId, t.embedding.length);
-        return { id: newId('id'), name, groups, metadata, templates, templateIds: [] as string[] };
+        return { id: newId('id'), name, groups, metadata, templates, crops, templateIds: [] as string[] };
       } catch (e) {
         // Say which one of a batch was bad; a single enroll keeps the plain message.
         if (inputs.length === 1 || !(e instanceof GalleryError)) throw e;
@@ -456,6 +461,7 @@ export class Gallery {
       for (const p of prepared) {
         this.stmt.insertIdentity.run(p.id, p.name, JSON.stringify(p.groups), JSON.stringify(p.metadata), now, now);
         p.templateIds = this.insertTemplates(p.id, p.templates, now);
+        insertCrops(this.cropStmt, p.id, p.crops, now, () => newId('crop'));
         this.changed('identity', p.id);
       }
     });
@@ -466,17 +472,22 @@ export class Gallery {
     });
   }
 
-  /** Add templates (a new photo, a new model) to an existing identity, in one transaction. */
-  addTemplates(identityId: string, templates: readonly TemplateInput[]): Identity {
+  /**
+   * Add templates (a new photo, a new model) to an existing identity, in one transaction, with
+   * the photos' aligned crops when given (kept for re-embedding).
+   */
+  addTemplates(identityId: string, templates: readonly TemplateInput[], crops?: readonly FaceCropInput[]): Identity {
     this.assertOpen();
     const id = this.identityId(identityId);
     this.syncWithFile();
     const entry = this.entries.get(id);
     if (!entry) throw this.notFound(id);
     const cleaned = cleanTemplates(templates, (m) => this.dimOf(m));
+    const cleanedCrops = cleanCrops(crops, cleaned);
     const now = this.now();
     const templateIds = this.write('addTemplates', () => {
       const ids = this.insertTemplates(id, cleaned, now);
+      insertCrops(this.cropStmt, id, cleanedCrops, now, () => newId('crop'));
       this.stmt.touch.run(now, id);
       this.changed('identity', id);
       return ids;
@@ -627,6 +638,122 @@ export class Gallery {
     });
     for (const t of templateIds) this.unindexTemplate(t, this.entries.get(identityId));
     this.dropEntry(identityId);
+  }
+
+  // --- crops and re-embedding ----------------------------------------------------------------
+
+  /** Stored enrollment crops (without pixels): of one identity, or all of them by identity. */
+  listCrops(identityId?: string): StoredCrop[] {
+    this.assertOpen();
+    const rows = identityId === undefined ? this.cropStmt.all.all() : this.cropStmt.ofIdentity.all(this.identityId(identityId));
+    return rows.map(cropFromRow);
+  }
+
+  /** Crops whose photo has no template of `modelId` yet: what a switch to that model must embed. */
+  cropsLackingModel(modelId: string): StoredCrop[] {
+    this.assertOpen();
+    return this.cropStmt.lackingModel.all(cleanModelId(modelId)).map(cropFromRow);
+  }
+
+  /** The pixels of a stored crop (a copy). */
+  cropImage(cropId: string): RgbImage {
+    this.assertOpen();
+    return cropImage(this.cropStmt, cropId);
+  }
+
+  cropCoverage(): CropCoverage {
+    this.assertOpen();
+    return cropCoverage(this.cropStmt);
+  }
+
+  /** Identities with no stored crop and no template of `modelId`: only enrolling them again helps. */
+  strandedFor(modelId: string): { identityId: string; name: string }[] {
+    this.assertOpen();
+    return this.cropStmt.strandedFor.all(cleanModelId(modelId)).map((r) => ({ identityId: r.id, name: r.name }));
+  }
+
+  /**
+   * Write templates of one model rebuilt from stored crops, for every identity concerned, in ONE
+   * transaction (all or nothing): for each crop, the identity's templates of that model from the
+   * same photo are replaced by the rebuilt ones; templates of other models are untouched (two
+   * models coexist during a switch). Nothing is written when the file holds crops that still lack
+   * templates of the model and are not in the batch (enrolled meanwhile by another process with
+   * another model): their ids come back so the caller embeds them too and retries. Crops whose
+   * identity was removed meanwhile are skipped.
+   */
+  replaceTemplatesFromCrops(modelId: string, rebuilt: readonly RebuiltCrop[]): ReplaceOutcome {
+    this.assertOpen();
+    const model = cleanModelId(modelId);
+    if (!Array.isArray(rebuilt)) throw new GalleryError('GALLERY_BAD_ARGUMENT', 'replaceTemplatesFromCrops needs an array of { cropId, templates }');
+    this.syncWithFile();
+    const cleaned = rebuilt.map((r, i) => {
+      if (typeof r !== 'object' || r === null || typeof r.cropId !== 'string') throw new GalleryError('GALLERY_BAD_ARGUMENT', `rebuilt crop ${i} must be { cropId, templates }`);
+      const templates = cleanTemplates(r.templates, (m) => this.dimOf(m));
+      const other = templates.find((t) => t.modelId !== model);
+      if (other) throw new GalleryError('GALLERY_BAD_ARGUMENT', `rebuilt crop ${i} has a template of "${other.modelId}", not of "${model}"`);
+      return { cropId: r.cropId, templates };
+    });
+    const dims = new Set(cleaned.flatMap((c) => c.templates.map((t) => t.embedding.length)));
+    if (dims.size > 1) throw new GalleryError('GALLERY_DIM_MISMATCH', `rebuilt templates of "${model}" have ${[...dims].join(' and ')} dimensions`, { hint: 'one embedder makes one embedding size' });
+    const inBatch = new Set(cleaned.map((c) => c.cropId));
+    const now = this.now();
+    const outcome = this.write('reembed', (): ReplaceOutcome & { touched?: string[] } => {
+      const newCropIds = this.cropStmt.lackingModel.all(model).filter((c) => !inBatch.has(c.id)).map((c) => c.id);
+      if (newCropIds.length) return { written: false, newCropIds };
+      const touched = new Set<string>();
+      const gone = new Set<string>();
+      let templates = 0;
+      let replaced = 0;
+      for (const c of cleaned) {
+        const crop = this.cropStmt.byId.get(c.cropId);
+        if (!crop) {
+          gone.add(c.cropId);
+          continue;
+        }
+        replaced += this.cropStmt.removeModelTemplatesOfPhoto.run(crop.identity_id, model, crop.source_photo_sha256).changes;
+        const withSource = c.templates.map((t) => ({ ...t, sourcePhotoSha256: crop.source_photo_sha256, quality: crop.quality }));
+        this.insertTemplates(crop.identity_id, withSource, now);
+        templates += withSource.length;
+        touched.add(crop.identity_id);
+      }
+      for (const id of touched) {
+        this.stmt.touch.run(now, id);
+        this.changed('identity', id);
+      }
+      return { written: true, identities: touched.size, templates, replaced, goneIdentities: [...gone], touched: [...touched] };
+    });
+    if (!outcome.written) return outcome;
+    // Memory follows the database only after COMMIT.
+    for (const id of outcome.touched ?? []) this.refreshIdentity(id);
+    return { written: true, identities: outcome.identities, templates: outcome.templates, replaced: outcome.replaced, goneIdentities: outcome.goneIdentities };
+  }
+
+  /**
+   * After a switch to `modelId`: remove the templates of every other model from the identities
+   * that have templates of `modelId`, in one transaction. Identities without any (no crops to
+   * rebuild from) keep theirs, so nothing is lost that could not be rebuilt; they are returned.
+   */
+  dropOtherModels(modelId: string): { identities: number; removed: number; kept: { identityId: string; name: string }[] } {
+    this.assertOpen();
+    const model = cleanModelId(modelId);
+    this.syncWithFile();
+    const result = this.write('dropOtherModels', () => {
+      const touched: string[] = [];
+      let removed = 0;
+      for (const id of this.cropStmt.identitiesWithModel.all(model)) {
+        const ids = this.cropStmt.otherModelTemplatesOf.all(id, model);
+        if (ids.length === 0) continue;
+        for (const t of ids) this.stmt.removeTemplate.run(t);
+        removed += ids.length;
+        this.stmt.touch.run(this.now(), id);
+        this.changed('identity', id);
+        touched.push(id);
+      }
+      const kept = this.cropStmt.identitiesLackingModel.all(model).map((r) => ({ identityId: r.id, name: r.name }));
+      return { touched, removed, kept };
+    });
+    for (const id of result.touched) this.refreshIdentity(id);
+    return { identities: result.touched.length, removed: result.removed, kept: result.kept };
   }
 
   // --- search --------------------------------------------------------------------------------

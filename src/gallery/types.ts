@@ -1,4 +1,6 @@
-/** Public shapes of the gallery: identities, templates, matches, unknowns. */
+/** Public shapes of the gallery: identities, templates, crops, matches, unknowns. */
+import type { RgbImage } from '../types.ts';
+
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type Metadata = { [key: string]: JsonValue };
@@ -17,11 +19,47 @@ export interface TemplateInput {
   readonly quality: number;
 }
 
+/** A synthetic mask that enrollment painted on a crop (one masked template each). */
+export interface SyntheticMask {
+  /** A shape of src/recognize/mask-render.ts (surgical, ffp2, cloth). */
+  readonly shape: string;
+  readonly colour: readonly [number, number, number];
+}
+
+/**
+ * The ArcFace-aligned face crop of one enrollment photo, kept so the photo's templates can be
+ * rebuilt for another embedder (`facegate gallery reembed`) without the photo.
+ */
+export interface FaceCropInput {
+  /** Packed RGB, row-major (the aligned 112x112 crop the embedder saw). Stored losslessly. */
+  readonly image: RgbImage;
+  /** sha256 (hex) of the enrollment photo: ties the crop to the templates made from it. */
+  readonly sourcePhotoSha256: string;
+  /** Face quality of the source photo (finite, >= 0). */
+  readonly quality: number;
+  /** The masks rendered on it at enrollment, in order: a rebuild renders exactly these. */
+  readonly masks: readonly SyntheticMask[];
+}
+
+/** A stored crop without its pixels (see Gallery.cropImage). */
+export interface StoredCrop {
+  readonly id: string;
+  readonly identityId: string;
+  readonly sourcePhotoSha256: string;
+  readonly quality: number;
+  readonly width: number;
+  readonly height: number;
+  readonly masks: readonly SyntheticMask[];
+  readonly createdAt: number;
+}
+
 export interface EnrollInput {
   readonly name: string;
   readonly groups?: readonly string[];
   readonly metadata?: Metadata;
   readonly templates: readonly TemplateInput[];
+  /** The enrollment photos' aligned crops (one per photo), kept for re-embedding. */
+  readonly crops?: readonly FaceCropInput[];
 }
 
 export interface TemplateCount {
@@ -82,6 +120,26 @@ export interface ReembedNeed {
   readonly identityId: string;
   readonly name: string;
   readonly modelIds: readonly string[];
+}
+
+/** Templates of one model rebuilt from one stored crop (see Gallery.replaceTemplatesFromCrops). */
+export interface RebuiltCrop {
+  readonly cropId: string;
+  readonly templates: readonly TemplateInput[];
+}
+
+/** What Gallery.replaceTemplatesFromCrops wrote, or why it wrote nothing. */
+export type ReplaceOutcome =
+  | { readonly written: true; readonly identities: number; readonly templates: number; readonly replaced: number; readonly goneIdentities: readonly string[] }
+  /** Crops of these identities were added after the batch was built: nothing was written; embed them too and retry. */
+  | { readonly written: false; readonly newCropIds: readonly string[] };
+
+/** Which identities have crops, for `facegate gallery status` and re-embedding. */
+export interface CropCoverage {
+  readonly crops: number;
+  readonly identitiesWithCrops: number;
+  /** Identities with no stored crop: they can only be re-embedded by enrolling them again. */
+  readonly identitiesWithoutCrops: readonly { readonly identityId: string; readonly name: string }[];
 }
 
 export interface Unknown {

@@ -1,5 +1,5 @@
 import { GalleryError } from './errors.ts';
-import type { JsonValue, Metadata, TemplateInput } from './types.ts';
+import type { FaceCropInput, JsonValue, Metadata, SyntheticMask, TemplateInput } from './types.ts';
 import { embeddingProblem, l2normalize } from './vector.ts';
 
 /** Input checks for every gallery write. Pure: each returns the cleaned value or throws a GalleryError. */
@@ -137,6 +137,77 @@ export function cleanTemplates(templates: unknown, knownDim: (modelId: string) =
     dims.set(t.modelId, t.embedding.length);
   }
   return cleaned;
+}
+
+export const MAX_CROP_SIDE = 1024;
+export const MAX_MASKS_PER_CROP = 16;
+
+export interface CleanCrop {
+  readonly pixels: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+  readonly sourcePhotoSha256: string;
+  readonly quality: number;
+  readonly masks: readonly SyntheticMask[];
+}
+
+function cleanMask(m: unknown, what: string): SyntheticMask {
+  if (typeof m !== 'object' || m === null) throw new GalleryError('GALLERY_INVALID_CROP', `${what} must be { shape, colour }`);
+  const { shape, colour } = m as { shape?: unknown; colour?: unknown };
+  if (typeof shape !== 'string' || !/^[a-z0-9_-]{1,40}$/i.test(shape)) throw new GalleryError('GALLERY_INVALID_CROP', `${what}'s shape must be a mask shape name, got ${JSON.stringify(shape)}`, { hint: 'use the masks enrollment rendered (ENROLLMENT_MASKS)' });
+  if (!Array.isArray(colour) || colour.length !== 3 || !colour.every((c) => Number.isInteger(c) && c >= 0 && c <= 255)) {
+    throw new GalleryError('GALLERY_INVALID_CROP', `${what}'s colour must be [r, g, b] with integers 0-255, got ${JSON.stringify(colour)}`);
+  }
+  return { shape, colour: [colour[0], colour[1], colour[2]] as [number, number, number] };
+}
+
+export function cleanCrop(c: FaceCropInput, i: number): CleanCrop {
+  const what = `crop ${i}`;
+  if (typeof c !== 'object' || c === null) throw new GalleryError('GALLERY_INVALID_CROP', `${what} must be { image, sourcePhotoSha256, quality, masks }`);
+  const img = c.image as { data?: unknown; width?: unknown; height?: unknown } | undefined;
+  if (typeof img !== 'object' || img === null || !(img.data instanceof Uint8Array)) {
+    throw new GalleryError('GALLERY_INVALID_CROP', `${what}'s image must be { data: Uint8Array (RGB), width, height }`, { hint: 'pass the aligned crop from alignFace() as it is' });
+  }
+  const { width, height, data } = img as { data: Uint8Array; width: unknown; height: unknown };
+  if (!Number.isInteger(width) || !Number.isInteger(height) || (width as number) < 1 || (height as number) < 1 || (width as number) > MAX_CROP_SIDE || (height as number) > MAX_CROP_SIDE) {
+    throw new GalleryError('GALLERY_INVALID_CROP', `${what} is ${String(width)}x${String(height)}: sides must be integers from 1 to ${MAX_CROP_SIDE}`);
+  }
+  const w = width as number;
+  const h = height as number;
+  if (data.length !== w * h * 3) throw new GalleryError('GALLERY_INVALID_CROP', `${what} has ${data.length} bytes; ${w}x${h} RGB needs ${w * h * 3}`, { hint: 'the image must be packed RGB, 3 bytes a pixel, no row padding' });
+  if (typeof c.sourcePhotoSha256 !== 'string' || !/^[0-9a-fA-F]{64}$/.test(c.sourcePhotoSha256)) {
+    throw new GalleryError('GALLERY_INVALID_CROP', `${what}'s sourcePhotoSha256 must be 64 hex characters, got ${JSON.stringify(c.sourcePhotoSha256)}`, { hint: 'the sha256 of the enrollment photo file' });
+  }
+  if (typeof c.quality !== 'number' || !Number.isFinite(c.quality) || c.quality < 0) throw new GalleryError('GALLERY_INVALID_CROP', `${what}'s quality must be a finite number >= 0, got ${String(c.quality)}`);
+  if (!Array.isArray(c.masks) || c.masks.length > MAX_MASKS_PER_CROP) throw new GalleryError('GALLERY_INVALID_CROP', `${what}'s masks must be an array of at most ${MAX_MASKS_PER_CROP} { shape, colour }`);
+  const masks = c.masks.map((m, k) => cleanMask(m, `${what}'s mask ${k}`));
+  return { pixels: new Uint8Array(data), width: w, height: h, sourcePhotoSha256: c.sourcePhotoSha256.toLowerCase(), quality: c.quality, masks };
+}
+
+/**
+ * Check the crops given with a batch of templates: each usable, and each the source of at least
+ * one of the templates (same photo sha256), so a crop can never be stored for a photo whose
+ * templates are not there (a wiring mistake that would later rebuild templates nobody enrolled).
+ */
+export function cleanCrops(crops: unknown, templates: readonly CleanTemplate[]): CleanCrop[] {
+  if (crops === undefined) return [];
+  if (!Array.isArray(crops)) throw new GalleryError('GALLERY_INVALID_CROP', 'crops must be an array');
+  const shas = new Set(templates.map((t) => t.sourcePhotoSha256));
+  const seen = new Set<string>();
+  const out: CleanCrop[] = [];
+  for (const [i, c] of crops.entries()) {
+    const clean = cleanCrop(c as FaceCropInput, i);
+    if (!shas.has(clean.sourcePhotoSha256)) {
+      throw new GalleryError('GALLERY_INVALID_CROP', `crop ${i} comes from photo ${clean.sourcePhotoSha256.slice(0, 12)}..., which none of the templates comes from`, {
+        context: { index: i },
+        hint: "pass each photo's crop together with that photo's templates (prepareEnrollmentPhoto's verdict has both)",
+      });
+    }
+    if (seen.has(clean.sourcePhotoSha256)) continue; // the same photo twice: one crop
+    seen.add(clean.sourcePhotoSha256);
+    out.push(clean);
+  }
+  return out;
 }
 
 export function cleanK(k: unknown): number {

@@ -3,9 +3,9 @@ import { readFile } from 'node:fs/promises';
 import type { Detector } from '../detect/index.ts';
 import { isFacegateError } from '../errors.ts';
 import { decodeImage } from '../image/decode.ts';
-import type { Face } from '../types.ts';
+import type { Face, RgbImage } from '../types.ts';
 import { alignFace } from './align.ts';
-import { ENROLLMENT_MASKS, renderMask } from './mask-render.ts';
+import { ENROLLMENT_MASKS, MASK_SHAPES, renderMask, type MaskShape, type Rgb } from './mask-render.ts';
 import type { Embedder } from './models.ts';
 import { faceQuality, type FaceQuality } from './quality.ts';
 
@@ -19,8 +19,26 @@ export interface EnrollmentTemplate {
   readonly quality: number;
 }
 
+/** A synthetic mask painted on the aligned crop at enrollment (one masked template each). */
+export interface EnrollmentMask {
+  readonly shape: MaskShape;
+  readonly colour: Rgb;
+}
+
+/**
+ * What rebuilds a photo's templates for any embedder: the ArcFace-aligned crop the embedder saw
+ * and the masks painted on it. The gallery stores it with the templates (Gallery.enroll's
+ * `crops`, addTemplates' third argument), so a model change needs no re-enrollment.
+ */
+export interface EnrollmentCrop {
+  readonly image: RgbImage;
+  readonly sourcePhotoSha256: string;
+  readonly quality: number;
+  readonly masks: readonly EnrollmentMask[];
+}
+
 export type PhotoVerdict =
-  | { readonly ok: true; readonly photo: string; readonly face: Face; readonly quality: FaceQuality; readonly templates: EnrollmentTemplate[] }
+  | { readonly ok: true; readonly photo: string; readonly face: Face; readonly quality: FaceQuality; readonly templates: EnrollmentTemplate[]; readonly crop: EnrollmentCrop }
   | { readonly ok: false; readonly photo: string; readonly reason: RejectReason; readonly message: string; readonly hint: string };
 
 export interface EnrollmentRules {
@@ -73,9 +91,23 @@ export async function prepareEnrollmentPhoto(photo: string, detector: Detector, 
     return reject('bad-pose', `the face in ${photo} is turned too far (yaw ${quality.pose.yaw.toFixed(2)})`, 'use a photo looking at the camera');
   }
   const sha = createHash('sha256').update(bytes).digest('hex');
-  const templates: EnrollmentTemplate[] = [{ embedding: await embedder.embed(crop), modelId: embedder.modelId, masked: false, sourcePhotoSha256: sha, quality: quality.value }];
-  for (const m of ENROLLMENT_MASKS) {
-    templates.push({ embedding: await embedder.embed(renderMask(crop, m.shape, m.colour)), modelId: embedder.modelId, masked: true, sourcePhotoSha256: sha, quality: quality.value });
-  }
-  return { ok: true, photo, face, quality, templates };
+  const enrollmentCrop: EnrollmentCrop = { image: crop, sourcePhotoSha256: sha, quality: quality.value, masks: ENROLLMENT_MASKS };
+  return { ok: true, photo, face, quality, templates: await templatesFromCrop(enrollmentCrop, embedder), crop: enrollmentCrop };
+}
+
+/**
+ * A photo's templates from its aligned crop: the plain embedding, then one per painted mask, in
+ * the crop's mask order. Enrollment and re-embedding both build templates here, so a rebuild for
+ * another model makes exactly the set enrollment would have made with it.
+ */
+export async function templatesFromCrop(crop: EnrollmentCrop, embedder: Embedder): Promise<EnrollmentTemplate[]> {
+  const base = { modelId: embedder.modelId, sourcePhotoSha256: crop.sourcePhotoSha256, quality: crop.quality };
+  const templates: EnrollmentTemplate[] = [{ ...base, embedding: await embedder.embed(crop.image), masked: false }];
+  for (const m of crop.masks) templates.push({ ...base, embedding: await embedder.embed(renderMask(crop.image, m.shape, m.colour)), masked: true });
+  return templates;
+}
+
+/** Whether a stored mask name is one this facegate can paint (a gallery from a newer one may know more). */
+export function isMaskShape(shape: string): shape is MaskShape {
+  return Object.hasOwn(MASK_SHAPES, shape);
 }

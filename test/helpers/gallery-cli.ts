@@ -1,14 +1,16 @@
 /**
- * The `identities` command in a program built like src/cli/main.ts (exitOverride, errors printed
- * once, exit code set), for tests until main.ts wires it in.
- * usage: node --import tsx test/helpers/gallery-cli.ts identities ...
+ * The `identities` and `gallery` commands in a program built like src/cli/main.ts (exitOverride,
+ * errors printed once, exit code set), without loading every other command.
+ * usage: node --import tsx test/helpers/gallery-cli.ts identities|gallery ...
  */
 import { Command, CommanderError } from 'commander';
 import { registerIdentitiesCommand } from '../../src/cli/identities.ts';
+import { registerGalleryCommand } from '../../src/cli/gallery.ts';
 import { describeError } from '../../src/cli/common.ts';
 
 const program = new Command('facegate').showHelpAfterError('(run with --help for usage)').exitOverride();
 registerIdentitiesCommand(program, { defaultDb: process.env.FACEGATE_TEST_DB ?? 'gallery.db' });
+registerGalleryCommand(program, { defaultDb: process.env.FACEGATE_TEST_DB ?? 'gallery.db' });
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
