@@ -131,3 +131,46 @@ t.test('watchConfig: an invalid file at the start throws; initial skips the firs
   const e = await rec.next();
   t.same(e.kind === 'change' && e.diff.cameras.added, ['b']);
 });
+
+t.test('hot reload: a file over a limit is rejected with its path like any invalid edit; the running config stays', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'facegate-watch-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'facegate.yaml');
+  writeFileSync(file, yaml([{ id: 'a' }]));
+  const rec = new Recorder();
+  const w = watchConfig(file, {
+    debounceMs: 50,
+    onChange: (next, diff, previous) => rec.push({ kind: 'change', next, diff, previous }),
+    onError: (error) => rec.push({ kind: 'error', error }),
+  });
+  t.teardown(() => w.close());
+  const running = w.current;
+
+  // A camera URL over 128 KiB (spawn would throw E2BIG), carrying a password: refused, not echoed.
+  const longUrl = `rtsp://admin:hunter2-s3cret@192.0.2.1:554/${'x'.repeat(140_000)}`;
+  atomicWrite(file, ['cameras:', '  - id: a', '    url: rtsp://192.0.2.1:554/a', '  - id: b', `    url: ${longUrl}`, 'gates:', '  - { id: g, cameras: [a] }', ''].join('\n'));
+  const long = await rec.next();
+  if (long.kind !== 'error') throw new Error('expected the long URL to be rejected');
+  t.equal(long.error.code, 'CONFIG_INVALID');
+  t.same(long.error.issues.map((i) => [formatConfigPath(i.path), i.message, i.line]), [['cameras[1].url', 'too long: 140,042 characters, at most 4,096', 5]]);
+  t.notMatch(long.error.describe(), /s3cret/);
+  t.equal(w.current, running, 'still the running config');
+
+  // 65 cameras: over the default limits.maxCameras.
+  const many = Array.from({ length: 65 }, (_, i) => ({ id: i === 0 ? 'a' : `c${i}` }));
+  atomicWrite(file, yaml(many));
+  const count = await rec.next();
+  if (count.kind !== 'error') throw new Error('expected 65 cameras to be rejected');
+  t.same(count.error.issues.map((i) => [formatConfigPath(i.path), i.message, i.line]), [['cameras', '65 cameras: more than limits.maxCameras (64)', 1]]);
+  t.equal(w.current, running, 'still the running config');
+  t.same(await rec.quiet(200), []);
+
+  // The same cameras with the limit raised in the same file: applied, 64 cameras added.
+  atomicWrite(file, `limits: { maxCameras: 65 }\n${yaml(many)}`);
+  const ok = await rec.next();
+  if (ok.kind !== 'change') throw new Error(`expected a change, got ${ok.error.describe()}`);
+  t.equal(ok.next.cameras.length, 65);
+  t.equal(ok.diff.cameras.added.length, 64);
+  t.ok(ok.diff.limits, 'limits changed');
+  t.same(ok.diff.sections, ['limits', 'cameras']);
+});

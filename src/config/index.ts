@@ -23,6 +23,7 @@ export {
   eventsSchema,
   gallerySchema,
   loggingSchema,
+  limitsSchema,
   isLoopback,
   crossCheckIssues,
   CONFIG_SECTIONS,
@@ -34,6 +35,7 @@ export {
   type TokenConfig,
   type Role,
   type ModelsConfig,
+  type LimitsConfig,
   type CameraEntry,
   type CameraSource,
   type CameraDecoder,
@@ -48,7 +50,27 @@ export {
   type CrossCheckIssue,
 } from './schema.ts';
 export { ConfigError, isConfigError, formatConfigErrors, formatConfigIssue, formatConfigPath, type ConfigErrorCode, type ConfigIssue, type ConfigPath } from './errors.ts';
-export { parseConfig, parseConfigText, loadConfig, readConfigText, resolveConfigPaths, configWarnings, type ParseConfigOptions } from './parse.ts';
+export { parseConfig, parseConfigText, loadConfig, readConfigText, resolveConfigPaths, configWarnings, type ParseConfigOptions, type ConfigWarningHost } from './parse.ts';
+export {
+  boundsIssues,
+  cameraStartDelayMs,
+  cameraStartDelays,
+  capacityWarnings,
+  maxStringLength,
+  maxListLength,
+  MAX_LENGTH,
+  MAX_ITEMS,
+  MAX_CONFIG_BYTES,
+  MAX_CONFIG_DEPTH,
+  MAX_CONFIG_ISSUES,
+  DEFAULT_MAX_CAMERAS,
+  DEFAULT_CAMERA_START_STAGGER_MS,
+  MEASURED_CAPACITY,
+  CAMERAS_PER_CORE,
+  type BoundsIssue,
+  type CapacityInput,
+} from './limits.ts';
+export { credentialWarnings, type CredentialInput } from './credentials.ts';
 export { hashToken, verifyToken, type TokenHolder } from './auth.ts';
 export { diffConfig, deepEqual, type ConfigDiff, type CameraChanges } from './diff.ts';
 export { watchConfig, type WatchConfigOptions, type ConfigWatcher } from './watch.ts';
