@@ -57,8 +57,18 @@ export interface GdpParserOptions {
   readonly allocate?: (size: number) => Uint8Array;
   /** Reject absurd lengths (a desynced stream) before allocating. Default 256 MiB. */
   readonly maxPayloadBytes?: number;
+  /**
+   * Limit for caps and event payloads (text: a few hundred bytes in practice), so a corrupt header
+   * cannot grow the parser's internal buffer to maxPayloadBytes. Default 1 MiB.
+   */
+  readonly maxMetaBytes?: number;
   /** Verify the header CRC when the packet says it has one. Default true. */
   readonly checkCrc?: boolean;
+  /**
+   * Refuse headers without a CRC. gdppay writes one by default (crc-header=true); requiring it
+   * means a corrupted flags byte cannot switch the check off. Default false (accept both).
+   */
+  readonly requireHeaderCrc?: boolean;
 }
 
 const CRC_TABLE = (() => {
@@ -103,13 +113,17 @@ export class GdpParser {
   private smallPayload = new Uint8Array(4096);
   private readonly allocate: (size: number) => Uint8Array;
   private readonly maxPayloadBytes: number;
+  private readonly maxMetaBytes: number;
   private readonly checkCrc: boolean;
+  private readonly requireHeaderCrc: boolean;
   private broken: GdpProtocolError | undefined;
 
   constructor(opts: GdpParserOptions = {}) {
     this.allocate = opts.allocate ?? ((size) => Buffer.allocUnsafeSlow(size));
     this.maxPayloadBytes = opts.maxPayloadBytes ?? 256 * 1024 * 1024;
+    this.maxMetaBytes = Math.min(this.maxPayloadBytes, opts.maxMetaBytes ?? 1024 * 1024);
     this.checkCrc = opts.checkCrc ?? true;
+    this.requireHeaderCrc = opts.requireHeaderCrc ?? false;
   }
 
   /** True between packets (nothing half-read). */
@@ -152,6 +166,7 @@ export class GdpParser {
     const h = this.header;
     const v = this.headerView;
     if (h[0] !== 1 || h[1] !== 0) this.fail(`GDP: bad version ${h[0]}.${h[1]} (stream out of sync?)`);
+    if (this.requireHeaderCrc && !(h[2] & FLAG_CRC_HEADER)) this.fail('GDP: header without CRC (stream out of sync?)');
     if (this.checkCrc && h[2] & FLAG_CRC_HEADER) {
       const expected = v.getUint16(58, false);
       const actual = gdpCrc(h, 0, 58);
@@ -166,6 +181,7 @@ export class GdpParser {
       if (target.length < this.payloadLength) this.fail('GDP: allocate() returned a buffer that is too small');
       this.payload = target.subarray(0, this.payloadLength);
     } else {
+      if (this.payloadLength > this.maxMetaBytes) this.fail(`GDP: caps/event payload of ${this.payloadLength} bytes is too large`);
       if (this.smallPayload.length < this.payloadLength) this.smallPayload = new Uint8Array(this.payloadLength);
       this.payload = this.smallPayload.subarray(0, this.payloadLength);
     }

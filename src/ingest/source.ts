@@ -150,6 +150,9 @@ export class GstLaunchSource implements Source {
       let scratch = new Uint8Array(0);
 
       const parser = new GdpParser({
+        // gdppay always writes the header CRC: requiring it keeps a corrupt flags byte from
+        // switching the check off.
+        requireHeaderCrc: true,
         allocate: (size) => {
           if (caps && !isPacked(caps) && size === framePayloadSize(caps)) {
             if (scratch.length < size) scratch = new Uint8Array(size);
