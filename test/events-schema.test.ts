@@ -68,6 +68,10 @@ function samples(): NewEvent[] {
     ...gates.map(eventFromGate),
     { type: 'system.health', timeMs: T, data: { status: 'ok', uptimeMs: 1234, rssBytes: 10_000_000, cameras: { cam1: 'up', cam2: 'down' }, details: { fps: 24.5, model: 'scrfd', gpu: false } } },
     { type: 'system.health', timeMs: T, data: { status: 'degraded', message: 'cam2 down' } },
+    { type: 'identity.created', timeMs: T, identityId: 'alice-id', data: { actor: 'hr-admin', name: 'Alice', groups: ['staff'], templates: 4 } },
+    { type: 'identity.updated', timeMs: T, identityId: 'alice-id', data: { actor: 'hr-admin', name: 'Alice B', groups: ['staff', 'night'] } },
+    { type: 'identity.updated', timeMs: T, identityId: 'alice-id', data: { actor: 'hr-admin', templatesAdded: 4 } },
+    { type: 'identity.removed', timeMs: T, identityId: 'alice-id', data: { actor: 'hr-admin', name: 'Alice B' } },
   ];
 }
 
@@ -117,6 +121,8 @@ t.test('invalid events are rejected by both schemas and by the log', async (t) =
     ['gate.opened without by', { v: 1, id: 1, type: 'gate.opened', time: base.time, timeMs: T, gateId: 'g', data: { action: 'open', by: '', reason: 'x' } }],
     ['snapshot id traversal', { v: 1, id: 1, type: 'face.unknown', time: base.time, timeMs: T, cameraId: 'c', trackId: 't', data: { masked: false, snapshotId: '../../etc/passwd' } }],
     ['box of 3', { v: 1, id: 1, type: 'track.started', time: base.time, timeMs: T, cameraId: 'c', trackId: 't', data: { box: [1, 2, 3] } }],
+    ['identity.removed without actor', { v: 1, id: 1, type: 'identity.removed', time: base.time, timeMs: T, identityId: 'i', data: { name: 'x' } }],
+    ['identity.created without identityId', { v: 1, id: 1, type: 'identity.created', time: base.time, timeMs: T, data: { actor: 'a', name: 'x', groups: [], templates: 1 } }],
   ];
   const log = new EventLog(':memory:');
   t.teardown(() => log.close());

@@ -12,6 +12,16 @@ export interface Metrics {
   readonly wsDropped: Counter<'reason'>;
   readonly gateDecisions: Counter<'gate' | 'decision' | 'reason'>;
   readonly eventsPublished: Counter<'type'>;
+  /** TCP connections (HTTP + WebSocket) the API server holds now. */
+  readonly connectionsOpen: Gauge;
+  /** Connections refused or cut by the API server: max-connections, max-per-address, request-timeout, client-error. */
+  readonly connectionsRejected: Counter<'reason'>;
+  /** Failed authentications: missing-token, invalid-token, insufficient-role. */
+  readonly authFailures: Counter<'reason'>;
+  /** Requests and upgrades answered 429 because their address failed authentication too often. */
+  readonly authRateLimited: Counter;
+  /** Log lines dropped by a rate-limited log (a flood is summarised, not written line by line). */
+  readonly logSuppressed: Counter<'topic'>;
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
@@ -29,5 +39,10 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     wsDropped: new Counter({ name: 'facegate_ws_clients_dropped_total', help: 'WebSocket clients closed by the server', labelNames: ['reason'], registers: [registry] }),
     gateDecisions: new Counter({ name: 'facegate_gate_decisions_total', help: 'Gate decisions by gate, decision and reason', labelNames: ['gate', 'decision', 'reason'], registers: [registry] }),
     eventsPublished: new Counter({ name: 'facegate_events_published_total', help: 'Events written to the log and published', labelNames: ['type'], registers: [registry] }),
+    connectionsOpen: new Gauge({ name: 'facegate_connections_open', help: 'Open TCP connections to the API (HTTP + WebSocket)', registers: [registry] }),
+    connectionsRejected: new Counter({ name: 'facegate_connections_rejected_total', help: 'API connections refused (limits) or cut (timeouts, malformed requests)', labelNames: ['reason'], registers: [registry] }),
+    authFailures: new Counter({ name: 'facegate_auth_failures_total', help: 'Failed authentications on the API (HTTP and WebSocket upgrade)', labelNames: ['reason'], registers: [registry] }),
+    authRateLimited: new Counter({ name: 'facegate_auth_rate_limited_total', help: 'API requests answered 429: too many failed authentications from their address', registers: [registry] }),
+    logSuppressed: new Counter({ name: 'facegate_log_lines_suppressed_total', help: 'Log lines not written by a rate-limited log, per topic', labelNames: ['topic'], registers: [registry] }),
   };
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { eventFilterSchema } from '../events/index.ts';
 
 /**
  * WebSocket protocol v1 at /v1/events. Client -> server messages are JSON, size-limited and
@@ -6,20 +7,12 @@ import { z } from 'zod';
  */
 export const PROTOCOL_VERSION = 1;
 
-const idList = z.array(z.string().min(1).max(200)).max(1000);
-
 export const subscribeSchema = z.strictObject({
   type: z.literal('subscribe'),
   /** Resume after this event id: everything logged after it is replayed, then live events. */
   since: z.number().int().min(0).optional(),
-  filter: z
-    .strictObject({
-      cameras: idList.optional(),
-      gates: idList.optional(),
-      types: idList.optional(),
-      identities: idList.optional(),
-    })
-    .optional(),
+  /** The event filter's own schema (src/events/filter.ts): what is accepted here, the bus and the log can run. */
+  filter: eventFilterSchema.optional(),
 });
 
 export const clientMessageSchema = z.discriminatedUnion('type', [subscribeSchema, z.strictObject({ type: z.literal('ping'), nonce: z.string().max(100).optional() })]);

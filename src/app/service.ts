@@ -14,7 +14,7 @@ import { startApiServer, type ApiServer, type GateApi, type IdentityApi } from '
 import { createMetrics, type Metrics } from '../api/metrics.ts';
 import { ingestCameraConfig, type Config, type ConfigDiff, type CameraEntry } from '../config/index.ts';
 import { chooseTier, createDetector, readProfile, type Detector } from '../detect/index.ts';
-import { EventBus, EventLog, SnapshotStore, type Event } from '../events/index.ts';
+import { EventBus, EventLog, SnapshotStore, type Event, type NewEventOf } from '../events/index.ts';
 import { openGallery, type Gallery } from '../gallery/index.ts';
 import { parseGates, type GatePolicy, type GateState, type ManualRequest } from '../gates/index.ts';
 import type { CameraConfig } from '../ingest/index.ts';
@@ -47,6 +47,20 @@ export interface Service {
 }
 
 const DAY_MS = 86_400_000;
+
+/** `text` with a server-side temp path (the file, then its folder) replaced by what the client sent. */
+export function withoutPath(text: string, file: string, dir: string, label: string): string {
+  return text.split(file).join(label).split(dir).join(label);
+}
+
+/** An error about a temp file, retold without the path (same class, code and hint; cause kept for the server). */
+function scrubError(e: unknown, file: string, dir: string, label: string): unknown {
+  if (!(e instanceof Error) || !(e.message.includes(dir) || String((e as { hint?: unknown }).hint ?? '').includes(dir))) return e;
+  const scrubbed = e as Error & { hint?: unknown };
+  scrubbed.message = withoutPath(e.message, file, dir, label);
+  if (typeof scrubbed.hint === 'string') (scrubbed as { hint: string }).hint = withoutPath(scrubbed.hint, file, dir, label);
+  return scrubbed;
+}
 
 /** The detector settings of a camera as one key: cameras with equal keys share a session. */
 function detectorKey(camera: CameraEntry, log: Logger): { key: string; tier: string; model: string | undefined; size: number } {
@@ -123,14 +137,22 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
   };
   for (const c of config.cameras) await ensureDetector(c);
   let enrollDetector: Detector | undefined;
-  const enrollPhoto = async (photo: Buffer) => {
+  /**
+   * Enroll an uploaded photo. The bytes go through a private temp file (the enrollment code reads
+   * paths); its path must never reach the client: every message names the upload instead.
+   */
+  const enrollPhoto = async (photo: Buffer): Promise<PhotoVerdict> => {
     // Enrollment photos are often tight crops: the 2.5g tier with the padded retry (src/recognize/enroll.ts).
     enrollDetector ??= await createDetector({ tier: '2.5g', padRetry: true, ...modelOpts });
     const dir = mkdtempSync(join(tmpdir(), 'facegate-upload-'));
+    const file = join(dir, 'photo');
+    const label = `the uploaded photo (${photo.length} bytes)`;
     try {
-      const file = join(dir, 'photo');
       writeFileSync(file, photo);
-      return await prepareEnrollmentPhoto(file, enrollDetector, embedderRaw);
+      const v = await prepareEnrollmentPhoto(file, enrollDetector, embedderRaw);
+      return v.ok ? v : { ...v, photo: label, message: withoutPath(v.message, file, dir, label), hint: withoutPath(v.hint, file, dir, label) };
+    } catch (e) {
+      throw scrubError(e, file, dir, label);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -202,25 +224,47 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
   pruner.unref();
 
   const rejection = (v: Extract<PhotoVerdict, { ok: false }>) => ({ ok: false, reason: v.reason, message: `${v.message} (${v.hint})` });
+  // Audit: every change made through the API is an event naming the actor (the token id),
+  // logged and published like the pipeline's own events.
+  const audit = (event: NewEventOf<'identity.created' | 'identity.updated' | 'identity.removed'>): void => {
+    try {
+      onPublished(bus.publish(event));
+    } catch (err) {
+      // The change is made; a failed audit write must not turn it into an error for the client.
+      log.error({ err, type: event.type, identityId: event.identityId }, 'audit event not logged');
+    }
+  };
   const identities: IdentityApi = {
     list: () => gallery.listIdentities(),
     get: (id) => gallery.getIdentity(id),
-    create: async ({ name, groups, photo }) => {
+    create: async ({ name, groups, photo }, actor) => {
       const v = await enrollPhoto(photo);
       if (!v.ok) return rejection(v);
-      return { ok: true, identity: gallery.enroll({ name, groups: [...groups], templates: v.templates }) };
+      const identity = gallery.enroll({ name, groups: [...groups], templates: v.templates });
+      audit({ type: 'identity.created', timeMs: Date.now(), identityId: identity.id, data: { actor, name: identity.name, groups: [...identity.groups], templates: v.templates.length } });
+      return { ok: true, identity };
     },
-    rename: (id, name) => gallery.rename(id, name),
-    setGroups: (id, groups) => gallery.setGroups(id, groups),
-    remove: (id) => {
-      if (!gallery.getIdentity(id)) return false;
+    update: (id, changes, actor) => {
+      if (changes.name !== undefined) gallery.rename(id, changes.name);
+      if (changes.groups !== undefined) gallery.setGroups(id, changes.groups);
+      const identity = gallery.getIdentity(id);
+      if (identity && (changes.name !== undefined || changes.groups !== undefined)) {
+        audit({ type: 'identity.updated', timeMs: Date.now(), identityId: identity.id, data: { actor, ...(changes.name !== undefined ? { name: identity.name } : {}), ...(changes.groups !== undefined ? { groups: [...identity.groups] } : {}) } });
+      }
+      return identity;
+    },
+    remove: (id, actor) => {
+      const identity = gallery.getIdentity(id);
+      if (!identity) return false;
       gallery.remove(id);
+      audit({ type: 'identity.removed', timeMs: Date.now(), identityId: identity.id, data: { actor, name: identity.name } });
       return true;
     },
-    enrollPhoto: async (id, photo) => {
+    enrollPhoto: async (id, photo, actor) => {
       const v = await enrollPhoto(photo);
       if (!v.ok) return rejection(v);
-      gallery.addTemplates(id, v.templates);
+      const identity = gallery.addTemplates(id, v.templates);
+      audit({ type: 'identity.updated', timeMs: Date.now(), identityId: identity.id, data: { actor, templatesAdded: v.templates.length } });
       return { ok: true, templates: v.templates.length };
     },
   };
@@ -268,6 +312,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
       maxMessageBytes: config.server.maxMessageBytes,
       sendBufferMessages: config.server.wsSendBufferMessages,
       tls: config.server.tls,
+      limits: config.server.limits,
     },
   );
   log.info({ url: api.url, cameras: config.cameras.map((c) => c.id), gates: gates.map((g) => g.id), identities: gallery.stats().identities }, 'facegate running');

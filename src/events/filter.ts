@@ -17,12 +17,25 @@ export interface EventFilter {
 }
 
 const TYPE_PATTERN = /^(\*|[a-z]+(\.[a-z]+)*(\.\*)?)$/;
+const TYPE_PATTERN_EXPECTED = "an event type ('gate.denied'), a family ('gate.*') or '*': lower-case words joined by dots, no spaces";
 
+/** A value quoted for an error message: short, control characters escaped. */
+const quote = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v).replace(/^"|"$/g, "'") : typeof v);
+
+const idList = z.array(z.string().min(1).max(200)).max(1000);
+
+/**
+ * The one schema of a subscription filter: the WebSocket protocol (src/api/protocol.ts) embeds it,
+ * so a filter the protocol accepts is a filter the bus and the log can run.
+ */
 export const eventFilterSchema = z.strictObject({
-  cameras: z.array(z.string().min(1)).max(1000).optional(),
-  gates: z.array(z.string().min(1)).max(1000).optional(),
-  types: z.array(z.string().regex(TYPE_PATTERN, "expected an event type ('gate.denied'), a family ('gate.*') or '*'")).max(100).optional(),
-  identities: z.array(z.string().min(1)).max(1000).optional(),
+  cameras: idList.optional(),
+  gates: idList.optional(),
+  types: z
+    .array(z.string().max(200).regex(TYPE_PATTERN, { error: (iss) => `${quote(iss.input)} is not ${TYPE_PATTERN_EXPECTED}` }))
+    .max(100)
+    .optional(),
+  identities: idList.optional(),
 });
 
 /** Validate a filter from outside (an API message). Throws EventsError EVENT_FILTER_INVALID. */
@@ -30,7 +43,7 @@ export function parseEventFilter(input: unknown): EventFilter {
   const r = eventFilterSchema.safeParse(input ?? {});
   if (r.success) return r.data;
   throw new EventsError('EVENT_FILTER_INVALID', `invalid event filter: ${r.error.issues.map((i) => `${i.path.join('.') || 'filter'}: ${i.message}`).join('; ')}`, {
-    hint: 'a filter is { cameras?, gates?, types?, identities? }, each a list of strings',
+    hint: `a filter is { cameras?, gates?, types?, identities? }, each a list of strings; types are ${TYPE_PATTERN_EXPECTED}`,
   });
 }
 

@@ -159,6 +159,39 @@ const systemHealth = z.strictObject({
   }),
 });
 
+// Audit of the gallery: who changed which identity. `actor` is the id of the API token (never the
+// token itself) or the name of the local tool that made the change.
+const actor = nonEmpty.describe('who made the change: the API token id');
+const groups = z.array(z.string().max(256)).max(1000);
+
+const identityCreated = z.strictObject({
+  ...envelope,
+  type: z.literal('identity.created'),
+  identityId: nonEmpty,
+  data: z.looseObject({ actor, name: z.string(), groups, templates: z.number().int().min(0).describe('templates stored from the first photo') }),
+});
+
+const identityUpdated = z.strictObject({
+  ...envelope,
+  type: z.literal('identity.updated'),
+  identityId: nonEmpty,
+  data: z
+    .looseObject({
+      actor,
+      name: z.string().optional().describe('the new name, when renamed'),
+      groups: groups.optional().describe('the new groups, when regrouped'),
+      templatesAdded: z.number().int().min(0).optional().describe('templates added from an enrolled photo'),
+    })
+    .describe('what changed; absent fields did not change'),
+});
+
+const identityRemoved = z.strictObject({
+  ...envelope,
+  type: z.literal('identity.removed'),
+  identityId: nonEmpty,
+  data: z.looseObject({ actor, name: z.string().optional().describe('the name it had') }),
+});
+
 export const eventSchema = z.discriminatedUnion('type', [
   cameraUp,
   cameraDown,
@@ -171,6 +204,9 @@ export const eventSchema = z.discriminatedUnion('type', [
   gateDenied,
   gateOpened,
   systemHealth,
+  identityCreated,
+  identityUpdated,
+  identityRemoved,
 ]);
 
 export type Event = z.output<typeof eventSchema>;
