@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { createDetector, type Detector } from '../src/detect/index.ts';
 import { ensureTemplatesFor, isGalleryError, openGallery, reembedGallery, type Gallery } from '../src/gallery/index.ts';
 import { createEmbedder, ENROLLMENT_MASKS, type Embedder } from '../src/recognize/index.ts';
@@ -65,7 +65,7 @@ t.teardown(async () => {
 });
 
 let galleries = 0;
-function freshGallery(t: Tap.Test): Gallery {
+function freshGallery(t: Test): Gallery {
   const g = openGallery(join(dir, `g${galleries++}.sqlite`));
   t.teardown(() => g.close());
   return g;
@@ -87,7 +87,7 @@ function templatesOf(g: Gallery, modelId: string): Map<string, Float32Array> {
 }
 
 /** The recognition claims of the issue, for probes embedded by one model. */
-function checkRecognition(t: Tap.Test, model: string, genuine: readonly ProbeResult[], strangers: readonly ProbeResult[], threshold: number): void {
+function checkRecognition(t: Test, model: string, genuine: readonly ProbeResult[], strangers: readonly ProbeResult[], threshold: number): void {
   t.ok(genuine.length >= 10, `${model}: ${genuine.length} genuine probes passed the quality checks`);
   t.same(genuine.filter((p) => p.best !== p.person).map((p) => `${p.person}${p.photo} -> ${p.best}`), [], `${model}: every enrolled person's probe ranks the right identity first`);
   t.same(genuine.filter((p) => p.maskedBest !== p.person).map((p) => `${p.person}${p.photo} -> ${p.maskedBest}`), [], `${model}: with a synthetic mask too (plain + masked templates)`);
