@@ -146,6 +146,11 @@ t.test('the file, its nesting and its aliases are bounded; a broken file lists a
   const bomb = configError(() => parseConfigText(laughs, 'bomb.yaml'));
   t.equal(bomb.code, 'CONFIG_SYNTAX');
   t.match(bomb.issues[0].message, /aliases/);
+  // An alias with no anchor: a ReferenceError from the yaml library too (found by the fuzz test).
+  const unresolved = configError(() => parseConfigText('logging: { level: info }\nserver: *nowhere\n', 'alias.yaml'));
+  t.equal(unresolved.code, 'CONFIG_SYNTAX');
+  t.same([unresolved.issues[0].line, unresolved.issues[0].col], [2, 9]);
+  t.match(unresolved.describe(), /alias\.yaml:2:9: YAML alias used before its anchor/);
 
   let deep: unknown = 'x';
   for (let i = 0; i < 10_000; i++) deep = { a: deep };

@@ -74,7 +74,7 @@ t.test('defaults: a camera from the url shorthand, partial nested objects keep t
   t.equal(door.fps, 5);
   t.same(door.detector, { tier: '500m', size: 320 });
   t.same(door.watchdog, { stallMs: 2000, startMs: 15000 });
-  t.same(door.backoff, { baseMs: 500, maxMs: 30000, factor: 2, jitter: 0.5 });
+  t.same(door.backoff, { baseMs: 250, maxMs: 30000, factor: 2, jitter: 0.5 });
   t.notOk('url' in door, 'the shorthand is normalised away');
   t.same(c.recognition.thresholds, { unmasked: 0.36, masked: 0.7 });
 
@@ -90,7 +90,7 @@ t.test('defaults: a camera from the url shorthand, partial nested objects keep t
     decoder: 'cpu',
     output: { fps: 5, width: undefined, height: undefined },
     watchdog: { stallMs: 2000, startMs: 15000 },
-    backoff: { baseMs: 500, maxMs: 30000, factor: 2, jitter: 0.5 },
+    backoff: { baseMs: 250, maxMs: 30000, factor: 2, jitter: 0.5 },
     stableMs: 10000,
   });
 });

@@ -6,7 +6,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node as YamlNode } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, formatConfigPath, isConfigError, type ConfigIssue, type ConfigPath } from './errors.ts';
 import { credentialWarnings } from './credentials.ts';
@@ -285,6 +285,31 @@ function locator(doc: Document.Parsed, lines: LineCounter): (path: ConfigPath) =
   };
 }
 
+/**
+ * Why the yaml library could not turn a parsed document into a value: it throws a ReferenceError
+ * for an alias used before its anchor and for an alias bomb ("billion laughs"), and a RangeError
+ * for a document nested too deeply to convert.
+ */
+function conversionIssue(doc: Document.Parsed, lines: LineCounter, e: unknown): ConfigIssue {
+  const text = e instanceof Error ? e.message : String(e);
+  if (e instanceof ReferenceError && /unresolved alias/i.test(text)) {
+    let at: number | undefined;
+    visit(doc, {
+      Alias(_key, node) {
+        if (node.resolve(doc) !== undefined) return undefined;
+        at = node.range?.[0];
+        return visit.BREAK;
+      },
+    });
+    const pos = at === undefined ? undefined : lines.linePos(at);
+    return { path: [], message: 'YAML alias used before its anchor (a `*name` with no `&name` above it)', hint: 'define the anchor (`&name value`) before the first `*name`, or write the value out', line: pos?.line, col: pos?.col };
+  }
+  if (e instanceof ReferenceError) {
+    return { path: [], message: 'YAML aliases expand to too many nodes (more than 100 uses of anchors)', hint: 'write the repeated values out, or use fewer `*alias` references' };
+  }
+  return { path: [], message: 'YAML document cannot be converted (nested too deeply)', hint: 'a facegate config is a few levels deep: check the indentation, or start from config/default.yaml' };
+}
+
 const tooLargeIssue = (size: number): ConfigIssue => ({
   path: [],
   message: `the file is too large: ${(size / 1024 / 1024).toFixed(1)} MiB, at most ${MAX_CONFIG_BYTES / 1024 / 1024} MiB`,
@@ -315,21 +340,7 @@ export function parseConfigText(text: string, source = 'config', opts: { baseDir
   try {
     value = doc.toJS({ maxAliasCount: 100 });
   } catch (e) {
-    // The yaml library throws a ReferenceError for an alias bomb ("billion laughs") and a
-    // RangeError for a document nested too deeply to convert.
-    const bomb = e instanceof ReferenceError;
-    throw new ConfigError(
-      'CONFIG_SYNTAX',
-      source,
-      [
-        {
-          path: [],
-          message: bomb ? 'YAML aliases expand to too many nodes (more than 100 uses of anchors)' : 'YAML document cannot be converted (nested too deeply)',
-          hint: bomb ? 'write the repeated values out, or use fewer `*alias` references' : 'a facegate config is a few levels deep: check the indentation, or start from config/default.yaml',
-        },
-      ],
-      { cause: e },
-    );
+    throw new ConfigError('CONFIG_SYNTAX', source, [conversionIssue(doc, lines, e)], { cause: e });
   }
   return parseConfig(value, source, { baseDir: opts.baseDir, locate: locator(doc, lines) });
 }
