@@ -245,13 +245,24 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
       return { ok: true, identity };
     },
     update: (id, changes, actor) => {
-      if (changes.name !== undefined) gallery.rename(id, changes.name);
-      if (changes.groups !== undefined) gallery.setGroups(id, changes.groups);
-      const identity = gallery.getIdentity(id);
-      if (identity && (changes.name !== undefined || changes.groups !== undefined)) {
-        audit({ type: 'identity.updated', timeMs: Date.now(), identityId: identity.id, data: { actor, ...(changes.name !== undefined ? { name: identity.name } : {}), ...(changes.groups !== undefined ? { groups: [...identity.groups] } : {}) } });
+      // Audit what was applied even when a later part fails (a rename done, then bad groups).
+      const applied: { name?: string; groups?: string[] } = {};
+      let identityId: string | undefined;
+      try {
+        if (changes.name !== undefined) {
+          const r = gallery.rename(id, changes.name);
+          identityId = r.id;
+          applied.name = r.name;
+        }
+        if (changes.groups !== undefined) {
+          const r = gallery.setGroups(id, changes.groups);
+          identityId = r.id;
+          applied.groups = [...r.groups];
+        }
+      } finally {
+        if (identityId !== undefined) audit({ type: 'identity.updated', timeMs: Date.now(), identityId, data: { actor, ...applied } });
       }
-      return identity;
+      return gallery.getIdentity(id);
     },
     remove: (id, actor) => {
       const identity = gallery.getIdentity(id);
