@@ -154,7 +154,7 @@ export function registerEvalCommand(program: Command): void {
               const file = plotPathFor(opts.plot, name, names.length > 1);
               const series: RocSeries[] = [
                 { label: 'unmasked probes', colour: '#1f77b4', genuine: scores.genuine, impostor: scores.impostor },
-                { label: 'masked probes (synthetic + real strangers)', colour: '#d62728', genuine: scores.maskedGenuine, impostor: scores.maskedImpostor },
+                { label: 'masked probes', colour: '#d62728', genuine: scores.maskedGenuine, impostor: scores.maskedImpostor },
               ];
               await writeRocPng(file, series, { title: `${name} on ${basename(dataDir)}` });
               process.stderr.write(`ROC curves written to ${file}\n`);

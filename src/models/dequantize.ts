@@ -107,7 +107,17 @@ export function dequantizeWeights(q: Int32Array, dims: readonly number[], scale:
   return out;
 }
 
-export function dequantizeOnnx(bytes: Uint8Array): DequantizeResult {
+export interface DequantizeOptions {
+  /**
+   * Keep the activations' dynamic quantisation (DynamicQuantizeLinear -> DequantizeLinear before
+   * each float op). The result computes what the integer graph computes, in float: a check that
+   * the weight rewrite is exact, separate from the (small, wanted) effect of no longer rounding
+   * activations to 8 bits.
+   */
+  readonly keepActivationQuantization?: boolean;
+}
+
+export function dequantizeOnnx(bytes: Uint8Array, opts: DequantizeOptions = {}): DequantizeResult {
   let model: onnxProto.onnx.ModelProto;
   try {
     model = onnx.ModelProto.decode(bytes);
@@ -135,6 +145,8 @@ export function dequantizeOnnx(bytes: Uint8Array): DequantizeResult {
   };
 
   const removed = new Set<NodeProto>();
+  const prefix = new Map<NodeProto, NodeProto[]>();
+  const fakeDone = new Set<string>();
   const replacement = new Map<NodeProto, NodeProto>();
   const newInits: TensorProto[] = [];
   let convs = 0;
@@ -180,8 +192,18 @@ export function dequantizeOnnx(bytes: Uint8Array): DequantizeResult {
     const biasSource = biasName === undefined ? undefined : inits.has(biasName) ? biasName : producer.get(biasName)?.opType === 'Reshape' ? producer.get(biasName)?.input?.[0] : undefined;
     const biasT = biasSource === undefined ? undefined : inits.get(biasSource);
     const outChannels = isConv ? wDims[0] : wDims[wDims.length - 1];
-    const activation = dql.input?.[0] ?? '';
-    const foldBias = add !== undefined && biasT !== undefined && biasT.dataType === DT_FLOAT && dimsOf(biasT).length === 1 && dimsOf(biasT)[0] === outChannels && (isConv || producer.get(activation)?.opType === 'Flatten');
+    let activation = dql.input?.[0] ?? '';
+    const extra: NodeProto[] = [];
+    if (opts.keepActivationQuantization) {
+      const fake = `${activation}_dequantized_activation`;
+      if (!fakeDone.has(fake)) {
+        fakeDone.add(fake);
+        extra.push(onnx.NodeProto.create({ name: `${fake}_node`, opType: 'DequantizeLinear', input: [dql.output?.[0] ?? '', dql.output?.[1] ?? '', dql.output?.[2] ?? ''], output: [fake] }));
+      }
+      activation = fake;
+    }
+    const foldBias = add !== undefined && biasT !== undefined && biasT.dataType === DT_FLOAT && dimsOf(biasT).length === 1 && dimsOf(biasT)[0] === outChannels && (isConv || producer.get(dql.input?.[0] ?? '')?.opType === 'Flatten');
+    if (extra.length) prefix.set(n, extra);
     replacement.set(
       n,
       onnx.NodeProto.create({
@@ -207,12 +229,12 @@ export function dequantizeOnnx(bytes: Uint8Array): DequantizeResult {
   for (const n of nodes) {
     if (n.opType !== 'DynamicQuantizeLinear') continue;
     const readers = (n.output ?? []).flatMap((o) => consumers.get(o) ?? []);
-    if (readers.every((c) => removed.has(c) || replacement.has(c))) removed.add(n);
+    if (!opts.keepActivationQuantization && readers.every((c) => removed.has(c) || replacement.has(c))) removed.add(n);
   }
   const outNodes: NodeProto[] = [];
   for (const n of nodes) {
     const r = replacement.get(n);
-    if (r) outNodes.push(r);
+    if (r) outNodes.push(...(prefix.get(n) ?? []), r);
     else if (!removed.has(n)) outNodes.push(n);
   }
   graph.node = outNodes;

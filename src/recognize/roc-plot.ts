@@ -44,7 +44,7 @@ export function rocSvg(series: readonly RocSeries[], opts: RocPlotOptions = {}):
   for (let d = 0; d <= decades; d++) {
     const gx = x(10 ** -d).toFixed(1);
     parts.push(`<line x1="${gx}" y1="${top}" x2="${gx}" y2="${top + ph}" stroke="#dddddd" stroke-width="1"/>`);
-    parts.push(`<text x="${gx}" y="${top + ph + 18}" font-family="sans-serif" font-size="12" text-anchor="middle" fill="#333333">1e-${d}</text>`);
+    parts.push(`<text x="${gx}" y="${top + ph + 18}" font-family="sans-serif" font-size="12" text-anchor="middle" fill="#333333">${d === 0 ? '1' : `1e-${d}`}</text>`);
   }
   for (let k = 0; k <= 10; k++) {
     const gy = y(k / 10).toFixed(1);
@@ -62,8 +62,8 @@ export function rocSvg(series: readonly RocSeries[], opts: RocPlotOptions = {}):
       parts.push(`<polyline points="${path}" fill="none" stroke="${s.colour}" stroke-width="2.5" stroke-linejoin="round"/>`);
     }
     const ly = top + ph - 20 - i * 20;
-    parts.push(`<line x1="${left + pw - 250}" y1="${ly}" x2="${left + pw - 220}" y2="${ly}" stroke="${s.colour}" stroke-width="3"/>`);
-    parts.push(`<text x="${left + pw - 212}" y="${ly + 4}" font-family="sans-serif" font-size="12" fill="#111111">${esc(s.label)} (${s.genuine.length} / ${s.impostor.length})</text>`);
+    parts.push(`<line x1="${left + pw - 330}" y1="${ly}" x2="${left + pw - 300}" y2="${ly}" stroke="${s.colour}" stroke-width="3"/>`);
+    parts.push(`<text x="${left + pw - 292}" y="${ly + 4}" font-family="sans-serif" font-size="12" fill="#111111">${esc(s.label)} (${s.genuine.length} genuine / ${s.impostor.length} impostor)</text>`);
   });
   parts.push('</svg>');
   return parts.join('\n');
