@@ -16,6 +16,7 @@ import {
   ConfigError,
   configWarnings,
   credentialWarnings,
+  newConfigWarnings,
   formatConfigPath,
   isConfigError,
   loadConfig,
@@ -207,6 +208,20 @@ t.test('capacity warnings follow the cores of the machine: ~2 cameras per core, 
   t.same(capacityWarnings(cfg(900, 0), 1000), [], 'no stagger: no start-up warning');
   t.same(configWarnings(cfg(5), { cores: 2 }).filter((w) => w.includes('CPU core')).length, 1, 'configWarnings includes it');
   t.same(configWarnings(cfg(5), { cores: 4 }).filter((w) => w.includes('CPU core')).length, 0);
+});
+
+t.test('hot reload warns about what the edit brought in, not again about what was there', async (t) => {
+  const host = { cores: 2 };
+  const four = parseConfig({ cameras: cams(4) });
+  const six = parseConfig({ cameras: cams(6) });
+  const sixWithQuery = parseConfig({ cameras: [...cams(5), cam('q', { url: `rtsp://h/q?password=${'x'.repeat(8)}` })] });
+  t.same(newConfigWarnings(four, four, host), []);
+  t.match(newConfigWarnings(four, six, host), [/^6 cameras on 2 CPU cores/]);
+  t.same(newConfigWarnings(six, six, host), [], 'logged at start (or at the last reload): not repeated');
+  const added = newConfigWarnings(six, sixWithQuery, host);
+  t.equal(added.length, 1, 'only the new credential warning (the capacity one is unchanged)');
+  t.match(added[0], /^cameras\[5\] \('q'\): the camera URL carries a credential/);
+  t.same(newConfigWarnings(six, four, host), [], 'fewer cameras: nothing new');
 });
 
 t.test('staggered start-up: each camera waits index x cameraStartStaggerMs', async (t) => {

@@ -7,7 +7,7 @@ import { Option, type Command } from 'commander';
 import { startService } from '../app/service.ts';
 import { formatEvent } from '../client/format.ts';
 import { watchEvents } from '../client/watch.ts';
-import { configWarnings, loadConfig, watchConfig } from '../config/index.ts';
+import { configWarnings, loadConfig, newConfigWarnings, watchConfig } from '../config/index.ts';
 import { runDemo } from '../demo/demo.ts';
 import { createLogger } from '../log.ts';
 import { describeError, nonNegativeInt } from './common.ts';
@@ -43,8 +43,9 @@ export function registerRunCommands(program: Command): void {
       const watcher = o.watch
         ? watchConfig(o.config, {
             initial: config,
-            onChange: (next, diff) => {
+            onChange: (next, diff, previous) => {
               log.info({ sections: diff.sections, cameras: diff.cameras }, 'config changed: applying');
+              for (const w of newConfigWarnings(previous, next)) log.warn({ config: o.config }, w);
               service.reload(next, diff).catch((e: unknown) => log.error({ err: e, detail: describeError(e) }, 'config reload failed'));
             },
             onError: (e) => log.error({ detail: e.describe() }, 'config file rejected; the running config stays'),

@@ -50,7 +50,7 @@ export {
   type CrossCheckIssue,
 } from './schema.ts';
 export { ConfigError, isConfigError, formatConfigErrors, formatConfigIssue, formatConfigPath, type ConfigErrorCode, type ConfigIssue, type ConfigPath } from './errors.ts';
-export { parseConfig, parseConfigText, loadConfig, readConfigText, resolveConfigPaths, configWarnings, type ParseConfigOptions, type ConfigWarningHost } from './parse.ts';
+export { parseConfig, parseConfigText, loadConfig, readConfigText, resolveConfigPaths, configWarnings, newConfigWarnings, type ParseConfigOptions, type ConfigWarningHost } from './parse.ts';
 export {
   boundsIssues,
   cameraStartDelayMs,

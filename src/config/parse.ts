@@ -395,3 +395,12 @@ export function configWarnings(config: Config, host: ConfigWarningHost = { cores
   out.push(...credentialWarnings(config));
   return out;
 }
+
+/**
+ * The warnings `next` has that `previous` had not: what a hot reload brought in (more cameras
+ * than the box runs, a password in a query string), without repeating the ones logged at start.
+ */
+export function newConfigWarnings(previous: Config, next: Config, host: ConfigWarningHost = { cores: availableParallelism() }): string[] {
+  const before = new Set(configWarnings(previous, host));
+  return configWarnings(next, host).filter((w) => !before.has(w));
+}
