@@ -8,6 +8,7 @@ const benches: Record<string, (args: readonly string[]) => Promise<void>> = {
   ingest: async (args) => (await import('./ingest.ts')).runIngestBench([...args]),
   gallery: async (args) => (await import('./gallery.ts')).runGalleryBench(args),
   e2e: async (args) => (await import('./e2e.ts')).runE2eBench(args),
+  soak: async (args) => (await import('./soak.ts')).runSoakBench(args),
 };
 
 export const benchNames = Object.keys(benches);

@@ -73,6 +73,8 @@ t.test('overload', async (t) => {
     const s = cam.stats();
     t.ok(drift.length >= 8, `consumer ran ${drift.length} times`);
     t.ok(s.droppedInPipeline > drift.length * 4, `GStreamer dropped and JS counted it (${s.droppedInPipeline} dropped in the pipeline)`);
+    // The same losses seen from the timestamps (what also catches losses offsets cannot see).
+    t.ok(Math.abs(s.missedByPts - s.droppedInPipeline) <= 0.1 * s.droppedInPipeline + 5, `missedByPts agrees (${s.missedByPts} by PTS vs ${s.droppedInPipeline} by offset)`);
     const maxDrift = Math.max(...drift);
     t.ok(maxDrift < 3 * WORK_MS + 1300, `delivered frames stay fresh (max ${maxDrift.toFixed(0)} ms behind the best frame)`);
     const lateHalf = drift.slice(drift.length / 2);
