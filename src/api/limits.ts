@@ -111,15 +111,14 @@ export interface ConnectionGuard {
  * Count and cap the server's connections. A connection over a limit is not given to anyone: if it
  * sends a request within a short grace it gets a plain 503 + Connection: close, otherwise it is
  * closed. The number of refused connections waiting out their grace is capped too, so a flood
- * costs a bounded number of file descriptors. Also sets node's headers / request / keep-alive
- * timeouts and counts the connections they cut.
+ * costs a bounded number of file descriptors. Also counts node's headers / request
+ * timeouts' cuts (reported by node as clientError) and answers them with a plain 408.
  */
 export function limitConnections(server: HttpServer, limits: ServerLimits, metrics: Metrics, log: RateLimitedLog, opts: { readonly tls: boolean }): ConnectionGuard {
   const budget = new ConnectionBudget(limits.maxConnections, limits.maxConnectionsPerAddress);
+  // The timeouts themselves are server options (see httpTimeouts; the checking interval can only
+  // be set at creation); here they only word the 408.
   const t = httpTimeouts(limits);
-  server.headersTimeout = t.headersTimeout;
-  server.requestTimeout = t.requestTimeout;
-  server.keepAliveTimeout = t.keepAliveTimeout;
   const refused = new WeakMap<Duplex, RejectReason>();
   const graceMs = Math.min(1000, t.headersTimeout);
   const maxWaiting = Math.max(64, Math.ceil(limits.maxConnections / 4));
