@@ -5,8 +5,9 @@
  * gate operator over every camera (anti-passback pairs span cameras), and every event written to
  * the durable log before it is published.
  */
-import { Subject, Subscription, type Observable } from 'rxjs';
-import { filter, map } from 'rxjs/operators';
+import { Subject, Subscription, timer, type Observable } from 'rxjs';
+import { filter, map, switchMap } from 'rxjs/operators';
+import { cameraStartDelayMs } from '../src/config/index.ts';
 import { detectFaces, type Detector, type DetectStats } from '../src/detect/index.ts';
 import { eventFromCameraHealth, eventFromGate, eventFromRecognition, eventFromTrack, type Event, type EventBus, type NewEvent, type SnapshotStore } from '../src/events/index.ts';
 import type { Gallery } from '../src/gallery/index.ts';
@@ -83,6 +84,11 @@ export interface AccessControlOptions {
   readonly onPublished?: (event: Event) => void;
   readonly onGateState?: (state: GateState) => void;
   readonly onActuation?: (record: ActuationRecord) => void;
+  /**
+   * Start camera i of `cameras` i x this many ms after the first (config limits.cameraStartStaggerMs):
+   * many pipelines spawned at once (decoders, RTSP handshakes, first detector runs) starve the API.
+   */
+  readonly startStaggerMs?: number;
 }
 
 export interface AccessControl {
@@ -90,8 +96,8 @@ export interface AccessControl {
   readonly gateStats: GateStats;
   /** Ids of the running cameras. */
   cameraIds(): string[];
-  /** Start one more camera; the others keep running. */
-  addCamera(camera: CameraConfig): void;
+  /** Start one more camera (after `delayMs`, default at once); the others keep running. */
+  addCamera(camera: CameraConfig, delayMs?: number): void;
   /** Stop one camera (its live tracks end with it); the others keep running. */
   removeCamera(id: string): void;
   /** Replace the gate set; gate state (cooldowns, anti-passback) carries over. */
@@ -134,7 +140,7 @@ export function startAccessControl(o: AccessControlOptions): AccessControl {
     if (cameraSubs.size === 0) resolveDone();
   };
 
-  const addCamera = (camera: CameraConfig): void => {
+  const addCamera = (camera: CameraConfig, delayMs = 0): void => {
     if (stopped) return;
     if (cameraSubs.has(camera.id)) throw new Error(`camera ${camera.id} is already running`);
     const c: CameraCounters = { detect: { processed: 0, dropped: 0, errors: 0 }, recognize: { frames: 0, dropped: 0, embedderRuns: 0, facesSeen: 0, errors: 0 }, health: undefined };
@@ -149,7 +155,9 @@ export function startAccessControl(o: AccessControlOptions): AccessControl {
         publish(eventFromCameraHealth(h));
       },
     });
-    const sub = chain.subscribe({
+    // A camera waiting for its start slot is already "running": removing it cancels the timer.
+    const started = delayMs > 0 ? timer(delayMs).pipe(switchMap(() => chain)) : chain;
+    const sub = started.subscribe({
       next: (out) => all$.next(out),
       error: (err: unknown) => {
         log?.error({ err, camera: camera.id }, 'camera chain failed');
@@ -229,7 +237,7 @@ export function startAccessControl(o: AccessControlOptions): AccessControl {
       });
   };
   setGates(o.gates);
-  for (const camera of o.cameras) addCamera(camera);
+  o.cameras.forEach((camera, i) => addCamera(camera, cameraStartDelayMs(i, o.startStaggerMs ?? 0)));
   maybeDone();
 
   return {
