@@ -24,7 +24,8 @@ export function registerModelsCommand(program: Command): void {
         } catch (e) {
           status = e instanceof FacegateError ? e.code.toLowerCase().replace(/_/g, ' ') : 'error';
         }
-        rows.push({ name: m.name, role: m.role, tier: m.tier, file: m.file, status, path, licence: m.licence });
+        if (m.derived) status += ` (derived from ${m.derived.from}: ${m.derived.transform})`;
+        rows.push({ name: m.name, role: m.role, tier: m.tier, file: m.file, status, path, licence: m.licence, ...(m.thresholds ? { thresholds: m.thresholds } : {}) });
       }
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
@@ -32,21 +33,23 @@ export function registerModelsCommand(program: Command): void {
       }
       for (const r of rows) {
         process.stdout.write(`${r.name.padEnd(28)} ${r.role.padEnd(9)} ${(r.tier ?? '').padEnd(5)} ${r.status}${r.path ? `  ${r.path}` : ''}\n    licence: ${r.licence}\n`);
+        if (r.thresholds) process.stdout.write(`    thresholds: unmasked ${r.thresholds.unmasked}, masked ${r.thresholds.masked} (${r.thresholds.source})\n`);
       }
       process.stdout.write('\nInsightFace weights (SCRFD det_*/scrfd_*, w600k_*) are for non-commercial research only.\n');
     });
 
   models
     .command('verify')
-    .description('resolve models and check their sha256 (all, or the ones named)')
+    .description('resolve models and hash every file in full (all, or the ones named); derived models are generated if missing')
     .argument('[names...]', 'model names')
     .action(async (names: string[]) => {
       const list = names.length ? names : loadManifest().models.map((m) => m.name);
       let bad = 0;
       for (const name of list) {
         try {
-          const r = await resolveModel(name);
-          process.stdout.write(`ok      ${name}  ${r.path}\n`);
+          // Full hash: `verify` is the command a person runs when in doubt, so the size+mtime cache is not trusted.
+          const r = await resolveModel(name, { verify: 'full' });
+          process.stdout.write(`ok      ${name}  ${r.path}${r.generated ? ' (generated)' : ''}\n`);
         } catch (e) {
           bad++;
           process.stdout.write(`FAILED  ${name}: ${describeError(e)}\n`);
@@ -65,6 +68,19 @@ export function registerModelsCommand(program: Command): void {
     .option('--force', 'download even if a verified copy already resolves')
     .action(async (name: string, opts: { url?: string; sha256?: string; dest: string; force?: boolean }) => {
       const entry = findModel(loadManifest(), name);
+      if (entry.derived) {
+        // Nothing to download: the file is produced here from its source model (downloaded if need be).
+        const source = findModel(loadManifest(), entry.derived.from);
+        try {
+          await resolveModel(source.name);
+        } catch (e) {
+          if (!(e instanceof FacegateError) || e.code !== 'MODEL_NOT_FOUND') throw e;
+          throw new FacegateError('MODEL_NOT_FOUND', `${name} is derived from ${source.name}, which is not here`, { context: { model: name }, hint: `run \`npx facegate models download ${source.name}\` first; ${name} is then generated from it` });
+        }
+        const r = await resolveModel(name, { verify: 'full' });
+        process.stdout.write(`${name}: ${r.generated ? 'generated' : 'present'} from ${source.name} (${entry.derived.transform}), sha256 ${r.sha256} verified -> ${r.path}\n`);
+        return;
+      }
       if (opts.sha256 !== undefined && !/^[0-9a-f]{64}$/.test(opts.sha256)) {
         throw new FacegateError('BAD_ARGUMENT', `--sha256 must be 64 lowercase hex digits`, { hint: 'copy the digest exactly' });
       }
