@@ -32,6 +32,24 @@ t.test('cameras probe', async (t) => {
     t.ok(j.firstFrameMs > 0);
   });
 
+  t.test('every secret form stays out of probe output (text and --json, success and failure)', async (t) => {
+    const port = server.port;
+    const forms = [
+      `rtsp://viewer:Pw@Leak9@127.0.0.1:${port}/test`, // unencoded @ in the password
+      `rtsp://127.0.0.1:${port}/test?user=viewer&password=QLeak7`,
+      `rtsp://127.0.0.1:1/x?token=TLeak5`,
+      `rtsp://viewer:${encodeURIComponent('Hunter22')}@127.0.0.1:${port}/test?auth=ALeak3`,
+    ];
+    for (const url of forms) {
+      for (const json of [false, true]) {
+        const r = await cameras(['probe', '--timeout-ms', '8000', ...(json ? ['--json'] : []), url]);
+        const out = r.stdout + r.stderr;
+        t.notMatch(out, /Leak9|QLeak7|TLeak5|ALeak3|Hunter22/, `${redactUrl(url)}${json ? ' --json' : ''}: exit ${r.code}, no secret in ${JSON.stringify(out.slice(0, 160))}`);
+        t.match(out, /127\.0\.0\.1/, 'the host is still named');
+      }
+    }
+  });
+
   t.test('failures: message + fix, exit 1, no stack trace, no password', async (t) => {
     const cases = [
       { args: [server.url('/test', 'viewer:WrongPw1')], re: /^error: .*authentication failed.*\n  fix: check the user name and password/ },
