@@ -23,6 +23,10 @@ interface CropRow {
 
 const COLUMNS = 'id, identity_id, source_photo_sha256, quality, width, height, masks, created_at';
 
+// `+model_id` keeps SQLite on templates_by_identity (a handful of rows per person) instead of
+// templates_by_model, which it otherwise picks and which grows with every template a re-embedding
+// inserts: measured 52 s instead of ~1 s for writing 16,000 templates of 2,000 people.
+
 export function prepareCropStatements(db: Database.Database) {
   return {
     // INSERT OR IGNORE: the same photo enrolled again for the same person keeps its first crop.
@@ -39,21 +43,21 @@ export function prepareCropStatements(db: Database.Database) {
     /** Crops whose photo has no template of the model yet (what a switch to that model must embed). */
     lackingModel: db.prepare<[string], CropRow>(
       `SELECT ${COLUMNS.split(', ').map((c) => `c.${c}`).join(', ')} FROM crops c
-        WHERE NOT EXISTS (SELECT 1 FROM templates t WHERE t.identity_id = c.identity_id AND t.model_id = ? AND t.source_photo_sha256 = c.source_photo_sha256)
+        WHERE NOT EXISTS (SELECT 1 FROM templates t WHERE t.identity_id = c.identity_id AND +t.model_id = ? AND t.source_photo_sha256 = c.source_photo_sha256)
         ORDER BY c.identity_id, c.created_at, c.rowid`,
     ),
-    removeModelTemplatesOfPhoto: db.prepare<[string, string, string]>('DELETE FROM templates WHERE identity_id = ? AND model_id = ? AND source_photo_sha256 = ?'),
+    removeModelTemplatesOfPhoto: db.prepare<[string, string, string]>('DELETE FROM templates WHERE identity_id = ? AND +model_id = ? AND source_photo_sha256 = ?'),
     /** Identities with no crop and no template of the model: only enrolling them again helps. */
     strandedFor: db.prepare<[string], { id: string; name: string }>(
       `SELECT id, name FROM identities i
         WHERE NOT EXISTS (SELECT 1 FROM crops c WHERE c.identity_id = i.id)
-          AND NOT EXISTS (SELECT 1 FROM templates t WHERE t.identity_id = i.id AND t.model_id = ?)
+          AND NOT EXISTS (SELECT 1 FROM templates t WHERE t.identity_id = i.id AND +t.model_id = ?)
         ORDER BY name, id`,
     ),
     identitiesWithModel: db.prepare<[string], string>('SELECT DISTINCT identity_id FROM templates WHERE model_id = ?').pluck(),
     otherModelTemplatesOf: db.prepare<[string, string], string>('SELECT id FROM templates WHERE identity_id = ? AND model_id <> ?').pluck(),
     identitiesLackingModel: db.prepare<[string], { id: string; name: string }>(
-      'SELECT id, name FROM identities i WHERE NOT EXISTS (SELECT 1 FROM templates t WHERE t.identity_id = i.id AND t.model_id = ?) ORDER BY name, id',
+      'SELECT id, name FROM identities i WHERE NOT EXISTS (SELECT 1 FROM templates t WHERE t.identity_id = i.id AND +t.model_id = ?) ORDER BY name, id',
     ),
   };
 }
