@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import t from 'tap';
 import { createDetector, type Detector } from '../src/detect/index.ts';
-import { createEmbedder, prepareEnrollmentPhoto, type Embedder } from '../src/recognize/index.ts';
+import { createEmbedder, ENROLLMENT_MASKS, prepareEnrollmentPhoto, type Embedder } from '../src/recognize/index.ts';
+import { templatesFromCrop } from '../src/recognize/enroll.ts';
 import { dataPath } from './helpers/data.ts';
 
 let detector: Detector;
@@ -27,6 +28,18 @@ t.test('a tight passport-style crop enrolls (padded retry) with plain + masked t
   t.equal(v.templates.length, 4);
   t.same(v.templates.map((x) => x.masked), [false, true, true, true]);
   t.ok(v.templates.every((x) => x.modelId === 'mobilefacenet_paddlex_128d' && x.embedding.length === 128 && /^[0-9a-f]{64}$/.test(x.sourcePhotoSha256)));
+});
+
+t.test('the verdict carries the aligned crop, and templatesFromCrop rebuilds exactly its templates', async (t) => {
+  const v = await prepareEnrollmentPhoto(dataPath('identities/faceapi_bbt/penny/penny1.png'), detector, embedder);
+  t.ok(v.ok);
+  if (!v.ok) return;
+  t.match(v.crop, { image: { width: 112, height: 112 }, sourcePhotoSha256: v.templates[0].sourcePhotoSha256, quality: v.quality.value });
+  t.equal(v.crop.image.data.length, 112 * 112 * 3);
+  t.same(v.crop.masks, ENROLLMENT_MASKS, 'the masks it painted, in order');
+  const rebuilt = await templatesFromCrop(v.crop, embedder);
+  t.same(rebuilt.map((x) => [x.masked, x.modelId, x.sourcePhotoSha256, x.quality]), v.templates.map((x) => [x.masked, x.modelId, x.sourcePhotoSha256, x.quality]));
+  t.ok(rebuilt.every((x, i) => x.embedding.every((e, k) => e === v.templates[i].embedding[k])), 'same embeddings, exactly');
 });
 
 t.test('a group photo is rejected: several faces', async (t) => {
