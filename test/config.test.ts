@@ -56,7 +56,7 @@ t.test('defaults: an empty mapping gives every default, from the schema', async 
     });
   t.same(c.auth, { enabled: true, tokens: [] });
   t.same(c.models, { executionProvider: 'cpu', threads: 0, embedder: 'mobilefacenet_paddlex_128d', mask: 'seetaface6_mask', liveness: { enabled: false, models: ['minifasnet_v2', 'minifasnet_v1se'] } });
-  t.same(c.recognition, { thresholds: { unmasked: 0.36, masked: 0.62 }, maskThreshold: 0.5, bestShot: { minQuality: 0.15, improvement: 0.2, maxRuns: 4, confirmRuns: 3, minGapFrames: 3 }, unknownThreshold: 0.45 });
+  t.same(c.recognition, { thresholds: {}, maskThreshold: 0.5, bestShot: { minQuality: 0.15, improvement: 0.2, maxRuns: 4, confirmRuns: 3, minGapFrames: 3 } }, 'thresholds unset: the embedder calibration decides');
   t.same(c.events, { db: 'data/events.sqlite', retention: { maxAgeDays: 30, maxEvents: 1_000_000 }, snapshots: { dir: 'data/snapshots', retentionDays: 7 }, outputs: { ws: { enabled: true } } });
   t.same(c.gallery, { db: 'data/gallery.sqlite' });
   t.same(c.logging, { level: 'info' });
@@ -76,7 +76,7 @@ t.test('defaults: a camera from the url shorthand, partial nested objects keep t
   t.same(door.watchdog, { stallMs: 2000, startMs: 15000 });
   t.same(door.backoff, { baseMs: 250, maxMs: 30000, factor: 2, jitter: 0.5 });
   t.notOk('url' in door, 'the shorthand is normalised away');
-  t.same(c.recognition.thresholds, { unmasked: 0.36, masked: 0.7 });
+  t.same(c.recognition.thresholds, { masked: 0.7 });
 
   const file = parseConfig({ cameras: [{ id: 'clip', source: { kind: 'file', path: 'clip.mp4' } }] }).cameras[0].source;
   t.same(file, { kind: 'file', path: 'clip.mp4', loop: false, realtime: true, lossless: false, codec: 'auto' });

@@ -85,7 +85,7 @@ t.test('RTSP door camera -> whole chain -> WS client: granted, denied(unknown), 
   const recognized = of('face.recognized');
   t.same([...new Set(recognized.map((e) => e.data.name))], ['Angelina'], 'face.recognized: Angelina, and only her');
   const angelinaTrack = recognized[0]?.trackId;
-  t.ok((recognized[0]?.data.score as number) > config.recognition.thresholds.unmasked, `similarity ${(recognized[0]?.data.score as number)?.toFixed(2)} above the threshold`);
+  t.ok((recognized[0]?.data.score as number) > service.recognition.thresholds.unmasked, `similarity ${(recognized[0]?.data.score as number)?.toFixed(2)} above the threshold`);
 
   const unknown = of('face.unknown');
   t.ok(unknown.length >= 1, 'the stranger is face.unknown');

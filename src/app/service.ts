@@ -12,13 +12,14 @@ import { join } from 'node:path';
 import { Subject } from 'rxjs';
 import { startApiServer, type ApiServer, type GateApi, type IdentityApi } from '../api/server.ts';
 import { createMetrics, type Metrics } from '../api/metrics.ts';
-import { ingestCameraConfig, type Config, type ConfigDiff, type CameraEntry } from '../config/index.ts';
+import { cameraStartDelayMs, ingestCameraConfig, type Config, type ConfigDiff, type CameraEntry } from '../config/index.ts';
 import { chooseTier, createDetector, readProfile, type Detector } from '../detect/index.ts';
 import { EventBus, EventLog, SnapshotStore, type Event, type NewEventOf } from '../events/index.ts';
-import { openGallery, type Gallery } from '../gallery/index.ts';
+import { ensureTemplatesFor, openGallery, type Gallery } from '../gallery/index.ts';
 import { parseGates, type GatePolicy, type GateState, type ManualRequest } from '../gates/index.ts';
 import type { CameraConfig } from '../ingest/index.ts';
 import type { Logger } from '../log.ts';
+import { calibratedThresholds, SERVICE_RESOLVE_OPTIONS } from '../models/index.ts';
 import { createEmbedder, createLiveness, createMaskClassifier, prepareEnrollmentPhoto, type Embedder, type PhotoVerdict, type LivenessModel, type MaskClassifier } from '../recognize/index.ts';
 import { startAccessControl, type AccessControl, type RecognitionSettings } from '../../streams/access-control.ts';
 
@@ -39,6 +40,8 @@ export interface Service {
   readonly log: EventLog;
   readonly bus: EventBus;
   readonly metrics: Metrics;
+  /** What recognition runs with: thresholds resolved from config or the embedder's calibration. */
+  readonly recognition: RecognitionSettings & { readonly source: string };
   /** Apply a new valid config; returns the sections that need a restart to take effect. */
   reload(next: Config, diff: ConfigDiff): Promise<string[]>;
   /** Resolves when every camera source has ended (file sources played once). */
@@ -94,12 +97,27 @@ function timed<A extends unknown[], R>(metrics: Metrics, model: string, fn: (...
   };
 }
 
+/**
+ * The recognition settings the stream runs with: thresholds from the config where it sets them,
+ * else the embedder's calibration (local file first, then the manifest).
+ */
+export function recognitionSettings(r: Config['recognition'], embedderModel: string): RecognitionSettings & { readonly source: string } {
+  const needCalibration = r.thresholds.unmasked === undefined || r.thresholds.masked === undefined;
+  const cal = needCalibration ? calibratedThresholds(embedderModel) : undefined;
+  const unmasked = r.thresholds.unmasked ?? cal?.unmasked ?? 0;
+  const masked = r.thresholds.masked ?? cal?.masked ?? 0;
+  const source = cal ? (needCalibration && (r.thresholds.unmasked !== undefined || r.thresholds.masked !== undefined) ? `config + ${cal.source}` : cal.source) : 'config';
+  return { ...r, thresholds: { unmasked, masked }, unknownThreshold: r.unknownThreshold ?? unmasked, source };
+}
+
 export async function startService(initial: Config, opts: ServiceOptions): Promise<Service> {
   const log = opts.logger;
   const metrics = opts.metrics ?? createMetrics();
   let config = initial;
   const m = config.models;
-  const modelOpts = { threads: m.threads || undefined, executionProvider: m.executionProvider, logger: log };
+  // Every weight file is hashed in full at each start: a file corrupted in place keeps its size and
+  // mtime, and would otherwise run silently (the size+mtime verdict cache is for short CLI runs).
+  const modelOpts = { threads: m.threads || undefined, executionProvider: m.executionProvider, logger: log, resolve: SERVICE_RESOLVE_OPTIONS };
 
   // Storage first: a bad path fails here, before any model is loaded.
   const gallery = openGallery(config.gallery.db);
@@ -112,8 +130,13 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
   const embedder: Embedder = { modelId: embedderRaw.modelId, dim: embedderRaw.dim, embed: timed(metrics, embedderRaw.modelId, (img) => embedderRaw.embed(img)), close: () => embedderRaw.close() };
   const mask: MaskClassifier = await createMaskClassifier(m.mask, modelOpts);
   const liveness: LivenessModel | undefined = m.liveness.enabled ? await createLiveness(m.liveness.models, modelOpts) : undefined;
+  // A model change needs nobody re-enrolled: templates for the configured embedder are built from
+  // the stored enrollment crops (once; later starts find nothing missing).
+  await ensureTemplatesFor(gallery, embedderRaw, log);
   const stale = gallery.modelsNeedingReembed(embedder.modelId);
-  if (stale.length) log.warn({ embedder: embedder.modelId, stale }, 'some identities have no templates for the configured embedder: re-enroll them (`facegate enroll`)');
+  if (stale.length) log.warn({ embedder: embedder.modelId, stale }, 'some identities have no templates for the configured embedder and no stored crops to build them from: re-enroll them (`facegate enroll`)');
+  const recognition = recognitionSettings(config.recognition, embedder.modelId);
+  log.info({ embedder: embedder.modelId, thresholds: recognition.thresholds, source: recognition.source }, 'recognition thresholds');
 
   const detectors = new Map<string, Detector>();
   const cameraDetector = new Map<string, Detector>();
@@ -189,7 +212,8 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
     gates,
     bus,
     snapshots,
-    settings: config.recognition satisfies RecognitionSettings,
+    settings: recognition,
+    startStaggerMs: config.limits.cameraStartStaggerMs,
     manual: manual$,
     logger: log,
     onPublished,
@@ -340,12 +364,12 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
       cameraEntries.delete(id);
       log.info({ camera: id }, changed.includes(id) ? 'camera changed: restarting it' : 'camera removed');
     }
-    for (const id of [...changed, ...added]) {
+    for (const [i, id] of [...changed, ...added].entries()) {
       const entry = next.cameras.find((c) => c.id === id);
       if (!entry) continue;
       await ensureDetector(entry);
       cameraEntries.set(id, entry);
-      access.addCamera(ingestCameraConfig(entry));
+      access.addCamera(ingestCameraConfig(entry), cameraStartDelayMs(i, next.limits.cameraStartStaggerMs));
       if (added.includes(id)) log.info({ camera: id }, 'camera added');
     }
     if (diff.gates) {
@@ -366,6 +390,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
     log: eventLog,
     bus,
     metrics,
+    recognition,
     reload,
     done: access.done,
     close: async () => {

@@ -205,11 +205,17 @@ export const modelsSchema = z.strictObject({
     .prefault({}),
 });
 
+/**
+ * Similarity thresholds belong to the embedder (a 128-d and a 512-d model put the same two faces
+ * at very different cosines), so by default they come from the embedder's calibration: a local
+ * `facegate eval --write-thresholds` file, else the manifest's shipped values. Set them here only
+ * to override that for this site.
+ */
 export const recognitionSchema = z.strictObject({
   thresholds: z
     .strictObject({
-      unmasked: similarity.default(0.36).meta({ description: 'cosine similarity for a match, bare face' }),
-      masked: similarity.default(0.62).meta({ description: 'cosine similarity for a match, masked face (stricter)' }),
+      unmasked: similarity.optional().meta({ description: "cosine similarity for a match, bare face (default: the embedder's calibrated value)" }),
+      masked: similarity.optional().meta({ description: "cosine similarity for a match, masked face (default: the embedder's calibrated value)" }),
     })
     .prefault({}),
   maskThreshold: unit.default(0.5).meta({ description: 'mask probability at or above which a face counts as masked' }),
@@ -222,7 +228,7 @@ export const recognitionSchema = z.strictObject({
       minGapFrames: z.number().int().min(0).default(3),
     })
     .prefault({}),
-  unknownThreshold: similarity.default(0.45).meta({ description: 'similarity that merges an unknown face into an existing unknown' }),
+  unknownThreshold: similarity.optional().meta({ description: "similarity that merges an unknown face into an existing unknown (default: the embedder's calibrated unmasked threshold)" }),
 });
 
 export const eventsSchema = z.strictObject({
