@@ -160,7 +160,8 @@ function redactProperties(text: string): string {
 
 /**
  * Any value made safe to log: strings through redactText, arrays and plain objects walked
- * (depth-bounded, cycles cut), Errors turned into { type, message, stack, code } redacted.
+ * (depth-bounded, cycles cut), Errors copied with message, stack, cause and own fields redacted
+ * (same prototype, so pino's err serializer still names the class).
  */
 export function redactValue(value: unknown, depth = 0, seen: WeakSet<object> = new WeakSet()): unknown {
   if (typeof value === 'string') return redactText(value);
@@ -168,16 +169,21 @@ export function redactValue(value: unknown, depth = 0, seen: WeakSet<object> = n
   if (seen.has(value)) return '[circular]';
   if (depth > 8) return '[too deep]';
   seen.add(value);
-  if (value instanceof Error) {
-    const out: Record<string, unknown> = { type: value.name, message: redactText(value.message) };
-    if (value.stack) out.stack = redactText(value.stack);
-    for (const [k, v] of Object.entries(value)) if (!(k in out)) out[k] = redactValue(v, depth + 1, seen);
-    if (value.cause !== undefined) out.cause = redactValue(value.cause, depth + 1, seen);
-    return out;
-  }
+  if (value instanceof Error) return redactError(value, depth, seen);
   if (Array.isArray(value)) return value.map((v) => redactValue(v, depth + 1, seen));
   if (ArrayBuffer.isView(value) || value instanceof Date || value instanceof Map || value instanceof Set) return value;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) out[k] = redactValue(v, depth + 1, seen);
   return out;
+}
+
+function redactError(e: Error, depth: number, seen: WeakSet<object>): Error {
+  const copy = Object.create(Object.getPrototypeOf(e) as object) as Error;
+  const fields = copy as unknown as Record<string, unknown>;
+  for (const [k, v] of Object.entries(e)) fields[k] = redactValue(v, depth + 1, seen);
+  const hidden = (key: string, v: unknown) => Object.defineProperty(copy, key, { value: v, enumerable: false, writable: true, configurable: true });
+  hidden('message', redactText(e.message));
+  if (e.stack !== undefined) hidden('stack', redactText(e.stack));
+  if (e.cause !== undefined) hidden('cause', redactValue(e.cause, depth + 1, seen));
+  return copy;
 }

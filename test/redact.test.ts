@@ -2,6 +2,7 @@
 import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import t from 'tap';
+import { FacegateError } from '../src/errors.ts';
 import { createLogger } from '../src/log.ts';
 import { isSecretParamName, redactText, redactUrl, redactValue, urlSecrets } from '../src/redact.ts';
 
@@ -50,10 +51,23 @@ t.test('redactText: URLs in free text and RTSP-style properties', async (t) => {
 });
 
 t.test('redactValue walks objects, arrays and errors', async (t) => {
-  const e = new Error('connect rtsp://a:topsecret@h/ failed');
+  const e = new FacegateError('BAD_ARGUMENT', 'connect rtsp://a:topsecret@h/ failed', { context: { url: 'rtsp://a:topsecret@h/' }, cause: new Error('x?password=topsecret') });
   const v = redactValue({ url: 'rtsp://a:topsecret@h/', list: ['x?token=topsecret'], err: e, n: 1 }) as Record<string, unknown>;
   t.notMatch(JSON.stringify(v), /topsecret/);
   t.equal(v.n, 1);
+  const err = v.err as FacegateError;
+  t.ok(err instanceof FacegateError, 'an Error stays an instance of its class');
+  t.equal(err.message, 'connect rtsp://***@h/ failed');
+  t.notMatch(`${err.stack} ${String((err.cause as Error).message)} ${JSON.stringify(err.context)}`, /topsecret/, 'stack, cause and context redacted');
+  t.equal(err.code, 'BAD_ARGUMENT');
+  t.equal(e.message, 'connect rtsp://a:topsecret@h/ failed', 'the original error is untouched');
+  const lines: string[] = [];
+  const log = createLogger({ destination: new Writable({ write: (c: Buffer, _e, cb) => (lines.push(c.toString()), cb()) }) });
+  log.error({ err: e }, 'failed');
+  log.error(e);
+  const out = lines.join('');
+  t.notMatch(out, /topsecret/);
+  t.match(out, /"type":"FacegateError"/, 'pino still names the class');
   const cyc: Record<string, unknown> = { a: 1 };
   cyc.self = cyc;
   t.doesNotThrow(() => redactValue(cyc));
