@@ -21,6 +21,21 @@ t.test('the manifest pins every shared model by sha256 and size', async (t) => {
   }
   t.ok(manifest.models.some((m) => m.role === 'detector' && m.tier === '10g'), 'user-supplied tiers are listed');
   t.ok(manifest.models.every((m) => m.licence.length > 0), 'every model states its licence');
+  // Issue 13: the InsightFace w600k family, pinned for users who download the official files.
+  const pins: Record<string, [string, number]> = {
+    w600k_mbf: ['9cc6e4a75f0e2bf0b1aed94578f144d15175f357bdc05e815e5c4a02b319eb4f', 13_616_099],
+    w600k_r50: ['4c06341c33c2ca1f86781dab0e829f88ad5b64be9fba56e56bc9ebdefc619e43', 174_383_860],
+    w600k_mbf_int8: ['7caa7fb0ad6c37b33e6c59f6411084b487aaabd596bba645d2cce391a5871120', 3_514_509],
+  };
+  for (const [name, [sha, size]] of Object.entries(pins)) {
+    const m = findModel(manifest, name);
+    t.same([m.sha256, m.size, m.output], [sha, size, { kind: 'embedding', dim: 512 }], `${name} pinned, 512-d`);
+    t.same([m.input.name, m.input.channels, m.input.mean, m.input.std], ['input.1', 'RGB', 127.5, 127.5], `${name}: RGB, (x - 127.5) / 127.5`);
+    t.match(m.licence, /non-commercial research only/);
+  }
+  t.match(findModel(manifest, 'w600k_r50').download, { zipMember: 'w600k_r50.onnx', url: /buffalo_l\.zip$/ });
+  t.match(findModel(manifest, 'w600k_mbf').download, { zipMember: 'w600k_mbf.onnx', url: /buffalo_s\.zip$/ });
+  for (const m of manifest.models.filter((e) => e.role === 'embedder' && e.name !== 'w600k_r50')) t.ok(m.thresholds, `${m.name} carries its thresholds`);
 });
 
 t.test('manifest validation names the bad field', async (t) => {

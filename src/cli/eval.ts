@@ -122,7 +122,9 @@ export function registerEvalCommand(program: Command): void {
       const detector: Detector = await createDetector({ tier: opts.tier, size: 640, padRetry: true });
       const mask = pairs ? undefined : await createMaskClassifier();
       const liveness = !pairs && opts.liveness ? await createLiveness() : undefined;
-      const photos: PhotoCache = new Map();
+      // Detections are shared between embedders of one run (one detection per photo, not one per
+      // embedder); with a single embedder nothing is kept, so 5,000 photos do not hold 5,000 crops.
+      const photos: PhotoCache | undefined = names.length > 1 ? new Map() : undefined;
       const reports: EvalReport[] = [];
       const calibrations: Record<string, CalibrationEntry> = {};
       try {

@@ -33,7 +33,7 @@ export function registerModelsCommand(program: Command): void {
       }
       for (const r of rows) {
         process.stdout.write(`${r.name.padEnd(28)} ${r.role.padEnd(9)} ${(r.tier ?? '').padEnd(5)} ${r.status}${r.path ? `  ${r.path}` : ''}\n    licence: ${r.licence}\n`);
-        if (r.thresholds) process.stdout.write(`    thresholds: unmasked ${r.thresholds.unmasked}, masked ${r.thresholds.masked} (${r.thresholds.source})\n`);
+        if (r.thresholds) process.stdout.write(`    thresholds: unmasked ${r.thresholds.unmasked}, masked ${r.thresholds.masked} (${r.thresholds.source.split(': ')[0]}; full source in models/manifest.json)\n`);
       }
       process.stdout.write('\nInsightFace weights (SCRFD det_*/scrfd_*, w600k_*) are for non-commercial research only.\n');
     });
