@@ -2,7 +2,8 @@
 import { spawn } from 'node:child_process';
 import t from 'tap';
 import { isProcessRunning, childrenDieWithParent } from '../src/ingest/index.ts';
-import { REPO_ROOT } from './helpers/rtsp.ts';
+import { readFileSync } from 'node:fs';
+import { REPO_ROOT, RtspTestServer } from './helpers/rtsp.ts';
 import { waitUntil } from './helpers/ingest-wait.ts';
 
 interface Run {
@@ -69,6 +70,18 @@ t.test('signal handlers cooperate with an application SIGTERM handler', async (t
   t.same(exit, { code: 0, signal: null }, 'the application shut down its own way');
   t.match(run.stdout(), /GRACEFUL/);
   t.ok(await waitUntil(() => !isProcessRunning(run.gstPid), 3000), 'gst-launch is gone');
+});
+
+t.test('pdeathsig with the stdin launcher (camera URL with a password): SIGKILL leaves no orphan', async (t) => {
+  const server = await RtspTestServer.start({ width: 64, height: 48, fps: 5, auth: 'admin:Orphan5ecret' });
+  t.teardown(() => server.stop());
+  const run = await startChild({ FACEGATE_TEST_CAMERA_URL: server.url('/test', 'admin:Orphan5ecret') });
+  const cmdline = readFileSync(`/proc/${run.gstPid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  t.match(cmdline, /gst-launch-stdin\.py/, 'the pipeline runs in the launcher');
+  t.notMatch(cmdline, /Orphan5ecret/, 'without the password on its command line');
+  run.kill('SIGKILL');
+  await run.exit;
+  t.ok(await waitUntil(() => !isProcessRunning(run.gstPid), 3000), 'the launcher is gone');
 });
 
 t.test('control: without pdeathsig a SIGKILLed parent does orphan its pipeline (why setpriv is used)', async (t) => {

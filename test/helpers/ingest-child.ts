@@ -6,9 +6,11 @@
  */
 import { openCamera } from '../../src/ingest/index.ts';
 
+// FACEGATE_TEST_CAMERA_URL: an RTSP camera instead (a URL with credentials runs the stdin launcher).
+const url = process.env.FACEGATE_TEST_CAMERA_URL;
 const cam = openCamera({
   id: 'child',
-  source: { kind: 'pipeline', pipeline: 'videotestsrc is-live=true ! video/x-raw,width=64,height=48,framerate=1/100' },
+  source: url ? { kind: 'rtsp', url } : { kind: 'pipeline', pipeline: 'videotestsrc is-live=true ! video/x-raw,width=64,height=48,framerate=1/100' },
   watchdog: { stallMs: 600_000 },
 });
 cam.health.subscribe((h) => {
