@@ -62,8 +62,8 @@ export function rocSvg(series: readonly RocSeries[], opts: RocPlotOptions = {}):
       parts.push(`<polyline points="${path}" fill="none" stroke="${s.colour}" stroke-width="2.5" stroke-linejoin="round"/>`);
     }
     const ly = top + ph - 20 - i * 20;
-    parts.push(`<line x1="${left + pw - 330}" y1="${ly}" x2="${left + pw - 300}" y2="${ly}" stroke="${s.colour}" stroke-width="3"/>`);
-    parts.push(`<text x="${left + pw - 292}" y="${ly + 4}" font-family="sans-serif" font-size="12" fill="#111111">${esc(s.label)} (${s.genuine.length} genuine / ${s.impostor.length} impostor)</text>`);
+    parts.push(`<line x1="${left + pw - 370}" y1="${ly}" x2="${left + pw - 340}" y2="${ly}" stroke="${s.colour}" stroke-width="3"/>`);
+    parts.push(`<text x="${left + pw - 332}" y="${ly + 4}" font-family="sans-serif" font-size="12" fill="#111111">${esc(s.label)} (${s.genuine.length} genuine / ${s.impostor.length} impostor)</text>`);
   });
   parts.push('</svg>');
   return parts.join('\n');
