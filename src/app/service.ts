@@ -131,10 +131,9 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
   const mask: MaskClassifier = await createMaskClassifier(m.mask, modelOpts);
   const liveness: LivenessModel | undefined = m.liveness.enabled ? await createLiveness(m.liveness.models, modelOpts) : undefined;
   // A model change needs nobody re-enrolled: templates for the configured embedder are built from
-  // the stored enrollment crops (once; later starts find nothing missing).
+  // the stored enrollment crops (once; later starts find nothing missing). It warns, by name,
+  // about identities enrolled before crops were kept: they must be enrolled again.
   await ensureTemplatesFor(gallery, embedderRaw, log);
-  const stale = gallery.modelsNeedingReembed(embedder.modelId);
-  if (stale.length) log.warn({ embedder: embedder.modelId, stale }, 'some identities have no templates for the configured embedder and no stored crops to build them from: re-enroll them (`facegate enroll`)');
   const recognition = recognitionSettings(config.recognition, embedder.modelId);
   log.info({ embedder: embedder.modelId, thresholds: recognition.thresholds, source: recognition.source }, 'recognition thresholds');
 
@@ -264,7 +263,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
     create: async ({ name, groups, photo }, actor) => {
       const v = await enrollPhoto(photo);
       if (!v.ok) return rejection(v);
-      const identity = gallery.enroll({ name, groups: [...groups], templates: v.templates });
+      const identity = gallery.enroll({ name, groups: [...groups], templates: v.templates, crops: [v.crop] });
       audit({ type: 'identity.created', timeMs: Date.now(), identityId: identity.id, data: { actor, name: identity.name, groups: [...identity.groups], templates: v.templates.length } });
       return { ok: true, identity };
     },
@@ -298,7 +297,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
     enrollPhoto: async (id, photo, actor) => {
       const v = await enrollPhoto(photo);
       if (!v.ok) return rejection(v);
-      const identity = gallery.addTemplates(id, v.templates);
+      const identity = gallery.addTemplates(id, v.templates, [v.crop]);
       audit({ type: 'identity.updated', timeMs: Date.now(), identityId: identity.id, data: { actor, templatesAdded: v.templates.length } });
       return { ok: true, templates: v.templates.length };
     },

@@ -5,7 +5,7 @@ import { createDetector } from '../detect/index.ts';
 import { FacegateError } from '../errors.ts';
 import { openGallery } from '../gallery/index.ts';
 import { createEmbedder, prepareEnrollmentPhoto, type EnrollmentTemplate } from '../recognize/index.ts';
-import type { EnrollmentCrop } from '../recognize/enroll.ts';
+import type { EnrollmentCrop } from '../recognize/index.ts';
 
 export const DEFAULT_GALLERY_DB = (): string => resolve(process.env.FACEGATE_GALLERY_DB ?? 'data/gallery.sqlite');
 

@@ -96,7 +96,7 @@ export async function enrollDemoGallery(db: string, dataDir = demoDataDir(), emb
     for (const p of DEMO_CAST.enrolled) {
       const v = await prepareEnrollmentPhoto(join(dataDir, p.photo), detector, embedder);
       if (!v.ok) throw new FacegateError('ENROLL_REJECTED', `demo enrollment of ${p.name} failed: ${v.message}`, { hint: v.hint });
-      gallery.enroll({ name: p.name, groups: [...p.groups], templates: v.templates });
+      gallery.enroll({ name: p.name, groups: [...p.groups], templates: v.templates, crops: [v.crop] });
     }
   } finally {
     gallery.close();

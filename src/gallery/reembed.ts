@@ -1,5 +1,5 @@
 import type { Logger } from '../log.ts';
-import { isMaskShape, templatesFromCrop, type EnrollmentMask } from '../recognize/enroll.ts';
+import { isMaskShape, templatesFromCrop, type EnrollmentMask } from '../recognize/index.ts';
 import type { Embedder } from '../recognize/models.ts';
 import { GalleryError } from './errors.ts';
 import type { Gallery } from './gallery.ts';

@@ -8,4 +8,4 @@ export { analyzeFace, analyzeLargestFace, largestFace, type AnalyzedFace } from 
 export { evaluate, readLabelsCsv, parseCsv, type EvalReport, type EvalModels, type LabelledFile } from './evaluate.ts';
 export { shouldEmbed, addEmbedding, trackEmbedding, isMatch, DEFAULT_BEST_SHOT, EMPTY_TRACK_STATE, type BestShotOptions, type TrackRecognitionState } from './bestshot.ts';
 export { recognizeTracks, type Recognition, type RecognizeOptions, type RecognizeOutput, type RecognizeStats, type GallerySearch } from './operator.ts';
-export { prepareEnrollmentPhoto, DEFAULT_ENROLLMENT_RULES, type PhotoVerdict, type EnrollmentTemplate, type EnrollmentRules, type RejectReason } from './enroll.ts';
+export { prepareEnrollmentPhoto, templatesFromCrop, isMaskShape, DEFAULT_ENROLLMENT_RULES, type PhotoVerdict, type EnrollmentTemplate, type EnrollmentRules, type RejectReason, type EnrollmentCrop, type EnrollmentMask } from './enroll.ts';
