@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
 import { createDetector } from '../detect/index.ts';
+import { DEFAULT_EMBEDDER } from '../config/index.ts';
 import { FacegateError } from '../errors.ts';
 import { openGallery } from '../gallery/index.ts';
 import { createEmbedder, prepareEnrollmentPhoto, type EnrollmentTemplate } from '../recognize/index.ts';
@@ -85,7 +86,7 @@ export function registerEnrollCommand(program: Command): void {
     .requiredOption('--name <name>', 'the person\'s name (an existing name adds templates to it)')
     .option('--group <group>', 'a group for gate allow-lists (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--db <file>', 'gallery database', DEFAULT_GALLERY_DB())
-    .option('--embedder <model>', 'embedder model', 'mobilefacenet_paddlex_128d')
+    .option('--embedder <model>', 'embedder model', DEFAULT_EMBEDDER)
     .option('--duplicate-threshold <s>', 'warn when a photo matches another identity this well', (v: string) => Number(v), 0.36)
     .option('--json', 'print a JSON summary')
     .action(async (photos: string[], opts: EnrollCliOptions) => {

@@ -3,6 +3,7 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
 import { createDetector, type Detector } from '../detect/index.ts';
+import { DEFAULT_EMBEDDER } from '../config/index.ts';
 import { FacegateError } from '../errors.ts';
 import { calibrationPath, loadManifest, resolveModel, writeCalibration, type CalibrationEntry } from '../models/index.ts';
 import { evaluatePairs, type PairsReport } from '../recognize/evaluate-pairs.ts';
@@ -105,7 +106,7 @@ export function registerEvalCommand(program: Command): void {
     .command('eval')
     .description('accuracy gauge: enroll the first photo of each person in DIR, query the rest, masked probes, real masked strangers, mask classifier, liveness; or a pair-list protocol with --pairs')
     .requiredOption('--data <dir>', 'a folder laid out like ../shared/data (labels.csv), or the photo folder a --pairs list refers to')
-    .option('--embedder <names>', 'embedder model(s), comma-separated, or "all"', 'mobilefacenet_paddlex_128d')
+    .option('--embedder <names>', 'embedder model(s), comma-separated, or "all"', DEFAULT_EMBEDDER)
     .option('--tier <tier>', 'detector tier', '2.5g')
     .option('--pairs <file>', 'pair list: LFW pairs.txt (10-fold header or plain) or JSON [{a, b, same, fold}]; prints 10-fold accuracy, TAR@FAR, EER')
     .option('--plot <file>', 'write ROC curves (genuine vs impostor, plain and masked) as a PNG; with several embedders the name is added to FILE')

@@ -4,6 +4,7 @@
  * reload restart only what changed.
  */
 export {
+  DEFAULT_EMBEDDER,
   configSchema,
   configJsonSchema,
   cameraSchema,

@@ -192,10 +192,18 @@ export const authSchema = z.strictObject({
   tokens: z.array(tokenSchema).max(MAX_ITEMS.tokens).default([]),
 });
 
+/**
+ * The embedder new installs use: InsightFace w600k_mbf (512-d, WebFace600K) as the INT8 copy in
+ * ../shared/models dequantised back to float32 on first use. Chosen from `facegate eval` (README,
+ * accuracy table): same rank-1 / TAR as the 128-d models on bare faces, but real masked people
+ * separate from real masked strangers, which the 128-d MobileFaceNets do not.
+ */
+export const DEFAULT_EMBEDDER = 'w600k_mbf_dq';
+
 export const modelsSchema = z.strictObject({
   executionProvider: z.enum(['cpu', 'cuda', 'tensorrt']).default('cpu'),
   threads: z.number().int().min(0).max(256).default(0).meta({ description: "intra-op threads per session; 0 = ONNX Runtime's choice" }),
-  embedder: z.string().min(1).default('mobilefacenet_paddlex_128d'),
+  embedder: z.string().min(1).default(DEFAULT_EMBEDDER),
   mask: z.string().min(1).default('seetaface6_mask'),
   liveness: z
     .strictObject({

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { startService, type Service } from '../app/service.ts';
 import { watchEvents } from '../client/watch.ts';
 import { formatEvent } from '../client/format.ts';
-import { loadConfig, type Config } from '../config/index.ts';
+import { DEFAULT_EMBEDDER, loadConfig, type Config } from '../config/index.ts';
 import { createDetector } from '../detect/index.ts';
 import { FacegateError } from '../errors.ts';
 import { openGallery } from '../gallery/index.ts';
@@ -87,7 +87,7 @@ function removeDatabase(path: string): void {
 }
 
 /** Enroll the demo cast into a fresh gallery at `db`. */
-export async function enrollDemoGallery(db: string, dataDir = demoDataDir(), embedderName = 'mobilefacenet_paddlex_128d'): Promise<void> {
+export async function enrollDemoGallery(db: string, dataDir = demoDataDir(), embedderName = DEFAULT_EMBEDDER): Promise<void> {
   removeDatabase(db);
   const detector = await createDetector({ tier: '2.5g', padRetry: true });
   const embedder = await createEmbedder(embedderName);

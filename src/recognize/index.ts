@@ -3,9 +3,12 @@ export { faceQuality, interOcularDistance, laplacianVariance, poseProxies, type 
 export { createEmbedder, createMaskClassifier, createLiveness, livenessCropBox, cropResize, type Embedder, type MaskClassifier, type LivenessModel, type RecognitionModelOptions } from './models.ts';
 export { renderMask, ENROLLMENT_MASKS, MASK_SHAPES, MASK_COLOURS, type MaskShape } from './mask-render.ts';
 export { cosine, l2normalize, cropToTensor, softmax } from './tensor.ts';
-export { tarAtFar, equalErrorRate, rank1, type TarAtFar } from './metrics.ts';
+export { tarAtFar, equalErrorRate, rank1, tarAtFarSorted, equalErrorRateSorted, rocCurve, ScoreBuffer, type TarAtFar } from './metrics.ts';
 export { analyzeFace, analyzeLargestFace, largestFace, type AnalyzedFace } from './analyze.ts';
-export { evaluate, readLabelsCsv, parseCsv, type EvalReport, type EvalModels, type LabelledFile } from './evaluate.ts';
+export { evaluate, readLabelsCsv, parseCsv, scoreEmbeddings, evaluateWithScores, alignedPhoto, roundThresholdUp, type EvalReport, type EvalModels, type LabelledFile, type ScoreReport, type ScoreSets, type EmbeddedPhoto, type RealMaskedPhoto, type PhotoCache } from './evaluate.ts';
+export { evaluatePairs, locatePhoto, type PairsReport } from './evaluate-pairs.ts';
+export { parsePairs, parseLfwPairs, parseJsonPairs, kFoldAccuracy, bestThreshold, type FacePair, type KFoldResult } from './pairs.ts';
+export { rocSvg, writeRocPng, type RocSeries } from './roc-plot.ts';
 export { shouldEmbed, addEmbedding, trackEmbedding, isMatch, DEFAULT_BEST_SHOT, EMPTY_TRACK_STATE, type BestShotOptions, type TrackRecognitionState } from './bestshot.ts';
 export { recognizeTracks, type Recognition, type RecognizeOptions, type RecognizeOutput, type RecognizeStats, type GallerySearch } from './operator.ts';
 export { prepareEnrollmentPhoto, templatesFromCrop, isMaskShape, DEFAULT_ENROLLMENT_RULES, type PhotoVerdict, type EnrollmentTemplate, type EnrollmentRules, type RejectReason, type EnrollmentCrop, type EnrollmentMask } from './enroll.ts';
