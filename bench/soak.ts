@@ -182,6 +182,7 @@ export async function runSoakBench(argv: readonly string[]): Promise<void> {
   }, killEveryS * 1000);
   const sampleTimer = setInterval(sample, sampleS * 1000);
   let eventsInLog = 0;
+  let passwordInRows = 0;
   let missing: number[] = [];
   try {
     await new Promise((r) => setTimeout(r, minutes * 60_000));
@@ -204,6 +205,9 @@ export async function runSoakBench(argv: readonly string[]): Promise<void> {
     db.close();
     eventsInLog = inLog.size;
     missing = received.filter((id) => !inLog.has(id));
+    const reopened = new Database(eventsDb, { readonly: true });
+    passwordInRows = (reopened.prepare('SELECT count(*) FROM events WHERE instr(body, ?) > 0 OR instr(body, ?) > 0').pluck().get(CAMERA_PASSWORD, encodeURIComponent(CAMERA_PASSWORD)) as number) ?? 0;
+    reopened.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -221,8 +225,8 @@ export async function runSoakBench(argv: readonly string[]): Promise<void> {
   console.log(`RSS slope after ${(warmupS / 60).toFixed(1)} min warm-up: ${Number.isFinite(pct) ? pct.toFixed(2) : 'n/a (too few samples after warm-up)'} % per 10 min (goal < 1)`);
   console.log(`fds first/last: ${first.fds} / ${last.fds}; child processes first/last: ${first.children} / ${last.children}`);
   console.log(`events received: ${received.length} (${uniqueReceived} unique); in the event log: ${eventsInLog}; received but not in the log: ${missing.length}${missing.length ? ` (e.g. ${missing.slice(0, 5).join(', ')})` : ''}`);
-  console.log(`server kills: ${kills}; camera.up ${ups}, camera.down ${downs}; log lines ${logLines}, with the camera password: ${passwordInLogs}`);
-  const ok = missing.length === 0 && passwordInLogs === 0 && uniqueReceived === received.length && last.fds <= first.fds + 16;
-  console.log(`soak ${ok ? 'PASSED' : 'FAILED'}: every received event logged, no duplicates, no password in logs, fds flat (+16 allowed)`);
+  console.log(`server kills: ${kills}; camera.up ${ups}, camera.down ${downs}; log lines ${logLines}, with the camera password: ${passwordInLogs}; event rows with it: ${passwordInRows}`);
+  const ok = missing.length === 0 && passwordInLogs === 0 && passwordInRows === 0 && uniqueReceived === received.length && last.fds <= first.fds + 16;
+  console.log(`soak ${ok ? 'PASSED' : 'FAILED'}: every received event logged, no duplicates, no password in logs or event rows, fds flat (+16 allowed)`);
   if (!ok) process.exitCode = 1;
 }
