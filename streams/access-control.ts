@@ -12,7 +12,7 @@ import { detectFaces, type Detector, type DetectStats } from '../src/detect/inde
 import { eventFromCameraHealth, eventFromGate, eventFromRecognition, eventFromTrack, type Event, type EventBus, type NewEvent, type SnapshotStore } from '../src/events/index.ts';
 import type { Gallery } from '../src/gallery/index.ts';
 import { gateDecisions, type GateEvent, type GateInput, type GatePolicy, type GateStats, type ManualRequest, emptyGateStats, type GateState, type ActuationRecord } from '../src/gates/index.ts';
-import { cameraFrames, type CameraConfig, type CameraHealth } from '../src/ingest/index.ts';
+import { cameraFrames, type CameraConfig, type CameraHealth, type CameraStats } from '../src/ingest/index.ts';
 import type { Logger } from '../src/log.ts';
 import { recognizeTracks, type Embedder, type LivenessModel, type MaskClassifier, type RecognizeOutput, type RecognizeStats } from '../src/recognize/index.ts';
 import { trackFaces, type TrackFacesOptions } from '../src/track/index.ts';
@@ -36,6 +36,8 @@ export interface CameraCounters {
   readonly detect: DetectStats;
   readonly recognize: RecognizeStats;
   health: CameraHealth | undefined;
+  /** The ingest counters (frames GStreamer dropped or never delivered), once the camera opened. */
+  ingest: (() => CameraStats) | undefined;
 }
 
 /** camera -> detect -> track -> recognize: one camera's chain, health reported on the side. */
@@ -50,7 +52,7 @@ export function cameraChain(
   const fail = (what: string) => (e: unknown) => {
     if (!opts.stopping?.()) opts.logger?.error({ err: e, camera: camera.id }, what);
   };
-  return cameraFrames(camera, { health: opts.onHealth, logger: opts.logger }).pipe(
+  return cameraFrames(camera, { health: opts.onHealth, logger: opts.logger, stats: (read) => (opts.counters.ingest = read) }).pipe(
     detectFaces(models.detectorFor(camera), { stats: opts.counters.detect, onError: fail('detection failed') }),
     trackFaces(opts.tracker ?? {}),
     recognizeTracks(
@@ -143,7 +145,7 @@ export function startAccessControl(o: AccessControlOptions): AccessControl {
   const addCamera = (camera: CameraConfig, delayMs = 0): void => {
     if (stopped) return;
     if (cameraSubs.has(camera.id)) throw new Error(`camera ${camera.id} is already running`);
-    const c: CameraCounters = { detect: { processed: 0, dropped: 0, errors: 0 }, recognize: { frames: 0, dropped: 0, embedderRuns: 0, facesSeen: 0, errors: 0 }, health: undefined };
+    const c: CameraCounters = { detect: { processed: 0, dropped: 0, errors: 0 }, recognize: { frames: 0, dropped: 0, embedderRuns: 0, facesSeen: 0, errors: 0 }, health: undefined, ingest: undefined };
     counters.set(camera.id, c);
     const chain = cameraChain(camera, o.models, o.gallery, o.settings, {
       tracker: o.tracker,

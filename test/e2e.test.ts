@@ -108,6 +108,14 @@ t.test('RTSP door camera -> whole chain -> WS client: granted, denied(unknown), 
   const jpeg = Buffer.from(await res.arrayBuffer());
   t.equal(jpeg.subarray(0, 2).toString('hex'), 'ffd8', 'a JPEG face crop');
 
+  // Ingest counters reach /v1/cameras and /metrics (frames lost before JS are a stage of their own).
+  const cams = (await (await fetch(`${service.api.url}/v1/cameras`, { headers: { authorization: `Bearer ${VIEWER}` } })).json()) as { cameras?: Array<{ id: string; ingest?: { delivered: number; lost: number } }> } | Array<{ id: string; ingest?: { delivered: number; lost: number } }>;
+  const door = (Array.isArray(cams) ? cams : cams.cameras ?? []).find((c) => c.id === 'door');
+  t.ok((door?.ingest?.delivered ?? 0) > 50, `/v1/cameras: ingest counters (${door?.ingest?.delivered} frames delivered, ${door?.ingest?.lost} lost)`);
+  await new Promise((r) => setTimeout(r, 1100)); // the metrics sampler runs once a second
+  const metricsText = await (await fetch(`${service.api.url}/metrics`, { headers: { authorization: `Bearer ${VIEWER}` } })).text();
+  t.match(metricsText, /facegate_frames_dropped_total\{camera="door",stage="ingest"\} \d+/, '/metrics: frames dropped at the ingest stage');
+
   // The durable log holds what the client was sent.
   const logged = service.log.since(0, {}, 1000);
   t.ok(events.every((e) => logged.some((l) => l.id === e.id && l.type === e.type)), 'every received event is in the event log');

@@ -32,7 +32,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     registry,
     framesIn: new Counter({ name: 'facegate_frames_in_total', help: 'Frames delivered by the camera pipeline', labelNames: ['camera'], registers: [registry] }),
     framesProcessed: new Counter({ name: 'facegate_frames_processed_total', help: 'Frames that went through detection', labelNames: ['camera'], registers: [registry] }),
-    framesDropped: new Counter({ name: 'facegate_frames_dropped_total', help: 'Frames dropped (latest-frame-wins) per stage', labelNames: ['camera', 'stage'], registers: [registry] }),
+    framesDropped: new Counter({ name: 'facegate_frames_dropped_total', help: 'Frames dropped per stage: ingest (lost before JS: leaky queue, decoder behind, network), detect and recognize (latest-frame-wins)', labelNames: ['camera', 'stage'], registers: [registry] }),
     stageLatency: new Histogram({ name: 'facegate_stage_latency_ms', help: 'Latency per stage in ms', labelNames: ['stage'], buckets: ms, registers: [registry] }),
     modelRun: new Histogram({ name: 'facegate_model_run_ms', help: 'ONNX Runtime run time per model in ms', labelNames: ['model'], buckets: ms, registers: [registry] }),
     wsClients: new Gauge({ name: 'facegate_ws_clients', help: 'Connected WebSocket clients', registers: [registry] }),

@@ -21,7 +21,7 @@ import type { CameraConfig } from '../ingest/index.ts';
 import type { Logger } from '../log.ts';
 import { calibratedThresholds, SERVICE_RESOLVE_OPTIONS } from '../models/index.ts';
 import { createEmbedder, createLiveness, createMaskClassifier, prepareEnrollmentPhoto, type Embedder, type PhotoVerdict, type LivenessModel, type MaskClassifier } from '../recognize/index.ts';
-import { startAccessControl, type AccessControl, type RecognitionSettings } from '../../streams/access-control.ts';
+import { startAccessControl, type AccessControl, type CameraCounters, type RecognitionSettings } from '../../streams/access-control.ts';
 
 export interface ServiceOptions {
   readonly logger: Logger;
@@ -84,6 +84,15 @@ function detectorKey(camera: CameraEntry, log: Logger): { key: string; tier: str
   return { key: `${d.model ?? tier}@${size}`, tier, model: d.model, size };
 }
 
+
+/**
+ * Frames a camera lost before JS: the larger of the two ingest estimates (buffer-offset gaps see
+ * the leaky queue; PTS gaps see every loss, offsets or not), so nothing is counted twice.
+ */
+function ingestLost(c: CameraCounters): number {
+  const s = c.ingest?.();
+  return s ? Math.max(s.droppedInPipeline, s.missedByPts) : 0;
+}
 
 /** Time every call of an async model method into the model-run histogram. */
 function timed<A extends unknown[], R>(metrics: Metrics, model: string, fn: (...a: A) => Promise<R>): (...a: A) => Promise<R> {
@@ -220,11 +229,13 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
   });
 
   // Counters to Prometheus: the stream keeps plain cumulative counts, sampled once a second.
-  const last = new Map<string, { processed: number; detectDropped: number; recDropped: number }>();
+  const last = new Map<string, { processed: number; detectDropped: number; recDropped: number; ingestLost: number }>();
   const sampler = setInterval(() => {
     for (const [id, c] of access.counters) {
-      const prev = last.get(id) ?? { processed: 0, detectDropped: 0, recDropped: 0 };
-      const now = { processed: c.detect.processed, detectDropped: c.detect.dropped, recDropped: c.recognize.dropped };
+      const prev = last.get(id) ?? { processed: 0, detectDropped: 0, recDropped: 0, ingestLost: 0 };
+      const now = { processed: c.detect.processed, detectDropped: c.detect.dropped, recDropped: c.recognize.dropped, ingestLost: ingestLost(c) };
+      // Frames lost before JS (leaky queue, decoder behind, network): under overload most losses are here.
+      metrics.framesDropped.inc({ camera: id, stage: 'ingest' }, Math.max(0, now.ingestLost - prev.ingestLost));
       metrics.framesIn.inc({ camera: id }, Math.max(0, now.processed + now.detectDropped - prev.processed - prev.detectDropped));
       metrics.framesProcessed.inc({ camera: id }, Math.max(0, now.processed - prev.processed));
       metrics.framesDropped.inc({ camera: id, stage: 'detect' }, Math.max(0, now.detectDropped - prev.detectDropped));
@@ -326,7 +337,9 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
         [...cameraEntries.values()].map((c) => {
           const k = access.counters.get(c.id);
           const h = k?.health;
-          return { id: c.id, name: c.name ?? c.id, running: access.cameraIds().includes(c.id), status: h?.type ?? 'starting', detect: k?.detect, recognize: k?.recognize };
+          const s = k?.ingest?.();
+          const ingest = s && { delivered: s.delivered, droppedInPipeline: s.droppedInPipeline, missedByPts: s.missedByPts, lost: Math.max(s.droppedInPipeline, s.missedByPts), starts: s.starts };
+          return { id: c.id, name: c.name ?? c.id, running: access.cameraIds().includes(c.id), status: h?.type ?? 'starting', ingest, detect: k?.detect, recognize: k?.recognize };
         }),
       snapshotPath: (id, kind) => {
         try {

@@ -402,9 +402,13 @@ export function openCamera(config: CameraConfig, opts: CameraOptions = {}): Came
  * The ingest operator: frames of one camera as a cold Observable (each subscription runs its own
  * pipeline and stops it on unsubscribe). Health goes to `opts.health`.
  */
-export function cameraFrames(config: CameraConfig, opts: CameraOptions & { health?: (h: CameraHealth) => void } = {}): Observable<Frame> {
+export function cameraFrames(
+  config: CameraConfig,
+  opts: CameraOptions & { health?: (h: CameraHealth) => void; /** Handed the camera's counters reader when it opens (metrics, /v1/cameras). */ stats?: (read: () => CameraStats) => void } = {},
+): Observable<Frame> {
   return new Observable<Frame>((subscriber) => {
     const cam = openCamera(config, opts);
+    opts.stats?.(() => cam.stats());
     const healthSub = opts.health ? cam.health.subscribe(opts.health) : undefined;
     const frameSub = cam.frames.subscribe(subscriber);
     return () => {
