@@ -109,7 +109,7 @@ const cameraObjectSchema = z.strictObject({
       jitter: unit.default(DEFAULT_BACKOFF.jitter),
     })
     .prefault({}),
-  stableMs: positiveInt.default(10_000).meta({ description: 'a run that stayed up this long resets the backoff' }),
+  stableMs: positiveInt.default(10_000).meta({ description: 'a run that stayed up this long resets the backoff (it also resets as soon as frames flow again: camera.up)' }),
 });
 
 export const cameraSchema = cameraObjectSchema

@@ -3,6 +3,7 @@
  * They only reshape: the log validates on append.
  */
 import type { CameraHealth } from '../ingest/index.ts';
+import { redactText } from '../redact.ts';
 import type { GateEvent } from '../gates/index.ts';
 import type { Recognition } from '../recognize/index.ts';
 import type { TrackEvent } from '../track/index.ts';
@@ -46,13 +47,17 @@ export function eventFromTrack(e: TrackEvent): NewEvent | undefined {
   return undefined;
 }
 
-/** camera.up / camera.down / camera.stalled; camera.starting and camera.ended are not logged. */
+/**
+ * camera.up / camera.down / camera.stalled; camera.starting and camera.ended are not logged.
+ * Ingest already redacts its reasons; they are redacted again here because this is the last
+ * place before the durable log and every viewer (a second line of defence for credentials).
+ */
 export function eventFromCameraHealth(h: CameraHealth): NewEvent | undefined {
   switch (h.type) {
     case 'camera.up':
       return { type: 'camera.up', timeMs: h.at, cameraId: h.cameraId, data: defined({ width: h.caps.width, height: h.caps.height, fps: h.caps.fps, attempt: h.attempt, firstFrameMs: h.firstFrameMs }) };
     case 'camera.down':
-      return { type: 'camera.down', timeMs: h.at, cameraId: h.cameraId, data: defined({ reason: h.reason.kind, message: h.reason.message, hint: h.reason.hint, retryInMs: h.retryInMs, fatal: h.fatal }) };
+      return { type: 'camera.down', timeMs: h.at, cameraId: h.cameraId, data: defined({ reason: h.reason.kind, message: redactText(h.reason.message), hint: h.reason.hint === undefined ? undefined : redactText(h.reason.hint), retryInMs: h.retryInMs, fatal: h.fatal }) };
     case 'camera.stalled':
       return { type: 'camera.stalled', timeMs: h.at, cameraId: h.cameraId, data: { silentMs: h.silentMs } };
     default:
