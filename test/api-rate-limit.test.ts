@@ -6,7 +6,7 @@
 import t from 'tap';
 import { ConnectionBudget, httpTimeouts } from '../src/api/limits.ts';
 import { FailureWindow, LineBudget, RateLimitedLog } from '../src/api/rate-limit.ts';
-import { withoutPath } from '../src/app/service.ts';
+import { withoutPath } from '../src/app/identities.ts';
 import { captureLog } from './helpers/api-net.ts';
 
 t.test('FailureWindow: blocks at the limit, Retry-After counts down to the oldest failure leaving the window', async (t) => {

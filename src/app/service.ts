@@ -6,21 +6,19 @@
  * tokens and log level in place). Sections that need new model sessions or another port are
  * reported as needing a restart rather than half-applied.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Subject } from 'rxjs';
-import { startApiServer, type ApiServer, type GateApi, type IdentityApi } from '../api/server.ts';
+import { startApiServer, type ApiServer, type GateApi } from '../api/server.ts';
 import { createMetrics, type Metrics } from '../api/metrics.ts';
 import { cameraStartDelayMs, ingestCameraConfig, type Config, type ConfigDiff, type CameraEntry } from '../config/index.ts';
 import { chooseTier, createDetector, readProfile, type Detector } from '../detect/index.ts';
-import { EventBus, EventLog, SnapshotStore, type Event, type NewEventOf } from '../events/index.ts';
+import { EventBus, EventLog, SnapshotStore, type Event } from '../events/index.ts';
 import { ensureTemplatesFor, openGallery, type Gallery } from '../gallery/index.ts';
 import { parseGates, type GatePolicy, type GateState, type ManualRequest } from '../gates/index.ts';
 import type { CameraConfig } from '../ingest/index.ts';
 import type { Logger } from '../log.ts';
 import { calibratedThresholds, SERVICE_RESOLVE_OPTIONS } from '../models/index.ts';
-import { createEmbedder, createLiveness, createMaskClassifier, prepareEnrollmentPhoto, type Embedder, type PhotoVerdict, type LivenessModel, type MaskClassifier } from '../recognize/index.ts';
+import { createEmbedder, createLiveness, createMaskClassifier, type Embedder, type LivenessModel, type MaskClassifier } from '../recognize/index.ts';
+import { createIdentityApi, createUploadEnrollment } from './identities.ts';
 import { startAccessControl, type AccessControl, type CameraCounters, type RecognitionSettings } from '../../streams/access-control.ts';
 
 export interface ServiceOptions {
@@ -50,20 +48,6 @@ export interface Service {
 }
 
 const DAY_MS = 86_400_000;
-
-/** `text` with a server-side temp path (the file, then its folder) replaced by what the client sent. */
-export function withoutPath(text: string, file: string, dir: string, label: string): string {
-  return text.split(file).join(label).split(dir).join(label);
-}
-
-/** An error about a temp file, retold without the path (same class, code and hint; cause kept for the server). */
-function scrubError(e: unknown, file: string, dir: string, label: string): unknown {
-  if (!(e instanceof Error) || !(e.message.includes(dir) || String((e as { hint?: unknown }).hint ?? '').includes(dir))) return e;
-  const scrubbed = e as Error & { hint?: unknown };
-  scrubbed.message = withoutPath(e.message, file, dir, label);
-  if (typeof scrubbed.hint === 'string') (scrubbed as { hint: string }).hint = withoutPath(scrubbed.hint, file, dir, label);
-  return scrubbed;
-}
 
 /** The detector settings of a camera as one key: cameras with equal keys share a session. */
 function detectorKey(camera: CameraEntry, log: Logger): { key: string; tier: string; model: string | undefined; size: number } {
@@ -167,27 +151,6 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
     cameraDetector.set(camera.id, det);
   };
   for (const c of config.cameras) await ensureDetector(c);
-  let enrollDetector: Detector | undefined;
-  /**
-   * Enroll an uploaded photo. The bytes go through a private temp file (the enrollment code reads
-   * paths); its path must never reach the client: every message names the upload instead.
-   */
-  const enrollPhoto = async (photo: Buffer): Promise<PhotoVerdict> => {
-    // Enrollment photos are often tight crops: the 2.5g tier with the padded retry (src/recognize/enroll.ts).
-    enrollDetector ??= await createDetector({ tier: '2.5g', padRetry: true, ...modelOpts });
-    const dir = mkdtempSync(join(tmpdir(), 'facegate-upload-'));
-    const file = join(dir, 'photo');
-    const label = `the uploaded photo (${photo.length} bytes)`;
-    try {
-      writeFileSync(file, photo);
-      const v = await prepareEnrollmentPhoto(file, enrollDetector, embedderRaw);
-      return v.ok ? v : { ...v, photo: label, message: withoutPath(v.message, file, dir, label), hint: withoutPath(v.hint, file, dir, label) };
-    } catch (e) {
-      throw scrubError(e, file, dir, label);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  };
 
   const manual$ = new Subject<ManualRequest>();
   let gateState: GateState | undefined;
@@ -257,62 +220,8 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
   const pruner = setInterval(prune, 3_600_000);
   pruner.unref();
 
-  const rejection = (v: Extract<PhotoVerdict, { ok: false }>) => ({ ok: false, reason: v.reason, message: `${v.message} (${v.hint})` });
-  // Audit: every change made through the API is an event naming the actor (the token id),
-  // logged and published like the pipeline's own events.
-  const audit = (event: NewEventOf<'identity.created' | 'identity.updated' | 'identity.removed'>): void => {
-    try {
-      onPublished(bus.publish(event));
-    } catch (err) {
-      // The change is made; a failed audit write must not turn it into an error for the client.
-      log.error({ err, type: event.type, identityId: event.identityId }, 'audit event not logged');
-    }
-  };
-  const identities: IdentityApi = {
-    list: () => gallery.listIdentities(),
-    get: (id) => gallery.getIdentity(id),
-    create: async ({ name, groups, photo }, actor) => {
-      const v = await enrollPhoto(photo);
-      if (!v.ok) return rejection(v);
-      const identity = gallery.enroll({ name, groups: [...groups], templates: v.templates, crops: [v.crop] });
-      audit({ type: 'identity.created', timeMs: Date.now(), identityId: identity.id, data: { actor, name: identity.name, groups: [...identity.groups], templates: v.templates.length } });
-      return { ok: true, identity };
-    },
-    update: (id, changes, actor) => {
-      // Audit what was applied even when a later part fails (a rename done, then bad groups).
-      const applied: { name?: string; groups?: string[] } = {};
-      let identityId: string | undefined;
-      try {
-        if (changes.name !== undefined) {
-          const r = gallery.rename(id, changes.name);
-          identityId = r.id;
-          applied.name = r.name;
-        }
-        if (changes.groups !== undefined) {
-          const r = gallery.setGroups(id, changes.groups);
-          identityId = r.id;
-          applied.groups = [...r.groups];
-        }
-      } finally {
-        if (identityId !== undefined) audit({ type: 'identity.updated', timeMs: Date.now(), identityId, data: { actor, ...applied } });
-      }
-      return gallery.getIdentity(id);
-    },
-    remove: (id, actor) => {
-      const identity = gallery.getIdentity(id);
-      if (!identity) return false;
-      gallery.remove(id);
-      audit({ type: 'identity.removed', timeMs: Date.now(), identityId: identity.id, data: { actor, name: identity.name } });
-      return true;
-    },
-    enrollPhoto: async (id, photo, actor) => {
-      const v = await enrollPhoto(photo);
-      if (!v.ok) return rejection(v);
-      const identity = gallery.addTemplates(id, v.templates, [v.crop]);
-      audit({ type: 'identity.updated', timeMs: Date.now(), identityId: identity.id, data: { actor, templatesAdded: v.templates.length } });
-      return { ok: true, templates: v.templates.length };
-    },
-  };
+  const enrollment = createUploadEnrollment({ detectorOptions: modelOpts, embedder: embedderRaw });
+  const identities = createIdentityApi({ gallery, enroll: (photo) => enrollment.enroll(photo), publish: (event) => onPublished(bus.publish(event)), logger: log });
   const gateView = (g: GatePolicy) => ({ id: g.id, name: g.name, cameras: g.cameras, manual: gateState?.manual.get(g.id) ?? null });
   const gateApi: GateApi = {
     list: () => gates.map(gateView),
@@ -338,7 +247,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
           const k = access.counters.get(c.id);
           const h = k?.health;
           const s = k?.ingest?.();
-          const ingest = s && { delivered: s.delivered, droppedInPipeline: s.droppedInPipeline, missedByPts: s.missedByPts, lost: Math.max(s.droppedInPipeline, s.missedByPts), starts: s.starts };
+          const ingest = s && k && { delivered: s.delivered, droppedInPipeline: s.droppedInPipeline, missedByPts: s.missedByPts, lost: ingestLost(k), starts: s.starts };
           return { id: c.id, name: c.name ?? c.id, running: access.cameraIds().includes(c.id), status: h?.type ?? 'starting', ingest, detect: k?.detect, recognize: k?.recognize };
         }),
       snapshotPath: (id, kind) => {
@@ -418,7 +327,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
       eventLog.close();
       gallery.close();
       for (const d of detectors.values()) await d.close();
-      await enrollDetector?.close();
+      await enrollment.close();
       await embedderRaw.close();
       await mask.close();
       await liveness?.close();

@@ -1,0 +1,125 @@
+/**
+ * Identities through the API: enrollment from an uploaded photo (a private temp file whose path
+ * never reaches the client) and the IdentityApi the HTTP routes call, where every change is an
+ * audit event naming the actor (the token id), logged and published like the pipeline's events.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { IdentityApi } from '../api/server.ts';
+import { createDetector, type Detector, type DetectorConfig } from '../detect/index.ts';
+import type { Event, NewEventOf } from '../events/index.ts';
+import type { Gallery } from '../gallery/index.ts';
+import type { Logger } from '../log.ts';
+import { prepareEnrollmentPhoto, type Embedder, type PhotoVerdict } from '../recognize/index.ts';
+
+/** `text` with a server-side temp path (the file, then its folder) replaced by what the client sent. */
+export function withoutPath(text: string, file: string, dir: string, label: string): string {
+  return text.split(file).join(label).split(dir).join(label);
+}
+
+/** An error about a temp file, retold without the path (same class, code and hint; cause kept for the server). */
+function scrubError(e: unknown, file: string, dir: string, label: string): unknown {
+  if (!(e instanceof Error) || !(e.message.includes(dir) || String((e as { hint?: unknown }).hint ?? '').includes(dir))) return e;
+  const scrubbed = e as Error & { hint?: unknown };
+  scrubbed.message = withoutPath(e.message, file, dir, label);
+  if (typeof scrubbed.hint === 'string') (scrubbed as { hint: string }).hint = withoutPath(scrubbed.hint, file, dir, label);
+  return scrubbed;
+}
+
+export interface UploadEnrollment {
+  /**
+   * Enroll an uploaded photo. The bytes go through a private temp file (the enrollment code reads
+   * paths); its path must never reach the client: every message names the upload instead.
+   */
+  enroll(photo: Buffer): Promise<PhotoVerdict>;
+  close(): Promise<void>;
+}
+
+export function createUploadEnrollment(o: { readonly detectorOptions: Omit<DetectorConfig, 'tier' | 'padRetry'>; readonly embedder: Embedder }): UploadEnrollment {
+  let enrollDetector: Detector | undefined;
+  return {
+    enroll: async (photo) => {
+      // Enrollment photos are often tight crops: the 2.5g tier with the padded retry (src/recognize/enroll.ts).
+      enrollDetector ??= await createDetector({ tier: '2.5g', padRetry: true, ...o.detectorOptions });
+      const dir = mkdtempSync(join(tmpdir(), 'facegate-upload-'));
+      const file = join(dir, 'photo');
+      const label = `the uploaded photo (${photo.length} bytes)`;
+      try {
+        writeFileSync(file, photo);
+        const v = await prepareEnrollmentPhoto(file, enrollDetector, o.embedder);
+        return v.ok ? v : { ...v, photo: label, message: withoutPath(v.message, file, dir, label), hint: withoutPath(v.hint, file, dir, label) };
+      } catch (e) {
+        throw scrubError(e, file, dir, label);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    close: async () => {
+      await enrollDetector?.close();
+    },
+  };
+}
+
+type AuditEvent = NewEventOf<'identity.created' | 'identity.updated' | 'identity.removed'>;
+
+export function createIdentityApi(o: { readonly gallery: Gallery; readonly enroll: (photo: Buffer) => Promise<PhotoVerdict>; readonly publish: (event: AuditEvent) => Event | void; readonly logger: Logger }): IdentityApi {
+  const { gallery, logger: log } = o;
+  const enrollPhoto = o.enroll;
+  const rejection = (v: Extract<PhotoVerdict, { ok: false }>) => ({ ok: false, reason: v.reason, message: `${v.message} (${v.hint})` });
+  // Audit: every change made through the API is an event naming the actor (the token id),
+  // logged and published like the pipeline's own events.
+  const audit = (event: AuditEvent): void => {
+    try {
+      o.publish(event);
+    } catch (err) {
+      // The change is made; a failed audit write must not turn it into an error for the client.
+      log.error({ err, type: event.type, identityId: event.identityId }, 'audit event not logged');
+    }
+  };
+  return {
+    list: () => gallery.listIdentities(),
+    get: (id) => gallery.getIdentity(id),
+    create: async ({ name, groups, photo }, actor) => {
+      const v = await enrollPhoto(photo);
+      if (!v.ok) return rejection(v);
+      const identity = gallery.enroll({ name, groups: [...groups], templates: v.templates, crops: [v.crop] });
+      audit({ type: 'identity.created', timeMs: Date.now(), identityId: identity.id, data: { actor, name: identity.name, groups: [...identity.groups], templates: v.templates.length } });
+      return { ok: true, identity };
+    },
+    update: (id, changes, actor) => {
+      // Audit what was applied even when a later part fails (a rename done, then bad groups).
+      const applied: { name?: string; groups?: string[] } = {};
+      let identityId: string | undefined;
+      try {
+        if (changes.name !== undefined) {
+          const r = gallery.rename(id, changes.name);
+          identityId = r.id;
+          applied.name = r.name;
+        }
+        if (changes.groups !== undefined) {
+          const r = gallery.setGroups(id, changes.groups);
+          identityId = r.id;
+          applied.groups = [...r.groups];
+        }
+      } finally {
+        if (identityId !== undefined) audit({ type: 'identity.updated', timeMs: Date.now(), identityId, data: { actor, ...applied } });
+      }
+      return gallery.getIdentity(id);
+    },
+    remove: (id, actor) => {
+      const identity = gallery.getIdentity(id);
+      if (!identity) return false;
+      gallery.remove(id);
+      audit({ type: 'identity.removed', timeMs: Date.now(), identityId: identity.id, data: { actor, name: identity.name } });
+      return true;
+    },
+    enrollPhoto: async (id, photo, actor) => {
+      const v = await enrollPhoto(photo);
+      if (!v.ok) return rejection(v);
+      const identity = gallery.addTemplates(id, v.templates, [v.crop]);
+      audit({ type: 'identity.updated', timeMs: Date.now(), identityId: identity.id, data: { actor, templatesAdded: v.templates.length } });
+      return { ok: true, templates: v.templates.length };
+    },
+  };
+}
