@@ -18,7 +18,6 @@ import {
   credentialWarnings,
   newConfigWarnings,
   formatConfigPath,
-  isConfigError,
   loadConfig,
   MAX_CONFIG_ISSUES,
   parseConfig,
@@ -26,16 +25,8 @@ import {
   registerConfigCommand,
   type ConfigIssue,
 } from '../src/config/index.ts';
+import { configError } from './helpers/config-error.ts';
 
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (e) {
-    if (isConfigError(e)) return e;
-    throw e;
-  }
-  throw new Error('expected a ConfigError, nothing was thrown');
-}
 const issueAt = (e: ConfigError, path: string): ConfigIssue | undefined => e.issues.find((i) => formatConfigPath(i.path) === path);
 const paths = (e: ConfigError): string[] => e.issues.map((i) => formatConfigPath(i.path));
 const cam = (id: string, extra: Record<string, unknown> = {}) => ({ id, url: `rtsp://192.0.2.1:554/${id}`, ...extra });

@@ -15,7 +15,6 @@ import {
   formatConfigPath,
   hashToken,
   ingestCameraConfig,
-  isConfigError,
   loadConfig,
   parseConfig,
   parseConfigText,
@@ -25,19 +24,10 @@ import {
   type ConfigInput,
   type ConfigIssue,
 } from '../src/config/index.ts';
+import { configError } from './helpers/config-error.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 
-/** The ConfigError a call throws (fails the test when it does not throw one). */
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (e) {
-    if (isConfigError(e)) return e;
-    throw e;
-  }
-  throw new Error('expected a ConfigError, nothing was thrown');
-}
 
 const paths = (e: ConfigError): string[] => e.issues.map((i) => formatConfigPath(i.path));
 const issueAt = (e: ConfigError, path: string): ConfigIssue | undefined => e.issues.find((i) => formatConfigPath(i.path) === path);
