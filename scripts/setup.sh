@@ -9,6 +9,7 @@ DEB_PACKAGES=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav libgstrtspserver-1.0-0 gir1.2-gst-rtsp-server-1.0
   gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 python3-gi
+  mosquitto mosquitto-clients
 )
 
 missing=()
