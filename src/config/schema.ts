@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { gateSchema } from '../gates/index.ts';
 import { DEFAULT_BACKOFF } from '../ingest/index.ts';
+import { urlSecrets } from '../redact.ts';
 import { boundsIssues, DEFAULT_CAMERA_START_STAGGER_MS, DEFAULT_MAX_CAMERAS, MAX_CAMERA_START_STAGGER_MS, MAX_ITEMS, MAX_LENGTH } from './limits.ts';
 
 /** A hint for a person, carried on custom issues as `params.hint`. */
@@ -239,6 +240,65 @@ export const recognitionSchema = z.strictObject({
   unknownThreshold: similarity.optional().meta({ description: "similarity that merges an unknown face into an existing unknown (default: the embedder's calibrated unmasked threshold)" }),
 });
 
+// events.outputs.mqtt: the MQTT / Home Assistant sink (src/outputs). Secrets: the URL may not carry
+// credentials (a URL is echoed in logs and tickets); the password is `password` or, better, a
+// file that only the service user reads.
+const MQTT_URL = /^(?:mqtts?|wss?):\/\/\S+$/i;
+/** An MQTT topic level path without wildcards, empty levels at the ends, or NUL. */
+const MQTT_TOPIC = /^[^#+\s\u0000/](?:[^#+\s\u0000]*[^#+\s\u0000/])?$/;
+const topicPrefix = z.string().max(MAX_LENGTH.name).regex(MQTT_TOPIC, { error: "expected MQTT topic levels without wildcards or spaces, e.g. 'facegate/door-1' (no leading or trailing '/')" });
+const TYPE_PATTERN = /^(\*|[a-z]+(\.[a-z]+)*(\.\*)?)$/;
+
+export const mqttOutputSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    url: z.string().max(MAX_LENGTH.url).regex(MQTT_URL, { error: 'expected an mqtt://, mqtts://, ws:// or wss:// URL, e.g. mqtt://192.0.2.5:1883' }).optional().meta({ description: 'broker URL, without credentials (use username + passwordFile)' }),
+    nodeId: slug.optional().meta({ description: "this facegate in topics and Home Assistant (default: the host name, lower-cased, other characters as '-')" }),
+    clientId: z.string().min(1).max(MAX_LENGTH.id).regex(/^[A-Za-z0-9_-]+$/, { error: "expected letters, digits, '-' and '_'" }).optional().meta({ description: 'MQTT client id (default facegate-<nodeId>)' }),
+    username: z.string().min(1).max(MAX_LENGTH.name).optional(),
+    password: z.string().min(1).max(MAX_LENGTH.secret).optional().meta({ description: 'prefer passwordFile; never logged' }),
+    passwordFile: filePath.optional().meta({ description: 'file holding the password (first line); read at start' }),
+    tls: z.strictObject({ ca: filePath.optional(), cert: filePath.optional(), key: filePath.optional() }).optional().meta({ description: 'PEM files for mqtts:// / wss:// (ca: a private CA; cert + key: client certificate)' }),
+    topicPrefix: topicPrefix.optional().meta({ description: 'default facegate/<nodeId>' }),
+    discovery: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        prefix: topicPrefix.default('homeassistant'),
+      })
+      .prefault({}),
+    qos: z.number().int().min(0).max(2).default(1).meta({ description: 'QoS of events (0, 1 or 2); retained state topics use the same' }),
+    types: z
+      .array(z.string().max(MAX_LENGTH.word).regex(TYPE_PATTERN, { error: "expected an event type ('gate.denied'), a family ('gate.*') or '*'" }))
+      .min(1)
+      .max(100)
+      .default(['*'])
+      .meta({ description: 'event types published on <prefix>/events' }),
+    commands: z.boolean().default(false).meta({ description: 'accept OPEN / LOCK on <prefix>/gate/<id>/set (audited, actor mqtt:<clientId>)' }),
+    unlockedMs: z.number().int().min(100).max(3_600_000).default(5000).meta({ description: 'a gate reads UNLOCKED this long after a grant or a manual open' }),
+  })
+  .superRefine((m, ctx) => {
+    if (m.enabled && m.url === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['url'], message: 'required when mqtt is enabled', params: { hint: 'add `url: mqtt://HOST:1883`, or set `enabled: false`' } satisfies IssueParams });
+    }
+    if (m.url !== undefined && urlSecrets(m.url).length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['url'],
+        message: 'the URL carries credentials (user:password@ or a password parameter); they would show in logs',
+        params: { hint: 'write the URL without them and set `username:` and `passwordFile:` (or `password:`) instead' } satisfies IssueParams,
+      });
+    }
+    if (m.password !== undefined && m.passwordFile !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['passwordFile'], message: 'give either `password` or `passwordFile`, not both', params: { hint: 'keep passwordFile (the password stays out of the config) and remove password' } satisfies IssueParams });
+    }
+    if ((m.password !== undefined || m.passwordFile !== undefined) && m.username === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['username'], message: 'a password needs a username', params: { hint: 'add `username: facegate` (the broker user)' } satisfies IssueParams });
+    }
+    if (m.tls && (m.tls.cert === undefined) !== (m.tls.key === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['tls', m.tls.cert === undefined ? 'cert' : 'key'], message: 'a client certificate needs both cert and key', params: { hint: 'set both tls.cert and tls.key, or neither' } satisfies IssueParams });
+    }
+  });
+
 export const eventsSchema = z.strictObject({
   db: filePath.default('data/events.sqlite'),
   retention: z
@@ -256,6 +316,8 @@ export const eventsSchema = z.strictObject({
   outputs: z
     .strictObject({
       ws: z.strictObject({ enabled: z.boolean().default(true) }).prefault({}),
+      /** Absent = no MQTT sink (so the defaults of a file without it stay as they were). */
+      mqtt: mqttOutputSchema.optional(),
     })
     .prefault({}),
 });
@@ -430,6 +492,7 @@ export type Zone = z.output<typeof zoneSchema>;
 export type RecognitionConfig = Config['recognition'];
 export type GateEntry = Config['gates'][number];
 export type EventsConfig = Config['events'];
+export type MqttOutputConfig = z.output<typeof mqttOutputSchema>;
 export type GalleryConfig = Config['gallery'];
 export type LoggingConfig = Config['logging'];
 export type ConfigSection = keyof Config;

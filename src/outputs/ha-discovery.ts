@@ -1,0 +1,101 @@
+/**
+ * Home Assistant MQTT discovery, device-based: one retained config per facegate node at
+ * `<discovery prefix>/device/<node>/config` with the device (`dev`), the origin (`o`) and its
+ * components (`cmps`). Pure.
+ *
+ * Per gate: a `lock` (state LOCKED / UNLOCKED, commands OPEN / LOCK) when MQTT commands are on,
+ * else a `binary_sensor` of class lock (HA's lock platform requires a command topic); and an
+ * `event` entity (granted / denied / opened). Per camera: a connectivity `binary_sensor`, a
+ * last-face `sensor` (the name; the rest as attributes) and a `camera` on the snapshot topic.
+ * Everything is unavailable while `<prefix>/available` says offline (the last will).
+ *
+ * A camera or gate removed from the config: its components are announced once more with only
+ * their platform (`{ "p": "sensor" }`), which is how device discovery deletes a component; the
+ * sink remembers what it announced (cursor store) to know what went away.
+ */
+import type { MqttTopics } from './topics.ts';
+import { topicLevel } from './topics.ts';
+
+export interface DiscoveryInput {
+  readonly nodeId: string;
+  readonly discoveryPrefix: string;
+  readonly topics: MqttTopics;
+  readonly commands: boolean;
+  readonly qos: number;
+  readonly version: string;
+  readonly cameras: ReadonlyArray<{ readonly id: string; readonly name: string }>;
+  readonly gates: ReadonlyArray<{ readonly id: string; readonly name: string }>;
+}
+
+/** Component id -> platform: what was announced (persisted between runs). */
+export type Announced = Readonly<Record<string, string>>;
+
+export const GATE_EVENT_TYPES = ['granted', 'denied', 'opened'] as const;
+
+export function discoveryTopic(discoveryPrefix: string, nodeId: string): string {
+  return `${discoveryPrefix}/device/${nodeId}/config`;
+}
+
+/** The topic Home Assistant announces its own start on ('online'): time to announce again. */
+export function haStatusTopic(discoveryPrefix: string): string {
+  return `${discoveryPrefix}/status`;
+}
+
+type Component = Record<string, unknown> & { readonly p: string; readonly unique_id: string };
+
+/** The components of the current config, keyed by their ids (stable across runs). */
+export function discoveryComponents(input: DiscoveryInput): Record<string, Component> {
+  const { nodeId, topics } = input;
+  const out: Record<string, Component> = {};
+  const add = (id: string, c: Omit<Component, 'unique_id'>): void => {
+    out[id] = { ...c, unique_id: id } as Component;
+  };
+  for (const g of input.gates) {
+    const base = `${nodeId}_gate_${topicLevel(g.id)}`;
+    if (input.commands) {
+      add(`${base}_lock`, {
+        p: 'lock',
+        name: g.name,
+        state_topic: topics.gateState(g.id),
+        command_topic: topics.gateSet(g.id),
+        payload_lock: 'LOCK',
+        payload_unlock: 'OPEN',
+        state_locked: 'LOCKED',
+        state_unlocked: 'UNLOCKED',
+        optimistic: false,
+        retain: false,
+      });
+    } else {
+      add(`${base}_lock`, { p: 'binary_sensor', name: g.name, device_class: 'lock', state_topic: topics.gateState(g.id), payload_on: 'UNLOCKED', payload_off: 'LOCKED' });
+    }
+    add(`${base}_event`, { p: 'event', name: `${g.name} access`, state_topic: topics.gateEvent(g.id), event_types: [...GATE_EVENT_TYPES] });
+  }
+  for (const c of input.cameras) {
+    const base = `${nodeId}_camera_${topicLevel(c.id)}`;
+    add(`${base}_status`, { p: 'binary_sensor', name: `${c.name} connected`, device_class: 'connectivity', entity_category: 'diagnostic', state_topic: topics.cameraStatus(c.id), payload_on: 'up', payload_off: 'down' });
+    add(`${base}_last_face`, { p: 'sensor', name: `${c.name} last face`, icon: 'mdi:face-recognition', state_topic: topics.lastFace(c.id), value_template: '{{ value_json.name }}', json_attributes_topic: topics.lastFace(c.id) });
+    add(`${base}_snapshot`, { p: 'camera', name: `${c.name} last recognition`, topic: topics.snapshot(c.id) });
+  }
+  return out;
+}
+
+/** The device config payload: current components, plus platform-only entries for removed ones. */
+export function discoveryPayload(input: DiscoveryInput, previously: Announced = {}): Record<string, unknown> {
+  const current = discoveryComponents(input);
+  const cmps: Record<string, Record<string, unknown>> = { ...current };
+  for (const [id, p] of Object.entries(previously)) if (!(id in current)) cmps[id] = { p };
+  return {
+    dev: { ids: [`facegate_${input.nodeId}`], name: `facegate ${input.nodeId}`, mf: 'facegate', mdl: 'facegate edge node', sw: input.version },
+    o: { name: 'facegate', sw: input.version },
+    cmps,
+    availability_topic: input.topics.available,
+    payload_available: 'online',
+    payload_not_available: 'offline',
+    qos: input.qos,
+  };
+}
+
+/** What to remember after announcing: the current components' platforms. */
+export function announcedAfter(input: DiscoveryInput): Announced {
+  return Object.fromEntries(Object.entries(discoveryComponents(input)).map(([id, c]) => [id, c.p]));
+}

@@ -1,0 +1,10 @@
+/**
+ * Event outputs (sinks): one EventSink interface fed from the durable event log after a
+ * persisted cursor per sink, and the MQTT / Home Assistant sink.
+ */
+export { runSinks, DEFAULT_SINK_BACKOFF, type EventSink, type SinkStatus, type SinkHealth, type SinkRunner, type SinkRunnerOptions, type SinkMetrics } from './sink.ts';
+export { CursorStore, cursorStorePath, sinkLag, startCursor, advanceCursor } from './cursor.ts';
+export { createMqttSink, type MqttSink, type MqttSinkOptions, type MqttOutputConfig, type MqttCameraInfo, type MqttGateInfo } from './mqtt.ts';
+export { mqttTopics, topicLevel, nodeIdFromHostname, messagesFor, parseGateCommand, gateLockAfter, lockState, relockInMs, lastFacePayload, gateEventPayload, cameraStatusOf, publishesEvent, LOCKED, type MqttTopics, type MqttMessage, type GateLock, type LockState, type GateCommand } from './topics.ts';
+export { discoveryPayload, discoveryComponents, discoveryTopic, haStatusTopic, announcedAfter, GATE_EVENT_TYPES, type DiscoveryInput, type Announced } from './ha-discovery.ts';
+export { OutputsError, isOutputsError, type OutputsErrorCode, type OutputsErrorContext } from './errors.ts';

@@ -1,0 +1,353 @@
+/**
+ * The MQTT sink: events, camera and gate state, and Home Assistant discovery on one broker
+ * (npm `mqtt` v5). The thin I/O wrapper around the pure topics.ts / ha-discovery.ts.
+ *
+ * Outages: facegate never waits for the broker. The client reconnects with backoff (the delay
+ * grows from 250 ms to 30 s); one warning is logged when an outage begins (with the broker's
+ * reason: refused, not authorised...) and one line when it ends. While disconnected deliver()
+ * refuses at once, so the runner keeps the cursor where it is and the backlog follows on
+ * reconnect. QoS >= 1 deliveries resolve on the broker's acknowledgement.
+ *
+ * Secrets: the password (or password file) goes to the client only; logs and health carry the
+ * URL redacted and error messages through redactText.
+ */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { Config } from '../config/index.ts';
+import type { Event } from '../events/index.ts';
+import { backoffDelay } from '../ingest/index.ts';
+import type { Logger } from '../log.ts';
+import { redactText, redactUrl } from '../redact.ts';
+import type { CursorStore } from './cursor.ts';
+import { announcedAfter, discoveryPayload, discoveryTopic, haStatusTopic, type Announced, type DiscoveryInput } from './ha-discovery.ts';
+import { OutputsError } from './errors.ts';
+import { DEFAULT_SINK_BACKOFF, type EventSink, type SinkStatus } from './sink.ts';
+import {
+  gateLockAfter,
+  LOCKED,
+  lockState,
+  messagesFor,
+  mqttTopics,
+  nodeIdFromHostname,
+  OFFLINE,
+  ONLINE,
+  parseGateCommand,
+  relockInMs,
+  type GateLock,
+  type LockState,
+  type MqttMessage,
+  type MqttTopics,
+} from './topics.ts';
+
+export type MqttOutputConfig = NonNullable<Config['events']['outputs']['mqtt']>;
+
+export interface MqttCameraInfo {
+  readonly id: string;
+  readonly name: string;
+  /** Known now (from the running camera); undefined = wait for its next event. */
+  readonly status?: 'up' | 'down' | undefined;
+}
+
+export interface MqttGateInfo {
+  readonly id: string;
+  readonly name: string;
+  /** Held open by hand now. */
+  readonly heldOpen?: boolean | undefined;
+}
+
+export interface MqttSinkOptions {
+  readonly config: MqttOutputConfig;
+  readonly logger: Logger;
+  /** Remembers the announced discovery components between runs. */
+  readonly cursors: CursorStore;
+  /** The configured cameras and gates (read at every (re)announce). */
+  readonly cameras: () => readonly MqttCameraInfo[];
+  readonly gates: () => readonly MqttGateInfo[];
+  /** JPEG of a recognition's snapshot (the face crop); undefined when it is gone. */
+  readonly snapshot?: ((snapshotId: string) => Promise<Buffer | undefined>) | undefined;
+  /** A manual gate action, audited like one from the API (commands: true only). */
+  readonly manual?: ((gateId: string, action: 'open' | 'close', by: string, reason: string) => Promise<unknown>) | undefined;
+  /** Default: os.hostname(). */
+  readonly hostname?: string | undefined;
+  readonly version?: string | undefined;
+  /** A delivery not acknowledged within this fails (default 10 s); the runner retries it. */
+  readonly ackTimeoutMs?: number | undefined;
+  readonly connectTimeoutMs?: number | undefined;
+  readonly now?: () => number;
+}
+
+export interface MqttSink extends EventSink {
+  readonly nodeId: string;
+  readonly clientId: string;
+  readonly topicPrefix: string;
+  readonly topics: MqttTopics;
+  /** Announce discovery and states again (after the cameras or gates changed). */
+  refresh(): void;
+}
+
+/** Broker refusals that a person must fix (MQTT 3.1.1 CONNACK 4/5, MQTT 5 134/135). */
+function refusalHint(code: unknown): string | undefined {
+  if (code === 4 || code === 134) return 'the broker refused the user name or password: check username and password/passwordFile';
+  if (code === 5 || code === 135) return 'the broker does not authorise this client: check the user, its ACL, and clientId';
+  return undefined;
+}
+
+export function createMqttSink(opts: MqttSinkOptions): MqttSink {
+  const cfg = opts.config;
+  const log = opts.logger.child({ sink: 'mqtt' });
+  const now = opts.now ?? Date.now;
+  const nodeId = cfg.nodeId ?? nodeIdFromHostname(opts.hostname ?? hostname());
+  const clientId = cfg.clientId ?? `facegate-${nodeId}`;
+  const prefix = cfg.topicPrefix ?? `facegate/${nodeId}`;
+  const topics = mqttTopics(prefix);
+  const qos = cfg.qos as 0 | 1 | 2;
+  const url = cfg.url ?? '';
+  const shownUrl = redactUrl(url);
+  const version = opts.version ?? '0.1.0';
+  const ackTimeoutMs = opts.ackTimeoutMs ?? 10_000;
+  const name = 'mqtt';
+
+  let client: MqttClient | undefined;
+  let connected = false;
+  let everConnected = false;
+  let reconnects = 0;
+  let attempt = 0;
+  let lastError: string | undefined;
+  let outageSince: number | undefined;
+  let outageLogged = false;
+  let stopping = false;
+  const readyListeners: Array<() => void> = [];
+  const locks = new Map<string, GateLock>();
+  const shownLock = new Map<string, LockState>();
+  const relockTimers = new Map<string, NodeJS.Timeout>();
+
+  const discoveryInput = (): DiscoveryInput => ({ nodeId, discoveryPrefix: cfg.discovery.prefix, topics, commands: cfg.commands, qos, version, cameras: opts.cameras(), gates: opts.gates() });
+
+  const publish = async (m: MqttMessage): Promise<void> => {
+    const c = client;
+    if (!c || !connected) throw new OutputsError('SINK_UNAVAILABLE', `not connected to the MQTT broker ${shownUrl}`, { context: { url: shownUrl }, hint: lastError });
+    await c.publishAsync(m.topic, m.payload, { qos, retain: m.retain });
+  };
+
+  /** Publish a gate's lock state when it differs from what the broker holds; arm the relock. */
+  const showLock = (gateId: string, force = false): MqttMessage | undefined => {
+    const lock = locks.get(gateId) ?? LOCKED;
+    const t = now();
+    clearTimeout(relockTimers.get(gateId));
+    const inMs = relockInMs(lock, t);
+    if (inMs !== undefined) {
+      const timer = setTimeout(() => {
+        relockTimers.delete(gateId);
+        const m = showLock(gateId);
+        if (m && connected) publish(m).catch((err: unknown) => log.debug({ err, gate: gateId }, 'relock state not published (republished on reconnect)'));
+      }, inMs + 5);
+      timer.unref();
+      relockTimers.set(gateId, timer);
+    }
+    const state = lockState(lock, t);
+    if (!force && shownLock.get(gateId) === state) return undefined;
+    shownLock.set(gateId, state);
+    return { topic: topics.gateState(gateId), payload: state, retain: true };
+  };
+
+  const announce = async (): Promise<void> => {
+    const input = discoveryInput();
+    if (cfg.discovery.enabled) {
+      const key = `announced:${cfg.discovery.prefix}:${nodeId}`;
+      let previously: Announced = {};
+      try {
+        previously = JSON.parse(opts.cursors.getState(name, key) ?? '{}') as Announced;
+      } catch {
+        previously = {};
+      }
+      await publish({ topic: discoveryTopic(cfg.discovery.prefix, nodeId), payload: JSON.stringify(discoveryPayload(input, previously)), retain: true });
+      opts.cursors.setState(name, key, JSON.stringify(announcedAfter(input)));
+    }
+    // States the broker may hold stale from before a restart or an outage: say what is true now.
+    const msgs: MqttMessage[] = [];
+    for (const g of opts.gates()) {
+      if (g.heldOpen) locks.set(g.id, { unlockedUntilMs: Infinity });
+      else if (locks.get(g.id)?.unlockedUntilMs === Infinity) locks.set(g.id, LOCKED);
+      const m = showLock(g.id, true);
+      if (m) msgs.push(m);
+    }
+    for (const c of opts.cameras()) if (c.status) msgs.push({ topic: topics.cameraStatus(c.id), payload: c.status, retain: true });
+    await Promise.all(msgs.map(publish));
+  };
+
+  const onConnected = async (): Promise<void> => {
+    const c = client;
+    if (!c) return;
+    await c.publishAsync(topics.available, ONLINE, { qos, retain: true });
+    const subs: string[] = [];
+    if (cfg.discovery.enabled) subs.push(haStatusTopic(cfg.discovery.prefix));
+    if (cfg.commands) subs.push(topics.gateSetFilter);
+    if (subs.length) await c.subscribeAsync(subs, { qos: 1 });
+    connected = true;
+    await announce();
+    for (const l of readyListeners) l();
+  };
+
+  const onCommand = (topic: string, payload: Buffer, retained: boolean): void => {
+    // A retained command would open the door again at every reconnect: commands are never retained.
+    if (retained) {
+      log.warn({ topic }, 'retained MQTT gate command ignored (commands must not be retained)');
+      return;
+    }
+    const cmd = parseGateCommand(topic, payload.toString('utf8').slice(0, 64), prefix, opts.gates().map((g) => g.id));
+    if (!cmd.ok) {
+      log.warn({ topic, reason: cmd.reason }, 'MQTT gate command refused');
+      return;
+    }
+    const by = `mqtt:${clientId}`;
+    log.info({ gate: cmd.gateId, action: cmd.action, by }, 'MQTT gate command');
+    if (!opts.manual) return;
+    opts.manual(cmd.gateId, cmd.action, by, 'MQTT command').catch((err: unknown) => log.warn({ err, gate: cmd.gateId }, 'MQTT gate command failed'));
+  };
+
+  const clientOptions = (): IClientOptions => {
+    let password = cfg.password;
+    if (cfg.passwordFile !== undefined) {
+      try {
+        password = readFileSync(cfg.passwordFile, 'utf8').split(/\r?\n/)[0];
+      } catch (e) {
+        throw new OutputsError('SINK_CONFIG_INVALID', `cannot read events.outputs.mqtt.passwordFile ${cfg.passwordFile} (${(e as NodeJS.ErrnoException).code ?? 'error'})`, {
+          context: { path: cfg.passwordFile },
+          hint: 'check the path (relative paths resolve against the working directory) and that the service user can read it',
+          cause: e,
+        });
+      }
+    }
+    const file = (what: string, p: string | undefined): Buffer | undefined => {
+      if (p === undefined) return undefined;
+      try {
+        return readFileSync(p);
+      } catch (e) {
+        throw new OutputsError('SINK_CONFIG_INVALID', `cannot read events.outputs.mqtt.tls.${what} ${p} (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { context: { path: p }, hint: 'check the PEM file path and its permissions', cause: e });
+      }
+    };
+    return {
+      clientId,
+      username: cfg.username,
+      password,
+      ca: file('ca', cfg.tls?.ca),
+      cert: file('cert', cfg.tls?.cert),
+      key: file('key', cfg.tls?.key),
+      clean: true,
+      keepalive: 30,
+      connectTimeout: opts.connectTimeoutMs ?? 10_000,
+      reconnectPeriod: backoffDelay(0, DEFAULT_SINK_BACKOFF, Math.random()),
+      resubscribe: true,
+      will: { topic: topics.available, payload: Buffer.from(OFFLINE), qos, retain: true },
+    };
+  };
+
+  const start = async (): Promise<void> => {
+    stopping = false;
+    outageSince = now();
+    const c = mqtt.connect(url, clientOptions());
+    client = c;
+    c.on('connect', () => {
+      attempt = 0;
+      c.options.reconnectPeriod = backoffDelay(0, DEFAULT_SINK_BACKOFF, Math.random());
+      if (everConnected) reconnects++;
+      const downMs = outageSince === undefined ? 0 : now() - outageSince;
+      if (outageLogged) log.info({ url: shownUrl, downMs, reconnects }, 'MQTT broker reachable again: delivering the backlog');
+      else log.info({ url: shownUrl, clientId, topicPrefix: prefix }, 'MQTT connected');
+      everConnected = true;
+      outageSince = undefined;
+      outageLogged = false;
+      lastError = undefined;
+      onConnected().catch((err: unknown) => {
+        lastError = redactText(err instanceof Error ? err.message : String(err));
+        log.debug({ err }, 'MQTT session setup interrupted (retried on reconnect)');
+      });
+    });
+    c.on('error', (err: Error & { code?: unknown }) => {
+      const hint = refusalHint(err.code);
+      lastError = redactText(hint ? `${err.message}: ${hint}` : err.message);
+    });
+    c.on('close', () => {
+      connected = false;
+      if (stopping) return;
+      outageSince ??= now();
+      // Backoff between attempts: mqtt.js reads reconnectPeriod when it schedules the next one.
+      c.options.reconnectPeriod = backoffDelay(++attempt, DEFAULT_SINK_BACKOFF, Math.random());
+      if (!outageLogged) {
+        outageLogged = true;
+        log.warn(
+          { url: shownUrl, error: lastError, retry: 'with backoff up to 30 s' },
+          everConnected ? 'MQTT broker connection lost: events wait in the log and are delivered after reconnect' : 'MQTT broker not reachable: facegate runs anyway and keeps trying',
+        );
+      }
+    });
+    c.on('message', (topic, payload, packet) => {
+      if (cfg.discovery.enabled && topic === haStatusTopic(cfg.discovery.prefix)) {
+        if (payload.toString('utf8').trim() === ONLINE && connected) announce().catch((err: unknown) => log.debug({ err }, 'discovery re-announce failed (retried on reconnect)'));
+        return;
+      }
+      if (cfg.commands) onCommand(topic, payload, packet.retain === true);
+    });
+  };
+
+  const deliver = async (events: readonly Event[]): Promise<void> => {
+    const msgs: MqttMessage[] = [];
+    for (const e of events) {
+      msgs.push(...messagesFor(e, topics, cfg.types));
+      if (e.gateId && (e.type === 'gate.granted' || e.type === 'gate.opened')) {
+        locks.set(e.gateId, gateLockAfter(locks.get(e.gateId) ?? LOCKED, e, cfg.unlockedMs));
+        const m = showLock(e.gateId);
+        if (m) msgs.push(m);
+      }
+      if ((e.type === 'face.recognized' || e.type === 'face.unknown') && e.data.snapshotId && e.cameraId && opts.snapshot) {
+        const jpeg = await opts.snapshot(e.data.snapshotId).catch(() => undefined);
+        if (jpeg) msgs.push({ topic: topics.snapshot(e.cameraId), payload: jpeg, retain: true });
+      }
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new OutputsError('SINK_TIMEOUT', `the MQTT broker did not acknowledge ${msgs.length} messages within ${ackTimeoutMs} ms`, { context: { url: shownUrl } })), ackTimeoutMs);
+    });
+    try {
+      await Promise.race([Promise.all(msgs.map(publish)), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  const stop = async (): Promise<void> => {
+    stopping = true;
+    for (const t of relockTimers.values()) clearTimeout(t);
+    relockTimers.clear();
+    const c = client;
+    client = undefined;
+    if (!c) return;
+    // A clean goodbye: the broker sends no last will for it, so say offline ourselves.
+    if (connected) {
+      await Promise.race([c.publishAsync(topics.available, OFFLINE, { qos, retain: true }).catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
+    }
+    connected = false;
+    await Promise.race([c.endAsync(!c.connected), new Promise((r) => setTimeout(r, 2000).unref())]);
+    c.removeAllListeners();
+  };
+
+  return {
+    name,
+    nodeId,
+    clientId,
+    topicPrefix: prefix,
+    topics,
+    start,
+    stop,
+    accepts: () => true,
+    deliver,
+    status: (): SinkStatus => ({ connected, reconnects, lastError }),
+    onReady: (l) => {
+      readyListeners.push(l);
+    },
+    refresh: () => {
+      if (connected) announce().catch((err: unknown) => log.debug({ err }, 'discovery refresh failed (retried on reconnect)'));
+    },
+  };
+}

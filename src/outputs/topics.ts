@@ -1,0 +1,176 @@
+/**
+ * MQTT topics and payloads of the MQTT sink. Pure: no I/O, no clock (time is a parameter).
+ *
+ * <prefix>/available                 online (retained) / offline (last will)
+ * <prefix>/events                    every published event type: the v1 envelope (not retained)
+ * <prefix>/camera/<id>/status        up / down (retained)
+ * <prefix>/camera/<id>/last_face     { name | unknownId, identityId, score, masked, time } (retained)
+ * <prefix>/camera/<id>/snapshot      JPEG of the last recognition's face (retained)
+ * <prefix>/gate/<id>/state           LOCKED / UNLOCKED (retained)
+ * <prefix>/gate/<id>/event           { event_type: granted | denied | opened, ... } (not retained)
+ * <prefix>/gate/<id>/set             OPEN / LOCK commands in (only with commands: true)
+ */
+import { typeMatches, type Event } from '../events/index.ts';
+
+export interface MqttMessage {
+  readonly topic: string;
+  readonly payload: string | Buffer;
+  readonly retain: boolean;
+}
+
+/** A host name as a node id: lower case, [a-z0-9_-], at most 64 characters; 'facegate' if nothing is left. */
+export function nodeIdFromHostname(hostname: string): string {
+  const s = hostname
+    .toLowerCase()
+    .split('.')[0]
+    .replace(/[^a-z0-9_-]+/g, '-')
+    .replace(/^[-_]+|[-_]+$/g, '')
+    .slice(0, 64)
+    .replace(/[-_]+$/g, '');
+  return s || 'facegate';
+}
+
+/**
+ * An id as one topic level. Camera ids are slugs already; gate ids may hold any character, and
+ * `/`, `+`, `#` or NUL would split a level or be read as a wildcard, so they become `_`.
+ */
+export function topicLevel(id: string): string {
+  const s = id.replace(/[^A-Za-z0-9_.-]/g, '_');
+  return s.length > 0 ? s : '_';
+}
+
+export interface MqttTopics {
+  readonly available: string;
+  readonly events: string;
+  cameraStatus(cameraId: string): string;
+  lastFace(cameraId: string): string;
+  snapshot(cameraId: string): string;
+  gateState(gateId: string): string;
+  gateEvent(gateId: string): string;
+  gateSet(gateId: string): string;
+  /** The subscription for every gate's commands. */
+  readonly gateSetFilter: string;
+}
+
+export function mqttTopics(prefix: string): MqttTopics {
+  const camera = (id: string, leaf: string): string => `${prefix}/camera/${topicLevel(id)}/${leaf}`;
+  const gate = (id: string, leaf: string): string => `${prefix}/gate/${topicLevel(id)}/${leaf}`;
+  return {
+    available: `${prefix}/available`,
+    events: `${prefix}/events`,
+    cameraStatus: (id) => camera(id, 'status'),
+    lastFace: (id) => camera(id, 'last_face'),
+    snapshot: (id) => camera(id, 'snapshot'),
+    gateState: (id) => gate(id, 'state'),
+    gateEvent: (id) => gate(id, 'event'),
+    gateSet: (id) => gate(id, 'set'),
+    gateSetFilter: `${prefix}/gate/+/set`,
+  };
+}
+
+export const ONLINE = 'online';
+export const OFFLINE = 'offline';
+export type CameraStatus = 'up' | 'down';
+export type LockState = 'LOCKED' | 'UNLOCKED';
+
+/** The retained camera status an event implies, if any. */
+export function cameraStatusOf(event: Event): CameraStatus | undefined {
+  if (event.type === 'camera.up') return 'up';
+  if (event.type === 'camera.down' || event.type === 'camera.stalled') return 'down';
+  return undefined;
+}
+
+/** The retained last-face JSON of a recognition event (undefined for other events). */
+export function lastFacePayload(event: Event): string | undefined {
+  if (event.type === 'face.recognized') {
+    return JSON.stringify({ name: event.data.name, identityId: event.identityId, score: event.data.score, masked: event.data.masked, time: event.time, eventId: event.id });
+  }
+  if (event.type === 'face.unknown') {
+    return JSON.stringify({ name: 'unknown', unknownId: event.data.unknownId ?? null, score: event.data.score ?? null, masked: event.data.masked, time: event.time, eventId: event.id });
+  }
+  return undefined;
+}
+
+/** Home Assistant's event entity reads `event_type`; the rest are its attributes. */
+export function gateEventPayload(event: Event): string | undefined {
+  if (event.type === 'gate.granted') {
+    return JSON.stringify({ event_type: 'granted', eventId: event.id, time: event.time, cameraId: event.cameraId, identityId: event.identityId, name: event.data.name ?? null, score: event.data.score ?? null, masked: event.data.masked });
+  }
+  if (event.type === 'gate.denied') {
+    return JSON.stringify({ event_type: 'denied', eventId: event.id, time: event.time, cameraId: event.cameraId, identityId: event.identityId ?? null, reason: event.data.reason, name: event.data.name ?? null, score: event.data.score ?? null, masked: event.data.masked });
+  }
+  if (event.type === 'gate.opened') {
+    return JSON.stringify({ event_type: 'opened', eventId: event.id, time: event.time, action: event.data.action, by: event.data.by, reason: event.data.reason });
+  }
+  return undefined;
+}
+
+/**
+ * A gate's lock as the sink shows it. Facegate pulses a door (no door sensor): a grant or a
+ * manual open reads UNLOCKED for `unlockedMs`, a hold-open until its duration ends or a close.
+ */
+export interface GateLock {
+  /** UNLOCKED while now < this; undefined = LOCKED. Infinity = held open until a close. */
+  readonly unlockedUntilMs: number | undefined;
+}
+
+export const LOCKED: GateLock = { unlockedUntilMs: undefined };
+
+export function gateLockAfter(lock: GateLock, event: Event, unlockedMs: number): GateLock {
+  const extend = (until: number): GateLock => ({ unlockedUntilMs: Math.max(lock.unlockedUntilMs ?? 0, until) });
+  if (event.type === 'gate.granted') return extend(event.timeMs + unlockedMs);
+  if (event.type !== 'gate.opened') return lock;
+  if (event.data.action === 'close') return LOCKED;
+  if (event.data.action === 'hold-open') return { unlockedUntilMs: event.data.durationMs === undefined ? Infinity : event.timeMs + event.data.durationMs };
+  return extend(event.timeMs + unlockedMs);
+}
+
+export function lockState(lock: GateLock, nowMs: number): LockState {
+  return lock.unlockedUntilMs !== undefined && nowMs < lock.unlockedUntilMs ? 'UNLOCKED' : 'LOCKED';
+}
+
+/** ms until the lock relocks by itself (undefined: it does not). */
+export function relockInMs(lock: GateLock, nowMs: number): number | undefined {
+  const u = lock.unlockedUntilMs;
+  return u === undefined || !Number.isFinite(u) || u <= nowMs ? undefined : u - nowMs;
+}
+
+/** Does the event go to <prefix>/events under these type patterns? */
+export function publishesEvent(types: readonly string[], event: Pick<Event, 'type'>): boolean {
+  return types.some((p) => typeMatches(event.type, p));
+}
+
+/**
+ * The messages an event turns into, in order, apart from the lock state (stateful, see
+ * gateLockAfter) and the snapshot bytes (read from disk by the sink).
+ */
+export function messagesFor(event: Event, topics: MqttTopics, types: readonly string[]): MqttMessage[] {
+  const out: MqttMessage[] = [];
+  if (publishesEvent(types, event)) out.push({ topic: topics.events, payload: JSON.stringify(event), retain: false });
+  const status = cameraStatusOf(event);
+  if (status && event.cameraId) out.push({ topic: topics.cameraStatus(event.cameraId), payload: status, retain: true });
+  const face = lastFacePayload(event);
+  if (face && event.cameraId) out.push({ topic: topics.lastFace(event.cameraId), payload: face, retain: true });
+  const gate = gateEventPayload(event);
+  if (gate && event.gateId) out.push({ topic: topics.gateEvent(event.gateId), payload: gate, retain: false });
+  return out;
+}
+
+export type GateCommand = { readonly ok: true; readonly gateId: string; readonly action: 'open' | 'close' } | { readonly ok: false; readonly reason: string };
+
+/**
+ * A message on <prefix>/gate/<level>/set as a manual action: OPEN -> open, LOCK -> close (case
+ * and surrounding spaces ignored). `gateIds` are the configured gates; the level is matched
+ * against their topic levels so a sanitised id still finds its gate.
+ */
+export function parseGateCommand(topic: string, payload: string, prefix: string, gateIds: readonly string[]): GateCommand {
+  const head = `${prefix}/gate/`;
+  if (!topic.startsWith(head) || !topic.endsWith('/set')) return { ok: false, reason: 'not a gate command topic' };
+  const level = topic.slice(head.length, -'/set'.length);
+  const gateId = gateIds.find((g) => topicLevel(g) === level);
+  if (gateId === undefined) return { ok: false, reason: `no gate '${level.slice(0, 64)}'` };
+  const word = payload.trim().toUpperCase();
+  if (word === 'OPEN' || word === 'UNLOCK') return { ok: true, gateId, action: 'open' };
+  if (word === 'LOCK' || word === 'CLOSE') return { ok: true, gateId, action: 'close' };
+  return { ok: false, reason: `unknown command '${word.slice(0, 16)}' (expected OPEN or LOCK)` };
+}
