@@ -22,6 +22,14 @@ export interface Metrics {
   readonly authRateLimited: Counter;
   /** Log lines dropped by a rate-limited log (a flood is summarised, not written line by line). */
   readonly logSuppressed: Counter<'topic'>;
+  /** Event sinks (src/outputs): events in the log after the sink's cursor. */
+  readonly sinkLag: Gauge<'sink'>;
+  readonly sinkDelivered: Counter<'sink'>;
+  /** Failed delivery attempts (each retried from the cursor). */
+  readonly sinkFailed: Counter<'sink'>;
+  /** Transport re-established after a loss (a gauge: the sink counts, the runner copies). */
+  readonly sinkReconnects: Gauge<'sink'>;
+  readonly sinkConnected: Gauge<'sink'>;
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
@@ -44,5 +52,10 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     authFailures: new Counter({ name: 'facegate_auth_failures_total', help: 'Failed authentications on the API (HTTP and WebSocket upgrade)', labelNames: ['reason'], registers: [registry] }),
     authRateLimited: new Counter({ name: 'facegate_auth_rate_limited_total', help: 'API requests answered 429: too many failed authentications from their address', registers: [registry] }),
     logSuppressed: new Counter({ name: 'facegate_log_lines_suppressed_total', help: 'Log lines not written by a rate-limited log, per topic', labelNames: ['topic'], registers: [registry] }),
+    sinkLag: new Gauge({ name: 'facegate_sink_lag_events', help: 'Events in the log not yet delivered by an output sink (after its cursor)', labelNames: ['sink'], registers: [registry] }),
+    sinkDelivered: new Counter({ name: 'facegate_sink_delivered_total', help: 'Events delivered by an output sink', labelNames: ['sink'], registers: [registry] }),
+    sinkFailed: new Counter({ name: 'facegate_sink_failed_total', help: 'Failed delivery attempts of an output sink (retried from its cursor)', labelNames: ['sink'], registers: [registry] }),
+    sinkReconnects: new Gauge({ name: 'facegate_sink_reconnects', help: 'Times an output sink re-established its connection since start', labelNames: ['sink'], registers: [registry] }),
+    sinkConnected: new Gauge({ name: 'facegate_sink_connected', help: '1 when an output sink can deliver (e.g. connected to its broker)', labelNames: ['sink'], registers: [registry] }),
   };
 }

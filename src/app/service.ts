@@ -19,6 +19,8 @@ import type { Logger } from '../log.ts';
 import { calibratedThresholds, SERVICE_RESOLVE_OPTIONS } from '../models/index.ts';
 import { createEmbedder, createLiveness, createMaskClassifier, type Embedder, type LivenessModel, type MaskClassifier } from '../recognize/index.ts';
 import { createIdentityApi, createUploadEnrollment } from './identities.ts';
+import { readFile } from 'node:fs/promises';
+import { CursorStore, cursorStorePath, createMqttSink, runSinks, type MqttSink, type SinkRunner } from '../outputs/index.ts';
 import { startAccessControl, type AccessControl, type CameraCounters, type RecognitionSettings } from '../../streams/access-control.ts';
 
 export interface ServiceOptions {
@@ -38,6 +40,8 @@ export interface Service {
   readonly log: EventLog;
   readonly bus: EventBus;
   readonly metrics: Metrics;
+  /** The event sinks (MQTT) and their health; undefined when none is enabled. */
+  readonly sinks: SinkRunner | undefined;
   /** What recognition runs with: thresholds resolved from config or the embedder's calibration. */
   readonly recognition: RecognitionSettings & { readonly source: string };
   /** Apply a new valid config; returns the sections that need a restart to take effect. */
@@ -235,6 +239,30 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
     },
   };
 
+  // Output sinks (src/outputs): each fed from the log after its own cursor, so a broker that is
+  // down or slow never reaches the pipeline; started after the bus, stopped in close().
+  const mqttConfig = config.events.outputs.mqtt;
+  let cursors: CursorStore | undefined;
+  let mqttSink: MqttSink | undefined;
+  let sinks: SinkRunner | undefined;
+  if (mqttConfig?.enabled) {
+    cursors = new CursorStore(cursorStorePath(config.events.db));
+    const cameraStatus = (id: string): 'up' | 'down' | undefined => {
+      const h = access.counters.get(id)?.health?.type;
+      return h === undefined || h === 'camera.starting' ? undefined : h === 'camera.up' ? 'up' : 'down';
+    };
+    mqttSink = createMqttSink({
+      config: mqttConfig,
+      logger: log,
+      cursors,
+      cameras: () => [...cameraEntries.values()].map((c) => ({ id: c.id, name: c.name ?? c.id, status: cameraStatus(c.id) })),
+      gates: () => gates.map((g) => ({ id: g.id, name: g.name ?? g.id, heldOpen: gateView(g).manual !== null })),
+      snapshot: async (id) => readFile(snapshots.path(id, 'face')).catch(() => undefined),
+      manual: (gateId, action, by, reason) => gateApi.manual(gateId, action, by, reason),
+    });
+    sinks = runSinks([mqttSink], { bus, cursors, logger: log, metrics });
+  }
+
   const api = await startApiServer(
     {
       events: { lastId: () => eventLog.lastId(), replayThenLive: (since, filter) => bus.replayThenLive(since, filter), query: (q) => eventLog.query(q) },
@@ -298,6 +326,8 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
       access.setGates(gates);
       log.info({ gates: gates.map((g) => g.id) }, 'gates replaced (state carried over)');
     }
+    // New cameras or gates: Home Assistant learns of them (and of the removed ones) at once.
+    if (diff.gates || added.length || removed.length || changed.length) mqttSink?.refresh();
     if (restart.length) log.warn({ sections: restart }, 'these settings take effect after a restart of facegate');
     return restart;
   };
@@ -311,6 +341,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
     log: eventLog,
     bus,
     metrics,
+    sinks,
     recognition,
     reload,
     done: access.done,
@@ -323,6 +354,8 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
       await access.drain();
       manual$.complete();
       await api.close();
+      await sinks?.stop();
+      cursors?.close();
       bus.close();
       eventLog.close();
       gallery.close();
