@@ -252,7 +252,7 @@ const TYPE_PATTERN = /^(\*|[a-z]+(\.[a-z]+)*(\.\*)?)$/;
 export const mqttOutputSchema = z
   .strictObject({
     enabled: z.boolean().default(false),
-    url: z.string().max(MAX_LENGTH.url).regex(MQTT_URL, { error: 'expected an mqtt://, mqtts://, ws:// or wss:// URL, e.g. mqtt://192.0.2.5:1883' }).optional().meta({ description: 'broker URL, without credentials (use username + passwordFile)' }),
+    url: z.string().min(1).max(MAX_LENGTH.url).optional().meta({ description: 'broker URL, without credentials (use username + passwordFile)' }),
     nodeId: slug.optional().meta({ description: "this facegate in topics and Home Assistant (default: the host name, lower-cased, other characters as '-')" }),
     clientId: z.string().min(1).max(MAX_LENGTH.id).regex(/^[A-Za-z0-9_-]+$/, { error: "expected letters, digits, '-' and '_'" }).optional().meta({ description: 'MQTT client id (default facegate-<nodeId>)' }),
     username: z.string().min(1).max(MAX_LENGTH.name).optional(),
@@ -280,7 +280,9 @@ export const mqttOutputSchema = z
     if (m.enabled && m.url === undefined) {
       ctx.addIssue({ code: 'custom', path: ['url'], message: 'required when mqtt is enabled', params: { hint: 'add `url: mqtt://HOST:1883`, or set `enabled: false`' } satisfies IssueParams });
     }
-    if (m.url !== undefined && urlSecrets(m.url).length > 0) {
+    if (m.url !== undefined && !MQTT_URL.test(m.url)) {
+      ctx.addIssue({ code: 'custom', path: ['url'], message: 'expected an mqtt://, mqtts://, ws:// or wss:// URL', params: { hint: 'for example mqtt://192.0.2.5:1883 (mqtts:// for TLS, ws:// for MQTT over WebSocket)' } satisfies IssueParams });
+    } else if (m.url !== undefined && urlSecrets(m.url).length > 0) {
       ctx.addIssue({
         code: 'custom',
         path: ['url'],

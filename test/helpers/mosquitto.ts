@@ -1,0 +1,113 @@
+/**
+ * A real Mosquitto 2 broker for tests: its own temp dir and config, a free loopback port, started
+ * and stopped by the test (and restartable on the same port, for outage tests). Optional users
+ * (mosquitto_passwd) and an ACL for the auth tests. No mock broker anywhere.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, connect as netConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const MOSQUITTO = process.env.MOSQUITTO ?? '/usr/sbin/mosquitto';
+
+export interface MosquittoOptions {
+  /** user -> password; with users, anonymous clients are refused. */
+  readonly users?: Readonly<Record<string, string>>;
+  /** ACL file text (mosquitto acl_file syntax); only with users. */
+  readonly acl?: string;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = netConnect(port, '127.0.0.1');
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once('error', () => resolve(false));
+  });
+}
+
+export class Mosquitto {
+  readonly dir: string;
+  readonly port: number;
+  readonly url: string;
+  private child: ChildProcess | undefined;
+  private stderr = '';
+
+  private constructor(dir: string, port: number) {
+    this.dir = dir;
+    this.port = port;
+    this.url = `mqtt://127.0.0.1:${port}`;
+  }
+
+  static async start(opts: MosquittoOptions = {}): Promise<Mosquitto> {
+    const dir = mkdtempSync(join(tmpdir(), 'fg-mosquitto-'));
+    const port = await freePort();
+    const lines = [`listener ${port} 127.0.0.1`, 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning'];
+    if (opts.users) {
+      const pw = join(dir, 'passwd');
+      for (const [i, [user, pass]] of Object.entries(opts.users).entries()) {
+        const r = spawnSync('mosquitto_passwd', [...(i === 0 ? ['-c'] : []), '-b', pw, user, pass], { encoding: 'utf8' });
+        if (r.status !== 0) throw new Error(`mosquitto_passwd failed: ${r.stderr}`);
+      }
+      lines.push('allow_anonymous false', `password_file ${pw}`);
+      if (opts.acl !== undefined) {
+        writeFileSync(join(dir, 'acl'), opts.acl);
+        lines.push(`acl_file ${join(dir, 'acl')}`);
+      }
+    } else lines.push('allow_anonymous true');
+    writeFileSync(join(dir, 'mosquitto.conf'), `${lines.join('\n')}\n`);
+    const m = new Mosquitto(dir, port);
+    await m.restart();
+    return m;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Start (again) on the same port; resolves when it accepts TCP connections. */
+  async restart(): Promise<void> {
+    if (this.running) return;
+    const child = spawn(MOSQUITTO, ['-c', join(this.dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = child;
+    child.stderr?.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
+    for (let i = 0; i < 200; i++) {
+      if (child.exitCode !== null) throw new Error(`mosquitto exited (${child.exitCode}): ${this.stderr}`);
+      if (await canConnect(this.port)) return;
+      await sleep(25);
+    }
+    throw new Error(`mosquitto did not listen on ${this.port}: ${this.stderr}`);
+  }
+
+  /** Kill the broker (SIGKILL: an outage, not a clean shutdown); resolves when it is gone. */
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const c = this.child;
+    if (!c || !this.running) return;
+    await new Promise<void>((resolve) => {
+      c.once('exit', () => resolve());
+      c.kill(signal);
+    });
+    this.child = undefined;
+  }
+
+  async stop(): Promise<void> {
+    await this.kill('SIGTERM');
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
