@@ -177,3 +177,21 @@ t.test('end to end: the default actuator from the gate config signs a webhook to
   t.equal(bodies[0].body.event.identityId, 'alice-id');
   t.match(records[0].result, { ok: true, outcomes: [{ target: 'webhook', status: 200, attempts: 1 }] });
 });
+
+t.test('a re-sighting within the cooldown is no event and no actuation, only counted', async (t) => {
+  const actuator = new FakeActuator();
+  const stats = emptyGateStats();
+  const inputs: GateInput[] = [
+    rec({ trackId: 'camIn:1', timeMs: T0 }),
+    rec({ trackId: 'camIn:1', timeMs: T0 + 100 }),
+    // The tracker lost Alice and found her again: a new track, 300 ms after her grant.
+    rec({ trackId: 'camIn:2', timeMs: T0 + 300 }),
+    rec({ trackId: 'camIn:2', timeMs: T0 + 400 }),
+    rec({ trackId: 'camIn:2', timeMs: T0 + 500 }),
+  ];
+  const out = await lastValueFrom(from(inputs).pipe(gateDecisions([gates[0]], { stats, actuatorFor: () => actuator }), toArray()));
+  t.same(summary(out), ['in:granted:camIn:1'], 'one grant; the repeat is not a denial');
+  t.equal(stats.cooldownRepeats, 1, 'counted once for the repeated track');
+  t.equal(stats.denied, 0);
+  t.equal(actuator.requests.length, 1, 'the door is opened once');
+});

@@ -170,7 +170,8 @@ t.test('decision order: liveness > mask-policy > unknown > not-allowed > outside
   const day = { ...known, groups: ['staff'], timeMs: T0 };
   const granted = decide(entry, EMPTY_GATE_STATE, { ...day, trackId: 'cam1:100' }, T0);
   t.equal(granted.decision?.type, 'gate.granted');
-  t.equal(reason({ ...day, timeMs: T0 + 30_000 }, granted.state), 'denied:cooldown', 'within cooldown: cooldown, not anti-passback');
+  const repeat = decide(entry, granted.state, { ...day, trackId: 'cam1:101', timeMs: T0 + 30_000 }, T0 + 30_000);
+  t.same([repeat.decision, repeat.repeat], [undefined, 'cooldown'], 'within cooldown: a repeat (no event), not an anti-passback denial');
   t.equal(reason({ ...day, timeMs: T0 + 60_000 }, granted.state), 'denied:anti-passback', 'after cooldown: anti-passback');
   t.equal(reason({ ...day, timeMs: T0 + 60_000, liveness: undefined }, granted.state), 'denied:liveness', 'missing liveness fails closed');
 });
@@ -202,14 +203,15 @@ t.test('cooldown: per gate and identity, from the last grant', async (t) => {
   const step = (g: GatePolicy, r: Partial<RecognitionInput>): string => {
     const out = decide(g, state, rec(r), r.timeMs ?? T0);
     state = out.state;
-    return types([out.decision])[0];
+    return out.repeat ? `repeat:${out.repeat}` : types([out.decision])[0];
   };
   t.equal(step(a, { trackId: 'cam1:1', timeMs: T0 }), 'granted');
   t.equal(step(b, { trackId: 'cam1:1', timeMs: T0 }), 'granted', 'same camera, other gate: its own cooldown');
-  t.equal(step(a, { trackId: 'cam1:2', timeMs: T0 + 1000 }), 'denied:cooldown', 'a new track of the same person');
+  t.equal(step(a, { trackId: 'cam1:2', timeMs: T0 + 1000 }), 'repeat:cooldown', 'a new track of the same person: no decision event (not a denial)');
+  t.equal(step(a, { trackId: 'cam1:2', timeMs: T0 + 1100 }), '-', 'the repeat counts as the track decided: nothing more for it');
   t.equal(step(a, { trackId: 'cam1:3', timeMs: T0 + 2000, identityId: 'bob-id', name: 'Bob' }), 'granted', 'another identity');
-  t.equal(step(a, { trackId: 'cam1:4', timeMs: T0 + 4999 }), 'denied:cooldown');
-  t.equal(step(a, { trackId: 'cam1:5', timeMs: T0 + 5000 }), 'granted', 'cooldown counts from the grant, not from the denials');
+  t.equal(step(a, { trackId: 'cam1:4', timeMs: T0 + 4999 }), 'repeat:cooldown');
+  t.equal(step(a, { trackId: 'cam1:5', timeMs: T0 + 5000 }), 'granted', 'cooldown counts from the grant, not from the repeats');
   const zero = parseGate({ id: 'z', cameras: ['cam1'], allow: { identities: ['alice-id'] }, confirmation: { n: 1, m: 1 }, cooldownMs: 0 });
   state = EMPTY_GATE_STATE;
   t.equal(step(zero, { trackId: 'cam1:1' }), 'granted');

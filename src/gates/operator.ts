@@ -38,6 +38,8 @@ export interface GateStats {
   manual: number;
   actuations: number;
   actuationFailures: number;
+  /** The same person recognised again within a gate's cooldown: no decision event (not a denial). */
+  cooldownRepeats: number;
   /** Inputs whose processing threw (e.g. a bad manual request); the stream goes on. */
   errors: number;
 }
@@ -63,7 +65,7 @@ export interface GateDecisionsOptions {
 }
 
 export function emptyGateStats(): GateStats {
-  return { recognitions: 0, granted: 0, denied: 0, manual: 0, actuations: 0, actuationFailures: 0, errors: 0 };
+  return { recognitions: 0, granted: 0, denied: 0, manual: 0, actuations: 0, actuationFailures: 0, cooldownRepeats: 0, errors: 0 };
 }
 
 function isRecognition(input: GateInput): input is RecognitionInput {
@@ -154,6 +156,7 @@ export function gateDecisions(gates: readonly GatePolicy[], opts: GateDecisionsO
             for (const gate of candidates) {
               const r = decide(gate, state, input, input.timeMs);
               setState(r.state);
+              if (r.repeat) stats.cooldownRepeats++;
               if (r.decision) emit(gate, r.decision);
             }
           } else if (input.type === 'track.ended') {

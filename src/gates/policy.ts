@@ -22,8 +22,11 @@
  *    not-allowed  - a credential without rights to this gate (the permanent fact).
  *    outside-schedule - rights, but not now (the temporary fact).
  *    cooldown     - the same person granted here within cooldownMs: a re-sighting of one
- *                   passage (a new track after a tracker loss), so reported as such, not as an
- *                   anti-passback violation, and no second actuation.
+ *                   passage (a new track after a tracker loss). Not a denial: an operator reads
+ *                   gate.denied as an alarm, and nothing is wrong. So no decision event at all
+ *                   (`repeat: 'cooldown'` on the result, counted by the operator in
+ *                   GateStats.cooldownRepeats and /metrics), no second actuation, and the track
+ *                   counts as decided. Checked before anti-passback for the same reason.
  *    anti-passback - entry gates only: the person's last passage of the pair was an entry within
  *                   windowMs and no exit since.
  *    This is the usual access-controller order: validate the presentation, then the credential,
@@ -218,9 +221,11 @@ export function denyReason(policy: GatePolicy, state: GateState, r: RecognitionI
 const EMPTY_TRACK: TrackGateState = Object.freeze({ votes: [], decidedKey: undefined, granted: false, recognitions: 0, lastTimeMs: 0, lastMasked: false, lastScore: undefined });
 
 export interface DecideResult {
-  /** undefined: the camera is not this gate's, the track is pending, or already decided. */
+  /** undefined: the camera is not this gate's, the track is pending, already decided, or a repeat. */
   readonly decision: GateDecision | undefined;
   readonly state: GateState;
+  /** Set when the decision was withheld because the person was just granted here (cooldown). */
+  readonly repeat?: 'cooldown';
 }
 
 /** One recognition at one gate. See the module comment for the rules and their order. */
@@ -258,6 +263,7 @@ export function decide(policy: GatePolicy, state: GateState, recognition: Recogn
   };
   const decided: TrackGateState = { ...track, decidedKey: vote, granted: track.granted || reason === undefined };
   let next: GateState = { ...state, tracks: withEntry(state.tracks, tk, decided) };
+  if (reason === 'cooldown') return { decision: undefined, state: next, repeat: 'cooldown' };
   if (reason !== undefined) return { decision: { type: 'gate.denied', reason, ...base }, state: next };
 
   next = { ...next, lastGrants: withEntry(next.lastGrants, grantKey(policy.id, vote), nowMs) };
