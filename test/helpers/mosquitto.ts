@@ -16,6 +16,11 @@ export interface MosquittoOptions {
   readonly users?: Readonly<Record<string, string>>;
   /** ACL file text (mosquitto acl_file syntax); only with users. */
   readonly acl?: string;
+  /**
+   * Keep sessions and queued messages on disk (saved every second), so a persistent subscriber
+   * (clean: false) gets what was published while it was away, even across a SIGKILL + restart.
+   */
+  readonly persistence?: boolean;
 }
 
 export async function freePort(): Promise<number> {
@@ -58,7 +63,8 @@ export class Mosquitto {
   static async start(opts: MosquittoOptions = {}): Promise<Mosquitto> {
     const dir = mkdtempSync(join(tmpdir(), 'fg-mosquitto-'));
     const port = await freePort();
-    const lines = [`listener ${port} 127.0.0.1`, 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning'];
+    const lines = [`listener ${port} 127.0.0.1`, 'log_dest stderr', 'log_type error', 'log_type warning'];
+    lines.push(...(opts.persistence ? ['persistence true', `persistence_location ${dir}/`, 'autosave_interval 1'] : ['persistence false']));
     if (opts.users) {
       const pw = join(dir, 'passwd');
       for (const [i, [user, pass]] of Object.entries(opts.users).entries()) {

@@ -1,0 +1,303 @@
+/**
+ * The MQTT sink against a real Mosquitto 2 (started here on a free loopback port, stopped at the
+ * end): events by id on <prefix>/events, retained state topics, Home Assistant discovery as the
+ * broker holds it, a broker outage (SIGKILL, restart on the same port) with every event published
+ * meanwhile delivered afterwards while the bus stayed fast, the backlog after a facegate restart
+ * (persisted cursor), a wrong password (clear error, nothing blocked), and OPEN / LOCK commands.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt, { type MqttClient } from 'mqtt';
+import t from 'tap';
+import { parseConfig } from '../src/config/index.ts';
+import { EventBus, EventLog, type Event, type NewEvent } from '../src/events/index.ts';
+import { createLogger } from '../src/log.ts';
+import { CursorStore, createMqttSink, runSinks, type MqttSink, type MqttSinkOptions, type SinkRunner } from '../src/outputs/index.ts';
+import { Mosquitto } from './helpers/mosquitto.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until(what: string, cond: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+interface Received {
+  readonly topic: string;
+  readonly payload: Buffer;
+  readonly retain: boolean;
+}
+
+/** A real MQTT client that records what it receives. */
+async function subscriber(url: string, topics: string[], opts: mqtt.IClientOptions = {}): Promise<{ client: MqttClient; got: Received[] }> {
+  const client = await mqtt.connectAsync(url, { reconnectPeriod: 100, connectTimeout: 5000, ...opts });
+  const got: Received[] = [];
+  client.on('message', (topic, payload, packet) => got.push({ topic, payload, retain: packet.retain }));
+  if (topics.length > 0) await client.subscribeAsync(topics, { qos: 1 });
+  return { client, got };
+}
+
+const eventIds = (got: readonly Received[], topic: string): number[] => got.filter((m) => m.topic === topic).map((m) => (JSON.parse(m.payload.toString()) as Event).id);
+
+class LogLines {
+  readonly lines: Array<Record<string, unknown>> = [];
+  write(s: string): void {
+    for (const l of s.split('\n')) if (l.trim()) this.lines.push(JSON.parse(l) as Record<string, unknown>);
+  }
+  text(): string {
+    return this.lines.map((l) => JSON.stringify(l)).join('\n');
+  }
+}
+
+const health = (n: number): NewEvent => ({ type: 'system.health', timeMs: Date.now(), data: { status: 'ok', details: { n } } });
+
+interface Rig {
+  readonly dir: string;
+  readonly log: EventLog;
+  readonly bus: EventBus;
+  readonly cursors: CursorStore;
+  readonly logs: LogLines;
+  sink: MqttSink;
+  runner: SinkRunner;
+  start(over?: Record<string, unknown>, extra?: Partial<MqttSinkOptions>): void;
+  close(): Promise<void>;
+}
+
+function rig(url: string, mqttOver: Record<string, unknown> = {}, extra: Partial<MqttSinkOptions> = {}): Rig {
+  const dir = mkdtempSync(join(tmpdir(), 'fg-outputs-'));
+  const log = new EventLog(join(dir, 'events.sqlite'));
+  const bus = new EventBus(log);
+  const cursors = new CursorStore(join(dir, 'outputs.sqlite'));
+  const logs = new LogLines();
+  const logger = createLogger({ level: 'info', destination: logs });
+  const r: Rig = {
+    dir,
+    log,
+    bus,
+    cursors,
+    logs,
+    sink: undefined as unknown as MqttSink,
+    runner: undefined as unknown as SinkRunner,
+    start(over = mqttOver, more = extra) {
+      const config = parseConfig({ events: { outputs: { mqtt: { enabled: true, url, nodeId: 'test-node', ...over } } } }).events.outputs.mqtt;
+      if (!config) throw new Error('no mqtt config');
+      r.sink = createMqttSink({
+        config,
+        logger,
+        cursors,
+        cameras: () => [{ id: 'door', name: 'Door', status: 'up' }],
+        gates: () => [{ id: 'front-door', name: 'Front door' }],
+        connectTimeoutMs: 2000,
+        ...more,
+      });
+      r.runner = runSinks([r.sink], { bus, cursors, logger, pageSize: 50 });
+    },
+    async close() {
+      await r.runner?.stop();
+      cursors.close();
+      log.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  r.start();
+  return r;
+}
+
+const connected = (r: Rig) => r.runner.health()[0].connected;
+
+t.test('events, retained state, availability and discovery on a real broker', async (t) => {
+  const broker = await Mosquitto.start();
+  t.teardown(() => broker.stop());
+  const sub = await subscriber(broker.url, ['facegate/test-node/#', 'homeassistant/device/test-node/config']);
+  t.teardown(() => sub.client.endAsync(true));
+  const r = rig(broker.url, { commands: true });
+  t.teardown(() => r.close());
+  await until('connected', () => connected(r));
+  await until('discovery', () => sub.got.some((m) => m.topic === 'homeassistant/device/test-node/config'));
+  await until('online', () => sub.got.some((m) => m.topic === 'facegate/test-node/available' && m.payload.toString() === 'online'));
+
+  const disc = JSON.parse(sub.got.find((m) => m.topic === 'homeassistant/device/test-node/config')?.payload.toString() ?? '{}') as { dev: { ids: string[] }; o: { name: string }; cmps: Record<string, Record<string, unknown>>; availability_topic: string };
+  t.same(disc.dev.ids, ['facegate_test-node']);
+  t.equal(disc.o.name, 'facegate');
+  t.equal(disc.availability_topic, 'facegate/test-node/available');
+  t.match(disc.cmps['test-node_gate_front-door_lock'], { p: 'lock', state_topic: 'facegate/test-node/gate/front-door/state', command_topic: 'facegate/test-node/gate/front-door/set' });
+  t.match(disc.cmps['test-node_camera_door_status'], { p: 'binary_sensor', state_topic: 'facegate/test-node/camera/door/status' });
+  t.match(disc.cmps['test-node_camera_door_snapshot'], { p: 'camera', topic: 'facegate/test-node/camera/door/snapshot' });
+  await until('initial states', () => sub.got.some((m) => m.topic === 'facegate/test-node/gate/front-door/state') && sub.got.some((m) => m.topic === 'facegate/test-node/camera/door/status'));
+  t.equal(sub.got.find((m) => m.topic === 'facegate/test-node/gate/front-door/state')?.payload.toString(), 'LOCKED');
+
+  const now = Date.now();
+  const published = [
+    r.bus.publish({ type: 'camera.down', timeMs: now, cameraId: 'door', data: { reason: 'eos', message: 'end of stream', fatal: false } }),
+    r.bus.publish({ type: 'face.recognized', timeMs: now, cameraId: 'door', trackId: 'door:1', identityId: 'id_ada', data: { name: 'Ada', score: 0.7, masked: true } }),
+    r.bus.publish({ type: 'gate.granted', timeMs: now, gateId: 'front-door', cameraId: 'door', trackId: 'door:1', identityId: 'id_ada', data: { name: 'Ada', score: 0.7, masked: true } }),
+  ];
+  await until('events', () => eventIds(sub.got, 'facegate/test-node/events').length >= 3);
+  t.same(eventIds(sub.got, 'facegate/test-node/events'), published.map((e) => e.id), 'every event by id, in order');
+  const envelope = JSON.parse(sub.got.find((m) => m.topic === 'facegate/test-node/events')?.payload.toString() ?? '{}') as unknown;
+  t.same(envelope, published[0], 'the v1 envelope as logged');
+  t.equal(sub.got.filter((m) => m.topic === 'facegate/test-node/camera/door/status').at(-1)?.payload.toString(), 'down');
+  t.match(JSON.parse(sub.got.find((m) => m.topic === 'facegate/test-node/camera/door/last_face')?.payload.toString() ?? '{}'), { name: 'Ada', identityId: 'id_ada', masked: true, score: 0.7 });
+  t.match(JSON.parse(sub.got.find((m) => m.topic === 'facegate/test-node/gate/front-door/event')?.payload.toString() ?? '{}'), { event_type: 'granted', name: 'Ada' });
+  await until('unlocked', () => sub.got.some((m) => m.topic === 'facegate/test-node/gate/front-door/state' && m.payload.toString() === 'UNLOCKED'));
+  await until('relocked after unlockedMs', () => sub.got.filter((m) => m.topic === 'facegate/test-node/gate/front-door/state').at(-1)?.payload.toString() === 'LOCKED', 8000);
+
+  // What a client connecting later gets: the retained state.
+  const late = await subscriber(broker.url, ['facegate/test-node/+', 'facegate/test-node/camera/+/+', 'facegate/test-node/gate/+/state']);
+  t.teardown(() => late.client.endAsync(true));
+  await until('retained', () => late.got.length >= 4);
+  const retained = new Map(late.got.map((m) => [m.topic, m.retain ? m.payload.toString() : '(not retained)']));
+  t.equal(retained.get('facegate/test-node/available'), 'online');
+  t.equal(retained.get('facegate/test-node/camera/door/status'), 'down');
+  t.equal(retained.get('facegate/test-node/gate/front-door/state'), 'LOCKED');
+  t.notOk(retained.has('facegate/test-node/events'), 'events are not retained');
+
+  // Home Assistant restarts: it says online, and the device is announced again.
+  const before = sub.got.filter((m) => m.topic === 'homeassistant/device/test-node/config').length;
+  await sub.client.publishAsync('homeassistant/status', 'online', { qos: 1 });
+  await until('re-announce', () => sub.got.filter((m) => m.topic === 'homeassistant/device/test-node/config').length > before);
+  t.pass('re-announced on homeassistant/status online');
+
+  const h = r.runner.health()[0];
+  t.match(h, { name: 'mqtt', connected: true, lag: 0, delivered: 3, failed: 0, reconnects: 0 });
+
+  // A clean stop says offline (retained), a camera removed since is deleted from HA on the next start.
+  await r.runner.stop();
+  await until('offline', () => sub.got.at(-1)?.topic === 'facegate/test-node/available' && sub.got.at(-1)?.payload.toString() === 'offline');
+  r.start({ commands: true }, { cameras: () => [] });
+  await until('reconnected', () => connected(r));
+  await until('removal announce', () => sub.got.filter((m) => m.topic === 'homeassistant/device/test-node/config').length > before + 1);
+  const removal = JSON.parse(sub.got.filter((m) => m.topic === 'homeassistant/device/test-node/config').at(-1)?.payload.toString() ?? '{}') as { cmps: Record<string, Record<string, unknown>> };
+  t.same(removal.cmps['test-node_camera_door_status'], { p: 'binary_sensor' }, 'a removed camera: platform only, so HA deletes the entity');
+  t.match(removal.cmps['test-node_gate_front-door_lock'], { p: 'lock', state_topic: 'facegate/test-node/gate/front-door/state' });
+});
+
+t.test('broker killed mid-stream: the bus stays fast, every event id published meanwhile arrives after the restart', async (t) => {
+  const broker = await Mosquitto.start({ persistence: true });
+  t.teardown(() => broker.stop());
+  // A persistent session (clean: false): the broker keeps the subscription across its own restart
+  // and queues what is published for this client while the client itself is still reconnecting.
+  const sub = await subscriber(broker.url, ['facegate/test-node/events'], { clean: false, clientId: 'outage-watcher' });
+  t.teardown(() => sub.client.endAsync(true));
+  const r = rig(broker.url, { types: ['system.*'] });
+  t.teardown(() => r.close());
+  await until('connected', () => connected(r));
+
+  const N = 200;
+  const time = (from: number): number[] => {
+    const ms: number[] = [];
+    for (let i = 0; i < N; i++) {
+      const t0 = performance.now();
+      r.bus.publish(health(from + i));
+      ms.push(performance.now() - t0);
+    }
+    return ms;
+  };
+  const before = time(0);
+  await until('first batch', () => eventIds(sub.got, 'facegate/test-node/events').length >= N);
+  await sleep(1500); // the broker saves the session every second
+
+  await broker.kill('SIGKILL');
+  await until('sink sees the outage', () => !connected(r), 5000);
+  const during = time(N);
+  const duringIds = r.log.since(N, {}, 10_000).map((e) => e.id);
+  t.equal(duringIds.length, N);
+  await sleep(5000);
+  t.equal(r.runner.health()[0].lag, N, 'the outage backlog waits in the log after the cursor');
+  const restartedAt = performance.now();
+  await broker.restart();
+  await until('backlog delivered', () => duringIds.every((id) => eventIds(sub.got, 'facegate/test-node/events').includes(id)), 30_000);
+  const backlogMs = performance.now() - restartedAt;
+
+  const sum = (a: number[]) => a.reduce((s, x) => s + x, 0);
+  const p99 = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length * 0.99)];
+  t.comment(`bus.publish x${N}: connected ${sum(before).toFixed(1)} ms (p99 ${p99(before).toFixed(2)}), broker down ${sum(during).toFixed(1)} ms (p99 ${p99(during).toFixed(2)}); backlog of ${N} delivered ${backlogMs.toFixed(0)} ms after the broker restart`);
+  t.ok(sum(during) < sum(before) * 3 + 100, 'publishing while the broker is down is not slower than while it is up (within noise)');
+  t.ok(Math.max(...during) < 250, 'no publish waited for the broker');
+  const h = r.runner.health()[0];
+  t.match(h, { connected: true, lag: 0, reconnects: 1 });
+  const warnings = r.logs.lines.filter((l) => l.level === 40 && /MQTT broker connection lost/.test(String(l.msg)));
+  t.equal(warnings.length, 1, 'one warning for the outage, not one per event or per retry');
+  t.ok(r.logs.lines.some((l) => /reachable again/.test(String(l.msg))), 'and one line when it is back');
+  const ids = eventIds(sub.got, 'facegate/test-node/events');
+  t.same([...new Set(ids)].sort((a, b) => a - b), Array.from({ length: 2 * N }, (_, i) => i + 1), 'all 2N ids, duplicates at most (at-least-once)');
+});
+
+t.test('facegate restarts: the sink resumes after its persisted cursor', async (t) => {
+  const broker = await Mosquitto.start();
+  t.teardown(() => broker.stop());
+  const sub = await subscriber(broker.url, ['facegate/test-node/events']);
+  t.teardown(() => sub.client.endAsync(true));
+  const r = rig(broker.url);
+  t.teardown(() => r.close());
+  await until('connected', () => connected(r));
+  for (let i = 0; i < 10; i++) r.bus.publish(health(i));
+  await until('first 10', () => eventIds(sub.got, 'facegate/test-node/events').length >= 10);
+  await r.runner.stop();
+  t.equal(r.cursors.get('mqtt'), 10, 'the cursor is persisted');
+  for (let i = 10; i < 60; i++) r.bus.publish(health(i)); // while "facegate" is stopped
+  r.start();
+  await until('backlog', () => eventIds(sub.got, 'facegate/test-node/events').length >= 60);
+  t.same(eventIds(sub.got, 'facegate/test-node/events'), Array.from({ length: 60 }, (_, i) => i + 1), 'nothing lost, nothing twice');
+  t.equal(r.cursors.get('mqtt'), 60);
+});
+
+t.test('wrong broker password: a clear error in health and the log, the bus keeps going', async (t) => {
+  const acl = ['user fg', 'topic readwrite facegate/#', 'topic readwrite homeassistant/#', ''].join('\n');
+  const broker = await Mosquitto.start({ users: { fg: 'right-password-1', watcher: 'watch-password-2' }, acl: `${acl}user watcher\ntopic read #\n` });
+  t.teardown(() => broker.stop());
+  const r = rig(broker.url, { username: 'fg', password: 'wrong-password-9' });
+  t.teardown(() => r.close());
+  await until('auth error', () => /not authori[sz]ed|bad user name or password/i.test(r.runner.health()[0].lastError ?? ''), 10_000);
+  const h = r.runner.health()[0];
+  t.equal(h.connected, false);
+  t.match(h.lastError, /username and password/, 'says what to fix');
+  for (let i = 0; i < 20; i++) r.bus.publish(health(i));
+  await sleep(1500);
+  t.equal(r.runner.health()[0].lag, 20, 'events wait in the log');
+  const warns = r.logs.lines.filter((l) => l.level === 40);
+  t.equal(warns.length, 1, 'one warning, not one per attempt');
+  t.match(String(warns[0].error), /authori|password/i);
+  t.notMatch(r.logs.text(), /wrong-password-9/, 'the password is never logged');
+
+  // The right password from a file: the backlog is delivered.
+  await r.runner.stop();
+  const pwFile = join(r.dir, 'mqtt.pw');
+  writeFileSync(pwFile, 'right-password-1\n', { mode: 0o600 });
+  const sub = await subscriber(broker.url, ['facegate/test-node/events'], { username: 'watcher', password: 'watch-password-2' });
+  t.teardown(() => sub.client.endAsync(true));
+  r.start({ username: 'fg', passwordFile: pwFile });
+  await until('backlog after auth', () => eventIds(sub.got, 'facegate/test-node/events').length >= 20);
+  t.same(eventIds(sub.got, 'facegate/test-node/events'), Array.from({ length: 20 }, (_, i) => i + 1));
+  t.notMatch(r.logs.text(), /right-password-1/);
+});
+
+t.test('MQTT commands: OPEN / LOCK reach the manual action with the client as actor; retained commands are ignored', async (t) => {
+  const broker = await Mosquitto.start();
+  t.teardown(() => broker.stop());
+  const calls: string[] = [];
+  const r = rig(broker.url, { commands: true, clientId: 'fg-door' }, { manual: async (gateId, action, by, reason) => calls.push(`${gateId} ${action} ${by} ${reason}`) });
+  t.teardown(() => r.close());
+  await until('connected', () => connected(r));
+  const cmd = await subscriber(broker.url, []);
+  t.teardown(() => cmd.client.endAsync(true));
+  await cmd.client.publishAsync('facegate/test-node/gate/front-door/set', 'OPEN', { qos: 1 });
+  await cmd.client.publishAsync('facegate/test-node/gate/front-door/set', 'LOCK', { qos: 1 });
+  await cmd.client.publishAsync('facegate/test-node/gate/back-door/set', 'OPEN', { qos: 1 });
+  await until('commands', () => calls.length >= 2);
+  await sleep(300);
+  t.same(calls, ['front-door open mqtt:fg-door MQTT command', 'front-door close mqtt:fg-door MQTT command'], 'unknown gates refused');
+
+  // A retained OPEN (a misconfigured automation) must not open the door at every reconnect.
+  await cmd.client.publishAsync('facegate/test-node/gate/front-door/set', 'OPEN', { qos: 1, retain: true });
+  await r.runner.stop();
+  r.start({ commands: true, clientId: 'fg-door' }, { manual: async (gateId, action, by, reason) => calls.push(`${gateId} ${action} ${by} ${reason}`) });
+  await until('reconnected', () => connected(r));
+  await sleep(500);
+  t.equal(calls.length, 2, 'the retained command was not executed');
+  t.ok(r.logs.lines.some((l) => /retained MQTT gate command ignored/.test(String(l.msg))));
+  await cmd.client.publishAsync('facegate/test-node/gate/front-door/set', '', { qos: 1, retain: true });
+});
