@@ -209,8 +209,7 @@ export function startAccessControl(o: AccessControlOptions): AccessControl {
     map((out): GateInput | undefined => {
       if (out.kind === 'track') return out.event.type === 'track.ended' ? out.event : undefined;
       const r = out.recognition;
-      const groups = r.identityId ? o.gallery.getIdentity(r.identityId)?.groups : undefined;
-      return { type: r.type, cameraId: r.cameraId, trackId: r.trackId, identityId: r.identityId, name: r.name, groups, score: r.score, masked: r.masked, liveness: r.liveness, timeMs: r.timeMs };
+      return { type: r.type, cameraId: r.cameraId, trackId: r.trackId, identityId: r.identityId, name: r.name, groups: r.groups, score: r.score, masked: r.masked, liveness: r.liveness, timeMs: r.timeMs };
     }),
     filter((x): x is GateInput => x !== undefined),
   );

@@ -8,7 +8,7 @@ import { faceQuality } from './quality.ts';
 
 /** What recognition needs of a gallery: per-identity best matches, routed by mask state. */
 export interface GallerySearch {
-  search(probe: Float32Array, opts: { modelId: string; k?: number; masked?: 'plain' | 'plain+masked' }): readonly { identityId: string; name: string; score: number; masked: boolean }[];
+  search(probe: Float32Array, opts: { modelId: string; k?: number; masked?: 'plain' | 'plain+masked' }): readonly { identityId: string; name: string; groups?: readonly string[]; score: number; masked: boolean }[];
   /** A stable id for a stranger who recurs (optional). */
   upsertUnknown?(embedding: Float32Array, modelId: string, timeMs: number, threshold: number): { id: string } | string;
 }
@@ -36,6 +36,8 @@ export interface Recognition {
   readonly frameSeq: number;
   readonly identityId: string | undefined;
   readonly name: string | undefined;
+  /** The identity's groups as the search returned them (gates need them; no second lookup). */
+  readonly groups: readonly string[] | undefined;
   readonly unknownId: string | undefined;
   readonly score: number | undefined;
   readonly masked: boolean;
@@ -121,6 +123,7 @@ export function recognizeTracks(opts: RecognizeOptions, stats: RecognizeStats = 
             frameSeq: frame.seq,
             identityId: matched ? best.identityId : undefined,
             name: matched ? best.name : undefined,
+            groups: matched ? best.groups : undefined,
             unknownId,
             score: best?.score,
             masked,
