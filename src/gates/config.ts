@@ -96,6 +96,12 @@ export const gateSchema = z
     id,
     name: z.string().min(1).optional(),
     cameras: z.array(id).min(1, 'a gate needs at least one camera'),
+    /**
+     * A zone id (`cameras[].zones`): only faces whose box centre is inside that zone of their
+     * camera decide at this gate; faces elsewhere are tracked but never open or deny. Every camera
+     * of the gate must define the zone. No zone = the whole frame.
+     */
+    zone: id.optional(),
     /** Who may pass: identity ids or names, and groups. Empty (the default) grants nobody. */
     allow: z
       .strictObject({

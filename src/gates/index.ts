@@ -23,6 +23,7 @@ export {
   type WebhookConfig,
   type CommandConfig,
 } from './config.ts';
+export { pointInPolygon, zonesOfFace, type Point, type Zone } from './zones.ts';
 export { GateError, isGateError, type GateErrorCode, type GateErrorContext } from './errors.ts';
 export { scheduleOpen, localTime, isValidTimeZone, parseHhmm, WEEKDAYS, type Weekday, type Schedule, type WeeklyWindow, type TimeWindow, type ScheduleException, type LocalTime } from './schedule.ts';
 export {

@@ -52,6 +52,8 @@ export interface RecognitionInput {
   readonly score?: number | undefined;
   readonly masked: boolean;
   readonly liveness?: number | undefined;
+  /** Ids of the camera's zones that hold the face (the stream computes them; see zones.ts). */
+  readonly zones?: readonly string[] | undefined;
   readonly timeMs: number;
 }
 
@@ -231,6 +233,8 @@ export interface DecideResult {
 /** One recognition at one gate. See the module comment for the rules and their order. */
 export function decide(policy: GatePolicy, state: GateState, recognition: RecognitionInput, nowMs: number): DecideResult {
   if (!policy.cameras.includes(recognition.cameraId)) return { decision: undefined, state };
+  // Outside the gate's zone a face is not at this door: no vote, no decision, no state.
+  if (policy.zone !== undefined && !(recognition.zones ?? []).includes(policy.zone)) return { decision: undefined, state };
   const tk = trackKey(policy.id, recognition.trackId);
   const prev = state.tracks.get(tk) ?? EMPTY_TRACK;
   const vote = voteOf(policy, recognition);
