@@ -11,7 +11,7 @@ import { cameraStartDelayMs } from '../src/config/index.ts';
 import { detectFaces, type Detector, type DetectStats } from '../src/detect/index.ts';
 import { eventFromCameraHealth, eventFromGate, eventFromRecognition, eventFromTrack, type Event, type EventBus, type NewEvent, type SnapshotStore } from '../src/events/index.ts';
 import type { Gallery } from '../src/gallery/index.ts';
-import { gateDecisions, type GateEvent, type GateInput, type GatePolicy, type GateStats, type ManualRequest, emptyGateStats, type GateState, type ActuationRecord } from '../src/gates/index.ts';
+import { gateDecisions, zonesOfFace, type Zone, type GateEvent, type GateInput, type GatePolicy, type GateStats, type ManualRequest, emptyGateStats, type GateState, type ActuationRecord } from '../src/gates/index.ts';
 import { cameraFrames, type CameraConfig, type CameraHealth, type CameraStats } from '../src/ingest/index.ts';
 import type { Logger } from '../src/log.ts';
 import { recognizeTracks, type Embedder, type LivenessModel, type MaskClassifier, type RecognizeOutput, type RecognizeStats } from '../src/recognize/index.ts';
@@ -91,6 +91,8 @@ export interface AccessControlOptions {
    * many pipelines spawned at once (decoders, RTSP handshakes, first detector runs) starve the API.
    */
   readonly startStaggerMs?: number;
+  /** The zones of a camera (config `cameras[].zones`), read per recognition so hot reload applies. */
+  readonly zonesFor?: (cameraId: string) => readonly Zone[];
 }
 
 export interface AccessControl {
@@ -209,7 +211,9 @@ export function startAccessControl(o: AccessControlOptions): AccessControl {
     map((out): GateInput | undefined => {
       if (out.kind === 'track') return out.event.type === 'track.ended' ? out.event : undefined;
       const r = out.recognition;
-      return { type: r.type, cameraId: r.cameraId, trackId: r.trackId, identityId: r.identityId, name: r.name, groups: r.groups, score: r.score, masked: r.masked, liveness: r.liveness, timeMs: r.timeMs };
+      const zones = o.zonesFor?.(r.cameraId) ?? [];
+      const inZones = zones.length ? zonesOfFace(r.box, r.frame.width, r.frame.height, zones) : undefined;
+      return { type: r.type, cameraId: r.cameraId, trackId: r.trackId, identityId: r.identityId, name: r.name, groups: r.groups, score: r.score, masked: r.masked, liveness: r.liveness, zones: inZones, timeMs: r.timeMs };
     }),
     filter((x): x is GateInput => x !== undefined),
   );
