@@ -89,7 +89,8 @@ export interface MqttSink extends EventSink {
 /** Broker refusals that a person must fix (MQTT 3.1.1 CONNACK 4/5, MQTT 5 134/135). */
 function refusalHint(code: unknown): string | undefined {
   if (code === 4 || code === 134) return 'the broker refused the user name or password: check username and password/passwordFile';
-  if (code === 5 || code === 135) return 'the broker does not authorise this client: check the user, its ACL, and clientId';
+  // Mosquitto answers a wrong password with 5 (not authorised) too.
+  if (code === 5 || code === 135) return 'the broker refused this client: check username and password/passwordFile, then the user\'s ACL and clientId';
   return undefined;
 }
 

@@ -90,6 +90,8 @@ interface Runner {
   /** Woken while busy: read the log again before going idle. */
   dirty: boolean;
   timer: NodeJS.Timeout | undefined;
+  /** The pass in progress (stop() lets it finish so a delivered page's cursor is kept). */
+  inflight: Promise<void>;
 }
 
 export interface SinkRunner {
@@ -115,7 +117,7 @@ export function runSinks(sinks: readonly EventSink[], opts: SinkRunnerOptions): 
   const runners: Runner[] = sinks.map((sink) => {
     const cursor = startCursor(cursors.get(sink.name), bus.log.lastId());
     cursors.set(sink.name, cursor, now());
-    return { sink, cursor, delivered: 0, failed: 0, attempt: 0, busy: false, dirty: false, timer: undefined };
+    return { sink, cursor, delivered: 0, failed: 0, attempt: 0, busy: false, dirty: false, timer: undefined, inflight: Promise.resolve() };
   });
 
   const gauges = (r: Runner): void => {
@@ -127,8 +129,13 @@ export function runSinks(sinks: readonly EventSink[], opts: SinkRunnerOptions): 
   };
 
   // One pass: deliver pages until the log is drained, the sink fails, or it is not connected.
-  const pump = async (r: Runner): Promise<void> => {
-    if (r.busy || stopped) return;
+  const pump = (r: Runner): Promise<void> => {
+    if (r.busy || stopped) return r.inflight;
+    r.inflight = pass(r);
+    return r.inflight;
+  };
+
+  const pass = async (r: Runner): Promise<void> => {
     r.busy = true;
     try {
       for (;;) {
@@ -160,8 +167,9 @@ export function runSinks(sinks: readonly EventSink[], opts: SinkRunnerOptions): 
         r.cursor = advanceCursor(r.cursor, page.map((e) => e.id));
         r.delivered += wanted.length;
         if (wanted.length > 0) m?.sinkDelivered.inc({ sink: r.sink.name }, wanted.length);
-        if (stopped || !bus.log.open) return;
+        // Persisted even when stopping: these events were delivered (stop() waits for this).
         cursors.set(r.sink.name, r.cursor, now());
+        if (stopped || !bus.log.open) return;
         gauges(r);
         if (page.length < pageSize && !r.dirty) return;
       }
@@ -213,6 +221,8 @@ export function runSinks(sinks: readonly EventSink[], opts: SinkRunnerOptions): 
       sub.unsubscribe();
       clearInterval(gaugeTimer);
       for (const r of runners) clearTimeout(r.timer);
+      // A page on its way gets a moment to be acknowledged, so its cursor is persisted.
+      await Promise.race([Promise.all(runners.map((r) => r.inflight.catch(() => undefined))), new Promise((resolve) => setTimeout(resolve, 3000).unref())]);
       await Promise.all(runners.map((r) => r.sink.stop().catch((err: unknown) => logger.warn({ sink: r.sink.name, err }, 'sink stop failed'))));
     },
   };

@@ -64,6 +64,8 @@ export class Mosquitto {
     const dir = mkdtempSync(join(tmpdir(), 'fg-mosquitto-'));
     const port = await freePort();
     const lines = [`listener ${port} 127.0.0.1`, 'log_dest stderr', 'log_type error', 'log_type warning'];
+    // As root, mosquitto drops to the user 'mosquitto', who cannot read this private temp dir.
+    if (process.getuid?.() === 0) lines.push('user root');
     lines.push(...(opts.persistence ? ['persistence true', `persistence_location ${dir}/`, 'autosave_interval 1'] : ['persistence false']));
     if (opts.users) {
       const pw = join(dir, 'passwd');
