@@ -63,10 +63,11 @@ export function registerRunCommands(program: Command): void {
     .option('--port <port>', 'API port (default 8640 from config/demo.yaml; 0 = any free port)', nonNegativeInt('--port'))
     .option('--forever', 'keep running (the clip replays) until Ctrl-C')
     .option('--all', 'print track events too')
+    .option('--mqtt <url>', 'also publish events, state and Home Assistant discovery to this MQTT broker (mqtt://HOST:PORT)')
     .addOption(new Option('--log-level <level>', 'service log level (stderr)').choices(['fatal', 'error', 'warn', 'info', 'debug']).default('error'))
-    .action(async (o: { port?: number; forever?: boolean; all?: boolean; logLevel: string }) => {
+    .action(async (o: { port?: number; forever?: boolean; all?: boolean; mqtt?: string; logLevel: string }) => {
       const { controller } = untilSignal();
-      const r = await runDemo({ logger: createLogger({ level: o.logLevel }), port: o.port, forever: o.forever, all: o.all, signal: controller.signal });
+      const r = await runDemo({ logger: createLogger({ level: o.logLevel }), port: o.port, forever: o.forever, all: o.all, mqtt: o.mqtt, signal: controller.signal });
       if (!o.forever && (r.granted === 0 || r.denied === 0)) {
         process.stderr.write('error: the demo expected at least one granted and one denied decision (see the log above)\n');
         process.exitCode = 1;

@@ -11,7 +11,10 @@ import { fileURLToPath } from 'node:url';
 import { startService, type Service } from '../app/service.ts';
 import { watchEvents } from '../client/watch.ts';
 import { formatEvent } from '../client/format.ts';
-import { DEFAULT_EMBEDDER, loadConfig, type Config } from '../config/index.ts';
+import { DEFAULT_EMBEDDER, loadConfig, parseConfig, type Config } from '../config/index.ts';
+import { hostname } from 'node:os';
+import { nodeIdFromHostname } from '../outputs/index.ts';
+import { redactUrl } from '../redact.ts';
 import { createDetector } from '../detect/index.ts';
 import { FacegateError } from '../errors.ts';
 import { openGallery } from '../gallery/index.ts';
@@ -64,6 +67,8 @@ export interface DemoOptions {
   readonly print?: (line: string) => void;
   readonly stateDir?: string;
   readonly signal?: AbortSignal;
+  /** Also publish to this MQTT broker (events, state, Home Assistant discovery). */
+  readonly mqtt?: string | undefined;
 }
 
 export interface DemoResult {
@@ -105,13 +110,17 @@ export async function enrollDemoGallery(db: string, dataDir = demoDataDir(), emb
   }
 }
 
-/** The demo config with the camera pointed at the loopback RTSP server and state under stateDir. */
-export function demoConfig(base: Config, rtspUrl: string, stateDir: string): Config {
+/**
+ * The demo config with the camera pointed at the loopback RTSP server and state under stateDir;
+ * with `mqttUrl`, the MQTT output on (validated like a config file's: no credentials in the URL).
+ */
+export function demoConfig(base: Config, rtspUrl: string, stateDir: string, mqttUrl?: string): Config {
+  const mqtt = mqttUrl === undefined ? base.events.outputs.mqtt : parseConfig({ events: { outputs: { mqtt: { enabled: true, url: mqttUrl } } } }, '--mqtt').events.outputs.mqtt;
   return {
     ...base,
     cameras: base.cameras.map((c) => ({ ...c, source: { kind: 'rtsp' as const, url: rtspUrl, transport: 'tcp' as const, latencyMs: 0, codec: 'h264' as const } })),
     gallery: { ...base.gallery, db: join(stateDir, 'gallery.sqlite') },
-    events: { ...base.events, db: join(stateDir, 'events.sqlite'), snapshots: { ...base.events.snapshots, dir: join(stateDir, 'snapshots') } },
+    events: { ...base.events, db: join(stateDir, 'events.sqlite'), snapshots: { ...base.events.snapshots, dir: join(stateDir, 'snapshots') }, outputs: { ...base.events.outputs, mqtt } },
   };
 }
 
@@ -131,7 +140,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     const url = rtsp.url('/clip');
     print(`camera: ${url} (gst-rtsp-server on loopback, H.264 ${DEMO_CLIP.width}x${DEMO_CLIP.height} @ ${DEMO_CLIP.fps} fps, ${(clip.durationMs / 1000).toFixed(1)} s)`);
     print(`walking up: ${DEMO_CAST.visitors.map((v) => v.who).join(', ')}`);
-    const config = demoConfig(loadConfig(DEMO_CONFIG), url, stateDir);
+    const config = demoConfig(loadConfig(DEMO_CONFIG), url, stateDir, opts.mqtt);
     removeDatabase(config.events.db);
     await enrollDemoGallery(config.gallery.db, dataDir, config.models.embedder);
     print(`gallery: ${DEMO_CAST.enrolled.map((p) => `${p.name} [${p.groups.join(',')}]`).join(', ')}; gate front-door admits group staff`);
@@ -147,6 +156,10 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     const onePass = new Promise<void>((r) => (passEnded = r));
     service = await startService(config, { logger: log, port: opts.port });
     print(`API: ${service.api.url} (WebSocket ${service.api.url.replace('http', 'ws')}/v1/events, viewer token "${DEMO_VIEWER_TOKEN}")`);
+    if (opts.mqtt !== undefined) {
+      const node = config.events.outputs.mqtt?.nodeId ?? nodeIdFromHostname(hostname());
+      print(`MQTT: ${redactUrl(opts.mqtt)}, topics facegate/${node}/# (watch: mosquitto_sub -v -t 'facegate/${node}/#'), Home Assistant discovery at homeassistant/device/${node}/config`);
+    }
     print('events received by the WebSocket client:');
     watcher = watchEvents({
       url: service.api.url,
