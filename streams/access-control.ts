@@ -9,7 +9,7 @@ import { Subject, Subscription, timer, type Observable } from 'rxjs';
 import { filter, map, switchMap } from 'rxjs/operators';
 import { cameraStartDelayMs } from '../src/config/index.ts';
 import { detectFaces, type Detector, type DetectStats } from '../src/detect/index.ts';
-import { eventFromCameraHealth, eventFromGate, eventFromRecognition, eventFromTrack, type Event, type EventBus, type NewEvent, type SnapshotStore } from '../src/events/index.ts';
+import { eventFromActuation, eventFromCameraHealth, eventFromGate, eventFromRecognition, eventFromTrack, type Event, type EventBus, type NewEvent, type SnapshotStore } from '../src/events/index.ts';
 import type { Gallery } from '../src/gallery/index.ts';
 import { gateDecisions, zonesOfFace, type Zone, type GateEvent, type GateInput, type GatePolicy, type GateStats, type ManualRequest, emptyGateStats, type GateState, type ActuationRecord } from '../src/gates/index.ts';
 import { cameraFrames, type CameraConfig, type CameraHealth, type CameraStats } from '../src/ingest/index.ts';
@@ -231,7 +231,12 @@ export function startAccessControl(o: AccessControlOptions): AccessControl {
             gateState = s;
             o.onGateState?.(s);
           },
-          onActuation: o.onActuation,
+          // Every actuation outcome is an event: a grant the door never executed must reach the
+          // operator and the audit log, not only a log line.
+          onActuation: (record) => {
+            publish(eventFromActuation(record, Date.now()));
+            o.onActuation?.(record);
+          },
           log,
           onError: (e) => log?.warn({ err: e }, 'gate input rejected'),
         }),

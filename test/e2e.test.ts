@@ -7,6 +7,8 @@
  * denied(outside-schedule).
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,12 +35,21 @@ t.test('RTSP door camera -> whole chain -> WS client: granted, denied(unknown), 
   const clipOpts = { width: 1280, height: 720, fps: 10 };
   const clip = await renderDoorClip(visitors, join(CACHE, `door-${doorClipKey(visitors, clipOpts)}.mp4`), clipOpts);
   const rtsp = await RtspTestServer.start({ clip: clip.path, ...clipOpts });
+  // The front door's controller is broken (503): the grant must still be audited as not executed.
+  let doorCalls = 0;
+  const controller = createServer((_req, res) => {
+    doorCalls++;
+    res.writeHead(503).end();
+  });
+  await new Promise<void>((r) => controller.listen(0, '127.0.0.1', r));
+  const doorUrl = `http://127.0.0.1:${(controller.address() as AddressInfo).port}/open`;
   let service: Service | undefined;
   let watcher: { close(): void } | undefined;
   t.teardown(async () => {
     watcher?.close();
     await service?.close();
     await rtsp.stop();
+    await new Promise((r) => controller.close(r));
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -52,7 +63,7 @@ t.test('RTSP door camera -> whole chain -> WS client: granted, denied(unknown), 
     auth: { tokens: [{ id: 'e2e', role: 'viewer', sha256: sha256Hex(VIEWER) }] },
     cameras: [{ id: 'door', url: rtsp.url('/clip'), fps: 5 }],
     gates: [
-      { id: 'front-door', cameras: ['door'], allow: { groups: ['staff'] }, schedule: { timeZone: 'UTC', weekly: [allWeek] } },
+      { id: 'front-door', cameras: ['door'], allow: { groups: ['staff'] }, schedule: { timeZone: 'UTC', weekly: [allWeek] }, actuation: { webhook: { url: doorUrl, secret: 'e2e-door-secret-0123456789', retries: 1, backoffMs: 50 } } },
       // Closed today (and tomorrow, should the test straddle midnight): a holiday closure.
       { id: 'side-door', cameras: ['door'], allow: { groups: ['staff'] }, schedule: { timeZone: 'UTC', weekly: [allWeek], exceptions: [{ date: day(0), closed: true }, { date: day(1), closed: true }] } },
     ],
@@ -107,6 +118,12 @@ t.test('RTSP door camera -> whole chain -> WS client: granted, denied(unknown), 
   t.equal(res.headers.get('content-type'), 'image/jpeg');
   const jpeg = Buffer.from(await res.arrayBuffer());
   t.equal(jpeg.subarray(0, 2).toString('hex'), 'ffd8', 'a JPEG face crop');
+
+  // The grant was sent to the door controller, which failed: an audited gate.actuation_failed.
+  const failed = of('gate.actuation_failed');
+  t.same(failed.map((e) => [e.gateId, e.trackId, e.identityId]), [['front-door', angelinaTrack, granted[0]?.identityId]], 'the failed door actuation of the grant is an event');
+  t.match(failed[0]?.data, { action: 'open', trigger: 'gate.granted', outcomes: [{ target: 'webhook', ok: false, attempts: 2, status: 503 }] });
+  t.equal(doorCalls, 2, 'one attempt + one retry reached the controller');
 
   // Ingest counters reach /v1/cameras and /metrics (frames lost before JS are a stage of their own).
   const cams = (await (await fetch(`${service.api.url}/v1/cameras`, { headers: { authorization: `Bearer ${VIEWER}` } })).json()) as { cameras?: Array<{ id: string; ingest?: { delivered: number; lost: number } }> } | Array<{ id: string; ingest?: { delivered: number; lost: number } }>;

@@ -7,6 +7,7 @@ import {
   EventsError,
   eventFromCameraHealth,
   eventFromGate,
+  eventFromActuation,
   eventFromRecognition,
   eventFromTrack,
   eventJsonSchemaText,
@@ -14,7 +15,7 @@ import {
   type Event,
   type NewEvent,
 } from '../src/events/index.ts';
-import type { GateEvent } from '../src/gates/index.ts';
+import type { GateEvent, GateGranted, GateOpened } from '../src/gates/index.ts';
 import type { CameraHealth } from '../src/ingest/index.ts';
 import type { TrackEvent, TrackView } from '../src/track/index.ts';
 import { validateJsonSchema } from './helpers/events-jsonschema.ts';
@@ -66,6 +67,17 @@ function samples(): NewEvent[] {
     eventFromRecognition({ type: 'face.unknown', cameraId: 'cam1', trackId: 'cam1:4', timeMs: T, identityId: undefined, name: undefined, unknownId: 'u-17', score: 0.21, masked: true, liveness: undefined, quality: 0.5, box: [1, 2, 3, 4] }),
     eventFromRecognition({ type: 'face.unknown', cameraId: 'cam1', trackId: 'cam1:4', timeMs: T, identityId: undefined, name: undefined, unknownId: undefined, score: undefined, masked: false, liveness: undefined, quality: 0.5, box: [1, 2, 3, 4] }),
     ...gates.map(eventFromGate),
+    eventFromActuation(
+      { request: { gateId: 'front', action: 'open', event: gates[0] as GateGranted }, result: { ok: true, outcomes: [{ target: 'webhook', ok: true, attempts: 1, status: 204, durationMs: 35 }] } },
+      T,
+    ),
+    eventFromActuation(
+      {
+        request: { gateId: 'front', action: 'hold-open', event: gates[3] as GateOpened },
+        result: { ok: false, outcomes: [{ target: 'webhook', ok: false, attempts: 3, status: 503, error: 'HTTP 503 from https://***@door.local/open', durationMs: 1800 }, { target: 'command', ok: false, attempts: 1, exitCode: null, error: 'killed by SIGTERM', durationMs: 2000 }] },
+      },
+      T,
+    ),
     { type: 'system.health', timeMs: T, data: { status: 'ok', uptimeMs: 1234, rssBytes: 10_000_000, cameras: { cam1: 'up', cam2: 'down' }, details: { fps: 24.5, model: 'scrfd', gpu: false } } },
     { type: 'system.health', timeMs: T, data: { status: 'degraded', message: 'cam2 down' } },
     { type: 'identity.created', timeMs: T, identityId: 'alice-id', data: { actor: 'hr-admin', name: 'Alice', groups: ['staff'], templates: 4 } },

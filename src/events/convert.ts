@@ -4,7 +4,7 @@
  */
 import type { CameraHealth } from '../ingest/index.ts';
 import { redactText } from '../redact.ts';
-import type { GateEvent } from '../gates/index.ts';
+import type { ActuationRecord, GateEvent } from '../gates/index.ts';
 import type { Recognition } from '../recognize/index.ts';
 import type { TrackEvent } from '../track/index.ts';
 import type { NewEvent } from './types.ts';
@@ -22,6 +22,19 @@ export function eventFromGate(e: GateEvent): NewEvent {
   const data = defined({ name: e.name, score: e.score, liveness: e.liveness, masked: e.masked });
   if (e.type === 'gate.granted') return { type: 'gate.granted', timeMs: e.timeMs, ...routing, identityId: e.identityId as string, data };
   return { type: 'gate.denied', timeMs: e.timeMs, ...routing, data: { reason: e.reason, ...data } };
+}
+
+/**
+ * gate.actuated / gate.actuation_failed: what the door controller did with a grant or a manual
+ * action, with every target's outcome (webhook status, command exit code, attempts). `timeMs` is
+ * when the actuation finished.
+ */
+export function eventFromActuation(record: ActuationRecord, timeMs: number): NewEvent {
+  const e = record.request.event;
+  const routing = e.type === 'gate.granted' ? defined({ cameraId: e.cameraId, trackId: e.trackId, identityId: e.identityId }) : {};
+  const outcomes = record.result.outcomes.map((o) => defined({ target: o.target, ok: o.ok, attempts: o.attempts, status: o.status, exitCode: o.exitCode, error: o.error === undefined ? undefined : redactText(o.error), durationMs: o.durationMs }));
+  const data = { action: record.request.action, trigger: e.type, outcomes };
+  return record.result.ok ? { type: 'gate.actuated', timeMs, gateId: record.request.gateId, ...routing, data } : { type: 'gate.actuation_failed', timeMs, gateId: record.request.gateId, ...routing, data };
 }
 
 /** The fields of a Recognition an event keeps (the frame itself goes to the SnapshotStore). */

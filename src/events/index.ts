@@ -8,5 +8,5 @@ export { matchesFilter, typeMatches, isTypePattern, filterSql, parseEventFilter,
 export { EventLog, EVENT_LOG_VERSION, MAX_PAGE, type EventLogOptions, type EventRetention, type EventQuery, type PruneResult } from './log.ts';
 export { EventBus, type EventBusOptions } from './bus.ts';
 export { SnapshotStore, isSnapshotId, snapshotTime, cropRect, type SnapshotStoreOptions, type SnapshotInfo, type SnapshotKind } from './snapshots.ts';
-export { eventFromGate, eventFromRecognition, eventFromTrack, eventFromCameraHealth, type RecognitionEventInput } from './convert.ts';
+export { eventFromGate, eventFromRecognition, eventFromTrack, eventFromCameraHealth, eventFromActuation, type RecognitionEventInput } from './convert.ts';
 export { EventsError, isEventsError, type EventsErrorCode, type EventsErrorContext } from './errors.ts';

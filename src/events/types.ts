@@ -146,6 +146,36 @@ const gateOpened = z.strictObject({
   }),
 });
 
+// What the door controller did with a grant or a manual action: the audit trail of the actuation
+// itself (a grant the door never executed must be visible to the operator, not just logged).
+const actuationOutcome = z.looseObject({
+  target: z.enum(['webhook', 'command']),
+  ok: z.boolean(),
+  attempts: z.number().int().min(0),
+  status: z.number().int().optional().describe('last HTTP status (webhook)'),
+  exitCode: z.number().int().nullable().optional().describe('exit code (command); null when killed by a signal'),
+  error: z.string().optional().describe('why the last attempt failed (never a secret)'),
+  durationMs: nonNegative,
+});
+const actuationData = {
+  action: z.enum(MANUAL_ACTIONS),
+  trigger: z.enum(['gate.granted', 'gate.opened']).describe('the decision or manual action that asked for it'),
+  triggerId: z.number().int().positive().optional().describe('id of that event in the log'),
+  outcomes: z.array(actuationOutcome).max(16),
+};
+const gateActuated = z.strictObject({
+  ...envelope,
+  type: z.literal('gate.actuated'),
+  gateId: nonEmpty,
+  data: z.looseObject(actuationData),
+});
+const gateActuationFailed = z.strictObject({
+  ...envelope,
+  type: z.literal('gate.actuation_failed'),
+  gateId: nonEmpty,
+  data: z.looseObject(actuationData),
+});
+
 const systemHealth = z.strictObject({
   ...envelope,
   type: z.literal('system.health'),
@@ -203,6 +233,8 @@ export const eventSchema = z.discriminatedUnion('type', [
   gateGranted,
   gateDenied,
   gateOpened,
+  gateActuated,
+  gateActuationFailed,
   systemHealth,
   identityCreated,
   identityUpdated,
