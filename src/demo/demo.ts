@@ -69,6 +69,8 @@ export interface DemoOptions {
   readonly signal?: AbortSignal;
   /** Also publish to this MQTT broker (events, state, Home Assistant discovery). */
   readonly mqtt?: string | undefined;
+  /** The MQTT node id (default: the host name). */
+  readonly nodeId?: string | undefined;
 }
 
 export interface DemoResult {
@@ -114,8 +116,8 @@ export async function enrollDemoGallery(db: string, dataDir = demoDataDir(), emb
  * The demo config with the camera pointed at the loopback RTSP server and state under stateDir;
  * with `mqttUrl`, the MQTT output on (validated like a config file's: no credentials in the URL).
  */
-export function demoConfig(base: Config, rtspUrl: string, stateDir: string, mqttUrl?: string): Config {
-  const mqtt = mqttUrl === undefined ? base.events.outputs.mqtt : parseConfig({ events: { outputs: { mqtt: { enabled: true, url: mqttUrl } } } }, '--mqtt').events.outputs.mqtt;
+export function demoConfig(base: Config, rtspUrl: string, stateDir: string, mqttUrl?: string, nodeId?: string): Config {
+  const mqtt = mqttUrl === undefined ? base.events.outputs.mqtt : parseConfig({ events: { outputs: { mqtt: { enabled: true, url: mqttUrl, ...(nodeId ? { nodeId } : {}) } } } }, '--mqtt').events.outputs.mqtt;
   return {
     ...base,
     cameras: base.cameras.map((c) => ({ ...c, source: { kind: 'rtsp' as const, url: rtspUrl, transport: 'tcp' as const, latencyMs: 0, codec: 'h264' as const } })),
@@ -140,7 +142,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     const url = rtsp.url('/clip');
     print(`camera: ${url} (gst-rtsp-server on loopback, H.264 ${DEMO_CLIP.width}x${DEMO_CLIP.height} @ ${DEMO_CLIP.fps} fps, ${(clip.durationMs / 1000).toFixed(1)} s)`);
     print(`walking up: ${DEMO_CAST.visitors.map((v) => v.who).join(', ')}`);
-    const config = demoConfig(loadConfig(DEMO_CONFIG), url, stateDir, opts.mqtt);
+    const config = demoConfig(loadConfig(DEMO_CONFIG), url, stateDir, opts.mqtt, opts.nodeId);
     removeDatabase(config.events.db);
     await enrollDemoGallery(config.gallery.db, dataDir, config.models.embedder);
     print(`gallery: ${DEMO_CAST.enrolled.map((p) => `${p.name} [${p.groups.join(',')}]`).join(', ')}; gate front-door admits group staff`);
