@@ -9,11 +9,13 @@ import { Subject, Subscription, timer, type Observable } from 'rxjs';
 import { filter, map, switchMap } from 'rxjs/operators';
 import { cameraStartDelayMs } from '../src/config/index.ts';
 import { detectFaces, type Detector, type DetectStats } from '../src/detect/index.ts';
-import { eventFromActuation, eventFromCameraHealth, eventFromGate, eventFromRecognition, eventFromTrack, type Event, type EventBus, type NewEvent, type SnapshotStore } from '../src/events/index.ts';
+import { EventThrottle, eventFromActuation, eventFromCameraHealth, eventFromGate, eventFromRecognition, eventFromTrack, type Event, type EventBus, type NewEvent, type SnapshotStore } from '../src/events/index.ts';
 import type { Gallery } from '../src/gallery/index.ts';
 import { gateDecisions, zonesOfFace, type Zone, type GateEvent, type GateInput, type GatePolicy, type GateStats, type ManualRequest, emptyGateStats, type GateState, type ActuationRecord } from '../src/gates/index.ts';
 import { cameraFrames, type CameraConfig, type CameraHealth, type CameraStats } from '../src/ingest/index.ts';
+import { errorMessage } from '../src/errors.ts';
 import type { Logger } from '../src/log.ts';
+import { redactText } from '../src/redact.ts';
 import { recognizeTracks, type Embedder, type LivenessModel, type MaskClassifier, type RecognizeOutput, type RecognizeStats } from '../src/recognize/index.ts';
 import { trackFaces, type TrackFacesOptions } from '../src/track/index.ts';
 
@@ -46,14 +48,25 @@ export function cameraChain(
   models: SharedModels,
   gallery: Gallery,
   settings: RecognitionSettings,
-  opts: { tracker?: TrackFacesOptions; counters: CameraCounters; onHealth: (h: CameraHealth) => void; logger?: Logger; stopping?: () => boolean },
+  opts: {
+    tracker?: TrackFacesOptions;
+    counters: CameraCounters;
+    onHealth: (h: CameraHealth) => void;
+    logger?: Logger;
+    stopping?: () => boolean;
+    /** A stage failed on a frame (the chain goes on); default: logged. */
+    onStageError?: (stage: 'detect' | 'recognize', model: string, error: unknown) => void;
+  },
 ): Observable<RecognizeOutput> {
-  // A run still in flight when the chain is torn down fails against closed sessions/gallery: expected, not logged.
-  const fail = (what: string) => (e: unknown) => {
-    if (!opts.stopping?.()) opts.logger?.error({ err: e, camera: camera.id }, what);
+  // A run still in flight when the chain is torn down fails against closed sessions/gallery: expected, not reported.
+  const fail = (stage: 'detect' | 'recognize', model: string) => (e: unknown) => {
+    if (opts.stopping?.()) return;
+    if (opts.onStageError) opts.onStageError(stage, model, e);
+    else opts.logger?.error({ err: e, camera: camera.id, stage }, `${stage} failed`);
   };
+  const detector = models.detectorFor(camera);
   return cameraFrames(camera, { health: opts.onHealth, logger: opts.logger, stats: (read) => (opts.counters.ingest = read) }).pipe(
-    detectFaces(models.detectorFor(camera), { stats: opts.counters.detect, onError: fail('detection failed') }),
+    detectFaces(detector, { stats: opts.counters.detect, onError: fail('detect', detector.model.name) }),
     trackFaces(opts.tracker ?? {}),
     recognizeTracks(
       {
@@ -65,7 +78,7 @@ export function cameraChain(
         maskThreshold: settings.maskThreshold,
         bestShot: settings.bestShot,
         unknownThreshold: settings.unknownThreshold,
-        onError: fail('recognition failed'),
+        onError: fail('recognize', models.embedder.modelId),
       },
       opts.counters.recognize,
     ),
@@ -134,6 +147,15 @@ export function startAccessControl(o: AccessControlOptions): AccessControl {
     }
   };
 
+  // Stage failures are events (the operator sees a broken model), one per camera and stage per 10 s.
+  const stageErrors = new EventThrottle(10_000);
+  const onStageError = (cameraId: string) => (stage: 'detect' | 'recognize', model: string, err: unknown): void => {
+    const suppressed = stageErrors.admit(`${cameraId}\u0000${stage}`, Date.now());
+    if (suppressed === undefined) return;
+    log?.error({ err, camera: cameraId, stage, model, suppressed }, `${stage} failed`);
+    publish({ type: 'stage.error', timeMs: Date.now(), cameraId, data: { stage, model, message: redactText(errorMessage(err)).slice(0, 1000), suppressed } });
+  };
+
   const all$ = new Subject<RecognizeOutput>();
   const pending = new Set<Promise<void>>();
   const cameraSubs = new Map<string, Subscription>();
@@ -154,6 +176,7 @@ export function startAccessControl(o: AccessControlOptions): AccessControl {
       counters: c,
       logger: log,
       stopping: () => stopped || !cameraSubs.has(camera.id),
+      onStageError: onStageError(camera.id),
       onHealth: (h) => {
         c.health = h;
         publish(eventFromCameraHealth(h));

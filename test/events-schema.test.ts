@@ -78,6 +78,8 @@ function samples(): NewEvent[] {
       },
       T,
     ),
+    { type: 'stage.error', timeMs: T, cameraId: 'cam1', data: { stage: 'detect', model: 'scrfd_500m', message: 'session released', suppressed: 0 } },
+    { type: 'stage.error', timeMs: T, cameraId: 'cam1', data: { stage: 'recognize', message: 'gallery closed', suppressed: 41 } },
     { type: 'system.health', timeMs: T, data: { status: 'ok', uptimeMs: 1234, rssBytes: 10_000_000, cameras: { cam1: 'up', cam2: 'down' }, details: { fps: 24.5, model: 'scrfd', gpu: false } } },
     { type: 'system.health', timeMs: T, data: { status: 'degraded', message: 'cam2 down' } },
     { type: 'identity.created', timeMs: T, identityId: 'alice-id', data: { actor: 'hr-admin', name: 'Alice', groups: ['staff'], templates: 4 } },

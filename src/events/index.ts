@@ -10,3 +10,4 @@ export { EventBus, type EventBusOptions } from './bus.ts';
 export { SnapshotStore, isSnapshotId, snapshotTime, cropRect, type SnapshotStoreOptions, type SnapshotInfo, type SnapshotKind } from './snapshots.ts';
 export { eventFromGate, eventFromRecognition, eventFromTrack, eventFromCameraHealth, eventFromActuation, type RecognitionEventInput } from './convert.ts';
 export { EventsError, isEventsError, type EventsErrorCode, type EventsErrorContext } from './errors.ts';
+export { EventThrottle } from './throttle.ts';

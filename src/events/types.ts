@@ -176,6 +176,20 @@ const gateActuationFailed = z.strictObject({
   data: z.looseObject(actuationData),
 });
 
+// A stage failed on a frame or an input (a model run, a gallery search, a gate input): the
+// pipeline goes on, and the operator sees it. At most one per camera and stage per window;
+// `suppressed` counts the ones folded into this one.
+const stageError = z.strictObject({
+  ...envelope,
+  type: z.literal('stage.error'),
+  data: z.looseObject({
+    stage: z.enum(['detect', 'recognize', 'gates', 'snapshot']),
+    model: z.string().optional(),
+    message: z.string().max(1000),
+    suppressed: z.number().int().min(0).describe('errors of this camera and stage not reported since the last stage.error'),
+  }),
+});
+
 const systemHealth = z.strictObject({
   ...envelope,
   type: z.literal('system.health'),
@@ -235,6 +249,7 @@ export const eventSchema = z.discriminatedUnion('type', [
   gateOpened,
   gateActuated,
   gateActuationFailed,
+  stageError,
   systemHealth,
   identityCreated,
   identityUpdated,
