@@ -186,8 +186,12 @@ export function createMqttSink(opts: MqttSinkOptions): MqttSink {
     if (cfg.commands) subs.push(topics.gateSetFilter);
     if (subs.length) await c.subscribeAsync(subs, { qos: 1 });
     connected = true;
-    await announce();
-    for (const l of readyListeners) l();
+    try {
+      await announce();
+    } finally {
+      // Deliveries do not depend on discovery: wake the runner for the backlog either way.
+      if (connected) for (const l of readyListeners) l();
+    }
   };
 
   const onCommand = (topic: string, payload: Buffer, retained: boolean): void => {
