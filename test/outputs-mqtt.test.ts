@@ -5,9 +5,11 @@
  * meanwhile delivered afterwards while the bus stayed fast, the backlog after a facegate restart
  * (persisted cursor), a wrong password (clear error, nothing blocked), and OPEN / LOCK commands.
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import mqtt, { type MqttClient } from 'mqtt';
 import t from 'tap';
 import { parseConfig } from '../src/config/index.ts';
@@ -302,4 +304,45 @@ t.test('MQTT commands: OPEN / LOCK reach the manual action with the client as ac
   t.equal(calls.length, 2, 'the retained command was not executed');
   t.ok(r.logs.lines.some((l) => /retained MQTT gate command ignored/.test(String(l.msg))));
   await cmd.client.publishAsync('facegate/test-node/gate/front-door/set', '', { qos: 1, retain: true });
+});
+
+t.test('last will: a facegate killed with SIGKILL turns <prefix>/available offline', async (t) => {
+  const broker = await Mosquitto.start();
+  t.teardown(() => broker.stop());
+  const dir = mkdtempSync(join(tmpdir(), 'fg-outputs-will-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const src = resolve(fileURLToPath(new URL('../src/', import.meta.url)));
+  // A separate process, so it can die without a goodbye: only the broker can say it is gone.
+  const script = join(dir, 'sink.ts');
+  writeFileSync(
+    script,
+    `import { parseConfig } from '${src}/config/index.ts';
+import { EventBus, EventLog } from '${src}/events/index.ts';
+import { createLogger } from '${src}/log.ts';
+import { CursorStore, createMqttSink, runSinks } from '${src}/outputs/index.ts';
+const log = new EventLog('${dir}/events.sqlite');
+const bus = new EventBus(log);
+const cursors = new CursorStore('${dir}/outputs.sqlite');
+const config = parseConfig({ events: { outputs: { mqtt: { enabled: true, url: '${broker.url}', nodeId: 'will-node' } } } }).events.outputs.mqtt!;
+const sink = createMqttSink({ config, logger: createLogger({ level: 'silent' }), cursors, cameras: () => [], gates: () => [] });
+const runner = runSinks([sink], { bus, cursors, logger: createLogger({ level: 'silent' }) });
+const timer = setInterval(() => { if (runner.health()[0].connected) { process.stdout.write('connected\\n'); clearInterval(timer); } }, 20);
+`,
+  );
+  const sub = await subscriber(broker.url, ['facegate/will-node/available']);
+  t.teardown(() => sub.client.endAsync(true));
+  const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => void (child.exitCode === null && child.kill('SIGKILL')));
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  await until('child connected', () => out.includes('connected'), 30_000);
+  await until('online', () => sub.got.at(-1)?.payload.toString() === 'online');
+  child.kill('SIGKILL');
+  await until('offline (last will)', () => sub.got.at(-1)?.payload.toString() === 'offline', 10_000);
+  t.equal(sub.got.at(-1)?.retain, false, 'delivered live to the subscriber');
+  const late = await subscriber(broker.url, ['facegate/will-node/available']);
+  t.teardown(() => late.client.endAsync(true));
+  await until('retained offline', () => late.got.length > 0);
+  t.match(late.got[0], { retain: true }, 'and retained for those who come later');
+  t.equal(late.got[0].payload.toString(), 'offline');
 });
