@@ -199,6 +199,7 @@ export function runSinks(sinks: readonly EventSink[], opts: SinkRunnerOptions): 
     r.sink.onReady(() => {
       clearTimeout(r.timer);
       r.attempt = 0;
+      gauges(r);
       wakeAll();
     });
     r.sink.start().catch((err: unknown) => logger.error({ sink: r.sink.name, err }, 'sink failed to start; the service runs without it'));
