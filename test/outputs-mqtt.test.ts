@@ -348,3 +348,15 @@ const timer = setInterval(() => { if (runner.health()[0].connected) { process.st
   t.match(late.got[0], { retain: true }, 'and retained for those who come later');
   t.equal(late.got[0].payload.toString(), 'offline');
 });
+
+t.test('an unreadable password file: the sink says so in its health, the bus keeps going', async (t) => {
+  const broker = await Mosquitto.start();
+  t.teardown(() => broker.stop());
+  const r = rig(broker.url, { username: 'fg', passwordFile: '/nonexistent/facegate-mqtt.pw' });
+  t.teardown(() => r.close());
+  await until('health error', () => r.runner.health()[0].lastError !== undefined, 5000);
+  t.match(r.runner.health()[0], { connected: false, lastError: /cannot read events\.outputs\.mqtt\.passwordFile .*ENOENT[\s\S]*fix: check the path/ });
+  t.ok(r.logs.lines.some((l) => l.level === 50 && /sink failed to start/.test(String(l.msg))), 'logged as an error');
+  r.bus.publish(health(1));
+  t.equal(r.log.lastId(), 1);
+});

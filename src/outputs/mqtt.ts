@@ -251,7 +251,14 @@ export function createMqttSink(opts: MqttSinkOptions): MqttSink {
   const start = async (): Promise<void> => {
     stopping = false;
     outageSince = now();
-    const c = mqtt.connect(url, clientOptions());
+    let options: IClientOptions;
+    try {
+      options = clientOptions();
+    } catch (e) {
+      lastError = e instanceof OutputsError ? e.describe() : redactText(String(e));
+      throw e;
+    }
+    const c = mqtt.connect(url, options);
     client = c;
     c.on('connect', () => {
       attempt = 0;
@@ -298,6 +305,9 @@ export function createMqttSink(opts: MqttSinkOptions): MqttSink {
 
   const deliver = async (events: readonly Event[]): Promise<void> => {
     const msgs: MqttMessage[] = [];
+    // Only the newest snapshot per camera of a page: each one replaces the retained image, so a
+    // backlog of recognitions is not read from disk and sent image by image.
+    const snapshots = new Map<string, string>();
     for (const e of events) {
       msgs.push(...messagesFor(e, topics, cfg.types));
       if (e.gateId && (e.type === 'gate.granted' || e.type === 'gate.opened')) {
@@ -305,9 +315,12 @@ export function createMqttSink(opts: MqttSinkOptions): MqttSink {
         const m = showLock(e.gateId);
         if (m) msgs.push(m);
       }
-      if ((e.type === 'face.recognized' || e.type === 'face.unknown') && e.data.snapshotId && e.cameraId && opts.snapshot) {
-        const jpeg = await opts.snapshot(e.data.snapshotId).catch(() => undefined);
-        if (jpeg) msgs.push({ topic: topics.snapshot(e.cameraId), payload: jpeg, retain: true });
+      if ((e.type === 'face.recognized' || e.type === 'face.unknown') && e.data.snapshotId && e.cameraId) snapshots.set(e.cameraId, e.data.snapshotId);
+    }
+    if (opts.snapshot) {
+      for (const [cameraId, id] of snapshots) {
+        const jpeg = await opts.snapshot(id).catch(() => undefined);
+        if (jpeg) msgs.push({ topic: topics.snapshot(cameraId), payload: jpeg, retain: true });
       }
     }
     let timer: NodeJS.Timeout | undefined;
@@ -316,6 +329,10 @@ export function createMqttSink(opts: MqttSinkOptions): MqttSink {
     });
     try {
       await Promise.race([Promise.all(msgs.map(publish)), timeout]);
+    } catch (e) {
+      // The lock states of this page may not have arrived: the retry publishes them again.
+      shownLock.clear();
+      throw e;
     } finally {
       clearTimeout(timer);
     }
