@@ -176,6 +176,15 @@ t.test('events, retained state, availability and discovery on a real broker', as
   const removal = JSON.parse(sub.got.filter((m) => m.topic === 'homeassistant/device/test-node/config').at(-1)?.payload.toString() ?? '{}') as { cmps: Record<string, Record<string, unknown>> };
   t.same(removal.cmps['test-node_camera_door_status'], { p: 'binary_sensor' }, 'a removed camera: platform only, so HA deletes the entity');
   t.match(removal.cmps['test-node_gate_front-door_lock'], { p: 'lock', state_topic: 'facegate/test-node/gate/front-door/state' });
+
+  // Discovery turned off: the device is deleted (empty retained config), and stays deleted.
+  await r.runner.stop();
+  r.start({ commands: true, discovery: { enabled: false } });
+  await until('device deleted', () => sub.got.some((m) => m.topic === 'homeassistant/device/test-node/config' && m.payload.length === 0));
+  const late2 = await subscriber(broker.url, ['homeassistant/#']);
+  t.teardown(() => late2.client.endAsync(true));
+  await sleep(300);
+  t.same(late2.got, [], 'no retained discovery config left on the broker');
 });
 
 t.test('broker killed mid-stream: the bus stays fast, every event id published meanwhile arrives after the restart', async (t) => {

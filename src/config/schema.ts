@@ -247,6 +247,7 @@ const MQTT_URL = /^(?:mqtts?|wss?):\/\/\S+$/i;
 /** An MQTT topic level path without wildcards, empty levels at the ends, or NUL. */
 const MQTT_TOPIC = /^[^#+\s\u0000/](?:[^#+\s\u0000]*[^#+\s\u0000/])?$/;
 const topicPrefix = z.string().max(MAX_LENGTH.name).regex(MQTT_TOPIC, { error: "expected MQTT topic levels without wildcards or spaces, e.g. 'facegate/door-1' (no leading or trailing '/')" });
+// The event type patterns of src/events/filter.ts (config does not import the events stage).
 const TYPE_PATTERN = /^(\*|[a-z]+(\.[a-z]+)*(\.\*)?)$/;
 
 export const mqttOutputSchema = z

@@ -85,6 +85,10 @@ export class CursorStore {
     this.db.prepare('INSERT INTO sink_state (sink, key, value) VALUES (?, ?, ?) ON CONFLICT(sink, key) DO UPDATE SET value = excluded.value').run(sink, key, value);
   }
 
+  deleteState(sink: string, key: string): void {
+    this.db.prepare('DELETE FROM sink_state WHERE sink = ? AND key = ?').run(sink, key);
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }

@@ -154,8 +154,13 @@ export function createMqttSink(opts: MqttSinkOptions): MqttSink {
 
   const announce = async (): Promise<void> => {
     const input = discoveryInput();
+    const key = `announced:${cfg.discovery.prefix}:${nodeId}`;
+    if (!cfg.discovery.enabled && opts.cursors.getState(name, key) !== undefined) {
+      // Discovery turned off after it was on: an empty retained config deletes the device in HA.
+      await publish({ topic: discoveryTopic(cfg.discovery.prefix, nodeId), payload: '', retain: true });
+      opts.cursors.deleteState(name, key);
+    }
     if (cfg.discovery.enabled) {
-      const key = `announced:${cfg.discovery.prefix}:${nodeId}`;
       let previously: Announced = {};
       try {
         previously = JSON.parse(opts.cursors.getState(name, key) ?? '{}') as Announced;
