@@ -119,3 +119,28 @@ t.test('not connected: nothing delivered, lag grows; ready: the backlog follows;
   await until('cursor at head', () => runner.health()[0].lag === 0);
   t.equal(cursors.get('mqtt-like'), opened.id, 'skipped events advance the cursor too');
 });
+
+t.test('a failing sink is retried with backoff, not once per new event', async (t) => {
+  const { bus, cursors } = setup(t);
+  const sink = new TestSink('refusing');
+  sink.failNext = 1_000_000;
+  let attempts = 0;
+  const deliver = sink.deliver.bind(sink);
+  sink.deliver = async (events) => {
+    attempts++;
+    return deliver(events);
+  };
+  const runner = runSinks([sink], { bus, cursors, logger, backoff: { baseMs: 100, maxMs: 400, factor: 2, jitter: 0 } });
+  t.teardown(() => runner.stop());
+  const t0 = Date.now();
+  while (Date.now() - t0 < 1000) {
+    bus.publish(health(attempts));
+    await sleep(5);
+  }
+  // Retries at +100, +200, +400, +400...: about 4 in a second, while ~150 events arrived.
+  t.ok(attempts >= 2 && attempts <= 6, `${attempts} attempts in 1 s with events every 5 ms`);
+  t.equal(runner.health()[0].failed, attempts);
+  sink.failNext = 0;
+  await until('delivered after the refusals', () => runner.health()[0].lag === 0, 3000);
+  t.equal(sink.received.length, bus.log.lastId());
+});

@@ -131,7 +131,8 @@ export function runSinks(sinks: readonly EventSink[], opts: SinkRunnerOptions): 
   // One pass: deliver pages until the log is drained, the sink fails, or it is not connected.
   const pump = (r: Runner): Promise<void> => {
     if (r.busy || stopped) return r.inflight;
-    r.inflight = pass(r);
+    // A log read that throws (the log closed under us) must not become an unhandled rejection.
+    r.inflight = pass(r).catch((err: unknown) => logger.warn({ sink: r.sink.name, err }, 'sink runner pass failed'));
     return r.inflight;
   };
 
@@ -158,7 +159,10 @@ export function runSinks(sinks: readonly EventSink[], opts: SinkRunnerOptions): 
           logger.debug({ sink: r.sink.name, err, retryInMs: delay, cursor: r.cursor }, 'sink delivery failed; retrying from the cursor');
           if (!stopped) {
             clearTimeout(r.timer);
-            r.timer = setTimeout(() => void pump(r), delay);
+            r.timer = setTimeout(() => {
+              r.timer = undefined;
+              void pump(r);
+            }, delay);
             r.timer.unref();
           }
           return;
@@ -188,7 +192,8 @@ export function runSinks(sinks: readonly EventSink[], opts: SinkRunnerOptions): 
     scheduled = true;
     setImmediate(() => {
       scheduled = false;
-      for (const r of runners) if (!r.busy) void pump(r);
+      // A sink waiting out its retry delay is not hurried by new events (the backoff holds).
+      for (const r of runners) if (!r.busy && r.timer === undefined) void pump(r);
     });
   };
   // A page that arrives while a pump is busy is picked up by the loop; one that arrives just
@@ -198,6 +203,7 @@ export function runSinks(sinks: readonly EventSink[], opts: SinkRunnerOptions): 
   for (const r of runners) {
     r.sink.onReady(() => {
       clearTimeout(r.timer);
+      r.timer = undefined;
       r.attempt = 0;
       gauges(r);
       wakeAll();
