@@ -270,7 +270,7 @@ t.test('loadConfig: relative paths resolve against the file folder; not found / 
       'cameras:',
       '  - { id: clip, source: { kind: file, path: clips/a.mp4 } }',
       '  - { id: live, url: rtsp://192.0.2.1/x }',
-      'events: { db: ../var/events.sqlite }',
+      'events: { db: ../var/events.sqlite, outputs: { mqtt: { enabled: true, url: "mqtt://127.0.0.1:1883", username: fg, passwordFile: secrets/mqtt.pw, tls: { ca: tls/ca.pem } } } }',
       'gallery: { db: ":memory:" }',
     ].join('\n'),
   );
@@ -278,6 +278,8 @@ t.test('loadConfig: relative paths resolve against the file folder; not found / 
   t.same(c.server.tls, { cert: join(dir, 'tls/c.pem'), key: '/etc/k.pem' });
   t.equal(c.cameras[0].source.kind === 'file' && c.cameras[0].source.path, join(dir, 'clips/a.mp4'));
   t.equal(c.events.db, resolve(dir, '../var/events.sqlite'));
+  t.equal(c.events.outputs.mqtt?.passwordFile, join(dir, 'secrets/mqtt.pw'), 'the MQTT password file too');
+  t.same(c.events.outputs.mqtt?.tls, { ca: join(dir, 'tls/ca.pem') }, 'and its TLS files, absent ones stay absent');
   t.equal(c.events.snapshots.dir, join(dir, 'data/snapshots'), 'defaults resolve too');
   t.equal(c.gallery.db, ':memory:');
   t.equal(parseConfig({ gallery: { db: 'g.sqlite' } }).gallery.db, 'g.sqlite', 'parseConfig without baseDir leaves paths as written');

@@ -190,6 +190,19 @@ function resolveCamera(c: CameraEntry, baseDir: string): CameraEntry {
   return c.source.kind === 'file' ? { ...c, source: { ...c.source, path: resolvePath(c.source.path, baseDir) } } : c;
 }
 
+/** The MQTT sink's files (password, TLS) against the config's folder, like every other path. */
+function resolveOutputs(outputs: Config['events']['outputs'], r: (p: string) => string): Config['events']['outputs'] {
+  const m = outputs.mqtt;
+  if (!m) return outputs;
+  // Only the keys that are set: an absent key stays absent (configs are compared deeply on reload).
+  const files = <T extends object>(o: T, keys: readonly (keyof T)[]): T => {
+    const out = { ...o };
+    for (const k of keys) if (typeof out[k] === 'string') (out as Record<keyof T, unknown>)[k] = r(out[k] as string);
+    return out;
+  };
+  return { ...outputs, mqtt: files({ ...m, ...(m.tls ? { tls: files(m.tls, ['ca', 'cert', 'key']) } : {}) }, ['passwordFile']) };
+}
+
 /** The same config with every relative file path made absolute against `baseDir`. Pure. */
 export function resolveConfigPaths(config: Config, baseDir: string): Config {
   const r = (p: string) => resolvePath(p, baseDir);
@@ -197,7 +210,7 @@ export function resolveConfigPaths(config: Config, baseDir: string): Config {
     ...config,
     server: config.server.tls ? { ...config.server, tls: { cert: r(config.server.tls.cert), key: r(config.server.tls.key) } } : config.server,
     cameras: config.cameras.map((c) => resolveCamera(c, baseDir)),
-    events: { ...config.events, db: r(config.events.db), snapshots: { ...config.events.snapshots, dir: r(config.events.snapshots.dir) } },
+    events: { ...config.events, db: r(config.events.db), snapshots: { ...config.events.snapshots, dir: r(config.events.snapshots.dir) }, outputs: resolveOutputs(config.events.outputs, r) },
     gallery: { ...config.gallery, db: r(config.gallery.db) },
   };
 }
