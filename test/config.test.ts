@@ -194,6 +194,15 @@ t.test('cross-checks: duplicate ids, unknown cameras, anti-passback pairs, liven
   t.match(issueAt(gate, 'gates[0].cameras[1]')?.hint, /a, b/);
   t.equal(issueAt(gate, 'gates[1].id')?.message, "duplicate gate id 'g' (also gates[0])");
 
+  // A gate's zone exists on each of its cameras (else the door would silently ignore everyone).
+  const square = [[0.2, 0.2], [0.8, 0.2], [0.8, 0.9], [0.2, 0.9]];
+  const zoned = configError(() => parseConfig({ cameras: [cam('a', { zones: [{ id: 'door', polygon: square }] }), cam('b')], gates: [{ id: 'g', cameras: ['a', 'b'], zone: 'door' }, { id: 'h', cameras: ['a'], zone: 'dor' }] }));
+  t.equal(issueAt(zoned, 'gates[0].zone')?.message, "camera 'b' has no zone 'door'");
+  t.match(issueAt(zoned, 'gates[0].zone')?.hint, /add `zones: \[\{ id: door/);
+  t.equal(issueAt(zoned, 'gates[1].zone')?.message, "camera 'a' has no zone 'dor'");
+  t.match(issueAt(zoned, 'gates[1].zone')?.hint, /use one of its zones \(door\)/);
+  t.equal(parseConfig({ cameras: [cam('a', { zones: [{ id: 'door', polygon: square }] })], gates: [{ id: 'g', cameras: ['a'], zone: 'door' }] }).gates[0].zone, 'door', 'a zone every camera has is fine');
+
   const pairs = configError(() =>
     parseConfig({
       cameras: [cam('a')],

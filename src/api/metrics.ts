@@ -11,6 +11,8 @@ export interface Metrics {
   readonly wsClients: Gauge;
   readonly wsDropped: Counter<'reason'>;
   readonly gateDecisions: Counter<'gate' | 'decision' | 'reason'>;
+  /** Re-sightings within a gate's cooldown: no decision event (not a denial), counted here. */
+  readonly gateCooldownRepeats: Counter;
   readonly eventsPublished: Counter<'type'>;
   /** TCP connections (HTTP + WebSocket) the API server holds now. */
   readonly connectionsOpen: Gauge;
@@ -46,6 +48,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     wsClients: new Gauge({ name: 'facegate_ws_clients', help: 'Connected WebSocket clients', registers: [registry] }),
     wsDropped: new Counter({ name: 'facegate_ws_clients_dropped_total', help: 'WebSocket clients closed by the server', labelNames: ['reason'], registers: [registry] }),
     gateDecisions: new Counter({ name: 'facegate_gate_decisions_total', help: 'Gate decisions by gate, decision and reason', labelNames: ['gate', 'decision', 'reason'], registers: [registry] }),
+    gateCooldownRepeats: new Counter({ name: 'facegate_gate_cooldown_repeats_total', help: 'People recognised again within a gate cooldown (no decision event)', registers: [registry] }),
     eventsPublished: new Counter({ name: 'facegate_events_published_total', help: 'Events written to the log and published', labelNames: ['type'], registers: [registry] }),
     connectionsOpen: new Gauge({ name: 'facegate_connections_open', help: 'Open TCP connections to the API (HTTP + WebSocket)', registers: [registry] }),
     connectionsRejected: new Counter({ name: 'facegate_connections_rejected_total', help: 'API connections refused (limits) or cut (timeouts, malformed requests)', labelNames: ['reason'], registers: [registry] }),

@@ -18,6 +18,7 @@ import type { CameraConfig } from '../ingest/index.ts';
 import type { Logger } from '../log.ts';
 import { calibratedThresholds, SERVICE_RESOLVE_OPTIONS } from '../models/index.ts';
 import { createEmbedder, createLiveness, createMaskClassifier, type Embedder, type LivenessModel, type MaskClassifier } from '../recognize/index.ts';
+import { systemHealthEvent } from './health.ts';
 import { createIdentityApi, createUploadEnrollment } from './identities.ts';
 import { readFile } from 'node:fs/promises';
 import { CursorStore, cursorStorePath, createMqttSink, runSinks, type MqttSink, type SinkRunner } from '../outputs/index.ts';
@@ -30,6 +31,8 @@ export interface ServiceOptions {
   /** Override the configured port (tests use 0). */
   readonly port?: number;
   readonly metrics?: Metrics;
+  /** How often a system.health event is published (default 30 s). */
+  readonly healthIntervalMs?: number;
 }
 
 export interface Service {
@@ -80,6 +83,30 @@ function detectorKey(camera: CameraEntry, log: Logger): { key: string; tier: str
 function ingestLost(c: CameraCounters): number {
   const s = c.ingest?.();
   return s ? Math.max(s.droppedInPipeline, s.missedByPts) : 0;
+}
+
+/**
+ * p95 per label value of a prom-client histogram, from its cumulative buckets (the upper bound of
+ * the first bucket holding 95% of the observations: coarse, but what the histogram knows).
+ */
+async function histogramP95ByLabel(h: Metrics['modelRun'], label: 'model'): Promise<Record<string, number>> {
+  const buckets = new Map<string, { le: number; count: number }[]>();
+  for (const v of (await h.get()).values) {
+    const labels = v.labels as Readonly<Record<string, string | number | undefined>>;
+    const name = labels[label];
+    if (v.metricName?.endsWith('_bucket') && typeof name === 'string' && labels.le !== undefined) {
+      const le = labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(labels.le);
+      buckets.set(name, [...(buckets.get(name) ?? []), { le, count: v.value }]);
+    }
+  }
+  const out: Record<string, number> = {};
+  for (const [name, bs] of buckets) {
+    bs.sort((a, b) => a.le - b.le);
+    const total = bs[bs.length - 1]?.count ?? 0;
+    const hit = bs.find((b) => b.count >= 0.95 * total);
+    if (total > 0 && hit && Number.isFinite(hit.le)) out[name] = hit.le;
+  }
+  return out;
 }
 
 /** Time every call of an async model method into the model-run histogram. */
@@ -193,6 +220,8 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
     logger: log,
     onPublished,
     onGateState: (s) => (gateState = s),
+    // Read per recognition: a hot-reloaded camera's new zones apply at once.
+    zonesFor: (id) => cameraEntries.get(id)?.zones ?? [],
   });
 
   // Counters to Prometheus: the stream keeps plain cumulative counts, sampled once a second.
@@ -209,8 +238,11 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
       metrics.framesDropped.inc({ camera: id, stage: 'recognize' }, Math.max(0, now.recDropped - prev.recDropped));
       last.set(id, now);
     }
+    metrics.gateCooldownRepeats.inc(Math.max(0, access.gateStats.cooldownRepeats - cooldownRepeatsSeen));
+    cooldownRepeatsSeen = access.gateStats.cooldownRepeats;
   }, 1000);
   sampler.unref();
+  let cooldownRepeatsSeen = 0;
   // Retention: events and snapshots pruned hourly (and once at start).
   const prune = (): void => {
     try {
@@ -262,6 +294,40 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
     });
     sinks = runSinks([mqttSink], { bus, cursors, logger: log, metrics });
   }
+
+  // system.health every healthIntervalMs: the whole box at a glance (cameras, fps, losses, sinks,
+  // model p95), logged and published like any event, so WS clients and MQTT see it too.
+  const startedMs = Date.now();
+  let closed = false;
+  let healthPrev = { atMs: startedMs, counts: new Map<string, { in: number; processed: number; lost: number }>() };
+  const publishHealth = async (): Promise<void> => {
+    const nowMs = Date.now();
+    const dtS = Math.max(0.001, (nowMs - healthPrev.atMs) / 1000);
+    const counts = new Map<string, { in: number; processed: number; lost: number }>();
+    const cameras = [...cameraEntries.values()].map((c) => {
+      const k = access.counters.get(c.id);
+      const now = { in: (k?.detect.processed ?? 0) + (k?.detect.dropped ?? 0), processed: k?.detect.processed ?? 0, lost: k ? ingestLost(k) : 0 };
+      const prev = healthPrev.counts.get(c.id) ?? { in: 0, processed: 0, lost: 0 };
+      counts.set(c.id, now);
+      const rate = (a: number, b: number) => Math.max(0, a - b) / dtS;
+      return { id: c.id, status: k?.health?.type ?? 'starting', fpsIn: rate(now.in, prev.in), fpsProcessed: rate(now.processed, prev.processed), lostPerS: rate(now.lost, prev.lost) };
+    });
+    healthPrev = { atMs: nowMs, counts };
+    const event = systemHealthEvent({
+      nowMs,
+      uptimeMs: nowMs - startedMs,
+      rssBytes: process.memoryUsage().rss,
+      cameras,
+      sinks: (sinks?.health() ?? []).map((h) => ({ name: h.name, connected: h.connected, lag: h.lag, lastError: h.lastError })),
+      modelP95Ms: await histogramP95ByLabel(metrics.modelRun, 'model'),
+      eventLogLastId: eventLog.lastId(),
+    });
+    if (!closed) onPublished(bus.publish(event));
+  };
+  const healthTimer = setInterval(() => {
+    publishHealth().catch((err: unknown) => log.warn({ err }, 'system.health not published'));
+  }, opts.healthIntervalMs ?? 30_000);
+  healthTimer.unref();
 
   const api = await startApiServer(
     {
@@ -332,7 +398,6 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
     return restart;
   };
 
-  let closed = false;
   return {
     config: () => config,
     api,
@@ -349,6 +414,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
       if (closed) return;
       closed = true;
       clearInterval(sampler);
+      clearInterval(healthTimer);
       clearInterval(pruner);
       access.stop();
       await access.drain();

@@ -422,6 +422,20 @@ export function crossCheckIssues(data: unknown): CrossCheckIssue[] {
         }
       });
     }
+    // A gate's zone must exist on each of its cameras: a typo would otherwise make the door
+    // silently ignore everyone (no face is ever "inside" a zone that does not exist).
+    const zone = str(g.zone);
+    if (zone !== undefined && Array.isArray(g.cameras)) {
+      const cameraList = records(data.cameras);
+      g.cameras.forEach((c) => {
+        const at = typeof c === 'string' ? cameras.get(c) : undefined;
+        if (at === undefined) return;
+        const zones = records(cameraList[at].zones).map((z) => str(z.id));
+        if (!zones.includes(zone)) {
+          issue(['gates', i, 'zone'], `camera '${c}' has no zone '${zone}'`, zones.length ? `use one of its zones (${zones.filter((z) => z !== undefined).join(', ')}), or add '${zone}' under that camera's zones:` : `add \`zones: [{ id: ${zone}, polygon: [[x, y], ...] }]\` to camera '${c}' (corners 0..1 from the top-left)`);
+        }
+      });
+    }
     if (isRecord(g.liveness) && g.liveness.required === true && !livenessOn) {
       issue(['gates', i, 'liveness', 'required'], 'this gate requires liveness but models.liveness.enabled is false', 'set `models: { liveness: { enabled: true } }`, or `required: false` here');
     }
