@@ -9,9 +9,10 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createAuthGate } from './auth-gate.ts';
 import { createHttpHandler, sendJson } from './http-routes.ts';
-import { DEFAULT_LIMITS, httpTimeouts, limitConnections } from './limits.ts';
+import { DEFAULT_LIMITS, httpTimeouts, limitConnections, writeRawResponse } from './limits.ts';
 import { RateLimitedLog } from './rate-limit.ts';
 import type { ApiDeps, ApiOptions, ApiServer } from './types.ts';
 import { createEventsSocket } from './ws.ts';
@@ -44,7 +45,9 @@ export async function startApiServer(deps: ApiDeps, opts: ApiOptions): Promise<A
     maxBufferedBytes: opts.maxBufferedBytes ?? 4 * 1024 * 1024,
     heartbeatMs: opts.heartbeatMs ?? 15_000,
   });
-  server.on('upgrade', events.onUpgrade);
+  // events.outputs.ws.enabled: false turns the WebSocket stream off (the HTTP API stays).
+  if (opts.eventsSocket === false) server.on('upgrade', (_req, socket: Duplex) => writeRawResponse(socket, 404, 'Not Found', 'the WebSocket event stream is disabled (events.outputs.ws.enabled: false)'));
+  else server.on('upgrade', events.onUpgrade);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -73,6 +73,8 @@ export interface ApiDeps {
 export interface ApiOptions {
   readonly bind: string;
   readonly port: number;
+  /** The /v1/events WebSocket (config events.outputs.ws.enabled); default on. */
+  readonly eventsSocket?: boolean;
   readonly authEnabled?: boolean;
   readonly allowedOrigins?: readonly string[];
   readonly maxMessageBytes?: number;

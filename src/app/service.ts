@@ -360,6 +360,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
       authEnabled: config.auth.enabled,
       allowedOrigins: config.server.allowedOrigins,
       maxMessageBytes: config.server.maxMessageBytes,
+      eventsSocket: config.events.outputs.ws.enabled,
       sendBufferMessages: config.server.wsSendBufferMessages,
       tls: config.server.tls,
       limits: config.server.limits,
