@@ -107,9 +107,52 @@ function redactRest(rest: string, found?: Array<{ kind: 'userinfo' | 'query'; na
  */
 export function redactUrl(url: string): string {
   const parts = splitUrl(url);
-  if (!parts) return redactText(url);
-  const userinfo = parts.userinfo === undefined ? '' : `${REDACTED}@`;
-  return parts.scheme + userinfo + redactRest(parts.rest);
+  return parts ? joinRedacted(parts) : redactText(url);
+}
+
+/** A split URL put back together with the userinfo hidden and secret parameters replaced. */
+function joinRedacted(parts: UrlParts): string {
+  return parts.scheme + (parts.userinfo === undefined ? '' : `${REDACTED}@`) + redactRest(parts.rest);
+}
+
+/**
+ * The secret strings of a URL (user, password, whole userinfo, secret query/fragment values),
+ * raw and percent-decoded, longest first: what to scrub from text that repeats them outside a URL
+ * (GStreamer's stderr). Short user names (< 3 characters) would shred unrelated words, so they
+ * are left out; the password is always kept.
+ */
+export function secretStringsOf(url: string): string[] {
+  const parts = splitUrl(url);
+  if (!parts) return [];
+  const out = new Set<string>();
+  const add = (raw: string | undefined) => {
+    if (!raw) return;
+    out.add(raw);
+    out.add(safeDecode(raw));
+  };
+  let pass: string | undefined;
+  if (parts.userinfo !== undefined) {
+    const colon = parts.userinfo.indexOf(':');
+    pass = colon >= 0 ? parts.userinfo.slice(colon + 1) : undefined;
+    add(parts.userinfo);
+    add(pass);
+    add(colon >= 0 ? parts.userinfo.slice(0, colon) : parts.userinfo);
+  }
+  // Values of secret query/fragment parameters (what redactUrl replaces), anywhere after the scheme.
+  const afterScheme = parts.userinfo === undefined ? parts.rest : `${parts.userinfo}@${parts.rest}`;
+  for (const [, name, value] of afterScheme.matchAll(/[?&#;]([^=&#;?]+)=([^&#;]*)/g)) {
+    if (isSecretParamName(name)) add(value);
+  }
+  const passForms = new Set([pass, pass === undefined ? undefined : safeDecode(pass)]);
+  return [...out].filter((x) => x.length >= 3 || passForms.has(x)).sort((a, b) => b.length - a.length);
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s; // not percent-encoded: the raw form is all there is
+  }
 }
 
 /** The secrets a URL carries, by where they are (what `config check` warns about). */
@@ -144,7 +187,7 @@ export function redactText(text: string): string {
     // Sentence punctuation after a URL (`(rtsp://h/x), retrying`) is not part of it.
     const url = m[0].replace(TRAILING_PUNCTUATION, '');
     const parts = splitUrl(url);
-    out += parts ? parts.scheme + (parts.userinfo === undefined ? '' : `${REDACTED}@`) + redactRest(parts.rest) : url;
+    out += parts ? joinRedacted(parts) : url;
     last = start + url.length;
   }
   return out + redactProperties(text.slice(last));

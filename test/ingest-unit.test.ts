@@ -21,7 +21,7 @@ import {
   rgbStride,
   scrubSecrets,
   tokenizeLaunch,
-  urlSecrets,
+  secretStringsOf,
   type GdpPacket,
   type LatestStats,
   type VideoCaps,
@@ -248,10 +248,10 @@ t.test('failure classification and credential scrubbing', async (t) => {
   t.equal(refineConnectFailure(cf, 'TIMEOUT', 'cam:554').kind, 'unreachable');
   t.equal(refineConnectFailure(cf, undefined, 'cam:554').kind, 'connect-failed');
 
-  const secrets = urlSecrets(CAM_URL);
+  const secrets = secretStringsOf(CAM_URL);
   t.ok(secrets.includes('s3cr@t') && secrets.includes('s3cr%40t'), 'decoded and raw password');
   t.equal(scrubSecrets(`rtspsrc ${CAM_URL}: bad password s3cr@t for admin`, secrets), 'rtspsrc rtsp://***@10.0.0.5:554/stream1: bad password *** for ***');
-  t.same(urlSecrets('rtsp://cam/x'), []);
+  t.same(secretStringsOf('rtsp://cam/x'), []);
 });
 
 t.test('processLatest: a slow consumer gets the newest value and drops are counted', async (t) => {

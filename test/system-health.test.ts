@@ -41,3 +41,14 @@ t.test('the service publishes system.health on its interval, into the log and to
   t.ok((health[1]?.data.uptimeMs as number) > (health[0]?.data.uptimeMs as number), 'uptime grows');
   t.ok(service.log.query({ types: ['system.health'] }).length >= 2, 'in the durable log');
 });
+
+t.test('histogramP95ByLabel: the upper bound of the bucket holding 95% of each label', async (t) => {
+  const { createMetrics, histogramP95ByLabel } = await import('../src/api/metrics.ts');
+  const m = createMetrics({ defaultMetrics: false });
+  for (let i = 0; i < 95; i++) m.modelRun.observe({ model: 'fast' }, 3);
+  for (let i = 0; i < 5; i++) m.modelRun.observe({ model: 'fast' }, 400);
+  for (let i = 0; i < 10; i++) m.modelRun.observe({ model: 'slow' }, 150);
+  t.same(await histogramP95ByLabel(m.modelRun, 'model'), { fast: 5, slow: 200 });
+  m.modelRun.observe({ model: 'huge' }, 1e6);
+  t.notOk('huge' in (await histogramP95ByLabel(m.modelRun, 'model')), 'beyond the last bucket: no finite bound, left out');
+});

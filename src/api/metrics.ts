@@ -62,3 +62,27 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     sinkConnected: new Gauge({ name: 'facegate_sink_connected', help: '1 when an output sink can deliver (e.g. connected to its broker)', labelNames: ['sink'], registers: [registry] }),
   };
 }
+
+/**
+ * p95 per label value of a prom-client histogram, from its cumulative buckets (the upper bound of
+ * the first bucket holding 95% of the observations: coarse, but what the histogram knows).
+ */
+export async function histogramP95ByLabel<L extends string>(h: Histogram<L>, label: L): Promise<Record<string, number>> {
+  const buckets = new Map<string, { le: number; count: number }[]>();
+  for (const v of (await h.get()).values) {
+    const labels = v.labels as Readonly<Record<string, string | number | undefined>>;
+    const name = labels[label];
+    if (v.metricName?.endsWith('_bucket') && typeof name === 'string' && labels.le !== undefined) {
+      const le = labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(labels.le);
+      buckets.set(name, [...(buckets.get(name) ?? []), { le, count: v.value }]);
+    }
+  }
+  const out: Record<string, number> = {};
+  for (const [name, bs] of buckets) {
+    bs.sort((a, b) => a.le - b.le);
+    const total = bs[bs.length - 1]?.count ?? 0;
+    const hit = bs.find((b) => b.count >= 0.95 * total);
+    if (total > 0 && hit && Number.isFinite(hit.le)) out[name] = hit.le;
+  }
+  return out;
+}

@@ -8,7 +8,7 @@
  */
 import { Subject } from 'rxjs';
 import { startApiServer, type ApiServer, type GateApi } from '../api/server.ts';
-import { createMetrics, type Metrics } from '../api/metrics.ts';
+import { createMetrics, histogramP95ByLabel, type Metrics } from '../api/metrics.ts';
 import { cameraStartDelayMs, ingestCameraConfig, type Config, type ConfigDiff, type CameraEntry } from '../config/index.ts';
 import { chooseTier, createDetector, readProfile, type Detector } from '../detect/index.ts';
 import { EventBus, EventLog, SnapshotStore, type Event } from '../events/index.ts';
@@ -83,30 +83,6 @@ function detectorKey(camera: CameraEntry, log: Logger): { key: string; tier: str
 function ingestLost(c: CameraCounters): number {
   const s = c.ingest?.();
   return s ? Math.max(s.droppedInPipeline, s.missedByPts) : 0;
-}
-
-/**
- * p95 per label value of a prom-client histogram, from its cumulative buckets (the upper bound of
- * the first bucket holding 95% of the observations: coarse, but what the histogram knows).
- */
-async function histogramP95ByLabel(h: Metrics['modelRun'], label: 'model'): Promise<Record<string, number>> {
-  const buckets = new Map<string, { le: number; count: number }[]>();
-  for (const v of (await h.get()).values) {
-    const labels = v.labels as Readonly<Record<string, string | number | undefined>>;
-    const name = labels[label];
-    if (v.metricName?.endsWith('_bucket') && typeof name === 'string' && labels.le !== undefined) {
-      const le = labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(labels.le);
-      buckets.set(name, [...(buckets.get(name) ?? []), { le, count: v.value }]);
-    }
-  }
-  const out: Record<string, number> = {};
-  for (const [name, bs] of buckets) {
-    bs.sort((a, b) => a.le - b.le);
-    const total = bs[bs.length - 1]?.count ?? 0;
-    const hit = bs.find((b) => b.count >= 0.95 * total);
-    if (total > 0 && hit && Number.isFinite(hit.le)) out[name] = hit.le;
-  }
-  return out;
 }
 
 /** Time every call of an async model method into the model-run histogram. */

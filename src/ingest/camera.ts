@@ -8,7 +8,7 @@ import { createLogger, type Logger } from '../log.ts';
 import type { Frame } from '../types.ts';
 import { backoffDelay, resolveBackoff, type BackoffOptions } from './backoff.ts';
 import { diagnoseDown } from './diagnose.ts';
-import { secretStringsOf } from './failure.ts';
+import { secretStringsOf } from '../redact.ts';
 import { droppedBetween, expectedIntervalNs, missedBetween } from './frame.ts';
 import { buildPipeline, PipelineConfigError, type PipelineDescription } from './pipeline.ts';
 import { GstLaunchSource, type Source, type SourceEvent } from './source.ts';

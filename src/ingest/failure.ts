@@ -2,7 +2,7 @@
  * Why did a pipeline end? Classifies gst-launch's exit and stderr into a DownReason. Pure.
  * Also the credential scrubbing that every stderr line goes through before anything sees it.
  */
-import { isSecretParamName, redactText, redactUrl } from '../redact.ts';
+import { redactText, redactUrl } from '../redact.ts';
 import type { DownReason, SourceConfig } from './types.ts';
 
 export interface PipelineExit {
@@ -10,55 +10,6 @@ export interface PipelineExit {
   readonly signal: string | null;
   /** Last stderr lines, already scrubbed. */
   readonly stderr: readonly string[];
-}
-
-/**
- * Secret strings of a URL (user, password, secret query values), raw and percent-decoded, to
- * scrub from any text GStreamer writes even where it does not print them as part of a URL.
- */
-export function secretStringsOf(url: string): string[] {
-  const m = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url);
-  if (!m) return [];
-  const out = new Set<string>();
-  const add = (raw: string | undefined) => {
-    if (!raw) return;
-    out.add(raw);
-    try {
-      out.add(decodeURIComponent(raw));
-    } catch {
-      // not percent-encoded: the raw form is enough
-    }
-  };
-  const rest = url.slice(m[0].length);
-  const at = rest.lastIndexOf('@');
-  let pass: string | undefined;
-  if (at >= 0) {
-    const userinfo = rest.slice(0, at);
-    const colon = userinfo.indexOf(':');
-    pass = colon >= 0 ? userinfo.slice(colon + 1) : undefined;
-    add(userinfo);
-    add(pass);
-    add(colon >= 0 ? userinfo.slice(0, colon) : userinfo);
-  }
-  // Values of secret query/fragment parameters: what redactUrl replaces with ***.
-  for (const [, name, value] of rest.matchAll(/[?&#;]([^=&#;?]+)=([^&#;]*)/g)) {
-    if (isSecretParamName(name)) add(value);
-  }
-  // Longest first so "user:pass" goes before "user"; very short user names would shred
-  // unrelated words, so only the password is scrubbed when it stands alone.
-  const passForms = new Set([pass, pass ? safeDecode(pass) : undefined]);
-  return [...out].filter((s) => s.length >= 3 || passForms.has(s)).sort((a, b) => b.length - a.length);
-}
-
-/** @deprecated name kept for existing callers: secretStringsOf. */
-export const urlSecrets = secretStringsOf;
-
-function safeDecode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
 }
 
 export function scrubSecrets(text: string, secrets: readonly string[]): string {

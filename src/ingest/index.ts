@@ -9,7 +9,8 @@ export { buildPipeline, describeArgv, tokenizeLaunch, elementsOf, PipelineConfig
 export { backoffDelay, backoffSchedule, resolveBackoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.ts';
 export { GdpParser, GdpProtocolError, encodeGdpPacket, gdpCrc, type GdpPacket } from './gdp.ts';
 export { parseVideoCaps, assembleRgbImage, rgbStride, droppedBetween, expectedIntervalNs, missedBetween } from './frame.ts';
-export { classifyExit, classifySpawnError, refineConnectFailure, scrubSecrets, secretStringsOf, urlSecrets, type PipelineExit } from './failure.ts';
+export { classifyExit, classifySpawnError, refineConnectFailure, scrubSecrets, type PipelineExit } from './failure.ts';
+export { secretStringsOf } from '../redact.ts';
 export { GstLaunchSource, launchPlan, type LaunchPlan, type Source, type SourceEvent, type SourceRunOptions } from './source.ts';
 export { isProcessRunning, ownedChildPids, childrenDieWithParent } from './children.ts';
 export * from './types.ts';

@@ -2,7 +2,7 @@
 import { performance } from 'node:perf_hooks';
 import { redactUrl } from '../redact.ts';
 import { diagnoseDown } from './diagnose.ts';
-import { urlSecrets } from './failure.ts';
+import { secretStringsOf } from '../redact.ts';
 import { buildPipeline, PipelineConfigError } from './pipeline.ts';
 import { GstLaunchSource, type Source } from './source.ts';
 import { CameraError, type Codec, type DecoderConfig, type SourceConfig, type Transport, type VideoCaps } from './types.ts';
@@ -76,7 +76,7 @@ export async function probeCamera(url: string, opts: ProbeOptions = {}): Promise
       clearTimeout(timer);
       sub.unsubscribe();
     };
-    const sub = source.run(p, { secrets: urlSecrets(url), source: sourceCfg }).subscribe((ev) => {
+    const sub = source.run(p, { secrets: secretStringsOf(url), source: sourceCfg }).subscribe((ev) => {
       if (settled) return;
       if (ev.type === 'caps') caps = ev.caps;
       else if (ev.type === 'frame' && caps) {

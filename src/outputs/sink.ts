@@ -10,7 +10,7 @@
  * the same page is offered again, and event ids make the duplicates detectable.
  */
 import type { Subscription } from 'rxjs';
-import { backoffDelay, type BackoffOptions } from '../ingest/index.ts';
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from '../ingest/index.ts';
 import type { Event, EventBus } from '../events/index.ts';
 import type { Logger } from '../log.ts';
 import { advanceCursor, sinkLag, startCursor, type CursorStore } from './cursor.ts';
@@ -78,7 +78,8 @@ export interface SinkMetrics {
   readonly sinkConnected: { set(labels: { sink: string }, value: number): void };
 }
 
-export const DEFAULT_SINK_BACKOFF: BackoffOptions = { baseMs: 250, maxMs: 30_000, factor: 2, jitter: 0.5 };
+/** The cameras' reconnect schedule (250 ms doubling to 30 s, jittered): one policy for every transport. */
+export const DEFAULT_SINK_BACKOFF: BackoffOptions = DEFAULT_BACKOFF;
 
 interface Runner {
   readonly sink: EventSink;
