@@ -10,6 +10,7 @@ DEB_PACKAGES=(
   gstreamer1.0-plugins-ugly gstreamer1.0-libav libgstrtspserver-1.0-0 gir1.2-gst-rtsp-server-1.0
   gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 python3-gi
   mosquitto mosquitto-clients
+  nats-server postgresql chromium fonts-dejavu-core
 )
 
 missing=()
