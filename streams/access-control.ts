@@ -6,7 +6,7 @@
  * the durable log before it is published.
  */
 import { Subject, Subscription, timer, type Observable } from 'rxjs';
-import { filter, map, switchMap } from 'rxjs/operators';
+import { filter, map, switchMap, tap } from 'rxjs/operators';
 import { cameraStartDelayMs } from '../src/config/index.ts';
 import { detectFaces, type Detector, type DetectStats } from '../src/detect/index.ts';
 import { EventThrottle, eventFromActuation, eventFromCameraHealth, eventFromGate, eventFromRecognition, eventFromTrack, type Event, type EventBus, type NewEvent, type SnapshotStore } from '../src/events/index.ts';
@@ -16,6 +16,7 @@ import { cameraFrames, type CameraConfig, type CameraHealth, type CameraStats } 
 import { errorMessage } from '../src/errors.ts';
 import type { Logger } from '../src/log.ts';
 import { redactText } from '../src/redact.ts';
+import type { Frame } from '../src/types.ts';
 import { recognizeTracks, type Embedder, type LivenessModel, type MaskClassifier, type RecognizeOutput, type RecognizeStats } from '../src/recognize/index.ts';
 import { trackFaces, type TrackFacesOptions } from '../src/track/index.ts';
 
@@ -56,6 +57,8 @@ export function cameraChain(
     stopping?: () => boolean;
     /** A stage failed on a frame (the chain goes on); default: logged. */
     onStageError?: (stage: 'detect' | 'recognize', model: string, error: unknown) => void;
+    /** Every decoded frame, before detection may drop it (the live view keeps the latest). */
+    onFrame?: (frame: Frame) => void;
   },
 ): Observable<RecognizeOutput> {
   // A run still in flight when the chain is torn down fails against closed sessions/gallery: expected, not reported.
@@ -66,6 +69,7 @@ export function cameraChain(
   };
   const detector = models.detectorFor(camera);
   return cameraFrames(camera, { health: opts.onHealth, logger: opts.logger, stats: (read) => (opts.counters.ingest = read) }).pipe(
+    tap((frame) => opts.onFrame?.(frame)),
     detectFaces(detector, { stats: opts.counters.detect, onError: fail('detect', detector.model.name) }),
     trackFaces(opts.tracker ?? {}),
     recognizeTracks(
@@ -106,6 +110,8 @@ export interface AccessControlOptions {
   readonly startStaggerMs?: number;
   /** The zones of a camera (config `cameras[].zones`), read per recognition so hot reload applies. */
   readonly zonesFor?: (cameraId: string) => readonly Zone[];
+  /** Every decoded frame of every camera (the dashboard's live view keeps the latest per camera). */
+  readonly onFrame?: (frame: Frame) => void;
 }
 
 export interface AccessControl {
@@ -177,6 +183,7 @@ export function startAccessControl(o: AccessControlOptions): AccessControl {
       logger: log,
       stopping: () => stopped || !cameraSubs.has(camera.id),
       onStageError: onStageError(camera.id),
+      onFrame: o.onFrame,
       onHealth: (h) => {
         c.health = h;
         publish(eventFromCameraHealth(h));
