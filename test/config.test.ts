@@ -311,7 +311,7 @@ const variant = (mutate: (c: ConfigInput & { cameras: Record<string, unknown>[] 
 t.test('diffConfig', async (t) => {
   const old = parseConfig(BASE);
   const same = diffConfig(old, parseConfig(structuredClone(BASE)));
-  t.same(same, { cameras: { added: [], removed: [], changed: [] }, server: false, auth: false, models: false, limits: false, recognition: false, gates: false, events: false, gallery: false, logging: false, sections: [], changed: false });
+  t.same(same, { cameras: { added: [], removed: [], changed: [] }, server: false, auth: false, models: false, limits: false, recognition: false, gates: false, events: false, gallery: false, logging: false, fleet: false, sections: [], changed: false });
 
   const reordered = diffConfig(old, variant((c) => c.cameras.reverse()));
   t.equal(reordered.changed, false, 'camera order alone is no change');
@@ -381,7 +381,7 @@ t.test('JSON Schema export', async (t) => {
   t.equal(s.type, 'object');
   t.equal(s.additionalProperties, false);
   const props = s.properties as Record<string, Record<string, unknown>>;
-  t.same(Object.keys(props), ['server', 'auth', 'models', 'limits', 'cameras', 'recognition', 'gates', 'events', 'gallery', 'logging']);
+  t.same(Object.keys(props), ['server', 'auth', 'models', 'limits', 'cameras', 'recognition', 'gates', 'events', 'gallery', 'logging', 'fleet']);
   const server = props.server as { properties: Record<string, { default?: unknown }> };
   t.equal(server.properties.bind.default, '127.0.0.1');
   t.equal(server.properties.port.default, 8640);
@@ -446,7 +446,7 @@ t.test('cli: config check / schema / hash-token', async (t) => {
   t.match(r.err.join('\n'), /bad\.yaml:4:5 cameras\[0\]\.fps: expected number, got string\n  fix: write the number without quotes/);
 
   const schema = await run(['config', 'schema']);
-  t.same(Object.keys((JSON.parse(schema.out.join('\n')) as { properties: object }).properties).length, 10);
+  t.same(Object.keys((JSON.parse(schema.out.join('\n')) as { properties: object }).properties).length, 11);
 
   t.same((await run(['config', 'hash-token', 'demo-viewer-token'])).out, [hashToken('demo-viewer-token')]);
   t.same((await run(['config', 'hash-token'], 'from-stdin-token\n')).out, [hashToken('from-stdin-token')], 'stdin, trailing newline dropped');

@@ -10,6 +10,7 @@ import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type
 import type { z } from 'zod';
 import { ConfigError, formatConfigPath, isConfigError, type ConfigIssue, type ConfigPath } from './errors.ts';
 import { credentialWarnings } from './credentials.ts';
+import { resolveFleetPaths } from './fleet.ts';
 import { boundsIssues, capacityWarnings, MAX_CONFIG_BYTES, MAX_CONFIG_ISSUES } from './limits.ts';
 import { configSchema, crossCheckIssues, isLoopback, type CameraEntry, type Config, type IssueParams } from './schema.ts';
 
@@ -212,6 +213,7 @@ export function resolveConfigPaths(config: Config, baseDir: string): Config {
     cameras: config.cameras.map((c) => resolveCamera(c, baseDir)),
     events: { ...config.events, db: r(config.events.db), snapshots: { ...config.events.snapshots, dir: r(config.events.snapshots.dir) }, outputs: resolveOutputs(config.events.outputs, r) },
     gallery: { ...config.gallery, db: r(config.gallery.db) },
+    ...(config.fleet ? { fleet: resolveFleetPaths(config.fleet, r) } : {}),
   };
 }
 

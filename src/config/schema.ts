@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { gateSchema } from '../gates/index.ts';
 import { DEFAULT_BACKOFF } from '../ingest/index.ts';
 import { urlSecrets } from '../redact.ts';
+import { fleetSchema } from './fleet.ts';
 import { boundsIssues, DEFAULT_CAMERA_START_STAGGER_MS, DEFAULT_MAX_CAMERAS, MAX_CAMERA_START_STAGGER_MS, MAX_ITEMS, MAX_LENGTH } from './limits.ts';
 
 /** A hint for a person, carried on custom issues as `params.hint`. */
@@ -369,6 +370,8 @@ const configObjectSchema = z.strictObject({
   events: eventsSchema.prefault({}),
   gallery: gallerySchema.prefault({}),
   logging: loggingSchema.prefault({}),
+  /** Absent = a standalone box (issue 10: src/config/fleet.ts). */
+  fleet: fleetSchema.optional(),
 });
 
 type Loose = Readonly<Record<string, unknown>>;
@@ -512,6 +515,7 @@ export type EventsConfig = Config['events'];
 export type MqttOutputConfig = z.output<typeof mqttOutputSchema>;
 export type GalleryConfig = Config['gallery'];
 export type LoggingConfig = Config['logging'];
+export type { FleetConfig } from './fleet.ts';
 export type ConfigSection = keyof Config;
 export const CONFIG_SECTIONS: readonly ConfigSection[] = Object.keys(configObjectSchema.shape) as ConfigSection[];
 
