@@ -1,0 +1,50 @@
+/**
+ * Errors of fleet mode (src/fleet), shaped like OutputsError: a stable `code`, the `context`, a
+ * `hint` for a person, describe(). Messages never carry a password, token or seed (server errors
+ * go through redactText; credentials never enter a message in the first place).
+ */
+import { redactText } from '../redact.ts';
+
+export type FleetErrorCode =
+  /** A credentials / TLS file cannot be read, or the settings cannot be used. */
+  | 'FLEET_CONFIG_INVALID'
+  /** NATS is unreachable or refused us (auth); retried. */
+  | 'FLEET_NATS_UNAVAILABLE'
+  /** NATS refused the credentials (user/password, token, creds, NKey). */
+  | 'FLEET_NATS_AUTH'
+  /** JetStream is off on the server, or the stream / bucket cannot be created. */
+  | 'FLEET_JETSTREAM'
+  /** PostgreSQL is unreachable or refused us; retried by the hub. */
+  | 'FLEET_POSTGRES_UNAVAILABLE'
+  /** A message or a gallery record that cannot be used (skipped, logged). */
+  | 'FLEET_BAD_MESSAGE'
+  /** An operation the fleet role does not allow (edge enrollment in fleet mode). */
+  | 'FLEET_REFUSED';
+
+export type FleetErrorContext = Readonly<Record<string, string | number | boolean | undefined>>;
+
+export class FleetError extends Error {
+  readonly code: FleetErrorCode;
+  readonly context: FleetErrorContext;
+  readonly hint: string | undefined;
+
+  constructor(code: FleetErrorCode, message: string, opts: { context?: FleetErrorContext; hint?: string; cause?: unknown } = {}) {
+    super(redactText(message), opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'FleetError';
+    this.code = code;
+    this.context = opts.context ?? {};
+    this.hint = opts.hint;
+  }
+
+  describe(): string {
+    return this.hint ? `${this.message}\n  fix: ${this.hint}` : this.message;
+  }
+}
+
+export function isFleetError(e: unknown): e is FleetError {
+  return e instanceof FleetError;
+}
+
+export function messageOf(e: unknown): string {
+  return redactText(e instanceof Error ? e.message : String(e));
+}

@@ -1,0 +1,227 @@
+/**
+ * One NATS connection for a fleet role (edge forwarder + gallery follower, or the hub), kept up
+ * in the background: facegate never waits for NATS to start. The first connection is retried
+ * with the cameras' backoff (250 ms doubling to 30 s, jittered) forever; once up, the client
+ * reconnects by itself. After every (re)connection `onConnect` runs (ensure the stream, the
+ * bucket, the consumer) before the connection counts as ready; ready / lost listeners let the
+ * sink runner and the watchers resume at once.
+ *
+ * Errors are classified for a person: wrong credentials (FLEET_NATS_AUTH), unreachable
+ * (FLEET_NATS_UNAVAILABLE), JetStream missing (FLEET_JETSTREAM). One warning when an outage
+ * begins or its reason changes, one info line when it ends. Credentials go to the client only.
+ */
+import { readFileSync } from 'node:fs';
+import { connect, credsAuthenticator, nkeyAuthenticator, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnectionConfig } from '../config/fleet.ts';
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from '../ingest/index.ts';
+import type { Logger } from '../log.ts';
+import { redactUrl } from '../redact.ts';
+import { FleetError, messageOf } from './errors.ts';
+
+function readSecretFile(path: string, what: string): string {
+  try {
+    const text = readFileSync(path, 'utf8');
+    const first = text.split(/\r?\n/)[0]?.trim() ?? '';
+    if (!first) throw new Error('the file is empty');
+    return first;
+  } catch (e) {
+    throw new FleetError('FLEET_CONFIG_INVALID', `cannot read the ${what} file ${path}: ${messageOf(e)}`, { context: { path }, hint: `check fleet ${what} path and that the service user can read it`, cause: e });
+  }
+}
+
+function readFile(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new FleetError('FLEET_CONFIG_INVALID', `cannot read the ${what} file ${path}: ${messageOf(e)}`, { context: { path }, hint: `check the ${what} path and that the service user can read it`, cause: e });
+  }
+}
+
+/** Client options from the config: secrets read from their files now (errors name the file). */
+export function natsConnectOptions(cfg: NatsConnectionConfig, name: string): ConnectionOptions {
+  const o: ConnectionOptions = { servers: [...cfg.servers], name, timeout: cfg.connectTimeoutMs };
+  if (cfg.user !== undefined) {
+    o.user = cfg.user;
+    o.pass = cfg.passwordFile !== undefined ? readSecretFile(cfg.passwordFile, 'nats.passwordFile') : cfg.password;
+  }
+  if (cfg.token !== undefined || cfg.tokenFile !== undefined) o.token = cfg.tokenFile !== undefined ? readSecretFile(cfg.tokenFile, 'nats.tokenFile') : cfg.token;
+  if (cfg.credsFile !== undefined) o.authenticator = credsAuthenticator(new Uint8Array(readFile(cfg.credsFile, 'nats.credsFile')));
+  if (cfg.nkeySeedFile !== undefined) o.authenticator = nkeyAuthenticator(new TextEncoder().encode(readSecretFile(cfg.nkeySeedFile, 'nats.nkeySeedFile')));
+  if (cfg.tls) {
+    o.tls = {
+      ...(cfg.tls.ca ? { ca: readFile(cfg.tls.ca, 'nats.tls.ca').toString('utf8') } : {}),
+      ...(cfg.tls.cert ? { cert: readFile(cfg.tls.cert, 'nats.tls.cert').toString('utf8') } : {}),
+      ...(cfg.tls.key ? { key: readFile(cfg.tls.key, 'nats.tls.key').toString('utf8') } : {}),
+    };
+  }
+  return o;
+}
+
+/** A NATS failure as a FleetError with a fix. */
+export function classifyNatsError(e: unknown, servers: readonly string[]): FleetError {
+  if (e instanceof FleetError) return e;
+  const msg = messageOf(e);
+  const shown = servers.map(redactUrl).join(', ');
+  if (/authori[sz]ation|authentication|auth/i.test(msg) || (e as { name?: string })?.name === 'AuthorizationError') {
+    return new FleetError('FLEET_NATS_AUTH', `NATS at ${shown} refused the credentials (${msg})`, { context: { servers: shown }, hint: 'check fleet.nats user + passwordFile / tokenFile / credsFile against the server\'s authorization block', cause: e });
+  }
+  if (/jetstream/i.test(msg) || /503/.test(msg)) {
+    return new FleetError('FLEET_JETSTREAM', `JetStream is not available at ${shown} (${msg})`, { context: { servers: shown }, hint: 'start nats-server with JetStream (-js or a jetstream {} block) and give this user access to $JS.API.>', cause: e });
+  }
+  return new FleetError('FLEET_NATS_UNAVAILABLE', `cannot reach NATS at ${shown} (${msg})`, { context: { servers: shown }, hint: 'check fleet.nats.servers, the network and that nats-server runs; facegate keeps retrying', cause: e });
+}
+
+export interface NatsLinkStatus {
+  readonly connected: boolean;
+  readonly reconnects: number;
+  readonly lastError: string | undefined;
+  readonly lastErrorCode: string | undefined;
+}
+
+export interface NatsLink {
+  /** The live connection once ready (onConnect done); undefined before and while down. */
+  current(): NatsConnection | undefined;
+  status(): NatsLinkStatus;
+  onReady(listener: (nc: NatsConnection) => void): void;
+  onLost(listener: () => void): void;
+  /** Resolves at the first ready connection (or rejects after `timeoutMs`). */
+  ready(timeoutMs?: number): Promise<NatsConnection>;
+  close(): Promise<void>;
+}
+
+export interface NatsLinkOptions {
+  readonly config: NatsConnectionConfig;
+  /** The client name the server shows (e.g. facegate-edge-door-1). */
+  readonly name: string;
+  readonly logger: Logger;
+  /** Run after each (re)connection before it counts as ready (ensure streams, buckets). */
+  readonly onConnect?: (nc: NatsConnection) => Promise<void>;
+  readonly backoff?: BackoffOptions;
+}
+
+export function startNatsLink(opts: NatsLinkOptions): NatsLink {
+  const log = opts.logger;
+  const backoff = opts.backoff ?? DEFAULT_BACKOFF;
+  const servers = opts.config.servers;
+  const shown = servers.map(redactUrl);
+  let nc: NatsConnection | undefined;
+  let ready = false;
+  let closed = false;
+  let reconnects = 0;
+  let everReady = false;
+  let lastError: FleetError | undefined;
+  let outageLogged: string | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const readyListeners: ((nc: NatsConnection) => void)[] = [];
+  const lostListeners: (() => void)[] = [];
+
+  const fail = (e: unknown): void => {
+    const err = classifyNatsError(e, servers);
+    lastError = err;
+    if (outageLogged !== err.message) {
+      outageLogged = err.message;
+      log.warn({ servers: shown, code: err.code, detail: err.describe() }, 'fleet: NATS not available; retrying');
+    }
+  };
+
+  const becomeReady = async (c: NatsConnection): Promise<boolean> => {
+    try {
+      await opts.onConnect?.(c);
+    } catch (e) {
+      fail(e);
+      return false;
+    }
+    if (closed || c.isClosed()) return false;
+    ready = true;
+    if (everReady) reconnects++;
+    everReady = true;
+    if (outageLogged !== undefined) log.info({ servers: shown }, 'fleet: NATS connection ready again');
+    outageLogged = undefined;
+    lastError = undefined;
+    for (const l of readyListeners) l(c);
+    return true;
+  };
+
+  const lose = (): void => {
+    if (!ready) return;
+    ready = false;
+    for (const l of lostListeners) l();
+  };
+
+  const watch = async (c: NatsConnection): Promise<void> => {
+    for await (const s of c.status()) {
+      if (closed) return;
+      if (s.type === 'disconnect') {
+        lose();
+        fail(new Error(`disconnected from ${redactUrl(s.server)}`));
+      } else if (s.type === 'reconnect') {
+        // The server may have lost its state (a new store): ensure again before resuming.
+        let attempt = 0;
+        while (!closed && !c.isClosed() && !(await becomeReady(c))) await new Promise((r) => setTimeout(r, backoffDelay(attempt++, backoff, Math.random())));
+      } else if (s.type === 'error') {
+        fail(s.error);
+      }
+    }
+  };
+
+  const attempt = async (n: number): Promise<void> => {
+    timer = undefined;
+    if (closed) return;
+    let c: NatsConnection;
+    try {
+      c = await connect({ ...natsConnectOptions(opts.config, opts.name), reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 500, reconnectJitter: 250, ignoreAuthErrorAbort: true, waitOnFirstConnect: false });
+    } catch (e) {
+      fail(e);
+      if (!closed) {
+        timer = setTimeout(() => void attempt(n + 1), backoffDelay(n, backoff, Math.random()));
+        timer.unref();
+      }
+      return;
+    }
+    if (closed) {
+      await c.close().catch(() => undefined);
+      return;
+    }
+    nc = c;
+    void watch(c).catch((e: unknown) => fail(e));
+    void c.closed().then((err) => {
+      lose();
+      if (nc === c) nc = undefined;
+      if (closed) return;
+      // The client gave up (it should not with -1 attempts): start over.
+      if (err) fail(err);
+      timer = setTimeout(() => void attempt(0), backoffDelay(0, backoff, Math.random()));
+      timer.unref();
+    });
+    let k = 0;
+    while (!closed && !c.isClosed() && !ready) {
+      if (await becomeReady(c)) break;
+      await new Promise((r) => setTimeout(r, backoffDelay(k++, backoff, Math.random())));
+    }
+  };
+  void attempt(0);
+
+  return {
+    current: () => (ready && nc && !nc.isClosed() ? nc : undefined),
+    status: () => ({ connected: ready, reconnects, lastError: lastError?.describe(), lastErrorCode: lastError?.code }),
+    onReady: (l) => readyListeners.push(l),
+    onLost: (l) => lostListeners.push(l),
+    ready: (timeoutMs = 30_000) =>
+      new Promise<NatsConnection>((resolve, reject) => {
+        if (ready && nc) return resolve(nc);
+        const t = setTimeout(() => reject(lastError ?? new FleetError('FLEET_NATS_UNAVAILABLE', `NATS at ${shown.join(', ')} not ready after ${timeoutMs} ms`)), timeoutMs);
+        readyListeners.push((c) => {
+          clearTimeout(t);
+          resolve(c);
+        });
+      }),
+    close: async () => {
+      closed = true;
+      clearTimeout(timer);
+      ready = false;
+      const c = nc;
+      nc = undefined;
+      if (c && !c.isClosed()) await c.drain().catch(() => c.close().catch(() => undefined));
+    },
+  };
+}

@@ -1,0 +1,40 @@
+/**
+ * Ensure the JetStream objects fleet mode runs on exist: the events stream (both the hub and the
+ * edges ensure it, so either may start first) and, on the hub, the durable consumer. An existing
+ * stream is left as it is (an operator may have tuned it); a missing one is created.
+ */
+import { jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { FleetConfig } from '../config/fleet.ts';
+import { FleetError, messageOf } from './errors.ts';
+import { eventsStreamConfig } from './subjects.ts';
+
+function isNotFound(e: unknown): boolean {
+  return /not found|10059/i.test(messageOf(e));
+}
+
+export async function manager(nc: NatsConnection): Promise<JetStreamManager> {
+  try {
+    return await jetstreamManager(nc, { timeout: 5000 });
+  } catch (e) {
+    throw new FleetError('FLEET_JETSTREAM', `JetStream is not available on this NATS server (${messageOf(e)})`, { hint: 'start nats-server with JetStream (-js, or a jetstream {} block in its config)', cause: e });
+  }
+}
+
+export async function ensureEventsStream(nc: NatsConnection, f: FleetConfig): Promise<void> {
+  const jsm = await manager(nc);
+  const s = eventsStreamConfig(f);
+  try {
+    await jsm.streams.info(s.name);
+    return;
+  } catch (e) {
+    if (!isNotFound(e)) throw new FleetError('FLEET_JETSTREAM', `cannot read the events stream ${s.name}: ${messageOf(e)}`, { context: { stream: s.name }, hint: 'give this NATS user access to $JS.API.STREAM.INFO.' + s.name, cause: e });
+  }
+  try {
+    await jsm.streams.add({ name: s.name, subjects: s.subjects, storage: StorageType.File, retention: RetentionPolicy.Limits, duplicate_window: s.duplicateWindowNs, max_age: s.maxAgeNs, num_replicas: 1 });
+  } catch (e) {
+    // Two boxes starting at once: the other one created it.
+    if (/already in use|exists/i.test(messageOf(e))) return;
+    throw new FleetError('FLEET_JETSTREAM', `cannot create the events stream ${s.name}: ${messageOf(e)}`, { context: { stream: s.name }, hint: 'create it once with the hub (it ensures it at start), or give this user $JS.API.STREAM.CREATE permission', cause: e });
+  }
+}
