@@ -2,11 +2,13 @@ import { lastValueFrom, tap, toArray } from 'rxjs';
 import t from 'tap';
 import { createDetector, detectFaces, iou } from '../src/detect/index.ts';
 import { cameraFrames } from '../src/ingest/index.ts';
-import { createEmbedder, createMaskClassifier, DEFAULT_BEST_SHOT, recognizeTracks, type RecognizeOutput } from '../src/recognize/index.ts';
+import type { PipelineItem } from '../src/events/index.ts';
+import { createEmbedder, createMaskClassifier, DEFAULT_BEST_SHOT, recognizeTracks } from '../src/recognize/index.ts';
+import { withTrackEvents } from '../streams/access-control.ts';
 import { trackFaces, type TrackEndedEvent, type TrackStartedEvent } from '../src/track/index.ts';
 import { dataPath } from './helpers/data.ts';
 
-t.test('real street clip: file source -> detect -> track -> best-shot recognition', async (t) => {
+t.test('real street clip: file source -> detect -> track -> best-shot recognition (track events alongside)', async (t) => {
   const detector = await createDetector({ tier: '500m', size: 640 });
   const embedder = await createEmbedder('mobilefacenet_paddlex_128d');
   const mask = await createMaskClassifier();
@@ -18,7 +20,7 @@ t.test('real street clip: file source -> detect -> track -> best-shot recognitio
   const stats = { frames: 0, dropped: 0, embedderRuns: 0, facesSeen: 0, errors: 0 };
   let facesDetected = 0;
   let framesDetected = 0;
-  const out: RecognizeOutput[] = await lastValueFrom(
+  const out: PipelineItem[] = await lastValueFrom(
     cameraFrames({ id: 'clip', source: { kind: 'file', path: dataPath('video/facenet_pytorch_video.mp4'), realtime: false, lossless: true } }).pipe(
       detectFaces(detector),
       tap((ff) => {
@@ -26,7 +28,7 @@ t.test('real street clip: file source -> detect -> track -> best-shot recognitio
         framesDetected++;
       }),
       trackFaces({}),
-      recognizeTracks({ embedder, mask, gallery: { search: () => [] }, thresholds: { unmasked: 0.36, masked: 0.6 } }, stats),
+      withTrackEvents(recognizeTracks({ embedder, mask, gallery: { search: () => [] }, thresholds: { unmasked: 0.36, masked: 0.6 } }, stats)),
       toArray(),
     ),
   );

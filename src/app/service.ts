@@ -13,7 +13,7 @@ import { cameraStartDelayMs, ingestCameraConfig, type Config, type ConfigDiff, t
 import { chooseTier, createDetector, readProfile, type Detector } from '../detect/index.ts';
 import { EventBus, EventLog, SnapshotStore, type Event } from '../events/index.ts';
 import { ensureTemplatesFor, openGallery, type Gallery } from '../gallery/index.ts';
-import { parseGates, type GatePolicy, type GateState, type ManualRequest } from '../gates/index.ts';
+import { parseGates, type GatePolicy, type ManualRequest } from '../gates/index.ts';
 import type { CameraConfig } from '../ingest/index.ts';
 import type { Logger } from '../log.ts';
 import { calibratedThresholds, SERVICE_RESOLVE_OPTIONS } from '../models/index.ts';
@@ -160,9 +160,9 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
   for (const c of config.cameras) await ensureDetector(c);
 
   const manual$ = new Subject<ManualRequest>();
-  let gateState: GateState | undefined;
   let gates: readonly GatePolicy[] = parseGates(config.gates);
-  const onPublished = (e: Event): void => {
+  // Every event the bus publishes (pipeline, identity audit, system.health) is counted here, once.
+  const countEvent = (e: Event): void => {
     metrics.eventsPublished.inc({ type: e.type });
     if (e.type === 'gate.granted' || e.type === 'gate.denied') {
       const d = e.data as { reason?: string };
@@ -172,6 +172,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
     if (e.type.startsWith('face.') || e.type.startsWith('gate.')) metrics.stageLatency.observe({ stage: 'frame-to-event' }, Math.max(0, Date.now() - e.timeMs));
     opts.onPublished?.(e);
   };
+  const counting = bus.events$.subscribe(countEvent);
 
   const cameraEntries = new Map(config.cameras.map((c) => [c.id, c]));
   const access = startAccessControl({
@@ -194,8 +195,6 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
     startStaggerMs: config.limits.cameraStartStaggerMs,
     manual: manual$,
     logger: log,
-    onPublished,
-    onGateState: (s) => (gateState = s),
     // Read per recognition: a hot-reloaded camera's new zones apply at once.
     zonesFor: (id) => cameraEntries.get(id)?.zones ?? [],
   });
@@ -233,8 +232,8 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
   pruner.unref();
 
   const enrollment = createUploadEnrollment({ detectorOptions: modelOpts, embedder: embedderRaw });
-  const identities = createIdentityApi({ gallery, enroll: (photo) => enrollment.enroll(photo), publish: (event) => onPublished(bus.publish(event)), logger: log });
-  const gateView = (g: GatePolicy) => ({ id: g.id, name: g.name, cameras: g.cameras, manual: gateState?.manual.get(g.id) ?? null });
+  const identities = createIdentityApi({ gallery, enroll: (photo) => enrollment.enroll(photo), publish: (event) => bus.publish(event), logger: log });
+  const gateView = (g: GatePolicy) => ({ id: g.id, name: g.name, cameras: g.cameras, manual: access.gateState$.value.manual.get(g.id) ?? null });
   const gateApi: GateApi = {
     list: () => gates.map(gateView),
     get: (id) => {
@@ -298,7 +297,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
       modelP95Ms: await histogramP95ByLabel(metrics.modelRun, 'model'),
       eventLogLastId: eventLog.lastId(),
     });
-    if (!closed) onPublished(bus.publish(event));
+    if (!closed) bus.publish(event);
   };
   const healthTimer = setInterval(() => {
     publishHealth().catch((err: unknown) => log.warn({ err }, 'system.health not published'));
@@ -399,6 +398,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
       await api.close();
       await sinks?.stop();
       cursors?.close();
+      counting.unsubscribe();
       bus.close();
       eventLog.close();
       gallery.close();

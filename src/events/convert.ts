@@ -7,6 +7,8 @@ import { redactText } from '../redact.ts';
 import type { ActuationRecord, GateEvent } from '../gates/index.ts';
 import type { Recognition } from '../recognize/index.ts';
 import type { TrackEvent } from '../track/index.ts';
+import { errorMessage } from '../errors.ts';
+import type { StageFailure } from './pipeline.ts';
 import type { NewEvent } from './types.ts';
 
 /** Drop keys whose value is undefined (they would vanish in JSON anyway; this keeps objects equal). */
@@ -76,4 +78,13 @@ export function eventFromCameraHealth(h: CameraHealth): NewEvent | undefined {
     default:
       return undefined;
   }
+}
+
+/**
+ * stage.error: a model failed on a frame (the chain went on). `suppressed` is how many failures of
+ * the same camera and stage the rate limit swallowed since the last stage.error. The message is
+ * redacted (a decoder error can quote the camera URL) and bounded.
+ */
+export function eventFromStageFailure(f: StageFailure, suppressed: number): NewEvent {
+  return { type: 'stage.error', timeMs: f.timeMs, cameraId: f.cameraId, data: { stage: f.stage, model: f.model, message: redactText(errorMessage(f.error)).slice(0, 1000), suppressed } };
 }

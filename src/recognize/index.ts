@@ -10,5 +10,5 @@ export { evaluatePairs, locatePhoto, type PairsReport } from './evaluate-pairs.t
 export { parsePairs, parseLfwPairs, parseJsonPairs, kFoldAccuracy, bestThreshold, type FacePair, type KFoldResult } from './pairs.ts';
 export { rocSvg, writeRocPng, type RocSeries } from './roc-plot.ts';
 export { shouldEmbed, addEmbedding, trackEmbedding, isMatch, DEFAULT_BEST_SHOT, EMPTY_TRACK_STATE, type BestShotOptions, type TrackRecognitionState } from './bestshot.ts';
-export { recognizeTracks, type Recognition, type RecognizeOptions, type RecognizeOutput, type RecognizeStats, type GallerySearch } from './operator.ts';
+export { recognizeTracks, type Recognition, type RecognizeOptions, type RecognizeStats, type GallerySearch } from './operator.ts';
 export { prepareEnrollmentPhoto, templatesFromCrop, isMaskShape, DEFAULT_ENROLLMENT_RULES, type PhotoVerdict, type EnrollmentTemplate, type EnrollmentRules, type RejectReason, type EnrollmentCrop, type EnrollmentMask } from './enroll.ts';

@@ -1,5 +1,5 @@
 import { Observable, type OperatorFunction } from 'rxjs';
-import type { FrameTrackStep, TrackEvent, TrackOutput, TrackView } from '../track/index.ts';
+import type { FrameTrackStep, TrackOutput, TrackView } from '../track/index.ts';
 import type { Frame } from '../types.ts';
 import { alignFace } from './align.ts';
 import { addEmbedding, addLivenessObservation, addMaskObservation, DEFAULT_BEST_SHOT, EMPTY_TRACK_STATE, isMatch, shouldEmbed, smoothedLiveness, smoothedMask, trackEmbedding, type BestShotOptions, type TrackRecognitionState } from './bestshot.ts';
@@ -52,8 +52,6 @@ export interface Recognition {
   readonly frame: Frame;
 }
 
-export type RecognizeOutput = { readonly kind: 'track'; readonly event: TrackEvent } | { readonly kind: 'recognition'; readonly recognition: Recognition };
-
 export interface RecognizeStats {
   frames: number;
   /** Frames replaced by a newer one while recognition was busy. */
@@ -64,17 +62,18 @@ export interface RecognizeStats {
 }
 
 /**
- * Best-shot recognition over tracked frames. Track events pass straight through (never dropped);
- * frames are processed latest-wins. Per confirmed, matched track: align on the detection's
+ * Best-shot recognition over tracked frames, emitting Recognitions only: track events are read
+ * (a track's state ends with it) but not forwarded; the pipeline takes them from the tracker's
+ * output itself. Frames are processed latest-wins. Per confirmed, matched track: align on the detection's
  * landmarks, score quality, look at the mask attribute, and embed only when the best-shot policy
  * says so; then search the gallery with the track's aggregated embedding, routed by the smoothed
  * mask attribute, and emit a Recognition.
  */
-export function recognizeTracks(opts: RecognizeOptions, stats: RecognizeStats = { frames: 0, dropped: 0, embedderRuns: 0, facesSeen: 0, errors: 0 }): OperatorFunction<TrackOutput<Frame>, RecognizeOutput> {
+export function recognizeTracks(opts: RecognizeOptions, stats: RecognizeStats = { frames: 0, dropped: 0, embedderRuns: 0, facesSeen: 0, errors: 0 }): OperatorFunction<TrackOutput<Frame>, Recognition> {
   const bestShot: BestShotOptions = { ...DEFAULT_BEST_SHOT, ...opts.bestShot };
   const maskThreshold = opts.maskThreshold ?? 0.5;
   return (source) =>
-    new Observable<RecognizeOutput>((subscriber) => {
+    new Observable<Recognition>((subscriber) => {
       const states = new Map<string, TrackRecognitionState>();
       const lastDecision = new Map<string, string>();
       let pending: FrameTrackStep<Frame> | undefined;
@@ -114,27 +113,24 @@ export function recognizeTracks(opts: RecognizeOptions, stats: RecognizeStats = 
         lastDecision.set(track.trackId, decision);
         if (closed) return;
         subscriber.next({
-          kind: 'recognition',
-          recognition: {
-            type: matched ? 'face.recognized' : 'face.unknown',
-            cameraId: frame.cameraId,
-            trackId: track.trackId,
-            timeMs: frame.capturedAt,
-            frameSeq: frame.seq,
-            identityId: matched ? best.identityId : undefined,
-            name: matched ? best.name : undefined,
-            groups: matched ? best.groups : undefined,
-            unknownId,
-            score: best?.score,
-            masked,
-            maskProbability: maskP,
-            liveness: smoothedLiveness(state),
-            quality,
-            embedderRuns: state.runs,
-            changed,
-            box: track.face.box,
-            frame,
-          },
+          type: matched ? 'face.recognized' : 'face.unknown',
+          cameraId: frame.cameraId,
+          trackId: track.trackId,
+          timeMs: frame.capturedAt,
+          frameSeq: frame.seq,
+          identityId: matched ? best.identityId : undefined,
+          name: matched ? best.name : undefined,
+          groups: matched ? best.groups : undefined,
+          unknownId,
+          score: best?.score,
+          masked,
+          maskProbability: maskP,
+          liveness: smoothedLiveness(state),
+          quality,
+          embedderRuns: state.runs,
+          changed,
+          box: track.face.box,
+          frame,
         });
       };
 
@@ -171,7 +167,6 @@ export function recognizeTracks(opts: RecognizeOptions, stats: RecognizeStats = 
               states.delete(event.trackId);
               lastDecision.delete(event.trackId);
             }
-            subscriber.next({ kind: 'track', event });
           }
           if (out.kind !== 'frame' || out.update.tracks.length === 0) return;
           if (pending) stats.dropped++;
