@@ -20,6 +20,9 @@ import { calibratedThresholds, SERVICE_RESOLVE_OPTIONS } from '../models/index.t
 import { createEmbedder, createLiveness, createMaskClassifier, type Embedder, type LivenessModel, type MaskClassifier } from '../recognize/index.ts';
 import { systemHealthEvent } from './health.ts';
 import { createIdentityApi, createUploadEnrollment } from './identities.ts';
+import { LiveFrames } from './live-frames.ts';
+import { createUnknownsApi } from './unknowns.ts';
+import { createPhotoApi, createSystemInfo, webRoot } from './dashboard.ts';
 import { readFile } from 'node:fs/promises';
 import { CursorStore, cursorStorePath, createMqttSink, runSinks, type MqttSink, type SinkRunner } from '../outputs/index.ts';
 import { startAccessControl, type AccessControl, type CameraCounters, type RecognitionSettings } from '../../streams/access-control.ts';
@@ -175,7 +178,10 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
   const counting = bus.events$.subscribe(countEvent);
 
   const cameraEntries = new Map(config.cameras.map((c) => [c.id, c]));
+  // The dashboard's live tiles: the newest frame per camera, encoded only when someone watches.
+  const liveFrames = new LiveFrames();
   const access = startAccessControl({
+    onFrame: liveFrames.onFrame,
     cameras: config.cameras.map(ingestCameraConfig),
     models: {
       detectorFor: (camera: CameraConfig) => {
@@ -328,6 +334,31 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
       },
       ready: () => access.cameraIds().length > 0 || config.cameras.length === 0,
       logger: log,
+      // The operator dashboard (src/app/dashboard.ts, live-frames.ts, unknowns.ts; bundle in web/dist).
+      liveFrames,
+      photos: createPhotoApi(gallery),
+      unknowns: createUnknownsApi({
+        gallery,
+        recentUnknownEvents: (limit) => eventLog.query({ types: ['face.unknown'], order: 'desc', limit }),
+        snapshotFile: (id) => {
+          try {
+            return snapshots.path(id, 'face');
+          } catch {
+            return undefined;
+          }
+        },
+        identities,
+        publish: (event) => bus.publish(event),
+        logger: log,
+      }),
+      system: createSystemInfo({
+        metrics,
+        startedMs,
+        models: () => ({ ...config.models, detectors: [...detectors.values()].map((d) => ({ model: d.model.name, tier: d.tier, size: d.size })) }),
+        executionProvider: () => config.models.executionProvider,
+        eventLog: () => ({ lastId: eventLog.lastId(), count: eventLog.count() }),
+      }),
+      webRoot: webRoot(),
     },
     {
       bind: config.server.bind,

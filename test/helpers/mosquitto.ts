@@ -21,6 +21,13 @@ export interface MosquittoOptions {
    * (clean: false) gets what was published while it was away, even across a SIGKILL + restart.
    */
   readonly persistence?: boolean;
+  /**
+   * Also listen with TLS (mqtts://, tlsUrl) using these PEM files; with requireClientCert the
+   * broker refuses clients without a certificate signed by `ca`.
+   */
+  readonly tls?: { readonly ca: string; readonly cert: string; readonly key: string; readonly requireClientCert?: boolean };
+  /** Also listen for MQTT over WebSocket (ws://, wsUrl). */
+  readonly websockets?: boolean;
 }
 
 export async function freePort(): Promise<number> {
@@ -51,6 +58,11 @@ export class Mosquitto {
   readonly dir: string;
   readonly port: number;
   readonly url: string;
+  /** mqtts:// listener (with the `tls` option). */
+  tlsUrl: string | undefined;
+  /** ws:// listener (with the `websockets` option). */
+  wsUrl: string | undefined;
+  private readonly extraPorts: number[] = [];
   private child: ChildProcess | undefined;
   private stderr = '';
 
@@ -79,8 +91,23 @@ export class Mosquitto {
         lines.push(`acl_file ${join(dir, 'acl')}`);
       }
     } else lines.push('allow_anonymous true');
-    writeFileSync(join(dir, 'mosquitto.conf'), `${lines.join('\n')}\n`);
     const m = new Mosquitto(dir, port);
+    // Extra listeners after the auth lines: mosquitto applies allow_anonymous/password_file to
+    // every listener (per_listener_settings is off).
+    if (opts.tls) {
+      const tlsPort = await freePort();
+      lines.push(`listener ${tlsPort} 127.0.0.1`, `cafile ${opts.tls.ca}`, `certfile ${opts.tls.cert}`, `keyfile ${opts.tls.key}`);
+      if (opts.tls.requireClientCert) lines.push('require_certificate true');
+      m.tlsUrl = `mqtts://127.0.0.1:${tlsPort}`;
+      m.extraPorts.push(tlsPort);
+    }
+    if (opts.websockets) {
+      const wsPort = await freePort();
+      lines.push(`listener ${wsPort} 127.0.0.1`, 'protocol websockets');
+      m.wsUrl = `ws://127.0.0.1:${wsPort}`;
+      m.extraPorts.push(wsPort);
+    }
+    writeFileSync(join(dir, 'mosquitto.conf'), `${lines.join('\n')}\n`);
     await m.restart();
     return m;
   }
@@ -97,7 +124,7 @@ export class Mosquitto {
     child.stderr?.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
     for (let i = 0; i < 200; i++) {
       if (child.exitCode !== null) throw new Error(`mosquitto exited (${child.exitCode}): ${this.stderr}`);
-      if (await canConnect(this.port)) return;
+      if ((await canConnect(this.port)) && (await Promise.all(this.extraPorts.map(canConnect))).every(Boolean)) return;
       await sleep(25);
     }
     throw new Error(`mosquitto did not listen on ${this.port}: ${this.stderr}`);
