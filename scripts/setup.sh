@@ -25,6 +25,26 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# WebGPU execution (ONNX Runtime's Dawn on Vulkan) needs a Vulkan driver. Where no GPU driver is
+# installed, Mesa's software rasteriser (lavapipe) runs it on the CPU, so tests and CI exercise the
+# same code path a GPU box runs. Debian 12's own Mesa 22.3 lavapipe lacks a feature Dawn requires
+# ("No supported adapters"); Mesa 25 from bookworm-backports works. The suite is added only when
+# missing; FACEGATE_SKIP_VULKAN=1 skips all of this.
+if [ "${FACEGATE_SKIP_VULKAN:-0}" != "1" ] && grep -qs 'VERSION_CODENAME=bookworm' /etc/os-release; then
+  mesa_ver=$(dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || true)
+  if [ -z "$mesa_ver" ] || dpkg --compare-versions "$mesa_ver" lt 25; then
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+    if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+      echo "setup: adding the bookworm-backports suite (Mesa 25 lavapipe for WebGPU)"
+      printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' | $SUDO tee /etc/apt/sources.list.d/facegate-backports.sources >/dev/null
+    fi
+    echo "setup: installing Mesa Vulkan drivers (lavapipe) from bookworm-backports"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends -t bookworm-backports mesa-vulkan-drivers libvulkan1 vulkan-tools >/dev/null
+  fi
+fi
+
 # node_modules is rebuilt only when the lockfile changed since the last install.
 stamp=node_modules/.facegate-lock.sha256
 want=$(sha256sum package-lock.json | cut -d' ' -f1)
@@ -33,3 +53,6 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   npm ci --no-audit --no-fund --loglevel=error
   echo "$want" > "$stamp"
 fi
+
+# The operator dashboard's static bundle (web/src -> web/dist, git-ignored): rebuilt every time, ~1 s.
+npx --no-install tsx scripts/build-web.ts

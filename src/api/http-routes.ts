@@ -9,6 +9,8 @@ import type { Principal, Role } from './auth.ts';
 import type { AuthGate } from './auth-gate.ts';
 import type { RateLimitedLog } from './rate-limit.ts';
 import type { ApiDeps } from './types.ts';
+import { createDashboardRoutes } from './dashboard-routes.ts';
+import type { StaticSite } from './static.ts';
 
 export class HttpError extends Error {
   constructor(
@@ -39,7 +41,7 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-async function readJson(req: IncomingMessage, limit: number): Promise<Record<string, unknown>> {
+export async function readJson(req: IncomingMessage, limit: number): Promise<Record<string, unknown>> {
   const body = await readBody(req, limit);
   try {
     const doc = JSON.parse(body.toString('utf8')) as unknown;
@@ -50,7 +52,7 @@ async function readJson(req: IncomingMessage, limit: number): Promise<Record<str
   }
 }
 
-const stringArray = (v: unknown, field: string): string[] => {
+export const stringArray = (v: unknown, field: string): string[] => {
   if (v === undefined) return [];
   if (!Array.isArray(v) || !v.every((x) => typeof x === 'string' && x.length > 0 && x.length <= 100)) throw new HttpError(400, `${field} must be an array of non-empty strings`);
   return v as string[];
@@ -69,12 +71,13 @@ function typedError(e: unknown): { code: string; message: string; hint?: string 
   return { code: f.code, message: f.message, ...(typeof f.hint === 'string' ? { hint: f.hint } : {}) };
 }
 
-export function createHttpHandler(deps: ApiDeps, gate: AuthGate, log: RateLimitedLog, opts: RouteOptions): (req: IncomingMessage, res: ServerResponse) => void {
+export function createHttpHandler(deps: ApiDeps, gate: AuthGate, log: RateLimitedLog, opts: RouteOptions, site?: StaticSite): (req: IncomingMessage, res: ServerResponse) => void {
   const readPhoto = async (req: IncomingMessage): Promise<Buffer> => {
     const type = String(req.headers['content-type'] ?? '');
     if (!/^image\/(jpeg|png|webp)$/.test(type)) throw new HttpError(415, 'upload the photo as the raw body with Content-Type image/jpeg, image/png or image/webp');
     return readBody(req, opts.maxUploadBytes);
   };
+  const dashboard = createDashboardRoutes(deps);
   const require = (req: IncomingMessage, role: Role): Principal => {
     const v = gate(req, role, 'http');
     if (!v.ok) throw new HttpError(v.status, v.message, v.headers);
@@ -98,7 +101,13 @@ export function createHttpHandler(deps: ApiDeps, gate: AuthGate, log: RateLimite
       res.end(text);
       return;
     }
-    if (parts[0] !== 'v1') throw new HttpError(404, `no route ${method} ${path}`);
+    if (parts[0] !== 'v1') {
+      // The dashboard's static bundle (no token needed: it holds no data; the API calls do).
+      if (site?.serve(req, res)) return;
+      throw new HttpError(404, `no route ${method} ${path}`);
+    }
+    // Routes of the dashboard (live frames, photos, unknowns, system, me): ./dashboard-routes.ts.
+    if (await dashboard({ req, res, url, method, parts, require, maxMessageBytes: opts.maxMessageBytes })) return;
     const [, resource, id, sub] = parts;
     if (resource === 'events' && method === 'GET' && !id) {
       require(req, 'viewer');
@@ -110,7 +119,20 @@ export function createHttpHandler(deps: ApiDeps, gate: AuthGate, log: RateLimite
         return n;
       };
       const types = url.searchParams.getAll('type');
-      return sendJson(res, 200, { events: deps.events.query({ fromMs: num('from'), toMs: num('to'), types: types.length ? types : undefined, cameraId: url.searchParams.get('camera') ?? undefined, limit: Math.min(num('limit') ?? 100, 1000) }) });
+      const order = url.searchParams.get('order');
+      if (order !== null && order !== 'asc' && order !== 'desc') throw new HttpError(400, 'order must be asc or desc');
+      return sendJson(res, 200, {
+        events: deps.events.query({
+          fromMs: num('from'),
+          toMs: num('to'),
+          types: types.length ? types : undefined,
+          cameraId: url.searchParams.get('camera') ?? undefined,
+          gateId: url.searchParams.get('gate') ?? undefined,
+          identityId: url.searchParams.get('identity') ?? undefined,
+          order: order ?? undefined,
+          limit: Math.min(num('limit') ?? 100, 1000),
+        }),
+      });
     }
     if (resource === 'cameras' && method === 'GET') {
       require(req, 'viewer');

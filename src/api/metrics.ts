@@ -86,3 +86,30 @@ export async function histogramP95ByLabel<L extends string>(h: Histogram<L>, lab
   }
   return out;
 }
+
+/**
+ * p50 / p99 and count per label value of a histogram, from its cumulative buckets (upper bound of
+ * the first bucket reaching the quantile; undefined past the last finite bucket).
+ */
+export async function histogramSummaryByLabel<L extends string>(h: Histogram<L>, label: L): Promise<Record<string, { p50Ms?: number; p99Ms?: number; count: number }>> {
+  const buckets = new Map<string, { le: number; count: number }[]>();
+  for (const v of (await h.get()).values) {
+    const labels = v.labels as Readonly<Record<string, string | number | undefined>>;
+    const name = labels[label];
+    if (v.metricName?.endsWith('_bucket') && typeof name === 'string' && labels.le !== undefined) {
+      const le = labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(labels.le);
+      buckets.set(name, [...(buckets.get(name) ?? []), { le, count: v.value }]);
+    }
+  }
+  const out: Record<string, { p50Ms?: number; p99Ms?: number; count: number }> = {};
+  for (const [name, bs] of buckets) {
+    bs.sort((a, b) => a.le - b.le);
+    const total = bs[bs.length - 1]?.count ?? 0;
+    const q = (p: number): number | undefined => {
+      const hit = bs.find((b) => b.count >= p * total);
+      return total > 0 && hit && Number.isFinite(hit.le) ? hit.le : undefined;
+    };
+    out[name] = { count: total, ...(q(0.5) !== undefined ? { p50Ms: q(0.5) } : {}), ...(q(0.99) !== undefined ? { p99Ms: q(0.99) } : {}) };
+  }
+  return out;
+}

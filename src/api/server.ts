@@ -16,8 +16,9 @@ import { DEFAULT_LIMITS, httpTimeouts, limitConnections, writeRawResponse } from
 import { RateLimitedLog } from './rate-limit.ts';
 import type { ApiDeps, ApiOptions, ApiServer } from './types.ts';
 import { createEventsSocket } from './ws.ts';
+import { loadStaticSite } from './static.ts';
 
-export type { ApiDeps, ApiEvent, ApiOptions, ApiServer, EnrollOutcome, EventFeed, EventQuery, GateApi, IdentityApi } from './types.ts';
+export type { ApiDeps, ApiEvent, ApiOptions, ApiServer, EnrollOutcome, EventFeed, EventQuery, GateApi, IdentityApi, LiveFrameApi, PhotoApi, SystemInfo, UnknownCluster, UnknownsApi } from './types.ts';
 export type { ServerLimits } from './limits.ts';
 
 export async function startApiServer(deps: ApiDeps, opts: ApiOptions): Promise<ApiServer> {
@@ -25,7 +26,8 @@ export async function startApiServer(deps: ApiDeps, opts: ApiOptions): Promise<A
   const maxMessageBytes = opts.maxMessageBytes ?? 64 * 1024;
   const log = new RateLimitedLog(deps.logger, { maxLines: opts.logLinesPerMinute ?? 10, windowMs: 60_000, onSuppressed: (topic) => deps.metrics.logSuppressed.inc({ topic }) });
   const gate = createAuthGate({ tokens: deps.tokens, authEnabled: opts.authEnabled ?? true, failuresPerMinute: limits.authFailuresPerMinute, metrics: deps.metrics, log });
-  const routes = createHttpHandler(deps, gate, log, { maxMessageBytes, maxUploadBytes: opts.maxUploadBytes ?? 10 * 1024 * 1024 });
+  const site = deps.webRoot !== undefined ? loadStaticSite(deps.webRoot) : undefined;
+  const routes = createHttpHandler(deps, gate, log, { maxMessageBytes, maxUploadBytes: opts.maxUploadBytes ?? 10 * 1024 * 1024 }, site);
 
   let guard: ReturnType<typeof limitConnections> | undefined;
   const handler = (req: IncomingMessage, res: ServerResponse): void => {

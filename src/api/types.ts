@@ -17,6 +17,10 @@ export interface EventQuery {
   readonly toMs?: number;
   readonly types?: readonly string[];
   readonly cameraId?: string;
+  readonly gateId?: string;
+  readonly identityId?: string;
+  /** asc (default): oldest first; desc: newest first (the dashboard pages backwards). */
+  readonly order?: 'asc' | 'desc';
   readonly limit?: number;
 }
 
@@ -57,6 +61,51 @@ export interface GateApi {
   manual(id: string, action: 'open' | 'hold-open' | 'close', by: string, reason: string): Promise<unknown>;
 }
 
+/** The newest frame of a camera as JPEG (src/app/live-frames.ts), for the dashboard's live tiles. */
+export interface LiveFrameApi {
+  latest(cameraId: string): Promise<
+    | { readonly ok: true; readonly frame: { readonly jpeg: Buffer; readonly seq: number; readonly capturedAt: number; readonly width: number; readonly height: number; readonly sourceWidth: number; readonly sourceHeight: number } }
+    | { readonly ok: false; readonly reason: string; readonly message: string }
+  >;
+}
+
+/** A cluster of recurring unknown faces, as the dashboard lists it. */
+export interface UnknownCluster {
+  readonly id: string;
+  readonly count: number;
+  readonly firstSeen: number;
+  readonly lastSeen: number;
+  /** Face snapshot ids of recent sightings (newest first), for thumbnails. */
+  readonly snapshots: readonly string[];
+}
+
+/** Unknown-face clusters (admin: name, merge, dismiss). Every change is an audit event naming the actor. */
+export interface UnknownsApi {
+  list(): readonly UnknownCluster[];
+  /** The cluster becomes an identity with its faces as templates; resolves to that identity. */
+  name(id: string, input: { readonly name: string; readonly groups: readonly string[] }, actor: string): Promise<unknown>;
+  /** `from` joins `into` (counts add up, centroids weighted); resolves to the merged cluster. */
+  merge(from: string, into: string, actor: string): UnknownCluster | undefined;
+  dismiss(id: string, actor: string): boolean;
+}
+
+/** Stored enrollment photos of an identity (the face crops), as JPEG. */
+export interface PhotoApi {
+  list(identityId: string): readonly { readonly id: string; readonly width: number; readonly height: number }[] | undefined;
+  jpeg(identityId: string, photoId: string): Promise<Buffer | undefined>;
+}
+
+/** What the dashboard's System page shows. */
+export interface SystemInfo {
+  readonly version: string;
+  readonly uptimeMs: number;
+  readonly models: Readonly<Record<string, unknown>>;
+  readonly executionProvider: string;
+  readonly eventLog: { readonly lastId: number; readonly count?: number };
+  readonly stages: Readonly<Record<string, { readonly p50Ms?: number; readonly p99Ms?: number; readonly count: number }>>;
+  readonly modelRuns: Readonly<Record<string, { readonly p50Ms?: number; readonly p99Ms?: number; readonly count: number }>>;
+}
+
 export interface ApiDeps {
   readonly events: EventFeed;
   readonly tokens: () => readonly TokenEntry[];
@@ -68,6 +117,13 @@ export interface ApiDeps {
   readonly snapshotPath?: (id: string, kind: 'face' | 'frame') => string | undefined;
   readonly ready?: () => boolean;
   readonly logger?: Logger;
+  /** Latest frame per camera (GET /v1/cameras/:id/frame). */
+  readonly liveFrames?: LiveFrameApi;
+  readonly unknowns?: UnknownsApi;
+  readonly photos?: PhotoApi;
+  readonly system?: () => Promise<SystemInfo>;
+  /** Folder of the built dashboard (web/dist); when absent or not built, `/` says how to build it. */
+  readonly webRoot?: string;
 }
 
 export interface ApiOptions {

@@ -25,6 +25,17 @@ export interface EventsSocketOptions {
 
 const STATUS_TEXT: Readonly<Record<number, string>> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 429: 'Too Many Requests', 503: 'Service Unavailable' };
 
+/** The dashboard served by this same server: a page whose origin is this host:port may connect. */
+export function sameOrigin(origin: string, host: string | undefined): boolean {
+  if (!host) return false;
+  try {
+    const o = new URL(origin);
+    return (o.protocol === 'http:' || o.protocol === 'https:') && o.host === host.toLowerCase();
+  } catch {
+    return false;
+  }
+}
+
 export interface EventsSocket {
   readonly onUpgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   readonly clients: () => number;
@@ -49,7 +60,7 @@ export function createEventsSocket(deps: ApiDeps, gate: AuthGate, guard: Connect
     const url = req.url ?? '/';
     if (new URL(url, 'http://x').pathname !== '/v1/events') return refuse(socket, 404, 'WebSocket endpoint is /v1/events');
     const origin = req.headers.origin;
-    if (origin && !opts.allowedOrigins.includes(origin)) return refuse(socket, 403, `origin ${origin} is not in server.allowedOrigins`);
+    if (origin && !opts.allowedOrigins.includes(origin) && !sameOrigin(origin, req.headers.host)) return refuse(socket, 403, `origin ${origin} is not in server.allowedOrigins`);
     const v = gate(req, 'viewer', 'ws');
     if (!v.ok) return refuse(socket, v.status, v.message, v.headers);
     wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, v.principal, req.socket.remoteAddress));

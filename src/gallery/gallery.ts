@@ -14,7 +14,7 @@ import type { CropCoverage, EnrollInput, FaceCropInput, GalleryStats, Identity, 
 import type { RgbImage } from '../types.ts';
 import { cleanCrops, cleanEmbedding, cleanGroups, cleanK, cleanMetadata, cleanModelId, cleanName, cleanTemplates, cleanThreshold, cleanTime, type CleanTemplate } from './validate.ts';
 
-export type WriteOperation = 'enroll' | 'addTemplates' | 'reembed' | 'dropOtherModels' | 'removeTemplate' | 'rename' | 'setGroups' | 'setMetadata' | 'remove' | 'upsertUnknown' | 'promoteUnknown' | 'removeUnknown' | 'pruneUnknowns';
+export type WriteOperation = 'enroll' | 'addTemplates' | 'reembed' | 'dropOtherModels' | 'removeTemplate' | 'rename' | 'setGroups' | 'setMetadata' | 'remove' | 'upsertUnknown' | 'promoteUnknown' | 'removeUnknown' | 'mergeUnknowns' | 'pruneUnknowns';
 
 export interface GalleryOptions {
   /** Create the file (and its folder) when it does not exist (default true). */
@@ -902,6 +902,43 @@ export class Gallery {
       this.changed('unknown', u.id);
     });
     this.unknowns.get(u.model_id)?.delete(u.id);
+  }
+
+  /**
+   * The operator says two unknowns are one person: `fromId` joins `intoId` (centroids weighted by
+   * their sighting counts, counts added, first/last seen widened) and `fromId` is gone. One
+   * transaction; both must be of the same model.
+   */
+  mergeUnknowns(fromId: string, intoId: string): Unknown {
+    this.assertOpen();
+    this.syncWithFile();
+    const merged = this.write('mergeUnknowns', () => {
+      const a = typeof fromId === 'string' ? this.stmt.unknown.get(fromId) : undefined;
+      const b = typeof intoId === 'string' ? this.stmt.unknown.get(intoId) : undefined;
+      if (!a || !b) throw new GalleryError('GALLERY_UNKNOWN_NOT_FOUND', `no unknown with id ${JSON.stringify(a ? intoId : fromId)}`, { hint: 'unknown ids look like unk_12; they disappear once promoted, merged or pruned' });
+      if (a.id === b.id) throw new GalleryError('GALLERY_BAD_ARGUMENT', 'an unknown cannot be merged into itself');
+      if (a.model_id !== b.model_id || a.dim !== b.dim) throw new GalleryError('GALLERY_DIM_MISMATCH', `unknowns ${a.id} (${a.model_id}) and ${b.id} (${b.model_id}) come from different models`);
+      const ca = fromBlob(a.centroid, a.dim, `unknown ${a.id}`);
+      const cb = fromBlob(b.centroid, b.dim, `unknown ${b.id}`);
+      const sum = new Float32Array(a.dim);
+      let norm = 0;
+      for (let i = 0; i < sum.length; i++) {
+        sum[i] = ca[i] * a.count + cb[i] * b.count;
+        norm += sum[i] * sum[i];
+      }
+      norm = Math.sqrt(norm) || 1;
+      for (let i = 0; i < sum.length; i++) sum[i] /= norm;
+      const entry: UnknownEntry = { centroid: sum, count: a.count + b.count, firstSeen: Math.min(a.first_seen, b.first_seen), lastSeen: Math.max(a.last_seen, b.last_seen) };
+      this.stmt.updateUnknown.run(toBlob(entry.centroid), entry.count, entry.firstSeen, entry.lastSeen, b.id);
+      this.stmt.removeUnknown.run(a.id);
+      this.changed('unknown', a.id);
+      this.changed('unknown', b.id);
+      return { entry, modelId: a.model_id, dim: a.dim, from: a.id, into: b.id };
+    });
+    const pool = this.unknownPool(merged.modelId);
+    pool.delete(merged.from);
+    pool.set(merged.into, merged.entry);
+    return { id: merged.into, modelId: merged.modelId, dim: merged.dim, centroid: merged.entry.centroid.slice(), count: merged.entry.count, firstSeen: merged.entry.firstSeen, lastSeen: merged.entry.lastSeen };
   }
 
   /** Forget unknowns last seen before `beforeMs`; returns how many. */

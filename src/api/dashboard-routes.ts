@@ -1,0 +1,163 @@
+/**
+ * The routes the operator dashboard added to the API, as a table (method + path pattern -> role +
+ * handler) rather than more of http-routes.ts's if-chain:
+ *   GET    /v1/me                               viewer   who this token is (id, role)
+ *   GET    /v1/cameras/:id/frame                viewer   latest frame as JPEG (<= 2 fps encode, shared)
+ *   GET    /v1/identities/:id/photos            viewer   stored enrollment photos (face crops)
+ *   GET    /v1/identities/:id/photos/:photoId   viewer   one of them as JPEG
+ *   GET    /v1/unknowns                         viewer   clusters of recurring unknown faces
+ *   POST   /v1/unknowns/:id/name                admin    {name, groups?}: the cluster becomes an identity
+ *   POST   /v1/unknowns/:id/merge               admin    {into}: this cluster joins another
+ *   DELETE /v1/unknowns/:id                     admin    dismiss a cluster
+ *   GET    /v1/system                           viewer   version, models, per-camera and per-stage figures
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Principal, Role } from './auth.ts';
+import { HttpError, readJson, sendJson, stringArray } from './http-routes.ts';
+import type { ApiDeps } from './types.ts';
+
+export interface RouteContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly url: URL;
+  readonly method: string;
+  /** Path segments, `v1` first. */
+  readonly parts: readonly string[];
+  readonly require: (req: IncomingMessage, role: Role) => Principal;
+  readonly maxMessageBytes: number;
+}
+
+interface Route {
+  readonly method: string;
+  /** Segments after `v1`; `:name` captures one segment. */
+  readonly pattern: readonly string[];
+  readonly role: Role;
+  readonly handle: (c: RouteContext, params: Readonly<Record<string, string>>, who: Principal) => Promise<void> | void;
+}
+
+const ID = /^[A-Za-z0-9_.-]{1,128}$/;
+
+function match(pattern: readonly string[], segs: readonly string[]): Record<string, string> | undefined {
+  if (pattern.length !== segs.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < pattern.length; i++) {
+    const p = pattern[i];
+    const s = segs[i];
+    if (p.startsWith(':')) {
+      if (!ID.test(s)) return undefined;
+      params[p.slice(1)] = s;
+    } else if (p !== s) return undefined;
+  }
+  return params;
+}
+
+function sendJpeg(res: ServerResponse, jpeg: Buffer, headers: Readonly<Record<string, string>> = {}): void {
+  res.writeHead(200, { ...headers, 'content-type': 'image/jpeg', 'content-length': jpeg.length, 'cache-control': 'no-store' });
+  res.end(jpeg);
+}
+
+function routesFor(deps: ApiDeps): Route[] {
+  const routes: Route[] = [{ method: 'GET', pattern: ['me'], role: 'viewer', handle: (c, _p, who) => sendJson(c.res, 200, { id: who.id, role: who.role }) }];
+  const live = deps.liveFrames;
+  if (live) {
+    routes.push({
+      method: 'GET',
+      pattern: ['cameras', ':id', 'frame'],
+      role: 'viewer',
+      handle: async (c, p) => {
+        const known = deps.cameras?.().some((x) => (x as { id?: unknown }).id === p.id) ?? true;
+        if (!known) throw new HttpError(404, `no camera ${p.id}`);
+        const r = await live.latest(p.id);
+        if (!r.ok) return sendJson(c.res, 503, { error: r.message, reason: r.reason }, { 'retry-after': '1' });
+        const f = r.frame;
+        sendJpeg(c.res, f.jpeg, { 'x-frame-seq': String(f.seq), 'x-frame-captured-at': String(f.capturedAt), 'x-frame-source-size': `${f.sourceWidth}x${f.sourceHeight}` });
+      },
+    });
+  }
+  const photos = deps.photos;
+  if (photos) {
+    routes.push(
+      {
+        method: 'GET',
+        pattern: ['identities', ':id', 'photos'],
+        role: 'viewer',
+        handle: (c, p) => {
+          const list = photos.list(p.id);
+          if (!list) throw new HttpError(404, `no identity ${p.id}`);
+          sendJson(c.res, 200, { photos: list });
+        },
+      },
+      {
+        method: 'GET',
+        pattern: ['identities', ':id', 'photos', ':photo'],
+        role: 'viewer',
+        handle: async (c, p) => {
+          const jpeg = await photos.jpeg(p.id, p.photo);
+          if (!jpeg) throw new HttpError(404, `no photo ${p.photo} of identity ${p.id}`);
+          sendJpeg(c.res, jpeg, { 'cache-control': 'private, max-age=3600' });
+        },
+      },
+    );
+  }
+  const unknowns = deps.unknowns;
+  if (unknowns) {
+    routes.push(
+      { method: 'GET', pattern: ['unknowns'], role: 'viewer', handle: (c) => sendJson(c.res, 200, { unknowns: unknowns.list() }) },
+      {
+        method: 'POST',
+        pattern: ['unknowns', ':id', 'name'],
+        role: 'admin',
+        handle: async (c, p, who) => {
+          const body = await readJson(c.req, c.maxMessageBytes);
+          const name = typeof body.name === 'string' ? body.name.trim() : '';
+          if (!name || name.length > 200) throw new HttpError(400, 'name must be a non-empty string of at most 200 characters');
+          const groups = stringArray(body.groups, 'groups');
+          if (!unknowns.list().some((u) => u.id === p.id)) throw new HttpError(404, `no unknown ${p.id}`);
+          sendJson(c.res, 201, { identity: await unknowns.name(p.id, { name, groups }, who.id) });
+        },
+      },
+      {
+        method: 'POST',
+        pattern: ['unknowns', ':id', 'merge'],
+        role: 'admin',
+        handle: async (c, p, who) => {
+          const body = await readJson(c.req, c.maxMessageBytes);
+          if (typeof body.into !== 'string' || !ID.test(body.into)) throw new HttpError(400, 'into must be the id of another unknown (e.g. "unk_3")');
+          if (body.into === p.id) throw new HttpError(400, 'a cluster cannot be merged into itself');
+          const merged = unknowns.merge(p.id, body.into, who.id);
+          if (!merged) throw new HttpError(404, `no unknown ${p.id} or ${body.into}`);
+          sendJson(c.res, 200, { unknown: merged });
+        },
+      },
+      {
+        method: 'DELETE',
+        pattern: ['unknowns', ':id'],
+        role: 'admin',
+        handle: (c, p, who) => {
+          if (!unknowns.dismiss(p.id, who.id)) throw new HttpError(404, `no unknown ${p.id}`);
+          sendJson(c.res, 200, { dismissed: p.id });
+        },
+      },
+    );
+  }
+  const system = deps.system;
+  if (system) routes.push({ method: 'GET', pattern: ['system'], role: 'viewer', handle: async (c) => sendJson(c.res, 200, await system()) });
+  return routes;
+}
+
+/** Answer the request when one of the dashboard's routes matches; false to let the other routes try. */
+export function createDashboardRoutes(deps: ApiDeps): (c: RouteContext) => Promise<boolean> {
+  const routes = routesFor(deps);
+  return async (c) => {
+    const segs = c.parts.slice(1);
+    for (const r of routes) {
+      if (r.method !== c.method && !(r.method === 'GET' && c.method === 'HEAD')) continue;
+      const params = match(r.pattern, segs);
+      if (!params) continue;
+      const who = c.require(c.req, r.role);
+      await r.handle(c, params, who);
+      return true;
+    }
+    return false;
+  };
+}

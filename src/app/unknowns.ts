@@ -1,0 +1,90 @@
+/**
+ * Unknown-face clusters for the dashboard (UnknownsApi): the gallery's unknowns (src/gallery: one
+ * centroid per recurring unrecognised face) with thumbnails from the face snapshots of their
+ * face.unknown events. Naming a cluster promotes it to an identity (its centroid as the first
+ * template), then enrols up to `maxPhotos` of its face snapshots as real photos (templates + crops,
+ * so the person has photos and masked variants); merging and dismissing are gallery transactions.
+ * Every change is logged with the actor (the token id); naming is an identity.created audit event.
+ */
+import { readFile } from 'node:fs/promises';
+import type { IdentityApi, UnknownCluster, UnknownsApi } from '../api/server.ts';
+import type { Event, NewEventOf } from '../events/index.ts';
+import type { Gallery, Unknown } from '../gallery/index.ts';
+import type { Logger } from '../log.ts';
+
+export interface UnknownsDeps {
+  readonly gallery: Gallery;
+  /** Recent face.unknown events, newest first (the event log). */
+  readonly recentUnknownEvents: (limit: number) => readonly Event[];
+  /** Path of a face snapshot by id (throws or undefined when unknown). */
+  readonly snapshotFile: (id: string) => string | undefined;
+  /** Adds photos to an identity (the API's enrolment path: detection, quality checks, templates). */
+  readonly identities: IdentityApi;
+  readonly publish: (event: NewEventOf<'identity.created'>) => Event | void;
+  readonly logger: Logger;
+  /** Face snapshots enrolled when a cluster is named (default 3). */
+  readonly maxPhotos?: number;
+  /** Thumbnails listed per cluster (default 4). */
+  readonly thumbnails?: number;
+}
+
+export function createUnknownsApi(d: UnknownsDeps): UnknownsApi {
+  const maxPhotos = d.maxPhotos ?? 3;
+  const thumbs = d.thumbnails ?? 4;
+  const snapshotsById = (): Map<string, string[]> => {
+    const by = new Map<string, string[]>();
+    for (const e of d.recentUnknownEvents(2000)) {
+      const data = e.data as { unknownId?: unknown; snapshotId?: unknown };
+      if (typeof data.unknownId !== 'string' || typeof data.snapshotId !== 'string') continue;
+      const list = by.get(data.unknownId) ?? [];
+      if (!list.includes(data.snapshotId)) list.push(data.snapshotId);
+      by.set(data.unknownId, list);
+    }
+    return by;
+  };
+  const view = (u: Unknown, snaps: Map<string, string[]>): UnknownCluster => ({ id: u.id, count: u.count, firstSeen: u.firstSeen, lastSeen: u.lastSeen, snapshots: (snaps.get(u.id) ?? []).slice(0, thumbs) });
+  return {
+    list: () => {
+      const snaps = snapshotsById();
+      return d.gallery
+        .listUnknowns()
+        .sort((a, b) => b.lastSeen - a.lastSeen)
+        .map((u) => view(u, snaps));
+    },
+    name: async (id, input, actor) => {
+      const snaps = snapshotsById().get(id) ?? [];
+      const identity = d.gallery.promoteUnknown(id, input.name, { groups: input.groups });
+      try {
+        d.publish({ type: 'identity.created', timeMs: Date.now(), identityId: identity.id, data: { actor, name: identity.name, groups: [...identity.groups], templates: 1 } });
+      } catch (err) {
+        d.logger.error({ err, identityId: identity.id }, 'audit event not logged');
+      }
+      let added = 0;
+      const rejected: string[] = [];
+      for (const snap of snaps) {
+        if (added >= maxPhotos) break;
+        const file = d.snapshotFile(snap);
+        const bytes = file ? await readFile(file).catch(() => undefined) : undefined;
+        if (!bytes) continue;
+        const r = await d.identities.enrollPhoto(identity.id, bytes, actor);
+        if (r.ok) added++;
+        else rejected.push(r.reason ?? 'rejected');
+      }
+      d.logger.info({ actor, unknownId: id, identityId: identity.id, photosAdded: added, photosRejected: rejected.length }, 'unknown named: now an identity');
+      return { ...(d.gallery.getIdentity(identity.id) ?? identity), photosAdded: added, photosRejected: rejected };
+    },
+    merge: (from, into, actor) => {
+      const known = new Set(d.gallery.listUnknowns().map((u) => u.id));
+      if (!known.has(from) || !known.has(into)) return undefined;
+      const merged = d.gallery.mergeUnknowns(from, into);
+      d.logger.info({ actor, from, into, count: merged.count }, 'unknowns merged');
+      return view(merged, snapshotsById());
+    },
+    dismiss: (id, actor) => {
+      if (!d.gallery.listUnknowns().some((u) => u.id === id)) return false;
+      d.gallery.removeUnknown(id);
+      d.logger.info({ actor, unknownId: id }, 'unknown dismissed');
+      return true;
+    },
+  };
+}

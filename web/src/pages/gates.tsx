@@ -1,0 +1,88 @@
+/** Gates: state, last decisions, manual open / hold-open / close with a reason (operators). */
+import { useState } from 'preact/hooks';
+import type { FgEvent } from '../api.ts';
+import { can, Empty, ErrorBox, formatTime, Loading, useLoad, useSession } from '../ui.tsx';
+
+interface Gate {
+  readonly id: string;
+  readonly name?: string;
+  readonly cameras: readonly string[];
+  readonly manual: { mode: string; by: string; since: number; until?: number } | null;
+}
+
+function GateCard({ gate, operator, onChanged }: { gate: Gate; operator: boolean; onChanged: () => void }) {
+  const { api, events } = useSession();
+  const [reason, setReason] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(undefined);
+  const [done, setDone] = useState<string | undefined>(undefined);
+  const recent = events.filter((e) => e.gateId === gate.id && e.type.startsWith('gate.')).slice(0, 8);
+  const act = async (action: 'open' | 'hold-open' | 'close') => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await api.send('POST', `/v1/gates/${encodeURIComponent(gate.id)}/${action}`, { reason: reason.trim() });
+      setDone(`${action} sent`);
+      setReason('');
+      onChanged();
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const label = (e: FgEvent) => `${e.type.replace('gate.', '')} ${typeof e.data.name === 'string' ? e.data.name : ''} ${typeof e.data.reason === 'string' ? `(${e.data.reason})` : ''}`;
+  return (
+    <li class="card gate" data-gate={gate.id}>
+      <h2>{gate.name ?? gate.id}</h2>
+      <p>
+        State: <span class={`pill ${gate.manual ? 'warn' : 'ok'}`}>{gate.manual ? `held open by ${gate.manual.by}` : 'automatic'}</span> · cameras {gate.cameras.join(', ')}
+      </p>
+      <h3>Last decisions</h3>
+      {recent.length ? (
+        <ul class="decisions">
+          {recent.map((e) => (
+            <li key={e.id}>
+              <time dateTime={e.time}>{formatTime(e.timeMs)}</time> {label(e)}
+            </li>
+          ))}
+        </ul>
+      ) : (
+        <Empty>No decision since the page opened.</Empty>
+      )}
+      {operator ? (
+        <form onSubmit={(e) => e.preventDefault()} aria-label={`manual control of ${gate.id}`}>
+          <label for={`reason-${gate.id}`}>Reason</label>
+          <input id={`reason-${gate.id}`} value={reason} maxLength={500} placeholder="delivery, fire drill…" onInput={(e) => setReason((e.target as HTMLInputElement).value)} />
+          <div class="actions">
+            <button type="button" disabled={busy} onClick={() => void act('open')}>Open</button>
+            <button type="button" disabled={busy} onClick={() => void act('hold-open')}>Hold open</button>
+            <button type="button" disabled={busy} onClick={() => void act('close')}>Close</button>
+          </div>
+          {done && <p class="notice" role="status">{done}</p>}
+        </form>
+      ) : (
+        <p class="muted">Manual control needs the operator role.</p>
+      )}
+      {error !== undefined && <ErrorBox error={error} />}
+    </li>
+  );
+}
+
+export function GatesPage() {
+  const { api, me } = useSession();
+  const list = useLoad(() => api.json<{ gates: Gate[] }>('/v1/gates').then((r) => r.gates), [], 5000);
+  return (
+    <section aria-labelledby="gates-title">
+      <h1 id="gates-title">Gates</h1>
+      {list.error !== undefined && <ErrorBox error={list.error} onRetry={list.reload} />}
+      {list.loading && !list.data && <Loading what="gates" />}
+      {list.data && list.data.length === 0 && <Empty>No gates are configured.</Empty>}
+      <ul class="gates">
+        {list.data?.map((g) => (
+          <GateCard key={g.id} gate={g} operator={can(me, 'operator')} onChanged={list.reload} />
+        ))}
+      </ul>
+    </section>
+  );
+}
