@@ -61,14 +61,16 @@ export function registerRunCommands(program: Command): void {
     .command('demo')
     .description('the shipped demo: a loopback RTSP door camera serving a clip of real people, a gallery enrolled from photos, one gate, and a WebSocket client printing the events')
     .option('--port <port>', 'API port (default 8640 from config/demo.yaml; 0 = any free port)', nonNegativeInt('--port'))
-    .option('--forever', 'keep running (the clip replays) until Ctrl-C')
+    .option('--once', 'one pass of the clip, then exit: code 1 unless at least one granted and one denied decision (for scripts and tests)')
+    .option('--forever', 'keep running (the default; kept for older scripts)')
     .option('--all', 'print track events too')
     .option('--mqtt <url>', 'also publish events, state and Home Assistant discovery to this MQTT broker (mqtt://HOST:PORT)')
     .addOption(new Option('--log-level <level>', 'service log level (stderr)').choices(['fatal', 'error', 'warn', 'info', 'debug']).default('error'))
-    .action(async (o: { port?: number; forever?: boolean; all?: boolean; mqtt?: string; logLevel: string }) => {
+    .action(async (o: { port?: number; once?: boolean; forever?: boolean; all?: boolean; mqtt?: string; logLevel: string }) => {
       const { controller } = untilSignal();
-      const r = await runDemo({ logger: createLogger({ level: o.logLevel }), port: o.port, forever: o.forever, all: o.all, mqtt: o.mqtt, signal: controller.signal });
-      if (!o.forever && (r.granted === 0 || r.denied === 0)) {
+      // Keeps running (the dashboard with the live demo behind it) unless --once.
+      const r = await runDemo({ logger: createLogger({ level: o.logLevel }), port: o.port, forever: !o.once, all: o.all, mqtt: o.mqtt, signal: controller.signal });
+      if (o.once && (r.granted === 0 || r.denied === 0)) {
         process.stderr.write('error: the demo expected at least one granted and one denied decision (see the log above)\n');
         process.exitCode = 1;
       }

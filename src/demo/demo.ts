@@ -15,6 +15,8 @@ import { DEFAULT_EMBEDDER, loadConfig, parseConfig, type Config } from '../confi
 import { hostname } from 'node:os';
 import { nodeIdFromHostname } from '../outputs/index.ts';
 import { redactUrl } from '../redact.ts';
+import { sha256Hex } from '../api/auth.ts';
+import { webRoot } from '../app/dashboard.ts';
 import { createDetector } from '../detect/index.ts';
 import { FacegateError } from '../errors.ts';
 import { openGallery } from '../gallery/index.ts';
@@ -27,6 +29,8 @@ const ROOT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
 export const DEMO_CONFIG = join(ROOT, 'config/demo.yaml');
 export const DEMO_VIEWER_TOKEN = 'demo-viewer-token';
 export const DEMO_OPERATOR_TOKEN = 'demo-operator-token';
+/** Admin (enrols and edits people in the dashboard); added to the demo config at run time. */
+export const DEMO_ADMIN_TOKEN = 'demo-admin-token';
 
 /** Who walks up to the door (clip) and who is enrolled (gallery): different photos of each person. */
 export const DEMO_CAST = {
@@ -118,8 +122,10 @@ export async function enrollDemoGallery(db: string, dataDir = demoDataDir(), emb
  */
 export function demoConfig(base: Config, rtspUrl: string, stateDir: string, mqttUrl?: string, nodeId?: string): Config {
   const mqtt = mqttUrl === undefined ? base.events.outputs.mqtt : parseConfig({ events: { outputs: { mqtt: { enabled: true, url: mqttUrl, ...(nodeId ? { nodeId } : {}) } } } }, '--mqtt').events.outputs.mqtt;
+  const tokens = base.auth.tokens.some((t) => t.role === 'admin') ? base.auth.tokens : [...base.auth.tokens, { id: 'demo-admin', role: 'admin' as const, sha256: sha256Hex(DEMO_ADMIN_TOKEN) }];
   return {
     ...base,
+    auth: { ...base.auth, tokens },
     cameras: base.cameras.map((c) => ({ ...c, source: { kind: 'rtsp' as const, url: rtspUrl, transport: 'tcp' as const, latencyMs: 0, codec: 'h264' as const } })),
     gallery: { ...base.gallery, db: join(stateDir, 'gallery.sqlite') },
     events: { ...base.events, db: join(stateDir, 'events.sqlite'), snapshots: { ...base.events.snapshots, dir: join(stateDir, 'snapshots') }, outputs: { ...base.events.outputs, mqtt } },
@@ -162,6 +168,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       const node = config.events.outputs.mqtt?.nodeId ?? nodeIdFromHostname(hostname());
       print(`MQTT: ${redactUrl(opts.mqtt)}, topics facegate/${node}/# (watch: mosquitto_sub -v -t 'facegate/${node}/#'), Home Assistant discovery at homeassistant/device/${node}/config`);
     }
+    if (existsSync(join(webRoot(), 'index.html'))) {
+      print(`dashboard: ${service.api.url}/  sign in with the token "${DEMO_ADMIN_TOKEN}" (admin; or "${DEMO_OPERATOR_TOKEN}" operator, "${DEMO_VIEWER_TOKEN}" viewer)`);
+    } else {
+      print(`dashboard: not built (run \`npx tsx scripts/build-web.ts\`, or \`npm start\` which builds it); the API is at ${service.api.url}/v1/`);
+    }
+    if (opts.forever) print('the door clip loops (the camera reconnects after each pass); Ctrl-C to stop');
     print('events received by the WebSocket client:');
     watcher = watchEvents({
       url: service.api.url,
