@@ -9,6 +9,7 @@ import { registerIdentitiesCommand } from './identities.ts';
 import { registerGalleryCommand } from './gallery.ts';
 import { registerConfigCommand } from '../config/cli.ts';
 import { registerRunCommands } from './run.ts';
+import { registerHubCommand } from './hub.ts';
 
 const program = new Command('facegate')
   .description('edge video stream processor for face-based access control')
@@ -25,6 +26,7 @@ registerIdentitiesCommand(program, { defaultDb: DEFAULT_GALLERY_DB() });
 registerGalleryCommand(program, { defaultDb: DEFAULT_GALLERY_DB() });
 registerConfigCommand(program);
 registerRunCommands(program);
+registerHubCommand(program);
 
 program
   .command('bench')

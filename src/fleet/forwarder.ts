@@ -22,7 +22,7 @@ import type { CursorStore, EventSink, SinkStatus } from '../outputs/index.ts';
 import { FleetError, messageOf } from './errors.ts';
 import { startNatsLink, type NatsLink } from './nats.ts';
 import { ensureEventsStream } from './stream.ts';
-import { eventSubject, HEADER_NODE, HEADER_SITE, messageId } from './subjects.ts';
+import { eventSubject, FACEGATE_VERSION, HEADER_NODE, HEADER_SITE, HEADER_VERSION, messageId } from './subjects.ts';
 
 export const FLEET_SINK_NAME = 'fleet';
 
@@ -83,6 +83,7 @@ export function createFleetForwarder(opts: FleetForwarderOptions): FleetForwarde
         const h = headers();
         h.set(HEADER_NODE, f.nodeId);
         h.set(HEADER_SITE, f.site);
+        h.set(HEADER_VERSION, FACEGATE_VERSION);
         return js.publish(eventSubject(names, e.type), JSON.stringify(e), { msgID: messageId(f.nodeId, e.id), headers: h, timeout: f.forward.ackTimeoutMs });
       });
       const results = await Promise.allSettled(acks);

@@ -58,3 +58,6 @@ export function eventsStreamConfig(f: FleetConfig): { name: string; subjects: st
 /** Headers every forwarded event carries besides Nats-Msg-Id. */
 export const HEADER_NODE = 'Facegate-Node';
 export const HEADER_SITE = 'Facegate-Site';
+export const HEADER_VERSION = 'Facegate-Version';
+/** What the nodes report to the hub (package.json's version). */
+export const FACEGATE_VERSION = '0.1.0';

@@ -1,0 +1,112 @@
+/**
+ * The hub's event feed for the HTTP API and the WebSocket (src/api EventFeed): the newest events
+ * of every node in memory (a bounded window loaded from PostgreSQL at start, appended as the
+ * consumer commits), so the API's synchronous query and its replay-then-live stay what they are
+ * on a box. PostgreSQL holds the whole history (SQL, exports); the window is what clients can
+ * replay with `since`.
+ *
+ * Hub events are the nodes' events with three more envelope keys: `id` is the hub's own
+ * monotonic id (PostgreSQL's hub_id: what `since` means at the hub), `nodeId` and `site` say
+ * where it happened and `nodeEventId` is the id in that node's own log.
+ */
+import { Observable, Subject } from 'rxjs';
+import type { ApiEvent, EventFeed, EventQuery } from '../api/types.ts';
+import { matchesFilter, type EventFilter } from '../events/index.ts';
+
+export interface HubEvent extends ApiEvent {
+  readonly id: number;
+  readonly type: string;
+  readonly timeMs: number;
+  readonly nodeId: string;
+  readonly site: string;
+  readonly nodeEventId: number;
+  readonly cameraId?: string;
+  readonly gateId?: string;
+  readonly identityId?: string;
+  readonly [key: string]: unknown;
+}
+
+/** A filter that may also name nodes and sites (hub only; extra keys of the box filter). */
+export type HubFilter = EventFilter & { readonly nodes?: readonly string[]; readonly sites?: readonly string[] };
+
+export function matchesHubFilter(e: HubEvent, f: HubFilter | undefined): boolean {
+  if (!f) return true;
+  if (f.nodes && f.nodes.length > 0 && !f.nodes.includes(e.nodeId)) return false;
+  if (f.sites && f.sites.length > 0 && !f.sites.includes(e.site)) return false;
+  return matchesFilter(e as Parameters<typeof matchesFilter>[0], f);
+}
+
+export function toHubEvent(hubId: number, nodeId: string, site: string, body: Record<string, unknown>): HubEvent {
+  const nodeEventId = Number(body.id);
+  return { ...body, id: hubId, nodeId, site, nodeEventId, type: String(body.type), timeMs: Number(body.timeMs) } as HubEvent;
+}
+
+export class HubFeed implements EventFeed {
+  private readonly window: HubEvent[] = [];
+  private readonly live = new Subject<HubEvent>();
+  private last = 0;
+
+  constructor(readonly capacity = 100_000) {}
+
+  /** Events in hub id order (the consumer commits in order). */
+  push(events: readonly HubEvent[]): void {
+    for (const e of events) {
+      if (e.id <= this.last) continue;
+      this.last = e.id;
+      this.window.push(e);
+      this.live.next(e);
+    }
+    const over = this.window.length - this.capacity;
+    if (over > 0) this.window.splice(0, over);
+  }
+
+  lastId(): number {
+    return this.last;
+  }
+
+  size(): number {
+    return this.window.length;
+  }
+
+  replayThenLive(sinceId: number, filter: EventFilter): Observable<HubEvent> {
+    return new Observable<HubEvent>((sub) => {
+      const since = Math.max(0, Math.min(Math.floor(Number.isFinite(sinceId) ? sinceId : 0), this.last));
+      let last = since;
+      const f = filter as HubFilter;
+      // Replay and subscribe in the same turn: nothing can be pushed in between.
+      for (const e of this.window) {
+        if (e.id <= last) continue;
+        last = e.id;
+        if (matchesHubFilter(e, f)) sub.next(e);
+      }
+      const s = this.live.subscribe({
+        next: (e) => {
+          if (e.id <= last) return;
+          last = e.id;
+          if (matchesHubFilter(e, f)) sub.next(e);
+        },
+        complete: () => sub.complete(),
+      });
+      return () => s.unsubscribe();
+    });
+  }
+
+  query(q: EventQuery & { readonly nodeId?: string; readonly site?: string }): readonly HubEvent[] {
+    const limit = Math.max(1, Math.min(10_000, Math.floor(q.limit ?? 1000)));
+    const f: HubFilter = { ...(q.types ? { types: [...q.types] } : {}), ...(q.cameraId ? { cameras: [q.cameraId] } : {}), ...(q.gateId ? { gates: [q.gateId] } : {}), ...(q.identityId ? { identities: [q.identityId] } : {}), ...(q.nodeId ? { nodes: [q.nodeId] } : {}), ...(q.site ? { sites: [q.site] } : {}) };
+    const ok = (e: HubEvent): boolean => (q.fromMs === undefined || e.timeMs >= q.fromMs) && (q.toMs === undefined || e.timeMs < q.toMs) && matchesHubFilter(e, f);
+    const sorted = [...this.window].sort((a, b) => a.timeMs - b.timeMs || a.id - b.id);
+    if (q.order === 'desc') sorted.reverse();
+    const out: HubEvent[] = [];
+    for (const e of sorted) {
+      if (!ok(e)) continue;
+      out.push(e);
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  close(): void {
+    this.live.complete();
+  }
+}

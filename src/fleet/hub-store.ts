@@ -1,0 +1,366 @@
+/**
+ * The hub's PostgreSQL store: every event of every node (primary key (node_id, event_id), so a
+ * duplicate that slipped past JetStream's window is still dropped), a hub-wide monotonic id for
+ * the API's `since`, node status, and the gallery (identities, templates with their model id) as
+ * the fleet's source of truth.
+ *
+ * Migrations are numbered and applied in order inside one transaction each, recorded in
+ * fleet_schema; a hub started against a newer schema refuses to run.
+ */
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import type { PostgresConfig } from '../config/fleet.ts';
+import type { Logger } from '../log.ts';
+import { FleetError, messageOf } from './errors.ts';
+
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE events (
+    hub_id      BIGSERIAL UNIQUE NOT NULL,
+    node_id     TEXT NOT NULL,
+    event_id    BIGINT NOT NULL,
+    site        TEXT NOT NULL,
+    type        TEXT NOT NULL,
+    time_ms     DOUBLE PRECISION NOT NULL,
+    camera_id   TEXT,
+    gate_id     TEXT,
+    identity_id TEXT,
+    body        JSONB NOT NULL,
+    received_ms DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (node_id, event_id)
+  );
+  CREATE INDEX events_time ON events (time_ms);
+  CREATE INDEX events_site_node ON events (site, node_id, hub_id);
+  CREATE INDEX events_type ON events (type, hub_id);
+
+  CREATE TABLE nodes (
+    node_id       TEXT PRIMARY KEY,
+    site          TEXT NOT NULL,
+    first_seen_ms DOUBLE PRECISION NOT NULL,
+    last_seen_ms  DOUBLE PRECISION NOT NULL,
+    last_event_id BIGINT NOT NULL DEFAULT 0,
+    events        BIGINT NOT NULL DEFAULT 0,
+    lag           BIGINT,
+    cameras       JSONB NOT NULL DEFAULT '[]',
+    version       TEXT
+  );
+
+  CREATE TABLE identities (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    groups     JSONB NOT NULL DEFAULT '[]',
+    metadata   JSONB NOT NULL DEFAULT '{}',
+    created_ms DOUBLE PRECISION NOT NULL,
+    updated_ms DOUBLE PRECISION NOT NULL,
+    revision   BIGINT
+  );
+  CREATE TABLE templates (
+    id          TEXT PRIMARY KEY,
+    identity_id TEXT NOT NULL REFERENCES identities (id) ON DELETE CASCADE,
+    model_id    TEXT NOT NULL,
+    masked      BOOLEAN NOT NULL,
+    dim         INTEGER NOT NULL,
+    embedding   BYTEA NOT NULL,
+    quality     DOUBLE PRECISION,
+    source_photo_sha256 TEXT,
+    created_ms  DOUBLE PRECISION NOT NULL
+  );
+  CREATE INDEX templates_identity ON templates (identity_id);
+  -- Removals still to be published to the KV bucket (an identity removed while NATS was down).
+  CREATE TABLE gallery_outbox (
+    seq         BIGSERIAL PRIMARY KEY,
+    identity_id TEXT NOT NULL,
+    op          TEXT NOT NULL CHECK (op IN ('put', 'delete'))
+  );
+  `,
+];
+
+export interface HubEventRow {
+  readonly nodeId: string;
+  readonly site: string;
+  readonly eventId: number;
+  readonly type: string;
+  readonly timeMs: number;
+  readonly cameraId?: string | undefined;
+  readonly gateId?: string | undefined;
+  readonly identityId?: string | undefined;
+  /** The event as the node logged it (its own id inside). */
+  readonly body: Record<string, unknown>;
+  /** From the message headers. */
+  readonly version?: string | undefined;
+}
+
+export interface InsertedEvent {
+  readonly hubId: number;
+  readonly row: HubEventRow;
+}
+
+export interface NodeStatus {
+  readonly nodeId: string;
+  readonly site: string;
+  readonly firstSeenMs: number;
+  readonly lastSeenMs: number;
+  readonly lastEventId: number;
+  readonly events: number;
+  /** The node's forwarder lag (events not yet at the hub) from its last system.health. */
+  readonly lag: number | null;
+  readonly cameras: readonly unknown[];
+  readonly version: string | null;
+}
+
+export interface StoredTemplate {
+  readonly id: string;
+  readonly modelId: string;
+  readonly masked: boolean;
+  readonly embedding: Float32Array;
+  readonly quality: number | null;
+  readonly sourcePhotoSha256: string | null;
+}
+
+export interface StoredIdentity {
+  readonly id: string;
+  readonly name: string;
+  readonly groups: readonly string[];
+  readonly metadata: Readonly<Record<string, unknown>>;
+  readonly createdMs: number;
+  readonly updatedMs: number;
+  readonly templates: readonly StoredTemplate[];
+}
+
+export function postgresClientConfig(cfg: PostgresConfig): pg.PoolConfig {
+  let password = cfg.password;
+  if (cfg.passwordFile !== undefined) {
+    try {
+      password = readFileSync(cfg.passwordFile, 'utf8').split(/\r?\n/)[0]?.trim();
+    } catch (e) {
+      throw new FleetError('FLEET_CONFIG_INVALID', `cannot read fleet.hub.postgres.passwordFile ${cfg.passwordFile}: ${messageOf(e)}`, { context: { path: cfg.passwordFile }, hint: 'check the path and that the service user can read it', cause: e });
+    }
+  }
+  return {
+    host: cfg.host,
+    port: cfg.port,
+    database: cfg.database,
+    user: cfg.user,
+    password,
+    max: cfg.poolSize,
+    connectionTimeoutMillis: 5000,
+    idleTimeoutMillis: 30_000,
+    ...(cfg.ssl ? { ssl: { rejectUnauthorized: cfg.ssl.rejectUnauthorized, ...(cfg.ssl.ca ? { ca: readFileSync(cfg.ssl.ca, 'utf8') } : {}) } } : {}),
+  };
+}
+
+/** A PostgreSQL failure as a FleetError with a fix (never the password). */
+export function classifyPgError(e: unknown, cfg: PostgresConfig): FleetError {
+  if (e instanceof FleetError) return e;
+  const msg = messageOf(e);
+  const where = `${cfg.user}@${cfg.host}:${cfg.port}/${cfg.database}`;
+  const code = (e as { code?: string })?.code;
+  if (code === '28P01' || code === '28000') return new FleetError('FLEET_POSTGRES_UNAVAILABLE', `PostgreSQL ${where} refused the credentials (${msg})`, { context: { where }, hint: 'check fleet.hub.postgres user and passwordFile (and pg_hba.conf)', cause: e });
+  if (code === '3D000') return new FleetError('FLEET_POSTGRES_UNAVAILABLE', `PostgreSQL ${where}: the database does not exist (${msg})`, { context: { where }, hint: `create it: createdb -O ${cfg.user} ${cfg.database}`, cause: e });
+  return new FleetError('FLEET_POSTGRES_UNAVAILABLE', `cannot use PostgreSQL ${where} (${msg})`, { context: { where }, hint: 'check that PostgreSQL runs and fleet.hub.postgres host/port; the hub keeps retrying', cause: e });
+}
+
+const toBytes = (v: Float32Array): Buffer => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+const fromBytes = (b: Buffer, dim: number): Float32Array => {
+  const copy = new Float32Array(dim);
+  new Uint8Array(copy.buffer).set(b.subarray(0, dim * 4));
+  return copy;
+};
+
+export class HubStore {
+  readonly pool: pg.Pool;
+  private readonly cfg: PostgresConfig;
+
+  constructor(cfg: PostgresConfig, logger: Logger) {
+    this.cfg = cfg;
+    this.pool = new pg.Pool(postgresClientConfig(cfg));
+    // An idle client that loses its server must not crash the hub.
+    this.pool.on('error', (err) => logger.warn({ detail: classifyPgError(err, cfg).message }, 'fleet hub: PostgreSQL connection lost'));
+  }
+
+  private wrap(e: unknown): FleetError {
+    return classifyPgError(e, this.cfg);
+  }
+
+  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    let c: pg.PoolClient;
+    try {
+      c = await this.pool.connect();
+    } catch (e) {
+      throw this.wrap(e);
+    }
+    try {
+      await c.query('BEGIN');
+      const r = await fn(c);
+      await c.query('COMMIT');
+      return r;
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw this.wrap(e);
+    } finally {
+      c.release();
+    }
+  }
+
+  private async q<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
+    try {
+      return await this.pool.query<R>(sql, params);
+    } catch (e) {
+      throw this.wrap(e);
+    }
+  }
+
+  /** Apply the missing migrations (each in its own transaction, under an advisory lock). */
+  async migrate(): Promise<number> {
+    return this.tx(async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock(4242010)');
+      await c.query('CREATE TABLE IF NOT EXISTS fleet_schema (version INTEGER NOT NULL)');
+      const r = await c.query<{ v: number | null }>('SELECT max(version) AS v FROM fleet_schema');
+      const have = r.rows[0]?.v ?? 0;
+      if (have > MIGRATIONS.length) throw new FleetError('FLEET_POSTGRES_UNAVAILABLE', `the hub database has schema version ${have}; this facegate knows ${MIGRATIONS.length}`, { hint: 'run the facegate version that wrote it' });
+      for (let v = have; v < MIGRATIONS.length; v++) {
+        await c.query(MIGRATIONS[v]);
+        await c.query('INSERT INTO fleet_schema (version) VALUES ($1)', [v + 1]);
+      }
+      return MIGRATIONS.length;
+    });
+  }
+
+  /**
+   * Store a batch of events in one transaction; duplicates (same node and event id) are dropped.
+   * Returns the rows that were new, with their hub ids, in insertion order. Node status moves
+   * with them.
+   */
+  async insertEvents(rows: readonly HubEventRow[], nowMs = Date.now()): Promise<InsertedEvent[]> {
+    if (rows.length === 0) return [];
+    return this.tx(async (c) => {
+      const cols = 11;
+      const values: unknown[] = [];
+      const tuples: string[] = [];
+      rows.forEach((r, i) => {
+        const b = i * cols;
+        tuples.push(`(${Array.from({ length: cols }, (_, k) => `$${b + k + 1}`).join(', ')}, $${rows.length * cols + 1})`);
+        values.push(r.nodeId, r.eventId, r.site, r.type, r.timeMs, r.cameraId ?? null, r.gateId ?? null, r.identityId ?? null, JSON.stringify(r.body), i, r.version ?? null);
+      });
+      values.push(nowMs);
+      // ord keeps the batch order for the hub ids; version rides along for the node rows.
+      const res = await c.query<{ hub_id: string; node_id: string; event_id: string }>(
+        `WITH input (node_id, event_id, site, type, time_ms, camera_id, gate_id, identity_id, body, ord, version, received_ms) AS (VALUES ${tuples.join(', ')})
+         INSERT INTO events (node_id, event_id, site, type, time_ms, camera_id, gate_id, identity_id, body, received_ms)
+         SELECT node_id, event_id::bigint, site, type, time_ms::double precision, camera_id, gate_id, identity_id, body::jsonb, received_ms::double precision FROM input ORDER BY ord::int
+         ON CONFLICT (node_id, event_id) DO NOTHING
+         RETURNING hub_id, node_id, event_id`,
+        values,
+      );
+      const byKey = new Map(rows.map((r) => [`${r.nodeId}:${r.eventId}`, r]));
+      const inserted = res.rows
+        .map((x) => ({ hubId: Number(x.hub_id), row: byKey.get(`${x.node_id}:${x.event_id}`) as HubEventRow }))
+        .sort((a, b) => a.hubId - b.hubId);
+      // Node status: last seen, newest id, count, version; lag and cameras from system.health.
+      const perNode = new Map<string, { site: string; maxId: number; n: number; version?: string; health?: Record<string, unknown> }>();
+      for (const r of rows) {
+        const p = perNode.get(r.nodeId) ?? { site: r.site, maxId: 0, n: 0 };
+        p.maxId = Math.max(p.maxId, r.eventId);
+        if (r.version) p.version = r.version;
+        if (r.type === 'system.health') p.health = r.body.data as Record<string, unknown>;
+        perNode.set(r.nodeId, p);
+      }
+      for (const i of inserted) perNode.get(i.row.nodeId)!.n++;
+      for (const [node, p] of perNode) {
+        const sinks = Array.isArray(p.health?.sinks) ? (p.health.sinks as { name?: string; lag?: number }[]) : undefined;
+        const lag = sinks?.find((s) => s.name === 'fleet')?.lag;
+        const cameras = Array.isArray(p.health?.cameras) ? JSON.stringify(p.health.cameras) : null;
+        await c.query(
+          `INSERT INTO nodes (node_id, site, first_seen_ms, last_seen_ms, last_event_id, events, lag, cameras, version)
+           VALUES ($1, $2, $3, $3, $4, $5, $6, COALESCE($7::jsonb, '[]'::jsonb), $8)
+           ON CONFLICT (node_id) DO UPDATE SET site = EXCLUDED.site, last_seen_ms = EXCLUDED.last_seen_ms,
+             last_event_id = GREATEST(nodes.last_event_id, EXCLUDED.last_event_id), events = nodes.events + EXCLUDED.events,
+             lag = COALESCE($6, nodes.lag), cameras = COALESCE($7::jsonb, nodes.cameras), version = COALESCE($8, nodes.version)`,
+          [node, p.site, nowMs, p.maxId, p.n, lag ?? null, cameras, p.version ?? null],
+        );
+      }
+      return inserted;
+    });
+  }
+
+  /** The newest `limit` events (hub id order), for the API's in-memory window. */
+  async recentEvents(limit: number): Promise<{ hubId: number; nodeId: string; site: string; body: Record<string, unknown> }[]> {
+    const r = await this.q<{ hub_id: string; node_id: string; site: string; body: Record<string, unknown> }>('SELECT hub_id, node_id, site, body FROM (SELECT hub_id, node_id, site, body FROM events ORDER BY hub_id DESC LIMIT $1) x ORDER BY hub_id', [limit]);
+    return r.rows.map((x) => ({ hubId: Number(x.hub_id), nodeId: x.node_id, site: x.site, body: x.body }));
+  }
+
+  async eventCount(nodeId?: string): Promise<number> {
+    const r = nodeId === undefined ? await this.q<{ n: string }>('SELECT count(*) AS n FROM events') : await this.q<{ n: string }>('SELECT count(*) AS n FROM events WHERE node_id = $1', [nodeId]);
+    return Number(r.rows[0]?.n ?? 0);
+  }
+
+  async eventIds(nodeId: string): Promise<number[]> {
+    const r = await this.q<{ event_id: string }>('SELECT event_id FROM events WHERE node_id = $1 ORDER BY event_id', [nodeId]);
+    return r.rows.map((x) => Number(x.event_id));
+  }
+
+  async nodes(): Promise<NodeStatus[]> {
+    const r = await this.q<{ node_id: string; site: string; first_seen_ms: number; last_seen_ms: number; last_event_id: string; events: string; lag: string | null; cameras: unknown[]; version: string | null }>('SELECT * FROM nodes ORDER BY site, node_id');
+    return r.rows.map((x) => ({ nodeId: x.node_id, site: x.site, firstSeenMs: x.first_seen_ms, lastSeenMs: x.last_seen_ms, lastEventId: Number(x.last_event_id), events: Number(x.events), lag: x.lag === null ? null : Number(x.lag), cameras: x.cameras, version: x.version }));
+  }
+
+  // --- gallery (source of truth) -------------------------------------------------------------
+
+  /** Insert or replace an identity with all its templates, in one transaction. */
+  async putIdentity(i: StoredIdentity): Promise<void> {
+    await this.tx(async (c) => {
+      await c.query(
+        `INSERT INTO identities (id, name, groups, metadata, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, groups = EXCLUDED.groups, metadata = EXCLUDED.metadata, updated_ms = EXCLUDED.updated_ms`,
+        [i.id, i.name, JSON.stringify(i.groups), JSON.stringify(i.metadata), i.createdMs, i.updatedMs],
+      );
+      await c.query('DELETE FROM templates WHERE identity_id = $1', [i.id]);
+      for (const t of i.templates) {
+        await c.query('INSERT INTO templates (id, identity_id, model_id, masked, dim, embedding, quality, source_photo_sha256, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)', [t.id, i.id, t.modelId, t.masked, t.embedding.length, toBytes(t.embedding), t.quality, t.sourcePhotoSha256, i.updatedMs]);
+      }
+      await c.query("INSERT INTO gallery_outbox (identity_id, op) VALUES ($1, 'put')", [i.id]);
+    });
+  }
+
+  /** Remove an identity; false when there was none. */
+  async removeIdentity(id: string): Promise<boolean> {
+    return this.tx(async (c) => {
+      const r = await c.query('DELETE FROM identities WHERE id = $1', [id]);
+      if ((r.rowCount ?? 0) === 0) return false;
+      await c.query("INSERT INTO gallery_outbox (identity_id, op) VALUES ($1, 'delete')", [id]);
+      return true;
+    });
+  }
+
+  async getIdentity(id: string): Promise<StoredIdentity | undefined> {
+    return (await this.identities([id]))[0];
+  }
+
+  /** Identities with their templates (all, or the given ids). */
+  async identities(ids?: readonly string[]): Promise<StoredIdentity[]> {
+    const rows = ids === undefined ? await this.q<{ id: string; name: string; groups: string[]; metadata: Record<string, unknown>; created_ms: number; updated_ms: number }>('SELECT * FROM identities ORDER BY name, id') : await this.q<{ id: string; name: string; groups: string[]; metadata: Record<string, unknown>; created_ms: number; updated_ms: number }>('SELECT * FROM identities WHERE id = ANY($1) ORDER BY name, id', [ids]);
+    if (rows.rows.length === 0) return [];
+    const tpl = await this.q<{ id: string; identity_id: string; model_id: string; masked: boolean; dim: number; embedding: Buffer; quality: number | null; source_photo_sha256: string | null }>('SELECT * FROM templates WHERE identity_id = ANY($1) ORDER BY created_ms, id', [rows.rows.map((r) => r.id)]);
+    const by = new Map<string, StoredTemplate[]>();
+    for (const t of tpl.rows) {
+      const list = by.get(t.identity_id) ?? [];
+      list.push({ id: t.id, modelId: t.model_id, masked: t.masked, embedding: fromBytes(t.embedding, t.dim), quality: t.quality, sourcePhotoSha256: t.source_photo_sha256 });
+      by.set(t.identity_id, list);
+    }
+    return rows.rows.map((r) => ({ id: r.id, name: r.name, groups: r.groups, metadata: r.metadata, createdMs: r.created_ms, updatedMs: r.updated_ms, templates: by.get(r.id) ?? [] }));
+  }
+
+  /** Gallery changes not yet published to the KV bucket, oldest first. */
+  async pendingGallery(limit = 500): Promise<{ seq: number; identityId: string; op: 'put' | 'delete' }[]> {
+    const r = await this.q<{ seq: string; identity_id: string; op: 'put' | 'delete' }>('SELECT seq, identity_id, op FROM gallery_outbox ORDER BY seq LIMIT $1', [limit]);
+    return r.rows.map((x) => ({ seq: Number(x.seq), identityId: x.identity_id, op: x.op }));
+  }
+
+  async galleryPublished(seqUpTo: number): Promise<void> {
+    await this.q('DELETE FROM gallery_outbox WHERE seq <= $1', [seqUpTo]);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end().catch(() => undefined);
+  }
+}

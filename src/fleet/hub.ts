@@ -1,0 +1,300 @@
+/**
+ * The fleet hub (`facegate hub --config FILE`): one durable JetStream consumer on the events
+ * stream into PostgreSQL, node status, the gallery as the fleet's source of truth (PostgreSQL +
+ * the KV bucket the edges follow), and the same HTTP API and WebSocket protocol v1 as a box,
+ * across all nodes (src/api, fed by HubFeed).
+ *
+ * Delivery: a batch is inserted in one transaction (duplicates dropped by the primary key
+ * (node_id, event_id)) and acknowledged to JetStream only after the commit. A hub killed between
+ * the two gets the batch again and drops it. PostgreSQL down: the batch is held and retried with
+ * backoff (JetStream keeps the rest); NATS down: the client reconnects; neither stops the API.
+ */
+import { AckPolicy, DeliverPolicy, jetstream, type JsMsg } from '@nats-io/jetstream';
+import type { KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { startApiServer, type ApiServer } from '../api/server.ts';
+import { createMetrics, type Metrics } from '../api/metrics.ts';
+import type { IdentityApi } from '../api/types.ts';
+import type { Config } from '../config/index.ts';
+import type { FleetConfig } from '../config/fleet.ts';
+import { backoffDelay, DEFAULT_BACKOFF } from '../ingest/index.ts';
+import type { Logger } from '../log.ts';
+import { FleetError, messageOf } from './errors.ts';
+import { openGalleryBucket, recordOf } from './gallery-kv.ts';
+import { HubFeed, toHubEvent } from './hub-feed.ts';
+import { HubStore, type HubEventRow, type StoredIdentity } from './hub-store.ts';
+import { startNatsLink, type NatsLink } from './nats.ts';
+import { ensureEventsStream, manager } from './stream.ts';
+import { HEADER_SITE, HEADER_VERSION, NS_PER_MS, parseEventSubject, parseMessageId } from './subjects.ts';
+
+export interface HubOptions {
+  readonly logger: Logger;
+  /** Override server.port (tests: 0). */
+  readonly port?: number;
+  readonly metrics?: Metrics;
+  /** Events kept in memory for the API's replay (default 100 000). */
+  readonly windowSize?: number;
+  /** Messages per fetch / PostgreSQL transaction (default 500). */
+  readonly batchSize?: number;
+  /** Identity management over the API (hub enrollment needs the models: see src/fleet/hub-enroll.ts). */
+  readonly identities?: IdentityApi;
+}
+
+export interface HubStatus {
+  readonly nats: { readonly connected: boolean; readonly lastError: string | undefined };
+  readonly postgres: { readonly ready: boolean; readonly lastError: string | undefined };
+  readonly received: number;
+  readonly inserted: number;
+  /** Messages whose (node, event id) was already stored. */
+  readonly duplicates: number;
+  readonly galleryPending: number;
+}
+
+export interface Hub {
+  readonly api: ApiServer;
+  readonly store: HubStore;
+  readonly feed: HubFeed;
+  readonly link: NatsLink;
+  status(): HubStatus;
+  /** Store an identity (PostgreSQL, the source of truth) and publish it to the edges. */
+  putIdentity(identity: StoredIdentity): Promise<void>;
+  removeIdentity(id: string): Promise<boolean>;
+  /** Publish what the gallery outbox holds now (resolves when the bucket has it, or NATS is down). */
+  flushGallery(): Promise<void>;
+  close(): Promise<void>;
+}
+
+function fleetOf(config: Config): FleetConfig & { hub: NonNullable<FleetConfig['hub']> } {
+  const f = config.fleet;
+  if (!f) throw new FleetError('FLEET_CONFIG_INVALID', 'the config has no fleet: section', { hint: 'add fleet: { nodeId, site, nats, hub: { postgres } } (see config/default.yaml)' });
+  return { ...f, hub: f.hub ?? { postgres: { host: '127.0.0.1', port: 5432, database: 'facegate', user: 'facegate', poolSize: 4 }, retryMs: 2000 } };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
+
+export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
+  const f = fleetOf(config);
+  const log = opts.logger.child({ fleet: 'hub' });
+  const metrics = opts.metrics ?? createMetrics();
+  const batchSize = opts.batchSize ?? 500;
+  const backoff = { ...DEFAULT_BACKOFF, baseMs: f.hub.retryMs };
+  const store = new HubStore(f.hub.postgres, log);
+  const feed = new HubFeed(opts.windowSize ?? 100_000);
+  let closed = false;
+  let pgReady = false;
+  let pgError: FleetError | undefined;
+  let pgLogged: string | undefined;
+  let received = 0;
+  let inserted = 0;
+  let duplicates = 0;
+  let galleryPending = 0;
+  let kv: KV | undefined;
+
+  const pgFailed = (e: unknown): void => {
+    pgError = e instanceof FleetError ? e : new FleetError('FLEET_POSTGRES_UNAVAILABLE', messageOf(e), { cause: e });
+    if (pgLogged !== pgError.message) {
+      pgLogged = pgError.message;
+      log.warn({ code: pgError.code, detail: pgError.describe() }, 'fleet hub: PostgreSQL not available; retrying');
+    }
+  };
+  const pgOk = (): void => {
+    if (pgLogged !== undefined) log.info('fleet hub: PostgreSQL available again');
+    pgLogged = undefined;
+    pgError = undefined;
+  };
+
+  // PostgreSQL: migrate (retried until it works), then load the API's window.
+  const pgStart = (async () => {
+    for (let attempt = 0; !closed; attempt++) {
+      try {
+        await store.migrate();
+        const recent = await store.recentEvents(feed.capacity);
+        feed.push(recent.map((r) => toHubEvent(r.hubId, r.nodeId, r.site, r.body)));
+        pgReady = true;
+        pgOk();
+        log.info({ events: feed.size(), lastId: feed.lastId() }, 'fleet hub: PostgreSQL ready');
+        return;
+      } catch (e) {
+        pgFailed(e);
+        await sleep(backoffDelay(attempt, backoff, Math.random()));
+      }
+    }
+  })();
+
+  const link = startNatsLink({
+    config: f.nats,
+    name: `facegate-hub-${f.nodeId}`,
+    logger: log,
+    onConnect: async (nc: NatsConnection) => {
+      await ensureEventsStream(nc, f);
+      const jsm = await manager(nc);
+      await jsm.consumers.add(f.names.eventsStream, { durable_name: f.names.hubConsumer, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ack_wait: 30_000 * NS_PER_MS, max_ack_pending: 20_000 });
+      kv = await openGalleryBucket(nc, f.names.galleryBucket, true);
+    },
+  });
+
+  const toRow = (m: JsMsg): HubEventRow | undefined => {
+    const where = parseEventSubject(m.subject, f.names.subjectPrefix);
+    const id = parseMessageId(m.headers?.get('Nats-Msg-Id') ?? '');
+    let body: Record<string, unknown>;
+    try {
+      body = m.json<Record<string, unknown>>();
+    } catch {
+      return undefined;
+    }
+    if (!where || typeof body !== 'object' || body === null) return undefined;
+    const eventId = Number(body.id);
+    if (!Number.isSafeInteger(eventId) || eventId <= 0 || (id && (id.node !== where.node || id.eventId !== eventId))) return undefined;
+    const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+    return { nodeId: where.node, site: m.headers?.get(HEADER_SITE) || where.site, eventId, type: String(body.type ?? where.type), timeMs: Number(body.timeMs ?? 0), cameraId: str(body.cameraId), gateId: str(body.gateId), identityId: str(body.identityId), body, version: m.headers?.get(HEADER_VERSION) || undefined };
+  };
+
+  // The consumer: fetch a batch, insert it in one transaction, then ack.
+  const consume = (async () => {
+    await pgStart;
+    let idle = 0;
+    while (!closed) {
+      const nc = link.current();
+      if (!nc) {
+        await sleep(100);
+        continue;
+      }
+      let msgs: JsMsg[] = [];
+      try {
+        const c = await jetstream(nc).consumers.get(f.names.eventsStream, f.names.hubConsumer);
+        const batch = await c.fetch({ max_messages: batchSize, expires: 1000 });
+        for await (const m of batch) msgs.push(m);
+      } catch (e) {
+        if (!closed) log.debug({ err: messageOf(e) }, 'fleet hub: fetch failed; retrying');
+        await sleep(backoffDelay(idle++, { ...backoff, baseMs: 100, maxMs: 2000 }, Math.random()));
+        continue;
+      }
+      idle = 0;
+      if (msgs.length === 0) continue;
+      received += msgs.length;
+      const rows: HubEventRow[] = [];
+      const bad: JsMsg[] = [];
+      for (const m of msgs) {
+        const r = toRow(m);
+        if (r) rows.push(r);
+        else bad.push(m);
+      }
+      for (const m of bad) {
+        log.warn({ subject: m.subject, seq: m.seq }, 'fleet hub: a message that is not a facegate event; dropped');
+        m.term();
+      }
+      // Hold the batch until PostgreSQL takes it; JetStream redelivers after ack_wait if we die.
+      for (let attempt = 0; !closed; attempt++) {
+        try {
+          const added = await store.insertEvents(rows);
+          pgOk();
+          inserted += added.length;
+          duplicates += rows.length - added.length;
+          feed.push(added.map((a) => toHubEvent(a.hubId, a.row.nodeId, a.row.site, a.row.body)));
+          break;
+        } catch (e) {
+          pgFailed(e);
+          // Keep the messages ours while we wait (no redelivery storm).
+          for (const m of msgs) m.working();
+          await sleep(backoffDelay(attempt, backoff, Math.random()));
+        }
+      }
+      if (closed) return;
+      for (const m of msgs) if (!bad.includes(m)) m.ack();
+      await nc.flush().catch(() => undefined);
+    }
+  })();
+
+  // Gallery publisher: the outbox rows (PostgreSQL) to the KV bucket, oldest first.
+  let flushing: Promise<void> | undefined;
+  const flushOnce = async (): Promise<void> => {
+    for (;;) {
+      const bucket = kv;
+      if (!bucket || !link.current() || !pgReady) return;
+      const pending = await store.pendingGallery(200);
+      galleryPending = pending.length;
+      if (pending.length === 0) return;
+      const puts = [...new Set(pending.filter((p) => p.op === 'put').map((p) => p.identityId))];
+      const current = new Map((await store.identities(puts)).map((i) => [i.id, i]));
+      for (const p of pending) {
+        const now = current.get(p.identityId);
+        // The newest state wins: a put of a since-removed identity becomes a delete.
+        if (p.op === 'put' && now) await bucket.put(p.identityId, JSON.stringify(recordOf(now)));
+        else await bucket.delete(p.identityId);
+      }
+      await store.galleryPublished(pending[pending.length - 1].seq);
+      galleryPending = 0;
+    }
+  };
+  const flushGallery = async (): Promise<void> => {
+    while (flushing) await flushing;
+    flushing = flushOnce()
+      .catch((e: unknown) => log.warn({ detail: messageOf(e) }, 'fleet hub: gallery not published yet; retrying'))
+      .finally(() => (flushing = undefined));
+    await flushing;
+  };
+  link.onReady(() => void flushGallery());
+  const galleryTimer = setInterval(() => void flushGallery(), 5000);
+  galleryTimer.unref();
+  void pgStart.then(() => flushGallery());
+
+  let nodesCache: Awaited<ReturnType<HubStore['nodes']>> = [];
+  const api = await startApiServer(
+    {
+      events: feed,
+      tokens: () => config.auth.tokens,
+      metrics,
+      ...(opts.identities ? { identities: opts.identities } : {}),
+      gates: { list: () => [], get: () => undefined, manual: async () => ({ ok: false, error: 'gates are local to each node' }) },
+      cameras: () => nodesCache.flatMap((n) => (n.cameras as { id?: string }[]).map((c) => ({ ...c, id: `${n.nodeId}/${c.id ?? ''}`, nodeId: n.nodeId, site: n.site }))),
+      ready: () => pgReady && link.status().connected,
+      logger: log,
+    },
+    {
+      bind: config.server.bind,
+      port: opts.port ?? config.server.port,
+      authEnabled: config.auth.enabled,
+      allowedOrigins: config.server.allowedOrigins,
+      maxMessageBytes: config.server.maxMessageBytes,
+      eventsSocket: config.events.outputs.ws.enabled,
+      sendBufferMessages: config.server.wsSendBufferMessages,
+      tls: config.server.tls,
+      limits: config.server.limits,
+    },
+  );
+  // Node list for /v1/cameras, refreshed in the background (the API reads synchronously).
+  const nodesTimer = setInterval(() => {
+    if (pgReady) store.nodes().then((n) => (nodesCache = n), () => undefined);
+  }, 2000);
+  nodesTimer.unref();
+  log.info({ url: api.url }, 'fleet hub running');
+
+  return {
+    api,
+    store,
+    feed,
+    link,
+    status: () => ({ nats: { connected: link.status().connected, lastError: link.status().lastError }, postgres: { ready: pgReady && pgError === undefined, lastError: pgError?.describe() }, received, inserted, duplicates, galleryPending }),
+    putIdentity: async (identity) => {
+      await store.putIdentity(identity);
+      await flushGallery();
+    },
+    removeIdentity: async (id) => {
+      const removed = await store.removeIdentity(id);
+      if (removed) await flushGallery();
+      return removed;
+    },
+    flushGallery,
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      clearInterval(galleryTimer);
+      clearInterval(nodesTimer);
+      await api.close();
+      await Promise.race([consume, sleep(3000)]);
+      feed.close();
+      await link.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,103 @@
+/**
+ * The hub in process against a real nats-server and a real PostgreSQL, fed by two in-process edge
+ * outboxes (event log + forwarder): every event of both edges lands in PostgreSQL exactly once
+ * (ids checked against the edges' logs), across a PostgreSQL outage and a replay outside
+ * JetStream's de-duplication window (the primary key drops it); the API and the WebSocket show
+ * the events with their node ids; node status is kept; bad PostgreSQL credentials are a clear error.
+ */
+import t from 'tap';
+import { watchEvents } from '../src/client/watch.ts';
+import { startHub } from '../src/fleet/hub.ts';
+import { FLEET_SINK_NAME } from '../src/fleet/forwarder.ts';
+import { createLogger } from '../src/log.ts';
+import { sleep, until } from './helpers/fleet.ts';
+import { edgeFleet, healthEvent, hubConfig, OPERATOR_TOKEN, testEdge } from './helpers/fleet-setup.ts';
+import { NatsServer } from './helpers/nats.ts';
+import { Postgres } from './helpers/postgres.ts';
+
+const logger = createLogger({ level: 'silent' });
+
+t.test('two edges -> hub -> PostgreSQL, exactly once; PG outage; replay outside the window; API + WS', async (t) => {
+  const [s, p] = await Promise.all([NatsServer.start(), Postgres.start()]);
+  t.teardown(async () => {
+    await s.stop();
+    await p.stop();
+  });
+  const win = 1500;
+  const hub = await startHub(hubConfig(s, p, { duplicateWindowMs: win }), { logger, port: 0 });
+  t.teardown(() => hub.close());
+  const a = testEdge(edgeFleet(s, 'door-1', 'hq', { duplicateWindowMs: win }), logger);
+  const b = testEdge(edgeFleet(s, 'door-2', 'lab', { duplicateWindowMs: win }), logger);
+  t.teardown(async () => {
+    await a.close();
+    await b.close();
+  });
+
+  const seen: { id: number; nodeId?: unknown; nodeEventId?: unknown }[] = [];
+  const w = watchEvents({ url: hub.api.url, token: OPERATOR_TOKEN, since: 0, onEvent: (e) => seen.push({ id: e.id, nodeId: e.nodeId, nodeEventId: e.nodeEventId }) });
+  t.teardown(() => w.close());
+
+  for (let i = 0; i < 150; i++) {
+    a.bus.publish(healthEvent(i));
+    b.bus.publish(healthEvent(i));
+  }
+  await until('300 at the hub', async () => (await hub.store.eventCount().catch(() => 0)) === 300, 30_000);
+  t.same(await hub.store.eventIds('door-1'), Array.from({ length: 150 }, (_, i) => i + 1));
+  t.same(await hub.store.eventIds('door-2'), Array.from({ length: 150 }, (_, i) => i + 1));
+
+  // PostgreSQL down: the hub holds the batch, edges keep forwarding into JetStream.
+  await p.kill('immediate');
+  for (let i = 0; i < 100; i++) {
+    a.bus.publish(healthEvent(i));
+    b.bus.publish(healthEvent(i));
+  }
+  await until('the outage is reported', () => /PostgreSQL/.test(hub.status().postgres.lastError ?? ''), 20_000);
+  t.match(hub.status().postgres.lastError, /fix:/);
+  t.notMatch(hub.status().postgres.lastError, new RegExp(p.password), 'no password in the error');
+  await until('edges delivered to JetStream anyway', () => a.cursors.get(FLEET_SINK_NAME) === 250 && b.cursors.get(FLEET_SINK_NAME) === 250, 20_000);
+  await p.restart();
+  await until('500 at the hub after PostgreSQL came back', async () => (await hub.store.eventCount().catch(() => 0)) === 500, 30_000);
+
+  // A replay after the de-duplication window: JetStream takes it, the primary key drops it.
+  await sleep(win + 500);
+  const dupsBefore = hub.status().duplicates;
+  await a.restartForwarder();
+  a.cursors.set(FLEET_SINK_NAME, 200, Date.now());
+  await a.restartForwarder();
+  await until('the replay reached the hub', () => hub.status().duplicates >= dupsBefore + 50, 20_000);
+  t.equal(await hub.store.eventCount(), 500, 'still every event exactly once');
+  t.same(await hub.store.eventIds('door-1'), Array.from({ length: 250 }, (_, i) => i + 1));
+
+  // The API: events carry node ids; the WebSocket saw each once, in hub id order.
+  const res = await fetch(`${hub.api.url}/v1/events?limit=1000`, { headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } });
+  const body = (await res.json()) as { events: { id: number; nodeId: string; site: string; nodeEventId: number }[] };
+  t.equal(body.events.length, 500);
+  t.same(new Set(body.events.map((e) => e.nodeId)), new Set(['door-1', 'door-2']));
+  t.ok(body.events.every((e) => (e.nodeId === 'door-1' ? e.site === 'hq' : e.site === 'lab')));
+  await until('the WebSocket saw 500', () => seen.length >= 500);
+  t.equal(seen.length, 500);
+  t.equal(new Set(seen.map((e) => `${String(e.nodeId)}:${String(e.nodeEventId)}`)).size, 500);
+  t.same(seen.map((e) => e.id), [...seen.map((e) => e.id)].sort((x, y) => x - y), 'hub ids increase');
+
+  // Node status.
+  const nodes = await hub.store.nodes();
+  t.same(nodes.map((n) => [n.nodeId, n.site, n.lastEventId, n.events]), [['door-1', 'hq', 250, 250], ['door-2', 'lab', 250, 250]]);
+  t.equal(nodes[0].version, '0.1.0');
+});
+
+t.test('wrong PostgreSQL password: a clear error, the hub keeps running and retrying', async (t) => {
+  const [s, p] = await Promise.all([NatsServer.start(), Postgres.start()]);
+  t.teardown(async () => {
+    await s.stop();
+    await p.stop();
+  });
+  const c = hubConfig(s, p);
+  const bad = { ...c, fleet: { ...c.fleet!, hub: { ...c.fleet!.hub!, postgres: { ...c.fleet!.hub!.postgres, password: 'not-it' } } } };
+  const hub = await startHub(bad, { logger, port: 0 });
+  t.teardown(() => hub.close());
+  await until('an auth error', () => /refused the credentials/.test(hub.status().postgres.lastError ?? ''), 20_000);
+  t.match(hub.status().postgres.lastError, /fix: check fleet.hub.postgres user and passwordFile/);
+  t.notMatch(hub.status().postgres.lastError ?? '', /not-it/);
+  const r = await fetch(`${hub.api.url}/health/live`).catch(() => undefined);
+  t.ok(r, 'the API still answers');
+});
