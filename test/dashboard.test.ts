@@ -188,6 +188,13 @@ t.test('operator dashboard in a browser against a real facegate', { skip: chromi
     await page.getByRole('heading', { name: 'Jack' }).waitFor();
     await page.locator('li[data-identity]', { hasText: 'Jack' }).locator('img.thumb').first().waitFor({ timeout: 10_000 });
     await shot(page, 'people');
+    // A photo of someone already enrolled, under a new name: refused with who it looks like.
+    await page.getByLabel('Name', { exact: true }).fill('Not Angelina');
+    await page.getByLabel('Photos', { exact: true }).setInputFiles([dataPath('identities/deepface/angelina/img4.jpg')]);
+    await page.getByRole('button', { name: 'Enrol' }).click();
+    await page.getByText('No photo was accepted').waitFor({ timeout: 60_000 });
+    t.match(await page.locator('.verdicts li').first().textContent(), /img4\.jpg: rejected: looks like someone else .*looks like Angelina/, 'a look-alike photo is rejected naming the person it looks like');
+    t.equal(await page.getByRole('heading', { name: 'Not Angelina' }).count(), 0, 'and nobody is enrolled');
 
     // Unknown clusters: the stranger (and Jack, before he was enrolled) came up as unknowns.
     await page.getByRole('link', { name: 'Unknowns' }).click();

@@ -3,13 +3,18 @@
  * (the stored enrollment crops as JPEG), the System page's figures, and where the built bundle
  * lives. The live frames are in ./live-frames.ts, the unknown clusters in ./unknowns.ts.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import type { PhotoApi, SystemInfo } from '../api/server.ts';
+import type { IdentityApi, PhotoApi, SystemInfo } from '../api/server.ts';
 import { histogramSummaryByLabel, type Metrics } from '../api/metrics.ts';
+import type { Event, NewEventOf } from '../events/index.ts';
 import type { Gallery } from '../gallery/index.ts';
+import type { Logger } from '../log.ts';
+import type { PhotoVerdict } from '../recognize/index.ts';
+import { createIdentityApi } from './identities.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
 
@@ -67,4 +72,40 @@ export function createSystemInfo(d: SystemDeps): () => Promise<SystemInfo> {
     stages: await histogramSummaryByLabel(d.metrics.stageLatency, 'stage'),
     modelRuns: await histogramSummaryByLabel(d.metrics.modelRun, 'model'),
   });
+}
+
+/**
+ * The API's identity management with one more enrolment check: a photo whose face already
+ * matches *another* identity (similarity at or above the recognition threshold) is rejected with
+ * reason `looks-like` and that person's name, instead of silently giving two people one face.
+ * The identity a photo is being added to is carried through the enrolment call in an
+ * AsyncLocalStorage, so a new photo of the same person is never refused as a look-alike.
+ */
+export function createCheckedIdentityApi(o: {
+  readonly gallery: Gallery;
+  readonly enroll: (photo: Buffer) => Promise<PhotoVerdict>;
+  readonly publish: (event: NewEventOf<'identity.created' | 'identity.updated' | 'identity.removed'>) => Event | void;
+  readonly logger: Logger;
+  /** Similarity at which a face counts as someone's (the recognition threshold, read per call). */
+  readonly threshold: () => number;
+}): IdentityApi {
+  const target = new AsyncLocalStorage<{ readonly identityId: string | undefined }>();
+  const enroll = async (photo: Buffer): Promise<PhotoVerdict> => {
+    const v = await o.enroll(photo);
+    if (!v.ok) return v;
+    const plain = v.templates.find((t) => !t.masked) ?? v.templates[0];
+    if (!plain) return v;
+    const self = target.getStore()?.identityId;
+    const other = o.gallery.search(plain.embedding, { modelId: plain.modelId, k: 3 }).find((m) => m.identityId !== self);
+    if (!other || other.score < o.threshold()) return v;
+    // RejectReason (src/recognize) lists what a photo alone can fail on; this one needs the gallery.
+    const rejected = { ok: false, photo: v.photo, reason: 'looks-like', message: `looks like ${other.name} (similarity ${other.score.toFixed(2)})`, hint: `a photo of ${other.name}? add it to that person instead, or choose another photo` };
+    return rejected as unknown as PhotoVerdict;
+  };
+  const inner = createIdentityApi({ gallery: o.gallery, enroll, publish: o.publish, logger: o.logger });
+  return {
+    ...inner,
+    create: (input, actor) => target.run({ identityId: undefined }, () => inner.create(input, actor)),
+    enrollPhoto: (id, photo, actor) => target.run({ identityId: id }, () => inner.enrollPhoto(id, photo, actor)),
+  };
 }

@@ -22,7 +22,7 @@ import { systemHealthEvent } from './health.ts';
 import { createIdentityApi, createUploadEnrollment } from './identities.ts';
 import { LiveFrames } from './live-frames.ts';
 import { createUnknownsApi } from './unknowns.ts';
-import { createPhotoApi, createSystemInfo, webRoot } from './dashboard.ts';
+import { createCheckedIdentityApi, createPhotoApi, createSystemInfo, webRoot } from './dashboard.ts';
 import { readFile } from 'node:fs/promises';
 import { CursorStore, cursorStorePath, createMqttSink, runSinks, type MqttSink, type SinkRunner } from '../outputs/index.ts';
 import { startAccessControl, type AccessControl, type CameraCounters, type RecognitionSettings } from '../../streams/access-control.ts';
@@ -310,12 +310,14 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
   }, opts.healthIntervalMs ?? 30_000);
   healthTimer.unref();
 
+  // The API's identity management: as above, plus the dashboard's look-alike check on every photo.
+  const apiIdentities = createCheckedIdentityApi({ gallery, enroll: (photo) => enrollment.enroll(photo), publish: (event) => bus.publish(event), logger: log, threshold: () => recognition.thresholds.unmasked });
   const api = await startApiServer(
     {
       events: { lastId: () => eventLog.lastId(), replayThenLive: (since, filter) => bus.replayThenLive(since, filter), query: (q) => eventLog.query(q) },
       tokens: () => config.auth.tokens,
       metrics,
-      identities,
+      identities: apiIdentities,
       gates: gateApi,
       cameras: () =>
         [...cameraEntries.values()].map((c) => {
@@ -347,7 +349,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
             return undefined;
           }
         },
-        identities,
+        identities: apiIdentities,
         publish: (event) => bus.publish(event),
         logger: log,
       }),

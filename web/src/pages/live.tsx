@@ -20,7 +20,7 @@ interface Rates {
 }
 
 /** Per-camera rates from two samples of the cumulative counters. */
-function useRates(cameras: readonly CameraView[] | undefined): ReadonlyMap<string, Rates> {
+export function useRates(cameras: readonly CameraView[] | undefined): ReadonlyMap<string, Rates> {
   const prev = useRef(new Map<string, { at: number; in: number; processed: number; dropped: number }>());
   const [rates, setRates] = useState<ReadonlyMap<string, Rates>>(new Map());
   useEffect(() => {
@@ -94,12 +94,13 @@ function Tile({ camera, rates }: { camera: CameraView; rates: Rates | undefined 
     };
   }, [camera.id]);
 
-  // Faces of this camera seen in the 2.5 s before the frame: latest box per track.
+  // Faces of this camera seen in the 1.2 s around the frame: latest box per track (a box from an
+  // older event would no longer sit on the face).
   const boxes = new Map<string, FgEvent>();
   if (frame) {
     for (const e of events) {
       if (e.cameraId !== camera.id || !e.trackId) continue;
-      if (e.timeMs < frame.capturedAt - 2500) break;
+      if (e.timeMs < frame.capturedAt - 1200) break;
       if (e.timeMs > frame.capturedAt + 500) continue;
       if (!Array.isArray(e.data.box)) continue;
       if (!boxes.has(e.trackId)) boxes.set(e.trackId, e);

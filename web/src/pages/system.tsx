@@ -1,6 +1,6 @@
 /** System: version, models and execution provider, event log size, per-camera and per-stage figures. */
 import { ErrorBox, Loading, useLoad, useSession } from '../ui.tsx';
-import { healthOf, type CameraView } from './live.tsx';
+import { healthOf, useRates, type CameraView } from './live.tsx';
 
 interface Summary {
   readonly p50Ms?: number;
@@ -55,7 +55,8 @@ function Figures({ title, rows }: { title: string; rows: Record<string, Summary>
 export function SystemPage() {
   const { api } = useSession();
   const sys = useLoad(() => api.json<SystemInfo>('/v1/system'), [], 5000);
-  const cams = useLoad(() => api.json<{ cameras: CameraView[] }>('/v1/cameras').then((r) => r.cameras), [], 5000);
+  const cams = useLoad(() => api.json<{ cameras: CameraView[] }>('/v1/cameras').then((r) => r.cameras), [], 2000);
+  const rates = useRates(cams.data);
   const s = sys.data;
   const detectors = Array.isArray(s?.models.detectors) ? (s?.models.detectors as { model: string; tier: string; size: number }[]) : [];
   return (
@@ -82,11 +83,14 @@ export function SystemPage() {
         </dl>
       )}
       <table>
-        <caption>Cameras (cumulative)</caption>
+        <caption>Cameras</caption>
         <thead>
           <tr>
             <th scope="col">camera</th>
             <th scope="col">health</th>
+            <th scope="col">fps in</th>
+            <th scope="col">fps processed</th>
+            <th scope="col">dropped/s</th>
             <th scope="col">frames in</th>
             <th scope="col">processed</th>
             <th scope="col">dropped (detect)</th>
@@ -99,6 +103,9 @@ export function SystemPage() {
             <tr key={c.id}>
               <th scope="row">{c.name}</th>
               <td>{healthOf(c.status).label}</td>
+              <td>{rates.get(c.id)?.fpsIn.toFixed(1) ?? '…'}</td>
+              <td>{rates.get(c.id)?.fpsProcessed.toFixed(1) ?? '…'}</td>
+              <td>{rates.get(c.id)?.droppedPerS.toFixed(1) ?? '…'}</td>
               <td>{c.ingest?.delivered ?? 0}</td>
               <td>{c.detect?.processed ?? 0}</td>
               <td>{c.detect?.dropped ?? 0}</td>
