@@ -5,6 +5,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export ONNXRUNTIME_NODE_INSTALL=skip
 
+# Opt-ins: `npm run setup -- --gpu cuda` also fetches ONNX Runtime's CUDA 12 add-on (CUDA and
+# TensorRT execution providers). It comes from NuGet, outside the npm registry: it needs internet.
+GPU=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --gpu) GPU="${2:-}"; shift 2 ;;
+    --gpu=*) GPU="${1#--gpu=}"; shift ;;
+    *) echo "setup: unknown option $1 (known: --gpu cuda)" >&2; exit 2 ;;
+  esac
+done
+if [ -n "$GPU" ] && [ "$GPU" != "cuda" ]; then
+  echo "setup: --gpu $GPU is not known: use --gpu cuda (WebGPU needs nothing extra: a Vulkan driver, installed below)" >&2
+  exit 2
+fi
+
 DEB_PACKAGES=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav libgstrtspserver-1.0-0 gir1.2-gst-rtsp-server-1.0
@@ -56,3 +71,14 @@ fi
 
 # The operator dashboard's static bundle (web/src -> web/dist, git-ignored): rebuilt every time, ~1 s.
 npx --no-install tsx scripts/build-web.ts
+
+if [ "$GPU" = "cuda" ]; then
+  echo "setup: fetching ONNX Runtime's CUDA 12 add-on (from NuGet via onnxruntime-node's installer)"
+  if ! ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js; then
+    echo "setup: could not fetch the CUDA add-on: it is downloaded from api.nuget.org, which this machine cannot reach" >&2
+    echo "       (or the download failed). On a machine with internet, run \`npm run setup -- --gpu cuda\` there," >&2
+    echo "       then copy node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime_providers_*.so here." >&2
+    exit 1
+  fi
+  node bin/facegate.js doctor || true
+fi

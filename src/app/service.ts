@@ -9,7 +9,7 @@
 import { Subject } from 'rxjs';
 import { startApiServer, type ApiServer, type GateApi } from '../api/server.ts';
 import { createMetrics, histogramP95ByLabel, type Metrics } from '../api/metrics.ts';
-import { cameraStartDelayMs, ingestCameraConfig, type Config, type ConfigDiff, type CameraEntry } from '../config/index.ts';
+import { cameraStartDelayMs, describeProviders, ingestCameraConfig, providerFor, type Config, type ConfigDiff, type CameraEntry } from '../config/index.ts';
 import { chooseTier, createDetector, readProfile, type Detector } from '../detect/index.ts';
 import { EventBus, EventLog, SnapshotStore, type Event } from '../events/index.ts';
 import { ensureTemplatesFor, openGallery, type Gallery } from '../gallery/index.ts';
@@ -120,7 +120,10 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
   const m = config.models;
   // Every weight file is hashed in full at each start: a file corrupted in place keeps its size and
   // mtime, and would otherwise run silently (the size+mtime verdict cache is for short CLI runs).
-  const modelOpts = { threads: m.threads || undefined, executionProvider: m.executionProvider, logger: log, resolve: SERVICE_RESOLVE_OPTIONS };
+  const modelOpts = { threads: m.threads || undefined, logger: log, resolve: SERVICE_RESOLVE_OPTIONS };
+  const detectorOpts = { ...modelOpts, executionProvider: providerFor(m, 'detector') };
+  const embedderOpts = { ...modelOpts, executionProvider: providerFor(m, 'embedder') };
+  const classifierOpts = { ...modelOpts, executionProvider: providerFor(m, 'classifiers') };
 
   // Storage first: a bad path fails here, before any model is loaded.
   const gallery = openGallery(config.gallery.db);
@@ -129,10 +132,10 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
   const snapshots = new SnapshotStore(config.events.snapshots.dir, { retentionMs: config.events.snapshots.retentionDays * DAY_MS, maxFiles: 100_000 });
 
   // Shared model sessions: one per detector tier x size, one embedder, mask and liveness.
-  const embedderRaw: Embedder = await createEmbedder(m.embedder, modelOpts);
+  const embedderRaw: Embedder = await createEmbedder(m.embedder, embedderOpts);
   const embedder: Embedder = { modelId: embedderRaw.modelId, dim: embedderRaw.dim, embed: timed(metrics, embedderRaw.modelId, (img) => embedderRaw.embed(img)), close: () => embedderRaw.close() };
-  const mask: MaskClassifier = await createMaskClassifier(m.mask, modelOpts);
-  const liveness: LivenessModel | undefined = m.liveness.enabled ? await createLiveness(m.liveness.models, modelOpts) : undefined;
+  const mask: MaskClassifier = await createMaskClassifier(m.mask, classifierOpts);
+  const liveness: LivenessModel | undefined = m.liveness.enabled ? await createLiveness(m.liveness.models, classifierOpts) : undefined;
   // A model change needs nobody re-enrolled: templates for the configured embedder are built from
   // the stored enrollment crops (once; later starts find nothing missing). It warns, by name,
   // about identities enrolled before crops were kept: they must be enrolled again.
@@ -146,7 +149,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
     const k = detectorKey(camera, log);
     let det = detectors.get(k.key);
     if (!det) {
-      const raw = await createDetector({ tier: k.tier, model: k.model, size: k.size, ...modelOpts });
+      const raw = await createDetector({ tier: k.tier, model: k.model, size: k.size, ...detectorOpts });
       // The histogram gets ORT's own run time (not the wait for the shared session, which
       // several cameras queue on): the raw model cost that the benches compare against.
       const detectTimed = async (img: Parameters<Detector['detect']>[0]) => {
@@ -237,7 +240,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
   const pruner = setInterval(prune, 3_600_000);
   pruner.unref();
 
-  const enrollment = createUploadEnrollment({ detectorOptions: modelOpts, embedder: embedderRaw });
+  const enrollment = createUploadEnrollment({ detectorOptions: detectorOpts, embedder: embedderRaw });
   const identities = createIdentityApi({ gallery, enroll: (photo) => enrollment.enroll(photo), publish: (event) => bus.publish(event), logger: log });
   const gateView = (g: GatePolicy) => ({ id: g.id, name: g.name, cameras: g.cameras, manual: access.gateState$.value.manual.get(g.id) ?? null });
   const gateApi: GateApi = {
@@ -357,7 +360,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
         metrics,
         startedMs,
         models: () => ({ ...config.models, detectors: [...detectors.values()].map((d) => ({ model: d.model.name, tier: d.tier, size: d.size })) }),
-        executionProvider: () => config.models.executionProvider,
+        executionProvider: () => describeProviders(config.models),
         eventLog: () => ({ lastId: eventLog.lastId(), count: eventLog.count() }),
       }),
       webRoot: webRoot(),

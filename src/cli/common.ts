@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { FacegateError, isFacegateError, errorMessage } from '../errors.ts';
+import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../models/index.ts';
 
 /** Parse a positive integer option, with commander's own error format on bad input. */
 export function positiveInt(name: string) {
@@ -24,6 +25,12 @@ export function probability(name: string) {
     if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError(`${name} must be between 0 and 1, got "${value}"`);
     return n;
   };
+}
+
+/** `--ep NAME`: an execution provider name (a provider that cannot start falls back to CPU with a warning). */
+export function executionProviderArg(value: string): ExecutionProvider {
+  if (!(EXECUTION_PROVIDERS as readonly string[]).includes(value)) throw new InvalidArgumentError(`--ep must be one of ${EXECUTION_PROVIDERS.join(', ')}, got "${value}"`);
+  return value as ExecutionProvider;
 }
 
 /** A person-readable line (plus fix hint) for any error; the stack only with FACEGATE_DEBUG=1. */

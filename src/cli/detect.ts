@@ -6,7 +6,8 @@ import { FacegateError } from '../errors.ts';
 import { decodeImage } from '../image/decode.ts';
 import { drawFaces, writeImage } from '../image/draw.ts';
 import type { Face } from '../types.ts';
-import { describeError, errorJson, nonNegativeInt, positiveInt, probability } from './common.ts';
+import type { ExecutionProvider } from '../models/index.ts';
+import { describeError, errorJson, executionProviderArg, nonNegativeInt, positiveInt, probability } from './common.ts';
 
 interface DetectCliOptions {
   tier: string;
@@ -17,6 +18,7 @@ interface DetectCliOptions {
   threads: number;
   score: number;
   profile: string;
+  ep: ExecutionProvider;
 }
 
 const round = (v: number, d = 1): number => Math.round(v * 10 ** d) / 10 ** d;
@@ -43,7 +45,7 @@ async function pickTier(opts: DetectCliOptions): Promise<{ tier: string; size: n
     process.stderr.write(`no detector profile for this machine yet (${opts.profile}): measuring each tier x size once (~20 s)...\n`);
     // A blank 720p frame: run time depends on the input shape, not on its content.
     const frame = { data: new Uint8Array(1280 * 720 * 3).fill(128), width: 1280, height: 720 };
-    const rows = await measureDetector(frame, { runs: 8, warmup: 2, threads: opts.threads });
+    const rows = await measureDetector(frame, { runs: 8, warmup: 2, threads: opts.threads, executionProvider: opts.ep });
     profile = profileFromRows(rows, frame, opts.threads);
     writeProfile(profile, opts.profile);
   }
@@ -54,7 +56,7 @@ async function pickTier(opts: DetectCliOptions): Promise<{ tier: string; size: n
 
 export async function runDetect(images: string[], opts: DetectCliOptions): Promise<number> {
   const { tier, size } = await pickTier(opts);
-  const detector = await createDetector({ tier, size, threads: opts.threads, scoreThreshold: opts.score, padRetry: true });
+  const detector = await createDetector({ tier, size, threads: opts.threads, scoreThreshold: opts.score, padRetry: true, executionProvider: opts.ep });
   let failures = 0;
   try {
     for (const path of images) {
@@ -107,6 +109,7 @@ export function registerDetectCommand(program: Command): void {
     .option('--threads <n>', 'ORT intra-op threads (0 = all cores)', nonNegativeInt('--threads'), 0)
     .option('--score <p>', 'score threshold', probability('--score'), 0.5)
     .option('--profile <file>', 'detector timing profile for --tier auto', DEFAULT_PROFILE_PATH)
+    .option('--ep <name>', 'execution provider: cpu, webgpu, cuda, tensorrt (falls back to cpu with a warning)', executionProviderArg, 'cpu')
     .action(async (images: string[], opts: DetectCliOptions) => {
       process.exitCode = await runDetect(images, opts);
     });

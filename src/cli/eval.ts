@@ -5,7 +5,8 @@ import type { Command } from 'commander';
 import { createDetector, type Detector } from '../detect/index.ts';
 import { DEFAULT_EMBEDDER } from '../config/index.ts';
 import { FacegateError } from '../errors.ts';
-import { calibrationPath, loadManifest, resolveModel, writeCalibration, type CalibrationEntry } from '../models/index.ts';
+import { calibrationPath, loadManifest, resolveModel, writeCalibration, type CalibrationEntry, type ExecutionProvider } from '../models/index.ts';
+import { executionProviderArg } from './common.ts';
 import { evaluatePairs, type PairsReport } from '../recognize/evaluate-pairs.ts';
 import { evaluateWithScores, type EvalReport, type PhotoCache } from '../recognize/evaluate.ts';
 import { createEmbedder, createLiveness, createMaskClassifier, type Embedder } from '../recognize/models.ts';
@@ -99,6 +100,7 @@ interface EvalCliOptions {
   pairs?: string;
   plot?: string;
   writeThresholds?: boolean;
+  ep: ExecutionProvider;
 }
 
 export function registerEvalCommand(program: Command): void {
@@ -113,6 +115,7 @@ export function registerEvalCommand(program: Command): void {
     .option('--write-thresholds', `write the recommended thresholds to the local calibration file (${calibrationPath()}, or FACEGATE_CALIBRATION); the shipped manifest is never changed`)
     .option('--no-liveness', 'skip the liveness pass rate')
     .option('--json', 'print one JSON object per embedder')
+    .option('--ep <name>', 'execution provider for every model: cpu, webgpu, cuda, tensorrt (falls back to cpu with a warning)', executionProviderArg, 'cpu')
     .action(async (opts: EvalCliOptions) => {
       const all = opts.embedder === 'all';
       const names = all ? loadManifest().models.filter((m) => m.role === 'embedder').map((m) => m.name) : opts.embedder.split(',').map((s) => s.trim()).filter(Boolean);
@@ -120,9 +123,9 @@ export function registerEvalCommand(program: Command): void {
       const dataDir = resolve(opts.data);
       const pairs = opts.pairs ? parsePairs(readFileSync(resolve(opts.pairs), 'utf8'), opts.pairs) : undefined;
       if (opts.pairs && opts.writeThresholds) throw new FacegateError('BAD_ARGUMENT', '--write-thresholds calibrates on a labelled data folder, not on a pair list', { hint: 'run it without --pairs, on --data laid out like ../shared/data' });
-      const detector: Detector = await createDetector({ tier: opts.tier, size: 640, padRetry: true });
-      const mask = pairs ? undefined : await createMaskClassifier();
-      const liveness = !pairs && opts.liveness ? await createLiveness() : undefined;
+      const detector: Detector = await createDetector({ tier: opts.tier, size: 640, padRetry: true, executionProvider: opts.ep });
+      const mask = pairs ? undefined : await createMaskClassifier(undefined, { executionProvider: opts.ep });
+      const liveness = !pairs && opts.liveness ? await createLiveness(undefined, { executionProvider: opts.ep }) : undefined;
       // Detections are shared between embedders of one run (one detection per photo, not one per
       // embedder); with a single embedder nothing is kept, so 5,000 photos do not hold 5,000 crops.
       const photos: PhotoCache | undefined = names.length > 1 ? new Map() : undefined;
@@ -132,7 +135,7 @@ export function registerEvalCommand(program: Command): void {
         for (const name of names) {
           let embedder: Embedder;
           try {
-            embedder = await createEmbedder(name);
+            embedder = await createEmbedder(name, { executionProvider: opts.ep });
           } catch (e) {
             if (!all) throw e;
             process.stderr.write(`skipping ${name}: ${(e as Error).message}\n`);

@@ -10,6 +10,7 @@ import { registerGalleryCommand } from './gallery.ts';
 import { registerConfigCommand } from '../config/cli.ts';
 import { registerRunCommands } from './run.ts';
 import { registerHubCommand } from './hub.ts';
+import { registerDoctorCommand } from './doctor.ts';
 
 const program = new Command('facegate')
   .description('edge video stream processor for face-based access control')
@@ -27,6 +28,7 @@ registerGalleryCommand(program, { defaultDb: DEFAULT_GALLERY_DB() });
 registerConfigCommand(program);
 registerRunCommands(program);
 registerHubCommand(program);
+registerDoctorCommand(program);
 
 program
   .command('bench')

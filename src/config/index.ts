@@ -76,4 +76,5 @@ export { hashToken, verifyToken, type TokenHolder } from './auth.ts';
 export { diffConfig, deepEqual, type ConfigDiff, type CameraChanges } from './diff.ts';
 export { watchConfig, type WatchConfigOptions, type ConfigWatcher } from './watch.ts';
 export { ingestCameraConfig } from './camera.ts';
+export { providerFor, describeProviders, MODEL_ROLES, type ModelRole } from './providers.ts';
 export { registerConfigCommand, type ConfigCommandIo } from './cli.ts';

@@ -202,8 +202,30 @@ export const authSchema = z.strictObject({
  */
 export const DEFAULT_EMBEDDER = 'w600k_mbf_dq';
 
+/**
+ * Where a model runs: `cpu`, `webgpu` (Dawn on Vulkan: an NVIDIA/AMD/Intel driver's Vulkan, or
+ * Mesa's lavapipe on CPU-only boxes), `cuda` or `tensorrt` (need onnxruntime-node's CUDA add-on).
+ * The long form adds a GPU index and `required: true` (fail instead of falling back to CPU).
+ */
+export const providerSpecSchema = z.union([
+  z.enum(['cpu', 'webgpu', 'cuda', 'tensorrt'], { error: 'expected cpu, webgpu, cuda or tensorrt' }),
+  z.strictObject({
+    name: z.enum(['cpu', 'webgpu', 'cuda', 'tensorrt'], { error: 'expected cpu, webgpu, cuda or tensorrt' }),
+    deviceId: z.number().int().min(0).max(64).optional().meta({ description: 'GPU index for cuda / tensorrt (default 0)' }),
+    required: z.boolean().default(false).meta({ description: 'fail at start when the provider cannot run (default: warn and use CPU)' }),
+  }),
+]);
+
 export const modelsSchema = z.strictObject({
-  executionProvider: z.enum(['cpu', 'cuda', 'tensorrt']).default('cpu'),
+  executionProvider: providerSpecSchema.default('cpu').meta({ description: 'default for every model role' }),
+  /** Per role, overriding executionProvider (e.g. the detector on the GPU, the small classifiers on CPU). */
+  providers: z
+    .strictObject({
+      detector: providerSpecSchema.optional(),
+      embedder: providerSpecSchema.optional(),
+      classifiers: providerSpecSchema.optional().meta({ description: 'mask and liveness models' }),
+    })
+    .prefault({}),
   threads: z.number().int().min(0).max(256).default(0).meta({ description: "intra-op threads per session; 0 = ONNX Runtime's choice" }),
   embedder: z.string().min(1).default(DEFAULT_EMBEDDER),
   mask: z.string().min(1).default('seetaface6_mask'),

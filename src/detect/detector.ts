@@ -1,7 +1,7 @@
 import ort from 'onnxruntime-node';
 import { FacegateError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { createSession, findModel, loadManifest, resolveModel, type ExecutionProvider, type ModelEntry, type ResolveOptions } from '../models/index.ts';
+import { createSession, findModel, loadManifest, resolveModel, sessionProvider, type ExecutionProvider, type ProviderSpec, type ModelEntry, type ResolveOptions } from '../models/index.ts';
 import type { Face, RgbImage } from '../types.ts';
 import { inputSizeFor, letterboxGeometry, Letterboxer, type LetterboxGeometry } from './letterbox.ts';
 import { decodeScrfd, groupScrfdOutputs, type RawTensor } from './scrfd.ts';
@@ -27,7 +27,7 @@ export interface DetectorConfig {
    */
   readonly padRetry?: boolean;
   readonly threads?: number;
-  readonly executionProvider?: ExecutionProvider;
+  readonly executionProvider?: ProviderSpec | undefined;
   readonly resolve?: ResolveOptions;
   readonly logger?: Logger;
 }
@@ -53,6 +53,8 @@ export interface Detector {
   readonly model: ModelEntry;
   readonly tier: string;
   readonly size: number;
+  /** Where the session really runs (after any fallback to CPU). */
+  readonly executionProvider?: ExecutionProvider;
   detect(image: RgbImage): Promise<Face[]>;
   detectTimed(image: RgbImage): Promise<Detection>;
   close(): Promise<void>;
@@ -75,6 +77,7 @@ class ScrfdDetector implements Detector {
   private readonly letterboxer: Letterboxer;
   private readonly retryLetterboxer: Letterboxer;
   private busy: Promise<unknown> = Promise.resolve();
+  readonly executionProvider: ExecutionProvider;
 
   constructor(
     readonly model: ModelEntry,
@@ -86,6 +89,7 @@ class ScrfdDetector implements Detector {
     const norm = { mean: model.input.mean, std: model.input.std };
     this.letterboxer = new Letterboxer(norm);
     this.retryLetterboxer = new Letterboxer(norm);
+    this.executionProvider = sessionProvider(session);
   }
 
   async detect(image: RgbImage): Promise<Face[]> {

@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
 import { FacegateError } from '../errors.ts';
-import { createSession, findModel, loadManifest, resolveModel, type ExecutionProvider } from '../models/index.ts';
+import { createSession, findModel, loadManifest, resolveModel, sessionProvider, type ExecutionProvider, type ProviderSpec } from '../models/index.ts';
 import type { RgbImage } from '../types.ts';
 import { createDetector, DEFAULT_TIER_MODELS } from './detector.ts';
 import { inputSizeFor } from './letterbox.ts';
@@ -19,7 +19,7 @@ export interface MeasureOptions {
   readonly runs?: number;
   readonly warmup?: number;
   readonly threads?: number;
-  readonly executionProvider?: ExecutionProvider;
+  readonly executionProvider?: ProviderSpec | undefined;
   /** Called after each tier x size with its row, for progress output. */
   readonly onRow?: (row: BenchRow) => void;
 }
@@ -38,6 +38,8 @@ export interface BenchRow {
   readonly preMedianMs: number;
   readonly postMedianMs: number;
   readonly faces: number;
+  /** The execution provider the sessions really ran on (after any fallback to CPU). */
+  readonly provider: ExecutionProvider;
 }
 
 /**
@@ -95,6 +97,7 @@ export async function measureDetector(frame: RgbImage, opts: MeasureOptions = {}
         preMedianMs: median(preMs),
         postMedianMs: median(postMs),
         faces,
+        provider: sessionProvider(raw),
       };
       rows.push(row);
       opts.onRow?.(row);

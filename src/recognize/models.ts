@@ -1,13 +1,13 @@
 import ort from 'onnxruntime-node';
 import { FacegateError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { createSession, findModel, loadManifest, resolveModel, type ExecutionProvider, type ModelEntry, type ResolveOptions } from '../models/index.ts';
+import { createSession, findModel, loadManifest, resolveModel, sessionProvider, type ExecutionProvider, type ProviderSpec, type ModelEntry, type ResolveOptions } from '../models/index.ts';
 import type { Box, RgbImage } from '../types.ts';
 import { cropToTensor, l2normalize, softmax } from './tensor.ts';
 
 export interface RecognitionModelOptions {
   readonly threads?: number;
-  readonly executionProvider?: ExecutionProvider;
+  readonly executionProvider?: ProviderSpec | undefined;
   readonly resolve?: ResolveOptions;
   readonly logger?: Logger;
 }
@@ -41,6 +41,8 @@ export interface Embedder {
   /** The manifest name: templates are tagged with it so a model change forces re-embedding. */
   readonly modelId: string;
   readonly dim: number;
+  /** Where the session really runs (after any fallback to CPU). */
+  readonly executionProvider?: ExecutionProvider;
   embed(aligned: RgbImage): Promise<Float32Array>;
   close(): Promise<void>;
 }
@@ -55,6 +57,7 @@ export async function createEmbedder(name: string, opts: RecognitionModelOptions
   return {
     modelId: entry.name,
     dim,
+    executionProvider: sessionProvider(session),
     embed: (aligned) =>
       serial.run(async () => {
         if (aligned.width !== size || aligned.height !== size) throw new RangeError(`embedder ${name} needs a ${size}x${size} aligned crop, got ${aligned.width}x${aligned.height}`);
