@@ -75,6 +75,9 @@ const MIGRATIONS: readonly string[] = [
   `,
 ];
 
+/** NOTIFY channel: the gallery outbox has new rows. */
+export const GALLERY_CHANNEL = 'facegate_gallery';
+
 export interface HubEventRow {
   readonly nodeId: string;
   readonly site: string;
@@ -319,6 +322,8 @@ export class HubStore {
         await c.query('INSERT INTO templates (id, identity_id, model_id, masked, dim, embedding, quality, source_photo_sha256, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)', [t.id, i.id, t.modelId, t.masked, t.embedding.length, toBytes(t.embedding), t.quality, t.sourcePhotoSha256, i.updatedMs]);
       }
       await c.query("INSERT INTO gallery_outbox (identity_id, op) VALUES ($1, 'put')", [i.id]);
+      // Delivered at COMMIT: the hub's listener publishes at once (any process may write here).
+      await c.query(`NOTIFY ${GALLERY_CHANNEL}`);
     });
   }
 
@@ -328,6 +333,7 @@ export class HubStore {
       const r = await c.query('DELETE FROM identities WHERE id = $1', [id]);
       if ((r.rowCount ?? 0) === 0) return false;
       await c.query("INSERT INTO gallery_outbox (identity_id, op) VALUES ($1, 'delete')", [id]);
+      await c.query(`NOTIFY ${GALLERY_CHANNEL}`);
       return true;
     });
   }
@@ -358,6 +364,54 @@ export class HubStore {
 
   async galleryPublished(seqUpTo: number): Promise<void> {
     await this.q('DELETE FROM gallery_outbox WHERE seq <= $1', [seqUpTo]);
+  }
+
+  /** Find identities by exact name (the CLI adds templates to an existing one). */
+  async identityIdsByName(name: string): Promise<string[]> {
+    const r = await this.q<{ id: string }>('SELECT id FROM identities WHERE name = $1 ORDER BY created_ms, id', [name]);
+    return r.rows.map((x) => x.id);
+  }
+
+  /**
+   * LISTEN for gallery changes on a client of its own; `onNotify` runs for each. Reconnects with
+   * `retryMs` when the connection is lost (and calls onNotify then, to catch what was missed).
+   */
+  listenGallery(onNotify: () => void, retryMs: number, logger: Logger): () => Promise<void> {
+    let stopped = false;
+    let client: pg.Client | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const connect = async (): Promise<void> => {
+      if (stopped) return;
+      const c = new pg.Client(postgresClientConfig(this.cfg));
+      c.on('error', () => undefined);
+      c.on('end', () => {
+        if (client === c) client = undefined;
+        schedule();
+      });
+      try {
+        await c.connect();
+        await c.query(`LISTEN ${GALLERY_CHANNEL}`);
+        c.on('notification', () => onNotify());
+        client = c;
+        onNotify();
+      } catch (e) {
+        logger.debug({ detail: messageOf(e) }, 'fleet hub: gallery LISTEN not ready; retrying');
+        await c.end().catch(() => undefined);
+        schedule();
+      }
+    };
+    const schedule = (): void => {
+      if (stopped) return;
+      clearTimeout(timer);
+      timer = setTimeout(() => void connect(), retryMs);
+      timer.unref();
+    };
+    void connect();
+    return async () => {
+      stopped = true;
+      clearTimeout(timer);
+      await client?.end().catch(() => undefined);
+    };
   }
 
   async close(): Promise<void> {

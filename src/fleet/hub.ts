@@ -234,6 +234,7 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
     await flushing;
   };
   link.onReady(() => void flushGallery());
+  const stopListen = store.listenGallery(() => void flushGallery(), f.hub.retryMs, log);
   const galleryTimer = setInterval(() => void flushGallery(), 5000);
   galleryTimer.unref();
   void pgStart.then(() => flushGallery());
@@ -290,6 +291,7 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
       closed = true;
       clearInterval(galleryTimer);
       clearInterval(nodesTimer);
+      await stopListen();
       await api.close();
       await Promise.race([consume, sleep(3000)]);
       feed.close();

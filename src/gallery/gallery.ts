@@ -980,6 +980,73 @@ export class Gallery {
     this.closed = true;
     this.db.close();
   }
+
+  // --- fleet replication (src/fleet/gallery-follower.ts) ---------------------------------------
+
+  /**
+   * Apply identities replicated from the fleet hub, as they are there (same identity and template
+   * ids), and remove the ones the hub removed: all in ONE transaction, then memory follows.
+   * Idempotent: applying the same state again changes nothing (a replay after a crash is safe).
+   * Enrollment crops stay at the hub; templates are what this box searches.
+   */
+  applyReplica(changes: { readonly put: readonly ReplicaIdentity[]; readonly remove: readonly string[] }): { put: number; removed: number } {
+    this.assertOpen();
+    this.syncWithFile();
+    const now = this.now();
+    const puts = changes.put.map((r) => ({
+      id: this.identityId(r.id),
+      name: cleanName(r.name),
+      groups: cleanGroups(r.groups),
+      metadata: cleanMetadata(r.metadata as Metadata),
+      templates: r.templates.map((t) => {
+        if (typeof t.id !== 'string' || t.id.length === 0) throw new GalleryError('GALLERY_BAD_ARGUMENT', `a replicated template of ${r.id} has no id`);
+        return { id: t.id, modelId: cleanModelId(t.modelId), masked: t.masked === true, embedding: cleanEmbedding(t.embedding, `template ${t.id} of ${r.id}`), quality: t.quality ?? null };
+      }),
+    }));
+    let removed = 0;
+    this.write('enroll', () => {
+      for (const p of puts) {
+        const exists = this.stmt.identityEntry.get(p.id) !== undefined;
+        if (exists) {
+          this.stmt.rename.run(p.name, now, p.id);
+          this.stmt.setGroups.run(JSON.stringify(p.groups), now, p.id);
+          this.stmt.setMetadata.run(JSON.stringify(p.metadata), now, p.id);
+          for (const tid of this.stmt.templateIdsOf.all(p.id)) this.stmt.removeTemplate.run(tid);
+        } else {
+          this.stmt.insertIdentity.run(p.id, p.name, JSON.stringify(p.groups), JSON.stringify(p.metadata), now, now);
+        }
+        for (const t of p.templates) {
+          // A template id seen under another identity (re-enrolled at the hub) moves here.
+          this.stmt.removeTemplate.run(t.id);
+          this.stmt.insertTemplate.run(t.id, p.id, t.modelId, t.masked ? 1 : 0, t.embedding.length, toBlob(t.embedding), null, t.quality, now);
+        }
+        this.changed('identity', p.id);
+      }
+      for (const id of changes.remove) {
+        removed += this.stmt.removeIdentity.run(id).changes;
+        this.changed('identity', id);
+      }
+    });
+    for (const p of puts) this.refreshIdentity(p.id);
+    for (const id of changes.remove) this.dropEntry(id);
+    return { put: puts.length, removed };
+  }
+
+  /** Every identity id (for a replica's full bootstrap: the ones the hub no longer has go). */
+  identityIds(): string[] {
+    this.assertOpen();
+    this.syncWithFile();
+    return [...this.entries.keys()];
+  }
+}
+
+/** An identity as the fleet hub replicates it (src/fleet/gallery-kv.ts). */
+export interface ReplicaIdentity {
+  readonly id: string;
+  readonly name: string;
+  readonly groups: readonly string[];
+  readonly metadata: Readonly<Record<string, unknown>>;
+  readonly templates: readonly { readonly id: string; readonly modelId: string; readonly masked: boolean; readonly embedding: Float32Array; readonly quality?: number | null }[];
 }
 
 /**

@@ -1,0 +1,216 @@
+/**
+ * The edge side of gallery replication: watch the hub's KV bucket and apply every change to the
+ * local SQLite gallery, several changes per transaction (Gallery.applyReplica), so the box keeps
+ * recognising people offline with the last gallery it had.
+ *
+ * - Bootstrap (no revision stored): every identity in the bucket, then the local identities the
+ *   hub does not have are removed (in fleet mode the edge gallery is a replica of the hub's).
+ * - Catch-up: from the last applied revision + 1 (the KV bucket keeps the newest entry per
+ *   identity, tombstones included), so an edge that was offline gets what changed meanwhile.
+ * - The revision is persisted after each applied batch; applying is idempotent, so a crash
+ *   between the two re-applies a batch harmlessly.
+ * - A bad record (not v1, an embedding that is not float32) is skipped with a warning; the rest
+ *   of the batch applies.
+ */
+import type { KvEntry } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { FleetConfig } from '../config/fleet.ts';
+import type { Gallery, ReplicaIdentity } from '../gallery/gallery.ts';
+import type { Logger } from '../log.ts';
+import type { CursorStore } from '../outputs/index.ts';
+import { FleetError, messageOf } from './errors.ts';
+import { decodeEmbedding, openGalleryBucket, parseRecord } from './gallery-kv.ts';
+import { startNatsLink, type NatsLink } from './nats.ts';
+
+export const GALLERY_STATE = 'fleet-gallery';
+const BATCH = 1000;
+
+export interface GalleryFollowerStatus {
+  /** The last bucket revision applied to the local gallery. */
+  readonly revision: number;
+  /** Caught up with the bucket as it was when the watch (re)started. */
+  readonly synced: boolean;
+  readonly applied: number;
+  readonly skipped: number;
+  readonly lastError: string | undefined;
+}
+
+export interface GalleryFollower {
+  status(): GalleryFollowerStatus;
+  /** Called after each applied batch with the identity ids it put and removed. */
+  onApplied(listener: (change: { put: readonly string[]; removed: readonly string[]; atMs: number }) => void): void;
+  /** Resolves once synced (or rejects after timeoutMs). */
+  synced(timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface GalleryFollowerOptions {
+  readonly fleet: FleetConfig;
+  readonly gallery: Gallery;
+  /** Where the applied revision is kept (the outputs cursor store beside events.db). */
+  readonly state: CursorStore;
+  readonly logger: Logger;
+  readonly link?: NatsLink;
+}
+
+function toReplica(e: KvEntry): ReplicaIdentity {
+  const r = parseRecord(e.key, e.value);
+  return { id: r.id, name: r.name, groups: r.groups, metadata: r.metadata, templates: r.templates.map((t) => ({ id: t.id, modelId: t.modelId, masked: t.masked, embedding: decodeEmbedding(t.embedding), quality: t.quality })) };
+}
+
+export function startGalleryFollower(opts: GalleryFollowerOptions): GalleryFollower {
+  const f = opts.fleet;
+  const log = opts.logger.child({ fleet: 'gallery' });
+  const ownLink = opts.link === undefined;
+  const link = opts.link ?? startNatsLink({ config: f.nats, name: `facegate-gallery-${f.nodeId}`, logger: log });
+  let revision = Number(opts.state.getState(GALLERY_STATE, 'revision') ?? 0) || 0;
+  let synced = false;
+  let applied = 0;
+  let skipped = 0;
+  let lastError: string | undefined;
+  let closed = false;
+  let running: Promise<void> | undefined;
+  let stopWatch: (() => void) | undefined;
+  const appliedListeners: ((c: { put: readonly string[]; removed: readonly string[]; atMs: number }) => void)[] = [];
+  const syncedListeners: (() => void)[] = [];
+
+  const markSynced = (): void => {
+    if (synced) return;
+    synced = true;
+    log.info({ revision, identities: opts.gallery.identityIds().length }, 'fleet gallery in sync with the hub');
+    for (const l of syncedListeners.splice(0)) l();
+  };
+
+  /** Apply puts + removes in one transaction; a bad record is isolated and skipped. */
+  const apply = (puts: Map<string, KvEntry>, removes: Set<string>, upTo: number): void => {
+    const good: ReplicaIdentity[] = [];
+    for (const e of puts.values()) {
+      try {
+        good.push(toReplica(e));
+      } catch (err) {
+        skipped++;
+        log.warn({ key: e.key, revision: e.revision, detail: messageOf(err) }, 'fleet gallery: a record was skipped');
+      }
+    }
+    const remove = [...removes];
+    try {
+      opts.gallery.applyReplica({ put: good, remove });
+    } catch {
+      // One bad identity must not hold the others back: apply them one by one.
+      for (const g of good) {
+        try {
+          opts.gallery.applyReplica({ put: [g], remove: [] });
+        } catch (err) {
+          skipped++;
+          log.warn({ key: g.id, detail: messageOf(err) }, 'fleet gallery: an identity was skipped');
+        }
+      }
+      opts.gallery.applyReplica({ put: [], remove });
+    }
+    applied += good.length + remove.length;
+    revision = Math.max(revision, upTo);
+    opts.state.setState(GALLERY_STATE, 'revision', String(revision));
+    const change = { put: good.map((g) => g.id), removed: remove, atMs: Date.now() };
+    for (const l of appliedListeners) l(change);
+  };
+
+  const follow = async (nc: NatsConnection): Promise<void> => {
+    const kv = await openGalleryBucket(nc, f.names.galleryBucket, false);
+    const status = await kv.status();
+    const target = status.streamInfo.state.last_seq;
+    const bootstrap = revision === 0;
+    const seen = new Set<string>();
+    const iter = await kv.watch(bootstrap ? {} : { resumeFromRevision: revision + 1 });
+    stopWatch = () => iter.stop();
+    lastError = undefined;
+    log.info({ bucket: f.names.galleryBucket, from: revision, target, bootstrap }, 'fleet gallery: following the hub');
+    const finishBootstrap = (): void => {
+      if (!bootstrap) return;
+      const gone = opts.gallery.identityIds().filter((id) => !seen.has(id));
+      if (gone.length) {
+        log.warn({ removed: gone.length }, 'fleet gallery: local identities the hub does not have were removed (the hub is the source of truth)');
+        apply(new Map(), new Set(gone), revision);
+      }
+    };
+    if (target <= revision || (bootstrap && status.values === 0)) {
+      finishBootstrap();
+      if (bootstrap && target > revision) {
+        revision = target;
+        opts.state.setState(GALLERY_STATE, 'revision', String(revision));
+      }
+      markSynced();
+    }
+    let puts = new Map<string, KvEntry>();
+    let removes = new Set<string>();
+    let upTo = revision;
+    for await (const e of iter) {
+      if (closed) break;
+      upTo = Math.max(upTo, e.revision);
+      if (bootstrap) seen.add(e.key);
+      if (e.operation === 'PUT') {
+        puts.set(e.key, e);
+        removes.delete(e.key);
+      } else {
+        puts.delete(e.key);
+        removes.add(e.key);
+      }
+      const caughtUp = e.revision >= target;
+      const drained = (e.delta ?? 0) === 0;
+      if (puts.size + removes.size >= BATCH || (synced ? drained : caughtUp || drained)) {
+        apply(puts, removes, upTo);
+        puts = new Map();
+        removes = new Set();
+      }
+      if (!synced && caughtUp) {
+        finishBootstrap();
+        markSynced();
+      }
+    }
+  };
+
+  const run = (nc: NatsConnection): void => {
+    if (running || closed) return;
+    running = (async () => {
+      for (let attempt = 0; !closed && link.current() === nc; attempt++) {
+        try {
+          await follow(nc);
+        } catch (e) {
+          const err = e instanceof FleetError ? e : new FleetError('FLEET_JETSTREAM', `gallery watch failed: ${messageOf(e)}`, { cause: e });
+          if (lastError !== err.describe()) log.warn({ detail: err.describe() }, 'fleet gallery: not following the hub; retrying (the local gallery stays in use)');
+          lastError = err.describe();
+        }
+        if (closed) return;
+        await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** Math.min(attempt, 5))).unref());
+      }
+    })().finally(() => {
+      running = undefined;
+      // Reconnected while we were winding down: start again.
+      const now = link.current();
+      if (now && !closed) run(now);
+    });
+  };
+  link.onReady((nc) => run(nc));
+  link.onLost(() => stopWatch?.());
+  const c = link.current();
+  if (c) run(c);
+
+  return {
+    status: () => ({ revision, synced, applied, skipped, lastError: lastError ?? link.status().lastError }),
+    onApplied: (l) => appliedListeners.push(l),
+    synced: (timeoutMs = 30_000) =>
+      new Promise<void>((resolve, reject) => {
+        if (synced) return resolve();
+        const t = setTimeout(() => reject(new FleetError('FLEET_NATS_UNAVAILABLE', `the gallery did not sync with the hub within ${timeoutMs} ms`, { hint: lastError })), timeoutMs);
+        syncedListeners.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      }),
+    close: async () => {
+      closed = true;
+      stopWatch?.();
+      await Promise.race([running, new Promise((r) => setTimeout(r, 2000).unref())]);
+      if (ownLink) await link.close();
+    },
+  };
+}

@@ -1,0 +1,143 @@
+/**
+ * Gallery replication, hub -> edges, against a real nats-server and PostgreSQL: an identity
+ * written at the hub (PostgreSQL + KV bucket) becomes searchable in an edge's SQLite gallery; a
+ * change of groups and a removal follow; an edge that was offline catches up from its last
+ * revision (not a full reload); a new edge bootstraps the whole gallery and drops local identities
+ * the hub does not have; a bad record is skipped without holding the others back.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { Kvm } from '@nats-io/kv';
+import { openGallery, type Gallery } from '../src/gallery/index.ts';
+import { startGalleryFollower, type GalleryFollower } from '../src/fleet/gallery-follower.ts';
+import { startHub } from '../src/fleet/hub.ts';
+import type { StoredIdentity } from '../src/fleet/hub-store.ts';
+import { createLogger } from '../src/log.ts';
+import { CursorStore } from '../src/outputs/index.ts';
+import { natsClient, until } from './helpers/fleet.ts';
+import { edgeFleet, hubConfig } from './helpers/fleet-setup.ts';
+import { NatsServer } from './helpers/nats.ts';
+import { Postgres } from './helpers/postgres.ts';
+
+const logger = createLogger({ level: 'silent' });
+const MODEL = 'w600k_mbf_dq';
+
+function unit(dim = 512): Float32Array {
+  const v = new Float32Array(dim);
+  let n = 0;
+  for (let i = 0; i < dim; i++) {
+    v[i] = Math.random() * 2 - 1;
+    n += v[i] * v[i];
+  }
+  for (let i = 0; i < dim; i++) v[i] /= Math.sqrt(n);
+  return v;
+}
+
+const rid = (p: string) => `${p}_${randomBytes(8).toString('hex')}`;
+function person(name: string, groups: string[] = ['staff']): StoredIdentity {
+  const now = Date.now();
+  return { id: rid('id'), name, groups, metadata: {}, createdMs: now, updatedMs: now, templates: [{ id: rid('tpl'), modelId: MODEL, masked: false, embedding: unit(), quality: 0.9, sourcePhotoSha256: null }] };
+}
+
+const best = (g: Gallery, v: Float32Array) => g.search(v, { modelId: MODEL, k: 1 })[0];
+
+interface Edge {
+  gallery: Gallery;
+  state: CursorStore;
+  follower: GalleryFollower;
+  dir: string;
+}
+
+t.test('hub -> edges: put, update, remove, offline catch-up, bootstrap, bad record', async (t) => {
+  const [s, p] = await Promise.all([NatsServer.start(), Postgres.start()]);
+  t.teardown(async () => {
+    await s.stop();
+    await p.stop();
+  });
+  const hub = await startHub(hubConfig(s, p), { logger, port: 0 });
+  t.teardown(() => hub.close());
+  const edges: Edge[] = [];
+  const startEdge = (node: string, dir = mkdtempSync(join(tmpdir(), `fg-gal-${node}-`)), gallery = openGallery(join(dir, 'gallery.sqlite'))): Edge => {
+    const state = new CursorStore(join(dir, 'outputs.sqlite'));
+    const follower = startGalleryFollower({ fleet: edgeFleet(s, node, 'hq'), gallery, state, logger });
+    const e = { gallery, state, follower, dir };
+    edges.push(e);
+    return e;
+  };
+  const stopEdge = async (e: Edge): Promise<void> => {
+    await e.follower.close();
+    e.state.close();
+  };
+  t.teardown(async () => {
+    for (const e of edges) {
+      await e.follower.close();
+      e.state.close();
+      e.gallery.close();
+      rmSync(e.dir, { recursive: true, force: true });
+    }
+  });
+
+  const a = startEdge('door-1');
+  await a.follower.synced(20_000);
+  t.equal(a.gallery.identityIds().length, 0);
+
+  // Put at the hub -> searchable at the edge.
+  const alice = person('Alice');
+  const t0 = Date.now();
+  await hub.putIdentity(alice);
+  await until('alice at the edge', () => best(a.gallery, alice.templates[0].embedding)?.identityId === alice.id, 10_000, 5);
+  const ms = Date.now() - t0;
+  t.ok(ms < 5000, `propagated in ${ms} ms`);
+  const m = best(a.gallery, alice.templates[0].embedding);
+  t.equal(m?.name, 'Alice');
+  t.ok((m?.score ?? 0) > 0.99);
+  t.equal(m?.templateId, alice.templates[0].id, 'same template id as at the hub');
+  t.same((await hub.store.getIdentity(alice.id))?.name, 'Alice', 'PostgreSQL holds it');
+
+  // Update (groups) and a second person.
+  await hub.putIdentity({ ...alice, groups: ['staff', 'lab'], updatedMs: Date.now() });
+  await until('groups at the edge', () => (a.gallery.getIdentity(alice.id)?.groups ?? []).includes('lab'), 10_000);
+
+  // Offline edge: changes at the hub while it is away, then catch-up from its revision.
+  const revBefore = a.follower.status().revision;
+  await stopEdge(a);
+  await hub.removeIdentity(alice.id);
+  const bob = person('Bob');
+  await hub.putIdentity(bob);
+  const many = Array.from({ length: 40 }, (_, i) => person(`P${i}`));
+  for (const x of many) await hub.putIdentity(x);
+  t.equal(best(a.gallery, alice.templates[0].embedding)?.identityId, alice.id, 'offline: the edge keeps deciding with the last gallery it had');
+  const a2 = startEdge('door-1', a.dir, a.gallery);
+  await a2.follower.synced(20_000);
+  await until('caught up', () => a2.gallery.identityIds().length === 41, 10_000);
+  t.notOk(a2.gallery.getIdentity(alice.id), 'the removal arrived');
+  t.equal(best(a2.gallery, bob.templates[0].embedding)?.identityId, bob.id);
+  t.ok(a2.follower.status().revision > revBefore, 'resumed after its last revision');
+  t.equal(a2.follower.status().applied, 42, 'only what changed was applied (41 puts + 1 removal), not a full reload');
+
+  // A new edge with a stale local identity: bootstrap = the hub's gallery exactly.
+  const dirB = mkdtempSync(join(tmpdir(), 'fg-gal-door-2-'));
+  const galB = openGallery(join(dirB, 'gallery.sqlite'));
+  galB.enroll({ name: 'Local Only', templates: [{ modelId: MODEL, masked: false, embedding: unit(), sourcePhotoSha256: 'a'.repeat(64), quality: 1 }] });
+  const tB = Date.now();
+  const b = startEdge('door-2', dirB, galB);
+  await b.follower.synced(20_000);
+  const syncMs = Date.now() - tB;
+  t.equal(b.gallery.identityIds().length, 41, `bootstrapped 41 identities in ${syncMs} ms`);
+  t.equal(b.gallery.findByName('Local Only').length, 0, 'the local-only identity went');
+  t.ok(many.every((x) => best(b.gallery, x.templates[0].embedding)?.identityId === x.id), 'every one searchable');
+
+  // A bad record in the bucket: skipped, the next good one applies.
+  const nc = await natsClient(s);
+  const kv = await new Kvm(nc).open('facegate-gallery');
+  await kv.put('id_bad', '{"v":1,"id":"id_bad","name":"Bad","groups":[],"metadata":{},"templates":[{"id":"tpl_bad","modelId":"m","masked":false,"embedding":"AAA","quality":null}]}');
+  const carol = person('Carol');
+  await hub.putIdentity(carol);
+  await until('carol after the bad record', () => best(b.gallery, carol.templates[0].embedding)?.identityId === carol.id, 10_000);
+  t.ok(b.follower.status().skipped >= 1, 'the bad record was skipped');
+  t.notOk(b.gallery.getIdentity('id_bad'));
+  await nc.close();
+});
