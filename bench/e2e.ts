@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- e2e [--cams 1,2,3] [--seconds 16] [--fps 5]`
+ * `npm run bench -- e2e [--cams 1,2,3] [--seconds 16] [--fps 5] [--dashboards 0,3] [--browser]`
  *
  * N door cameras through the whole chain on this machine: the loopback RTSP server streams the
  * demo's 720p H.264 door clip (real people walking up) to every camera without re-encoding, and
@@ -12,6 +12,12 @@
  * - RSS of Node + children;
  * - ratios against the raw detector run time measured in the same run (ORT session time).
  * Then the largest N that holds the target fps per camera with p99 <= 250 ms.
+ *
+ * `--dashboards 0,3` runs each N again with that many operator dashboards watching the Live page:
+ * each one fetches every camera's latest frame (GET /v1/cameras/:id/frame) every 500 ms with its
+ * token and holds a WebSocket, as the page does (`--browser`: the real page in headless chromium
+ * instead, which also costs the browser's own rendering CPU on the same cores). The live-frame
+ * endpoint must not slow the pipeline: compare processed fps with and without.
  */
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,6 +32,7 @@ import { RtspTestServer } from '../src/demo/rtsp-server.ts';
 import { quantile } from '../src/detect/stats.ts';
 import { createLogger } from '../src/log.ts';
 import { cpuSeconds, procStat } from './proc.ts';
+import type { Browser } from 'playwright-core';
 
 const TOKEN = 'bench-viewer-token-0123456789';
 
@@ -46,6 +53,9 @@ function children(): { cpuS: number; rssMB: number } {
 
 export interface E2eRow {
   readonly cams: number;
+  readonly dashboards: number;
+  /** Live JPEGs handed to the dashboards per second (all of them together). */
+  readonly liveFramesPerS: number;
   readonly fpsPerCam: number;
   readonly droppedPerCam: number;
   readonly events: number;
@@ -63,8 +73,11 @@ export interface E2eRow {
 export async function runE2eBench(argv: readonly string[]): Promise<void> {
   const { values } = parseArgs({
     args: [...argv],
-    options: { cams: { type: 'string', default: '1,2,3' }, seconds: { type: 'string', default: '16' }, fps: { type: 'string', default: '5' }, warmup: { type: 'string', default: '3' } },
+    options: { cams: { type: 'string', default: '1,2,3' }, seconds: { type: 'string', default: '16' }, fps: { type: 'string', default: '5' }, warmup: { type: 'string', default: '3' }, dashboards: { type: 'string', default: '0' }, browser: { type: 'boolean', default: false } },
   });
+  const dashboardCounts = values.dashboards.split(',').map(Number);
+  if (dashboardCounts.some((d) => !Number.isInteger(d) || d < 0)) throw new Error('--dashboards takes counts like 0,3');
+  let browser: Browser | undefined;
   const camCounts = values.cams.split(',').map(Number);
   const seconds = Number(values.seconds);
   const fps = Number(values.fps);
@@ -80,7 +93,8 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
   const rows: E2eRow[] = [];
   process.stderr.write(`e2e bench: ${camCounts.join(', ')} camera(s) x 720p H.264 RTSP at ${fps} fps processed, ${seconds} s each after ${warmupS} s warm-up\n`);
   try {
-    for (const n of camCounts) {
+    // Every camera count, with each number of dashboards watching.
+    for (const [n, dashboards] of camCounts.flatMap((c) => dashboardCounts.map((d) => [c, d] as const))) {
       const ids = Array.from({ length: n }, (_, i) => `cam${i + 1}`);
       const config = parseConfig({
         server: { port: 0 },
@@ -88,7 +102,7 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
         cameras: ids.map((id) => ({ id, url: rtsp.url('/clip'), fps })),
         gates: [{ id: 'front-door', cameras: ids, allow: { groups: ['staff'] } }],
         gallery: { db: galleryDb },
-        events: { db: join(dir, `events-${n}.sqlite`), snapshots: { dir: join(dir, `snapshots-${n}`) } },
+        events: { db: join(dir, `events-${n}-${dashboards}.sqlite`), snapshots: { dir: join(dir, `snapshots-${n}-${dashboards}`) } },
       });
       const service = await startService(config, { logger: createLogger({ level: 'error' }) });
       const latencies: number[] = [];
@@ -101,6 +115,40 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
           if (measuring) latencies.push(Date.now() - (e.timeMs as number));
         },
       });
+      // Dashboards watching every camera's live tile (started before the warm-up).
+      let liveFrames = 0;
+      let watching = true;
+      const stopDashboards: (() => Promise<void>)[] = [];
+      for (let i = 0; i < dashboards; i++) {
+        if (values.browser) {
+          browser ??= await (await import('../test/helpers/browser.ts')).launchBrowser();
+          const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+          const page = await context.newPage();
+          page.on('response', (res) => {
+            if (measuring && res.url().endsWith('/frame') && res.status() === 200) liveFrames++;
+          });
+          await page.goto(`${service.api.url}/`);
+          await page.getByLabel('Token').fill(TOKEN);
+          await page.getByRole('button', { name: 'Sign in' }).click();
+          stopDashboards.push(() => context.close());
+        } else {
+          const ws = watchEvents({ url: service.api.url, token: TOKEN, onEvent: () => undefined });
+          const loops = ids.map(async (id) => {
+            while (watching) {
+              const t = performance.now();
+              const res = await fetch(`${service.api.url}/v1/cameras/${id}/frame`, { headers: { authorization: `Bearer ${TOKEN}` } }).catch(() => undefined);
+              if (res?.ok && measuring) liveFrames++;
+              await res?.arrayBuffer().catch(() => undefined);
+              await new Promise((r) => setTimeout(r, Math.max(0, 500 - (performance.now() - t))));
+            }
+          });
+          stopDashboards.push(async () => {
+            watching = false;
+            await Promise.all(loops);
+            ws.close();
+          });
+        }
+      }
       await new Promise((r) => setTimeout(r, warmupS * 1000));
       const sum = (f: (c: { detect: { processed: number; dropped: number }; recognize: { dropped: number } }) => number): number => [...service.access.counters.values()].reduce((a, c) => a + f(c), 0);
       const detectHist = async (): Promise<{ sum: number; count: number }> => {
@@ -128,6 +176,7 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
       const processed = sum((c) => c.detect.processed) - p0;
       const dropped = sum((c) => c.detect.dropped + c.recognize.dropped) - d0;
       const h1 = await detectHist();
+      for (const stop of stopDashboards) await stop();
       w.close();
       await service.close();
       const nodeCpuS = (cpu.user + cpu.system) / 1e6;
@@ -136,6 +185,8 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
       const fpsPerCam = processed / wallS / n;
       const row: E2eRow = {
         cams: n,
+        dashboards,
+        liveFramesPerS: liveFrames / wallS,
         fpsPerCam,
         droppedPerCam: dropped / n,
         events: latencies.length,
@@ -150,17 +201,18 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
         holds: fpsPerCam >= fps * 0.95 && latencies.length > 0 && p99 <= 250,
       };
       rows.push(row);
-      process.stderr.write(`  ${n} camera(s): ${fpsPerCam.toFixed(2)} fps/camera, p99 ${p99.toFixed(0)} ms over ${latencies.length} events\n`);
+      process.stderr.write(`  ${n} camera(s), ${dashboards} dashboard(s): ${fpsPerCam.toFixed(2)} fps/camera, p99 ${p99.toFixed(0)} ms over ${latencies.length} events${dashboards ? `, ${(liveFrames / wallS).toFixed(1)} live JPEGs/s served` : ''}\n`);
     }
   } finally {
+    await browser?.close();
     await rtsp.stop();
     rmSync(dir, { recursive: true, force: true });
   }
   const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
-  console.log(`\n| cameras | processed fps/camera | dropped/camera | events | frame->WS p50 ms | p99 ms | Node CPU % | gst CPU % (all) | RTSP server CPU % | RSS MB | raw SCRFD ms | Node CPU ms per frame / raw SCRFD | holds ${fps} fps, p99 <= 250 ms |`);
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log(`\n| cameras | dashboards | live JPEGs/s served | processed fps/camera | dropped/camera | events | frame->WS p50 ms | p99 ms | Node CPU % | gst CPU % (all) | RTSP server CPU % | RSS MB | raw SCRFD ms | Node CPU ms per frame / raw SCRFD | holds ${fps} fps, p99 <= 250 ms |`);
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
-    console.log(`| ${r.cams} | ${r.fpsPerCam.toFixed(2)} | ${r.droppedPerCam.toFixed(0)} | ${r.events} | ${f1(r.latencyP50Ms)} | ${f1(r.latencyP99Ms)} | ${r.nodeCpu.toFixed(0)} | ${r.gstCpu.toFixed(0)} | ${r.serverCpu.toFixed(0)} | ${r.rssMB.toFixed(0)} | ${r.detectMs.toFixed(1)} | ${(r.nodeMsPerFrame / r.detectMs).toFixed(2)} | ${r.holds ? 'yes' : 'no'} |`);
+    console.log(`| ${r.cams} | ${r.dashboards} | ${r.liveFramesPerS.toFixed(1)} | ${r.fpsPerCam.toFixed(2)} | ${r.droppedPerCam.toFixed(0)} | ${r.events} | ${f1(r.latencyP50Ms)} | ${f1(r.latencyP99Ms)} | ${r.nodeCpu.toFixed(0)} | ${r.gstCpu.toFixed(0)} | ${r.serverCpu.toFixed(0)} | ${r.rssMB.toFixed(0)} | ${r.detectMs.toFixed(1)} | ${(r.nodeMsPerFrame / r.detectMs).toFixed(2)} | ${r.holds ? 'yes' : 'no'} |`);
   }
   const best = rows.filter((r) => r.holds).sort((a, b) => b.cams - a.cams)[0];
   console.log(`\nlargest N holding ${fps} fps/camera with p99 <= 250 ms: ${best ? best.cams : 'none of those measured'} (${process.env.FACEGATE_BENCH_MACHINE ?? `${(await import('node:os')).cpus().length} cores`})`);
