@@ -92,14 +92,6 @@ async function runProbe(model: Uint8Array, ep: ExecutionProvider): Promise<{ out
   }
 }
 
-/** ORT's provider errors start with a source path and a C++ lambda; keep the sentence a person reads. */
-export function cleanProviderReason(message: string): string {
-  const first = message.split('\n')[0] ?? message;
-  const falseAt = first.indexOf(' was false. ');
-  const text = falseAt >= 0 ? first.slice(falseAt + ' was false. '.length) : first.replace(/^\S+\.(?:cc|cpp|h):\d+ \S+ /, '');
-  return text.slice(0, 300);
-}
-
 export async function probeProviders(names: readonly ExecutionProvider[] = EXECUTION_PROVIDERS): Promise<ProviderProbe[]> {
   const model = probeModel();
   const cpu = await runProbe(model, 'cpu');
@@ -117,7 +109,7 @@ export async function probeProviders(names: readonly ExecutionProvider[] = EXECU
       out.push({ name, ok: agrees, ms: round(r.ms), maxAbsDiff: diff, reason: agrees ? undefined : `output differs from CPU by ${diff}` });
     } catch (e) {
       const msg = isFacegateError(e) ? e.message.replace(/^execution provider "\w+" cannot run model "doctor-probe": /, '') : errorMessage(e);
-      out.push({ name, ok: false, reason: cleanProviderReason(msg) });
+      out.push({ name, ok: false, reason: msg });
     }
   }
   return out;

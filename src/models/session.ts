@@ -91,6 +91,14 @@ function providerOptions(c: ProviderChoice): ort.InferenceSession.ExecutionProvi
   }
 }
 
+/** ORT's provider errors start with a source path and a C++ lambda; keep the sentence a person reads. */
+export function cleanProviderReason(message: string): string {
+  const first = message.split('\n')[0] ?? message;
+  const falseAt = first.indexOf(' was false. ');
+  const text = falseAt >= 0 ? first.slice(falseAt + ' was false. '.length) : first.replace(/^\S+\.(?:cc|cpp|h):\d+ \S+ /, '');
+  return text.slice(0, 300) || 'unknown error';
+}
+
 function baseOptions(opts: SessionOptions): ort.InferenceSession.SessionOptions {
   return {
     graphOptimizationLevel: 'all',
@@ -126,7 +134,7 @@ export async function openSession(source: string | Uint8Array, name: string, opt
         ranOn.set(session, choice.name);
         return session;
       } catch (e) {
-        reason = errorMessage(e).split('\n')[0]?.slice(0, 300) ?? 'unknown error';
+        reason = cleanProviderReason(errorMessage(e));
       }
     }
     if (choice.required) {
