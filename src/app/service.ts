@@ -25,6 +25,7 @@ import { createUnknownsApi } from './unknowns.ts';
 import { createCheckedIdentityApi, createPhotoApi, createSystemInfo, webRoot } from './dashboard.ts';
 import { readFile } from 'node:fs/promises';
 import { CursorStore, cursorStorePath, createMqttSink, runSinks, type MqttSink, type SinkRunner } from '../outputs/index.ts';
+import { refusingIdentityApi, startFleetEdge, type FleetEdge } from '../fleet/edge.ts';
 import { startAccessControl, type AccessControl, type CameraCounters, type RecognitionSettings } from '../../streams/access-control.ts';
 
 export interface ServiceOptions {
@@ -48,6 +49,8 @@ export interface Service {
   readonly metrics: Metrics;
   /** The event sinks (MQTT) and their health; undefined when none is enabled. */
   readonly sinks: SinkRunner | undefined;
+  /** Fleet mode (edge): the forwarder and gallery follower; undefined without `fleet:`. */
+  readonly fleet: FleetEdge | undefined;
   /** What recognition runs with: thresholds resolved from config or the embedder's calibration. */
   readonly recognition: RecognitionSettings & { readonly source: string };
   /** Apply a new valid config; returns the sections that need a restart to take effect. */
@@ -279,6 +282,10 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
     sinks = runSinks([mqttSink], { bus, cursors, logger: log, metrics });
   }
 
+  // Fleet mode (src/fleet, issue 10): the log forwarded to the hub after its own cursor, the
+  // gallery following the hub's; gates keep deciding here whatever the network does.
+  const fleet: FleetEdge | undefined = config.fleet?.role === 'edge' ? startFleetEdge({ fleet: config.fleet, gallery, bus, eventsDb: config.events.db, logger: log, metrics }) : undefined;
+
   // system.health every healthIntervalMs: the whole box at a glance (cameras, fps, losses, sinks,
   // model p95), logged and published like any event, so WS clients and MQTT see it too.
   const startedMs = Date.now();
@@ -302,7 +309,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
       uptimeMs: nowMs - startedMs,
       rssBytes: process.memoryUsage().rss,
       cameras,
-      sinks: (sinks?.health() ?? []).map((h) => ({ name: h.name, connected: h.connected, lag: h.lag, lastError: h.lastError })),
+      sinks: [...(sinks?.health() ?? []), ...(fleet?.health() ?? [])].map((h) => ({ name: h.name, connected: h.connected, lag: h.lag, lastError: h.lastError })),
       modelP95Ms: await histogramP95ByLabel(metrics.modelRun, 'model'),
       eventLogLastId: eventLog.lastId(),
     });
@@ -320,7 +327,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
       events: { lastId: () => eventLog.lastId(), replayThenLive: (since, filter) => bus.replayThenLive(since, filter), query: (q) => eventLog.query(q) },
       tokens: () => config.auth.tokens,
       metrics,
-      identities: apiIdentities,
+      identities: fleet ? refusingIdentityApi(apiIdentities) : apiIdentities,
       gates: gateApi,
       cameras: () =>
         [...cameraEntries.values()].map((c) => {
@@ -381,7 +388,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
 
   const reload = async (next: Config, diff: ConfigDiff): Promise<string[]> => {
     const restart: string[] = [];
-    for (const s of ['server', 'models', 'recognition', 'events', 'gallery'] as const) if (diff[s]) restart.push(s);
+    for (const s of ['server', 'models', 'recognition', 'events', 'gallery', 'fleet'] as const) if (diff[s]) restart.push(s);
     if (diff.auth && next.auth.enabled !== config.auth.enabled) restart.push('auth.enabled');
     config = next; // tokens are read per request: a new token list applies at once.
     if (diff.logging) log.level = next.logging.level;
@@ -419,6 +426,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
     bus,
     metrics,
     sinks,
+    fleet,
     recognition,
     reload,
     done: access.done,
@@ -433,6 +441,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
       manual$.complete();
       await api.close();
       await sinks?.stop();
+      await fleet?.close();
       cursors?.close();
       counting.unsubscribe();
       bus.close();

@@ -3,14 +3,16 @@
  * with `fleet:` (nodeId, site, nats, hub.postgres) and the usual server / auth / logging sections;
  * cameras and gates are the edges' business and are ignored here.
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { configWarnings, loadConfig } from '../config/index.ts';
 import { FleetError } from '../fleet/errors.ts';
 import { startHub } from '../fleet/hub.ts';
+import { hubStoreFor, removeAtHub, runHubEnroll } from '../fleet/hub-enroll.ts';
 import { createLogger } from '../log.ts';
 import { nonNegativeInt } from './common.ts';
 
 export function registerHubCommand(program: Command): void {
+  registerHubGalleryCommands(program);
   program
     .command('hub')
     .description('run the fleet hub: events of every edge from NATS JetStream into PostgreSQL, node status, the gallery for all edges, and the HTTP API + WebSocket across all nodes')
@@ -31,5 +33,71 @@ export function registerHubCommand(program: Command): void {
       log.info('stopping the hub');
       await hub.close();
       process.exit(0);
+    });
+}
+
+function hubConfig(file: string | undefined): ReturnType<typeof loadConfig> {
+  if (!file) throw new FleetError('FLEET_CONFIG_INVALID', '--hub needs the hub\'s config', { hint: 'add --hub-config HUB.yaml (the file `facegate hub` runs with)' });
+  const config = loadConfig(file);
+  if (!config.fleet?.hub) throw new FleetError('FLEET_CONFIG_INVALID', `${file} has no fleet.hub section`, { hint: 'pass the hub\'s config (fleet.hub.postgres)' });
+  return config;
+}
+
+const write = (line: string): Promise<void> => new Promise((r) => process.stdout.write(`${line}\n`, () => r()));
+
+/**
+ * `facegate enroll --hub --hub-config HUB.yaml --name NAME PHOTO...`: enrollment at the fleet hub
+ * (PostgreSQL, then the KV bucket every edge follows) instead of a local gallery; and
+ * `facegate hub-identities list|remove` for the hub's gallery. Registered after `enroll`.
+ */
+export function registerHubGalleryCommands(program: Command): void {
+  const enroll = program.commands.find((c) => c.name() === 'enroll');
+  if (enroll) {
+    enroll.addOption(new Option('--hub', 'enroll at the fleet hub (PostgreSQL + the KV bucket the edges follow) instead of a local gallery'));
+    enroll.addOption(new Option('--hub-config <file>', 'the hub\'s config file (with --hub)'));
+    enroll.hook('preAction', async (cmd) => {
+      const o = cmd.opts<{ hub?: boolean; hubConfig?: string; name: string; group: string[]; json?: boolean }>();
+      if (!o.hub) return;
+      const config = hubConfig(o.hubConfig);
+      const log = createLogger({ level: 'warn' });
+      const r = await runHubEnroll(config, { name: o.name, groups: o.group, photos: cmd.args }, log);
+      if (o.json) await write(JSON.stringify(r));
+      else if (r.identity) await write(`enrolled at the hub: ${r.identity.name} (${r.identity.id}, groups: ${r.identity.groups.join(', ') || '-'}): ${r.identity.templates} templates; the edges follow within seconds`);
+      for (const x of r.rejected) process.stderr.write(`rejected ${x.photo}: ${x.message}\n  fix: ${x.hint}\n`);
+      if (!r.identity) process.stderr.write(`error: no usable photo; ${o.name} was not enrolled\n`);
+      process.exit(r.rejected.length || !r.identity ? 1 : 0);
+    });
+  }
+
+  const ids = program.command('hub-identities').description('the fleet hub\'s gallery (the source of truth the edges follow)');
+  ids
+    .command('list')
+    .requiredOption('-c, --config <file>', 'the hub\'s config file')
+    .option('--json', 'JSON lines')
+    .action(async (o: { config: string; json?: boolean }) => {
+      const store = hubStoreFor(hubConfig(o.config), createLogger({ level: 'warn' }));
+      try {
+        await store.migrate();
+        for (const i of await store.identities()) {
+          const row = { id: i.id, name: i.name, groups: i.groups, templates: i.templates.length, updatedMs: i.updatedMs };
+          await write(o.json ? JSON.stringify(row) : `${i.id}  ${i.name}  [${i.groups.join(',')}]  ${i.templates.length} templates`);
+        }
+      } finally {
+        await store.close();
+      }
+    });
+  ids
+    .command('remove')
+    .argument('<idOrName>', 'identity id or exact name')
+    .requiredOption('-c, --config <file>', 'the hub\'s config file')
+    .action(async (idOrName: string, o: { config: string }) => {
+      const store = hubStoreFor(hubConfig(o.config), createLogger({ level: 'warn' }));
+      try {
+        const id = await removeAtHub(store, idOrName);
+        if (!id) throw new FleetError('FLEET_BAD_MESSAGE', `no identity "${idOrName}" at the hub`, { hint: 'see `facegate hub-identities list --config HUB.yaml`' });
+        await write(`removed at the hub: ${id}; the edges drop it within seconds`);
+      } finally {
+        await store.close();
+      }
     });
 }

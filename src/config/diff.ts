@@ -25,6 +25,8 @@ export interface ConfigDiff {
   readonly events: boolean;
   readonly gallery: boolean;
   readonly logging: boolean;
+  /** `fleet` (issue 10): the forwarder and gallery follower start with the service: restart. */
+  readonly fleet: boolean;
   /** The sections that changed, in file order (`cameras` only when a camera was added/removed/changed). */
   readonly sections: readonly ConfigSection[];
   /** Anything at all changed (reordering cameras alone is no change). */

@@ -1,0 +1,75 @@
+/**
+ * Fleet mode on an edge box, in one call from the service: one NATS connection shared by the
+ * forwarder (events -> hub, an EventSink fed by its own sink runner from the log after its
+ * persisted cursor) and the gallery follower (hub's KV bucket -> local SQLite gallery). Its
+ * bookkeeping (the forwarder's cursor, the gallery revision) lives in `fleet.sqlite` beside
+ * events.db. Nothing here can stop the box: gates keep deciding locally whatever NATS does.
+ *
+ * Edge enrollment in fleet mode is refused (refusingIdentityApi): the hub is the source of truth,
+ * and a local change would be overwritten by the next bootstrap. Enroll at the hub.
+ */
+import { dirname, join } from 'node:path';
+import type { IdentityApi } from '../api/types.ts';
+import type { FleetConfig } from '../config/fleet.ts';
+import type { EventBus } from '../events/index.ts';
+import type { Gallery } from '../gallery/gallery.ts';
+import type { Logger } from '../log.ts';
+import { CursorStore, runSinks, type SinkHealth, type SinkMetrics, type SinkRunner } from '../outputs/index.ts';
+import { FleetError } from './errors.ts';
+import { createFleetForwarder, fleetCursorStart, type FleetForwarder } from './forwarder.ts';
+import { startGalleryFollower, type GalleryFollower } from './gallery-follower.ts';
+import { startNatsLink, type NatsLink } from './nats.ts';
+import { ensureEventsStream } from './stream.ts';
+
+export interface FleetEdge {
+  readonly link: NatsLink;
+  readonly forwarder: FleetForwarder;
+  readonly follower: GalleryFollower;
+  readonly runner: SinkRunner;
+  /** The forwarder's health (cursor, lag, connected), for system.health and /metrics. */
+  health(): SinkHealth[];
+  close(): Promise<void>;
+}
+
+export function fleetStatePath(eventsDb: string): string {
+  return eventsDb === ':memory:' ? ':memory:' : join(dirname(eventsDb), 'fleet.sqlite');
+}
+
+export function startFleetEdge(o: { readonly fleet: FleetConfig; readonly gallery: Gallery; readonly bus: EventBus; readonly eventsDb: string; readonly logger: Logger; readonly metrics?: SinkMetrics }): FleetEdge {
+  const log = o.logger.child({ fleet: o.fleet.nodeId });
+  const state = new CursorStore(fleetStatePath(o.eventsDb));
+  const link = startNatsLink({ config: o.fleet.nats, name: `facegate-edge-${o.fleet.nodeId}`, logger: log, onConnect: (nc) => ensureEventsStream(nc, o.fleet) });
+  const forwarder = createFleetForwarder({ fleet: o.fleet, logger: log, link });
+  fleetCursorStart(state);
+  const runner = runSinks([forwarder], { bus: o.bus, cursors: state, logger: log, ...(o.metrics ? { metrics: o.metrics } : {}) });
+  const follower = startGalleryFollower({ fleet: o.fleet, gallery: o.gallery, state, logger: log, link });
+  log.info({ node: o.fleet.nodeId, site: o.fleet.site, servers: o.fleet.nats.servers.length }, 'fleet mode: forwarding events to the hub, following its gallery');
+  return {
+    link,
+    forwarder,
+    follower,
+    runner,
+    health: () => runner.health(),
+    close: async () => {
+      await runner.stop();
+      await follower.close();
+      await link.close();
+      state.close();
+    },
+  };
+}
+
+/** The edge's identity API in fleet mode: reads stay, every write is refused with the fix. */
+export function refusingIdentityApi(inner: IdentityApi): IdentityApi {
+  const refuse = (): never => {
+    throw new FleetError('FLEET_REFUSED', 'this box is an edge of a fleet: its gallery is a replica of the hub\'s and cannot be changed here', { hint: 'enroll, rename or remove people at the hub (`facegate enroll --hub --config HUB.yaml ...` or the hub\'s API)' });
+  };
+  return {
+    list: () => inner.list(),
+    get: (id) => inner.get(id),
+    create: async () => refuse(),
+    update: () => refuse(),
+    remove: () => refuse(),
+    enrollPhoto: async () => refuse(),
+  };
+}

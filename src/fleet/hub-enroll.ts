@@ -1,0 +1,78 @@
+/**
+ * Enrollment at the hub (`facegate enroll --hub --config HUB.yaml`): photos -> templates with the
+ * models on this machine (same checks as a box's enrollment), written to the hub's PostgreSQL as
+ * the source of truth. The commit NOTIFYs the running hub, which publishes the identity to the KV
+ * bucket the edges follow (when no hub runs now, it publishes at its next start: the outbox is in
+ * PostgreSQL). An existing name gets the new templates added.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Config } from '../config/index.ts';
+import { createDetector, type Detector } from '../detect/index.ts';
+import type { Logger } from '../log.ts';
+import { createEmbedder, prepareEnrollmentPhoto, type Embedder } from '../recognize/index.ts';
+import { FleetError } from './errors.ts';
+import { HubStore, type StoredIdentity, type StoredTemplate } from './hub-store.ts';
+
+const newId = (prefix: string): string => `${prefix}_${randomBytes(8).toString('hex')}`;
+
+export interface HubEnrollResult {
+  readonly identity: { readonly id: string; readonly name: string; readonly groups: readonly string[]; readonly templates: number } | null;
+  readonly rejected: readonly { readonly photo: string; readonly message: string; readonly hint: string }[];
+}
+
+export function hubStoreFor(config: Config, logger: Logger): HubStore {
+  const hub = config.fleet?.hub;
+  if (!config.fleet || !hub) throw new FleetError('FLEET_CONFIG_INVALID', 'this config has no fleet.hub section', { hint: 'pass the hub\'s config (--config HUB.yaml with fleet.hub.postgres)' });
+  return new HubStore(hub.postgres, logger);
+}
+
+/** Enroll photos of one person at the hub with models already loaded (tests, the demo, the bench). */
+export async function enrollAtHub(store: HubStore, input: { name: string; groups: readonly string[]; photos: readonly string[] }, models: { detector: Detector; embedder: Embedder }): Promise<HubEnrollResult> {
+  const name = input.name.trim();
+  if (!name) throw new FleetError('FLEET_BAD_MESSAGE', '--name must not be empty', { hint: 'e.g. --name "Ada Lovelace"' });
+  const templates: StoredTemplate[] = [];
+  const rejected: { photo: string; message: string; hint: string }[] = [];
+  for (const photo of input.photos) {
+    const v = await prepareEnrollmentPhoto(photo, models.detector, models.embedder);
+    if (!v.ok) {
+      rejected.push({ photo, message: v.message, hint: v.hint });
+      continue;
+    }
+    for (const t of v.templates) templates.push({ id: newId('tpl'), modelId: t.modelId, masked: t.masked, embedding: t.embedding, quality: t.quality, sourcePhotoSha256: t.sourcePhotoSha256 });
+  }
+  if (templates.length === 0) return { identity: null, rejected };
+  await store.migrate();
+  const existing = await store.identityIdsByName(name);
+  if (existing.length > 1) throw new FleetError('FLEET_BAD_MESSAGE', `${existing.length} identities are named "${name}" at the hub`, { hint: 'remove or rename one of them first' });
+  const now = Date.now();
+  const prev = existing.length === 1 ? await store.getIdentity(existing[0]) : undefined;
+  const identity: StoredIdentity = prev
+    ? { ...prev, groups: [...new Set([...prev.groups, ...input.groups])], updatedMs: now, templates: [...prev.templates, ...templates] }
+    : { id: newId('id'), name, groups: [...new Set(input.groups)], metadata: {}, createdMs: now, updatedMs: now, templates };
+  await store.putIdentity(identity);
+  return { identity: { id: identity.id, name: identity.name, groups: identity.groups, templates: identity.templates.length }, rejected };
+}
+
+/** The CLI path: load the models, enroll, close everything. */
+export async function runHubEnroll(config: Config, input: { name: string; groups: readonly string[]; photos: readonly string[] }, logger: Logger): Promise<HubEnrollResult> {
+  const store = hubStoreFor(config, logger);
+  const detector = await createDetector({ tier: '2.5g', size: 640, padRetry: true });
+  const embedder = await createEmbedder(config.models.embedder);
+  try {
+    return await enrollAtHub(store, input, { detector, embedder });
+  } finally {
+    await detector.close();
+    await embedder.close();
+    await store.close();
+  }
+}
+
+/** Remove by id or exact name at the hub; the edges drop it once the hub publishes. */
+export async function removeAtHub(store: HubStore, idOrName: string): Promise<string | undefined> {
+  await store.migrate();
+  const ids = (await store.getIdentity(idOrName)) ? [idOrName] : await store.identityIdsByName(idOrName);
+  if (ids.length > 1) throw new FleetError('FLEET_BAD_MESSAGE', `${ids.length} identities are named "${idOrName}" at the hub`, { hint: 'remove by id (`facegate hub-identities list --config HUB.yaml`)' });
+  if (ids.length === 0) return undefined;
+  await store.removeIdentity(ids[0]);
+  return ids[0];
+}
