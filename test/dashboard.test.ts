@@ -124,7 +124,9 @@ t.test('operator dashboard in a browser against a real facegate', { skip: chromi
     await shot(page, 'events');
     await page.getByRole('link', { name: 'Live' }).click();
     await page.locator('img[alt="latest frame of Front door"]').waitFor({ timeout: 10_000 });
-    await page.waitForTimeout(1200);
+    await page.locator('.fps', { hasText: 'processed' }).waitFor({ timeout: 5000 }); // two samples of the counters
+    // Angelina's track is usually still alive just after her grant: her label, if so, is in the shot.
+    await page.locator('.tracks li', { hasText: 'Angelina' }).first().waitFor({ timeout: 3000 }).catch(() => undefined);
     await shot(page, 'live');
 
     await page.getByRole('link', { name: 'Gates' }).click();
@@ -216,6 +218,8 @@ t.test('operator dashboard in a browser against a real facegate', { skip: chromi
     await page.getByRole('link', { name: 'Events' }).click();
     const jack = page.locator('tr[data-type="face.recognized"]', { hasText: 'Jack' }).first();
     await jack.waitFor({ timeout: 2 * clip.durationMs + 45_000 });
+    await page.waitForTimeout(500); // thumbnails load
+    await shot(page, 'events-later');
     const recognized = service?.log.since(since, { types: ['face.recognized'] }, 1000) ?? [];
     t.ok(
       recognized.some((e) => (e.data as { name?: string }).name === 'Jack'),

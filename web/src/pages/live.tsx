@@ -48,6 +48,15 @@ export function healthOf(status: string): { label: string; cls: string } {
   return { label: status.replace('camera.', ''), cls: 'warn' };
 }
 
+const kindOf = (face: FgEvent | undefined): string => (face?.type === 'face.recognized' ? 'known' : face ? 'unknown' : 'pending');
+
+/** `#door:1 Angelina [mask] 0.65`: track id, name or unknown id, mask flag, score. */
+function labelOf(trackId: string, f: FgEvent | undefined): string {
+  const name = !f ? 'recognising…' : typeof f.data.name === 'string' ? f.data.name : String(f.data.unknownId ?? 'unknown');
+  const score = f && typeof f.data.score === 'number' ? ` ${f.data.score.toFixed(2)}` : '';
+  return `#${trackId} ${name}${f?.data.masked === true ? ' [mask]' : ''}${score}`;
+}
+
 interface Frame {
   url: string;
   seq: number;
@@ -94,17 +103,26 @@ function Tile({ camera, rates }: { camera: CameraView; rates: Rates | undefined 
     };
   }, [camera.id]);
 
-  // Faces of this camera seen in the 1.2 s around the frame: latest box per track (a box from an
-  // older event would no longer sit on the face).
-  const boxes = new Map<string, FgEvent>();
+  // Tracks of this camera alive at the frame, from the events: the last box any event gave
+  // (track.started, face.*), the name / unknown id / score / mask flag of its face event. A box
+  // Boxes are drawn only when their event is within a second of the frame (the events give a box
+  // per track start and face decision, not per frame); every live track is listed over the tile.
+  const tracks = new Map<string, { box: number[]; boxAt: number; face?: FgEvent }>();
   if (frame) {
+    const ended = new Set<string>();
     for (const e of events) {
       if (e.cameraId !== camera.id || !e.trackId) continue;
-      if (e.timeMs < frame.capturedAt - 1200) break;
+      if (e.timeMs < frame.capturedAt - 6000) break;
       if (e.timeMs > frame.capturedAt + 500) continue;
-      if (!Array.isArray(e.data.box)) continue;
-      if (!boxes.has(e.trackId)) boxes.set(e.trackId, e);
+      if (e.type === 'track.ended') ended.add(e.trackId);
+      if (ended.has(e.trackId)) continue;
+      const t = tracks.get(e.trackId);
+      const isFace = e.type === 'face.recognized' || e.type === 'face.unknown';
+      if (!t) {
+        if (Array.isArray(e.data.box)) tracks.set(e.trackId, { box: e.data.box as number[], boxAt: e.timeMs, ...(isFace ? { face: e } : {}) });
+      } else if (isFace && !t.face) t.face = e;
     }
+    for (const [id, t] of tracks) if (frame.capturedAt - t.boxAt > 4000) tracks.delete(id);
   }
   const h = healthOf(camera.status);
   return (
@@ -115,25 +133,33 @@ function Tile({ camera, rates }: { camera: CameraView; rates: Rates | undefined 
             <img src={frame.url} alt={`latest frame of ${camera.name}`} data-seq={frame.seq} />
             {frame.srcW > 0 && (
               <svg viewBox={`0 0 ${frame.srcW} ${frame.srcH}`} preserveAspectRatio="none" aria-hidden="true">
-                {[...boxes.values()].map((e) => {
-                  const [x1, y1, x2, y2] = e.data.box as number[];
-                  const name = typeof e.data.name === 'string' ? e.data.name : e.type === 'face.unknown' ? String(e.data.unknownId ?? 'unknown') : '';
-                  const known = e.type === 'face.recognized';
-                  const score = typeof e.data.score === 'number' ? ` ${e.data.score.toFixed(2)}` : '';
-                  return (
-                    <g key={e.trackId} class={known ? 'box known' : e.type === 'face.unknown' ? 'box unknown' : 'box'}>
-                      <rect x={x1} y={y1} width={x2 - x1} height={y2 - y1} />
-                      <text x={x1} y={Math.max(20, y1 - 8)}>
-                        {`#${e.trackId} ${name}${e.data.masked === true ? ' [mask]' : ''}${score}`}
-                      </text>
-                    </g>
-                  );
-                })}
+                {[...tracks.entries()]
+                  .filter(([, t]) => frame.capturedAt - t.boxAt <= 1000)
+                  .map(([trackId, t]) => {
+                    const [x1, y1, x2, y2] = t.box;
+                    return (
+                      <g key={trackId} class={`box ${kindOf(t.face)}`}>
+                        <rect x={x1} y={y1} width={x2 - x1} height={y2 - y1} />
+                        <text x={x1} y={Math.max(28, y1 - 10)}>
+                          {labelOf(trackId, t.face)}
+                        </text>
+                      </g>
+                    );
+                  })}
               </svg>
             )}
           </>
         ) : (
           <div class="noframe">{problem ?? 'waiting for the first frame…'}</div>
+        )}
+        {tracks.size > 0 && (
+          <ul class="tracks" aria-label="people in view">
+            {[...tracks.entries()].map(([trackId, t]) => (
+              <li key={trackId} class={kindOf(t.face)}>
+                {labelOf(trackId, t.face)}
+              </li>
+            ))}
+          </ul>
         )}
         {frame && problem && <div class="stale">{problem}</div>}
       </div>
