@@ -17,6 +17,7 @@ import { decodeImage } from '../src/image/decode.ts';
 import { createLogger } from '../src/log.ts';
 import { alignFace, createEmbedder } from '../src/recognize/index.ts';
 import { DEFAULT_EMBEDDER } from '../src/config/index.ts';
+import { dot, l2normalize } from '../src/gallery/vector.ts';
 import type { Face } from '../src/types.ts';
 import { dataPath } from './helpers/data.ts';
 
@@ -36,17 +37,7 @@ function pairFaces(cpu: readonly Face[], gpu: readonly Face[]): { cpu: Face; gpu
   });
 }
 
-const cosine = (a: Float32Array, b: Float32Array): number => {
-  let d = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    d += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return d / Math.sqrt(na * nb);
-};
+const cosine = (a: Float32Array, b: Float32Array): number => dot(l2normalize(a), l2normalize(b));
 
 t.test('SCRFD 500m and the default embedder on webgpu match cpu on real photos', async (t) => {
   const cpuDet = await createDetector({ tier: '500m', size: 640, executionProvider: 'cpu' });

@@ -15,15 +15,8 @@ import { createLogger } from '../src/log.ts';
 import { CursorStore, createMqttSink, runSinks, type SinkRunner } from '../src/outputs/index.ts';
 import { Mosquitto } from './helpers/mosquitto.ts';
 import { makeTestCerts } from './helpers/tls-certs.ts';
+import { until } from './helpers/until.ts';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(what: string, cond: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 const certs = makeTestCerts();
 t.teardown(() => rmSync(certs.dir, { recursive: true, force: true }));

@@ -17,15 +17,9 @@ import { EventBus, EventLog, type Event, type NewEvent } from '../src/events/ind
 import { createLogger } from '../src/log.ts';
 import { CursorStore, createMqttSink, runSinks, type MqttSink, type MqttSinkOptions, type SinkRunner } from '../src/outputs/index.ts';
 import { Mosquitto } from './helpers/mosquitto.ts';
+import { until } from './helpers/until.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(what: string, cond: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 interface Received {
   readonly topic: string;

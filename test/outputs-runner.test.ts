@@ -12,15 +12,9 @@ import { createMetrics } from '../src/api/metrics.ts';
 import { EventBus, EventLog, type Event } from '../src/events/index.ts';
 import { createLogger } from '../src/log.ts';
 import { CursorStore, runSinks, type EventSink, type SinkStatus } from '../src/outputs/index.ts';
+import { until } from './helpers/until.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 class TestSink implements EventSink {
   readonly received: number[] = [];

@@ -16,16 +16,9 @@ import { parseConfig } from '../src/config/index.ts';
 import type { Event } from '../src/events/index.ts';
 import { createLogger } from '../src/log.ts';
 import { Mosquitto } from './helpers/mosquitto.ts';
+import { until } from './helpers/until.ts';
 
 const OPERATOR = 'mqtt-svc-operator-token-0123456789';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(what: string, cond: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 
 t.test('service with events.outputs.mqtt: broker down at start, API gate actions and an MQTT OPEN arrive and are audited', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'fg-outputs-svc-'));
