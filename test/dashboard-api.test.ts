@@ -96,6 +96,7 @@ t.test('Gallery.mergeUnknowns and the unknown-clusters API', async (t) => {
   );
   const merged = api.merge(b, a, 'a');
   t.match(merged, { id: a, count: 3, firstSeen: 1000, lastSeen: 3000 }, 'merged: counts add, seen range widens');
+  t.same(merged?.snapshots, ['snap_bbbbbbbb', 'snap_aaaaaaa2', 'snap_aaaaaaa1'], "the merged cluster shows both clusters' faces");
   t.same(
     g.listUnknowns().map((u) => u.id),
     [a],

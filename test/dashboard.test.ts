@@ -250,5 +250,15 @@ t.test('operator dashboard in a browser against a real facegate', { skip: chromi
     t.ok(ids.length > before, `more rows after the restart (${before} -> ${ids.length})`);
     t.equal(new Set(ids).size, ids.length, 'no duplicate rows');
     t.ok(ids.every((id, i) => i === 0 || id < ids[i - 1]), 'newest first, strictly ordered');
+    // Older events from GET /v1/events until there are none left: still no duplicate.
+    const older = page.getByRole('button', { name: /older events/ });
+    for (let i = 0; i < 20 && (await older.isEnabled()); i++) {
+      await older.click();
+      await page.getByRole('button', { name: /^(Load older events|No older events)$/ }).waitFor();
+    }
+    await page.getByRole('button', { name: 'No older events' }).waitFor();
+    const all = await page.locator('tr[data-event-id]').evaluateAll((rows) => rows.map((r) => Number(r.getAttribute('data-event-id'))));
+    t.equal(new Set(all).size, all.length, `paging back to the first event adds no duplicate (${all.length} rows)`);
+    t.equal(Math.min(...all), 1, 'down to the first event of the log');
   });
 });

@@ -31,14 +31,22 @@ export interface UnknownsDeps {
 export function createUnknownsApi(d: UnknownsDeps): UnknownsApi {
   const maxPhotos = d.maxPhotos ?? 3;
   const thumbs = d.thumbnails ?? 4;
+  // Clusters merged since start: their past sightings show under the cluster they joined.
+  const mergedInto = new Map<string, string>();
+  const resolve = (id: string): string => {
+    let cur = id;
+    for (let i = 0; i < 100 && mergedInto.has(cur); i++) cur = mergedInto.get(cur) ?? cur;
+    return cur;
+  };
   const snapshotsById = (): Map<string, string[]> => {
     const by = new Map<string, string[]>();
     for (const e of d.recentUnknownEvents(2000)) {
       const data = e.data as { unknownId?: unknown; snapshotId?: unknown };
       if (typeof data.unknownId !== 'string' || typeof data.snapshotId !== 'string') continue;
-      const list = by.get(data.unknownId) ?? [];
+      const id = resolve(data.unknownId);
+      const list = by.get(id) ?? [];
       if (!list.includes(data.snapshotId)) list.push(data.snapshotId);
-      by.set(data.unknownId, list);
+      by.set(id, list);
     }
     return by;
   };
@@ -77,6 +85,7 @@ export function createUnknownsApi(d: UnknownsDeps): UnknownsApi {
       const known = new Set(d.gallery.listUnknowns().map((u) => u.id));
       if (!known.has(from) || !known.has(into)) return undefined;
       const merged = d.gallery.mergeUnknowns(from, into);
+      mergedInto.set(from, into);
       d.logger.info({ actor, from, into, count: merged.count }, 'unknowns merged');
       return view(merged, snapshotsById());
     },

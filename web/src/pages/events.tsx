@@ -12,7 +12,8 @@ const TYPE_FILTERS = [
   { id: 'all', label: 'Everything (with tracks, health)', match: () => true },
 ] as const;
 
-const PAGE_TYPES: Readonly<Record<string, readonly string[] | undefined>> = { gate: ['gate.*'], face: ['face.*'], camera: ['camera.*'], identity: ['identity.*'] };
+const PAGE_TYPES: Readonly<Record<string, readonly string[] | undefined>> = { default: ['face.*', 'gate.*', 'camera.*', 'identity.*', 'stage.*'], gate: ['gate.*'], face: ['face.*'], camera: ['camera.*'], identity: ['identity.*'] };
+const PAGE_SIZE = 200;
 
 function who(e: FgEvent): string {
   if (typeof e.data.name === 'string' && e.data.name) return e.data.name;
@@ -48,14 +49,17 @@ export function EventsPage() {
     setOlder({ loading: true, done: false });
     try {
       const oldest = events[events.length - 1];
-      const q = new URLSearchParams({ order: 'desc', limit: '200' });
+      const q = new URLSearchParams({ order: 'desc', limit: String(PAGE_SIZE) });
       if (oldest) q.set('to', String(oldest.timeMs + 1));
       for (const t of PAGE_TYPES[type] ?? []) q.append('type', t);
       if (camera) q.set('camera', camera);
       if (gate) q.set('gate', gate);
       const r = await api.json<{ events: FgEvent[] }>(`/v1/events?${q}`);
-      addEvents(r.events);
-      setOlder({ loading: false, done: r.events.length === 0 });
+      const known = new Set(events.map((e) => e.id));
+      const fresh = r.events.filter((e) => !known.has(e.id));
+      addEvents(fresh);
+      // A short page, or one holding only rows already shown: nothing older is left.
+      setOlder({ loading: false, done: r.events.length < PAGE_SIZE || fresh.length === 0 });
     } catch (error) {
       setOlder({ loading: false, error, done: false });
     }
