@@ -37,4 +37,11 @@ export interface Frame extends RgbImage {
   readonly pts: number | undefined;
   readonly capturedAt: number;
   readonly format: PixelFormat;
+  /**
+   * The same frame scaled in GStreamer to the detector's input size (long side = detector size,
+   * aspect kept), when the camera has `detectScale` on. The detector runs on it and maps faces
+   * back to this frame's coordinates; everything else (recognition, snapshots, live view) uses
+   * the full-resolution frame.
+   */
+  readonly detectView?: RgbImage;
 }

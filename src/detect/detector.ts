@@ -2,7 +2,7 @@ import ort from 'onnxruntime-node';
 import { FacegateError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { createSession, findModel, loadManifest, resolveModel, sessionProvider, type ExecutionProvider, type ProviderSpec, type ModelEntry, type ResolveOptions } from '../models/index.ts';
-import type { Face, RgbImage } from '../types.ts';
+import type { Face, Landmarks, Point, RgbImage } from '../types.ts';
 import { inputSizeFor, letterboxGeometry, Letterboxer, type LetterboxGeometry } from './letterbox.ts';
 import { decodeScrfd, groupScrfdOutputs, type RawTensor } from './scrfd.ts';
 
@@ -49,14 +49,49 @@ export interface Detection {
   readonly inputHeight: number;
 }
 
+/**
+ * What a detector takes: an image, optionally with a smaller copy of it already scaled to the
+ * detector's input size (a `Frame` from a camera with `detectScale`). The copy is what the model
+ * sees; faces come back in the full image's coordinates.
+ */
+export type DetectInput = RgbImage & { readonly detectView?: RgbImage | undefined };
+
+/**
+ * The image to run the model on, and the factors that map its coordinates back to `image`.
+ * A copy is used when it is no larger than the image and has its aspect ratio (to within a pixel
+ * of rounding on each side); otherwise the image itself (the letterbox resizes it in JS).
+ */
+export function detectionSource(image: DetectInput): { view: RgbImage; sx: number; sy: number } {
+  const v = image.detectView;
+  if (!v || v.width <= 0 || v.height <= 0 || v.width > image.width || v.height > image.height) return { view: image, sx: 1, sy: 1 };
+  if (v.data.length < v.width * v.height * 3) return { view: image, sx: 1, sy: 1 };
+  // The copy's aspect must match (one side's rounding): a 1-pixel tolerance in copy pixels.
+  const expectedH = (v.width * image.height) / image.width;
+  if (Math.abs(expectedH - v.height) > 1) return { view: image, sx: 1, sy: 1 };
+  if (v.width === image.width && v.height === image.height) return { view: image, sx: 1, sy: 1 };
+  return { view: v, sx: image.width / v.width, sy: image.height / v.height };
+}
+
+/** A face found on a scaled copy, in the full image's coordinates. */
+export function scaleFaceToFull(f: Face, sx: number, sy: number, width: number, height: number): Face {
+  const cx = (x: number) => Math.min(width, Math.max(0, x * sx));
+  const cy = (y: number) => Math.min(height, Math.max(0, y * sy));
+  return {
+    box: [cx(f.box[0]), cy(f.box[1]), cx(f.box[2]), cy(f.box[3])],
+    score: f.score,
+    landmarks: f.landmarks.map(([x, y]): Point => [x * sx, y * sy]) as unknown as Landmarks,
+  };
+}
+
 export interface Detector {
   readonly model: ModelEntry;
   readonly tier: string;
   readonly size: number;
   /** Where the session really runs (after any fallback to CPU). */
   readonly executionProvider?: ExecutionProvider;
-  detect(image: RgbImage): Promise<Face[]>;
-  detectTimed(image: RgbImage): Promise<Detection>;
+  /** Faces in `image`'s coordinates; runs on `image.detectView` when it carries a usable one. */
+  detect(image: DetectInput): Promise<Face[]>;
+  detectTimed(image: DetectInput): Promise<Detection>;
   close(): Promise<void>;
 }
 
@@ -92,7 +127,7 @@ class ScrfdDetector implements Detector {
     this.executionProvider = sessionProvider(session);
   }
 
-  async detect(image: RgbImage): Promise<Face[]> {
+  async detect(image: DetectInput): Promise<Face[]> {
     return (await this.detectTimed(image)).faces;
   }
 
@@ -100,7 +135,7 @@ class ScrfdDetector implements Detector {
    * Runs are serialised per detector: the input tensor is reused between calls, and ORT gains
    * nothing from two concurrent runs of one session on a small CPU.
    */
-  detectTimed(image: RgbImage): Promise<Detection> {
+  detectTimed(image: DetectInput): Promise<Detection> {
     const run = this.busy.then(() => this.detectNow(image));
     this.busy = run.catch(() => undefined);
     return run;
@@ -123,7 +158,8 @@ class ScrfdDetector implements Detector {
     return { faces, preMs: t1 - t0, runMs: t2 - t1, postMs: now() - t2 };
   }
 
-  private async detectNow(image: RgbImage): Promise<Detection> {
+  private async detectNow(full: DetectInput): Promise<Detection> {
+    const { view: image, sx, sy } = detectionSource(full);
     const fixed = this.model.input.fixedSize;
     const { width, height } = fixed ? { width: fixed, height: fixed } : inputSizeFor(image.width, image.height, this.size, this.cfg.shape);
     const g = letterboxGeometry(image.width, image.height, width, height);
@@ -139,6 +175,11 @@ class ScrfdDetector implements Detector {
       runMs += retry.runMs;
       postMs += retry.postMs;
       passes = 2;
+    }
+    if (image !== full) {
+      const t = now();
+      faces = faces.map((f) => scaleFaceToFull(f, sx, sy, full.width, full.height));
+      postMs += now() - t;
     }
     return { faces, timings: { preMs, runMs, postMs, passes }, inputWidth: width, inputHeight: height };
   }

@@ -1,4 +1,4 @@
-export { createDetector, DEFAULT_TIER_MODELS, type Detector, type DetectorConfig, type Detection, type DetectionTimings } from './detector.ts';
+export { createDetector, detectionSource, scaleFaceToFull, DEFAULT_TIER_MODELS, type DetectInput, type Detector, type DetectorConfig, type Detection, type DetectionTimings } from './detector.ts';
 export { letterbox, letterboxGeometry, inputSizeFor, Letterboxer, SCRFD_NORMALIZATION, type LetterboxGeometry, type Normalization } from './letterbox.ts';
 export { decodeScrfd, groupScrfdOutputs, SCRFD_ANCHORS, type RawTensor, type ScrfdLevel, type DecodeOptions } from './scrfd.ts';
 export { nms, iou, boxArea } from './nms.ts';

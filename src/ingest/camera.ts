@@ -68,6 +68,7 @@ interface MutableStats {
   missedByPts: number;
   starts: number;
   bytesRead: number;
+  unpaired: number;
 }
 
 /** Everything that lives for one active subscription of `frames`: the run/retry/watchdog loop. */
@@ -144,12 +145,16 @@ class CameraLoop {
       case 'caps':
         this.caps = ev.caps;
         return;
+      case 'detect-caps':
+        this.cam.log.debug({ camera: this.cam.id, caps: ev.caps }, 'detector copy caps');
+        return;
       case 'stderr':
         this.cam.log.debug({ camera: this.cam.id, pid: this.pid }, ev.line);
         return;
       case 'frame': {
         const now = performance.now();
         this.cam.counters.bytesRead += ev.bytes;
+        this.cam.counters.unpaired += ev.unpaired;
         if (this.upAt === undefined && this.caps) {
           this.upAt = now;
           this.attemptUp();
@@ -168,6 +173,7 @@ class CameraLoop {
           pts: ev.pts,
           capturedAt: Date.now(),
           format: 'RGB',
+          ...(ev.detectView ? { detectView: ev.detectView } : {}),
         };
         this.cam.counters.delivered++;
         this.out.next(frame);
@@ -289,7 +295,7 @@ class CameraImpl implements Camera {
   readonly startMs: number;
   readonly stableMs: number;
   readonly missingRetryMs: number;
-  readonly counters: MutableStats = { delivered: 0, droppedInPipeline: 0, missedByPts: 0, starts: 0, bytesRead: 0 };
+  readonly counters: MutableStats = { delivered: 0, droppedInPipeline: 0, missedByPts: 0, starts: 0, bytesRead: 0, unpaired: 0 };
   private readonly healthSubject = new Subject<CameraHealth>();
   private readonly loops = new Set<CameraLoop>();
   private closed = false;

@@ -3,6 +3,11 @@
  *
  * Shape: <source> ! <depay/parse> ! <decoder> ! videorate ! <convert/scale> ! RGB caps
  *        ! queue (leaky, 1 buffer) ! gdppay ! fdsink fd=1
+ * With output.detectSize (a second, detector-sized copy on fd 3):
+ *        <source> ! ... ! videorate ! tee name=facegate_split
+ *          ! queue (leaky) ! <convert/scale> ! RGB caps ! gdppay ! fdsink fd=1
+ *        facegate_split. ! queue (leaky) ! videoscale ! videoconvert ! RGB caps (long side <= size)
+ *          ! gdppay ! fdsink fd=3
  * - videorate (drop-only, max-rate) runs before conversion so frames above the target fps cost
  *   no colour conversion; it also numbers buffers (offsets), which lets JS count the frames the
  *   leaky queue drops.
@@ -27,7 +32,16 @@ export interface PipelineDescription {
    * user-pw=...): such a pipeline must not go on a command line (/proc/<pid>/cmdline is world-readable).
    */
   readonly carriesSecrets: boolean;
+  /**
+   * Set when the pipeline also writes a detector copy (GDP on fd 3, `output.detectSize`): the
+   * runner must give the child a 4th stdio pipe and pair the two streams.
+   */
+  readonly detectView: { readonly maxSide: number } | undefined;
 }
+
+/** fd the detector copy is written to (stdin, stdout, stderr, then this pipe). */
+export const DETECT_VIEW_FD = 3;
+const TEE_NAME = 'facegate_split';
 
 export class PipelineConfigError extends Error {
   constructor(message: string) {
@@ -142,6 +156,18 @@ function convertSections(decoder: DecoderConfig | undefined, out: OutputConfig):
   return [['videoconvert'], ['videoscale'], rgbCaps];
 }
 
+/**
+ * The detector copy: scaled so neither side exceeds `maxSide`, aspect kept (pixel-aspect-ratio
+ * 1/1 makes videoscale / nvvidconv change the size, not the PAR), never upscaled (the ranges
+ * include the input size). Scaled before the RGB conversion on the CPU, so the colour conversion
+ * runs on the small image; on jetson nvvidconv scales on the VIC out of NVMM memory.
+ */
+function detectViewSections(decoder: DecoderConfig | undefined, maxSide: number): Section[] {
+  const range = `width=[1,${maxSide}],height=[1,${maxSide}],pixel-aspect-ratio=1/1`;
+  if (decoder === 'jetson') return [['nvvidconv'], [`video/x-raw,format=BGRx,${range}`], ['videoconvert'], ['video/x-raw,format=RGB']];
+  return [['videoscale'], ['videoconvert'], [`video/x-raw,format=RGB,${range}`]];
+}
+
 function sourceSections(source: SourceConfig, decoder: DecoderConfig): { sections: Section[]; decodes: boolean } {
   switch (source.kind) {
     case 'rtsp': {
@@ -200,7 +226,9 @@ export function buildPipeline(cfg: Pick<CameraConfig, 'source' | 'decoder' | 'ou
     width: positiveInt('output width', cfg.output?.width),
     height: positiveInt('output height', cfg.output?.height),
     fps: positiveInt('output fps', cfg.output?.fps),
+    detectSize: positiveInt('output detectSize', cfg.output?.detectSize),
   };
+  if (output.detectSize !== undefined && output.detectSize < 32) throw new PipelineConfigError(`output detectSize must be at least 32, got ${output.detectSize}`);
   const { sections, decodes } = sourceSections(cfg.source, decoder);
   const file = cfg.source.kind === 'file' ? cfg.source : undefined;
   const rate = ['videorate', 'drop-only=true', ...(output.fps !== undefined ? [`max-rate=${output.fps}`] : [])];
@@ -210,21 +238,29 @@ export function buildPipeline(cfg: Pick<CameraConfig, 'source' | 'decoder' | 'ou
   const queue = file?.lossless
     ? ['queue', 'max-size-buffers=1', 'max-size-bytes=0', 'max-size-time=0']
     : ['queue', 'leaky=downstream', 'max-size-buffers=1', 'max-size-bytes=0', 'max-size-time=0'];
-  const argv = join([
-    ...sections,
-    rate,
-    ...pace,
-    ...convertSections(decodes ? decoder : undefined, output),
-    queue,
-    ['gdppay'],
-    ['fdsink', 'fd=1', 'sync=false'],
-  ]);
+  const converter = decodes ? decoder : undefined;
+  let argv: string[];
+  if (output.detectSize === undefined) {
+    argv = join([...sections, rate, ...pace, ...convertSections(converter, output), queue, ['gdppay'], ['fdsink', 'fd=1', 'sync=false']]);
+  } else {
+    // Split after videorate (the fps cap applies to both, and both copies carry the same buffer
+    // offset and PTS, which is how JS pairs them). Each branch starts with its own queue: its own
+    // thread (the two conversions run in parallel) and its own drop point, before any colour work,
+    // so a slow reader costs no conversion of frames that are thrown away.
+    argv = [
+      ...join([...sections, rate, ...pace, ['tee', `name=${TEE_NAME}`], queue, ...convertSections(converter, output), ['gdppay'], ['fdsink', 'fd=1', 'sync=false']]),
+      `${TEE_NAME}.`,
+      '!',
+      ...join([queue, ...detectViewSections(converter, output.detectSize), ['gdppay'], ['fdsink', `fd=${DETECT_VIEW_FD}`, 'sync=false']]),
+    ];
+  }
   return {
     argv,
     description: describeArgv(argv),
     elements: elementsOf(argv),
     live: cfg.source.kind === 'rtsp' || cfg.source.kind === 'test' || cfg.source.kind === 'pipeline',
     carriesSecrets: argv.some((a) => redactText(a) !== a),
+    detectView: output.detectSize === undefined ? undefined : { maxSide: output.detectSize },
   };
 }
 

@@ -5,6 +5,7 @@
  */
 import { execFile, type ChildProcess } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { Observable } from 'rxjs';
 import type { RgbImage } from '../types.ts';
@@ -12,18 +13,25 @@ import { killOwned, isShuttingDown, spawnOwned } from './children.ts';
 import { classifyExit, classifySpawnError, scrubSecrets, spawnErrorCode, type PipelineExit } from './failure.ts';
 import { assembleRgbImage, framePayloadSize, isPacked, isVideoCaps, parseVideoCaps } from './frame.ts';
 import { GdpParser, GdpProtocolError, type GdpPacket } from './gdp.ts';
-import type { PipelineDescription } from './pipeline.ts';
+import { FramePairer, pairKey } from './pair.ts';
+import { DETECT_VIEW_FD, type PipelineDescription } from './pipeline.ts';
 import type { DownReason, SourceConfig, VideoCaps } from './types.ts';
 
 export type SourceEvent =
   | { readonly type: 'started'; readonly pid: number | undefined }
   | { readonly type: 'caps'; readonly caps: VideoCaps }
+  /** Caps of the detector copy (pipelines with `detectView` only). */
+  | { readonly type: 'detect-caps'; readonly caps: VideoCaps }
   | {
       readonly type: 'frame';
       readonly image: RgbImage;
+      /** The GStreamer-scaled copy of this frame for the detector (pipelines with `detectView`). */
+      readonly detectView: RgbImage | undefined;
+      /** Frames of either stream dropped unpaired since the previous frame event. */
+      readonly unpaired: number;
       readonly pts: number | undefined;
       readonly offset: number | undefined;
-      /** Bytes read off the pipe for this frame (header + payload). */
+      /** Bytes read off the pipe(s) for this frame (header + payload). */
       readonly bytes: number;
       /** ns spent in JS parsing/copying since the previous frame (the pipe copy cost). */
       readonly readNs: number;
@@ -63,18 +71,22 @@ export interface LaunchPlan {
   /** Written to the child's stdin, then stdin is closed. */
   readonly stdin: string | undefined;
   readonly env: NodeJS.ProcessEnv;
+  /** Child stdio: stdin, stdout (frames), stderr, and fd 3 (detector copies) when the pipeline has one. */
+  readonly stdio: readonly ('ignore' | 'pipe')[];
 }
 
-export function launchPlan(pipeline: Pick<PipelineDescription, 'argv' | 'carriesSecrets' | 'elements'>, env: NodeJS.ProcessEnv = process.env): LaunchPlan {
+export function launchPlan(pipeline: Pick<PipelineDescription, 'argv' | 'carriesSecrets' | 'elements' | 'detectView'>, env: NodeJS.ProcessEnv = process.env): LaunchPlan {
   // rtspsrc warns "The server closed the connection" only through its debug log under gst-launch:
   // that one line tells a lost connection from a clean EOS (failure.ts). Not when the user set
   // their own GST_DEBUG.
+  const extra: 'pipe'[] = pipeline.detectView ? ['pipe'] : [];
   const childEnv: NodeJS.ProcessEnv = pipeline.elements.includes('rtspsrc') && env.GST_DEBUG === undefined ? { ...env, GST_DEBUG: 'rtspsrc:2', GST_DEBUG_NO_COLOR: '1' } : env;
   if (pipeline.carriesSecrets) {
     // -I: ignore PYTHON* variables and the user's site directory (nothing injected into the launcher).
-    return { command: launcherPython(), args: ['-I', LAUNCHER_SCRIPT], stdin: JSON.stringify(pipeline.argv), env: childEnv };
+    // The launcher runs the pipeline in its own process, so fdsink fd=3 writes to the inherited pipe.
+    return { command: launcherPython(), args: ['-I', LAUNCHER_SCRIPT], stdin: JSON.stringify(pipeline.argv), env: childEnv, stdio: ['pipe', 'pipe', 'pipe', ...extra] };
   }
-  return { command: gstLaunch(), args: ['-q', '-e', ...pipeline.argv], stdin: undefined, env: childEnv };
+  return { command: gstLaunch(), args: ['-q', '-e', ...pipeline.argv], stdin: undefined, env: childEnv, stdio: ['ignore', 'pipe', 'pipe', ...extra] };
 }
 const gstInspect = (): string => process.env.FACEGATE_GST_INSPECT ?? 'gst-inspect-1.0';
 const STDERR_LINES_KEPT = 40;
@@ -125,7 +137,7 @@ export class GstLaunchSource implements Source {
       const command = plan.stdin === undefined ? plan.command : `${plan.command} (GStreamer launcher)`;
       let child: ChildProcess;
       try {
-        child = spawnOwned(plan.command, plan.args, { stdio: [plan.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: plan.env });
+        child = spawnOwned(plan.command, plan.args, { stdio: [...plan.stdio], env: plan.env });
       } catch (e) {
         // spawn throws synchronously for some errors (E2BIG: a huge URL; ENOMEM): a camera.down,
         // never an exception into the frame chain.
@@ -140,62 +152,99 @@ export class GstLaunchSource implements Source {
       }
       const stderrTail: string[] = [];
       let stderrRest = '';
-      let caps: VideoCaps | undefined;
       let protocolError: string | undefined;
       let spawnError: string | undefined;
       let readNs = 0;
       let bytesSinceFrame = 0;
-      // Padded rows (width*3 not a multiple of 4) are copied once more to pack them; the padded
-      // payload lands in this reused scratch buffer instead of a fresh one per frame.
-      let scratch = new Uint8Array(0);
-
-      const parser = new GdpParser({
-        // gdppay always writes the header CRC: requiring it keeps a corrupt flags byte from
-        // switching the check off.
-        requireHeaderCrc: true,
-        allocate: (size) => {
-          if (caps && !isPacked(caps) && size === framePayloadSize(caps)) {
-            if (scratch.length < size) scratch = new Uint8Array(size);
-            return scratch;
-          }
-          // Handed to consumers, who may keep it: a fresh buffer (no zero-fill).
-          return Buffer.allocUnsafeSlow(size);
-        },
-      });
+      let unpairedReported = 0;
 
       const fail = (message: string) => {
         if (protocolError === undefined) protocolError = message;
         killOwned(child);
       };
 
-      const onPacket = (packet: GdpPacket) => {
-        if (packet.kind === 'caps') {
-          const parsed = parseVideoCaps(packet.caps);
-          if (!isVideoCaps(parsed)) return fail(`unexpected caps from pipeline: ${parsed.error}`);
-          caps = parsed;
-          subscriber.next({ type: 'caps', caps });
-        } else if (packet.kind === 'buffer') {
-          if (!caps) return fail('video buffer before caps');
-          const image = assembleRgbImage(packet.data, caps);
-          if ('error' in image) return fail(image.error);
-          subscriber.next({ type: 'frame', image, pts: packet.pts, offset: packet.offset, bytes: bytesSinceFrame, readNs });
-          readNs = 0;
-          bytesSinceFrame = 0;
-        }
-        // events (stream-start, segment, tags) carry nothing the camera needs
+      interface Decoded {
+        readonly image: RgbImage;
+        readonly pts: number | undefined;
+        readonly offset: number | undefined;
+      }
+      const emitFrame = (full: Decoded, detectView: RgbImage | undefined, unpaired: number) => {
+        subscriber.next({ type: 'frame', image: full.image, detectView, unpaired, pts: full.pts, offset: full.offset, bytes: bytesSinceFrame, readNs });
+        readNs = 0;
+        bytesSinceFrame = 0;
+      };
+      const pairer = pipeline.detectView ? new FramePairer<Decoded, RgbImage>() : undefined;
+
+      /** One GDP stream (stdout, or fd 3 for the detector copy): its own parser and caps. */
+      const readStream = (stream: NodeJS.ReadableStream | null | undefined, label: string, onCaps: (caps: VideoCaps) => void, onImage: (d: Decoded) => void) => {
+        let caps: VideoCaps | undefined;
+        // Padded rows (width*3 not a multiple of 4) are copied once more to pack them; the padded
+        // payload lands in this reused scratch buffer instead of a fresh one per frame.
+        let scratch = new Uint8Array(0);
+        const parser = new GdpParser({
+          // gdppay always writes the header CRC: requiring it keeps a corrupt flags byte from
+          // switching the check off.
+          requireHeaderCrc: true,
+          allocate: (size) => {
+            if (caps && !isPacked(caps) && size === framePayloadSize(caps)) {
+              if (scratch.length < size) scratch = new Uint8Array(size);
+              return scratch;
+            }
+            // Handed to consumers, who may keep it: a fresh buffer (no zero-fill).
+            return Buffer.allocUnsafeSlow(size);
+          },
+        });
+        const onPacket = (packet: GdpPacket) => {
+          if (packet.kind === 'caps') {
+            const parsed = parseVideoCaps(packet.caps);
+            if (!isVideoCaps(parsed)) return fail(`unexpected caps from pipeline${label}: ${parsed.error}`);
+            caps = parsed;
+            onCaps(caps);
+          } else if (packet.kind === 'buffer') {
+            if (!caps) return fail(`video buffer before caps${label}`);
+            const image = assembleRgbImage(packet.data, caps);
+            if ('error' in image) return fail(`${image.error}${label}`);
+            onImage({ image, pts: packet.pts, offset: packet.offset });
+          }
+          // events (stream-start, segment, tags) carry nothing the camera needs
+        };
+        stream?.on('data', (chunk: Buffer) => {
+          if (protocolError !== undefined) return;
+          const t0 = process.hrtime.bigint();
+          bytesSinceFrame += chunk.length;
+          try {
+            parser.push(chunk, onPacket);
+          } catch (e) {
+            fail(e instanceof GdpProtocolError ? `${e.message}${label}` : `frame parsing failed${label}: ${String(e)}`);
+          }
+          readNs += Number(process.hrtime.bigint() - t0);
+        });
       };
 
-      child.stdout?.on('data', (chunk: Buffer) => {
-        if (protocolError !== undefined) return;
-        const t0 = process.hrtime.bigint();
-        bytesSinceFrame += chunk.length;
-        try {
-          parser.push(chunk, onPacket);
-        } catch (e) {
-          fail(e instanceof GdpProtocolError ? e.message : `frame parsing failed: ${String(e)}`);
-        }
-        readNs += Number(process.hrtime.bigint() - t0);
-      });
+      readStream(
+        child.stdout,
+        '',
+        (caps) => subscriber.next({ type: 'caps', caps }),
+        (full) => {
+          if (!pairer) return emitFrame(full, undefined, 0);
+          const pair = pairer.pushFull(pairKey(full.offset, full.pts), full);
+          if (pair) emitFrame(pair.full, pair.view, pairer.unpaired - unpairedReported);
+          if (pair) unpairedReported = pairer.unpaired;
+        },
+      );
+      const viewStream = pairer ? (child.stdio[DETECT_VIEW_FD] as Readable | null) : undefined;
+      if (pairer) {
+        readStream(
+          viewStream,
+          ' (detector copy)',
+          (caps) => subscriber.next({ type: 'detect-caps', caps }),
+          (view) => {
+            const pair = pairer.pushView(pairKey(view.offset, view.pts), view.image);
+            if (pair) emitFrame(pair.full, pair.view, pairer.unpaired - unpairedReported);
+            if (pair) unpairedReported = pairer.unpaired;
+          },
+        );
+      }
 
       child.stderr?.setEncoding('utf8');
       child.stderr?.on('data', (text: string) => {
@@ -244,9 +293,11 @@ export class GstLaunchSource implements Source {
         killOwned(child);
         child.stdout?.removeAllListeners('data');
         child.stderr?.removeAllListeners('data');
+        viewStream?.removeAllListeners('data');
         // Keep draining so a killed child never blocks on a full pipe before it dies.
         child.stdout?.resume();
         child.stderr?.resume();
+        viewStream?.resume();
       };
     });
   }

@@ -58,6 +58,14 @@ export interface OutputConfig {
   readonly height?: number;
   /** Upper bound on delivered fps (videorate drop-only, in the pipeline, before conversion). */
   readonly fps?: number;
+  /**
+   * Also deliver a copy scaled in GStreamer for the detector (`Frame.detectView`): long side at
+   * most this many pixels, aspect ratio kept, never upscaled (1280x720 -> 640x360 for 640). The
+   * frame itself stays at full resolution (recognition, snapshots, live view). The copy comes
+   * through a second pipe (fd 3) from a `tee` after videorate; on the jetson preset nvvidconv
+   * scales it on the VIC. Undefined: no copy, the detector resizes the full frame in JS.
+   */
+  readonly detectSize?: number;
 }
 
 export interface WatchdogConfig {
@@ -200,6 +208,11 @@ export interface CameraStats {
   /** Pipelines started (first start included). */
   readonly starts: number;
   readonly bytesRead: number;
+  /**
+   * With `output.detectSize`: full-resolution frames or detector copies that found no partner
+   * (each branch has its own leaky queue, so one may drop a frame the other kept); never delivered.
+   */
+  readonly unpaired: number;
 }
 
 /** A typed, person-readable ingest error (probe, CLI). Never carries credentials. */
