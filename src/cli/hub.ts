@@ -8,11 +8,13 @@ import { configWarnings, loadConfig } from '../config/index.ts';
 import { FleetError } from '../fleet/errors.ts';
 import { startHub } from '../fleet/hub.ts';
 import { hubStoreFor, removeAtHub, runHubEnroll } from '../fleet/hub-enroll.ts';
+import { runFleetDemo } from '../fleet/demo.ts';
 import { createLogger } from '../log.ts';
 import { nonNegativeInt } from './common.ts';
 
 export function registerHubCommand(program: Command): void {
   registerHubGalleryCommands(program);
+  registerFleetDemoOption(program);
   program
     .command('hub')
     .description('run the fleet hub: events of every edge from NATS JetStream into PostgreSQL, node status, the gallery for all edges, and the HTTP API + WebSocket across all nodes')
@@ -100,4 +102,24 @@ export function registerHubGalleryCommands(program: Command): void {
         await store.close();
       }
     });
+}
+
+/**
+ * `facegate demo --fleet [--json]`: the fleet demo (src/fleet/demo.ts) instead of the one-box demo.
+ * Registered as options + a pre-action on the existing `demo` command (src/cli/run.ts).
+ */
+export function registerFleetDemoOption(program: Command): void {
+  const demo = program.commands.find((c) => c.name() === 'demo');
+  if (!demo) return;
+  demo.addOption(new Option('--fleet', 'the fleet demo: local nats-server + PostgreSQL, a hub and two edge nodes on the door clip, enrollment at the hub'));
+  if (!demo.options.some((o) => o.long === '--json')) demo.addOption(new Option('--json', 'with --fleet: print only the summary, as one JSON object'));
+  demo.hook('preAction', async (cmd) => {
+    const o = cmd.opts<{ fleet?: boolean; json?: boolean; all?: boolean; port?: number; logLevel?: string }>();
+    if (!o.fleet) return;
+    const controller = new AbortController();
+    process.once('SIGINT', () => controller.abort());
+    const r = await runFleetDemo({ logger: createLogger({ level: o.logLevel ?? 'error' }), json: o.json, all: o.all, port: o.port, signal: controller.signal });
+    await new Promise((resolve) => process.stdout.write('', resolve));
+    process.exit(r.duplicates === 0 && r.missing === 0 && r.eventsAtHub > 0 ? 0 : 1);
+  });
 }
