@@ -20,7 +20,7 @@ import type { Browser, Page } from 'playwright-core';
 import { buildWeb } from '../scripts/build-web.ts';
 import { sha256Hex } from '../src/api/auth.ts';
 import { startService, type Service } from '../src/app/service.ts';
-import { parseConfig, type Config } from '../src/config/index.ts';
+import { diffConfig, parseConfig, type Config } from '../src/config/index.ts';
 import { doorClipKey, renderDoorClip } from '../src/demo/door-clip.ts';
 import { enrollDemoGallery } from '../src/demo/demo.ts';
 import { createLogger } from '../src/log.ts';
@@ -260,5 +260,28 @@ t.test('operator dashboard in a browser against a real facegate', { skip: chromi
     const all = await page.locator('tr[data-event-id]').evaluateAll((rows) => rows.map((r) => Number(r.getAttribute('data-event-id'))));
     t.equal(new Set(all).size, all.length, `paging back to the first event adds no duplicate (${all.length} rows)`);
     t.equal(Math.min(...all), 1, 'down to the first event of the log');
+  });
+
+  await t.test('camera down and token revoked are shown, not swallowed', async (t) => {
+    const r = await openPage(browser as Browser);
+    probes.push(r);
+    const { page } = r;
+    await signIn(page, VIEWER);
+    await page.locator('img[alt="latest frame of Front door"]').waitFor({ timeout: 15_000 });
+    await rtsp.stop();
+    await page.locator('.tile .stale, .tile .noframe').filter({ hasText: /no frame for \d+ s/ }).waitFor({ timeout: 20_000 });
+    t.pass('the live tile says the camera has sent no frame for a while');
+    await page.locator('.tile .pill', { hasText: /^(down|stalled)$/ }).waitFor({ timeout: 30_000 });
+    t.pass('and its health turns down / stalled');
+    await shot(page, 'live-camera-down');
+    // The viewer token is removed from the config (hot reload): the next API call signs the page out.
+    const current = service?.config();
+    if (!current) throw new Error('service not running');
+    const next: Config = { ...current, auth: { ...current.auth, tokens: current.auth.tokens.filter((x) => x.id !== 'dash-viewer') } };
+    await service?.reload(next, diffConfig(current, next));
+    await page.getByRole('alert').filter({ hasText: 'no longer accepted' }).waitFor({ timeout: 10_000 });
+    await page.getByLabel('Token').waitFor();
+    t.pass('a revoked token signs the page out with a message');
+    await shot(page, 'signin-revoked');
   });
 });
