@@ -78,11 +78,12 @@ t.test('defaults: a camera from the url shorthand, partial nested objects keep t
     id: 'door',
     source: door.source,
     decoder: 'cpu',
-    output: { fps: 5, width: undefined, height: undefined },
+    output: { fps: 5, width: undefined, height: undefined, detectSize: 320 },
     watchdog: { stallMs: 2000, startMs: 15000 },
     backoff: { baseMs: 250, maxMs: 30000, factor: 2, jitter: 0.5 },
     stableMs: 10000,
   });
+  t.equal(ingestCameraConfig(parseConfig({ cameras: [cam('flat', { detectScale: false })] }).cameras[0]).output?.detectSize, undefined, 'detectScale: false: no detector copy');
 });
 
 t.test('unknown keys are rejected at every depth, with the exact path and a suggestion', async (t) => {

@@ -7,7 +7,7 @@ export function ingestCameraConfig(camera: CameraEntry): CameraConfig {
     id: camera.id,
     source: camera.source,
     decoder: camera.decoder,
-    output: { fps: camera.fps, width: camera.width, height: camera.height },
+    output: { fps: camera.fps, width: camera.width, height: camera.height, detectSize: camera.detectScale ? camera.detector.size : undefined },
     watchdog: camera.watchdog,
     backoff: camera.backoff,
     stableMs: camera.stableMs,

@@ -96,6 +96,10 @@ const cameraObjectSchema = z.strictObject({
   width: positiveInt.optional().meta({ description: "scale to this width in GStreamer; default the stream's own" }),
   height: positiveInt.optional(),
   detector: detectorSettingsSchema.prefault({}),
+  detectScale: z
+    .boolean()
+    .default(true)
+    .meta({ description: 'GStreamer also delivers a copy scaled to detector.size (long side, aspect kept) for the detector; frames stay full resolution for recognition' }),
   zones: z.array(zoneSchema).max(MAX_ITEMS.zones).optional(),
   watchdog: z
     .strictObject({

@@ -229,6 +229,11 @@ export function buildPipeline(cfg: Pick<CameraConfig, 'source' | 'decoder' | 'ou
     detectSize: positiveInt('output detectSize', cfg.output?.detectSize),
   };
   if (output.detectSize !== undefined && output.detectSize < 32) throw new PipelineConfigError(`output detectSize must be at least 32, got ${output.detectSize}`);
+  // Frames already scaled to the detector's size or below: the copy would be the frame itself.
+  const detectSize =
+    output.detectSize !== undefined && output.width !== undefined && output.height !== undefined && Math.max(output.width, output.height) <= output.detectSize
+      ? undefined
+      : output.detectSize;
   const { sections, decodes } = sourceSections(cfg.source, decoder);
   const file = cfg.source.kind === 'file' ? cfg.source : undefined;
   const rate = ['videorate', 'drop-only=true', ...(output.fps !== undefined ? [`max-rate=${output.fps}`] : [])];
@@ -240,7 +245,7 @@ export function buildPipeline(cfg: Pick<CameraConfig, 'source' | 'decoder' | 'ou
     : ['queue', 'leaky=downstream', 'max-size-buffers=1', 'max-size-bytes=0', 'max-size-time=0'];
   const converter = decodes ? decoder : undefined;
   let argv: string[];
-  if (output.detectSize === undefined) {
+  if (detectSize === undefined) {
     argv = join([...sections, rate, ...pace, ...convertSections(converter, output), queue, ['gdppay'], ['fdsink', 'fd=1', 'sync=false']]);
   } else {
     // Split after videorate (the fps cap applies to both, and both copies carry the same buffer
@@ -251,7 +256,7 @@ export function buildPipeline(cfg: Pick<CameraConfig, 'source' | 'decoder' | 'ou
       ...join([...sections, rate, ...pace, ['tee', `name=${TEE_NAME}`], queue, ...convertSections(converter, output), ['gdppay'], ['fdsink', 'fd=1', 'sync=false']]),
       `${TEE_NAME}.`,
       '!',
-      ...join([queue, ...detectViewSections(converter, output.detectSize), ['gdppay'], ['fdsink', `fd=${DETECT_VIEW_FD}`, 'sync=false']]),
+      ...join([queue, ...detectViewSections(converter, detectSize), ['gdppay'], ['fdsink', `fd=${DETECT_VIEW_FD}`, 'sync=false']]),
     ];
   }
   return {
@@ -260,7 +265,7 @@ export function buildPipeline(cfg: Pick<CameraConfig, 'source' | 'decoder' | 'ou
     elements: elementsOf(argv),
     live: cfg.source.kind === 'rtsp' || cfg.source.kind === 'test' || cfg.source.kind === 'pipeline',
     carriesSecrets: argv.some((a) => redactText(a) !== a),
-    detectView: output.detectSize === undefined ? undefined : { maxSide: output.detectSize },
+    detectView: detectSize === undefined ? undefined : { maxSide: detectSize },
   };
 }
 
