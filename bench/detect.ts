@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { measureDetector, profileFromRows, writeProfile, DEFAULT_PROFILE_PATH, type BenchRow } from '../src/detect/index.ts';
 import { EXECUTION_PROVIDERS, SHARED_MODELS_DIR, providerMissing, type ExecutionProvider } from '../src/models/index.ts';
 import { decodeImageCover } from '../src/image/decode.ts';
+import { stillThroughPipeline } from '../src/ingest/index.ts';
 
 export function formatDetectTable(rows: readonly BenchRow[]): string {
   const lines = [
@@ -23,7 +24,9 @@ export function formatDetectTable(rows: readonly BenchRow[]): string {
  * vs the whole detect stage, per provider x tier x size, and the machine profile that
  * `--budget-ms` picks tiers from (from the CPU rows only: the service's default provider). A
  * provider that cannot start falls back to CPU with a warning; its rows then say `cpu` and are
- * skipped as duplicates.
+ * skipped as duplicates. `--gst-scale`: each frame also as a camera with `detectScale` delivers
+ * it (the detector copy scaled by videoscale in GStreamer, per size): the stage then only
+ * normalises; those rows are marked `+gst` in the input column and never go into the profile.
  */
 export async function runDetectBench(argv: readonly string[]): Promise<void> {
   const { values } = parseArgs({
@@ -37,6 +40,7 @@ export async function runDetectBench(argv: readonly string[]): Promise<void> {
       image: { type: 'string', default: resolve(SHARED_MODELS_DIR, '../data/groups/retinaface_test.jpg') },
       profile: { type: 'string', default: DEFAULT_PROFILE_PATH },
       ep: { type: 'string', default: 'cpu' },
+      'gst-scale': { type: 'boolean', default: false },
     },
   });
   const providers = values.ep.split(',').map((p) => p.trim());
@@ -50,6 +54,7 @@ export async function runDetectBench(argv: readonly string[]): Promise<void> {
     const frame = await decodeImageCover(values.image, fw, fh);
     process.stdout.write(`\ndetect bench: ${fw}x${fh} frame from ${values.image}, threads=${threads || 'auto'}, runs=${values.runs}\n`);
     const rows: BenchRow[] = [];
+    const gstRows: (BenchRow & { gstView: string })[] = [];
     for (const ep of providers as ExecutionProvider[]) {
       const missing = providerMissing(ep);
       if (missing !== undefined) {
@@ -69,8 +74,26 @@ export async function runDetectBench(argv: readonly string[]): Promise<void> {
         continue;
       }
       rows.push(...got);
+      if (values['gst-scale'] && got.length) {
+        // One run per size: the copy GStreamer makes depends on the detector size.
+        for (const size of values.sizes.split(',').map(Number)) {
+          const viaGst = await stillThroughPipeline(frame, size);
+          const scaled = await measureDetector(viaGst, {
+            tiers: values.tiers.split(','),
+            sizes: [size],
+            runs: Number(values.runs),
+            threads,
+            executionProvider: ep,
+            onRow: (r) => process.stdout.write(`  ${r.provider} ${r.tier}@${r.size} +gst copy ${viaGst.detectView?.width}x${viaGst.detectView?.height}: raw ${r.rawMedianMs.toFixed(1)} ms, stage ${r.stageMedianMs.toFixed(1)} ms (x${(r.stageMedianMs / r.rawMedianMs).toFixed(2)})\n`),
+          });
+          gstRows.push(...scaled.map((r) => ({ ...r, gstView: `${viaGst.detectView?.width}x${viaGst.detectView?.height}` })));
+        }
+      }
     }
     process.stdout.write(`\n${formatDetectTable(rows)}\n`);
+    if (gstRows.length) {
+      process.stdout.write(`\nwith the detector copy scaled in GStreamer (cameras[].detectScale):\n${formatDetectTable(gstRows.map((r) => ({ ...r, inputHeight: r.inputHeight, inputWidth: r.inputWidth, model: `${r.model} (+gst ${r.gstView})` })))}\n`);
+    }
     // The profile is taken on the first (camera-sized) frame: the conservative case for budgets.
     const cpuRows = rows.filter((r) => r.provider === 'cpu');
     if (!profileWritten && cpuRows.length) {

@@ -6,7 +6,7 @@ import ort from 'onnxruntime-node';
 import { FacegateError } from '../errors.ts';
 import { createSession, findModel, loadManifest, resolveModel, sessionProvider, type ExecutionProvider, type ProviderSpec } from '../models/index.ts';
 import type { RgbImage } from '../types.ts';
-import { createDetector, DEFAULT_TIER_MODELS } from './detector.ts';
+import { createDetector, DEFAULT_TIER_MODELS, type DetectInput } from './detector.ts';
 import { inputSizeFor } from './letterbox.ts';
 import { median, quantile } from './stats.ts';
 import { parseProfile, type DetectProfile, type ProfileEntry } from './tiers.ts';
@@ -45,9 +45,10 @@ export interface BenchRow {
 /**
  * Measure each tier x size on `frame`: the raw `session.run` on a ready tensor of the same shape
  * (its own session, so nothing of the stage leaks into it) interleaved run by run with the whole
- * stage (decoded image -> faces), so machine noise hits both alike.
+ * stage (decoded image -> faces), so machine noise hits both alike. A frame with a `detectView`
+ * (scaled in GStreamer) is measured the way the service runs it: the stage on the copy.
  */
-export async function measureDetector(frame: RgbImage, opts: MeasureOptions = {}): Promise<BenchRow[]> {
+export async function measureDetector(frame: DetectInput, opts: MeasureOptions = {}): Promise<BenchRow[]> {
   const tiers = opts.tiers ?? Object.keys(DEFAULT_TIER_MODELS);
   const sizes = opts.sizes ?? [320, 480, 640];
   const runs = opts.runs ?? 30;
