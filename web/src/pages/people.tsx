@@ -23,7 +23,6 @@ const REASONS: Readonly<Record<string, string>> = {
   'too-blurry': 'too blurry',
   'bad-pose': 'face turned away',
   unreadable: 'not a readable image',
-  'looks-like': 'looks like someone else',
 };
 
 const contentType = (f: File): string => (f.type === 'image/jpg' ? 'image/jpeg' : f.type || 'image/jpeg');
@@ -46,8 +45,10 @@ async function uploadPhotos(api: ReturnType<typeof useSession>['api'], files: re
         if (!id && r.body.identity) id = r.body.identity.id;
         onVerdict({ file: f.name, ok: true, text: 'accepted' });
       } else {
-        const reason = r.body.reason ? (REASONS[r.body.reason] ?? r.body.reason) : 'rejected';
-        onVerdict({ file: f.name, ok: false, text: `rejected: ${reason}${r.body.message ? ` — ${r.body.message}` : ''}` });
+        // looks-like: the message names the person ("looks like Angelina (similarity 0.71) (...)").
+        const reason = r.body.reason === 'looks-like' && r.body.message ? r.body.message : r.body.reason ? (REASONS[r.body.reason] ?? r.body.reason) : 'rejected';
+        const detail = r.body.reason === 'looks-like' ? '' : r.body.message ? ` — ${r.body.message}` : '';
+        onVerdict({ file: f.name, ok: false, text: `rejected: ${reason}${detail}` });
       }
     } catch (e) {
       onVerdict({ file: f.name, ok: false, text: `failed: ${errorText(e)}` });
