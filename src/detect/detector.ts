@@ -1,7 +1,7 @@
 import ort from 'onnxruntime-node';
 import { FacegateError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { createSession, findModel, loadManifest, resolveModel, sessionProvider, type ExecutionProvider, type ProviderSpec, type ModelEntry, type ResolveOptions } from '../models/index.ts';
+import { createModelSession, findModel, loadManifest, resolveModel, type ExecutionProvider, type ModelSession, type ProviderSpec, type ModelEntry, type ResolveOptions } from '../models/index.ts';
 import type { Face, Landmarks, Point, RgbImage } from '../types.ts';
 import { inputSizeFor, letterboxGeometry, Letterboxer, type LetterboxGeometry } from './letterbox.ts';
 import { decodeScrfd, groupScrfdOutputs, type RawTensor } from './scrfd.ts';
@@ -118,13 +118,13 @@ class ScrfdDetector implements Detector {
     readonly model: ModelEntry,
     readonly tier: string,
     readonly size: number,
-    private readonly session: ort.InferenceSession,
+    private readonly session: ModelSession,
     private readonly cfg: Required<Pick<DetectorConfig, 'scoreThreshold' | 'nmsThreshold' | 'shape' | 'padRetry' | 'maxFaces'>>,
   ) {
     const norm = { mean: model.input.mean, std: model.input.std };
     this.letterboxer = new Letterboxer(norm);
     this.retryLetterboxer = new Letterboxer(norm);
-    this.executionProvider = sessionProvider(session);
+    this.executionProvider = session.executionProvider;
   }
 
   async detect(image: DetectInput): Promise<Face[]> {
@@ -205,7 +205,7 @@ export async function createDetector(cfg: DetectorConfig = {}): Promise<Detector
     cfg.logger?.warn({ model: name, requested: cfg.size, fixed: entry.input.fixedSize }, 'model has a fixed input size; using it');
   }
   const resolved = await resolveModel(name, cfg.resolve);
-  const session = await createSession(resolved, { threads: cfg.threads, executionProvider: cfg.executionProvider, logger: cfg.logger });
+  const session = await createModelSession(resolved, { threads: cfg.threads, executionProvider: cfg.executionProvider, logger: cfg.logger });
   return new ScrfdDetector(entry, entry.tier ?? cfg.tier ?? 'custom', size, session, {
     scoreThreshold: cfg.scoreThreshold ?? 0.5,
     nmsThreshold: cfg.nmsThreshold ?? 0.4,

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { FacegateError, errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -123,16 +124,24 @@ export async function createSession(model: ResolvedModel, opts: SessionOptions =
 
 /** createSession on a file path or the bytes of an ONNX model (`name` is for messages). */
 export async function openSession(source: string | Uint8Array, name: string, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
+  const { session, ranOn: provider } = await openWithFallback(source, name, opts, (providers) =>
+    typeof source === 'string' ? ort.InferenceSession.create(source, { ...baseOptions(opts), executionProviders: providers }) : ort.InferenceSession.create(source, { ...baseOptions(opts), executionProviders: providers }),
+  );
+  ranOn.set(session, provider);
+  return session;
+}
+
+/**
+ * The provider policy, whatever hosts the session: try the configured provider for real; when it
+ * cannot start, one warning per provider and reason, then CPU (or PROVIDER_UNAVAILABLE when required).
+ */
+async function openWithFallback<S>(source: string | Uint8Array, name: string, opts: SessionOptions, load: (providers: ort.InferenceSession.ExecutionProviderConfig[]) => Promise<S>): Promise<{ session: S; ranOn: ExecutionProvider }> {
   const choice = providerChoice(opts.executionProvider);
-  const load = async (providers: ort.InferenceSession.ExecutionProviderConfig[]): Promise<ort.InferenceSession> =>
-    typeof source === 'string' ? ort.InferenceSession.create(source, { ...baseOptions(opts), executionProviders: providers }) : ort.InferenceSession.create(source, { ...baseOptions(opts), executionProviders: providers });
   if (choice.name !== 'cpu') {
     let reason = providerMissing(choice.name);
     if (reason === undefined) {
       try {
-        const session = await load(providerOptions(choice));
-        ranOn.set(session, choice.name);
-        return session;
+        return { session: await load(providerOptions(choice)), ranOn: choice.name };
       } catch (e) {
         reason = cleanProviderReason(errorMessage(e));
       }
@@ -152,9 +161,7 @@ export async function openSession(source: string | Uint8Array, name: string, opt
     }
   }
   try {
-    const session = await load(['cpu']);
-    ranOn.set(session, 'cpu');
-    return session;
+    return { session: await load(['cpu']), ranOn: 'cpu' };
   } catch (e) {
     const where = typeof source === 'string' ? ` from ${source}` : '';
     throw new FacegateError('MODEL_INVALID', `cannot load model "${name}"${where}: ${errorMessage(e)}`, {
@@ -163,4 +170,174 @@ export async function openSession(source: string | Uint8Array, name: string, opt
       cause: e,
     });
   }
+}
+
+/**
+ * A model session as the stages use it. `thread: 'worker'` hosts it on its own thread
+ * (src/models/session-worker.js): onnxruntime-node runs a model synchronously on the thread that
+ * calls run(), so a session on the main thread stops the event loop for the whole run (ingest
+ * pipes, WebSocket sends, timers). 'main' keeps it in-process (benches of the raw run use both).
+ */
+export interface ModelSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  /** Where the session really runs (after any fallback to CPU). */
+  readonly executionProvider: ExecutionProvider;
+  readonly thread: 'worker' | 'main';
+  run(feeds: Readonly<Record<string, ort.Tensor>>): Promise<Record<string, ort.Tensor>>;
+  release(): Promise<void>;
+}
+
+export type SessionThread = 'worker' | 'main';
+
+/** FACEGATE_ORT_THREAD=main|worker overrides the default (worker), e.g. to compare in a bench. */
+export function defaultSessionThread(): SessionThread {
+  return process.env.FACEGATE_ORT_THREAD === 'main' ? 'main' : 'worker';
+}
+
+class MainThreadSession implements ModelSession {
+  readonly thread = 'main' as const;
+  constructor(
+    private readonly session: ort.InferenceSession,
+    readonly executionProvider: ExecutionProvider,
+  ) {}
+  get inputNames(): readonly string[] {
+    return this.session.inputNames;
+  }
+  get outputNames(): readonly string[] {
+    return this.session.outputNames;
+  }
+  run(feeds: Readonly<Record<string, ort.Tensor>>): Promise<Record<string, ort.Tensor>> {
+    return this.session.run(feeds);
+  }
+  release(): Promise<void> {
+    return this.session.release();
+  }
+}
+
+interface WireTensor {
+  readonly type: ort.Tensor.Type;
+  readonly data: ort.Tensor.DataType;
+  readonly dims: readonly number[];
+}
+
+type WorkerReply =
+  | { op: 'opened'; inputNames: string[]; outputNames: string[] }
+  | { op: 'failed'; message: string }
+  | { op: 'result'; id: number; outputs: Record<string, WireTensor> }
+  | { op: 'error'; id: number; message: string }
+  | { op: 'released' };
+
+const WORKER_URL = new URL('./session-worker.js', import.meta.url);
+
+class WorkerSession implements ModelSession {
+  readonly thread = 'worker' as const;
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (o: Record<string, ort.Tensor>) => void; reject: (e: Error) => void }>();
+  private dead: string | undefined;
+  private releasing: Promise<void> | undefined;
+
+  private constructor(
+    private readonly worker: Worker,
+    private readonly name: string,
+    readonly inputNames: readonly string[],
+    readonly outputNames: readonly string[],
+    readonly executionProvider: ExecutionProvider,
+  ) {
+    worker.on('message', (m: WorkerReply) => {
+      if (m.op !== 'result' && m.op !== 'error') return;
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      this.idleUnref();
+      if (m.op === 'error') p.reject(new FacegateError('MODEL_INVALID', `model "${name}" failed to run: ${m.message}`, { context: { model: name } }));
+      else p.resolve(Object.fromEntries(Object.entries(m.outputs).map(([k, t]) => [k, new ort.Tensor(t.type, t.data as Float32Array, [...t.dims])])));
+    });
+    const fail = (why: string): void => {
+      this.dead ??= why;
+      for (const p of this.pending.values()) p.reject(new FacegateError('MODEL_INVALID', `model "${name}" stopped: ${why}`, { context: { model: name } }));
+      this.pending.clear();
+    };
+    worker.on('error', (e) => fail(errorMessage(e)));
+    worker.on('exit', (code) => fail(`its thread exited (${code})`));
+    worker.unref();
+  }
+
+  /** A worker with the session open, or the open error (the worker is gone then). */
+  static async open(source: string | Uint8Array, name: string, options: ort.InferenceSession.SessionOptions, providers: ort.InferenceSession.ExecutionProviderConfig[], ranOn: ExecutionProvider): Promise<WorkerSession> {
+    const worker = new Worker(WORKER_URL);
+    const reply = await new Promise<WorkerReply>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+      worker.postMessage({ op: 'open', source, options: { ...options, executionProviders: providers } });
+    }).catch(async (e: unknown) => {
+      await worker.terminate();
+      throw e;
+    });
+    if (reply.op !== 'opened') {
+      await worker.terminate();
+      throw new Error(reply.op === 'failed' ? reply.message : `unexpected reply ${reply.op}`);
+    }
+    return new WorkerSession(worker, name, reply.inputNames, reply.outputNames, ranOn);
+  }
+
+  // The worker keeps the process alive only while a run is in flight: an idle session must not
+  // hold a CLI open, and a pending run must not let the process exit under it.
+  private idleUnref(): void {
+    if (this.pending.size === 0) this.worker.unref();
+  }
+
+  run(feeds: Readonly<Record<string, ort.Tensor>>): Promise<Record<string, ort.Tensor>> {
+    if (this.dead !== undefined || this.releasing) return Promise.reject(new FacegateError('MODEL_INVALID', `model "${this.name}" is closed${this.dead ? `: ${this.dead}` : ''}`, { context: { model: this.name } }));
+    const id = this.nextId++;
+    const wire: Record<string, WireTensor> = {};
+    for (const [k, t] of Object.entries(feeds)) wire[k] = { type: t.type, data: t.data, dims: t.dims };
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.ref();
+      // Typed arrays are copied (structured clone) unless they live on a SharedArrayBuffer.
+      this.worker.postMessage({ op: 'run', id, feeds: wire });
+    });
+  }
+
+  release(): Promise<void> {
+    this.releasing ??= (async () => {
+      if (this.dead === undefined) {
+        this.worker.ref();
+        await new Promise<void>((resolve) => {
+          const done = (m: WorkerReply) => {
+            if (m.op === 'released') resolve();
+          };
+          this.worker.on('message', done);
+          this.worker.once('exit', () => resolve());
+          this.worker.postMessage({ op: 'release' });
+        });
+      }
+      await this.worker.terminate();
+    })();
+    return this.releasing;
+  }
+}
+
+/**
+ * createSession for the stages: the same provider policy, hosted on a worker thread by default
+ * (`thread`, or FACEGATE_ORT_THREAD=main).
+ */
+export async function createModelSession(model: ResolvedModel, opts: SessionOptions & { readonly thread?: SessionThread } = {}): Promise<ModelSession> {
+  return openModelSession(model.path, model.entry.name, opts);
+}
+
+export async function openModelSession(source: string | Uint8Array, name: string, opts: SessionOptions & { readonly thread?: SessionThread } = {}): Promise<ModelSession> {
+  const thread = opts.thread ?? defaultSessionThread();
+  if (thread === 'main') {
+    const session = await openSession(source, name, opts);
+    return new MainThreadSession(session, sessionProvider(session));
+  }
+  const { session } = await openWithFallback(source, name, opts, (providers) => {
+    // The first provider of the list is the one the session is for (CPU comes after as ORT's own fallback for nodes).
+    const first = providers[0];
+    const ranOn = (typeof first === 'string' ? first : (first?.name ?? 'cpu')) as ExecutionProvider;
+    return WorkerSession.open(source, name, baseOptions(opts), providers, ranOn);
+  });
+  return session;
 }

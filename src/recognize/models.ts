@@ -1,7 +1,7 @@
 import ort from 'onnxruntime-node';
 import { FacegateError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { createSession, findModel, loadManifest, resolveModel, sessionProvider, type ExecutionProvider, type ProviderSpec, type ModelEntry, type ResolveOptions } from '../models/index.ts';
+import { createModelSession, findModel, loadManifest, resolveModel, type ExecutionProvider, type ModelSession, type ProviderSpec, type ModelEntry, type ResolveOptions } from '../models/index.ts';
 import type { Box, RgbImage } from '../types.ts';
 import { cropToTensor, l2normalize, softmax } from './tensor.ts';
 
@@ -12,13 +12,13 @@ export interface RecognitionModelOptions {
   readonly logger?: Logger;
 }
 
-async function load(name: string, role: ModelEntry['role'], opts: RecognitionModelOptions): Promise<{ entry: ModelEntry; session: ort.InferenceSession }> {
+async function load(name: string, role: ModelEntry['role'], opts: RecognitionModelOptions): Promise<{ entry: ModelEntry; session: ModelSession }> {
   const entry = findModel(loadManifest(), name);
   if (entry.role !== role) {
     throw new FacegateError('MODEL_INVALID', `model "${name}" is a ${entry.role}, not a ${role}`, { context: { model: name }, hint: `pick a model whose role is ${role} (see \`facegate models list\`)` });
   }
   const resolved = await resolveModel(name, opts.resolve);
-  const session = await createSession(resolved, { threads: opts.threads, executionProvider: opts.executionProvider, logger: opts.logger });
+  const session = await createModelSession(resolved, { threads: opts.threads, executionProvider: opts.executionProvider, logger: opts.logger });
   return { entry, session };
 }
 
@@ -57,7 +57,7 @@ export async function createEmbedder(name: string, opts: RecognitionModelOptions
   return {
     modelId: entry.name,
     dim,
-    executionProvider: sessionProvider(session),
+    executionProvider: session.executionProvider,
     embed: (aligned) =>
       serial.run(async () => {
         if (aligned.width !== size || aligned.height !== size) throw new RangeError(`embedder ${name} needs a ${size}x${size} aligned crop, got ${aligned.width}x${aligned.height}`);
