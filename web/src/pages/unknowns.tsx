@@ -18,12 +18,12 @@ function ClusterCard({ c, others, admin, onChanged }: { c: Cluster; others: read
   const [busy, setBusy] = useState(false);
   const [confirm, setConfirm] = useState(false);
   const [error, setError] = useState<unknown>(undefined);
-  const act = async (fn: () => Promise<unknown>, msg: string) => {
+  const act = async (fn: () => Promise<unknown>, msg: string | ((r: unknown) => string)) => {
     setBusy(true);
     setError(undefined);
     try {
-      await fn();
-      onChanged(msg);
+      const r = await fn();
+      onChanged(typeof msg === 'string' ? msg : msg(r));
     } catch (e) {
       setError(e);
     } finally {
@@ -45,7 +45,15 @@ function ClusterCard({ c, others, admin, onChanged }: { c: Cluster; others: read
           <form
             onSubmit={(e) => {
               e.preventDefault();
-              if (name.trim()) void act(() => api.send('POST', `/v1/unknowns/${c.id}/name`, { name: name.trim(), groups: groupList }), `${c.id} is now ${name.trim()}`);
+              if (name.trim())
+                void act(
+                  () => api.send('POST', `/v1/unknowns/${c.id}/name`, { name: name.trim(), groups: groupList }),
+                  (r) => {
+                    const id = (r as { identity?: { photosAdded?: number; photosRejected?: string[] } }).identity;
+                    const rejected = id?.photosRejected?.length ? `, ${id.photosRejected.length} rejected (${id.photosRejected.join(', ')})` : '';
+                    return `${c.id} is now ${name.trim()}: ${id?.photosAdded ?? 0} of its face snapshots added as photos${rejected}`;
+                  },
+                );
             }}
             aria-label={`name ${c.id}`}
           >
