@@ -130,7 +130,8 @@ export async function runFleetBench(args: readonly string[]): Promise<void> {
   const backlog = arg(args, 'backlog', 100_000);
   const samples = arg(args, 'samples', 100);
   const dir = mkdtempSync(join(tmpdir(), 'fg-fleet-bench-'));
-  const [nats, pg] = await Promise.all([NatsServer.start(), Postgres.start()]);
+  // PostgreSQL with fsync on, as deployed (the tests run it off).
+  const [nats, pg] = await Promise.all([NatsServer.start(), Postgres.start({ fsync: true })]);
   const pgSection = { host: '127.0.0.1', port: pg.port, database: pg.database, user: pg.user, password: pg.password };
   const natsSection = { servers: [nats.url], user: nats.user.user, password: nats.user.pass };
   const hubYaml = join(dir, 'hub.yaml');

@@ -133,6 +133,8 @@ export interface PostgresOptions {
   readonly user?: string;
   readonly password?: string;
   readonly database?: string;
+  /** fsync on (a real deployment; the bench) or off (tests: faster, a crash of the OS is not simulated). Default off. */
+  readonly fsync?: boolean;
 }
 
 function asPostgres(cmd: string, args: readonly string[]): { status: number | null; out: string } {
@@ -147,6 +149,8 @@ export class Postgres {
   readonly user: string;
   readonly password: string;
   readonly database: string;
+
+  fsync = false;
 
   private constructor(dir: string, port: number, user: string, password: string, database: string) {
     this.dir = dir;
@@ -183,6 +187,7 @@ export class Postgres {
     if (init.status !== 0) throw new Error(`initdb failed: ${init.out}`);
     const port = await freePort();
     const server = new Postgres(dir, port, user, password, database);
+    server.fsync = opts.fsync ?? false;
     await server.restart();
     // The database itself, over TCP with the password (what facegate will do).
     const c = new pg.Client({ host: '127.0.0.1', port, user, password, database: 'postgres' });
@@ -202,7 +207,7 @@ export class Postgres {
   /** Start (again) on the same port and data; resolves when it accepts connections. */
   async restart(): Promise<void> {
     if (this.running) return;
-    const r = asPostgres(join(PG_BIN, 'pg_ctl'), ['-D', join(this.dir, 'data'), '-o', `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off`, '-l', join(this.dir, 'log'), '-w', '-t', '60', 'start']);
+    const r = asPostgres(join(PG_BIN, 'pg_ctl'), ['-D', join(this.dir, 'data'), '-o', `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=${this.fsync ? 'on' : 'off'}`, '-l', join(this.dir, 'log'), '-w', '-t', '60', 'start']);
     if (r.status !== 0) throw new Error(`pg_ctl start failed: ${r.out}`);
   }
 
