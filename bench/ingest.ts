@@ -1,5 +1,8 @@
 /**
- * `npm run bench -- ingest [--sizes 640x480,1280x720] [--cams 1,4] [--fps 30] [--seconds 8]`
+ * `npm run bench -- ingest [--sizes 640x480,1280x720] [--cams 1,4] [--fps 30] [--seconds 8] [--detect-size 0,640]`
+ *
+ * `--detect-size`: per value, the cameras run with that detector copy (cameras[].detectScale:
+ * a second, GStreamer-scaled stream on fd 3, paired in JS); 0 = none (the default).
  *
  * Real H.264 over real RTSP from the loopback test server into JS, per stream size x camera count:
  * - fps per camera actually delivered to JS (the server sends --fps);
@@ -32,6 +35,8 @@ interface CameraSample {
 
 export interface IngestBenchRow {
   readonly size: string;
+  /** Long side of the detector copy; 0 = none. */
+  readonly detectSize: number;
   readonly cams: number;
   readonly serverFps: number;
   readonly fpsPerCam: number;
@@ -58,9 +63,9 @@ function parseBaseTime(line: string): bigint | undefined {
   return (BigInt(m[1]) * 3600n + BigInt(m[2]) * 60n + BigInt(m[3])) * 1_000_000_000n + BigInt(m[4]);
 }
 
-async function measure(server: RtspTestServer, size: string, cams: number, fps: number, seconds: number): Promise<IngestBenchRow> {
+async function measure(server: RtspTestServer, size: string, cams: number, fps: number, seconds: number, detectSize: number): Promise<IngestBenchRow> {
   const source = new GstLaunchSource();
-  const pipeline = buildPipeline({ source: { kind: 'rtsp', url: server.url() } });
+  const pipeline = buildPipeline({ source: { kind: 'rtsp', url: server.url() }, output: { detectSize: detectSize || undefined } });
   const samples: CameraSample[] = [];
   const subs: Subscription[] = [];
   for (let i = 0; i < cams; i++) {
@@ -107,6 +112,7 @@ async function measure(server: RtspTestServer, size: string, cams: number, fps: 
   const bytes = samples.reduce((a, s) => a + s.bytes, 0);
   return {
     size,
+    detectSize,
     cams,
     serverFps: fps,
     fpsPerCam: frames / cams / wall,
@@ -124,12 +130,12 @@ async function measure(server: RtspTestServer, size: string, cams: number, fps: 
 export function formatIngestTable(rows: readonly IngestBenchRow[]): string {
   const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : 'n/a');
   const lines = [
-    '| stream | cams | fps/cam (sent) | gst CPU %/cam | Node CPU % (all cams) | server CPU % | rtspsrc->JS latency p50 / p99 ms | pipe copy µs/frame (MB/s) | dropped/cam |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| stream | detector copy | cams | fps/cam (sent) | gst CPU %/cam | Node CPU % (all cams) | server CPU % | rtspsrc->JS latency p50 / p99 ms | pipe copy µs/frame (MB/s) | dropped/cam |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.size} H.264 | ${r.cams} | ${f1(r.fpsPerCam)} (${r.serverFps}) | ${f1(r.gstCpuPerCam)} | ${f1(r.nodeCpu)} | ${f1(r.serverCpu)} | ${f1(r.latencyP50Ms)} / ${f1(r.latencyP99Ms)} | ${r.copyUsPerFrame.toFixed(0)} (${r.copyMBps.toFixed(0)}) | ${r.droppedPerCam.toFixed(0)} |`,
+      `| ${r.size} H.264 | ${r.detectSize ? `<= ${r.detectSize} (fd 3)` : 'none'} | ${r.cams} | ${f1(r.fpsPerCam)} (${r.serverFps}) | ${f1(r.gstCpuPerCam)} | ${f1(r.nodeCpu)} | ${f1(r.serverCpu)} | ${f1(r.latencyP50Ms)} / ${f1(r.latencyP99Ms)} | ${r.copyUsPerFrame.toFixed(0)} (${r.copyMBps.toFixed(0)}) | ${r.droppedPerCam.toFixed(0)} |`,
     );
   }
   return lines.join('\n');
@@ -143,6 +149,7 @@ export async function runIngestBench(argv: string[]): Promise<void> {
       cams: { type: 'string', default: '1,4' },
       fps: { type: 'string', default: '30' },
       seconds: { type: 'string', default: '8' },
+      'detect-size': { type: 'string', default: '0' },
     },
   });
   const fps = Number(values.fps);
@@ -156,8 +163,10 @@ export async function runIngestBench(argv: string[]): Promise<void> {
     process.env.GST_DEBUG_NO_COLOR = '1';
     try {
       for (const cams of values.cams.split(',').map(Number)) {
-        process.stderr.write(`ingest bench: ${size} x ${cams} camera(s), ${seconds} s...\n`);
-        rows.push(await measure(server, size, cams, fps, seconds));
+        for (const detectSize of values['detect-size'].split(',').map(Number)) {
+          process.stderr.write(`ingest bench: ${size} x ${cams} camera(s), detector copy ${detectSize || 'none'}, ${seconds} s...\n`);
+          rows.push(await measure(server, size, cams, fps, seconds, detectSize));
+        }
       }
     } finally {
       delete process.env.GST_DEBUG;
