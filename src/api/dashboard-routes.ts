@@ -1,6 +1,5 @@
 /**
- * The routes the operator dashboard added to the API, as a table (method + path pattern -> role +
- * handler) rather than more of http-routes.ts's if-chain:
+ * The routes the operator dashboard added to the API (a table for ./router.ts):
  *   GET    /v1/me                               viewer   who this token is (id, role)
  *   GET    /v1/cameras/:id/frame                viewer   latest frame as JPEG (<= 2 fps encode, shared)
  *   GET    /v1/identities/:id/photos            viewer   stored enrollment photos (face crops)
@@ -11,52 +10,19 @@
  *   DELETE /v1/unknowns/:id                     admin    dismiss a cluster
  *   GET    /v1/system                           viewer   version, models, per-camera and per-stage figures
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Principal, Role } from './auth.ts';
-import { HttpError, readJson, sendJson, stringArray } from './http-routes.ts';
+import type { ServerResponse } from 'node:http';
+import { HttpError, readJson, sendJson, stringArray, type Route } from './router.ts';
 import type { ApiDeps } from './types.ts';
 
-export interface RouteContext {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
-  readonly url: URL;
-  readonly method: string;
-  /** Path segments, `v1` first. */
-  readonly parts: readonly string[];
-  readonly require: (req: IncomingMessage, role: Role) => Principal;
-  readonly maxMessageBytes: number;
-}
-
-interface Route {
-  readonly method: string;
-  /** Segments after `v1`; `:name` captures one segment. */
-  readonly pattern: readonly string[];
-  readonly role: Role;
-  readonly handle: (c: RouteContext, params: Readonly<Record<string, string>>, who: Principal) => Promise<void> | void;
-}
-
 const ID = /^[A-Za-z0-9_.-]{1,128}$/;
-
-function match(pattern: readonly string[], segs: readonly string[]): Record<string, string> | undefined {
-  if (pattern.length !== segs.length) return undefined;
-  const params: Record<string, string> = {};
-  for (let i = 0; i < pattern.length; i++) {
-    const p = pattern[i];
-    const s = segs[i];
-    if (p.startsWith(':')) {
-      if (!ID.test(s)) return undefined;
-      params[p.slice(1)] = s;
-    } else if (p !== s) return undefined;
-  }
-  return params;
-}
 
 function sendJpeg(res: ServerResponse, jpeg: Buffer, headers: Readonly<Record<string, string>> = {}): void {
   res.writeHead(200, { ...headers, 'content-type': 'image/jpeg', 'content-length': jpeg.length, 'cache-control': 'no-store' });
   res.end(jpeg);
 }
 
-function routesFor(deps: ApiDeps): Route[] {
+/** The dashboard's routes (only those whose dependency the service provides). */
+export function dashboardRoutes(deps: ApiDeps): Route[] {
   const routes: Route[] = [{ method: 'GET', pattern: ['me'], role: 'viewer', handle: (c, _p, who) => sendJson(c.res, 200, { id: who.id, role: who.role }) }];
   const live = deps.liveFrames;
   if (live) {
@@ -143,21 +109,4 @@ function routesFor(deps: ApiDeps): Route[] {
   const system = deps.system;
   if (system) routes.push({ method: 'GET', pattern: ['system'], role: 'viewer', handle: async (c) => sendJson(c.res, 200, await system()) });
   return routes;
-}
-
-/** Answer the request when one of the dashboard's routes matches; false to let the other routes try. */
-export function createDashboardRoutes(deps: ApiDeps): (c: RouteContext) => Promise<boolean> {
-  const routes = routesFor(deps);
-  return async (c) => {
-    const segs = c.parts.slice(1);
-    for (const r of routes) {
-      if (r.method !== c.method && !(r.method === 'GET' && c.method === 'HEAD')) continue;
-      const params = match(r.pattern, segs);
-      if (!params) continue;
-      const who = c.require(c.req, r.role);
-      await r.handle(c, params, who);
-      return true;
-    }
-    return false;
-  };
 }
