@@ -8,7 +8,7 @@
  *    the restart the hub holds every event of both edges exactly once (ids against their logs).
  * 3. Angelina removed at the hub: both edges drop her and stop granting her.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -135,6 +135,21 @@ t.test('hub + 2 edges on the door clip: enroll, grant, partition, exactly once, 
     const hubIds = (await store.eventIds(n)).filter((x) => x <= upTo[i]);
     const edgeIds = readLog(edgeDb(n, 'events.sqlite'), 'SELECT id FROM events WHERE id <= ? ORDER BY id', upTo[i]).map((r) => Number(r.id));
     t.same(hubIds, edgeIds, `${n}: the hub holds each of its ${edgeIds.length} events once`);
+  }
+
+  // Snapshots travel separately (object store) and the hub serves them like a box.
+  for (const n of NODES) {
+    const row = readLog(edgeDb(n, 'events.sqlite'), "SELECT body FROM events WHERE type = 'face.recognized' ORDER BY id LIMIT 1")[0];
+    const snap = (JSON.parse(String(row?.body ?? '{}')) as { data?: { snapshotId?: string } }).data?.snapshotId ?? '';
+    t.ok(snap, `${n}: a recognition with a snapshot`);
+    let got: Buffer | undefined;
+    await until(`${n}: snapshot at the hub`, async () => {
+      const r = await fetch(`${hubUrl}/v1/snapshots/${snap}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      if (r.status !== 200) return false;
+      got = Buffer.from(await r.arrayBuffer());
+      return true;
+    }, 30_000, 250);
+    t.same(got, readFileSync(join(edgeDb(n, 'snapshots'), `${snap}.face.jpg`)), `${n}: the hub serves the edge's face snapshot, byte for byte`);
   }
 
   // 3. Removed at the hub -> both edges drop her and deny.

@@ -25,7 +25,7 @@ import { createUnknownsApi } from './unknowns.ts';
 import { createCheckedIdentityApi, createPhotoApi, createSystemInfo, webRoot } from './dashboard.ts';
 import { readFile } from 'node:fs/promises';
 import { CursorStore, cursorStorePath, createMqttSink, runSinks, type MqttSink, type SinkRunner } from '../outputs/index.ts';
-import { refusingIdentityApi, startFleetEdge, type FleetEdge } from '../fleet/edge.ts';
+import { refusingIdentityApi, snapshotFile, startFleetEdge, type FleetEdge } from '../fleet/edge.ts';
 import { startAccessControl, type AccessControl, type CameraCounters, type RecognitionSettings } from '../../streams/access-control.ts';
 
 export interface ServiceOptions {
@@ -284,7 +284,10 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
 
   // Fleet mode (src/fleet, issue 10): the log forwarded to the hub after its own cursor, the
   // gallery following the hub's; gates keep deciding here whatever the network does.
-  const fleet: FleetEdge | undefined = config.fleet?.role === 'edge' ? startFleetEdge({ fleet: config.fleet, gallery, bus, eventsDb: config.events.db, logger: log, metrics }) : undefined;
+  const fleet: FleetEdge | undefined =
+    config.fleet?.role === 'edge'
+      ? startFleetEdge({ fleet: config.fleet, gallery, bus, eventsDb: config.events.db, logger: log, metrics, snapshotPath: (id, kind) => snapshotFile(snapshots, id, kind) })
+      : undefined;
 
   // system.health every healthIntervalMs: the whole box at a glance (cameras, fps, losses, sinks,
   // model p95), logged and published like any event, so WS clients and MQTT see it too.

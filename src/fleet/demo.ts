@@ -93,6 +93,7 @@ export async function runFleetDemo(opts: FleetDemoOptions): Promise<FleetDemoSum
     const hubConfig: Config = parseConfig({
       server: { bind: '127.0.0.1', port: opts.port ?? 0 },
       auth: { tokens: tokens.map((t) => ({ ...t })) },
+      events: { db: join(dir, 'hub', 'unused-events.sqlite'), snapshots: { dir: join(dir, 'hub', 'snapshots') } },
       fleet: { nodeId: 'hub', site: 'hq', role: 'hub', nats: natsSection, hub: { postgres: { host: '127.0.0.1', port: pg.port, database: pg.database, user: pg.user, password: pg.password }, retryMs: 500 } },
     });
     hub = await startHub(hubConfig, { logger: log });

@@ -11,7 +11,7 @@
 import { dirname, join } from 'node:path';
 import type { IdentityApi } from '../api/types.ts';
 import type { FleetConfig } from '../config/fleet.ts';
-import type { EventBus } from '../events/index.ts';
+import type { EventBus, SnapshotStore } from '../events/index.ts';
 import type { Gallery } from '../gallery/gallery.ts';
 import type { Logger } from '../log.ts';
 import { CursorStore, runSinks, type SinkHealth, type SinkMetrics, type SinkRunner } from '../outputs/index.ts';
@@ -19,11 +19,14 @@ import { FleetError } from './errors.ts';
 import { createFleetForwarder, fleetCursorStart, type FleetForwarder } from './forwarder.ts';
 import { startGalleryFollower, type GalleryFollower } from './gallery-follower.ts';
 import { startNatsLink, type NatsLink } from './nats.ts';
+import { createSnapshotUploader, SNAPSHOT_SINK_NAME, type SnapshotUploader } from './snapshots.ts';
 import { ensureEventsStream } from './stream.ts';
 
 export interface FleetEdge {
   readonly link: NatsLink;
   readonly forwarder: FleetForwarder;
+  /** Uploads the snapshots events name to the object store (its own cursor; undefined without snapshots). */
+  readonly snapshots: SnapshotUploader | undefined;
   readonly follower: GalleryFollower;
   readonly runner: SinkRunner;
   /** The forwarder's health (cursor, lag, connected), for system.health and /metrics. */
@@ -35,18 +38,21 @@ export function fleetStatePath(eventsDb: string): string {
   return eventsDb === ':memory:' ? ':memory:' : join(dirname(eventsDb), 'fleet.sqlite');
 }
 
-export function startFleetEdge(o: { readonly fleet: FleetConfig; readonly gallery: Gallery; readonly bus: EventBus; readonly eventsDb: string; readonly logger: Logger; readonly metrics?: SinkMetrics }): FleetEdge {
+export function startFleetEdge(o: { readonly fleet: FleetConfig; readonly gallery: Gallery; readonly bus: EventBus; readonly eventsDb: string; readonly logger: Logger; readonly metrics?: SinkMetrics; readonly snapshotPath?: (id: string, kind: 'face' | 'frame') => string | undefined }): FleetEdge {
   const log = o.logger.child({ fleet: o.fleet.nodeId });
   const state = new CursorStore(fleetStatePath(o.eventsDb));
   const link = startNatsLink({ config: o.fleet.nats, name: `facegate-edge-${o.fleet.nodeId}`, logger: log, onConnect: (nc) => ensureEventsStream(nc, o.fleet) });
   const forwarder = createFleetForwarder({ fleet: o.fleet, logger: log, link });
   fleetCursorStart(state);
-  const runner = runSinks([forwarder], { bus: o.bus, cursors: state, logger: log, ...(o.metrics ? { metrics: o.metrics } : {}) });
+  const snapshots = o.snapshotPath ? createSnapshotUploader({ fleet: o.fleet, link, logger: log, snapshotPath: o.snapshotPath }) : undefined;
+  if (snapshots) fleetCursorStart(state, SNAPSHOT_SINK_NAME);
+  const runner = runSinks(snapshots ? [forwarder, snapshots] : [forwarder], { bus: o.bus, cursors: state, logger: log, ...(o.metrics ? { metrics: o.metrics } : {}) });
   const follower = startGalleryFollower({ fleet: o.fleet, gallery: o.gallery, state, logger: log, link });
   log.info({ node: o.fleet.nodeId, site: o.fleet.site, servers: o.fleet.nats.servers.length }, 'fleet mode: forwarding events to the hub, following its gallery');
   return {
     link,
     forwarder,
+    snapshots,
     follower,
     runner,
     health: () => runner.health(),
@@ -72,4 +78,13 @@ export function refusingIdentityApi(inner: IdentityApi): IdentityApi {
     remove: () => refuse(),
     enrollPhoto: async () => refuse(),
   };
+}
+
+/** A snapshot's file in the box's store, or undefined for an id the store refuses. */
+export function snapshotFile(store: SnapshotStore, id: string, kind: 'face' | 'frame'): string | undefined {
+  try {
+    return store.path(id, kind);
+  } catch {
+    return undefined;
+  }
 }

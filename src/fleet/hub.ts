@@ -24,6 +24,8 @@ import { openGalleryBucket, recordOf } from './gallery-kv.ts';
 import { HubFeed, toHubEvent } from './hub-feed.ts';
 import { HubStore, type HubEventRow, type StoredIdentity } from './hub-store.ts';
 import { startNatsLink, type NatsLink } from './nats.ts';
+import { mirrorSnapshots } from './snapshots.ts';
+import { SnapshotStore } from '../events/index.ts';
 import { ensureEventsStream, manager } from './stream.ts';
 import { HEADER_SITE, HEADER_VERSION, NS_PER_MS, parseEventSubject, parseMessageId } from './subjects.ts';
 
@@ -48,6 +50,8 @@ export interface HubStatus {
   /** Messages whose (node, event id) was already stored. */
   readonly duplicates: number;
   readonly galleryPending: number;
+  /** Snapshot files mirrored from the object store since start. */
+  readonly snapshotsMirrored: number;
 }
 
 export interface Hub {
@@ -234,6 +238,11 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
     await flushing;
   };
   link.onReady(() => void flushGallery());
+  // Snapshots: the object store mirrored into the hub's snapshot folder (served by the API).
+  const snapshotStore = new SnapshotStore(config.events.snapshots.dir, { retentionMs: config.events.snapshots.retentionDays * 86_400_000, maxFiles: 1_000_000 });
+  const snapshotMirror = mirrorSnapshots({ fleet: f, link, store: snapshotStore, logger: log });
+  const pruneTimer = setInterval(() => void snapshotStore.prune(Date.now()).catch(() => undefined), 3_600_000);
+  pruneTimer.unref();
   const stopListen = store.listenGallery(() => void flushGallery(), f.hub.retryMs, log);
   const galleryTimer = setInterval(() => void flushGallery(), 5000);
   galleryTimer.unref();
@@ -248,6 +257,13 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
       ...(opts.identities ? { identities: opts.identities } : {}),
       gates: { list: () => [], get: () => undefined, manual: async () => ({ ok: false, error: 'gates are local to each node' }) },
       cameras: () => nodesCache.flatMap((n) => (n.cameras as { id?: string }[]).map((c) => ({ ...c, id: `${n.nodeId}/${c.id ?? ''}`, nodeId: n.nodeId, site: n.site }))),
+      snapshotPath: (id, kind) => {
+        try {
+          return snapshotStore.path(id, kind);
+        } catch {
+          return undefined;
+        }
+      },
       ready: () => pgReady && link.status().connected,
       logger: log,
     },
@@ -275,7 +291,7 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
     store,
     feed,
     link,
-    status: () => ({ nats: { connected: link.status().connected, lastError: link.status().lastError }, postgres: { ready: pgReady && pgError === undefined, lastError: pgError?.describe() }, received, inserted, duplicates, galleryPending }),
+    status: () => ({ nats: { connected: link.status().connected, lastError: link.status().lastError }, postgres: { ready: pgReady && pgError === undefined, lastError: pgError?.describe() }, received, inserted, duplicates, galleryPending, snapshotsMirrored: snapshotMirror.mirrored() }),
     putIdentity: async (identity) => {
       await store.putIdentity(identity);
       await flushGallery();
@@ -292,6 +308,8 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
       clearInterval(galleryTimer);
       clearInterval(nodesTimer);
       await stopListen();
+      clearInterval(pruneTimer);
+      snapshotMirror.close();
       await api.close();
       await Promise.race([consume, sleep(3000)]);
       feed.close();

@@ -23,6 +23,8 @@ export function hubConfig(s: NatsServer, p: Postgres, extra: { duplicateWindowMs
     server: { bind: '127.0.0.1', port: 0 },
     auth: { tokens: [{ id: 'ops', role: 'admin', sha256: sha256Hex(OPERATOR_TOKEN) }] },
     logging: { level: 'warn' },
+    // The hub's snapshot folder (mirrored from the object store): a temp dir per hub.
+    events: { snapshots: { dir: mkdtempSync(join(tmpdir(), 'fg-hub-snapshots-')) } },
     fleet: {
       nodeId: 'hub',
       site: 'hq',
