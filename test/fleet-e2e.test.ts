@@ -26,6 +26,7 @@ import { sleep, until } from './helpers/fleet.ts';
 import { natsSection } from './helpers/fleet-setup.ts';
 import { ROOT, spawnFacegate, type Proc } from './helpers/fleet-procs.ts';
 import { NatsServer } from './helpers/nats.ts';
+import { freePort } from '../src/fleet/local-servers.ts';
 import { Postgres } from './helpers/postgres.ts';
 
 const logger = createLogger({ level: 'silent' });
@@ -86,12 +87,14 @@ t.test('hub + 2 edges on the door clip: enroll, grant, partition, exactly once, 
 
   // Two edges, empty galleries, the clip looping as a door camera.
   const edgeDb = (node: string, f: string) => join(dir, node, f);
+  const edgePorts = new Map<string, number>();
   for (const node of NODES) {
+    edgePorts.set(node, await freePort());
     const yaml = join(dir, `${node}.yaml`);
     writeFileSync(
       yaml,
       stringify({
-        server: { bind: '127.0.0.1', port: 0 },
+        server: { bind: '127.0.0.1', port: edgePorts.get(node) },
         auth,
         logging: { level: 'warn' },
         cameras: [{ id: 'door', name: 'Front door', source: { kind: 'file', path: clip.path, loop: true, realtime: true }, fps: 5 }],
@@ -118,6 +121,17 @@ t.test('hub + 2 edges on the door clip: enroll, grant, partition, exactly once, 
   const angelina = ids.get('Angelina') ?? '';
   await until('Angelina granted at both doors (hub view)', () => NODES.every((n) => seen.some((e) => e.type === 'gate.granted' && e.nodeId === n && e.identityId === angelina)), 150_000, 200);
   t.pass('both edges recognised Angelina and granted at their gates; the hub WebSocket shows both node ids');
+
+  // Enrollment on an edge is refused with the fix (the hub is the source of truth).
+  const refused = await fetch(`http://127.0.0.1:${edgePorts.get('door-1')}/v1/identities?name=Local&group=staff`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'image/jpeg' },
+    body: readFileSync(join(data, DEMO_CAST.enrolled[0].photo)),
+  });
+  const refusal = (await refused.json()) as { code?: string; hint?: string };
+  t.equal(refusal.code, 'FLEET_REFUSED', `edge enrollment refused (${refused.status})`);
+  t.match(refusal.hint, /enroll --hub/);
+  t.equal(galleryCount('door-1'), 3, 'the edge gallery is unchanged');
 
   // 2. Partition while both edges run the clip.
   const lastIds = () => NODES.map((n) => Number(readLog(edgeDb(n, 'events.sqlite'), 'SELECT max(id) AS m FROM events')[0]?.m ?? 0));

@@ -25,7 +25,7 @@ import { createUnknownsApi } from './unknowns.ts';
 import { createCheckedIdentityApi, createPhotoApi, createSystemInfo, webRoot } from './dashboard.ts';
 import { readFile } from 'node:fs/promises';
 import { CursorStore, cursorStorePath, createMqttSink, runSinks, type MqttSink, type SinkRunner } from '../outputs/index.ts';
-import { refusingIdentityApi, snapshotFile, startFleetEdge, type FleetEdge } from '../fleet/edge.ts';
+import { refusingIdentityApi, refusingUnknownsApi, snapshotFile, startFleetEdge, type FleetEdge } from '../fleet/edge.ts';
 import { startAccessControl, type AccessControl, type CameraCounters, type RecognitionSettings } from '../../streams/access-control.ts';
 
 export interface ServiceOptions {
@@ -352,7 +352,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
       // The operator dashboard (src/app/dashboard.ts, live-frames.ts, unknowns.ts; bundle in web/dist).
       liveFrames,
       photos: createPhotoApi(gallery),
-      unknowns: createUnknownsApi({
+      unknowns: ((u) => (fleet ? refusingUnknownsApi(u) : u))(createUnknownsApi({
         gallery,
         recentUnknownEvents: (limit) => eventLog.query({ types: ['face.unknown'], order: 'desc', limit }),
         snapshotFile: (id) => {
@@ -365,7 +365,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
         identities: apiIdentities,
         publish: (event) => bus.publish(event),
         logger: log,
-      }),
+      })),
       system: createSystemInfo({
         metrics,
         startedMs,

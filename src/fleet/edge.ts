@@ -9,7 +9,7 @@
  * and a local change would be overwritten by the next bootstrap. Enroll at the hub.
  */
 import { dirname, join } from 'node:path';
-import type { IdentityApi } from '../api/types.ts';
+import type { IdentityApi, UnknownsApi } from '../api/types.ts';
 import type { FleetConfig } from '../config/fleet.ts';
 import type { EventBus, SnapshotStore } from '../events/index.ts';
 import type { Gallery } from '../gallery/gallery.ts';
@@ -87,4 +87,19 @@ export function snapshotFile(store: SnapshotStore, id: string, kind: 'face' | 'f
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The edge's unknown-face clusters in fleet mode: naming one (it would become a local identity) is
+ * refused like enrollment; merging and dismissing clusters stay (they are this box's own).
+ */
+export function refusingUnknownsApi(inner: UnknownsApi): UnknownsApi {
+  return {
+    list: () => inner.list(),
+    name: async () => {
+      throw new FleetError('FLEET_REFUSED', 'this box is an edge of a fleet: an unknown face cannot become a local identity here', { hint: 'enroll the person at the hub (`facegate enroll --hub` with a photo)' });
+    },
+    merge: (from, into, actor) => inner.merge(from, into, actor),
+    dismiss: (id, actor) => inner.dismiss(id, actor),
+  };
 }
