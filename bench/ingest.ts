@@ -30,6 +30,7 @@ interface CameraSample {
   bytes: number;
   lastOffset: number | undefined;
   dropped: number;
+  unpaired: number;
   counting: boolean;
 }
 
@@ -48,6 +49,8 @@ export interface IngestBenchRow {
   readonly copyUsPerFrame: number;
   readonly copyMBps: number;
   readonly droppedPerCam: number;
+  /** Frames or copies dropped without a partner (detector copy runs only). */
+  readonly unpairedPerCam: number;
 }
 
 function quantile(values: number[], q: number): number {
@@ -69,7 +72,7 @@ async function measure(server: RtspTestServer, size: string, cams: number, fps: 
   const samples: CameraSample[] = [];
   const subs: Subscription[] = [];
   for (let i = 0; i < cams; i++) {
-    const s: CameraSample = { pid: undefined, baseTimeNs: undefined, frames: 0, latenciesMs: [], readNs: 0, bytes: 0, lastOffset: undefined, dropped: 0, counting: false };
+    const s: CameraSample = { pid: undefined, baseTimeNs: undefined, frames: 0, latenciesMs: [], readNs: 0, bytes: 0, lastOffset: undefined, dropped: 0, unpaired: 0, counting: false };
     samples.push(s);
     subs.push(
       source.run(pipeline, { secrets: [], source: { kind: 'rtsp', url: server.url() } }).subscribe((ev: SourceEvent) => {
@@ -81,6 +84,7 @@ async function measure(server: RtspTestServer, size: string, cams: number, fps: 
           s.lastOffset = ev.offset;
           if (!s.counting) return;
           s.frames++;
+          s.unpaired += ev.unpaired;
           s.readNs += ev.readNs;
           s.bytes += ev.bytes;
           if (s.baseTimeNs !== undefined && ev.pts !== undefined) s.latenciesMs.push(Number(arrival - s.baseTimeNs - BigInt(ev.pts)) / 1e6);
@@ -124,18 +128,19 @@ async function measure(server: RtspTestServer, size: string, cams: number, fps: 
     copyUsPerFrame: frames ? readNs / frames / 1e3 : NaN,
     copyMBps: readNs ? bytes / 2 ** 20 / (readNs / 1e9) : NaN,
     droppedPerCam: samples.reduce((a, s) => a + s.dropped, 0) / cams,
+    unpairedPerCam: samples.reduce((a, s) => a + s.unpaired, 0) / cams,
   };
 }
 
 export function formatIngestTable(rows: readonly IngestBenchRow[]): string {
   const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : 'n/a');
   const lines = [
-    '| stream | detector copy | cams | fps/cam (sent) | gst CPU %/cam | Node CPU % (all cams) | server CPU % | rtspsrc->JS latency p50 / p99 ms | pipe copy µs/frame (MB/s) | dropped/cam |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| stream | detector copy | cams | fps/cam (sent) | gst CPU %/cam | Node CPU % (all cams) | server CPU % | rtspsrc->JS latency p50 / p99 ms | pipe copy µs/frame (MB/s) | dropped/cam | unpaired/cam |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.size} H.264 | ${r.detectSize ? `<= ${r.detectSize} (fd 3)` : 'none'} | ${r.cams} | ${f1(r.fpsPerCam)} (${r.serverFps}) | ${f1(r.gstCpuPerCam)} | ${f1(r.nodeCpu)} | ${f1(r.serverCpu)} | ${f1(r.latencyP50Ms)} / ${f1(r.latencyP99Ms)} | ${r.copyUsPerFrame.toFixed(0)} (${r.copyMBps.toFixed(0)}) | ${r.droppedPerCam.toFixed(0)} |`,
+      `| ${r.size} H.264 | ${r.detectSize ? `<= ${r.detectSize} (fd 3)` : 'none'} | ${r.cams} | ${f1(r.fpsPerCam)} (${r.serverFps}) | ${f1(r.gstCpuPerCam)} | ${f1(r.nodeCpu)} | ${f1(r.serverCpu)} | ${f1(r.latencyP50Ms)} / ${f1(r.latencyP99Ms)} | ${r.copyUsPerFrame.toFixed(0)} (${r.copyMBps.toFixed(0)}) | ${r.droppedPerCam.toFixed(0)} | ${r.detectSize ? r.unpairedPerCam.toFixed(0) : '-'} |`,
     );
   }
   return lines.join('\n');

@@ -20,14 +20,16 @@ t.test('cpu preset: tee after videorate, full-res RGB to fd 1, videoscale copy t
   const rate = main.indexOf('videorate');
   const tee = main.indexOf('tee');
   t.ok(main.indexOf('avdec_h264') < rate && rate < tee, 'decoder, then videorate, then the tee');
+  t.same(main.slice(tee - 6, tee), ['queue', 'leaky=downstream', 'max-size-buffers=1', 'max-size-bytes=0', 'max-size-time=0', '!'], 'one leaky queue before the split: both branches drop the same frames');
+  t.equal(main.filter((a) => a === 'leaky=downstream').length, 1);
   t.equal(main[tee + 1], 'name=facegate_split');
-  t.same(main.slice(tee + 2, tee + 4), ['!', 'queue'], 'the full-res branch starts with its own queue');
-  t.ok(main.includes('leaky=downstream'));
+  t.same(main.slice(tee + 2, tee + 5), ['!', 'queue', 'max-size-buffers=1'], 'the full-res branch has its own (blocking) queue: its own thread');
   t.same(main.slice(-5), ['gdppay', '!', 'fdsink', 'fd=1', 'sync=false']);
   t.equal(main.filter((a) => a.startsWith('video/x-raw,format=RGB')).length, 1);
   t.equal(main.find((a) => a.startsWith('video/x-raw,format=RGB')), 'video/x-raw,format=RGB', 'full frame at the stream size');
   t.equal(copy[0], '!');
-  t.same(copy.slice(1, 3), ['queue', 'leaky=downstream'], 'the copy has its own leaky queue');
+  t.same(copy.slice(1, 3), ['queue', 'max-size-buffers=1'], 'the copy has its own queue, not leaky');
+  t.notOk(copy.includes('leaky=downstream'));
   t.ok(copy.indexOf('videoscale') < copy.indexOf('videoconvert'), 'scaled before the colour conversion (convert the small image)');
   t.ok(copy.includes('video/x-raw,format=RGB,width=[1,640],height=[1,640],pixel-aspect-ratio=1/1'), 'long side <= 640, aspect kept, never upscaled');
   t.same(copy.slice(-5), ['gdppay', '!', 'fdsink', `fd=${DETECT_VIEW_FD}`, 'sync=false']);
@@ -43,7 +45,7 @@ t.test('jetson preset: nvvidconv scales the copy on the VIC; nvdec and custom us
   t.ok(main.indexOf('nvv4l2decoder') < main.indexOf('videorate') && main.indexOf('videorate') < main.indexOf('tee'));
   t.ok(main.includes('nvvidconv'), 'full frame still converted by nvvidconv');
   t.same(
-    copy.filter((a) => a !== '!').slice(5),
+    copy.filter((a) => a !== '!').slice(4),
     ['nvvidconv', 'video/x-raw,format=BGRx,width=[1,480],height=[1,480],pixel-aspect-ratio=1/1', 'videoconvert', 'video/x-raw,format=RGB', 'gdppay', 'fdsink', 'fd=3', 'sync=false'],
   );
   t.notOk(copy.includes('videoscale'), 'no CPU scaling on jetson');
@@ -71,8 +73,8 @@ t.test('no copy: option unset, or output already at or below the detector size; 
   t.throws(() => buildPipeline({ source: rtsp, output: { detectSize: 640.5 } }), PipelineConfigError);
   const file = buildPipeline({ source: { kind: 'file', path: '/clips/door.mp4', lossless: true }, output: { detectSize: 640 } });
   const [fm, fc] = branches(file.argv);
-  t.notOk([...fm, ...fc].includes('leaky=downstream'), 'lossless file: neither branch drops');
-  t.ok(fm.indexOf('identity') < fm.indexOf('tee'), 'paced before the split');
+  t.notOk([...fm, ...fc].includes('leaky=downstream'), 'lossless file: nothing drops');
+  t.ok(fm.indexOf('identity') < fm.indexOf('queue') && fm.indexOf('queue') < fm.indexOf('tee'), 'paced, then queued, then split');
 });
 
 t.test('launch plan: a 4th stdio pipe for the copy, also through the stdin launcher', async (t) => {
