@@ -1,6 +1,26 @@
 #!/usr/bin/env node
-// facegate is TypeScript run directly: register tsx's ESM loader, then load the CLI source.
-import { register } from 'tsx/esm/api';
+// facegate is TypeScript. `npm run build` (run by scripts/setup.sh) compiles it to dist/ for a fast
+// start; this entry point uses that build only when dist/BUILD.json names the digest of the sources
+// as they are now, and otherwise runs the sources directly with tsx's ESM loader (development).
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sourceDigest } from '../scripts/source-digest.js';
 
-register();
-await import('../src/cli/main.ts');
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+let built = false;
+if (process.env.FACEGATE_FROM_SOURCE !== '1') {
+  try {
+    const stamp = JSON.parse(readFileSync(join(root, 'dist/BUILD.json'), 'utf8'));
+    built = stamp.sourceDigest === sourceDigest(root);
+  } catch {
+    built = false;
+  }
+}
+if (built) {
+  await import('../dist/src/cli/main.js');
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('../src/cli/main.ts');
+}

@@ -72,6 +72,9 @@ fi
 # The operator dashboard's static bundle (web/src -> web/dist, git-ignored): rebuilt every time, ~1 s.
 npx --no-install tsx scripts/build-web.ts
 
+# The compiled build bin/facegate.js starts from (dist/, git-ignored): only when the sources changed.
+node scripts/build.js --if-stale || echo "setup: the compiled build failed; facegate runs from the TypeScript sources (slower start)"
+
 if [ "$GPU" = "cuda" ]; then
   echo "setup: fetching ONNX Runtime's CUDA 12 add-on (from NuGet via onnxruntime-node's installer)"
   if ! ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js; then

@@ -6,7 +6,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import type { IdentityApi, PhotoApi, SystemInfo } from '../api/server.ts';
 import { histogramSummaryByLabel, type Metrics } from '../api/metrics.ts';
@@ -15,8 +14,9 @@ import type { Gallery } from '../gallery/index.ts';
 import type { Logger } from '../log.ts';
 import type { PhotoVerdict } from '../recognize/index.ts';
 import { createIdentityApi } from './identities.ts';
+import { PROJECT_ROOT } from '../paths.ts';
 
-const ROOT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
+const ROOT = PROJECT_ROOT;
 
 /** The built dashboard (scripts/build-web.ts); FACEGATE_WEB_DIR overrides it. */
 export function webRoot(): string {

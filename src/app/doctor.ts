@@ -6,6 +6,7 @@
  * gst-inspect-1.0, and the detect profile's tier choice from the measured profile.
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import onnxProto from 'onnx-proto';
@@ -13,6 +14,7 @@ import ort from 'onnxruntime-node';
 import { chooseTier, readProfile, DEFAULT_PROFILE_PATH } from '../detect/index.ts';
 import { errorMessage, isFacegateError } from '../errors.ts';
 import { EXECUTION_PROVIDERS, openSession, sessionProvider, type ExecutionProvider } from '../models/index.ts';
+import { projectPath } from '../paths.ts';
 
 const { onnx } = onnxProto;
 
@@ -217,7 +219,7 @@ const round = (v: number): number => Math.round(v * 10) / 10;
 export async function doctor(opts: { readonly profilePath?: string; readonly budgets?: readonly number[]; readonly providers?: readonly ExecutionProvider[] } = {}): Promise<DoctorReport> {
   const require = createRequire(import.meta.url);
   const ortVersion = (require('onnxruntime-node/package.json') as { version: string }).version;
-  const facegateVersion = (require('../../package.json') as { version: string }).version;
+  const facegateVersion = (JSON.parse(readFileSync(projectPath('package.json'), 'utf8')) as { version: string }).version;
   return {
     facegate: facegateVersion,
     node: process.version,

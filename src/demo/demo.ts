@@ -7,7 +7,6 @@
  */
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startService, type Service } from '../app/service.ts';
 import { watchEvents } from '../client/watch.ts';
 import { formatEvent } from '../client/format.ts';
@@ -24,8 +23,9 @@ import type { Logger } from '../log.ts';
 import { createEmbedder, prepareEnrollmentPhoto } from '../recognize/index.ts';
 import { doorClipKey, renderDoorClip, type DoorClipOptions } from './door-clip.ts';
 import { RtspTestServer } from './rtsp-server.ts';
+import { PROJECT_ROOT } from '../paths.ts';
 
-const ROOT = resolve(fileURLToPath(new URL('../../', import.meta.url)));
+const ROOT = PROJECT_ROOT;
 export const DEMO_CONFIG = join(ROOT, 'config/demo.yaml');
 export const DEMO_VIEWER_TOKEN = 'demo-viewer-token';
 export const DEMO_OPERATOR_TOKEN = 'demo-operator-token';

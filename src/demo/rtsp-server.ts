@@ -4,10 +4,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+import { PROJECT_ROOT } from '../paths.ts';
 
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const REPO_ROOT = PROJECT_ROOT;
 /** The shared data folder lives beside the repository (../shared), wherever it is cloned. */
 export const CLIP_PATH = resolve(REPO_ROOT, '../shared/data/video/facenet_pytorch_video.mp4');
 const SERVER_SCRIPT = resolve(REPO_ROOT, 'tools/rtsp-server.py');

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { FacegateError } from '../errors.ts';
+import { projectPath } from '../paths.ts';
 
 /** The project's models/ folder: home of manifest.json and the git-ignored weight cache. */
-export const PROJECT_MODELS_DIR = fileURLToPath(new URL('../../models/', import.meta.url));
+export const PROJECT_MODELS_DIR = `${projectPath('models')}/`;
 export const BUILTIN_MANIFEST_PATH = `${PROJECT_MODELS_DIR}manifest.json`;
 
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits');

@@ -1,11 +1,13 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { FacegateError, errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { ResolvedModel } from './resolve.ts';
+import { projectPath } from '../paths.ts';
 
 export type ExecutionProvider = 'cpu' | 'webgpu' | 'cuda' | 'tensorrt';
 export const EXECUTION_PROVIDERS: readonly ExecutionProvider[] = ['cpu', 'webgpu', 'cuda', 'tensorrt'];
@@ -228,7 +230,8 @@ type WorkerReply =
   | { op: 'error'; id: number; message: string }
   | { op: 'released' };
 
-const WORKER_URL = new URL('./session-worker.js', import.meta.url);
+// The source file itself, also from a compiled build (plain JavaScript: nothing to compile).
+const WORKER_URL = pathToFileURL(projectPath('src/models/session-worker.js'));
 
 class WorkerSession implements ModelSession {
   readonly thread = 'worker' as const;
