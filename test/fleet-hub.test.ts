@@ -98,6 +98,35 @@ t.test('wrong PostgreSQL password: a clear error, the hub keeps running and retr
   await until('an auth error', () => /refused the credentials/.test(hub.status().postgres.lastError ?? ''), 20_000);
   t.match(hub.status().postgres.lastError, /fix: check fleet.hub.postgres user and passwordFile/);
   t.notMatch(hub.status().postgres.lastError ?? '', /not-it/);
-  const r = await fetch(`${hub.api.url}/health/live`).catch(() => undefined);
-  t.ok(r, 'the API still answers');
+  const r = await fetch(`${hub.api.url}/healthz`);
+  t.equal(r.status, 200, 'the API still answers');
+  t.equal((await fetch(`${hub.api.url}/readyz`)).status, 503, 'not ready without PostgreSQL');
+});
+
+t.test('NATS down at the hub start, then wrong NATS credentials: the API answers, clear errors, the hub catches up', async (t) => {
+  const [s, p] = await Promise.all([NatsServer.start(), Postgres.start()]);
+  t.teardown(async () => {
+    await s.stop();
+    await p.stop();
+  });
+  await s.kill();
+  const hub = await startHub(hubConfig(s, p), { logger, port: 0 });
+  t.teardown(() => hub.close());
+  await until('the outage is reported', () => /cannot reach NATS/.test(hub.status().nats.lastError ?? ''), 20_000);
+  const live = await fetch(`${hub.api.url}/healthz`);
+  t.equal(live.status, 200, 'the hub API answers while NATS is down');
+  const ready = await fetch(`${hub.api.url}/readyz`);
+  t.not(ready.status, 200, 'but is not ready');
+  await s.restart();
+  const edge = testEdge(edgeFleet(s, 'late-1', 'hq'), logger);
+  t.teardown(() => edge.close());
+  for (let i = 0; i < 20; i++) edge.bus.publish(healthEvent(i));
+  await until('events at the hub once NATS is up', async () => (await hub.store.eventCount().catch(() => 0)) === 20, 30_000);
+
+  const c = hubConfig(s, p);
+  const bad = { ...c, fleet: { ...c.fleet!, nats: { ...c.fleet!.nats, password: 'wrong-nats-password' } } };
+  const hub2 = await startHub(bad, { logger, port: 0 });
+  t.teardown(() => hub2.close());
+  await until('an auth error', () => /refused the credentials/.test(hub2.status().nats.lastError ?? ''), 20_000);
+  t.notMatch(hub2.status().nats.lastError ?? '', /wrong-nats-password/, 'the password is never shown');
 });
