@@ -2,6 +2,7 @@
 // facegate is TypeScript. `npm run build` (run by scripts/setup.sh) compiles it to dist/ for a fast
 // start; this entry point uses that build only when dist/BUILD.json names the digest of the sources
 // as they are now, and otherwise runs the sources directly with tsx's ESM loader (development).
+// FACEGATE_FROM_SOURCE=1 forces the sources, =0 requires the build.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +17,11 @@ if (process.env.FACEGATE_FROM_SOURCE !== '1') {
   } catch {
     built = false;
   }
+}
+if (!built && process.env.FACEGATE_FROM_SOURCE === '0') {
+  // Asked for the compiled build explicitly (the startup bench): never measure tsx by mistake.
+  process.stderr.write('facegate: dist/ is missing or older than the sources: run `npm run build`\n');
+  process.exit(2);
 }
 if (built) {
   await import('../dist/src/cli/main.js');
