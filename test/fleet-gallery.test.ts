@@ -6,7 +6,7 @@
  * the hub does not have; a bad record is skipped without holding the others back.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -18,7 +18,8 @@ import type { StoredIdentity } from '../src/fleet/hub-store.ts';
 import { createLogger } from '../src/log.ts';
 import { CursorStore } from '../src/outputs/index.ts';
 import { natsClient, until } from './helpers/fleet.ts';
-import { edgeFleet, hubConfig } from './helpers/fleet-setup.ts';
+import { edgeFleet, hubConfig, OPERATOR_TOKEN } from './helpers/fleet-setup.ts';
+import { DEMO_CAST, demoDataDir } from '../src/demo/demo.ts';
 import { NatsServer } from './helpers/nats.ts';
 import { Postgres } from './helpers/postgres.ts';
 
@@ -140,4 +141,45 @@ t.test('hub -> edges: put, update, remove, offline catch-up, bootstrap, bad reco
   t.ok(b.follower.status().skipped >= 1, 'the bad record was skipped');
   t.notOk(b.gallery.getIdentity('id_bad'));
   await nc.close();
+});
+
+t.test('enrollment through the hub API (real models): create, regroup, remove reach the edge', async (t) => {
+  const [s, p] = await Promise.all([NatsServer.start(), Postgres.start()]);
+  t.teardown(async () => {
+    await s.stop();
+    await p.stop();
+  });
+  const hub = await startHub(hubConfig(s, p), { logger, port: 0 });
+  t.teardown(() => hub.close());
+  const dir = mkdtempSync(join(tmpdir(), 'fg-gal-api-'));
+  const gallery = openGallery(join(dir, 'gallery.sqlite'));
+  const state = new CursorStore(join(dir, 'fleet.sqlite'));
+  const follower = startGalleryFollower({ fleet: edgeFleet(s, 'door-9', 'hq'), gallery, state, logger });
+  t.teardown(async () => {
+    await follower.close();
+    state.close();
+    gallery.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await follower.synced(20_000);
+  const auth = { authorization: `Bearer ${OPERATOR_TOKEN}` };
+  const photo = readFileSync(join(demoDataDir(), DEMO_CAST.enrolled[0].photo));
+  const created = await fetch(`${hub.api.url}/v1/identities?name=Angelina&group=staff`, { method: 'POST', headers: { ...auth, 'content-type': 'image/jpeg' }, body: photo });
+  t.equal(created.status, 201);
+  const body = (await created.json()) as { ok: boolean; identity: { id: string; templateTotal: number } };
+  const id = body.identity.id;
+  t.ok(body.identity.templateTotal >= 1, `${body.identity.templateTotal} templates made at the hub`);
+  await until('at the edge', () => gallery.getIdentity(id)?.name === 'Angelina', 20_000);
+  const listed = (await (await fetch(`${hub.api.url}/v1/identities`, { headers: auth })).json()) as unknown;
+  t.match(JSON.stringify(listed), /Angelina/, 'listed by the hub API');
+  const patched = await fetch(`${hub.api.url}/v1/identities/${id}`, { method: 'PATCH', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ groups: ['staff', 'night'] }) });
+  t.equal(patched.status, 200);
+  await until('regrouped at the edge', () => (gallery.getIdentity(id)?.groups ?? []).includes('night'), 20_000);
+  t.same((await hub.store.getIdentity(id))?.groups, ['staff', 'night'], 'PostgreSQL has it');
+  const bad = await fetch(`${hub.api.url}/v1/identities?name=Nobody`, { method: 'POST', headers: { ...auth, 'content-type': 'image/jpeg' }, body: Buffer.from('not a photo') });
+  t.equal(bad.status, 422, 'a photo without a usable face is rejected');
+  const del = await fetch(`${hub.api.url}/v1/identities/${id}`, { method: 'DELETE', headers: auth });
+  t.ok(del.status === 200 || del.status === 204, `removed (${del.status})`);
+  await until('removed at the edge', () => gallery.getIdentity(id) === undefined, 20_000);
+  t.equal(await hub.store.getIdentity(id), undefined);
 });

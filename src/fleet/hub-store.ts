@@ -327,6 +327,17 @@ export class HubStore {
     });
   }
 
+  /** Rename and/or regroup (templates unchanged); false when there is no such identity. */
+  async updateIdentity(id: string, changes: { readonly name?: string; readonly groups?: readonly string[] }, nowMs = Date.now()): Promise<boolean> {
+    return this.tx(async (c) => {
+      const r = await c.query('UPDATE identities SET name = COALESCE($2, name), groups = COALESCE($3::jsonb, groups), updated_ms = $4 WHERE id = $1', [id, changes.name ?? null, changes.groups ? JSON.stringify(changes.groups) : null, nowMs]);
+      if ((r.rowCount ?? 0) === 0) return false;
+      await c.query("INSERT INTO gallery_outbox (identity_id, op) VALUES ($1, 'put')", [id]);
+      await c.query(`NOTIFY ${GALLERY_CHANNEL}`);
+      return true;
+    });
+  }
+
   /** Remove an identity; false when there was none. */
   async removeIdentity(id: string): Promise<boolean> {
     return this.tx(async (c) => {

@@ -25,6 +25,9 @@ import { HubFeed, toHubEvent } from './hub-feed.ts';
 import { HubStore, type HubEventRow, type StoredIdentity } from './hub-store.ts';
 import { startNatsLink, type NatsLink } from './nats.ts';
 import { mirrorSnapshots } from './snapshots.ts';
+import { createHubIdentityApi, type HubIdentityApi } from './hub-identities.ts';
+import { createUploadEnrollment, type UploadEnrollment } from '../app/identities.ts';
+import { createEmbedder, type Embedder } from '../recognize/index.ts';
 import { SnapshotStore } from '../events/index.ts';
 import { ensureEventsStream, manager } from './stream.ts';
 import { HEADER_SITE, HEADER_VERSION, NS_PER_MS, parseEventSubject, parseMessageId } from './subjects.ts';
@@ -38,7 +41,7 @@ export interface HubOptions {
   readonly windowSize?: number;
   /** Messages per fetch / PostgreSQL transaction (default 500). */
   readonly batchSize?: number;
-  /** Identity management over the API (hub enrollment needs the models: see src/fleet/hub-enroll.ts). */
+  /** Identity management over the API; default: the hub's own (src/fleet/hub-identities.ts, models loaded at the first enrollment). */
   readonly identities?: IdentityApi;
 }
 
@@ -124,6 +127,18 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
       }
     }
   })();
+
+  // Identities over the API: models loaded at the first enrollment only.
+  let models: Promise<{ embedder: Embedder; upload: UploadEnrollment }> | undefined;
+  const enrollPhoto = async (photo: Buffer) => {
+    models ??= createEmbedder(config.models.embedder).then((embedder) => ({ embedder, upload: createUploadEnrollment({ detectorOptions: {}, embedder }) }));
+    return (await models).upload.enroll(photo);
+  };
+  const hubIdentities: HubIdentityApi | undefined = opts.identities ? undefined : createHubIdentityApi({ store, enroll: enrollPhoto, logger: log });
+  const refreshIdentities = (): void => {
+    if (pgReady) void hubIdentities?.refresh().catch((e: unknown) => log.debug({ detail: messageOf(e) }, 'fleet hub: identity list not refreshed'));
+  };
+  void pgStart.then(refreshIdentities);
 
   const link = startNatsLink({
     config: f.nats,
@@ -243,7 +258,14 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
   const snapshotMirror = mirrorSnapshots({ fleet: f, link, store: snapshotStore, logger: log });
   const pruneTimer = setInterval(() => void snapshotStore.prune(Date.now()).catch(() => undefined), 3_600_000);
   pruneTimer.unref();
-  const stopListen = store.listenGallery(() => void flushGallery(), f.hub.retryMs, log);
+  const stopListen = store.listenGallery(
+    () => {
+      void flushGallery();
+      refreshIdentities();
+    },
+    f.hub.retryMs,
+    log,
+  );
   const galleryTimer = setInterval(() => void flushGallery(), 5000);
   galleryTimer.unref();
   void pgStart.then(() => flushGallery());
@@ -254,7 +276,7 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
       events: feed,
       tokens: () => config.auth.tokens,
       metrics,
-      ...(opts.identities ? { identities: opts.identities } : {}),
+      identities: opts.identities ?? hubIdentities,
       gates: { list: () => [], get: () => undefined, manual: async () => ({ ok: false, error: 'gates are local to each node' }) },
       cameras: () => nodesCache.flatMap((n) => (n.cameras as { id?: string }[]).map((c) => ({ ...c, id: `${n.nodeId}/${c.id ?? ''}`, nodeId: n.nodeId, site: n.site }))),
       snapshotPath: (id, kind) => {
@@ -315,6 +337,11 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
       feed.close();
       await link.close();
       await store.close();
+      if (models) {
+        const m = await models.catch(() => undefined);
+        await m?.upload.close();
+        await m?.embedder.close();
+      }
     },
   };
 }
