@@ -13,8 +13,7 @@ import { createLogger } from '../log.ts';
 import { nonNegativeInt } from './common.ts';
 
 export function registerHubCommand(program: Command): void {
-  registerHubGalleryCommands(program);
-  registerFleetDemoOption(program);
+  registerHubIdentitiesCommand(program);
   program
     .command('hub')
     .description('run the fleet hub: events of every edge from NATS JetStream into PostgreSQL, node status, the gallery for all edges, and the HTTP API + WebSocket across all nodes')
@@ -49,12 +48,12 @@ const write = (line: string): Promise<void> => new Promise((r) => process.stdout
 
 /**
  * `facegate enroll --hub --hub-config HUB.yaml --name NAME PHOTO...`: enrollment at the fleet hub
- * (PostgreSQL, then the KV bucket every edge follows) instead of a local gallery; and
- * `facegate hub-identities list|remove` for the hub's gallery. Registered after `enroll`.
+ * (PostgreSQL, then the KV bucket every edge follows) instead of a local gallery. Registered after
+ * `enroll`.
  */
-export function registerHubGalleryCommands(program: Command): void {
+export function registerHubEnrollOption(program: Command): void {
   const enroll = program.commands.find((c) => c.name() === 'enroll');
-  if (enroll) {
+  if (enroll && !enroll.options.some((o) => o.long === '--hub')) {
     enroll.addOption(new Option('--hub', 'enroll at the fleet hub (PostgreSQL + the KV bucket the edges follow) instead of a local gallery'));
     enroll.addOption(new Option('--hub-config <file>', 'the hub\'s config file (with --hub)'));
     enroll.hook('preAction', async (cmd) => {
@@ -70,7 +69,10 @@ export function registerHubGalleryCommands(program: Command): void {
       process.exit(r.rejected.length || !r.identity ? 1 : 0);
     });
   }
+}
 
+/** `facegate hub-identities list|remove --config HUB.yaml`: the hub's gallery. */
+export function registerHubIdentitiesCommand(program: Command): void {
   const ids = program.command('hub-identities').description('the fleet hub\'s gallery (the source of truth the edges follow)');
   ids
     .command('list')
@@ -110,7 +112,7 @@ export function registerHubGalleryCommands(program: Command): void {
  */
 export function registerFleetDemoOption(program: Command): void {
   const demo = program.commands.find((c) => c.name() === 'demo');
-  if (!demo) return;
+  if (!demo || demo.options.some((o) => o.long === '--fleet')) return;
   demo.addOption(new Option('--fleet', 'the fleet demo: local nats-server + PostgreSQL, a hub and two edge nodes on the door clip, enrollment at the hub'));
   if (!demo.options.some((o) => o.long === '--json')) demo.addOption(new Option('--json', 'with --fleet: print only the summary, as one JSON object'));
   demo.hook('preAction', async (cmd) => {
@@ -122,4 +124,13 @@ export function registerFleetDemoOption(program: Command): void {
     await new Promise((resolve) => process.stdout.write('', resolve));
     process.exit(r.duplicates === 0 && r.missing === 0 && r.eventsAtHub > 0 ? 0 : 1);
   });
+}
+
+/**
+ * The fleet options of commands other modules register: `enroll --hub` and `demo --fleet`. Loaded
+ * by src/cli/main.ts after those modules (for `enroll` and `demo`, and for help).
+ */
+export function registerFleetOptions(program: Command): void {
+  registerHubEnrollOption(program);
+  registerFleetDemoOption(program);
 }

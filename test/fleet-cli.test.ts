@@ -1,0 +1,64 @@
+/**
+ * The fleet commands as a person types them, against a real nats-server and PostgreSQL:
+ * `facegate enroll --hub` (real models), `facegate hub-identities list|remove`, and the clear
+ * errors of a config without fleet.hub.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { stringify } from 'yaml';
+import { DEMO_CAST, demoDataDir } from '../src/demo/demo.ts';
+import { HubStore } from '../src/fleet/hub-store.ts';
+import { createLogger } from '../src/log.ts';
+import { natsSection } from './helpers/fleet-setup.ts';
+import { ROOT } from './helpers/fleet-procs.ts';
+import { NatsServer } from './helpers/nats.ts';
+import { Postgres } from './helpers/postgres.ts';
+
+const facegate = (...args: string[]) => spawnSync(process.execPath, ['bin/facegate.js', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+
+t.test('enroll --hub, hub-identities list / remove', async (t) => {
+  const [s, p] = await Promise.all([NatsServer.start(), Postgres.start()]);
+  const dir = mkdtempSync(join(tmpdir(), 'fg-fleet-cli-'));
+  t.teardown(async () => {
+    await s.stop();
+    await p.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const pgSection = { host: '127.0.0.1', port: p.port, database: p.database, user: p.user, passwordFile: 'pg.password' };
+  writeFileSync(join(dir, 'pg.password'), `${p.password}\n`);
+  const hubYaml = join(dir, 'hub.yaml');
+  writeFileSync(hubYaml, stringify({ fleet: { nodeId: 'hub', site: 'hq', role: 'hub', nats: natsSection(s), hub: { postgres: pgSection } } }));
+
+  const photo = join(demoDataDir(), DEMO_CAST.enrolled[0].photo);
+  const r = facegate('enroll', '--hub', '--hub-config', hubYaml, '--name', 'Angelina', '--group', 'staff', '--json', photo);
+  t.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim()) as { identity: { id: string; name: string; groups: string[]; templates: number } };
+  t.equal(out.identity.name, 'Angelina');
+  t.same(out.identity.groups, ['staff']);
+  const store = new HubStore({ ...pgSection, password: p.password, passwordFile: undefined, ssl: undefined, poolSize: 1 }, createLogger({ level: 'silent' }));
+  t.teardown(() => store.close());
+  t.equal((await store.getIdentity(out.identity.id))?.templates.length, out.identity.templates, 'in PostgreSQL with its templates');
+  t.equal((await store.pendingGallery()).length, 1, 'waiting in the outbox for the hub to publish');
+
+  const list = facegate('hub-identities', 'list', '--config', hubYaml, '--json');
+  t.equal(list.status, 0, list.stderr);
+  t.match(list.stdout, /"name":"Angelina"/);
+  const rm = facegate('hub-identities', 'remove', 'Angelina', '--config', hubYaml);
+  t.equal(rm.status, 0, rm.stderr);
+  t.equal(await store.getIdentity(out.identity.id), undefined);
+  const again = facegate('hub-identities', 'remove', 'Angelina', '--config', hubYaml);
+  t.equal(again.status, 1);
+  t.match(again.stderr, /no identity "Angelina" at the hub/);
+
+  const noHub = join(dir, 'edge.yaml');
+  writeFileSync(noHub, stringify({ fleet: { nodeId: 'e1', site: 'hq', nats: natsSection(s) } }));
+  const bad = facegate('enroll', '--hub', '--hub-config', noHub, '--name', 'X', photo);
+  t.equal(bad.status, 1);
+  t.match(bad.stderr, /has no fleet.hub section/);
+  const missing = facegate('enroll', '--hub', '--name', 'X', photo);
+  t.equal(missing.status, 1);
+  t.match(missing.stderr, /--hub needs the hub's config/);
+});
