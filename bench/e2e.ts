@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- e2e [--cams 1,2,3] [--seconds 16] [--fps 5] [--dashboards 0,3] [--browser]`
+ * `npm run bench -- e2e [--cams 1,2,3] [--seconds 16] [--fps 5] [--dashboards 0,3] [--browser] [--json]`
  *
  * N door cameras through the whole chain on this machine: the loopback RTSP server streams the
  * demo's 720p H.264 door clip (real people walking up) to every camera without re-encoding, and
@@ -11,7 +11,10 @@
  * - CPU % of one core: Node (all stages), the gst-launch children, and the RTSP server (harness);
  * - RSS of Node + children;
  * - ratios against the raw detector run time measured in the same run (ORT session time).
- * Then the largest N that holds the target fps per camera with p99 <= 250 ms.
+ * - Node CPU per processed frame against one raw SCRFD run's CPU measured in the same process, and
+ *   where it goes by stage (bench/cpu-breakdown.ts: main-thread profile + other threads);
+ * Then the largest N that holds the target fps per camera with p99 <= 250 ms. `--json`: one JSON
+ * object per run instead of the tables.
  *
  * `--dashboards 0,3` runs each N again with that many operator dashboards watching the Live page:
  * each one fetches every camera's latest frame (GET /v1/cameras/:id/frame) every 500 ms with its
@@ -31,7 +34,10 @@ import { demoDataDir, enrollDemoGallery, prepareDoorClip } from '../src/demo/dem
 import { RtspTestServer } from '../src/demo/rtsp-server.ts';
 import { quantile } from '../src/detect/stats.ts';
 import { createLogger } from '../src/log.ts';
-import { cpuSeconds, procStat } from './proc.ts';
+import ort from 'onnxruntime-node';
+import { createSession, resolveModel } from '../src/models/index.ts';
+import { breakdownPerFrame, MainThreadProfiler, STAGES, type Stage } from './cpu-breakdown.ts';
+import { cpuSeconds, mainThreadCpuSeconds, procStat } from './proc.ts';
 import type { Browser } from 'playwright-core';
 
 const TOKEN = 'bench-viewer-token-0123456789';
@@ -67,13 +73,39 @@ export interface E2eRow {
   readonly rssMB: number;
   readonly detectMs: number;
   readonly nodeMsPerFrame: number;
+  /** CPU of one raw SCRFD run (all threads), measured in this process before the cameras. */
+  readonly rawScrfdCpuMs: number;
+  /** Node CPU ms per processed frame by stage (sums to nodeMsPerFrame). */
+  readonly breakdown: Record<Stage, number>;
+  /** Model runs per processed frame and their mean wall time (the stage's histogram). */
+  readonly perModel: readonly { readonly model: string; readonly runsPerFrame: number; readonly meanMs: number }[];
   readonly holds: boolean;
+}
+
+/**
+ * CPU of a raw SCRFD 500m run at 640 on a 720p frame's input (640x384), all threads counted
+ * (process.cpuUsage), on a main-thread session: the model's own cost, without any stage around it.
+ */
+async function rawScrfdCpuMs(runs = 20): Promise<{ cpuMs: number; wallMs: number }> {
+  const resolved = await resolveModel('scrfd_500m');
+  const session = await createSession(resolved, {});
+  try {
+    const input = new ort.Tensor('float32', new Float32Array(3 * 640 * 384).fill(-0.5), [1, 3, 384, 640]);
+    for (let i = 0; i < 3; i++) await session.run({ [resolved.entry.input.name]: input });
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    for (let i = 0; i < runs; i++) await session.run({ [resolved.entry.input.name]: input });
+    const c = process.cpuUsage(c0);
+    return { cpuMs: (c.user + c.system) / 1000 / runs, wallMs: (performance.now() - t0) / runs };
+  } finally {
+    await session.release();
+  }
 }
 
 export async function runE2eBench(argv: readonly string[]): Promise<void> {
   const { values } = parseArgs({
     args: [...argv],
-    options: { cams: { type: 'string', default: '1,2,3' }, seconds: { type: 'string', default: '16' }, fps: { type: 'string', default: '5' }, warmup: { type: 'string', default: '3' }, dashboards: { type: 'string', default: '0' }, browser: { type: 'boolean', default: false } },
+    options: { json: { type: 'boolean', default: false }, cams: { type: 'string', default: '1,2,3' }, seconds: { type: 'string', default: '16' }, fps: { type: 'string', default: '5' }, warmup: { type: 'string', default: '3' }, dashboards: { type: 'string', default: '0' }, browser: { type: 'boolean', default: false } },
   });
   const dashboardCounts = values.dashboards.split(',').map(Number);
   if (dashboardCounts.some((d) => !Number.isInteger(d) || d < 0)) throw new Error('--dashboards takes counts like 0,3');
@@ -91,6 +123,8 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
   await enrollDemoGallery(galleryDb, dataDir);
   const rtsp = await RtspTestServer.start({ clip: clip.path, passthrough: true });
   const rows: E2eRow[] = [];
+  const raw = await rawScrfdCpuMs();
+  process.stderr.write(`raw SCRFD 500m @640 (720p input): ${raw.cpuMs.toFixed(1)} ms CPU, ${raw.wallMs.toFixed(1)} ms wall per run\n`);
   process.stderr.write(`e2e bench: ${camCounts.join(', ')} camera(s) x 720p H.264 RTSP at ${fps} fps processed, ${seconds} s each after ${warmupS} s warm-up\n`);
   try {
     // Every camera count, with each number of dashboards watching.
@@ -151,6 +185,20 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
       }
       await new Promise((r) => setTimeout(r, warmupS * 1000));
       const sum = (f: (c: { detect: { processed: number; dropped: number }; recognize: { dropped: number } }) => number): number => [...service.access.counters.values()].reduce((a, c) => a + f(c), 0);
+      // Runs of every model (wall ms and count), to tell what the other threads' CPU is made of.
+      const modelRuns = async (): Promise<Map<string, { sum: number; count: number }>> => {
+        const m = await service.metrics.modelRun.get();
+        const out = new Map<string, { sum: number; count: number }>();
+        for (const v of m.values) {
+          const model = String(v.labels.model);
+          const e = out.get(model) ?? { sum: 0, count: 0 };
+          if (v.metricName === 'facegate_model_run_ms_sum') e.sum += v.value;
+          else if (v.metricName === 'facegate_model_run_ms_count') e.count += v.value;
+          out.set(model, e);
+        }
+        return out;
+      };
+      const runs0 = await modelRuns();
       const detectHist = async (): Promise<{ sum: number; count: number }> => {
         const m = await service.metrics.modelRun.get();
         const of = (name: string): number => m.values.filter((v) => v.metricName === name && String(v.labels.model).startsWith('scrfd')).reduce((a, v) => a + v.value, 0);
@@ -164,11 +212,16 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
       const srv0 = cpuSeconds(rtsp.pid);
       let rssMax = 0;
       const rssTimer = setInterval(() => (rssMax = Math.max(rssMax, process.memoryUsage().rss / 1e6 + children().rssMB)), 500);
+      const profiler = new MainThreadProfiler();
+      await profiler.start();
+      const main0 = mainThreadCpuSeconds();
       measuring = true;
       const t0 = performance.now();
       await new Promise((r) => setTimeout(r, seconds * 1000));
       const wallS = (performance.now() - t0) / 1000;
       measuring = false;
+      const mainCpuS = mainThreadCpuSeconds() - main0;
+      const profile = await profiler.stop();
       clearInterval(rssTimer);
       const cpu = process.cpuUsage(cpu0);
       const kids = children();
@@ -176,6 +229,12 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
       const processed = sum((c) => c.detect.processed) - p0;
       const dropped = sum((c) => c.detect.dropped + c.recognize.dropped) - d0;
       const h1 = await detectHist();
+      const runs1 = await modelRuns();
+      const perModel = [...runs1].map(([model, e]) => {
+        const b = runs0.get(model) ?? { sum: 0, count: 0 };
+        const count = e.count - b.count;
+        return { model, runsPerFrame: count / Math.max(1, processed), meanMs: count > 0 ? (e.sum - b.sum) / count : 0 };
+      }).filter((m) => m.runsPerFrame > 0);
       for (const stop of stopDashboards) await stop();
       w.close();
       await service.close();
@@ -198,6 +257,9 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
         rssMB: rssMax,
         detectMs,
         nodeMsPerFrame: (1000 * nodeCpuS) / Math.max(1, processed),
+        rawScrfdCpuMs: raw.cpuMs,
+        breakdown: breakdownPerFrame(profile, mainCpuS, nodeCpuS, processed),
+        perModel,
         holds: fpsPerCam >= fps * 0.95 && latencies.length > 0 && p99 <= 250,
       };
       rows.push(row);
@@ -209,11 +271,24 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
-  console.log(`\n| cameras | dashboards | live JPEGs/s served | processed fps/camera | dropped/camera | events | frame->WS p50 ms | p99 ms | Node CPU % | gst CPU % (all) | RTSP server CPU % | RSS MB | raw SCRFD ms | Node CPU ms per frame / raw SCRFD | holds ${fps} fps, p99 <= 250 ms |`);
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
-  for (const r of rows) {
-    console.log(`| ${r.cams} | ${r.dashboards} | ${r.liveFramesPerS.toFixed(1)} | ${r.fpsPerCam.toFixed(2)} | ${r.droppedPerCam.toFixed(0)} | ${r.events} | ${f1(r.latencyP50Ms)} | ${f1(r.latencyP99Ms)} | ${r.nodeCpu.toFixed(0)} | ${r.gstCpu.toFixed(0)} | ${r.serverCpu.toFixed(0)} | ${r.rssMB.toFixed(0)} | ${r.detectMs.toFixed(1)} | ${(r.nodeMsPerFrame / r.detectMs).toFixed(2)} | ${r.holds ? 'yes' : 'no'} |`);
+  if (values.json) {
+    for (const r of rows) {
+      console.log(JSON.stringify({ cameras: r.cams, dashboards: r.dashboards, fps: r.fpsPerCam, p99Ms: r.latencyP99Ms, p50Ms: r.latencyP50Ms, nodeCpuMsPerFrame: r.nodeMsPerFrame, rawScrfdCpuMsPerFrame: r.rawScrfdCpuMs, ratio: r.nodeMsPerFrame / r.rawScrfdCpuMs, rssMb: r.rssMB, gstCpuPercent: r.gstCpu, holds: r.holds, breakdownMsPerFrame: r.breakdown, modelRunsPerFrame: r.perModel }));
+    }
+    return;
   }
+  console.log(`\n| cameras | dashboards | live JPEGs/s served | processed fps/camera | dropped/camera | events | frame->WS p50 ms | p99 ms | Node CPU % | gst CPU % (all) | RTSP server CPU % | RSS MB | SCRFD run ms in the stage | Node CPU ms per frame | raw SCRFD CPU ms | Node CPU per frame / raw SCRFD CPU | holds ${fps} fps, p99 <= 250 ms |`);
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of rows) {
+    console.log(`| ${r.cams} | ${r.dashboards} | ${r.liveFramesPerS.toFixed(1)} | ${r.fpsPerCam.toFixed(2)} | ${r.droppedPerCam.toFixed(0)} | ${r.events} | ${f1(r.latencyP50Ms)} | ${f1(r.latencyP99Ms)} | ${r.nodeCpu.toFixed(0)} | ${r.gstCpu.toFixed(0)} | ${r.serverCpu.toFixed(0)} | ${r.rssMB.toFixed(0)} | ${r.detectMs.toFixed(1)} | ${r.nodeMsPerFrame.toFixed(1)} | ${r.rawScrfdCpuMs.toFixed(1)} | ${(r.nodeMsPerFrame / r.rawScrfdCpuMs).toFixed(2)} | ${r.holds ? 'yes' : 'no'} |`);
+  }
+  // Where the CPU goes, per processed frame (ms), one column per run above.
+  console.log(`\n| Node CPU ms per processed frame | ${rows.map((r) => `${r.cams} cam${r.dashboards ? ` + ${r.dashboards} dash` : ''}`).join(' | ')} |`);
+  console.log(`|---|${rows.map(() => '---:').join('|')}|`);
+  for (const stage of STAGES) console.log(`| ${stage} | ${rows.map((r) => r.breakdown[stage].toFixed(2)).join(' | ')} |`);
+  console.log(`| **total (= measured Node CPU per frame)** | ${rows.map((r) => STAGES.reduce((a, st) => a + r.breakdown[st], 0).toFixed(2)).join(' | ')} |`);
+  console.log(`| raw SCRFD run CPU (same process) | ${rows.map((r) => r.rawScrfdCpuMs.toFixed(2)).join(' | ')} |`);
+  for (const r of rows) console.log(`model runs per processed frame (${r.cams} cam): ${r.perModel.map((m) => `${m.model} ${m.runsPerFrame.toFixed(2)} x ${m.meanMs.toFixed(1)} ms`).join(', ')}`);
   const best = rows.filter((r) => r.holds).sort((a, b) => b.cams - a.cams)[0];
   console.log(`\nlargest N holding ${fps} fps/camera with p99 <= 250 ms: ${best ? best.cams : 'none of those measured'} (${process.env.FACEGATE_BENCH_MACHINE ?? `${(await import('node:os')).cpus().length} cores`})`);
 }

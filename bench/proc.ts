@@ -35,3 +35,14 @@ export function procStat(pid: number | undefined): ProcStat | undefined {
 
 /** utime + stime of a process, in seconds (0 when it is gone). */
 export const cpuSeconds = (pid: number | undefined): number => procStat(pid)?.cpuS ?? 0;
+
+/** CPU seconds of this process's main (JavaScript) thread: its task id is the process id. */
+export function mainThreadCpuSeconds(): number {
+  try {
+    const s = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}

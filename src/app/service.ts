@@ -137,7 +137,8 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
   // Shared model sessions: one per detector tier x size, one embedder, mask and liveness.
   const embedderRaw: Embedder = await createEmbedder(m.embedder, embedderOpts);
   const embedder: Embedder = { modelId: embedderRaw.modelId, dim: embedderRaw.dim, embed: timed(metrics, embedderRaw.modelId, (img) => embedderRaw.embed(img)), close: () => embedderRaw.close() };
-  const mask: MaskClassifier = await createMaskClassifier(m.mask, classifierOpts);
+  const maskRaw: MaskClassifier = await createMaskClassifier(m.mask, classifierOpts);
+  const mask: MaskClassifier = { ...maskRaw, maskProbability: timed(metrics, maskRaw.modelId, (img) => maskRaw.maskProbability(img)), close: () => maskRaw.close() };
   const liveness: LivenessModel | undefined = m.liveness.enabled ? await createLiveness(m.liveness.models, classifierOpts) : undefined;
   // A model change needs nobody re-enrolled: templates for the configured embedder are built from
   // the stored enrollment crops (once; later starts find nothing missing). It warns, by name,
