@@ -45,7 +45,7 @@ t.test('defaults: an empty mapping gives every default, from the schema', async 
       limits: { maxConnections: 1024, maxConnectionsPerAddress: 64, headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, idleTimeoutMs: 5000, authFailuresPerMinute: 20 },
     });
   t.same(c.auth, { enabled: true, tokens: [] });
-  t.same(c.models, { executionProvider: 'cpu', threads: 0, embedder: 'w600k_mbf_dq', mask: 'seetaface6_mask', liveness: { enabled: false, models: ['minifasnet_v2', 'minifasnet_v1se'] } });
+  t.same(c.models, { executionProvider: 'cpu', providers: {}, threads: 0, embedder: 'w600k_mbf_dq', mask: 'seetaface6_mask', liveness: { enabled: false, models: ['minifasnet_v2', 'minifasnet_v1se'] } });
   t.same(c.recognition, { thresholds: {}, maskThreshold: 0.5, bestShot: { minQuality: 0.15, improvement: 0.2, maxRuns: 4, confirmRuns: 3, minGapFrames: 3 } }, 'thresholds unset: the embedder calibration decides');
   t.same(c.events, { db: 'data/events.sqlite', retention: { maxAgeDays: 30, maxEvents: 1_000_000 }, snapshots: { dir: 'data/snapshots', retentionDays: 7 }, outputs: { ws: { enabled: true } } });
   t.same(c.gallery, { db: 'data/gallery.sqlite' });
@@ -126,7 +126,7 @@ t.test('wrong types and values: path, message and fix', async (t) => {
   t.equal(issueAt(e, 'cameras[2].fps')?.message, 'expected a whole number, got 2.5');
   t.equal(issueAt(e, 'cameras[2].detector.size')?.message, 'must be a multiple of 32, got 600');
   t.equal(issueAt(e, 'cameras[2].detector.size')?.hint, 'for example 576 or 608');
-  t.equal(issueAt(e, 'models.executionProvider')?.message, "expected one of 'cpu', 'cuda', 'tensorrt', got 'gpu'");
+  t.equal(issueAt(e, 'models.executionProvider')?.message, "expected one of 'cpu', 'webgpu', 'cuda', 'tensorrt', got 'gpu'");
   t.equal(issueAt(e, 'models.liveness.enabled')?.message, 'expected boolean, got string');
   t.equal(issueAt(e, 'logging')?.message, 'expected object, got string');
   t.match(e.describe(), /cameras\[1\]\.fps: expected number, got string/);

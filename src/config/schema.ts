@@ -211,14 +211,25 @@ export const DEFAULT_EMBEDDER = 'w600k_mbf_dq';
  * Mesa's lavapipe on CPU-only boxes), `cuda` or `tensorrt` (need onnxruntime-node's CUDA add-on).
  * The long form adds a GPU index and `required: true` (fail instead of falling back to CPU).
  */
-export const providerSpecSchema = z.union([
-  z.enum(['cpu', 'webgpu', 'cuda', 'tensorrt'], { error: 'expected cpu, webgpu, cuda or tensorrt' }),
-  z.strictObject({
-    name: z.enum(['cpu', 'webgpu', 'cuda', 'tensorrt'], { error: 'expected cpu, webgpu, cuda or tensorrt' }),
-    deviceId: z.number().int().min(0).max(64).optional().meta({ description: 'GPU index for cuda / tensorrt (default 0)' }),
-    required: z.boolean().default(false).meta({ description: 'fail at start when the provider cannot run (default: warn and use CPU)' }),
-  }),
-]);
+const PROVIDER_NAMES = ['cpu', 'webgpu', 'cuda', 'tensorrt'] as const;
+export const providerSpecSchema = z.union(
+  [
+    z.enum(PROVIDER_NAMES),
+    z.strictObject({
+      name: z.enum(PROVIDER_NAMES),
+      deviceId: z.number().int().min(0).max(64).optional().meta({ description: 'GPU index for cuda / tensorrt (default 0)' }),
+      required: z.boolean().default(false).meta({ description: 'fail at start when the provider cannot run (default: warn and use CPU)' }),
+    }),
+  ],
+  {
+    // The union's own message would be "Invalid input": say what is accepted, with what was given.
+    error: (issue) => {
+      const given = issue.input;
+      const name = typeof given === 'string' ? given : given !== null && typeof given === 'object' && 'name' in given ? String((given as { name: unknown }).name) : undefined;
+      return `expected one of ${PROVIDER_NAMES.map((n) => `'${n}'`).join(', ')}${name === undefined ? ' or { name, deviceId, required }' : `, got '${name}'`}`;
+    },
+  },
+);
 
 export const modelsSchema = z.strictObject({
   executionProvider: providerSpecSchema.default('cpu').meta({ description: 'default for every model role' }),
