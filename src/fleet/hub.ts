@@ -9,7 +9,7 @@
  * the two gets the batch again and drops it. PostgreSQL down: the batch is held and retried with
  * backoff (JetStream keeps the rest); NATS down: the client reconnects; neither stops the API.
  */
-import { AckPolicy, DeliverPolicy, jetstream, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, jetstream, type Consumer, type JsMsg } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { startApiServer, type ApiServer } from '../api/server.ts';
@@ -172,6 +172,7 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
   const consume = (async () => {
     await pgStart;
     let idle = 0;
+    let consumer: { nc: NatsConnection; c: Consumer } | undefined;
     while (!closed) {
       const nc = link.current();
       if (!nc) {
@@ -180,10 +181,12 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
       }
       let msgs: JsMsg[] = [];
       try {
-        const c = await jetstream(nc).consumers.get(f.names.eventsStream, f.names.hubConsumer);
-        const batch = await c.fetch({ max_messages: batchSize, expires: 1000 });
+        // One consumer handle per connection (getting it is a JetStream API round trip).
+        if (!consumer || consumer.nc !== nc) consumer = { nc, c: await jetstream(nc).consumers.get(f.names.eventsStream, f.names.hubConsumer) };
+        const batch = await consumer.c.fetch({ max_messages: batchSize, expires: 1000 });
         for await (const m of batch) msgs.push(m);
       } catch (e) {
+        consumer = undefined;
         if (!closed) log.debug({ err: messageOf(e) }, 'fleet hub: fetch failed; retrying');
         await sleep(backoffDelay(idle++, { ...backoff, baseMs: 100, maxMs: 2000 }, Math.random()));
         continue;
