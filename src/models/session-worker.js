@@ -8,10 +8,10 @@
 // Plain JavaScript on purpose: worker threads do not inherit the TypeScript loader (tsx), so a
 // .ts worker cannot start under `node bin/facegate.js`. The protocol is tiny:
 //   {op:'open', source, options}        -> {op:'opened', inputNames, outputNames} | {op:'failed', message}
-//   {op:'run', id, feeds}               -> {op:'result', id, outputs} | {op:'error', id, message}
+//   {op:'run', id, feeds}               -> {op:'result', id, outputs, inputs} | {op:'error', id, message, inputs}
 //   {op:'release'}                      -> {op:'released'}, then the thread ends
-// Tensors travel as {type, data, dims}; inputs on a SharedArrayBuffer are not copied, outputs are
-// transferred when their buffer allows it.
+// Tensors travel as {type, data, dims}. Input buffers arrive transferred and go back with the
+// reply (the main thread pools them); outputs are transferred when their buffer allows it.
 import { parentPort } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 
@@ -30,6 +30,8 @@ parentPort.on('message', async (msg) => {
     return;
   }
   if (msg.op === 'run') {
+    // The input buffers go back to the main thread's pool with the reply (transferred, not copied).
+    const inputs = Object.values(msg.feeds).map((t) => t.data.buffer);
     try {
       if (!session) throw new Error('the session is not open');
       const feeds = {};
@@ -42,13 +44,13 @@ parentPort.on('message', async (msg) => {
         if (t.data && t.data.buffer instanceof ArrayBuffer) buffers.push(t.data.buffer);
       }
       try {
-        parentPort.postMessage({ op: 'result', id: msg.id, outputs }, buffers);
+        parentPort.postMessage({ op: 'result', id: msg.id, outputs, inputs }, [...buffers, ...inputs]);
       } catch {
         // A buffer that cannot be transferred (memory ONNX Runtime owns) is copied instead.
-        parentPort.postMessage({ op: 'result', id: msg.id, outputs });
+        parentPort.postMessage({ op: 'result', id: msg.id, outputs, inputs }, inputs);
       }
     } catch (e) {
-      parentPort.postMessage({ op: 'error', id: msg.id, message: message(e) });
+      parentPort.postMessage({ op: 'error', id: msg.id, message: message(e), inputs }, inputs);
     }
     return;
   }
