@@ -79,6 +79,15 @@ t.test('two edges -> hub -> PostgreSQL, exactly once; PG outage; replay outside 
   t.equal(new Set(seen.map((e) => `${String(e.nodeId)}:${String(e.nodeEventId)}`)).size, 500);
   t.same(seen.map((e) => e.id), [...seen.map((e) => e.id)].sort((x, y) => x - y), 'hub ids increase');
 
+  // The hub's figures on /metrics.
+  await sleep(2500); // the node list behind the per-node gauge refreshes every 2 s
+  const prom = await (await fetch(`${hub.api.url}/metrics`, { headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } })).text();
+  t.match(prom, /facegate_fleet_hub_events_inserted 500/);
+  t.match(prom, /facegate_fleet_hub_duplicates [1-9]/);
+  t.match(prom, /facegate_fleet_hub_nats_connected 1/);
+  t.match(prom, /facegate_fleet_hub_postgres_ready 1/);
+  t.match(prom, /facegate_fleet_hub_node_last_seen_seconds\{node="door-1",site="hq"\}/);
+
   // Node status.
   const nodes = await hub.store.nodes();
   t.same(nodes.map((n) => [n.nodeId, n.site, n.lastEventId, n.events]), [['door-1', 'hq', 250, 250], ['door-2', 'lab', 250, 250]]);

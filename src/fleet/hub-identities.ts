@@ -28,8 +28,13 @@ export interface HubIdentitySummary {
 }
 
 export interface HubIdentityApi extends IdentityApi {
-  /** Reload the summary from PostgreSQL (at start and on every gallery NOTIFY). */
+  /** Reload the whole summary from PostgreSQL (at start, after a lost LISTEN connection). */
   refresh(): Promise<void>;
+  /**
+   * One identity changed (a gallery NOTIFY; undefined = anything may have): reloaded in the
+   * background, coalesced (a burst of 10k enrollments is a few queries, not 10k full reloads).
+   */
+  changed(identityId: string | undefined): void;
 }
 
 function summary(i: StoredIdentity): HubIdentitySummary {
@@ -43,9 +48,41 @@ function templatesOf(v: Extract<PhotoVerdict, { ok: true }>): StoredTemplate[] {
 export function createHubIdentityApi(o: { readonly store: HubStore; readonly enroll: (photo: Buffer) => Promise<PhotoVerdict>; readonly logger: Logger }): HubIdentityApi {
   const log = o.logger;
   let cache = new Map<string, HubIdentitySummary>();
+  const toSummary = (i: Awaited<ReturnType<HubStore['identitySummaries']>>[number]): HubIdentitySummary => ({ id: i.id, name: i.name, groups: i.groups, metadata: i.metadata, createdAt: i.createdMs, updatedAt: i.updatedMs, templateTotal: i.templates });
   const refresh = async (): Promise<void> => {
-    const all = await o.store.identities();
-    cache = new Map(all.map((i) => [i.id, summary(i)]));
+    const all = await o.store.identitySummaries();
+    cache = new Map(all.map((i) => [i.id, toSummary(i)]));
+  };
+  // Coalesced background reloads: the ids that changed, or everything.
+  let pendingIds = new Set<string>();
+  let pendingAll = false;
+  let running = false;
+  const drain = async (): Promise<void> => {
+    if (running) return;
+    running = true;
+    try {
+      while (pendingAll || pendingIds.size > 0) {
+        if (pendingAll) {
+          pendingAll = false;
+          pendingIds = new Set();
+          await refresh();
+          continue;
+        }
+        const ids = [...pendingIds].slice(0, 1000);
+        for (const id of ids) pendingIds.delete(id);
+        const rows = new Map((await o.store.identitySummaries(ids)).map((r) => [r.id, toSummary(r)]));
+        for (const id of ids) {
+          const row = rows.get(id);
+          if (row) cache.set(id, row);
+          else cache.delete(id);
+        }
+      }
+    } catch (e) {
+      log.debug({ detail: messageOf(e) }, 'fleet hub: identity list not refreshed; next change retries');
+      pendingAll = true;
+    } finally {
+      running = false;
+    }
   };
   const later = (what: string, id: string, p: Promise<unknown>): void => {
     p.catch((e: unknown) => {
@@ -56,6 +93,11 @@ export function createHubIdentityApi(o: { readonly store: HubStore; readonly enr
   const rejection = (v: Extract<PhotoVerdict, { ok: false }>): EnrollOutcome => ({ ok: false, reason: v.reason, message: `${v.message} (${v.hint})` });
   return {
     refresh,
+    changed: (id) => {
+      if (id === undefined) pendingAll = true;
+      else pendingIds.add(id);
+      void drain();
+    },
     list: () => [...cache.values()].sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id)),
     get: (id) => cache.get(id),
     create: async (input, actor) => {

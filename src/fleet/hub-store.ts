@@ -323,7 +323,7 @@ export class HubStore {
       }
       await c.query("INSERT INTO gallery_outbox (identity_id, op) VALUES ($1, 'put')", [i.id]);
       // Delivered at COMMIT: the hub's listener publishes at once (any process may write here).
-      await c.query(`NOTIFY ${GALLERY_CHANNEL}`);
+      await c.query('SELECT pg_notify($1, $2)', [GALLERY_CHANNEL, i.id]);
     });
   }
 
@@ -333,7 +333,7 @@ export class HubStore {
       const r = await c.query('UPDATE identities SET name = COALESCE($2, name), groups = COALESCE($3::jsonb, groups), updated_ms = $4 WHERE id = $1', [id, changes.name ?? null, changes.groups ? JSON.stringify(changes.groups) : null, nowMs]);
       if ((r.rowCount ?? 0) === 0) return false;
       await c.query("INSERT INTO gallery_outbox (identity_id, op) VALUES ($1, 'put')", [id]);
-      await c.query(`NOTIFY ${GALLERY_CHANNEL}`);
+      await c.query('SELECT pg_notify($1, $2)', [GALLERY_CHANNEL, id]);
       return true;
     });
   }
@@ -344,7 +344,7 @@ export class HubStore {
       const r = await c.query('DELETE FROM identities WHERE id = $1', [id]);
       if ((r.rowCount ?? 0) === 0) return false;
       await c.query("INSERT INTO gallery_outbox (identity_id, op) VALUES ($1, 'delete')", [id]);
-      await c.query(`NOTIFY ${GALLERY_CHANNEL}`);
+      await c.query('SELECT pg_notify($1, $2)', [GALLERY_CHANNEL, id]);
       return true;
     });
   }
@@ -377,6 +377,15 @@ export class HubStore {
     await this.q('DELETE FROM gallery_outbox WHERE seq <= $1', [seqUpTo]);
   }
 
+  /** Identities without their templates (a count instead): all, or the given ids. */
+  async identitySummaries(ids?: readonly string[]): Promise<{ id: string; name: string; groups: string[]; metadata: Record<string, unknown>; createdMs: number; updatedMs: number; templates: number }[]> {
+    const sql = `SELECT i.id, i.name, i.groups, i.metadata, i.created_ms, i.updated_ms, count(t.id) AS n
+                   FROM identities i LEFT JOIN templates t ON t.identity_id = i.id
+                  ${ids === undefined ? '' : 'WHERE i.id = ANY($1)'} GROUP BY i.id ORDER BY i.name, i.id`;
+    const r = await this.q<{ id: string; name: string; groups: string[]; metadata: Record<string, unknown>; created_ms: number; updated_ms: number; n: string }>(sql, ids === undefined ? [] : [ids]);
+    return r.rows.map((x) => ({ id: x.id, name: x.name, groups: x.groups, metadata: x.metadata, createdMs: x.created_ms, updatedMs: x.updated_ms, templates: Number(x.n) }));
+  }
+
   /** Find identities by exact name (the CLI adds templates to an existing one). */
   async identityIdsByName(name: string): Promise<string[]> {
     const r = await this.q<{ id: string }>('SELECT id FROM identities WHERE name = $1 ORDER BY created_ms, id', [name]);
@@ -384,10 +393,11 @@ export class HubStore {
   }
 
   /**
-   * LISTEN for gallery changes on a client of its own; `onNotify` runs for each. Reconnects with
-   * `retryMs` when the connection is lost (and calls onNotify then, to catch what was missed).
+   * LISTEN for gallery changes on a client of its own; `onNotify(identityId)` runs for each (the
+   * payload is the identity that changed). Reconnects with `retryMs` when the connection is lost,
+   * and calls onNotify(undefined) then: "anything may have changed".
    */
-  listenGallery(onNotify: () => void, retryMs: number, logger: Logger): () => Promise<void> {
+  listenGallery(onNotify: (identityId: string | undefined) => void, retryMs: number, logger: Logger): () => Promise<void> {
     let stopped = false;
     let client: pg.Client | undefined;
     let timer: NodeJS.Timeout | undefined;
@@ -402,9 +412,9 @@ export class HubStore {
       try {
         await c.connect();
         await c.query(`LISTEN ${GALLERY_CHANNEL}`);
-        c.on('notification', () => onNotify());
+        c.on('notification', (n) => onNotify(n.payload || undefined));
         client = c;
-        onNotify();
+        onNotify(undefined);
       } catch (e) {
         logger.debug({ detail: messageOf(e) }, 'fleet hub: gallery LISTEN not ready; retrying');
         await c.end().catch(() => undefined);

@@ -13,6 +13,7 @@ import { AckPolicy, DeliverPolicy, jetstream, type Consumer, type JsMsg } from '
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { startApiServer, type ApiServer } from '../api/server.ts';
+import { Gauge } from 'prom-client';
 import { createMetrics, type Metrics } from '../api/metrics.ts';
 import type { IdentityApi } from '../api/types.ts';
 import type { Config } from '../config/index.ts';
@@ -135,10 +136,7 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
     return (await models).upload.enroll(photo);
   };
   const hubIdentities: HubIdentityApi | undefined = opts.identities ? undefined : createHubIdentityApi({ store, enroll: enrollPhoto, logger: log });
-  const refreshIdentities = (): void => {
-    if (pgReady) void hubIdentities?.refresh().catch((e: unknown) => log.debug({ detail: messageOf(e) }, 'fleet hub: identity list not refreshed'));
-  };
-  void pgStart.then(refreshIdentities);
+  void pgStart.then(() => hubIdentities?.changed(undefined));
 
   const link = startNatsLink({
     config: f.nats,
@@ -248,12 +246,20 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
       galleryPending = 0;
     }
   };
-  const flushGallery = async (): Promise<void> => {
-    while (flushing) await flushing;
-    flushing = flushOnce()
-      .catch((e: unknown) => log.warn({ detail: messageOf(e) }, 'fleet hub: gallery not published yet; retrying'))
-      .finally(() => (flushing = undefined));
-    await flushing;
+  // Coalesced: a call during a flush makes it go round once more (and waits for that round).
+  let again = false;
+  const flushGallery = (): Promise<void> => {
+    if (flushing) {
+      again = true;
+      return flushing;
+    }
+    flushing = (async () => {
+      do {
+        again = false;
+        await flushOnce().catch((e: unknown) => log.warn({ detail: messageOf(e) }, 'fleet hub: gallery not published yet; retrying'));
+      } while (again && !closed);
+    })().finally(() => (flushing = undefined));
+    return flushing;
   };
   link.onReady(() => void flushGallery());
   // Snapshots: the object store mirrored into the hub's snapshot folder (served by the API).
@@ -262,9 +268,9 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
   const pruneTimer = setInterval(() => void snapshotStore.prune(Date.now()).catch(() => undefined), 3_600_000);
   pruneTimer.unref();
   const stopListen = store.listenGallery(
-    () => {
+    (identityId) => {
       void flushGallery();
-      refreshIdentities();
+      if (pgReady) hubIdentities?.changed(identityId);
     },
     f.hub.retryMs,
     log,
@@ -274,6 +280,27 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
   void pgStart.then(() => flushGallery());
 
   let nodesCache: Awaited<ReturnType<HubStore['nodes']>> = [];
+  // The hub's own figures on /metrics, read at scrape time.
+  const gauge = (name: string, help: string, value: () => number, labelNames: string[] = []): void => {
+    new Gauge({ name: `facegate_fleet_hub_${name}`, help, labelNames, registers: [metrics.registry], collect() { this.set(value()); } });
+  };
+  gauge('messages_received', 'event messages fetched from JetStream since start', () => received);
+  gauge('events_inserted', 'events stored in PostgreSQL since start (new ones)', () => inserted);
+  gauge('duplicates', 'messages whose (node, event id) was already stored', () => duplicates);
+  gauge('nats_connected', '1 when the hub is connected to NATS and its stream/consumer/bucket are ensured', () => (link.status().connected ? 1 : 0));
+  gauge('postgres_ready', '1 when PostgreSQL took the last batch', () => (pgReady && pgError === undefined ? 1 : 0));
+  gauge('gallery_pending', 'gallery changes not yet published to the KV bucket (last count)', () => galleryPending);
+  gauge('api_window_events', 'events the API can replay from memory', () => feed.size());
+  new Gauge({
+    name: 'facegate_fleet_hub_node_last_seen_seconds',
+    help: 'seconds since the hub last received an event of each node',
+    labelNames: ['node', 'site'],
+    registers: [metrics.registry],
+    collect() {
+      this.reset();
+      for (const n of nodesCache) this.set({ node: n.nodeId, site: n.site }, Math.max(0, (Date.now() - n.lastSeenMs) / 1000));
+    },
+  });
   const api = await startApiServer(
     {
       events: feed,

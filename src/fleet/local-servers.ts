@@ -189,13 +189,19 @@ export class Postgres {
     const server = new Postgres(dir, port, user, password, database);
     server.fsync = opts.fsync ?? false;
     await server.restart();
-    // The database itself, over TCP with the password (what facegate will do).
-    const c = new pg.Client({ host: '127.0.0.1', port, user, password, database: 'postgres' });
-    await c.connect();
+    // The database itself, over TCP with the password (what facegate will do). A failure here
+    // must not leave a server running.
     try {
-      await c.query(`CREATE DATABASE "${database}"`);
-    } finally {
-      await c.end();
+      const c = new pg.Client({ host: '127.0.0.1', port, user, password, database: 'postgres' });
+      await c.connect();
+      try {
+        await c.query(`CREATE DATABASE "${database}"`);
+      } finally {
+        await c.end();
+      }
+    } catch (e) {
+      await server.stop();
+      throw e;
     }
     return server;
   }

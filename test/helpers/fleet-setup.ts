@@ -18,13 +18,24 @@ export function natsSection(s: NatsServer): Record<string, unknown> {
   return { servers: [s.url], user: s.user.user, password: s.user.pass, connectTimeoutMs: 1000 };
 }
 
+let snapshotDir: string | undefined;
+/** One temp snapshot folder per test process for in-process hubs, removed when the process exits. */
+function hubSnapshotDir(): string {
+  if (!snapshotDir) {
+    const dir = mkdtempSync(join(tmpdir(), 'fg-hub-snapshots-'));
+    snapshotDir = dir;
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return snapshotDir;
+}
+
 export function hubConfig(s: NatsServer, p: Postgres, extra: { duplicateWindowMs?: number } = {}): Config {
   return parseConfig({
     server: { bind: '127.0.0.1', port: 0 },
     auth: { tokens: [{ id: 'ops', role: 'admin', sha256: sha256Hex(OPERATOR_TOKEN) }] },
     logging: { level: 'warn' },
     // The hub's snapshot folder (mirrored from the object store): a temp dir per hub.
-    events: { snapshots: { dir: mkdtempSync(join(tmpdir(), 'fg-hub-snapshots-')) } },
+    events: { snapshots: { dir: hubSnapshotDir() } },
     fleet: {
       nodeId: 'hub',
       site: 'hq',
