@@ -34,6 +34,10 @@ export interface NatsServerOptions {
   readonly token?: string;
   /** Pin the port (restart tests keep it); default a free one. */
   readonly port?: number;
+  /** NKey users (public keys, U...) besides the password users. */
+  readonly nkeys?: readonly string[];
+  /** Require TLS with this server certificate (PEM files). */
+  readonly tls?: { readonly cert: string; readonly key: string };
 }
 
 
@@ -81,7 +85,8 @@ export class NatsServer {
     const users = opts.token ? {} : (opts.users ?? { facegate: `pw-${Math.random().toString(36).slice(2)}` });
     const lines = [`listen: "127.0.0.1:${port}"`, `jetstream { store_dir: ${quote(join(dir, 'js'))} }`, 'max_payload: 1048576'];
     if (opts.token) lines.push(`authorization { token: ${quote(opts.token)} }`);
-    else lines.push(`authorization { users = [ ${Object.entries(users).map(([u, p]) => `{ user: ${quote(u)}, password: ${quote(p)} }`).join(', ')} ] }`);
+    else lines.push(`authorization { users = [ ${[...Object.entries(users).map(([u, p]) => `{ user: ${quote(u)}, password: ${quote(p)} }`), ...(opts.nkeys ?? []).map((k) => `{ nkey: ${quote(k)} }`)].join(', ')} ] }`);
+    if (opts.tls) lines.push(`tls { cert_file: ${quote(opts.tls.cert)}, key_file: ${quote(opts.tls.key)} }`);
     writeFileSync(join(dir, 'nats.conf'), `${lines.join('\n')}\n`);
     const s = new NatsServer(dir, port, users, opts.token);
     await s.restart();

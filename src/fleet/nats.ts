@@ -65,6 +65,9 @@ export function classifyNatsError(e: unknown, servers: readonly string[]): Fleet
   if (/authori[sz]ation|authentication|auth/i.test(msg) || (e as { name?: string })?.name === 'AuthorizationError') {
     return new FleetError('FLEET_NATS_AUTH', `NATS at ${shown} refused the credentials (${msg})`, { context: { servers: shown }, hint: 'check fleet.nats user + passwordFile / tokenFile / credsFile against the server\'s authorization block', cause: e });
   }
+  if (/certificate|self[- ]signed|\btls\b|\bssl\b/i.test(msg)) {
+    return new FleetError('FLEET_NATS_UNAVAILABLE', `TLS with NATS at ${shown} failed (${msg})`, { context: { servers: shown }, hint: 'set fleet.nats.tls.ca to the CA that signed the server\'s certificate (and tls.cert + tls.key when the server wants a client certificate)', cause: e });
+  }
   if (/jetstream/i.test(msg) || /503/.test(msg)) {
     return new FleetError('FLEET_JETSTREAM', `JetStream is not available at ${shown} (${msg})`, { context: { servers: shown }, hint: 'start nats-server with JetStream (-js or a jetstream {} block) and give this user access to $JS.API.>', cause: e });
   }

@@ -1,0 +1,95 @@
+/**
+ * Every way fleet mode authenticates to NATS, against a real nats-server: a token (inline and from
+ * a file), an NKey seed file, and TLS with a private CA (the server's certificate made here with
+ * openssl) plus a password. Each forwards events into the stream; a wrong one is refused clearly.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { nkeys } from '@nats-io/transport-node';
+import { connect } from '@nats-io/transport-node';
+import { parseConfig } from '../src/config/index.ts';
+import { createLogger } from '../src/log.ts';
+import { readStream, until } from './helpers/fleet.ts';
+import { healthEvent, testEdge } from './helpers/fleet-setup.ts';
+import { NatsServer } from './helpers/nats.ts';
+
+const logger = createLogger({ level: 'silent' });
+
+function fleetWith(nats: Record<string, unknown>, node: string) {
+  const c = parseConfig({ fleet: { nodeId: node, site: 'hq', nats: { connectTimeoutMs: 1000, ...nats } } });
+  if (!c.fleet) throw new Error('no fleet');
+  return c.fleet;
+}
+
+async function forwards(t: Tap, nats: Record<string, unknown>, node: string, check: () => Promise<number>): Promise<void> {
+  const edge = testEdge(fleetWith(nats, node), logger);
+  t.teardown(() => edge.close());
+  for (let i = 0; i < 5; i++) edge.bus.publish(healthEvent(i));
+  await until(`${node} forwarded`, async () => (await check()) >= 5, 20_000, 50);
+  t.pass(`${node}: 5 events in the stream`);
+}
+
+type Tap = { teardown(fn: () => unknown): void; pass(msg: string): void };
+
+t.test('token (inline and file) and NKey seed file', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'fg-nats-auth-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const token = `tok-${Math.random().toString(36).slice(2)}`;
+  const s = await NatsServer.start({ token });
+  t.teardown(() => s.stop());
+  const count = (server: NatsServer, opts: Record<string, unknown>) => async () => {
+    const nc = await connect({ servers: server.url, ...opts });
+    try {
+      return (await readStream(nc, 'FACEGATE_EVENTS').catch(() => [])).length;
+    } finally {
+      await nc.close();
+    }
+  };
+  await forwards(t, { servers: [s.url], token }, 'tok-inline', count(s, { token }));
+  writeFileSync(join(dir, 'token'), `${token}\n`);
+  await forwards(t, { servers: [s.url], tokenFile: join(dir, 'token') }, 'tok-file', async () => (await count(s, { token })()) - 5);
+
+  const kp = nkeys.createUser();
+  const seedFile = join(dir, 'user.nk');
+  writeFileSync(seedFile, `${new TextDecoder().decode(kp.getSeed())}\n`, { mode: 0o600 });
+  const s2 = await NatsServer.start({ nkeys: [kp.getPublicKey()] });
+  t.teardown(() => s2.stop());
+  await forwards(t, { servers: [s2.url], nkeySeedFile: seedFile }, 'nkey-1', count(s2, { user: s2.user.user, pass: s2.user.pass }));
+
+  const other = nkeys.createUser();
+  writeFileSync(join(dir, 'other.nk'), new TextDecoder().decode(other.getSeed()));
+  const bad = testEdge(fleetWith({ servers: [s2.url], nkeySeedFile: join(dir, 'other.nk') }, 'nkey-bad'), logger);
+  t.teardown(() => bad.close());
+  await until('refused', () => /refused the credentials/.test(bad.forwarder.status().lastError ?? ''), 20_000);
+  t.pass('an unknown NKey is refused with the fix');
+});
+
+t.test('TLS with a private CA', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'fg-nats-tls-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=facegate test CA');
+  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
+  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  ssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'san.ext');
+  const s = await NatsServer.start({ tls: { cert: join(dir, 'server.crt'), key: join(dir, 'server.key') } });
+  t.teardown(() => s.stop());
+  const ca = join(dir, 'ca.crt');
+  await forwards(t, { servers: [s.url], user: s.user.user, password: s.user.pass, tls: { ca } }, 'tls-1', async () => {
+    const nc = await connect({ servers: s.url, user: s.user.user, pass: s.user.pass, tls: { ca: (await import('node:fs')).readFileSync(ca, 'utf8') } });
+    try {
+      return (await readStream(nc, 'FACEGATE_EVENTS').catch(() => [])).length;
+    } finally {
+      await nc.close();
+    }
+  });
+  // Without the CA the server's certificate is not trusted: a clear error, nothing forwarded.
+  const noCa = testEdge(fleetWith({ servers: [s.url], user: s.user.user, password: s.user.pass }, 'tls-no-ca'), logger);
+  t.teardown(() => noCa.close());
+  await until('an error', () => (noCa.forwarder.status().lastError ?? '').length > 0, 20_000);
+  t.equal(noCa.forwarder.status().connected, false, `refused: ${noCa.forwarder.status().lastError?.split('\n')[0]}`);
+  t.match(noCa.forwarder.status().lastError, /TLS with NATS .* failed[\s\S]*fix: set fleet.nats.tls.ca/);
+});
