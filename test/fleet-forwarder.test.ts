@@ -128,3 +128,18 @@ t.test('NATS unreachable at start: the forwarder keeps retrying and delivers onc
   t.equal((await readStream(nc, 'FACEGATE_EVENTS')).length, 20);
   await nc.close();
 });
+
+t.test('closing while NATS is down does not hang', async (t) => {
+  const s = await NatsServer.start();
+  t.teardown(() => s.stop());
+  const { bus, cursors } = box(t);
+  fleetCursorStart(cursors);
+  const fwd = createFleetForwarder({ fleet: fleetConfig(s, 'door-4'), logger });
+  const runner = runSinks([fwd], { bus, cursors, logger, backoff });
+  await until('connected', () => fwd.status().connected);
+  await s.kill();
+  bus.publish(health(1));
+  const t0 = Date.now();
+  await runner.stop();
+  t.ok(Date.now() - t0 < 8000, `stopped in ${Date.now() - t0} ms with NATS down`);
+});

@@ -224,7 +224,11 @@ export function startNatsLink(opts: NatsLinkOptions): NatsLink {
       ready = false;
       const c = nc;
       nc = undefined;
-      if (c && !c.isClosed()) await c.drain().catch(() => c.close().catch(() => undefined));
+      if (c && !c.isClosed()) {
+        // Drain delivers what is buffered; with the server gone it would wait for a reconnect.
+        const drained = await Promise.race([c.drain().then(() => true, () => false), new Promise<boolean>((r) => setTimeout(() => r(false), 2000).unref())]);
+        if (!drained) await c.close().catch(() => undefined);
+      }
     },
   };
 }
