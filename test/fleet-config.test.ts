@@ -64,3 +64,16 @@ t.test('bad input: path and a fix', async (t) => {
   const typo = issues(`${base}  nodeid: x\n`);
   t.ok(typo.find((i) => i.path.startsWith('fleet')), 'a misspelt key is an error');
 });
+
+t.test('the commented example in config/default.yaml parses once uncommented', async (t) => {
+  const { readFileSync } = await import('node:fs');
+  const text = readFileSync(new URL('../config/default.yaml', import.meta.url), 'utf8');
+  const block = text.slice(text.indexOf('# fleet:'));
+  const yaml = block
+    .split('\n')
+    .map((l) => (l.startsWith('# ') ? l.slice(2) : l.startsWith('#') ? l.slice(1) : l))
+    .join('\n');
+  const c = parseConfigText(yaml, 'default.yaml fleet example', { baseDir: '/etc/facegate' });
+  t.equal(c.fleet?.nodeId, 'door-box-1');
+  t.equal(c.fleet?.hub?.postgres.passwordFile, '/etc/facegate/postgres.password');
+});
