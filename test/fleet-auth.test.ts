@@ -10,7 +10,11 @@ import { join } from 'node:path';
 import t from 'tap';
 import { nkeys } from '@nats-io/transport-node';
 import { connect } from '@nats-io/transport-node';
+import { Kvm } from '@nats-io/kv';
 import { parseConfig } from '../src/config/index.ts';
+import { startGalleryFollower } from '../src/fleet/gallery-follower.ts';
+import { openGallery } from '../src/gallery/index.ts';
+import { CursorStore } from '../src/outputs/index.ts';
 import { createLogger } from '../src/log.ts';
 import { readStream, until } from './helpers/fleet.ts';
 import { healthEvent, testEdge } from './helpers/fleet-setup.ts';
@@ -92,4 +96,53 @@ t.test('TLS with a private CA', async (t) => {
   await until('an error', () => (noCa.forwarder.status().lastError ?? '').length > 0, 20_000);
   t.equal(noCa.forwarder.status().connected, false, `refused: ${noCa.forwarder.status().lastError?.split('\n')[0]}`);
   t.match(noCa.forwarder.status().lastError, /TLS with NATS .* failed[\s\S]*fix: set fleet.nats.tls.ca/);
+});
+
+t.test('per-edge NATS permissions (the README example): an edge speaks for itself only', async (t) => {
+  const edgePerm = {
+    publish: ['facegate.hq.door-1.events.>', '$JS.API.>', '$O.facegate-snapshots.>'],
+    subscribe: ['_INBOX.>', '$KV.facegate-gallery.>'],
+  };
+  const s = await NatsServer.start({ users: { hub: 'hub-pw', 'door-1': 'door-1-pw' }, permissions: { 'door-1': edgePerm } });
+  t.teardown(() => s.stop());
+  const own = testEdge(fleetWith({ servers: [s.url], user: 'door-1', password: 'door-1-pw' }, 'door-1'), logger);
+  t.teardown(() => own.close());
+  for (let i = 0; i < 5; i++) own.bus.publish(healthEvent(i));
+  const count = async () => {
+    const nc = await connect({ servers: s.url, user: 'hub', pass: 'hub-pw' });
+    try {
+      return (await readStream(nc, 'FACEGATE_EVENTS').catch(() => [])).filter((m) => m.node === 'door-1').length;
+    } finally {
+      await nc.close();
+    }
+  };
+  await until('door-1 forwards as itself', async () => (await count()) === 5, 20_000, 50);
+  t.pass('door-1 forwarded its own events with its restricted user');
+  // ... and follows the gallery the hub's user writes.
+  const hubNc = await connect({ servers: s.url, user: 'hub', pass: 'hub-pw' });
+  const kv = await new Kvm(hubNc).create('facegate-gallery', { history: 1 });
+  const emb = Buffer.from(new Float32Array(512).fill(1 / Math.sqrt(512)).buffer).toString('base64');
+  await kv.put('id_perm0001', JSON.stringify({ v: 1, id: 'id_perm0001', name: 'Perm', groups: [], metadata: {}, updatedMs: 1, templates: [{ id: 'tpl_perm0001', modelId: 'w600k_mbf_dq', masked: false, embedding: emb, quality: null }] }));
+  const gdir = mkdtempSync(join(tmpdir(), 'fg-nats-perm-'));
+  const gallery = openGallery(join(gdir, 'gallery.sqlite'));
+  const state = new CursorStore(join(gdir, 'fleet.sqlite'));
+  const follower = startGalleryFollower({ fleet: fleetWith({ servers: [s.url], user: 'door-1', password: 'door-1-pw' }, 'door-1'), gallery, state, logger });
+  t.teardown(async () => {
+    await follower.close();
+    state.close();
+    gallery.close();
+    rmSync(gdir, { recursive: true, force: true });
+    await hubNc.close();
+  });
+  await follower.synced(20_000);
+  t.equal(gallery.getIdentity('id_perm0001')?.name, 'Perm', 'the restricted edge user follows the gallery');
+  // The same user claiming to be door-2: the server refuses the subjects.
+  const spoof = testEdge(fleetWith({ servers: [s.url], user: 'door-1', password: 'door-1-pw' }, 'door-2'), logger);
+  t.teardown(() => spoof.close());
+  for (let i = 0; i < 3; i++) spoof.bus.publish(healthEvent(i));
+  await until('refused', () => spoof.runner.health()[0].failed > 0, 20_000, 50);
+  t.equal(spoof.cursors.get('fleet'), 0, 'nothing acknowledged for door-2');
+  const nc = await connect({ servers: s.url, user: 'hub', pass: 'hub-pw' });
+  t.equal((await readStream(nc, 'FACEGATE_EVENTS')).filter((m) => m.node === 'door-2').length, 0, 'no door-2 event in the stream');
+  await nc.close();
 });

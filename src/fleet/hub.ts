@@ -31,7 +31,7 @@ import { createUploadEnrollment, type UploadEnrollment } from '../app/identities
 import { createEmbedder, type Embedder } from '../recognize/index.ts';
 import { SnapshotStore } from '../events/index.ts';
 import { ensureEventsStream, manager } from './stream.ts';
-import { HEADER_SITE, HEADER_VERSION, NS_PER_MS, parseEventSubject, parseMessageId } from './subjects.ts';
+import { HEADER_VERSION, NS_PER_MS, parseEventSubject, parseMessageId } from './subjects.ts';
 
 export interface HubOptions {
   readonly logger: Logger;
@@ -151,6 +151,7 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
   });
 
   const toRow = (m: JsMsg): HubEventRow | undefined => {
+    // Node and site come from the subject (what NATS permissions govern), never from a header.
     const where = parseEventSubject(m.subject, f.names.subjectPrefix);
     const id = parseMessageId(m.headers?.get('Nats-Msg-Id') ?? '');
     let body: Record<string, unknown>;
@@ -163,7 +164,7 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
     const eventId = Number(body.id);
     if (!Number.isSafeInteger(eventId) || eventId <= 0 || (id && (id.node !== where.node || id.eventId !== eventId))) return undefined;
     const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-    return { nodeId: where.node, site: m.headers?.get(HEADER_SITE) || where.site, eventId, type: String(body.type ?? where.type), timeMs: Number(body.timeMs ?? 0), cameraId: str(body.cameraId), gateId: str(body.gateId), identityId: str(body.identityId), body, version: m.headers?.get(HEADER_VERSION) || undefined };
+    return { nodeId: where.node, site: where.site, eventId, type: String(body.type ?? where.type), timeMs: Number(body.timeMs ?? 0), cameraId: str(body.cameraId), gateId: str(body.gateId), identityId: str(body.identityId), body, version: m.headers?.get(HEADER_VERSION) || undefined };
   };
 
   // The consumer: fetch a batch, insert it in one transaction, then ack.

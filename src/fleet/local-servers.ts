@@ -34,6 +34,8 @@ export interface NatsServerOptions {
   readonly token?: string;
   /** Pin the port (restart tests keep it); default a free one. */
   readonly port?: number;
+  /** Per-user permissions (subjects allowed to publish / subscribe); users not named have all. */
+  readonly permissions?: Readonly<Record<string, { readonly publish?: readonly string[]; readonly subscribe?: readonly string[] }>>;
   /** NKey users (public keys, U...) besides the password users. */
   readonly nkeys?: readonly string[];
   /** Require TLS with this server certificate (PEM files). */
@@ -85,7 +87,11 @@ export class NatsServer {
     const users = opts.token ? {} : (opts.users ?? { facegate: `pw-${Math.random().toString(36).slice(2)}` });
     const lines = [`listen: "127.0.0.1:${port}"`, `jetstream { store_dir: ${quote(join(dir, 'js'))} }`, 'max_payload: 1048576'];
     if (opts.token) lines.push(`authorization { token: ${quote(opts.token)} }`);
-    else lines.push(`authorization { users = [ ${[...Object.entries(users).map(([u, p]) => `{ user: ${quote(u)}, password: ${quote(p)} }`), ...(opts.nkeys ?? []).map((k) => `{ nkey: ${quote(k)} }`)].join(', ')} ] }`);
+    else lines.push(`authorization { users = [ ${[...Object.entries(users).map(([u, p]) => {
+            const perm = opts.permissions?.[u];
+            const allow = (list: readonly string[] | undefined) => `{ allow: [${(list ?? []).map(quote).join(', ')}] }`;
+            return `{ user: ${quote(u)}, password: ${quote(p)}${perm ? `, permissions: { publish: ${allow(perm.publish)}, subscribe: ${allow(perm.subscribe)} }` : ''} }`;
+          }), ...(opts.nkeys ?? []).map((k) => `{ nkey: ${quote(k)} }`)].join(', ')} ] }`);
     if (opts.tls) lines.push(`tls { cert_file: ${quote(opts.tls.cert)}, key_file: ${quote(opts.tls.key)} }`);
     writeFileSync(join(dir, 'nats.conf'), `${lines.join('\n')}\n`);
     const s = new NatsServer(dir, port, users, opts.token);
