@@ -14,7 +14,7 @@ import { createMetrics } from '../src/api/metrics.ts';
 import { startApiServer, type ApiServer, type IdentityApi } from '../src/api/server.ts';
 import { LiveFrames } from '../src/app/live-frames.ts';
 import { createUnknownsApi } from '../src/app/unknowns.ts';
-import { EventBus, EventLog, type Event } from '../src/events/index.ts';
+import { EventBus, EventLog, type Event, type NewEvent } from '../src/events/index.ts';
 import { openGallery } from '../src/gallery/index.ts';
 import { createLogger } from '../src/log.ts';
 import type { Frame } from '../src/types.ts';
@@ -84,7 +84,15 @@ t.test('Gallery.mergeUnknowns and the unknown-clusters API', async (t) => {
   // Naming a cluster enrols its snapshots through the identity API (real models): covered by
   // test/dashboard.test.ts. Listing, merging and dismissing, tested here, never call it.
   const noIdentities = {} as IdentityApi;
-  const api = createUnknownsApi({ gallery: g, recentUnknownEvents: () => events, snapshotFile: () => undefined, identities: noIdentities, publish: () => undefined, logger: createLogger({ level: 'silent' }) });
+  // The audit events go to a real event log (schema-checked on append).
+  const log = new EventLog(':memory:');
+  const bus = new EventBus(log);
+  t.teardown(() => {
+    bus.close();
+    log.close();
+  });
+  const deps = { gallery: g, recentUnknownEvents: () => events, snapshotFile: () => undefined, identities: noIdentities, publish: (e: NewEvent) => bus.publish(e), mergeHistory: () => log.query({ types: ['unknown.merged'], order: 'asc', limit: 100 }), logger: createLogger({ level: 'silent' }) };
+  const api = createUnknownsApi(deps);
   const list = api.list();
   t.same(
     list.map((u) => [u.id, u.count, u.snapshots]),
@@ -102,10 +110,14 @@ t.test('Gallery.mergeUnknowns and the unknown-clusters API', async (t) => {
     [a],
     'the merged-from cluster is gone',
   );
+  t.match(log.query({ types: ['unknown.merged'], limit: 10 }), [{ type: 'unknown.merged', data: { actor: 'a', from: b, into: a, count: 3 } }], 'the merge is an audit event naming the actor');
+  // After a restart the log still says b became a: its past sightings stay under a.
+  t.same(createUnknownsApi(deps).list().find((u) => u.id === a)?.snapshots, ['snap_bbbbbbbb', 'snap_aaaaaaa2', 'snap_aaaaaaa1'], 'the merge survives a restart (read back from the log)');
   t.equal(api.merge('unk_404', a, 'a'), undefined, 'an unknown id merges nothing');
   t.throws(() => g.mergeUnknowns(a, a), /itself/, 'not into itself');
   t.ok(api.dismiss(a, 'a'), 'dismissed');
   t.notOk(api.dismiss(a, 'a'), 'twice: nothing to dismiss');
+  t.match(log.query({ types: ['unknown.dismissed'], limit: 10 }), [{ type: 'unknown.dismissed', data: { actor: 'a', unknownId: a } }], 'the dismissal is an audit event');
   t.same(g.listUnknowns(), [], 'no unknowns left');
 });
 

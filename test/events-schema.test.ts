@@ -86,6 +86,8 @@ function samples(): NewEvent[] {
     { type: 'identity.updated', timeMs: T, identityId: 'alice-id', data: { actor: 'hr-admin', name: 'Alice B', groups: ['staff', 'night'] } },
     { type: 'identity.updated', timeMs: T, identityId: 'alice-id', data: { actor: 'hr-admin', templatesAdded: 4 } },
     { type: 'identity.removed', timeMs: T, identityId: 'alice-id', data: { actor: 'hr-admin', name: 'Alice B' } },
+    { type: 'unknown.merged', timeMs: T, data: { actor: 'hr-admin', from: 'unk_2', into: 'unk_1', count: 5 } },
+    { type: 'unknown.dismissed', timeMs: T, data: { actor: 'hr-admin', unknownId: 'unk_3' } },
   ];
 }
 

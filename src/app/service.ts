@@ -11,7 +11,7 @@ import { startApiServer, type ApiServer, type GateApi } from '../api/server.ts';
 import { createMetrics, histogramP95ByLabel, type Metrics } from '../api/metrics.ts';
 import { cameraStartDelayMs, describeProviders, ingestCameraConfig, providerFor, type Config, type ConfigDiff, type CameraEntry } from '../config/index.ts';
 import { chooseTier, createDetector, readProfile, type Detector } from '../detect/index.ts';
-import { EventBus, EventLog, SnapshotStore, type Event } from '../events/index.ts';
+import { EventBus, EventLog, MAX_PAGE, SnapshotStore, type Event } from '../events/index.ts';
 import { ensureTemplatesFor, openGallery, type Gallery } from '../gallery/index.ts';
 import { parseGates, type GatePolicy, type ManualRequest } from '../gates/index.ts';
 import type { CameraConfig } from '../ingest/index.ts';
@@ -356,6 +356,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
       unknowns: ((u) => (fleet ? refusingUnknownsApi(u) : u))(createUnknownsApi({
         gallery,
         recentUnknownEvents: (limit) => eventLog.query({ types: ['face.unknown'], order: 'desc', limit }),
+        mergeHistory: () => eventLog.query({ types: ['unknown.merged'], order: 'asc', limit: MAX_PAGE }),
         snapshotFile: (id) => {
           try {
             return snapshots.path(id, 'face');

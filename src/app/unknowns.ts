@@ -4,7 +4,9 @@
  * face.unknown events. Naming a cluster promotes it to an identity (its centroid as the first
  * template), then enrols up to `maxPhotos` of its face snapshots as real photos (templates + crops,
  * so the person has photos and masked variants); merging and dismissing are gallery transactions.
- * Every change is logged with the actor (the token id); naming is an identity.created audit event.
+ * Every change is an audit event naming the actor (the token id): naming is identity.created,
+ * merging unknown.merged, dismissing unknown.dismissed. The merges in the log also keep a merged
+ * cluster's past sightings under the cluster it joined, across restarts.
  */
 import { readFile } from 'node:fs/promises';
 import type { IdentityApi, UnknownCluster, UnknownsApi } from '../api/server.ts';
@@ -20,7 +22,9 @@ export interface UnknownsDeps {
   readonly snapshotFile: (id: string) => string | undefined;
   /** Adds photos to an identity (the API's enrolment path: detection, quality checks, templates). */
   readonly identities: IdentityApi;
-  readonly publish: (event: NewEventOf<'identity.created'>) => Event | void;
+  readonly publish: (event: NewEventOf<'identity.created' | 'unknown.merged' | 'unknown.dismissed'>) => Event | void;
+  /** Every unknown.merged event in the log, oldest first (which clusters became which). */
+  readonly mergeHistory?: () => readonly Event[];
   readonly logger: Logger;
   /** Face snapshots enrolled when a cluster is named (default 3). */
   readonly maxPhotos?: number;
@@ -31,8 +35,19 @@ export interface UnknownsDeps {
 export function createUnknownsApi(d: UnknownsDeps): UnknownsApi {
   const maxPhotos = d.maxPhotos ?? 3;
   const thumbs = d.thumbnails ?? 4;
-  // Clusters merged since start: their past sightings show under the cluster they joined.
+  // Clusters merged (from the log, then as they happen): past sightings show under the cluster they joined.
   const mergedInto = new Map<string, string>();
+  for (const e of d.mergeHistory?.() ?? []) {
+    const m = e.data as { from?: unknown; into?: unknown };
+    if (typeof m.from === 'string' && typeof m.into === 'string') mergedInto.set(m.from, m.into);
+  }
+  const audit = (event: NewEventOf<'identity.created' | 'unknown.merged' | 'unknown.dismissed'>): void => {
+    try {
+      d.publish(event);
+    } catch (err) {
+      d.logger.error({ err, type: event.type }, 'audit event not logged');
+    }
+  };
   const resolve = (id: string): string => {
     let cur = id;
     for (let i = 0; i < 100 && mergedInto.has(cur); i++) cur = mergedInto.get(cur) ?? cur;
@@ -62,11 +77,7 @@ export function createUnknownsApi(d: UnknownsDeps): UnknownsApi {
     name: async (id, input, actor) => {
       const snaps = snapshotsById().get(id) ?? [];
       const identity = d.gallery.promoteUnknown(id, input.name, { groups: input.groups });
-      try {
-        d.publish({ type: 'identity.created', timeMs: Date.now(), identityId: identity.id, data: { actor, name: identity.name, groups: [...identity.groups], templates: 1 } });
-      } catch (err) {
-        d.logger.error({ err, identityId: identity.id }, 'audit event not logged');
-      }
+      audit({ type: 'identity.created', timeMs: Date.now(), identityId: identity.id, data: { actor, name: identity.name, groups: [...identity.groups], templates: 1 } });
       let added = 0;
       const rejected: string[] = [];
       for (const snap of snaps) {
@@ -86,12 +97,14 @@ export function createUnknownsApi(d: UnknownsDeps): UnknownsApi {
       if (!known.has(from) || !known.has(into)) return undefined;
       const merged = d.gallery.mergeUnknowns(from, into);
       mergedInto.set(from, into);
+      audit({ type: 'unknown.merged', timeMs: Date.now(), data: { actor, from, into, count: merged.count } });
       d.logger.info({ actor, from, into, count: merged.count }, 'unknowns merged');
       return view(merged, snapshotsById());
     },
     dismiss: (id, actor) => {
       if (!d.gallery.listUnknowns().some((u) => u.id === id)) return false;
       d.gallery.removeUnknown(id);
+      audit({ type: 'unknown.dismissed', timeMs: Date.now(), data: { actor, unknownId: id } });
       d.logger.info({ actor, unknownId: id }, 'unknown dismissed');
       return true;
     },

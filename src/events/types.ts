@@ -236,6 +236,21 @@ const identityRemoved = z.strictObject({
   data: z.looseObject({ actor, name: z.string().optional().describe('the name it had') }),
 });
 
+// Audit of unknown-face clusters (the dashboard's Unknowns page): naming one is identity.created.
+const unknownId = z.string().min(1).max(128);
+
+const unknownMerged = z.strictObject({
+  ...envelope,
+  type: z.literal('unknown.merged'),
+  data: z.looseObject({ actor, from: unknownId.describe('the cluster merged away'), into: unknownId.describe('the cluster that holds both now'), count: z.number().int().min(0).describe('sightings of the merged cluster') }),
+});
+
+const unknownDismissed = z.strictObject({
+  ...envelope,
+  type: z.literal('unknown.dismissed'),
+  data: z.looseObject({ actor, unknownId }),
+});
+
 export const eventSchema = z.discriminatedUnion('type', [
   cameraUp,
   cameraDown,
@@ -254,6 +269,8 @@ export const eventSchema = z.discriminatedUnion('type', [
   identityCreated,
   identityUpdated,
   identityRemoved,
+  unknownMerged,
+  unknownDismissed,
 ]);
 
 export type Event = z.output<typeof eventSchema>;

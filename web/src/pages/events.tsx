@@ -8,11 +8,11 @@ const TYPE_FILTERS = [
   { id: 'gate', label: 'Gate decisions and actions', match: (t: string) => t.startsWith('gate.') },
   { id: 'face', label: 'Faces', match: (t: string) => t.startsWith('face.') },
   { id: 'camera', label: 'Camera health', match: (t: string) => t.startsWith('camera.') },
-  { id: 'identity', label: 'People changes (audit)', match: (t: string) => t.startsWith('identity.') },
+  { id: 'identity', label: 'People and unknowns changes (audit)', match: (t: string) => t.startsWith('identity.') || t.startsWith('unknown.') },
   { id: 'all', label: 'Everything (with tracks, health)', match: () => true },
 ] as const;
 
-const PAGE_TYPES: Readonly<Record<string, readonly string[] | undefined>> = { default: ['face.*', 'gate.*', 'camera.*', 'identity.*', 'stage.*'], gate: ['gate.*'], face: ['face.*'], camera: ['camera.*'], identity: ['identity.*'] };
+const PAGE_TYPES: Readonly<Record<string, readonly string[] | undefined>> = { default: ['face.*', 'gate.*', 'camera.*', 'identity.*', 'unknown.*', 'stage.*'], gate: ['gate.*'], face: ['face.*'], camera: ['camera.*'], identity: ['identity.*', 'unknown.*'] };
 const PAGE_SIZE = 200;
 
 function who(e: FgEvent): string {
