@@ -213,3 +213,16 @@ t.test('slow consumers: 50 stuck clients are dropped with lagged; a normal clien
   t.ok(grown < 300, `RSS grew ${grown.toFixed(0)} MB with 50 stuck clients (bounded send buffers)`);
   w.close();
 });
+
+t.test('/healthz says whether a token is needed (the dashboard skips sign-in when auth is off)', async (t) => {
+  t.same(await (await fetch(`${api.url}/healthz`)).json(), { ok: true, auth: true });
+  const open = await startApiServer(
+    { events: { lastId: () => log.lastId(), replayThenLive: (since, filter) => bus.replayThenLive(since, filter), query: (q) => log.query(q) }, tokens: () => tokens, metrics: createMetrics({ defaultMetrics: false }) },
+    { bind: '127.0.0.1', port: 0, authEnabled: false },
+  );
+  t.teardown(() => open.close());
+  t.same(await (await fetch(`${open.url}/healthz`)).json(), { ok: true, auth: false });
+  const me = await fetch(`${open.url}/v1/me`);
+  t.equal(me.status, 200, 'with auth off, /v1/me answers without a token');
+  t.match(await me.json(), { id: 'anonymous', role: 'admin' });
+});

@@ -19,6 +19,8 @@ export { HttpError, readJson, sendJson, stringArray } from './router.ts';
 export interface RouteOptions {
   readonly maxMessageBytes: number;
   readonly maxUploadBytes: number;
+  /** Said by /healthz (public): the dashboard skips its sign-in page when auth is off. */
+  readonly authEnabled: boolean;
 }
 
 /** A typed stage error (a gallery validation error, say) carries a code and a fix: the client's fault. */
@@ -194,7 +196,7 @@ export function createHttpHandler(deps: ApiDeps, gate: AuthGate, log: RateLimite
     const path = url.pathname;
     const method = req.method ?? 'GET';
     const parts = path.split('/').filter(Boolean);
-    if (path === '/healthz') return sendJson(res, 200, { ok: true });
+    if (path === '/healthz') return sendJson(res, 200, { ok: true, auth: opts.authEnabled });
     if (path === '/readyz') {
       const ready = deps.ready ? deps.ready() : true;
       return sendJson(res, ready ? 200 : 503, { ready });

@@ -27,7 +27,7 @@ export async function startApiServer(deps: ApiDeps, opts: ApiOptions): Promise<A
   const log = new RateLimitedLog(deps.logger, { maxLines: opts.logLinesPerMinute ?? 10, windowMs: 60_000, onSuppressed: (topic) => deps.metrics.logSuppressed.inc({ topic }) });
   const gate = createAuthGate({ tokens: deps.tokens, authEnabled: opts.authEnabled ?? true, failuresPerMinute: limits.authFailuresPerMinute, metrics: deps.metrics, log });
   const site = deps.webRoot !== undefined ? loadStaticSite(deps.webRoot) : undefined;
-  const routes = createHttpHandler(deps, gate, log, { maxMessageBytes, maxUploadBytes: opts.maxUploadBytes ?? 10 * 1024 * 1024 }, site);
+  const routes = createHttpHandler(deps, gate, log, { maxMessageBytes, maxUploadBytes: opts.maxUploadBytes ?? 10 * 1024 * 1024, authEnabled: opts.authEnabled ?? true }, site);
 
   let guard: ReturnType<typeof limitConnections> | undefined;
   const handler = (req: IncomingMessage, res: ServerResponse): void => {

@@ -119,6 +119,17 @@ export class Api {
   }
 }
 
+/** Whether the server asks for a token (public /healthz; false only with auth.enabled: false). */
+export async function authRequired(): Promise<boolean> {
+  try {
+    const res = await fetch('/healthz', { cache: 'no-store' });
+    const body = (await res.json()) as { auth?: unknown };
+    return body.auth !== false;
+  } catch {
+    return true;
+  }
+}
+
 /** Check a token: who it is, or an ApiError (401 wrong token, 0 server unreachable). */
 export async function whoAmI(token: string): Promise<Me> {
   return new Api(token).json<Me>('/v1/me');
