@@ -183,6 +183,9 @@ t.test('matchesFilter and the SQL filter agree on random events and filters', as
       gates: subset(gates),
       identities: subset(['alice', 'bob', 'carol']),
       types: subset(['gate.*', 'gate.denied', 'camera.stalled', 'system.health', 'camera.*', '*', 'gate']),
+      // A box's events have no fleet origin: a node or site list matches none of them, in both.
+      nodes: rand() < 0.1 ? ['door-1'] : undefined,
+      sites: rand() < 0.1 ? ['hq'] : undefined,
     });
     const expected = all.filter((e: Event) => matchesFilter(e, filter)).map((e) => e.id);
     const got = log.since(0, filter, 10_000).map((e) => e.id);

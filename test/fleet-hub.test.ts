@@ -74,6 +74,13 @@ t.test('two edges -> hub -> PostgreSQL, exactly once; PG outage; replay outside 
   t.equal(body.events.length, 500);
   t.same(new Set(body.events.map((e) => e.nodeId)), new Set(['door-1', 'door-2']));
   t.ok(body.events.every((e) => (e.nodeId === 'door-1' ? e.site === 'hq' : e.site === 'lab')));
+  // Filters by origin: ?node= and ?site= on GET /v1/events.
+  const only = async (q: string) => ((await (await fetch(`${hub.api.url}/v1/events?limit=1000&${q}`, { headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } })).json()) as { events: { nodeId: string }[] }).events;
+  const door2 = await only('node=door-2');
+  t.equal(door2.length, 250, '?node=door-2: that edge only');
+  t.ok(door2.every((e) => e.nodeId === 'door-2'));
+  t.same(new Set((await only('site=hq')).map((e) => e.nodeId)), new Set(['door-1']), '?site=hq: the edges of that site');
+  t.equal((await only('node=elsewhere')).length, 0, 'an unknown node: nothing');
   await until('the WebSocket saw 500', () => seen.length >= 500);
   t.equal(seen.length, 500);
   t.equal(new Set(seen.map((e) => `${String(e.nodeId)}:${String(e.nodeEventId)}`)).size, 500);

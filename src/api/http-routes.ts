@@ -59,6 +59,8 @@ function coreRoutes(deps: ApiDeps): Route[] {
             cameraId: url.searchParams.get('camera') ?? undefined,
             gateId: url.searchParams.get('gate') ?? undefined,
             identityId: url.searchParams.get('identity') ?? undefined,
+            nodeId: url.searchParams.get('node') ?? undefined,
+            site: url.searchParams.get('site') ?? undefined,
             order: order ?? undefined,
             limit: Math.min(num('limit') ?? 100, 1000),
           }),

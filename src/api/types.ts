@@ -19,6 +19,9 @@ export interface EventQuery {
   readonly cameraId?: string;
   readonly gateId?: string;
   readonly identityId?: string;
+  /** Fleet origin (a hub's events): `?node=` and `?site=`. A single box's events have none. */
+  readonly nodeId?: string;
+  readonly site?: string;
   /** asc (default): oldest first; desc: newest first (the dashboard pages backwards). */
   readonly order?: 'asc' | 'desc';
   readonly limit?: number;

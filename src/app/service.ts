@@ -328,7 +328,12 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
   const apiIdentities = createCheckedIdentityApi({ gallery, enroll: (photo) => enrollment.enroll(photo), publish: (event) => bus.publish(event), logger: log, threshold: () => recognition.thresholds.unmasked });
   const api = await startApiServer(
     {
-      events: { lastId: () => eventLog.lastId(), replayThenLive: (since, filter) => bus.replayThenLive(since, filter), query: (q) => eventLog.query(q) },
+      events: {
+        lastId: () => eventLog.lastId(),
+        replayThenLive: (since, filter) => bus.replayThenLive(since, filter),
+        // A box's events carry no fleet origin: a node or site query matches none of them (the hub's do).
+        query: (q) => (q.nodeId !== undefined || q.site !== undefined ? [] : eventLog.query(q)),
+      },
       tokens: () => config.auth.tokens,
       metrics,
       identities: fleet ? refusingIdentityApi(apiIdentities) : apiIdentities,

@@ -4,6 +4,8 @@
  * value: a filter on cameras never passes system.health or gate.opened (they have no camera).
  * Type entries are exact types (`gate.denied`), a family (`gate.*`), or `*`.
  * EventLog.since applies the same rules in SQL; a test holds the two together.
+ * `nodes` and `sites` select by the box an event came from: only a fleet hub's events carry them
+ * (src/fleet), so on a single box such a filter matches nothing, like any absent field.
  */
 import { z } from 'zod';
 import { EventsError } from './errors.ts';
@@ -14,6 +16,10 @@ export interface EventFilter {
   readonly gates?: readonly string[] | undefined;
   readonly types?: readonly string[] | undefined;
   readonly identities?: readonly string[] | undefined;
+  /** Fleet node ids (hub events only). */
+  readonly nodes?: readonly string[] | undefined;
+  /** Fleet sites (hub events only). */
+  readonly sites?: readonly string[] | undefined;
 }
 
 const TYPE_PATTERN = /^(\*|[a-z]+(\.[a-z]+)*(\.\*)?)$/;
@@ -36,6 +42,8 @@ export const eventFilterSchema = z.strictObject({
     .max(100)
     .optional(),
   identities: idList.optional(),
+  nodes: idList.optional().meta({ description: 'fleet node ids: events a hub received from these edges' }),
+  sites: idList.optional().meta({ description: 'fleet sites: events a hub received from edges of these sites' }),
 });
 
 /** Validate a filter from outside (an API message). Throws EventsError EVENT_FILTER_INVALID. */
@@ -43,7 +51,7 @@ export function parseEventFilter(input: unknown): EventFilter {
   const r = eventFilterSchema.safeParse(input ?? {});
   if (r.success) return r.data;
   throw new EventsError('EVENT_FILTER_INVALID', `invalid event filter: ${r.error.issues.map((i) => `${i.path.join('.') || 'filter'}: ${i.message}`).join('; ')}`, {
-    hint: `a filter is { cameras?, gates?, types?, identities? }, each a list of strings; types are ${TYPE_PATTERN_EXPECTED}`,
+    hint: `a filter is { cameras?, gates?, types?, identities?, nodes?, sites? }, each a list of strings; types are ${TYPE_PATTERN_EXPECTED}`,
   });
 }
 
@@ -59,12 +67,20 @@ export function typeMatches(type: string, pattern: string): boolean {
 
 const restricts = (list: readonly string[] | undefined): list is readonly string[] => list !== undefined && list.length > 0;
 
-export function matchesFilter(event: Pick<Event, 'type' | 'cameraId' | 'gateId' | 'identityId'>, filter: EventFilter | undefined): boolean {
+/** Where a hub's event came from (absent on a single box's events). */
+export interface EventOrigin {
+  readonly nodeId?: string | undefined;
+  readonly site?: string | undefined;
+}
+
+export function matchesFilter(event: Pick<Event, 'type' | 'cameraId' | 'gateId' | 'identityId'> & EventOrigin, filter: EventFilter | undefined): boolean {
   if (!filter) return true;
   if (restricts(filter.types) && !filter.types.some((p) => typeMatches(event.type, p))) return false;
   if (restricts(filter.cameras) && (event.cameraId === undefined || !filter.cameras.includes(event.cameraId))) return false;
   if (restricts(filter.gates) && (event.gateId === undefined || !filter.gates.includes(event.gateId))) return false;
   if (restricts(filter.identities) && (event.identityId === undefined || !filter.identities.includes(event.identityId))) return false;
+  if (restricts(filter.nodes) && (event.nodeId === undefined || !filter.nodes.includes(event.nodeId))) return false;
+  if (restricts(filter.sites) && (event.site === undefined || !filter.sites.includes(event.site))) return false;
   return true;
 }
 
@@ -98,5 +114,7 @@ export function filterSql(filter: EventFilter | undefined): { where: string; par
   inList('camera_id', filter.cameras);
   inList('gate_id', filter.gates);
   inList('identity_id', filter.identities);
+  // A box's log has no origin columns: its events carry no node or site, so nothing matches.
+  if (restricts(filter.nodes) || restricts(filter.sites)) parts.push('0');
   return { where: parts.length ? parts.join(' AND ') : '1', params };
 }

@@ -26,13 +26,10 @@ export interface HubEvent extends ApiEvent {
   readonly [key: string]: unknown;
 }
 
-/** A filter that may also name nodes and sites (hub only; extra keys of the box filter). */
-export type HubFilter = EventFilter & { readonly nodes?: readonly string[]; readonly sites?: readonly string[] };
+/** The box filter: its `nodes` and `sites` match the origin every hub event carries. */
+export type HubFilter = EventFilter;
 
 export function matchesHubFilter(e: HubEvent, f: HubFilter | undefined): boolean {
-  if (!f) return true;
-  if (f.nodes && f.nodes.length > 0 && !f.nodes.includes(e.nodeId)) return false;
-  if (f.sites && f.sites.length > 0 && !f.sites.includes(e.site)) return false;
   return matchesFilter(e as Parameters<typeof matchesFilter>[0], f);
 }
 
