@@ -9,17 +9,15 @@
 import { Subject } from 'rxjs';
 import { startApiServer, type ApiServer, type GateApi } from '../api/server.ts';
 import { createMetrics, histogramP95ByLabel, type Metrics } from '../api/metrics.ts';
-import { cameraStartDelayMs, describeProviders, ingestCameraConfig, providerFor, type Config, type ConfigDiff, type CameraEntry } from '../config/index.ts';
-import { chooseTier, createDetector, readProfile, type Detector } from '../detect/index.ts';
+import { cameraStartDelayMs, describeProviders, ingestCameraConfig, type Config, type ConfigDiff } from '../config/index.ts';
 import { EventBus, EventLog, MAX_PAGE, SnapshotStore, type Event } from '../events/index.ts';
 import { ensureTemplatesFor, openGallery, type Gallery } from '../gallery/index.ts';
 import { parseGates, type GatePolicy, type ManualRequest } from '../gates/index.ts';
 import type { CameraConfig } from '../ingest/index.ts';
 import type { Logger } from '../log.ts';
-import { calibratedThresholds, SERVICE_RESOLVE_OPTIONS } from '../models/index.ts';
-import { createEmbedder, createLiveness, createMaskClassifier, type Embedder, type LivenessModel, type MaskClassifier } from '../recognize/index.ts';
 import { systemHealthEvent } from './health.ts';
-import { createIdentityApi, createUploadEnrollment } from './identities.ts';
+import { loadServiceModels, recognitionSettings } from './models.ts';
+import { createUploadEnrollment } from './identities.ts';
 import { LiveFrames } from './live-frames.ts';
 import { createUnknownsApi } from './unknowns.ts';
 import { createCheckedIdentityApi, createPhotoApi, createSystemInfo, webRoot } from './dashboard.ts';
@@ -62,26 +60,6 @@ export interface Service {
 
 const DAY_MS = 86_400_000;
 
-/** The detector settings of a camera as one key: cameras with equal keys share a session. */
-function detectorKey(camera: CameraEntry, log: Logger): { key: string; tier: string; model: string | undefined; size: number } {
-  const d = camera.detector;
-  let tier = d.tier;
-  let size = d.size;
-  if (d.budgetMs !== undefined && d.model === undefined) {
-    const profile = readProfile();
-    if (profile) {
-      const choice = chooseTier(profile, d.budgetMs);
-      tier = choice.entry.tier;
-      size = choice.entry.size;
-      log.info({ camera: camera.id, budgetMs: d.budgetMs, tier, size, p95Ms: choice.entry.p95Ms }, 'detector tier chosen from the time budget');
-    } else {
-      log.warn({ camera: camera.id, budgetMs: d.budgetMs, tier }, 'no detect profile on this machine (run `npx facegate bench detect`); using the configured tier');
-    }
-  }
-  return { key: `${d.model ?? tier}@${size}`, tier, model: d.model, size };
-}
-
-
 /**
  * Frames a camera lost before JS: the larger of the two ingest estimates (buffer-offset gaps see
  * the leaky queue; PTS gaps see every loss, offsets or not), so nothing is counted twice.
@@ -91,55 +69,21 @@ function ingestLost(c: CameraCounters): number {
   return s ? Math.max(s.droppedInPipeline, s.missedByPts) : 0;
 }
 
-/** Time every call of an async model method into the model-run histogram. */
-function timed<A extends unknown[], R>(metrics: Metrics, model: string, fn: (...a: A) => Promise<R>): (...a: A) => Promise<R> {
-  return async (...a: A) => {
-    const t0 = performance.now();
-    try {
-      return await fn(...a);
-    } finally {
-      metrics.modelRun.observe({ model }, performance.now() - t0);
-    }
-  };
-}
-
-/**
- * The recognition settings the stream runs with: thresholds from the config where it sets them,
- * else the embedder's calibration (local file first, then the manifest).
- */
-export function recognitionSettings(r: Config['recognition'], embedderModel: string): RecognitionSettings & { readonly source: string } {
-  const needCalibration = r.thresholds.unmasked === undefined || r.thresholds.masked === undefined;
-  const cal = needCalibration ? calibratedThresholds(embedderModel) : undefined;
-  const unmasked = r.thresholds.unmasked ?? cal?.unmasked ?? 0;
-  const masked = r.thresholds.masked ?? cal?.masked ?? 0;
-  const source = cal ? (needCalibration && (r.thresholds.unmasked !== undefined || r.thresholds.masked !== undefined) ? `config + ${cal.source}` : cal.source) : 'config';
-  return { ...r, thresholds: { unmasked, masked }, unknownThreshold: r.unknownThreshold ?? unmasked, source };
-}
+export { recognitionSettings } from './models.ts';
 
 export async function startService(initial: Config, opts: ServiceOptions): Promise<Service> {
   const log = opts.logger;
   const metrics = opts.metrics ?? createMetrics();
   let config = initial;
-  const m = config.models;
-  // Every weight file is hashed in full at each start: a file corrupted in place keeps its size and
-  // mtime, and would otherwise run silently (the size+mtime verdict cache is for short CLI runs).
-  const modelOpts = { threads: m.threads || undefined, logger: log, resolve: SERVICE_RESOLVE_OPTIONS };
-  const detectorOpts = { ...modelOpts, executionProvider: providerFor(m, 'detector') };
-  const embedderOpts = { ...modelOpts, executionProvider: providerFor(m, 'embedder') };
-  const classifierOpts = { ...modelOpts, executionProvider: providerFor(m, 'classifiers') };
-
   // Storage first: a bad path fails here, before any model is loaded.
   const gallery = openGallery(config.gallery.db);
   const eventLog = new EventLog(config.events.db, { retention: { maxAgeMs: config.events.retention.maxAgeDays * DAY_MS, maxCount: config.events.retention.maxEvents } });
   const bus = new EventBus(eventLog);
   const snapshots = new SnapshotStore(config.events.snapshots.dir, { retentionMs: config.events.snapshots.retentionDays * DAY_MS, maxFiles: 100_000 });
 
-  // Shared model sessions: one per detector tier x size, one embedder, mask and liveness.
-  const embedderRaw: Embedder = await createEmbedder(m.embedder, embedderOpts);
-  const embedder: Embedder = { modelId: embedderRaw.modelId, dim: embedderRaw.dim, embed: timed(metrics, embedderRaw.modelId, (img) => embedderRaw.embed(img)), close: () => embedderRaw.close() };
-  const maskRaw: MaskClassifier = await createMaskClassifier(m.mask, classifierOpts);
-  const mask: MaskClassifier = { ...maskRaw, maskProbability: timed(metrics, maskRaw.modelId, (img) => maskRaw.maskProbability(img)), close: () => maskRaw.close() };
-  const liveness: LivenessModel | undefined = m.liveness.enabled ? await createLiveness(m.liveness.models, classifierOpts) : undefined;
+  // Shared model sessions (src/app/models.ts): one per detector tier x size, one embedder, mask and liveness.
+  const models = await loadServiceModels(config.models, metrics, log);
+  const { embedderRaw, embedder, mask, liveness } = models;
   // A model change needs nobody re-enrolled: templates for the configured embedder are built from
   // the stored enrollment crops (once; later starts find nothing missing). It warns, by name,
   // about identities enrolled before crops were kept: they must be enrolled again.
@@ -147,27 +91,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
   const recognition = recognitionSettings(config.recognition, embedder.modelId);
   log.info({ embedder: embedder.modelId, thresholds: recognition.thresholds, source: recognition.source }, 'recognition thresholds');
 
-  const detectors = new Map<string, Detector>();
-  const cameraDetector = new Map<string, Detector>();
-  const ensureDetector = async (camera: CameraEntry): Promise<void> => {
-    const k = detectorKey(camera, log);
-    let det = detectors.get(k.key);
-    if (!det) {
-      const raw = await createDetector({ tier: k.tier, model: k.model, size: k.size, ...detectorOpts });
-      // The histogram gets ORT's own run time (not the wait for the shared session, which
-      // several cameras queue on): the raw model cost that the benches compare against.
-      const detectTimed = async (img: Parameters<Detector['detect']>[0]) => {
-        const d = await raw.detectTimed(img);
-        metrics.modelRun.observe({ model: raw.model.name }, d.timings.runMs);
-        metrics.stageLatency.observe({ stage: 'detect' }, d.timings.preMs + d.timings.runMs + d.timings.postMs);
-        return d;
-      };
-      det = { model: raw.model, tier: raw.tier, size: raw.size, detect: async (img) => (await detectTimed(img)).faces, detectTimed, close: () => raw.close() };
-      detectors.set(k.key, det);
-    }
-    cameraDetector.set(camera.id, det);
-  };
-  for (const c of config.cameras) await ensureDetector(c);
+  for (const c of config.cameras) await models.ensureDetector(c);
 
   const manual$ = new Subject<ManualRequest>();
   let gates: readonly GatePolicy[] = parseGates(config.gates);
@@ -192,7 +116,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
     cameras: config.cameras.map(ingestCameraConfig),
     models: {
       detectorFor: (camera: CameraConfig) => {
-        const det = cameraDetector.get(camera.id);
+        const det = models.detectorFor(camera.id);
         if (!det) throw new Error(`no detector prepared for camera ${camera.id}`);
         return det;
       },
@@ -244,8 +168,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
   const pruner = setInterval(prune, 3_600_000);
   pruner.unref();
 
-  const enrollment = createUploadEnrollment({ detectorOptions: detectorOpts, embedder: embedderRaw });
-  const identities = createIdentityApi({ gallery, enroll: (photo) => enrollment.enroll(photo), publish: (event) => bus.publish(event), logger: log });
+  const enrollment = createUploadEnrollment({ detectorOptions: models.detectorOptions, embedder: embedderRaw });
   const gateView = (g: GatePolicy) => ({ id: g.id, name: g.name, cameras: g.cameras, manual: access.gateState$.value.manual.get(g.id) ?? null });
   const gateApi: GateApi = {
     list: () => gates.map(gateView),
@@ -376,7 +299,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
       system: createSystemInfo({
         metrics,
         startedMs,
-        models: () => ({ ...config.models, detectors: [...detectors.values()].map((d) => ({ model: d.model.name, tier: d.tier, size: d.size })) }),
+        models: () => ({ ...config.models, detectors: models.detectors() }),
         executionProvider: () => describeProviders(config.models),
         eventLog: () => ({ lastId: eventLog.lastId(), count: eventLog.count() }),
       }),
@@ -406,16 +329,19 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
     for (const id of [...removed, ...changed]) {
       access.removeCamera(id);
       cameraEntries.delete(id);
+      liveFrames.forget(id);
       log.info({ camera: id }, changed.includes(id) ? 'camera changed: restarting it' : 'camera removed');
     }
     for (const [i, id] of [...changed, ...added].entries()) {
       const entry = next.cameras.find((c) => c.id === id);
       if (!entry) continue;
-      await ensureDetector(entry);
+      await models.ensureDetector(entry);
       cameraEntries.set(id, entry);
       access.addCamera(ingestCameraConfig(entry), cameraStartDelayMs(i, next.limits.cameraStartStaggerMs));
       if (added.includes(id)) log.info({ camera: id }, 'camera added');
     }
+    // A detector session no camera uses any more (the last camera of its tier x size went) is released.
+    if (removed.length || changed.length) await models.releaseUnused(access.cameraIds());
     if (diff.gates) {
       gates = parseGates(next.gates);
       access.setGates(gates);
@@ -457,11 +383,8 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
       bus.close();
       eventLog.close();
       gallery.close();
-      for (const d of detectors.values()) await d.close();
       await enrollment.close();
-      await embedderRaw.close();
-      await mask.close();
-      await liveness?.close();
+      await models.close();
     },
   };
 }

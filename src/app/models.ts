@@ -1,0 +1,140 @@
+/**
+ * The service's shared model sessions: one detector per tier x size (cameras with the same
+ * detector settings share it), one embedder, the mask classifier and, when enabled, liveness —
+ * each on the execution provider of its role, every run timed into the model-run histogram.
+ * Split out of service.ts: loading and releasing models is one concern, running the service another.
+ */
+import type { Metrics } from '../api/metrics.ts';
+import { providerFor, type CameraEntry, type Config } from '../config/index.ts';
+import { chooseTier, createDetector, readProfile, type Detector, type DetectorConfig } from '../detect/index.ts';
+import type { Logger } from '../log.ts';
+import { calibratedThresholds, SERVICE_RESOLVE_OPTIONS } from '../models/index.ts';
+import { createEmbedder, createLiveness, createMaskClassifier, type Embedder, type LivenessModel, type MaskClassifier } from '../recognize/index.ts';
+import type { RecognitionSettings } from '../../streams/access-control.ts';
+
+/** The detector settings of a camera as one key: cameras with equal keys share a session. */
+export function detectorKey(camera: CameraEntry, log: Logger): { key: string; tier: string; model: string | undefined; size: number } {
+  const d = camera.detector;
+  let tier = d.tier;
+  let size = d.size;
+  if (d.budgetMs !== undefined && d.model === undefined) {
+    const profile = readProfile();
+    if (profile) {
+      const choice = chooseTier(profile, d.budgetMs);
+      tier = choice.entry.tier;
+      size = choice.entry.size;
+      log.info({ camera: camera.id, budgetMs: d.budgetMs, tier, size, p95Ms: choice.entry.p95Ms }, 'detector tier chosen from the time budget');
+    } else {
+      log.warn({ camera: camera.id, budgetMs: d.budgetMs, tier }, 'no detect profile on this machine (run `npx facegate bench detect`); using the configured tier');
+    }
+  }
+  return { key: `${d.model ?? tier}@${size}`, tier, model: d.model, size };
+}
+
+/** Time every call of an async model method into the model-run histogram. */
+export function timed<A extends unknown[], R>(metrics: Metrics, model: string, fn: (...a: A) => Promise<R>): (...a: A) => Promise<R> {
+  return async (...a: A) => {
+    const t0 = performance.now();
+    try {
+      return await fn(...a);
+    } finally {
+      metrics.modelRun.observe({ model }, performance.now() - t0);
+    }
+  };
+}
+
+/**
+ * The recognition settings the stream runs with: thresholds from the config where it sets them,
+ * else the embedder's calibration (local file first, then the manifest).
+ */
+export function recognitionSettings(r: Config['recognition'], embedderModel: string): RecognitionSettings & { readonly source: string } {
+  const needCalibration = r.thresholds.unmasked === undefined || r.thresholds.masked === undefined;
+  const cal = needCalibration ? calibratedThresholds(embedderModel) : undefined;
+  const unmasked = r.thresholds.unmasked ?? cal?.unmasked ?? 0;
+  const masked = r.thresholds.masked ?? cal?.masked ?? 0;
+  const source = cal ? (needCalibration && (r.thresholds.unmasked !== undefined || r.thresholds.masked !== undefined) ? `config + ${cal.source}` : cal.source) : 'config';
+  return { ...r, thresholds: { unmasked, masked }, unknownThreshold: r.unknownThreshold ?? unmasked, source };
+}
+
+export interface ServiceModels {
+  /** The embedder as loaded (enrollment and template rebuilds use it untimed). */
+  readonly embedderRaw: Embedder;
+  /** The embedder the stream uses: every run timed. */
+  readonly embedder: Embedder;
+  readonly mask: MaskClassifier;
+  readonly liveness: LivenessModel | undefined;
+  /** Options a detector for upload enrollment is created with (the detector role's provider). */
+  readonly detectorOptions: DetectorConfig;
+  /** The detector of a camera (after ensureDetector for it). */
+  detectorFor(cameraId: string): Detector | undefined;
+  /** Load (or share) the detector a camera's settings need. */
+  ensureDetector(camera: CameraEntry): Promise<void>;
+  /** Release detector sessions no running camera uses any more (after hot reload). */
+  releaseUnused(cameraIds: readonly string[]): Promise<void>;
+  /** The detectors loaded now, with their provider (the dashboard's System page). */
+  detectors(): readonly { readonly model: string; readonly tier: string; readonly size: number }[];
+  close(): Promise<void>;
+}
+
+export async function loadServiceModels(m: Config['models'], metrics: Metrics, log: Logger): Promise<ServiceModels> {
+  // Every weight file is hashed in full at each start: a file corrupted in place keeps its size and
+  // mtime, and would otherwise run silently (the size+mtime verdict cache is for short CLI runs).
+  const base = { threads: m.threads || undefined, logger: log, resolve: SERVICE_RESOLVE_OPTIONS };
+  const detectorOptions = { ...base, executionProvider: providerFor(m, 'detector') };
+  const classifierOptions = { ...base, executionProvider: providerFor(m, 'classifiers') };
+  const embedderRaw = await createEmbedder(m.embedder, { ...base, executionProvider: providerFor(m, 'embedder') });
+  const embedder: Embedder = { ...embedderRaw, embed: timed(metrics, embedderRaw.modelId, (img) => embedderRaw.embed(img)), close: () => embedderRaw.close() };
+  const maskRaw = await createMaskClassifier(m.mask, classifierOptions);
+  const mask: MaskClassifier = { ...maskRaw, maskProbability: timed(metrics, maskRaw.modelId, (img) => maskRaw.maskProbability(img)), close: () => maskRaw.close() };
+  const liveness = m.liveness.enabled ? await createLiveness(m.liveness.models, classifierOptions) : undefined;
+
+  const byKey = new Map<string, Detector>();
+  const byCamera = new Map<string, { key: string; detector: Detector }>();
+  const ensureDetector = async (camera: CameraEntry): Promise<void> => {
+    const k = detectorKey(camera, log);
+    let det = byKey.get(k.key);
+    if (!det) {
+      const raw = await createDetector({ tier: k.tier, model: k.model, size: k.size, ...detectorOptions });
+      // The histogram gets ORT's own run time (not the wait for the shared session, which
+      // several cameras queue on): the raw model cost that the benches compare against.
+      const detectTimed = async (img: Parameters<Detector['detect']>[0]) => {
+        const d = await raw.detectTimed(img);
+        metrics.modelRun.observe({ model: raw.model.name }, d.timings.runMs);
+        metrics.stageLatency.observe({ stage: 'detect' }, d.timings.preMs + d.timings.runMs + d.timings.postMs);
+        return d;
+      };
+      det = { model: raw.model, tier: raw.tier, size: raw.size, executionProvider: raw.executionProvider, detect: async (img) => (await detectTimed(img)).faces, detectTimed, close: () => raw.close() };
+      byKey.set(k.key, det);
+    }
+    byCamera.set(camera.id, { key: k.key, detector: det });
+  };
+
+  return {
+    embedderRaw,
+    embedder,
+    mask,
+    liveness,
+    detectorOptions,
+    detectorFor: (id) => byCamera.get(id)?.detector,
+    ensureDetector,
+    releaseUnused: async (cameraIds) => {
+      const running = new Set(cameraIds);
+      for (const id of [...byCamera.keys()]) if (!running.has(id)) byCamera.delete(id);
+      const used = new Set([...byCamera.values()].map((c) => c.key));
+      for (const [key, det] of [...byKey]) {
+        if (used.has(key)) continue;
+        byKey.delete(key);
+        log.info({ detector: key }, 'detector session released: no camera uses it any more');
+        await det.close();
+      }
+    },
+    detectors: () => [...byKey.values()].map((d) => ({ model: d.model.name, tier: d.tier, size: d.size, executionProvider: d.executionProvider ?? 'cpu' })),
+    close: async () => {
+      for (const d of byKey.values()) await d.close();
+      byKey.clear();
+      await embedderRaw.close();
+      await mask.close();
+      await liveness?.close();
+    },
+  };
+}
