@@ -23,7 +23,8 @@ t.test('real street clip: file source -> detect -> track -> best-shot recognitio
   const out: PipelineItem[] = await lastValueFrom(
     cameraFrames({ id: 'clip', source: { kind: 'file', path: dataPath('video/facenet_pytorch_video.mp4'), realtime: true, lossless: true } }).pipe(
       // Every frame detected, in order (a clip measured offline): detectFaces is latest-wins for
-      // live cameras and, with the model on its own thread, frames arriving during a run are dropped.
+      // live cameras, so frames arriving during a run would be dropped (more so with the model on
+      // a worker thread, models.sessionThread: worker, where the event loop keeps reading).
       concatMap(async (frame) => ({ frame, faces: await detector.detect(frame) })),
       tap((ff) => {
         facesDetected += ff.faces.length;

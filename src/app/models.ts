@@ -79,7 +79,7 @@ export interface ServiceModels {
 export async function loadServiceModels(m: Config['models'], metrics: Metrics, log: Logger): Promise<ServiceModels> {
   // Every weight file is hashed in full at each start: a file corrupted in place keeps its size and
   // mtime, and would otherwise run silently (the size+mtime verdict cache is for short CLI runs).
-  const base = { threads: m.threads || undefined, logger: log, resolve: SERVICE_RESOLVE_OPTIONS };
+  const base = { threads: m.threads || undefined, logger: log, resolve: SERVICE_RESOLVE_OPTIONS, sessionThread: m.sessionThread };
   const detectorOptions = { ...base, executionProvider: providerFor(m, 'detector') };
   const classifierOptions = { ...base, executionProvider: providerFor(m, 'classifiers') };
   const embedderRaw = await createEmbedder(m.embedder, { ...base, executionProvider: providerFor(m, 'embedder') });

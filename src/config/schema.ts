@@ -242,6 +242,7 @@ export const modelsSchema = z.strictObject({
     })
     .prefault({}),
   threads: z.number().int().min(0).max(256).default(0).meta({ description: "intra-op threads per session; 0 = ONNX Runtime's choice" }),
+  sessionThread: z.enum(['main', 'worker']).default('main').meta({ description: "where model sessions run: 'main' (the calling thread; least CPU and memory on small boxes) or 'worker' (a thread per session: the event loop stays free during runs)" }),
   embedder: z.string().min(1).default(DEFAULT_EMBEDDER),
   mask: z.string().min(1).default('seetaface6_mask'),
   liveness: z

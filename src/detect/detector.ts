@@ -1,7 +1,7 @@
 import ort from 'onnxruntime-node';
 import { FacegateError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { createModelSession, findModel, loadManifest, resolveModel, type ExecutionProvider, type ModelSession, type ProviderSpec, type ModelEntry, type ResolveOptions } from '../models/index.ts';
+import { createModelSession, findModel, loadManifest, resolveModel, type ExecutionProvider, type ModelSession, type ProviderSpec, type ModelEntry, type ResolveOptions, type SessionThread } from '../models/index.ts';
 import type { Face, Landmarks, Point, RgbImage } from '../types.ts';
 import { inputSizeFor, letterboxGeometry, Letterboxer, type LetterboxGeometry } from './letterbox.ts';
 import { decodeScrfd, groupScrfdOutputs, type RawTensor } from './scrfd.ts';
@@ -28,6 +28,8 @@ export interface DetectorConfig {
   readonly padRetry?: boolean;
   readonly threads?: number;
   readonly executionProvider?: ProviderSpec | undefined;
+  /** Where the session runs: the calling thread (default) or its own worker thread. */
+  readonly sessionThread?: SessionThread | undefined;
   readonly resolve?: ResolveOptions;
   readonly logger?: Logger;
 }
@@ -205,7 +207,7 @@ export async function createDetector(cfg: DetectorConfig = {}): Promise<Detector
     cfg.logger?.warn({ model: name, requested: cfg.size, fixed: entry.input.fixedSize }, 'model has a fixed input size; using it');
   }
   const resolved = await resolveModel(name, cfg.resolve);
-  const session = await createModelSession(resolved, { threads: cfg.threads, executionProvider: cfg.executionProvider, logger: cfg.logger });
+  const session = await createModelSession(resolved, { threads: cfg.threads, executionProvider: cfg.executionProvider, logger: cfg.logger, thread: cfg.sessionThread });
   return new ScrfdDetector(entry, entry.tier ?? cfg.tier ?? 'custom', size, session, {
     scoreThreshold: cfg.scoreThreshold ?? 0.5,
     nmsThreshold: cfg.nmsThreshold ?? 0.4,

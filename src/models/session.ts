@@ -192,15 +192,24 @@ export interface ModelSession {
 
 export type SessionThread = 'worker' | 'main';
 
-/** FACEGATE_ORT_THREAD=main|worker overrides the default (worker), e.g. to compare in a bench. */
-export function defaultSessionThread(): SessionThread {
-  return process.env.FACEGATE_ORT_THREAD === 'main' ? 'main' : 'worker';
+/**
+ * The calling thread by default. Measured on 2 cores (e2e bench, 1/4/6 cameras at 5 fps): worker
+ * sessions freed the event loop (p99 117 vs 128 ms at 4 cameras) but cost ~18% more CPU per frame
+ * (the input copy, the hand-off, a thread per session) and ~100 MB more RSS; on a box with spare
+ * cores the worker pays. `models.sessionThread` in the config; FACEGATE_ORT_THREAD overrides both.
+ */
+export function defaultSessionThread(configured?: SessionThread): SessionThread {
+  const env = process.env.FACEGATE_ORT_THREAD;
+  if (env === 'main' || env === 'worker') return env;
+  return configured ?? 'main';
 }
 
 class MainThreadSession implements ModelSession {
   readonly thread = 'main' as const;
+  private released: Promise<void> | undefined;
   constructor(
     private readonly session: ort.InferenceSession,
+    private readonly name: string,
     readonly executionProvider: ExecutionProvider,
   ) {}
   get inputNames(): readonly string[] {
@@ -210,10 +219,12 @@ class MainThreadSession implements ModelSession {
     return this.session.outputNames;
   }
   run(feeds: Readonly<Record<string, ort.Tensor>>): Promise<Record<string, ort.Tensor>> {
+    if (this.released) return Promise.reject(new FacegateError('MODEL_INVALID', `model "${this.name}" is closed`, { context: { model: this.name } }));
     return this.session.run(feeds);
   }
   release(): Promise<void> {
-    return this.session.release();
+    this.released ??= this.session.release();
+    return this.released;
   }
 }
 
@@ -349,18 +360,18 @@ class WorkerSession implements ModelSession {
 }
 
 /**
- * createSession for the stages: the same provider policy, hosted on a worker thread by default
- * (`thread`, or FACEGATE_ORT_THREAD=main).
+ * createSession for the stages: the same provider policy, on the calling thread or on a worker
+ * thread (`thread`; FACEGATE_ORT_THREAD=main|worker overrides).
  */
 export async function createModelSession(model: ResolvedModel, opts: SessionOptions & { readonly thread?: SessionThread } = {}): Promise<ModelSession> {
   return openModelSession(model.path, model.entry.name, opts);
 }
 
 export async function openModelSession(source: string | Uint8Array, name: string, opts: SessionOptions & { readonly thread?: SessionThread } = {}): Promise<ModelSession> {
-  const thread = opts.thread ?? defaultSessionThread();
+  const thread = defaultSessionThread(opts.thread);
   if (thread === 'main') {
     const session = await openSession(source, name, opts);
-    return new MainThreadSession(session, sessionProvider(session));
+    return new MainThreadSession(session, name, sessionProvider(session));
   }
   const { session } = await openWithFallback(source, name, opts, (providers) => {
     // The first provider of the list is the one the session is for (CPU comes after as ORT's own fallback for nodes).

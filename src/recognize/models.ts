@@ -1,13 +1,15 @@
 import ort from 'onnxruntime-node';
 import { FacegateError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { createModelSession, findModel, loadManifest, resolveModel, type ExecutionProvider, type ModelSession, type ProviderSpec, type ModelEntry, type ResolveOptions } from '../models/index.ts';
+import { createModelSession, findModel, loadManifest, resolveModel, type ExecutionProvider, type ModelSession, type ProviderSpec, type ModelEntry, type ResolveOptions, type SessionThread } from '../models/index.ts';
 import type { Box, RgbImage } from '../types.ts';
 import { cropToTensor, l2normalize, softmax } from './tensor.ts';
 
 export interface RecognitionModelOptions {
   readonly threads?: number;
   readonly executionProvider?: ProviderSpec | undefined;
+  /** Where the sessions run: the calling thread (default) or their own worker threads. */
+  readonly sessionThread?: SessionThread | undefined;
   readonly resolve?: ResolveOptions;
   readonly logger?: Logger;
 }
@@ -18,7 +20,7 @@ async function load(name: string, role: ModelEntry['role'], opts: RecognitionMod
     throw new FacegateError('MODEL_INVALID', `model "${name}" is a ${entry.role}, not a ${role}`, { context: { model: name }, hint: `pick a model whose role is ${role} (see \`facegate models list\`)` });
   }
   const resolved = await resolveModel(name, opts.resolve);
-  const session = await createModelSession(resolved, { threads: opts.threads, executionProvider: opts.executionProvider, logger: opts.logger });
+  const session = await createModelSession(resolved, { threads: opts.threads, executionProvider: opts.executionProvider, logger: opts.logger, thread: opts.sessionThread });
   return { entry, session };
 }
 
