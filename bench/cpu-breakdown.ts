@@ -14,6 +14,7 @@ import { Session } from 'node:inspector/promises';
 export const STAGES = [
   'ingest (pipe read, GDP parse)',
   'letterbox',
+  'model runs on the main thread (ONNX Runtime)',
   'model hand-off (worker messages)',
   'decode + NMS',
   'tracking',
@@ -31,6 +32,28 @@ export type Stage = (typeof STAGES)[number];
 interface ProfileNode {
   readonly id: number;
   readonly callFrame: { readonly functionName: string; readonly url: string };
+  readonly children?: readonly number[];
+}
+
+/**
+ * Each sampled node's source for attribution: a native frame (no URL: an addon's method such as
+ * ONNX Runtime's run, a Node builtin in C++) counts for the nearest JavaScript caller above it.
+ */
+function attributedFrames(profile: Profile): Map<number, { url: string; functionName: string }> {
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const special = new Set(['(idle)', '(garbage collector)', '(program)', '(root)']);
+  const out = new Map<number, { url: string; functionName: string }>();
+  for (const n of profile.nodes) {
+    let cur: ProfileNode | undefined = n;
+    if (!special.has(n.callFrame.functionName)) {
+      while (cur && !cur.callFrame.url && parent.has(cur.id)) cur = byId.get(parent.get(cur.id) ?? -1);
+      if (!cur || !cur.callFrame.url) cur = n;
+    }
+    out.set(n.id, { url: cur.callFrame.url, functionName: cur === n ? n.callFrame.functionName : `${n.callFrame.functionName || '(native)'} <- ${cur.callFrame.functionName}` });
+  }
+  return out;
 }
 interface Profile {
   readonly nodes: readonly ProfileNode[];
@@ -45,6 +68,8 @@ export function stageOf(url: string, fn: string): Stage | undefined {
   const u = url.replace(/\\/g, '/');
   if (/\/src\/detect\/letterbox\./.test(u)) return 'letterbox';
   if (/\/src\/detect\//.test(u)) return 'decode + NMS';
+  // onnxruntime-node runs a session synchronously inside its JS run(): native time lands on that frame.
+  if (/node_modules\/onnxruntime-(node|common)\//.test(u)) return 'model runs on the main thread (ONNX Runtime)';
   if (/\/src\/models\//.test(u) || /node:internal\/worker/.test(u) || /postMessage|structuredClone/.test(fn)) return 'model hand-off (worker messages)';
   if (/\/src\/ingest\//.test(u) || /node:internal\/(streams|child_process)|node:net|node:internal\/stream_base/.test(u)) return 'ingest (pipe read, GDP parse)';
   if (/\/src\/track\//.test(u)) return 'tracking';
@@ -58,12 +83,12 @@ export function stageOf(url: string, fn: string): Stage | undefined {
 
 /** Self time per stage (ms) in a V8 CPU profile; idle samples left out. */
 export function profileStages(profile: Profile): Map<Stage, number> {
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const frames = attributedFrames(profile);
   const out = new Map<Stage, number>();
   for (let i = 0; i < profile.samples.length; i++) {
-    const node = byId.get(profile.samples[i]);
-    if (!node) continue;
-    const stage = stageOf(node.callFrame.url, node.callFrame.functionName);
+    const f = frames.get(profile.samples[i]);
+    if (!f) continue;
+    const stage = stageOf(f.url, f.functionName);
     if (stage) out.set(stage, (out.get(stage) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000);
   }
   return out;
@@ -99,4 +124,23 @@ export function breakdownPerFrame(profile: Profile, mainCpuS: number, processCpu
   for (const [stage, ms] of stages) out[stage] = perFrame(sampled > 0 ? (ms / sampled) * mainCpuS * 1000 : 0);
   out['model runs + image encoding (other threads)'] = perFrame(Math.max(0, processCpuS - mainCpuS) * 1000);
   return out;
+}
+
+/** The functions with the most self time in the "other" stage (what to look at next). */
+export function topOther(profile: Profile, n = 5): { name: string; share: number }[] {
+  const frames = attributedFrames(profile);
+  const self = new Map<string, number>();
+  let total = 0;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const f = frames.get(profile.samples[i]);
+    if (!f) continue;
+    const stage = stageOf(f.url, f.functionName);
+    if (!stage) continue;
+    const d = profile.timeDeltas[i] ?? 0;
+    total += d;
+    if (stage !== 'other (Node internals, program)') continue;
+    const key = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(node_modules|src)\//, '$1/')}`.trim();
+    self.set(key, (self.get(key) ?? 0) + d);
+  }
+  return [...self].sort((a, b) => b[1] - a[1]).slice(0, n).map(([name, v]) => ({ name, share: total > 0 ? v / total : 0 }));
 }

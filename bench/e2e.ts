@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- e2e [--cams 1,2,3] [--seconds 16] [--fps 5] [--dashboards 0,3] [--browser] [--json]`
+ * `npm run bench -- e2e [--cams 1,2,3] [--seconds 16] [--fps 5] [--threads N] [--dashboards 0,3] [--browser] [--json]`
  *
  * N door cameras through the whole chain on this machine: the loopback RTSP server streams the
  * demo's 720p H.264 door clip (real people walking up) to every camera without re-encoding, and
@@ -36,7 +36,7 @@ import { quantile } from '../src/detect/stats.ts';
 import { createLogger } from '../src/log.ts';
 import ort from 'onnxruntime-node';
 import { createSession, resolveModel } from '../src/models/index.ts';
-import { breakdownPerFrame, MainThreadProfiler, STAGES, type Stage } from './cpu-breakdown.ts';
+import { breakdownPerFrame, MainThreadProfiler, STAGES, topOther, type Stage } from './cpu-breakdown.ts';
 import { cpuSeconds, mainThreadCpuSeconds, procStat } from './proc.ts';
 import type { Browser } from 'playwright-core';
 
@@ -79,6 +79,8 @@ export interface E2eRow {
   readonly breakdown: Record<Stage, number>;
   /** Model runs per processed frame and their mean wall time (the stage's histogram). */
   readonly perModel: readonly { readonly model: string; readonly runsPerFrame: number; readonly meanMs: number }[];
+  /** The largest items of the main thread's "other" stage, as shares of its busy time. */
+  readonly otherTop: readonly { readonly name: string; readonly share: number }[];
   readonly holds: boolean;
 }
 
@@ -105,7 +107,7 @@ async function rawScrfdCpuMs(runs = 20): Promise<{ cpuMs: number; wallMs: number
 export async function runE2eBench(argv: readonly string[]): Promise<void> {
   const { values } = parseArgs({
     args: [...argv],
-    options: { json: { type: 'boolean', default: false }, cams: { type: 'string', default: '1,2,3' }, seconds: { type: 'string', default: '16' }, fps: { type: 'string', default: '5' }, warmup: { type: 'string', default: '3' }, dashboards: { type: 'string', default: '0' }, browser: { type: 'boolean', default: false } },
+    options: { json: { type: 'boolean', default: false }, threads: { type: 'string', default: '0' }, cams: { type: 'string', default: '1,2,3' }, seconds: { type: 'string', default: '16' }, fps: { type: 'string', default: '5' }, warmup: { type: 'string', default: '3' }, dashboards: { type: 'string', default: '0' }, browser: { type: 'boolean', default: false } },
   });
   const dashboardCounts = values.dashboards.split(',').map(Number);
   if (dashboardCounts.some((d) => !Number.isInteger(d) || d < 0)) throw new Error('--dashboards takes counts like 0,3');
@@ -136,6 +138,7 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
         cameras: ids.map((id) => ({ id, url: rtsp.url('/clip'), fps })),
         gates: [{ id: 'front-door', cameras: ids, allow: { groups: ['staff'] } }],
         gallery: { db: galleryDb },
+        models: { threads: Number(values.threads) },
         events: { db: join(dir, `events-${n}-${dashboards}.sqlite`), snapshots: { dir: join(dir, `snapshots-${n}-${dashboards}`) } },
       });
       const service = await startService(config, { logger: createLogger({ level: 'error' }) });
@@ -259,6 +262,7 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
         nodeMsPerFrame: (1000 * nodeCpuS) / Math.max(1, processed),
         rawScrfdCpuMs: raw.cpuMs,
         breakdown: breakdownPerFrame(profile, mainCpuS, nodeCpuS, processed),
+        otherTop: topOther(profile),
         perModel,
         holds: fpsPerCam >= fps * 0.95 && latencies.length > 0 && p99 <= 250,
       };
@@ -288,6 +292,7 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
   for (const stage of STAGES) console.log(`| ${stage} | ${rows.map((r) => r.breakdown[stage].toFixed(2)).join(' | ')} |`);
   console.log(`| **total (= measured Node CPU per frame)** | ${rows.map((r) => STAGES.reduce((a, st) => a + r.breakdown[st], 0).toFixed(2)).join(' | ')} |`);
   console.log(`| raw SCRFD run CPU (same process) | ${rows.map((r) => r.rawScrfdCpuMs.toFixed(2)).join(' | ')} |`);
+  for (const r of rows) console.log(`main thread "other", largest (${r.cams} cam): ${r.otherTop.map((o) => `${o.name} ${(o.share * 100).toFixed(0)}%`).join(', ')}`);
   for (const r of rows) console.log(`model runs per processed frame (${r.cams} cam): ${r.perModel.map((m) => `${m.model} ${m.runsPerFrame.toFixed(2)} x ${m.meanMs.toFixed(1)} ms`).join(', ')}`);
   const best = rows.filter((r) => r.holds).sort((a, b) => b.cams - a.cams)[0];
   console.log(`\nlargest N holding ${fps} fps/camera with p99 <= 250 ms: ${best ? best.cams : 'none of those measured'} (${process.env.FACEGATE_BENCH_MACHINE ?? `${(await import('node:os')).cpus().length} cores`})`);
