@@ -25,6 +25,7 @@ import { readFile } from 'node:fs/promises';
 import { CursorStore, cursorStorePath, createMqttSink, runSinks, type MqttSink, type SinkRunner } from '../outputs/index.ts';
 import { refusingIdentityApi, refusingUnknownsApi, snapshotFile, startFleetEdge, type FleetEdge } from '../fleet/edge.ts';
 import { startAccessControl, type AccessControl, type CameraCounters, type RecognitionSettings } from '../../streams/access-control.ts';
+import { apiServerOptions } from './api-options.ts';
 
 export interface ServiceOptions {
   readonly logger: Logger;
@@ -305,17 +306,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
       }),
       webRoot: webRoot(),
     },
-    {
-      bind: config.server.bind,
-      port: opts.port ?? config.server.port,
-      authEnabled: config.auth.enabled,
-      allowedOrigins: config.server.allowedOrigins,
-      maxMessageBytes: config.server.maxMessageBytes,
-      eventsSocket: config.events.outputs.ws.enabled,
-      sendBufferMessages: config.server.wsSendBufferMessages,
-      tls: config.server.tls,
-      limits: config.server.limits,
-    },
+    apiServerOptions(config, opts.port),
   );
   log.info({ url: api.url, cameras: config.cameras.map((c) => c.id), gates: gates.map((g) => g.id), identities: gallery.stats().identities }, 'facegate running');
 

@@ -32,6 +32,7 @@ import { createEmbedder, type Embedder } from '../recognize/index.ts';
 import { SnapshotStore } from '../events/index.ts';
 import { ensureEventsStream, manager } from './stream.ts';
 import { HEADER_VERSION, NS_PER_MS, parseEventSubject, parseMessageId } from './subjects.ts';
+import { apiServerOptions } from '../app/api-options.ts';
 
 export interface HubOptions {
   readonly logger: Logger;
@@ -320,17 +321,7 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
       ready: () => pgReady && link.status().connected,
       logger: log,
     },
-    {
-      bind: config.server.bind,
-      port: opts.port ?? config.server.port,
-      authEnabled: config.auth.enabled,
-      allowedOrigins: config.server.allowedOrigins,
-      maxMessageBytes: config.server.maxMessageBytes,
-      eventsSocket: config.events.outputs.ws.enabled,
-      sendBufferMessages: config.server.wsSendBufferMessages,
-      tls: config.server.tls,
-      limits: config.server.limits,
-    },
+    apiServerOptions(config, opts.port),
   );
   // Node list for /v1/cameras, refreshed in the background (the API reads synchronously).
   const nodesTimer = setInterval(() => {

@@ -5,25 +5,15 @@
  * owned by the `postgres` user (the server refuses root: `runuser -u postgres` when we are root),
  * scram password auth over TCP, unix socket in the temp dir; stop / crash (immediate) / restart.
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { ChildServer, freePort } from '../child-server.ts';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../child-server.ts';
 
 export const NATS_SERVER = process.env.NATS_SERVER ?? '/usr/sbin/nats-server';
 
@@ -43,17 +33,6 @@ export interface NatsServerOptions {
 }
 
 
-async function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = netConnect(port, '127.0.0.1');
-    sock.once('connect', () => {
-      sock.destroy();
-      resolve(true);
-    });
-    sock.once('error', () => resolve(false));
-  });
-}
-
 function quote(s: string): string {
   return JSON.stringify(s);
 }
@@ -64,8 +43,7 @@ export class NatsServer {
   readonly url: string;
   readonly users: Readonly<Record<string, string>>;
   readonly token: string | undefined;
-  private child: ChildProcess | undefined;
-  private stderr = '';
+  private readonly process: ChildServer;
 
   private constructor(dir: string, port: number, users: Readonly<Record<string, string>>, token: string | undefined) {
     this.dir = dir;
@@ -73,6 +51,7 @@ export class NatsServer {
     this.url = `nats://127.0.0.1:${port}`;
     this.users = users;
     this.token = token;
+    this.process = new ChildServer('nats-server', NATS_SERVER, ['-c', join(dir, 'nats.conf')], dir, [port]);
   }
 
   /** The first user and password (the usual client credentials in tests). */
@@ -100,41 +79,25 @@ export class NatsServer {
   }
 
   get running(): boolean {
-    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+    return this.process.running;
   }
 
   get pid(): number | undefined {
-    return this.child?.pid;
+    return this.process.pid;
   }
 
   /** Start (again) on the same port and store; resolves when it accepts TCP connections. */
-  async restart(): Promise<void> {
-    if (this.running) return;
-    const child = spawn(NATS_SERVER, ['-c', join(this.dir, 'nats.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
-    this.child = child;
-    child.stderr?.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
-    for (let i = 0; i < 400; i++) {
-      if (child.exitCode !== null) throw new Error(`nats-server exited (${child.exitCode}): ${this.stderr}`);
-      if (await canConnect(this.port)) return;
-      await sleep(25);
-    }
-    throw new Error(`nats-server did not listen on ${this.port}: ${this.stderr}`);
+  restart(): Promise<void> {
+    return this.process.restart();
   }
 
   /** Kill the server (SIGKILL by default: an outage); resolves when it is gone. */
-  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    const c = this.child;
-    if (!c || !this.running) return;
-    await new Promise<void>((resolve) => {
-      c.once('exit', () => resolve());
-      c.kill(signal);
-    });
-    this.child = undefined;
+  kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    return this.process.kill(signal);
   }
 
-  async stop(): Promise<void> {
-    await this.kill('SIGTERM');
-    rmSync(this.dir, { recursive: true, force: true });
+  stop(): Promise<void> {
+    return this.process.stop();
   }
 }
 

@@ -3,11 +3,11 @@
  * and stopped by the test (and restartable on the same port, for outage tests). Optional users
  * (mosquitto_passwd) and an ACL for the auth tests. No mock broker anywhere.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ChildServer, freePort } from '../../src/child-server.ts';
 
 export const MOSQUITTO = process.env.MOSQUITTO ?? '/usr/sbin/mosquitto';
 
@@ -30,29 +30,7 @@ export interface MosquittoOptions {
   readonly websockets?: boolean;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = netConnect(port, '127.0.0.1');
-    sock.once('connect', () => {
-      sock.destroy();
-      resolve(true);
-    });
-    sock.once('error', () => resolve(false));
-  });
-}
+export { freePort } from '../../src/child-server.ts';
 
 export class Mosquitto {
   readonly dir: string;
@@ -63,8 +41,7 @@ export class Mosquitto {
   /** ws:// listener (with the `websockets` option). */
   wsUrl: string | undefined;
   private readonly extraPorts: number[] = [];
-  private child: ChildProcess | undefined;
-  private stderr = '';
+  private process: ChildServer | undefined;
 
   private constructor(dir: string, port: number) {
     this.dir = dir;
@@ -113,32 +90,18 @@ export class Mosquitto {
   }
 
   get running(): boolean {
-    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+    return this.process?.running ?? false;
   }
 
-  /** Start (again) on the same port; resolves when it accepts TCP connections. */
+  /** Start (again) on the same ports; resolves when every listener accepts TCP connections. */
   async restart(): Promise<void> {
-    if (this.running) return;
-    const child = spawn(MOSQUITTO, ['-c', join(this.dir, 'mosquitto.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
-    this.child = child;
-    child.stderr?.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-4000)));
-    for (let i = 0; i < 200; i++) {
-      if (child.exitCode !== null) throw new Error(`mosquitto exited (${child.exitCode}): ${this.stderr}`);
-      if ((await canConnect(this.port)) && (await Promise.all(this.extraPorts.map(canConnect))).every(Boolean)) return;
-      await sleep(25);
-    }
-    throw new Error(`mosquitto did not listen on ${this.port}: ${this.stderr}`);
+    this.process ??= new ChildServer('mosquitto', MOSQUITTO, ['-c', join(this.dir, 'mosquitto.conf')], this.dir, [this.port, ...this.extraPorts]);
+    await this.process.restart();
   }
 
   /** Kill the broker (SIGKILL: an outage, not a clean shutdown); resolves when it is gone. */
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-    const c = this.child;
-    if (!c || !this.running) return;
-    await new Promise<void>((resolve) => {
-      c.once('exit', () => resolve());
-      c.kill(signal);
-    });
-    this.child = undefined;
+    await this.process?.kill(signal);
   }
 
   async stop(): Promise<void> {
