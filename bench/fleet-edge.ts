@@ -8,7 +8,7 @@
 import { dirname, join } from 'node:path';
 import type { FleetConfig } from '../src/config/fleet.ts';
 import { EventBus, EventLog, type NewEvent } from '../src/events/index.ts';
-import { createFleetForwarder, fleetCursorStart } from '../src/fleet/forwarder.ts';
+import { createFleetForwarder } from '../src/fleet/forwarder.ts';
 import { createLogger } from '../src/log.ts';
 import { CursorStore, runSinks } from '../src/outputs/index.ts';
 
@@ -21,7 +21,6 @@ const logger = createLogger({ level: 'warn' });
 const log = new EventLog(dbPath, { retention: { maxCount: 10_000_000 } });
 const bus = new EventBus(log);
 const cursors = new CursorStore(join(dirname(dbPath), 'fleet.sqlite'));
-fleetCursorStart(cursors);
 const runner = forward ? runSinks([createFleetForwarder({ fleet, logger })], { bus, cursors, logger, pageSize: 500 }) : undefined;
 let appended = 0;
 const ev = (i: number): NewEvent => ({ type: 'system.health', timeMs: Date.now(), data: { status: 'ok', details: { i, pad: 'x'.repeat(200) } } }) as NewEvent;

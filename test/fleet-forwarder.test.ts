@@ -12,7 +12,7 @@ import t from 'tap';
 import { parseConfig } from '../src/config/index.ts';
 import type { FleetConfig } from '../src/config/fleet.ts';
 import { EventBus, EventLog } from '../src/events/index.ts';
-import { createFleetForwarder, fleetCursorStart, FLEET_SINK_NAME } from '../src/fleet/forwarder.ts';
+import { createFleetForwarder, FLEET_SINK_NAME } from '../src/fleet/forwarder.ts';
 import { createLogger } from '../src/log.ts';
 import { CursorStore, runSinks } from '../src/outputs/index.ts';
 import { natsClient, readStream, until } from './helpers/fleet.ts';
@@ -47,7 +47,6 @@ t.test('forward, outage, replay: every event once, cursor after the ack', async 
   const { bus, cursors } = box(t);
   // History from before the box joined the fleet is forwarded too.
   for (let i = 0; i < 10; i++) bus.publish(health(i));
-  fleetCursorStart(cursors);
   const fwd = createFleetForwarder({ fleet: fleetConfig(s, 'door-1'), logger });
   const runner = runSinks([fwd], { bus, cursors, logger, pageSize: 25, backoff });
   t.teardown(() => runner.stop());
@@ -96,7 +95,6 @@ t.test('wrong credentials: a clear error, events stay queued, the box keeps logg
   const s = await NatsServer.start();
   t.teardown(() => s.stop());
   const { bus, cursors } = box(t);
-  fleetCursorStart(cursors);
   const fwd = createFleetForwarder({ fleet: fleetConfig(s, 'door-2', 'not-the-password'), logger });
   const runner = runSinks([fwd], { bus, cursors, logger, backoff });
   t.teardown(() => runner.stop());
@@ -115,7 +113,6 @@ t.test('NATS unreachable at start: the forwarder keeps retrying and delivers onc
   const cfg = fleetConfig(s, 'door-3');
   await s.stop();
   const { bus, cursors } = box(t);
-  fleetCursorStart(cursors);
   const fwd = createFleetForwarder({ fleet: cfg, logger });
   const runner = runSinks([fwd], { bus, cursors, logger, backoff });
   t.teardown(() => runner.stop());
@@ -133,7 +130,6 @@ t.test('closing while NATS is down does not hang', async (t) => {
   const s = await NatsServer.start();
   t.teardown(() => s.stop());
   const { bus, cursors } = box(t);
-  fleetCursorStart(cursors);
   const fwd = createFleetForwarder({ fleet: fleetConfig(s, 'door-4'), logger });
   const runner = runSinks([fwd], { bus, cursors, logger, backoff });
   await until('connected', () => fwd.status().connected);

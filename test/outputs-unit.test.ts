@@ -43,6 +43,8 @@ t.test('cursor arithmetic: lag, start, advance', async (t) => {
   t.equal(sinkLag(100, 40), 60);
   t.equal(sinkLag(10, 40), 0, 'a cursor past the head is no negative lag');
   t.equal(startCursor(undefined, 57), 57, 'a new sink starts at the head (no history replayed into a broker)');
+  t.equal(startCursor(undefined, 57, 'beginning'), 0, 'a sink that asks for the history (the fleet outbox) starts at the beginning');
+  t.equal(startCursor(30, 57, 'beginning'), 30, 'and resumes its stored cursor like any other');
   t.equal(startCursor(30, 57), 30, 'a stored cursor resumes');
   t.equal(startCursor(90, 57), 57, 'a cursor above the head (another log) is clamped');
   t.equal(startCursor(Number.NaN, 5), 5);

@@ -16,10 +16,10 @@ import type { Gallery } from '../gallery/gallery.ts';
 import type { Logger } from '../log.ts';
 import { CursorStore, runSinks, type SinkHealth, type SinkMetrics, type SinkRunner } from '../outputs/index.ts';
 import { FleetError } from './errors.ts';
-import { createFleetForwarder, fleetCursorStart, type FleetForwarder } from './forwarder.ts';
+import { createFleetForwarder, type FleetForwarder } from './forwarder.ts';
 import { startGalleryFollower, type GalleryFollower } from './gallery-follower.ts';
 import { startNatsLink, type NatsLink } from './nats.ts';
-import { createSnapshotUploader, SNAPSHOT_SINK_NAME, type SnapshotUploader } from './snapshots.ts';
+import { createSnapshotUploader, type SnapshotUploader } from './snapshots.ts';
 import { ensureEventsStream } from './stream.ts';
 
 export interface FleetEdge {
@@ -43,9 +43,7 @@ export function startFleetEdge(o: { readonly fleet: FleetConfig; readonly galler
   const state = new CursorStore(fleetStatePath(o.eventsDb));
   const link = startNatsLink({ config: o.fleet.nats, name: `facegate-edge-${o.fleet.nodeId}`, logger: log, onConnect: (nc) => ensureEventsStream(nc, o.fleet) });
   const forwarder = createFleetForwarder({ fleet: o.fleet, logger: log, link });
-  fleetCursorStart(state);
   const snapshots = o.snapshotPath ? createSnapshotUploader({ fleet: o.fleet, link, logger: log, snapshotPath: o.snapshotPath }) : undefined;
-  if (snapshots) fleetCursorStart(state, SNAPSHOT_SINK_NAME);
   const runner = runSinks(snapshots ? [forwarder, snapshots] : [forwarder], { bus: o.bus, cursors: state, logger: log, ...(o.metrics ? { metrics: o.metrics } : {}) });
   const follower = startGalleryFollower({ fleet: o.fleet, gallery: o.gallery, state, logger: log, link });
   log.info({ node: o.fleet.nodeId, site: o.fleet.site, servers: o.fleet.nats.servers.length }, 'fleet mode: forwarding events to the hub, following its gallery');

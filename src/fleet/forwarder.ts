@@ -11,14 +11,14 @@
  *   of it: the runner advances and persists the cursor after that, never before. A failure (NATS
  *   down, ack timeout) rejects, and the runner offers the same page again later.
  * - The forwarder's cursor starts at 0 (the whole log is forwarded, not only what comes after the
- *   first start): see fleetCursorStart().
+ *   first start): the sink declares firstStart: 'beginning'.
  */
 import { jetstream } from '@nats-io/jetstream';
 import { headers } from '@nats-io/transport-node';
 import type { FleetConfig } from '../config/fleet.ts';
 import { typeMatches, type Event } from '../events/index.ts';
 import type { Logger } from '../log.ts';
-import type { CursorStore, EventSink, SinkStatus } from '../outputs/index.ts';
+import type { EventSink, SinkStatus } from '../outputs/index.ts';
 import { FleetError, messageOf } from './errors.ts';
 import { startNatsLink, type NatsLink } from './nats.ts';
 import { ensureEventsStream } from './stream.ts';
@@ -37,14 +37,6 @@ export interface FleetForwarder extends EventSink {
   readonly link: NatsLink;
   /** Publishes acknowledged as duplicates by JetStream (re-sent after a crash or a failed page). */
   duplicates(): number;
-}
-
-/**
- * A forwarder that never ran starts at the beginning of the log (the hub gets the history the box
- * gathered before it joined the fleet); runSinks would otherwise start a new sink at the head.
- */
-export function fleetCursorStart(cursors: CursorStore, name = FLEET_SINK_NAME): void {
-  if (cursors.get(name) === undefined) cursors.set(name, 0, Date.now());
 }
 
 export function createFleetForwarder(opts: FleetForwarderOptions): FleetForwarder {
@@ -68,6 +60,9 @@ export function createFleetForwarder(opts: FleetForwarderOptions): FleetForwarde
 
   return {
     name: FLEET_SINK_NAME,
+    // A forwarder that never ran starts at the beginning of the log: the hub gets the history the
+    // box gathered before it joined the fleet.
+    firstStart: 'beginning',
     link,
     duplicates: () => dups,
     start: async () => undefined,

@@ -59,6 +59,7 @@ export function createSnapshotUploader(o: { readonly fleet: FleetConfig; readonl
   o.link.onReady(() => listeners.forEach((l) => l()));
   return {
     name: SNAPSHOT_SINK_NAME,
+    firstStart: 'beginning',
     uploaded: () => uploaded,
     start: async () => undefined,
     stop: async () => undefined,

@@ -19,11 +19,11 @@ export function sinkLag(headId: number, cursor: number): number {
 
 /**
  * The cursor a sink starts from. A new sink starts at the head (it does not replay the whole
- * history into a broker); a stored cursor above the head (the log was replaced) is clamped to it,
+ * history into a broker) unless it asks for the beginning (the fleet outbox); a stored cursor above the head (the log was replaced) is clamped to it,
  * so the sink neither skips nor waits for ids that the new log has not reached.
  */
-export function startCursor(stored: number | undefined, headId: number): number {
-  if (stored === undefined || !Number.isFinite(stored)) return Math.max(0, headId);
+export function startCursor(stored: number | undefined, headId: number, firstStart: 'head' | 'beginning' = 'head'): number {
+  if (stored === undefined || !Number.isFinite(stored)) return firstStart === 'beginning' ? 0 : Math.max(0, headId);
   return Math.max(0, Math.min(Math.floor(stored), headId));
 }
 

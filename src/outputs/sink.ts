@@ -40,6 +40,12 @@ export interface SinkHealth extends SinkStatus {
 export interface EventSink {
   /** Unique and stable: the key of the persisted cursor (e.g. 'mqtt'). */
   readonly name: string;
+  /**
+   * Where a sink that never ran (no stored cursor) starts: 'head' (default: live events from now
+   * on, e.g. MQTT) or 'beginning' (the whole log, e.g. the fleet outbox: the hub gets the history
+   * the box gathered before it joined).
+   */
+  readonly firstStart?: 'head' | 'beginning';
   /** Begin connecting. Must not throw because the far end is down: the service starts anyway. */
   start(): Promise<void>;
   /** Release the transport (publish what a clean goodbye needs first). */
@@ -116,7 +122,7 @@ export function runSinks(sinks: readonly EventSink[], opts: SinkRunnerOptions): 
   let stopped = false;
 
   const runners: Runner[] = sinks.map((sink) => {
-    const cursor = startCursor(cursors.get(sink.name), bus.log.lastId());
+    const cursor = startCursor(cursors.get(sink.name), bus.log.lastId(), sink.firstStart);
     cursors.set(sink.name, cursor, now());
     return { sink, cursor, delivered: 0, failed: 0, attempt: 0, busy: false, dirty: false, timer: undefined, inflight: Promise.resolve() };
   });

@@ -7,7 +7,7 @@
 import { dirname, join } from 'node:path';
 import { EventBus, EventLog } from '../../src/events/index.ts';
 import type { FleetConfig } from '../../src/config/fleet.ts';
-import { createFleetForwarder, fleetCursorStart } from '../../src/fleet/forwarder.ts';
+import { createFleetForwarder } from '../../src/fleet/forwarder.ts';
 import { createLogger } from '../../src/log.ts';
 import { CursorStore, runSinks } from '../../src/outputs/index.ts';
 
@@ -18,7 +18,6 @@ const logger = createLogger({ level: 'silent' });
 const log = new EventLog(dbPath);
 const bus = new EventBus(log);
 const cursors = new CursorStore(join(dirname(dbPath), 'outputs.sqlite'));
-fleetCursorStart(cursors);
 const forwarder = createFleetForwarder({ fleet, logger });
 const runner = runSinks([forwarder], { bus, cursors, logger, pageSize: 50, backoff: { baseMs: 50, maxMs: 500, factor: 2, jitter: 0 } });
 for (let i = 0; i < toAppend; i++) {

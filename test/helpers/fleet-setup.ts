@@ -6,7 +6,7 @@ import { sha256Hex } from '../../src/api/auth.ts';
 import { parseConfig, type Config } from '../../src/config/index.ts';
 import type { FleetConfig } from '../../src/config/fleet.ts';
 import { EventBus, EventLog } from '../../src/events/index.ts';
-import { createFleetForwarder, fleetCursorStart, type FleetForwarder } from '../../src/fleet/forwarder.ts';
+import { createFleetForwarder, type FleetForwarder } from '../../src/fleet/forwarder.ts';
 import type { Logger } from '../../src/log.ts';
 import { CursorStore, runSinks, type SinkRunner } from '../../src/outputs/index.ts';
 import type { NatsServer } from './nats.ts';
@@ -69,7 +69,6 @@ export function testEdge(fleet: FleetConfig, logger: Logger): TestEdge {
   const log = new EventLog(join(dir, 'events.sqlite'));
   const bus = new EventBus(log);
   const cursors = new CursorStore(join(dir, 'outputs.sqlite'));
-  fleetCursorStart(cursors);
   const backoff = { baseMs: 50, maxMs: 500, factor: 2, jitter: 0 };
   const start = () => {
     const forwarder = createFleetForwarder({ fleet, logger });
