@@ -51,4 +51,8 @@ t.test('histogramP95ByLabel: the upper bound of the bucket holding 95% of each l
   t.same(await histogramP95ByLabel(m.modelRun, 'model'), { fast: 5, slow: 200 });
   m.modelRun.observe({ model: 'huge' }, 1e6);
   t.notOk('huge' in (await histogramP95ByLabel(m.modelRun, 'model')), 'beyond the last bucket: no finite bound, left out');
+  const { histogramSummaryByLabel } = await import('../src/api/metrics.ts');
+  const summary = await histogramSummaryByLabel(m.modelRun, 'model');
+  t.same(summary.fast, { count: 100, p50Ms: 5, p99Ms: 500 }, 'p50 / p99 from the same buckets');
+  t.same(summary.huge, { count: 1 }, 'no finite bound: only the count');
 });

@@ -63,11 +63,8 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
   };
 }
 
-/**
- * p95 per label value of a prom-client histogram, from its cumulative buckets (the upper bound of
- * the first bucket holding 95% of the observations: coarse, but what the histogram knows).
- */
-export async function histogramP95ByLabel<L extends string>(h: Histogram<L>, label: L): Promise<Record<string, number>> {
+/** A histogram's cumulative buckets per label value, sorted by upper bound. */
+async function bucketsByLabel<L extends string>(h: Histogram<L>, label: L): Promise<Map<string, { le: number; count: number }[]>> {
   const buckets = new Map<string, { le: number; count: number }[]>();
   for (const v of (await h.get()).values) {
     const labels = v.labels as Readonly<Record<string, string | number | undefined>>;
@@ -77,12 +74,26 @@ export async function histogramP95ByLabel<L extends string>(h: Histogram<L>, lab
       buckets.set(name, [...(buckets.get(name) ?? []), { le, count: v.value }]);
     }
   }
+  for (const bs of buckets.values()) bs.sort((a, b) => a.le - b.le);
+  return buckets;
+}
+
+/** The upper bound of the first bucket holding fraction p of the observations (undefined past the last finite bucket). */
+function bucketQuantile(bs: readonly { le: number; count: number }[], p: number): number | undefined {
+  const total = bs[bs.length - 1]?.count ?? 0;
+  const hit = bs.find((b) => b.count >= p * total);
+  return total > 0 && hit && Number.isFinite(hit.le) ? hit.le : undefined;
+}
+
+/**
+ * p95 per label value of a prom-client histogram, from its cumulative buckets (the upper bound of
+ * the first bucket holding 95% of the observations: coarse, but what the histogram knows).
+ */
+export async function histogramP95ByLabel<L extends string>(h: Histogram<L>, label: L): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const [name, bs] of buckets) {
-    bs.sort((a, b) => a.le - b.le);
-    const total = bs[bs.length - 1]?.count ?? 0;
-    const hit = bs.find((b) => b.count >= 0.95 * total);
-    if (total > 0 && hit && Number.isFinite(hit.le)) out[name] = hit.le;
+  for (const [name, bs] of await bucketsByLabel(h, label)) {
+    const p95 = bucketQuantile(bs, 0.95);
+    if (p95 !== undefined) out[name] = p95;
   }
   return out;
 }
@@ -92,24 +103,11 @@ export async function histogramP95ByLabel<L extends string>(h: Histogram<L>, lab
  * the first bucket reaching the quantile; undefined past the last finite bucket).
  */
 export async function histogramSummaryByLabel<L extends string>(h: Histogram<L>, label: L): Promise<Record<string, { p50Ms?: number; p99Ms?: number; count: number }>> {
-  const buckets = new Map<string, { le: number; count: number }[]>();
-  for (const v of (await h.get()).values) {
-    const labels = v.labels as Readonly<Record<string, string | number | undefined>>;
-    const name = labels[label];
-    if (v.metricName?.endsWith('_bucket') && typeof name === 'string' && labels.le !== undefined) {
-      const le = labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(labels.le);
-      buckets.set(name, [...(buckets.get(name) ?? []), { le, count: v.value }]);
-    }
-  }
   const out: Record<string, { p50Ms?: number; p99Ms?: number; count: number }> = {};
-  for (const [name, bs] of buckets) {
-    bs.sort((a, b) => a.le - b.le);
-    const total = bs[bs.length - 1]?.count ?? 0;
-    const q = (p: number): number | undefined => {
-      const hit = bs.find((b) => b.count >= p * total);
-      return total > 0 && hit && Number.isFinite(hit.le) ? hit.le : undefined;
-    };
-    out[name] = { count: total, ...(q(0.5) !== undefined ? { p50Ms: q(0.5) } : {}), ...(q(0.99) !== undefined ? { p99Ms: q(0.99) } : {}) };
+  for (const [name, bs] of await bucketsByLabel(h, label)) {
+    const p50 = bucketQuantile(bs, 0.5);
+    const p99 = bucketQuantile(bs, 0.99);
+    out[name] = { count: bs[bs.length - 1]?.count ?? 0, ...(p50 !== undefined ? { p50Ms: p50 } : {}), ...(p99 !== undefined ? { p99Ms: p99 } : {}) };
   }
   return out;
 }
