@@ -23,6 +23,7 @@ import { NatsServer, Postgres } from '../src/fleet/local-servers.ts';
 import { createLogger } from '../src/log.ts';
 import { CursorStore } from '../src/outputs/index.ts';
 import { procStat } from './proc.ts';
+import { randomUnit } from '../test/helpers/gallery-data.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const logger = createLogger({ level: 'warn' });
@@ -102,16 +103,7 @@ class Meter {
   }
 }
 
-function unit(dim: number): Float32Array {
-  const v = new Float32Array(dim);
-  let n = 0;
-  for (let i = 0; i < dim; i++) {
-    v[i] = Math.random() * 2 - 1;
-    n += v[i] * v[i];
-  }
-  for (let i = 0; i < dim; i++) v[i] /= Math.sqrt(n);
-  return v;
-}
+const unit = (dim: number): Float32Array => randomUnit(dim, Math.random);
 const rid = (p: string) => `${p}_${randomBytes(8).toString('hex')}`;
 function identity(i: number): StoredIdentity {
   const now = Date.now();

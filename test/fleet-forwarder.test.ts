@@ -5,18 +5,15 @@
  * events in the log and they follow on reconnect; a replay from an old cursor is dropped by the
  * server's de-duplication; wrong credentials give a clear error and the box keeps logging.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import t from 'tap';
 import { parseConfig } from '../src/config/index.ts';
 import type { FleetConfig } from '../src/config/fleet.ts';
-import { EventBus, EventLog } from '../src/events/index.ts';
 import { createFleetForwarder, FLEET_SINK_NAME } from '../src/fleet/forwarder.ts';
 import { createLogger } from '../src/log.ts';
-import { CursorStore, runSinks } from '../src/outputs/index.ts';
+import { runSinks } from '../src/outputs/index.ts';
 import { natsClient, readStream, until } from './helpers/fleet.ts';
 import { NatsServer } from './helpers/nats.ts';
+import { tempEventBox } from './helpers/event-box.ts';
 
 const logger = createLogger({ level: 'silent' });
 const backoff = { baseMs: 50, maxMs: 500, factor: 2, jitter: 0 };
@@ -28,18 +25,7 @@ function fleetConfig(s: NatsServer, node: string, pass = s.user.pass): FleetConf
   return c.fleet;
 }
 
-function box(t: { teardown(fn: () => void): void }) {
-  const dir = mkdtempSync(join(tmpdir(), 'fg-fwd-'));
-  const log = new EventLog(join(dir, 'events.sqlite'));
-  const bus = new EventBus(log);
-  const cursors = new CursorStore(join(dir, 'outputs.sqlite'));
-  t.teardown(() => {
-    cursors.close();
-    log.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return { dir, log, bus, cursors };
-}
+const box = (t: { teardown(fn: () => void): void }) => tempEventBox(t, 'fg-fwd-');
 
 t.test('forward, outage, replay: every event once, cursor after the ack', async (t) => {
   const s = await NatsServer.start();

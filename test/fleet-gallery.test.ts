@@ -22,20 +22,12 @@ import { edgeFleet, hubConfig, OPERATOR_TOKEN } from './helpers/fleet-setup.ts';
 import { DEMO_CAST, demoDataDir } from '../src/demo/demo.ts';
 import { NatsServer } from './helpers/nats.ts';
 import { Postgres } from './helpers/postgres.ts';
+import { randomUnit } from './helpers/gallery-data.ts';
 
 const logger = createLogger({ level: 'silent' });
 const MODEL = 'w600k_mbf_dq';
 
-function unit(dim = 512): Float32Array {
-  const v = new Float32Array(dim);
-  let n = 0;
-  for (let i = 0; i < dim; i++) {
-    v[i] = Math.random() * 2 - 1;
-    n += v[i] * v[i];
-  }
-  for (let i = 0; i < dim; i++) v[i] /= Math.sqrt(n);
-  return v;
-}
+const unit = (dim = 512): Float32Array => randomUnit(dim, Math.random);
 
 const rid = (p: string) => `${p}_${randomBytes(8).toString('hex')}`;
 function person(name: string, groups: string[] = ['staff']): StoredIdentity {

@@ -4,15 +4,13 @@
  * from the cursor (at-least-once, in id order), the cursor is persisted per sink, lag and counts
  * are right, and a sink that is not connected gets nothing until it says it is ready.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import t from 'tap';
 import { createMetrics } from '../src/api/metrics.ts';
-import { EventBus, EventLog, type Event } from '../src/events/index.ts';
+import type { Event } from '../src/events/index.ts';
 import { createLogger } from '../src/log.ts';
-import { CursorStore, runSinks, type EventSink, type SinkStatus } from '../src/outputs/index.ts';
+import { runSinks, type EventSink, type SinkStatus } from '../src/outputs/index.ts';
 import { until } from './helpers/until.ts';
+import { tempEventBox } from './helpers/event-box.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -49,18 +47,7 @@ class TestSink implements EventSink {
   }
 }
 
-function setup(t: { teardown(fn: () => void): void }) {
-  const dir = mkdtempSync(join(tmpdir(), 'fg-runner-'));
-  const log = new EventLog(join(dir, 'events.sqlite'));
-  const bus = new EventBus(log);
-  const cursors = new CursorStore(join(dir, 'outputs.sqlite'));
-  t.teardown(() => {
-    cursors.close();
-    log.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return { log, bus, cursors };
-}
+const setup = (t: { teardown(fn: () => void): void }) => tempEventBox(t, 'fg-runner-');
 
 const health = (n: number) => ({ type: 'system.health' as const, timeMs: Date.now(), data: { status: 'ok' as const, details: { n } } });
 const logger = createLogger({ level: 'silent' });
