@@ -6,14 +6,15 @@
  * gst-inspect-1.0, and the detect profile's tier choice from the measured profile.
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import onnxProto from 'onnx-proto';
 import ort from 'onnxruntime-node';
 import { chooseTier, readProfile, DEFAULT_PROFILE_PATH } from '../detect/index.ts';
 import { errorMessage, isFacegateError } from '../errors.ts';
-import { EXECUTION_PROVIDERS, openSession, sessionProvider, type ExecutionProvider } from '../models/index.ts';
+import { bindingDir, EXECUTION_PROVIDERS, openSession, sessionProvider, type ExecutionProvider } from '../models/index.ts';
 import { projectPath } from '../paths.ts';
 
 const { onnx } = onnxProto;
@@ -154,21 +155,15 @@ const CUDA_LIBS: readonly { name: string; purpose: string }[] = [
 
 function cudaLibraries(): DoctorReport['cuda'] {
   const cache = run('ldconfig', ['-p']).stdout || run('/sbin/ldconfig', ['-p']).stdout;
-  let bindingDir: string | undefined;
-  try {
-    const require = createRequire(import.meta.url);
-    bindingDir = require.resolve('onnxruntime-node/package.json').replace(/package\.json$/, `bin/napi-v6/${process.platform}/${process.arch}/`);
-  } catch {
-    bindingDir = undefined;
-  }
+  const addonDir = bindingDir();
   return {
     libraries: CUDA_LIBS.map(({ name, purpose }) => {
       const line = cache.split('\n').find((l) => l.trim().startsWith(`${name} `));
       const path = line?.split('=>')[1]?.trim();
       if (path) return { name, purpose, found: true, path };
-      if (bindingDir && name.startsWith('libonnxruntime_')) {
-        const candidate = `${bindingDir}${name}`;
-        if (run('test', ['-f', candidate]).ok) return { name, purpose, found: true, path: candidate };
+      if (addonDir && name.startsWith('libonnxruntime_')) {
+        const candidate = join(addonDir, name);
+        if (existsSync(candidate)) return { name, purpose, found: true, path: candidate };
       }
       return { name, purpose, found: false };
     }),

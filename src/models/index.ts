@@ -2,6 +2,6 @@ export { loadManifest, findModel, parseManifest, mergeManifests, PROJECT_MODELS_
 export { resolveModel, candidatePaths, materializeDerived, derivedOutputDirs, SHARED_MODELS_DIR, SERVICE_RESOLVE_OPTIONS, type ResolvedModel, type ResolveOptions, type VerifyMode } from './resolve.ts';
 export { downloadModel, type DownloadOptions, type DownloadProgress, type DownloadResult } from './download.ts';
 export { sha256File, VerdictCache } from './verify.ts';
-export { createSession, openSession, createModelSession, openModelSession, defaultSessionThread, providerChoice, providerMissing, sessionProvider, EXECUTION_PROVIDERS, type ExecutionProvider, type ProviderChoice, type ProviderSpec, type SessionOptions, type ModelSession, type SessionThread } from './session.ts';
+export { bindingDir, createSession, openSession, createModelSession, openModelSession, defaultSessionThread, providerChoice, providerMissing, sessionProvider, EXECUTION_PROVIDERS, type ExecutionProvider, type ProviderChoice, type ProviderSpec, type SessionOptions, type ModelSession, type SessionThread } from './session.ts';
 export { dequantizeOnnx, dequantizeWeights, type DequantizeResult } from './dequantize.ts';
 export { calibratedThresholds, calibrationPath, readCalibration, writeCalibration, type CalibratedThresholds, type CalibrationEntry, type CalibrationFile, type ThresholdOptions } from './calibration.ts';

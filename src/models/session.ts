@@ -48,7 +48,8 @@ const PROVIDER_LIBS: Record<'cuda' | 'tensorrt', string> = {
   tensorrt: 'libonnxruntime_providers_tensorrt.so',
 };
 
-function bindingDir(): string | undefined {
+/** The folder of onnxruntime-node's native binding, where its provider add-ons (.so) go. */
+export function bindingDir(): string | undefined {
   try {
     const require = createRequire(import.meta.url);
     const pkgDir = dirname(require.resolve('onnxruntime-node/package.json'));
