@@ -72,7 +72,7 @@ export interface ServiceModels {
   /** Release detector sessions no running camera uses any more (after hot reload). */
   releaseUnused(cameraIds: readonly string[]): Promise<void>;
   /** The detectors loaded now, with their provider (the dashboard's System page). */
-  detectors(): readonly { readonly model: string; readonly tier: string; readonly size: number }[];
+  detectors(): readonly { readonly model: string; readonly tier: string; readonly size: number; readonly executionProvider: string }[];
   close(): Promise<void>;
 }
 
