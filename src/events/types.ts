@@ -11,7 +11,7 @@
  *   fields they do not know, so fields can be added without a v2.
  */
 import { z } from 'zod';
-import { DENY_REASONS, MANUAL_ACTIONS } from '../gates/index.ts';
+import { AREA_SYNC_MODES, DENY_REASONS, MANUAL_ACTIONS } from '../gates/index.ts';
 
 /** Snapshot ids: what SnapshotStore creates and accepts (no dots, no slashes, no percent). */
 export const SNAPSHOT_ID_PATTERN = /^[a-z0-9_-]{8,64}$/;
@@ -113,6 +113,14 @@ const decisionData = {
   score: finite.optional(),
   liveness: finite.optional(),
   masked: z.boolean(),
+  area: z
+    .looseObject({
+      id: nonEmpty.describe('the anti-passback area (antiPassback.area)'),
+      direction: z.enum(['entry', 'exit']),
+      state: z.enum(AREA_SYNC_MODES).describe("the area state the decision was taken on: local (no fleet), fresh, or stale (fleet link or hub down: local state only)"),
+    })
+    .optional()
+    .describe('gates with an anti-passback area only'),
 };
 
 const gateGranted = z.strictObject({

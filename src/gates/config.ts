@@ -91,6 +91,36 @@ export const actuationSchema = z
   .strictObject({ webhook: webhookSchema.optional(), command: commandSchema.optional() })
   .refine((a) => a.webhook !== undefined || a.command !== undefined, { message: 'actuation needs a webhook or a command' });
 
+/** An anti-passback area: one NATS-safe-ish token a person reads in logs and events (hashed on the wire). */
+export const AREA_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+/**
+ * Anti-passback: a local entry/exit pair (`pairedGateId`, both gates on this box), or an `area`
+ * whose gates may sit on any node of a fleet (and on this one): every gate naming the same area
+ * shares the last passage per person, key = area + identity. Exactly one of the two.
+ */
+export const antiPassbackSchema = z
+  .strictObject({
+    pairedGateId: id.optional(),
+    area: z
+      .string()
+      .regex(AREA_ID, { error: "expected an area name: letters, digits, '-', '_' and '.', starting with a letter or digit, at most 64 characters (e.g. 'hq-lobby')" })
+      .optional(),
+    direction: z.enum(['entry', 'exit']),
+    windowMs: z.number().int().positive().default(12 * 3600 * 1000),
+  })
+  .superRefine((ap, ctx) => {
+    if ((ap.pairedGateId === undefined) === (ap.area === undefined)) {
+      const both = ap.pairedGateId !== undefined;
+      ctx.addIssue({
+        code: 'custom',
+        path: both ? ['area'] : [],
+        message: both ? 'give either `pairedGateId` (a local entry/exit pair) or `area` (shared across gates and nodes), not both' : 'anti-passback needs `pairedGateId` (a local entry/exit pair) or `area` (shared across gates and nodes)',
+        params: { hint: both ? 'keep `area` for a passage shared with other gates or boxes, or keep `pairedGateId` for a pair on this box' : "add `area: hq-lobby` (the same name on every gate of the area, on any box) or `pairedGateId: <the other gate's id>`" },
+      });
+    }
+  });
+
 export const gateSchema = z
   .strictObject({
     id,
@@ -132,16 +162,10 @@ export const gateSchema = z
       .refine((c) => c.n <= c.m, { message: 'confirmation.n must be <= confirmation.m', path: ['n'] })
       .default({ n: 2, m: 3 }),
     cooldownMs: z.number().int().min(0).default(5000),
-    antiPassback: z
-      .strictObject({
-        pairedGateId: id,
-        direction: z.enum(['entry', 'exit']),
-        windowMs: z.number().int().positive().default(12 * 3600 * 1000),
-      })
-      .optional(),
+    antiPassback: antiPassbackSchema.optional(),
     actuation: actuationSchema.optional(),
   })
-  .refine((g) => g.antiPassback?.pairedGateId !== g.id, { message: 'a gate cannot be its own anti-passback pair', path: ['antiPassback', 'pairedGateId'] });
+  .refine((g) => g.antiPassback?.pairedGateId === undefined || g.antiPassback.pairedGateId !== g.id, { message: 'a gate cannot be its own anti-passback pair', path: ['antiPassback', 'pairedGateId'] });
 
 export const gatesSchema = z.array(gateSchema);
 
@@ -192,7 +216,8 @@ export function parseGates(input: unknown): GatePolicy[] {
   }
   for (const g of gates) {
     const ap = g.antiPassback;
-    if (!ap) continue;
+    // An area needs no partner here: its other gates may be on other boxes.
+    if (!ap || ap.pairedGateId === undefined) continue;
     const other = byId.get(ap.pairedGateId);
     const hint = `configure both gates: '${g.id}' with antiPassback { pairedGateId: '${ap.pairedGateId}', direction: '${ap.direction}' } and '${ap.pairedGateId}' with { pairedGateId: '${g.id}', direction: '${ap.direction === 'entry' ? 'exit' : 'entry'}' }`;
     if (!other) throw new GateError('GATE_PAIR_INVALID', `gate '${g.id}': anti-passback pair '${ap.pairedGateId}' is not a configured gate`, { context: { gate: g.id, pairedGateId: ap.pairedGateId }, hint });

@@ -5,6 +5,8 @@
 export {
   gateSchema,
   gatesSchema,
+  antiPassbackSchema,
+  AREA_ID,
   scheduleSchema,
   actuationSchema,
   webhookSchema,
@@ -34,12 +36,17 @@ export {
   isAllowed,
   denyReason,
   pruneGateState,
+  mergeExternalPassage,
+  setAreaSync,
+  antiPassbackKey,
+  areaPassageKey,
   voteOf,
   EMPTY_GATE_STATE,
   UNKNOWN_VOTE,
   LOW_VOTE,
   DENY_REASONS,
   MANUAL_ACTIONS,
+  AREA_SYNC_MODES,
   type RecognitionInput,
   type TrackEndInput,
   type DenyReason,
@@ -56,6 +63,10 @@ export {
   type Direction,
   type ManualGateState,
   type DecideResult,
+  type AreaSync,
+  type AreaSyncMode,
+  type DecisionArea,
+  type ExternalPassage,
 } from './policy.ts';
 export {
   createActuator,
@@ -73,4 +84,4 @@ export {
   type ActuationResult,
   type WebhookBody,
 } from './actuate.ts';
-export { gateDecisions, decideGates, gateInputOf, emptyGateStats, type DecideGatesOptions, type ZonesOfRecognition, type GateInput, type GateTrackInput, type ManualRequest, type ActuationRecord, type GateStats, type GateDecisionsOptions } from './operator.ts';
+export { gateDecisions, decideGates, gateInputOf, emptyGateStats, type DecideGatesOptions, type ZonesOfRecognition, type GateInput, type GateTrackInput, type AreaInput, type ManualRequest, type ActuationRecord, type GateStats, type GateDecisionsOptions } from './operator.ts';

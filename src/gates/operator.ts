@@ -4,6 +4,11 @@
  * other), emits GateDecision events synchronously, and actuates grants and manual actions
  * through an injected Actuator without waiting for it (the outcome goes to onActuation and the
  * log). Time is the input's own timeMs (capture time), so replaying a recording decides the same.
+ *
+ * Anti-passback areas that span boxes come in as a second input, `areaInputs` (in fleet mode the
+ * edge's passage follower, src/fleet/passage-follower.ts): passages recorded on other nodes are
+ * merged into the one GateState (mergeExternalPassage, pure) and the link's health is recorded
+ * there (setAreaSync), so every area decision says whether its area state was fresh.
  */
 import { Observable, Subject, type OperatorFunction, type Subscription } from 'rxjs';
 import { actuationItem, gateItem, type PipelineItem } from '../events/pipeline.ts';
@@ -11,7 +16,7 @@ import type { Recognition } from '../recognize/index.ts';
 import { createActuator, type ActuationRequest, type ActuationResult, type Actuator, type GateLogger } from './actuate.ts';
 import type { GatePolicy } from './config.ts';
 import { GateError } from './errors.ts';
-import { decide, EMPTY_GATE_STATE, endTrack, manualAction, pruneGateState, type GateEvent, type GateGranted, type GateOpened, type GateState, type ManualActionRequest, type RecognitionInput } from './policy.ts';
+import { decide, EMPTY_GATE_STATE, endTrack, manualAction, mergeExternalPassage, pruneGateState, setAreaSync, type AreaSync, type ExternalPassage, type GateEvent, type GateGranted, type GateOpened, type GateState, type ManualActionRequest, type RecognitionInput } from './policy.ts';
 
 /** A track event (src/track's TrackEvent fits); only track.ended matters to gates. */
 export interface GateTrackInput {
@@ -27,6 +32,13 @@ export interface ManualRequest extends ManualActionRequest {
   readonly gateId: string;
   readonly timeMs: number;
 }
+
+/** What the fleet tells the gates about anti-passback areas (a hot Observable: see gateDecisions). */
+export type AreaInput =
+  /** A passage recorded on another node (or this one, coming back: merging it changes nothing). */
+  | { readonly type: 'area.passage'; readonly passage: ExternalPassage }
+  /** The link behind the area state: fresh, or stale (deciding from local state). */
+  | { readonly type: 'area.sync'; readonly sync: AreaSync };
 
 export interface ActuationRecord {
   readonly request: ActuationRequest;
@@ -44,6 +56,8 @@ export interface GateStats {
   cooldownRepeats: number;
   /** Inputs whose processing threw (e.g. a bad manual request); the stream goes on. */
   errors: number;
+  /** Passages of other nodes merged into the area state (newer than what was known). */
+  areaPassages: number;
 }
 
 export interface GateDecisionsOptions {
@@ -54,6 +68,12 @@ export interface GateDecisionsOptions {
   readonly actuatorFor?: ((gate: GatePolicy) => Actuator | undefined) | undefined;
   /** Manual open / hold-open / close requests from operators. */
   readonly manual?: Observable<ManualRequest> | undefined;
+  /**
+   * The fleet's anti-passback area state (passages of other nodes, the link's health). Hot: each
+   * operator (a new one per gate set on hot reload) subscribes for its lifetime and sees what
+   * comes from then on; what came before is already in the state it takes over.
+   */
+  readonly areaInputs?: Observable<AreaInput> | undefined;
   readonly initialState?: GateState | undefined;
   /** Called after every state change (persist it, inspect it in tests). */
   readonly onState?: ((state: GateState) => void) | undefined;
@@ -67,7 +87,7 @@ export interface GateDecisionsOptions {
 }
 
 export function emptyGateStats(): GateStats {
-  return { recognitions: 0, granted: 0, denied: 0, manual: 0, actuations: 0, actuationFailures: 0, cooldownRepeats: 0, errors: 0 };
+  return { recognitions: 0, granted: 0, denied: 0, manual: 0, actuations: 0, actuationFailures: 0, cooldownRepeats: 0, errors: 0, areaPassages: 0 };
 }
 
 function isRecognition(input: GateInput): input is RecognitionInput {
@@ -92,6 +112,8 @@ export function gateDecisions(gates: readonly GatePolicy[], opts: GateDecisionsO
       const byCamera = new Map<string, GatePolicy[]>();
       for (const g of gates) for (const c of g.cameras) byCamera.set(c, [...(byCamera.get(c) ?? []), g]);
       const byId = new Map(gates.map((g) => [g.id, g]));
+      // Passages of areas no gate here names are not kept (a fleet's other sites).
+      const areas = new Set(gates.flatMap((g) => (g.antiPassback?.area !== undefined ? [g.antiPassback.area] : [])));
       const actuators = new Map<string, Actuator | undefined>();
       for (const g of gates) actuators.set(g.id, opts.actuatorFor ? opts.actuatorFor(g) : g.actuation ? createActuator(g.actuation, { log }) : undefined);
       const abort = new AbortController();
@@ -184,8 +206,21 @@ export function gateDecisions(gates: readonly GatePolicy[], opts: GateDecisionsO
         }
       };
 
+      const onArea = (input: AreaInput): void => {
+        try {
+          if (input.type === 'area.sync') return setState(setAreaSync(state, input.sync));
+          if (!areas.has(input.passage.area)) return;
+          const next = mergeExternalPassage(state, input.passage);
+          if (next !== state) stats.areaPassages++;
+          setState(next);
+        } catch (e) {
+          fail(e);
+        }
+      };
+
       const subs: Subscription[] = [];
       if (opts.manual) subs.push(opts.manual.subscribe({ next: onManual, error: fail }));
+      if (opts.areaInputs) subs.push(opts.areaInputs.subscribe({ next: onArea, error: fail }));
       subs.push(
         source.subscribe({
           next: onInput,

@@ -35,6 +35,14 @@
  * re-decided at 08:00 while the same track lasts; they step away and come back (a new track).
  * Passages are recorded at grant time (there is no door sensor): a grant at an entry gate is an
  * entry, at its paired exit gate an exit.
+ *
+ * Anti-passback areas (`antiPassback.area`): every gate naming the area shares one last passage
+ * per person (key = area + identity), on this box and, in fleet mode, on every other box: passages
+ * recorded elsewhere arrive as external inputs (mergeExternalPassage: the newer capture time wins,
+ * a passage never moves back in time) and the fleet link's health as setAreaSync. An area gate's
+ * decision says which state it was taken on (`area.state`): 'local' (no fleet link: the area is
+ * this box's gates), 'fresh' (following the fleet's area state) or 'stale' (the link or the hub
+ * is down: decided from local state and what arrived before the outage).
  */
 import type { GatePolicy } from './config.ts';
 import { GateError } from './errors.ts';
@@ -68,6 +76,18 @@ export interface TrackEndInput {
 export const DENY_REASONS = ['unknown', 'not-allowed', 'outside-schedule', 'mask-policy', 'liveness', 'low-confidence', 'anti-passback', 'cooldown'] as const;
 export type DenyReason = (typeof DENY_REASONS)[number];
 
+/** How current a box's view of its anti-passback areas is (see the module comment). */
+export const AREA_SYNC_MODES = ['local', 'fresh', 'stale'] as const;
+export type AreaSyncMode = (typeof AREA_SYNC_MODES)[number];
+
+/** What an area gate's decision records about its area (event data `area`). */
+export interface DecisionArea {
+  readonly id: string;
+  readonly direction: Direction;
+  /** The area state the decision was taken on. */
+  readonly state: AreaSyncMode;
+}
+
 interface GateDecisionBase {
   readonly gateId: string;
   readonly cameraId: string;
@@ -78,6 +98,8 @@ interface GateDecisionBase {
   readonly liveness?: number | undefined;
   readonly masked: boolean;
   readonly timeMs: number;
+  /** Gates with an anti-passback area only. */
+  readonly area?: DecisionArea | undefined;
 }
 export interface GateGranted extends GateDecisionBase {
   readonly type: 'gate.granted';
@@ -133,6 +155,29 @@ export interface Passage {
   readonly gateId: string;
   readonly direction: Direction;
   readonly timeMs: number;
+  /** The anti-passback area, for an area passage. */
+  readonly area?: string | undefined;
+  /** The node that recorded it, for a passage merged from another box (mergeExternalPassage). */
+  readonly nodeId?: string | undefined;
+}
+
+/** A passage recorded on another node of the fleet, as the area state delivers it. */
+export interface ExternalPassage {
+  readonly area: string;
+  readonly identityId: string;
+  readonly gateId: string;
+  readonly nodeId: string;
+  readonly direction: Direction;
+  readonly timeMs: number;
+}
+
+/** The fleet link behind the anti-passback areas, as the gates see it. */
+export interface AreaSync {
+  readonly mode: AreaSyncMode;
+  /** When this mode began (wall clock of the box). */
+  readonly sinceMs: number;
+  /** Why it is stale (for people: logs, the gate view). */
+  readonly reason?: string | undefined;
 }
 
 export interface ManualGateState {
@@ -152,10 +197,15 @@ export interface GateState {
   readonly tracks: ReadonlyMap<string, TrackGateState>;
   /** key: grantKey(gateId, identityId) -> time of the last grant (cooldown). */
   readonly lastGrants: ReadonlyMap<string, number>;
-  /** key: passageKey(pair, identityId) -> last passage through the pair (anti-passback). */
+  /**
+   * key: passageKey(pair, identityId) for a local pair, areaPassageKey(area, identityId) for an
+   * area -> the last passage (anti-passback).
+   */
   readonly passages: ReadonlyMap<string, Passage>;
   /** key: gateId -> manual hold-open, when one is active. */
   readonly manual: ReadonlyMap<string, ManualGateState>;
+  /** The fleet link behind the areas; 'local' without one. */
+  readonly areaSync: AreaSync;
 }
 
 export const EMPTY_GATE_STATE: GateState = Object.freeze({
@@ -163,6 +213,7 @@ export const EMPTY_GATE_STATE: GateState = Object.freeze({
   lastGrants: new Map<string, number>(),
   passages: new Map<string, Passage>(),
   manual: new Map<string, ManualGateState>(),
+  areaSync: Object.freeze({ mode: 'local', sinceMs: 0 }),
 });
 
 /** Vote for a face.unknown recognition. */
@@ -176,6 +227,16 @@ export const grantKey = (gateId: string, identityId: string): string => `${gateI
 /** The pair's key is the same from both of its gates. */
 export const pairKey = (a: string, b: string): string => (a < b ? `${a}${SEP}${b}` : `${b}${SEP}${a}`);
 export const passageKey = (pair: string, identityId: string): string => `${pair}${SEP}${identityId}`;
+/** An area's key cannot meet a pair's (a gate id never starts with \u0001). */
+export const areaPassageKey = (area: string, identityId: string): string => `\u0001${area}${SEP}${identityId}`;
+
+/** Where a gate keeps the last passage of an identity; undefined without anti-passback. */
+export function antiPassbackKey(policy: GatePolicy, identityId: string): string | undefined {
+  const ap = policy.antiPassback;
+  if (!ap) return undefined;
+  if (ap.area !== undefined) return areaPassageKey(ap.area, identityId);
+  return ap.pairedGateId === undefined ? undefined : passageKey(pairKey(policy.id, ap.pairedGateId), identityId);
+}
 
 function withEntry<K, V>(map: ReadonlyMap<K, V>, key: K, value: V | undefined): ReadonlyMap<K, V> {
   const next = new Map(map);
@@ -213,8 +274,9 @@ export function denyReason(policy: GatePolicy, state: GateState, r: RecognitionI
   const last = state.lastGrants.get(grantKey(policy.id, vote));
   if (last !== undefined && nowMs - last < policy.cooldownMs) return 'cooldown';
   const ap = policy.antiPassback;
-  if (ap?.direction === 'entry') {
-    const p = state.passages.get(passageKey(pairKey(policy.id, ap.pairedGateId), vote));
+  const key = antiPassbackKey(policy, vote);
+  if (ap?.direction === 'entry' && key !== undefined) {
+    const p = state.passages.get(key);
     if (p && p.direction === 'entry' && nowMs - p.timeMs < ap.windowMs) return 'anti-passback';
   }
   return undefined;
@@ -264,6 +326,7 @@ export function decide(policy: GatePolicy, state: GateState, recognition: Recogn
     liveness: recognition.liveness,
     masked: recognition.masked,
     timeMs: nowMs,
+    ...(policy.antiPassback?.area !== undefined ? { area: { id: policy.antiPassback.area, direction: policy.antiPassback.direction, state: state.areaSync.mode } } : {}),
   };
   const decided: TrackGateState = { ...track, decidedKey: vote, granted: track.granted || reason === undefined };
   let next: GateState = { ...state, tracks: withEntry(state.tracks, tk, decided) };
@@ -272,11 +335,33 @@ export function decide(policy: GatePolicy, state: GateState, recognition: Recogn
 
   next = { ...next, lastGrants: withEntry(next.lastGrants, grantKey(policy.id, vote), nowMs) };
   const ap = policy.antiPassback;
-  if (ap) {
-    const passage: Passage = { gateId: policy.id, direction: ap.direction, timeMs: nowMs };
-    next = { ...next, passages: withEntry(next.passages, passageKey(pairKey(policy.id, ap.pairedGateId), vote), passage) };
+  const key = antiPassbackKey(policy, vote);
+  if (ap && key !== undefined) {
+    const passage: Passage = { gateId: policy.id, direction: ap.direction, timeMs: nowMs, ...(ap.area !== undefined ? { area: ap.area } : {}) };
+    next = { ...next, passages: withEntry(next.passages, key, passage) };
   }
   return { decision: { type: 'gate.granted', ...base }, state: next };
+}
+
+/**
+ * A passage another node recorded (the fleet's area state) joins the local state: the newer
+ * capture time wins, so an older or repeated one (this box's own grant coming back, a replay
+ * after a reconnect) changes nothing, and a passage never moves back in time. Returns the same
+ * object when nothing changed. Pure: whether the area matters here is pruneGateState's business.
+ */
+export function mergeExternalPassage(state: GateState, p: ExternalPassage): GateState {
+  if (!p.area || !p.identityId || !Number.isFinite(p.timeMs)) return state;
+  const key = areaPassageKey(p.area, p.identityId);
+  const current = state.passages.get(key);
+  if (current !== undefined && current.timeMs >= p.timeMs) return state;
+  const passage: Passage = { gateId: p.gateId, direction: p.direction, timeMs: p.timeMs, area: p.area, nodeId: p.nodeId };
+  return { ...state, passages: withEntry(state.passages, key, passage) };
+}
+
+/** The fleet link's health as the area gates record it; the same object when the mode is unchanged. */
+export function setAreaSync(state: GateState, sync: AreaSync): GateState {
+  if (state.areaSync.mode === sync.mode && state.areaSync.reason === sync.reason) return state;
+  return { ...state, areaSync: sync };
 }
 
 /**
@@ -352,13 +437,20 @@ export function pruneGateState(policies: readonly GatePolicy[], state: GateState
     const gate = byId.get(k.slice(0, k.indexOf(SEP)));
     if (!gate || nowMs - t >= gate.cooldownMs) lastGrants.delete(k);
   }
+  // An area's passages live as long as the longest window of this box's gates in that area (they
+  // may come from gates elsewhere); an area no gate here names is forgotten.
+  const areaWindow = new Map<string, number>();
+  for (const g of policies) {
+    const a = g.antiPassback?.area;
+    if (a !== undefined) areaWindow.set(a, Math.max(areaWindow.get(a) ?? 0, g.antiPassback?.windowMs ?? 0));
+  }
   const passages = new Map(state.passages);
   for (const [k, p] of passages) {
-    const ap = byId.get(p.gateId)?.antiPassback;
-    if (!ap || nowMs - p.timeMs >= ap.windowMs) passages.delete(k);
+    const windowMs = p.area !== undefined ? areaWindow.get(p.area) : byId.get(p.gateId)?.antiPassback?.windowMs;
+    if (windowMs === undefined || nowMs - p.timeMs >= windowMs) passages.delete(k);
   }
   const manual = new Map(state.manual);
   for (const [k, m] of manual) if (m.until !== undefined && nowMs >= m.until) manual.delete(k);
   const same = tracks.size === state.tracks.size && lastGrants.size === state.lastGrants.size && passages.size === state.passages.size && manual.size === state.manual.size;
-  return same ? state : { tracks, lastGrants, passages, manual };
+  return same ? state : { tracks, lastGrants, passages, manual, areaSync: state.areaSync };
 }
