@@ -11,6 +11,7 @@ const benches: Record<string, (args: readonly string[]) => Promise<void>> = {
   soak: async (args) => (await import('./soak.ts')).runSoakBench(args),
   startup: async (args) => (await import('./startup.ts')).runStartupBench(args),
   fleet: async (args) => (await import('./fleet.ts')).runFleetBench(args),
+  providers: async (args) => (await import('./providers.ts')).runProvidersBench(args),
 };
 
 export const benchNames = Object.keys(benches);

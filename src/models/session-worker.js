@@ -7,7 +7,7 @@
 //
 // Plain JavaScript on purpose: worker threads do not inherit the TypeScript loader (tsx), so a
 // .ts worker cannot start under `node bin/facegate.js`. The protocol is tiny:
-//   {op:'open', source, options}        -> {op:'opened', inputNames, outputNames} | {op:'failed', message}
+//   {op:'open', source, options}        -> {op:'opened', inputNames, outputNames, inputMetadata} | {op:'failed', message}
 //   {op:'run', id, feeds}               -> {op:'result', id, outputs, inputs} | {op:'error', id, message, inputs}
 //   {op:'release'}                      -> {op:'released'}, then the thread ends
 // Tensors travel as {type, data, dims}. Input buffers arrive transferred and go back with the
@@ -23,7 +23,9 @@ parentPort.on('message', async (msg) => {
   if (msg.op === 'open') {
     try {
       session = await ort.InferenceSession.create(msg.source, msg.options);
-      parentPort.postMessage({ op: 'opened', inputNames: session.inputNames, outputNames: session.outputNames });
+      // Metadata as plain objects (structured clone): the main thread shapes its probe run from it.
+      const inputMetadata = session.inputMetadata.map((m) => (m.isTensor ? { name: m.name, isTensor: true, type: m.type, shape: [...m.shape] } : { name: m.name, isTensor: false }));
+      parentPort.postMessage({ op: 'opened', inputNames: session.inputNames, outputNames: session.outputNames, inputMetadata });
     } catch (e) {
       parentPort.postMessage({ op: 'failed', message: message(e) });
     }

@@ -40,6 +40,11 @@ export interface SessionOptions {
    * better spent on more cameras.
    */
   readonly spin?: boolean;
+  /**
+   * The model's input shape where its graph leaves dimensions open (set from the manifest by
+   * createSession / createModelSession): shapes the zero input of a GPU session's probe run.
+   */
+  readonly probeShape?: readonly number[];
 }
 
 /** Shared libraries the CUDA-based providers need beside the onnxruntime-node binding. */
@@ -122,29 +127,104 @@ function baseOptions(opts: SessionOptions): ort.InferenceSession.SessionOptions 
  * ProviderError instead. Nodes a GPU provider does not implement run on CPU inside the session.
  */
 export async function createSession(model: ResolvedModel, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
-  return openSession(model.path, model.entry.name, opts);
+  return openSession(model.path, model.entry.name, { probeShape: manifestInputShape(model), ...opts });
+}
+
+/** NCHW with the manifest's fixed size, or 64x64 for a detector (any multiple of its strides). */
+function manifestInputShape(model: ResolvedModel): number[] {
+  const size = model.entry.input.fixedSize ?? 64;
+  return [1, 3, size, size];
 }
 
 /** createSession on a file path or the bytes of an ONNX model (`name` is for messages). */
 export async function openSession(source: string | Uint8Array, name: string, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
-  const { session, ranOn: provider } = await openWithFallback(source, name, opts, (providers) =>
-    typeof source === 'string' ? ort.InferenceSession.create(source, { ...baseOptions(opts), executionProviders: providers }) : ort.InferenceSession.create(source, { ...baseOptions(opts), executionProviders: providers }),
-  );
+  const { session, ranOn: provider } = await openWithFallback(source, name, opts, {
+    load: (providers) =>
+      typeof source === 'string' ? ort.InferenceSession.create(source, { ...baseOptions(opts), executionProviders: providers }) : ort.InferenceSession.create(source, { ...baseOptions(opts), executionProviders: providers }),
+    probe: async (s) => void (await s.run(probeFeeds(s.inputMetadata, opts.probeShape))),
+    release: (s) => s.release(),
+  });
   ranOn.set(session, provider);
   return session;
+}
+
+/**
+ * Zero-filled inputs for one probe run, shaped from the model's input metadata; a dimension the
+ * graph leaves open takes the first input's `shape` hint (the manifest's), else 1 for the batch
+ * axis and 64 elsewhere (a multiple of every detector stride).
+ */
+export function probeFeeds(metadata: readonly ort.InferenceSession.ValueMetadata[], shape?: readonly number[]): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const [k, m] of metadata.entries()) {
+    if (!m.isTensor) throw new Error(`input "${m.name}" is not a tensor`);
+    const hint = k === 0 ? shape : undefined;
+    const dims = (m.shape.length ? m.shape : (hint ?? [1])).map((d, i) => (typeof d === 'number' && d > 0 ? d : (hint?.[i] ?? (i === 0 ? 1 : 64))));
+    const n = dims.reduce((a, b) => a * b, 1);
+    const Data = PROBE_ARRAYS[m.type];
+    if (!Data) throw new Error(`input "${m.name}" has type ${m.type}, which the probe does not fill`);
+    feeds[m.name] = new ort.Tensor(m.type, new Data(n) as Float32Array, dims);
+  }
+  return feeds;
+}
+
+const PROBE_ARRAYS: Partial<Record<ort.Tensor.Type, new (n: number) => ArrayBufferView>> = {
+  float32: Float32Array,
+  float64: Float64Array,
+  int32: Int32Array,
+  int64: BigInt64Array,
+  uint8: Uint8Array,
+  int8: Int8Array,
+  float16: Uint16Array,
+};
+
+/** How a session is opened, run once and released, whatever hosts it (this thread or a worker). */
+interface SessionHost<S> {
+  load(providers: ort.InferenceSession.ExecutionProviderConfig[]): Promise<S>;
+  probe(session: S): Promise<void>;
+  release(session: S): Promise<void>;
+}
+
+/**
+ * A GPU session that opens may still fail its first run: measured with ORT 1.30's WebGPU provider,
+ * seetaface6_mask opens and then every run fails in a Softmax kernel ("Cannot reduce shape
+ * {1,2,1,1} by component=2"). So a non-CPU session runs once on zeros before it is used (this also
+ * compiles its kernels before the first frame). A probe failure counts against the provider only
+ * when the same probe runs on CPU; otherwise the zero input does not suit the model and proves
+ * nothing. Returns the reason to fall back, or undefined to keep the session (released on failure).
+ */
+async function probeFailure<S>(session: S, host: SessionHost<S>): Promise<string | undefined> {
+  try {
+    await host.probe(session);
+    return undefined;
+  } catch (gpuError) {
+    let cpu: S | undefined;
+    try {
+      cpu = await host.load(['cpu']);
+      await host.probe(cpu);
+    } catch {
+      return undefined; // the probe does not fit this model: keep the GPU session
+    } finally {
+      if (cpu !== undefined) await host.release(cpu).catch(() => undefined);
+    }
+    await host.release(session).catch(() => undefined);
+    return `opens but cannot run this model: ${cleanProviderReason(errorMessage(gpuError))}`;
+  }
 }
 
 /**
  * The provider policy, whatever hosts the session: try the configured provider for real; when it
  * cannot start, one warning per provider and reason, then CPU (or PROVIDER_UNAVAILABLE when required).
  */
-async function openWithFallback<S>(source: string | Uint8Array, name: string, opts: SessionOptions, load: (providers: ort.InferenceSession.ExecutionProviderConfig[]) => Promise<S>): Promise<{ session: S; ranOn: ExecutionProvider }> {
+async function openWithFallback<S>(source: string | Uint8Array, name: string, opts: SessionOptions, host: SessionHost<S>): Promise<{ session: S; ranOn: ExecutionProvider }> {
+  const { load } = host;
   const choice = providerChoice(opts.executionProvider);
   if (choice.name !== 'cpu') {
     let reason = providerMissing(choice.name);
     if (reason === undefined) {
       try {
-        return { session: await load(providerOptions(choice)), ranOn: choice.name };
+        const session = await load(providerOptions(choice));
+        reason = await probeFailure(session, host);
+        if (reason === undefined) return { session, ranOn: choice.name };
       } catch (e) {
         reason = cleanProviderReason(errorMessage(e));
       }
@@ -236,7 +316,7 @@ interface WireTensor {
 }
 
 type WorkerReply =
-  | { op: 'opened'; inputNames: string[]; outputNames: string[] }
+  | { op: 'opened'; inputNames: string[]; outputNames: string[]; inputMetadata: ort.InferenceSession.ValueMetadata[] }
   | { op: 'failed'; message: string }
   | { op: 'result'; id: number; outputs: Record<string, WireTensor>; inputs?: ArrayBuffer[] }
   | { op: 'error'; id: number; message: string; inputs?: ArrayBuffer[] }
@@ -258,6 +338,7 @@ class WorkerSession implements ModelSession {
     readonly inputNames: readonly string[],
     readonly outputNames: readonly string[],
     readonly executionProvider: ExecutionProvider,
+    readonly inputMetadata: readonly ort.InferenceSession.ValueMetadata[],
   ) {
     worker.on('message', (m: WorkerReply) => {
       if (m.op !== 'result' && m.op !== 'error') return;
@@ -294,7 +375,7 @@ class WorkerSession implements ModelSession {
       await worker.terminate();
       throw new Error(reply.op === 'failed' ? reply.message : `unexpected reply ${reply.op}`);
     }
-    return new WorkerSession(worker, name, reply.inputNames, reply.outputNames, ranOn);
+    return new WorkerSession(worker, name, reply.inputNames, reply.outputNames, ranOn, reply.inputMetadata);
   }
 
   // The worker keeps the process alive only while a run is in flight: an idle session must not
@@ -365,7 +446,7 @@ class WorkerSession implements ModelSession {
  * thread (`thread`; FACEGATE_ORT_THREAD=main|worker overrides).
  */
 export async function createModelSession(model: ResolvedModel, opts: SessionOptions & { readonly thread?: SessionThread } = {}): Promise<ModelSession> {
-  return openModelSession(model.path, model.entry.name, opts);
+  return openModelSession(model.path, model.entry.name, { probeShape: manifestInputShape(model), ...opts });
 }
 
 export async function openModelSession(source: string | Uint8Array, name: string, opts: SessionOptions & { readonly thread?: SessionThread } = {}): Promise<ModelSession> {
@@ -374,11 +455,15 @@ export async function openModelSession(source: string | Uint8Array, name: string
     const session = await openSession(source, name, opts);
     return new MainThreadSession(session, name, sessionProvider(session));
   }
-  const { session } = await openWithFallback(source, name, opts, (providers) => {
-    // The first provider of the list is the one the session is for (CPU comes after as ORT's own fallback for nodes).
-    const first = providers[0];
-    const ranOn = (typeof first === 'string' ? first : (first?.name ?? 'cpu')) as ExecutionProvider;
-    return WorkerSession.open(source, name, baseOptions(opts), providers, ranOn);
+  const { session } = await openWithFallback(source, name, opts, {
+    load: (providers) => {
+      // The first provider of the list is the one the session is for (CPU comes after as ORT's own fallback for nodes).
+      const first = providers[0];
+      const ranOn = (typeof first === 'string' ? first : (first?.name ?? 'cpu')) as ExecutionProvider;
+      return WorkerSession.open(source, name, baseOptions(opts), providers, ranOn);
+    },
+    probe: async (s) => void (await s.run(probeFeeds(s.inputMetadata, opts.probeShape))),
+    release: (s) => s.release(),
   });
   return session;
 }

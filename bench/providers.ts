@@ -1,0 +1,256 @@
+/**
+ * `npm run bench -- providers [--ep cpu,webgpu,cuda,tensorrt] [--runs 20] [--data DIR] [--json]`:
+ * every recognition-path model on every execution provider asked for, against the CPU provider in
+ * the same run, on real photos:
+ *   - agreement: faces found, worst box IoU and landmark distance (SCRFD 500m and 2.5g at 640),
+ *     worst embedding cosine (the default embedder) and mask-probability difference, each model
+ *     fed the same aligned crop (the CPU landmarks) so only the provider differs;
+ *   - speed: median / p95 of the whole detect stage, one embedding and one mask run, with the
+ *     ratio to CPU.
+ * Sessions on a non-CPU provider are opened with `required: true`: a provider that cannot start
+ * is reported with its reason and left out, never measured as a silent CPU fallback. This is the
+ * recognition half of scripts/gpu-check.sh (the detect bench is the other).
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEFAULT_EMBEDDER } from '../src/config/index.ts';
+import { createDetector, iou, median, quantile, type Detector } from '../src/detect/index.ts';
+import { errorMessage } from '../src/errors.ts';
+import { dot, l2normalize } from '../src/gallery/vector.ts';
+import { decodeImage } from '../src/image/decode.ts';
+import { EXECUTION_PROVIDERS, SHARED_MODELS_DIR, type ExecutionProvider } from '../src/models/index.ts';
+import { alignFace, createEmbedder, createMaskClassifier, type Embedder, type MaskClassifier } from '../src/recognize/index.ts';
+import type { Face, RgbImage } from '../src/types.ts';
+
+/** Real photos from ../shared/data: a group, a portrait, a masked face, a crowd. */
+export const PROVIDER_PHOTOS = [
+  'groups/faceapi_bbt4.jpg',
+  'identities/deepface/angelina/img1.jpg',
+  'identities/easyface/easyface_person_1/mask_face_recognition_2.jpg',
+  'groups/retinaface_test.jpg',
+] as const;
+
+const TIERS = ['500m', '2.5g'] as const;
+
+interface Models {
+  readonly detectors: ReadonlyMap<string, Detector>;
+  readonly embedder: Embedder;
+  readonly mask: MaskClassifier;
+  /** Set when the mask classifier could not run on the provider and runs on CPU instead. */
+  readonly maskOnCpu?: string;
+}
+
+export interface ProviderTimings {
+  /** tier -> whole detect stage (letterbox + run + decode) on the crowd photo, ms. */
+  readonly detect: Record<string, { medianMs: number; p95Ms: number }>;
+  readonly embed: { medianMs: number; p95Ms: number };
+  readonly mask: { medianMs: number; p95Ms: number };
+}
+
+export interface ProviderRow {
+  readonly provider: ExecutionProvider;
+  /** Why the mask classifier ran on CPU in this row. */
+  readonly maskOnCpu?: string;
+  /** Why the provider did not run (its rows are then absent). */
+  readonly unavailable?: string;
+  readonly timings?: ProviderTimings;
+  /** Against CPU (absent for the CPU row). */
+  readonly agreement?: {
+    readonly faces: number;
+    readonly sameCounts: boolean;
+    readonly worstIou: number;
+    readonly worstLandmarkPx: number;
+    readonly worstCosine: number;
+    readonly worstMaskDiff: number;
+  };
+}
+
+async function openModels(ep: ExecutionProvider): Promise<Models> {
+  const spec = ep === 'cpu' ? 'cpu' : { name: ep, required: true };
+  const opened: Array<{ close(): Promise<void> }> = [];
+  try {
+    const detectors = new Map<string, Detector>();
+    for (const tier of TIERS) {
+      const d = await createDetector({ tier, size: 640, executionProvider: spec });
+      opened.push(d);
+      detectors.set(tier, d);
+    }
+    const embedder = await createEmbedder(DEFAULT_EMBEDDER, { executionProvider: spec });
+    opened.push(embedder);
+    // The mask classifier is tiny (a fraction of a ms on CPU): where a provider cannot run it the
+    // service runs it on CPU (one warning), so the bench does too and says so.
+    let maskOnCpu: string | undefined;
+    const mask = await createMaskClassifier(undefined, { executionProvider: spec }).catch(async (e: unknown) => {
+      if (ep === 'cpu') throw e;
+      maskOnCpu = errorMessage(e);
+      return createMaskClassifier(undefined, { executionProvider: 'cpu' });
+    });
+    opened.push(mask);
+    return { detectors, embedder, mask, ...(maskOnCpu !== undefined ? { maskOnCpu } : {}) };
+  } catch (e) {
+    await Promise.allSettled(opened.map((m) => m.close()));
+    throw e;
+  }
+}
+
+async function closeModels(m: Models): Promise<void> {
+  await Promise.allSettled([...[...m.detectors.values()].map((d) => d.close()), m.embedder.close(), m.mask.close()]);
+}
+
+async function timeIt(runs: number, warmup: number, fn: () => Promise<unknown>): Promise<{ medianMs: number; p95Ms: number }> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const ms: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await fn();
+    ms.push(performance.now() - t0);
+  }
+  ms.sort((a, b) => a - b);
+  return { medianMs: median(ms), p95Ms: quantile(ms, 0.95) };
+}
+
+async function measure(m: Models, crowd: RgbImage, crop: RgbImage, runs: number): Promise<ProviderTimings> {
+  const detect: Record<string, { medianMs: number; p95Ms: number }> = {};
+  // GPU providers compile their kernels on the first runs: 5 warm-ups before timing.
+  for (const [tier, d] of m.detectors) detect[tier] = await timeIt(runs, 5, () => d.detect(crowd));
+  return {
+    detect,
+    embed: await timeIt(runs, 5, () => m.embedder.embed(crop)),
+    mask: await timeIt(runs, 5, () => m.mask.maskProbability(crop)),
+  };
+}
+
+function pairFaces(cpu: readonly Face[], other: readonly Face[]): Array<{ cpu: Face; other: Face | undefined; iou: number }> {
+  return cpu.map((c) => {
+    let best: Face | undefined;
+    let bestIou = 0;
+    for (const o of other) {
+      const v = iou(c.box, o.box);
+      if (v > bestIou) [best, bestIou] = [o, v];
+    }
+    return { cpu: c, other: best, iou: bestIou };
+  });
+}
+
+const cosine = (a: Float32Array, b: Float32Array): number => dot(l2normalize(a), l2normalize(b));
+
+async function agreement(cpu: Models, other: Models, photos: readonly RgbImage[]): Promise<NonNullable<ProviderRow['agreement']>> {
+  let faces = 0;
+  let sameCounts = true;
+  let worstIou = 1;
+  let worstLandmarkPx = 0;
+  let worstCosine = 1;
+  let worstMaskDiff = 0;
+  for (const image of photos) {
+    for (const tier of TIERS) {
+      const a = await cpu.detectors.get(tier)!.detect(image);
+      const b = await other.detectors.get(tier)!.detect(image);
+      if (a.length !== b.length) sameCounts = false;
+      for (const p of pairFaces(a, b)) {
+        faces++;
+        worstIou = Math.min(worstIou, p.iou);
+        if (!p.other) continue;
+        for (let k = 0; k < 5; k++) {
+          worstLandmarkPx = Math.max(worstLandmarkPx, Math.hypot(p.cpu.landmarks[k][0] - p.other.landmarks[k][0], p.cpu.landmarks[k][1] - p.other.landmarks[k][1]));
+        }
+        if (tier !== '2.5g') continue; // embed each face once (the service's default tier's faces)
+        const { crop } = alignFace(image, p.cpu.landmarks);
+        worstCosine = Math.min(worstCosine, cosine(await cpu.embedder.embed(crop), await other.embedder.embed(crop)));
+        worstMaskDiff = Math.max(worstMaskDiff, Math.abs((await cpu.mask.maskProbability(crop)) - (await other.mask.maskProbability(crop))));
+      }
+    }
+  }
+  return { faces, sameCounts, worstIou, worstLandmarkPx, worstCosine, worstMaskDiff };
+}
+
+export function formatProviderTables(rows: readonly ProviderRow[]): string {
+  const cpu = rows.find((r) => r.provider === 'cpu')?.timings;
+  const ratio = (v: number, base: number | undefined): string => (base ? `${(v / base).toFixed(2)}x` : '');
+  const speed = [
+    '| provider | detect 500m@640 ms (median / p95) | vs cpu | detect 2.5g@640 ms | vs cpu | embed ms | vs cpu | mask ms (\* on cpu) | vs cpu |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  const agree = ['| provider | faces compared | same counts | worst box IoU | worst landmark px | worst embedding cosine | worst mask diff |', '|---|---:|---|---:|---:|---:|---:|'];
+  const out: string[] = [];
+  for (const r of rows) {
+    if (r.unavailable !== undefined) {
+      out.push(`${r.provider}: not measured: ${r.unavailable}`);
+      continue;
+    }
+    const t = r.timings!;
+    const d5 = t.detect['500m']!;
+    const d25 = t.detect['2.5g']!;
+    speed.push(
+      `| ${r.provider} | ${d5.medianMs.toFixed(2)} / ${d5.p95Ms.toFixed(2)} | ${ratio(d5.medianMs, cpu?.detect['500m']?.medianMs)} | ${d25.medianMs.toFixed(2)} / ${d25.p95Ms.toFixed(2)} | ${ratio(d25.medianMs, cpu?.detect['2.5g']?.medianMs)} | ${t.embed.medianMs.toFixed(2)} / ${t.embed.p95Ms.toFixed(2)} | ${ratio(t.embed.medianMs, cpu?.embed.medianMs)} | ${t.mask.medianMs.toFixed(2)} / ${t.mask.p95Ms.toFixed(2)}${r.maskOnCpu !== undefined ? ' \*' : ''} | ${ratio(t.mask.medianMs, cpu?.mask.medianMs)} |`,
+    );
+    if (r.maskOnCpu !== undefined) out.push(`${r.provider}: mask classifier on cpu (${r.maskOnCpu})`);
+    const a = r.agreement;
+    if (a) {
+      agree.push(`| ${r.provider} | ${a.faces} | ${a.sameCounts ? 'yes' : 'NO'} | 1 - ${(1 - a.worstIou).toExponential(1)} | ${a.worstLandmarkPx.toExponential(1)} | 1 - ${(1 - a.worstCosine).toExponential(1)} | ${a.worstMaskDiff.toExponential(1)} |`);
+    }
+  }
+  return [...out, '', 'speed (ms; the crowd photo for detect, one aligned 112x112 crop for embed / mask):', ...speed, '', 'agreement with cpu on the same inputs:', ...(agree.length > 2 ? agree : ['(no provider besides cpu ran)'])].join('\n');
+}
+
+export async function runProvidersBench(argv: readonly string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      ep: { type: 'string', default: 'cpu,webgpu' },
+      runs: { type: 'string', default: '20' },
+      data: { type: 'string', default: process.env.FACEGATE_DATA_DIR ?? resolve(SHARED_MODELS_DIR, '../data') },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const asked = values.ep.split(',').map((p) => p.trim()).filter(Boolean);
+  for (const p of asked) {
+    if (!(EXECUTION_PROVIDERS as readonly string[]).includes(p)) throw new Error(`--ep: unknown provider "${p}" (expected ${EXECUTION_PROVIDERS.join(', ')})`);
+  }
+  const providers = ['cpu', ...asked.filter((p) => p !== 'cpu')] as ExecutionProvider[];
+  const runs = Number(values.runs);
+  if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs: expected a whole number >= 1, got "${values.runs}"`);
+  const paths = PROVIDER_PHOTOS.map((p) => resolve(values.data, p));
+  const missing = paths.filter((p) => !existsSync(p));
+  if (missing.length) throw new Error(`providers bench: photos not found: ${missing.join(', ')} (set --data or FACEGATE_DATA_DIR to the shared data folder)`);
+  const photos = await Promise.all(paths.map(async (p) => (await decodeImage(p)).image));
+  const crowd = photos[photos.length - 1]!;
+
+  const cpu = await openModels('cpu');
+  const cpuFaces = await cpu.detectors.get('2.5g')!.detect(photos[1]!);
+  if (!cpuFaces[0]) throw new Error(`providers bench: no face in ${paths[1]}`);
+  const crop = alignFace(photos[1]!, cpuFaces[0].landmarks).crop;
+  const rows: ProviderRow[] = [];
+  const log = (s: string): void => void (values.json ? process.stderr : process.stdout).write(`${s}\n`);
+  log(`providers bench: ${providers.join(', ')}; ${photos.length} photos from ${values.data}; ${runs} timed runs each`);
+  try {
+    for (const ep of providers) {
+      let models: Models;
+      if (ep === 'cpu') models = cpu;
+      else {
+        const t0 = performance.now();
+        try {
+          models = await openModels(ep);
+        } catch (e) {
+          rows.push({ provider: ep, unavailable: errorMessage(e) });
+          log(`  ${ep}: not available: ${errorMessage(e)}`);
+          continue;
+        }
+        log(`  ${ep}: sessions opened in ${(performance.now() - t0).toFixed(0)} ms`);
+      }
+      try {
+        const agree = ep === 'cpu' ? undefined : await agreement(cpu, models, photos);
+        const timings = await measure(models, crowd, crop, runs);
+        rows.push({ provider: ep, timings, ...(agree ? { agreement: agree } : {}), ...(models.maskOnCpu !== undefined ? { maskOnCpu: models.maskOnCpu } : {}) });
+        if (models.maskOnCpu !== undefined) log(`  ${ep}: the mask classifier runs on cpu: ${models.maskOnCpu}`);
+        log(`  ${ep}: detect 500m ${timings.detect['500m']!.medianMs.toFixed(2)} ms, 2.5g ${timings.detect['2.5g']!.medianMs.toFixed(2)} ms, embed ${timings.embed.medianMs.toFixed(2)} ms, mask ${timings.mask.medianMs.toFixed(2)} ms`);
+      } finally {
+        if (models !== cpu) await closeModels(models);
+      }
+    }
+  } finally {
+    await closeModels(cpu);
+  }
+  if (values.json) process.stdout.write(`${JSON.stringify({ photos: PROVIDER_PHOTOS, runs, rows }, null, 2)}\n`);
+  else process.stdout.write(`\n${formatProviderTables(rows)}\n`);
+}
