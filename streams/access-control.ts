@@ -13,7 +13,7 @@ import { detectFaces, type Detector, type DetectStats } from '../src/detect/inde
 import { publishEvents, type Event, type EventBus, type SnapshotStore } from '../src/events/index.ts';
 import { cameraItem, recognitionItem, stageErrorItem, trackItem, type PipelineItem, type PipelineStage } from '../src/events/pipeline.ts';
 import type { Gallery } from '../src/gallery/index.ts';
-import { decideGates, EMPTY_GATE_STATE, emptyGateStats, zonesOfFace, type GatePolicy, type GateState, type GateStats, type ManualRequest, type Zone } from '../src/gates/index.ts';
+import { decideGates, EMPTY_GATE_STATE, emptyGateStats, zonesOfFace, type AreaInput, type GatePolicy, type GateState, type GateStats, type ManualRequest, type Zone } from '../src/gates/index.ts';
 import { cameraFrames, type CameraConfig, type CameraHealth, type CameraStats } from '../src/ingest/index.ts';
 import type { Logger } from '../src/log.ts';
 import { recognizeTracks, type Embedder, type LivenessModel, type MaskClassifier, type Recognition, type RecognizeStats } from '../src/recognize/index.ts';
@@ -122,6 +122,8 @@ export interface AccessControlOptions {
   readonly settings: RecognitionSettings;
   readonly tracker?: TrackFacesOptions;
   readonly manual?: Observable<ManualRequest>;
+  /** Fleet mode: other boxes' anti-passback passages and the area state's health (hot). */
+  readonly areaInputs?: Observable<AreaInput>;
   readonly logger?: Logger;
   /** Every event after it is logged and published (the service counts them, the demo prints them). */
   readonly onPublished?: (event: Event) => void;
@@ -219,7 +221,7 @@ export function startAccessControl(o: AccessControlOptions): AccessControl {
   const pipeline = starts
     .pipe(
       mergeMap(({ camera, delayMs }) => cameraStream(camera, delayMs)),
-      decideGates(gates$, { manual: o.manual, stats: gateStats, zonesOf, onState: (s) => gateState$.next(s), log }),
+      decideGates(gates$, { manual: o.manual, areaInputs: o.areaInputs, stats: gateStats, zonesOf, onState: (s) => gateState$.next(s), log }),
       publishEvents(o.bus, { snapshots: o.snapshots, inFlight, logger: log }),
     )
     .subscribe({

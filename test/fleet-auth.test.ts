@@ -13,6 +13,9 @@ import { connect } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import { parseConfig } from '../src/config/index.ts';
 import { startGalleryFollower } from '../src/fleet/gallery-follower.ts';
+import { startNatsLink } from '../src/fleet/nats.ts';
+import { startPassageFollower } from '../src/fleet/passage-follower.ts';
+import { HEARTBEAT_KEY, openPassageBucket, passageKey } from '../src/fleet/passages-kv.ts';
 import { openGallery } from '../src/gallery/index.ts';
 import { CursorStore } from '../src/outputs/index.ts';
 import { createLogger } from '../src/log.ts';
@@ -101,7 +104,7 @@ t.test('TLS with a private CA', async (t) => {
 t.test('per-edge NATS permissions (the README example): an edge speaks for itself only', async (t) => {
   const edgePerm = {
     publish: ['facegate.hq.door-1.events.>', '$JS.API.>', '$O.facegate-snapshots.>'],
-    subscribe: ['_INBOX.>', '$KV.facegate-gallery.>'],
+    subscribe: ['_INBOX.>', '$KV.facegate-gallery.>', '$KV.facegate-passages.>'],
   };
   const s = await NatsServer.start({ users: { hub: 'hub-pw', 'door-1': 'door-1-pw' }, permissions: { 'door-1': edgePerm } });
   t.teardown(() => s.stop());
@@ -136,6 +139,25 @@ t.test('per-edge NATS permissions (the README example): an edge speaks for itsel
   });
   await follower.synced(20_000);
   t.equal(gallery.getIdentity('id_perm0001')?.name, 'Perm', 'the restricted edge user follows the gallery');
+  // Anti-passback areas: the hub writes the passages bucket, the restricted edge reads it only.
+  const passagesKv = await openPassageBucket(hubNc, 'facegate-passages', { ttlMs: 3_600_000 });
+  const key = passageKey('hq-lobby', 'id_perm0001');
+  await passagesKv.put(key, JSON.stringify({ v: 1, area: 'hq-lobby', identityId: 'id_perm0001', gateId: 'lobby-in', nodeId: 'door-2', site: 'hq', direction: 'entry', timeMs: Date.now(), eventId: 1 }));
+  await passagesKv.put(HEARTBEAT_KEY, JSON.stringify({ v: 1, hub: 'hub', timeMs: Date.now() }));
+  const edgeFleet = fleetWith({ servers: [s.url], user: 'door-1', password: 'door-1-pw' }, 'door-1');
+  const link = startNatsLink({ config: edgeFleet.nats, name: 'perm-passages', logger });
+  const passages = startPassageFollower({ fleet: edgeFleet, link, logger });
+  const seen: string[] = [];
+  const sub = passages.inputs$.subscribe((i) => seen.push(i.type === 'area.passage' ? `${i.passage.area}:${i.passage.identityId}` : `sync:${i.sync.mode}`));
+  t.teardown(async () => {
+    sub.unsubscribe();
+    await passages.close();
+    await link.close();
+  });
+  await passages.fresh(20_000);
+  t.ok(seen.includes('hq-lobby:id_perm0001') && seen.at(-1) === 'sync:fresh', 'the restricted edge user follows the area passages');
+  const edgeKv = await new Kvm(await link.ready()).open('facegate-passages', { timeout: 2000 });
+  await t.rejects(edgeKv.put(key, JSON.stringify({ forged: true })), 'the edge cannot write a passage');
   // The same user claiming to be door-2: the server refuses the subjects.
   const spoof = testEdge(fleetWith({ servers: [s.url], user: 'door-1', password: 'door-1-pw' }, 'door-2'), logger);
   t.teardown(() => spoof.close());

@@ -12,7 +12,7 @@ import { createMetrics, histogramP95ByLabel, type Metrics } from '../api/metrics
 import { cameraStartDelayMs, describeProviders, ingestCameraConfig, type Config, type ConfigDiff } from '../config/index.ts';
 import { EventBus, EventLog, MAX_PAGE, SnapshotStore, type Event } from '../events/index.ts';
 import { ensureTemplatesFor, openGallery, type Gallery } from '../gallery/index.ts';
-import { parseGates, type GatePolicy, type ManualRequest } from '../gates/index.ts';
+import { parseGates, type AreaInput, type GatePolicy, type ManualRequest } from '../gates/index.ts';
 import type { CameraConfig } from '../ingest/index.ts';
 import type { Logger } from '../log.ts';
 import { systemHealthEvent } from './health.ts';
@@ -95,6 +95,8 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
   for (const c of config.cameras) await models.ensureDetector(c);
 
   const manual$ = new Subject<ManualRequest>();
+  // Fleet mode: the passage follower (started below with the fleet edge) feeds the gates' areas.
+  const areaInputs$ = new Subject<AreaInput>();
   let gates: readonly GatePolicy[] = parseGates(config.gates);
   // Every event the bus publishes (pipeline, identity audit, system.health) is counted here, once.
   const countEvent = (e: Event): void => {
@@ -132,6 +134,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
     settings: recognition,
     startStaggerMs: config.limits.cameraStartStaggerMs,
     manual: manual$,
+    areaInputs: areaInputs$,
     logger: log,
     // Read per recognition: a hot-reloaded camera's new zones apply at once.
     zonesFor: (id) => cameraEntries.get(id)?.zones ?? [],
@@ -213,6 +216,9 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
     config.fleet?.role === 'edge'
       ? startFleetEdge({ fleet: config.fleet, gallery, bus, eventsDb: config.events.db, logger: log, metrics, snapshotPath: (id, kind) => snapshotFile(snapshots, id, kind) })
       : undefined;
+  const areaFeed = fleet?.passages.inputs$.subscribe(areaInputs$);
+  // Area gates name the area state in system.health (stale: the box decides from local state).
+  const areaHealth = () => (fleet && gates.some((g) => g.antiPassback?.area !== undefined) ? [{ name: 'fleet-areas', connected: fleet.passages.status().mode === 'fresh', lag: 0, lastError: fleet.passages.status().reason }] : []);
 
   // system.health every healthIntervalMs: the whole box at a glance (cameras, fps, losses, sinks,
   // model p95), logged and published like any event, so WS clients and MQTT see it too.
@@ -237,7 +243,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
       uptimeMs: nowMs - startedMs,
       rssBytes: process.memoryUsage().rss,
       cameras,
-      sinks: [...(sinks?.health() ?? []), ...(fleet?.health() ?? [])].map((h) => ({ name: h.name, connected: h.connected, lag: h.lag, lastError: h.lastError })),
+      sinks: [...[...(sinks?.health() ?? []), ...(fleet?.health() ?? [])].map((h) => ({ name: h.name, connected: h.connected, lag: h.lag, lastError: h.lastError })), ...areaHealth()],
       modelP95Ms: await histogramP95ByLabel(metrics.modelRun, 'model'),
       eventLogLastId: eventLog.lastId(),
     });
@@ -368,6 +374,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
       manual$.complete();
       await api.close();
       await sinks?.stop();
+      areaFeed?.unsubscribe();
       await fleet?.close();
       cursors?.close();
       counting.unsubscribe();

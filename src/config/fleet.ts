@@ -82,6 +82,7 @@ export const fleetSchema = z.strictObject({
       eventsStream: jsName.default('FACEGATE_EVENTS'),
       galleryBucket: jsName.default('facegate-gallery').meta({ description: 'KV bucket: one key per identity, written by the hub' }),
       snapshotsBucket: jsName.default('facegate-snapshots').meta({ description: 'object store for face snapshots (uploaded lazily)' }),
+      passagesBucket: jsName.default('facegate-passages').meta({ description: 'KV bucket: the last passage per anti-passback area and person, written by the hub' }),
       hubConsumer: jsName.default('facegate-hub').meta({ description: 'the hub\'s durable consumer on the events stream' }),
     })
     .prefault({}),
@@ -97,6 +98,15 @@ export const fleetSchema = z.strictObject({
       maxAgeDays: z.number().int().min(1).max(3650).default(7).meta({ description: 'events kept in the stream for a hub that was down' }),
     })
     .prefault({}),
+  passages: z
+    .strictObject({
+      heartbeatMs: z.number().int().min(100).max(60_000).default(1000).meta({ description: 'the hub marks the passages bucket alive this often while it processes events' }),
+      staleAfterMs: z.number().int().min(500).max(600_000).default(5000).meta({ description: 'an edge counts its area state stale when the hub has not marked it alive for this long (or NATS is down)' }),
+      ttlHours: z.number().int().min(1).max(8760).default(24).meta({ description: 'passages kept in the bucket: at least the longest antiPassback.windowMs of any area gate' }),
+    })
+    .refine((p) => p.staleAfterMs > p.heartbeatMs, { message: 'staleAfterMs must be longer than heartbeatMs', path: ['staleAfterMs'], params: { hint: 'e.g. heartbeatMs: 1000, staleAfterMs: 5000 (a few heartbeats)' } satisfies IssueParams })
+    .prefault({})
+    .meta({ description: 'anti-passback areas across boxes (gates with antiPassback.area)' }),
   edgeEnrollment: z.enum(['refuse']).default('refuse').meta({ description: 'enrollment on an edge in fleet mode is refused: enroll at the hub (`facegate enroll --hub`)' }),
   hub: z
     .strictObject({

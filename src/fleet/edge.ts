@@ -4,6 +4,8 @@
  * persisted cursor) and the gallery follower (hub's KV bucket -> local SQLite gallery). Its
  * bookkeeping (the forwarder's cursor, the gallery revision) lives in `fleet.sqlite` beside
  * events.db. Nothing here can stop the box: gates keep deciding locally whatever NATS does.
+ * The passage follower (hub's passages bucket -> `passages.inputs$`, fed to the gate operator)
+ * shares anti-passback areas with the other boxes; offline, area gates decide from local state.
  *
  * Edge enrollment in fleet mode is refused (refusingIdentityApi): the hub is the source of truth,
  * and a local change would be overwritten by the next bootstrap. Enroll at the hub.
@@ -19,6 +21,7 @@ import { FleetError } from './errors.ts';
 import { createFleetForwarder, type FleetForwarder } from './forwarder.ts';
 import { startGalleryFollower, type GalleryFollower } from './gallery-follower.ts';
 import { startNatsLink, type NatsLink } from './nats.ts';
+import { startPassageFollower, type PassageFollower } from './passage-follower.ts';
 import { createSnapshotUploader, type SnapshotUploader } from './snapshots.ts';
 import { ensureEventsStream } from './stream.ts';
 
@@ -28,6 +31,8 @@ export interface FleetEdge {
   /** Uploads the snapshots events name to the object store (its own cursor; undefined without snapshots). */
   readonly snapshots: SnapshotUploader | undefined;
   readonly follower: GalleryFollower;
+  /** Anti-passback areas: other boxes' passages and the link's health, for the gate operator. */
+  readonly passages: PassageFollower;
   readonly runner: SinkRunner;
   /** The forwarder's health (cursor, lag, connected), for system.health and /metrics. */
   health(): SinkHealth[];
@@ -46,17 +51,20 @@ export function startFleetEdge(o: { readonly fleet: FleetConfig; readonly galler
   const snapshots = o.snapshotPath ? createSnapshotUploader({ fleet: o.fleet, link, logger: log, snapshotPath: o.snapshotPath }) : undefined;
   const runner = runSinks(snapshots ? [forwarder, snapshots] : [forwarder], { bus: o.bus, cursors: state, logger: log, ...(o.metrics ? { metrics: o.metrics } : {}) });
   const follower = startGalleryFollower({ fleet: o.fleet, gallery: o.gallery, state, logger: log, link });
+  const passages = startPassageFollower({ fleet: o.fleet, link, logger: log });
   log.info({ node: o.fleet.nodeId, site: o.fleet.site, servers: o.fleet.nats.servers.length }, 'fleet mode: forwarding events to the hub, following its gallery');
   return {
     link,
     forwarder,
     snapshots,
     follower,
+    passages,
     runner,
     health: () => runner.health(),
     close: async () => {
       await runner.stop();
       await follower.close();
+      await passages.close();
       await link.close();
       state.close();
     },

@@ -22,6 +22,8 @@ import { backoffDelay, DEFAULT_BACKOFF } from '../ingest/index.ts';
 import type { Logger } from '../log.ts';
 import { FleetError, messageOf } from './errors.ts';
 import { openGalleryBucket, recordOf } from './gallery-kv.ts';
+import { createHubPassages } from './hub-passages.ts';
+import { openPassageBucket } from './passages-kv.ts';
 import { HubFeed, toHubEvent } from './hub-feed.ts';
 import { HubStore, type HubEventRow, type StoredIdentity } from './hub-store.ts';
 import { startNatsLink, type NatsLink } from './nats.ts';
@@ -98,6 +100,8 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
   let duplicates = 0;
   let galleryPending = 0;
   let kv: KV | undefined;
+  // Anti-passback areas: the last passage per area + person, from the grants consumed below.
+  const passages = createHubPassages({ fleet: f, logger: log });
 
   const pgFailed = (e: unknown): void => {
     pgError = e instanceof FleetError ? e : new FleetError('FLEET_POSTGRES_UNAVAILABLE', messageOf(e), { cause: e });
@@ -148,6 +152,7 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
       const jsm = await manager(nc);
       await jsm.consumers.add(f.names.eventsStream, { durable_name: f.names.hubConsumer, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ack_wait: 30_000 * NS_PER_MS, max_ack_pending: 20_000 });
       kv = await openGalleryBucket(nc, f.names.galleryBucket, true);
+      passages.setBucket(await openPassageBucket(nc, f.names.passagesBucket, { ttlMs: f.passages.ttlHours * 3_600_000 }));
     },
   });
 
@@ -179,6 +184,8 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
         await sleep(100);
         continue;
       }
+      // The edges' area state is fresh while this loop turns (not while PostgreSQL holds a batch).
+      passages.beat();
       let msgs: JsMsg[] = [];
       try {
         // One consumer handle per connection (getting it is a JetStream API round trip).
@@ -205,6 +212,9 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
         log.warn({ subject: m.subject, seq: m.seq }, 'fleet hub: a message that is not a facegate event; dropped');
         m.term();
       }
+      // Area grants to the passages bucket first: they do not wait for PostgreSQL. The link lost
+      // meanwhile: no ack (JetStream redelivers the batch; writing a passage again changes nothing).
+      if (!(await passages.apply(rows, () => !closed && link.current() === nc)) && link.current() !== nc) continue;
       // Hold the batch until PostgreSQL takes it; JetStream redelivers after ack_wait if we die.
       for (let attempt = 0; !closed; attempt++) {
         try {
@@ -291,6 +301,7 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
   gauge('duplicates', 'messages whose (node, event id) was already stored', () => duplicates);
   gauge('nats_connected', '1 when the hub is connected to NATS and its stream/consumer/bucket are ensured', () => (link.status().connected ? 1 : 0));
   gauge('postgres_ready', '1 when PostgreSQL took the last batch', () => (pgReady && pgError === undefined ? 1 : 0));
+  gauge('passages_written', 'anti-passback passages written to the passages bucket since start', () => passages.written());
   gauge('gallery_pending', 'gallery changes not yet published to the KV bucket (last count)', () => galleryPending);
   gauge('api_window_events', 'events the API can replay from memory', () => feed.size());
   new Gauge({
