@@ -9,6 +9,7 @@
  * The stages sum to the process's measured CPU by construction; what a sample cannot place is
  * "other (Node internals, program)".
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 
 export const STAGES = [
@@ -143,4 +144,45 @@ export function topOther(profile: Profile, n = 5): { name: string; share: number
     self.set(key, (self.get(key) ?? 0) + d);
   }
   return [...self].sort((a, b) => b[1] - a[1]).slice(0, n).map(([name, v]) => ({ name, share: total > 0 ? v / total : 0 }));
+}
+
+/** CPU seconds of every live thread of this process (/proc/self/task), by thread id. */
+export function threadCpuSeconds(clockTicks = 100): Map<number, { comm: string; cpuS: number }> {
+  const out = new Map<number, { comm: string; cpuS: number }>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync('/proc/self/task');
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const s = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const close = s.lastIndexOf(')');
+      const f = s.slice(close + 2).split(' ');
+      out.set(Number(tid), { comm: s.slice(s.indexOf('(') + 1, close), cpuS: (Number(f[11]) + Number(f[12])) / clockTicks });
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out;
+}
+
+/**
+ * The other threads' CPU between two snapshots, grouped by thread name (ORT's pool threads carry
+ * the process's name; V8's are "V8 DefaultWorke", libuv's "libuv-worker"): seconds per group and
+ * the number of threads that used any CPU. Threads that ended in between are lost (none do here).
+ */
+export function otherThreadsByName(before: Map<number, { comm: string; cpuS: number }>, after: Map<number, { comm: string; cpuS: number }>, mainTid = process.pid): { name: string; cpuS: number; threads: number }[] {
+  const groups = new Map<string, { cpuS: number; threads: number }>();
+  for (const [tid, a] of after) {
+    if (tid === mainTid) continue;
+    const d = a.cpuS - (before.get(tid)?.cpuS ?? 0);
+    if (d <= 0) continue;
+    const g = groups.get(a.comm) ?? { cpuS: 0, threads: 0 };
+    g.cpuS += d;
+    g.threads++;
+    groups.set(a.comm, g);
+  }
+  return [...groups].map(([name, g]) => ({ name, ...g })).sort((x, y) => y.cpuS - x.cpuS);
 }

@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- e2e [--cams 1,2,3] [--seconds 16] [--fps 5] [--threads N] [--dashboards 0,3] [--browser] [--json]`
+ * `npm run bench -- e2e [--cams 1,2,3] [--seconds 16] [--fps 5] [--threads N] [--profile on|off] [--dashboards 0,3] [--browser] [--json]`
  *
  * N door cameras through the whole chain on this machine: the loopback RTSP server streams the
  * demo's 720p H.264 door clip (real people walking up) to every camera without re-encoding, and
@@ -36,7 +36,7 @@ import { quantile } from '../src/detect/stats.ts';
 import { createLogger } from '../src/log.ts';
 import ort from 'onnxruntime-node';
 import { createSession, resolveModel } from '../src/models/index.ts';
-import { breakdownPerFrame, MainThreadProfiler, STAGES, topOther, type Stage } from './cpu-breakdown.ts';
+import { breakdownPerFrame, MainThreadProfiler, otherThreadsByName, STAGES, threadCpuSeconds, topOther, type Stage } from './cpu-breakdown.ts';
 import { cpuSeconds, mainThreadCpuSeconds, procStat } from './proc.ts';
 import type { Browser } from 'playwright-core';
 
@@ -79,6 +79,12 @@ export interface E2eRow {
   readonly breakdown: Record<Stage, number>;
   /** Model runs per processed frame and their mean wall time (the stage's histogram). */
   readonly perModel: readonly { readonly model: string; readonly runsPerFrame: number; readonly meanMs: number }[];
+  /** The other threads' CPU ms per processed frame, by thread name, with how many threads used any. */
+  readonly otherThreads: readonly { readonly name: string; readonly msPerFrame: number; readonly threads: number }[];
+  /** Node's own RSS (without the children) at the end of the window, and its parts (MB). */
+  readonly nodeMemory: { readonly rss: number; readonly heapTotal: number; readonly heapUsed: number; readonly external: number; readonly arrayBuffers: number; readonly childrenRss: number };
+  /** Node's user and system CPU ms per processed frame (sum = nodeMsPerFrame). */
+  readonly userSysMsPerFrame: { readonly user: number; readonly sys: number };
   /** The largest items of the main thread's "other" stage, as shares of its busy time. */
   readonly otherTop: readonly { readonly name: string; readonly share: number }[];
   readonly holds: boolean;
@@ -107,7 +113,7 @@ async function rawScrfdCpuMs(runs = 20): Promise<{ cpuMs: number; wallMs: number
 export async function runE2eBench(argv: readonly string[]): Promise<void> {
   const { values } = parseArgs({
     args: [...argv],
-    options: { json: { type: 'boolean', default: false }, threads: { type: 'string', default: '0' }, cams: { type: 'string', default: '1,2,3' }, seconds: { type: 'string', default: '16' }, fps: { type: 'string', default: '5' }, warmup: { type: 'string', default: '3' }, dashboards: { type: 'string', default: '0' }, browser: { type: 'boolean', default: false } },
+    options: { json: { type: 'boolean', default: false }, threads: { type: 'string', default: '0' }, cams: { type: 'string', default: '1,2,3' }, seconds: { type: 'string', default: '16' }, fps: { type: 'string', default: '5' }, warmup: { type: 'string', default: '3' }, dashboards: { type: 'string', default: '0' }, browser: { type: 'boolean', default: false }, profile: { type: 'string', default: 'on' } },
   });
   const dashboardCounts = values.dashboards.split(',').map(Number);
   if (dashboardCounts.some((d) => !Number.isInteger(d) || d < 0)) throw new Error('--dashboards takes counts like 0,3');
@@ -215,16 +221,21 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
       const srv0 = cpuSeconds(rtsp.pid);
       let rssMax = 0;
       const rssTimer = setInterval(() => (rssMax = Math.max(rssMax, process.memoryUsage().rss / 1e6 + children().rssMB)), 500);
-      const profiler = new MainThreadProfiler();
-      await profiler.start();
+      // The sampling profiler costs CPU itself (its event thread "v8:ProfEvntProc": ~23 ms/s,
+      // measured): `--profile off` measures the CPU without it (no per-stage split then).
+      const profiler = values.profile === 'off' ? undefined : new MainThreadProfiler();
+      await profiler?.start();
       const main0 = mainThreadCpuSeconds();
+      const threads0 = threadCpuSeconds();
       measuring = true;
       const t0 = performance.now();
       await new Promise((r) => setTimeout(r, seconds * 1000));
       const wallS = (performance.now() - t0) / 1000;
       measuring = false;
       const mainCpuS = mainThreadCpuSeconds() - main0;
-      const profile = await profiler.stop();
+      const threadsByName = otherThreadsByName(threads0, threadCpuSeconds());
+      const mem = process.memoryUsage();
+      const profile = (await profiler?.stop()) ?? { nodes: [], samples: [], timeDeltas: [] };
       clearInterval(rssTimer);
       const cpu = process.cpuUsage(cpu0);
       const kids = children();
@@ -263,6 +274,9 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
         rawScrfdCpuMs: raw.cpuMs,
         breakdown: breakdownPerFrame(profile, mainCpuS, nodeCpuS, processed),
         otherTop: topOther(profile),
+        otherThreads: threadsByName.map((t) => ({ name: t.name, msPerFrame: (1000 * t.cpuS) / Math.max(1, processed), threads: t.threads })),
+        nodeMemory: { rss: mem.rss / 1e6, heapTotal: mem.heapTotal / 1e6, heapUsed: mem.heapUsed / 1e6, external: mem.external / 1e6, arrayBuffers: mem.arrayBuffers / 1e6, childrenRss: kids.rssMB },
+        userSysMsPerFrame: { user: cpu.user / 1000 / Math.max(1, processed), sys: cpu.system / 1000 / Math.max(1, processed) },
         perModel,
         holds: fpsPerCam >= fps * 0.95 && latencies.length > 0 && p99 <= 250,
       };
@@ -277,7 +291,7 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
   const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
   if (values.json) {
     for (const r of rows) {
-      console.log(JSON.stringify({ cameras: r.cams, dashboards: r.dashboards, fps: r.fpsPerCam, p99Ms: r.latencyP99Ms, p50Ms: r.latencyP50Ms, nodeCpuMsPerFrame: r.nodeMsPerFrame, rawScrfdCpuMsPerFrame: r.rawScrfdCpuMs, ratio: r.nodeMsPerFrame / r.rawScrfdCpuMs, rssMb: r.rssMB, gstCpuPercent: r.gstCpu, holds: r.holds, breakdownMsPerFrame: r.breakdown, modelRunsPerFrame: r.perModel }));
+      console.log(JSON.stringify({ cameras: r.cams, dashboards: r.dashboards, fps: r.fpsPerCam, p99Ms: r.latencyP99Ms, p50Ms: r.latencyP50Ms, nodeCpuMsPerFrame: r.nodeMsPerFrame, rawScrfdCpuMsPerFrame: r.rawScrfdCpuMs, ratio: r.nodeMsPerFrame / r.rawScrfdCpuMs, rssMb: r.rssMB, gstCpuPercent: r.gstCpu, holds: r.holds, breakdownMsPerFrame: r.breakdown, modelRunsPerFrame: r.perModel, otherThreadsMsPerFrame: r.otherThreads, userSysMsPerFrame: r.userSysMsPerFrame, nodeMemoryMb: r.nodeMemory }));
     }
     return;
   }
@@ -293,6 +307,8 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
   console.log(`| **total (= measured Node CPU per frame)** | ${rows.map((r) => STAGES.reduce((a, st) => a + r.breakdown[st], 0).toFixed(2)).join(' | ')} |`);
   console.log(`| raw SCRFD run CPU (same process) | ${rows.map((r) => r.rawScrfdCpuMs.toFixed(2)).join(' | ')} |`);
   for (const r of rows) console.log(`main thread "other", largest (${r.cams} cam): ${r.otherTop.map((o) => `${o.name} ${(o.share * 100).toFixed(0)}%`).join(', ')}`);
+  for (const r of rows) console.log(`other threads, CPU ms per processed frame (${r.cams} cam): ${r.otherThreads.map((t) => `${t.name} x${t.threads} ${t.msPerFrame.toFixed(2)}`).join(', ')}; user ${r.userSysMsPerFrame.user.toFixed(1)} + sys ${r.userSysMsPerFrame.sys.toFixed(1)}`);
+  for (const r of rows) console.log(`memory at the end (${r.cams} cam, MB): Node RSS ${r.nodeMemory.rss.toFixed(0)} (V8 heap ${r.nodeMemory.heapUsed.toFixed(0)} used of ${r.nodeMemory.heapTotal.toFixed(0)}, external ${r.nodeMemory.external.toFixed(0)} of which ArrayBuffers ${r.nodeMemory.arrayBuffers.toFixed(0)}), gst children ${r.nodeMemory.childrenRss.toFixed(0)}`);
   for (const r of rows) console.log(`model runs per processed frame (${r.cams} cam): ${r.perModel.map((m) => `${m.model} ${m.runsPerFrame.toFixed(2)} x ${m.meanMs.toFixed(1)} ms`).join(', ')}`);
   const best = rows.filter((r) => r.holds).sort((a, b) => b.cams - a.cams)[0];
   console.log(`\nlargest N holding ${fps} fps/camera with p99 <= 250 ms: ${best ? best.cams : 'none of those measured'} (${process.env.FACEGATE_BENCH_MACHINE ?? `${(await import('node:os')).cpus().length} cores`})`);
