@@ -26,7 +26,7 @@ import type { Face, RgbImage } from '../src/types.ts';
 /** Real photos from ../shared/data: a group, a portrait, a masked face, a crowd. */
 export const PROVIDER_PHOTOS = [
   'groups/faceapi_bbt4.jpg',
-  'identities/deepface/angelina/img1.jpg',
+  'identities/deepface/jennifer/img53.jpg',
   'identities/easyface/easyface_person_1/mask_face_recognition_2.jpg',
   'groups/retinaface_test.jpg',
 ] as const;
