@@ -79,6 +79,8 @@ export interface ServiceModels {
 export async function loadServiceModels(m: Config['models'], metrics: Metrics, log: Logger): Promise<ServiceModels> {
   // Every weight file is hashed in full at each start: a file corrupted in place keeps its size and
   // mtime, and would otherwise run silently (the size+mtime verdict cache is for short CLI runs).
+  // models.threads 0 (the config's default) = the session default: one intra-op thread per session
+  // (DEFAULT_INTRA_OP_THREADS in src/models/session.ts, measured there).
   const base = { threads: m.threads || undefined, logger: log, resolve: SERVICE_RESOLVE_OPTIONS, sessionThread: m.sessionThread };
   const detectorOptions = { ...base, executionProvider: providerFor(m, 'detector') };
   const classifierOptions = { ...base, executionProvider: providerFor(m, 'classifiers') };
