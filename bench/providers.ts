@@ -43,9 +43,9 @@ interface Models {
 
 export interface ProviderTimings {
   /** tier -> whole detect stage (letterbox + run + decode) on the crowd photo, ms. */
-  readonly detect: Record<string, { medianMs: number; p95Ms: number }>;
-  readonly embed: { medianMs: number; p95Ms: number };
-  readonly mask: { medianMs: number; p95Ms: number };
+  readonly detect: Record<string, Timing>;
+  readonly embed: Timing;
+  readonly mask: Timing;
 }
 
 export interface ProviderRow {
@@ -98,20 +98,29 @@ async function closeModels(m: Models): Promise<void> {
   await Promise.allSettled([...[...m.detectors.values()].map((d) => d.close()), m.embedder.close(), m.mask.close()]);
 }
 
-async function timeIt(runs: number, warmup: number, fn: () => Promise<unknown>): Promise<{ medianMs: number; p95Ms: number }> {
+interface Timing {
+  readonly medianMs: number;
+  readonly p95Ms: number;
+  /** Process CPU time (every thread: ORT's pool, Dawn's) per call: what a GPU saves the host. */
+  readonly cpuMs: number;
+}
+
+async function timeIt(runs: number, warmup: number, fn: () => Promise<unknown>): Promise<Timing> {
   for (let i = 0; i < warmup; i++) await fn();
   const ms: number[] = [];
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
     await fn();
     ms.push(performance.now() - t0);
   }
+  const cpu = process.cpuUsage(cpu0);
   ms.sort((a, b) => a - b);
-  return { medianMs: median(ms), p95Ms: quantile(ms, 0.95) };
+  return { medianMs: median(ms), p95Ms: quantile(ms, 0.95), cpuMs: (cpu.user + cpu.system) / 1000 / runs };
 }
 
 async function measure(m: Models, crowd: RgbImage, crop: RgbImage, runs: number): Promise<ProviderTimings> {
-  const detect: Record<string, { medianMs: number; p95Ms: number }> = {};
+  const detect: Record<string, Timing> = {};
   // GPU providers compile their kernels on the first runs: 5 warm-ups before timing.
   for (const [tier, d] of m.detectors) detect[tier] = await timeIt(runs, 5, () => d.detect(crowd));
   return {
@@ -168,7 +177,7 @@ export function formatProviderTables(rows: readonly ProviderRow[]): string {
   const cpu = rows.find((r) => r.provider === 'cpu')?.timings;
   const ratio = (v: number, base: number | undefined): string => (base ? `${(v / base).toFixed(2)}x` : '');
   const speed = [
-    '| provider | detect 500m@640 ms (median / p95) | vs cpu | detect 2.5g@640 ms | vs cpu | embed ms | vs cpu | mask ms (\* on cpu) | vs cpu |',
+    '| provider | detect 500m@640 ms (median / p95; CPU ms) | vs cpu | detect 2.5g@640 ms | vs cpu | embed ms | vs cpu | mask ms (* on cpu) | vs cpu |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   const agree = ['| provider | faces compared | same counts | worst box IoU | worst landmark px | worst embedding cosine | worst mask diff |', '|---|---:|---|---:|---:|---:|---:|'];
@@ -181,8 +190,9 @@ export function formatProviderTables(rows: readonly ProviderRow[]): string {
     const t = r.timings!;
     const d5 = t.detect['500m']!;
     const d25 = t.detect['2.5g']!;
+    const cell = (x: Timing): string => `${x.medianMs.toFixed(2)} / ${x.p95Ms.toFixed(2)}; ${x.cpuMs.toFixed(1)}`;
     speed.push(
-      `| ${r.provider} | ${d5.medianMs.toFixed(2)} / ${d5.p95Ms.toFixed(2)} | ${ratio(d5.medianMs, cpu?.detect['500m']?.medianMs)} | ${d25.medianMs.toFixed(2)} / ${d25.p95Ms.toFixed(2)} | ${ratio(d25.medianMs, cpu?.detect['2.5g']?.medianMs)} | ${t.embed.medianMs.toFixed(2)} / ${t.embed.p95Ms.toFixed(2)} | ${ratio(t.embed.medianMs, cpu?.embed.medianMs)} | ${t.mask.medianMs.toFixed(2)} / ${t.mask.p95Ms.toFixed(2)}${r.maskOnCpu !== undefined ? ' \*' : ''} | ${ratio(t.mask.medianMs, cpu?.mask.medianMs)} |`,
+      `| ${r.provider} | ${cell(d5)} | ${ratio(d5.medianMs, cpu?.detect['500m']?.medianMs)} | ${cell(d25)} | ${ratio(d25.medianMs, cpu?.detect['2.5g']?.medianMs)} | ${cell(t.embed)} | ${ratio(t.embed.medianMs, cpu?.embed.medianMs)} | ${cell(t.mask)}${r.maskOnCpu !== undefined ? ' *' : ''} | ${ratio(t.mask.medianMs, cpu?.mask.medianMs)} |`,
     );
     if (r.maskOnCpu !== undefined) out.push(`${r.provider}: mask classifier on cpu (${r.maskOnCpu})`);
     const a = r.agreement;
@@ -190,7 +200,7 @@ export function formatProviderTables(rows: readonly ProviderRow[]): string {
       agree.push(`| ${r.provider} | ${a.faces} | ${a.sameCounts ? 'yes' : 'NO'} | 1 - ${(1 - a.worstIou).toExponential(1)} | ${a.worstLandmarkPx.toExponential(1)} | 1 - ${(1 - a.worstCosine).toExponential(1)} | ${a.worstMaskDiff.toExponential(1)} |`);
     }
   }
-  return [...out, '', 'speed (ms; the crowd photo for detect, one aligned 112x112 crop for embed / mask):', ...speed, '', 'agreement with cpu on the same inputs:', ...(agree.length > 2 ? agree : ['(no provider besides cpu ran)'])].join('\n');
+  return [...out, '', 'speed (wall ms median / p95; process CPU ms per call, all threads; the crowd photo for detect, one aligned 112x112 crop for embed / mask; "vs cpu" compares wall medians):', ...speed, '', 'agreement with cpu on the same inputs:', ...(agree.length > 2 ? agree : ['(no provider besides cpu ran)'])].join('\n');
 }
 
 export async function runProvidersBench(argv: readonly string[]): Promise<void> {
