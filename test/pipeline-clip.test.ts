@@ -11,7 +11,10 @@ import { dataPath } from './helpers/data.ts';
 t.test('real street clip: file source -> detect -> track -> best-shot recognition (track events alongside)', async (t) => {
   const detector = await createDetector({ tier: '500m', size: 640 });
   const embedder = await createEmbedder('mobilefacenet_paddlex_128d');
-  const mask = await createMaskClassifier();
+  const maskModel = await createMaskClassifier();
+  // The real classifier, counted: the mask attribute is read only on frames that are embedded.
+  let maskRuns = 0;
+  const mask = { ...maskModel, maskProbability: (img: Parameters<typeof maskModel.maskProbability>[0]) => (maskRuns++, maskModel.maskProbability(img)) };
   t.teardown(async () => {
     await detector.close();
     await embedder.close();
@@ -58,5 +61,10 @@ t.test('real street clip: file source -> detect -> track -> best-shot recognitio
   t.ok(stats.embedderRuns > 0, `${stats.embedderRuns} embedder runs`);
   t.ok(stats.embedderRuns <= started.length * DEFAULT_BEST_SHOT.maxRuns, 'at most maxRuns per track');
   t.ok(stats.embedderRuns * 10 < facesDetected, `best shot: ${stats.embedderRuns} embedder runs instead of ${facesDetected} (one per face per frame)`);
-  for (const r of recognitions) if (r.kind === 'recognition') t.equal(r.recognition.type, 'face.unknown', 'nobody is enrolled: every decision is unknown');
+  t.equal(maskRuns, stats.embedderRuns, `the mask classifier ran on the ${stats.embedderRuns} embedded frames only (${stats.facesSeen} faces looked at)`);
+  for (const r of recognitions) {
+    if (r.kind !== 'recognition') continue;
+    t.equal(r.recognition.type, 'face.unknown', 'nobody is enrolled: every decision is unknown');
+    t.type(r.recognition.maskProbability, 'number', 'every decision carries the mask attribute of its embedded frames');
+  }
 });

