@@ -9,6 +9,8 @@
  * of the same area; after an exit at B, A lets them in again. NATS killed (a partition): both
  * edges keep deciding from local state, B grants an entry A made meanwhile (it cannot know), and
  * the decisions say the area state was stale; after the restart both catch up and are fresh again.
+ * The hub stopped (NATS up): its heartbeat ends, the edges say stale; a new hub makes them fresh.
+ * One warning per outage, not per decision.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,18 +23,24 @@ import { openGallery } from '../src/gallery/index.ts';
 import { areaPassageKey, gateDecisions, parseGates, type GateDecision, type GateInput, type GatePolicy, type GateState } from '../src/gates/index.ts';
 import { startFleetEdge, type FleetEdge } from '../src/fleet/edge.ts';
 import { startHub } from '../src/fleet/hub.ts';
-import { createLogger } from '../src/log.ts';
-import { until } from './helpers/fleet.ts';
+import { createLogger, type Logger } from '../src/log.ts';
+import type { Config } from '../src/config/index.ts';
+import { sleep, until } from './helpers/fleet.ts';
 import { hubConfig, natsSection } from './helpers/fleet-setup.ts';
 import { NatsServer } from './helpers/nats.ts';
 import { Postgres } from './helpers/postgres.ts';
 
 const logger = createLogger({ level: 'silent' });
 const AREA = 'hq-lobby';
+// Short heartbeats so a stopped hub shows within a few seconds (the hub beats once per consumer
+// turn, which waits up to 1 s for events).
+const PASSAGES = { heartbeatMs: 200, staleAfterMs: 3000 };
 const gate = (id: string, camera: string, direction: 'entry' | 'exit') => ({ id, cameras: [camera], allow: { groups: ['staff'] }, confirmation: { n: 1, m: 1 }, cooldownMs: 0, antiPassback: { area: AREA, direction, windowMs: 3_600_000 } });
 
 interface AreaEdge {
   readonly fleet: FleetEdge;
+  /** The edge's warning lines (messages). */
+  readonly warnings: string[];
   readonly log: EventLog;
   state(): GateState;
   /** One confirmed recognition of `who` at `camera` now; the decision it caused. */
@@ -41,12 +49,14 @@ interface AreaEdge {
 }
 
 function areaEdge(s: NatsServer, node: string, gates: GatePolicy[]): AreaEdge {
+  const warnings: string[] = [];
+  const logger: Logger = createLogger({ level: 'warn', destination: { write: (line: string) => void warnings.push(String((JSON.parse(line) as { msg?: unknown }).msg)) } });
   const dir = mkdtempSync(join(tmpdir(), `fg-area-${node}-`));
   const eventsDb = join(dir, 'events.sqlite');
   const log = new EventLog(eventsDb);
   const bus = new EventBus(log);
   const gallery = openGallery(join(dir, 'gallery.sqlite'));
-  const fleetConfig = parseConfig({ fleet: { nodeId: node, site: 'hq', nats: natsSection(s), forward: { ackTimeoutMs: 2000 } } }).fleet;
+  const fleetConfig = parseConfig({ fleet: { nodeId: node, site: 'hq', nats: natsSection(s), forward: { ackTimeoutMs: 2000 }, passages: PASSAGES } }).fleet;
   if (!fleetConfig) throw new Error('no fleet');
   const fleet = startFleetEdge({ fleet: fleetConfig, gallery, bus, eventsDb, logger });
   const inputs = new Subject<GateInput>();
@@ -60,6 +70,7 @@ function areaEdge(s: NatsServer, node: string, gates: GatePolicy[]): AreaEdge {
   let track = 0;
   return {
     fleet,
+    warnings,
     log,
     state: () => {
       if (!state) throw new Error('no gate state yet');
@@ -90,7 +101,12 @@ t.test('anti-passback area across two edges through the hub; partition; catch-up
     await s.stop();
     await p.stop();
   });
-  const hub = await startHub(hubConfig(s, p), { logger, port: 0 });
+  const hubCfg = (): Config => {
+    const c = hubConfig(s, p);
+    if (!c.fleet) throw new Error('no fleet');
+    return { ...c, fleet: { ...c.fleet, passages: { ...c.fleet.passages, ...PASSAGES } } };
+  };
+  const hub = await startHub(hubCfg(), { logger, port: 0 });
   t.teardown(() => hub.close());
   const a = areaEdge(s, 'door-a', parseGates([gate('a-in', 'cam-a', 'entry')]));
   const b = areaEdge(s, 'door-b', parseGates([gate('b-in', 'cam-b-in', 'entry'), gate('b-out', 'cam-b-out', 'exit')]));
@@ -129,6 +145,7 @@ t.test('anti-passback area across two edges through the hub; partition; catch-up
   t.match(b.fleet.passages.status().reason, /NATS/);
   t.equal(verdict(b.pass('cam-b-in', 'alice')), 'denied:anti-passback@stale', 'what B knew before the partition still holds');
   t.equal(verdict(a.pass('cam-a', 'bob')), 'granted@stale', 'bob enters at A during the partition');
+  await sleep(5); // B's passage is the newer one (equal capture times keep what each box has)
   const bobAtB = b.pass('cam-b-in', 'bob');
   t.equal(verdict(bobAtB), 'granted@stale', 'B cannot know: grants from local state and says the area state was stale');
   const staleEvent = b.log.query({ types: ['gate.granted'], order: 'desc', limit: 1 })[0];
@@ -141,4 +158,19 @@ t.test('anti-passback area across two edges through the hub; partition; catch-up
   t.equal(known(b, 'bob')?.timeMs, bobAtB.timeMs, "B keeps its own newer passage (A's older one changed nothing)");
   t.equal(verdict(a.pass('cam-a', 'bob')), 'denied:anti-passback@fresh', 'fresh again and consistent');
   t.ok(hub.status().nats.connected);
+
+  // The hub stopped, NATS up: no heartbeat, so the edges say stale (and still decide).
+  await hub.close();
+  await until('A and B stale without a hub', () => a.fleet.passages.status().mode === 'stale' && b.fleet.passages.status().mode === 'stale', 10_000);
+  t.match(b.fleet.passages.status().reason, /hub is not processing/);
+  t.equal(verdict(b.pass('cam-b-out', 'bob')), 'granted@stale', 'exit while the hub is down: decided locally, said stale');
+  const hub2 = await startHub(hubCfg(), { logger, port: 0 });
+  t.teardown(() => hub2.close());
+  await Promise.all([a.fleet.passages.fresh(20_000), b.fleet.passages.fresh(20_000)]);
+  await until('A learns of the exit made while the hub was down', () => known(a, 'bob')?.direction === 'exit', 15_000);
+  t.equal(verdict(a.pass('cam-a', 'bob')), 'granted@fresh');
+
+  const staleWarnings = (e: AreaEdge) => e.warnings.filter((m) => /area state is stale/.test(m)).length;
+  t.equal(staleWarnings(b), 2, 'B warned once per outage (partition, hub down), not per decision');
+  t.equal(staleWarnings(a), 2, 'A too');
 });

@@ -100,7 +100,7 @@ export const fleetSchema = z.strictObject({
     .prefault({}),
   passages: z
     .strictObject({
-      heartbeatMs: z.number().int().min(100).max(60_000).default(1000).meta({ description: 'the hub marks the passages bucket alive this often while it processes events' }),
+      heartbeatMs: z.number().int().min(100).max(60_000).default(1000).meta({ description: 'the hub marks the passages bucket alive this often while it processes events (at most once per consumer turn, which waits up to 1 s for events)' }),
       staleAfterMs: z.number().int().min(500).max(600_000).default(5000).meta({ description: 'an edge counts its area state stale when the hub has not marked it alive for this long (or NATS is down)' }),
       ttlHours: z.number().int().min(1).max(8760).default(24).meta({ description: 'passages kept in the bucket: at least the longest antiPassback.windowMs of any area gate' }),
     })

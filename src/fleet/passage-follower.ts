@@ -8,8 +8,8 @@
  * - Start (and each process start: gate state lives in memory): every value in the bucket, then
  *   the changes live. After a reconnection: from the last revision seen + 1, so the passages of
  *   the outage arrive (the bucket keeps the newest per key; replays change nothing).
- * - Fresh = NATS ready, the watch caught up with the bucket, and the hub's heartbeat younger than
- *   `fleet.passages.staleAfterMs`. Otherwise stale, with the reason; the gates keep deciding from
+ * - Fresh = NATS ready, the watch caught up with the bucket, and a live heartbeat of the hub (one
+ *   received since then, younger than `fleet.passages.staleAfterMs`). Otherwise stale, with the reason; the gates keep deciding from
  *   local state (their own grants and what arrived before) and every area decision records which.
  * - One warning when the area state goes stale (an outage), one info line when it is fresh again;
  *   never one per decision.
@@ -116,10 +116,9 @@ export function startPassageFollower(opts: PassageFollowerOptions): PassageFollo
     revision = Math.max(revision, e.revision);
     if (e.operation !== 'PUT') return;
     if (e.key === HEARTBEAT_KEY) {
-      if (!parseHeartbeat(e.value)) return;
-      // A heartbeat replayed while catching up counts from when the hub wrote it.
-      const seen = now();
-      lastBeatMs = caughtUp ? seen : Math.min(seen, e.created.getTime());
+      // Only a live heartbeat counts: one replayed while catching up may be from before the
+      // outage (the hub may have stopped since), and counting it makes the state flap.
+      if (caughtUp && parseHeartbeat(e.value)) lastBeatMs = now();
       return;
     }
     try {
@@ -175,6 +174,7 @@ export function startPassageFollower(opts: PassageFollowerOptions): PassageFollo
   link.onReady((nc) => run(nc));
   link.onLost(() => {
     caughtUp = false;
+    lastBeatMs = undefined;
     stopWatch?.();
     evaluate();
   });
