@@ -14,17 +14,25 @@
  * - The same event that the hub stores is the passage: no second message from the edge, and an
  *   edge that was offline sends its grants through the outbox as usual; they reach the other
  *   boxes when it is back.
- * The price is one more hop (edge -> stream -> hub -> bucket -> edges) and a dependency on the
+ * Two paths feed the writer: the hub's durable consumer (every grant, in stream order, before
+ * the batch goes to PostgreSQL; what an outage held back arrives this way) and a plain NATS
+ * subscription on the grant subjects (`follow`) that sees each forwarded grant the moment the
+ * edge publishes it, instead of when the consumer's fetch (which waits up to 1 s for a batch to
+ * fill) returns. Writes are compare-and-set and newer-wins, so whichever path comes second
+ * changes nothing.
+ * The price is one more hop (edge -> NATS -> hub -> bucket -> edges) and a dependency on the
  * hub: the hub marks the bucket alive (`hub` key, every heartbeatMs) only while it processes
  * events, so edges see a stopped or stuck hub (PostgreSQL down holds its batches too) as stale
  * area state and say so, while they keep deciding from local state.
  */
 import type { KV } from '@nats-io/kv';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { FleetConfig } from '../config/fleet.ts';
 import type { Logger } from '../log.ts';
 import { messageOf } from './errors.ts';
 import type { HubEventRow } from './hub-store.ts';
 import { HEARTBEAT_KEY, parsePassage, passageKey, passageOfEvent, type PassageRecord } from './passages-kv.ts';
+import { parseEventSubject, parseMessageId } from './subjects.ts';
 
 export interface HubPassages {
   /** Use this bucket handle (the hub opens it on each (re)connection). */
@@ -35,6 +43,11 @@ export interface HubPassages {
    * (logged once per outage; the batch goes on: area state is soft).
    */
   apply(rows: readonly HubEventRow[], keepGoing: () => boolean): Promise<boolean>;
+  /**
+   * Also write grants as they are published (a core NATS subscription on this connection; the
+   * client renews it after a reconnection). Idempotent per connection.
+   */
+  follow(nc: NatsConnection): void;
   /** Mark the bucket alive, at most every heartbeatMs (call it from the consumer loop). */
   beat(nowMs?: number): void;
   /** Passages written since start. */
@@ -64,6 +77,8 @@ export function createHubPassages(o: { readonly fleet: FleetConfig; readonly log
   let lastBeat = 0;
   let beating = false;
   let failing: string | undefined;
+  let live: { nc: NatsConnection; sub: Subscription } | undefined;
+  const prefix = o.fleet.names.subjectPrefix;
 
   /** Compare-and-set: write p unless the bucket holds a passage at least as new. */
   const put = async (bucket: KV, p: PassageRecord): Promise<void> => {
@@ -118,6 +133,30 @@ export function createHubPassages(o: { readonly fleet: FleetConfig; readonly log
         await sleep(100 * 2 ** attempt);
       }
       return false;
+    },
+    follow: (nc) => {
+      if (live?.nc === nc && !live.sub.isClosed()) return;
+      const sub = nc.subscribe(`${prefix}.*.*.events.gate.granted`);
+      live = { nc, sub };
+      void (async () => {
+        for await (const m of sub) {
+          // Node and site from the subject, as the consumer does; the id must agree with it.
+          const where = parseEventSubject(m.subject, prefix);
+          const id = parseMessageId(m.headers?.get('Nats-Msg-Id') ?? '');
+          let body: Record<string, unknown>;
+          try {
+            body = m.json<Record<string, unknown>>();
+          } catch {
+            continue;
+          }
+          if (!where || !id || id.node !== where.node || typeof body !== 'object' || body === null || Number(body.id) !== id.eventId) continue;
+          const p = passageOfEvent(where.node, where.site, id.eventId, body);
+          const bucket = kv;
+          if (!p || !bucket) continue;
+          // A failure here is retried by the consumer path, which sees the same grant.
+          await put(bucket, p).catch((e: unknown) => log.debug({ detail: messageOf(e) }, 'fleet hub: live passage not written; the consumer will'));
+        }
+      })();
     },
     beat: (nowMs = Date.now()) => {
       const bucket = kv;

@@ -273,7 +273,10 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
     })().finally(() => (flushing = undefined));
     return flushing;
   };
-  link.onReady(() => void flushGallery());
+  link.onReady((nc) => {
+    void flushGallery();
+    passages.follow(nc);
+  });
   // Snapshots: the object store mirrored into the hub's snapshot folder (served by the API).
   const snapshotStore = new SnapshotStore(config.events.snapshots.dir, { retentionMs: config.events.snapshots.retentionDays * 86_400_000, maxFiles: 1_000_000 });
   const snapshotMirror = mirrorSnapshots({ fleet: f, link, store: snapshotStore, logger: log });
