@@ -312,7 +312,7 @@ const variant = (mutate: (c: ConfigInput & { cameras: Record<string, unknown>[] 
 t.test('diffConfig', async (t) => {
   const old = parseConfig(BASE);
   const same = diffConfig(old, parseConfig(structuredClone(BASE)));
-  t.same(same, { cameras: { added: [], removed: [], changed: [] }, server: false, auth: false, models: false, limits: false, recognition: false, gates: false, events: false, gallery: false, logging: false, fleet: false, sections: [], changed: false });
+  t.same(same, { cameras: { added: [], removed: [], changed: [] }, server: false, auth: false, models: false, limits: false, recognition: false, gates: false, events: false, outputs: false, gallery: false, logging: false, fleet: false, sections: [], changed: false });
 
   const reordered = diffConfig(old, variant((c) => c.cameras.reverse()));
   t.equal(reordered.changed, false, 'camera order alone is no change');
@@ -344,8 +344,16 @@ t.test('diffConfig', async (t) => {
   );
   t.same(sections.sections, ['server', 'auth', 'models', 'recognition', 'gates', 'logging']);
   t.ok(sections.gates && sections.recognition && sections.server && sections.auth && sections.models && sections.logging);
-  t.notOk(sections.events || sections.gallery);
+  t.notOk(sections.events || sections.gallery || sections.outputs);
   t.same(sections.cameras, { added: [], removed: [], changed: [] });
+
+  // events.outputs apart from the rest of events: the sink restarts by itself, the log needs a restart.
+  const outputs = diffConfig(old, variant((c) => (c.events = { outputs: { mqtt: { enabled: true, url: 'mqtt://127.0.0.1:1883' } } })));
+  t.ok(outputs.outputs, 'outputs changed');
+  t.notOk(outputs.events, 'the rest of events did not');
+  t.same(outputs.sections, ['events']);
+  const log = diffConfig(old, variant((c) => (c.events = { db: 'other.sqlite' })));
+  t.ok(log.events && !log.outputs, 'events.db: events, not outputs');
 });
 
 t.test('tokens: hashToken and verifyToken', async (t) => {

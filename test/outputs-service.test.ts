@@ -12,7 +12,7 @@ import mqtt from 'mqtt';
 import t from 'tap';
 import { sha256Hex } from '../src/api/auth.ts';
 import { startService, type Service } from '../src/app/service.ts';
-import { parseConfig } from '../src/config/index.ts';
+import { diffConfig, parseConfig } from '../src/config/index.ts';
 import type { Event } from '../src/events/index.ts';
 import { createLogger } from '../src/log.ts';
 import { Mosquitto } from './helpers/mosquitto.ts';
@@ -85,4 +85,72 @@ t.test('service with events.outputs.mqtt: broker down at start, API gate actions
   t.match(metrics, /facegate_sink_connected\{sink="mqtt"\} 1/);
   t.match(metrics, /facegate_sink_delivered_total\{sink="mqtt"\} [1-9]/);
   t.match(metrics, /facegate_sink_lag_events\{sink="mqtt"\} 0/);
+});
+
+t.test('events.outputs changed on hot reload: the sink restarts from its cursor, the old Home Assistant device is removed, no restart needed', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'fg-outputs-reload-'));
+  const broker = await Mosquitto.start();
+  t.teardown(() => broker.stop());
+  const raw = (nodeId: string, enabled = true) => ({
+    server: { port: 0 },
+    auth: { tokens: [{ id: 'desk', role: 'operator', sha256: sha256Hex(OPERATOR) }] },
+    cameras: [{ id: 'door', source: { kind: 'file', path: join(dir, 'missing.mp4') } }],
+    gates: [{ id: 'front-door', name: 'Front door', cameras: ['door'], allow: { groups: ['staff'] } }],
+    gallery: { db: join(dir, 'gallery.sqlite') },
+    events: { db: join(dir, 'events.sqlite'), snapshots: { dir: join(dir, 'snapshots') }, outputs: { mqtt: { enabled, url: broker.url, nodeId } } },
+  });
+  let config = parseConfig(raw('node-a'));
+  const service: Service = await startService(config, { logger: createLogger({ level: 'error' }), port: 0 });
+  t.teardown(async () => {
+    await service.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const reload = async (next: ReturnType<typeof parseConfig>) => {
+    const restart = await service.reload(next, diffConfig(config, next));
+    config = next;
+    return restart;
+  };
+  const open = async (reason: string) => {
+    const r = await fetch(`${service.api.url}/v1/gates/front-door/open`, { method: 'POST', body: JSON.stringify({ reason }), headers: { authorization: `Bearer ${OPERATOR}`, 'content-type': 'application/json' } });
+    t.equal(r.status, 200);
+    const logged = () => service.log.query({ types: ['gate.opened'] }).find((e) => (e.data as { reason?: string }).reason === reason);
+    await until(`logged ${reason}`, () => logged() !== undefined);
+    return logged()!;
+  };
+  const sub = await mqtt.connectAsync(broker.url, { reconnectPeriod: 100 });
+  t.teardown(() => sub.endAsync(true));
+  const got: Array<{ topic: string; payload: string; retain: boolean }> = [];
+  sub.on('message', (topic, payload, packet) => got.push({ topic, payload: payload.toString(), retain: packet.retain }));
+  await sub.subscribeAsync(['facegate/#', 'homeassistant/device/#'], { qos: 1 });
+  const eventIds = (node: string) => got.filter((m) => m.topic === `facegate/${node}/events`).map((m) => (JSON.parse(m.payload) as Event).id);
+
+  await until('node-a connected', () => service.sinks?.health()[0].connected === true, 20_000);
+  await until('node-a announced', () => got.some((m) => m.topic === 'homeassistant/device/node-a/config' && m.payload !== ''));
+  const first = await open('before the change');
+  await until('first event on node-a', () => eventIds('node-a').includes(first.id));
+
+  // A new node id: applied at once; the device announced as node-a is deleted (empty retained config).
+  t.same(await reload(parseConfig(raw('node-b'))), [], 'no section needs a restart');
+  await until('node-b announced', () => got.some((m) => m.topic === 'homeassistant/device/node-b/config' && m.payload !== ''), 20_000);
+  await until('node-a deleted', () => got.some((m) => m.topic === 'homeassistant/device/node-a/config' && m.payload === ''));
+  t.ok(got.some((m) => m.topic === 'facegate/node-a/available' && m.payload === 'offline'), 'the old sink said goodbye on its availability topic');
+  const second = await open('after the change');
+  await until('second event on node-b', () => eventIds('node-b').includes(second.id));
+  t.notOk(eventIds('node-b').includes(first.id), 'the new sink resumed from the cursor: the first event is not sent again');
+
+  // Turned off, then on again: what happened in between is delivered (the cursor was kept).
+  t.same(await reload(parseConfig(raw('node-b', false))), []);
+  t.equal(service.sinks, undefined, 'no sink while mqtt is disabled');
+  const third = await open('while the sink is off');
+  t.same(await reload(parseConfig(raw('node-b'))), []);
+  await until('third event delivered after re-enabling', () => eventIds('node-b').includes(third.id), 20_000);
+  t.equal(eventIds('node-b').filter((id) => id === second.id).length, 1, 'and nothing twice');
+  // A retained empty config must stay retained: a fresh subscriber sees no node-a device.
+  const late = await mqtt.connectAsync(broker.url);
+  t.teardown(() => late.endAsync(true));
+  const retained: string[] = [];
+  late.on('message', (topic) => retained.push(topic));
+  await late.subscribeAsync('homeassistant/device/#', { qos: 1 });
+  await until('retained node-b config', () => retained.includes('homeassistant/device/node-b/config'));
+  t.notOk(retained.includes('homeassistant/device/node-a/config'), 'no ghost device for node-a');
 });

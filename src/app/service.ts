@@ -22,7 +22,8 @@ import { LiveFrames } from './live-frames.ts';
 import { createUnknownsApi } from './unknowns.ts';
 import { createCheckedIdentityApi, createPhotoApi, createSystemInfo, webRoot } from './dashboard.ts';
 import { readFile } from 'node:fs/promises';
-import { CursorStore, cursorStorePath, createMqttSink, runSinks, type MqttSink, type SinkRunner } from '../outputs/index.ts';
+import type { SinkRunner } from '../outputs/index.ts';
+import { startServiceOutputs } from './outputs.ts';
 import { refusingIdentityApi, refusingUnknownsApi, snapshotFile, startFleetEdge, type FleetEdge } from '../fleet/edge.ts';
 import { startAccessControl, type AccessControl, type CameraCounters, type RecognitionSettings } from '../../streams/access-control.ts';
 import { apiServerOptions } from './api-options.ts';
@@ -186,29 +187,22 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
     },
   };
 
-  // Output sinks (src/outputs): each fed from the log after its own cursor, so a broker that is
-  // down or slow never reaches the pipeline; started after the bus, stopped in close().
-  const mqttConfig = config.events.outputs.mqtt;
-  let cursors: CursorStore | undefined;
-  let mqttSink: MqttSink | undefined;
-  let sinks: SinkRunner | undefined;
-  if (mqttConfig?.enabled) {
-    cursors = new CursorStore(cursorStorePath(config.events.db));
-    const cameraStatus = (id: string): 'up' | 'down' | undefined => {
-      const h = access.counters.get(id)?.health?.type;
-      return h === undefined || h === 'camera.starting' ? undefined : h === 'camera.up' ? 'up' : 'down';
-    };
-    mqttSink = createMqttSink({
-      config: mqttConfig,
-      logger: log,
-      cursors,
-      cameras: () => [...cameraEntries.values()].map((c) => ({ id: c.id, name: c.name ?? c.id, status: cameraStatus(c.id) })),
-      gates: () => gates.map((g) => ({ id: g.id, name: g.name ?? g.id, heldOpen: gateView(g).manual !== null })),
-      snapshot: async (id) => readFile(snapshots.path(id, 'face')).catch(() => undefined),
-      manual: (gateId, action, by, reason) => gateApi.manual(gateId, action, by, reason),
-    });
-    sinks = runSinks([mqttSink], { bus, cursors, logger: log, metrics });
-  }
+  // Output sinks (src/app/outputs.ts): each fed from the log after its own cursor, so a broker
+  // that is down or slow never reaches the pipeline; a changed events.outputs applies on reload.
+  const cameraStatus = (id: string): 'up' | 'down' | undefined => {
+    const h = access.counters.get(id)?.health?.type;
+    return h === undefined || h === 'camera.starting' ? undefined : h === 'camera.up' ? 'up' : 'down';
+  };
+  const outputs = startServiceOutputs(config.events.outputs, {
+    bus,
+    eventsDb: config.events.db,
+    logger: log,
+    metrics,
+    cameras: () => [...cameraEntries.values()].map((c) => ({ id: c.id, name: c.name ?? c.id, status: cameraStatus(c.id) })),
+    gates: () => gates.map((g) => ({ id: g.id, name: g.name ?? g.id, heldOpen: gateView(g).manual !== null })),
+    snapshot: async (id) => readFile(snapshots.path(id, 'face')).catch(() => undefined),
+    manual: (gateId, action, by, reason) => gateApi.manual(gateId, action, by, reason),
+  });
 
   // Fleet mode (src/fleet, issue 10): the log forwarded to the hub after its own cursor, the
   // gallery following the hub's; gates keep deciding here whatever the network does.
@@ -243,7 +237,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
       uptimeMs: nowMs - startedMs,
       rssBytes: process.memoryUsage().rss,
       cameras,
-      sinks: [...[...(sinks?.health() ?? []), ...(fleet?.health() ?? [])].map((h) => ({ name: h.name, connected: h.connected, lag: h.lag, lastError: h.lastError })), ...areaHealth()],
+      sinks: [...[...(outputs.sinks?.health() ?? []), ...(fleet?.health() ?? [])].map((h) => ({ name: h.name, connected: h.connected, lag: h.lag, lastError: h.lastError })), ...areaHealth()],
       modelP95Ms: await histogramP95ByLabel(metrics.modelRun, 'model'),
       eventLogLastId: eventLog.lastId(),
     });
@@ -345,7 +339,8 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
       log.info({ gates: gates.map((g) => g.id) }, 'gates replaced (state carried over)');
     }
     // New cameras or gates: Home Assistant learns of them (and of the removed ones) at once.
-    if (diff.gates || added.length || removed.length || changed.length) mqttSink?.refresh();
+    if (diff.outputs) await outputs.apply(next.events.outputs);
+    else if (diff.gates || added.length || removed.length || changed.length) outputs.refresh();
     if (restart.length) log.warn({ sections: restart }, 'these settings take effect after a restart of facegate');
     return restart;
   };
@@ -358,7 +353,9 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
     log: eventLog,
     bus,
     metrics,
-    sinks,
+    get sinks() {
+      return outputs.sinks;
+    },
     fleet,
     recognition,
     reload,
@@ -373,10 +370,9 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
       await access.drain();
       manual$.complete();
       await api.close();
-      await sinks?.stop();
+      await outputs.close();
       areaFeed?.unsubscribe();
       await fleet?.close();
-      cursors?.close();
       counting.unsubscribe();
       bus.close();
       eventLog.close();

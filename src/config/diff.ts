@@ -1,6 +1,7 @@
 /**
  * What changed between two configs, so hot reload restarts only that: cameras by id (deep
- * compare of each camera), and every other section as a whole. Pure.
+ * compare of each camera), `events.outputs` apart from the rest of `events`, and every other
+ * section as a whole. Pure.
  */
 import { CONFIG_SECTIONS, type Config, type ConfigSection } from './schema.ts';
 
@@ -22,7 +23,10 @@ export interface ConfigDiff {
   readonly limits: boolean;
   readonly recognition: boolean;
   readonly gates: boolean;
+  /** `events` apart from `events.outputs` (the log, snapshots): restart. */
   readonly events: boolean;
+  /** `events.outputs` (the MQTT sink): applied at once by restarting the sink from its cursor. */
+  readonly outputs: boolean;
   readonly gallery: boolean;
   readonly logging: boolean;
   /** `fleet` (issue 10): the forwarder and gallery follower start with the service: restart. */
@@ -65,5 +69,8 @@ export function diffConfig(old: Config, next: Config): ConfigDiff {
     flags[s] = !deepEqual(old[s], next[s]);
     if (flags[s]) sections.push(s);
   }
-  return { cameras, ...flags, sections, changed: sections.length > 0 };
+  // The output sinks restart on their own (from their cursors); the rest of `events` needs a restart.
+  const outputs = !deepEqual(old.events.outputs, next.events.outputs);
+  flags.events = !deepEqual({ ...old.events, outputs: undefined }, { ...next.events, outputs: undefined });
+  return { cameras, ...flags, outputs, sections, changed: sections.length > 0 };
 }

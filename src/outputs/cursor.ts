@@ -85,6 +85,12 @@ export class CursorStore {
     this.db.prepare('INSERT INTO sink_state (sink, key, value) VALUES (?, ?, ?) ON CONFLICT(sink, key) DO UPDATE SET value = excluded.value').run(sink, key, value);
   }
 
+  /** The sink's state keys that start with `prefix`. */
+  stateKeys(sink: string, prefix: string): string[] {
+    const rows = this.db.prepare('SELECT key FROM sink_state WHERE sink = ? AND substr(key, 1, ?) = ? ORDER BY key').all(sink, prefix.length, prefix) as { key: string }[];
+    return rows.map((r) => r.key);
+  }
+
   deleteState(sink: string, key: string): void {
     this.db.prepare('DELETE FROM sink_state WHERE sink = ? AND key = ?').run(sink, key);
   }

@@ -94,6 +94,15 @@ function refusalHint(code: unknown): string | undefined {
   return undefined;
 }
 
+const ANNOUNCED = 'announced:';
+/** The sink-state key remembering what was announced (node ids carry no ':'; the prefix may). */
+const announcedKey = (prefix: string, nodeId: string): string => `${ANNOUNCED}${prefix}:${nodeId}`;
+function parseAnnouncedKey(key: string): { prefix: string; nodeId: string } | undefined {
+  const rest = key.slice(ANNOUNCED.length);
+  const at = rest.lastIndexOf(':');
+  return at > 0 && at < rest.length - 1 ? { prefix: rest.slice(0, at), nodeId: rest.slice(at + 1) } : undefined;
+}
+
 export function createMqttSink(opts: MqttSinkOptions): MqttSink {
   const cfg = opts.config;
   const log = opts.logger.child({ sink: 'mqtt' });
@@ -154,7 +163,16 @@ export function createMqttSink(opts: MqttSinkOptions): MqttSink {
 
   const announce = async (): Promise<void> => {
     const input = discoveryInput();
-    const key = `announced:${cfg.discovery.prefix}:${nodeId}`;
+    const key = announcedKey(cfg.discovery.prefix, nodeId);
+    // A device announced under another node id or discovery prefix (the config changed, live or
+    // while facegate was down) would stay in Home Assistant as a ghost: delete it on this broker.
+    for (const old of opts.cursors.stateKeys(name, ANNOUNCED)) {
+      if (old === key) continue;
+      const was = parseAnnouncedKey(old);
+      if (was) await publish({ topic: discoveryTopic(was.prefix, was.nodeId), payload: '', retain: true });
+      opts.cursors.deleteState(name, old);
+      log.info({ discoveryPrefix: was?.prefix, nodeId: was?.nodeId }, 'removed the Home Assistant device announced under the previous node id / discovery prefix');
+    }
     if (!cfg.discovery.enabled && opts.cursors.getState(name, key) !== undefined) {
       // Discovery turned off after it was on: an empty retained config deletes the device in HA.
       await publish({ topic: discoveryTopic(cfg.discovery.prefix, nodeId), payload: '', retain: true });
