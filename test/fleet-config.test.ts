@@ -76,4 +76,16 @@ t.test('the commented example in config/default.yaml parses once uncommented', a
   const c = parseConfigText(yaml, 'default.yaml fleet example', { baseDir: '/etc/facegate' });
   t.equal(c.fleet?.nodeId, 'door-box-1');
   t.equal(c.fleet?.hub?.postgres.passwordFile, '/etc/facegate/postgres.password');
+  t.same(c.fleet?.passages, { heartbeatMs: 1000, staleAfterMs: 5000, ttlHours: 24 });
+  t.equal(c.fleet?.names.passagesBucket, 'facegate-passages');
+});
+
+t.test('anti-passback area settings: defaults and a stale limit under the heartbeat', async (t) => {
+  const c = parseConfigText(base, 'f.yaml', { baseDir: '/etc/facegate' });
+  t.same(c.fleet?.passages, { heartbeatMs: 1000, staleAfterMs: 5000, ttlHours: 24 });
+  t.equal(c.fleet?.names.passagesBucket, 'facegate-passages');
+  const bad = issues(`${base}  passages: { heartbeatMs: 2000, staleAfterMs: 1000 }\n`);
+  t.match(bad, [{ path: 'fleet.passages.staleAfterMs', message: /longer than heartbeatMs/, hint: /staleAfterMs: 5000/ }]);
+  const name = issues(`${base}  names: { passagesBucket: 'a.b' }\n`);
+  t.ok(name.find((i) => i.path === 'fleet.names.passagesBucket'), 'a bucket name that is not a JetStream name');
 });
