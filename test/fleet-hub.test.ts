@@ -24,7 +24,8 @@ t.test('two edges -> hub -> PostgreSQL, exactly once; PG outage; replay outside 
     await p.stop();
   });
   const win = 1500;
-  const hub = await startHub(hubConfig(s, p, { duplicateWindowMs: win }), { logger, port: 0 });
+  // A 100-event window: GET /v1/events must read PostgreSQL for the other 400.
+  const hub = await startHub(hubConfig(s, p, { duplicateWindowMs: win }), { logger, port: 0, windowSize: 100 });
   t.teardown(() => hub.close());
   const a = testEdge(edgeFleet(s, 'door-1', 'hq', { duplicateWindowMs: win }), logger);
   const b = testEdge(edgeFleet(s, 'door-2', 'lab', { duplicateWindowMs: win }), logger);
@@ -47,6 +48,10 @@ t.test('two edges -> hub -> PostgreSQL, exactly once; PG outage; replay outside 
 
   // PostgreSQL down: the hub holds the batch, edges keep forwarding into JetStream.
   await p.kill('immediate');
+  const down = await fetch(`${hub.api.url}/v1/events?limit=10`, { headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } });
+  t.equal(down.status, 503, 'GET /v1/events while PostgreSQL is down: 503, the API stays up');
+  t.equal(down.headers.get('retry-after'), '5');
+  t.notMatch(await down.text(), new RegExp(p.password), 'no password in the answer');
   for (let i = 0; i < 100; i++) {
     a.bus.publish(healthEvent(i));
     b.bus.publish(healthEvent(i));
@@ -81,6 +86,12 @@ t.test('two edges -> hub -> PostgreSQL, exactly once; PG outage; replay outside 
   t.ok(door2.every((e) => e.nodeId === 'door-2'));
   t.same(new Set((await only('site=hq')).map((e) => e.nodeId)), new Set(['door-1']), '?site=hq: the edges of that site');
   t.equal((await only('node=elsewhere')).length, 0, 'an unknown node: nothing');
+  t.equal(hub.feed.size(), 100, 'the in-memory window holds 100: the 500 above came from PostgreSQL');
+  const newest = await only('order=desc&node=door-1');
+  t.same(newest.slice(0, 3).map((e) => (e as { nodeEventId?: number }).nodeEventId), [250, 249, 248], 'newest first, per node');
+  t.equal((await only('type=gate.*')).length, 0, 'a type family that matches nothing');
+  t.equal((await only('type=system.*')).length, 500, 'a family that matches all (system.health)');
+  t.equal((await (await fetch(`${hub.api.url}/v1/events?type=bad..pattern`, { headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } })).json() as { code?: string }).code, 'EVENT_FILTER_INVALID', 'a bad pattern is the client\'s error');
   await until('the WebSocket saw 500', () => seen.length >= 500);
   t.equal(seen.length, 500);
   t.equal(new Set(seen.map((e) => `${String(e.nodeId)}:${String(e.nodeEventId)}`)).size, 500);

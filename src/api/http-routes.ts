@@ -12,7 +12,7 @@ import { dashboardRoutes } from './dashboard-routes.ts';
 import type { RateLimitedLog } from './rate-limit.ts';
 import { createRouter, HttpError, readJson, readPhoto, sendJson, stringArray, type Route } from './router.ts';
 import type { StaticSite } from './static.ts';
-import type { ApiDeps } from './types.ts';
+import type { ApiDeps, ApiEvent, EventQuery } from './types.ts';
 
 export { HttpError, readJson, sendJson, stringArray } from './router.ts';
 
@@ -40,7 +40,7 @@ function coreRoutes(deps: ApiDeps): Route[] {
       method: 'GET',
       pattern: ['events'],
       role: 'viewer',
-      handle: ({ res, url }) => {
+      handle: async ({ res, url }) => {
         const num = (k: string): number | undefined => {
           const v = url.searchParams.get(k);
           if (v === null) return undefined;
@@ -51,8 +51,17 @@ function coreRoutes(deps: ApiDeps): Route[] {
         const types = url.searchParams.getAll('type');
         const order = url.searchParams.get('order');
         if (order !== null && order !== 'asc' && order !== 'desc') throw new HttpError(400, 'order must be asc or desc');
+        const query = async (q: EventQuery): Promise<readonly ApiEvent[]> => {
+          try {
+            return await deps.events.query(q);
+          } catch (e) {
+            if (typedError(e)?.code === 'EVENT_FILTER_INVALID') throw e;
+            // The hub's history store (PostgreSQL) is down: the client may retry; the API stays up.
+            throw new HttpError(503, `the event history cannot be read now: ${e instanceof Error ? e.message : String(e)}`, { 'retry-after': '5' });
+          }
+        };
         sendJson(res, 200, {
-          events: deps.events.query({
+          events: await query({
             fromMs: num('from'),
             toMs: num('to'),
             types: types.length ? types : undefined,

@@ -32,7 +32,8 @@ export interface EventFeed {
   lastId(): number;
   /** Every logged event after `sinceId` matching the filter, then live ones: no gap, no duplicate. */
   replayThenLive(sinceId: number, filter: EventFilter): Observable<ApiEvent>;
-  query(q: EventQuery): readonly ApiEvent[];
+  /** GET /v1/events: a box answers from its log at once; the fleet hub asks PostgreSQL. */
+  query(q: EventQuery): readonly ApiEvent[] | Promise<readonly ApiEvent[]>;
 }
 
 /** Outcome of enrolling a photo: what was stored, or why the photo was rejected. */

@@ -1,8 +1,8 @@
 /**
  * The hub's event feed for the HTTP API and the WebSocket (src/api EventFeed): the newest events
  * of every node in memory (a bounded window loaded from PostgreSQL at start, appended as the
- * consumer commits), so the API's synchronous query and its replay-then-live stay what they are
- * on a box. PostgreSQL holds the whole history (SQL, exports); the window is what clients can
+ * consumer commits), so replay-then-live joins the live stream with no gap, as on a box; GET
+ * /v1/events queries read the whole history from PostgreSQL. The window is what clients can
  * replay with `since`.
  *
  * Hub events are the nodes' events with three more envelope keys: `id` is the hub's own
@@ -38,12 +38,23 @@ export function toHubEvent(hubId: number, nodeId: string, site: string, body: Re
   return { ...body, id: hubId, nodeId, site, nodeEventId, type: String(body.type), timeMs: Number(body.timeMs) } as HubEvent;
 }
 
+/** Where GET /v1/events reads the whole history (PostgreSQL at the hub). */
+export type HubHistory = (q: EventQuery & { readonly nodeId?: string; readonly site?: string }) => Promise<readonly HubEvent[]>;
+
 export class HubFeed implements EventFeed {
   private readonly window: HubEvent[] = [];
   private readonly live = new Subject<HubEvent>();
   private last = 0;
 
-  constructor(readonly capacity = 100_000) {}
+  /**
+   * `history`: queries go to the whole history (the hub passes PostgreSQL); without it they are
+   * answered from the window. Replay with `since` is always the window's (it must join the live
+   * stream with no gap).
+   */
+  constructor(
+    readonly capacity = 100_000,
+    private readonly history?: HubHistory,
+  ) {}
 
   /** Events in hub id order (the consumer commits in order). */
   push(events: readonly HubEvent[]): void {
@@ -88,7 +99,12 @@ export class HubFeed implements EventFeed {
     });
   }
 
-  query(q: EventQuery & { readonly nodeId?: string; readonly site?: string }): readonly HubEvent[] {
+  query(q: EventQuery & { readonly nodeId?: string; readonly site?: string }): readonly HubEvent[] | Promise<readonly HubEvent[]> {
+    return this.history ? this.history(q) : this.queryWindow(q);
+  }
+
+  /** The in-memory window only (the newest `capacity` events). */
+  queryWindow(q: EventQuery & { readonly nodeId?: string; readonly site?: string }): readonly HubEvent[] {
     const limit = Math.max(1, Math.min(10_000, Math.floor(q.limit ?? 1000)));
     const f: HubFilter = { ...(q.types ? { types: [...q.types] } : {}), ...(q.cameraId ? { cameras: [q.cameraId] } : {}), ...(q.gateId ? { gates: [q.gateId] } : {}), ...(q.identityId ? { identities: [q.identityId] } : {}), ...(q.nodeId ? { nodes: [q.nodeId] } : {}), ...(q.site ? { sites: [q.site] } : {}) };
     const ok = (e: HubEvent): boolean => (q.fromMs === undefined || e.timeMs >= q.fromMs) && (q.toMs === undefined || e.timeMs < q.toMs) && matchesHubFilter(e, f);

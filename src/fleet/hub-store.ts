@@ -11,7 +11,14 @@ import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import type { PostgresConfig } from '../config/fleet.ts';
 import type { Logger } from '../log.ts';
+import { EventsError, isTypePattern, MAX_PAGE, type EventQuery } from '../events/index.ts';
 import { FleetError, messageOf } from './errors.ts';
+
+/** A box's event query plus the hub's origin filters. */
+export interface HubEventQuery extends EventQuery {
+  readonly nodeId?: string | undefined;
+  readonly site?: string | undefined;
+}
 
 const MIGRATIONS: readonly string[] = [
   `
@@ -284,6 +291,46 @@ export class HubStore {
       }
       return inserted;
     });
+  }
+
+  /**
+   * GET /v1/events at the hub: the whole history in PostgreSQL (not only the API's in-memory
+   * window), filtered like a box's log (types and families, camera/gate/identity, node and site,
+   * time range), ordered by capture time then hub id.
+   */
+  async queryEvents(q: HubEventQuery): Promise<{ hubId: number; nodeId: string; site: string; body: Record<string, unknown> }[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const arg = (v: unknown): string => {
+      params.push(v);
+      return `$${params.length}`;
+    };
+    if (q.fromMs !== undefined) where.push(`time_ms >= ${arg(q.fromMs)}`);
+    if (q.toMs !== undefined) where.push(`time_ms < ${arg(q.toMs)}`);
+    if (q.types && q.types.length > 0 && !q.types.includes('*')) {
+      const ors = q.types.map((t) => {
+        if (!isTypePattern(t)) throw new EventsError('EVENT_FILTER_INVALID', `invalid type pattern '${t}'`, { hint: "use 'gate.denied', 'gate.*' or '*'" });
+        // An exact prefix compare for a family: no LIKE wildcards to escape.
+        return t.endsWith('.*') ? `left(type, ${arg(t.length - 1)}) = ${arg(t.slice(0, -1))}` : `type = ${arg(t)}`;
+      });
+      where.push(`(${ors.join(' OR ')})`);
+    }
+    for (const [column, value] of [
+      ['camera_id', q.cameraId],
+      ['gate_id', q.gateId],
+      ['identity_id', q.identityId],
+      ['node_id', q.nodeId],
+      ['site', q.site],
+    ] as const) {
+      if (value !== undefined) where.push(`${column} = ${arg(value)}`);
+    }
+    const order = q.order === 'desc' ? 'DESC' : 'ASC';
+    const limit = Math.max(1, Math.min(MAX_PAGE, Math.floor(q.limit ?? 1000)));
+    const r = await this.q<{ hub_id: string; node_id: string; site: string; body: Record<string, unknown> }>(
+      `SELECT hub_id, node_id, site, body FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY time_ms ${order}, hub_id ${order} LIMIT ${arg(limit)}`,
+      params,
+    );
+    return r.rows.map((x) => ({ hubId: Number(x.hub_id), nodeId: x.node_id, site: x.site, body: x.body }));
   }
 
   /** The newest `limit` events (hub id order), for the API's in-memory window. */

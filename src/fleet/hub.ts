@@ -90,7 +90,8 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
   const batchSize = opts.batchSize ?? 500;
   const backoff = { ...DEFAULT_BACKOFF, baseMs: f.hub.retryMs };
   const store = new HubStore(f.hub.postgres, log);
-  const feed = new HubFeed(opts.windowSize ?? 100_000);
+  // GET /v1/events reads PostgreSQL (the whole history); the window serves replay with `since`.
+  const feed = new HubFeed(opts.windowSize ?? 100_000, async (q) => (await store.queryEvents(q)).map((r) => toHubEvent(r.hubId, r.nodeId, r.site, r.body)));
   let closed = false;
   let pgReady = false;
   let pgError: FleetError | undefined;
