@@ -208,7 +208,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
   // gallery following the hub's; gates keep deciding here whatever the network does.
   const fleet: FleetEdge | undefined =
     config.fleet?.role === 'edge'
-      ? startFleetEdge({ fleet: config.fleet, gallery, bus, eventsDb: config.events.db, logger: log, metrics, snapshotPath: (id, kind) => snapshotFile(snapshots, id, kind) })
+      ? startFleetEdge({ fleet: config.fleet, gallery, bus, eventsDb: config.events.db, logger: log, metrics, snapshotPath: (id, kind) => snapshotFile(snapshots, id, kind), hasAreaGates: () => gates.some((g) => g.antiPassback?.area !== undefined) })
       : undefined;
   const areaFeed = fleet?.passages.inputs$.subscribe(areaInputs$);
   // Area gates name the area state in system.health (stale: the box decides from local state).

@@ -43,7 +43,7 @@ export function fleetStatePath(eventsDb: string): string {
   return eventsDb === ':memory:' ? ':memory:' : join(dirname(eventsDb), 'fleet.sqlite');
 }
 
-export function startFleetEdge(o: { readonly fleet: FleetConfig; readonly gallery: Gallery; readonly bus: EventBus; readonly eventsDb: string; readonly logger: Logger; readonly metrics?: SinkMetrics; readonly snapshotPath?: (id: string, kind: 'face' | 'frame') => string | undefined }): FleetEdge {
+export function startFleetEdge(o: { readonly fleet: FleetConfig; readonly gallery: Gallery; readonly bus: EventBus; readonly eventsDb: string; readonly logger: Logger; readonly metrics?: SinkMetrics; readonly snapshotPath?: (id: string, kind: 'face' | 'frame') => string | undefined; readonly hasAreaGates?: () => boolean }): FleetEdge {
   const log = o.logger.child({ fleet: o.fleet.nodeId });
   const state = new CursorStore(fleetStatePath(o.eventsDb));
   const link = startNatsLink({ config: o.fleet.nats, name: `facegate-edge-${o.fleet.nodeId}`, logger: log, onConnect: (nc) => ensureEventsStream(nc, o.fleet) });
@@ -51,7 +51,7 @@ export function startFleetEdge(o: { readonly fleet: FleetConfig; readonly galler
   const snapshots = o.snapshotPath ? createSnapshotUploader({ fleet: o.fleet, link, logger: log, snapshotPath: o.snapshotPath }) : undefined;
   const runner = runSinks(snapshots ? [forwarder, snapshots] : [forwarder], { bus: o.bus, cursors: state, logger: log, ...(o.metrics ? { metrics: o.metrics } : {}) });
   const follower = startGalleryFollower({ fleet: o.fleet, gallery: o.gallery, state, logger: log, link });
-  const passages = startPassageFollower({ fleet: o.fleet, link, logger: log });
+  const passages = startPassageFollower({ fleet: o.fleet, link, logger: log, ...(o.hasAreaGates ? { hasAreaGates: o.hasAreaGates } : {}) });
   log.info({ node: o.fleet.nodeId, site: o.fleet.site, servers: o.fleet.nats.servers.length }, 'fleet mode: forwarding events to the hub, following its gallery');
   return {
     link,

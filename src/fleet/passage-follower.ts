@@ -54,6 +54,11 @@ export interface PassageFollowerOptions {
   readonly logger: Logger;
   /** Wall clock (tests may pass their own). */
   readonly now?: () => number;
+  /**
+   * Whether this box has gates with an anti-passback area now (hot reload may change it). Without
+   * any, the area state going stale is logged at debug, not as a warning. Default: yes.
+   */
+  readonly hasAreaGates?: () => boolean;
 }
 
 export function startPassageFollower(opts: PassageFollowerOptions): PassageFollower {
@@ -62,6 +67,9 @@ export function startPassageFollower(opts: PassageFollowerOptions): PassageFollo
   const now = opts.now ?? Date.now;
   const log = opts.logger.child({ fleet: 'passages' });
   const staleAfterMs = f.passages.staleAfterMs;
+  const hasAreaGates = opts.hasAreaGates ?? (() => true);
+  /** Warnings for a box whose gates use areas; debug lines for the others. */
+  const warn = (o: Record<string, unknown>, msg: string): void => (hasAreaGates() ? log.warn(o, msg) : log.debug(o, msg));
   const out = new Subject<AreaInput>();
   const startedMs = now();
   let revision = 0;
@@ -95,14 +103,14 @@ export function startPassageFollower(opts: PassageFollowerOptions): PassageFollo
     if (mode === sync.mode && reason === sync.reason) {
       if (mode === 'stale' && !everFresh && !warnedAtStart && t - startedMs > staleAfterMs) {
         warnedAtStart = true;
-        log.warn({ reason, detail: watchError ?? link.status().lastError }, 'fleet: anti-passback area state not in sync yet; area gates decide from local state');
+        warn({ reason, detail: watchError ?? link.status().lastError }, 'fleet: anti-passback area state not in sync yet; area gates decide from local state');
       }
       return;
     }
     const prev = sync;
     sync = { mode, sinceMs: mode === prev.mode ? prev.sinceMs : t, ...(reason !== undefined ? { reason } : {}) };
     if (mode !== prev.mode) {
-      if (mode === 'stale') log.warn({ reason, detail: watchError ?? link.status().lastError }, 'fleet: anti-passback area state is stale; area gates decide from local state until it is back');
+      if (mode === 'stale') warn({ reason, detail: watchError ?? link.status().lastError }, 'fleet: anti-passback area state is stale; area gates decide from local state until it is back');
       else log.info({ staleMs: everFresh ? t - prev.sinceMs : undefined, revision }, everFresh ? 'fleet: anti-passback area state fresh again' : 'fleet: anti-passback area state in sync with the fleet');
       if (mode === 'fresh') {
         everFresh = true;
