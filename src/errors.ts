@@ -25,14 +25,26 @@ export type ErrorCode =
 
 export type ErrorContext = Readonly<Record<string, string | number | boolean | undefined>>;
 
-export class FacegateError extends Error {
-  readonly code: ErrorCode;
+export interface CodedErrorOptions {
+  readonly context?: ErrorContext;
+  readonly hint?: string;
+  readonly cause?: unknown;
+}
+
+/**
+ * The shape every stage's error shares (FacegateError, GalleryError, EventsError, GateError,
+ * OutputsError, FleetError): a stable `code` of the stage's own union, the `context`, a `hint`
+ * for a person and describe(). Stages subclass it with their code union and name, so callers
+ * can still switch on `instanceof GalleryError` and the code type stays closed per stage.
+ */
+export class CodedError<C extends string> extends Error {
+  readonly code: C;
   readonly context: ErrorContext;
   readonly hint: string | undefined;
 
-  constructor(code: ErrorCode, message: string, opts: { context?: ErrorContext; hint?: string; cause?: unknown } = {}) {
+  constructor(name: string, code: C, message: string, opts: CodedErrorOptions = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
-    this.name = 'FacegateError';
+    this.name = name;
     this.code = code;
     this.context = opts.context ?? {};
     this.hint = opts.hint;
@@ -41,6 +53,12 @@ export class FacegateError extends Error {
   /** One or two lines for a person: what went wrong, then how to fix it. */
   describe(): string {
     return this.hint ? `${this.message}\n  fix: ${this.hint}` : this.message;
+  }
+}
+
+export class FacegateError extends CodedError<ErrorCode> {
+  constructor(code: ErrorCode, message: string, opts: CodedErrorOptions = {}) {
+    super('FacegateError', code, message, opts);
   }
 }
 

@@ -1,7 +1,9 @@
 /**
- * Errors of the events stage, shaped like FacegateError (src/errors.ts has a closed ErrorCode
- * union): a stable `code`, the `context`, a `hint` for a person, describe().
+ * Errors of the events stage: a CodedError (src/errors.ts: `code`, `context`, `hint`,
+ * describe()) with the stage's own codes, since the shared ErrorCode union is closed.
  */
+import { CodedError, type CodedErrorOptions, type ErrorContext } from '../errors.ts';
+
 export type EventsErrorCode =
   /** An event does not match the v1 schema (the message lists the zod issues). */
   | 'EVENT_INVALID'
@@ -18,24 +20,11 @@ export type EventsErrorCode =
   | 'SNAPSHOT_NOT_FOUND'
   | 'SNAPSHOT_FAILED';
 
-export type EventsErrorContext = Readonly<Record<string, string | number | boolean | undefined>>;
+export type EventsErrorContext = ErrorContext;
 
-export class EventsError extends Error {
-  readonly code: EventsErrorCode;
-  readonly context: EventsErrorContext;
-  readonly hint: string | undefined;
-
-  constructor(code: EventsErrorCode, message: string, opts: { context?: EventsErrorContext; hint?: string; cause?: unknown } = {}) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
-    this.name = 'EventsError';
-    this.code = code;
-    this.context = opts.context ?? {};
-    this.hint = opts.hint;
-  }
-
-  /** One or two lines for a person: what went wrong, then how to fix it. */
-  describe(): string {
-    return this.hint ? `${this.message}\n  fix: ${this.hint}` : this.message;
+export class EventsError extends CodedError<EventsErrorCode> {
+  constructor(code: EventsErrorCode, message: string, opts: CodedErrorOptions = {}) {
+    super('EventsError', code, message, opts);
   }
 }
 

@@ -1,8 +1,9 @@
 /**
- * Errors of fleet mode (src/fleet), shaped like OutputsError: a stable `code`, the `context`, a
- * `hint` for a person, describe(). Messages never carry a password, token or seed (server errors
+ * Errors of fleet mode (src/fleet): a CodedError (src/errors.ts: `code`, `context`, `hint`,
+ * describe()). Messages never carry a password, token or seed (server errors
  * go through redactText; credentials never enter a message in the first place).
  */
+import { CodedError, type CodedErrorOptions, type ErrorContext } from '../errors.ts';
 import { redactText } from '../redact.ts';
 
 export type FleetErrorCode =
@@ -21,23 +22,11 @@ export type FleetErrorCode =
   /** An operation the fleet role does not allow (edge enrollment in fleet mode). */
   | 'FLEET_REFUSED';
 
-export type FleetErrorContext = Readonly<Record<string, string | number | boolean | undefined>>;
+export type FleetErrorContext = ErrorContext;
 
-export class FleetError extends Error {
-  readonly code: FleetErrorCode;
-  readonly context: FleetErrorContext;
-  readonly hint: string | undefined;
-
-  constructor(code: FleetErrorCode, message: string, opts: { context?: FleetErrorContext; hint?: string; cause?: unknown } = {}) {
-    super(redactText(message), opts.cause === undefined ? undefined : { cause: opts.cause });
-    this.name = 'FleetError';
-    this.code = code;
-    this.context = opts.context ?? {};
-    this.hint = opts.hint;
-  }
-
-  describe(): string {
-    return this.hint ? `${this.message}\n  fix: ${this.hint}` : this.message;
+export class FleetError extends CodedError<FleetErrorCode> {
+  constructor(code: FleetErrorCode, message: string, opts: CodedErrorOptions = {}) {
+    super('FleetError', code, redactText(message), opts);
   }
 }
 

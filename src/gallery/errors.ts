@@ -1,8 +1,10 @@
 /**
- * Errors the gallery raises on purpose. Shaped like FacegateError (stable `code`, `context`,
- * fix `hint`, `describe()`), with the gallery's own codes: src/errors.ts's ErrorCode union is
+ * Errors the gallery raises on purpose: a CodedError (src/errors.ts: stable `code`, `context`,
+ * fix `hint`, `describe()`) with the gallery's own codes: src/errors.ts's ErrorCode union is
  * shared and closed, and these codes are specific enough for a caller to switch on.
  */
+import { CodedError, type CodedErrorOptions, type ErrorContext } from '../errors.ts';
+
 export type GalleryErrorCode =
   | 'GALLERY_INVALID_NAME'
   | 'GALLERY_INVALID_GROUPS'
@@ -25,24 +27,11 @@ export type GalleryErrorCode =
   | 'GALLERY_REEMBED_FAILED'
   | 'GALLERY_CLOSED';
 
-export type GalleryErrorContext = Readonly<Record<string, string | number | boolean | undefined>>;
+export type GalleryErrorContext = ErrorContext;
 
-export class GalleryError extends Error {
-  readonly code: GalleryErrorCode;
-  readonly context: GalleryErrorContext;
-  readonly hint: string | undefined;
-
-  constructor(code: GalleryErrorCode, message: string, opts: { context?: GalleryErrorContext; hint?: string; cause?: unknown } = {}) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
-    this.name = 'GalleryError';
-    this.code = code;
-    this.context = opts.context ?? {};
-    this.hint = opts.hint;
-  }
-
-  /** One or two lines for a person: what went wrong, then how to fix it. */
-  describe(): string {
-    return this.hint ? `${this.message}\n  fix: ${this.hint}` : this.message;
+export class GalleryError extends CodedError<GalleryErrorCode> {
+  constructor(code: GalleryErrorCode, message: string, opts: CodedErrorOptions = {}) {
+    super('GalleryError', code, message, opts);
   }
 }
 

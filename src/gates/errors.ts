@@ -1,8 +1,10 @@
 /**
- * Errors of the gates stage. src/errors.ts has a closed ErrorCode union, so the stage has its own
- * class with the same shape: a stable `code`, the `context` it happened in, a `hint` for a person
- * and describe() for the CLI. Messages never carry a webhook secret.
+ * Errors of the gates stage: a CodedError (src/errors.ts: a stable `code`, the `context` it
+ * happened in, a `hint` for a person, describe() for the CLI) with the stage's own codes, since
+ * the shared ErrorCode union is closed. Messages never carry a webhook secret.
  */
+import { CodedError, type CodedErrorOptions, type ErrorContext } from '../errors.ts';
+
 export type GateErrorCode =
   /** The gate configuration does not parse (zod issues are listed in the message). */
   | 'GATE_CONFIG_INVALID'
@@ -15,24 +17,11 @@ export type GateErrorCode =
   /** An action for a gate id that is not configured. */
   | 'GATE_UNKNOWN';
 
-export type GateErrorContext = Readonly<Record<string, string | number | boolean | undefined>>;
+export type GateErrorContext = ErrorContext;
 
-export class GateError extends Error {
-  readonly code: GateErrorCode;
-  readonly context: GateErrorContext;
-  readonly hint: string | undefined;
-
-  constructor(code: GateErrorCode, message: string, opts: { context?: GateErrorContext; hint?: string; cause?: unknown } = {}) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
-    this.name = 'GateError';
-    this.code = code;
-    this.context = opts.context ?? {};
-    this.hint = opts.hint;
-  }
-
-  /** One or two lines for a person: what went wrong, then how to fix it. */
-  describe(): string {
-    return this.hint ? `${this.message}\n  fix: ${this.hint}` : this.message;
+export class GateError extends CodedError<GateErrorCode> {
+  constructor(code: GateErrorCode, message: string, opts: CodedErrorOptions = {}) {
+    super('GateError', code, message, opts);
   }
 }
 

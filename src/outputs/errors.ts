@@ -1,8 +1,9 @@
 /**
- * Errors of the outputs stage (event sinks), shaped like FacegateError: a stable `code`, the
- * `context`, a `hint` for a person, describe(). Messages never carry a password or a URL's
+ * Errors of the outputs stage (event sinks): a CodedError (src/errors.ts: `code`, `context`,
+ * `hint`, describe()). Messages never carry a password or a URL's
  * userinfo (the config refuses credentials in URLs; broker errors go through redactText).
  */
+import { CodedError, type CodedErrorOptions, type ErrorContext } from '../errors.ts';
 import { redactText } from '../redact.ts';
 
 export type OutputsErrorCode =
@@ -15,24 +16,11 @@ export type OutputsErrorCode =
   /** The broker did not acknowledge a delivery in time. */
   | 'SINK_TIMEOUT';
 
-export type OutputsErrorContext = Readonly<Record<string, string | number | boolean | undefined>>;
+export type OutputsErrorContext = ErrorContext;
 
-export class OutputsError extends Error {
-  readonly code: OutputsErrorCode;
-  readonly context: OutputsErrorContext;
-  readonly hint: string | undefined;
-
-  constructor(code: OutputsErrorCode, message: string, opts: { context?: OutputsErrorContext; hint?: string; cause?: unknown } = {}) {
-    super(redactText(message), opts.cause === undefined ? undefined : { cause: opts.cause });
-    this.name = 'OutputsError';
-    this.code = code;
-    this.context = opts.context ?? {};
-    this.hint = opts.hint;
-  }
-
-  /** One or two lines for a person: what went wrong, then how to fix it. */
-  describe(): string {
-    return this.hint ? `${this.message}\n  fix: ${this.hint}` : this.message;
+export class OutputsError extends CodedError<OutputsErrorCode> {
+  constructor(code: OutputsErrorCode, message: string, opts: CodedErrorOptions = {}) {
+    super('OutputsError', code, redactText(message), opts);
   }
 }
 
