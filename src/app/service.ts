@@ -15,6 +15,7 @@ import { ensureTemplatesFor, openGallery, type Gallery } from '../gallery/index.
 import { parseGates, type AreaInput, type GatePolicy, type ManualRequest } from '../gates/index.ts';
 import type { CameraConfig } from '../ingest/index.ts';
 import type { Logger } from '../log.ts';
+import { cameraCounts, CountDeltas, ingestLost, ZERO_COUNTS, type CameraCounts } from './camera-counts.ts';
 import { systemHealthEvent } from './health.ts';
 import { loadServiceModels, recognitionSettings } from './models.ts';
 import { createUploadEnrollment } from './identities.ts';
@@ -25,7 +26,7 @@ import { readFile } from 'node:fs/promises';
 import type { SinkRunner } from '../outputs/index.ts';
 import { startServiceOutputs } from './outputs.ts';
 import { refusingIdentityApi, refusingUnknownsApi, snapshotFile, startFleetEdge, type FleetEdge } from '../fleet/edge.ts';
-import { startAccessControl, type AccessControl, type CameraCounters, type RecognitionSettings } from '../../streams/access-control.ts';
+import { startAccessControl, type AccessControl, type RecognitionSettings } from '../../streams/access-control.ts';
 import { apiServerOptions } from './api-options.ts';
 
 export interface ServiceOptions {
@@ -61,15 +62,6 @@ export interface Service {
 }
 
 const DAY_MS = 86_400_000;
-
-/**
- * Frames a camera lost before JS: the larger of the two ingest estimates (buffer-offset gaps see
- * the leaky queue; PTS gaps see every loss, offsets or not), so nothing is counted twice.
- */
-function ingestLost(c: CameraCounters): number {
-  const s = c.ingest?.();
-  return s ? Math.max(s.droppedInPipeline, s.missedByPts) : 0;
-}
 
 export { recognitionSettings } from './models.ts';
 
@@ -142,18 +134,16 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
   });
 
   // Counters to Prometheus: the stream keeps plain cumulative counts, sampled once a second.
-  const last = new Map<string, { processed: number; detectDropped: number; recDropped: number; ingestLost: number }>();
+  const countsNow = (): Map<string, CameraCounts> => new Map([...access.counters].map(([id, c]) => [id, cameraCounts(c)]));
+  const metricDeltas = new CountDeltas();
   const sampler = setInterval(() => {
-    for (const [id, c] of access.counters) {
-      const prev = last.get(id) ?? { processed: 0, detectDropped: 0, recDropped: 0, ingestLost: 0 };
-      const now = { processed: c.detect.processed, detectDropped: c.detect.dropped, recDropped: c.recognize.dropped, ingestLost: ingestLost(c) };
+    for (const [id, d] of metricDeltas.next(countsNow())) {
       // Frames lost before JS (leaky queue, decoder behind, network): under overload most losses are here.
-      metrics.framesDropped.inc({ camera: id, stage: 'ingest' }, Math.max(0, now.ingestLost - prev.ingestLost));
-      metrics.framesIn.inc({ camera: id }, Math.max(0, now.processed + now.detectDropped - prev.processed - prev.detectDropped));
-      metrics.framesProcessed.inc({ camera: id }, Math.max(0, now.processed - prev.processed));
-      metrics.framesDropped.inc({ camera: id, stage: 'detect' }, Math.max(0, now.detectDropped - prev.detectDropped));
-      metrics.framesDropped.inc({ camera: id, stage: 'recognize' }, Math.max(0, now.recDropped - prev.recDropped));
-      last.set(id, now);
+      metrics.framesDropped.inc({ camera: id, stage: 'ingest' }, d.ingestLost);
+      metrics.framesIn.inc({ camera: id }, d.in);
+      metrics.framesProcessed.inc({ camera: id }, d.processed);
+      metrics.framesDropped.inc({ camera: id, stage: 'detect' }, d.detectDropped);
+      metrics.framesDropped.inc({ camera: id, stage: 'recognize' }, d.recognizeDropped);
     }
     metrics.gateCooldownRepeats.inc(Math.max(0, access.gateStats.cooldownRepeats - cooldownRepeatsSeen));
     cooldownRepeatsSeen = access.gateStats.cooldownRepeats;
@@ -218,20 +208,17 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
   // model p95), logged and published like any event, so WS clients and MQTT see it too.
   const startedMs = Date.now();
   let closed = false;
-  let healthPrev = { atMs: startedMs, counts: new Map<string, { in: number; processed: number; lost: number }>() };
+  let healthAtMs = startedMs;
+  const healthDeltas = new CountDeltas();
   const publishHealth = async (): Promise<void> => {
     const nowMs = Date.now();
-    const dtS = Math.max(0.001, (nowMs - healthPrev.atMs) / 1000);
-    const counts = new Map<string, { in: number; processed: number; lost: number }>();
+    const dtS = Math.max(0.001, (nowMs - healthAtMs) / 1000);
+    healthAtMs = nowMs;
+    const deltas = healthDeltas.next(countsNow());
     const cameras = [...cameraEntries.values()].map((c) => {
-      const k = access.counters.get(c.id);
-      const now = { in: (k?.detect.processed ?? 0) + (k?.detect.dropped ?? 0), processed: k?.detect.processed ?? 0, lost: k ? ingestLost(k) : 0 };
-      const prev = healthPrev.counts.get(c.id) ?? { in: 0, processed: 0, lost: 0 };
-      counts.set(c.id, now);
-      const rate = (a: number, b: number) => Math.max(0, a - b) / dtS;
-      return { id: c.id, status: k?.health?.type ?? 'starting', fpsIn: rate(now.in, prev.in), fpsProcessed: rate(now.processed, prev.processed), lostPerS: rate(now.lost, prev.lost) };
+      const d = deltas.get(c.id) ?? ZERO_COUNTS;
+      return { id: c.id, status: access.counters.get(c.id)?.health?.type ?? 'starting', fpsIn: d.in / dtS, fpsProcessed: d.processed / dtS, lostPerS: d.ingestLost / dtS };
     });
-    healthPrev = { atMs: nowMs, counts };
     const event = systemHealthEvent({
       nowMs,
       uptimeMs: nowMs - startedMs,
