@@ -15,13 +15,13 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_EMBEDDER } from '../src/config/index.ts';
-import { createDetector, iou, median, quantile, type Detector } from '../src/detect/index.ts';
+import { createDetector, maxLandmarkDistance, median, pairFacesByIou, quantile, type Detector } from '../src/detect/index.ts';
 import { errorMessage } from '../src/errors.ts';
 import { dot, l2normalize } from '../src/gallery/vector.ts';
 import { decodeImage } from '../src/image/decode.ts';
 import { EXECUTION_PROVIDERS, SHARED_MODELS_DIR, type ExecutionProvider } from '../src/models/index.ts';
 import { alignFace, createEmbedder, createMaskClassifier, type Embedder, type MaskClassifier } from '../src/recognize/index.ts';
-import type { Face, RgbImage } from '../src/types.ts';
+import type { RgbImage } from '../src/types.ts';
 
 /** Real photos from ../shared/data: a group, a portrait, a masked face, a crowd. */
 export const PROVIDER_PHOTOS = [
@@ -130,18 +130,6 @@ async function measure(m: Models, crowd: RgbImage, crop: RgbImage, runs: number)
   };
 }
 
-function pairFaces(cpu: readonly Face[], other: readonly Face[]): Array<{ cpu: Face; other: Face | undefined; iou: number }> {
-  return cpu.map((c) => {
-    let best: Face | undefined;
-    let bestIou = 0;
-    for (const o of other) {
-      const v = iou(c.box, o.box);
-      if (v > bestIou) [best, bestIou] = [o, v];
-    }
-    return { cpu: c, other: best, iou: bestIou };
-  });
-}
-
 const cosine = (a: Float32Array, b: Float32Array): number => dot(l2normalize(a), l2normalize(b));
 
 async function agreement(cpu: Models, other: Models, photos: readonly RgbImage[]): Promise<NonNullable<ProviderRow['agreement']>> {
@@ -156,15 +144,13 @@ async function agreement(cpu: Models, other: Models, photos: readonly RgbImage[]
       const a = await cpu.detectors.get(tier)!.detect(image);
       const b = await other.detectors.get(tier)!.detect(image);
       if (a.length !== b.length) sameCounts = false;
-      for (const p of pairFaces(a, b)) {
+      for (const p of pairFacesByIou(a, b)) {
         faces++;
         worstIou = Math.min(worstIou, p.iou);
-        if (!p.other) continue;
-        for (let k = 0; k < 5; k++) {
-          worstLandmarkPx = Math.max(worstLandmarkPx, Math.hypot(p.cpu.landmarks[k][0] - p.other.landmarks[k][0], p.cpu.landmarks[k][1] - p.other.landmarks[k][1]));
-        }
+        if (!p.b) continue;
+        worstLandmarkPx = Math.max(worstLandmarkPx, maxLandmarkDistance(p.a, p.b));
         if (tier !== '2.5g') continue; // embed each face once (the service's default tier's faces)
-        const { crop } = alignFace(image, p.cpu.landmarks);
+        const { crop } = alignFace(image, p.a.landmarks);
         worstCosine = Math.min(worstCosine, cosine(await cpu.embedder.embed(crop), await other.embedder.embed(crop)));
         worstMaskDiff = Math.max(worstMaskDiff, Math.abs((await cpu.mask.maskProbability(crop)) - (await other.mask.maskProbability(crop))));
       }

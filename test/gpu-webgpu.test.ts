@@ -11,7 +11,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import type { DoctorReport } from '../src/app/doctor.ts';
-import { createDetector, iou } from '../src/detect/index.ts';
+import { createDetector, maxLandmarkDistance, pairFacesByIou } from '../src/detect/index.ts';
 import { isFacegateError } from '../src/errors.ts';
 import { decodeImage } from '../src/image/decode.ts';
 import { createLogger } from '../src/log.ts';
@@ -19,24 +19,10 @@ import { probeFeeds } from '../src/models/session.ts';
 import { alignFace, createEmbedder, createMaskClassifier } from '../src/recognize/index.ts';
 import { DEFAULT_EMBEDDER } from '../src/config/index.ts';
 import { dot, l2normalize } from '../src/gallery/vector.ts';
-import type { Face } from '../src/types.ts';
 import { dataPath } from './helpers/data.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const PHOTOS = ['groups/faceapi_bbt4.jpg', 'identities/deepface/angelina/img1.jpg', 'identities/easyface/easyface_person_1/mask_face_recognition_2.jpg'];
-
-/** Pair each CPU face with the WebGPU face that overlaps it most. */
-function pairFaces(cpu: readonly Face[], gpu: readonly Face[]): { cpu: Face; gpu: Face | undefined; iou: number }[] {
-  return cpu.map((c) => {
-    let best: Face | undefined;
-    let bestIou = 0;
-    for (const g of gpu) {
-      const v = iou(c.box, g.box);
-      if (v > bestIou) [best, bestIou] = [g, v];
-    }
-    return { cpu: c, gpu: best, iou: bestIou };
-  });
-}
 
 const cosine = (a: Float32Array, b: Float32Array): number => dot(l2normalize(a), l2normalize(b));
 
@@ -59,13 +45,13 @@ t.test('SCRFD 500m and the default embedder on webgpu match cpu on real photos',
     const cpu = await cpuDet.detect(image);
     const gpu = await gpuDet.detect(image);
     t.equal(gpu.length, cpu.length, `${photo}: the same number of faces (${cpu.length})`);
-    for (const p of pairFaces(cpu, gpu)) {
-      if (!p.gpu) continue;
+    for (const p of pairFacesByIou(cpu, gpu)) {
+      if (!p.b) continue;
       faces++;
       worstIou = Math.min(worstIou, p.iou);
-      for (let k = 0; k < 5; k++) worstLandmarkPx = Math.max(worstLandmarkPx, Math.hypot(p.cpu.landmarks[k][0] - p.gpu.landmarks[k][0], p.cpu.landmarks[k][1] - p.gpu.landmarks[k][1]));
+      worstLandmarkPx = Math.max(worstLandmarkPx, maxLandmarkDistance(p.a, p.b));
       // The embedder compared on the same aligned crop (the CPU landmarks), so only the provider differs.
-      const { crop } = alignFace(image, p.cpu.landmarks);
+      const { crop } = alignFace(image, p.a.landmarks);
       worstCosine = Math.min(worstCosine, cosine(await cpuEmb.embed(crop), await gpuEmb.embed(crop)));
     }
   }
