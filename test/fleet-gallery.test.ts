@@ -23,6 +23,10 @@ import { DEMO_CAST, demoDataDir } from '../src/demo/demo.ts';
 import { NatsServer } from './helpers/nats.ts';
 import { Postgres } from './helpers/postgres.ts';
 import { randomUnit } from './helpers/gallery-data.ts';
+import { watchEvents } from '../src/client/watch.ts';
+import { validateJsonSchema } from './helpers/events-jsonschema.ts';
+
+const EVENT_SCHEMA = JSON.parse(readFileSync(new URL('../src/events/schema.v1.json', import.meta.url), 'utf8')) as Record<string, unknown>;
 
 const logger = createLogger({ level: 'silent' });
 const MODEL = 'w600k_mbf_dq';
@@ -135,7 +139,7 @@ t.test('hub -> edges: put, update, remove, offline catch-up, bootstrap, bad reco
   await nc.close();
 });
 
-t.test('enrollment through the hub API (real models): create, regroup, remove reach the edge', async (t) => {
+t.test('enrollment through the hub API (real models): create, rename + regroup, remove reach the edge; each is an audit event of the hub', async (t) => {
   const [s, p] = await Promise.all([NatsServer.start(), Postgres.start()]);
   t.teardown(async () => {
     await s.stop();
@@ -155,6 +159,10 @@ t.test('enrollment through the hub API (real models): create, regroup, remove re
   });
   await follower.synced(20_000);
   const auth = { authorization: `Bearer ${OPERATOR_TOKEN}` };
+  // The hub's WebSocket, identity events only, from the start.
+  const live: Record<string, unknown>[] = [];
+  const w = watchEvents({ url: hub.api.url, token: OPERATOR_TOKEN, since: 0, filter: { types: ['identity.*'] }, onEvent: (e) => live.push(e) });
+  t.teardown(() => w.close());
   const photo = readFileSync(join(demoDataDir(), DEMO_CAST.enrolled[0].photo));
   const created = await fetch(`${hub.api.url}/v1/identities?name=Angelina&group=staff`, { method: 'POST', headers: { ...auth, 'content-type': 'image/jpeg' }, body: photo });
   t.equal(created.status, 201);
@@ -164,9 +172,9 @@ t.test('enrollment through the hub API (real models): create, regroup, remove re
   await until('at the edge', () => gallery.getIdentity(id)?.name === 'Angelina', 20_000);
   const listed = (await (await fetch(`${hub.api.url}/v1/identities`, { headers: auth })).json()) as unknown;
   t.match(JSON.stringify(listed), /Angelina/, 'listed by the hub API');
-  const patched = await fetch(`${hub.api.url}/v1/identities/${id}`, { method: 'PATCH', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ groups: ['staff', 'night'] }) });
+  const patched = await fetch(`${hub.api.url}/v1/identities/${id}`, { method: 'PATCH', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Angelina J', groups: ['staff', 'night'] }) });
   t.equal(patched.status, 200);
-  await until('regrouped at the edge', () => (gallery.getIdentity(id)?.groups ?? []).includes('night'), 20_000);
+  await until('renamed and regrouped at the edge', () => (gallery.getIdentity(id)?.groups ?? []).includes('night') && gallery.getIdentity(id)?.name === 'Angelina J', 20_000);
   t.same((await hub.store.getIdentity(id))?.groups, ['staff', 'night'], 'PostgreSQL has it');
   const bad = await fetch(`${hub.api.url}/v1/identities?name=Nobody`, { method: 'POST', headers: { ...auth, 'content-type': 'image/jpeg' }, body: Buffer.from('not a photo') });
   t.equal(bad.status, 422, 'a photo without a usable face is rejected');
@@ -174,4 +182,28 @@ t.test('enrollment through the hub API (real models): create, regroup, remove re
   t.ok(del.status === 200 || del.status === 204, `removed (${del.status})`);
   await until('removed at the edge', () => gallery.getIdentity(id) === undefined, 20_000);
   t.equal(await hub.store.getIdentity(id), undefined);
+
+  // Audit: three events of the hub's own origin (node 'hub', site 'hq'), actor = the token's id.
+  await until('three identity events on the hub WebSocket', () => live.length >= 3, 10_000);
+  const res = await fetch(`${hub.api.url}/v1/events?type=identity.*&node=hub`, { headers: auth });
+  t.equal(res.status, 200);
+  const stored = ((await res.json()) as { events: Record<string, unknown>[] }).events;
+  for (const [how, events] of [['GET /v1/events', stored], ['WebSocket', live]] as const) {
+    t.same(
+      events.map((e) => ({ type: e.type, identityId: e.identityId, nodeId: e.nodeId, site: e.site, nodeEventId: e.nodeEventId, data: e.data })),
+      [
+        { type: 'identity.created', identityId: id, nodeId: 'hub', site: 'hq', nodeEventId: 1, data: { actor: 'ops', name: 'Angelina', groups: ['staff'], templates: body.identity.templateTotal } },
+        { type: 'identity.updated', identityId: id, nodeId: 'hub', site: 'hq', nodeEventId: 2, data: { actor: 'ops', name: 'Angelina J', groups: ['staff', 'night'] } },
+        { type: 'identity.removed', identityId: id, nodeId: 'hub', site: 'hq', nodeEventId: 3, data: { actor: 'ops', name: 'Angelina J' } },
+      ],
+      `${how}: created, updated, removed with the actor (the rejected photo made none)`,
+    );
+    t.notMatch(JSON.stringify(events), OPERATOR_TOKEN, `${how}: no token in them`);
+  }
+  t.same(live.map((e) => e.id), stored.map((e) => e.id), 'same hub ids live and stored');
+  t.ok(Number(stored[0].id) < Number(stored[1].id) && Number(stored[1].id) < Number(stored[2].id), 'hub ids in order');
+  // The stored bodies are v1 events (the hub adds nodeId, site, nodeEventId around them).
+  const rows = await hub.store.queryEvents({ nodeId: 'hub' });
+  t.same(rows.flatMap((r) => validateJsonSchema(EVENT_SCHEMA, r.body)), [], 'the stored bodies validate against schema.v1.json');
+  t.equal((await (await fetch(`${hub.api.url}/v1/events?type=identity.*&node=door-9`, { headers: auth })).json() as { events: unknown[] }).events.length, 0, 'filterable by node');
 });

@@ -7,13 +7,17 @@
  * PostgreSQL at start and refreshed on every gallery NOTIFY (also the CLI's `enroll --hub`).
  * Renames, regroups and removals answer from that summary at once and are written to PostgreSQL
  * right after; a write that fails is logged and the summary reloaded from the database.
+ *
+ * Every change is an audit event naming the actor (the API token's id, never the token), like a
+ * box's (src/app/identities.ts), of the hub's own origin (its nodeId and site): written in the
+ * same PostgreSQL transaction as the change, so the events table never lacks one.
  */
 import { randomBytes } from 'node:crypto';
 import type { EnrollOutcome, IdentityApi } from '../api/types.ts';
 import type { Logger } from '../log.ts';
 import type { PhotoVerdict } from '../recognize/index.ts';
 import { messageOf } from './errors.ts';
-import type { HubStore, StoredIdentity, StoredTemplate } from './hub-store.ts';
+import type { HubAuditEvent, HubStore, StoredIdentity, StoredTemplate } from './hub-store.ts';
 
 const newId = (prefix: string): string => `${prefix}_${randomBytes(8).toString('hex')}`;
 
@@ -45,8 +49,15 @@ function templatesOf(v: Extract<PhotoVerdict, { ok: true }>): StoredTemplate[] {
   return v.templates.map((t) => ({ id: newId('tpl'), modelId: t.modelId, masked: t.masked, embedding: t.embedding, quality: t.quality, sourcePhotoSha256: t.sourcePhotoSha256 }));
 }
 
-export function createHubIdentityApi(o: { readonly store: HubStore; readonly enroll: (photo: Buffer) => Promise<PhotoVerdict>; readonly logger: Logger }): HubIdentityApi {
+export function createHubIdentityApi(o: {
+  readonly store: HubStore;
+  readonly enroll: (photo: Buffer) => Promise<PhotoVerdict>;
+  readonly logger: Logger;
+  /** Where the audit events come from: the hub's own nodeId and site (config fleet:). */
+  readonly origin: { readonly nodeId: string; readonly site: string };
+}): HubIdentityApi {
   const log = o.logger;
+  const audit = (event: HubAuditEvent) => ({ nodeId: o.origin.nodeId, site: o.origin.site, event });
   let cache = new Map<string, HubIdentitySummary>();
   const toSummary = (i: Awaited<ReturnType<HubStore['identitySummaries']>>[number]): HubIdentitySummary => ({ id: i.id, name: i.name, groups: i.groups, metadata: i.metadata, createdAt: i.createdMs, updatedAt: i.updatedMs, templateTotal: i.templates });
   const refresh = async (): Promise<void> => {
@@ -105,7 +116,7 @@ export function createHubIdentityApi(o: { readonly store: HubStore; readonly enr
       if (!v.ok) return rejection(v);
       const now = Date.now();
       const identity: StoredIdentity = { id: newId('id'), name: input.name, groups: [...new Set(input.groups)], metadata: {}, createdMs: now, updatedMs: now, templates: templatesOf(v) };
-      await o.store.putIdentity(identity);
+      await o.store.putIdentity(identity, audit({ type: 'identity.created', timeMs: now, identityId: identity.id, data: { actor, name: identity.name, groups: [...identity.groups], templates: identity.templates.length } }));
       cache.set(identity.id, summary(identity));
       log.info({ id: identity.id, actor }, 'fleet hub: identity enrolled');
       return { ok: true, identity: summary(identity) };
@@ -113,15 +124,17 @@ export function createHubIdentityApi(o: { readonly store: HubStore; readonly enr
     update: (id, changes, actor) => {
       const cur = cache.get(id);
       if (!cur) return undefined;
-      const next = { ...cur, ...(changes.name !== undefined ? { name: changes.name } : {}), ...(changes.groups !== undefined ? { groups: [...new Set(changes.groups)] } : {}), updatedAt: Date.now() };
+      const applied = { ...(changes.name !== undefined ? { name: changes.name } : {}), ...(changes.groups !== undefined ? { groups: [...new Set(changes.groups)] } : {}) };
+      const next = { ...cur, ...applied, updatedAt: Date.now() };
       cache.set(id, next);
-      later('update', id, o.store.updateIdentity(id, changes));
+      later('update', id, o.store.updateIdentity(id, applied, next.updatedAt, audit({ type: 'identity.updated', timeMs: next.updatedAt, identityId: id, data: { actor, ...applied } })));
       log.info({ id, actor }, 'fleet hub: identity updated');
       return next;
     },
     remove: (id, actor) => {
-      if (!cache.delete(id)) return false;
-      later('removal', id, o.store.removeIdentity(id));
+      const cur = cache.get(id);
+      if (!cur || !cache.delete(id)) return false;
+      later('removal', id, o.store.removeIdentity(id, audit({ type: 'identity.removed', timeMs: Date.now(), identityId: id, data: { actor, name: cur.name } })));
       log.info({ id, actor }, 'fleet hub: identity removed');
       return true;
     },
@@ -132,7 +145,7 @@ export function createHubIdentityApi(o: { readonly store: HubStore; readonly enr
       if (!cur) return { ok: false, reason: 'not-found', message: `no identity ${id}` };
       const templates = templatesOf(v);
       const next: StoredIdentity = { ...cur, updatedMs: Date.now(), templates: [...cur.templates, ...templates] };
-      await o.store.putIdentity(next);
+      await o.store.putIdentity(next, audit({ type: 'identity.updated', timeMs: next.updatedMs, identityId: id, data: { actor, templatesAdded: templates.length } }));
       cache.set(id, summary(next));
       log.info({ id, actor, templates: templates.length }, 'fleet hub: photo enrolled');
       return { ok: true, templates: templates.length };

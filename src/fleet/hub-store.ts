@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import type { PostgresConfig } from '../config/fleet.ts';
 import type { Logger } from '../log.ts';
-import { EventsError, isTypePattern, MAX_PAGE, type EventQuery } from '../events/index.ts';
+import { eventSchema, EventsError, isTypePattern, MAX_PAGE, type EventQuery, type NewEventOf } from '../events/index.ts';
 import { FleetError, messageOf } from './errors.ts';
 
 /** A box's event query plus the hub's origin filters. */
@@ -82,6 +82,9 @@ const MIGRATIONS: readonly string[] = [
   `,
 ];
 
+/** Advisory lock held by every transaction that writes events: hub ids are taken in commit order. */
+const EVENTS_LOCK = 4242011;
+
 /** NOTIFY channel: the gallery outbox has new rows. */
 export const GALLERY_CHANNEL = 'facegate_gallery';
 
@@ -103,6 +106,20 @@ export interface HubEventRow {
 export interface InsertedEvent {
   readonly hubId: number;
   readonly row: HubEventRow;
+}
+
+/** The audit events the hub writes for identity changes made through its API. */
+export type HubAuditEvent = NewEventOf<'identity.created' | 'identity.updated' | 'identity.removed'>;
+
+/**
+ * An audit event of the hub's own origin (its nodeId and site from the config), written in the
+ * same transaction as the identity change it records: a change is never without its record.
+ * Its event id is the origin's next one (max + 1 under the events lock: unique and monotonic).
+ */
+export interface HubAudit {
+  readonly nodeId: string;
+  readonly site: string;
+  readonly event: HubAuditEvent;
 }
 
 export interface NodeStatus {
@@ -170,6 +187,31 @@ export function classifyPgError(e: unknown, cfg: PostgresConfig): FleetError {
   return new FleetError('FLEET_POSTGRES_UNAVAILABLE', `cannot use PostgreSQL ${where} (${msg})`, { context: { where }, hint: 'check that PostgreSQL runs and fleet.hub.postgres host/port; the hub keeps retrying', cause: e });
 }
 
+/** An audit event checked against the event schema v1, waiting for its id. */
+interface PreparedAudit {
+  readonly nodeId: string;
+  readonly site: string;
+  readonly type: HubAuditEvent['type'];
+  readonly timeMs: number;
+  readonly identityId: string;
+  /** The v1 event without `v` and `id`. */
+  readonly body: Record<string, unknown>;
+}
+
+/** Validate an audit event like every logged event (schema v1); EventsError EVENT_INVALID otherwise. */
+export function prepareAudit(a: HubAudit): PreparedAudit {
+  const time = Number.isFinite(a.event.timeMs) ? new Date(a.event.timeMs).toISOString() : '';
+  const r = eventSchema.safeParse({ ...a.event, v: 1, id: 1, time });
+  if (!r.success) {
+    throw new EventsError('EVENT_INVALID', `invalid ${a.event.type} audit event: ${r.error.issues.map((i) => `${i.path.join('.') || 'event'}: ${i.message}`).join('; ')}`, {
+      context: { type: a.event.type },
+      hint: 'see src/events/schema.v1.json for the fields each event type requires',
+    });
+  }
+  const { id: _placeholder, v: _v, ...rest } = r.data;
+  return { nodeId: a.nodeId, site: a.site, type: a.event.type, timeMs: rest.timeMs, identityId: a.event.identityId, body: rest };
+}
+
 const toBytes = (v: Float32Array): Buffer => Buffer.from(v.buffer, v.byteOffset, v.byteLength);
 const fromBytes = (b: Buffer, dim: number): Float32Array => {
   const copy = new Float32Array(dim);
@@ -190,6 +232,51 @@ export class HubStore {
 
   private wrap(e: unknown): FleetError {
     return classifyPgError(e, this.cfg);
+  }
+
+  private committed: ((events: readonly InsertedEvent[]) => void) | undefined;
+  private eventsChain: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Called with the events of each committed transaction of this store (node batches and the
+   * hub's audit events), in hub id order, one transaction after the other: the hub's API feed.
+   */
+  onCommitted(listener: (events: readonly InsertedEvent[]) => void): void {
+    this.committed = listener;
+  }
+
+  /**
+   * A transaction that writes events: one at a time in this process, under an advisory lock
+   * across processes, so hub ids are assigned in commit order and the listener sees them in order
+   * (the feed never gets an id below one it already has).
+   */
+  private eventsTx<T>(fn: (c: pg.PoolClient, added: InsertedEvent[]) => Promise<T>): Promise<T> {
+    const run = async (): Promise<T> => {
+      const added: InsertedEvent[] = [];
+      const r = await this.tx(async (c) => {
+        await c.query('SELECT pg_advisory_xact_lock($1)', [EVENTS_LOCK]);
+        return fn(c, added);
+      });
+      if (added.length > 0) this.committed?.(added);
+      return r;
+    };
+    const p = this.eventsChain.then(run, run);
+    this.eventsChain = p.catch(() => undefined);
+    return p;
+  }
+
+  /** Write an audit event of the hub's own origin inside the caller's transaction. */
+  private async insertAudit(c: pg.PoolClient, a: PreparedAudit, added: InsertedEvent[], nowMs: number): Promise<void> {
+    const next = await c.query<{ n: string }>('SELECT COALESCE(max(event_id), 0) + 1 AS n FROM events WHERE node_id = $1', [a.nodeId]);
+    const eventId = Number(next.rows[0]?.n ?? 1);
+    const body: Record<string, unknown> = { v: 1, id: eventId, ...a.body };
+    const row: HubEventRow = { nodeId: a.nodeId, site: a.site, eventId, type: a.type, timeMs: a.timeMs, identityId: a.identityId, body };
+    const r = await c.query<{ hub_id: string }>(
+      `INSERT INTO events (node_id, event_id, site, type, time_ms, camera_id, gate_id, identity_id, body, received_ms)
+       VALUES ($1, $2, $3, $4, $5, NULL, NULL, $6, $7::jsonb, $8) RETURNING hub_id`,
+      [row.nodeId, eventId, row.site, row.type, row.timeMs, row.identityId ?? null, JSON.stringify(body), nowMs],
+    );
+    added.push({ hubId: Number(r.rows[0]?.hub_id), row });
   }
 
   private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
@@ -243,7 +330,7 @@ export class HubStore {
    */
   async insertEvents(rows: readonly HubEventRow[], nowMs = Date.now()): Promise<InsertedEvent[]> {
     if (rows.length === 0) return [];
-    return this.tx(async (c) => {
+    return this.eventsTx(async (c, added) => {
       const cols = 11;
       const values: unknown[] = [];
       const tuples: string[] = [];
@@ -289,6 +376,7 @@ export class HubStore {
           [node, p.site, nowMs, p.maxId, p.n, lag ?? null, cameras, p.version ?? null],
         );
       }
+      added.push(...inserted);
       return inserted;
     });
   }
@@ -356,9 +444,15 @@ export class HubStore {
 
   // --- gallery (source of truth) -------------------------------------------------------------
 
-  /** Insert or replace an identity with all its templates, in one transaction. */
-  async putIdentity(i: StoredIdentity): Promise<void> {
-    await this.tx(async (c) => {
+  /** A gallery write: with an audit event, in the events' serialised transactions. */
+  private galleryTx<T>(audit: PreparedAudit | undefined, fn: (c: pg.PoolClient, added: InsertedEvent[]) => Promise<T>): Promise<T> {
+    return audit ? this.eventsTx(fn) : this.tx((c) => fn(c, []));
+  }
+
+  /** Insert or replace an identity with all its templates, in one transaction (with its audit event, when given). */
+  async putIdentity(i: StoredIdentity, audit?: HubAudit): Promise<void> {
+    const a = audit && prepareAudit(audit);
+    await this.galleryTx(a, async (c, added) => {
       await c.query(
         `INSERT INTO identities (id, name, groups, metadata, created_ms, updated_ms) VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, groups = EXCLUDED.groups, metadata = EXCLUDED.metadata, updated_ms = EXCLUDED.updated_ms`,
@@ -371,27 +465,32 @@ export class HubStore {
       await c.query("INSERT INTO gallery_outbox (identity_id, op) VALUES ($1, 'put')", [i.id]);
       // Delivered at COMMIT: the hub's listener publishes at once (any process may write here).
       await c.query('SELECT pg_notify($1, $2)', [GALLERY_CHANNEL, i.id]);
+      if (a) await this.insertAudit(c, a, added, Date.now());
     });
   }
 
-  /** Rename and/or regroup (templates unchanged); false when there is no such identity. */
-  async updateIdentity(id: string, changes: { readonly name?: string; readonly groups?: readonly string[] }, nowMs = Date.now()): Promise<boolean> {
-    return this.tx(async (c) => {
+  /** Rename and/or regroup (templates unchanged); false when there is no such identity (and no audit event). */
+  async updateIdentity(id: string, changes: { readonly name?: string; readonly groups?: readonly string[] }, nowMs = Date.now(), audit?: HubAudit): Promise<boolean> {
+    const a = audit && prepareAudit(audit);
+    return this.galleryTx(a, async (c, added) => {
       const r = await c.query('UPDATE identities SET name = COALESCE($2, name), groups = COALESCE($3::jsonb, groups), updated_ms = $4 WHERE id = $1', [id, changes.name ?? null, changes.groups ? JSON.stringify(changes.groups) : null, nowMs]);
       if ((r.rowCount ?? 0) === 0) return false;
       await c.query("INSERT INTO gallery_outbox (identity_id, op) VALUES ($1, 'put')", [id]);
       await c.query('SELECT pg_notify($1, $2)', [GALLERY_CHANNEL, id]);
+      if (a) await this.insertAudit(c, a, added, Date.now());
       return true;
     });
   }
 
-  /** Remove an identity; false when there was none. */
-  async removeIdentity(id: string): Promise<boolean> {
-    return this.tx(async (c) => {
+  /** Remove an identity; false when there was none (and no audit event). */
+  async removeIdentity(id: string, audit?: HubAudit): Promise<boolean> {
+    const a = audit && prepareAudit(audit);
+    return this.galleryTx(a, async (c, added) => {
       const r = await c.query('DELETE FROM identities WHERE id = $1', [id]);
       if ((r.rowCount ?? 0) === 0) return false;
       await c.query("INSERT INTO gallery_outbox (identity_id, op) VALUES ($1, 'delete')", [id]);
       await c.query('SELECT pg_notify($1, $2)', [GALLERY_CHANNEL, id]);
+      if (a) await this.insertAudit(c, a, added, Date.now());
       return true;
     });
   }

@@ -24,7 +24,7 @@ import { FleetError, messageOf } from './errors.ts';
 import { openGalleryBucket, recordOf } from './gallery-kv.ts';
 import { createHubPassages } from './hub-passages.ts';
 import { openPassageBucket } from './passages-kv.ts';
-import { HubFeed, toHubEvent } from './hub-feed.ts';
+import { HubFeed, toHubEvent, type HubEvent } from './hub-feed.ts';
 import { HubStore, type HubEventRow, type StoredIdentity } from './hub-store.ts';
 import { startNatsLink, type NatsLink } from './nats.ts';
 import { mirrorSnapshots } from './snapshots.ts';
@@ -92,6 +92,15 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
   const store = new HubStore(f.hub.postgres, log);
   // GET /v1/events reads PostgreSQL (the whole history); the window serves replay with `since`.
   const feed = new HubFeed(opts.windowSize ?? 100_000, async (q) => (await store.queryEvents(q)).map((r) => toHubEvent(r.hubId, r.nodeId, r.site, r.body)));
+  // Every committed event (the nodes' batches and the hub's own audit events) into the API feed,
+  // in hub id order; those committed before the window is loaded wait for it.
+  let windowLoaded = false;
+  const early: HubEvent[] = [];
+  store.onCommitted((added) => {
+    const events = added.map((a) => toHubEvent(a.hubId, a.row.nodeId, a.row.site, a.row.body));
+    if (windowLoaded) feed.push(events);
+    else early.push(...events);
+  });
   let closed = false;
   let pgReady = false;
   let pgError: FleetError | undefined;
@@ -124,6 +133,8 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
         await store.migrate();
         const recent = await store.recentEvents(feed.capacity);
         feed.push(recent.map((r) => toHubEvent(r.hubId, r.nodeId, r.site, r.body)));
+        windowLoaded = true;
+        feed.push(early.splice(0));
         pgReady = true;
         pgOk();
         log.info({ events: feed.size(), lastId: feed.lastId() }, 'fleet hub: PostgreSQL ready');
@@ -141,7 +152,7 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
     models ??= createEmbedder(config.models.embedder).then((embedder) => ({ embedder, upload: createUploadEnrollment({ detectorOptions: {}, embedder }) }));
     return (await models).upload.enroll(photo);
   };
-  const hubIdentities: HubIdentityApi | undefined = opts.identities ? undefined : createHubIdentityApi({ store, enroll: enrollPhoto, logger: log });
+  const hubIdentities: HubIdentityApi | undefined = opts.identities ? undefined : createHubIdentityApi({ store, enroll: enrollPhoto, logger: log, origin: { nodeId: f.nodeId, site: f.site } });
   void pgStart.then(() => hubIdentities?.changed(undefined));
 
   const link = startNatsLink({
@@ -168,6 +179,8 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
       return undefined;
     }
     if (!where || typeof body !== 'object' || body === null) return undefined;
+    // The hub's own origin (its audit events): no edge may speak for it.
+    if (where.node === f.nodeId) return undefined;
     const eventId = Number(body.id);
     if (!Number.isSafeInteger(eventId) || eventId <= 0 || (id && (id.node !== where.node || id.eventId !== eventId))) return undefined;
     const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
@@ -210,7 +223,7 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
         else bad.push(m);
       }
       for (const m of bad) {
-        log.warn({ subject: m.subject, seq: m.seq }, 'fleet hub: a message that is not a facegate event; dropped');
+        log.warn({ subject: m.subject, seq: m.seq }, `fleet hub: a message that is not a facegate event${parseEventSubject(m.subject, f.names.subjectPrefix)?.node === f.nodeId ? ` (it claims the hub's own node id '${f.nodeId}')` : ''}; dropped`);
         m.term();
       }
       // Area grants to the passages bucket first: they do not wait for PostgreSQL. The link lost
@@ -223,7 +236,6 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
           pgOk();
           inserted += added.length;
           duplicates += rows.length - added.length;
-          feed.push(added.map((a) => toHubEvent(a.hubId, a.row.nodeId, a.row.site, a.row.body)));
           break;
         } catch (e) {
           pgFailed(e);
