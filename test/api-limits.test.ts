@@ -5,27 +5,17 @@
  * timeout (slowloris), request timeout, idle keep-alive timeout, counted in /metrics. Every loop is
  * bounded and every wait has a deadline.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import t from 'tap';
 import WebSocket from 'ws';
 import { sha256Hex } from '../src/api/auth.ts';
 import { createMetrics, type Metrics } from '../src/api/metrics.ts';
 import { startApiServer, type ApiServer } from '../src/api/server.ts';
-import { EventBus, EventLog } from '../src/events/index.ts';
 import { httpRequest, rawClient, sleep, until, type RawClient } from './helpers/api-net.ts';
+import { tempEventBox } from './helpers/event-box.ts';
 
 const VIEWER = 'viewer-token-limits-0123456789';
 const tokens = [{ id: 'v', role: 'viewer' as const, sha256: sha256Hex(VIEWER) }];
-const dir = mkdtempSync(join(tmpdir(), 'fg-api-limits-'));
-const log = new EventLog(join(dir, 'events.sqlite'));
-const bus = new EventBus(log);
-t.teardown(() => {
-  bus.close();
-  log.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const { log, bus } = tempEventBox(t, 'fg-api-limits-');
 
 const LIMITS = { maxConnections: 20, maxConnectionsPerAddress: 1000, headersTimeoutMs: 1000, requestTimeoutMs: 1500, idleTimeoutMs: 500, authFailuresPerMinute: 1000 };
 

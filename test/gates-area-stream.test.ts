@@ -4,50 +4,23 @@
  * the merged passages and the area state (stale stays stale until the fleet says otherwise); the
  * logged gate events carry `data.area` and pass the log's v1 schema.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import t from 'tap';
 import { BehaviorSubject, lastValueFrom, Subject, toArray } from 'rxjs';
-import { EventBus, EventLog, publishEvents, recognitionItem, type PipelineItem } from '../src/events/index.ts';
+import { publishEvents, recognitionItem, type PipelineItem } from '../src/events/index.ts';
 import { decideGates, parseGates, type AreaInput, type GatePolicy } from '../src/gates/index.ts';
 import type { Recognition } from '../src/recognize/index.ts';
 import type { Frame } from '../src/types.ts';
+import { tempEventBox } from './helpers/event-box.ts';
+import { aliceRecognition, greyFrame } from './helpers/recognition.ts';
 
 const T0 = Date.parse('2026-01-05T10:00:00Z');
-const frame: Frame = { data: new Uint8Array(64 * 48 * 3).fill(128), width: 64, height: 48, cameraId: 'lobby', seq: 1, pts: undefined, capturedAt: T0, format: 'RGB' };
-const recognition = (trackId: string, timeMs: number): Recognition => ({
-  type: 'face.recognized',
-  cameraId: 'lobby',
-  trackId,
-  timeMs,
-  frameSeq: 1,
-  identityId: 'alice-id',
-  name: 'Alice',
-  groups: ['staff'],
-  unknownId: undefined,
-  score: 0.7,
-  masked: false,
-  maskProbability: 0.1,
-  liveness: undefined,
-  quality: 0.8,
-  embedderRuns: 1,
-  changed: true,
-  box: [10, 10, 30, 34],
-  frame,
-});
+const frame: Frame = greyFrame('lobby', T0);
+const recognition = (trackId: string, timeMs: number): Recognition => aliceRecognition(frame, { trackId, timeMs });
 
 const lobby = (name?: string): GatePolicy[] => parseGates([{ id: 'lobby-in', ...(name ? { name } : {}), cameras: ['lobby'], allow: { groups: ['staff'] }, confirmation: { n: 1, m: 1 }, cooldownMs: 0, antiPassback: { area: 'hq-lobby', direction: 'entry', windowMs: 3_600_000 } }]);
 
 t.test('area input -> denial; a new gate set keeps passages and area state; events carry data.area', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'fg-area-tail-'));
-  const log = new EventLog(join(dir, 'events.sqlite'));
-  const bus = new EventBus(log);
-  t.teardown(() => {
-    bus.close();
-    log.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { log, bus } = tempEventBox(t, 'fg-area-tail-');
   const gates$ = new BehaviorSubject<readonly GatePolicy[]>(lobby());
   const area$ = new Subject<AreaInput>();
   const items = new Subject<PipelineItem>();

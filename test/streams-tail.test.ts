@@ -15,33 +15,14 @@ import { decideGates, emptyGateStats, gateInputOf, parseGates, type GatePolicy, 
 import type { Recognition } from '../src/recognize/index.ts';
 import type { TrackEvent, TrackView } from '../src/track/index.ts';
 import type { Frame } from '../src/types.ts';
+import { aliceRecognition, greyFrame } from './helpers/recognition.ts';
 
 const T0 = Date.parse('2026-11-29T10:00:00Z');
 const W = 64;
 const H = 48;
-const frame: Frame = { data: new Uint8Array(W * H * 3).fill(128), width: W, height: H, cameraId: 'door', seq: 1, pts: undefined, capturedAt: T0, format: 'RGB' };
+const frame: Frame = greyFrame('door', T0, W, H);
 
-const recognition = (over: Partial<Recognition> = {}): Recognition => ({
-  type: 'face.recognized',
-  cameraId: 'door',
-  trackId: 'door:1',
-  timeMs: T0,
-  frameSeq: 1,
-  identityId: 'alice-id',
-  name: 'Alice',
-  groups: ['staff'],
-  unknownId: undefined,
-  score: 0.7,
-  masked: false,
-  maskProbability: 0.1,
-  liveness: undefined,
-  quality: 0.8,
-  embedderRuns: 1,
-  changed: true,
-  box: [10, 10, 30, 34],
-  frame,
-  ...over,
-});
+const recognition = (over: Partial<Recognition> = {}): Recognition => aliceRecognition(frame, over);
 
 const track = (type: TrackEvent['type'], trackId: string, timeMs: number): TrackEvent => {
   const view = { trackId, cameraId: 'door', state: 'confirmed', face: { box: [10, 10, 30, 34], score: 0.9, landmarks: [] }, box: [10, 10, 30, 34], hits: 3, ageFrames: 3, lostFrames: 0, firstSeenAt: T0, lastSeenAt: timeMs } as unknown as TrackView;

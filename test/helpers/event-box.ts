@@ -12,6 +12,7 @@ export function tempEventBox(t: { teardown(fn: () => void): void }, prefix = 'fg
   const cursors = new CursorStore(join(dir, 'outputs.sqlite'));
   t.teardown(() => {
     cursors.close();
+    bus.close();
     log.close();
     rmSync(dir, { recursive: true, force: true });
   });
