@@ -20,6 +20,7 @@ import type { Logger } from '../log.ts';
 import type { CursorStore } from '../outputs/index.ts';
 import { FleetError, messageOf } from './errors.ts';
 import { decodeEmbedding, openGalleryBucket, parseRecord } from './gallery-kv.ts';
+import { followWhileConnected } from './follow-loop.ts';
 import { startNatsLink, type NatsLink } from './nats.ts';
 
 export const GALLERY_STATE = 'fleet-gallery';
@@ -69,7 +70,6 @@ export function startGalleryFollower(opts: GalleryFollowerOptions): GalleryFollo
   let skipped = 0;
   let lastError: string | undefined;
   let closed = false;
-  let running: Promise<void> | undefined;
   let stopWatch: (() => void) | undefined;
   const appliedListeners: ((c: { put: readonly string[]; removed: readonly string[]; atMs: number }) => void)[] = [];
   const syncedListeners: (() => void)[] = [];
@@ -168,31 +168,11 @@ export function startGalleryFollower(opts: GalleryFollowerOptions): GalleryFollo
     }
   };
 
-  const run = (nc: NatsConnection): void => {
-    if (running || closed) return;
-    running = (async () => {
-      for (let attempt = 0; !closed && link.current() === nc; attempt++) {
-        try {
-          await follow(nc);
-        } catch (e) {
-          const err = e instanceof FleetError ? e : new FleetError('FLEET_JETSTREAM', `gallery watch failed: ${messageOf(e)}`, { cause: e });
-          if (lastError !== err.describe()) log.warn({ detail: err.describe() }, 'fleet gallery: not following the hub; retrying (the local gallery stays in use)');
-          lastError = err.describe();
-        }
-        if (closed) return;
-        await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** Math.min(attempt, 5))).unref());
-      }
-    })().finally(() => {
-      running = undefined;
-      // Reconnected while we were winding down: start again.
-      const now = link.current();
-      if (now && !closed) run(now);
-    });
-  };
-  link.onReady((nc) => run(nc));
   link.onLost(() => stopWatch?.());
-  const c = link.current();
-  if (c) run(c);
+  const loop = followWhileConnected(link, 'gallery', follow, (err) => {
+    if (lastError !== err.describe()) log.warn({ detail: err.describe() }, 'fleet gallery: not following the hub; retrying (the local gallery stays in use)');
+    lastError = err.describe();
+  });
 
   return {
     status: () => ({ revision, synced, applied, skipped, lastError: lastError ?? link.status().lastError }),
@@ -209,7 +189,7 @@ export function startGalleryFollower(opts: GalleryFollowerOptions): GalleryFollo
     close: async () => {
       closed = true;
       stopWatch?.();
-      await Promise.race([running, new Promise((r) => setTimeout(r, 2000).unref())]);
+      await loop.stop();
       if (ownLink) await link.close();
     },
   };

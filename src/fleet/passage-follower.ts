@@ -21,6 +21,7 @@ import type { FleetConfig } from '../config/fleet.ts';
 import type { AreaInput, AreaSync, AreaSyncMode } from '../gates/index.ts';
 import type { Logger } from '../log.ts';
 import { FleetError, messageOf } from './errors.ts';
+import { followWhileConnected } from './follow-loop.ts';
 import type { NatsLink } from './nats.ts';
 import { HEARTBEAT_KEY, openPassageBucket, parseHeartbeat, parsePassage } from './passages-kv.ts';
 
@@ -82,7 +83,6 @@ export function startPassageFollower(opts: PassageFollowerOptions): PassageFollo
   let everFresh = false;
   let warnedAtStart = false;
   let closed = false;
-  let running: Promise<void> | undefined;
   let stopWatch: (() => void) | undefined;
   const freshListeners: (() => void)[] = [];
 
@@ -158,36 +158,17 @@ export function startPassageFollower(opts: PassageFollowerOptions): PassageFollo
     }
   };
 
-  const run = (nc: NatsConnection): void => {
-    if (running || closed) return;
-    running = (async () => {
-      for (let attempt = 0; !closed && link.current() === nc; attempt++) {
-        try {
-          await follow(nc);
-        } catch (e) {
-          const err = e instanceof FleetError ? e : new FleetError('FLEET_JETSTREAM', `passages watch failed: ${messageOf(e)}`, { cause: e });
-          if (watchError !== err.describe()) log.debug({ detail: err.describe() }, 'fleet: passages watch failed; retrying');
-          watchError = err.describe();
-          evaluate();
-        }
-        if (closed) return;
-        await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** Math.min(attempt, 5))).unref());
-      }
-    })().finally(() => {
-      running = undefined;
-      const c = link.current();
-      if (c && !closed) run(c);
-    });
-  };
-  link.onReady((nc) => run(nc));
   link.onLost(() => {
     caughtUp = false;
     lastBeatMs = undefined;
     stopWatch?.();
     evaluate();
   });
-  const c = link.current();
-  if (c) run(c);
+  const loop = followWhileConnected(link, 'passages', follow, (err) => {
+    if (watchError !== err.describe()) log.debug({ detail: err.describe() }, 'fleet: passages watch failed; retrying');
+    watchError = err.describe();
+    evaluate();
+  });
   const timer = setInterval(evaluate, Math.max(100, Math.min(1000, Math.floor(staleAfterMs / 4))));
   timer.unref();
 
@@ -210,7 +191,7 @@ export function startPassageFollower(opts: PassageFollowerOptions): PassageFollo
       closed = true;
       clearInterval(timer);
       stopWatch?.();
-      await Promise.race([running, new Promise((r) => setTimeout(r, 2000).unref())]);
+      await loop.stop();
       out.complete();
     },
   };

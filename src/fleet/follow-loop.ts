@@ -1,0 +1,47 @@
+/**
+ * The loop both KV followers (gallery, anti-passback passages) run: follow the bucket on the
+ * link's current connection, retry after a failure with backoff (250 ms doubling to 5 s) while
+ * that connection lasts, and start again on the next connection. Errors go to `onError` (as
+ * FleetErrors, the follower decides how loud); stop() ends it and waits for the loop (<= 2 s).
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import { FleetError, messageOf } from './errors.ts';
+import type { NatsLink } from './nats.ts';
+
+export interface FollowLoop {
+  /** Stop following; the current watch must be stopped by the caller (its iterator). */
+  stop(): Promise<void>;
+}
+
+export function followWhileConnected(link: NatsLink, what: string, follow: (nc: NatsConnection) => Promise<void>, onError: (err: FleetError) => void): FollowLoop {
+  let running: Promise<void> | undefined;
+  let closed = false;
+  const run = (nc: NatsConnection): void => {
+    if (running || closed) return;
+    running = (async () => {
+      for (let attempt = 0; !closed && link.current() === nc; attempt++) {
+        try {
+          await follow(nc);
+        } catch (e) {
+          onError(e instanceof FleetError ? e : new FleetError('FLEET_JETSTREAM', `${what} watch failed: ${messageOf(e)}`, { cause: e }));
+        }
+        if (closed) return;
+        await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** Math.min(attempt, 5))).unref());
+      }
+    })().finally(() => {
+      running = undefined;
+      // Reconnected while we were winding down: start again.
+      const now = link.current();
+      if (now && !closed) run(now);
+    });
+  };
+  link.onReady((nc) => run(nc));
+  const c = link.current();
+  if (c) run(c);
+  return {
+    stop: async () => {
+      closed = true;
+      await Promise.race([running, new Promise((r) => setTimeout(r, 2000).unref())]);
+    },
+  };
+}
