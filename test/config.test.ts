@@ -84,6 +84,8 @@ t.test('defaults: a camera from the url shorthand, partial nested objects keep t
     stableMs: 10000,
   });
   t.equal(ingestCameraConfig(parseConfig({ cameras: [cam('flat', { detectScale: false })] }).cameras[0]).output?.detectSize, undefined, 'detectScale: false: no detector copy');
+  // A budgetMs camera's detector size comes from the measured profile: the copy follows the detector it got.
+  t.equal(ingestCameraConfig(door, 320).output?.detectSize, 320, 'the detector copy is scaled to the size the detector really has');
 });
 
 t.test('unknown keys are rejected at every depth, with the exact path and a suggestion', async (t) => {

@@ -109,7 +109,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
   const liveFrames = new LiveFrames();
   const access = startAccessControl({
     onFrame: liveFrames.onFrame,
-    cameras: config.cameras.map(ingestCameraConfig),
+    cameras: config.cameras.map((c) => ingestCameraConfig(c, models.detectorFor(c.id)?.size)),
     models: {
       detectorFor: (camera: CameraConfig) => {
         const det = models.detectorFor(camera.id);
@@ -315,7 +315,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
       if (!entry) continue;
       await models.ensureDetector(entry);
       cameraEntries.set(id, entry);
-      access.addCamera(ingestCameraConfig(entry), cameraStartDelayMs(i, next.limits.cameraStartStaggerMs));
+      access.addCamera(ingestCameraConfig(entry, models.detectorFor(id)?.size), cameraStartDelayMs(i, next.limits.cameraStartStaggerMs));
       if (added.includes(id)) log.info({ camera: id }, 'camera added');
     }
     // A detector session no camera uses any more (the last camera of its tier x size went) is released.
