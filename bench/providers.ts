@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- providers [--ep cpu,webgpu,cuda,tensorrt] [--runs 20] [--data DIR] [--json]`:
+ * `npm run bench -- providers [--ep cpu,webgpu,cuda,tensorrt] [--runs 20] [--threads 0] [--data DIR] [--json]`:
  * every recognition-path model on every execution provider asked for, against the CPU provider in
  * the same run, on real photos:
  *   - agreement: faces found, worst box IoU and landmark distance (SCRFD 500m and 2.5g at 640),
@@ -66,25 +66,25 @@ export interface ProviderRow {
   };
 }
 
-async function openModels(ep: ExecutionProvider): Promise<Models> {
+async function openModels(ep: ExecutionProvider, threads: number): Promise<Models> {
   const spec = ep === 'cpu' ? 'cpu' : { name: ep, required: true };
   const opened: Array<{ close(): Promise<void> }> = [];
   try {
     const detectors = new Map<string, Detector>();
     for (const tier of TIERS) {
-      const d = await createDetector({ tier, size: 640, executionProvider: spec });
+      const d = await createDetector({ tier, size: 640, threads, executionProvider: spec });
       opened.push(d);
       detectors.set(tier, d);
     }
-    const embedder = await createEmbedder(DEFAULT_EMBEDDER, { executionProvider: spec });
+    const embedder = await createEmbedder(DEFAULT_EMBEDDER, { threads, executionProvider: spec });
     opened.push(embedder);
     // The mask classifier is tiny (a fraction of a ms on CPU): where a provider cannot run it the
     // service runs it on CPU (one warning), so the bench does too and says so.
     let maskOnCpu: string | undefined;
-    const mask = await createMaskClassifier(undefined, { executionProvider: spec }).catch(async (e: unknown) => {
+    const mask = await createMaskClassifier(undefined, { threads, executionProvider: spec }).catch(async (e: unknown) => {
       if (ep === 'cpu') throw e;
       maskOnCpu = errorMessage(e);
-      return createMaskClassifier(undefined, { executionProvider: 'cpu' });
+      return createMaskClassifier(undefined, { threads, executionProvider: 'cpu' });
     });
     opened.push(mask);
     return { detectors, embedder, mask, ...(maskOnCpu !== undefined ? { maskOnCpu } : {}) };
@@ -195,6 +195,8 @@ export async function runProvidersBench(argv: readonly string[]): Promise<void> 
     options: {
       ep: { type: 'string', default: 'cpu,webgpu' },
       runs: { type: 'string', default: '20' },
+      // 0 = every core (what a GPU is compared against); the service's own default is 1 per session.
+      threads: { type: 'string', default: '0' },
       data: { type: 'string', default: process.env.FACEGATE_DATA_DIR ?? resolve(SHARED_MODELS_DIR, '../data') },
       json: { type: 'boolean', default: false },
     },
@@ -205,6 +207,8 @@ export async function runProvidersBench(argv: readonly string[]): Promise<void> 
   }
   const providers = ['cpu', ...asked.filter((p) => p !== 'cpu')] as ExecutionProvider[];
   const runs = Number(values.runs);
+  const threads = Number(values.threads);
+  if (!Number.isInteger(threads) || threads < 0) throw new Error(`--threads: expected a whole number >= 0 (0 = every core), got "${values.threads}"`);
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs: expected a whole number >= 1, got "${values.runs}"`);
   const paths = PROVIDER_PHOTOS.map((p) => resolve(values.data, p));
   const missing = paths.filter((p) => !existsSync(p));
@@ -212,13 +216,13 @@ export async function runProvidersBench(argv: readonly string[]): Promise<void> 
   const photos = await Promise.all(paths.map(async (p) => (await decodeImage(p)).image));
   const crowd = photos[photos.length - 1]!;
 
-  const cpu = await openModels('cpu');
+  const cpu = await openModels('cpu', threads);
   const cpuFaces = await cpu.detectors.get('2.5g')!.detect(photos[1]!);
   if (!cpuFaces[0]) throw new Error(`providers bench: no face in ${paths[1]}`);
   const crop = alignFace(photos[1]!, cpuFaces[0].landmarks).crop;
   const rows: ProviderRow[] = [];
   const log = (s: string): void => void (values.json ? process.stderr : process.stdout).write(`${s}\n`);
-  log(`providers bench: ${providers.join(', ')}; ${photos.length} photos from ${values.data}; ${runs} timed runs each`);
+  log(`providers bench: ${providers.join(', ')}; ${photos.length} photos from ${values.data}; ${runs} timed runs each; CPU intra-op threads ${threads || 'all cores'}`);
   try {
     for (const ep of providers) {
       let models: Models;
@@ -226,7 +230,7 @@ export async function runProvidersBench(argv: readonly string[]): Promise<void> 
       else {
         const t0 = performance.now();
         try {
-          models = await openModels(ep);
+          models = await openModels(ep, threads);
         } catch (e) {
           rows.push({ provider: ep, unavailable: errorMessage(e) });
           log(`  ${ep}: not available: ${errorMessage(e)}`);
@@ -247,6 +251,6 @@ export async function runProvidersBench(argv: readonly string[]): Promise<void> 
   } finally {
     await closeModels(cpu);
   }
-  if (values.json) process.stdout.write(`${JSON.stringify({ photos: PROVIDER_PHOTOS, runs, rows }, null, 2)}\n`);
+  if (values.json) process.stdout.write(`${JSON.stringify({ photos: PROVIDER_PHOTOS, runs, threads, rows }, null, 2)}\n`);
   else process.stdout.write(`\n${formatProviderTables(rows)}\n`);
 }

@@ -16,7 +16,8 @@
 #                     folder of an onnxruntime-gpu Python wheel of the same ORT version), copied
 #                     beside onnxruntime-node's binding; their CUDA libraries must be on the
 #                     loader's path (LD_LIBRARY_PATH)
-# Output also goes to $OUT (default .facegate/gpu-check/): doctor.json, bench.txt, providers.json.
+# Output also goes to $OUT (default .facegate/gpu-check/): doctor.json, bench.txt, providers.txt,
+# providers-1thread.txt, detect-profile.json; the benches' stderr in bench.stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-.facegate/gpu-check}"
@@ -93,7 +94,9 @@ image_args=()
 [ -n "${FACEGATE_DATA_DIR:-}" ] && image_args=(--image "$FACEGATE_DATA_DIR/groups/retinaface_test.jpg")
 echo "== detect bench (720p frame, SCRFD 500m and 2.5g at 640; one table, every provider that loaded)"
 timeout 240 node --import tsx bench/index.ts detect --ep "$providers" --frames 1280x720 --sizes 640 --tiers 500m,2.5g --runs 30 \
-  "${image_args[@]}" --profile "$OUT/detect-profile.json" 2>"$OUT/bench.stderr" | tee "$OUT/bench.txt"
-echo "== providers bench (real photos: agreement with cpu and speed of every model)"
-timeout 240 node --import tsx bench/index.ts providers --ep "$providers" --runs 30 2>"$OUT/providers.stderr" | tee "$OUT/providers.txt"
-echo "== done: $OUT/doctor.json, $OUT/bench.txt, $OUT/providers.txt"
+  "${image_args[@]}" --profile "$OUT/detect-profile.json" 2>>"$OUT/bench.stderr" | tee "$OUT/bench.txt"
+echo "== providers bench (real photos: agreement with cpu and speed of every model; CPU on every core)"
+timeout 240 node --import tsx bench/index.ts providers --ep "$providers" --runs 30 --threads 0 2>>"$OUT/bench.stderr" | tee "$OUT/providers.txt"
+echo "== providers bench, CPU as the service runs it (one intra-op thread per session)"
+timeout 240 node --import tsx bench/index.ts providers --ep "$providers" --runs 30 --threads 1 2>>"$OUT/bench.stderr" | tee "$OUT/providers-1thread.txt"
+echo "== done: $OUT/doctor.json, $OUT/bench.txt, $OUT/providers.txt, $OUT/providers-1thread.txt"
