@@ -1,7 +1,9 @@
 /**
  * Every way fleet mode authenticates to NATS, against a real nats-server: a token (inline and from
- * a file), an NKey seed file, and TLS with a private CA (the server's certificate made here with
- * openssl) plus a password. Each forwards events into the stream; a wrong one is refused clearly.
+ * a file), an NKey seed file, a .creds file (user JWT + seed) against a server in operator mode
+ * (operator, account and user JWTs signed here), and TLS with a private CA (the server's
+ * certificate made here with openssl) plus a password. Each forwards events into the stream; a
+ * wrong one is refused clearly.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { nkeys } from '@nats-io/transport-node';
-import { connect } from '@nats-io/transport-node';
+import { connect, credsAuthenticator } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import { parseConfig } from '../src/config/index.ts';
 import { startGalleryFollower } from '../src/fleet/gallery-follower.ts';
@@ -22,6 +24,7 @@ import { createLogger } from '../src/log.ts';
 import { readStream, until } from './helpers/fleet.ts';
 import { healthEvent, testEdge } from './helpers/fleet-setup.ts';
 import { NatsServer } from './helpers/nats.ts';
+import { operatorSetup } from './helpers/fleet-jwt.ts';
 
 const logger = createLogger({ level: 'silent' });
 
@@ -72,6 +75,50 @@ t.test('token (inline and file) and NKey seed file', async (t) => {
   t.teardown(() => bad.close());
   await until('refused', () => /refused the credentials/.test(bad.forwarder.status().lastError ?? ''), 20_000);
   t.pass('an unknown NKey is refused with the fix');
+});
+
+t.test('.creds (user JWT + seed) against nats-server in operator mode; expired, foreign and malformed creds refused', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'fg-nats-jwt-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // Operator -> accounts (SYS, FACEGATE with JetStream) -> users, signed here; a MEMORY resolver.
+  const op = operatorSetup();
+  const s = await NatsServer.start({ operator: op.server });
+  t.teardown(() => s.stop());
+  const write = (name: string, text: string): string => {
+    const file = join(dir, name);
+    writeFileSync(file, text, { mode: 0o600 });
+    return file;
+  };
+  const door = op.user('door-1');
+  const reader = op.user('reader');
+  await forwards(t, { servers: [s.url], credsFile: write('door-1.creds', door.creds) }, 'creds-door-1', async () => {
+    const nc = await connect({ servers: s.url, authenticator: credsAuthenticator(new TextEncoder().encode(reader.creds)) });
+    try {
+      return (await readStream(nc, 'FACEGATE_EVENTS').catch(() => [])).filter((m) => m.node === 'creds-door-1').length;
+    } finally {
+      await nc.close();
+    }
+  });
+
+  // Refused: an expired user JWT, a user of an account the server does not know; a file that is
+  // not a .creds file. Clear errors, FLEET_NATS_AUTH / FLEET_CONFIG_INVALID, no seed or JWT in them.
+  const expired = op.user('door-old', { expiresInS: -60 });
+  const foreign = op.user('door-rogue', { issuer: nkeys.createAccount() });
+  const cases = [
+    { name: 'expired', user: expired, file: write('expired.creds', expired.creds), code: 'FLEET_NATS_AUTH', match: /refused the credentials: the JWT of user 'door-old' in nats\.credsFile .*expired\.creds expired at \d{4}-.*Authorization Violation[\s\S]*fix: issue new credentials/ },
+    { name: 'foreign account', user: foreign, file: write('rogue.creds', foreign.creds), code: 'FLEET_NATS_AUTH', match: /refused the JWT of user 'door-rogue' in nats\.credsFile .*rogue\.creds \(Authorization Violation\)[\s\S]*fix: check that the user's account is known/ },
+    { name: 'not a .creds file', user: door, file: write('seed-only.creds', `${door.seed}\n`), code: 'FLEET_CONFIG_INVALID', match: /nats\.credsFile .*seed-only\.creds: it does not hold the two armoured blocks/ },
+  ];
+  const links = cases.map((c) => ({ c, link: startNatsLink({ config: fleetWith({ servers: [s.url], credsFile: c.file }, 'creds-bad').nats, name: `creds-${c.name}`, logger }) }));
+  t.teardown(() => Promise.all(links.map((l) => l.link.close())));
+  for (const { c, link } of links) {
+    await until(`${c.name} refused`, () => link.status().lastErrorCode !== undefined, 10_000);
+    const st = link.status();
+    t.equal(st.lastErrorCode, c.code, `${c.name}: ${c.code}`);
+    t.match(st.lastError, c.match, `${c.name}: ${st.lastError?.split('\n')[0]}`);
+    t.notOk(st.lastError?.includes(c.user.seed) || st.lastError?.includes(c.user.seed.slice(2, 20)) || st.lastError?.includes(c.user.jwt.split('.')[1].slice(0, 20)), `${c.name}: no seed or JWT in the error`);
+    t.equal(st.connected, false);
+  }
 });
 
 t.test('TLS with a private CA', async (t) => {
@@ -143,7 +190,11 @@ t.test('per-edge NATS permissions (the README example): an edge speaks for itsel
   const passagesKv = await openPassageBucket(hubNc, 'facegate-passages', { ttlMs: 3_600_000 });
   const key = passageKey('hq-lobby', 'id_perm0001');
   await passagesKv.put(key, JSON.stringify({ v: 1, area: 'hq-lobby', identityId: 'id_perm0001', gateId: 'lobby-in', nodeId: 'door-2', site: 'hq', direction: 'entry', timeMs: Date.now(), eventId: 1 }));
-  await passagesKv.put(HEARTBEAT_KEY, JSON.stringify({ v: 1, hub: 'hub', timeMs: Date.now() }));
+  // The hub's heartbeat, live (only one written after the edge caught up counts: a replayed one may predate an outage).
+  const beat = () => passagesKv.put(HEARTBEAT_KEY, JSON.stringify({ v: 1, hub: 'hub', timeMs: Date.now() }));
+  await beat();
+  const beating = setInterval(() => void beat().catch(() => undefined), 200);
+  t.teardown(() => clearInterval(beating));
   const edgeFleet = fleetWith({ servers: [s.url], user: 'door-1', password: 'door-1-pw' }, 'door-1');
   const link = startNatsLink({ config: edgeFleet.nats, name: 'perm-passages', logger });
   const passages = startPassageFollower({ fleet: edgeFleet, link, logger });
@@ -155,6 +206,7 @@ t.test('per-edge NATS permissions (the README example): an edge speaks for itsel
     await link.close();
   });
   await passages.fresh(20_000);
+  clearInterval(beating);
   t.ok(seen.includes('hq-lobby:id_perm0001') && seen.at(-1) === 'sync:fresh', 'the restricted edge user follows the area passages');
   const edgeKv = await new Kvm(await link.ready()).open('facegate-passages', { timeout: 2000 });
   await t.rejects(edgeKv.put(key, JSON.stringify({ forged: true })), 'the edge cannot write a passage');

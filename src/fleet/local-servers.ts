@@ -30,6 +30,12 @@ export interface NatsServerOptions {
   readonly nkeys?: readonly string[];
   /** Require TLS with this server certificate (PEM files). */
   readonly tls?: { readonly cert: string; readonly key: string };
+  /**
+   * Operator (JWT) mode instead of users: the operator JWT, the system account's public key, and
+   * the account JWTs (public key -> JWT) preloaded into a MEMORY resolver. Clients then log in
+   * with a user JWT + seed (a .creds file); `users`, `token`, `nkeys` and `permissions` do not apply.
+   */
+  readonly operator?: { readonly jwt: string; readonly systemAccount: string; readonly accounts: Readonly<Record<string, string>> };
 }
 
 
@@ -63,9 +69,12 @@ export class NatsServer {
   static async start(opts: NatsServerOptions = {}): Promise<NatsServer> {
     const dir = mkdtempSync(join(tmpdir(), 'fg-nats-'));
     const port = opts.port ?? (await freePort());
-    const users = opts.token ? {} : (opts.users ?? { facegate: `pw-${Math.random().toString(36).slice(2)}` });
+    const users = opts.token || opts.operator ? {} : (opts.users ?? { facegate: `pw-${Math.random().toString(36).slice(2)}` });
     const lines = [`listen: "127.0.0.1:${port}"`, `jetstream { store_dir: ${quote(join(dir, 'js'))} }`, 'max_payload: 1048576'];
-    if (opts.token) lines.push(`authorization { token: ${quote(opts.token)} }`);
+    if (opts.operator) {
+      lines.push(`operator: ${quote(opts.operator.jwt)}`, `system_account: ${quote(opts.operator.systemAccount)}`, 'resolver: MEMORY');
+      lines.push(`resolver_preload: { ${Object.entries(opts.operator.accounts).map(([k, jwt]) => `${quote(k)}: ${quote(jwt)}`).join(', ')} }`);
+    } else if (opts.token) lines.push(`authorization { token: ${quote(opts.token)} }`);
     else lines.push(`authorization { users = [ ${[...Object.entries(users).map(([u, p]) => {
             const perm = opts.permissions?.[u];
             const allow = (list: readonly string[] | undefined) => `{ allow: [${(list ?? []).map(quote).join(', ')}] }`;

@@ -37,6 +37,41 @@ function readFile(path: string, what: string): Buffer {
   }
 }
 
+/** The armoured blocks of a .creds file (the client library's own pattern): the user JWT, then the seed. */
+const CREDS_BLOCK = /\s*(?:(?:[-]{3,}[^\n]*[-]{3,}\n)(.+)(?:\n\s*[-]{3,}[^\n]*[-]{3,}\n))/gi;
+
+/**
+ * Read and check a .creds file: a user JWT block and a user NKey seed block (SU...). Errors name
+ * the file and what is wrong, never its content.
+ */
+export function readCredsFile(path: string): Buffer {
+  const bytes = readFile(path, 'nats.credsFile');
+  const blocks = [...bytes.toString('utf8').matchAll(CREDS_BLOCK)].map((m) => (m[1] ?? '').trim());
+  const [jwt, seed] = blocks;
+  const problem =
+    jwt === undefined || seed === undefined
+      ? 'it does not hold the two armoured blocks of a .creds file (the user JWT, then the NKey seed)'
+      : jwt.split('.').length !== 3
+        ? 'its first block is not a JWT'
+        : !seed.startsWith('SU')
+          ? 'its second block is not a user NKey seed (SU...)'
+          : undefined;
+  if (problem) throw new FleetError('FLEET_CONFIG_INVALID', `nats.credsFile ${path}: ${problem}`, { context: { path }, hint: 'use the .creds file issued for this user (e.g. `nsc generate creds -a ACCOUNT -n USER`)' });
+  return bytes;
+}
+
+/** The claims of the user JWT in a .creds file (no secret: the seed is not read), or undefined. */
+export function credsClaims(path: string): { readonly name?: string; readonly sub?: string; readonly iss?: string; readonly exp?: number } | undefined {
+  try {
+    const jwt = [...readFileSync(path, 'utf8').matchAll(CREDS_BLOCK)][0]?.[1]?.trim() ?? '';
+    const claims = JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+    const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+    return { name: str(claims.name), sub: str(claims.sub), iss: str(claims.iss), exp: typeof claims.exp === 'number' ? claims.exp : undefined };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Client options from the config: secrets read from their files now (errors name the file). */
 export function natsConnectOptions(cfg: NatsConnectionConfig, name: string): ConnectionOptions {
   const o: ConnectionOptions = { servers: [...cfg.servers], name, timeout: cfg.connectTimeoutMs };
@@ -45,7 +80,7 @@ export function natsConnectOptions(cfg: NatsConnectionConfig, name: string): Con
     o.pass = cfg.passwordFile !== undefined ? readSecretFile(cfg.passwordFile, 'nats.passwordFile') : cfg.password;
   }
   if (cfg.token !== undefined || cfg.tokenFile !== undefined) o.token = cfg.tokenFile !== undefined ? readSecretFile(cfg.tokenFile, 'nats.tokenFile') : cfg.token;
-  if (cfg.credsFile !== undefined) o.authenticator = credsAuthenticator(new Uint8Array(readFile(cfg.credsFile, 'nats.credsFile')));
+  if (cfg.credsFile !== undefined) o.authenticator = credsAuthenticator(new Uint8Array(readCredsFile(cfg.credsFile)));
   if (cfg.nkeySeedFile !== undefined) o.authenticator = nkeyAuthenticator(new TextEncoder().encode(readSecretFile(cfg.nkeySeedFile, 'nats.nkeySeedFile')));
   if (cfg.tls) {
     o.tls = {
@@ -57,12 +92,23 @@ export function natsConnectOptions(cfg: NatsConnectionConfig, name: string): Con
   return o;
 }
 
-/** A NATS failure as a FleetError with a fix. */
-export function classifyNatsError(e: unknown, servers: readonly string[]): FleetError {
+/**
+ * A NATS failure as a FleetError with a fix. `credsFile`: the .creds file in use, so a refusal can
+ * say whether its user JWT has expired (read from the JWT's claims; the seed is never read here).
+ */
+export function classifyNatsError(e: unknown, servers: readonly string[], credsFile?: string): FleetError {
   if (e instanceof FleetError) return e;
   const msg = messageOf(e);
   const shown = servers.map(redactUrl).join(', ');
   if (/authori[sz]ation|authentication|auth/i.test(msg) || (e as { name?: string })?.name === 'AuthorizationError') {
+    if (credsFile !== undefined) {
+      const claims = credsClaims(credsFile);
+      const who = claims?.name ? `user '${claims.name}'` : 'the user';
+      if (claims?.exp !== undefined && claims.exp * 1000 <= Date.now()) {
+        return new FleetError('FLEET_NATS_AUTH', `NATS at ${shown} refused the credentials: the JWT of ${who} in nats.credsFile ${credsFile} expired at ${new Date(claims.exp * 1000).toISOString()} (${msg})`, { context: { servers: shown, path: credsFile }, hint: 'issue new credentials for this user (e.g. `nsc generate creds`) and replace the file; it is read again at each connection attempt', cause: e });
+      }
+      return new FleetError('FLEET_NATS_AUTH', `NATS at ${shown} refused the JWT of ${who} in nats.credsFile ${credsFile} (${msg})`, { context: { servers: shown, path: credsFile }, hint: "check that the user's account is known to the server's resolver (operator mode), that the JWT was issued by that account and that the file is this user's", cause: e });
+    }
     return new FleetError('FLEET_NATS_AUTH', `NATS at ${shown} refused the credentials (${msg})`, { context: { servers: shown }, hint: 'check fleet.nats user + passwordFile / tokenFile / credsFile against the server\'s authorization block', cause: e });
   }
   if (/certificate|self[- ]signed|\btls\b|\bssl\b/i.test(msg)) {
@@ -119,7 +165,7 @@ export function startNatsLink(opts: NatsLinkOptions): NatsLink {
   const lostListeners: (() => void)[] = [];
 
   const fail = (e: unknown): void => {
-    const err = classifyNatsError(e, servers);
+    const err = classifyNatsError(e, servers, opts.config.credsFile);
     lastError = err;
     if (outageLogged !== err.message) {
       outageLogged = err.message;
