@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { stringify } from 'yaml';
@@ -49,6 +49,13 @@ t.test('enroll --hub, hub-identities list / remove', async (t) => {
   const rm = facegate('hub-identities', 'remove', 'Angelina', '--config', hubYaml);
   t.equal(rm.status, 0, rm.stderr);
   t.equal(await store.getIdentity(out.identity.id), undefined);
+  // Both changes are audit events of the hub's origin, naming the local actor.
+  const audit = (await store.queryEvents({ nodeId: 'hub' })).map((e) => ({ site: e.site, type: e.body.type, id: e.body.id, identityId: e.body.identityId, data: e.body.data }));
+  const actor = `facegate-cli:${userInfo().username}`;
+  t.same(audit, [
+    { site: 'hq', type: 'identity.created', id: 1, identityId: out.identity.id, data: { actor, name: 'Angelina', groups: ['staff'], templates: out.identity.templates } },
+    { site: 'hq', type: 'identity.removed', id: 2, identityId: out.identity.id, data: { actor, name: 'Angelina' } },
+  ], 'enroll --hub and hub-identities remove are audit events of the hub');
   const again = facegate('hub-identities', 'remove', 'Angelina', '--config', hubYaml);
   t.equal(again.status, 1);
   t.match(again.stderr, /no identity "Angelina" at the hub/);

@@ -223,8 +223,15 @@ export class HubStore {
   readonly pool: pg.Pool;
   private readonly cfg: PostgresConfig;
 
-  constructor(cfg: PostgresConfig, logger: Logger) {
+  /**
+   * The hub's own origin (config fleet.nodeId + site) for the audit events of changes made through
+   * this store by a local tool (`facegate enroll --hub`, `hub-identities remove`); absent: none.
+   */
+  readonly auditOrigin: { readonly nodeId: string; readonly site: string } | undefined;
+
+  constructor(cfg: PostgresConfig, logger: Logger, opts: { readonly auditOrigin?: { readonly nodeId: string; readonly site: string } } = {}) {
     this.cfg = cfg;
+    this.auditOrigin = opts.auditOrigin;
     this.pool = new pg.Pool(postgresClientConfig(cfg));
     // An idle client that loses its server must not crash the hub.
     this.pool.on('error', (err) => logger.warn({ detail: classifyPgError(err, cfg).message }, 'fleet hub: PostgreSQL connection lost'));
