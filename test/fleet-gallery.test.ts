@@ -139,7 +139,7 @@ t.test('hub -> edges: put, update, remove, offline catch-up, bootstrap, bad reco
   await nc.close();
 });
 
-t.test('enrollment through the hub API (real models): create, rename + regroup, remove reach the edge; each is an audit event of the hub', async (t) => {
+t.test('enrollment through the hub API (real models): create, rename + regroup, a photo, remove reach the edge; each is an audit event of the hub', async (t) => {
   const [s, p] = await Promise.all([NatsServer.start(), Postgres.start()]);
   t.teardown(async () => {
     await s.stop();
@@ -176,6 +176,11 @@ t.test('enrollment through the hub API (real models): create, rename + regroup, 
   t.equal(patched.status, 200);
   await until('renamed and regrouped at the edge', () => (gallery.getIdentity(id)?.groups ?? []).includes('night') && gallery.getIdentity(id)?.name === 'Angelina J', 20_000);
   t.same((await hub.store.getIdentity(id))?.groups, ['staff', 'night'], 'PostgreSQL has it');
+  const more = await fetch(`${hub.api.url}/v1/identities/${id}/photos`, { method: 'POST', headers: { ...auth, 'content-type': 'image/jpeg' }, body: photo });
+  t.equal(more.status, 201, 'a photo added');
+  const added = ((await more.json()) as { templates: number }).templates;
+  t.equal((await hub.store.getIdentity(id))?.templates.length, body.identity.templateTotal + added, 'its templates added in PostgreSQL');
+  t.equal((await hub.store.getIdentity(id))?.name, 'Angelina J', 'the name kept');
   const bad = await fetch(`${hub.api.url}/v1/identities?name=Nobody`, { method: 'POST', headers: { ...auth, 'content-type': 'image/jpeg' }, body: Buffer.from('not a photo') });
   t.equal(bad.status, 422, 'a photo without a usable face is rejected');
   const del = await fetch(`${hub.api.url}/v1/identities/${id}`, { method: 'DELETE', headers: auth });
@@ -183,8 +188,8 @@ t.test('enrollment through the hub API (real models): create, rename + regroup, 
   await until('removed at the edge', () => gallery.getIdentity(id) === undefined, 20_000);
   t.equal(await hub.store.getIdentity(id), undefined);
 
-  // Audit: three events of the hub's own origin (node 'hub', site 'hq'), actor = the token's id.
-  await until('three identity events on the hub WebSocket', () => live.length >= 3, 10_000);
+  // Audit: four events of the hub's own origin (node 'hub', site 'hq'), actor = the token's id.
+  await until('four identity events on the hub WebSocket', () => live.length >= 4, 10_000);
   const res = await fetch(`${hub.api.url}/v1/events?type=identity.*&node=hub`, { headers: auth });
   t.equal(res.status, 200);
   const stored = ((await res.json()) as { events: Record<string, unknown>[] }).events;
@@ -194,14 +199,15 @@ t.test('enrollment through the hub API (real models): create, rename + regroup, 
       [
         { type: 'identity.created', identityId: id, nodeId: 'hub', site: 'hq', nodeEventId: 1, data: { actor: 'ops', name: 'Angelina', groups: ['staff'], templates: body.identity.templateTotal } },
         { type: 'identity.updated', identityId: id, nodeId: 'hub', site: 'hq', nodeEventId: 2, data: { actor: 'ops', name: 'Angelina J', groups: ['staff', 'night'] } },
-        { type: 'identity.removed', identityId: id, nodeId: 'hub', site: 'hq', nodeEventId: 3, data: { actor: 'ops', name: 'Angelina J' } },
+        { type: 'identity.updated', identityId: id, nodeId: 'hub', site: 'hq', nodeEventId: 3, data: { actor: 'ops', templatesAdded: added } },
+        { type: 'identity.removed', identityId: id, nodeId: 'hub', site: 'hq', nodeEventId: 4, data: { actor: 'ops', name: 'Angelina J' } },
       ],
-      `${how}: created, updated, removed with the actor (the rejected photo made none)`,
+      `${how}: created, updated (renamed + regrouped, a photo), removed with the actor (the rejected photo made none)`,
     );
     t.notMatch(JSON.stringify(events), OPERATOR_TOKEN, `${how}: no token in them`);
   }
   t.same(live.map((e) => e.id), stored.map((e) => e.id), 'same hub ids live and stored');
-  t.ok(Number(stored[0].id) < Number(stored[1].id) && Number(stored[1].id) < Number(stored[2].id), 'hub ids in order');
+  t.ok(stored.every((e, i) => i === 0 || Number(e.id) > Number(stored[i - 1].id)), 'hub ids in order');
   // The stored bodies are v1 events (the hub adds nodeId, site, nodeEventId around them).
   const rows = await hub.store.queryEvents({ nodeId: 'hub' });
   t.same(rows.flatMap((r) => validateJsonSchema(EVENT_SCHEMA, r.body)), [], 'the stored bodies validate against schema.v1.json');

@@ -141,12 +141,12 @@ export function createHubIdentityApi(o: {
     enrollPhoto: async (id, photo, actor) => {
       const v = await o.enroll(photo);
       if (!v.ok) return rejection(v);
-      const cur = await o.store.getIdentity(id);
-      if (!cur) return { ok: false, reason: 'not-found', message: `no identity ${id}` };
       const templates = templatesOf(v);
-      const next: StoredIdentity = { ...cur, updatedMs: Date.now(), templates: [...cur.templates, ...templates] };
-      await o.store.putIdentity(next, audit({ type: 'identity.updated', timeMs: next.updatedMs, identityId: id, data: { actor, templatesAdded: templates.length } }));
-      cache.set(id, summary(next));
+      const now = Date.now();
+      // Templates only: a rename answered a moment ago and still being written is not undone.
+      if (!(await o.store.addTemplates(id, templates, now, audit({ type: 'identity.updated', timeMs: now, identityId: id, data: { actor, templatesAdded: templates.length } })))) return { ok: false, reason: 'not-found', message: `no identity ${id}` };
+      const cur = cache.get(id);
+      if (cur) cache.set(id, { ...cur, updatedAt: now, templateTotal: cur.templateTotal + templates.length });
       log.info({ id, actor, templates: templates.length }, 'fleet hub: photo enrolled');
       return { ok: true, templates: templates.length };
     },

@@ -489,6 +489,25 @@ export class HubStore {
     });
   }
 
+  /**
+   * Add templates to an identity (name and groups untouched, so a rename not yet written is not
+   * undone); false when there is no such identity (and no audit event).
+   */
+  async addTemplates(id: string, templates: readonly StoredTemplate[], nowMs = Date.now(), audit?: HubAudit): Promise<boolean> {
+    const a = audit && prepareAudit(audit);
+    return this.galleryTx(a, async (c, added) => {
+      const r = await c.query('UPDATE identities SET updated_ms = $2 WHERE id = $1', [id, nowMs]);
+      if ((r.rowCount ?? 0) === 0) return false;
+      for (const t of templates) {
+        await c.query('INSERT INTO templates (id, identity_id, model_id, masked, dim, embedding, quality, source_photo_sha256, created_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)', [t.id, id, t.modelId, t.masked, t.embedding.length, toBytes(t.embedding), t.quality, t.sourcePhotoSha256, nowMs]);
+      }
+      await c.query("INSERT INTO gallery_outbox (identity_id, op) VALUES ($1, 'put')", [id]);
+      await c.query('SELECT pg_notify($1, $2)', [GALLERY_CHANNEL, id]);
+      if (a) await this.insertAudit(c, a, added, Date.now());
+      return true;
+    });
+  }
+
   /** Remove an identity; false when there was none (and no audit event). */
   async removeIdentity(id: string, audit?: HubAudit): Promise<boolean> {
     const a = audit && prepareAudit(audit);
