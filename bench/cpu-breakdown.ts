@@ -186,3 +186,35 @@ export function otherThreadsByName(before: Map<number, { comm: string; cpuS: num
   }
   return [...groups].map(([name, g]) => ({ name, ...g })).sort((x, y) => y.cpuS - x.cpuS);
 }
+
+/**
+ * This process's resident memory by mapping (/proc/self/smaps): anonymous memory (V8 heap, malloc:
+ * frames, ORT arenas and weights) apart from mapped files (node, onnxruntime, libvips code), in MB,
+ * with the largest file mappings; for telling what makes RSS.
+ */
+export function residentByMapping(top = 6): { anonMb: number; fileMb: number; largestFiles: { name: string; mb: number }[] } {
+  let text = '';
+  try {
+    text = readFileSync('/proc/self/smaps', 'utf8');
+  } catch {
+    return { anonMb: 0, fileMb: 0, largestFiles: [] };
+  }
+  const byFile = new Map<string, number>();
+  let anonKb = 0;
+  let name = '';
+  for (const line of text.split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) {
+      name = head[1] ?? '';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (!rss) continue;
+    const kb = Number(rss[1]);
+    if (name.startsWith('/') && !name.includes('(deleted)')) byFile.set(name, (byFile.get(name) ?? 0) + kb);
+    else anonKb += kb;
+  }
+  const fileKb = [...byFile.values()].reduce((a, b) => a + b, 0);
+  const largestFiles = [...byFile].sort((a, b) => b[1] - a[1]).slice(0, top).map(([n, kb]) => ({ name: n.replace(/^.*\//, ''), mb: kb / 1024 }));
+  return { anonMb: anonKb / 1024, fileMb: fileKb / 1024, largestFiles };
+}

@@ -36,7 +36,7 @@ import { quantile } from '../src/detect/stats.ts';
 import { createLogger } from '../src/log.ts';
 import ort from 'onnxruntime-node';
 import { createSession, resolveModel } from '../src/models/index.ts';
-import { breakdownPerFrame, MainThreadProfiler, otherThreadsByName, STAGES, threadCpuSeconds, topOther, type Stage } from './cpu-breakdown.ts';
+import { breakdownPerFrame, MainThreadProfiler, otherThreadsByName, residentByMapping, STAGES, threadCpuSeconds, topOther, type Stage } from './cpu-breakdown.ts';
 import { cpuSeconds, mainThreadCpuSeconds, procStat } from './proc.ts';
 import type { Browser } from 'playwright-core';
 
@@ -82,7 +82,7 @@ export interface E2eRow {
   /** The other threads' CPU ms per processed frame, by thread name, with how many threads used any. */
   readonly otherThreads: readonly { readonly name: string; readonly msPerFrame: number; readonly threads: number }[];
   /** Node's own RSS (without the children) at the end of the window, and its parts (MB). */
-  readonly nodeMemory: { readonly rss: number; readonly heapTotal: number; readonly heapUsed: number; readonly external: number; readonly arrayBuffers: number; readonly childrenRss: number };
+  readonly nodeMemory: { readonly rss: number; readonly heapTotal: number; readonly heapUsed: number; readonly external: number; readonly arrayBuffers: number; readonly childrenRss: number; readonly mapped: ReturnType<typeof residentByMapping> };
   /** Node's user and system CPU ms per processed frame (sum = nodeMsPerFrame). */
   readonly userSysMsPerFrame: { readonly user: number; readonly sys: number };
   /** The largest items of the main thread's "other" stage, as shares of its busy time. */
@@ -235,6 +235,7 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
       const mainCpuS = mainThreadCpuSeconds() - main0;
       const threadsByName = otherThreadsByName(threads0, threadCpuSeconds());
       const mem = process.memoryUsage();
+      const mapped = residentByMapping();
       const profile = (await profiler?.stop()) ?? { nodes: [], samples: [], timeDeltas: [] };
       clearInterval(rssTimer);
       const cpu = process.cpuUsage(cpu0);
@@ -275,7 +276,7 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
         breakdown: breakdownPerFrame(profile, mainCpuS, nodeCpuS, processed),
         otherTop: topOther(profile),
         otherThreads: threadsByName.map((t) => ({ name: t.name, msPerFrame: (1000 * t.cpuS) / Math.max(1, processed), threads: t.threads })),
-        nodeMemory: { rss: mem.rss / 1e6, heapTotal: mem.heapTotal / 1e6, heapUsed: mem.heapUsed / 1e6, external: mem.external / 1e6, arrayBuffers: mem.arrayBuffers / 1e6, childrenRss: kids.rssMB },
+        nodeMemory: { rss: mem.rss / 1e6, heapTotal: mem.heapTotal / 1e6, heapUsed: mem.heapUsed / 1e6, external: mem.external / 1e6, arrayBuffers: mem.arrayBuffers / 1e6, childrenRss: kids.rssMB, mapped },
         userSysMsPerFrame: { user: cpu.user / 1000 / Math.max(1, processed), sys: cpu.system / 1000 / Math.max(1, processed) },
         perModel,
         holds: fpsPerCam >= fps * 0.95 && latencies.length > 0 && p99 <= 250,
@@ -308,7 +309,7 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
   console.log(`| raw SCRFD run CPU (same process) | ${rows.map((r) => r.rawScrfdCpuMs.toFixed(2)).join(' | ')} |`);
   for (const r of rows) console.log(`main thread "other", largest (${r.cams} cam): ${r.otherTop.map((o) => `${o.name} ${(o.share * 100).toFixed(0)}%`).join(', ')}`);
   for (const r of rows) console.log(`other threads, CPU ms per processed frame (${r.cams} cam): ${r.otherThreads.map((t) => `${t.name} x${t.threads} ${t.msPerFrame.toFixed(2)}`).join(', ')}; user ${r.userSysMsPerFrame.user.toFixed(1)} + sys ${r.userSysMsPerFrame.sys.toFixed(1)}`);
-  for (const r of rows) console.log(`memory at the end (${r.cams} cam, MB): Node RSS ${r.nodeMemory.rss.toFixed(0)} (V8 heap ${r.nodeMemory.heapUsed.toFixed(0)} used of ${r.nodeMemory.heapTotal.toFixed(0)}, external ${r.nodeMemory.external.toFixed(0)} of which ArrayBuffers ${r.nodeMemory.arrayBuffers.toFixed(0)}), gst children ${r.nodeMemory.childrenRss.toFixed(0)}`);
+  for (const r of rows) console.log(`memory at the end (${r.cams} cam, MB): Node RSS ${r.nodeMemory.rss.toFixed(0)} (V8 heap ${r.nodeMemory.heapUsed.toFixed(0)} used of ${r.nodeMemory.heapTotal.toFixed(0)}, external ${r.nodeMemory.external.toFixed(0)} of which ArrayBuffers ${r.nodeMemory.arrayBuffers.toFixed(0)}; anonymous ${r.nodeMemory.mapped.anonMb.toFixed(0)}, mapped files ${r.nodeMemory.mapped.fileMb.toFixed(0)}: ${r.nodeMemory.mapped.largestFiles.map((f) => `${f.name} ${f.mb.toFixed(0)}`).join(', ')}), gst children ${r.nodeMemory.childrenRss.toFixed(0)}`);
   for (const r of rows) console.log(`model runs per processed frame (${r.cams} cam): ${r.perModel.map((m) => `${m.model} ${m.runsPerFrame.toFixed(2)} x ${m.meanMs.toFixed(1)} ms`).join(', ')}`);
   const best = rows.filter((r) => r.holds).sort((a, b) => b.cams - a.cams)[0];
   console.log(`\nlargest N holding ${fps} fps/camera with p99 <= 250 ms: ${best ? best.cams : 'none of those measured'} (${process.env.FACEGATE_BENCH_MACHINE ?? `${(await import('node:os')).cpus().length} cores`})`);

@@ -13,6 +13,7 @@ import { killOwned, isShuttingDown, spawnOwned } from './children.ts';
 import { classifyExit, classifySpawnError, scrubSecrets, spawnErrorCode, type PipelineExit } from './failure.ts';
 import { assembleRgbImage, framePayloadSize, isPacked, isVideoCaps, parseVideoCaps } from './frame.ts';
 import { GdpParser, GdpProtocolError, type GdpPacket } from './gdp.ts';
+import { openFramePipe, type FramePipe } from './frame-pipe.ts';
 import { FramePairer, pairKey } from './pair.ts';
 import { DETECT_VIEW_FD, type PipelineDescription } from './pipeline.ts';
 import type { DownReason, SourceConfig, VideoCaps } from './types.ts';
@@ -135,16 +136,28 @@ export class GstLaunchSource implements Source {
       }
       const plan = launchPlan(pipeline);
       const command = plan.stdin === undefined ? plan.command : `${plan.command} (GStreamer launcher)`;
+      // Frames come through FIFOs read into one reused buffer (frame-pipe.ts: no fresh 64 KB
+      // Buffer per read); 'pipe' where no FIFO can be made.
+      const framePipe = openFramePipe();
+      const viewPipe = pipeline.detectView ? openFramePipe() : undefined;
+      const stdio: ('ignore' | 'pipe' | number)[] = [...plan.stdio];
+      if (framePipe) stdio[1] = framePipe.writeFd;
+      if (viewPipe) stdio[DETECT_VIEW_FD] = viewPipe.writeFd;
       let child: ChildProcess;
       try {
-        child = spawnOwned(plan.command, plan.args, { stdio: [...plan.stdio], env: plan.env });
+        child = spawnOwned(plan.command, plan.args, { stdio, env: plan.env });
       } catch (e) {
+        framePipe?.destroy();
+        viewPipe?.destroy();
         // spawn throws synchronously for some errors (E2BIG: a huge URL; ENOMEM): a camera.down,
         // never an exception into the frame chain.
         subscriber.next({ type: 'ended', reason: classifySpawnError(spawnErrorCode(e), command), exit: { code: null, signal: null, stderr: [] } });
         subscriber.complete();
         return;
       }
+      // The child has its copies of the write ends: ours must go, or EOF would never come.
+      framePipe?.handedOver();
+      viewPipe?.handedOver();
       if (plan.stdin !== undefined && child.stdin) {
         // EPIPE when the launcher died early is reported through its exit, not here.
         child.stdin.on('error', () => {});
@@ -175,8 +188,17 @@ export class GstLaunchSource implements Source {
       };
       const pairer = pipeline.detectView ? new FramePairer<Decoded, RgbImage>() : undefined;
 
+      // 'ended' goes out once the child has exited and every FIFO reader has seen EOF (all frames in).
+      let childClosed: (() => void) | undefined;
+      const openReaders = new Set<FramePipe>();
+      let draining = false;
+      const readerClosed = (pipe: FramePipe) => {
+        openReaders.delete(pipe);
+        if (openReaders.size === 0) childClosed?.();
+      };
+
       /** One GDP stream (stdout, or fd 3 for the detector copy): its own parser and caps. */
-      const readStream = (stream: NodeJS.ReadableStream | null | undefined, label: string, onCaps: (caps: VideoCaps) => void, onImage: (d: Decoded) => void) => {
+      const readStream = (stream: NodeJS.ReadableStream | FramePipe | null | undefined, label: string, onCaps: (caps: VideoCaps) => void, onImage: (d: Decoded) => void) => {
         let caps: VideoCaps | undefined;
         // Padded rows (width*3 not a multiple of 4) are copied once more to pack them; the padded
         // payload lands in this reused scratch buffer instead of a fresh one per frame.
@@ -208,21 +230,28 @@ export class GstLaunchSource implements Source {
           }
           // events (stream-start, segment, tags) carry nothing the camera needs
         };
-        stream?.on('data', (chunk: Buffer) => {
-          if (protocolError !== undefined) return;
+        const onChunk = (chunk: Uint8Array) => {
+          if (protocolError !== undefined || draining) return;
           const t0 = process.hrtime.bigint();
           bytesSinceFrame += chunk.length;
           try {
+            // The parser copies the bytes out before returning (a FIFO chunk is a reused buffer).
             parser.push(chunk, onPacket);
           } catch (e) {
             fail(e instanceof GdpProtocolError ? `${e.message}${label}` : `frame parsing failed${label}: ${String(e)}`);
           }
           readNs += Number(process.hrtime.bigint() - t0);
-        });
+        };
+        if (stream && 'handedOver' in stream) {
+          openReaders.add(stream);
+          stream.start(onChunk, () => readerClosed(stream));
+        } else {
+          stream?.on('data', onChunk);
+        }
       };
 
       readStream(
-        child.stdout,
+        framePipe ?? child.stdout,
         '',
         (caps) => subscriber.next({ type: 'caps', caps }),
         (full) => {
@@ -232,10 +261,10 @@ export class GstLaunchSource implements Source {
           if (pair) unpairedReported = pairer.unpaired;
         },
       );
-      const viewStream = pairer ? (child.stdio[DETECT_VIEW_FD] as Readable | null) : undefined;
+      const viewStream = pairer && !viewPipe ? (child.stdio[DETECT_VIEW_FD] as Readable | null) : undefined;
       if (pairer) {
         readStream(
-          viewStream,
+          viewPipe ?? viewStream,
           ' (detector copy)',
           (caps) => subscriber.next({ type: 'detect-caps', caps }),
           (view) => {
@@ -264,8 +293,16 @@ export class GstLaunchSource implements Source {
       });
       child.once('spawn', () => subscriber.next({ type: 'started', pid: child.pid }));
 
-      // 'close': the process exited and its stdio is drained, so every frame and line is in.
+      // 'close': the process exited and its stdio is drained, so every frame and line is in (the
+      // FIFO readers are not its stdio: they are waited for too).
       child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
+        childClosed = () => {
+          childClosed = undefined;
+          onClosed(code, signal);
+        };
+        if (openReaders.size === 0) childClosed();
+      });
+      const onClosed = (code: number | null, signal: NodeJS.Signals | null) => {
         if (stderrRest.trim()) stderrTail.push(scrubSecrets(stderrRest, opts.secrets));
         const exit: PipelineExit = { code, signal, stderr: stderrTail };
         let reason: DownReason;
@@ -287,10 +324,12 @@ export class GstLaunchSource implements Source {
         }
         subscriber.next({ type: 'ended', reason, exit });
         subscriber.complete();
-      });
+      };
 
       return () => {
         killOwned(child);
+        // FIFO readers keep reading (and drop what comes) until the killed child's EOF closes them.
+        draining = true;
         child.stdout?.removeAllListeners('data');
         child.stderr?.removeAllListeners('data');
         viewStream?.removeAllListeners('data');
