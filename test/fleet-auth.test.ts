@@ -13,6 +13,7 @@ import t from 'tap';
 import { nkeys } from '@nats-io/transport-node';
 import { connect, credsAuthenticator } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
+import { jetstream } from '@nats-io/jetstream';
 import { parseConfig } from '../src/config/index.ts';
 import { startGalleryFollower } from '../src/fleet/gallery-follower.ts';
 import { startNatsLink } from '../src/fleet/nats.ts';
@@ -89,7 +90,8 @@ t.test('.creds (user JWT + seed) against nats-server in operator mode; expired, 
     writeFileSync(file, text, { mode: 0o600 });
     return file;
   };
-  const door = op.user('door-1');
+  // The edge's permissions in its JWT (the README's per-edge example): its own subjects only.
+  const door = op.user('door-1', { allow: { pub: ['facegate.hq.creds-door-1.events.>', '$JS.API.>', '$O.facegate-snapshots.>'], sub: ['_INBOX.>', '$KV.facegate-gallery.>', '$KV.facegate-passages.>'] } });
   const reader = op.user('reader');
   await forwards(t, { servers: [s.url], credsFile: write('door-1.creds', door.creds) }, 'creds-door-1', async () => {
     const nc = await connect({ servers: s.url, authenticator: credsAuthenticator(new TextEncoder().encode(reader.creds)) });
@@ -99,6 +101,11 @@ t.test('.creds (user JWT + seed) against nats-server in operator mode; expired, 
       await nc.close();
     }
   });
+
+  // The JWT's permissions hold: the same user cannot publish as another node.
+  const doorNc = await connect({ servers: s.url, authenticator: credsAuthenticator(new TextEncoder().encode(door.creds)) });
+  await t.rejects(jetstream(doorNc).publish('facegate.hq.creds-door-2.events.system.health', '{}', { timeout: 500 }), /permission/i, 'door-1 cannot publish as creds-door-2 (its JWT permissions)');
+  await doorNc.close();
 
   // Refused: an expired user JWT, a user of an account the server does not know; a file that is
   // not a .creds file. Clear errors, FLEET_NATS_AUTH / FLEET_CONFIG_INVALID, no seed or JWT in them.
@@ -119,6 +126,10 @@ t.test('.creds (user JWT + seed) against nats-server in operator mode; expired, 
     t.notOk(st.lastError?.includes(c.user.seed) || st.lastError?.includes(c.user.seed.slice(2, 20)) || st.lastError?.includes(c.user.jwt.split('.')[1].slice(0, 20)), `${c.name}: no seed or JWT in the error`);
     t.equal(st.connected, false);
   }
+  // The file is read again at each attempt: new credentials in place of the expired ones log in.
+  writeFileSync(cases[0].file, op.user('door-old').creds);
+  await until('renewed creds accepted', () => links[0].link.status().connected, 10_000);
+  t.pass('the renewed .creds file is used without a restart');
 });
 
 t.test('TLS with a private CA', async (t) => {

@@ -63,7 +63,16 @@ export interface OperatorSetup {
   /** For NatsServer.start({ operator }). */
   readonly server: { readonly jwt: string; readonly systemAccount: string; readonly accounts: Readonly<Record<string, string>> };
   /** A user of the JetStream account: its JWT (issued by `issuer`, default the account) and .creds text. */
-  user(name: string, opts?: { readonly expiresInS?: number; readonly issuer?: KeyPair }): { readonly jwt: string; readonly creds: string; readonly seed: string };
+  user(name: string, opts?: UserOptions): { readonly jwt: string; readonly creds: string; readonly seed: string };
+}
+
+export interface UserOptions {
+  /** exp = now + this (negative: already expired). */
+  readonly expiresInS?: number;
+  /** Default the JetStream account; another key = an account the server does not know. */
+  readonly issuer?: KeyPair;
+  /** Subjects the user may publish / subscribe to (the JWT's pub / sub allow lists); default all. */
+  readonly allow?: { readonly pub: readonly string[]; readonly sub: readonly string[] };
 }
 
 export function operatorSetup(): OperatorSetup {
@@ -84,7 +93,7 @@ export function operatorSetup(): OperatorSetup {
         name,
         sub: u.getPublicKey(),
         ...(opts.expiresInS !== undefined ? { exp: Math.floor(Date.now() / 1000) + opts.expiresInS } : {}),
-        nats: { type: 'user', pub: {}, sub: {}, subs: -1, data: -1, payload: -1 },
+        nats: { type: 'user', pub: opts.allow ? { allow: [...opts.allow.pub] } : {}, sub: opts.allow ? { allow: [...opts.allow.sub] } : {}, subs: -1, data: -1, payload: -1 },
       });
       return { jwt, creds: credsFile(jwt, u), seed: new TextDecoder().decode(u.getSeed()) };
     },
