@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { Kvm } from '@nats-io/kv';
+import { jetstream } from '@nats-io/jetstream';
 import { openGallery, type Gallery } from '../src/gallery/index.ts';
 import { startGalleryFollower, type GalleryFollower } from '../src/fleet/gallery-follower.ts';
 import { startHub } from '../src/fleet/hub.ts';
@@ -212,4 +213,20 @@ t.test('enrollment through the hub API (real models): create, rename + regroup, 
   const rows = await hub.store.queryEvents({ nodeId: 'hub' });
   t.same(rows.flatMap((r) => validateJsonSchema(EVENT_SCHEMA, r.body)), [], 'the stored bodies validate against schema.v1.json');
   t.equal((await (await fetch(`${hub.api.url}/v1/events?type=identity.*&node=door-9`, { headers: auth })).json() as { events: unknown[] }).events.length, 0, 'filterable by node');
+
+  // An edge claiming the hub's node id cannot write into its audit trail; a real edge's event after it arrives.
+  const nc = await natsClient(s);
+  const js = jetstream(nc);
+  const forged = { v: 1, id: 5, type: 'identity.removed', time: new Date().toISOString(), timeMs: Date.now(), identityId: 'id_forged', data: { actor: 'ops' } };
+  await js.publish('facegate.hq.hub.events.identity.removed', JSON.stringify(forged), { msgID: 'hub:5' });
+  const real = { v: 1, id: 1, type: 'system.health', time: new Date().toISOString(), timeMs: Date.now(), data: { status: 'ok' } };
+  await js.publish('facegate.hq.door-9.events.system.health', JSON.stringify(real), { msgID: 'door-9:1' });
+  await nc.close();
+  await until('door-9 event at the hub', async () => (await hub.store.eventCount('door-9')) === 1, 10_000);
+  t.same((await hub.store.eventIds('hub')), [1, 2, 3, 4], "the forged 'hub' event was dropped");
+
+  // Never a change without its record: an audit event that fails the schema fails the change too.
+  const ghost = person('Ghost');
+  await t.rejects(hub.store.putIdentity(ghost, { nodeId: 'hub', site: 'hq', event: { type: 'identity.created', timeMs: Date.now(), identityId: ghost.id, data: { actor: '', name: 'Ghost', groups: [], templates: 1 } } }), { code: 'EVENT_INVALID' });
+  t.equal(await hub.store.getIdentity(ghost.id), undefined, 'nothing written without its audit event');
 });
