@@ -12,7 +12,11 @@
  * - RSS of Node + children;
  * - ratios against the raw detector run time measured in the same run (ORT session time).
  * - Node CPU per processed frame against one raw SCRFD run's CPU measured in the same process, and
- *   where it goes by stage (bench/cpu-breakdown.ts: main-thread profile + other threads);
+ *   where it goes by stage (bench/cpu-breakdown.ts: main-thread profile + other threads), the
+ *   other threads by name (ORT pools, V8's GC helpers, the profiler's own thread), user vs system;
+ *   `--profile off` leaves the profiler out (it costs ~23 ms of CPU a second itself);
+ * - Node's memory at the end of the window: RSS, V8 heap, external / ArrayBuffers, anonymous vs
+ *   mapped files, apart from the gst-launch children's RSS;
  * Then the largest N that holds the target fps per camera with p99 <= 250 ms. `--json`: one JSON
  * object per run instead of the tables.
  *
