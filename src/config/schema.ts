@@ -241,7 +241,7 @@ export const modelsSchema = z.strictObject({
       classifiers: providerSpecSchema.optional().meta({ description: 'mask and liveness models' }),
     })
     .prefault({}),
-  threads: z.number().int().min(0).max(256).default(0).meta({ description: "intra-op threads per session; 0 = ONNX Runtime's choice" }),
+  threads: z.number().int().min(0).max(256).default(0).meta({ description: "intra-op threads per session; 0 = the default, 1 (measured: on a few cores an ORT thread pool runs SCRFD no faster and wakes a thread per run)" }),
   sessionThread: z.enum(['main', 'worker']).default('main').meta({ description: "where model sessions run: 'main' (the calling thread; least CPU and memory on small boxes) or 'worker' (a thread per session: the event loop stays free during runs)" }),
   embedder: z.string().min(1).default(DEFAULT_EMBEDDER),
   mask: z.string().min(1).default('seetaface6_mask'),
