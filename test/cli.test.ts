@@ -174,4 +174,10 @@ t.test('the service commands are wired: config check on the shipped files, run w
   const help = await facegate(['identities', '--help']);
   t.equal(help.code, 0);
   t.match(help.stdout, /list/);
+  // Run as a program (npx, the installed bin): its shebang passes node the V8 heap flag.
+  const direct = await new Promise<{ code: number; stdout: string }>((resolve) => {
+    execFile(BIN, ['--help'], { timeout: 120_000 }, (err, stdout) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout }));
+  });
+  t.equal(direct.code, 0, 'bin/facegate.js runs through its shebang (env -S node --initial-old-space-size=64)');
+  t.match(direct.stdout, /Usage: facegate/);
 });
