@@ -15,7 +15,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { openGallery, type Gallery } from '../src/gallery/index.ts';
 import { startGalleryFollower, type GalleryFollower } from '../src/fleet/gallery-follower.ts';
 import { startHub } from '../src/fleet/hub.ts';
-import type { StoredIdentity } from '../src/fleet/hub-store.ts';
+import { HubStore, type StoredIdentity } from '../src/fleet/hub-store.ts';
 import { createLogger } from '../src/log.ts';
 import { CursorStore } from '../src/outputs/index.ts';
 import { natsClient, until } from './helpers/fleet.ts';
@@ -229,4 +229,13 @@ t.test('enrollment through the hub API (real models): create, rename + regroup, 
   const ghost = person('Ghost');
   await t.rejects(hub.store.putIdentity(ghost, { nodeId: 'hub', site: 'hq', event: { type: 'identity.created', timeMs: Date.now(), identityId: ghost.id, data: { actor: '', name: 'Ghost', groups: [], templates: 1 } } }), { code: 'EVENT_INVALID' });
   t.equal(await hub.store.getIdentity(ghost.id), undefined, 'nothing written without its audit event');
+
+  // Another process writing to the hub's PostgreSQL (the CLI's `enroll --hub`): its audit event
+  // reaches the running hub's WebSocket too (gallery NOTIFY -> the feed reads what it lacks).
+  const other = new HubStore({ host: '127.0.0.1', port: p.port, database: p.database, user: p.user, password: p.password, poolSize: 2 }, logger);
+  t.teardown(() => other.close());
+  const carol = person('Carol');
+  await other.putIdentity(carol, { nodeId: 'hub', site: 'hq', event: { type: 'identity.created', timeMs: Date.now(), identityId: carol.id, data: { actor: 'facegate-cli:test', name: 'Carol', groups: ['staff'], templates: 1 } } });
+  await until("the other process's audit event on the hub WebSocket", () => live.some((e) => e.identityId === carol.id), 10_000);
+  t.match(live.at(-1), { type: 'identity.created', nodeId: 'hub', nodeEventId: 5, data: { actor: 'facegate-cli:test' } }, 'live, with the next id of the hub origin');
 });

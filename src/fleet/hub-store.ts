@@ -428,6 +428,15 @@ export class HubStore {
     return r.rows.map((x) => ({ hubId: Number(x.hub_id), nodeId: x.node_id, site: x.site, body: x.body }));
   }
 
+  /**
+   * Events after `hubId` in hub id order (at most `limit`): what other processes committed (the
+   * CLI's audit events), for the API feed to catch up on a NOTIFY.
+   */
+  async eventsAfter(hubId: number, limit: number): Promise<{ hubId: number; nodeId: string; site: string; body: Record<string, unknown> }[]> {
+    const r = await this.q<{ hub_id: string; node_id: string; site: string; body: Record<string, unknown> }>('SELECT hub_id, node_id, site, body FROM events WHERE hub_id > $1 ORDER BY hub_id LIMIT $2', [hubId, limit]);
+    return r.rows.map((x) => ({ hubId: Number(x.hub_id), nodeId: x.node_id, site: x.site, body: x.body }));
+  }
+
   /** The newest `limit` events (hub id order), for the API's in-memory window. */
   async recentEvents(limit: number): Promise<{ hubId: number; nodeId: string; site: string; body: Record<string, unknown> }[]> {
     const r = await this.q<{ hub_id: string; node_id: string; site: string; body: Record<string, unknown> }>('SELECT hub_id, node_id, site, body FROM (SELECT hub_id, node_id, site, body FROM events ORDER BY hub_id DESC LIMIT $1) x ORDER BY hub_id', [limit]);

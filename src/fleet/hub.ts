@@ -295,10 +295,27 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
   const snapshotMirror = mirrorSnapshots({ fleet: f, link, store: snapshotStore, logger: log });
   const pruneTimer = setInterval(() => void snapshotStore.prune(Date.now()).catch(() => undefined), 3_600_000);
   pruneTimer.unref();
+  // Events another process committed (`enroll --hub`, `hub-identities remove`: their audit events)
+  // reach the feed, and so the WebSocket, on the gallery NOTIFY that comes with them. Hub ids are
+  // assigned in commit order under the events lock, so reading after the feed's last id misses
+  // nothing; an event this process pushes as well is ignored by the feed the second time.
+  let feedCatchUp: Promise<void> = Promise.resolve();
+  const catchUpFeed = (): void => {
+    feedCatchUp = feedCatchUp.then(async () => {
+      for (;;) {
+        const rows = await store.eventsAfter(feed.lastId(), 1000);
+        feed.push(rows.map((r) => toHubEvent(r.hubId, r.nodeId, r.site, r.body)));
+        if (rows.length < 1000) return;
+      }
+    }).catch((e: unknown) => log.debug({ detail: messageOf(e) }, 'fleet hub: feed catch-up failed (next NOTIFY retries)'));
+  };
   const stopListen = store.listenGallery(
     (identityId) => {
       void flushGallery();
-      if (pgReady) hubIdentities?.changed(identityId);
+      if (pgReady) {
+        hubIdentities?.changed(identityId);
+        catchUpFeed();
+      }
     },
     f.hub.retryMs,
     log,
