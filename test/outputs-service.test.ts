@@ -95,7 +95,7 @@ t.test('events.outputs changed on hot reload: the sink restarts from its cursor,
     server: { port: 0 },
     auth: { tokens: [{ id: 'desk', role: 'operator', sha256: sha256Hex(OPERATOR) }] },
     cameras: [{ id: 'door', source: { kind: 'file', path: join(dir, 'missing.mp4') } }],
-    gates: [{ id: 'front-door', name: 'Front door', cameras: ['door'], allow: { groups: ['staff'] } }],
+    gates: [{ id: 'front-door', name: 'Front door', cameras: ['door'], allow: { groups: ['staff'] }, antiPassback: { area: 'hq-lobby', direction: 'entry', windowMs: 60_000 } }],
     gallery: { db: join(dir, 'gallery.sqlite') },
     events: { db: join(dir, 'events.sqlite'), snapshots: { dir: join(dir, 'snapshots') }, outputs: { mqtt: { enabled, url: broker.url, nodeId } } },
   });
@@ -124,6 +124,9 @@ t.test('events.outputs changed on hot reload: the sink restarts from its cursor,
   await sub.subscribeAsync(['facegate/#', 'homeassistant/device/#'], { qos: 1 });
   const eventIds = (node: string) => got.filter((m) => m.topic === `facegate/${node}/events`).map((m) => (JSON.parse(m.payload) as Event).id);
 
+  // (The gate API view says what anti-passback the gate has; an area without fleet mode is this box's.)
+  const gatesView = (await (await fetch(`${service.api.url}/v1/gates`, { headers: { authorization: `Bearer ${OPERATOR}` } })).json()) as { gates: { id: string; antiPassback: unknown }[] };
+  t.same(gatesView.gates[0]?.antiPassback, { area: 'hq-lobby', direction: 'entry', state: 'local' }, 'GET /v1/gates: the area and its state');
   await until('node-a connected', () => service.sinks?.health()[0].connected === true, 20_000);
   await until('node-a announced', () => got.some((m) => m.topic === 'homeassistant/device/node-a/config' && m.payload !== ''));
   const first = await open('before the change');

@@ -164,7 +164,13 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
   pruner.unref();
 
   const enrollment = createUploadEnrollment({ detectorOptions: models.detectorOptions, embedder: embedderRaw });
-  const gateView = (g: GatePolicy) => ({ id: g.id, name: g.name, cameras: g.cameras, manual: access.gateState$.value.manual.get(g.id) ?? null });
+  // An area gate also says how current its area state is (fleet mode: fresh / stale; else local).
+  const gateView = (g: GatePolicy) => {
+    const state = access.gateState$.value;
+    const ap = g.antiPassback;
+    const antiPassback = ap === undefined ? null : ap.area !== undefined ? { area: ap.area, direction: ap.direction, state: state.areaSync.mode, ...(state.areaSync.reason ? { reason: state.areaSync.reason } : {}) } : { pairedGateId: ap.pairedGateId, direction: ap.direction };
+    return { id: g.id, name: g.name, cameras: g.cameras, manual: state.manual.get(g.id) ?? null, antiPassback };
+  };
   const gateApi: GateApi = {
     list: () => gates.map(gateView),
     get: (id) => {

@@ -8,6 +8,19 @@ interface Gate {
   readonly name?: string;
   readonly cameras: readonly string[];
   readonly manual: { mode: string; by: string; since: number; until?: number } | null;
+  /** Anti-passback: a local pair, or an area (shared across boxes in fleet mode) with its state. */
+  readonly antiPassback?: { area?: string; pairedGateId?: string; direction: string; state?: 'local' | 'fresh' | 'stale'; reason?: string } | null;
+}
+
+function AntiPassback({ ap }: { ap: NonNullable<Gate['antiPassback']> }) {
+  if (ap.area === undefined) return <p>Anti-passback: {ap.direction} of the pair with {ap.pairedGateId}</p>;
+  const pill = ap.state === 'stale' ? 'warn' : 'ok';
+  const says = ap.state === 'stale' ? `stale: deciding from this box's passages${ap.reason ? ` (${ap.reason})` : ''}` : ap.state === 'fresh' ? 'in sync with the fleet' : 'this box';
+  return (
+    <p>
+      Anti-passback: {ap.direction} of area <strong>{ap.area}</strong> <span class={`pill ${pill}`}>{says}</span>
+    </p>
+  );
 }
 
 function GateCard({ gate, operator, onChanged }: { gate: Gate; operator: boolean; onChanged: () => void }) {
@@ -38,6 +51,7 @@ function GateCard({ gate, operator, onChanged }: { gate: Gate; operator: boolean
       <p>
         State: <span class={`pill ${gate.manual ? 'warn' : 'ok'}`}>{gate.manual ? `held open by ${gate.manual.by}` : 'automatic'}</span> · cameras {gate.cameras.join(', ')}
       </p>
+      {gate.antiPassback && <AntiPassback ap={gate.antiPassback} />}
       <h3>Last decisions</h3>
       {recent.length ? (
         <ul class="decisions">
