@@ -59,14 +59,16 @@ export function startServiceOutputs(initial: Config['events']['outputs'], opts: 
     },
     refresh: () => mqtt?.refresh(),
     apply: (next) => {
-      applying = applying.then(async () => {
+      const swap = async (): Promise<void> => {
         if (closed) return;
         const was = mqtt !== undefined;
         await stop();
         start(next);
         const now = mqtt !== undefined;
         opts.logger.info({ mqtt: now ? (was ? 'restarted' : 'started') : was ? 'stopped' : 'off' }, 'outputs changed: applied without a restart');
-      });
+      };
+      // After a failed swap (its error went to that caller) the next one still runs.
+      applying = applying.then(swap, swap);
       return applying;
     },
     close: async () => {
