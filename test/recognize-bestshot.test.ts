@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import t from 'tap';
 import { addEmbedding, DEFAULT_BEST_SHOT, EMPTY_TRACK_STATE, isMatch, shouldEmbed, trackEmbedding } from '../src/recognize/bestshot.ts';
 
@@ -45,4 +46,16 @@ t.test('match decision uses the threshold of the probe mask state', async (t) =>
   t.ok(isMatch({ bestScore: 0.5, masked: false, thresholds }));
   t.notOk(isMatch({ bestScore: 0.5, masked: true, thresholds }));
   t.notOk(isMatch({ bestScore: undefined, masked: false, thresholds }));
+});
+
+t.test('shouldEmbed grows with quality: a better frame is never refused where a worse one is embedded', async (t) => {
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 6 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 0, max: 10 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true }), (runs, bestQuality, framesSinceRun, q1, q2) => {
+      const state = { ...EMPTY_TRACK_STATE, runs, bestQuality, framesSinceRun };
+      const [lo, hi] = q1 <= q2 ? [q1, q2] : [q2, q1];
+      return !shouldEmbed(state, lo, DEFAULT_BEST_SHOT) || shouldEmbed(state, hi, DEFAULT_BEST_SHOT);
+    }),
+    { numRuns: 2000, seed: 42 },
+  );
+  t.pass('monotone over 2,000 random states and quality pairs');
 });
