@@ -93,6 +93,18 @@ t.test('two edges -> hub -> PostgreSQL, exactly once; PG outage; replay outside 
   t.equal((await only('type=system.*')).length, 500, 'a family that matches all (system.health)');
   t.equal((await (await fetch(`${hub.api.url}/v1/events?type=bad..pattern`, { headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } })).json() as { code?: string }).code, 'EVENT_FILTER_INVALID', 'a bad pattern is the client\'s error');
   await until('the WebSocket saw 500', () => seen.length >= 500);
+  // A client joining now with since=0: 400 of the 500 are older than the 100-event window, read
+  // from PostgreSQL first; then the window; one of each, in hub id order.
+  const late: number[] = [];
+  const w2 = watchEvents({ url: hub.api.url, token: OPERATOR_TOKEN, since: 0, onEvent: (e) => late.push(e.id) });
+  t.teardown(() => w2.close());
+  await until('the late client got 500', () => late.length >= 500, 20_000);
+  t.same(late, seen.map((e) => e.id), 'a replay from before the window: every event once, in order');
+  const fromMiddle: number[] = [];
+  const w3 = watchEvents({ url: hub.api.url, token: OPERATOR_TOKEN, since: seen[249]!.id, onEvent: (e) => fromMiddle.push(e.id) });
+  t.teardown(() => w3.close());
+  await until('since = the 250th id', () => fromMiddle.length >= 250, 20_000);
+  t.same(fromMiddle, seen.slice(250).map((e) => e.id), 'since inside the history: the rest, once each');
   t.equal(seen.length, 500);
   t.equal(new Set(seen.map((e) => `${String(e.nodeId)}:${String(e.nodeEventId)}`)).size, 500);
   t.same(seen.map((e) => e.id), [...seen.map((e) => e.id)].sort((x, y) => x - y), 'hub ids increase');

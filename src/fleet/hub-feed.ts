@@ -40,6 +40,10 @@ export function toHubEvent(hubId: number, nodeId: string, site: string, body: Re
 
 /** Where GET /v1/events reads the whole history (PostgreSQL at the hub). */
 export type HubHistory = (q: EventQuery & { readonly nodeId?: string; readonly site?: string }) => Promise<readonly HubEvent[]>;
+/** Events after a hub id, in hub id order, at most `limit` (PostgreSQL): replay from before the window. */
+export type HubEventsAfter = (hubId: number, limit: number) => Promise<readonly HubEvent[]>;
+
+const REPLAY_PAGE = 1000;
 
 export class HubFeed implements EventFeed {
   private readonly window: HubEvent[] = [];
@@ -54,6 +58,7 @@ export class HubFeed implements EventFeed {
   constructor(
     readonly capacity = 100_000,
     private readonly history?: HubHistory,
+    private readonly eventsAfter?: HubEventsAfter,
   ) {}
 
   /** Events in hub id order (the consumer commits in order). */
@@ -77,8 +82,10 @@ export class HubFeed implements EventFeed {
   }
 
   replayThenLive(sinceId: number, filter: EventFilter): Observable<HubEvent> {
+    const since = Math.max(0, Math.min(Math.floor(Number.isFinite(sinceId) ? sinceId : 0), this.last));
+    const oldest = this.window[0]?.id;
+    if (this.eventsAfter && oldest !== undefined && since < oldest - 1) return this.replayFromHistory(since, filter, this.eventsAfter);
     return new Observable<HubEvent>((sub) => {
-      const since = Math.max(0, Math.min(Math.floor(Number.isFinite(sinceId) ? sinceId : 0), this.last));
       let last = since;
       const f = filter as HubFilter;
       // Replay and subscribe in the same turn: nothing can be pushed in between.
@@ -96,6 +103,50 @@ export class HubFeed implements EventFeed {
         complete: () => sub.complete(),
       });
       return () => s.unsubscribe();
+    });
+  }
+
+  /**
+   * A `since` older than the window: page the history (PostgreSQL) up to where the window
+   * begins, then the window, then live. Live events arriving meanwhile are held and sent after,
+   * and every event is sent once, in hub id order (ids only grow: anything at or below the last
+   * one sent is a repeat). Subscribed to live first, so nothing pushed while paging is missed.
+   */
+  private replayFromHistory(since: number, filter: EventFilter, eventsAfter: HubEventsAfter): Observable<HubEvent> {
+    return new Observable<HubEvent>((sub) => {
+      const f = filter as HubFilter;
+      let last = since;
+      let stopped = false;
+      let held: HubEvent[] | undefined = [];
+      const send = (e: HubEvent): void => {
+        if (e.id <= last) return;
+        last = e.id;
+        if (matchesHubFilter(e, f)) sub.next(e);
+      };
+      const live = this.live.subscribe({
+        next: (e) => (held ? held.push(e) : send(e)),
+        complete: () => sub.complete(),
+      });
+      void (async () => {
+        for (;;) {
+          const oldest = this.window[0]?.id;
+          if (oldest !== undefined && last >= oldest - 1) break; // the window holds the rest
+          const page = await eventsAfter(last, REPLAY_PAGE);
+          if (stopped) return;
+          for (const e of page) send(e);
+          if (page.length < REPLAY_PAGE) break;
+        }
+        for (const e of this.window) send(e);
+        const pending = held ?? [];
+        held = undefined;
+        for (const e of pending) send(e);
+      })().catch((e: unknown) => {
+        if (!stopped) sub.error(e);
+      });
+      return () => {
+        stopped = true;
+        live.unsubscribe();
+      };
     });
   }
 

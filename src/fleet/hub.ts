@@ -90,8 +90,14 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
   const batchSize = opts.batchSize ?? 500;
   const backoff = { ...DEFAULT_BACKOFF, baseMs: f.hub.retryMs };
   const store = new HubStore(f.hub.postgres, log);
-  // GET /v1/events reads PostgreSQL (the whole history); the window serves replay with `since`.
-  const feed = new HubFeed(opts.windowSize ?? 100_000, async (q) => (await store.queryEvents(q)).map((r) => toHubEvent(r.hubId, r.nodeId, r.site, r.body)));
+  // GET /v1/events reads PostgreSQL (the whole history); replay with `since` comes from the window,
+  // and from PostgreSQL first when `since` is older than the window.
+  const toFeed = (rows: readonly { hubId: number; nodeId: string; site: string; body: Record<string, unknown> }[]) => rows.map((r) => toHubEvent(r.hubId, r.nodeId, r.site, r.body));
+  const feed = new HubFeed(
+    opts.windowSize ?? 100_000,
+    async (q) => toFeed(await store.queryEvents(q)),
+    async (after, limit) => toFeed(await store.eventsAfter(after, limit)),
+  );
   // Every committed event (the nodes' batches and the hub's own audit events) into the API feed,
   // in hub id order; those committed before the window is loaded wait for it.
   let windowLoaded = false;
@@ -304,7 +310,7 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
     feedCatchUp = feedCatchUp.then(async () => {
       for (;;) {
         const rows = await store.eventsAfter(feed.lastId(), 1000);
-        feed.push(rows.map((r) => toHubEvent(r.hubId, r.nodeId, r.site, r.body)));
+        feed.push(toFeed(rows));
         if (rows.length < 1000) return;
       }
     }).catch((e: unknown) => log.debug({ detail: messageOf(e) }, 'fleet hub: feed catch-up failed (next NOTIFY retries)'));
