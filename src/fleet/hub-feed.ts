@@ -1,9 +1,9 @@
 /**
  * The hub's event feed for the HTTP API and the WebSocket (src/api EventFeed): the newest events
  * of every node in memory (a bounded window loaded from PostgreSQL at start, appended as the
- * consumer commits), so replay-then-live joins the live stream with no gap, as on a box; GET
- * /v1/events queries read the whole history from PostgreSQL. The window is what clients can
- * replay with `since`.
+ * consumer commits), so replay-then-live joins the live stream with no gap, as on a box; a
+ * `since` older than the window is paged from PostgreSQL first. GET /v1/events queries read the
+ * whole history from PostgreSQL.
  *
  * Hub events are the nodes' events with three more envelope keys: `id` is the hub's own
  * monotonic id (PostgreSQL's hub_id: what `since` means at the hub), `nodeId` and `site` say
