@@ -26,9 +26,8 @@ import { startHub } from '../src/fleet/hub.ts';
 import { createLogger, type Logger } from '../src/log.ts';
 import type { Config } from '../src/config/index.ts';
 import { sleep, until } from './helpers/fleet.ts';
-import { hubConfig, natsSection } from './helpers/fleet-setup.ts';
+import { hubConfig, natsSection, startFleetServers } from './helpers/fleet-setup.ts';
 import { NatsServer } from './helpers/nats.ts';
-import { Postgres } from './helpers/postgres.ts';
 
 const logger = createLogger({ level: 'silent' });
 const AREA = 'hq-lobby';
@@ -96,11 +95,7 @@ function areaEdge(s: NatsServer, node: string, gates: GatePolicy[]): AreaEdge {
 const verdict = (d: GateDecision): string => `${d.type === 'gate.denied' ? `denied:${d.reason}` : 'granted'}@${d.area?.state ?? '-'}`;
 
 t.test('anti-passback area across two edges through the hub; partition; catch-up', async (t) => {
-  const [s, p] = await Promise.all([NatsServer.start(), Postgres.start()]);
-  t.teardown(async () => {
-    await s.stop();
-    await p.stop();
-  });
+  const [s, p] = await startFleetServers(t);
   const hubCfg = (): Config => {
     const c = hubConfig(s, p);
     if (!c.fleet) throw new Error('no fleet');

@@ -19,10 +19,8 @@ import { HubStore, type StoredIdentity } from '../src/fleet/hub-store.ts';
 import { createLogger } from '../src/log.ts';
 import { CursorStore } from '../src/outputs/index.ts';
 import { natsClient, until } from './helpers/fleet.ts';
-import { edgeFleet, hubConfig, OPERATOR_TOKEN } from './helpers/fleet-setup.ts';
+import { edgeFleet, hubConfig, OPERATOR_TOKEN, startFleetServers } from './helpers/fleet-setup.ts';
 import { DEMO_CAST, demoDataDir } from '../src/demo/demo.ts';
-import { NatsServer } from './helpers/nats.ts';
-import { Postgres } from './helpers/postgres.ts';
 import { randomUnit } from './helpers/gallery-data.ts';
 import { watchEvents } from '../src/client/watch.ts';
 import { validateJsonSchema } from './helpers/events-jsonschema.ts';
@@ -50,11 +48,7 @@ interface Edge {
 }
 
 t.test('hub -> edges: put, update, remove, offline catch-up, bootstrap, bad record', async (t) => {
-  const [s, p] = await Promise.all([NatsServer.start(), Postgres.start()]);
-  t.teardown(async () => {
-    await s.stop();
-    await p.stop();
-  });
+  const [s, p] = await startFleetServers(t);
   const hub = await startHub(hubConfig(s, p), { logger, port: 0 });
   t.teardown(() => hub.close());
   const edges: Edge[] = [];
@@ -141,11 +135,7 @@ t.test('hub -> edges: put, update, remove, offline catch-up, bootstrap, bad reco
 });
 
 t.test('enrollment through the hub API (real models): create, rename + regroup, a photo, remove reach the edge; each is an audit event of the hub', async (t) => {
-  const [s, p] = await Promise.all([NatsServer.start(), Postgres.start()]);
-  t.teardown(async () => {
-    await s.stop();
-    await p.stop();
-  });
+  const [s, p] = await startFleetServers(t);
   const hub = await startHub(hubConfig(s, p), { logger, port: 0 });
   t.teardown(() => hub.close());
   const dir = mkdtempSync(join(tmpdir(), 'fg-gal-api-'));

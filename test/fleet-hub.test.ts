@@ -11,18 +11,12 @@ import { startHub } from '../src/fleet/hub.ts';
 import { FLEET_SINK_NAME } from '../src/fleet/forwarder.ts';
 import { createLogger } from '../src/log.ts';
 import { sleep, until } from './helpers/fleet.ts';
-import { edgeFleet, healthEvent, hubConfig, OPERATOR_TOKEN, testEdge } from './helpers/fleet-setup.ts';
-import { NatsServer } from './helpers/nats.ts';
-import { Postgres } from './helpers/postgres.ts';
+import { edgeFleet, healthEvent, hubConfig, OPERATOR_TOKEN, testEdge, startFleetServers } from './helpers/fleet-setup.ts';
 
 const logger = createLogger({ level: 'silent' });
 
 t.test('two edges -> hub -> PostgreSQL, exactly once; PG outage; replay outside the window; API + WS', async (t) => {
-  const [s, p] = await Promise.all([NatsServer.start(), Postgres.start()]);
-  t.teardown(async () => {
-    await s.stop();
-    await p.stop();
-  });
+  const [s, p] = await startFleetServers(t);
   const win = 1500;
   // A 100-event window: GET /v1/events must read PostgreSQL for the other 400.
   const hub = await startHub(hubConfig(s, p, { duplicateWindowMs: win }), { logger, port: 0, windowSize: 100 });
@@ -125,11 +119,7 @@ t.test('two edges -> hub -> PostgreSQL, exactly once; PG outage; replay outside 
 });
 
 t.test('wrong PostgreSQL password: a clear error, the hub keeps running and retrying', async (t) => {
-  const [s, p] = await Promise.all([NatsServer.start(), Postgres.start()]);
-  t.teardown(async () => {
-    await s.stop();
-    await p.stop();
-  });
+  const [s, p] = await startFleetServers(t);
   const c = hubConfig(s, p);
   const bad = { ...c, fleet: { ...c.fleet!, hub: { ...c.fleet!.hub!, postgres: { ...c.fleet!.hub!.postgres, password: 'not-it' } } } };
   const hub = await startHub(bad, { logger, port: 0 });
@@ -143,11 +133,7 @@ t.test('wrong PostgreSQL password: a clear error, the hub keeps running and retr
 });
 
 t.test('NATS down at the hub start, then wrong NATS credentials: the API answers, clear errors, the hub catches up', async (t) => {
-  const [s, p] = await Promise.all([NatsServer.start(), Postgres.start()]);
-  t.teardown(async () => {
-    await s.stop();
-    await p.stop();
-  });
+  const [s, p] = await startFleetServers(t);
   await s.kill();
   const hub = await startHub(hubConfig(s, p), { logger, port: 0 });
   t.teardown(() => hub.close());

@@ -9,10 +9,20 @@ import { EventBus, EventLog } from '../../src/events/index.ts';
 import { createFleetForwarder, type FleetForwarder } from '../../src/fleet/forwarder.ts';
 import type { Logger } from '../../src/log.ts';
 import { CursorStore, runSinks, type SinkRunner } from '../../src/outputs/index.ts';
-import type { NatsServer } from './nats.ts';
-import type { Postgres } from './postgres.ts';
+import { NatsServer } from './nats.ts';
+import { Postgres } from './postgres.ts';
 
 export const OPERATOR_TOKEN = 'fleet-test-operator-token';
+
+/** A real nats-server and PostgreSQL for one test, both stopped at its teardown. */
+export async function startFleetServers(t: { teardown(fn: () => Promise<void>): void }): Promise<[NatsServer, Postgres]> {
+  const [s, p] = await Promise.all([NatsServer.start(), Postgres.start()]);
+  t.teardown(async () => {
+    await s.stop();
+    await p.stop();
+  });
+  return [s, p];
+}
 
 export function natsSection(s: NatsServer): Record<string, unknown> {
   return { servers: [s.url], user: s.user.user, password: s.user.pass, connectTimeoutMs: 1000 };
