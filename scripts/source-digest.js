@@ -1,10 +1,11 @@
-// A digest of the TypeScript sources a compiled build (dist/) is made from: every .ts file's path,
-// size and mtime under the compiled folders. bin/facegate.js runs dist/ only when dist/BUILD.json
+// A digest of the sources a compiled build (dist/) is made from: every .ts file's and every runtime
+// asset's (scripts/build-assets.js) path, size and mtime under the compiled folders. bin/facegate.js runs dist/ only when dist/BUILD.json
 // holds the digest of the sources as they are now, so an edited checkout never runs stale code.
 // Plain JavaScript: bin/facegate.js reads it before any TypeScript loader exists.
 import { createHash } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { isRuntimeAsset } from './build-assets.js';
 
 /** The folders tsconfig.build.json compiles (bench and its test helpers ride along with src/cli). */
 export const SOURCE_DIRS = ['src', 'streams', 'bench', 'test/helpers'];
@@ -19,7 +20,7 @@ function walk(dir, out) {
   for (const e of entries) {
     const p = join(dir, e.name);
     if (e.isDirectory()) walk(p, out);
-    else if (e.name.endsWith('.ts')) out.push(p);
+    else if (e.name.endsWith('.ts') || isRuntimeAsset(e.name)) out.push(p);
   }
 }
 

@@ -25,3 +25,11 @@ export const PROJECT_ROOT = findRoot(dirname(fileURLToPath(import.meta.url)));
 
 /** A path inside the project (the repository root). */
 export const projectPath = (...parts: string[]): string => join(PROJECT_ROOT, ...parts);
+
+/**
+ * A runtime file that ships beside the module that uses it (the GStreamer launcher, the model
+ * worker): resolved next to the calling module, so under dist/ it is the copy the build put there.
+ * Call it with import.meta.url and a string literal: scripts/build-assets.js finds the calls by that
+ * text and the build fails when a named file is absent from dist/.
+ */
+export const moduleAsset = (moduleUrl: string, name: string): string => fileURLToPath(new URL(name, moduleUrl));

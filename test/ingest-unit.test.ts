@@ -8,6 +8,7 @@ import {
   backoffSchedule,
   buildPipeline,
   classifyExit,
+  encodeUserinfo,
   DEFAULT_BACKOFF,
   droppedBetween,
   elementsOf,
@@ -290,4 +291,14 @@ t.test('processLatest: a slow consumer gets the newest value and drops are count
 
   const sync = await lastValueFrom(from([1, 2, 3]).pipe(processLatest((v: number) => v + 1), toArray()));
   t.same(sync, [2, 4], 'sync source: value 2 replaced by 3 while 1 was in flight');
+});
+
+t.test('encodeUserinfo: user and password percent-encoded for rtspsrc, the rest untouched', async (t) => {
+  t.equal(encodeUserinfo('rtsp://10.0.0.5:554/stream1'), 'rtsp://10.0.0.5:554/stream1', 'no userinfo: unchanged');
+  t.equal(encodeUserinfo('rtsp://admin:P@ss@cam:554/s?x=1'), 'rtsp://admin:P%40ss@cam:554/s?x=1', 'a raw @ in the password (userinfo ends at the last @)');
+  t.equal(encodeUserinfo('rtsp://admin:a:b%zz@cam/s'), 'rtsp://admin:a%3Ab%25zz@cam/s', 'a second colon and a stray % belong to the password');
+  t.equal(encodeUserinfo('rtsp://admin:p%40ss@cam/s'), 'rtsp://admin:p%40ss@cam/s', 'already encoded: kept');
+  t.equal(encodeUserinfo('rtsps://us er@cam/s'), 'rtsps://us%20er@cam/s', 'user only');
+  const argv = buildPipeline({ source: { kind: 'rtsp', url: 'rtsp://admin:P@ss@cam/s' } }).argv;
+  t.ok(argv.includes('location=rtsp://admin:P%40ss@cam/s'), 'the pipeline carries the encoded URL');
 });

@@ -1,5 +1,5 @@
 /**
- * `facegate run --config FILE` as a user runs it: a child process with real GStreamer cameras,
+ * `facegate run --config FILE` as a user runs it (bin/facegate.js): a child process with real GStreamer cameras,
  * real models, the HTTP API and the WebSocket. Hot reload adds a camera and removes another
  * without restarting the third (its frame counters carry on, no second camera.up); an invalid
  * edit is rejected and the running config stays; then kill -9 during a burst of events: every
@@ -18,7 +18,8 @@ import { EventLog } from '../src/events/index.ts';
 import { dataPath } from './helpers/data.ts';
 import { readFileSync } from 'node:fs';
 
-const MAIN = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+// The entry a user runs: the compiled build when it is current (setup.sh builds it), else the sources.
+const BIN = fileURLToPath(new URL('../bin/facegate.js', import.meta.url));
 const VIEWER = 'run-viewer-token-0123456789';
 const OPERATOR = 'run-operator-token-0123456789';
 const ADMIN = 'run-admin-token-0123456789';
@@ -74,7 +75,7 @@ const processed = async (id: string): Promise<number> => (await cameras()).find(
 
 t.test('hot reload: add c, remove a, b keeps running untouched; an invalid edit is rejected', async (t) => {
   writeConfig(config(['a', 'b']));
-  child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'run', '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  child = spawn(process.execPath, [BIN, 'run', '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
   let buf = '';
   child.stderr?.on('data', (d: Buffer) => {
     buf += d.toString();

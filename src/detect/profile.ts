@@ -1,9 +1,9 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { cpus, hostname } from 'node:os';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname } from 'node:path';
 import ort from 'onnxruntime-node';
 import { FacegateError } from '../errors.ts';
+import { projectPath } from '../paths.ts';
 import { createSession, findModel, loadManifest, resolveModel, sessionProvider, type ExecutionProvider, type ProviderSpec } from '../models/index.ts';
 import type { RgbImage } from '../types.ts';
 import { createDetector, DEFAULT_TIER_MODELS, type DetectInput } from './detector.ts';
@@ -11,7 +11,9 @@ import { inputSizeFor } from './letterbox.ts';
 import { median, quantile } from './stats.ts';
 import { parseProfile, type DetectProfile, type ProfileEntry } from './tiers.ts';
 
-export const DEFAULT_PROFILE_PATH = resolve(fileURLToPath(new URL('../../.facegate/detect-profile.json', import.meta.url)));
+// The project's .facegate/, from src/ and dist/src/ alike (a path relative to this module would
+// point into dist/ for the compiled build, so the two would measure and read different profiles).
+export const DEFAULT_PROFILE_PATH = projectPath('.facegate', 'detect-profile.json');
 
 export interface MeasureOptions {
   readonly tiers?: readonly string[];

@@ -55,6 +55,8 @@ export interface Camera {
  */
 const FATAL: ReadonlySet<DownReason['kind']> = new Set(['missing-element', 'bad-pipeline']);
 const SLOW_RETRY: ReadonlySet<DownReason['kind']> = new Set(['gstreamer-missing']);
+/** Reasons that say this machine cannot run the pipeline, whatever the camera does. */
+const BROKEN_INSTALL: ReadonlySet<DownReason['kind']> = new Set(['gstreamer-missing', 'missing-element', 'bad-pipeline', 'spawn-failed', 'crashed']);
 
 let defaultLogger: Logger | undefined;
 function ingestLogger(): Logger {
@@ -368,7 +370,12 @@ class CameraImpl implements Camera {
         this.log.info({ event: h.type, caps: h.caps, pid: h.pid, firstFrameMs: h.firstFrameMs, attempt: h.attempt }, 'camera up');
         break;
       case 'camera.down':
-        this.log.warn({ event: h.type, reason: h.reason.kind, retryInMs: h.retryInMs, fatal: h.fatal }, `camera down: ${h.reason.message}`);
+        // A box that cannot run its pipelines at all (missing GStreamer, launcher or element, a
+        // crash) is an error for the operator; a camera that went away is a warning.
+        this.log[BROKEN_INSTALL.has(h.reason.kind) || h.fatal ? 'error' : 'warn'](
+          { event: h.type, reason: h.reason.kind, retryInMs: h.retryInMs, fatal: h.fatal, hint: h.reason.hint },
+          `camera down: ${h.reason.message}`,
+        );
         break;
       case 'camera.stalled':
         this.log.warn({ event: h.type, silentMs: h.silentMs }, 'camera stalled');

@@ -153,7 +153,14 @@ export function classifyExit(exit: PipelineExit, source: SourceConfig): DownReas
       ? { kind: 'eos', message: `${name}: the server ended the stream (EOS)`, hint: 'the camera closed the session or restarted; facegate reconnects' }
       : { kind: 'eos', message: `${name}: stream ended (EOS)`, hint: undefined };
   }
-  return { kind: 'crashed', message: `${name}: GStreamer exited with code ${exit.code}`, hint: 'see the logs; run the pipeline by hand with gst-launch-1.0 to reproduce' };
+  // No ERROR line: the process's own last words (a launcher that could not start, a crash
+  // message) are the only cause anyone will see, so they go into the reason itself.
+  const last = exit.stderr.map((l) => l.trim()).filter((l) => l !== '').at(-1);
+  return {
+    kind: 'crashed',
+    message: `${name}: GStreamer exited with code ${exit.code}${last === undefined ? '' : `: ${last.length > 300 ? `${last.slice(0, 300)}...` : last}`}`,
+    hint: 'see the logs; run the pipeline by hand with gst-launch-1.0 to reproduce',
+  };
 }
 
 /** Refine "could not connect" by what a plain TCP connect said (errno code from Node). */

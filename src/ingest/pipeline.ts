@@ -168,13 +168,44 @@ function detectViewSections(decoder: DecoderConfig | undefined, maxSide: number)
   return [['videoscale'], ['videoconvert'], [`video/x-raw,format=RGB,${range}`]];
 }
 
+/** One userinfo part percent-encoded; escapes already in it are kept (decoded first). */
+function encodeUserinfoPart(part: string): string {
+  let decoded = part;
+  try {
+    decoded = decodeURIComponent(part);
+  } catch {
+    // a raw '%' that is not an escape ('50%off'): it is part of the password as written
+  }
+  return encodeURIComponent(decoded);
+}
+
+/**
+ * The camera URL with its user and password percent-encoded, as rtspsrc needs them. Passwords
+ * with `@`, `:`, `/`, `#` or `%` are common on cameras, and rtspsrc splits the userinfo at the
+ * first `@` (a raw `P@ss` sends a 400 Bad Request, measured). The userinfo ends at the LAST `@`
+ * (as in src/redact.ts, so what is hidden and what is sent agree); the user ends at the first `:`.
+ * Already-encoded parts (`p%40ss`) stay as they are.
+ */
+export function encodeUserinfo(url: string): string {
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url);
+  if (!scheme) return url;
+  const rest = url.slice(scheme[0].length);
+  const at = rest.lastIndexOf('@');
+  if (at < 0) return url;
+  const userinfo = rest.slice(0, at);
+  const colon = userinfo.indexOf(':');
+  const user = colon < 0 ? userinfo : userinfo.slice(0, colon);
+  const encoded = colon < 0 ? encodeUserinfoPart(user) : `${encodeUserinfoPart(user)}:${encodeUserinfoPart(userinfo.slice(colon + 1))}`;
+  return `${scheme[0]}${encoded}@${rest.slice(at + 1)}`;
+}
+
 function sourceSections(source: SourceConfig, decoder: DecoderConfig): { sections: Section[]; decodes: boolean } {
   switch (source.kind) {
     case 'rtsp': {
       if (!/^rtsps?:\/\//i.test(source.url)) throw new PipelineConfigError(`not an rtsp:// URL: ${redactUrl(source.url)}`);
       const latency = source.latencyMs ?? 0;
       if (!Number.isInteger(latency) || latency < 0) throw new PipelineConfigError(`latencyMs must be >= 0, got ${latency}`);
-      const src = ['rtspsrc', `location=${source.url}`, `protocols=${source.transport ?? 'tcp'}`, `latency=${latency}`];
+      const src = ['rtspsrc', `location=${encodeUserinfo(source.url)}`, `protocols=${source.transport ?? 'tcp'}`, `latency=${latency}`];
       // Only the video stream links; an audio track stays unlinked and rtspsrc ignores it.
       const video = ['application/x-rtp,media=video'];
       const codec = source.codec ?? 'h264';

@@ -4,10 +4,10 @@
  * GDP framing over its stdout); an in-process binding can replace it behind the same interface.
  */
 import { execFile, type ChildProcess } from 'node:child_process';
-import { dirname, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { Observable } from 'rxjs';
+import { moduleAsset } from '../paths.ts';
 import type { RgbImage } from '../types.ts';
 import { killOwned, isShuttingDown, spawnOwned } from './children.ts';
 import { classifyExit, classifySpawnError, scrubSecrets, spawnErrorCode, type PipelineExit } from './failure.ts';
@@ -59,7 +59,7 @@ export interface Source {
 const gstLaunch = (): string => process.env.FACEGATE_GST_LAUNCH ?? 'gst-launch-1.0';
 /** Python with GStreamer bindings (Debian: /usr/bin/python3 + python3-gi) for the stdin launcher. */
 const launcherPython = (): string => process.env.FACEGATE_GST_PYTHON ?? '/usr/bin/python3';
-const LAUNCHER_SCRIPT = resolve(dirname(fileURLToPath(import.meta.url)), 'gst-launch-stdin.py');
+const LAUNCHER_SCRIPT = moduleAsset(import.meta.url, 'gst-launch-stdin.py');
 
 /**
  * How a pipeline process is started. A pipeline that carries credentials goes to the stdin
@@ -89,6 +89,15 @@ export function launchPlan(pipeline: Pick<PipelineDescription, 'argv' | 'carries
   }
   return { command: gstLaunch(), args: ['-q', '-e', ...pipeline.argv], stdin: undefined, env: childEnv, stdio: ['ignore', 'pipe', 'pipe', ...extra] };
 }
+/** Why a camera with credentials cannot start when the launcher file is not where the code expects it. */
+export function launcherMissing(path: string): DownReason {
+  return {
+    kind: 'gstreamer-missing',
+    message: `the GStreamer launcher for cameras with credentials is missing (${path})`,
+    hint: 'this install is incomplete: run `npm run build` (it copies the launcher into dist/) or reinstall facegate; facegate retries every 30 s',
+  };
+}
+
 const gstInspect = (): string => process.env.FACEGATE_GST_INSPECT ?? 'gst-inspect-1.0';
 const STDERR_LINES_KEPT = 40;
 
@@ -136,6 +145,13 @@ export class GstLaunchSource implements Source {
       }
       const plan = launchPlan(pipeline);
       const command = plan.stdin === undefined ? plan.command : `${plan.command} (GStreamer launcher)`;
+      if (plan.stdin !== undefined && !existsSync(LAUNCHER_SCRIPT)) {
+        // An incomplete install (a build without its assets): Python would only say "can't open
+        // file" with exit 2, which reads like a GStreamer crash.
+        subscriber.next({ type: 'ended', reason: launcherMissing(LAUNCHER_SCRIPT), exit: { code: null, signal: null, stderr: [] } });
+        subscriber.complete();
+        return;
+      }
       // Frames come through FIFOs read into one reused buffer (frame-pipe.ts: no fresh 64 KB
       // Buffer per read); 'pipe' where no FIFO can be made.
       const framePipe = openFramePipe();

@@ -7,7 +7,7 @@ import ort from 'onnxruntime-node';
 import { FacegateError, errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { ResolvedModel } from './resolve.ts';
-import { projectPath } from '../paths.ts';
+import { moduleAsset } from '../paths.ts';
 
 export type ExecutionProvider = 'cpu' | 'webgpu' | 'cuda' | 'tensorrt';
 export const EXECUTION_PROVIDERS: readonly ExecutionProvider[] = ['cpu', 'webgpu', 'cuda', 'tensorrt'];
@@ -333,8 +333,8 @@ type WorkerReply =
   | { op: 'error'; id: number; message: string; inputs?: ArrayBuffer[] }
   | { op: 'released' };
 
-// The source file itself, also from a compiled build (plain JavaScript: nothing to compile).
-const WORKER_URL = pathToFileURL(projectPath('src/models/session-worker.js'));
+// Plain JavaScript beside this module (scripts/build.js copies it into dist/).
+const WORKER_URL = pathToFileURL(moduleAsset(import.meta.url, 'session-worker.js'));
 
 class WorkerSession implements ModelSession {
   readonly thread = 'worker' as const;
