@@ -2,13 +2,15 @@
  * Property-based fuzzing (fast-check, fixed seed, bounded runs) of the WebSocket message parser:
  * for any client frame, parseClientMessage never throws and returns either a message that the
  * rest of the server can use as it is (its filter accepted by the event filter, in JS and in SQL)
- * or a typed error whose code is one of the codes published in src/api/protocol.v1.json.
+ * or a typed error whose code is one of the codes published in src/api/protocol.v1.json. An
+ * accepted message never carries text a store cannot keep (a NUL, a lone surrogate).
  */
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import t from 'tap';
 import { clientMessageSchema, parseClientMessage, type ParseResult } from '../src/api/protocol.ts';
 import { filterSql, matchesFilter, parseEventFilter } from '../src/events/index.ts';
+import { findBadText } from '../src/lib/text.ts';
 
 const MAX = 4096;
 const SEED = 20261129;
@@ -29,6 +31,8 @@ function check(raw: string | Buffer): void {
     return;
   }
   if (!clientMessageSchema.safeParse(r.message).success) throw new Error(`accepted a message its own schema rejects: ${JSON.stringify(r.message)}`);
+  const bad = findBadText(r.message);
+  if (bad) throw new Error(`accepted a message with ${bad.kind} at ${bad.path}: ${JSON.stringify(r.message)}`);
   if (r.message.type === 'subscribe') {
     // What the server does next with it: the bus filters in JS, the log replays in SQL.
     const filter = parseEventFilter(r.message.filter ?? {});
@@ -39,13 +43,13 @@ function check(raw: string | Buffer): void {
 
 const typePiece = fc.constantFrom('gate', 'GATE', 'denied', '*', '**', '.', '..', ' ', 'system', 'health', 'identity', '\u0000', 'é', '-', '_', 'a1');
 const typePattern = fc.oneof(fc.array(typePiece, { maxLength: 6 }).map((p) => p.join('')), fc.string({ maxLength: 20 }), fc.constantFrom('gate.*', '*', 'gate.denied', 'gate.*.*', 'GATE.*', 'gate.denied '));
-const idish = fc.oneof(fc.string({ maxLength: 10 }), fc.constantFrom('', 'front-door', 'x'.repeat(300)), fc.integer(), fc.constant(null));
+const idish = fc.oneof(fc.string({ maxLength: 10 }), fc.constantFrom('', 'front-door', 'x'.repeat(300), 'door\u0000', 'half\ud83d'), fc.integer(), fc.constant(null));
 const filter = fc.record(
   { cameras: fc.array(idish, { maxLength: 4 }), gates: fc.array(idish, { maxLength: 4 }), types: fc.array(typePattern, { maxLength: 4 }), identities: fc.array(idish, { maxLength: 4 }), extra: fc.anything() },
   { requiredKeys: [] },
 );
 const subscribe = fc.record(
-  { type: fc.constantFrom('subscribe', 'Subscribe', 'ping'), since: fc.oneof(fc.integer(), fc.double(), fc.constant(-1), fc.string({ maxLength: 5 }), fc.constant(Number.MAX_SAFE_INTEGER + 2)), filter: fc.oneof(filter, fc.anything()), nonce: fc.oneof(fc.string({ maxLength: 120 }), fc.integer()) },
+  { type: fc.constantFrom('subscribe', 'Subscribe', 'ping'), since: fc.oneof(fc.integer(), fc.double(), fc.constant(-1), fc.string({ maxLength: 5 }), fc.constant(Number.MAX_SAFE_INTEGER + 2)), filter: fc.oneof(filter, fc.anything()), nonce: fc.oneof(fc.string({ maxLength: 120 }), fc.integer(), fc.constantFrom('n\u0000', '\udfff')) },
   { requiredKeys: ['type'] },
 );
 

@@ -3,12 +3,15 @@
  * change made through the API is an audit event (identity.created / identity.updated /
  * identity.removed) carrying the actor's token id, logged and published like any other event;
  * and a rejected upload names the upload, never the server's temp path. Also checks that the
- * configured server.limits reach the API server.
+ * configured server.limits reach the API server, and that no text the stores downstream cannot
+ * keep (a NUL, a lone surrogate) gets in through a JSON body, a query string or a WebSocket
+ * message (one such reason once stalled the fleet hub's PostgreSQL).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import WebSocket from 'ws';
 import { sha256Hex } from '../src/api/auth.ts';
 import { startService, type Service } from '../src/app/service.ts';
 import { watchEvents } from '../src/client/watch.ts';
@@ -19,6 +22,7 @@ import { httpRequest, rawClient, until } from './helpers/api-net.ts';
 
 const VIEWER = 'svc-viewer-token-0123456789';
 const ADMIN = 'svc-admin-token-0123456789';
+const OPERATOR = 'svc-operator-token-0123456789';
 const dir = mkdtempSync(join(tmpdir(), 'fg-api-svc-'));
 let service: Service;
 let url = '';
@@ -26,8 +30,10 @@ let url = '';
 t.before(async () => {
   const config = parseConfig({
     server: { port: 0, limits: { maxConnections: 40, maxConnectionsPerAddress: 30, headersTimeoutMs: 800, requestTimeoutMs: 30_000, idleTimeoutMs: 1000, authFailuresPerMinute: 50 } },
-    auth: { tokens: [{ id: 'desk-viewer', role: 'viewer', sha256: sha256Hex(VIEWER) }, { id: 'hr-admin', role: 'admin', sha256: sha256Hex(ADMIN) }] },
-    cameras: [],
+    auth: { tokens: [{ id: 'desk-viewer', role: 'viewer', sha256: sha256Hex(VIEWER) }, { id: 'hr-admin', role: 'admin', sha256: sha256Hex(ADMIN) }, { id: 'desk-operator', role: 'operator', sha256: sha256Hex(OPERATOR) }] },
+    // A tiny, slow test pattern: only so that a gate exists (manual actions); costs next to nothing.
+    cameras: [{ id: 'door', source: { kind: 'test', width: 64, height: 48, fps: 1 } }],
+    gates: [{ id: 'front', cameras: ['door'] }],
     gallery: { db: join(dir, 'gallery.sqlite') },
     events: { db: join(dir, 'events.sqlite'), snapshots: { dir: join(dir, 'snapshots') } },
   });
@@ -102,4 +108,60 @@ t.test('server.limits from the config reach the API server', async (t) => {
   for (let i = 0; i < 55; i++) statuses.push((await httpRequest(service.api.port, '/v1/cameras', { headers: { authorization: 'Bearer wrong' }, localAddress: '127.0.0.9' })).status);
   t.equal(statuses.filter((s) => s === 401).length, 50, 'authFailuresPerMinute 50');
   t.equal(statuses.filter((s) => s === 429).length, 5);
+});
+
+t.test('text that no store can keep (NUL, lone surrogate) is refused at every entry with the field and the fix', async (t) => {
+  type Refusal = { error: string; code: string; field: string; in: string; hint: string };
+  const json = (method: string, body: string): RequestInit => ({ method, headers: { 'content-type': 'application/json' }, body });
+  const refused = async (what: string, r: Response, field: string, where: 'body' | 'query'): Promise<void> => {
+    t.equal(r.status, 400, `${what}: 400`);
+    const b = (await r.json()) as Refusal;
+    t.match(b, { code: 'TEXT_INVALID', field, in: where }, `${what}: names the field (${b.error})`);
+    t.match(b.error, where === 'body' ? `body field ${field}` : `query parameter ${field}`, `${what}: says where`);
+    t.match(b.error, /NUL character|lone UTF-16 surrogate/, `${what}: says what`);
+    t.match(b.hint, /remove/, `${what}: says how to fix it`);
+  };
+  const before = service.log.lastId();
+  // The manual open that stalled the fleet: a NUL in the reason (JSON escape), then a lone surrogate, then in a key.
+  await refused('NUL in a gate reason', await call('/v1/gates/front/open', OPERATOR, json('POST', '{"reason":"nul\\u0000here"}')), 'reason', 'body');
+  await refused('lone surrogate in a gate reason', await call('/v1/gates/front/hold-open', OPERATOR, json('POST', '{"reason":"half \\ud83d pair"}')), 'reason', 'body');
+  await refused('NUL in a body key', await call('/v1/gates/front/close', OPERATOR, json('POST', '{"note":{"re\\u0000ason":"x"}}')), 'note.re\u0000ason', 'body');
+  // Identity fields: the name in the upload's query string (refused before the photo is read), PATCH's body.
+  await refused('NUL in an enrolment name', await call('/v1/identities?name=Ada%00Lovelace&group=staff', ADMIN, jpeg('identities/deepface/angelina/img1.jpg')), 'name', 'query');
+  await refused('NUL in a group', await call('/v1/identities?name=Ada&group=staff&group=night%00', ADMIN, jpeg('identities/deepface/angelina/img1.jpg')), 'group[1]', 'query');
+  const created = await call('/v1/identities?name=Grace&group=staff', ADMIN, jpeg('identities/deepface/mark/img57.jpg'));
+  t.equal(created.status, 201, 'a valid enrolment');
+  const id = ((await created.json()) as { identity: { id: string } }).identity.id;
+  await refused('lone surrogate in a new name', await call(`/v1/identities/${id}`, ADMIN, json('PATCH', '{"name":"Grace \\udc00"}')), 'name', 'body');
+  await refused('NUL in new groups', await call(`/v1/identities/${id}`, ADMIN, json('PATCH', '{"groups":["staff","ni\\u0000ght"]}')), 'groups[1]', 'body');
+  // Query filters.
+  await refused('NUL in an events filter', await call('/v1/events?camera=door%00', VIEWER), 'camera', 'query');
+  const changes = service.log.query({ types: ['gate.*', 'identity.*'], limit: 1000 }).filter((e) => e.id > before);
+  t.same(changes.map((e) => e.type), ['identity.created'], 'nothing refused was logged: only the valid enrolment');
+  t.match(((await (await call(`/v1/identities/${id}`, VIEWER)).json()) as { name: string }).name, 'Grace', 'the identity is unchanged');
+
+  // A long reason is cut to the event schema's 256 characters (a longer one failed the schema: no
+  // audit event at all), never between the two halves of a pair.
+  const long = `${'x'.repeat(255)}\u{1F600} and more`;
+  t.equal((await call('/v1/gates/front/open', OPERATOR, json('POST', JSON.stringify({ reason: long })))).status, 200);
+  await until('gate.opened logged', () => service.log.query({ types: ['gate.opened'] }).length > 0, 5000);
+  const opened = service.log.query({ types: ['gate.opened'] })[0] as unknown as { data: { reason: string } };
+  t.equal(opened.data.reason, 'x'.repeat(255), 'logged, cut before the pair, not inside it');
+  await call('/v1/gates/front/close', OPERATOR, json('POST', '{}'));
+
+  // The WebSocket: a subscribe whose filter carries a NUL is a bad-message naming the field; the connection stays.
+  const ws = new WebSocket(`${url.replace('http', 'ws')}/v1/events`, ['facegate.v1'], { headers: { authorization: `Bearer ${VIEWER}` } });
+  t.teardown(() => ws.terminate());
+  const replies: { type: string; code?: string; message?: string }[] = [];
+  ws.on('message', (d) => replies.push(JSON.parse(d.toString()) as { type: string }));
+  await new Promise((r) => ws.once('open', r));
+  ws.send('{"type":"subscribe","filter":{"gates":["front\\u0000"]}}');
+  ws.send('{"type":"ping","nonce":"\\ud800"}');
+  ws.send('{"type":"ping","nonce":"still-here"}');
+  await until('three replies', () => replies.length >= 4, 5000);
+  t.match(replies.slice(1), [
+    { type: 'error', code: 'bad-message', message: /message filter\.gates\[0\] contains a NUL character .*remove it/ },
+    { type: 'error', code: 'bad-message', message: /message nonce contains a lone UTF-16 surrogate/ },
+    { type: 'pong', nonce: 'still-here' },
+  ]);
 });

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -180,4 +180,30 @@ t.test('the service commands are wired: config check on the shipped files, run w
   });
   t.equal(direct.code, 0, 'bin/facegate.js runs through its shebang (env -S node --initial-old-space-size=64)');
   t.match(direct.stdout, /Usage: facegate/);
+});
+
+t.test('an argument with a NUL or a lone surrogate is refused before anything runs, naming the option', async (t) => {
+  // execve cannot pass a NUL and Linux argv arrives as UTF-8 (malformed bytes become U+FFFD), but
+  // an embedding program or another platform can hand such text to the CLI: its argv is set here
+  // the way such a caller would, and the real CLI runs in its own process.
+  const dir = mkdtempSync(join(tmpdir(), 'fg-cli-text-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const main = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+  const run = (args: string[]): Promise<{ code: number; stderr: string }> =>
+    new Promise((resolve) => {
+      const script = `process.argv = [process.execPath, 'facegate', ...JSON.parse(process.env.FG_ARGS)]; const { register } = await import('tsx/esm/api'); register(); await import(${JSON.stringify(main)});`;
+      execFile(process.execPath, ['--input-type=module', '-e', script], { timeout: 120_000, env: { ...process.env, FG_ARGS: JSON.stringify(args) } }, (err, _stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stderr });
+      });
+    });
+  const db = join(dir, 'gallery.sqlite');
+  const photo = dataPath('identities/faceapi_bbt/penny/penny1.png');
+  const nul = await run(['enroll', '--name', 'Ada\u0000Lovelace', '--db', db, photo]);
+  t.equal(nul.code, 1, `a NUL in --name: exit 1 (${nul.stderr.trim()})`);
+  t.match(nul.stderr, /the value of --name contains a NUL character \(U\+0000\) at index 3/, 'says what and where');
+  t.match(nul.stderr, /fix: remove it/, 'and how to fix it');
+  const half = await run(['enroll', '--name', 'Ada', '--group=night\ud800', '--db', db, photo]);
+  t.equal(half.code, 1);
+  t.match(half.stderr, /--group contains a lone UTF-16 surrogate/);
+  t.notOk(existsSync(db), 'nothing was enrolled: the gallery was never created');
 });

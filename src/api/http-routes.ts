@@ -10,7 +10,7 @@ import type { Principal, Role } from './auth.ts';
 import type { AuthGate } from './auth-gate.ts';
 import { dashboardRoutes } from './dashboard-routes.ts';
 import type { RateLimitedLog } from './rate-limit.ts';
-import { createRouter, HttpError, readJson, readPhoto, sendJson, stringArray, type Route } from './router.ts';
+import { createRouter, HttpError, readJson, readPhoto, sendJson, stringArray, truncateText, type Route } from './router.ts';
 import type { StaticSite } from './static.ts';
 import type { ApiDeps, ApiEvent, EventQuery } from './types.ts';
 
@@ -32,6 +32,8 @@ function typedError(e: unknown): { code: string; message: string; hint?: string 
 }
 
 const MANUAL_ACTIONS = ['open', 'hold-open', 'close'] as const;
+/** The event schema's limit for a gate.opened reason (src/events/types.ts): a longer one fails the audit event. */
+const MAX_REASON = 256;
 
 /** Events, cameras, snapshots, gates, identities. */
 function coreRoutes(deps: ApiDeps): Route[] {
@@ -117,7 +119,7 @@ function coreRoutes(deps: ApiDeps): Route[] {
           role: 'operator',
           handle: async ({ req, res, maxMessageBytes }, { id }, who) => {
             const body = await readJson(req, maxMessageBytes);
-            const reason = typeof body.reason === 'string' ? body.reason.slice(0, 500) : '';
+            const reason = typeof body.reason === 'string' ? truncateText(body.reason, MAX_REASON) : '';
             if (!gates.get(id)) throw new HttpError(404, `no gate ${id}`);
             sendJson(res, 200, await gates.manual(id, action, who.id, reason));
           },
@@ -233,7 +235,7 @@ export function createHttpHandler(deps: ApiDeps, gate: AuthGate, log: RateLimite
       const typed = typedError(e);
       const status = e instanceof HttpError ? e.status : typed ? 400 : 500;
       if (status === 500) log.write('api-error', 'error', { err: e, path: new URL(req.url ?? '/', 'http://x').pathname }, 'api error');
-      const body = e instanceof HttpError ? { error: e.message } : typed ? { error: typed.message, code: typed.code, hint: typed.hint } : { error: 'internal error' };
+      const body = e instanceof HttpError ? { error: e.message, ...e.details } : typed ? { error: typed.message, code: typed.code, hint: typed.hint } : { error: 'internal error' };
       if (!res.headersSent) sendJson(res, status, body, e instanceof HttpError ? e.headers : {});
       else res.destroy();
     });

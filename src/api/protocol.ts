@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { eventFilterSchema } from '../events/index.ts';
+import { describeBadText, findBadText } from '../lib/text.ts';
 
 /**
  * WebSocket protocol v1 at /v1/events. Client -> server messages are JSON, size-limited and
@@ -67,6 +68,10 @@ export function parseClientMessage(raw: string | Buffer, maxBytes: number): Pars
   } catch {
     return { ok: false, error: { type: 'error', code: 'bad-json', message: 'message is not valid JSON; send e.g. {"type":"subscribe","since":0}' } };
   }
+  // Before the schema: a filter or nonce is echoed back and may reach the hub's PostgreSQL, which
+  // refuses NUL; JSON escapes make such text from plain ASCII, so the parsed value is checked.
+  const bad = findBadText(doc);
+  if (bad) return { ok: false, error: { type: 'error', code: 'bad-message', message: describeBadText(bad, 'message') } };
   const parsed = clientMessageSchema.safeParse(doc);
   if (!parsed.success) {
     const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(message)'}: ${i.message}`).join('; ');

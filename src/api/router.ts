@@ -6,16 +6,65 @@
  * identities) and ./dashboard-routes.ts (what the dashboard added).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { describeBadText, findBadChar, findBadText, type BadText } from '../lib/text.ts';
 import type { Principal, Role } from './auth.ts';
+
+/** What a 400 adds for the client's program: a stable code, the field at fault, where it was, the fix. */
+export interface HttpErrorDetails {
+  readonly code: string;
+  /** Dotted path of the offending field (`reason`, `groups[1]`, `filter.gates[0]`). */
+  readonly field?: string;
+  /** Which part of the request: the JSON body or the query string. */
+  readonly in?: 'body' | 'query';
+  readonly hint?: string;
+}
 
 export class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
     readonly headers: Readonly<Record<string, string>> = {},
+    readonly details?: HttpErrorDetails,
   ) {
     super(message);
   }
+}
+
+const BAD_TEXT_HINT = 'remove it: text must be valid Unicode without NUL (U+0000) or unpaired surrogates (\\ud800-\\udfff escapes)';
+
+/**
+ * The 400 for text no store downstream can keep (src/lib/text.ts): a NUL reaches PostgreSQL at the
+ * fleet hub and stops every edge's upload there, so it is refused where it comes in.
+ */
+export function badTextError(bad: BadText, where: 'body' | 'query'): HttpError {
+  return new HttpError(400, describeBadText(bad, where === 'body' ? 'body field' : 'query parameter'), {}, { code: 'TEXT_INVALID', field: bad.path, in: where, hint: BAD_TEXT_HINT });
+}
+
+/**
+ * Every query parameter's name and value, once per request, before any handler reads one. A
+ * repeated parameter is named with its index (`group[1]`). URL decoding turns malformed UTF-8
+ * into U+FFFD, so only a NUL (`%00`) can arrive here; the surrogate check costs nothing extra.
+ */
+export function refuseBadQuery(url: URL): void {
+  const seen = new Map<string, number>();
+  for (const [k, v] of url.searchParams) {
+    const n = seen.get(k) ?? 0;
+    seen.set(k, n + 1);
+    const badKey = findBadChar(k);
+    if (badKey) throw badTextError({ path: k, ...badKey }, 'query');
+    const bad = findBadChar(v);
+    if (bad) throw badTextError({ path: url.searchParams.getAll(k).length > 1 ? `${k}[${n}]` : k, ...bad }, 'query');
+  }
+}
+
+/**
+ * Cut `text` to at most `max` UTF-16 units without splitting a surrogate pair: a cut inside one
+ * would itself make the lone surrogate that every entry refuses.
+ */
+export function truncateText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const c = text.charCodeAt(max - 1);
+  return text.slice(0, c >= 0xd800 && c <= 0xdbff ? max - 1 : max);
 }
 
 export interface RouteContext {
@@ -49,15 +98,23 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
   return Buffer.concat(chunks);
 }
 
+/**
+ * The one JSON body parser of the API: an object, and no string in it (keys included) that a
+ * store downstream cannot keep. JSON escapes (`\u0000`, `\ud800`) make such text out of plain
+ * ASCII, so the check is on the parsed value.
+ */
 export async function readJson(req: IncomingMessage, limit: number): Promise<Record<string, unknown>> {
   const body = await readBody(req, limit);
+  let doc: unknown;
   try {
-    const doc = JSON.parse(body.toString('utf8')) as unknown;
-    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new Error('not an object');
-    return doc as Record<string, unknown>;
+    doc = JSON.parse(body.toString('utf8')) as unknown;
   } catch {
     throw new HttpError(400, 'body must be a JSON object');
   }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new HttpError(400, 'body must be a JSON object');
+  const bad = findBadText(doc);
+  if (bad) throw badTextError(bad, 'body');
+  return doc as Record<string, unknown>;
 }
 
 /** A photo upload: the raw body, JPEG / PNG / WebP. */
@@ -101,6 +158,7 @@ export function createRouter(routes: readonly Route[], authorize: (req: Incoming
       const params = match(r.pattern, segs);
       if (!params) continue;
       const who = authorize(c.req, r.role);
+      refuseBadQuery(c.url);
       await r.handle(c, params, who);
       return true;
     }

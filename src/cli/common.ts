@@ -1,6 +1,28 @@
 import { InvalidArgumentError } from 'commander';
 import { FacegateError, isFacegateError, errorMessage } from '../errors.ts';
+import { describeBadText, findBadChar } from '../lib/text.ts';
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../models/index.ts';
+
+/**
+ * Refuse a command line carrying text no store can keep (a NUL, a lone UTF-16 surrogate), naming
+ * the option it is the value of. Checked once for every command, before any module loads: a name
+ * or reason stored with a NUL travels to the fleet hub, whose PostgreSQL refuses it and stalls.
+ * Linux argv cannot carry either (execve stops at NUL; malformed UTF-8 arrives as U+FFFD), but an
+ * embedding program or another platform's argv can.
+ */
+export function refuseBadArguments(args: readonly string[]): void {
+  for (let i = 0; i < args.length; i++) {
+    const bad = findBadChar(args[i]);
+    if (!bad) continue;
+    const arg = args[i];
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    const prev = i > 0 ? args[i - 1] : '';
+    const where = eq > 0 && bad.index > eq ? arg.slice(0, eq) : /^--?[A-Za-z][\w-]*$/.test(prev) && !arg.startsWith('-') ? `the value of ${prev}` : `argument ${i + 1}`;
+    const index = eq > 0 && bad.index > eq ? bad.index - eq - 1 : bad.index;
+    const message = describeBadText({ path: '', index, kind: bad.kind }, where);
+    throw new FacegateError('BAD_ARGUMENT', message.replace(/: remove it.*$/, ''), { context: { argument: i + 1 }, hint: 'remove it: arguments must be valid Unicode text without NUL' });
+  }
+}
 
 /** Parse a positive integer option, with commander's own error format on bad input. */
 export function positiveInt(name: string) {

@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { describeError } from './common.ts';
+import { describeError, refuseBadArguments } from './common.ts';
 const program = new Command('facegate')
   .description('edge video stream processor for face-based access control')
   .version('0.1.0')
@@ -40,6 +40,13 @@ const COMMAND_MODULES: readonly { readonly commands: readonly string[]; readonly
   // Options on commands registered above (`enroll --hub`, `demo --fleet`): after them.
   { commands: ['enroll', 'demo'], load: async () => (await import('./hub.ts')).registerFleetOptions },
 ];
+
+try {
+  refuseBadArguments(process.argv.slice(2));
+} catch (e) {
+  process.stderr.write(`error: ${describeError(e)}\n`);
+  process.exit(1);
+}
 
 // The first word that is not an option names the command (facegate has no global options with values).
 const named = process.argv.slice(2).find((a) => !a.startsWith('-'));
