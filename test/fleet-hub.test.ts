@@ -3,17 +3,26 @@
  * outboxes (event log + forwarder): every event of both edges lands in PostgreSQL exactly once
  * (ids checked against the edges' logs), across a PostgreSQL outage and a replay outside
  * JetStream's de-duplication window (the primary key drops it); the API and the WebSocket show
- * the events with their node ids; node status is kept; bad PostgreSQL credentials are a clear error.
+ * the events with their node ids; node status is kept; bad PostgreSQL credentials are a clear error;
+ * an event PostgreSQL refuses for its content (a NUL, a lone surrogate) is quarantined, not retried.
  */
 import t from 'tap';
 import { watchEvents } from '../src/client/watch.ts';
 import { startHub } from '../src/fleet/hub.ts';
 import { FLEET_SINK_NAME } from '../src/fleet/forwarder.ts';
 import { createLogger } from '../src/log.ts';
-import { sleep, until } from './helpers/fleet.ts';
+import { jetstream } from '@nats-io/jetstream';
+import { natsClient, sleep, until } from './helpers/fleet.ts';
 import { edgeFleet, healthEvent, hubConfig, OPERATOR_TOKEN, testEdge, startFleetServers } from './helpers/fleet-setup.ts';
 
 const logger = createLogger({ level: 'silent' });
+
+/** A logger whose lines the test can read (pino JSON, warn and above). */
+function captureLogger(): { logger: ReturnType<typeof createLogger>; lines(): { level: number; msg?: unknown }[] } {
+  const out: string[] = [];
+  const logger = createLogger({ level: 'warn', destination: { write: (s: string) => void out.push(s) } });
+  return { logger, lines: () => out.map((l) => JSON.parse(l) as { level: number; msg?: unknown }) };
+}
 
 t.test('two edges -> hub -> PostgreSQL, exactly once; PG outage; replay outside the window; API + WS', async (t) => {
   const [s, p] = await startFleetServers(t);
@@ -132,10 +141,11 @@ t.test('wrong PostgreSQL password: a clear error, the hub keeps running and retr
   t.equal((await fetch(`${hub.api.url}/readyz`)).status, 503, 'not ready without PostgreSQL');
 });
 
-t.test('NATS down at the hub start, then wrong NATS credentials: the API answers, clear errors, the hub catches up', async (t) => {
+t.test('NATS down at the hub start, then poison messages, then wrong NATS credentials: the API answers, clear errors, bad content quarantined, the hub catches up', async (t) => {
   const [s, p] = await startFleetServers(t);
   await s.kill();
-  const hub = await startHub(hubConfig(s, p), { logger, port: 0 });
+  const hubLog = captureLogger();
+  const hub = await startHub(hubConfig(s, p), { logger: hubLog.logger, port: 0 });
   t.teardown(() => hub.close());
   await until('the outage is reported', () => /cannot reach NATS/.test(hub.status().nats.lastError ?? ''), 20_000);
   const live = await fetch(`${hub.api.url}/healthz`);
@@ -147,6 +157,44 @@ t.test('NATS down at the hub start, then wrong NATS credentials: the API answers
   t.teardown(() => edge.close());
   for (let i = 0; i < 20; i++) edge.bus.publish(healthEvent(i));
   await until('events at the hub once NATS is up', async () => (await hub.store.eventCount().catch(() => 0)) === 20, 30_000);
+
+  // Poison: an edge publishes events PostgreSQL's jsonb refuses (a NUL, a lone surrogate: valid
+  // JSON, valid NATS payloads) on its own subject, in one batch between good ones. The hub
+  // quarantines them with the reason and the raw bytes, alarms, and everything else keeps flowing.
+  const nc = await natsClient(s);
+  t.teardown(() => nc.close());
+  const js = jetstream(nc);
+  const raw = new Map<number, Uint8Array>();
+  // ... and one nested 10,000 deep (valid JSON under NATS' 1 MB; JSON.stringify cannot take it).
+  for (let id = 1; id <= 6; id++) {
+    const reason = id === 2 ? 'nul\u0000here' : id === 4 ? 'lone \ud800 surrogate' : 'fine';
+    const body = { v: 1, id, type: 'gate.opened', time: new Date().toISOString(), timeMs: Date.now(), gateId: 'g1', data: { reason, source: 'manual' } };
+    const json = JSON.stringify(body);
+    raw.set(id, new TextEncoder().encode(id === 6 ? `${json.slice(0, -2)},"deep":${'['.repeat(10_000)}${']'.repeat(10_000)}}}` : json));
+    await js.publish('facegate.hq.rogue-1.events.gate.opened', raw.get(id)!, { msgID: `rogue-1:${id}` });
+  }
+  for (let i = 0; i < 20; i++) edge.bus.publish(healthEvent(100 + i));
+  await until('the good events around the poison arrive', async () => (await hub.store.eventIds('rogue-1').catch(() => [])).length === 3 && (await hub.store.eventCount('late-1').catch(() => 0)) === 40, 15_000);
+  t.same(await hub.store.eventIds('rogue-1'), [1, 3, 5], 'the rest of the batch is stored');
+  const dead = await hub.store.deadLetters();
+  t.same(dead.map((d) => [d.nodeId, d.eventId, d.subject]), [2, 4, 6].map((id) => ['rogue-1', id, 'facegate.hq.rogue-1.events.gate.opened']), 'all three in the dead-letter table');
+  t.match(dead[0].reason, /data\.reason.*NUL/, `the reason names the field: ${dead[0].reason}`);
+  t.match(dead[1].reason, /data\.reason.*lone surrogate/);
+  t.same([...dead[0].raw], [...raw.get(2)!], 'the raw message is kept byte for byte');
+  t.same([...dead[1].raw], [...raw.get(4)!]);
+  t.match(dead[2].reason, /cannot be serialised as JSON/);
+  t.equal(dead[2].raw.length, raw.get(6)!.length);
+  t.equal(hub.status().deadLetters.count, 3, 'hub status counts them');
+  t.equal(hub.status().postgres.ready, true, 'PostgreSQL is not reported unavailable');
+  t.equal(hub.status().postgres.lastError, undefined);
+  const prom = await (await fetch(`${hub.api.url}/metrics`, { headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } })).text();
+  t.match(prom, /facegate_fleet_hub_dead_letters 3/, 'and /metrics');
+  t.match(prom, /facegate_fleet_hub_postgres_ready 1/);
+  const alarms = hubLog.lines().filter((l) => l.level >= 50 && /quarantined/.test(String(l.msg)));
+  t.equal(alarms.length, 3, 'one error line per quarantined message');
+  t.notOk(hubLog.lines().some((l) => /PostgreSQL not available/.test(String(l.msg))), 'never "PostgreSQL not available"');
+  // A redelivery (or a second publish after the de-duplication window) is not a second dead letter.
+  t.equal(await hub.store.quarantine([{ subject: dead[0].subject, streamSeq: dead[0].streamSeq, nodeId: 'rogue-1', site: 'hq', eventId: 2, msgId: 'rogue-1:2', headers: {}, reason: dead[0].reason, raw: dead[0].raw }]), 0);
 
   const c = hubConfig(s, p);
   const bad = { ...c, fleet: { ...c.fleet!, nats: { ...c.fleet!.nats, password: 'wrong-nats-password' } } };

@@ -4,9 +4,14 @@
  * the API's `since`, node status, and the gallery (identities, templates with their model id) as
  * the fleet's source of truth.
  *
+ * An event PostgreSQL refuses for its content (SQLSTATE class 22 / 54, or a body JSON cannot
+ * serialise) is a FLEET_BAD_MESSAGE with `context.content`, never "PostgreSQL unavailable": the hub
+ * quarantines it in `dead_letters` (reason + raw bytes) instead of retrying it forever.
+ *
  * Migrations are numbered and applied in order inside one transaction each, recorded in
  * fleet_schema; a hub started against a newer schema refuses to run.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import type { PostgresConfig } from '../config/fleet.ts';
@@ -80,6 +85,27 @@ const MIGRATIONS: readonly string[] = [
     op          TEXT NOT NULL CHECK (op IN ('put', 'delete'))
   );
   `,
+  `
+  -- Messages PostgreSQL refused for their content (a NUL or a lone surrogate in jsonb, ...):
+  -- quarantined so the rest of the fleet's events keep flowing. raw = the message data exactly as
+  -- it came (BYTEA keeps what TEXT / JSONB cannot); dedupe = sha256(subject, raw), so a redelivery
+  -- is not a second row.
+  CREATE TABLE dead_letters (
+    id          BIGSERIAL PRIMARY KEY,
+    dedupe      TEXT UNIQUE NOT NULL,
+    received_ms DOUBLE PRECISION NOT NULL,
+    subject     TEXT NOT NULL,
+    stream_seq  BIGINT,
+    node_id     TEXT,
+    site        TEXT,
+    event_id    BIGINT,
+    msg_id      TEXT,
+    headers     TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    raw         BYTEA NOT NULL
+  );
+  CREATE INDEX dead_letters_node ON dead_letters (node_id, event_id);
+  `,
 ];
 
 /** Advisory lock held by every transaction that writes events: hub ids are taken in commit order. */
@@ -102,6 +128,30 @@ export interface HubEventRow {
   /** From the message headers. */
   readonly version?: string | undefined;
 }
+
+/** A message quarantined because PostgreSQL (or the hub's check before it) refused its content. */
+export interface DeadLetter {
+  readonly subject: string;
+  readonly streamSeq: number | undefined;
+  readonly nodeId: string | undefined;
+  readonly site: string | undefined;
+  readonly eventId: number | undefined;
+  readonly msgId: string | undefined;
+  readonly headers: Readonly<Record<string, string>>;
+  /** Why: which field holds what (e.g. `data.reason: NUL at 3`), or PostgreSQL's refusal. */
+  readonly reason: string;
+  /** The message data exactly as received. */
+  readonly raw: Uint8Array;
+}
+
+export interface StoredDeadLetter extends DeadLetter {
+  readonly id: number;
+  readonly receivedMs: number;
+  readonly raw: Buffer;
+}
+
+/** JSON text with every NUL / lone surrogate escaped (JSON.stringify does that), for a TEXT column. */
+const storableText = (s: string): string => JSON.stringify(s).slice(1, -1);
 
 export interface InsertedEvent {
   readonly hubId: number;
@@ -176,12 +226,36 @@ export function postgresClientConfig(cfg: PostgresConfig): pg.PoolConfig {
   };
 }
 
+/**
+ * SQLSTATE class 22 (data exception: an untranslatable character, invalid JSON text, a value out of
+ * range) is about what was sent, not about the server: the same statement fails every time, so it
+ * must never be retried as an outage.
+ */
+export function isContentSqlState(code: string | undefined): boolean {
+  return typeof code === 'string' && code.startsWith('22');
+}
+
+/**
+ * SQLSTATE class 54 (program limit exceeded: e.g. jsonb nested deeper than the server's stack
+ * allows) is a property of the data too.
+ */
+const isLimitSqlState = (code: string | undefined): boolean => typeof code === 'string' && code.startsWith('54');
+
+/**
+ * A FleetError for an event that cannot be stored because of what it holds (PostgreSQL refused
+ * the data, or it cannot even be serialised): retrying is useless, quarantine it.
+ */
+export function isContentError(e: unknown): e is FleetError {
+  return e instanceof FleetError && e.code === 'FLEET_BAD_MESSAGE' && e.context.content === true;
+}
+
 /** A PostgreSQL failure as a FleetError with a fix (never the password). */
 export function classifyPgError(e: unknown, cfg: PostgresConfig): FleetError {
   if (e instanceof FleetError) return e;
   const msg = messageOf(e);
   const where = `${cfg.user}@${cfg.host}:${cfg.port}/${cfg.database}`;
   const code = (e as { code?: string })?.code;
+  if (isContentSqlState(code) || isLimitSqlState(code)) return new FleetError('FLEET_BAD_MESSAGE', `PostgreSQL ${where} refused the data (SQLSTATE ${code}: ${msg})`, { context: { where, sqlState: code, content: true }, hint: 'the message content cannot be stored (the hub quarantines such messages in dead_letters); PostgreSQL itself is available', cause: e });
   if (code === '28P01' || code === '28000') return new FleetError('FLEET_POSTGRES_UNAVAILABLE', `PostgreSQL ${where} refused the credentials (${msg})`, { context: { where }, hint: 'check fleet.hub.postgres user and passwordFile (and pg_hba.conf)', cause: e });
   if (code === '3D000') return new FleetError('FLEET_POSTGRES_UNAVAILABLE', `PostgreSQL ${where}: the database does not exist (${msg})`, { context: { where }, hint: `create it: createdb -O ${cfg.user} ${cfg.database}`, cause: e });
   return new FleetError('FLEET_POSTGRES_UNAVAILABLE', `cannot use PostgreSQL ${where} (${msg})`, { context: { where }, hint: 'check that PostgreSQL runs and fleet.hub.postgres host/port; the hub keeps retrying', cause: e });
@@ -337,6 +411,15 @@ export class HubStore {
    */
   async insertEvents(rows: readonly HubEventRow[], nowMs = Date.now()): Promise<InsertedEvent[]> {
     if (rows.length === 0) return [];
+    // Serialised before the transaction: a body JSON.stringify cannot take (nested thousands deep)
+    // is that event's fault, not the database's.
+    const bodies = rows.map((r) => {
+      try {
+        return JSON.stringify(r.body);
+      } catch (e) {
+        throw new FleetError('FLEET_BAD_MESSAGE', `event ${r.nodeId}:${r.eventId} cannot be serialised as JSON (${messageOf(e)}): nested too deeply?`, { context: { node: r.nodeId, eventId: r.eventId, content: true }, hint: 'the event cannot be stored; the hub quarantines it in dead_letters', cause: e });
+      }
+    });
     return this.eventsTx(async (c, added) => {
       const cols = 11;
       const values: unknown[] = [];
@@ -344,7 +427,7 @@ export class HubStore {
       rows.forEach((r, i) => {
         const b = i * cols;
         tuples.push(`(${Array.from({ length: cols }, (_, k) => `$${b + k + 1}`).join(', ')}, $${rows.length * cols + 1})`);
-        values.push(r.nodeId, r.eventId, r.site, r.type, r.timeMs, r.cameraId ?? null, r.gateId ?? null, r.identityId ?? null, JSON.stringify(r.body), i, r.version ?? null);
+        values.push(r.nodeId, r.eventId, r.site, r.type, r.timeMs, r.cameraId ?? null, r.gateId ?? null, r.identityId ?? null, bodies[i], i, r.version ?? null);
       });
       values.push(nowMs);
       // ord keeps the batch order for the hub ids; version rides along for the node rows.
@@ -386,6 +469,39 @@ export class HubStore {
       added.push(...inserted);
       return inserted;
     });
+  }
+
+  /**
+   * Quarantine messages whose content cannot be stored, in one transaction; a message already
+   * there (same subject and bytes: a redelivery) is not added again. Returns how many were new.
+   */
+  async quarantine(letters: readonly DeadLetter[], nowMs = Date.now()): Promise<number> {
+    if (letters.length === 0) return 0;
+    return this.tx(async (c) => {
+      let added = 0;
+      for (const d of letters) {
+        const dedupe = createHash('sha256').update(d.subject).update('\n').update(d.raw).digest('hex');
+        const r = await c.query(
+          `INSERT INTO dead_letters (dedupe, received_ms, subject, stream_seq, node_id, site, event_id, msg_id, headers, reason, raw)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (dedupe) DO NOTHING`,
+          [dedupe, nowMs, storableText(d.subject), d.streamSeq ?? null, d.nodeId === undefined ? null : storableText(d.nodeId), d.site === undefined ? null : storableText(d.site), d.eventId ?? null, d.msgId === undefined ? null : storableText(d.msgId), JSON.stringify(d.headers), storableText(d.reason), Buffer.from(d.raw)],
+        );
+        added += r.rowCount ?? 0;
+      }
+      return added;
+    });
+  }
+
+  /** The quarantined messages, oldest first (at most `limit`). */
+  async deadLetters(limit = 1000): Promise<StoredDeadLetter[]> {
+    const r = await this.q<{ id: string; received_ms: number; subject: string; stream_seq: string | null; node_id: string | null; site: string | null; event_id: string | null; msg_id: string | null; headers: string; reason: string; raw: Buffer }>('SELECT * FROM dead_letters ORDER BY id LIMIT $1', [limit]);
+    const num = (v: string | null): number | undefined => (v === null ? undefined : Number(v));
+    return r.rows.map((x) => ({ id: Number(x.id), receivedMs: x.received_ms, subject: x.subject, streamSeq: num(x.stream_seq), nodeId: x.node_id ?? undefined, site: x.site ?? undefined, eventId: num(x.event_id), msgId: x.msg_id ?? undefined, headers: JSON.parse(x.headers) as Record<string, string>, reason: x.reason, raw: x.raw }));
+  }
+
+  async deadLetterCount(): Promise<number> {
+    const r = await this.q<{ n: string }>('SELECT count(*) AS n FROM dead_letters');
+    return Number(r.rows[0]?.n ?? 0);
   }
 
   /**

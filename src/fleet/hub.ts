@@ -8,6 +8,9 @@
  * (node_id, event_id)) and acknowledged to JetStream only after the commit. A hub killed between
  * the two gets the batch again and drops it. PostgreSQL down: the batch is held and retried with
  * backoff (JetStream keeps the rest); NATS down: the client reconnects; neither stops the API.
+ * A message PostgreSQL refuses for its content (a NUL or a lone surrogate that jsonb cannot hold)
+ * is poison, not an outage: it is quarantined in the dead_letters table with the reason and its
+ * raw bytes, logged as an error, counted in status / metrics, and the rest of the batch goes on.
  */
 import { AckPolicy, DeliverPolicy, jetstream, type Consumer, type JsMsg } from '@nats-io/jetstream';
 import type { KV } from '@nats-io/kv';
@@ -25,7 +28,8 @@ import { openGalleryBucket, recordOf } from './gallery-kv.ts';
 import { createHubPassages } from './hub-passages.ts';
 import { openPassageBucket } from './passages-kv.ts';
 import { HubFeed, toHubEvent, type HubEvent } from './hub-feed.ts';
-import { HubStore, type HubEventRow, type StoredIdentity } from './hub-store.ts';
+import { HubStore, isContentError, type DeadLetter, type HubEventRow, type InsertedEvent, type StoredIdentity } from './hub-store.ts';
+import { findBadText } from '../lib/text.ts';
 import { startNatsLink, type NatsLink } from './nats.ts';
 import { mirrorSnapshots } from './snapshots.ts';
 import { createHubIdentityApi, type HubIdentityApi } from './hub-identities.ts';
@@ -59,6 +63,19 @@ export interface HubStatus {
   readonly galleryPending: number;
   /** Snapshot files mirrored from the object store since start. */
   readonly snapshotsMirrored: number;
+  /**
+   * Messages quarantined in PostgreSQL's dead_letters table because their content cannot be stored
+   * (the table's count; any at all deserves a look), and the newest this process quarantined.
+   */
+  readonly deadLetters: { readonly count: number; readonly last: HubDeadLetterSummary | undefined };
+}
+
+export interface HubDeadLetterSummary {
+  readonly subject: string;
+  readonly nodeId: string | undefined;
+  readonly eventId: number | undefined;
+  readonly reason: string;
+  readonly atMs: number;
 }
 
 export interface Hub {
@@ -115,6 +132,8 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
   let inserted = 0;
   let duplicates = 0;
   let galleryPending = 0;
+  let deadLetterCount = 0;
+  let lastDeadLetter: HubDeadLetterSummary | undefined;
   let kv: KV | undefined;
   // Anti-passback areas: the last passage per area + person, from the grants consumed below.
   const passages = createHubPassages({ fleet: f, logger: log });
@@ -137,6 +156,7 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
     for (let attempt = 0; !closed; attempt++) {
       try {
         await store.migrate();
+        deadLetterCount = await store.deadLetterCount();
         const recent = await store.recentEvents(feed.capacity);
         feed.push(recent.map((r) => toHubEvent(r.hubId, r.nodeId, r.site, r.body)));
         windowLoaded = true;
@@ -193,6 +213,60 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
     return { nodeId: where.node, site: where.site, eventId, type: String(body.type ?? where.type), timeMs: Number(body.timeMs ?? 0), cameraId: str(body.cameraId), gateId: str(body.gateId), identityId: str(body.identityId), body, version: m.headers?.get(HEADER_VERSION) || undefined };
   };
 
+  /** Why PostgreSQL refused a row, for a person: the field with a NUL / lone surrogate, else its own words. */
+  const refusal = (r: HubEventRow, e: FleetError): string => {
+    let bad: ReturnType<typeof findBadText>;
+    try {
+      bad = findBadText(r.body) ?? findBadText({ node: r.nodeId, site: r.site, version: r.version });
+    } catch {
+      // findBadText recurses: a body nested too deeply for it is described by `e` already.
+    }
+    if (!bad) return e.message;
+    return `${bad.path || 'event'}: ${bad.kind === 'nul' ? 'NUL (U+0000)' : 'lone surrogate'} at index ${bad.index} (PostgreSQL text and jsonb cannot hold it)`;
+  };
+  const deadLetterOf = (m: JsMsg, row: HubEventRow, reason: string): DeadLetter => {
+    const headers: Record<string, string> = {};
+    for (const k of m.headers?.keys() ?? []) headers[k] = m.headers?.get(k) ?? '';
+    return { subject: m.subject, streamSeq: m.seq, nodeId: row.nodeId, site: row.site, eventId: row.eventId, msgId: m.headers?.get('Nats-Msg-Id') || undefined, headers, reason, raw: m.data };
+  };
+  /**
+   * Store a batch in one transaction. When PostgreSQL refuses it for its content (SQLSTATE class
+   * 22 / 54, or a body that cannot be serialised), the rows go one by one: those refused are
+   * poison and go to dead_letters with the reason and their raw bytes, the others are stored.
+   * Poison is rare, so the fast path stays one transaction per batch, and what is quarantined is
+   * exactly what PostgreSQL refused (no guessing ahead of it). A content error never counts as an
+   * outage; any other error is thrown (the caller holds the batch and retries; the search is
+   * redone then, and a redelivered dead letter is not a second row).
+   */
+  const storeBatch = async (good: readonly { m: JsMsg; row: HubEventRow }[]): Promise<{ added: InsertedEvent[]; refused: number }> => {
+    const poison: { m: JsMsg; row: HubEventRow; reason: string }[] = [];
+    let added: InsertedEvent[];
+    let refused = 0;
+    try {
+      added = await store.insertEvents(good.map((g) => g.row));
+    } catch (e) {
+      if (!isContentError(e)) throw e;
+      added = [];
+      for (const g of good) {
+        try {
+          added.push(...(await store.insertEvents([g.row])));
+        } catch (e1) {
+          if (!isContentError(e1)) throw e1;
+          refused++;
+          poison.push({ ...g, reason: refusal(g.row, e1) });
+        }
+      }
+    }
+    if (poison.length > 0) {
+      deadLetterCount += await store.quarantine(poison.map((p) => deadLetterOf(p.m, p.row, p.reason)));
+      for (const p of poison) {
+        lastDeadLetter = { subject: p.m.subject, nodeId: p.row.nodeId, eventId: p.row.eventId, reason: p.reason, atMs: Date.now() };
+        log.error({ subject: p.m.subject, seq: p.m.seq, node: p.row.nodeId, site: p.row.site, eventId: p.row.eventId, reason: p.reason, deadLetters: deadLetterCount }, 'fleet hub: an event PostgreSQL cannot store was quarantined in dead_letters (the other events go on); see the table for the raw message');
+      }
+    }
+    return { added, refused };
+  };
+
   // The consumer: fetch a batch, insert it in one transaction, then ack.
   const consume = (async () => {
     await pgStart;
@@ -221,13 +295,14 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
       idle = 0;
       if (msgs.length === 0) continue;
       received += msgs.length;
-      const rows: HubEventRow[] = [];
+      const good: { m: JsMsg; row: HubEventRow }[] = [];
       const bad: JsMsg[] = [];
       for (const m of msgs) {
-        const r = toRow(m);
-        if (r) rows.push(r);
+        const row = toRow(m);
+        if (row) good.push({ m, row });
         else bad.push(m);
       }
+      const rows = good.map((g) => g.row);
       for (const m of bad) {
         log.warn({ subject: m.subject, seq: m.seq }, `fleet hub: a message that is not a facegate event${parseEventSubject(m.subject, f.names.subjectPrefix)?.node === f.nodeId ? ` (it claims the hub's own node id '${f.nodeId}')` : ''}; dropped`);
         m.term();
@@ -238,10 +313,10 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
       // Hold the batch until PostgreSQL takes it; JetStream redelivers after ack_wait if we die.
       for (let attempt = 0; !closed; attempt++) {
         try {
-          const added = await store.insertEvents(rows);
+          const { added, refused } = await storeBatch(good);
           pgOk();
           inserted += added.length;
-          duplicates += rows.length - added.length;
+          duplicates += rows.length - refused - added.length;
           break;
         } catch (e) {
           pgFailed(e);
@@ -340,6 +415,7 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
   gauge('duplicates', 'messages whose (node, event id) was already stored', () => duplicates);
   gauge('nats_connected', '1 when the hub is connected to NATS and its stream/consumer/bucket are ensured', () => (link.status().connected ? 1 : 0));
   gauge('postgres_ready', '1 when PostgreSQL took the last batch', () => (pgReady && pgError === undefined ? 1 : 0));
+  gauge('dead_letters', 'events quarantined in PostgreSQL dead_letters because their content cannot be stored (non-zero: look at the table)', () => deadLetterCount);
   gauge('passages_written', 'anti-passback passages written to the passages bucket since start', () => passages.written());
   gauge('gallery_pending', 'gallery changes not yet published to the KV bucket (last count)', () => galleryPending);
   gauge('api_window_events', 'events the API can replay from memory', () => feed.size());
@@ -385,7 +461,7 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
     store,
     feed,
     link,
-    status: () => ({ nats: { connected: link.status().connected, lastError: link.status().lastError }, postgres: { ready: pgReady && pgError === undefined, lastError: pgError?.describe() }, received, inserted, duplicates, galleryPending, snapshotsMirrored: snapshotMirror.mirrored() }),
+    status: () => ({ nats: { connected: link.status().connected, lastError: link.status().lastError }, postgres: { ready: pgReady && pgError === undefined, lastError: pgError?.describe() }, received, inserted, duplicates, galleryPending, snapshotsMirrored: snapshotMirror.mirrored(), deadLetters: { count: deadLetterCount, last: lastDeadLetter } }),
     putIdentity: async (identity) => {
       await store.putIdentity(identity);
       await flushGallery();
