@@ -1,7 +1,7 @@
 /**
  * The one place a request (HTTP or WebSocket upgrade) is authenticated: token from the headers,
- * role check, failures counted per remote address (429 with Retry-After past
- * server.limits.authFailuresPerMinute), every failure logged with the address and, when the token
+ * role check, failures counted per remote address (past server.limits.authFailuresPerMinute a
+ * failure gets 429 with Retry-After; a valid token with the role still passes), every failure logged with the address and, when the token
  * is known, its id (never the token), through a rate-limited log.
  */
 import type { IncomingMessage } from 'node:http';
@@ -36,16 +36,20 @@ export function createAuthGate(opts: AuthGateOptions): AuthGate {
     if (!opts.authEnabled) return { ok: true, principal: ANONYMOUS };
     const remote = req.socket.remoteAddress ?? 'unknown';
     const t = now();
+    const presented = presentedToken(req.headers);
+    const principal = authenticate(opts.tokens(), presented);
+    // Only failures are limited: a valid token passes even from an address over its failure budget,
+    // so a misconfigured client behind the operators' NAT cannot lock them out. The price: a limited
+    // address still learns which guess is right (200 among 429s), so the limit bounds the log and
+    // the work, not guessing; `config hash-token --generate` tokens (256 random bits) are beyond any
+    // guessing rate, and hash-token warns about short ones.
+    if (principal && hasRole(principal, role)) return { ok: true, principal };
     const retryAfter = failures.retryAfterSeconds(remote, t);
     if (retryAfter > 0) {
-      // Checked before the token: a blocked address learns nothing about its guesses.
       opts.metrics.authRateLimited.inc();
       opts.log.write('auth-rate-limited', 'warn', { remote, channel, retryAfterSec: retryAfter }, 'authentication rate limit: request refused');
       return { ok: false, status: 429, message: `too many failed authentications from ${remote}; retry in ${retryAfter} s`, headers: { 'Retry-After': String(retryAfter) } };
     }
-    const presented = presentedToken(req.headers);
-    const principal = authenticate(opts.tokens(), presented);
-    if (principal && hasRole(principal, role)) return { ok: true, principal };
     const reason: AuthFailureReason = principal ? 'insufficient-role' : presented ? 'invalid-token' : 'missing-token';
     const count = failures.record(remote, t);
     opts.metrics.authFailures.inc({ reason });
