@@ -2,7 +2,9 @@
  * The dashboard's server side without a browser or models: LiveFrames (encode at most once per
  * interval, shared by concurrent watchers, stale frames refused), Gallery.mergeUnknowns and the
  * unknown-clusters API, and the HTTP surface (static bundle with CSP and caching, the frame
- * endpoint, /v1/me, unknown routes by role, same-origin WebSocket, 404 for unknown routes).
+ * endpoint, /v1/me, unknown routes by role, same-origin WebSocket, 404 for unknown routes), and
+ * `X-Content-Type-Options: nosniff` on every kind of response (JSON, images, metrics, static files,
+ * errors, refused WebSocket upgrades).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +20,7 @@ import { EventBus, EventLog, type Event, type NewEvent } from '../src/events/ind
 import { openGallery } from '../src/gallery/index.ts';
 import { createLogger } from '../src/log.ts';
 import type { Frame } from '../src/types.ts';
+import { dataPath } from './helpers/data.ts';
 
 const VIEWER = 'dash-api-viewer-0123456789';
 const ADMIN = 'dash-api-admin-0123456789';
@@ -150,6 +153,8 @@ t.test('HTTP: static bundle, frame endpoint, /v1/me, unknowns by role, same-orig
       liveFrames: live,
       unknowns: createUnknownsApi({ gallery, recentUnknownEvents: () => [], snapshotFile: () => undefined, identities: {} as IdentityApi, publish: () => undefined, logger: createLogger({ level: 'silent' }) }),
       webRoot: web,
+      // A real JPEG as the snapshot store's one file.
+      snapshotPath: (id) => (id === 'snap_00000001' ? dataPath('identities/deepface/mark/img57.jpg') : undefined),
     },
     { bind: '127.0.0.1', port: 0 },
   );
@@ -200,4 +205,38 @@ t.test('HTTP: static bundle, frame endpoint, /v1/me, unknowns by role, same-orig
     });
   t.equal(await connect(base), 101, 'the dashboard served by this server may open the WebSocket');
   t.equal(await connect('http://evil.example'), 403, 'another origin may not');
+
+  // Every response says nosniff: a browser must never guess a type (a JSON error or a JPEG read as HTML).
+  const kinds: [string, Promise<Response>][] = [
+    ['static page', get('/')],
+    ['static asset', get('/assets/app-ABCDEFGH12.js')],
+    ['304 revalidation', get('/', undefined, { headers: { 'if-none-match': page.headers.get('etag') ?? '' } })],
+    ['health probe', get('/healthz')],
+    ['readiness probe', get('/readyz')],
+    ['metrics', get('/metrics', VIEWER)],
+    ['JSON', get('/v1/me', VIEWER)],
+    ['JSON HEAD', get('/v1/me', VIEWER, { method: 'HEAD' })],
+    ['live frame JPEG', get('/v1/cameras/door/frame', VIEWER)],
+    ['snapshot JPEG', get('/v1/snapshots/snap_00000001', VIEWER)],
+    ['401', get('/v1/me')],
+    ['400 token in URL', get('/v1/me?token=x', VIEWER)],
+    ['400 bad JSON', get(`/v1/unknowns/x/merge`, ADMIN, { method: 'POST', body: '{', headers: { 'content-type': 'application/json' } })],
+    ['404 API', get('/v1/nothing', VIEWER)],
+    ['404 outside the API', get('/nothing.txt')],
+    ['503 frame', get('/v1/cameras/yard/frame', VIEWER)],
+  ];
+  for (const [what, pending] of kinds) {
+    const r = await pending;
+    await r.arrayBuffer();
+    t.equal(r.headers.get('x-content-type-options'), 'nosniff', `${what} (${r.status} ${r.headers.get('content-type') ?? ''}): nosniff`);
+  }
+  const refused = await new Promise<Record<string, string | string[] | undefined>>((resolve) => {
+    const ws = new WebSocket(wsUrl, ['facegate.v1', `facegate.token.${VIEWER}`], { headers: { origin: 'http://evil.example' } });
+    ws.once('unexpected-response', (_req, res) => {
+      res.resume();
+      resolve(res.headers);
+    });
+    ws.once('error', () => undefined);
+  });
+  t.equal(refused['x-content-type-options'], 'nosniff', 'a refused WebSocket upgrade (plain-text 403 on the raw socket): nosniff');
 });

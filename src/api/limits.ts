@@ -90,7 +90,7 @@ export function writeRawResponse(socket: Duplex, status: number, statusText: str
   const extra = Object.entries(headers)
     .map(([k, v]) => `${k}: ${v}\r\n`)
     .join('');
-  socket.end(`HTTP/1.1 ${status} ${statusText}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\nCache-Control: no-store\r\n${extra}Content-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`);
+  socket.end(`HTTP/1.1 ${status} ${statusText}\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\nCache-Control: no-store\r\n${extra}Content-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`);
   // end() flushes then half-closes; destroy after a moment in case the peer never closes its side.
   const cut = setTimeout(() => socket.destroy(), 1000);
   cut.unref();

@@ -31,6 +31,9 @@ export async function startApiServer(deps: ApiDeps, opts: ApiOptions): Promise<A
 
   let guard: ReturnType<typeof limitConnections> | undefined;
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    // Every response, whatever route or error writes it: no browser may guess another type than the
+    // one declared (a JSON error or a JPEG rendered as HTML).
+    res.setHeader('x-content-type-options', 'nosniff');
     const over = guard?.refusedReason(req.socket);
     if (over && guard) return sendJson(res, 503, { error: guard.refusedMessage(over) }, { connection: 'close', 'retry-after': '1' });
     routes(req, res);
