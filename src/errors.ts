@@ -21,7 +21,8 @@ export type ErrorCode =
   | 'PROFILE_INVALID'
   | 'NO_TIER_FITS'
   | 'DATA_MISSING'
-  | 'ENROLL_REJECTED';
+  | 'ENROLL_REJECTED'
+  | 'PORT_UNAVAILABLE';
 
 export type ErrorContext = Readonly<Record<string, string | number | boolean | undefined>>;
 

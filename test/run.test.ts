@@ -117,6 +117,43 @@ t.test('hot reload: add c, remove a, b keeps running untouched; an invalid edit 
   t.notOk(logLines.some((l) => JSON.stringify(l).includes(OPERATOR) || JSON.stringify(l).includes(VIEWER)), 'no token in the logs');
 });
 
+t.test('a second facegate on the same port exits at once with one clear line, starting nothing; SIGTERM during start-up stops', async (t) => {
+  const port = Number(new URL(url).port);
+  const second = join(dir, 'second.yaml');
+  const secondConfig = { ...config(['b']), server: { port }, gallery: { db: 'second-gallery.sqlite' }, events: { db: 'second-events.sqlite', snapshots: { dir: 'second-snapshots' } } };
+  writeFileSync(second, stringify(secondConfig));
+  const runTo = async (args: string[], signalOn?: RegExp): Promise<{ code: number | null; signal: string | null; stderr: string; ms: number }> => {
+    const t0 = Date.now();
+    const p = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    let signalled = false;
+    p.stderr?.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (signalOn && !signalled && signalOn.test(stderr)) {
+        signalled = true;
+        p.kill('SIGTERM');
+      }
+    });
+    const killer = setTimeout(() => p.kill('SIGKILL'), 45_000);
+    // 'close', not 'exit': stderr is read to its end first.
+    const [code, signal] = await new Promise<[number | null, string | null]>((r) => p.once('close', (c, s) => r([c, s])));
+    clearTimeout(killer);
+    return { code, signal, stderr, ms: Date.now() - t0 };
+  };
+  const busy = await runTo(['run', '--config', second]);
+  t.equal(busy.code, 1, `exits 1 (${busy.ms} ms)`);
+  t.match(busy.stderr, /error: cannot listen on 127\.0\.0\.1:\d+: the port is in use \(EADDRINUSE\)/, 'one clear line naming the port');
+  t.match(busy.stderr, /fix: .*server\.port/, 'and the fix');
+  t.notMatch(busy.stderr, /camera up|facegate running/, 'no camera started, no API claimed');
+  t.ok(busy.ms < 30_000, 'fails before loading models and cameras');
+  // Start-up on a free port, SIGTERM as soon as the models are loaded (cameras not yet started):
+  // the process stops cleanly, not a zombie.
+  writeFileSync(second, stringify({ ...secondConfig, server: { port: 0 } }));
+  const early = await runTo(['run', '--config', second], /recognition thresholds/);
+  t.equal(early.code, 0, `SIGTERM during start-up stops it, exit 0 (${early.ms} ms)`);
+  t.match(early.stderr, /stopped during start-up|"stopping"/, 'and says so');
+});
+
 t.test('identities API: enrollment by photo upload (admin), clear rejections, CRUD', async (t) => {
   const call = (path: string, token: string, init: RequestInit = {}): Promise<Response> => fetch(`${url}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers ?? {}) } });
   const jpeg = (file: string): RequestInit => ({ method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: readFileSync(dataPath(file)) });

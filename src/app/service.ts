@@ -28,6 +28,8 @@ import { startServiceOutputs } from './outputs.ts';
 import { refusingIdentityApi, refusingUnknownsApi, snapshotFile, startFleetEdge, type FleetEdge } from '../fleet/edge.ts';
 import { startAccessControl, type AccessControl, type RecognitionSettings } from '../../streams/access-control.ts';
 import { apiServerOptions } from './api-options.ts';
+import { assertPortFree, portError } from './port.ts';
+import { Lifetime } from '../lib/lifetime.ts';
 
 export interface ServiceOptions {
   readonly logger: Logger;
@@ -38,6 +40,8 @@ export interface ServiceOptions {
   readonly metrics?: Metrics;
   /** How often a system.health event is published (default 30 s). */
   readonly healthIntervalMs?: number;
+  /** Aborting it during start-up stops what already started and rejects (SIGTERM while loading models). */
+  readonly signal?: AbortSignal;
 }
 
 export interface Service {
@@ -65,18 +69,41 @@ const DAY_MS = 86_400_000;
 
 export { recognitionSettings } from './models.ts';
 
+/**
+ * Start everything, or nothing: a part that fails to start (a busy port, a broken model, an
+ * unreadable store) stops every part started before it, and the error is rethrown for the caller
+ * to report once. The API port is checked before anything else, so a second facegate on the same
+ * port fails in milliseconds instead of after its models load.
+ */
 export async function startService(initial: Config, opts: ServiceOptions): Promise<Service> {
+  const lifetime = new Lifetime();
+  try {
+    await assertPortFree(apiServerOptions(initial, opts.port));
+    return await startParts(initial, opts, lifetime);
+  } catch (e) {
+    for (const f of await lifetime.close()) opts.logger.warn({ part: f.name, err: f.error }, 'stopping a part after a failed start failed');
+    throw e;
+  }
+}
+
+async function startParts(initial: Config, opts: ServiceOptions, lifetime: Lifetime): Promise<Service> {
   const log = opts.logger;
   const metrics = opts.metrics ?? createMetrics();
+  const started = (): void => opts.signal?.throwIfAborted();
   let config = initial;
   // Storage first: a bad path fails here, before any model is loaded.
   const gallery = openGallery(config.gallery.db);
+  lifetime.add('gallery', () => gallery.close());
   const eventLog = new EventLog(config.events.db, { retention: { maxAgeMs: config.events.retention.maxAgeDays * DAY_MS, maxCount: config.events.retention.maxEvents } });
+  lifetime.add('event log', () => eventLog.close());
   const bus = new EventBus(eventLog);
+  lifetime.add('event bus', () => bus.close());
   const snapshots = new SnapshotStore(config.events.snapshots.dir, { retentionMs: config.events.snapshots.retentionDays * DAY_MS, maxFiles: 100_000 });
 
   // Shared model sessions (src/app/models.ts): one per detector tier x size, one embedder, mask and liveness.
   const models = await loadServiceModels(config.models, metrics, log);
+  lifetime.add('models', () => models.close());
+  started();
   const { embedderRaw, embedder, mask, liveness } = models;
   // A model change needs nobody re-enrolled: templates for the configured embedder are built from
   // the stored enrollment crops (once; later starts find nothing missing). It warns, by name,
@@ -86,8 +113,10 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
   log.info({ embedder: embedder.modelId, thresholds: recognition.thresholds, source: recognition.source }, 'recognition thresholds');
 
   for (const c of config.cameras) await models.ensureDetector(c);
+  started();
 
   const manual$ = new Subject<ManualRequest>();
+  lifetime.add('manual requests', () => manual$.complete());
   // Fleet mode: the passage follower (started below with the fleet edge) feeds the gates' areas.
   const areaInputs$ = new Subject<AreaInput>();
   let gates: readonly GatePolicy[] = parseGates(config.gates);
@@ -103,6 +132,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
     opts.onPublished?.(e);
   };
   const counting = bus.events$.subscribe(countEvent);
+  lifetime.add('event counters', () => counting.unsubscribe());
 
   const cameraEntries = new Map(config.cameras.map((c) => [c.id, c]));
   // The dashboard's live tiles: the newest frame per camera, encoded only when someone watches.
@@ -132,6 +162,10 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
     // Read per recognition: a hot-reloaded camera's new zones apply at once.
     zonesFor: (id) => cameraEntries.get(id)?.zones ?? [],
   });
+  lifetime.add('cameras', async () => {
+    access.stop();
+    await access.drain();
+  });
 
   // Counters to Prometheus: the stream keeps plain cumulative counts, sampled once a second.
   const countsNow = (): Map<string, CameraCounts> => new Map([...access.counters].map(([id, c]) => [id, cameraCounts(c)]));
@@ -149,6 +183,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
     cooldownRepeatsSeen = access.gateStats.cooldownRepeats;
   }, 1000);
   sampler.unref();
+  lifetime.add('metrics sampler', () => clearInterval(sampler));
   let cooldownRepeatsSeen = 0;
   // Retention: events and snapshots pruned hourly (and once at start).
   const prune = (): void => {
@@ -162,8 +197,10 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
   prune();
   const pruner = setInterval(prune, 3_600_000);
   pruner.unref();
+  lifetime.add('retention', () => clearInterval(pruner));
 
   const enrollment = createUploadEnrollment({ detectorOptions: models.detectorOptions, embedder: embedderRaw });
+  lifetime.add('enrollment', () => enrollment.close());
   // An area gate also says how current its area state is (fleet mode: fresh / stale; else local).
   const gateView = (g: GatePolicy) => {
     const state = access.gateState$.value;
@@ -199,6 +236,7 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
     snapshot: async (id) => readFile(snapshots.path(id, 'face')).catch(() => undefined),
     manual: (gateId, action, by, reason) => gateApi.manual(gateId, action, by, reason),
   });
+  lifetime.add('outputs', () => outputs.close());
 
   // Fleet mode (src/fleet, issue 10): the log forwarded to the hub after its own cursor, the
   // gallery following the hub's; gates keep deciding here whatever the network does.
@@ -206,7 +244,9 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
     config.fleet?.role === 'edge'
       ? startFleetEdge({ fleet: config.fleet, gallery, bus, eventsDb: config.events.db, logger: log, metrics, snapshotPath: (id, kind) => snapshotFile(snapshots, id, kind), hasAreaGates: () => gates.some((g) => g.antiPassback?.area !== undefined) })
       : undefined;
+  if (fleet) lifetime.add('fleet', () => fleet.close());
   const areaFeed = fleet?.passages.inputs$.subscribe(areaInputs$);
+  if (areaFeed) lifetime.add('area feed', () => areaFeed.unsubscribe());
   // Area gates name the area state in system.health (stale: the box decides from local state).
   const areaHealth = () => (fleet && gates.some((g) => g.antiPassback?.area !== undefined) ? [{ name: 'fleet-areas', connected: fleet.passages.status().mode === 'fresh', lag: 0, lastError: fleet.passages.status().reason }] : []);
 
@@ -240,9 +280,14 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
     publishHealth().catch((err: unknown) => log.warn({ err }, 'system.health not published'));
   }, opts.healthIntervalMs ?? 30_000);
   healthTimer.unref();
+  lifetime.add('system.health', () => {
+    closed = true;
+    clearInterval(healthTimer);
+  });
 
   // The API's identity management: as above, plus the dashboard's look-alike check on every photo.
   const apiIdentities = createCheckedIdentityApi({ gallery, enroll: (photo) => enrollment.enroll(photo), publish: (event) => bus.publish(event), logger: log, threshold: () => recognition.thresholds.unmasked });
+  started();
   const api = await startApiServer(
     {
       events: {
@@ -300,7 +345,11 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
       webRoot: webRoot(),
     },
     apiServerOptions(config, opts.port),
-  );
+  ).catch((e: unknown) => {
+    throw portError(e, apiServerOptions(config, opts.port)) ?? e;
+  });
+  lifetime.add('api', () => api.close());
+  started();
   log.info({ url: api.url, cameras: config.cameras.map((c) => c.id), gates: gates.map((g) => g.id), identities: gallery.stats().identities }, 'facegate running');
 
   const reload = async (next: Config, diff: ConfigDiff): Promise<string[]> => {
@@ -354,24 +403,12 @@ export async function startService(initial: Config, opts: ServiceOptions): Promi
     reload,
     done: access.done,
     close: async () => {
-      if (closed) return;
-      closed = true;
-      clearInterval(sampler);
-      clearInterval(healthTimer);
-      clearInterval(pruner);
+      if (lifetime.closed) return;
+      // Sources first, and their in-flight work finished, so the last events are in the log
+      // before the sinks and the API close; then every part in reverse order of its start.
       access.stop();
       await access.drain();
-      manual$.complete();
-      await api.close();
-      await outputs.close();
-      areaFeed?.unsubscribe();
-      await fleet?.close();
-      counting.unsubscribe();
-      bus.close();
-      eventLog.close();
-      gallery.close();
-      await enrollment.close();
-      await models.close();
+      for (const f of await lifetime.close()) log.warn({ part: f.name, err: f.error }, 'a part failed to stop');
     },
   };
 }

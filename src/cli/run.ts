@@ -12,13 +12,23 @@ import { runDemo } from '../demo/demo.ts';
 import { createLogger } from '../log.ts';
 import { describeError, nonNegativeInt } from './common.ts';
 
-/** Resolves on the first SIGINT/SIGTERM (a second one exits at once). */
+/** How long a stop may take before the process exits anyway: SIGTERM always stops. */
+const STOP_DEADLINE_MS = 20_000;
+
+/**
+ * Resolves on the first SIGINT/SIGTERM and aborts the controller (a start-up in progress stops);
+ * a second signal exits at once, and so does a stop that takes longer than STOP_DEADLINE_MS.
+ */
 function untilSignal(): { promise: Promise<string>; controller: AbortController } {
   const controller = new AbortController();
   const promise = new Promise<string>((resolve) => {
     const on = (sig: string) => () => {
       if (controller.signal.aborted) process.exit(130);
       controller.abort();
+      setTimeout(() => {
+        process.stderr.write(`error: facegate did not stop within ${STOP_DEADLINE_MS / 1000} s of ${sig}: exiting\n`);
+        process.exit(1);
+      }, STOP_DEADLINE_MS).unref();
       resolve(sig);
     };
     process.once('SIGINT', on('SIGINT'));
@@ -38,8 +48,19 @@ export function registerRunCommands(program: Command): void {
       const config = loadConfig(o.config);
       const log = createLogger({ level: config.logging.level });
       for (const w of configWarnings(config)) log.warn({ config: o.config }, w);
-      const { promise } = untilSignal();
-      const service = await startService(config, { logger: log, port: o.port });
+      const { promise, controller } = untilSignal();
+      let service: Awaited<ReturnType<typeof startService>>;
+      try {
+        service = await startService(config, { logger: log, port: o.port, signal: controller.signal });
+      } catch (e) {
+        // Whatever had started is stopped already (startService unwinds): one line, then exit.
+        if (controller.signal.aborted) {
+          log.info('stopped during start-up');
+          process.exit(0);
+        }
+        process.stderr.write(`error: ${describeError(e)}\n`);
+        process.exit(1);
+      }
       const watcher = o.watch
         ? watchConfig(o.config, {
             initial: config,
