@@ -1,7 +1,7 @@
 /**
  * The fleet commands as a person types them, against a real nats-server and PostgreSQL:
- * `facegate enroll --hub` (real models), `facegate hub-identities list|remove`, and the clear
- * errors of a config without fleet.hub.
+ * `facegate enroll --hub` (real models), `facegate hub-identities list|remove`, the clear
+ * errors of a config without fleet.hub, and a second `facegate hub` on a busy port (exits, no zombie).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +13,8 @@ import { DEMO_CAST, demoDataDir } from '../src/demo/demo.ts';
 import { HubStore } from '../src/fleet/hub-store.ts';
 import { createLogger } from '../src/log.ts';
 import { natsSection } from './helpers/fleet-setup.ts';
-import { ROOT } from './helpers/fleet-procs.ts';
+import { ROOT, spawnFacegate } from './helpers/fleet-procs.ts';
+import { sleep, until } from './helpers/fleet.ts';
 import { NatsServer } from './helpers/nats.ts';
 import { Postgres } from './helpers/postgres.ts';
 
@@ -68,4 +69,28 @@ t.test('enroll --hub, hub-identities list / remove', async (t) => {
   const missing = facegate('enroll', '--hub', '--name', 'X', photo);
   t.equal(missing.status, 1);
   t.match(missing.stderr, /--hub needs the hub's config/);
+
+  // A second `facegate hub` on the first one's port: it must not become a zombie (connected to
+  // NATS and PostgreSQL, taking batches, without its API). It stops what it started and exits
+  // non-zero with one clear line; the first hub is untouched and stops on SIGTERM.
+  const runYaml = join(dir, 'hub-run.yaml');
+  writeFileSync(runYaml, stringify({ logging: { level: 'warn' }, events: { snapshots: { dir: join(dir, 'snapshots') } }, fleet: { nodeId: 'hub', site: 'hq', role: 'hub', nats: natsSection(s), hub: { postgres: pgSection } } }));
+  const first = spawnFacegate(['hub', '--config', runYaml, '--port', '0']);
+  t.teardown(() => first.kill('SIGKILL'));
+  await until('the first hub is ready', () => first.lines.some((l) => l.includes('"hub":"ready"')), 30_000);
+  const { port, url } = JSON.parse(first.lines.find((l) => l.includes('"hub":"ready"')) ?? '{}') as { port: number; url: string };
+  const t0 = Date.now();
+  const second = spawnFacegate(['hub', '--config', runYaml, '--port', String(port)]);
+  t.teardown(() => second.kill('SIGKILL'));
+  const exited = await Promise.race([second.exited().then(() => true), sleep(20_000).then(() => false)]);
+  t.ok(exited, `the second hub exited (${Date.now() - t0} ms)`);
+  t.not(second.child.exitCode, 0, `non-zero exit: ${second.child.exitCode}`);
+  const errors = second.stderrTail().split('\n').filter((l) => l.startsWith('error:'));
+  t.equal(errors.length, 1, `one error line: ${errors.join(' | ')}`);
+  t.match(errors[0], new RegExp(`port ${port}.*in use`), 'it names the port and the cause');
+  t.notOk(second.stderrTail().includes(p.password), 'no password on stderr');
+  t.equal((await fetch(`${url}/healthz`)).status, 200, 'the first hub still answers');
+  const t1 = Date.now();
+  await Promise.race([first.kill('SIGTERM'), sleep(15_000)]);
+  t.equal(first.child.exitCode, 0, `the first hub stops on SIGTERM with 0 (${Date.now() - t1} ms)`);
 });

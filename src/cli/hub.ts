@@ -24,18 +24,53 @@ export function registerHubCommand(program: Command): void {
       if (!config.fleet) throw new FleetError('FLEET_CONFIG_INVALID', `${o.config} has no fleet: section`, { hint: 'add fleet: { nodeId, site, nats: { servers, ... }, hub: { postgres: { ... } } } (see config/default.yaml)' });
       const log = createLogger({ level: config.logging.level });
       for (const w of configWarnings(config)) log.warn({ config: o.config }, w);
-      const hub = await startHub(config, { logger: log, port: o.port });
+      // Signals are ours from the first moment: a SIGTERM during start-up stops the hub as soon as
+      // it is up (or failed); a second one, or a close that hangs, exits at once.
+      let stopRequested = false;
+      let onStop: (() => void) | undefined;
+      const onSignal = (signal: NodeJS.Signals): void => {
+        if (stopRequested) {
+          log.warn({ signal }, 'second signal while stopping: exiting now');
+          process.exit(1);
+        }
+        stopRequested = true;
+        onStop?.();
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      let hub: Awaited<ReturnType<typeof startHub>>;
+      try {
+        hub = await startHub(config, { logger: log, port: o.port });
+      } catch (e) {
+        // startHub stopped whatever it had started; say why in one line and leave.
+        await writeErr(`error: ${oneLine(e)}`);
+        process.exit(1);
+      }
       // One line on stdout for scripts and tests: where the API listens.
       process.stdout.write(`${JSON.stringify({ hub: 'ready', url: hub.api.url, port: hub.api.port })}\n`);
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', () => resolve());
-        process.once('SIGTERM', () => resolve());
-      });
+      if (!stopRequested) await new Promise<void>((resolve) => (onStop = resolve));
       log.info('stopping the hub');
+      const deadline = setTimeout(() => {
+        log.error({ afterMs: CLOSE_DEADLINE_MS }, 'the hub did not stop in time; exiting');
+        process.exit(1);
+      }, CLOSE_DEADLINE_MS);
+      deadline.unref();
       await hub.close();
       process.exit(0);
     });
 }
+
+/** How long a stopping hub may take (the consumer's batch, the NATS drain) before it exits anyway. */
+const CLOSE_DEADLINE_MS = 15_000;
+
+/** An error as one line: the message, then the fix. */
+function oneLine(e: unknown): string {
+  const err = e instanceof FleetError ? e : undefined;
+  const message = (err?.message ?? (e instanceof Error ? e.message : String(e))).replace(/\s*\n\s*/g, ' ');
+  return err?.hint ? `${message} (fix: ${err.hint})` : message;
+}
+
+const writeErr = (line: string): Promise<void> => new Promise((r) => process.stderr.write(`${line}\n`, () => r()));
 
 function hubConfig(file: string | undefined): ReturnType<typeof loadConfig> {
   if (!file) throw new FleetError('FLEET_CONFIG_INVALID', '--hub needs the hub\'s config', { hint: 'add --hub-config HUB.yaml (the file `facegate hub` runs with)' });

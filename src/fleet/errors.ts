@@ -20,7 +20,9 @@ export type FleetErrorCode =
   /** A message or a gallery record that cannot be used (skipped, logged). */
   | 'FLEET_BAD_MESSAGE'
   /** An operation the fleet role does not allow (edge enrollment in fleet mode). */
-  | 'FLEET_REFUSED';
+  | 'FLEET_REFUSED'
+  /** A part of the hub could not start (its API port in use, its snapshot folder); nothing is left running. */
+  | 'FLEET_HUB_START';
 
 export type FleetErrorContext = ErrorContext;
 

@@ -100,6 +100,26 @@ function fleetOf(config: Config): FleetConfig & { hub: NonNullable<FleetConfig['
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
 
+/** The hub's snapshot folder (mirrored from the object store, served by the API), made if missing. */
+function openSnapshotFolder(config: Config): SnapshotStore {
+  try {
+    return new SnapshotStore(config.events.snapshots.dir, { retentionMs: config.events.snapshots.retentionDays * 86_400_000, maxFiles: 1_000_000 });
+  } catch (e) {
+    throw new FleetError('FLEET_HUB_START', `the hub cannot use its snapshot folder ${config.events.snapshots.dir}: ${messageOf(e)}`, { context: { path: config.events.snapshots.dir }, hint: 'set events.snapshots.dir to a folder the service user can write', cause: e });
+  }
+}
+
+/** The API could not listen: name the address and the likely cause (another hub on the port). */
+function hubStartError(e: unknown, config: Config, portOverride: number | undefined): FleetError {
+  if (e instanceof FleetError) return e;
+  const code = (e as { code?: string })?.code;
+  const where = `${config.server.bind}:${portOverride ?? config.server.port}`;
+  if (code === 'EADDRINUSE') return new FleetError('FLEET_HUB_START', `the hub's API cannot listen on ${where}: port ${portOverride ?? config.server.port} is already in use (another facegate hub or service?)`, { context: { address: where }, hint: 'stop the other process, or give this hub a free port (server.port, or --port)', cause: e });
+  if (code === 'EACCES') return new FleetError('FLEET_HUB_START', `the hub's API may not listen on ${where} (permission denied)`, { context: { address: where }, hint: 'use a port above 1023, or give the service the capability to bind low ports', cause: e });
+  if (code === 'EADDRNOTAVAIL') return new FleetError('FLEET_HUB_START', `the hub's API cannot listen on ${where}: no such address on this machine`, { context: { address: where }, hint: 'set server.bind to an address of this machine (e.g. 0.0.0.0 or 127.0.0.1)', cause: e });
+  return new FleetError('FLEET_HUB_START', `the hub's API cannot listen on ${where}: ${messageOf(e)}`, { context: { address: where }, hint: 'check server.bind and server.port', cause: e });
+}
+
 export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
   const f = fleetOf(config);
   const log = opts.logger.child({ fleet: 'hub' });
@@ -151,27 +171,10 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
     pgError = undefined;
   };
 
-  // PostgreSQL: migrate (retried until it works), then load the API's window.
-  const pgStart = (async () => {
-    for (let attempt = 0; !closed; attempt++) {
-      try {
-        await store.migrate();
-        deadLetterCount = await store.deadLetterCount();
-        const recent = await store.recentEvents(feed.capacity);
-        feed.push(recent.map((r) => toHubEvent(r.hubId, r.nodeId, r.site, r.body)));
-        windowLoaded = true;
-        feed.push(early.splice(0));
-        pgReady = true;
-        pgOk();
-        log.info({ events: feed.size(), lastId: feed.lastId() }, 'fleet hub: PostgreSQL ready');
-        return;
-      } catch (e) {
-        pgFailed(e);
-        await sleep(backoffDelay(attempt, backoff, Math.random()));
-      }
-    }
-  })();
-
+  // Nothing below touches the network until the API holds its port: a second hub on a busy port
+  // fails here, before it connects to NATS (where it would take batches from the shared consumer
+  // and die holding them) or PostgreSQL.
+  const snapshotStore = openSnapshotFolder(config);
   // Identities over the API: models loaded at the first enrollment only.
   let models: Promise<{ embedder: Embedder; upload: UploadEnrollment }> | undefined;
   const enrollPhoto = async (photo: Buffer) => {
@@ -179,317 +182,362 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
     return (await models).upload.enroll(photo);
   };
   const hubIdentities: HubIdentityApi | undefined = opts.identities ? undefined : createHubIdentityApi({ store, enroll: enrollPhoto, logger: log, origin: { nodeId: f.nodeId, site: f.site } });
-  void pgStart.then(() => hubIdentities?.changed(undefined));
-
-  const link = startNatsLink({
-    config: f.nats,
-    name: `facegate-hub-${f.nodeId}`,
-    logger: log,
-    onConnect: async (nc: NatsConnection) => {
-      await ensureEventsStream(nc, f);
-      const jsm = await manager(nc);
-      await jsm.consumers.add(f.names.eventsStream, { durable_name: f.names.hubConsumer, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ack_wait: 30_000 * NS_PER_MS, max_ack_pending: 20_000 });
-      kv = await openGalleryBucket(nc, f.names.galleryBucket, true);
-      passages.setBucket(await openPassageBucket(nc, f.names.passagesBucket, { ttlMs: f.passages.ttlHours * 3_600_000 }));
-    },
-  });
-
-  const toRow = (m: JsMsg): HubEventRow | undefined => {
-    // Node and site come from the subject (what NATS permissions govern), never from a header.
-    const where = parseEventSubject(m.subject, f.names.subjectPrefix);
-    const id = parseMessageId(m.headers?.get('Nats-Msg-Id') ?? '');
-    let body: Record<string, unknown>;
-    try {
-      body = m.json<Record<string, unknown>>();
-    } catch {
-      return undefined;
-    }
-    if (!where || typeof body !== 'object' || body === null) return undefined;
-    // The hub's own origin (its audit events): no edge may speak for it.
-    if (where.node === f.nodeId) return undefined;
-    const eventId = Number(body.id);
-    if (!Number.isSafeInteger(eventId) || eventId <= 0 || (id && (id.node !== where.node || id.eventId !== eventId))) return undefined;
-    const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-    return { nodeId: where.node, site: where.site, eventId, type: String(body.type ?? where.type), timeMs: Number(body.timeMs ?? 0), cameraId: str(body.cameraId), gateId: str(body.gateId), identityId: str(body.identityId), body, version: m.headers?.get(HEADER_VERSION) || undefined };
-  };
-
-  /** Why PostgreSQL refused a row, for a person: the field with a NUL / lone surrogate, else its own words. */
-  const refusal = (r: HubEventRow, e: FleetError): string => {
-    let bad: ReturnType<typeof findBadText>;
-    try {
-      bad = findBadText(r.body) ?? findBadText({ node: r.nodeId, site: r.site, version: r.version });
-    } catch {
-      // findBadText recurses: a body nested too deeply for it is described by `e` already.
-    }
-    if (!bad) return e.message;
-    return `${bad.path || 'event'}: ${bad.kind === 'nul' ? 'NUL (U+0000)' : 'lone surrogate'} at index ${bad.index} (PostgreSQL text and jsonb cannot hold it)`;
-  };
-  const deadLetterOf = (m: JsMsg, row: HubEventRow, reason: string): DeadLetter => {
-    const headers: Record<string, string> = {};
-    for (const k of m.headers?.keys() ?? []) headers[k] = m.headers?.get(k) ?? '';
-    return { subject: m.subject, streamSeq: m.seq, nodeId: row.nodeId, site: row.site, eventId: row.eventId, msgId: m.headers?.get('Nats-Msg-Id') || undefined, headers, reason, raw: m.data };
-  };
-  /**
-   * Store a batch in one transaction. When PostgreSQL refuses it for its content (SQLSTATE class
-   * 22 / 54, or a body that cannot be serialised), the rows go one by one: those refused are
-   * poison and go to dead_letters with the reason and their raw bytes, the others are stored.
-   * Poison is rare, so the fast path stays one transaction per batch, and what is quarantined is
-   * exactly what PostgreSQL refused (no guessing ahead of it). A content error never counts as an
-   * outage; any other error is thrown (the caller holds the batch and retries; the search is
-   * redone then, and a redelivered dead letter is not a second row).
-   */
-  const storeBatch = async (good: readonly { m: JsMsg; row: HubEventRow }[]): Promise<{ added: InsertedEvent[]; refused: number }> => {
-    const poison: { m: JsMsg; row: HubEventRow; reason: string }[] = [];
-    let added: InsertedEvent[];
-    let refused = 0;
-    try {
-      added = await store.insertEvents(good.map((g) => g.row));
-    } catch (e) {
-      if (!isContentError(e)) throw e;
-      added = [];
-      for (const g of good) {
-        try {
-          added.push(...(await store.insertEvents([g.row])));
-        } catch (e1) {
-          if (!isContentError(e1)) throw e1;
-          refused++;
-          poison.push({ ...g, reason: refusal(g.row, e1) });
-        }
-      }
-    }
-    if (poison.length > 0) {
-      deadLetterCount += await store.quarantine(poison.map((p) => deadLetterOf(p.m, p.row, p.reason)));
-      for (const p of poison) {
-        lastDeadLetter = { subject: p.m.subject, nodeId: p.row.nodeId, eventId: p.row.eventId, reason: p.reason, atMs: Date.now() };
-        log.error({ subject: p.m.subject, seq: p.m.seq, node: p.row.nodeId, site: p.row.site, eventId: p.row.eventId, reason: p.reason, deadLetters: deadLetterCount }, 'fleet hub: an event PostgreSQL cannot store was quarantined in dead_letters (the other events go on); see the table for the raw message');
-      }
-    }
-    return { added, refused };
-  };
-
-  // The consumer: fetch a batch, insert it in one transaction, then ack.
-  const consume = (async () => {
-    await pgStart;
-    let idle = 0;
-    let consumer: { nc: NatsConnection; c: Consumer } | undefined;
-    while (!closed) {
-      const nc = link.current();
-      if (!nc) {
-        await sleep(100);
-        continue;
-      }
-      // The edges' area state is fresh while this loop turns (not while PostgreSQL holds a batch).
-      passages.beat();
-      let msgs: JsMsg[] = [];
-      try {
-        // One consumer handle per connection (getting it is a JetStream API round trip).
-        if (!consumer || consumer.nc !== nc) consumer = { nc, c: await jetstream(nc).consumers.get(f.names.eventsStream, f.names.hubConsumer) };
-        const batch = await consumer.c.fetch({ max_messages: batchSize, expires: 1000 });
-        for await (const m of batch) msgs.push(m);
-      } catch (e) {
-        consumer = undefined;
-        if (!closed) log.debug({ err: messageOf(e) }, 'fleet hub: fetch failed; retrying');
-        await sleep(backoffDelay(idle++, { ...backoff, baseMs: 100, maxMs: 2000 }, Math.random()));
-        continue;
-      }
-      idle = 0;
-      if (msgs.length === 0) continue;
-      received += msgs.length;
-      const good: { m: JsMsg; row: HubEventRow }[] = [];
-      const bad: JsMsg[] = [];
-      for (const m of msgs) {
-        const row = toRow(m);
-        if (row) good.push({ m, row });
-        else bad.push(m);
-      }
-      const rows = good.map((g) => g.row);
-      for (const m of bad) {
-        log.warn({ subject: m.subject, seq: m.seq }, `fleet hub: a message that is not a facegate event${parseEventSubject(m.subject, f.names.subjectPrefix)?.node === f.nodeId ? ` (it claims the hub's own node id '${f.nodeId}')` : ''}; dropped`);
-        m.term();
-      }
-      // Area grants to the passages bucket first: they do not wait for PostgreSQL. The link lost
-      // meanwhile: no ack (JetStream redelivers the batch; writing a passage again changes nothing).
-      if (!(await passages.apply(rows, () => !closed && link.current() === nc)) && link.current() !== nc) continue;
-      // Hold the batch until PostgreSQL takes it; JetStream redelivers after ack_wait if we die.
+  let nodesCache: Awaited<ReturnType<HubStore['nodes']>> = [];
+  let link: NatsLink | undefined;
+  let api: ApiServer;
+  try {
+    api = await startApiServer(
+      {
+        events: feed,
+        tokens: () => config.auth.tokens,
+        metrics,
+        identities: opts.identities ?? hubIdentities,
+        gates: { list: () => [], get: () => undefined, manual: async () => ({ ok: false, error: 'gates are local to each node' }) },
+        cameras: () => nodesCache.flatMap((n) => (n.cameras as { id?: string }[]).map((c) => ({ ...c, id: `${n.nodeId}/${c.id ?? ''}`, nodeId: n.nodeId, site: n.site }))),
+        snapshotPath: (id, kind) => {
+          try {
+            return snapshotStore.path(id, kind);
+          } catch {
+            return undefined;
+          }
+        },
+        // The link starts after the API: not ready until it exists and is connected.
+        ready: () => pgReady && link?.status().connected === true,
+        logger: log,
+      },
+      apiServerOptions(config, opts.port),
+    );
+  } catch (e) {
+    await store.close();
+    throw hubStartError(e, config, opts.port);
+  }
+  // From here on every part that starts registers how to stop it: a failure before the hub is
+  // returned stops them all (no half-started hub holding NATS or PostgreSQL connections).
+  const started: (() => unknown)[] = [() => api.close(), () => store.close()];
+  try {
+    // PostgreSQL: migrate (retried until it works), then load the API's window.
+    const pgStart = (async () => {
       for (let attempt = 0; !closed; attempt++) {
         try {
-          const { added, refused } = await storeBatch(good);
+          await store.migrate();
+          deadLetterCount = await store.deadLetterCount();
+          const recent = await store.recentEvents(feed.capacity);
+          feed.push(recent.map((r) => toHubEvent(r.hubId, r.nodeId, r.site, r.body)));
+          windowLoaded = true;
+          feed.push(early.splice(0));
+          pgReady = true;
           pgOk();
-          inserted += added.length;
-          duplicates += rows.length - refused - added.length;
-          break;
+          log.info({ events: feed.size(), lastId: feed.lastId() }, 'fleet hub: PostgreSQL ready');
+          return;
         } catch (e) {
           pgFailed(e);
-          // Keep the messages ours while we wait (no redelivery storm).
-          for (const m of msgs) m.working();
           await sleep(backoffDelay(attempt, backoff, Math.random()));
         }
       }
-      if (closed) return;
-      for (const m of msgs) if (!bad.includes(m)) m.ack();
-      await nc.flush().catch(() => undefined);
-    }
-  })();
+    })();
 
-  // Gallery publisher: the outbox rows (PostgreSQL) to the KV bucket, oldest first.
-  let flushing: Promise<void> | undefined;
-  const flushOnce = async (): Promise<void> => {
-    for (;;) {
-      const bucket = kv;
-      if (!bucket || !link.current() || !pgReady) return;
-      const pending = await store.pendingGallery(200);
-      galleryPending = pending.length;
-      if (pending.length === 0) return;
-      const puts = [...new Set(pending.filter((p) => p.op === 'put').map((p) => p.identityId))];
-      const current = new Map((await store.identities(puts)).map((i) => [i.id, i]));
-      for (const p of pending) {
-        const now = current.get(p.identityId);
-        // The newest state wins: a put of a since-removed identity becomes a delete.
-        if (p.op === 'put' && now) await bucket.put(p.identityId, JSON.stringify(recordOf(now)));
-        else await bucket.delete(p.identityId);
-      }
-      await store.galleryPublished(pending[pending.length - 1].seq);
-      galleryPending = 0;
-    }
-  };
-  // Coalesced: a call during a flush makes it go round once more (and waits for that round).
-  let again = false;
-  const flushGallery = (): Promise<void> => {
-    if (flushing) {
-      again = true;
-      return flushing;
-    }
-    flushing = (async () => {
-      do {
-        again = false;
-        await flushOnce().catch((e: unknown) => log.warn({ detail: messageOf(e) }, 'fleet hub: gallery not published yet; retrying'));
-      } while (again && !closed);
-    })().finally(() => (flushing = undefined));
-    return flushing;
-  };
-  link.onReady((nc) => {
-    void flushGallery();
-    passages.follow(nc);
-  });
-  // Snapshots: the object store mirrored into the hub's snapshot folder (served by the API).
-  const snapshotStore = new SnapshotStore(config.events.snapshots.dir, { retentionMs: config.events.snapshots.retentionDays * 86_400_000, maxFiles: 1_000_000 });
-  const snapshotMirror = mirrorSnapshots({ fleet: f, link, store: snapshotStore, logger: log });
-  const pruneTimer = setInterval(() => void snapshotStore.prune(Date.now()).catch(() => undefined), 3_600_000);
-  pruneTimer.unref();
-  // Events another process committed (`enroll --hub`, `hub-identities remove`: their audit events)
-  // reach the feed, and so the WebSocket, on the gallery NOTIFY that comes with them. Hub ids are
-  // assigned in commit order under the events lock, so reading after the feed's last id misses
-  // nothing; an event this process pushes as well is ignored by the feed the second time.
-  let feedCatchUp: Promise<void> = Promise.resolve();
-  const catchUpFeed = (): void => {
-    feedCatchUp = feedCatchUp.then(async () => {
-      for (;;) {
-        const rows = await store.eventsAfter(feed.lastId(), 1000);
-        feed.push(toFeed(rows));
-        if (rows.length < 1000) return;
-      }
-    }).catch((e: unknown) => log.debug({ detail: messageOf(e) }, 'fleet hub: feed catch-up failed (next NOTIFY retries)'));
-  };
-  const stopListen = store.listenGallery(
-    (identityId) => {
-      void flushGallery();
-      if (pgReady) {
-        hubIdentities?.changed(identityId);
-        catchUpFeed();
-      }
-    },
-    f.hub.retryMs,
-    log,
-  );
-  const galleryTimer = setInterval(() => void flushGallery(), 5000);
-  galleryTimer.unref();
-  void pgStart.then(() => flushGallery());
+    void pgStart.then(() => hubIdentities?.changed(undefined));
 
-  let nodesCache: Awaited<ReturnType<HubStore['nodes']>> = [];
-  // The hub's own figures on /metrics, read at scrape time.
-  const gauge = (name: string, help: string, value: () => number, labelNames: string[] = []): void => {
-    new Gauge({ name: `facegate_fleet_hub_${name}`, help, labelNames, registers: [metrics.registry], collect() { this.set(value()); } });
-  };
-  gauge('messages_received', 'event messages fetched from JetStream since start', () => received);
-  gauge('events_inserted', 'events stored in PostgreSQL since start (new ones)', () => inserted);
-  gauge('duplicates', 'messages whose (node, event id) was already stored', () => duplicates);
-  gauge('nats_connected', '1 when the hub is connected to NATS and its stream/consumer/bucket are ensured', () => (link.status().connected ? 1 : 0));
-  gauge('postgres_ready', '1 when PostgreSQL took the last batch', () => (pgReady && pgError === undefined ? 1 : 0));
-  gauge('dead_letters', 'events quarantined in PostgreSQL dead_letters because their content cannot be stored (non-zero: look at the table)', () => deadLetterCount);
-  gauge('passages_written', 'anti-passback passages written to the passages bucket since start', () => passages.written());
-  gauge('gallery_pending', 'gallery changes not yet published to the KV bucket (last count)', () => galleryPending);
-  gauge('api_window_events', 'events the API can replay from memory', () => feed.size());
-  new Gauge({
-    name: 'facegate_fleet_hub_node_last_seen_seconds',
-    help: 'seconds since the hub last received an event of each node',
-    labelNames: ['node', 'site'],
-    registers: [metrics.registry],
-    collect() {
-      this.reset();
-      for (const n of nodesCache) this.set({ node: n.nodeId, site: n.site }, Math.max(0, (Date.now() - n.lastSeenMs) / 1000));
-    },
-  });
-  const api = await startApiServer(
-    {
-      events: feed,
-      tokens: () => config.auth.tokens,
-      metrics,
-      identities: opts.identities ?? hubIdentities,
-      gates: { list: () => [], get: () => undefined, manual: async () => ({ ok: false, error: 'gates are local to each node' }) },
-      cameras: () => nodesCache.flatMap((n) => (n.cameras as { id?: string }[]).map((c) => ({ ...c, id: `${n.nodeId}/${c.id ?? ''}`, nodeId: n.nodeId, site: n.site }))),
-      snapshotPath: (id, kind) => {
+    const natsLink = startNatsLink({
+      config: f.nats,
+      name: `facegate-hub-${f.nodeId}`,
+      logger: log,
+      onConnect: async (nc: NatsConnection) => {
+        await ensureEventsStream(nc, f);
+        const jsm = await manager(nc);
+        await jsm.consumers.add(f.names.eventsStream, { durable_name: f.names.hubConsumer, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ack_wait: 30_000 * NS_PER_MS, max_ack_pending: 20_000 });
+        kv = await openGalleryBucket(nc, f.names.galleryBucket, true);
+        passages.setBucket(await openPassageBucket(nc, f.names.passagesBucket, { ttlMs: f.passages.ttlHours * 3_600_000 }));
+      },
+    });
+    link = natsLink;
+    started.push(() => natsLink.close());
+
+    const toRow = (m: JsMsg): HubEventRow | undefined => {
+      // Node and site come from the subject (what NATS permissions govern), never from a header.
+      const where = parseEventSubject(m.subject, f.names.subjectPrefix);
+      const id = parseMessageId(m.headers?.get('Nats-Msg-Id') ?? '');
+      let body: Record<string, unknown>;
+      try {
+        body = m.json<Record<string, unknown>>();
+      } catch {
+        return undefined;
+      }
+      if (!where || typeof body !== 'object' || body === null) return undefined;
+      // The hub's own origin (its audit events): no edge may speak for it.
+      if (where.node === f.nodeId) return undefined;
+      const eventId = Number(body.id);
+      if (!Number.isSafeInteger(eventId) || eventId <= 0 || (id && (id.node !== where.node || id.eventId !== eventId))) return undefined;
+      const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+      return { nodeId: where.node, site: where.site, eventId, type: String(body.type ?? where.type), timeMs: Number(body.timeMs ?? 0), cameraId: str(body.cameraId), gateId: str(body.gateId), identityId: str(body.identityId), body, version: m.headers?.get(HEADER_VERSION) || undefined };
+    };
+
+    /** Why PostgreSQL refused a row, for a person: the field with a NUL / lone surrogate, else its own words. */
+    const refusal = (r: HubEventRow, e: FleetError): string => {
+      let bad: ReturnType<typeof findBadText>;
+      try {
+        bad = findBadText(r.body) ?? findBadText({ node: r.nodeId, site: r.site, version: r.version });
+      } catch {
+        // findBadText recurses: a body nested too deeply for it is described by `e` already.
+      }
+      if (!bad) return e.message;
+      return `${bad.path || 'event'}: ${bad.kind === 'nul' ? 'NUL (U+0000)' : 'lone surrogate'} at index ${bad.index} (PostgreSQL text and jsonb cannot hold it)`;
+    };
+    const deadLetterOf = (m: JsMsg, row: HubEventRow, reason: string): DeadLetter => {
+      const headers: Record<string, string> = {};
+      for (const k of m.headers?.keys() ?? []) headers[k] = m.headers?.get(k) ?? '';
+      return { subject: m.subject, streamSeq: m.seq, nodeId: row.nodeId, site: row.site, eventId: row.eventId, msgId: m.headers?.get('Nats-Msg-Id') || undefined, headers, reason, raw: m.data };
+    };
+    /**
+     * Store a batch in one transaction. When PostgreSQL refuses it for its content (SQLSTATE class
+     * 22 / 54, or a body that cannot be serialised), the rows go one by one: those refused are
+     * poison and go to dead_letters with the reason and their raw bytes, the others are stored.
+     * Poison is rare, so the fast path stays one transaction per batch, and what is quarantined is
+     * exactly what PostgreSQL refused (no guessing ahead of it). A content error never counts as an
+     * outage; any other error is thrown (the caller holds the batch and retries; the search is
+     * redone then, and a redelivered dead letter is not a second row).
+     */
+    const storeBatch = async (good: readonly { m: JsMsg; row: HubEventRow }[]): Promise<{ added: InsertedEvent[]; refused: number }> => {
+      const poison: { m: JsMsg; row: HubEventRow; reason: string }[] = [];
+      let added: InsertedEvent[];
+      let refused = 0;
+      try {
+        added = await store.insertEvents(good.map((g) => g.row));
+      } catch (e) {
+        if (!isContentError(e)) throw e;
+        added = [];
+        for (const g of good) {
+          try {
+            added.push(...(await store.insertEvents([g.row])));
+          } catch (e1) {
+            if (!isContentError(e1)) throw e1;
+            refused++;
+            poison.push({ ...g, reason: refusal(g.row, e1) });
+          }
+        }
+      }
+      if (poison.length > 0) {
+        deadLetterCount += await store.quarantine(poison.map((p) => deadLetterOf(p.m, p.row, p.reason)));
+        for (const p of poison) {
+          lastDeadLetter = { subject: p.m.subject, nodeId: p.row.nodeId, eventId: p.row.eventId, reason: p.reason, atMs: Date.now() };
+          log.error({ subject: p.m.subject, seq: p.m.seq, node: p.row.nodeId, site: p.row.site, eventId: p.row.eventId, reason: p.reason, deadLetters: deadLetterCount }, 'fleet hub: an event PostgreSQL cannot store was quarantined in dead_letters (the other events go on); see the table for the raw message');
+        }
+      }
+      return { added, refused };
+    };
+
+    // The consumer: fetch a batch, insert it in one transaction, then ack.
+    const consume = (async () => {
+      await pgStart;
+      let idle = 0;
+      let consumer: { nc: NatsConnection; c: Consumer } | undefined;
+      while (!closed) {
+        const nc = natsLink.current();
+        if (!nc) {
+          await sleep(100);
+          continue;
+        }
+        // The edges' area state is fresh while this loop turns (not while PostgreSQL holds a batch).
+        passages.beat();
+        let msgs: JsMsg[] = [];
         try {
-          return snapshotStore.path(id, kind);
-        } catch {
-          return undefined;
+          // One consumer handle per connection (getting it is a JetStream API round trip).
+          if (!consumer || consumer.nc !== nc) consumer = { nc, c: await jetstream(nc).consumers.get(f.names.eventsStream, f.names.hubConsumer) };
+          const batch = await consumer.c.fetch({ max_messages: batchSize, expires: 1000 });
+          for await (const m of batch) msgs.push(m);
+        } catch (e) {
+          consumer = undefined;
+          if (!closed) log.debug({ err: messageOf(e) }, 'fleet hub: fetch failed; retrying');
+          await sleep(backoffDelay(idle++, { ...backoff, baseMs: 100, maxMs: 2000 }, Math.random()));
+          continue;
+        }
+        idle = 0;
+        if (msgs.length === 0) continue;
+        received += msgs.length;
+        const good: { m: JsMsg; row: HubEventRow }[] = [];
+        const bad: JsMsg[] = [];
+        for (const m of msgs) {
+          const row = toRow(m);
+          if (row) good.push({ m, row });
+          else bad.push(m);
+        }
+        const rows = good.map((g) => g.row);
+        for (const m of bad) {
+          log.warn({ subject: m.subject, seq: m.seq }, `fleet hub: a message that is not a facegate event${parseEventSubject(m.subject, f.names.subjectPrefix)?.node === f.nodeId ? ` (it claims the hub's own node id '${f.nodeId}')` : ''}; dropped`);
+          m.term();
+        }
+        // Area grants to the passages bucket first: they do not wait for PostgreSQL. The link lost
+        // meanwhile: no ack (JetStream redelivers the batch; writing a passage again changes nothing).
+        if (!(await passages.apply(rows, () => !closed && natsLink.current() === nc)) && natsLink.current() !== nc) continue;
+        // Hold the batch until PostgreSQL takes it; JetStream redelivers after ack_wait if we die.
+        for (let attempt = 0; !closed; attempt++) {
+          try {
+            const { added, refused } = await storeBatch(good);
+            pgOk();
+            inserted += added.length;
+            duplicates += rows.length - refused - added.length;
+            break;
+          } catch (e) {
+            pgFailed(e);
+            // Keep the messages ours while we wait (no redelivery storm).
+            for (const m of msgs) m.working();
+            await sleep(backoffDelay(attempt, backoff, Math.random()));
+          }
+        }
+        if (closed) return;
+        for (const m of msgs) if (!bad.includes(m)) m.ack();
+        await nc.flush().catch(() => undefined);
+      }
+    })();
+
+    // Gallery publisher: the outbox rows (PostgreSQL) to the KV bucket, oldest first.
+    let flushing: Promise<void> | undefined;
+    const flushOnce = async (): Promise<void> => {
+      for (;;) {
+        const bucket = kv;
+        if (!bucket || !natsLink.current() || !pgReady) return;
+        const pending = await store.pendingGallery(200);
+        galleryPending = pending.length;
+        if (pending.length === 0) return;
+        const puts = [...new Set(pending.filter((p) => p.op === 'put').map((p) => p.identityId))];
+        const current = new Map((await store.identities(puts)).map((i) => [i.id, i]));
+        for (const p of pending) {
+          const now = current.get(p.identityId);
+          // The newest state wins: a put of a since-removed identity becomes a delete.
+          if (p.op === 'put' && now) await bucket.put(p.identityId, JSON.stringify(recordOf(now)));
+          else await bucket.delete(p.identityId);
+        }
+        await store.galleryPublished(pending[pending.length - 1].seq);
+        galleryPending = 0;
+      }
+    };
+    // Coalesced: a call during a flush makes it go round once more (and waits for that round).
+    let again = false;
+    const flushGallery = (): Promise<void> => {
+      if (flushing) {
+        again = true;
+        return flushing;
+      }
+      flushing = (async () => {
+        do {
+          again = false;
+          await flushOnce().catch((e: unknown) => log.warn({ detail: messageOf(e) }, 'fleet hub: gallery not published yet; retrying'));
+        } while (again && !closed);
+      })().finally(() => (flushing = undefined));
+      return flushing;
+    };
+    natsLink.onReady((nc) => {
+      void flushGallery();
+      passages.follow(nc);
+    });
+    // Snapshots: the object store mirrored into the hub's snapshot folder (served by the API).
+    const snapshotMirror = mirrorSnapshots({ fleet: f, link: natsLink, store: snapshotStore, logger: log });
+    started.push(() => snapshotMirror.close());
+    const pruneTimer = setInterval(() => void snapshotStore.prune(Date.now()).catch(() => undefined), 3_600_000);
+    started.push(() => clearInterval(pruneTimer));
+    pruneTimer.unref();
+    // Events another process committed (`enroll --hub`, `hub-identities remove`: their audit events)
+    // reach the feed, and so the WebSocket, on the gallery NOTIFY that comes with them. Hub ids are
+    // assigned in commit order under the events lock, so reading after the feed's last id misses
+    // nothing; an event this process pushes as well is ignored by the feed the second time.
+    let feedCatchUp: Promise<void> = Promise.resolve();
+    const catchUpFeed = (): void => {
+      feedCatchUp = feedCatchUp.then(async () => {
+        for (;;) {
+          const rows = await store.eventsAfter(feed.lastId(), 1000);
+          feed.push(toFeed(rows));
+          if (rows.length < 1000) return;
+        }
+      }).catch((e: unknown) => log.debug({ detail: messageOf(e) }, 'fleet hub: feed catch-up failed (next NOTIFY retries)'));
+    };
+    const stopListen = store.listenGallery(
+      (identityId) => {
+        void flushGallery();
+        if (pgReady) {
+          hubIdentities?.changed(identityId);
+          catchUpFeed();
         }
       },
-      ready: () => pgReady && link.status().connected,
-      logger: log,
-    },
-    apiServerOptions(config, opts.port),
-  );
-  // Node list for /v1/cameras, refreshed in the background (the API reads synchronously).
-  const nodesTimer = setInterval(() => {
-    if (pgReady) store.nodes().then((n) => (nodesCache = n), () => undefined);
-  }, 2000);
-  nodesTimer.unref();
-  log.info({ url: api.url }, 'fleet hub running');
+      f.hub.retryMs,
+      log,
+    );
+    started.push(() => stopListen());
+    const galleryTimer = setInterval(() => void flushGallery(), 5000);
+    started.push(() => clearInterval(galleryTimer));
+    galleryTimer.unref();
+    void pgStart.then(() => flushGallery());
 
-  return {
-    api,
-    store,
-    feed,
-    link,
-    status: () => ({ nats: { connected: link.status().connected, lastError: link.status().lastError }, postgres: { ready: pgReady && pgError === undefined, lastError: pgError?.describe() }, received, inserted, duplicates, galleryPending, snapshotsMirrored: snapshotMirror.mirrored(), deadLetters: { count: deadLetterCount, last: lastDeadLetter } }),
-    putIdentity: async (identity) => {
-      await store.putIdentity(identity);
-      await flushGallery();
-    },
-    removeIdentity: async (id) => {
-      const removed = await store.removeIdentity(id);
-      if (removed) await flushGallery();
-      return removed;
-    },
-    flushGallery,
-    close: async () => {
-      if (closed) return;
-      closed = true;
-      clearInterval(galleryTimer);
-      clearInterval(nodesTimer);
-      await stopListen();
-      clearInterval(pruneTimer);
-      snapshotMirror.close();
-      await api.close();
-      await Promise.race([consume, sleep(3000)]);
-      feed.close();
-      await link.close();
-      await store.close();
-      if (models) {
-        const m = await models.catch(() => undefined);
-        await m?.upload.close();
-        await m?.embedder.close();
-      }
-    },
-  };
+    // The hub's own figures on /metrics, read at scrape time.
+    const gauge = (name: string, help: string, value: () => number, labelNames: string[] = []): void => {
+      new Gauge({ name: `facegate_fleet_hub_${name}`, help, labelNames, registers: [metrics.registry], collect() { this.set(value()); } });
+    };
+    gauge('messages_received', 'event messages fetched from JetStream since start', () => received);
+    gauge('events_inserted', 'events stored in PostgreSQL since start (new ones)', () => inserted);
+    gauge('duplicates', 'messages whose (node, event id) was already stored', () => duplicates);
+    gauge('nats_connected', '1 when the hub is connected to NATS and its stream/consumer/bucket are ensured', () => (natsLink.status().connected ? 1 : 0));
+    gauge('postgres_ready', '1 when PostgreSQL took the last batch', () => (pgReady && pgError === undefined ? 1 : 0));
+    gauge('dead_letters', 'events quarantined in PostgreSQL dead_letters because their content cannot be stored (non-zero: look at the table)', () => deadLetterCount);
+    gauge('passages_written', 'anti-passback passages written to the passages bucket since start', () => passages.written());
+    gauge('gallery_pending', 'gallery changes not yet published to the KV bucket (last count)', () => galleryPending);
+    gauge('api_window_events', 'events the API can replay from memory', () => feed.size());
+    new Gauge({
+      name: 'facegate_fleet_hub_node_last_seen_seconds',
+      help: 'seconds since the hub last received an event of each node',
+      labelNames: ['node', 'site'],
+      registers: [metrics.registry],
+      collect() {
+        this.reset();
+        for (const n of nodesCache) this.set({ node: n.nodeId, site: n.site }, Math.max(0, (Date.now() - n.lastSeenMs) / 1000));
+      },
+    });
+    // Node list for /v1/cameras, refreshed in the background (the API reads synchronously).
+    const nodesTimer = setInterval(() => {
+      if (pgReady) store.nodes().then((n) => (nodesCache = n), () => undefined);
+    }, 2000);
+    started.push(() => clearInterval(nodesTimer));
+    nodesTimer.unref();
+    log.info({ url: api.url }, 'fleet hub running');
+
+    return {
+      api,
+      store,
+      feed,
+      link: natsLink,
+      status: () => ({ nats: { connected: natsLink.status().connected, lastError: natsLink.status().lastError }, postgres: { ready: pgReady && pgError === undefined, lastError: pgError?.describe() }, received, inserted, duplicates, galleryPending, snapshotsMirrored: snapshotMirror.mirrored(), deadLetters: { count: deadLetterCount, last: lastDeadLetter } }),
+      putIdentity: async (identity) => {
+        await store.putIdentity(identity);
+        await flushGallery();
+      },
+      removeIdentity: async (id) => {
+        const removed = await store.removeIdentity(id);
+        if (removed) await flushGallery();
+        return removed;
+      },
+      flushGallery,
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        clearInterval(galleryTimer);
+        clearInterval(nodesTimer);
+        await stopListen();
+        clearInterval(pruneTimer);
+        snapshotMirror.close();
+        await api.close();
+        await Promise.race([consume, sleep(3000)]);
+        feed.close();
+        await natsLink.close();
+        await store.close();
+        if (models) {
+          const m = await models.catch(() => undefined);
+          await m?.upload.close();
+          await m?.embedder.close();
+        }
+      },
+    };
+  } catch (e) {
+    // Stop what started, newest first (the loops see `closed`), then report the failure.
+    closed = true;
+    for (const stop of started.reverse()) await Promise.resolve(stop()).catch(() => undefined);
+    throw e instanceof FleetError ? e : new FleetError('FLEET_HUB_START', `the hub could not start: ${messageOf(e)}`, { hint: 'nothing was left running; fix the cause and start the hub again', cause: e });
+  }
 }
