@@ -3,7 +3,8 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import t from 'tap';
 import { lastValueFrom, toArray, type Subscription } from 'rxjs';
 import { createDetector, type Detector } from '../src/detect/index.ts';
-import { openCamera, processLatest, type LatestStats } from '../src/ingest/index.ts';
+import { openCamera } from '../src/ingest/index.ts';
+import { latestWins, type LatestWinsStats } from '../src/lib/latest-wins.ts';
 import type { Frame } from '../src/types.ts';
 import { CLIP_PATH, RtspTestServer } from './helpers/rtsp.ts';
 import { HealthLog, isUp, sleep } from './helpers/ingest-wait.ts';
@@ -23,13 +24,13 @@ t.test('two cameras at once with continuous SCRFD inference on their frames: bot
   const cams = ['door', 'lobby'].map((id) => openCamera({ id, source: { kind: 'rtsp', url: server.url() }, watchdog: { stallMs: 3000 } }));
   const logs = cams.map((c) => new HealthLog(c));
   const arrivals = cams.map(() => [] as number[]);
-  const inference = cams.map((): LatestStats => ({ processed: 0, dropped: 0 }));
+  const inference = cams.map((): LatestWinsStats => ({ processed: 0, dropped: 0 }));
   const lag = monitorEventLoopDelay({ resolution: 10 });
   lag.enable();
   const subs: Subscription[] = cams.map((cam, i) =>
     cam.frames
       .pipe(
-        processLatest(
+        latestWins(
           (f: Frame) => {
             arrivals[i].push(Date.now());
             return det.detect(f);
@@ -63,8 +64,8 @@ t.test('the real clip through the file source into the detector finds the pedest
   t.teardown(() => det.close());
   const cam = openCamera({ id: 'clip', source: { kind: 'file', path: CLIP_PATH }, output: { width: 960, height: 540 } });
   const health = new HealthLog(cam);
-  const stats: LatestStats = { processed: 0, dropped: 0 };
-  const counts = await lastValueFrom(cam.frames.pipe(processLatest(async (f: Frame) => (await det.detect(f)).length, { stats }), toArray()));
+  const stats: LatestWinsStats = { processed: 0, dropped: 0 };
+  const counts = await lastValueFrom(cam.frames.pipe(latestWins(async (f: Frame) => (await det.detect(f)).length, { stats }), toArray()));
   t.same(health.types().slice(-1), ['ended'], 'played once, then camera.ended');
   // Played in real time: frames the busy consumer could not take are dropped by the pipeline's
   // leaky queue, and counted. How many depends on the machine's load, the sum does not.

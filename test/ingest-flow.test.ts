@@ -1,6 +1,7 @@
 /** Flow control: a consumer 10x slower than the stream never builds a queue; drops are counted. */
 import t from 'tap';
-import { openCamera, processLatest, type LatestStats } from '../src/ingest/index.ts';
+import { openCamera } from '../src/ingest/index.ts';
+import { latestWins, type LatestWinsStats } from '../src/lib/latest-wins.ts';
 import type { Frame } from '../src/types.ts';
 import { RtspTestServer } from './helpers/rtsp.ts';
 import { HealthLog, isUp, sleep, waitUntil } from './helpers/ingest-wait.ts';
@@ -15,11 +16,11 @@ t.test('overload', async (t) => {
   t.test('async consumer (inference-like): latest frame wins, latency bounded, drops counted', async (t) => {
     const cam = openCamera({ id: 'slow-async', source: { kind: 'rtsp', url: server.url() } });
     const health = new HealthLog(cam);
-    const stats: LatestStats = { processed: 0, dropped: 0 };
+    const stats: LatestWinsStats = { processed: 0, dropped: 0 };
     const latencies: number[] = [];
     const sub = cam.frames
       .pipe(
-        processLatest(async (f: Frame) => {
+        latestWins(async (f: Frame) => {
           latencies.push(Date.now() - f.capturedAt);
           await sleep(WORK_MS);
           return f.seq;

@@ -17,14 +17,12 @@ import {
   GdpProtocolError,
   parseVideoCaps,
   PipelineConfigError,
-  processLatest,
   refineConnectFailure,
   rgbStride,
   scrubSecrets,
   tokenizeLaunch,
   secretStringsOf,
   type GdpPacket,
-  type LatestStats,
   type VideoCaps,
 } from '../src/ingest/index.ts';
 
@@ -253,44 +251,6 @@ t.test('failure classification and credential scrubbing', async (t) => {
   t.ok(secrets.includes('s3cr@t') && secrets.includes('s3cr%40t'), 'decoded and raw password');
   t.equal(scrubSecrets(`rtspsrc ${CAM_URL}: bad password s3cr@t for admin`, secrets), 'rtspsrc rtsp://***@10.0.0.5:554/stream1: bad password *** for ***');
   t.same(secretStringsOf('rtsp://cam/x'), []);
-});
-
-t.test('processLatest: a slow consumer gets the newest value and drops are counted', async (t) => {
-  const input = new Subject<number>();
-  const stats: LatestStats = { processed: 0, dropped: 0 };
-  const dropped: number[] = [];
-  const release: Array<() => void> = [];
-  const seen: number[] = [];
-  const done = lastValueFrom(
-    input.pipe(
-      processLatest(
-        (v: number) =>
-          new Promise<number>((r) => {
-            seen.push(v);
-            release.push(() => r(v * 10));
-          }),
-        { stats, onDrop: (v) => dropped.push(v) },
-      ),
-      toArray(),
-    ),
-  );
-  input.next(1); // runs
-  for (let i = 2; i <= 6; i++) input.next(i); // 2..5 replaced, 6 waits
-  t.same(seen, [1]);
-  release.shift()?.();
-  await new Promise((r) => setImmediate(r));
-  t.same(seen, [1, 6], 'the newest waiting value runs next');
-  input.next(7);
-  input.complete();
-  release.shift()?.();
-  await new Promise((r) => setImmediate(r));
-  release.shift()?.();
-  t.same(await done, [10, 60, 70], 'completes after the last pending value');
-  t.same(dropped, [2, 3, 4, 5]);
-  t.same(stats, { processed: 3, dropped: 4 });
-
-  const sync = await lastValueFrom(from([1, 2, 3]).pipe(processLatest((v: number) => v + 1), toArray()));
-  t.same(sync, [2, 4], 'sync source: value 2 replaced by 3 while 1 was in flight');
 });
 
 t.test('encodeUserinfo: user and password percent-encoded for rtspsrc, the rest untouched', async (t) => {

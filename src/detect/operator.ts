@@ -1,4 +1,5 @@
-import { Observable, type OperatorFunction } from 'rxjs';
+import type { OperatorFunction } from 'rxjs';
+import { latestWins } from '../lib/latest-wins.ts';
 import type { Face, Frame } from '../types.ts';
 import type { Detector } from './detector.ts';
 
@@ -31,54 +32,19 @@ export interface DetectFacesOptions {
  */
 export function detectFaces(detector: Detector, opts: DetectFacesOptions = {}): OperatorFunction<Frame, FrameFaces> {
   const stats = opts.stats ?? { processed: 0, dropped: 0, errors: 0 };
-  return (source) =>
-    new Observable<FrameFaces>((subscriber) => {
-      let pending: Frame | undefined;
-      let running = false;
-      let completed = false;
-      let closed = false;
-
-      const pump = (): void => {
-        if (running || closed) return;
-        const frame = pending;
-        if (!frame) {
-          if (completed) subscriber.complete();
-          return;
-        }
-        pending = undefined;
-        running = true;
-        const t0 = performance.now();
-        detector.detect(frame).then(
-          (faces) => {
-            running = false;
-            stats.processed++;
-            if (!closed) subscriber.next({ frame, faces, detectMs: performance.now() - t0 });
-            pump();
-          },
-          (error: unknown) => {
-            running = false;
-            stats.errors++;
-            opts.onError?.(error, frame);
-            pump();
-          },
-        );
-      };
-
-      const sub = source.subscribe({
-        next: (frame) => {
-          if (pending) stats.dropped++;
-          pending = frame;
-          pump();
-        },
-        error: (e: unknown) => subscriber.error(e),
-        complete: () => {
-          completed = true;
-          pump();
-        },
-      });
-      return () => {
-        closed = true;
-        sub.unsubscribe();
-      };
-    });
+  return latestWins(
+    async (frame: Frame): Promise<FrameFaces> => {
+      const t0 = performance.now();
+      const faces = await detector.detect(frame);
+      stats.processed++;
+      return { frame, faces, detectMs: performance.now() - t0 };
+    },
+    {
+      onDrop: () => void stats.dropped++,
+      onError: (error, frame) => {
+        stats.errors++;
+        opts.onError?.(error, frame);
+      },
+    },
+  );
 }

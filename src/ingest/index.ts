@@ -3,7 +3,6 @@
  * with watchdog, reconnect with backoff, typed health and flow control.
  */
 export { openCamera, cameraFrames, type Camera, type CameraOptions } from './camera.ts';
-export { processLatest, type LatestStats, type ProcessLatestOptions } from './latest.ts';
 export { stillThroughPipeline } from './still.ts';
 export { FramePairer, pairKey, type Pair } from './pair.ts';
 export { probeCamera, type ProbeOptions, type ProbeResult } from './probe.ts';

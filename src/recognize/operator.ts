@@ -1,4 +1,5 @@
-import { Observable, type OperatorFunction } from 'rxjs';
+import { defer, filter, mergeMap, tap, type OperatorFunction } from 'rxjs';
+import { latestWins } from '../lib/latest-wins.ts';
 import type { FrameTrackStep, TrackOutput, TrackView } from '../track/index.ts';
 import type { Frame } from '../types.ts';
 import { alignFace } from './align.ts';
@@ -73,24 +74,21 @@ export function recognizeTracks(opts: RecognizeOptions, stats: RecognizeStats = 
   const bestShot: BestShotOptions = { ...DEFAULT_BEST_SHOT, ...opts.bestShot };
   const maskThreshold = opts.maskThreshold ?? 0.5;
   return (source) =>
-    new Observable<Recognition>((subscriber) => {
+    defer(() => {
+      // Per subscription: a track's recognition state, and its last decision (for `changed`).
       const states = new Map<string, TrackRecognitionState>();
       const lastDecision = new Map<string, string>();
-      let pending: FrameTrackStep<Frame> | undefined;
-      let running = false;
-      let completed = false;
-      let closed = false;
 
-      const processTrack = async (frame: Frame, track: TrackView): Promise<void> => {
+      const processTrack = async (frame: Frame, track: TrackView): Promise<Recognition | undefined> => {
         const { crop } = alignFace(frame, track.face.landmarks);
         const quality = faceQuality(track.face, crop).value;
         let state = states.get(track.trackId) ?? EMPTY_TRACK_STATE;
-        if (quality < bestShot.minQuality) return;
+        if (quality < bestShot.minQuality) return undefined;
         stats.facesSeen++;
         state = { ...state, framesSeen: state.framesSeen + 1, framesSinceRun: state.framesSinceRun + 1 };
         if (!shouldEmbed(state, quality, bestShot)) {
           states.set(track.trackId, state);
-          return;
+          return undefined;
         }
         // The mask attribute (like liveness) is read only where a decision follows: on the frames
         // that are embedded. Its only consumers are this track's Recognitions (the gallery route,
@@ -116,8 +114,7 @@ export function recognizeTracks(opts: RecognizeOptions, stats: RecognizeStats = 
         const decision = matched ? `id:${best.identityId}` : `unknown:${unknownId ?? ''}`;
         const changed = lastDecision.get(track.trackId) !== decision;
         lastDecision.set(track.trackId, decision);
-        if (closed) return;
-        subscriber.next({
+        return {
           type: matched ? 'face.recognized' : 'face.unknown',
           cameraId: frame.cameraId,
           trackId: track.trackId,
@@ -136,57 +133,38 @@ export function recognizeTracks(opts: RecognizeOptions, stats: RecognizeStats = 
           changed,
           box: track.face.box,
           frame,
-        });
+        };
       };
 
-      const pump = (): void => {
-        if (running || closed) return;
-        const step = pending;
-        if (!step) {
-          if (completed) subscriber.complete();
-          return;
-        }
-        pending = undefined;
-        running = true;
+      /** One tracked frame: every live track in turn; a failed track is counted and skipped. */
+      const processStep = async (step: FrameTrackStep<Frame>): Promise<Recognition[]> => {
         stats.frames++;
-        (async () => {
-          for (const track of step.update.tracks) {
-            if (track.lostFrames !== 0) continue;
-            try {
-              await processTrack(step.frame, track);
-            } catch (e) {
-              stats.errors++;
-              opts.onError?.(e);
-            }
+        const out: Recognition[] = [];
+        for (const track of step.update.tracks) {
+          if (track.lostFrames !== 0) continue;
+          try {
+            const r = await processTrack(step.frame, track);
+            if (r) out.push(r);
+          } catch (e) {
+            stats.errors++;
+            opts.onError?.(e);
           }
-        })().then(() => {
-          running = false;
-          pump();
-        });
+        }
+        return out;
       };
 
-      const sub = source.subscribe({
-        next: (out) => {
+      return source.pipe(
+        // A track's state ends with it, as soon as the tracker says so (even while a step runs).
+        tap((out) => {
           for (const event of out.events) {
-            if (event.type === 'track.ended') {
-              states.delete(event.trackId);
-              lastDecision.delete(event.trackId);
-            }
+            if (event.type !== 'track.ended') continue;
+            states.delete(event.trackId);
+            lastDecision.delete(event.trackId);
           }
-          if (out.kind !== 'frame' || out.update.tracks.length === 0) return;
-          if (pending) stats.dropped++;
-          pending = out;
-          pump();
-        },
-        error: (e: unknown) => subscriber.error(e),
-        complete: () => {
-          completed = true;
-          pump();
-        },
-      });
-      return () => {
-        closed = true;
-        sub.unsubscribe();
-      };
+        }),
+        filter((out): out is FrameTrackStep<Frame> => out.kind === 'frame' && out.update.tracks.length > 0),
+        latestWins(processStep, { onDrop: () => void stats.dropped++ }),
+        mergeMap((recognitions) => recognitions),
+      );
     });
 }
