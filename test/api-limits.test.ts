@@ -2,8 +2,9 @@
  * Connection limits of the HTTP/WebSocket server (issue 14, item 1), on 127.0.0.1 only with small
  * numbers: a total cap and a per-address cap (excess answered 503 + Connection: close, or closed
  * when it never sends a request; WebSocket upgrades over the cap refused with 503), headers
- * timeout (slowloris), request timeout, idle keep-alive timeout, counted in /metrics. Every loop is
- * bounded and every wait has a deadline.
+ * timeout (slowloris), request timeout, idle keep-alive timeout, counted in /metrics; and the
+ * upload slots' queue (admission, order, wait timeout, release). Every loop is bounded and every
+ * wait has a deadline.
  */
 import t from 'tap';
 import WebSocket from 'ws';
@@ -12,6 +13,7 @@ import { createMetrics, type Metrics } from '../src/api/metrics.ts';
 import { startApiServer, type ApiServer } from '../src/api/server.ts';
 import { httpRequest, rawClient, sleep, until, type RawClient } from './helpers/api-net.ts';
 import { tempEventBox } from './helpers/event-box.ts';
+import { isRefusal, SlotBusyError, UploadSlots, type SlotTicket } from '../src/api/upload-slots.ts';
 
 const VIEWER = 'viewer-token-limits-0123456789';
 const tokens = [{ id: 'v', role: 'viewer' as const, sha256: sha256Hex(VIEWER) }];
@@ -135,4 +137,35 @@ t.test('idle keep-alive connections are closed after idleTimeoutMs', async (t) =
   t.match(c.received(), /keep-alive: timeout=0/i, 'the client is told the idle timeout');
   t.ok(ms !== undefined && ms < 2200, `idle keep-alive socket closed after ${ms} ms (idle timeout 500 ms + node's 1 s grace)`);
   await until('the server to release the connection', () => api.connections() === 0, 2000);
+});
+
+t.test('upload slots: concurrent + queued admitted in order, the rest refused, a waiter past maxWaitMs refused, every slot given back', async (t) => {
+  const slots = new UploadSlots({ concurrent: 1, queued: 2, maxWaitMs: 150 });
+  const tickets = [slots.admit(), slots.admit(), slots.admit()];
+  const fourth = slots.admit();
+  t.ok(isRefusal(fourth) && fourth.reason === 'busy' && fourth.retryAfterSeconds >= 1, 'the fourth request: busy, with a Retry-After');
+  const [a, b, c] = tickets.filter((x): x is SlotTicket => !isRefusal(x));
+  t.ok(a && b && c, 'three admitted');
+  const order: string[] = [];
+  await a.ready();
+  order.push('a');
+  const bReady = b.ready().then(() => order.push('b'));
+  const cReady = c.ready().then(
+    () => order.push('c'),
+    (e: unknown) => order.push(e instanceof SlotBusyError ? `c:${e.refusal.reason}` : 'c:?'),
+  );
+  t.equal(slots.decoding, 1, 'one decoding, two waiting');
+  a.release();
+  await bReady;
+  t.same(order, ['a', 'b'], 'the first waiter gets the slot');
+  await sleep(250);
+  await cReady;
+  t.same(order, ['a', 'b', 'c:wait-timeout'], 'the second waited past maxWaitMs: refused');
+  c.release();
+  b.release();
+  b.release();
+  t.equal(slots.inFlight, 0, 'every admission given back (a second release is a no-op)');
+  t.equal(slots.decoding, 0);
+  t.equal(slots.peakActive, 1, 'never more than one at once');
+  t.notOk(isRefusal(slots.admit()), 'admitted again');
 });

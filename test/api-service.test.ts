@@ -5,7 +5,9 @@
  * and a rejected upload names the upload, never the server's temp path. Also checks that the
  * configured server.limits reach the API server, and that no text the stores downstream cannot
  * keep (a NUL, a lone surrogate) gets in through a JSON body, a query string or a WebSocket
- * message (one such reason once stalled the fleet hub's PostgreSQL).
+ * message (one such reason once stalled the fleet hub's PostgreSQL). A burst of 40 concurrent
+ * photo uploads is held to one decode at a time and a short queue (the rest: 503 + Retry-After),
+ * with the process's memory bounded (it went from ~300 MB to 1.6 GB before).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +18,8 @@ import { sha256Hex } from '../src/api/auth.ts';
 import { startService, type Service } from '../src/app/service.ts';
 import { watchEvents } from '../src/client/watch.ts';
 import { parseConfig } from '../src/config/index.ts';
+import { DEFAULT_UPLOAD_LIMITS } from '../src/api/upload-slots.ts';
+import { decodeActivity } from '../src/image/decode.ts';
 import { createLogger } from '../src/log.ts';
 import { dataPath } from './helpers/data.ts';
 import { httpRequest, rawClient, until } from './helpers/api-net.ts';
@@ -164,4 +168,35 @@ t.test('text that no store can keep (NUL, lone surrogate) is refused at every en
     { type: 'error', code: 'bad-message', message: /message nonce contains a lone UTF-16 surrogate/ },
     { type: 'pong', nonce: 'still-here' },
   ]);
+});
+
+t.test('40 concurrent photo uploads: one decode at a time, a short queue, 503 + Retry-After for the rest, memory bounded', async (t) => {
+  // Real photos of 5-14 MP (the largest in the data set), cycled.
+  const photos = ['deepface_person_D/img40.jpg', 'scarlett/img49.jpg', 'jennifer/img54.jpg', 'angelina/img4.jpg', 'deepface_person_B/img33.jpg', 'marissa/img23.jpg', 'deepface_person_D/img41.jpg', 'deepface_person_B/img31.jpg'].map((p) => readFileSync(dataPath(`identities/deepface/${p}`)));
+  const upload = (i: number, localAddress: string) => httpRequest(service.api.port, `/v1/identities?name=Burst${i}`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'image/jpeg' }, body: photos[i % photos.length], localAddress });
+  // The enrolment detector loads on the first upload: not part of the burst's cost.
+  t.ok([201, 422].includes((await upload(100, '127.0.0.20')).status), 'a first upload (loads the enrolment models)');
+  const rss0 = process.memoryUsage().rss;
+  let peak = rss0;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
+  // Spread over 4 addresses: the connection limit per address (30 here) is not what is tested.
+  const results = await Promise.all(Array.from({ length: 40 }, (_, i) => upload(i, `127.0.0.${20 + (i % 4)}`)));
+  clearInterval(sampler);
+  const growthMB = (peak - rss0) / 1e6;
+  const statuses = results.map((r) => r.status);
+  const busy = results.filter((r) => r.status === 503);
+  const done = results.filter((r) => r.status === 201 || r.status === 422);
+  t.equal(busy.length + done.length, 40, `every upload is enrolled, rejected as a photo, or busy: ${JSON.stringify(statuses)}`);
+  const { concurrent, queued } = DEFAULT_UPLOAD_LIMITS;
+  t.ok(done.length >= concurrent + queued, `${done.length} processed: at least the ${concurrent} decoding + ${queued} queued`);
+  t.ok(busy.length >= 40 - 2 * (concurrent + queued), `${busy.length} refused while busy`);
+  t.ok(busy.every((r) => Number(r.headers['retry-after']) >= 1 && Number(r.headers['retry-after']) <= 30), `Retry-After on every 503 (${busy.map((r) => r.headers['retry-after']).join(',')})`);
+  t.match(JSON.parse(busy[0]?.body ?? '{}'), { code: 'UPLOADS_BUSY', error: /too many photos being processed/, hint: /retry after/ });
+  const decodes = decodeActivity();
+  t.equal(decodes.peak, concurrent, `never more than ${concurrent} image decode at once (peak ${decodes.peak} of ${decodes.total} decodes in this process)`);
+  // Measured on this 2-core box: +1,370 MB (303 -> 1,672 MB) before the limits, +100-190 MB after.
+  t.ok(growthMB < 400, `resident memory grew ${growthMB.toFixed(0)} MB during the burst (from ${(rss0 / 1e6).toFixed(0)} MB)`);
+  const refused = (await service.metrics.registry.getSingleMetric('facegate_uploads_refused_total')?.get())?.values.reduce((n, v) => n + v.value, 0);
+  t.equal(refused, busy.length, 'each 503 counted in facegate_uploads_refused_total');
+  t.equal((await upload(200, '127.0.0.24')).status === 503, false, 'after the burst the slots are free again');
 });

@@ -73,13 +73,19 @@ export function dashboardRoutes(deps: ApiDeps): Route[] {
         method: 'POST',
         pattern: ['unknowns', ':id', 'name'],
         role: 'admin',
+        // Naming enrols the cluster's face snapshots: image decodes, so it takes an upload slot.
         handle: async (c, p, who) => {
-          const body = await readJson(c.req, c.maxMessageBytes);
-          const name = typeof body.name === 'string' ? body.name.trim() : '';
-          if (!name || name.length > 200) throw new HttpError(400, 'name must be a non-empty string of at most 200 characters');
-          const groups = stringArray(body.groups, 'groups');
-          if (!unknowns.list().some((u) => u.id === p.id)) throw new HttpError(404, `no unknown ${p.id}`);
-          sendJson(c.res, 201, { identity: await unknowns.name(p.id, { name, groups }, who.id) });
+          const identity = await c.decodeTurn(
+            () => readJson(c.req, c.maxMessageBytes),
+            async (body) => {
+              const name = typeof body.name === 'string' ? body.name.trim() : '';
+              if (!name || name.length > 200) throw new HttpError(400, 'name must be a non-empty string of at most 200 characters');
+              const groups = stringArray(body.groups, 'groups');
+              if (!unknowns.list().some((u) => u.id === p.id)) throw new HttpError(404, `no unknown ${p.id}`);
+              return unknowns.name(p.id, { name, groups }, who.id);
+            },
+          );
+          sendJson(c.res, 201, { identity });
         },
       },
       {

@@ -10,8 +10,9 @@ import type { Principal, Role } from './auth.ts';
 import type { AuthGate } from './auth-gate.ts';
 import { dashboardRoutes } from './dashboard-routes.ts';
 import type { RateLimitedLog } from './rate-limit.ts';
-import { createRouter, HttpError, readJson, readPhoto, sendJson, stringArray, truncateText, type Route } from './router.ts';
+import { createRouter, HttpError, readJson, readPhoto, sendJson, stringArray, truncateText, type Route, type RouteContext } from './router.ts';
 import type { StaticSite } from './static.ts';
+import { isRefusal, SlotBusyError, UploadSlots, type SlotRefusal } from './upload-slots.ts';
 import type { ApiDeps, ApiEvent, EventQuery } from './types.ts';
 
 export { HttpError, readJson, sendJson, stringArray } from './router.ts';
@@ -21,6 +22,21 @@ export interface RouteOptions {
   readonly maxUploadBytes: number;
   /** Said by /healthz (public): the dashboard skips its sign-in page when auth is off. */
   readonly authEnabled: boolean;
+  /** Image-decoding requests at once and waiting (photo uploads, naming an unknown). */
+  readonly uploads: UploadSlots;
+}
+
+/**
+ * Read and drop a refused request's body (up to `limit` bytes, then cut), so that the client,
+ * still sending, reads the 503 instead of a reset; nothing of it is kept.
+ */
+function discardBody(req: IncomingMessage, limit: number): void {
+  let seen = 0;
+  req.on('data', (chunk: Buffer) => {
+    seen += chunk.length;
+    if (seen > limit) req.destroy();
+  });
+  req.resume();
 }
 
 /** A typed stage error (a gallery validation error, say) carries a code and a fix: the client's fault. */
@@ -136,12 +152,14 @@ function coreRoutes(deps: ApiDeps): Route[] {
         method: 'POST',
         pattern: ['identities'],
         role: 'admin',
-        handle: async ({ req, res, url, maxUploadBytes }, _p, who) => {
+        handle: async ({ req, res, url, maxUploadBytes, decodeTurn }, _p, who) => {
           const name = (url.searchParams.get('name') ?? '').trim();
           if (!name || name.length > 200) throw new HttpError(400, 'name (query parameter) must be a non-empty string of at most 200 characters');
           const groups = stringArray(url.searchParams.getAll('group'), 'group');
-          const photo = await readPhoto(req, maxUploadBytes);
-          const r = await ids.create({ name, groups, photo }, who.id);
+          const r = await decodeTurn(
+            () => readPhoto(req, maxUploadBytes),
+            (photo) => ids.create({ name, groups, photo }, who.id),
+          );
           sendJson(res, r.ok ? 201 : 422, r);
         },
       },
@@ -184,10 +202,12 @@ function coreRoutes(deps: ApiDeps): Route[] {
         method: 'POST',
         pattern: ['identities', ':id', 'photos'],
         role: 'admin',
-        handle: async ({ req, res, maxUploadBytes }, { id }, who) => {
+        handle: async ({ req, res, maxUploadBytes, decodeTurn }, { id }, who) => {
           if (!ids.get(id)) throw new HttpError(404, `no identity ${id}`);
-          const photo = await readPhoto(req, maxUploadBytes);
-          const r = await ids.enrollPhoto(id, photo, who.id);
+          const r = await decodeTurn(
+            () => readPhoto(req, maxUploadBytes),
+            (photo) => ids.enrollPhoto(id, photo, who.id),
+          );
           sendJson(res, r.ok ? 201 : 422, r);
         },
       },
@@ -203,6 +223,35 @@ export function createHttpHandler(deps: ApiDeps, gate: AuthGate, log: RateLimite
     return v.principal;
   };
   const v1 = createRouter([...coreRoutes(deps), ...dashboardRoutes(deps)], authorize);
+  const { uploads } = opts;
+  const busy = (req: IncomingMessage, r: SlotRefusal): HttpError => {
+    deps.metrics.uploadsRefused.inc({ reason: r.reason });
+    log.write('upload-busy', 'warn', { remote: req.socket.remoteAddress, reason: r.reason, decoding: uploads.decoding, inFlight: uploads.inFlight, limits: uploads.limits }, 'image upload refused: busy');
+    return new HttpError(503, r.message, { 'retry-after': String(r.retryAfterSeconds), connection: 'close' }, { code: 'UPLOADS_BUSY', hint: `retry after ${r.retryAfterSeconds} s; send photos one at a time` });
+  };
+  const decodeTurnFor =
+    (req: IncomingMessage, maxUploadBytes: number): RouteContext['decodeTurn'] =>
+    async (read, work) => {
+      const ticket = uploads.admit();
+      if (isRefusal(ticket)) {
+        discardBody(req, maxUploadBytes);
+        throw busy(req, ticket);
+      }
+      deps.metrics.uploadsInFlight.set(uploads.inFlight);
+      try {
+        const body = await read();
+        try {
+          await ticket.ready();
+        } catch (e) {
+          if (e instanceof SlotBusyError) throw busy(req, e.refusal);
+          throw e;
+        }
+        return await work(body);
+      } finally {
+        ticket.release();
+        deps.metrics.uploadsInFlight.set(uploads.inFlight);
+      }
+    };
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -222,7 +271,7 @@ export function createHttpHandler(deps: ApiDeps, gate: AuthGate, log: RateLimite
       return;
     }
     if (parts[0] === 'v1') {
-      if (await v1({ req, res, url, method, parts, maxMessageBytes: opts.maxMessageBytes, maxUploadBytes: opts.maxUploadBytes })) return;
+      if (await v1({ req, res, url, method, parts, maxMessageBytes: opts.maxMessageBytes, maxUploadBytes: opts.maxUploadBytes, decodeTurn: decodeTurnFor(req, opts.maxUploadBytes) })) return;
     } else if (site?.serve(req, res)) {
       // The dashboard's static bundle: no token needed (it holds no data; its API calls do).
       return;

@@ -22,6 +22,9 @@ export interface Metrics {
   readonly authFailures: Counter<'reason'>;
   /** Requests and upgrades answered 429 because their address failed authentication too often. */
   readonly authRateLimited: Counter;
+  /** Image-decoding requests (photo uploads, naming an unknown) admitted now, and those refused (busy, wait-timeout). */
+  readonly uploadsInFlight: Gauge;
+  readonly uploadsRefused: Counter<'reason'>;
   /** Log lines dropped by a rate-limited log (a flood is summarised, not written line by line). */
   readonly logSuppressed: Counter<'topic'>;
   /** Event sinks (src/outputs): events in the log after the sink's cursor. */
@@ -53,6 +56,8 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     connectionsOpen: new Gauge({ name: 'facegate_connections_open', help: 'Open TCP connections to the API (HTTP + WebSocket)', registers: [registry] }),
     connectionsRejected: new Counter({ name: 'facegate_connections_rejected_total', help: 'API connections refused (limits) or cut (timeouts, malformed requests)', labelNames: ['reason'], registers: [registry] }),
     authFailures: new Counter({ name: 'facegate_auth_failures_total', help: 'Failed authentications on the API (HTTP and WebSocket upgrade)', labelNames: ['reason'], registers: [registry] }),
+    uploadsInFlight: new Gauge({ name: 'facegate_uploads_in_flight', help: 'Image-decoding API requests admitted now (decoding, reading their body or waiting for a turn)', registers: [registry] }),
+    uploadsRefused: new Counter({ name: 'facegate_uploads_refused_total', help: 'Image-decoding API requests answered 503: busy (queue full) or wait-timeout', labelNames: ['reason'], registers: [registry] }),
     authRateLimited: new Counter({ name: 'facegate_auth_rate_limited_total', help: 'API requests answered 429: too many failed authentications from their address', registers: [registry] }),
     logSuppressed: new Counter({ name: 'facegate_log_lines_suppressed_total', help: 'Log lines not written by a rate-limited log, per topic', labelNames: ['topic'], registers: [registry] }),
     sinkLag: new Gauge({ name: 'facegate_sink_lag_events', help: 'Events in the log not yet delivered by an output sink (after its cursor)', labelNames: ['sink'], registers: [registry] }),

@@ -77,6 +77,11 @@ export interface RouteContext {
   /** Body limits: JSON bodies and photo uploads. */
   readonly maxMessageBytes: number;
   readonly maxUploadBytes: number;
+  /**
+   * Run a request that decodes images under the upload slots (./upload-slots.ts): `read` (its
+   * body) once admitted, `work` once its decode turn comes; 503 + Retry-After when busy.
+   */
+  readonly decodeTurn: <B, T>(read: () => Promise<B>, work: (body: B) => Promise<T>) => Promise<T>;
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): void {

@@ -17,9 +17,11 @@ import { RateLimitedLog } from './rate-limit.ts';
 import type { ApiDeps, ApiOptions, ApiServer } from './types.ts';
 import { createEventsSocket } from './ws.ts';
 import { loadStaticSite } from './static.ts';
+import { DEFAULT_UPLOAD_LIMITS, UploadSlots } from './upload-slots.ts';
 
 export type { ApiDeps, ApiEvent, ApiOptions, ApiServer, EnrollOutcome, EventFeed, EventQuery, GateApi, IdentityApi, LiveFrameApi, PhotoApi, SystemInfo, UnknownCluster, UnknownsApi } from './types.ts';
 export type { ServerLimits } from './limits.ts';
+export type { UploadLimits } from './upload-slots.ts';
 
 export async function startApiServer(deps: ApiDeps, opts: ApiOptions): Promise<ApiServer> {
   const limits = opts.limits ?? DEFAULT_LIMITS;
@@ -27,7 +29,8 @@ export async function startApiServer(deps: ApiDeps, opts: ApiOptions): Promise<A
   const log = new RateLimitedLog(deps.logger, { maxLines: opts.logLinesPerMinute ?? 10, windowMs: 60_000, onSuppressed: (topic) => deps.metrics.logSuppressed.inc({ topic }) });
   const gate = createAuthGate({ tokens: deps.tokens, authEnabled: opts.authEnabled ?? true, failuresPerMinute: limits.authFailuresPerMinute, metrics: deps.metrics, log });
   const site = deps.webRoot !== undefined ? loadStaticSite(deps.webRoot) : undefined;
-  const routes = createHttpHandler(deps, gate, log, { maxMessageBytes, maxUploadBytes: opts.maxUploadBytes ?? 10 * 1024 * 1024, authEnabled: opts.authEnabled ?? true }, site);
+  const uploads = new UploadSlots(opts.uploads ?? DEFAULT_UPLOAD_LIMITS);
+  const routes = createHttpHandler(deps, gate, log, { maxMessageBytes, maxUploadBytes: opts.maxUploadBytes ?? 10 * 1024 * 1024, authEnabled: opts.authEnabled ?? true, uploads }, site);
 
   let guard: ReturnType<typeof limitConnections> | undefined;
   const handler = (req: IncomingMessage, res: ServerResponse): void => {

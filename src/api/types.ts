@@ -5,6 +5,7 @@ import type { TokenEntry } from './auth.ts';
 import type { ServerLimits } from './limits.ts';
 import type { Metrics } from './metrics.ts';
 import type { EventFilter } from './protocol.ts';
+import type { UploadLimits } from './upload-slots.ts';
 
 /** An event as the API sees it: the log's envelope, with its monotonic id. */
 export interface ApiEvent {
@@ -143,6 +144,8 @@ export interface ApiOptions {
   readonly maxBufferedBytes?: number;
   readonly heartbeatMs?: number;
   readonly maxUploadBytes?: number;
+  /** Image-decoding requests (photo uploads, naming an unknown) at once and waiting; default 1 + 4, 20 s wait. */
+  readonly uploads?: UploadLimits;
   readonly tls?: { readonly cert: string; readonly key: string };
   /** server.limits of the config: connection caps, timeouts, failed-auth rate (defaults: the config's). */
   readonly limits?: ServerLimits;

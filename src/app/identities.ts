@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IdentityApi } from '../api/server.ts';
 import { createDetector, type Detector, type DetectorConfig } from '../detect/index.ts';
+import { withDecodeOptions } from '../image/decode.ts';
 import type { Event, NewEventOf } from '../events/index.ts';
 import type { Gallery } from '../gallery/index.ts';
 import type { Logger } from '../log.ts';
@@ -38,6 +39,10 @@ export interface UploadEnrollment {
 
 export function createUploadEnrollment(o: { readonly detectorOptions: Omit<DetectorConfig, 'tier' | 'padRetry'>; readonly embedder: Embedder }): UploadEnrollment {
   let enrollDetector: Detector | undefined;
+  // The detector sees at most its input size, so a photo decoded at twice that loses nothing it
+  // uses, and a 14 MP upload costs a few MB instead of ~35 MB of pixels (plus the padded retry's
+  // copy). The size checks stay in the photo's own pixels (the decode reports its scale).
+  const maxSide = 2 * (o.detectorOptions.size ?? 640);
   return {
     enroll: async (photo) => {
       // Enrollment photos are often tight crops: the 2.5g tier with the padded retry (src/recognize/enroll.ts).
@@ -47,7 +52,8 @@ export function createUploadEnrollment(o: { readonly detectorOptions: Omit<Detec
       const label = `the uploaded photo (${photo.length} bytes)`;
       try {
         writeFileSync(file, photo);
-        const v = await prepareEnrollmentPhoto(file, enrollDetector, o.embedder);
+        const detector = enrollDetector;
+        const v = await withDecodeOptions({ maxSide }, () => prepareEnrollmentPhoto(file, detector, o.embedder));
         return v.ok ? v : { ...v, photo: label, message: withoutPath(v.message, file, dir, label), hint: withoutPath(v.hint, file, dir, label) };
       } catch (e) {
         throw scrubError(e, file, dir, label);

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { stat } from 'node:fs/promises';
 import sharp from 'sharp';
 import { FacegateError, errorMessage } from '../errors.ts';
@@ -24,6 +25,22 @@ const DEFAULT_MAX_PIXELS = 100_000_000;
 const DEFAULT_MAX_SIDE = 4096;
 
 /**
+ * Decode options for every decodeImage call made inside `fn`, where the caller cannot pass them
+ * itself: the API's upload enrolment goes through prepareEnrollmentPhoto (src/recognize), which
+ * decodes without options. Options given to a call still win.
+ */
+const scoped = new AsyncLocalStorage<DecodeOptions>();
+export function withDecodeOptions<T>(opts: DecodeOptions, fn: () => T): T {
+  return scoped.run(opts, fn);
+}
+
+/** Decodes running now, the most at once since start, and in all: what the upload limits are checked against. */
+const activity = { active: 0, peak: 0, total: 0 };
+export function decodeActivity(): { readonly active: number; readonly peak: number; readonly total: number } {
+  return { ...activity };
+}
+
+/**
  * Decode any image sharp reads (JPEG, PNG, WebP, TIFF, GIF, AVIF...) to packed RGB: EXIF
  * orientation applied, grayscale and CMYK converted to sRGB, alpha flattened on black (what a
  * camera would see). Every failure is a FacegateError naming the file and what to do.
@@ -36,8 +53,12 @@ export async function decodeImage(input: string | Buffer, opts: DecodeOptions = 
     if (!st.isFile()) throw new FacegateError('IMAGE_UNREADABLE', `not a file: ${input}`, { context: { image: input }, hint: 'pass an image file, not a folder' });
     if (st.size === 0) throw new FacegateError('IMAGE_UNREADABLE', `image file is empty: ${input}`, { context: { image: input }, hint: 'the file has 0 bytes; re-export or re-download it' });
   }
-  const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
-  const maxSide = opts.maxSide ?? DEFAULT_MAX_SIDE;
+  const inScope = scoped.getStore();
+  const maxPixels = opts.maxPixels ?? inScope?.maxPixels ?? DEFAULT_MAX_PIXELS;
+  const maxSide = opts.maxSide ?? inScope?.maxSide ?? DEFAULT_MAX_SIDE;
+  activity.active++;
+  activity.total++;
+  activity.peak = Math.max(activity.peak, activity.active);
   try {
     const base = sharp(input, { limitInputPixels: maxPixels, failOn: 'error', sequentialRead: true }).rotate();
     const meta = await sharp(input, { limitInputPixels: maxPixels, failOn: 'error' }).metadata();
@@ -51,6 +72,8 @@ export async function decodeImage(input: string | Buffer, opts: DecodeOptions = 
       });
     }
     let pipeline = base;
+    // With a resize in the pipeline libvips shrinks JPEG and WebP while decoding (DCT scaling):
+    // the full-size image is never in memory.
     if (Math.max(originalWidth, originalHeight) > maxSide) pipeline = pipeline.resize({ width: maxSide, height: maxSide, fit: 'inside' });
     const { data, info } = await pipeline.flatten({ background: '#000000' }).toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
@@ -66,6 +89,8 @@ export async function decodeImage(input: string | Buffer, opts: DecodeOptions = 
       throw new FacegateError('IMAGE_UNREADABLE', `${label} is not an image (or a format this build cannot read)`, { context: { image: label }, hint: 'pass a JPEG, PNG, WebP, TIFF, GIF or AVIF file' });
     }
     throw new FacegateError('IMAGE_UNREADABLE', `image ${label} is corrupt or truncated: ${msg}`, { context: { image: label }, hint: 're-export or re-download the image' });
+  } finally {
+    activity.active--;
   }
 }
 
