@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_EMBEDDER } from '../src/config/index.ts';
 import { createDetector, maxLandmarkDistance, median, pairFacesByIou, quantile, type Detector } from '../src/detect/index.ts';
 import { errorMessage } from '../src/errors.ts';
-import { dot, l2normalize } from '../src/gallery/vector.ts';
+import { dot, l2normalize } from '../src/lib/vectors.ts';
 import { decodeImage } from '../src/image/decode.ts';
 import { EXECUTION_PROVIDERS, SHARED_MODELS_DIR, type ExecutionProvider } from '../src/models/index.ts';
 import { alignFace, createEmbedder, createMaskClassifier, type Embedder, type MaskClassifier } from '../src/recognize/index.ts';

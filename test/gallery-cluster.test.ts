@@ -1,5 +1,6 @@
 import t from 'tap';
-import { clusterEmbeddings, stableUnknownId, updateCentroid, nextUnknownId, isGalleryError, dot } from '../src/gallery/index.ts';
+import { clusterEmbeddings, stableUnknownId, updateCentroid, nextUnknownId, isGalleryError } from '../src/gallery/index.ts';
+import { dot } from '../src/lib/vectors.ts';
 import { near, prng, randomUnit } from './helpers/gallery-data.ts';
 
 /** Synthetic unknowns: `perCluster` points around each of K random unit centroids in `dim`-d. */

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { dot, GroupTopK, l2norm, l2normalize, embeddingProblem, topK, topKByGroup, RowStore, rowStride, scoreRowsJs, simdAvailable, EmbeddingIndex, searchIndexes, type SearchTrace } from '../src/gallery/index.ts';
+import { dot, l2norm, l2normalize, embeddingProblem } from '../src/lib/vectors.ts';
+import { GroupTopK, topK, topKByGroup, RowStore, rowStride, scoreRowsJs, simdAvailable, EmbeddingIndex, searchIndexes, type SearchTrace } from '../src/gallery/index.ts';
 import { near, prng, randomUnit } from './helpers/gallery-data.ts';
 
 t.test('dot: hand-computed, including the non-multiple-of-4 tail and offsets', async (t) => {

@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import t from 'tap';
 import { createDetector } from '../src/detect/index.ts';
-import { openGallery, reembedGallery } from '../src/gallery/index.ts';
+import { openGallery } from '../src/gallery/index.ts';
+import { reembedGallery } from '../src/recognize/index.ts';
 import { createEmbedder } from '../src/recognize/index.ts';
 import { ENROLLED, enrollPeople } from './helpers/gallery-real.ts';
 

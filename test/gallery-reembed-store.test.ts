@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap';
 import { reembedSummaryLine, templatesPerModel } from '../src/cli/gallery.ts';
-import { isGalleryError, openGallery, paintableMasks, type FaceCropInput, type Gallery, type GalleryErrorCode, type StoredCrop, type TemplateInput } from '../src/gallery/index.ts';
+import { paintableMasks } from '../src/recognize/index.ts';
+import { isGalleryError, openGallery, type FaceCropInput, type Gallery, type GalleryErrorCode, type StoredCrop, type TemplateInput } from '../src/gallery/index.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

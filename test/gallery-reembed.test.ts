@@ -6,7 +6,8 @@ import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import t, { type Test } from 'tap';
 import { createDetector, type Detector } from '../src/detect/index.ts';
-import { ensureTemplatesFor, isGalleryError, openGallery, reembedGallery, type Gallery } from '../src/gallery/index.ts';
+import { isGalleryError, openGallery, type Gallery } from '../src/gallery/index.ts';
+import { ensureTemplatesFor, reembedGallery } from '../src/recognize/index.ts';
 import { createEmbedder, ENROLLMENT_MASKS, type Embedder } from '../src/recognize/index.ts';
 import { acceptedVerdict, bbtPhoto, ENROLLED, enrollPeople, probeCrops, probePeople, STRANGERS, type ProbeCrop, type ProbeResult } from './helpers/gallery-real.ts';
 

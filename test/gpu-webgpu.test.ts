@@ -18,7 +18,7 @@ import { createLogger } from '../src/log.ts';
 import { probeFeeds } from '../src/models/session.ts';
 import { alignFace, createEmbedder, createMaskClassifier } from '../src/recognize/index.ts';
 import { DEFAULT_EMBEDDER } from '../src/config/index.ts';
-import { dot, l2normalize } from '../src/gallery/vector.ts';
+import { dot, l2normalize } from '../src/lib/vectors.ts';
 import { dataPath } from './helpers/data.ts';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));

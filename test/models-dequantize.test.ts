@@ -11,7 +11,7 @@ import { createSession, dequantizeOnnx, dequantizeWeights, findModel, loadManife
 import { alignFace } from '../src/recognize/align.ts';
 import { largestFace } from '../src/recognize/analyze.ts';
 import { createEmbedder } from '../src/recognize/models.ts';
-import { cosine } from '../src/recognize/tensor.ts';
+import { cosine } from '../src/lib/vectors.ts';
 import type { RgbImage } from '../src/types.ts';
 import { dataPath } from './helpers/data.ts';
 

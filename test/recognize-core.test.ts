@@ -3,7 +3,8 @@ import { alignFace, applyAffine, ARCFACE_TEMPLATE_112, invertAffine, umeyama, wa
 import { renderMask, insidePolygon, MASK_SHAPES } from '../src/recognize/mask-render.ts';
 import { equalErrorRate, rank1, tarAtFar } from '../src/recognize/metrics.ts';
 import { laplacianVariance, poseProxies, interOcularDistance } from '../src/recognize/quality.ts';
-import { cosine, cropToTensor, l2normalize, softmax } from '../src/recognize/tensor.ts';
+import { cosine, l2normalize } from '../src/lib/vectors.ts';
+import { cropToTensor, softmax } from '../src/recognize/tensor.ts';
 import { livenessCropBox } from '../src/recognize/models.ts';
 import type { Landmarks, Point, RgbImage } from '../src/types.ts';
 

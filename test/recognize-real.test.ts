@@ -4,7 +4,7 @@ import { decodeImage } from '../src/image/decode.ts';
 import { analyzeLargestFace, type AnalyzedFace } from '../src/recognize/analyze.ts';
 import { ENROLLMENT_MASKS, renderMask } from '../src/recognize/mask-render.ts';
 import { createEmbedder, createLiveness, createMaskClassifier, type Embedder, type MaskClassifier } from '../src/recognize/models.ts';
-import { cosine } from '../src/recognize/tensor.ts';
+import { cosine } from '../src/lib/vectors.ts';
 import { dataPath } from './helpers/data.ts';
 
 // Thresholds measured by `facegate eval` on ../shared/data (README): 0.36 at FAR 1e-3 for paddlex.

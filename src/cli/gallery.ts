@@ -1,7 +1,8 @@
 import { Presets, SingleBar } from 'cli-progress';
 import { Option, type Command } from 'commander';
 import { isFacegateError } from '../errors.ts';
-import { isGalleryError, openGallery, reembedGallery, SCHEMA_VERSION, type Gallery, type Identity, type ReembedSummary } from '../gallery/index.ts';
+import { isGalleryError, openGallery, SCHEMA_VERSION, type Gallery, type Identity } from '../gallery/index.ts';
+import { reembedGallery, type ReembedSummary } from '../recognize/index.ts';
 import { createEmbedder } from '../recognize/models.ts';
 import { describeError } from './common.ts';
 

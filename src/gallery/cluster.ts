@@ -1,5 +1,5 @@
 import { GalleryError } from './errors.ts';
-import { dot, embeddingProblem, l2normalize } from './vector.ts';
+import { dot, embeddingProblem, l2normalize } from '../lib/vectors.ts';
 
 /** Pure clustering of unknown faces: agglomerative clustering and stable unknown ids. */
 

@@ -1,5 +1,5 @@
 import { RowStore } from './kernel.ts';
-import { GroupTopK, type GroupHit } from './vector.ts';
+import { GroupTopK, type GroupHit } from './top-k.ts';
 
 /**
  * In-memory index of one embedding space: the templates of one model id, plain or masked.

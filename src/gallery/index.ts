@@ -1,9 +1,8 @@
 export { openGallery, Gallery, type GalleryOptions, type WriteOperation } from './gallery.ts';
 export { GalleryError, isGalleryError, type GalleryErrorCode, type GalleryErrorContext } from './errors.ts';
 export type { CropCoverage, EnrollInput, FaceCropInput, GalleryStats, Identity, JsonValue, MaskRouting, Match, Metadata, RebuiltCrop, ReembedNeed, ReplaceOutcome, SearchOptions, StoredCrop, SyntheticMask, Template, TemplateCount, TemplateInput, Unknown, UnknownSighting } from './types.ts';
-export { reembedGallery, ensureTemplatesFor, groupByIdentity, paintableMasks, type ReembedOptions, type ReembedProgress, type ReembedSummary } from './reembed.ts';
 export { classifyGalleryFile, inspectGalleryFile, type GalleryFileKind } from './file-check.ts';
-export { dot, l2norm, l2normalize, embeddingProblem, topK, topKByGroup, GroupTopK, type GroupHit, type RowHit } from './vector.ts';
+export { topK, topKByGroup, GroupTopK, type GroupHit, type RowHit } from './top-k.ts';
 export { clusterEmbeddings, stableUnknownId, updateCentroid, nextUnknownId, MAX_CLUSTER_INPUTS, type ClusterOptions, type Linkage, type UnknownCentroid, type UnknownMatch } from './cluster.ts';
 export { RowStore, rowStride, scoreRowsJs, simdAvailable } from './kernel.ts';
 export { EmbeddingIndex, searchIndexes, DEFAULT_SEARCH_TUNING, type IndexHit, type SearchTrace, type SearchTuning } from './embedding-index.ts';

@@ -1,6 +1,6 @@
 import { GalleryError } from './errors.ts';
 import type { FaceCropInput, JsonValue, Metadata, SyntheticMask, TemplateInput } from './types.ts';
-import { embeddingProblem, l2normalize } from './vector.ts';
+import { embeddingProblem, l2normalize } from '../lib/vectors.ts';
 
 /** Input checks for every gallery write. Pure: each returns the cleaned value or throws a GalleryError. */
 

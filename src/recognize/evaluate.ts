@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FacegateError } from '../errors.ts';
 import type { Detector } from '../detect/index.ts';
-import { dot } from '../gallery/index.ts';
+import { dot } from '../lib/vectors.ts';
 import { decodeImage } from '../image/decode.ts';
 import type { Box, RgbImage } from '../types.ts';
 import { alignFace } from './align.ts';

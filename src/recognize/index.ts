@@ -2,7 +2,7 @@ export { alignFace, umeyama, warpAffine, applyAffine, invertAffine, ARCFACE_TEMP
 export { faceQuality, interOcularDistance, laplacianVariance, poseProxies, type FaceQuality, type PoseProxies, type QualityOptions } from './quality.ts';
 export { createEmbedder, createMaskClassifier, createLiveness, livenessCropBox, cropResize, type Embedder, type MaskClassifier, type LivenessModel, type RecognitionModelOptions } from './models.ts';
 export { renderMask, ENROLLMENT_MASKS, MASK_SHAPES, MASK_COLOURS, type MaskShape } from './mask-render.ts';
-export { cosine, l2normalize, cropToTensor, softmax } from './tensor.ts';
+export { cropToTensor, softmax } from './tensor.ts';
 export { tarAtFar, equalErrorRate, rank1, tarAtFarSorted, equalErrorRateSorted, rocCurve, ScoreBuffer, type TarAtFar } from './metrics.ts';
 export { analyzeFace, analyzeLargestFace, largestFace, type AnalyzedFace } from './analyze.ts';
 export { evaluate, readLabelsCsv, parseCsv, scoreEmbeddings, evaluateWithScores, alignedPhoto, roundThresholdUp, type EvalReport, type EvalModels, type LabelledFile, type ScoreReport, type ScoreSets, type EmbeddedPhoto, type RealMaskedPhoto, type PhotoCache } from './evaluate.ts';
@@ -11,4 +11,5 @@ export { parsePairs, parseLfwPairs, parseJsonPairs, kFoldAccuracy, bestThreshold
 export { rocSvg, writeRocPng, type RocSeries } from './roc-plot.ts';
 export { shouldEmbed, addEmbedding, trackEmbedding, isMatch, DEFAULT_BEST_SHOT, EMPTY_TRACK_STATE, type BestShotOptions, type TrackRecognitionState } from './bestshot.ts';
 export { recognizeTracks, type Recognition, type RecognizeOptions, type RecognizeStats, type GallerySearch } from './operator.ts';
+export { reembedGallery, ensureTemplatesFor, groupByIdentity, paintableMasks, type ReembedOptions, type ReembedProgress, type ReembedSummary } from './reembed.ts';
 export { prepareEnrollmentPhoto, templatesFromCrop, isMaskShape, DEFAULT_ENROLLMENT_RULES, type PhotoVerdict, type EnrollmentTemplate, type EnrollmentRules, type RejectReason, type EnrollmentCrop, type EnrollmentMask } from './enroll.ts';

@@ -3,7 +3,8 @@ import { FacegateError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { createModelSession, findModel, loadManifest, resolveModel, type ExecutionProvider, type ModelSession, type ProviderSpec, type ModelEntry, type ResolveOptions, type SessionThread } from '../models/index.ts';
 import type { Box, RgbImage } from '../types.ts';
-import { cropToTensor, l2normalize, softmax } from './tensor.ts';
+import { l2normalize } from '../lib/vectors.ts';
+import { cropToTensor, softmax } from './tensor.ts';
 
 export interface RecognitionModelOptions {
   readonly threads?: number;

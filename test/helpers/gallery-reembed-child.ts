@@ -6,7 +6,8 @@
  *
  * usage: node --import tsx test/helpers/gallery-reembed-child.ts DBPATH EMBEDDER SLEEP_MS
  */
-import { openGallery, reembedGallery } from '../../src/gallery/index.ts';
+import { openGallery } from '../../src/gallery/index.ts';
+import { reembedGallery } from '../../src/recognize/index.ts';
 import { createEmbedder } from '../../src/recognize/index.ts';
 
 const [path, embedderName, sleepArg] = process.argv.slice(2);

@@ -1,9 +1,7 @@
 import type { Logger } from '../log.ts';
-import { isMaskShape, templatesFromCrop, type EnrollmentMask } from '../recognize/index.ts';
-import type { Embedder } from '../recognize/models.ts';
-import { GalleryError } from './errors.ts';
-import type { Gallery } from './gallery.ts';
-import type { RebuiltCrop, StoredCrop } from './types.ts';
+import { GalleryError, type Gallery, type RebuiltCrop, type StoredCrop } from '../gallery/index.ts';
+import { isMaskShape, templatesFromCrop, type EnrollmentMask } from './enroll.ts';
+import type { Embedder } from './models.ts';
 
 /**
  * Re-embedding: rebuild an identity's templates for another embedder from the aligned crops the
