@@ -3,7 +3,9 @@
  * a file), an NKey seed file, a .creds file (user JWT + seed) against a server in operator mode
  * (operator, account and user JWTs signed here), and TLS with a private CA (the server's
  * certificate made here with openssl) plus a password. Each forwards events into the stream; a
- * wrong one is refused clearly.
+ * wrong one is refused clearly. And the least-privilege edge permissions (src/fleet/permissions.ts):
+ * every operation an edge performs works with them, every one that could wreck the fleet or read
+ * other edges' data is refused by the server.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +15,7 @@ import t from 'tap';
 import { nkeys } from '@nats-io/transport-node';
 import { connect, credsAuthenticator } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
-import { jetstream } from '@nats-io/jetstream';
+import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { parseConfig } from '../src/config/index.ts';
 import { startGalleryFollower } from '../src/fleet/gallery-follower.ts';
 import { startNatsLink } from '../src/fleet/nats.ts';
@@ -22,7 +24,11 @@ import { HEARTBEAT_KEY, openPassageBucket, passageKey } from '../src/fleet/passa
 import { openGallery } from '../src/gallery/index.ts';
 import { CursorStore } from '../src/outputs/index.ts';
 import { createLogger } from '../src/log.ts';
-import { readStream, until } from './helpers/fleet.ts';
+import { readStream, sleep, until } from './helpers/fleet.ts';
+import { edgePermissions } from '../src/fleet/permissions.ts';
+import { createSnapshotUploader, openSnapshotStore } from '../src/fleet/snapshots.ts';
+import { ensureEventsStream } from '../src/fleet/stream.ts';
+import { edgeInboxPrefix } from '../src/fleet/subjects.ts';
 import { healthEvent, testEdge } from './helpers/fleet-setup.ts';
 import { NatsServer } from './helpers/nats.ts';
 import { operatorSetup } from './helpers/fleet-jwt.ts';
@@ -91,8 +97,13 @@ t.test('.creds (user JWT + seed) against nats-server in operator mode; expired, 
     return file;
   };
   // The edge's permissions in its JWT (the README's per-edge example): its own subjects only.
-  const door = op.user('door-1', { allow: { pub: ['facegate.hq.creds-door-1.events.>', '$JS.API.>', '$O.facegate-snapshots.>'], sub: ['_INBOX.>', '$KV.facegate-gallery.>', '$KV.facegate-passages.>'] } });
+  const doorPerms = edgePermissions(fleetWith({ servers: ['nats://127.0.0.1:4222'] }, 'creds-door-1'));
+  const door = op.user('door-1', { allow: { pub: doorPerms.publish, sub: doorPerms.subscribe } });
   const reader = op.user('reader');
+  // The hub (any user with full rights) makes the stream; the edge may only read its info.
+  const readerNc = await connect({ servers: s.url, authenticator: credsAuthenticator(new TextEncoder().encode(reader.creds)) });
+  await ensureEventsStream(readerNc, fleetWith({ servers: ['nats://127.0.0.1:4222'] }, 'creds-door-1'));
+  await readerNc.close();
   await forwards(t, { servers: [s.url], credsFile: write('door-1.creds', door.creds) }, 'creds-door-1', async () => {
     const nc = await connect({ servers: s.url, authenticator: credsAuthenticator(new TextEncoder().encode(reader.creds)) });
     try {
@@ -103,7 +114,7 @@ t.test('.creds (user JWT + seed) against nats-server in operator mode; expired, 
   });
 
   // The JWT's permissions hold: the same user cannot publish as another node.
-  const doorNc = await connect({ servers: s.url, authenticator: credsAuthenticator(new TextEncoder().encode(door.creds)) });
+  const doorNc = await connect({ servers: s.url, inboxPrefix: edgeInboxPrefix('creds-door-1'), authenticator: credsAuthenticator(new TextEncoder().encode(door.creds)) });
   await t.rejects(jetstream(doorNc).publish('facegate.hq.creds-door-2.events.system.health', '{}', { timeout: 500 }), /permission/i, 'door-1 cannot publish as creds-door-2 (its JWT permissions)');
   await doorNc.close();
 
@@ -159,13 +170,19 @@ t.test('TLS with a private CA', async (t) => {
   t.match(noCa.forwarder.status().lastError, /TLS with NATS .* failed[\s\S]*fix: set fleet.nats.tls.ca/);
 });
 
-t.test('per-edge NATS permissions (the README example): an edge speaks for itself only', async (t) => {
-  const edgePerm = {
-    publish: ['facegate.hq.door-1.events.>', '$JS.API.>', '$O.facegate-snapshots.>'],
-    subscribe: ['_INBOX.>', '$KV.facegate-gallery.>', '$KV.facegate-passages.>'],
-  };
-  const s = await NatsServer.start({ users: { hub: 'hub-pw', 'door-1': 'door-1-pw' }, permissions: { 'door-1': edgePerm } });
+t.test('least-privilege edge permissions (edgePermissions, the README set): each thing an edge does works, each thing it must not do is refused', async (t) => {
+  const edgeFleet = fleetWith({ servers: ['nats://127.0.0.1:4222'], user: 'door-1', password: 'door-1-pw' }, 'door-1');
+  const s = await NatsServer.start({ users: { hub: 'hub-pw', 'door-1': 'door-1-pw' }, permissions: { 'door-1': edgePermissions(edgeFleet) } });
   t.teardown(() => s.stop());
+  // What the hub makes at its start (the edge may not): the events stream, its durable consumer,
+  // the buckets and the object store.
+  const hubNc = await connect({ servers: s.url, user: 'hub', pass: 'hub-pw' });
+  t.teardown(() => hubNc.close());
+  await ensureEventsStream(hubNc, edgeFleet);
+  const hubJsm = await jetstreamManager(hubNc);
+  await hubJsm.consumers.add('FACEGATE_EVENTS', { durable_name: 'facegate-hub', ack_policy: AckPolicy.Explicit });
+  const kv = await new Kvm(hubNc).create('facegate-gallery', { history: 1 });
+  await openSnapshotStore(hubNc, edgeFleet);
   const own = testEdge(fleetWith({ servers: [s.url], user: 'door-1', password: 'door-1-pw' }, 'door-1'), logger);
   t.teardown(() => own.close());
   for (let i = 0; i < 5; i++) own.bus.publish(healthEvent(i));
@@ -180,8 +197,6 @@ t.test('per-edge NATS permissions (the README example): an edge speaks for itsel
   await until('door-1 forwards as itself', async () => (await count()) === 5, 20_000, 50);
   t.pass('door-1 forwarded its own events with its restricted user');
   // ... and follows the gallery the hub's user writes.
-  const hubNc = await connect({ servers: s.url, user: 'hub', pass: 'hub-pw' });
-  const kv = await new Kvm(hubNc).create('facegate-gallery', { history: 1 });
   const emb = Buffer.from(new Float32Array(512).fill(1 / Math.sqrt(512)).buffer).toString('base64');
   await kv.put('id_perm0001', JSON.stringify({ v: 1, id: 'id_perm0001', name: 'Perm', groups: [], metadata: {}, updatedMs: 1, templates: [{ id: 'tpl_perm0001', modelId: 'w600k_mbf_dq', masked: false, embedding: emb, quality: null }] }));
   const gdir = mkdtempSync(join(tmpdir(), 'fg-nats-perm-'));
@@ -193,7 +208,6 @@ t.test('per-edge NATS permissions (the README example): an edge speaks for itsel
     state.close();
     gallery.close();
     rmSync(gdir, { recursive: true, force: true });
-    await hubNc.close();
   });
   await follower.synced(20_000);
   t.equal(gallery.getIdentity('id_perm0001')?.name, 'Perm', 'the restricted edge user follows the gallery');
@@ -206,8 +220,7 @@ t.test('per-edge NATS permissions (the README example): an edge speaks for itsel
   await beat();
   const beating = setInterval(() => void beat().catch(() => undefined), 200);
   t.teardown(() => clearInterval(beating));
-  const edgeFleet = fleetWith({ servers: [s.url], user: 'door-1', password: 'door-1-pw' }, 'door-1');
-  const link = startNatsLink({ config: edgeFleet.nats, name: 'perm-passages', logger });
+  const link = startNatsLink({ config: { ...edgeFleet.nats, servers: [s.url] }, name: 'perm-passages', logger, inboxPrefix: edgeInboxPrefix('door-1') });
   const passages = startPassageFollower({ fleet: edgeFleet, link, logger });
   const seen: string[] = [];
   const sub = passages.inputs$.subscribe((i) => seen.push(i.type === 'area.passage' ? `${i.passage.area}:${i.passage.identityId}` : `sync:${i.sync.mode}`));
@@ -220,14 +233,52 @@ t.test('per-edge NATS permissions (the README example): an edge speaks for itsel
   clearInterval(beating);
   t.ok(seen.includes('hq-lobby:id_perm0001') && seen.at(-1) === 'sync:fresh', 'the restricted edge user follows the area passages');
   const edgeKv = await new Kvm(await link.ready()).open('facegate-passages', { timeout: 2000 });
-  await t.rejects(edgeKv.put(key, JSON.stringify({ forged: true })), 'the edge cannot write a passage');
+  await t.rejects(edgeKv.put(key, JSON.stringify({ forged: true })), /permission/i, 'the edge cannot write a passage');
+  // Snapshots: the edge uploads to the object store the hub made; offered again (a page replayed
+  // after a crash), the object is there and is not replaced (that would need a purge).
+  const snapDir = mkdtempSync(join(tmpdir(), 'fg-nats-perm-snap-'));
+  t.teardown(() => rmSync(snapDir, { recursive: true, force: true }));
+  writeFileSync(join(snapDir, 'face.jpg'), Buffer.alloc(200_000, 7));
+  const uploader = createSnapshotUploader({ fleet: edgeFleet, link, logger, snapshotPath: (_id, kind) => (kind === 'face' ? join(snapDir, 'face.jpg') : undefined) });
+  const snapEvent = { ...healthEvent(0), v: 1 as const, id: 1, time: new Date().toISOString(), data: { status: 'ok' as const, snapshotId: 'snap_perm0001' } };
+  await uploader.deliver([snapEvent as never]);
+  await uploader.deliver([snapEvent as never]);
+  t.equal(uploader.uploaded(), 1, 'one snapshot uploaded, the replay skipped');
+  t.equal((await (await openSnapshotStore(hubNc, edgeFleet)).info('door-1/snap_perm0001.face.jpg'))?.size, 200_000, 'the hub sees it');
+
+  // Refused with the edge's own credentials: every operation that wrecked the fleet with the old
+  // `$JS.API.>` set, and the ways to read other edges' events.
+  const door = await connect({ servers: s.url, user: 'door-1', pass: 'door-1-pw', inboxPrefix: edgeInboxPrefix('door-1') });
+  t.teardown(() => door.close());
+  const jsm = await jetstreamManager(door, { timeout: 1500 });
+  const refused: [string, () => Promise<unknown>][] = [
+    ['purge the passages bucket', () => jsm.streams.purge('KV_facegate-passages')],
+    ['purge the gallery bucket', () => jsm.streams.purge('KV_facegate-gallery')],
+    ['purge the events stream', () => jsm.streams.purge('FACEGATE_EVENTS')],
+    ['delete the gallery bucket', () => jsm.streams.delete('KV_facegate-gallery')],
+    ['purge the snapshot store', () => jsm.streams.purge('OBJ_facegate-snapshots')],
+    ["delete the hub's durable consumer", () => jsm.consumers.delete('FACEGATE_EVENTS', 'facegate-hub')],
+    ['create an ephemeral consumer on the events stream', () => jsm.consumers.add('FACEGATE_EVENTS', { ack_policy: AckPolicy.None })],
+    ["read the hub's consumer", () => jsm.consumers.info('FACEGATE_EVENTS', 'facegate-hub')],
+    ['read an event by sequence', () => jsm.streams.getMessage('FACEGATE_EVENTS', { seq: 1 })],
+    ['write the gallery', () => new Kvm(door).open('facegate-gallery').then((g) => g.put('id_forged', '{}'))],
+  ];
+  for (const [what, op] of refused) await t.rejects(op(), /permission/i, `refused: ${what}`);
+  for (const subject of ['facegate.hq.door-2.events.>', '_INBOX.>', '$KV.facegate-gallery.>']) {
+    const sub = door.subscribe(subject);
+    const closed = await Promise.race([sub.closed, sleep(3000).then(() => 'still open')]);
+    t.match(String(closed), /permission/i, `refused: listening on ${subject}`);
+  }
+  t.equal((await hubJsm.streams.info('KV_facegate-passages')).state.messages > 0, true, 'the passages are still there');
+  t.equal((await hubJsm.consumers.info('FACEGATE_EVENTS', 'facegate-hub')).name, 'facegate-hub', "the hub's consumer is still there");
   // The same user claiming to be door-2: the server refuses the subjects.
   const spoof = testEdge(fleetWith({ servers: [s.url], user: 'door-1', password: 'door-1-pw' }, 'door-2'), logger);
   t.teardown(() => spoof.close());
   for (let i = 0; i < 3; i++) spoof.bus.publish(healthEvent(i));
-  await until('refused', () => spoof.runner.health()[0].failed > 0, 20_000, 50);
+  // Refused either way: its inbox (_INBOX_door-2) is not door-1's to listen on, and its subjects
+  // are not door-1's to publish on.
+  await until('refused', () => spoof.runner.health()[0].failed > 0 || spoof.forwarder.status().lastError !== undefined, 20_000, 50);
+  t.match(spoof.forwarder.status().lastError ?? 'publish failed', /permission|timeout|publish failed/i, `door-2 refused: ${spoof.forwarder.status().lastError?.split('\n')[0]}`);
   t.equal(spoof.cursors.get('fleet'), 0, 'nothing acknowledged for door-2');
-  const nc = await connect({ servers: s.url, user: 'hub', pass: 'hub-pw' });
-  t.equal((await readStream(nc, 'FACEGATE_EVENTS')).filter((m) => m.node === 'door-2').length, 0, 'no door-2 event in the stream');
-  await nc.close();
+  t.equal((await readStream(hubNc, 'FACEGATE_EVENTS')).filter((m) => m.node === 'door-2').length, 0, 'no door-2 event in the stream');
 });

@@ -24,6 +24,7 @@ import { startNatsLink, type NatsLink } from './nats.ts';
 import { startPassageFollower, type PassageFollower } from './passage-follower.ts';
 import { createSnapshotUploader, type SnapshotUploader } from './snapshots.ts';
 import { ensureEventsStream } from './stream.ts';
+import { edgeInboxPrefix } from './subjects.ts';
 
 export interface FleetEdge {
   readonly link: NatsLink;
@@ -46,7 +47,7 @@ export function fleetStatePath(eventsDb: string): string {
 export function startFleetEdge(o: { readonly fleet: FleetConfig; readonly gallery: Gallery; readonly bus: EventBus; readonly eventsDb: string; readonly logger: Logger; readonly metrics?: SinkMetrics; readonly snapshotPath?: (id: string, kind: 'face' | 'frame') => string | undefined; readonly hasAreaGates?: () => boolean }): FleetEdge {
   const log = o.logger.child({ fleet: o.fleet.nodeId });
   const state = new CursorStore(fleetStatePath(o.eventsDb));
-  const link = startNatsLink({ config: o.fleet.nats, name: `facegate-edge-${o.fleet.nodeId}`, logger: log, onConnect: (nc) => ensureEventsStream(nc, o.fleet) });
+  const link = startNatsLink({ config: o.fleet.nats, name: `facegate-edge-${o.fleet.nodeId}`, logger: log, inboxPrefix: edgeInboxPrefix(o.fleet.nodeId), onConnect: (nc) => ensureEventsStream(nc, o.fleet) });
   const forwarder = createFleetForwarder({ fleet: o.fleet, logger: log, link });
   const snapshots = o.snapshotPath ? createSnapshotUploader({ fleet: o.fleet, link, logger: log, snapshotPath: o.snapshotPath }) : undefined;
   const runner = runSinks(snapshots ? [forwarder, snapshots] : [forwarder], { bus: o.bus, cursors: state, logger: log, ...(o.metrics ? { metrics: o.metrics } : {}) });

@@ -22,7 +22,7 @@ import type { EventSink, SinkStatus } from '../outputs/index.ts';
 import { FleetError, messageOf } from './errors.ts';
 import { startNatsLink, type NatsLink } from './nats.ts';
 import { ensureEventsStream } from './stream.ts';
-import { eventSubject, FACEGATE_VERSION, HEADER_NODE, HEADER_SITE, HEADER_VERSION, messageId } from './subjects.ts';
+import { edgeInboxPrefix, eventSubject, FACEGATE_VERSION, HEADER_NODE, HEADER_SITE, HEADER_VERSION, messageId } from './subjects.ts';
 
 export const FLEET_SINK_NAME = 'fleet';
 
@@ -46,7 +46,7 @@ export function createFleetForwarder(opts: FleetForwarderOptions): FleetForwarde
   const ownLink = opts.link === undefined;
   const link =
     opts.link ??
-    startNatsLink({ config: f.nats, name: `facegate-edge-${f.nodeId}`, logger: log, onConnect: (nc) => ensureEventsStream(nc, f) });
+    startNatsLink({ config: f.nats, name: `facegate-edge-${f.nodeId}`, logger: log, inboxPrefix: edgeInboxPrefix(f.nodeId), onConnect: (nc) => ensureEventsStream(nc, f) });
   const readyListeners: (() => void)[] = [];
   let dups = 0;
   link.onReady(() => {

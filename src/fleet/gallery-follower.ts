@@ -22,6 +22,7 @@ import { FleetError, messageOf } from './errors.ts';
 import { decodeEmbedding, openGalleryBucket, parseRecord } from './gallery-kv.ts';
 import { followWhileConnected } from './follow-loop.ts';
 import { startNatsLink, type NatsLink } from './nats.ts';
+import { edgeInboxPrefix } from './subjects.ts';
 
 export const GALLERY_STATE = 'fleet-gallery';
 const BATCH = 1000;
@@ -63,7 +64,7 @@ export function startGalleryFollower(opts: GalleryFollowerOptions): GalleryFollo
   const f = opts.fleet;
   const log = opts.logger.child({ fleet: 'gallery' });
   const ownLink = opts.link === undefined;
-  const link = opts.link ?? startNatsLink({ config: f.nats, name: `facegate-gallery-${f.nodeId}`, logger: log });
+  const link = opts.link ?? startNatsLink({ config: f.nats, name: `facegate-gallery-${f.nodeId}`, logger: log, inboxPrefix: edgeInboxPrefix(f.nodeId) });
   let revision = Number(opts.state.getState(GALLERY_STATE, 'revision') ?? 0) || 0;
   let synced = false;
   let applied = 0;

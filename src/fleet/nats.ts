@@ -146,6 +146,13 @@ export interface NatsLinkOptions {
   /** Run after each (re)connection before it counts as ready (ensure streams, buckets). */
   readonly onConnect?: (nc: NatsConnection) => Promise<void>;
   readonly backoff?: BackoffOptions;
+  /**
+   * Reply and delivery subjects under this prefix instead of `_INBOX` (edges: `_INBOX_<node>`, see
+   * edgeInboxPrefix), so an edge's NATS user may subscribe to its own inboxes only: with
+   * `_INBOX.>` it could read every reply and every consumer delivery of the fleet, the hub's
+   * included.
+   */
+  readonly inboxPrefix?: string;
 }
 
 export function startNatsLink(opts: NatsLinkOptions): NatsLink {
@@ -218,7 +225,7 @@ export function startNatsLink(opts: NatsLinkOptions): NatsLink {
     if (closed) return;
     let c: NatsConnection;
     try {
-      c = await connect({ ...natsConnectOptions(opts.config, opts.name), reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 500, reconnectJitter: 250, ignoreAuthErrorAbort: true, waitOnFirstConnect: false });
+      c = await connect({ ...natsConnectOptions(opts.config, opts.name), ...(opts.inboxPrefix ? { inboxPrefix: opts.inboxPrefix } : {}), reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 500, reconnectJitter: 250, ignoreAuthErrorAbort: true, waitOnFirstConnect: false });
     } catch (e) {
       fail(e);
       if (!closed) {

@@ -80,7 +80,12 @@ export function createSnapshotUploader(o: { readonly fleet: FleetConfig; readonl
             log.debug({ id, kind }, 'snapshot gone before upload (pruned); skipped');
             continue;
           }
-          await store.os.putBlob({ name: snapshotObjectName(o.fleet.nodeId, id, kind) }, new Uint8Array(bytes));
+          const name = snapshotObjectName(o.fleet.nodeId, id, kind);
+          // Already there (a page offered again after a crash or a failed ack): replacing it would
+          // purge the old chunks, a right edges do not have (src/fleet/permissions.ts).
+          const have = await store.os.info(name);
+          if (have && !have.deleted && have.size === bytes.length) continue;
+          await store.os.putBlob({ name }, new Uint8Array(bytes));
           uploaded++;
         }
       }

@@ -13,10 +13,16 @@ function isNotFound(e: unknown): boolean {
   return /not found|10059/i.test(messageOf(e));
 }
 
+/** NATS refused a subject this user needs: say which, and where the permission set is. */
+export function permissionError(e: unknown): FleetError {
+  return new FleetError('FLEET_NATS_AUTH', `NATS refused this user a subject it needs (${messageOf(e)})`, { hint: "give an edge's user the permission set of its node (README \"Edge permissions\", src/fleet/permissions.ts: its own events subjects and inbox _INBOX_<nodeId>.>); check that fleet.nodeId and site are the ones its user was made for", cause: e });
+}
+
 export async function manager(nc: NatsConnection): Promise<JetStreamManager> {
   try {
     return await jetstreamManager(nc, { timeout: 5000 });
   } catch (e) {
+    if (/permissions? violation/i.test(messageOf(e))) throw permissionError(e);
     throw new FleetError('FLEET_JETSTREAM', `JetStream is not available on this NATS server (${messageOf(e)})`, { hint: 'start nats-server with JetStream (-js, or a jetstream {} block in its config)', cause: e });
   }
 }
@@ -35,6 +41,7 @@ export async function ensureEventsStream(nc: NatsConnection, f: FleetConfig): Pr
   } catch (e) {
     // Two boxes starting at once: the other one created it.
     if (/already in use|exists/i.test(messageOf(e))) return;
-    throw new FleetError('FLEET_JETSTREAM', `cannot create the events stream ${s.name}: ${messageOf(e)}`, { context: { stream: s.name }, hint: 'create it once with the hub (it ensures it at start), or give this user $JS.API.STREAM.CREATE permission', cause: e });
+    // An edge with the least permissions (src/fleet/permissions.ts) may not create it: the hub does.
+    throw new FleetError('FLEET_JETSTREAM', `cannot create the events stream ${s.name}: ${messageOf(e)}`, { context: { stream: s.name }, hint: 'start the hub once (it creates the stream at start); edges only need to read its info, and retry until it exists', cause: e });
   }
 }

@@ -31,6 +31,11 @@ export function parseEventSubject(subject: string, prefix: string): { site: stri
   return { site: parts[1], node: parts[2], type: parts.slice(4).join('.') };
 }
 
+/** An edge's inbox prefix (replies, consumer deliveries): its NATS user subscribes to `<prefix>.>` only. */
+export function edgeInboxPrefix(node: string): string {
+  return `_INBOX_${node}`;
+}
+
 export function messageId(node: string, eventId: number): string {
   return `${node}:${eventId}`;
 }
