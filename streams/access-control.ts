@@ -10,10 +10,10 @@ import { BehaviorSubject, EMPTY, Subject, defer, merge, timer, type Observable, 
 import { catchError, connect, filter, finalize, map, mergeMap, switchMap, takeUntil, tap } from 'rxjs/operators';
 import { cameraStartDelayMs } from '../src/config/index.ts';
 import { detectFaces, type Detector, type DetectStats } from '../src/detect/index.ts';
-import { publishEvents, type Event, type EventBus, type SnapshotStore } from '../src/events/index.ts';
-import { cameraItem, recognitionItem, stageErrorItem, trackItem, type PipelineItem, type PipelineStage } from '../src/events/pipeline.ts';
+import type { Event, EventBus, SnapshotStore } from '../src/events/index.ts';
+import { cameraItem, decideGates, publishEvents, recognitionItem, stageErrorItem, trackItem, type PipelineItem, type PipelineStage } from '../src/pipeline/index.ts';
 import type { Gallery } from '../src/gallery/index.ts';
-import { decideGates, EMPTY_GATE_STATE, emptyGateStats, zonesOfFace, type AreaInput, type GatePolicy, type GateState, type GateStats, type ManualRequest, type Zone } from '../src/gates/index.ts';
+import { EMPTY_GATE_STATE, emptyGateStats, zonesOfFace, type AreaInput, type GatePolicy, type GateState, type GateStats, type ManualRequest, type Zone } from '../src/gates/index.ts';
 import { cameraFrames, type CameraConfig, type CameraHealth, type CameraStats } from '../src/ingest/index.ts';
 import type { Logger } from '../src/log.ts';
 import { recognizeTracks, type Embedder, type LivenessModel, type MaskClassifier, type Recognition, type RecognizeStats } from '../src/recognize/index.ts';

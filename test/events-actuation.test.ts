@@ -1,5 +1,5 @@
 import t from 'tap';
-import { eventFromActuation } from '../src/events/index.ts';
+import { eventFromActuation } from '../src/pipeline/index.ts';
 import type { GateGranted, GateOpened } from '../src/gates/index.ts';
 
 const T = Date.parse('2026-11-29T10:00:00Z');

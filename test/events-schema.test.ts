@@ -5,16 +5,12 @@ import {
   EVENT_TYPES,
   EventLog,
   EventsError,
-  eventFromCameraHealth,
-  eventFromGate,
-  eventFromActuation,
-  eventFromRecognition,
-  eventFromTrack,
   eventJsonSchemaText,
   eventSchema,
   type Event,
   type NewEvent,
 } from '../src/events/index.ts';
+import { eventFromActuation, eventFromCameraHealth, eventFromGate, eventFromRecognition, eventFromTrack } from '../src/pipeline/index.ts';
 import type { GateEvent, GateGranted, GateOpened } from '../src/gates/index.ts';
 import type { CameraHealth } from '../src/ingest/index.ts';
 import type { TrackEvent, TrackView } from '../src/track/index.ts';

@@ -6,8 +6,8 @@
  */
 import t from 'tap';
 import { BehaviorSubject, lastValueFrom, Subject, toArray } from 'rxjs';
-import { publishEvents, recognitionItem, type PipelineItem } from '../src/events/index.ts';
-import { decideGates, parseGates, type AreaInput, type GatePolicy } from '../src/gates/index.ts';
+import { decideGates, publishEvents, recognitionItem, type PipelineItem } from '../src/pipeline/index.ts';
+import { parseGates, type AreaInput, type GatePolicy } from '../src/gates/index.ts';
 import type { Recognition } from '../src/recognize/index.ts';
 import type { Frame } from '../src/types.ts';
 import { tempEventBox } from './helpers/event-box.ts';

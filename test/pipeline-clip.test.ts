@@ -2,7 +2,7 @@ import { concatMap, lastValueFrom, tap, toArray } from 'rxjs';
 import t from 'tap';
 import { createDetector, iou } from '../src/detect/index.ts';
 import { cameraFrames } from '../src/ingest/index.ts';
-import type { PipelineItem } from '../src/events/index.ts';
+import type { PipelineItem } from '../src/pipeline/index.ts';
 import { createEmbedder, createMaskClassifier, DEFAULT_BEST_SHOT, recognizeTracks } from '../src/recognize/index.ts';
 import { withTrackEvents } from '../streams/access-control.ts';
 import { trackFaces, type TrackEndedEvent, type TrackStartedEvent } from '../src/track/index.ts';

@@ -8,8 +8,5 @@ export { matchesFilter, typeMatches, isTypePattern, filterSql, parseEventFilter,
 export { EventLog, EVENT_LOG_VERSION, MAX_PAGE, type EventLogOptions, type EventRetention, type EventQuery, type PruneResult } from './log.ts';
 export { EventBus, type EventBusOptions } from './bus.ts';
 export { SnapshotStore, isSnapshotId, snapshotTime, cropRect, type SnapshotStoreOptions, type SnapshotInfo, type SnapshotKind } from './snapshots.ts';
-export { eventFromGate, eventFromRecognition, eventFromTrack, eventFromCameraHealth, eventFromActuation, eventFromStageFailure, type RecognitionEventInput } from './convert.ts';
-export { publishEvents, STAGE_ERROR_WINDOW_MS, type PublishEventsOptions } from './operator.ts';
-export { cameraItem, trackItem, recognitionItem, gateItem, actuationItem, stageErrorItem, type PipelineItem, type PipelineItemOf, type PipelineKind, type PipelineStage, type StageFailure } from './pipeline.ts';
 export { EventsError, isEventsError, type EventsErrorCode, type EventsErrorContext } from './errors.ts';
 export { EventThrottle } from './throttle.ts';

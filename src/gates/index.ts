@@ -84,4 +84,4 @@ export {
   type ActuationResult,
   type WebhookBody,
 } from './actuate.ts';
-export { gateDecisions, decideGates, gateInputOf, emptyGateStats, type DecideGatesOptions, type ZonesOfRecognition, type GateInput, type GateTrackInput, type AreaInput, type ManualRequest, type ActuationRecord, type GateStats, type GateDecisionsOptions } from './operator.ts';
+export { gateDecisions, emptyGateStats, type GateInput, type GateTrackInput, type AreaInput, type ManualRequest, type ActuationRecord, type GateStats, type GateDecisionsOptions } from './operator.ts';

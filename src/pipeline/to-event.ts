@@ -8,8 +8,8 @@ import type { ActuationRecord, GateEvent } from '../gates/index.ts';
 import type { Recognition } from '../recognize/index.ts';
 import type { TrackEvent } from '../track/index.ts';
 import { errorMessage } from '../errors.ts';
-import type { StageFailure } from './pipeline.ts';
-import type { NewEvent } from './types.ts';
+import type { NewEvent } from '../events/index.ts';
+import type { StageFailure } from './items.ts';
 
 /** Drop keys whose value is undefined (they would vanish in JSON anyway; this keeps objects equal). */
 function defined<T extends Record<string, unknown>>(o: T): T {

@@ -13,12 +13,9 @@
  */
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { Logger } from '../log.ts';
-import { EventBus } from './bus.ts';
-import { eventFromActuation, eventFromCameraHealth, eventFromGate, eventFromRecognition, eventFromStageFailure, eventFromTrack } from './convert.ts';
-import type { PipelineItem } from './pipeline.ts';
-import type { SnapshotStore } from './snapshots.ts';
-import { EventThrottle } from './throttle.ts';
-import type { Event, NewEvent } from './types.ts';
+import { EventThrottle, type EventBus, type Event, type NewEvent, type SnapshotStore } from '../events/index.ts';
+import { eventFromActuation, eventFromCameraHealth, eventFromGate, eventFromRecognition, eventFromStageFailure, eventFromTrack } from './to-event.ts';
+import type { PipelineItem } from './items.ts';
 
 /** One stage.error per camera and stage per this many ms (the next one counts the suppressed). */
 export const STAGE_ERROR_WINDOW_MS = 10_000;
