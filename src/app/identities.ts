@@ -8,11 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IdentityApi } from '../api/server.ts';
 import { createDetector, type Detector, type DetectorConfig } from '../detect/index.ts';
-import { withDecodeOptions } from '../image/decode.ts';
 import type { Event, NewEventOf } from '../events/index.ts';
 import type { Gallery } from '../gallery/index.ts';
 import type { Logger } from '../log.ts';
-import { prepareEnrollmentPhoto, type Embedder, type PhotoVerdict } from '../recognize/index.ts';
+import { DEFAULT_ENROLLMENT_RULES, prepareEnrollmentPhoto, type Embedder, type PhotoVerdict } from '../recognize/index.ts';
 
 /** `text` with a server-side temp path (the file, then its folder) replaced by what the client sent. */
 export function withoutPath(text: string, file: string, dir: string, label: string): string {
@@ -53,7 +52,7 @@ export function createUploadEnrollment(o: { readonly detectorOptions: Omit<Detec
       try {
         writeFileSync(file, photo);
         const detector = enrollDetector;
-        const v = await withDecodeOptions({ maxSide }, () => prepareEnrollmentPhoto(file, detector, o.embedder));
+        const v = await prepareEnrollmentPhoto(file, detector, o.embedder, DEFAULT_ENROLLMENT_RULES, { maxSide });
         return v.ok ? v : { ...v, photo: label, message: withoutPath(v.message, file, dir, label), hint: withoutPath(v.hint, file, dir, label) };
       } catch (e) {
         throw scrubError(e, file, dir, label);

@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { stat } from 'node:fs/promises';
 import sharp from 'sharp';
 import { FacegateError, errorMessage } from '../errors.ts';
@@ -24,16 +23,6 @@ export const MIN_IMAGE_SIDE = 16;
 const DEFAULT_MAX_PIXELS = 100_000_000;
 const DEFAULT_MAX_SIDE = 4096;
 
-/**
- * Decode options for every decodeImage call made inside `fn`, where the caller cannot pass them
- * itself: the API's upload enrolment goes through prepareEnrollmentPhoto (src/recognize), which
- * decodes without options. Options given to a call still win.
- */
-const scoped = new AsyncLocalStorage<DecodeOptions>();
-export function withDecodeOptions<T>(opts: DecodeOptions, fn: () => T): T {
-  return scoped.run(opts, fn);
-}
-
 /** Decodes running now, the most at once since start, and in all: what the upload limits are checked against. */
 const activity = { active: 0, peak: 0, total: 0 };
 export function decodeActivity(): { readonly active: number; readonly peak: number; readonly total: number } {
@@ -53,9 +42,8 @@ export async function decodeImage(input: string | Buffer, opts: DecodeOptions = 
     if (!st.isFile()) throw new FacegateError('IMAGE_UNREADABLE', `not a file: ${input}`, { context: { image: input }, hint: 'pass an image file, not a folder' });
     if (st.size === 0) throw new FacegateError('IMAGE_UNREADABLE', `image file is empty: ${input}`, { context: { image: input }, hint: 'the file has 0 bytes; re-export or re-download it' });
   }
-  const inScope = scoped.getStore();
-  const maxPixels = opts.maxPixels ?? inScope?.maxPixels ?? DEFAULT_MAX_PIXELS;
-  const maxSide = opts.maxSide ?? inScope?.maxSide ?? DEFAULT_MAX_SIDE;
+  const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
+  const maxSide = opts.maxSide ?? DEFAULT_MAX_SIDE;
   activity.active++;
   activity.total++;
   activity.peak = Math.max(activity.peak, activity.active);

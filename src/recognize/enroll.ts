@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Detector } from '../detect/index.ts';
 import { isFacegateError } from '../errors.ts';
-import { decodeImage } from '../image/decode.ts';
+import { decodeImage, type DecodeOptions } from '../image/decode.ts';
 import type { Face, RgbImage } from '../types.ts';
 import { alignFace } from './align.ts';
 import { ENROLLMENT_MASKS, MASK_SHAPES, renderMask, type MaskShape, type Rgb } from './mask-render.ts';
@@ -59,15 +59,16 @@ const area = (f: Face): number => (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]);
 /**
  * Check one enrollment photo and build its templates: exactly one usable face (the detector's
  * padded retry handles passport-style crops), big, sharp and frontal enough; then the plain
- * embedding plus one masked template per synthetic mask.
+ * embedding plus one masked template per synthetic mask. `decode.maxSide` shrinks large photos
+ * while they are decoded (the size rules still read the photo's own pixels, through its scale).
  */
-export async function prepareEnrollmentPhoto(photo: string, detector: Detector, embedder: Embedder, rules: EnrollmentRules = DEFAULT_ENROLLMENT_RULES): Promise<PhotoVerdict> {
+export async function prepareEnrollmentPhoto(photo: string, detector: Detector, embedder: Embedder, rules: EnrollmentRules = DEFAULT_ENROLLMENT_RULES, decode: DecodeOptions = {}): Promise<PhotoVerdict> {
   const reject = (reason: RejectReason, message: string, hint: string): PhotoVerdict => ({ ok: false, photo, reason, message, hint });
   let decoded;
   let bytes: Buffer;
   try {
     bytes = await readFile(photo);
-    decoded = await decodeImage(bytes.length ? bytes : photo);
+    decoded = await decodeImage(bytes.length ? bytes : photo, decode);
   } catch (e) {
     if (isFacegateError(e)) return reject('unreadable', e.message.replace('(buffer)', photo), e.hint ?? 'use another photo');
     return reject('unreadable', `cannot read ${photo}: ${(e as Error).message}`, 'check the path');
