@@ -244,6 +244,37 @@ t.test('cross-checks: duplicate ids, unknown cameras, anti-passback pairs, liven
   t.same(paths(mixed), ['cameras[0].fps', 'cameras[1].id'], 'cross-checks still run when zod stopped early (bad integer)');
 });
 
+t.test('gate ids are slugs, and no two ids share an MQTT topic level (a gate id opened another gate over MQTT)', async (t) => {
+  const base = { cameras: [cam('door')] };
+  // `vault+door` and `vault_door` both became the topic level `vault_door`: an OPEN for one opened the other.
+  const e = configError(() => parseConfig({ ...base, gates: [{ id: 'vault+door', cameras: ['door'] }, { id: 'vault_door', cameras: ['door'] }] }));
+  t.match(issueAt(e, 'gates[0].id'), { message: /slug/, hint: /'vault-door'/ });
+  t.match(issueAt(e, 'gates[1].id'), { message: /gate ids 'vault\+door' \(gates\[0\]\) and 'vault_door' both become the MQTT topic level 'vault_door'/, hint: /rename one/ });
+  for (const [i, id] of ['front#door', 'Front Door', '$SYS', 'a/b', 'door\u0000', '-door', ''].entries()) {
+    const bad = configError(() => parseConfig({ ...base, gates: [{ id, cameras: ['door'] }] }));
+    t.ok(issueAt(bad, 'gates[0].id'), `gate id ${JSON.stringify(id)} refused (${i})`);
+    t.ok(issueAt(bad, 'gates[0].id')?.hint, 'with a fix');
+  }
+  t.match(issueAt(configError(() => parseConfig({ ...base, gates: [{ id: 'Front Door', cameras: ['door'] }] })), 'gates[0].id'), { hint: /'front-door'/ });
+  for (const id of ['front-door', 'gate_2', 'g']) t.equal(parseConfig({ ...base, gates: [{ id, cameras: ['door'] }] }).gates[0].id, id, `${id} is fine`);
+});
+
+t.test('text with NUL or a lone surrogate is refused anywhere in the file, with its path and the fix', async (t) => {
+  const bad = configError(() => parseConfig({ cameras: [cam('door', { name: 'Front\u0000door' })], gates: [{ id: 'g', cameras: ['door'], name: 'Lobby \ud800' }] }));
+  t.match(issueAt(bad, 'cameras[0].name'), { message: /NUL character \(U\+0000\) at index 5/, hint: /remove/ });
+  t.match(issueAt(bad, 'gates[0].name'), { message: /lone UTF-16 surrogate/, hint: /remove/ });
+  const key = configError(() => parseConfig({ logging: { ['le\u0000vel']: 'info' } }));
+  t.match(issueAt(key, 'logging'), { message: /key .*NUL/ });
+  // From YAML escapes in double-quoted strings, located in the file.
+  const y = configError(() => parseConfigText('cameras:\n  - id: door\n    url: rtsp://192.0.2.1/x\n    name: "Door\\0"\n', 'f.yaml'));
+  t.match(issueAt(y, 'cameras[0].name'), { message: /NUL/, line: 4 });
+  // A password with a NUL is refused without being echoed.
+  const secret = configError(() => parseConfig({ events: { outputs: { mqtt: { username: 'u', password: 'S3cret\u0000pw' } } } }));
+  t.ok(issueAt(secret, 'events.outputs.mqtt.password'));
+  t.notMatch(formatConfigErrors(secret), /S3cret/);
+  t.equal(parseConfig({ cameras: [cam('door', { name: 'Tür 🚪' })] }).cameras[0].name, 'Tür 🚪', 'valid Unicode, astral characters included, passes');
+});
+
 t.test('YAML: syntax errors with line and column, issues located in the file, sorted by position', async (t) => {
   const syn = configError(() => parseConfigText('server:\n  port: 8640\n  bind: [127.0.0.1\ncameras: []\n', 'broken.yaml'));
   t.equal(syn.code, 'CONFIG_SYNTAX');

@@ -15,6 +15,7 @@ import t from 'tap';
 import { parseConfig } from '../src/config/index.ts';
 import { EventBus, EventLog, type Event, type NewEvent } from '../src/events/index.ts';
 import { createLogger } from '../src/log.ts';
+import { systemHealthEvent } from '../src/app/health.ts';
 import { CursorStore, createMqttSink, runSinks, type MqttSink, type MqttSinkOptions, type SinkRunner } from '../src/outputs/index.ts';
 import { Mosquitto } from './helpers/mosquitto.ts';
 import { until } from './helpers/until.ts';
@@ -160,6 +161,7 @@ t.test('events, retained state, availability and discovery on a real broker', as
   await until('cursor at the head', () => r.runner.health()[0].lag === 0, 5000);
   const h = r.runner.health()[0];
   t.match(h, { name: 'mqtt', connected: true, lag: 0, delivered: 3, failed: 0, reconnects: 0 });
+  t.equal(h.warning, undefined, 'the broker echoed: no warning');
 
   // A clean stop says offline (retained), a camera removed since is deleted from HA on the next start.
   await r.runner.stop();
@@ -283,32 +285,93 @@ t.test('wrong broker password: a clear error in health and the log, the bus keep
   t.notMatch(r.logs.text(), /right-password-1/);
 });
 
-t.test('MQTT commands: OPEN / LOCK reach the manual action with the client as actor; retained commands are ignored', async (t) => {
+t.test('MQTT commands: OPEN / LOCK reach the manual action with the declared sender as actor; retained, invalid and flooding commands are refused', async (t) => {
   const broker = await Mosquitto.start();
   t.teardown(() => broker.stop());
   const calls: string[] = [];
-  const r = rig(broker.url, { commands: true, clientId: 'fg-door' }, { manual: async (gateId, action, by, reason) => calls.push(`${gateId} ${action} ${by} ${reason}`) });
+  const manual = async (gateId: string, action: string, by: string, reason: string) => calls.push(`${gateId} ${action} ${by} ${reason}`);
+  const r = rig(broker.url, { commands: true, clientId: 'fg-door' }, { manual, commandRefusalWindowMs: 1000 });
   t.teardown(() => r.close());
   await until('connected', () => connected(r));
-  const cmd = await subscriber(broker.url, []);
+  const cmd = await subscriber(broker.url, [], { protocolVersion: 5 });
   t.teardown(() => cmd.client.endAsync(true));
   await cmd.client.publishAsync('facegate/test-node/gate/front-door/set', 'OPEN', { qos: 1 });
   await cmd.client.publishAsync('facegate/test-node/gate/front-door/set', 'LOCK', { qos: 1 });
   await cmd.client.publishAsync('facegate/test-node/gate/back-door/set', 'OPEN', { qos: 1 });
   await until('commands', () => calls.length >= 2);
   await sleep(300);
-  t.same(calls, ['front-door open mqtt:fg-door MQTT command', 'front-door close mqtt:fg-door MQTT command'], 'unknown gates refused');
+  // The broker does not say who published; facegate's own client id is not the actor.
+  t.same(calls, ['front-door open mqtt:unidentified MQTT command', 'front-door close mqtt:unidentified MQTT command'], 'unknown gates refused');
 
   // A retained OPEN (a misconfigured automation) must not open the door at every reconnect.
   // (Published while facegate is away: a live subscriber gets even a retained publish as live.)
   await r.runner.stop();
   await cmd.client.publishAsync('facegate/test-node/gate/front-door/set', 'OPEN', { qos: 1, retain: true });
-  r.start({ commands: true, clientId: 'fg-door' }, { manual: async (gateId, action, by, reason) => calls.push(`${gateId} ${action} ${by} ${reason}`) });
+  r.start({ commands: true, clientId: 'fg-door' }, { manual, commandRefusalWindowMs: 1000 });
   await until('reconnected', () => connected(r));
   await sleep(500);
   t.equal(calls.length, 2, 'the retained command was not executed');
   t.ok(r.logs.lines.some((l) => /retained MQTT gate command ignored/.test(String(l.msg))));
-  await cmd.client.publishAsync('facegate/test-node/gate/front-door/set', '', { qos: 1, retain: true });
+
+  // What the message declares is the audit's actor (MQTT 5 user property `sender`, response topic).
+  const set = 'facegate/test-node/gate/front-door/set';
+  await cmd.client.publishAsync(set, 'OPEN', { qos: 1, properties: { userProperties: { sender: 'ha-automation' }, responseTopic: 'ha/replies' } });
+  await until('declared sender', () => calls.length >= 3);
+  t.equal(calls[2], 'front-door open mqtt:ha-automation MQTT command (response topic ha/replies)');
+  // Unstorable text at the entry: refused before it reaches the log. (A NUL in a user property
+  // never gets here: Mosquitto drops the publisher's connection for the malformed packet.)
+  const mark = r.logs.lines.length;
+  await cmd.client.publishAsync(set, 'OP\u0000EN', { qos: 1 });
+  await cmd.client.publishAsync(set, Buffer.from([0x4f, 0x50, 0x45, 0x4e, 0xc3]), { qos: 1 });
+  await sleep(300);
+  t.equal(calls.length, 3, 'a NUL in the payload and invalid UTF-8 refused');
+  const invalid = r.logs.lines.slice(mark).filter((l) => /MQTT gate command refused \(further invalid/.test(String(l.msg)));
+  t.equal(invalid.length, 1, 'one line for the window');
+  t.match(invalid[0]?.reason, /payload contains a NUL character \(U\+0000\) at index 2/);
+
+  // 300 OPENs at once (they opened the door 300 times): the burst (3, one used above) passes.
+  const flood0 = performance.now();
+  await Promise.all(Array.from({ length: 300 }, () => cmd.client.publishAsync(set, 'OPEN', { qos: 1 })));
+  t.comment(`300 OPENs published in ${(performance.now() - flood0).toFixed(0)} ms`);
+  await until('flood handled', () => r.logs.lines.some((l) => /over the rate limit in the last window/.test(String(l.msg))), 5000);
+  t.equal(calls.filter((c) => c.startsWith('front-door open')).length - 1, 3, 'three opens since the restart: the burst, not 300');
+  const limited = r.logs.lines.filter((l) => /over the rate limit/.test(String(l.msg)));
+  t.equal(limited.length, 2, 'one line when the limit starts refusing, one with the count when the window ends');
+  t.match(limited[0], { gate: 'front-door', action: 'open', limit: { perMinute: 12, burst: 3 } });
+  t.match(limited[1], { gate: 'front-door', action: 'open', refused: 298 });
+  await cmd.client.publishAsync(set, 'LOCK', { qos: 1 });
+  await until('lock after the flood', () => calls.at(-1)?.startsWith('front-door close') === true);
+  t.pass('an OPEN flood does not use up the LOCK budget');
+  // Clear the retained OPEN (it arrives live as an empty, invalid command: nothing happens).
+  await cmd.client.publishAsync(set, '', { qos: 1, retain: true });
+});
+
+t.test('a broker that drops what facegate publishes: a warning in the sink health, not a healthy-looking sink', async (t) => {
+  // The facegate user may publish but not read its own topics: the broker accepts every publish
+  // (PUBACK), so without the echo check the sink looked connected with lag 0.
+  const acl = 'user fg\ntopic write facegate/#\ntopic readwrite homeassistant/#\n';
+  const broker = await Mosquitto.start({ users: { fg: 'fg-password-1' }, acl });
+  t.teardown(() => broker.stop());
+  const r = rig(broker.url, { username: 'fg', password: 'fg-password-1', echoCheck: { timeoutMs: 1000 } });
+  t.teardown(() => r.close());
+  await until('connected', () => connected(r));
+  await until('echo warning', () => r.runner.health()[0].warning !== undefined, 5000);
+  t.match(r.runner.health()[0], { connected: true, warning: /did not echo a test message on facegate\/test-node\/echo\/facegate-test-node within 1000 ms.*ACL/ });
+  t.equal(r.logs.lines.filter((l) => /MQTT echo check failed/.test(String(l.msg))).length, 1, 'logged once');
+  t.equal(systemHealthEvent({ nowMs: Date.now(), uptimeMs: 1, rssBytes: 1, cameras: [], sinks: r.runner.health(), modelP95Ms: {}, eventLogLastId: 0 }).data.status, 'degraded', 'system.health says degraded');
+
+  // A prefix under $SYS (refused by the config; here past it): MQTT 5 gets the broker's refusal
+  // of the first publish, so the sink is not connected, events stay in the log (lag) and the
+  // health says why, instead of connected, lag 0 and events vanishing.
+  await r.runner.stop();
+  const parsed = parseConfig({ events: { outputs: { mqtt: { enabled: true, url: broker.url, nodeId: 'test-node', username: 'fg', password: 'fg-password-1' } } } }).events.outputs.mqtt;
+  if (!parsed) throw new Error('no mqtt config');
+  r.sink = createMqttSink({ config: { ...parsed, topicPrefix: '$SYS/facegate', discovery: { ...parsed.discovery, enabled: false } }, logger: createLogger({ level: 'silent' }), cursors: r.cursors, cameras: () => [], gates: () => [] });
+  r.runner = runSinks([r.sink], { bus: r.bus, cursors: r.cursors, logger: createLogger({ level: 'silent' }) });
+  for (let i = 0; i < 5; i++) r.bus.publish(health(i));
+  await until('refusal in health', () => r.runner.health()[0].lastError !== undefined, 5000);
+  await sleep(500);
+  t.match(r.runner.health()[0], { connected: false, lag: 5, delivered: 0, lastError: /refused to publish \$SYS\/facegate\/available: .*Not authorized.*ACL/ });
 });
 
 t.test('last will: a facegate killed with SIGKILL turns <prefix>/available offline', async (t) => {

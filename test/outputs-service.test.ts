@@ -51,7 +51,7 @@ t.test('service with events.outputs.mqtt: broker down at start, API gate actions
 
   // Broker up: the backlog (the API open) arrives, state and discovery follow.
   await broker.restart();
-  const sub = await mqtt.connectAsync(broker.url, { reconnectPeriod: 100 });
+  const sub = await mqtt.connectAsync(broker.url, { reconnectPeriod: 100, protocolVersion: 5 });
   t.teardown(() => sub.endAsync(true));
   const got: Array<{ topic: string; payload: string }> = [];
   sub.on('message', (topic, payload) => got.push({ topic, payload: payload.toString() }));
@@ -63,11 +63,12 @@ t.test('service with events.outputs.mqtt: broker down at start, API gate actions
   t.match(disc.cmps['svc-node_gate_front-door_lock'], { p: 'lock', name: 'Front door', command_topic: 'facegate/svc-node/gate/front-door/set' });
   t.match(disc.cmps['svc-node_camera_door_status'], { p: 'binary_sensor', device_class: 'connectivity' });
 
-  // An MQTT OPEN: audited like the API's, with the MQTT client as actor.
-  await sub.publishAsync('facegate/svc-node/gate/front-door/set', 'OPEN', { qos: 1 });
+  // An MQTT OPEN: audited like the API's, with the sender the message declares as actor (the
+  // broker does not say who published; facegate's own client id 'fg-svc' is not the actor).
+  await sub.publishAsync('facegate/svc-node/gate/front-door/set', 'OPEN', { qos: 1, properties: { userProperties: { sender: 'front-desk-tablet' } } });
   await until('mqtt open logged', () => service.log.query({ types: ['gate.opened'] }).length === 2);
   const mqttOpen = service.log.query({ types: ['gate.opened'] })[1];
-  t.match(mqttOpen, { gateId: 'front-door', data: { action: 'open', by: 'mqtt:fg-svc', reason: 'MQTT command' } });
+  t.match(mqttOpen, { gateId: 'front-door', data: { action: 'open', by: 'mqtt:front-desk-tablet', reason: 'MQTT command' } });
   await until('mqtt open published', () => events().some((e) => e.id === mqttOpen.id));
   await until('gate state UNLOCKED', () => got.some((m) => m.topic === 'facegate/svc-node/gate/front-door/state' && m.payload === 'UNLOCKED'));
   t.match(JSON.parse(got.find((m) => m.topic === 'facegate/svc-node/gate/front-door/event')?.payload ?? '{}'), { event_type: 'opened' });
@@ -117,7 +118,7 @@ t.test('events.outputs changed on hot reload: the sink restarts from its cursor,
     await until(`logged ${reason}`, () => logged() !== undefined);
     return logged()!;
   };
-  const sub = await mqtt.connectAsync(broker.url, { reconnectPeriod: 100 });
+  const sub = await mqtt.connectAsync(broker.url, { reconnectPeriod: 100, protocolVersion: 5 });
   t.teardown(() => sub.endAsync(true));
   const got: Array<{ topic: string; payload: string; retain: boolean }> = [];
   sub.on('message', (topic, payload, packet) => got.push({ topic, payload: payload.toString(), retain: packet.retain }));

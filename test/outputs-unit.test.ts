@@ -22,8 +22,14 @@ import {
   sinkLag,
   startCursor,
   topicLevel,
+  readGateCommand,
+  CommandLimiter,
+  RefusalWindows,
+  refillTokens,
   type DiscoveryInput,
+  type GateCommandMessage,
 } from '../src/outputs/index.ts';
+import { systemHealthEvent } from '../src/app/health.ts';
 import { configError } from './helpers/config-error.ts';
 
 const T0 = Date.UTC(2026, 10, 29, 10, 0, 0);
@@ -119,6 +125,47 @@ t.test('MQTT gate commands: OPEN / LOCK for a configured gate only', async (t) =
   t.match(parseGateCommand('p/gate/back-door/set', 'OPEN', 'p', gates), { ok: false, reason: /no gate/ });
   t.match(parseGateCommand('p/gate/front-door/set', 'EXPLODE', 'p', gates), { ok: false, reason: /expected OPEN or LOCK/ });
   t.match(parseGateCommand('q/gate/front-door/set', 'OPEN', 'p', gates), { ok: false });
+  // Two gates on one level (ids from before gate ids were slugs, or any caller that skipped the
+  // config check): the command is refused rather than opening whichever comes first.
+  t.match(parseGateCommand('p/gate/vault_door/set', 'OPEN', 'p', ['vault+door', 'vault_door']), { ok: false, reason: /ambiguous.*vault\+door.*vault_door/ });
+  t.match(parseGateCommand('p/gate/front-door/set', 'OPEN\u0000', 'p', gates), { ok: false, reason: /NUL character/ });
+  t.match(parseGateCommand('p/gate/front-door/set', 'OPEN\udc00', 'p', gates), { ok: false, reason: /lone UTF-16 surrogate/ });
+});
+
+t.test('MQTT command entry: bytes must be UTF-8 without NUL; the sender is what the message declares', async (t) => {
+  const gates = ['front-door'];
+  const msg = (payload: Buffer | string, properties: GateCommandMessage['properties'] = undefined): GateCommandMessage => ({ topic: 'p/gate/front-door/set', payload: typeof payload === 'string' ? Buffer.from(payload) : payload, properties });
+  t.same(readGateCommand(msg('OPEN'), 'p', gates), { ok: true, gateId: 'front-door', action: 'open', by: 'mqtt:unidentified', sender: undefined, responseTopic: undefined });
+  t.match(readGateCommand(msg(Buffer.from([0x4f, 0x50, 0x45, 0x4e, 0xff])), 'p', gates), { ok: false, reason: /not valid UTF-8/ });
+  t.match(readGateCommand(msg('OP\u0000EN'), 'p', gates), { ok: false, reason: /payload contains a NUL character \(U\+0000\) at index 2/ });
+  t.match(readGateCommand(msg('OPEN', { userProperties: { sender: 'ha-automation' }, responseTopic: 'ha/reply' }), 'p', gates), { ok: true, by: 'mqtt:ha-automation', sender: 'ha-automation', responseTopic: 'ha/reply' });
+  t.match(readGateCommand(msg('OPEN', { userProperties: { sender: ['first', 'second'] } }), 'p', gates), { ok: true, by: 'mqtt:first' }, 'a repeated property: the first one');
+  t.match(readGateCommand(msg('OPEN', { userProperties: { sender: 'ev\u0000il' } }), 'p', gates), { ok: false, reason: /user property sender contains a NUL/ });
+  t.match(readGateCommand(msg('OPEN', { userProperties: { sender: 'x'.repeat(500) } }), 'p', gates), { ok: true, by: `mqtt:${'x'.repeat(64)}` }, 'bounded');
+  t.match(readGateCommand(msg('OPEN', { responseTopic: 'r\u0000' }), 'p', gates), { ok: false, reason: /response topic contains a NUL/ });
+});
+
+t.test('command rate limit: a burst, then a steady rate per gate and action; refusals reported once per window', async (t) => {
+  const limiter = new CommandLimiter({ perMinute: 12, burst: 3 }, 60_000);
+  // 300 OPENs in 77 ms (what opened the door 300 times).
+  const results = Array.from({ length: 300 }, (_, i) => limiter.take('front-door', 'open', T0 + Math.floor((i * 77) / 300)));
+  t.equal(results.filter((r) => r.ok).length, 3, 'the burst passes, the rest is refused');
+  const reports = results.filter((r) => !r.ok && r.firstInWindow);
+  t.equal(reports.length, 1, 'one report for the window, not 297');
+  t.match(reports[0], { ok: false, retryInMs: 5000 });
+  t.equal(limiter.nextReportMs(), T0 + 60_000, 'the window ends a minute after the first refusal');
+  t.ok(limiter.take('front-door', 'close', T0 + 80).ok, 'LOCK has its own budget: an OPEN flood cannot stop a LOCK');
+  t.ok(limiter.take('back-door', 'open', T0 + 80).ok, 'and every gate its own');
+  t.notOk(limiter.take('front-door', 'open', T0 + 4_000).ok, 'one token per 5 s: not yet');
+  t.ok(limiter.take('front-door', 'open', T0 + 5_100).ok, 'one token after 5 s');
+  t.same(limiter.flush(T0 + 30_000), [], 'the window is still open');
+  t.same(limiter.flush(T0 + 60_001), [{ gateId: 'front-door', action: 'open', refused: 298, sinceMs: T0 }], 'at the window end: the count of refusals in it');
+  t.same(limiter.flush(T0 + 120_000), [], 'reported once');
+  t.ok(limiter.take('front-door', 'open', T0 + 60_002).ok, 'refilled');
+  const windows = new RefusalWindows(1000, 2);
+  t.same(['a', 'b', 'c', 'd', 'a'].map((k) => windows.note(k, T0).first), [true, true, true, false, false], 'keys beyond the bound share one window');
+  t.same(windows.flush(T0 + 1000).map((w) => [w.key, w.refused]), [['a', 2], ['*', 2]]);
+  t.equal(refillTokens({ tokens: 0, atMs: 0 }, 30_000, { perMinute: 12, burst: 3 }).tokens, 3, 'never above the burst');
 });
 
 const input = (over: Partial<DiscoveryInput> = {}): DiscoveryInput => ({
@@ -164,7 +211,7 @@ const issueAt = (e: ConfigError, path: string) => e.issues.find((i) => formatCon
 t.test('config events.outputs.mqtt: absent by default, defaults when present', async (t) => {
   t.equal(parseConfig({}).events.outputs.mqtt, undefined, 'no section, no sink');
   const m = parseConfig({ events: { outputs: { mqtt: { enabled: true, url: 'mqtt://192.0.2.5:1883' } } } }).events.outputs.mqtt;
-  t.same(m, { enabled: true, url: 'mqtt://192.0.2.5:1883', discovery: { enabled: true, prefix: 'homeassistant' }, qos: 1, types: ['*'], commands: false, unlockedMs: 5000 });
+  t.same(m, { enabled: true, url: 'mqtt://192.0.2.5:1883', discovery: { enabled: true, prefix: 'homeassistant' }, qos: 1, types: ['*'], commands: false, commandLimit: { perMinute: 12, burst: 3 }, echoCheck: { enabled: true, timeoutMs: 5000 }, unlockedMs: 5000 });
   t.equal(parseConfig({ events: { outputs: { mqtt: {} } } }).events.outputs.mqtt?.enabled, false, 'enabled defaults to false');
   for (const url of ['mqtts://broker.example:8883', 'ws://127.0.0.1:9001/mqtt', 'wss://h/mqtt']) t.equal(parseConfig({ events: { outputs: { mqtt: { enabled: true, url } } } }).events.outputs.mqtt?.url, url);
 });
@@ -198,6 +245,32 @@ t.test('config events.outputs.mqtt: every refusal names the path and a fix, neve
   t.match(issueAt(e, 'events.outputs.mqtt.tls.key'), { message: /both cert and key/ });
   e = bad({ nodeId: 'Door Pi' });
   t.match(issueAt(e, 'events.outputs.mqtt.nodeId'), { message: /slug/ });
+  // Mosquitto drops client publishes under $SYS without an error (MQTT 3.1.1): every event lost while health said fine.
+  for (const [key, value] of [['topicPrefix', '$SYS/facegate'], ['topicPrefix', '$share/g/x'], ['discovery.prefix', '$SYS']] as const) {
+    e = bad(key === 'topicPrefix' ? { topicPrefix: value } : { discovery: { prefix: value } });
+    t.match(issueAt(e, `events.outputs.mqtt.${key}`), { message: /starts with '\$'.*reserved for the broker/, hint: /facegate\/door-1|homeassistant/ }, `${key}: ${value}`);
+  }
+  t.equal(parseConfig({ events: { outputs: { mqtt: { topicPrefix: 'site/$door' } } } }).events.outputs.mqtt?.topicPrefix, 'site/$door', "a '$' after the first level is an ordinary character");
+  e = bad({ commandLimit: { perMinute: 0, burst: 1000 } });
+  t.ok(issueAt(e, 'events.outputs.mqtt.commandLimit.perMinute'));
+  t.ok(issueAt(e, 'events.outputs.mqtt.commandLimit.burst'));
+  e = bad({ echoCheck: { timeoutMs: 10 } });
+  t.ok(issueAt(e, 'events.outputs.mqtt.echoCheck.timeoutMs'));
+  // Node 'n' with gate 'g_gate_h' and node 'n_gate_g' with gate 'h' both announce 'n_gate_g_gate_h_lock' to Home Assistant.
+  e = bad({ nodeId: 'n_gate_g' });
+  t.match(issueAt(e, 'events.outputs.mqtt.nodeId'), { message: /contains '_gate_'.*unique ids/, hint: /without '_gate_'/ });
+  t.ok(issueAt(bad({ nodeId: 'door_camera_2' }), 'events.outputs.mqtt.nodeId'));
+  t.equal(parseConfig({ events: { outputs: { mqtt: { nodeId: 'gate-box_1' } } } }).events.outputs.mqtt?.nodeId, 'gate-box_1');
   e = bad({ brokr: 'x' });
   t.match(issueAt(e, 'events.outputs.mqtt.brokr'), { message: 'unknown key', hint: /allowed here: .*url/ });
+});
+
+t.test('system.health: a sink that is connected but not trusted (no echo from the broker) degrades the box', async (t) => {
+  const base = { nowMs: 1_000_000, uptimeMs: 60_000, rssBytes: 300e6, cameras: [], modelP95Ms: {}, eventLogLastId: 7 };
+  const warning = 'the broker did not echo a test message within 5000 ms';
+  const h = systemHealthEvent({ ...base, sinks: [{ name: 'mqtt', connected: true, lag: 0, lastError: undefined, warning }] });
+  t.equal(h.data.status, 'degraded');
+  t.equal(h.data.message, `sink mqtt: ${warning}`);
+  t.match(h.data.details, { 'sink.mqtt.connected': true, 'sink.mqtt.warning': warning });
+  t.equal(systemHealthEvent({ ...base, sinks: [{ name: 'mqtt', connected: true, lag: 0, lastError: undefined }] }).data.status, 'ok');
 });

@@ -20,6 +20,8 @@ export interface SinkHealthSample {
   readonly connected: boolean;
   readonly lag: number;
   readonly lastError: string | undefined;
+  /** Connected but not to be trusted (e.g. the broker never echoed a test message). */
+  readonly warning?: string | undefined;
 }
 
 export interface HealthSample {
@@ -36,15 +38,23 @@ export interface HealthSample {
 const round = (v: number, digits = 1): number => Number(v.toFixed(digits));
 
 /**
- * ok: every camera up and every sink connected; degraded: something is down (named in the
- * message); error: cameras are configured and none is up (the door is blind).
+ * ok: every camera up and every sink connected without a warning; degraded: something is down,
+ * or a sink is connected but warned about (named in the message); error: cameras are configured
+ * and none is up (the door is blind).
  */
 export function systemHealthEvent(s: HealthSample): NewEventOf<'system.health'> {
   const down = s.cameras.filter((c) => c.status !== 'camera.up');
   const sinksDown = s.sinks.filter((k) => !k.connected);
+  // A sink that is connected yet loses what it sends is as bad as one that is down, and worse to
+  // miss: its lag stays 0 and its delivered count rises.
+  const sinksWarned = s.sinks.filter((k) => k.connected && k.warning !== undefined);
   const blind = s.cameras.length > 0 && down.length === s.cameras.length;
-  const status = blind ? 'error' : down.length || sinksDown.length ? 'degraded' : 'ok';
-  const problems = [...down.map((c) => `camera ${c.id} ${c.status.replace('camera.', '')}`), ...sinksDown.map((k) => `sink ${k.name} not connected${k.lastError ? ` (${k.lastError})` : ''}`)];
+  const status = blind ? 'error' : down.length || sinksDown.length || sinksWarned.length ? 'degraded' : 'ok';
+  const problems = [
+    ...down.map((c) => `camera ${c.id} ${c.status.replace('camera.', '')}`),
+    ...sinksDown.map((k) => `sink ${k.name} not connected${k.lastError ? ` (${k.lastError})` : ''}`),
+    ...sinksWarned.map((k) => `sink ${k.name}: ${k.warning ?? ''}`),
+  ];
   const details: Record<string, number | string | boolean> = { eventLogLastId: s.eventLogLastId };
   for (const c of s.cameras) {
     details[`camera.${c.id}.fpsIn`] = round(c.fpsIn);
@@ -54,6 +64,7 @@ export function systemHealthEvent(s: HealthSample): NewEventOf<'system.health'> 
   for (const k of s.sinks) {
     details[`sink.${k.name}.connected`] = k.connected;
     details[`sink.${k.name}.lag`] = k.lag;
+    if (k.warning !== undefined) details[`sink.${k.name}.warning`] = k.warning;
   }
   for (const [model, ms] of Object.entries(s.modelP95Ms)) details[`model.${model}.p95Ms`] = round(ms);
   return {

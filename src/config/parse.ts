@@ -12,7 +12,7 @@ import { ConfigError, formatConfigPath, isConfigError, type ConfigIssue, type Co
 import { credentialWarnings } from './credentials.ts';
 import { resolveFleetPaths } from './fleet.ts';
 import { boundsIssues, capacityWarnings, MAX_CONFIG_BYTES, MAX_CONFIG_ISSUES } from './limits.ts';
-import { configSchema, crossCheckIssues, isLoopback, type CameraEntry, type Config, type IssueParams } from './schema.ts';
+import { badTextIssues, configSchema, crossCheckIssues, isLoopback, type CameraEntry, type Config, type IssueParams } from './schema.ts';
 
 export interface ParseConfigOptions {
   /** Folder that relative paths in the config resolve against; unset leaves them as written. */
@@ -105,7 +105,7 @@ function pathHint(path: ConfigPath): string | undefined {
   const last = path.at(-1);
   const p = formatConfigPath(path.map((s) => (typeof s === 'number' ? 0 : s)));
   if (last === 'sha256') return 'store the hash, never the token itself: run `facegate config hash-token` and paste its output';
-  if (p === 'cameras[0].id' || p === 'cameras[0].zones[0].id') return "use lowercase letters, digits, '-' and '_', e.g. 'front-door'";
+  if (p === 'cameras[0].id' || p === 'cameras[0].zones[0].id' || p === 'gates[0].id') return "use lowercase letters, digits, '-' and '_', e.g. 'front-door'";
   if (last === 'url' && path[0] === 'cameras') return 'for example rtsp://192.0.2.10:554/stream1 (with credentials, write user:password@ before the host)';
   if (last === 'timeZone') return "the names are those of the tz database (Intl.supportedValuesOf('timeZone') lists them)";
   if (p === 'cameras[0].source.kind' || p === 'cameras[0].source') return 'rtsp (with url), file (with path), test, or pipeline (with a gst-launch fragment)';
@@ -244,7 +244,10 @@ export function parseConfig(doc: unknown, source = 'config', opts: ParseConfigOp
   // Over-long strings, over-long lists and absurd nesting are refused before zod sees the
   // document: validating a megabyte URL or a million cameras item by item costs time on the
   // hot-reload path, and the fix comes first anyway.
-  const oversize = boundsIssues(doc);
+  // Text no store can keep (NUL, lone surrogates) likewise: its own clear error, before zod
+  // reports the same string as a bad id or an unknown key.
+  const bounded = boundsIssues(doc);
+  const oversize = bounded.length > 0 ? bounded : badTextIssues(doc);
   if (oversize.length > 0) {
     const issues = oversize.map((x): ConfigIssue => {
       const pos = opts.locate?.(x.path);

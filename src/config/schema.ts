@@ -9,7 +9,9 @@
 import { z } from 'zod';
 import { gateSchema } from '../gates/index.ts';
 import { DEFAULT_BACKOFF } from '../ingest/index.ts';
-import { urlSecrets } from '../redact.ts';
+import { describeBadText, findBadText } from '../lib/text.ts';
+import { redactText, urlSecrets } from '../redact.ts';
+import { nodeIdReason, reservedTopicReason, suggestSlug, topicLevelCollisions, type LevelOwner } from '../outputs/topic-rules.ts';
 import { fleetSchema } from './fleet.ts';
 import { boundsIssues, DEFAULT_CAMERA_START_STAGGER_MS, DEFAULT_MAX_CAMERAS, MAX_CAMERA_START_STAGGER_MS, MAX_ITEMS, MAX_LENGTH } from './limits.ts';
 
@@ -313,7 +315,22 @@ export const mqttOutputSchema = z
       .max(100)
       .default(['*'])
       .meta({ description: 'event types published on <prefix>/events' }),
-    commands: z.boolean().default(false).meta({ description: 'accept OPEN / LOCK on <prefix>/gate/<id>/set (audited, actor mqtt:<clientId>)' }),
+    commands: z.boolean().default(false).meta({ description: 'accept OPEN / LOCK on <prefix>/gate/<id>/set (audited, actor mqtt:<sender user property> or mqtt:unidentified)' }),
+    // 300 OPENs in 77 ms opened the door 300 times: a person on a dashboard never needs that.
+    commandLimit: z
+      .strictObject({
+        perMinute: z.number().min(0.1).max(600).default(12).meta({ description: 'commands per gate and action (OPEN, LOCK) per minute, refilled evenly' }),
+        burst: z.number().int().min(1).max(100).default(3).meta({ description: 'commands per gate and action accepted at once before the rate applies' }),
+      })
+      .prefault({})
+      .meta({ description: 'excess commands are refused and logged once per minute per gate and action, with the count' }),
+    echoCheck: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        timeoutMs: z.number().int().min(100).max(60_000).default(5000).meta({ description: 'the test message must come back within this' }),
+      })
+      .prefault({})
+      .meta({ description: 'at every connect, subscribe to <prefix>/echo/<clientId>, publish a test message there and expect it back: a broker that accepts publishes but drops them shows as a warning in the health' }),
     unlockedMs: z.number().int().min(100).max(3_600_000).default(5000).meta({ description: 'a gate reads UNLOCKED this long after a grant or a manual open' }),
   })
   .superRefine((m, ctx) => {
@@ -335,6 +352,16 @@ export const mqttOutputSchema = z
     }
     if ((m.password !== undefined || m.passwordFile !== undefined) && m.username === undefined) {
       ctx.addIssue({ code: 'custom', path: ['username'], message: 'a password needs a username', params: { hint: 'add `username: facegate` (the broker user)' } satisfies IssueParams });
+    }
+    const nodeWhy = m.nodeId === undefined ? undefined : nodeIdReason(m.nodeId);
+    if (nodeWhy) ctx.addIssue({ code: 'custom', path: ['nodeId'], message: nodeWhy, params: { hint: "write it without '_gate_' and '_camera_', e.g. with '-' instead of '_'" } satisfies IssueParams });
+    const reserved: Array<[(string | number)[], string | undefined, string]> = [
+      [['topicPrefix'], m.topicPrefix, "use an ordinary prefix such as 'facegate/door-1' (or leave it out: facegate/<nodeId>)"],
+      [['discovery', 'prefix'], m.discovery.prefix, "use Home Assistant's discovery prefix, 'homeassistant' unless you changed it there"],
+    ];
+    for (const [path, topic, hint] of reserved) {
+      const why = topic === undefined ? undefined : reservedTopicReason(topic);
+      if (why) ctx.addIssue({ code: 'custom', path, message: `${why}; every message published under it would be lost`, params: { hint } satisfies IssueParams });
     }
     if (m.tls && (m.tls.cert === undefined) !== (m.tls.key === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['tls', m.tls.cert === undefined ? 'cert' : 'key'], message: 'a client certificate needs both cert and key', params: { hint: 'set both tls.cert and tls.key, or neither' } satisfies IssueParams });
@@ -450,6 +477,32 @@ export function crossCheckIssues(data: unknown): CrossCheckIssue[] {
   const cameras = uniqueIds(['cameras'], records(data.cameras), 'camera');
   const gates = records(data.gates);
   const gateIds = uniqueIds(['gates'], gates, 'gate');
+
+  // Gate ids become MQTT topic levels and Home Assistant unique ids, like camera ids (slugs by
+  // their schema): the same rule, so no id is a wildcard, a level separator or a `$` topic.
+  gates.forEach((g, i) => {
+    const id = str(g.id);
+    if (id === undefined || id.length === 0 || SLUG.test(id)) return;
+    // The suggestion is the id rewritten, which redaction would no longer recognise: none for an
+    // id that carries a secret (a URL pasted into the wrong line).
+    const example = redactText(id) === id ? suggestSlug(id) : 'front-door';
+    issue(['gates', i, 'id'], "expected a slug: lowercase letters, digits, '-' and '_' (e.g. 'front-door'), at most 64 characters", `rename it, e.g. '${example}' (and use the new id wherever the gate is named: pairedGateId, API calls, automations)`);
+  });
+  // Defence in depth: whatever the id rules, no two ids may share a topic level (one gate's
+  // command topic would be another's, and both would write one retained state).
+  const owners = (kind: string, items: Loose[], section: string): LevelOwner[] =>
+    items.flatMap((item, i) => {
+      const id = str(item.id);
+      return id === undefined ? [] : [{ kind, id, path: [section, i, 'id'] }];
+    });
+  for (const c of topicLevelCollisions([...owners('camera', records(data.cameras), 'cameras'), ...owners('gate', gates, 'gates')])) {
+    const [section, index] = c.first.path;
+    issue(
+      [...c.second.path],
+      `${c.first.kind} ids '${c.first.id}' (${String(section)}[${String(index)}]) and '${c.second.id}' both become the MQTT topic level '${c.level}': a command for one would reach the other`,
+      "rename one of them so the ids differ in letters, digits, '-' or '_'",
+    );
+  }
   const known = [...cameras.keys()];
 
   const models = isRecord(data.models) ? data.models : {};
@@ -522,12 +575,43 @@ export function crossCheckIssues(data: unknown): CrossCheckIssue[] {
   return out;
 }
 
+/**
+ * Strings (values and keys) holding a NUL or a lone surrogate, anywhere in the raw document. Such
+ * text is valid in YAML (`"\0"`, `"\ud800"` in double quotes) and in JS, but a gate name with it
+ * reaches the event log and stops at the fleet hub's PostgreSQL, and a lone surrogate cannot be
+ * written as UTF-8 at all. The value itself is never echoed (it may be a password).
+ */
+export function badTextIssues(data: unknown, maxDepth = 64): CrossCheckIssue[] {
+  const out: CrossCheckIssue[] = [];
+  const hint = 'remove the character: in YAML it is usually an escape in double quotes ("\\0", "\\x00", "\\ud800") or a paste from a binary file';
+  const walk = (v: unknown, path: (string | number)[], depth: number): void => {
+    if (depth > maxDepth) return;
+    if (typeof v === 'string') {
+      const bad = findBadText(v);
+      if (bad) out.push({ path, message: describeBadText(bad, 'the value'), hint });
+    } else if (Array.isArray(v)) {
+      v.forEach((x, i) => walk(x, [...path, i], depth + 1));
+    } else if (isRecord(v)) {
+      for (const [k, x] of Object.entries(v)) {
+        const badKey = findBadText(k);
+        if (badKey) {
+          out.push({ path, message: describeBadText(badKey, 'a key here'), hint });
+          continue;
+        }
+        walk(x, [...path, k], depth + 1);
+      }
+    }
+  };
+  walk(data, [], 0);
+  return out;
+}
+
 /** The whole configuration file. `Config` is its output: every default filled in. */
 export const configSchema = configObjectSchema.superRefine(
   (data, ctx) => {
     // parseConfig checks the bounds on the raw document before zod runs; this is for callers of
     // configSchema itself (and covers the gates, whose schema lives in src/gates).
-    for (const i of [...boundsIssues(data), ...crossCheckIssues(data)]) ctx.addIssue({ code: 'custom', path: [...i.path], message: i.message, params: { hint: i.hint } satisfies IssueParams });
+    for (const i of [...boundsIssues(data), ...badTextIssues(data), ...crossCheckIssues(data)]) ctx.addIssue({ code: 'custom', path: [...i.path], message: i.message, params: { hint: i.hint } satisfies IssueParams });
   },
   { when: (payload) => isRecord(payload.value) },
 );

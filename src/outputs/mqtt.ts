@@ -10,10 +10,21 @@
  *
  * Secrets: the password (or password file) goes to the client only; logs and health carry the
  * URL redacted and error messages through redactText.
+ *
+ * MQTT 5: a broker that refuses a publish (its ACL, a `$` topic) says so in the PUBACK, so the
+ * delivery fails and the backlog waits, instead of the 3.1.1 silence (acknowledged and dropped).
+ * For what even MQTT 5 does not reveal (a broker that accepts and drops), every connect checks
+ * that a test message on <prefix>/echo/<clientId> comes back (echoCheck): if not, the sink stays
+ * connected with a `warning` in its health.
+ *
+ * Commands: parsed at the entry (UTF-8 without NUL or lone surrogates), rate-limited per gate and
+ * action (commandLimit), audited with the sender the message declares (see readGateCommand:
+ * brokers do not identify publishers), and refusals logged once per window with their count.
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Config } from '../config/index.ts';
 import type { Event } from '../events/index.ts';
 import { backoffDelay } from '../ingest/index.ts';
@@ -21,6 +32,7 @@ import type { Logger } from '../log.ts';
 import { redactText, redactUrl } from '../redact.ts';
 import type { CursorStore } from './cursor.ts';
 import { announcedAfter, discoveryPayload, discoveryTopic, haStatusTopic, type Announced, type DiscoveryInput } from './ha-discovery.ts';
+import { CommandLimiter, RefusalWindows } from './command-limit.ts';
 import { OutputsError } from './errors.ts';
 import { DEFAULT_SINK_BACKOFF, type EventSink, type SinkStatus } from './sink.ts';
 import {
@@ -32,7 +44,7 @@ import {
   nodeIdFromHostname,
   OFFLINE,
   ONLINE,
-  parseGateCommand,
+  readGateCommand,
   relockInMs,
   type GateLock,
   type LockState,
@@ -74,6 +86,8 @@ export interface MqttSinkOptions {
   /** A delivery not acknowledged within this fails (default 10 s); the runner retries it. */
   readonly ackTimeoutMs?: number | undefined;
   readonly connectTimeoutMs?: number | undefined;
+  /** Refused commands are logged once per this window, then counted (default 60 s). */
+  readonly commandRefusalWindowMs?: number | undefined;
   readonly now?: () => number;
 }
 
@@ -92,6 +106,13 @@ function refusalHint(code: unknown): string | undefined {
   // Mosquitto answers a wrong password with 5 (not authorised) too.
   if (code === 5 || code === 135) return 'the broker refused this client: check username and password/passwordFile, then the user\'s ACL and clientId';
   return undefined;
+}
+
+/** MQTT 5 reason codes that a person fixes in the broker's ACL or the topic settings. */
+function publishRefusal(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'number' || code < 0x80) return undefined;
+  return `${redactText(err instanceof Error ? err.message : String(err))} (reason code ${code})`;
 }
 
 const ANNOUNCED = 'announced:';
@@ -131,13 +152,86 @@ export function createMqttSink(opts: MqttSinkOptions): MqttSink {
   const locks = new Map<string, GateLock>();
   const shownLock = new Map<string, LockState>();
   const relockTimers = new Map<string, NodeJS.Timeout>();
+  const refusalWindowMs = opts.commandRefusalWindowMs ?? 60_000;
+  const limiter = new CommandLimiter(cfg.commandLimit, refusalWindowMs);
+  const invalidCommands = new RefusalWindows(refusalWindowMs, 1);
+  let refusalTimer: NodeJS.Timeout | undefined;
+  const echoTopic = `${prefix}/echo/${clientId}`;
+  /** The echo check's outcome (undefined: passed, not run, or running). */
+  let echoWarning: string | undefined;
+  /** The broker refused a publish (MQTT 5 reason code): cleared by the next delivered page. */
+  let refusedWarning: string | undefined;
+  let echoWait: { readonly nonce: string; readonly done: () => void } | undefined;
+  /** Bumped by every check and every lost connection: a check from an older run reports nothing. */
+  let echoRuns = 0;
 
   const discoveryInput = (): DiscoveryInput => ({ nodeId, discoveryPrefix: cfg.discovery.prefix, topics, commands: cfg.commands, qos, version, cameras: opts.cameras(), gates: opts.gates() });
 
   const publish = async (m: MqttMessage): Promise<void> => {
     const c = client;
     if (!c || !connected) throw new OutputsError('SINK_UNAVAILABLE', `not connected to the MQTT broker ${shownUrl}`, { context: { url: shownUrl }, hint: lastError });
-    await c.publishAsync(m.topic, m.payload, { qos, retain: m.retain });
+    try {
+      await c.publishAsync(m.topic, m.payload, { qos, retain: m.retain });
+    } catch (err) {
+      const refusal = publishRefusal(err);
+      if (refusal === undefined) throw err;
+      const text = `the broker refused a publish to ${m.topic}: ${refusal}`;
+      if (refusedWarning === undefined) log.warn({ topic: m.topic, error: refusal }, 'MQTT broker refused a publish: events wait in the log (check the broker ACL for this user and topicPrefix)');
+      refusedWarning = text;
+      throw new OutputsError('SINK_UNAVAILABLE', text, { context: { url: shownUrl, topic: m.topic }, hint: "allow this user to publish under the topic prefix in the broker's ACL", cause: err });
+    }
+  };
+
+  /**
+   * Subscribe to our own echo topic, publish a nonce there, expect it back. A broker that drops
+   * what we publish (an ACL that MQTT 3.1.1-style brokers enforce silently, a bridge or plugin
+   * that swallows it) is otherwise invisible: connected, lag 0, delivered counts rising.
+   */
+  const checkEcho = async (c: MqttClient): Promise<void> => {
+    if (!cfg.echoCheck.enabled) return;
+    const timeoutMs = cfg.echoCheck.timeoutMs;
+    const run = ++echoRuns;
+    const nonce = randomUUID();
+    let timer: NodeJS.Timeout | undefined;
+    const echoed = new Promise<boolean>((resolve) => {
+      echoWait = { nonce, done: () => resolve(true) };
+      timer = setTimeout(() => resolve(false), timeoutMs);
+      timer.unref();
+    });
+    let problem: string | undefined;
+    try {
+      await c.subscribeAsync(echoTopic, { qos: 1 });
+      await c.publishAsync(echoTopic, nonce, { qos: 1, retain: false });
+      if (!(await echoed)) problem = `the broker did not echo a test message on ${echoTopic} within ${timeoutMs} ms`;
+    } catch (err) {
+      if (run !== echoRuns || c !== client) return; // the connection went: the next connect checks again
+      problem = `the echo check on ${echoTopic} failed: ${redactText(err instanceof Error ? err.message : String(err))}`;
+    } finally {
+      clearTimeout(timer);
+      if (echoWait?.nonce === nonce) echoWait = undefined;
+    }
+    if (run !== echoRuns || c !== client) return;
+    c.unsubscribeAsync(echoTopic).catch(() => undefined);
+    const hint = "what facegate publishes may be dropped: check the broker's ACL (publish and read under the topic prefix) and that topicPrefix is no broker-reserved topic; set echoCheck.enabled: false if the ACL deliberately denies reading it";
+    const next = problem === undefined ? undefined : `${problem}: ${hint}`;
+    if (next !== undefined && echoWarning === undefined) log.warn({ topic: echoTopic, timeoutMs }, `MQTT echo check failed: ${next}`);
+    if (next === undefined && echoWarning !== undefined) log.info({ topic: echoTopic }, 'MQTT echo check passed again');
+    echoWarning = next;
+  };
+
+  const flushRefusals = (): void => {
+    refusalTimer = undefined;
+    const t = now();
+    for (const r of limiter.flush(t)) log.warn({ gate: r.gateId, action: r.action, refused: r.refused, windowMs: refusalWindowMs }, 'MQTT gate commands refused over the rate limit in the last window');
+    for (const r of invalidCommands.flush(t)) log.warn({ refused: r.refused, windowMs: refusalWindowMs }, 'invalid MQTT gate commands refused in the last window');
+    scheduleRefusalReport();
+  };
+  const scheduleRefusalReport = (): void => {
+    if (refusalTimer !== undefined || stopping) return;
+    const ends = [limiter.nextReportMs(), invalidCommands.nextEndMs()].filter((x): x is number => x !== undefined);
+    if (ends.length === 0) return;
+    refusalTimer = setTimeout(flushRefusals, Math.max(0, Math.min(...ends) - now()) + 5);
+    refusalTimer.unref();
   };
 
   /** Publish a gate's lock state when it differs from what the broker holds; arm the relock. */
@@ -214,24 +308,37 @@ export function createMqttSink(opts: MqttSinkOptions): MqttSink {
     } finally {
       // Deliveries do not depend on discovery: wake the runner for the backlog either way.
       if (connected) for (const l of readyListeners) l();
+      // In the background: deliveries never wait for the check.
+      if (connected) checkEcho(c).catch((err: unknown) => log.debug({ err }, 'MQTT echo check interrupted (repeated on reconnect)'));
     }
   };
 
-  const onCommand = (topic: string, payload: Buffer, retained: boolean): void => {
+  const onCommand = (packet: IPublishPacket): void => {
+    const topic = packet.topic;
+    const t = now();
     // A retained command would open the door again at every reconnect: commands are never retained.
-    if (retained) {
+    if (packet.retain) {
       log.warn({ topic }, 'retained MQTT gate command ignored (commands must not be retained)');
       return;
     }
-    const cmd = parseGateCommand(topic, payload.toString('utf8').slice(0, 64), prefix, opts.gates().map((g) => g.id));
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    const cmd = readGateCommand({ topic, payload, properties: packet.properties }, prefix, opts.gates().map((g) => g.id));
     if (!cmd.ok) {
-      log.warn({ topic, reason: cmd.reason }, 'MQTT gate command refused');
+      // A stream of garbage is one line per window (with the count after it), not one per message.
+      if (invalidCommands.note('invalid', t).first) log.warn({ topic: topic.slice(0, 256), reason: cmd.reason, windowMs: refusalWindowMs }, 'MQTT gate command refused (further invalid commands in this window are counted, then logged once)');
+      scheduleRefusalReport();
       return;
     }
-    const by = `mqtt:${clientId}`;
-    log.info({ gate: cmd.gateId, action: cmd.action, by }, 'MQTT gate command');
+    const { gateId, action, by, sender, responseTopic } = cmd;
+    const taken = limiter.take(gateId, action, t);
+    if (!taken.ok) {
+      if (taken.firstInWindow) log.warn({ gate: gateId, action, by, retryInMs: taken.retryInMs, limit: cfg.commandLimit, windowMs: refusalWindowMs }, 'MQTT gate command refused: over the rate limit (further refusals in this window are counted, then logged once)');
+      scheduleRefusalReport();
+      return;
+    }
+    log.info({ gate: gateId, action, by, sender, responseTopic }, 'MQTT gate command');
     if (!opts.manual) return;
-    opts.manual(cmd.gateId, cmd.action, by, 'MQTT command').catch((err: unknown) => log.warn({ err, gate: cmd.gateId }, 'MQTT gate command failed'));
+    opts.manual(gateId, action, by, responseTopic === undefined ? 'MQTT command' : `MQTT command (response topic ${responseTopic.slice(0, 200)})`).catch((err: unknown) => log.warn({ err, gate: gateId }, 'MQTT gate command failed'));
   };
 
   const clientOptions = (): IClientOptions => {
@@ -257,6 +364,8 @@ export function createMqttSink(opts: MqttSinkOptions): MqttSink {
     };
     return {
       clientId,
+      // MQTT 5: refused publishes are reported (PUBACK reason codes), commands carry properties.
+      protocolVersion: 5,
       username: cfg.username,
       password,
       ca: file('ca', cfg.tls?.ca),
@@ -295,7 +404,11 @@ export function createMqttSink(opts: MqttSinkOptions): MqttSink {
       outageLogged = false;
       lastError = undefined;
       onConnected().catch((err: unknown) => {
-        lastError = redactText(err instanceof Error ? err.message : String(err));
+        const refusal = publishRefusal(err);
+        // The first publish of a session is <prefix>/available: refused, nothing else can go either.
+        lastError = refusal
+          ? `the broker refused to publish ${topics.available}: ${refusal}: allow this user to publish under the topic prefix in the broker's ACL (a prefix starting with '$' is the broker's own)`
+          : redactText(err instanceof Error ? err.message : String(err));
         log.debug({ err }, 'MQTT session setup interrupted (retried on reconnect)');
       });
     });
@@ -305,6 +418,7 @@ export function createMqttSink(opts: MqttSinkOptions): MqttSink {
     });
     c.on('close', () => {
       connected = false;
+      echoRuns++;
       if (stopping) return;
       outageSince ??= now();
       // Backoff between attempts: mqtt.js reads reconnectPeriod when it schedules the next one.
@@ -318,11 +432,15 @@ export function createMqttSink(opts: MqttSinkOptions): MqttSink {
       }
     });
     c.on('message', (topic, payload, packet) => {
+      if (topic === echoTopic) {
+        if (echoWait !== undefined && payload.toString('utf8') === echoWait.nonce) echoWait.done();
+        return;
+      }
       if (cfg.discovery.enabled && topic === haStatusTopic(cfg.discovery.prefix)) {
         if (payload.toString('utf8').trim() === ONLINE && connected) announce().catch((err: unknown) => log.debug({ err }, 'discovery re-announce failed (retried on reconnect)'));
         return;
       }
-      if (cfg.commands) onCommand(topic, payload, packet.retain === true);
+      if (cfg.commands) onCommand(packet);
     });
   };
 
@@ -352,6 +470,7 @@ export function createMqttSink(opts: MqttSinkOptions): MqttSink {
     });
     try {
       await Promise.race([Promise.all(msgs.map(publish)), timeout]);
+      refusedWarning = undefined;
     } catch (e) {
       // The lock states of this page may not have arrived: the retry publishes them again.
       shownLock.clear();
@@ -365,6 +484,8 @@ export function createMqttSink(opts: MqttSinkOptions): MqttSink {
     stopping = true;
     for (const t of relockTimers.values()) clearTimeout(t);
     relockTimers.clear();
+    clearTimeout(refusalTimer);
+    refusalTimer = undefined;
     const c = client;
     client = undefined;
     if (!c) return;
@@ -387,7 +508,10 @@ export function createMqttSink(opts: MqttSinkOptions): MqttSink {
     stop,
     accepts: () => true,
     deliver,
-    status: (): SinkStatus => ({ connected, reconnects, lastError }),
+    status: (): SinkStatus => {
+      const warning = connected ? (refusedWarning ?? echoWarning) : undefined;
+      return { connected, reconnects, lastError, ...(warning !== undefined ? { warning } : {}) };
+    },
     onReady: (l) => {
       readyListeners.push(l);
     },

@@ -23,6 +23,11 @@ export interface SinkStatus {
   readonly reconnects: number;
   /** The last transport error, for a person (redacted). */
   readonly lastError: string | undefined;
+  /**
+   * Connected, but what is sent may not arrive (e.g. the broker never echoed a test message):
+   * for a person, redacted; undefined when nothing is wrong.
+   */
+  readonly warning?: string | undefined;
 }
 
 /** SinkStatus plus what the runner counts. */
@@ -226,7 +231,7 @@ export function runSinks(sinks: readonly EventSink[], opts: SinkRunnerOptions): 
     health: () =>
       runners.map((r) => {
         const s = r.sink.status();
-        return { name: r.sink.name, connected: s.connected, reconnects: s.reconnects, lastError: s.lastError, cursor: r.cursor, lag: bus.log.open ? sinkLag(bus.log.lastId(), r.cursor) : 0, delivered: r.delivered, failed: r.failed };
+        return { name: r.sink.name, connected: s.connected, reconnects: s.reconnects, lastError: s.lastError, ...(s.warning !== undefined ? { warning: s.warning } : {}), cursor: r.cursor, lag: bus.log.open ? sinkLag(bus.log.lastId(), r.cursor) : 0, delivered: r.delivered, failed: r.failed };
       }),
     wake: wakeAll,
     stop: async () => {

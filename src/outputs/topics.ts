@@ -11,6 +11,10 @@
  * <prefix>/gate/<id>/set             OPEN / LOCK commands in (only with commands: true)
  */
 import { typeMatches, type Event } from '../events/index.ts';
+import { describeBadText, findBadText } from '../lib/text.ts';
+import { topicLevel } from './topic-rules.ts';
+
+export { topicLevel } from './topic-rules.ts';
 
 export interface MqttMessage {
   readonly topic: string;
@@ -28,15 +32,6 @@ export function nodeIdFromHostname(hostname: string): string {
     .slice(0, 64)
     .replace(/[-_]+$/g, '');
   return s || 'facegate';
-}
-
-/**
- * An id as one topic level. Camera ids are slugs already; gate ids may hold any character, and
- * `/`, `+`, `#` or NUL would split a level or be read as a wildcard, so they become `_`.
- */
-export function topicLevel(id: string): string {
-  const s = id.replace(/[^A-Za-z0-9_.-]/g, '_');
-  return s.length > 0 ? s : '_';
 }
 
 export interface MqttTopics {
@@ -161,16 +156,69 @@ export type GateCommand = { readonly ok: true; readonly gateId: string; readonly
 /**
  * A message on <prefix>/gate/<level>/set as a manual action: OPEN -> open, LOCK -> close (case
  * and surrounding spaces ignored). `gateIds` are the configured gates; the level is matched
- * against their topic levels so a sanitised id still finds its gate.
+ * against their topic levels so a sanitised id still finds its gate, and a level that two gates
+ * share opens neither (the config refuses such ids; this holds for any caller).
  */
 export function parseGateCommand(topic: string, payload: string, prefix: string, gateIds: readonly string[]): GateCommand {
   const head = `${prefix}/gate/`;
   if (!topic.startsWith(head) || !topic.endsWith('/set')) return { ok: false, reason: 'not a gate command topic' };
   const level = topic.slice(head.length, -'/set'.length);
-  const gateId = gateIds.find((g) => topicLevel(g) === level);
-  if (gateId === undefined) return { ok: false, reason: `no gate '${level.slice(0, 64)}'` };
+  const matches = gateIds.filter((g) => topicLevel(g) === level);
+  if (matches.length === 0) return { ok: false, reason: `no gate '${level.slice(0, 64)}'` };
+  if (matches.length > 1) return { ok: false, reason: `ambiguous topic level '${level.slice(0, 64)}': gates ${matches.map((g) => `'${g.slice(0, 64)}'`).join(', ')} share it` };
+  const bad = findBadText(payload);
+  if (bad) return { ok: false, reason: describeBadText(bad, 'payload') };
   const word = payload.trim().toUpperCase();
-  if (word === 'OPEN' || word === 'UNLOCK') return { ok: true, gateId, action: 'open' };
-  if (word === 'LOCK' || word === 'CLOSE') return { ok: true, gateId, action: 'close' };
+  if (word === 'OPEN' || word === 'UNLOCK') return { ok: true, gateId: matches[0], action: 'open' };
+  if (word === 'LOCK' || word === 'CLOSE') return { ok: true, gateId: matches[0], action: 'close' };
   return { ok: false, reason: `unknown command '${word.slice(0, 16)}' (expected OPEN or LOCK)` };
+}
+
+/** A command as it came off the wire (MQTT v5 properties when the publisher set any). */
+export interface GateCommandMessage {
+  readonly topic: string;
+  readonly payload: Uint8Array;
+  readonly properties?: { readonly userProperties?: Readonly<Record<string, string | string[]>> | undefined; readonly responseTopic?: string | undefined } | undefined;
+}
+
+export type ReadGateCommand =
+  | { readonly ok: true; readonly gateId: string; readonly action: 'open' | 'close'; readonly by: string; readonly sender: string | undefined; readonly responseTopic: string | undefined }
+  | { readonly ok: false; readonly reason: string };
+
+/** The longest sender kept in the audit (the event's `by`). */
+export const MAX_SENDER_LENGTH = 64;
+const MAX_COMMAND_BYTES = 256;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The entry point for MQTT commands: the payload must be UTF-8 without NUL or lone surrogates
+ * (text that reaches the event log must be storable everywhere downstream), then parseGateCommand.
+ *
+ * Who sent it: an MQTT broker does not tell a subscriber which client published (not in MQTT
+ * 3.1.1 or 5; Mosquitto adds nothing), so the audit records what the message declares: the MQTT
+ * v5 user property `sender` (self-declared, not authenticated: the broker's ACL on
+ * <prefix>/gate/+/set is what decides who may send) and the response topic. Without either the
+ * actor is `mqtt:unidentified`, never facegate's own client id.
+ */
+export function readGateCommand(msg: GateCommandMessage, prefix: string, gateIds: readonly string[]): ReadGateCommand {
+  // OPEN or LOCK with some spaces: anything long is not a command (and is not decoded or logged).
+  if (msg.payload.length > MAX_COMMAND_BYTES) return { ok: false, reason: `payload of ${msg.payload.length} bytes is not a gate command (expected the text OPEN or LOCK)` };
+  let payload: string;
+  try {
+    payload = utf8.decode(msg.payload);
+  } catch {
+    return { ok: false, reason: 'payload is not valid UTF-8 (expected the text OPEN or LOCK)' };
+  }
+  const props = msg.properties;
+  const senderProp = props?.userProperties?.sender;
+  const sender = Array.isArray(senderProp) ? senderProp[0] : senderProp;
+  for (const [what, value] of [['user property sender', sender], ['response topic', props?.responseTopic]] as const) {
+    const bad = value === undefined ? undefined : findBadText(value);
+    if (bad) return { ok: false, reason: describeBadText(bad, what) };
+  }
+  const cmd = parseGateCommand(msg.topic, payload, prefix, gateIds);
+  if (!cmd.ok) return cmd;
+  // Cut by code points: a cut between the halves of a surrogate pair would leave a lone one.
+  const shown = sender === undefined ? undefined : [...sender.trim()].slice(0, MAX_SENDER_LENGTH).join('');
+  return { ...cmd, by: shown ? `mqtt:${shown}` : 'mqtt:unidentified', sender: shown || undefined, responseTopic: props?.responseTopic };
 }
