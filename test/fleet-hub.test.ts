@@ -11,7 +11,7 @@ import { watchEvents } from '../src/client/watch.ts';
 import { startHub } from '../src/fleet/hub.ts';
 import { FLEET_SINK_NAME } from '../src/fleet/forwarder.ts';
 import { createLogger } from '../src/log.ts';
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { natsClient, sleep, until } from './helpers/fleet.ts';
 import { edgeFleet, healthEvent, hubConfig, OPERATOR_TOKEN, testEdge, startFleetServers } from './helpers/fleet-setup.ts';
 
@@ -141,7 +141,7 @@ t.test('wrong PostgreSQL password: a clear error, the hub keeps running and retr
   t.equal((await fetch(`${hub.api.url}/readyz`)).status, 503, 'not ready without PostgreSQL');
 });
 
-t.test('NATS down at the hub start, then poison messages, then wrong NATS credentials: the API answers, clear errors, bad content quarantined, the hub catches up', async (t) => {
+t.test('NATS down at the hub start, then poison messages, its consumer deleted, then wrong NATS credentials: the API answers, clear errors, bad content quarantined, the consumer recreated, the hub catches up', async (t) => {
   const [s, p] = await startFleetServers(t);
   await s.kill();
   const hubLog = captureLogger();
@@ -195,6 +195,20 @@ t.test('NATS down at the hub start, then poison messages, then wrong NATS creden
   t.notOk(hubLog.lines().some((l) => /PostgreSQL not available/.test(String(l.msg))), 'never "PostgreSQL not available"');
   // A redelivery (or a second publish after the de-duplication window) is not a second dead letter.
   t.equal(await hub.store.quarantine([{ subject: dead[0].subject, streamSeq: dead[0].streamSeq, nodeId: 'rogue-1', site: 'hq', eventId: 2, msgId: 'rogue-1:2', headers: {}, reason: dead[0].reason, raw: dead[0].raw }]), 0);
+
+  // The hub's durable consumer deleted behind its back (what an edge with `$JS.API.>` could do):
+  // the hub notices, recreates it from where it had acknowledged, says so loudly, and the events
+  // published meanwhile arrive.
+  await jetstreamManager(nc).then((jsm) => jsm.consumers.delete('FACEGATE_EVENTS', 'facegate-hub'));
+  const tDeleted = Date.now();
+  for (let i = 0; i < 10; i++) edge.bus.publish(healthEvent(200 + i));
+  await until('events after the consumer was deleted', async () => (await hub.store.eventCount('late-1').catch(() => 0)) === 50, 15_000);
+  t.pass(`the 10 events published after the deletion arrived ${Date.now() - tDeleted} ms later`);
+  t.equal(hub.status().consumer.recreated, 1, 'hub status: recreated once');
+  const lost = hubLog.lines().filter((l) => l.level >= 50 && /consumer .*disappeared/.test(String(l.msg)));
+  t.equal(lost.length, 1, `one error line: ${String(lost[0]?.msg)}`);
+  t.match((await (await fetch(`${hub.api.url}/metrics`, { headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } })).text()), /facegate_fleet_hub_consumer_recreated 1/, 'and /metrics');
+  t.equal(await hub.store.eventCount('late-1'), 50, 'each event once (a replay from the ack floor is dropped by the primary key)');
 
   const c = hubConfig(s, p);
   const bad = { ...c, fleet: { ...c.fleet!, nats: { ...c.fleet!.nats, password: 'wrong-nats-password' } } };

@@ -36,7 +36,7 @@ import { createHubIdentityApi, type HubIdentityApi } from './hub-identities.ts';
 import { createUploadEnrollment, type UploadEnrollment } from '../app/identities.ts';
 import { createEmbedder, type Embedder } from '../recognize/index.ts';
 import { SnapshotStore } from '../events/index.ts';
-import { ensureEventsStream, manager } from './stream.ts';
+import { ensureEventsStream, isNotFound, manager } from './stream.ts';
 import { HEADER_VERSION, NS_PER_MS, parseEventSubject, parseMessageId } from './subjects.ts';
 import { apiServerOptions } from '../app/api-options.ts';
 
@@ -68,6 +68,8 @@ export interface HubStatus {
    * (the table's count; any at all deserves a look), and the newest this process quarantined.
    */
   readonly deadLetters: { readonly count: number; readonly last: HubDeadLetterSummary | undefined };
+  /** The durable consumer: how often it disappeared and was recreated since start (non-zero: someone deleted it). */
+  readonly consumer: { readonly name: string; readonly recreated: number; readonly lastRecreatedMs: number | undefined };
 }
 
 export interface HubDeadLetterSummary {
@@ -99,6 +101,9 @@ function fleetOf(config: Config): FleetConfig & { hub: NonNullable<FleetConfig['
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
+
+/** How often the consume loop checks that its durable consumer still exists (one JetStream API call). */
+const CONSUMER_CHECK_MS = 2000;
 
 /** The hub's snapshot folder (mirrored from the object store, served by the API), made if missing. */
 function openSnapshotFolder(config: Config): SnapshotStore {
@@ -169,6 +174,45 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
     if (pgLogged !== undefined) log.info('fleet hub: PostgreSQL available again');
     pgLogged = undefined;
     pgError = undefined;
+  };
+
+  /**
+   * The durable consumer, made when missing. A consumer deleted behind the hub's back (an operator,
+   * a credential with JetStream API rights) makes fetch quietly return nothing, forever: so the
+   * consume loop checks it every CONSUMER_CHECK_MS and after a failed fetch, and one that
+   * disappeared after this process saw it is recreated from JetStream's last known ack floor (what
+   * follows is replayed; PostgreSQL's primary key drops what was already stored), with an error
+   * line and a count in status and metrics.
+   */
+  let consumerSeen = false;
+  let consumerRecreated = 0;
+  let consumerLostMs: number | undefined;
+  let ackFloor = 0;
+  let consumerCheckedMs = 0;
+  const ensureConsumer = async (nc: NatsConnection): Promise<'exists' | 'created'> => {
+    const jsm = await manager(nc);
+    const stream = f.names.eventsStream;
+    const name = f.names.hubConsumer;
+    try {
+      const info = await jsm.consumers.info(stream, name);
+      ackFloor = info.ack_floor.stream_seq;
+      consumerSeen = true;
+      return 'exists';
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+    await ensureEventsStream(nc, f);
+    // The floor belongs to this stream only while the stream still reaches it (not one recreated).
+    const last = (await jsm.streams.info(stream)).state.last_seq;
+    const from = consumerSeen && ackFloor > 0 && ackFloor <= last ? ackFloor + 1 : undefined;
+    await jsm.consumers.add(stream, { durable_name: name, ack_policy: AckPolicy.Explicit, ...(from ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from } : { deliver_policy: DeliverPolicy.All }), ack_wait: 30_000 * NS_PER_MS, max_ack_pending: 20_000 });
+    if (consumerSeen) {
+      consumerRecreated++;
+      consumerLostMs = Date.now();
+      log.error({ stream, consumer: name, fromSeq: from ?? 1, recreated: consumerRecreated }, `fleet hub: the durable consumer ${name} of ${stream} disappeared (deleted by someone with JetStream API rights?); recreated, replaying from stream sequence ${from ?? 1} (duplicates are dropped by PostgreSQL). Check who may use $JS.API.CONSUMER.DELETE: edges must not (README "Edge permissions")`);
+    } else log.info({ stream, consumer: name }, 'fleet hub: durable consumer created');
+    consumerSeen = true;
+    return 'created';
   };
 
   // Nothing below touches the network until the API holds its port: a second hub on a busy port
@@ -244,13 +288,13 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
       logger: log,
       onConnect: async (nc: NatsConnection) => {
         await ensureEventsStream(nc, f);
-        const jsm = await manager(nc);
-        await jsm.consumers.add(f.names.eventsStream, { durable_name: f.names.hubConsumer, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, ack_wait: 30_000 * NS_PER_MS, max_ack_pending: 20_000 });
+        await ensureConsumer(nc);
         kv = await openGalleryBucket(nc, f.names.galleryBucket, true);
         passages.setBucket(await openPassageBucket(nc, f.names.passagesBucket, { ttlMs: f.passages.ttlHours * 3_600_000 }));
       },
     });
     link = natsLink;
+    consumerCheckedMs = 0;
     started.push(() => natsLink.close());
 
     const toRow = (m: JsMsg): HubEventRow | undefined => {
@@ -342,11 +386,17 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
         let msgs: JsMsg[] = [];
         try {
           // One consumer handle per connection (getting it is a JetStream API round trip).
+          if (Date.now() - consumerCheckedMs >= CONSUMER_CHECK_MS) {
+            consumerCheckedMs = Date.now();
+            if ((await ensureConsumer(nc)) === 'created') consumer = undefined;
+          }
           if (!consumer || consumer.nc !== nc) consumer = { nc, c: await jetstream(nc).consumers.get(f.names.eventsStream, f.names.hubConsumer) };
           const batch = await consumer.c.fetch({ max_messages: batchSize, expires: 1000 });
           for await (const m of batch) msgs.push(m);
         } catch (e) {
           consumer = undefined;
+          // A fetch that fails may mean the consumer is gone: look at once on the next turn.
+          consumerCheckedMs = 0;
           if (!closed) log.debug({ err: messageOf(e) }, 'fleet hub: fetch failed; retrying');
           await sleep(backoffDelay(idle++, { ...backoff, baseMs: 100, maxMs: 2000 }, Math.random()));
           continue;
@@ -476,6 +526,7 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
     gauge('duplicates', 'messages whose (node, event id) was already stored', () => duplicates);
     gauge('nats_connected', '1 when the hub is connected to NATS and its stream/consumer/bucket are ensured', () => (natsLink.status().connected ? 1 : 0));
     gauge('postgres_ready', '1 when PostgreSQL took the last batch', () => (pgReady && pgError === undefined ? 1 : 0));
+    gauge('consumer_recreated', 'times the durable consumer disappeared and was recreated since start (non-zero: someone deleted it)', () => consumerRecreated);
     gauge('dead_letters', 'events quarantined in PostgreSQL dead_letters because their content cannot be stored (non-zero: look at the table)', () => deadLetterCount);
     gauge('passages_written', 'anti-passback passages written to the passages bucket since start', () => passages.written());
     gauge('gallery_pending', 'gallery changes not yet published to the KV bucket (last count)', () => galleryPending);
@@ -503,7 +554,7 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
       store,
       feed,
       link: natsLink,
-      status: () => ({ nats: { connected: natsLink.status().connected, lastError: natsLink.status().lastError }, postgres: { ready: pgReady && pgError === undefined, lastError: pgError?.describe() }, received, inserted, duplicates, galleryPending, snapshotsMirrored: snapshotMirror.mirrored(), deadLetters: { count: deadLetterCount, last: lastDeadLetter } }),
+      status: () => ({ nats: { connected: natsLink.status().connected, lastError: natsLink.status().lastError }, postgres: { ready: pgReady && pgError === undefined, lastError: pgError?.describe() }, received, inserted, duplicates, galleryPending, snapshotsMirrored: snapshotMirror.mirrored(), deadLetters: { count: deadLetterCount, last: lastDeadLetter }, consumer: { name: f.names.hubConsumer, recreated: consumerRecreated, lastRecreatedMs: consumerLostMs } }),
       putIdentity: async (identity) => {
         await store.putIdentity(identity);
         await flushGallery();

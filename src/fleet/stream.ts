@@ -9,7 +9,8 @@ import type { FleetConfig } from '../config/fleet.ts';
 import { FleetError, messageOf } from './errors.ts';
 import { eventsStreamConfig } from './subjects.ts';
 
-function isNotFound(e: unknown): boolean {
+/** A JetStream "stream not found" / "consumer not found" answer. */
+export function isNotFound(e: unknown): boolean {
   return /not found|10059/i.test(messageOf(e));
 }
 
