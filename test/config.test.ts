@@ -273,6 +273,17 @@ t.test('text with NUL or a lone surrogate is refused anywhere in the file, with 
   t.ok(issueAt(secret, 'events.outputs.mqtt.password'));
   t.notMatch(formatConfigErrors(secret), /S3cret/);
   t.equal(parseConfig({ cameras: [cam('door', { name: 'Tür 🚪' })] }).cameras[0].name, 'Tür 🚪', 'valid Unicode, astral characters included, passes');
+
+  // A file that is not UTF-8 (a Latin-1 save, a surrogate encoded as CESU-8) was read with U+FFFD
+  // in place of the bad bytes, silently changing names and allow-lists.
+  const dir = mkdtempSync(join(tmpdir(), 'fg-config-utf8-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  for (const [what, bytes] of [['Latin-1', [0x54, 0xfc, 0x72]], ['CESU-8 surrogate', [0xed, 0xa0, 0x80]]] as const) {
+    const file = join(dir, 'facegate.yaml');
+    writeFileSync(file, Buffer.concat([Buffer.from('logging:\n  level: info\ncameras:\n  - id: door\n    url: rtsp://192.0.2.1/x\n    name: '), Buffer.from(bytes), Buffer.from('\n')]));
+    const e = configError(() => loadConfig(file));
+    t.match(e.issues[0], { message: /not valid UTF-8.*line 6/, hint: /save the file as UTF-8/, line: 6 }, what);
+  }
 });
 
 t.test('YAML: syntax errors with line and column, issues located in the file, sorted by position', async (t) => {

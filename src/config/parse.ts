@@ -363,7 +363,36 @@ export function parseConfigText(text: string, source = 'config', opts: { baseDir
   return parseConfig(value, source, { baseDir: opts.baseDir, locate: locator(doc, lines) });
 }
 
-/** Read the text of a config file; ConfigError CONFIG_NOT_FOUND / CONFIG_UNREADABLE. */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The file's text, refusing bytes that are not UTF-8: a lenient read turns them into U+FFFD, which
+ * silently changes a name or an allow-list entry (a Latin-1 'ü', a surrogate written as CESU-8).
+ */
+function decodeUtf8(bytes: Buffer, path: string): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    // The first line that does not decode, for the person who opens the file.
+    let line = 1;
+    let start = 0;
+    for (let i = 0; i <= bytes.length; i++) {
+      if (i < bytes.length && bytes[i] !== 0x0a) continue;
+      try {
+        strictUtf8.decode(bytes.subarray(start, i));
+      } catch {
+        break;
+      }
+      line++;
+      start = i + 1;
+    }
+    throw new ConfigError('CONFIG_INVALID', path, [
+      { path: [], message: `the file is not valid UTF-8 (first bad bytes on line ${line})`, hint: "save the file as UTF-8 (most editors: 'Save with encoding'), then retype the characters on that line", line, col: 1 },
+    ]);
+  }
+}
+
+/** Read the text of a config file; ConfigError CONFIG_NOT_FOUND / CONFIG_UNREADABLE / CONFIG_INVALID (not UTF-8). */
 export function readConfigText(path: string): string {
   try {
     // A stray multi-gigabyte file would otherwise be read whole before parseConfigText refuses it.
@@ -371,7 +400,7 @@ export function readConfigText(path: string): string {
     if (size > MAX_CONFIG_BYTES) {
       throw new ConfigError('CONFIG_INVALID', path, [tooLargeIssue(size)]);
     }
-    return readFileSync(path, 'utf8');
+    return decodeUtf8(readFileSync(path), path);
   } catch (e) {
     if (isConfigError(e)) throw e;
     const code = (e as NodeJS.ErrnoException).code;
