@@ -349,8 +349,8 @@ t.test('MQTT commands: OPEN / LOCK reach the manual action with the declared sen
 t.test('a broker that drops what facegate publishes: a warning in the sink health, not a healthy-looking sink', async (t) => {
   // The facegate user may publish but not read its own topics: the broker accepts every publish
   // (PUBACK), so without the echo check the sink looked connected with lag 0.
-  const acl = 'user fg\ntopic write facegate/#\ntopic readwrite homeassistant/#\n';
-  const broker = await Mosquitto.start({ users: { fg: 'fg-password-1' }, acl });
+  const acl = 'user fg\ntopic write facegate/#\ntopic readwrite homeassistant/#\n\nuser nev\ntopic readwrite facegate/test-node/available\ntopic readwrite facegate/test-node/echo/#\ntopic readwrite facegate/test-node/camera/#\ntopic readwrite facegate/test-node/gate/#\ntopic readwrite homeassistant/#\n';
+  const broker = await Mosquitto.start({ users: { fg: 'fg-password-1', nev: 'nev-password-2' }, acl });
   t.teardown(() => broker.stop());
   const r = rig(broker.url, { username: 'fg', password: 'fg-password-1', echoCheck: { timeoutMs: 1000 } });
   t.teardown(() => r.close());
@@ -372,6 +372,13 @@ t.test('a broker that drops what facegate publishes: a warning in the sink healt
   await until('refusal in health', () => r.runner.health()[0].lastError !== undefined, 5000);
   await sleep(500);
   t.match(r.runner.health()[0], { connected: false, lag: 5, delivered: 0, lastError: /refused to publish \$SYS\/facegate\/available: .*Not authorized.*ACL/ });
+
+  // An ACL that allows everything but <prefix>/events: connected, echo fine, the events refused
+  // by the broker stay in the log and the reason is the sink's warning.
+  await r.runner.stop();
+  r.start({ username: 'nev', password: 'nev-password-2', types: ['system.*'] });
+  await until('refused events in health', () => /refused a publish to facegate\/test-node\/events/.test(r.runner.health()[0].warning ?? ''), 10_000);
+  t.match(r.runner.health()[0], { connected: true, lag: 5, delivered: 0, warning: /Not authorized/ });
 });
 
 t.test('last will: a facegate killed with SIGKILL turns <prefix>/available offline', async (t) => {
