@@ -3,7 +3,8 @@
  * written at the hub (PostgreSQL + KV bucket) becomes searchable in an edge's SQLite gallery; a
  * change of groups and a removal follow; an edge that was offline catches up from its last
  * revision (not a full reload); a new edge bootstraps the whole gallery and drops local identities
- * the hub does not have; a bad record is skipped without holding the others back.
+ * the hub does not have; a bad record is skipped without holding the others back; a purged bucket
+ * makes a new edge say it recognises nobody (not "in sync"), and the next hub republishes it.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { Kvm } from '@nats-io/kv';
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { openGallery, type Gallery } from '../src/gallery/index.ts';
 import { startGalleryFollower, type GalleryFollower } from '../src/fleet/gallery-follower.ts';
 import { startHub } from '../src/fleet/hub.ts';
@@ -131,7 +132,40 @@ t.test('hub -> edges: put, update, remove, offline catch-up, bootstrap, bad reco
   await until('carol after the bad record', () => best(b.gallery, carol.templates[0].embedding)?.identityId === carol.id, 10_000);
   t.ok(b.follower.status().skipped >= 1, 'the bad record was skipped');
   t.notOk(b.gallery.getIdentity('id_bad'));
+
+  // The bucket purged (what an edge could do with `$JS.API.>`) while no hub runs: a new edge
+  // bootstraps an empty gallery and says so, loudly, instead of "in sync with the hub"; the next
+  // hub finds the bucket short of what PostgreSQL has and republishes it; the edge follows.
+  await hub.close();
+  await (await jetstreamManager(nc)).streams.purge('KV_facegate-gallery');
   await nc.close();
+  const edgeLines: string[] = [];
+  const dirC = mkdtempSync(join(tmpdir(), 'fg-gal-door-3-'));
+  const galC = openGallery(join(dirC, 'gallery.sqlite'));
+  const stateC = new CursorStore(join(dirC, 'outputs.sqlite'));
+  const c = startGalleryFollower({ fleet: edgeFleet(s, 'door-3', 'hq'), gallery: galC, state: stateC, logger: createLogger({ level: 'info', destination: { write: (l: string) => void edgeLines.push(l) } }) });
+  t.teardown(async () => {
+    await c.close();
+    stateC.close();
+    galC.close();
+    rmSync(dirC, { recursive: true, force: true });
+  });
+  await c.synced(20_000);
+  t.equal(galC.identityIds().length, 0, 'the purged bucket gave nobody');
+  t.match(c.status().warning, /empty and carries no hub manifest/, `status: ${c.status().warning}`);
+  t.ok(edgeLines.some((l) => /"level":50/.test(l) && /recognises nobody/.test(l)), 'an error line says the box recognises nobody');
+  t.notOk(edgeLines.some((l) => /in sync with the hub/.test(l)), 'not "in sync with the hub"');
+  const hubLines: string[] = [];
+  const hub2 = await startHub(hubConfig(s, p), { logger: createLogger({ level: 'warn', destination: { write: (l: string) => void hubLines.push(l) } }), port: 0 });
+  t.teardown(() => hub2.close());
+  const want = (await hub2.store.identityIds()).length;
+  await until('the hub republished the gallery', () => galC.identityIds().length === want, 15_000);
+  t.equal(want, 42, 'all 42 of PostgreSQL back on the new edge');
+  t.equal(c.status().warning, undefined, 'the warning is gone');
+  t.equal(c.status().hubIdentities, 42, "the hub's manifest");
+  t.equal(hub2.status().galleryRepaired, 42, 'hub status counts the repair');
+  t.ok(hubLines.some((l) => /"level":50/.test(l) && /lacked 42 of the 42 identities/.test(l)), 'the hub says the bucket was short, as an error');
+  t.ok(edgeLines.some((l) => /has the hub's gallery again/.test(l)), 'the edge says it has the gallery again');
 });
 
 t.test('enrollment through the hub API (real models): create, rename + regroup, a photo, remove reach the edge; each is an audit event of the hub', async (t) => {

@@ -19,7 +19,7 @@ import type { Gallery, ReplicaIdentity } from '../gallery/gallery.ts';
 import type { Logger } from '../log.ts';
 import type { CursorStore } from '../outputs/index.ts';
 import { FleetError, messageOf } from './errors.ts';
-import { decodeEmbedding, openGalleryBucket, parseRecord } from './gallery-kv.ts';
+import { decodeEmbedding, GALLERY_MANIFEST_KEY, openGalleryBucket, parseManifest, parseRecord, type GalleryManifest } from './gallery-kv.ts';
 import { followWhileConnected } from './follow-loop.ts';
 import { startNatsLink, type NatsLink } from './nats.ts';
 import { edgeInboxPrefix } from './subjects.ts';
@@ -35,6 +35,13 @@ export interface GalleryFollowerStatus {
   readonly applied: number;
   readonly skipped: number;
   readonly lastError: string | undefined;
+  /** How many identities the hub says it has (its manifest in the bucket); undefined: no manifest seen. */
+  readonly hubIdentities: number | undefined;
+  /**
+   * Why this box's gallery may not be the hub's although it is in sync with the bucket (an empty
+   * bucket without a hub manifest; fewer identities than the manifest says); undefined when it is.
+   */
+  readonly warning: string | undefined;
 }
 
 export interface GalleryFollower {
@@ -70,20 +77,50 @@ export function startGalleryFollower(opts: GalleryFollowerOptions): GalleryFollo
   let applied = 0;
   let skipped = 0;
   let lastError: string | undefined;
+  let manifest: GalleryManifest | undefined;
+  let warning: string | undefined;
   let closed = false;
   let stopWatch: (() => void) | undefined;
   const appliedListeners: ((c: { put: readonly string[]; removed: readonly string[]; atMs: number }) => void)[] = [];
   const syncedListeners: (() => void)[] = [];
 
+  /**
+   * In sync with the bucket is not in sync with the hub when the bucket lost entries: compare with
+   * the hub's manifest (or its absence) and say so once per state, loudly; "in sync" only when
+   * nothing is off.
+   */
+  const checkAgainstHub = (): void => {
+    const local = opts.gallery.identityIds().length;
+    const now =
+      manifest === undefined
+        ? local === 0
+          ? `the gallery bucket ${f.names.galleryBucket} is empty and carries no hub manifest: this box recognises nobody. Either no hub has published yet, or the bucket was purged (a running hub republishes it from PostgreSQL within its check interval)`
+          : undefined
+        : local < manifest.identities
+          ? `this box has ${local} identities but the hub has ${manifest.identities}: the gallery bucket lost entries (purged?); a running hub republishes them from PostgreSQL`
+          : undefined;
+    if (now === warning) return;
+    if (now !== undefined) log.error({ bucket: f.names.galleryBucket, identities: local, hubIdentities: manifest?.identities }, `fleet gallery: ${now}`);
+    else if (warning !== undefined) log.info({ identities: local, hubIdentities: manifest?.identities }, 'fleet gallery: this box has the hub\'s gallery again');
+    warning = now;
+  };
+
   const markSynced = (): void => {
     if (synced) return;
     synced = true;
-    log.info({ revision, identities: opts.gallery.identityIds().length }, 'fleet gallery in sync with the hub');
+    checkAgainstHub();
+    if (warning === undefined) log.info({ revision, identities: opts.gallery.identityIds().length, hubIdentities: manifest?.identities }, 'fleet gallery in sync with the hub');
     for (const l of syncedListeners.splice(0)) l();
   };
 
   /** Apply puts + removes in one transaction; a bad record is isolated and skipped. */
   const apply = (puts: Map<string, KvEntry>, removes: Set<string>, upTo: number): void => {
+    if (puts.size === 0 && removes.size === 0) {
+      // Only the manifest moved the revision: remember it, there is no change to announce.
+      revision = Math.max(revision, upTo);
+      opts.state.setState(GALLERY_STATE, 'revision', String(revision));
+      return;
+    }
     const good: ReplicaIdentity[] = [];
     for (const e of puts.values()) {
       try {
@@ -147,13 +184,24 @@ export function startGalleryFollower(opts: GalleryFollowerOptions): GalleryFollo
     for await (const e of iter) {
       if (closed) break;
       upTo = Math.max(upTo, e.revision);
-      if (bootstrap) seen.add(e.key);
-      if (e.operation === 'PUT') {
-        puts.set(e.key, e);
-        removes.delete(e.key);
+      if (e.key === GALLERY_MANIFEST_KEY) {
+        // The hub's count, put after the identities it counts: apply those first, then compare.
+        manifest = e.operation === 'PUT' ? (parseManifest(e.value) ?? manifest) : undefined;
+        if (puts.size + removes.size > 0) {
+          apply(puts, removes, upTo);
+          puts = new Map();
+          removes = new Set();
+        }
+        if (synced) checkAgainstHub();
       } else {
-        puts.delete(e.key);
-        removes.add(e.key);
+        if (bootstrap) seen.add(e.key);
+        if (e.operation === 'PUT') {
+          puts.set(e.key, e);
+          removes.delete(e.key);
+        } else {
+          puts.delete(e.key);
+          removes.add(e.key);
+        }
       }
       const caughtUp = e.revision >= target;
       const drained = (e.delta ?? 0) === 0;
@@ -176,7 +224,7 @@ export function startGalleryFollower(opts: GalleryFollowerOptions): GalleryFollo
   });
 
   return {
-    status: () => ({ revision, synced, applied, skipped, lastError: lastError ?? link.status().lastError }),
+    status: () => ({ revision, synced, applied, skipped, lastError: lastError ?? link.status().lastError, hubIdentities: manifest?.identities, warning }),
     onApplied: (l) => appliedListeners.push(l),
     synced: (timeoutMs = 30_000) =>
       new Promise<void>((resolve, reject) => {

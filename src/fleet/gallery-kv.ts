@@ -60,6 +60,30 @@ export function parseRecord(key: string, bytes: Uint8Array): GalleryRecord {
   return r;
 }
 
+/**
+ * The hub's manifest in the gallery bucket: how many identities the hub has (PostgreSQL), put
+ * after each published change and each check of the bucket. An edge that syncs to fewer (or to an
+ * empty bucket without a manifest: purged, or no hub yet) says so instead of "in sync".
+ * Identity ids never start with `_`, so the key cannot clash with one.
+ */
+export const GALLERY_MANIFEST_KEY = '_manifest';
+
+export interface GalleryManifest {
+  readonly v: 1;
+  readonly hub: string;
+  readonly identities: number;
+  readonly timeMs: number;
+}
+
+export function parseManifest(bytes: Uint8Array): GalleryManifest | undefined {
+  try {
+    const r = JSON.parse(Buffer.from(bytes).toString('utf8')) as Partial<GalleryManifest>;
+    return r?.v === 1 && typeof r.hub === 'string' && Number.isSafeInteger(r.identities) && (r.identities ?? -1) >= 0 && Number.isFinite(r.timeMs) ? (r as GalleryManifest) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Open (creating when missing) the gallery bucket: history 1 (the latest state per identity). */
 export async function openGalleryBucket(nc: NatsConnection, bucket: string, create: boolean): Promise<KV> {
   const kvm = new Kvm(nc);

@@ -664,6 +664,12 @@ export class HubStore {
     return rows.rows.map((r) => ({ id: r.id, name: r.name, groups: r.groups, metadata: r.metadata, createdMs: r.created_ms, updatedMs: r.updated_ms, templates: by.get(r.id) ?? [] }));
   }
 
+  /** Every identity id (the gallery bucket must hold exactly these). */
+  async identityIds(): Promise<string[]> {
+    const r = await this.q<{ id: string }>('SELECT id FROM identities ORDER BY id');
+    return r.rows.map((x) => x.id);
+  }
+
   /** Gallery changes not yet published to the KV bucket, oldest first. */
   async pendingGallery(limit = 500): Promise<{ seq: number; identityId: string; op: 'put' | 'delete' }[]> {
     const r = await this.q<{ seq: string; identity_id: string; op: 'put' | 'delete' }>('SELECT seq, identity_id, op FROM gallery_outbox ORDER BY seq LIMIT $1', [limit]);

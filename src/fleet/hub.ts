@@ -24,7 +24,7 @@ import type { FleetConfig } from '../config/fleet.ts';
 import { backoffDelay, DEFAULT_BACKOFF } from '../ingest/index.ts';
 import type { Logger } from '../log.ts';
 import { FleetError, messageOf } from './errors.ts';
-import { openGalleryBucket, recordOf } from './gallery-kv.ts';
+import { GALLERY_MANIFEST_KEY, openGalleryBucket, recordOf, type GalleryManifest } from './gallery-kv.ts';
 import { createHubPassages } from './hub-passages.ts';
 import { openPassageBucket } from './passages-kv.ts';
 import { HubFeed, toHubEvent, type HubEvent } from './hub-feed.ts';
@@ -49,6 +49,8 @@ export interface HubOptions {
   readonly windowSize?: number;
   /** Messages per fetch / PostgreSQL transaction (default 500). */
   readonly batchSize?: number;
+  /** How often the gallery bucket is checked against PostgreSQL (and repaired); default 60 000 ms, and at every (re)connection. */
+  readonly galleryCheckMs?: number;
   /** Identity management over the API; default: the hub's own (src/fleet/hub-identities.ts, models loaded at the first enrollment). */
   readonly identities?: IdentityApi;
 }
@@ -61,6 +63,8 @@ export interface HubStatus {
   /** Messages whose (node, event id) was already stored. */
   readonly duplicates: number;
   readonly galleryPending: number;
+  /** Gallery bucket entries put back or removed since start because the bucket did not match PostgreSQL (non-zero: it was purged or written by someone else). */
+  readonly galleryRepaired: number;
   /** Snapshot files mirrored from the object store since start. */
   readonly snapshotsMirrored: number;
   /**
@@ -160,6 +164,7 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
   let deadLetterCount = 0;
   let lastDeadLetter: HubDeadLetterSummary | undefined;
   let kv: KV | undefined;
+  let galleryRepaired = 0;
   // Anti-passback areas: the last passage per area + person, from the grants consumed below.
   const passages = createHubPassages({ fleet: f, logger: log });
 
@@ -442,13 +447,22 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
 
     // Gallery publisher: the outbox rows (PostgreSQL) to the KV bucket, oldest first.
     let flushing: Promise<void> | undefined;
+    const putManifest = async (bucket: KV): Promise<void> => {
+      const manifest: GalleryManifest = { v: 1, hub: f.nodeId, identities: (await store.identityIds()).length, timeMs: Date.now() };
+      await bucket.put(GALLERY_MANIFEST_KEY, JSON.stringify(manifest));
+    };
     const flushOnce = async (): Promise<void> => {
+      let published = false;
       for (;;) {
         const bucket = kv;
         if (!bucket || !natsLink.current() || !pgReady) return;
         const pending = await store.pendingGallery(200);
         galleryPending = pending.length;
-        if (pending.length === 0) return;
+        if (pending.length === 0) {
+          if (published) await putManifest(bucket);
+          return;
+        }
+        published = true;
         const puts = [...new Set(pending.filter((p) => p.op === 'put').map((p) => p.identityId))];
         const current = new Map((await store.identities(puts)).map((i) => [i.id, i]));
         for (const p of pending) {
@@ -461,6 +475,28 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
         galleryPending = 0;
       }
     };
+    /**
+     * The bucket against PostgreSQL (the source of truth): identities missing from it (a purged
+     * bucket, a purged key) are put again, keys PostgreSQL does not have are deleted, and the
+     * manifest is renewed. A repair is an error line (someone emptied the bucket) and a count.
+     */
+    const reconcileOnce = async (): Promise<void> => {
+      const bucket = kv;
+      if (!bucket || !natsLink.current() || !pgReady) return;
+      const want = new Set(await store.identityIds());
+      const have = new Set<string>();
+      for await (const k of await bucket.keys()) if (k !== GALLERY_MANIFEST_KEY) have.add(k);
+      const missing = [...want].filter((id) => !have.has(id));
+      const extra = [...have].filter((id) => !want.has(id));
+      if (missing.length > 0 || extra.length > 0) {
+        for (const i of await store.identities(missing)) await bucket.put(i.id, JSON.stringify(recordOf(i)));
+        for (const id of extra) await bucket.delete(id);
+        galleryRepaired += missing.length + extra.length;
+        log.error({ bucket: f.names.galleryBucket, missing: missing.length, extra: extra.length, identities: want.size }, `fleet hub: the gallery bucket lacked ${missing.length} of the ${want.size} identities PostgreSQL has${extra.length ? ` and held ${extra.length} it does not` : ''} (purged or written by someone else?); republished from PostgreSQL`);
+      }
+      await putManifest(bucket);
+    };
+    let checkDue = true;
     // Coalesced: a call during a flush makes it go round once more (and waits for that round).
     let again = false;
     const flushGallery = (): Promise<void> => {
@@ -472,11 +508,19 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
         do {
           again = false;
           await flushOnce().catch((e: unknown) => log.warn({ detail: messageOf(e) }, 'fleet hub: gallery not published yet; retrying'));
+          if (checkDue && !closed && kv && natsLink.current() && pgReady) {
+            checkDue = false;
+            await reconcileOnce().catch((e: unknown) => {
+              checkDue = true;
+              log.warn({ detail: messageOf(e) }, 'fleet hub: gallery bucket not checked yet; retrying');
+            });
+          }
         } while (again && !closed);
       })().finally(() => (flushing = undefined));
       return flushing;
     };
     natsLink.onReady((nc) => {
+      checkDue = true;
       void flushGallery();
       passages.follow(nc);
     });
@@ -514,6 +558,12 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
     started.push(() => stopListen());
     const galleryTimer = setInterval(() => void flushGallery(), 5000);
     started.push(() => clearInterval(galleryTimer));
+    const galleryCheckTimer = setInterval(() => {
+      checkDue = true;
+      void flushGallery();
+    }, opts.galleryCheckMs ?? 60_000);
+    galleryCheckTimer.unref();
+    started.push(() => clearInterval(galleryCheckTimer));
     galleryTimer.unref();
     void pgStart.then(() => flushGallery());
 
@@ -529,6 +579,7 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
     gauge('consumer_recreated', 'times the durable consumer disappeared and was recreated since start (non-zero: someone deleted it)', () => consumerRecreated);
     gauge('dead_letters', 'events quarantined in PostgreSQL dead_letters because their content cannot be stored (non-zero: look at the table)', () => deadLetterCount);
     gauge('passages_written', 'anti-passback passages written to the passages bucket since start', () => passages.written());
+    gauge('gallery_repaired', 'gallery bucket entries put back or removed since start to match PostgreSQL (non-zero: the bucket was purged or written by someone else)', () => galleryRepaired);
     gauge('gallery_pending', 'gallery changes not yet published to the KV bucket (last count)', () => galleryPending);
     gauge('api_window_events', 'events the API can replay from memory', () => feed.size());
     new Gauge({
@@ -554,7 +605,7 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
       store,
       feed,
       link: natsLink,
-      status: () => ({ nats: { connected: natsLink.status().connected, lastError: natsLink.status().lastError }, postgres: { ready: pgReady && pgError === undefined, lastError: pgError?.describe() }, received, inserted, duplicates, galleryPending, snapshotsMirrored: snapshotMirror.mirrored(), deadLetters: { count: deadLetterCount, last: lastDeadLetter }, consumer: { name: f.names.hubConsumer, recreated: consumerRecreated, lastRecreatedMs: consumerLostMs } }),
+      status: () => ({ nats: { connected: natsLink.status().connected, lastError: natsLink.status().lastError }, postgres: { ready: pgReady && pgError === undefined, lastError: pgError?.describe() }, received, inserted, duplicates, galleryPending, galleryRepaired, snapshotsMirrored: snapshotMirror.mirrored(), deadLetters: { count: deadLetterCount, last: lastDeadLetter }, consumer: { name: f.names.hubConsumer, recreated: consumerRecreated, lastRecreatedMs: consumerLostMs } }),
       putIdentity: async (identity) => {
         await store.putIdentity(identity);
         await flushGallery();
@@ -569,6 +620,7 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
         if (closed) return;
         closed = true;
         clearInterval(galleryTimer);
+        clearInterval(galleryCheckTimer);
         clearInterval(nodesTimer);
         await stopListen();
         clearInterval(pruneTimer);
