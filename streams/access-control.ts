@@ -14,7 +14,7 @@ import type { Event, EventBus, SnapshotStore } from '../src/events/index.ts';
 import { cameraItem, decideGates, publishEvents, recognitionItem, stageErrorItem, trackItem, type PipelineItem, type PipelineStage } from '../src/pipeline/index.ts';
 import type { Gallery } from '../src/gallery/index.ts';
 import { EMPTY_GATE_STATE, emptyGateStats, zonesOfFace, type AreaInput, type GatePolicy, type GateState, type GateStats, type ManualRequest, type Zone } from '../src/gates/index.ts';
-import { cameraFrames, type CameraConfig, type CameraHealth, type CameraStats } from '../src/ingest/index.ts';
+import { cameraFrames, isFrameOutput, isHealthOutput, type CameraConfig, type CameraHealth, type CameraOutput, type CameraStats } from '../src/ingest/index.ts';
 import type { Logger } from '../src/log.ts';
 import { recognizeTracks, type Embedder, type LivenessModel, type MaskClassifier, type Recognition, type RecognizeStats } from '../src/recognize/index.ts';
 import { trackFaces, type TrackFacesOptions, type TrackOutput } from '../src/track/index.ts';
@@ -57,8 +57,9 @@ export function withTrackEvents(recognize: OperatorFunction<TrackOutput<Frame>, 
 }
 
 /**
- * camera -> detect -> track -> recognize: one camera's chain. Its health and the failures of its
- * stages (a model run that threw; the chain goes on) join the output as items.
+ * camera -> detect -> track -> recognize: one camera's chain. Its health (values on the camera's
+ * own stream) and the failures of its stages (a model run that threw; the chain goes on) join
+ * the output as items.
  */
 export function cameraChain(
   camera: CameraConfig,
@@ -76,39 +77,49 @@ export function cameraChain(
   },
 ): Observable<PipelineItem> {
   return defer(() => {
-    const sideband = new Subject<PipelineItem>();
+    const stageErrors = new Subject<PipelineItem>();
     const fail = (stage: PipelineStage, model: string) => (error: unknown) => {
-      if (!opts.stopping?.()) sideband.next(stageErrorItem({ cameraId: camera.id, stage, model, error, timeMs: Date.now() }));
+      if (!opts.stopping?.()) stageErrors.next(stageErrorItem({ cameraId: camera.id, stage, model, error, timeMs: Date.now() }));
     };
     const detector = models.detectorFor(camera);
-    const health = (h: CameraHealth): void => {
-      opts.counters.health = h;
-      sideband.next(cameraItem(h));
-    };
-    const faces$ = cameraFrames(camera, { health, logger: opts.logger, stats: (read) => (opts.counters.ingest = read) }).pipe(
-      tap((frame) => opts.onFrame?.(frame)),
-      detectFaces(detector, { stats: opts.counters.detect, onError: fail('detect', detector.model.name) }),
-      trackFaces(opts.tracker ?? {}),
-      withTrackEvents(
-        recognizeTracks(
-          {
-            embedder: models.embedder,
-            mask: models.mask,
-            liveness: models.liveness,
-            gallery,
-            thresholds: settings.thresholds,
-            maskThreshold: settings.maskThreshold,
-            bestShot: settings.bestShot,
-            unknownThreshold: settings.unknownThreshold,
-            onError: fail('recognize', models.embedder.modelId),
-          },
-          opts.counters.recognize,
+    const health = (output: Observable<CameraOutput>): Observable<PipelineItem> =>
+      output.pipe(
+        filter(isHealthOutput),
+        map(({ health: h }) => {
+          opts.counters.health = h;
+          return cameraItem(h);
+        }),
+      );
+    const faces = (output: Observable<CameraOutput>): Observable<PipelineItem> =>
+      output.pipe(
+        filter(isFrameOutput),
+        map(({ frame }) => frame),
+        tap((frame) => opts.onFrame?.(frame)),
+        detectFaces(detector, { stats: opts.counters.detect, onError: fail('detect', detector.model.name) }),
+        trackFaces(opts.tracker ?? {}),
+        withTrackEvents(
+          recognizeTracks(
+            {
+              embedder: models.embedder,
+              mask: models.mask,
+              liveness: models.liveness,
+              gallery,
+              thresholds: settings.thresholds,
+              maskThreshold: settings.maskThreshold,
+              bestShot: settings.bestShot,
+              unknownThreshold: settings.unknownThreshold,
+              onError: fail('recognize', models.embedder.modelId),
+            },
+            opts.counters.recognize,
+          ),
         ),
-      ),
-      finalize(() => sideband.complete()),
+      );
+    const chain$ = cameraFrames(camera, { logger: opts.logger, stats: (read) => (opts.counters.ingest = read) }).pipe(
+      // Health first: ingest reports camera.starting while it is being subscribed.
+      connect((output) => merge(health(output), faces(output))),
+      finalize(() => stageErrors.complete()),
     );
-    // The sideband first: ingest reports camera.starting while it is being subscribed.
-    return merge(sideband, faces$);
+    return merge(stageErrors, chain$);
   });
 }
 

@@ -1,7 +1,7 @@
-import { concatMap, lastValueFrom, tap, toArray } from 'rxjs';
+import { concatMap, filter, lastValueFrom, map, tap, toArray } from 'rxjs';
 import t from 'tap';
 import { createDetector, iou } from '../src/detect/index.ts';
-import { cameraFrames } from '../src/ingest/index.ts';
+import { cameraFrames, isFrameOutput } from '../src/ingest/index.ts';
 import type { PipelineItem } from '../src/pipeline/index.ts';
 import { createEmbedder, createMaskClassifier, DEFAULT_BEST_SHOT, recognizeTracks } from '../src/recognize/index.ts';
 import { withTrackEvents } from '../streams/access-control.ts';
@@ -25,6 +25,8 @@ t.test('real street clip: file source -> detect -> track -> best-shot recognitio
   let framesDetected = 0;
   const out: PipelineItem[] = await lastValueFrom(
     cameraFrames({ id: 'clip', source: { kind: 'file', path: dataPath('video/facenet_pytorch_video.mp4'), realtime: true, lossless: true } }).pipe(
+      filter(isFrameOutput),
+      map(({ frame }) => frame),
       // Every frame detected, in order (a clip measured offline): detectFaces is latest-wins for
       // live cameras, so frames arriving during a run would be dropped (more so with the model on
       // a worker thread, models.sessionThread: worker, where the event loop keeps reading).

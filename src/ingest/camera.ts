@@ -411,22 +411,28 @@ export function openCamera(config: CameraConfig, opts: CameraOptions = {}): Came
   return new CameraImpl(config, opts);
 }
 
+/** What one camera emits: its frames and its health, as values on one stream (the GStreamer bus idea). */
+export type CameraOutput = { readonly kind: 'frame'; readonly frame: Frame } | { readonly kind: 'health'; readonly health: CameraHealth };
+
+export const isFrameOutput = (o: CameraOutput): o is Extract<CameraOutput, { kind: 'frame' }> => o.kind === 'frame';
+export const isHealthOutput = (o: CameraOutput): o is Extract<CameraOutput, { kind: 'health' }> => o.kind === 'health';
+
 /**
- * The ingest operator: frames of one camera as a cold Observable (each subscription runs its own
- * pipeline and stops it on unsubscribe). Health goes to `opts.health`.
+ * The ingest operator: one camera's frames and health as a cold Observable (each subscription runs
+ * its own pipeline and stops it on unsubscribe). Health comes first (camera.starting is emitted
+ * while the pipeline is being started), then frames and health interleaved as they happen.
  */
 export function cameraFrames(
   config: CameraConfig,
-  opts: CameraOptions & { health?: (h: CameraHealth) => void; /** Handed the camera's counters reader when it opens (metrics, /v1/cameras). */ stats?: (read: () => CameraStats) => void } = {},
-): Observable<Frame> {
-  return new Observable<Frame>((subscriber) => {
+  opts: CameraOptions & { /** Handed the camera's counters reader when it opens (metrics, /v1/cameras). */ stats?: (read: () => CameraStats) => void } = {},
+): Observable<CameraOutput> {
+  return new Observable<CameraOutput>((subscriber) => {
     const cam = openCamera(config, opts);
     opts.stats?.(() => cam.stats());
-    const healthSub = opts.health ? cam.health.subscribe(opts.health) : undefined;
-    const frameSub = cam.frames.subscribe(subscriber);
+    const sub = cam.health.subscribe((health) => subscriber.next({ kind: 'health', health }));
+    sub.add(cam.frames.subscribe({ next: (frame) => subscriber.next({ kind: 'frame', frame }), error: (e: unknown) => subscriber.error(e), complete: () => subscriber.complete() }));
     return () => {
-      frameSub.unsubscribe();
-      healthSub?.unsubscribe();
+      sub.unsubscribe();
       cam.close();
     };
   });

@@ -2,7 +2,7 @@
  * Camera ingestion: GStreamer pipelines (RTSP / file / test) as RxJS Observables of RGB frames,
  * with watchdog, reconnect with backoff, typed health and flow control.
  */
-export { openCamera, cameraFrames, type Camera, type CameraOptions } from './camera.ts';
+export { openCamera, cameraFrames, isFrameOutput, isHealthOutput, type Camera, type CameraOptions, type CameraOutput } from './camera.ts';
 export { stillThroughPipeline } from './still.ts';
 export { FramePairer, pairKey, type Pair } from './pair.ts';
 export { probeCamera, type ProbeOptions, type ProbeResult } from './probe.ts';
