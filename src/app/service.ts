@@ -271,7 +271,7 @@ async function startParts(initial: Config, opts: ServiceOptions, lifetime: Lifet
       uptimeMs: nowMs - startedMs,
       rssBytes: process.memoryUsage().rss,
       cameras,
-      sinks: [...[...(outputs.sinks?.health() ?? []), ...(fleet?.health() ?? [])].map((h) => ({ name: h.name, connected: h.connected, lag: h.lag, lastError: h.lastError })), ...areaHealth()],
+      sinks: [...[...(outputs.sinks?.health() ?? []), ...(fleet?.health() ?? [])].map((h) => ({ name: h.name, connected: h.connected, lag: h.lag, lastError: h.lastError, ...(h.warning === undefined ? {} : { warning: h.warning }) })), ...areaHealth()],
       modelP95Ms: await histogramP95ByLabel(metrics.modelRun, 'model'),
       eventLogLastId: eventLog.lastId(),
     });

@@ -11,7 +11,7 @@ import { gateSchema } from '../gates/index.ts';
 import { DEFAULT_BACKOFF } from '../ingest/index.ts';
 import { describeBadText, findBadText } from '../lib/text.ts';
 import { redactText, urlSecrets } from '../redact.ts';
-import { nodeIdReason, reservedTopicReason, suggestSlug, topicLevelCollisions, type LevelOwner } from '../outputs/topic-rules.ts';
+import { nodeIdReason, reservedTopicReason, suggestSlug, topicLevelCollisions, type LevelOwner } from './topic-rules.ts';
 import { fleetSchema } from './fleet.ts';
 import { boundsIssues, DEFAULT_CAMERA_START_STAGGER_MS, DEFAULT_MAX_CAMERAS, MAX_CAMERA_START_STAGGER_MS, MAX_ITEMS, MAX_LENGTH } from './limits.ts';
 

@@ -14,7 +14,7 @@
  * sink remembers what it announced (cursor store) to know what went away.
  */
 import type { MqttTopics } from './topics.ts';
-import { topicLevel } from './topic-rules.ts';
+import { topicLevel } from '../config/topic-rules.ts';
 
 export interface DiscoveryInput {
   readonly nodeId: string;

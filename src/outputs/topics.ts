@@ -12,9 +12,9 @@
  */
 import { typeMatches, type Event } from '../events/index.ts';
 import { describeBadText, findBadText } from '../lib/text.ts';
-import { topicLevel } from './topic-rules.ts';
+import { topicLevel } from '../config/topic-rules.ts';
 
-export { topicLevel } from './topic-rules.ts';
+export { topicLevel } from '../config/topic-rules.ts';
 
 export interface MqttMessage {
   readonly topic: string;

@@ -1,7 +1,7 @@
 /**
- * What may become an MQTT topic level or topic, shared by the config check (src/config/schema.ts)
- * and the sink (topics.ts). Pure and dependency-free, so the config can import it without pulling
- * in the events stage.
+ * What may become an MQTT topic level or topic, shared by the config check (schema.ts) and the MQTT
+ * sink (src/outputs/topics.ts). Pure and dependency-free; it lives with the config because the
+ * config is where every id is proven to be a safe topic level.
  *
  * Why a config-time check: an id is turned into one topic level, and a lossy mapping
  * (`vault+door` and `vault_door` both -> `vault_door`) made an OPEN on one gate's command topic
