@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openGallery, simdAvailable, type EnrollInput, type Gallery, type GalleryOptions, type TemplateInput } from '../src/gallery/index.ts';
-import { near, prng } from '../test/helpers/gallery-data.ts';
+import { near } from '../test/helpers/gallery-data.ts';
+import { mulberry32 } from '../src/lib/random.ts';
+import { quantile } from '../src/lib/stats.ts';
 
 interface GalleryBenchRow {
   dim: number;
@@ -22,10 +24,6 @@ const MODES: Record<string, { label: string; opts: GalleryOptions['search'] }> =
   simd: { label: 'exact f32 SIMD scan', opts: { screenMinRows: Number.POSITIVE_INFINITY } },
   js: { label: 'JS scalar scan', opts: { useSimd: false } },
 };
-
-function quantile(sorted: readonly number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-}
 
 /** Random unit vector; uniform per element then normalised (cheaper than Gaussian for 50M values). */
 function randomVector(dim: number, rand: () => number): Float32Array {
@@ -65,7 +63,7 @@ async function measure(dim: number, identities: number, perIdentity: number, pro
   const dir = mkdtempSync(join(tmpdir(), 'fg-gallery-bench-'));
   try {
     const path = join(dir, 'gallery.db');
-    const rand = prng(dim * 1_000_003 + identities);
+    const rand = mulberry32(dim * 1_000_003 + identities);
     const modelId = `bench_${dim}d`;
     let g = openGallery(path);
     // Enrollment as the operator does it: one transaction (one fsync, synchronous=FULL) per person.

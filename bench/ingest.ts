@@ -17,6 +17,7 @@
  */
 import { parseArgs } from 'node:util';
 import { cpuSeconds } from './proc.ts';
+import { quantile } from '../src/lib/stats.ts';
 import type { Subscription } from 'rxjs';
 import { buildPipeline, GstLaunchSource, type SourceEvent } from '../src/ingest/index.ts';
 import { RtspTestServer } from '../test/helpers/rtsp.ts';
@@ -51,12 +52,6 @@ export interface IngestBenchRow {
   readonly droppedPerCam: number;
   /** Frames or copies dropped without a partner (detector copy runs only). */
   readonly unpairedPerCam: number;
-}
-
-function quantile(values: number[], q: number): number {
-  if (!values.length) return NaN;
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
 }
 
 /** `... base_time 0:43:36.515478126` -> ns. */

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { sha256Hex } from '../src/api/auth.ts';
 import { watchEvents } from '../src/client/watch.ts';
-import { quantile } from '../src/detect/stats.ts';
+import { quantile } from '../src/lib/stats.ts';
 import { PROJECT_ROOT } from '../src/paths.ts';
 import { freePort } from '../src/child-server.ts';
 

@@ -6,8 +6,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { createServer, connect as netConnect } from 'node:net';
+import { sleep } from './lib/time.ts';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A TCP port free on 127.0.0.1 now (the OS picks it). */
 export async function freePort(): Promise<number> {

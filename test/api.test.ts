@@ -10,6 +10,7 @@ import { createMetrics } from '../src/api/metrics.ts';
 import { startApiServer, type ApiServer } from '../src/api/server.ts';
 import { watchEvents } from '../src/client/watch.ts';
 import { EventBus, EventLog, type NewEvent } from '../src/events/index.ts';
+import { until } from '../src/lib/time.ts';
 
 const VIEWER = 'viewer-token-0123456789';
 const OPERATOR = 'operator-token-0123456789';
@@ -63,13 +64,6 @@ function open(headers: Record<string, string> = {}, protocols: string[] = ['face
     ws.once('error', reject);
   });
 }
-const until = async (cond: () => boolean, ms = 5000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 
 t.test('WebSocket auth: no token, wrong token, token in the URL, bad origin are refused', async (t) => {
   await t.rejects(open(), /HTTP 401/, 'no token');
@@ -104,9 +98,9 @@ t.test('subscribe, resume with since: every missed event exactly once', async (t
   const first = bus.publish(health());
   const got: number[] = [];
   const w = watchEvents({ url: api.url, token: VIEWER, since: first.id - 1, onEvent: (e) => got.push(e.id) });
-  await until(() => got.length === 1);
+  await until('the condition', () => got.length === 1);
   for (let i = 0; i < 20; i++) bus.publish(health());
-  await until(() => got.length === 21);
+  await until('the condition', () => got.length === 21);
   w.close();
   await new Promise((r) => setTimeout(r, 100));
   // While the client is away, events go on.
@@ -115,7 +109,7 @@ t.test('subscribe, resume with since: every missed event exactly once', async (t
   const w2 = watchEvents({ url: api.url, token: VIEWER, since: w.lastId(), onEvent: (e) => resumed.push(e.id) });
   // Publish during the replay too: the seam must have no gap and no duplicate.
   for (let i = 0; i < 30; i++) bus.publish(health());
-  await until(() => resumed.length === 60);
+  await until('the condition', () => resumed.length === 60);
   w2.close();
   t.same(resumed.slice(0, 30), missed, 'the missed events first, in order');
   t.equal(new Set(resumed).size, resumed.length, 'no duplicates');
@@ -126,10 +120,10 @@ t.test('subscribe, resume with since: every missed event exactly once', async (t
 t.test('filters: a subscriber sees only its types', async (t) => {
   const { ws, messages } = await open({ authorization: `Bearer ${VIEWER}` });
   ws.send(JSON.stringify({ type: 'subscribe', filter: { types: ['gate.*'] } }));
-  await until(() => messages.some((m) => m.type === 'subscribed'));
+  await until('the condition', () => messages.some((m) => m.type === 'subscribed'));
   bus.publish(health());
   bus.publish({ type: 'gate.opened', timeMs: Date.now(), gateId: 'front', data: { action: 'open', by: 'o', reason: 'test' } });
-  await until(() => messages.some((m) => m.type === 'event'));
+  await until('the condition', () => messages.some((m) => m.type === 'event'));
   await new Promise((r) => setTimeout(r, 50));
   const events = messages.filter((m) => m.type === 'event').map((m) => (m.event as { type: string }).type);
   t.same(events, ['gate.opened']);
@@ -144,7 +138,7 @@ t.test('malformed and oversized messages get an error frame; the connection stay
   ws.send(JSON.stringify({ type: 'subscribe', extra: 1 }));
   ws.send('x'.repeat(70 * 1024));
   ws.send(JSON.stringify({ type: 'ping', nonce: 'n1' }));
-  await until(() => messages.some((m) => m.type === 'pong'));
+  await until('the condition', () => messages.some((m) => m.type === 'pong'));
   const errors = messages.filter((m) => m.type === 'error').map((m) => m.code);
   t.same(errors, ['bad-json', 'bad-message', 'bad-message', 'bad-message', 'too-large']);
   t.equal(ws.readyState, WebSocket.OPEN, 'still connected');
@@ -166,7 +160,7 @@ t.test('10,000 fuzzed messages do not crash the server', async (t) => {
     ws.send(m);
   }
   ws.send(JSON.stringify({ type: 'ping', nonce: 'end' }));
-  await until(() => messages.some((m) => m.type === 'pong' && m.nonce === 'end'), 20_000);
+  await until('the condition', () => messages.some((m) => m.type === 'pong' && m.nonce === 'end'), 20_000);
   t.equal(ws.readyState, WebSocket.OPEN);
   t.ok(messages.filter((m) => m.type === 'error').length > 5000, 'each bad message answered');
   t.equal((await fetch(`${api.url}/healthz`)).status, 200, 'server healthy');
@@ -188,10 +182,10 @@ t.test('slow consumers: 50 stuck clients are dropped with lagged; a normal clien
     stuck.stdin?.end();
     stuck.kill();
   });
-  await until(() => api.clients() >= 50);
+  await until('the condition', () => api.clients() >= 50);
   const got: number[] = [];
   const w = watchEvents({ url: api.url, token: VIEWER, onEvent: (e) => got.push(e.id) });
-  await until(() => api.clients() >= 51);
+  await until('the condition', () => api.clients() >= 51);
   await new Promise((r) => setTimeout(r, 200));
   const rss0 = process.memoryUsage().rss;
   const ids: number[] = [];
@@ -203,9 +197,9 @@ t.test('slow consumers: 50 stuck clients are dropped with lagged; a normal clien
     publishMs += performance.now() - b0;
     await new Promise((r) => setTimeout(r, 2));
   }
-  await until(() => got.length >= 3000, 30_000);
+  await until('the condition', () => got.length >= 3000, 30_000);
   t.same(got.slice(-3000), ids, 'the normal client received every event in order');
-  await until(() => api.clients() === 1, 10_000);
+  await until('the condition', () => api.clients() === 1, 10_000);
   t.pass('all 50 stuck clients were closed by the server');
   t.ok(publishMs < 15_000, `publishing 3000 events took ${publishMs.toFixed(0)} ms in total: publish never waits for clients`);
   const grown = (process.memoryUsage().rss - rss0) / 1e6;

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { chooseTier, decodeScrfd, groupScrfdOutputs, inputSizeFor, iou, letterboxGeometry, Letterboxer, nms, parseProfile, quantile, type DetectProfile, type RawTensor } from '../src/detect/index.ts';
+import { chooseTier, decodeScrfd, groupScrfdOutputs, inputSizeFor, iou, letterboxGeometry, Letterboxer, nms, parseProfile, type DetectProfile, type RawTensor } from '../src/detect/index.ts';
+import { quantile } from '../src/lib/stats.ts';
 import { FacegateError } from '../src/errors.ts';
 
 t.test('inputSizeFor: square and fit shapes, multiples of 32', async (t) => {

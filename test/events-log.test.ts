@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { EventLog, EventsError, matchesFilter, parseEventFilter, type Event, type EventFilter, type NewEvent } from '../src/events/index.ts';
+import { mulberry32 } from '../src/lib/random.ts';
 
 const T0 = Date.parse('2026-01-05T10:00:00Z');
 
@@ -148,20 +149,8 @@ t.test('a log from a newer facegate is refused', async (t) => {
   t.throws(() => new EventLog(join(file, 'sub', 'events.db')), { code: 'EVENT_LOG_FAILED' });
 });
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 t.test('matchesFilter and the SQL filter agree on random events and filters', async (t) => {
-  const rand = rng(7);
+  const rand = mulberry32(7);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
   const log = new EventLog(':memory:');
   t.teardown(() => log.close());

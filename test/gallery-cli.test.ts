@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { openGallery } from '../src/gallery/index.ts';
-import { prng, randomUnit, template } from './helpers/gallery-data.ts';
+import { randomUnit, template } from './helpers/gallery-data.ts';
+import { mulberry32 } from '../src/lib/random.ts';
 
 const CLI = fileURLToPath(new URL('./helpers/gallery-cli.ts', import.meta.url));
 
@@ -20,7 +21,7 @@ function facegate(args: string[], env: Record<string, string> = {}): Promise<{ c
 const dir = mkdtempSync(join(tmpdir(), 'fg-gallery-cli-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const db = join(dir, 'gallery.db');
-const rand = prng(3);
+const rand = mulberry32(3);
 const seed = openGallery(db, { now: () => Date.UTC(2025, 0, 2, 3, 4, 5) });
 const ada = seed.enroll({ name: 'Ada', groups: ['staff'], metadata: { employeeId: 'E1' }, templates: [template(randomUnit(128, rand)), template(randomUnit(128, rand), { masked: true })] });
 const al1 = seed.enroll({ name: 'Alan', templates: [template(randomUnit(128, rand))] });

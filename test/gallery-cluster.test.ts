@@ -1,11 +1,12 @@
 import t from 'tap';
 import { clusterEmbeddings, stableUnknownId, updateCentroid, nextUnknownId, isGalleryError } from '../src/gallery/index.ts';
 import { dot } from '../src/lib/vectors.ts';
-import { near, prng, randomUnit } from './helpers/gallery-data.ts';
+import { near, randomUnit } from './helpers/gallery-data.ts';
+import { mulberry32 } from '../src/lib/random.ts';
 
 /** Synthetic unknowns: `perCluster` points around each of K random unit centroids in `dim`-d. */
 function synthetic(seed: number, K: number, perCluster: number, sigma: number, dim = 128): { points: Float32Array[]; truth: number[] } {
-  const rand = prng(seed);
+  const rand = mulberry32(seed);
   const centroids = Array.from({ length: K }, () => randomUnit(dim, rand));
   const points: Float32Array[] = [];
   const truth: number[] = [];
@@ -95,7 +96,7 @@ t.test('bad inputs are typed errors', async (t) => {
 });
 
 t.test('stableUnknownId: a recurring stranger keeps one id; a new face gets the next id', async (t) => {
-  const rand = prng(8);
+  const rand = mulberry32(8);
   const a = randomUnit(128, rand);
   const b = randomUnit(128, rand);
   const existing = [

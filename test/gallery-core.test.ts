@@ -1,7 +1,8 @@
 import t from 'tap';
 import { dot, l2norm, l2normalize, embeddingProblem } from '../src/lib/vectors.ts';
 import { GroupTopK, topK, topKByGroup, RowStore, rowStride, scoreRowsJs, simdAvailable, EmbeddingIndex, searchIndexes, type SearchTrace } from '../src/gallery/index.ts';
-import { near, prng, randomUnit } from './helpers/gallery-data.ts';
+import { near, randomUnit } from './helpers/gallery-data.ts';
+import { mulberry32 } from '../src/lib/random.ts';
 
 t.test('dot: hand-computed, including the non-multiple-of-4 tail and offsets', async (t) => {
   t.equal(dot(Float32Array.of(1, 2, 3, 4, 5), Float32Array.of(5, 4, 3, 2, 1)), 35);
@@ -60,7 +61,7 @@ t.test('GroupTopK: an evicted group comes back with a better score; a held one i
 });
 
 t.test('GroupTopK equals sort-and-dedupe on random data', async (t) => {
-  const rand = prng(7);
+  const rand = mulberry32(7);
   for (let trial = 0; trial < 50; trial++) {
     const n = 1 + Math.floor(rand() * 300);
     const k = 1 + Math.floor(rand() * 12);
@@ -76,7 +77,7 @@ t.test('GroupTopK equals sort-and-dedupe on random data', async (t) => {
 
 t.test('kernels: SIMD f32 scan equals the JS reference; int8 scan stays within its error bound', async (t) => {
   t.ok(simdAvailable(), 'Node 20 has WebAssembly SIMD: the fast path is what runs here');
-  const rand = prng(11);
+  const rand = mulberry32(11);
   for (const dim of [3, 16, 100, 128, 512]) {
     const simd = new RowStore(dim, { useSimd: true });
     const js = new RowStore(dim, { useSimd: false });
@@ -132,7 +133,7 @@ t.test('RowStore.swapRemove moves the last row into the hole', async (t) => {
 });
 
 t.test('searchIndexes: screened (int8 + exact re-score) and unscreened paths give identical answers', async (t) => {
-  const rand = prng(99);
+  const rand = mulberry32(99);
   const dim = 64;
   const plain = new EmbeddingIndex('m', false, dim);
   const masked = new EmbeddingIndex('m', true, dim);
@@ -168,7 +169,7 @@ t.test('searchIndexes: screened (int8 + exact re-score) and unscreened paths giv
 });
 
 t.test('searchIndexes: screening falls back to an exact scan when scores are too close to screen', async (t) => {
-  const rand = prng(5);
+  const rand = mulberry32(5);
   const dim = 128;
   const ix = new EmbeddingIndex('m', false, dim);
   const centre = randomUnit(dim, rand);

@@ -5,7 +5,8 @@ import Database from 'better-sqlite3';
 import t from 'tap';
 import { classifyGalleryFile } from '../src/gallery/file-check.ts';
 import { isGalleryError, openGallery } from '../src/gallery/index.ts';
-import { prng, randomUnit, template } from './helpers/gallery-data.ts';
+import { randomUnit, template } from './helpers/gallery-data.ts';
+import { mulberry32 } from '../src/lib/random.ts';
 
 /** Issue 14: a gallery path that exists but is not a gallery must fail loudly, never open as an empty gallery. */
 
@@ -74,7 +75,7 @@ t.test('a file that is not SQLite at all is refused as such', async (t) => {
 t.test('still fine: a missing file is created; a real gallery reopens (also while another connection holds it)', async (t) => {
   const path = join(dir, 'sub', 'new.sqlite');
   const g = openGallery(path);
-  const rand = prng(1);
+  const rand = mulberry32(1);
   g.enroll({ name: 'Ada', templates: [template(randomUnit(128, rand))] });
   const second = openGallery(path);
   t.equal(second.stats().identities, 1);

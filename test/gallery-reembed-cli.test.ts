@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { openGallery } from '../src/gallery/index.ts';
 import { bbtPhoto } from './helpers/gallery-real.ts';
-import { prng, randomUnit, template } from './helpers/gallery-data.ts';
+import { randomUnit, template } from './helpers/gallery-data.ts';
+import { mulberry32 } from '../src/lib/random.ts';
 
 /** `facegate enroll` -> `facegate gallery status` -> `facegate gallery reembed` as a user runs them. */
 
@@ -33,7 +34,7 @@ t.test('enroll stores crops; status shows them and who lacks them; reembed build
   }
   // Someone enrolled before crops were kept (no crop: the old code path).
   const g = openGallery(db);
-  g.enroll({ name: 'Old Timer', templates: [template(randomUnit(128, prng(1)), { modelId: OLD })] });
+  g.enroll({ name: 'Old Timer', templates: [template(randomUnit(128, mulberry32(1)), { modelId: OLD })] });
   g.close();
 
   const s1 = await facegate(['gallery', 'status', '--db', db]);

@@ -5,11 +5,12 @@ import { isGalleryError, openGallery, type FaceCropInput, type Gallery, type Gal
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { prng, randomUnit, template } from './helpers/gallery-data.ts';
+import { randomUnit, template } from './helpers/gallery-data.ts';
+import { mulberry32 } from '../src/lib/random.ts';
 
 /** Crop storage and the re-embedding write, on synthetic embeddings (the real models are in gallery-reembed.test.ts). */
 
-const rand = prng(13);
+const rand = mulberry32(13);
 const SHA1 = '1'.repeat(64);
 const SHA2 = '2'.repeat(64);
 const MASKS = [{ shape: 'surgical', colour: [160, 205, 230] as [number, number, number] }];

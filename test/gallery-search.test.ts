@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { openGallery, type Gallery, type GalleryOptions, type Match, type MaskRouting } from '../src/gallery/index.ts';
-import { cosine, near, prng, randomUnit, template } from './helpers/gallery-data.ts';
+import { cosine, near, randomUnit, template } from './helpers/gallery-data.ts';
+import { mulberry32 } from '../src/lib/random.ts';
 
 /** What the gallery should contain, kept independently in plain JS. */
 interface RefTemplate {
@@ -39,7 +40,7 @@ function compare(t: Test, got: Match[], want: ReturnType<typeof bruteForce>, lab
  * identities and single templates, and template additions, mirrored in `ref`.
  */
 function randomHistory(g: Gallery, seed: number, dim: number, steps: number): Map<string, RefTemplate> {
-  const rand = prng(seed);
+  const rand = mulberry32(seed);
   const ref = new Map<string, RefTemplate>();
   const ids: string[] = [];
   const centres: Float32Array[] = [];
@@ -95,7 +96,7 @@ for (const { label, opts } of variants) {
     const ref = randomHistory(g, 31, dim, 1500);
     t.ok(ref.size > 1000, `${ref.size} templates after the history`);
     t.equal(g.stats().templates, ref.size, 'database agrees with the reference');
-    const rand = prng(77);
+    const rand = mulberry32(77);
     const probes = Array.from({ length: 60 }, (_, i) => {
       const some = [...ref.values()][Math.floor(rand() * ref.size)];
       return i % 3 === 0 ? randomUnit(dim, rand) : near(some.vector, 0.05, rand);

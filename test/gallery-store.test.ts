@@ -5,7 +5,8 @@ import Database from 'better-sqlite3';
 import t, { type Test } from 'tap';
 import { openGallery, isGalleryError, SCHEMA_VERSION, type Gallery, type GalleryErrorCode, type TemplateInput } from '../src/gallery/index.ts';
 import type { GallerySearch } from '../src/recognize/index.ts';
-import { cosine, near, prng, randomUnit, SHA_A, template } from './helpers/gallery-data.ts';
+import { cosine, near, randomUnit, SHA_A, template } from './helpers/gallery-data.ts';
+import { mulberry32 } from '../src/lib/random.ts';
 
 function tempDir(t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'fg-gallery-'));
@@ -30,7 +31,7 @@ function codeOf(fn: () => unknown): GalleryErrorCode | string {
 }
 
 
-const rand = prng(2024);
+const rand = mulberry32(2024);
 const v128 = () => randomUnit(128, rand);
 
 t.test('enroll, get, list, find, rename, groups, metadata, remove', async (t) => {

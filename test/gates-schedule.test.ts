@@ -1,5 +1,6 @@
 import t from 'tap';
 import { GateError, isValidTimeZone, localTime, parseGates, scheduleOpen, type Schedule, type Weekday } from '../src/gates/index.ts';
+import { mulberry32 } from '../src/lib/random.ts';
 
 const at = (iso: string): number => {
   const ms = Date.parse(iso);
@@ -181,21 +182,9 @@ t.test('exception dates are local dates in the gate time zone', async (t) => {
   t.ok(scheduleOpen(ny, at('2026-07-05T04:00:00Z')), '5th July');
 });
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 t.test('random schedules in a fixed-offset zone agree with plain arithmetic', async (t) => {
   // Etc/GMT-3 is UTC+3 all year: local = utc + 3 h, so a reference needs no time zone logic.
-  const rand = rng(42);
+  const rand = mulberry32(42);
   const hhmm = (m: number): string => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
   const days: Weekday[] = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'];
   let checks = 0;

@@ -15,7 +15,7 @@ import { createLogger } from '../src/log.ts';
 import { CursorStore, createMqttSink, runSinks, type SinkRunner } from '../src/outputs/index.ts';
 import { Mosquitto } from './helpers/mosquitto.ts';
 import { makeTestCerts } from './helpers/tls-certs.ts';
-import { until } from './helpers/until.ts';
+import { until } from '../src/lib/time.ts';
 
 
 const certs = makeTestCerts();

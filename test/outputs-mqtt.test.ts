@@ -18,9 +18,8 @@ import { createLogger } from '../src/log.ts';
 import { systemHealthEvent } from '../src/app/health.ts';
 import { CursorStore, createMqttSink, runSinks, type MqttSink, type MqttSinkOptions, type SinkRunner } from '../src/outputs/index.ts';
 import { Mosquitto } from './helpers/mosquitto.ts';
-import { until } from './helpers/until.ts';
+import { sleep, until } from '../src/lib/time.ts';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Received {
   readonly topic: string;

@@ -9,10 +9,9 @@ import { createMetrics } from '../src/api/metrics.ts';
 import type { Event } from '../src/events/index.ts';
 import { createLogger } from '../src/log.ts';
 import { runSinks, type EventSink, type SinkStatus } from '../src/outputs/index.ts';
-import { until } from './helpers/until.ts';
+import { sleep, until } from '../src/lib/time.ts';
 import { tempEventBox } from './helpers/event-box.ts';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 class TestSink implements EventSink {
   readonly received: number[] = [];

@@ -16,7 +16,7 @@ import { diffConfig, parseConfig } from '../src/config/index.ts';
 import type { Event } from '../src/events/index.ts';
 import { createLogger } from '../src/log.ts';
 import { Mosquitto } from './helpers/mosquitto.ts';
-import { until } from './helpers/until.ts';
+import { until } from '../src/lib/time.ts';
 
 const OPERATOR = 'mqtt-svc-operator-token-0123456789';
 

@@ -17,6 +17,7 @@ import { watchEvents } from '../src/client/watch.ts';
 import { EventLog } from '../src/events/index.ts';
 import { dataPath } from './helpers/data.ts';
 import { readFileSync } from 'node:fs';
+import { until } from '../src/lib/time.ts';
 
 // The entry a user runs: the compiled build when it is current (setup.sh builds it), else the sources.
 const BIN = fileURLToPath(new URL('../bin/facegate.js', import.meta.url));
@@ -57,13 +58,6 @@ t.teardown(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const until = async (what: string, cond: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
 const api = async <T>(path: string, token = VIEWER, init: RequestInit = {}): Promise<T> => {
   const res = await fetch(`${url}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers ?? {}) } });
   if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
@@ -92,7 +86,7 @@ t.test('hot reload: add c, remove a, b keeps running untouched; an invalid edit 
   });
   await until('the service to start', () => logLines.some((l) => l.msg === 'facegate running'), 60_000);
   url = String(logLines.find((l) => l.msg === 'facegate running')?.url);
-  await until('frames on a and b', async () => (await processed('a')) > 3 && (await processed('b')) > 3);
+  await until('frames on a and b', async () => (await processed('a')) > 3 && (await processed('b')) > 3, 30_000);
 
   const bBefore = await processed('b');
   writeConfig(config(['b', 'c']));
@@ -197,7 +191,7 @@ t.test('kill -9 during a burst of events: the log holds every event a client rec
       );
     }
   })();
-  await until('events flowing to the client', () => received.length >= 150);
+  await until('events flowing to the client', () => received.length >= 150, 30_000);
   child?.kill('SIGKILL');
   const killedAt = received.length;
   stop = true;

@@ -1,17 +1,6 @@
 import t from 'tap';
 import { iou, iouCostMatrix, iouMatrix, linearAssignment, matCreate, matFromRows, type Matrix, solveAssignment } from '../src/track/index.ts';
-
-/** mulberry32: tiny seeded PRNG so random cases are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../src/lib/random.ts';
 
 function totalCost(cost: Matrix, rowToCol: Int32Array): number {
   let s = 0;
@@ -119,7 +108,7 @@ t.test('solveAssignment: rectangular, empty and negative costs', async (t) => {
 });
 
 t.test('solveAssignment matches brute force on 300 random matrices up to 6x6', async (t) => {
-  const rand = prng(12345);
+  const rand = mulberry32(12345);
   let mismatches = 0;
   for (let k = 0; k < 300; k++) {
     const rows = 1 + Math.floor(rand() * 6);
@@ -165,7 +154,7 @@ t.test('linearAssignment: gating leaves expensive pairs unmatched', async (t) =>
 });
 
 t.test('linearAssignment matches brute force on 300 random gated problems', async (t) => {
-  const rand = prng(777);
+  const rand = mulberry32(777);
   let mismatches = 0;
   for (let k = 0; k < 300; k++) {
     const rows = Math.floor(rand() * 6);

@@ -14,6 +14,7 @@ import {
   type TrackUpdatedEvent,
 } from '../src/track/index.ts';
 import type { Box, Face, Landmarks } from '../src/types.ts';
+import { mulberry32 } from '../src/lib/random.ts';
 
 const FRAME_MS = 40; // 25 fps
 
@@ -47,18 +48,6 @@ function eventsOf<T extends TrackEvent['type']>(steps: readonly TrackStep[], typ
 
 function visibleIds(step: TrackStep): string[] {
   return step.update.tracks.map((tr) => tr.trackId);
-}
-
-/** mulberry32: tiny seeded PRNG so "random" trajectories are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Ground truth -> visible track id, per frame, by IoU >= 0.5. */
@@ -342,7 +331,7 @@ t.test('track.updated is throttled to updateIntervalMs per track', async (t) => 
 });
 
 t.test('noisy jittered boxes with dropouts and blur keep ids (seeded, deterministic)', async (t) => {
-  const rand = prng(20240611);
+  const rand = mulberry32(20240611);
   const gauss = (): number => {
     const u = Math.max(rand(), 1e-12);
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());

@@ -6,4 +6,3 @@ export { pairFacesByIou, maxLandmarkDistance, type FacePair } from './match.ts';
 export { chooseTier, moreAccurate, parseProfile, type DetectProfile, type ProfileEntry, type TierChoice } from './tiers.ts';
 export { measureDetector, profileFromRows, readProfile, writeProfile, DEFAULT_PROFILE_PATH, type BenchRow, type MeasureOptions } from './profile.ts';
 export { detectFaces, type FrameFaces, type DetectStats, type DetectFacesOptions } from './operator.ts';
-export { median, quantile } from './stats.ts';

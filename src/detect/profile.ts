@@ -8,7 +8,7 @@ import { createSession, findModel, loadManifest, resolveModel, sessionProvider, 
 import type { RgbImage } from '../types.ts';
 import { createDetector, DEFAULT_TIER_MODELS, type DetectInput } from './detector.ts';
 import { inputSizeFor } from './letterbox.ts';
-import { median, quantile } from './stats.ts';
+import { median, quantile } from '../lib/stats.ts';
 import { parseProfile, type DetectProfile, type ProfileEntry } from './tiers.ts';
 
 // The project's .facegate/, from src/ and dist/src/ alike (a path relative to this module would

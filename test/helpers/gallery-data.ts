@@ -1,17 +1,6 @@
 /** Seeded synthetic embeddings for gallery tests and the gallery bench. */
 import type { TemplateInput } from '../../src/gallery/index.ts';
-
-/** mulberry32: small, fast, seeded PRNG returning [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../src/lib/random.ts';
 
 /** Standard normal sample (Box-Muller). */
 export function gaussian(rand: () => number): number {

@@ -7,7 +7,8 @@
  * usage: node --import tsx test/helpers/gallery-enroll-child.ts DBPATH START TEMPLATES DIM SLEEP_MS
  */
 import { openGallery } from '../../src/gallery/index.ts';
-import { prng, randomUnit, template } from './gallery-data.ts';
+import { randomUnit, template } from './gallery-data.ts';
+import { mulberry32 } from '../../src/lib/random.ts';
 
 const [path, startArg, templatesArg, dimArg, sleepArg] = process.argv.slice(2);
 const start = Number(startArg ?? 0);
@@ -29,7 +30,7 @@ const gallery = openGallery(path, {
     if (sleepMs > 0) Atomics.wait(sleeper, 0, 0, sleepMs);
   },
 });
-const rand = prng(1000 + start);
+const rand = mulberry32(1000 + start);
 for (let n = start; n < start + 100_000; n++) {
   current = n;
   const templates = Array.from({ length: perIdentity }, (_, i) => template(randomUnit(dim, rand), { masked: i % 2 === 1 }));

@@ -2,6 +2,7 @@
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import type { Camera, CameraHealth } from '../../src/ingest/index.ts';
+import { until } from '../../src/lib/time.ts';
 
 /** Records every health event of a camera from now on. */
 export class HealthLog {
@@ -44,16 +45,15 @@ export const isUp = (h: CameraHealth): h is Extract<CameraHealth, { type: 'camer
 export const isDown = (h: CameraHealth): h is Extract<CameraHealth, { type: 'camera.down' }> => h.type === 'camera.down';
 export const isStalled = (h: CameraHealth): h is Extract<CameraHealth, { type: 'camera.stalled' }> => h.type === 'camera.stalled';
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+export { sleep } from '../../src/lib/time.ts';
 
 /** Poll `cond` every 20 ms until true or `timeoutMs` passed; returns the last value. */
-export async function waitUntil(cond: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) return false;
-    await sleep(20);
-  }
-  return true;
+/** true once `cond` holds, false after `timeoutMs` (for `t.ok(await waitUntil(...), 'what')`). */
+export function waitUntil(cond: () => boolean, timeoutMs: number): Promise<boolean> {
+  return until('a condition', cond, timeoutMs).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** A pino logger whose output lands in `lines` (to check that no secret is ever logged). */

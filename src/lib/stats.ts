@@ -1,3 +1,8 @@
+/**
+ * Sample statistics with one convention everywhere (stage timings, benches, health): the quantile
+ * by linear interpolation between the two nearest ranks, so "p95" means the same in every report.
+ */
+
 /** Quantile of a sample by linear interpolation (q in [0, 1]). */
 export function quantile(values: readonly number[], q: number): number {
   if (values.length === 0) return NaN;
