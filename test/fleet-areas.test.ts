@@ -23,7 +23,7 @@ import { eventFromGate } from '../src/pipeline/index.ts';
 import { openGallery } from '../src/gallery/index.ts';
 import { areaPassageKey, gateDecisions, parseGates, type GateDecision, type GateInput, type GatePolicy, type GateState } from '../src/gates/index.ts';
 import { startFleetEdge, type FleetEdge } from '../src/fleet/edge.ts';
-import { startHub } from '../src/fleet/hub.ts';
+import { startHub } from '../src/hub/hub.ts';
 import { createLogger, type Logger } from '../src/log.ts';
 import type { Config } from '../src/config/index.ts';
 import { sleep, until } from './helpers/fleet.ts';

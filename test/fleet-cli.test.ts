@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { stringify } from 'yaml';
 import { DEMO_CAST, demoDataDir } from '../src/demo/demo.ts';
-import { HubStore } from '../src/fleet/hub-store.ts';
+import { HubStore } from '../src/hub/store.ts';
 import { createLogger } from '../src/log.ts';
 import { natsSection } from './helpers/fleet-setup.ts';
 import { ROOT, spawnFacegate } from './helpers/fleet-procs.ts';

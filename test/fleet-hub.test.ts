@@ -8,7 +8,7 @@
  */
 import t from 'tap';
 import { watchEvents } from '../src/client/watch.ts';
-import { startHub } from '../src/fleet/hub.ts';
+import { startHub } from '../src/hub/hub.ts';
 import { FLEET_SINK_NAME } from '../src/fleet/forwarder.ts';
 import { createLogger } from '../src/log.ts';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { stringify } from 'yaml';
 import { EventLog } from '../src/events/index.ts';
-import { HubStore } from '../src/fleet/hub-store.ts';
+import { HubStore } from '../src/hub/store.ts';
 import { createLogger } from '../src/log.ts';
 import { sleep, until } from './helpers/fleet.ts';
 import { edgeFleet, natsSection } from './helpers/fleet-setup.ts';

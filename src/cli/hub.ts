@@ -6,9 +6,9 @@
 import { Option, type Command } from 'commander';
 import { configWarnings, loadConfig } from '../config/index.ts';
 import { FleetError } from '../fleet/errors.ts';
-import { startHub } from '../fleet/hub.ts';
-import { hubStoreFor, removeAtHub, runHubEnroll } from '../fleet/hub-enroll.ts';
-import { runFleetDemo } from '../fleet/demo.ts';
+import { startHub } from '../hub/hub.ts';
+import { hubStoreFor, removeAtHub, runHubEnroll } from '../hub/enroll.ts';
+import { runFleetDemo } from '../demo/fleet-demo.ts';
 import { createLogger } from '../log.ts';
 import { nonNegativeInt } from './common.ts';
 
@@ -142,7 +142,7 @@ export function registerHubIdentitiesCommand(program: Command): void {
 }
 
 /**
- * `facegate demo --fleet [--json]`: the fleet demo (src/fleet/demo.ts) instead of the one-box demo.
+ * `facegate demo --fleet [--json]`: the fleet demo (src/demo/fleet-demo.ts) instead of the one-box demo.
  * Registered as options + a pre-action on the existing `demo` command (src/cli/run.ts).
  */
 export function registerFleetDemoOption(program: Command): void {

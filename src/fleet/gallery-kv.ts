@@ -7,7 +7,26 @@
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { FleetError, messageOf } from './errors.ts';
-import type { StoredIdentity } from './hub-store.ts';
+
+/** One identity as the hub stores it and the gallery bucket carries it (the replication format). */
+export interface StoredTemplate {
+  readonly id: string;
+  readonly modelId: string;
+  readonly masked: boolean;
+  readonly embedding: Float32Array;
+  readonly quality: number | null;
+  readonly sourcePhotoSha256: string | null;
+}
+
+export interface StoredIdentity {
+  readonly id: string;
+  readonly name: string;
+  readonly groups: readonly string[];
+  readonly metadata: Readonly<Record<string, unknown>>;
+  readonly createdMs: number;
+  readonly updatedMs: number;
+  readonly templates: readonly StoredTemplate[];
+}
 
 export const GALLERY_RECORD_VERSION = 1;
 

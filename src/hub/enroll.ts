@@ -14,8 +14,9 @@ import type { Config } from '../config/index.ts';
 import { createDetector, type Detector } from '../detect/index.ts';
 import type { Logger } from '../log.ts';
 import { createEmbedder, prepareEnrollmentPhoto, type Embedder } from '../recognize/index.ts';
-import { FleetError } from './errors.ts';
-import { HubStore, type HubAudit, type HubAuditEvent, type StoredIdentity, type StoredTemplate } from './hub-store.ts';
+import { FleetError } from '../fleet/errors.ts';
+import { HubStore, type HubAudit, type HubAuditEvent } from './store.ts';
+import type { StoredIdentity, StoredTemplate } from '../fleet/gallery-kv.ts';
 
 const newId = (prefix: string): string => `${prefix}_${randomBytes(8).toString('hex')}`;
 

@@ -29,10 +29,10 @@ import type { KV } from '@nats-io/kv';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { FleetConfig } from '../config/fleet.ts';
 import type { Logger } from '../log.ts';
-import { messageOf } from './errors.ts';
-import type { HubEventRow } from './hub-store.ts';
-import { HEARTBEAT_KEY, parsePassage, passageKey, passageOfEvent, type PassageRecord } from './passages-kv.ts';
-import { parseEventSubject, parseMessageId } from './subjects.ts';
+import { messageOf } from '../fleet/errors.ts';
+import type { HubEventRow } from './store.ts';
+import { HEARTBEAT_KEY, parsePassage, passageKey, passageOfEvent, type PassageRecord } from '../fleet/passages-kv.ts';
+import { parseEventSubject, parseMessageId } from '../fleet/subjects.ts';
 
 export interface HubPassages {
   /** Use this bucket handle (the hub opens it on each (re)connection). */

@@ -17,7 +17,8 @@ import pg from 'pg';
 import type { PostgresConfig } from '../config/fleet.ts';
 import type { Logger } from '../log.ts';
 import { eventSchema, EventsError, isTypePattern, MAX_PAGE, type EventQuery, type NewEventOf } from '../events/index.ts';
-import { FleetError, messageOf } from './errors.ts';
+import { FleetError, messageOf } from '../fleet/errors.ts';
+import type { StoredIdentity, StoredTemplate } from '../fleet/gallery-kv.ts';
 
 /** A box's event query plus the hub's origin filters. */
 export interface HubEventQuery extends EventQuery {
@@ -185,24 +186,6 @@ export interface NodeStatus {
   readonly version: string | null;
 }
 
-export interface StoredTemplate {
-  readonly id: string;
-  readonly modelId: string;
-  readonly masked: boolean;
-  readonly embedding: Float32Array;
-  readonly quality: number | null;
-  readonly sourcePhotoSha256: string | null;
-}
-
-export interface StoredIdentity {
-  readonly id: string;
-  readonly name: string;
-  readonly groups: readonly string[];
-  readonly metadata: Readonly<Record<string, unknown>>;
-  readonly createdMs: number;
-  readonly updatedMs: number;
-  readonly templates: readonly StoredTemplate[];
-}
 
 export function postgresClientConfig(cfg: PostgresConfig): pg.PoolConfig {
   let password = cfg.password;

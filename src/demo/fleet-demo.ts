@@ -17,15 +17,15 @@ import { startService, type Service } from '../app/service.ts';
 import { formatEvent } from '../client/format.ts';
 import { watchEvents } from '../client/watch.ts';
 import { loadConfig, parseConfig, type Config } from '../config/index.ts';
-import { DEMO_CAST, DEMO_CLIP, DEMO_CONFIG, DEMO_VIEWER_TOKEN, demoDataDir, prepareDoorClip } from '../demo/demo.ts';
-import { RtspTestServer } from '../demo/rtsp-server.ts';
+import { DEMO_CAST, DEMO_CLIP, DEMO_CONFIG, DEMO_VIEWER_TOKEN, demoDataDir, prepareDoorClip } from './demo.ts';
+import { RtspTestServer } from './rtsp-server.ts';
 import { createDetector } from '../detect/index.ts';
 import type { Logger } from '../log.ts';
 import { createEmbedder } from '../recognize/index.ts';
 import Database from 'better-sqlite3';
-import { enrollAtHub } from './hub-enroll.ts';
-import { startHub, type Hub } from './hub.ts';
-import { freePort, NatsServer, Postgres } from './local-servers.ts';
+import { enrollAtHub } from '../hub/enroll.ts';
+import { startHub, type Hub } from '../hub/hub.ts';
+import { freePort, NatsServer, Postgres } from '../fleet/local-servers.ts';
 
 export interface FleetDemoOptions {
   readonly logger: Logger;

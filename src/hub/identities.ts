@@ -16,8 +16,9 @@ import { randomBytes } from 'node:crypto';
 import type { EnrollOutcome, IdentityApi } from '../api/types.ts';
 import type { Logger } from '../log.ts';
 import type { PhotoVerdict } from '../recognize/index.ts';
-import { messageOf } from './errors.ts';
-import type { HubAuditEvent, HubStore, StoredIdentity, StoredTemplate } from './hub-store.ts';
+import { messageOf } from '../fleet/errors.ts';
+import type { HubAuditEvent, HubStore } from './store.ts';
+import type { StoredIdentity, StoredTemplate } from '../fleet/gallery-kv.ts';
 
 const newId = (prefix: string): string => `${prefix}_${randomBytes(8).toString('hex')}`;
 
