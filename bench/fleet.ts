@@ -25,23 +25,16 @@ import { createLogger } from '../src/log.ts';
 import { CursorStore } from '../src/outputs/index.ts';
 import { procStat } from './proc.ts';
 import { randomUnit } from '../test/helpers/gallery-data.ts';
+import { sleep, until } from '../src/lib/time.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const logger = createLogger({ level: 'warn' });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function arg(args: readonly string[], name: string, dflt: number): number {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? Number(args[i + 1]) : dflt;
 }
 
-async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number, stepMs = 50): Promise<void> {
-  const t0 = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`bench: timed out after ${timeoutMs} ms`);
-    await sleep(stepMs);
-  }
-}
 
 interface Child {
   readonly child: ChildProcess;
@@ -136,8 +129,8 @@ export async function runFleetBench(args: readonly string[]): Promise<void> {
   const rows: string[] = [];
   const print = (line: string) => process.stdout.write(`${line}\n`);
   try {
-    await until(() => hub.lines.some((l) => l.includes('"hub":"ready"')), 60_000);
-    await until(async () => (await store.eventCount().catch(() => -1)) >= 0, 30_000, 200);
+    await until('the fleet bench', () => hub.lines.some((l) => l.includes('"hub":"ready"')), 60_000);
+    await until('the fleet bench', async () => (await store.eventCount().catch(() => -1)) >= 0, 30_000, 200);
     print(`fleet bench: nats-server ${nats.url}, PostgreSQL :${pg.port}, hub pid ${hub.child.pid}; ${perEdge} events per edge, backlog ${backlog}, ${identities} identities`);
 
     const edgeFleet = (node: string) => JSON.stringify(parseConfig({ fleet: { nodeId: node, site: 'bench', nats: natsSection } }).fleet);
@@ -149,11 +142,11 @@ export async function runFleetBench(args: readonly string[]): Promise<void> {
       const edges = nodes.map((node) => spawnNode(['--import', 'tsx', 'bench/fleet-edge.ts'], { EVENTS_DB: join(dir, node, 'events.sqlite'), FLEET_JSON: edgeFleet(node), APPEND: String(perEdge), BATCH: '50' }));
       children.push(...edges.map((e) => e.child));
       const meter = new Meter(() => ({ hub: hub.child.pid, edges: edges[0].child.pid, nats: nats.pid, postgres: pgPid() }));
-      await until(() => edges.every((e) => e.lines.some((l) => l.includes('startedMs'))), 60_000, 10);
+      await until('the fleet bench', () => edges.every((e) => e.lines.some((l) => l.includes('startedMs'))), 60_000, 10);
       meter.begin();
       // From the first append of any edge to the last event in PostgreSQL.
       const t0 = Math.min(...edges.map((e) => (JSON.parse(e.lines.find((l) => l.includes('startedMs')) ?? '{}') as { startedMs: number }).startedMs));
-      await until(async () => (await count(nodes)) >= n * perEdge, 600_000, 50);
+      await until('the fleet bench', async () => (await count(nodes)) >= n * perEdge, 600_000, 50);
       const s = (Date.now() - t0) / 1000;
       const use = meter.end();
       const appendS = edges.map((e) => (e.lines.filter((l) => l.includes('appended')).findIndex((l) => l.includes('"done"')) + 1) * 0.25).reduce((a, b) => Math.max(a, b), 0);
@@ -175,11 +168,11 @@ export async function runFleetBench(args: readonly string[]): Promise<void> {
       const queueS = (performance.now() - t0) / 1000;
       const edge = spawnNode(['--import', 'tsx', 'bench/fleet-edge.ts'], { EVENTS_DB: db, FLEET_JSON: edgeFleet(node), APPEND: '0' });
       children.push(edge.child);
-      await until(() => edge.lines.some((l) => l.includes('startedMs')), 60_000, 10);
+      await until('the fleet bench', () => edge.lines.some((l) => l.includes('startedMs')), 60_000, 10);
       const meter = new Meter(() => ({ hub: hub.child.pid, edges: edge.child.pid, nats: nats.pid, postgres: pgPid() }));
       const t1 = performance.now();
       meter.begin();
-      await until(async () => (await count([node])) >= backlog, 900_000, 200);
+      await until('the fleet bench', async () => (await count([node])) >= backlog, 900_000, 200);
       const s = (performance.now() - t1) / 1000;
       const use = meter.end();
       print(JSON.stringify({ bench: 'backlog', events: backlog, queuedInS: queueS, drainS: s, eventsPerS: backlog / s, ...use }));
@@ -198,7 +191,7 @@ export async function runFleetBench(args: readonly string[]): Promise<void> {
       const state = new CursorStore(join(gdir, 'fleet.sqlite'));
       const fleet = parseConfig({ fleet: { nodeId: 'gallery-edge', site: 'bench', nats: natsSection } }).fleet!;
       // Wait for the hub to have published everything, then a new edge joins.
-      await until(async () => (await store.pendingGallery(1)).length === 0, 600_000, 250);
+      await until('the fleet bench', async () => (await store.pendingGallery(1)).length === 0, 600_000, 250);
       const published = (performance.now() - t0) / 1000;
       const tb = performance.now();
       const follower = startGalleryFollower({ fleet, gallery, state, logger });
@@ -211,7 +204,7 @@ export async function runFleetBench(args: readonly string[]): Promise<void> {
         await store.putIdentity(p);
         const committed = performance.now();
         const probe = p.templates[0].embedding;
-        await until(() => gallery.search(probe, { modelId: 'w600k_mbf_dq', k: 1 })[0]?.identityId === p.id, 30_000, 1);
+        await until('the fleet bench', () => gallery.search(probe, { modelId: 'w600k_mbf_dq', k: 1 })[0]?.identityId === p.id, 30_000, 1);
         lat.push(performance.now() - committed);
       }
       await follower.close();

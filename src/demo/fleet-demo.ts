@@ -26,6 +26,7 @@ import Database from 'better-sqlite3';
 import { enrollAtHub } from '../hub/enroll.ts';
 import { startHub, type Hub } from '../hub/hub.ts';
 import { freePort, NatsServer, Postgres } from '../fleet/local-servers.ts';
+import { sleep, until } from '../lib/time.ts';
 
 export interface FleetDemoOptions {
   readonly logger: Logger;
@@ -57,15 +58,12 @@ const NODES = [
   { id: 'door-2', site: 'lab' },
 ] as const;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(cond: () => boolean | Promise<boolean>, timeoutMs: number, stepMs = 100): Promise<boolean> {
-  const t0 = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - t0 > timeoutMs) return false;
-    await sleep(stepMs);
-  }
-  return true;
-}
+/** The demo goes on after a wait that timed out (its summary shows what is missing). */
+const waitFor = (what: string, cond: () => boolean | Promise<boolean>, timeoutMs: number, stepMs = 100): Promise<boolean> =>
+  until(what, cond, timeoutMs, stepMs).then(
+    () => true,
+    () => false,
+  );
 
 export async function runFleetDemo(opts: FleetDemoOptions): Promise<FleetDemoSummary> {
   const out = opts.print ?? ((line: string) => process.stdout.write(`${line}\n`));
@@ -147,7 +145,7 @@ export async function runFleetDemo(opts: FleetDemoOptions): Promise<FleetDemoSum
         const id = r.identity?.id;
         if (!id) throw new Error(`demo enrollment of ${p.name} at the hub failed: ${r.rejected[0]?.message ?? ''}`);
         const committed = Date.now();
-        await until(() => (applied.get(id)?.length ?? 0) >= edges.length && edges.every((s) => s.gallery.getIdentity(id) !== undefined), 30_000, 5);
+        await waitFor('the fleet demo', () => (applied.get(id)?.length ?? 0) >= edges.length && edges.every((s) => s.gallery.getIdentity(id) !== undefined), 30_000, 5);
         const ms = Math.max(...(applied.get(id) ?? [Infinity])) - committed;
         propagation.push(ms);
         print(`  ${p.name} [${p.groups.join(',')}]: at both edges ${ms} ms after the hub's commit (photo to templates ${committed - t0} ms)`);
@@ -167,16 +165,16 @@ export async function runFleetDemo(opts: FleetDemoOptions): Promise<FleetDemoSum
       return up >= 0 && rows.slice(up).some((e) => e.type === 'camera.down');
     };
     const aborted = () => opts.signal?.aborted === true;
-    await until(() => aborted() || edges.every(passDone), clip.durationMs + 90_000, 250);
+    await waitFor('the fleet demo', () => aborted() || edges.every(passDone), clip.durationMs + 90_000, 250);
     await sleep(1000);
 
     // Drain: every edge's forwarder caught up, the hub holds what the edges logged.
     const lastIds = edges.map((s) => s.log.lastId());
-    await until(async () => {
+    await waitFor('the fleet demo', async () => {
       for (const [i, n] of NODES.entries()) if ((await hub!.store.eventIds(n.id)).filter((x) => x <= lastIds[i]).length < lastIds[i]) return false;
       return true;
     }, 60_000, 250);
-    await until(() => seen.size >= lastIds.reduce((n, x) => n + x, 0), 10_000, 100);
+    await waitFor('the fleet demo', () => seen.size >= lastIds.reduce((n, x) => n + x, 0), 10_000, 100);
 
     const perNode: Record<string, { events: number; atHub: number; granted: number; denied: number }> = {};
     let missing = 0;

@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import type { IdentityApi, UnknownsApi } from '../api/types.ts';
 import type { FleetConfig } from '../config/fleet.ts';
 import type { EventBus, SnapshotStore } from '../events/index.ts';
-import type { Gallery } from '../gallery/gallery.ts';
+import type { Gallery } from '../gallery/index.ts';
 import type { Logger } from '../log.ts';
 import { CursorStore, runSinks, type SinkHealth, type SinkMetrics, type SinkRunner } from '../outputs/index.ts';
 import { FleetError } from './errors.ts';

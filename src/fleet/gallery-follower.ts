@@ -15,7 +15,7 @@
 import type { KvEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { FleetConfig } from '../config/fleet.ts';
-import type { Gallery, ReplicaIdentity } from '../gallery/gallery.ts';
+import type { Gallery, ReplicaIdentity } from '../gallery/index.ts';
 import type { Logger } from '../log.ts';
 import type { CursorStore } from '../outputs/index.ts';
 import { FleetError, messageOf } from './errors.ts';

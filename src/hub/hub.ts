@@ -40,6 +40,7 @@ import { SnapshotStore } from '../events/index.ts';
 import { ensureEventsStream, isNotFound, manager } from '../fleet/stream.ts';
 import { HEADER_VERSION, NS_PER_MS, parseEventSubject, parseMessageId } from '../fleet/subjects.ts';
 import { apiServerOptions } from '../app/api-options.ts';
+import { sleep } from '../lib/time.ts';
 
 export interface HubOptions {
   readonly logger: Logger;
@@ -105,7 +106,6 @@ function fleetOf(config: Config): FleetConfig & { hub: NonNullable<FleetConfig['
   return { ...f, hub: f.hub ?? { postgres: { host: '127.0.0.1', port: 5432, database: 'facegate', user: 'facegate', poolSize: 4 }, retryMs: 2000 } };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
 
 /** How often the consume loop checks that its durable consumer still exists (one JetStream API call). */
 const CONSUMER_CHECK_MS = 2000;
@@ -281,7 +281,7 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
           return;
         } catch (e) {
           pgFailed(e);
-          await sleep(backoffDelay(attempt, backoff, Math.random()));
+          await sleep(backoffDelay(attempt, backoff, Math.random()), { unref: true });
         }
       }
     })();
@@ -384,7 +384,7 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
       while (!closed) {
         const nc = natsLink.current();
         if (!nc) {
-          await sleep(100);
+          await sleep(100, { unref: true });
           continue;
         }
         // The edges' area state is fresh while this loop turns (not while PostgreSQL holds a batch).
@@ -404,7 +404,7 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
           // A fetch that fails may mean the consumer is gone: look at once on the next turn.
           consumerCheckedMs = 0;
           if (!closed) log.debug({ err: messageOf(e) }, 'fleet hub: fetch failed; retrying');
-          await sleep(backoffDelay(idle++, { ...backoff, baseMs: 100, maxMs: 2000 }, Math.random()));
+          await sleep(backoffDelay(idle++, { ...backoff, baseMs: 100, maxMs: 2000 }, Math.random()), { unref: true });
           continue;
         }
         idle = 0;
@@ -437,7 +437,7 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
             pgFailed(e);
             // Keep the messages ours while we wait (no redelivery storm).
             for (const m of msgs) m.working();
-            await sleep(backoffDelay(attempt, backoff, Math.random()));
+            await sleep(backoffDelay(attempt, backoff, Math.random()), { unref: true });
           }
         }
         if (closed) return;
@@ -627,7 +627,7 @@ export async function startHub(config: Config, opts: HubOptions): Promise<Hub> {
         clearInterval(pruneTimer);
         snapshotMirror.close();
         await api.close();
-        await Promise.race([consume, sleep(3000)]);
+        await Promise.race([consume, sleep(3000, { unref: true })]);
         feed.close();
         await natsLink.close();
         await store.close();

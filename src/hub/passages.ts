@@ -33,6 +33,7 @@ import { messageOf } from '../fleet/errors.ts';
 import type { HubEventRow } from './store.ts';
 import { HEARTBEAT_KEY, parsePassage, passageKey, passageOfEvent, type PassageRecord } from '../fleet/passages-kv.ts';
 import { parseEventSubject, parseMessageId } from '../fleet/subjects.ts';
+import { sleep } from '../lib/time.ts';
 
 export interface HubPassages {
   /** Use this bucket handle (the hub opens it on each (re)connection). */
@@ -54,7 +55,6 @@ export interface HubPassages {
   written(): number;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
 
 /** The newest passage per key of a batch (a person passing twice in one batch is one write). */
 export function newestPassages(rows: readonly HubEventRow[]): PassageRecord[] {
@@ -130,7 +130,7 @@ export function createHubPassages(o: { readonly fleet: FleetConfig; readonly log
             failing = detail;
           }
         }
-        await sleep(100 * 2 ** attempt);
+        await sleep(100 * 2 ** attempt, { unref: true });
       }
       return false;
     },
