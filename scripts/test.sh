@@ -3,13 +3,28 @@
 # real images and a real loopback RTSP server, and ends with one line `tests: N passed, M failed`
 # (N and M count the named tests, i.e. the subtests of each test file; a test file that crashes
 # outside its subtests counts as one failure).
+#
+# Three tiers (docs/testing.md): test/unit (pure code, temp SQLite, property tests) runs two files
+# at a time; test/integration (one real dependency each: GStreamer, ONNX Runtime, Mosquitto,
+# nats-server + PostgreSQL, a loopback HTTP server) and test/system (the service, the CLI, the demo,
+# the browser, several processes) run one file at a time, as they share the two cores with the
+# servers they start. Arguments (files or folders) run just those, one at a time.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || { echo "tests: 0 passed, 1 failed"; exit 1; }
 
 log=$(mktemp)
-npx --no-install tap --reporter=tap "$@" 2>&1 | tee "$log"
-status=${PIPESTATUS[0]}
+status=0
+if [ "$#" -gt 0 ]; then
+  npx --no-install tap --reporter=tap "$@" 2>&1 | tee "$log"
+  status=${PIPESTATUS[0]}
+else
+  npx --no-install tap --reporter=tap --jobs=2 test/unit/*.test.ts 2>&1 | tee "$log"
+  status=${PIPESTATUS[0]}
+  npx --no-install tap --reporter=tap --jobs=1 test/integration/*.test.ts test/system/*.test.ts 2>&1 | tee -a "$log"
+  s=${PIPESTATUS[0]}
+  [ "$s" -ne 0 ] && status=$s
+fi
 
 read -r passed failed < <(awk '
   /^# Subtest: / && !/^ / { file_failed_sub = 0 }
