@@ -1,8 +1,7 @@
 #!/usr/bin/env -S node --initial-old-space-size=64
 // --initial-old-space-size=64: V8 starts its old generation at 64 MB instead of growing it from a
-// few MB, so the ~3 MB frames that pass through it every 200 ms do not start a full mark-compact
-// several times a second. Measured (e2e bench, 4 cameras, 2 cores): 54 -> 22 full GCs in ~17 s,
-// Node CPU per frame 25.8 -> 21.5 ms, Node RSS 319 -> 348 MB (128 MB: 21.4 ms, 367 MB). A V8 heap
+// few MB, so the frames that pass through it several times a second do not each start a full
+// mark-compact (fewer full GCs and less CPU per frame for a little more RSS: docs/benchmarks.md). A V8 heap
 // flag only works on node's command line (NODE_OPTIONS refuses it; setting it at run time has no
 // effect), hence here and in package.json's start / bench scripts.
 // facegate is TypeScript. `npm run build` (run by scripts/setup.sh) compiles it to dist/ for a fast

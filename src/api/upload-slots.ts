@@ -1,8 +1,9 @@
 /**
  * How many image-decoding requests (photo uploads, naming an unknown cluster) the API works on at
- * once. Each decodes a photo (a 14 MP JPEG costs tens of MB inside libvips), then runs the
- * enrolment detector and embedder on the same cores as the cameras: 40 concurrent uploads took
- * the process from ~300 MB to 1.6 GB and a camera from 4.9 to 2.9 fps. So at most `concurrent`
+ * once. Each decodes a photo (a large JPEG costs tens of MB inside libvips), then runs the
+ * enrolment detector and embedder on the same cores as the cameras: unbounded, a burst of
+ * uploads multiplied the process's memory and took frames from the cameras (docs/reliability.md).
+ * So at most `concurrent`
  * requests decode at a time, at most `queued` more wait for their turn (their bodies read, so a
  * slow uploader never holds a decode slot), and the rest get 503 with Retry-After before their
  * body is read. Pure counting and waiting; the HTTP side is in ./http-routes.ts.

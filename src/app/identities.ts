@@ -39,7 +39,7 @@ export interface UploadEnrollment {
 export function createUploadEnrollment(o: { readonly detectorOptions: Omit<DetectorConfig, 'tier' | 'padRetry'>; readonly embedder: Embedder }): UploadEnrollment {
   let enrollDetector: Detector | undefined;
   // The detector sees at most its input size, so a photo decoded at twice that loses nothing it
-  // uses, and a 14 MP upload costs a few MB instead of ~35 MB of pixels (plus the padded retry's
+  // uses, and a large upload costs a few MB of pixels instead of tens (plus the padded retry's
   // copy). The size checks stay in the photo's own pixels (the decode reports its scale).
   const maxSide = 2 * (o.detectorOptions.size ?? 640);
   return {

@@ -10,8 +10,8 @@ type Registrar = (program: Command) => void;
 
 /**
  * Which module registers each top-level command. Only the module a command line names is loaded:
- * the others pull in ONNX Runtime, sharp, SQLite, MQTT, NATS, PostgreSQL... (measured: `--help`
- * with every module loaded spends ~0.5 s importing). Help, --version and unknown commands load all.
+ * the others pull in ONNX Runtime, sharp, SQLite, MQTT, NATS, PostgreSQL... (`npm run bench --
+ * startup` measures it). Help, --version and unknown commands load all.
  */
 const COMMAND_MODULES: readonly { readonly commands: readonly string[]; readonly load: () => Promise<Registrar> }[] = [
   { commands: ['detect'], load: async () => (await import('./detect.ts')).registerDetectCommand },

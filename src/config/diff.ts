@@ -29,7 +29,7 @@ export interface ConfigDiff {
   readonly outputs: boolean;
   readonly gallery: boolean;
   readonly logging: boolean;
-  /** `fleet` (issue 10): the forwarder and gallery follower start with the service: restart. */
+  /** `fleet`: the forwarder and gallery follower start with the service: restart. */
   readonly fleet: boolean;
   /** The sections that changed, in file order (`cameras` only when a camera was added/removed/changed). */
   readonly sections: readonly ConfigSection[];

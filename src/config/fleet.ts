@@ -1,5 +1,5 @@
 /**
- * The `fleet:` section (issue 10): one facegate box as an edge node of a fleet, or the hub
+ * The `fleet:` section: one facegate box as an edge node of a fleet, or the hub
  * (`facegate hub --config FILE`). Without `fleet:` nothing changes.
  *
  * Secrets follow the MQTT sink's rules: never in a URL (URLs are echoed in logs and tickets);

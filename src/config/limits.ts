@@ -71,9 +71,8 @@ export const DEFAULT_CAMERA_START_STAGGER_MS = 200;
 export const MAX_CAMERA_START_STAGGER_MS = 60_000;
 
 /**
- * The measured capacity the camera-count warning is based on: `npm run bench -- e2e` on a 2-core
- * box held 4 cameras at 1280x720 and 5 processed fps each with p99 <= 250 ms (README, End to end);
- * at 6 the cores were saturated.
+ * The measured capacity the camera-count warning is based on (`npm run bench -- e2e` on a 2-core
+ * box: the figures and their dates are in docs/benchmarks.md).
  */
 export const MEASURED_CAPACITY = { cameras: 4, cores: 2, width: 1280, height: 720, fps: 5 } as const;
 export const CAMERAS_PER_CORE = MEASURED_CAPACITY.cameras / MEASURED_CAPACITY.cores;

@@ -6,10 +6,9 @@ export { simdAvailable } from './wasm-simd.ts';
  * The search hot loop: one dot product per stored row, written to a scores array.
  *
  * Why WebAssembly: plain JS reads a Float32Array one element at a time through f64 arithmetic,
- * ~20 ms for 100k rows x 128 dims on the 2-core box this runs on, four times the 5 ms goal. A tiny
+ * several times over the search budget at 100k identities (docs/benchmarks.md). A tiny
  * WebAssembly function with 128-bit SIMD (f32x4, four independent accumulators) does the same
- * scan ~4x faster, and is then limited by memory bandwidth (~10 GB/s here: 51 MB of f32 rows per
- * 100k x 128 search). So there is a second function over an int8 copy of the rows (a quarter of the
+ * scan several times faster, and is then limited by memory bandwidth. So there is a second function over an int8 copy of the rows (a quarter of the
  * bytes) that gives approximate scores with a proven error bound; the caller re-scores the few
  * rows that could still make the top-k exactly (see embedding-index.ts). Both functions are
  * assembled from their opcodes in wasm-simd.ts (no toolchain, no dependency); `scoreRowsJs` is the

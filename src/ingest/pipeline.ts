@@ -283,8 +283,7 @@ export function buildPipeline(cfg: Pick<CameraConfig, 'source' | 'decoder' | 'ou
     // offset and PTS, which is how JS pairs them). One drop point before the split: when either
     // pipe backs up, its branch queue fills, the tee waits, and the leaky queue drops the frame for
     // both branches at once, so the two streams lose the same frames and stay paired (per-branch
-    // leaky queues drop independently: measured 7.5 instead of 13 paired fps at 15 fps sent with
-    // a stalling reader). Dropped before any colour work; each branch queue is its own thread,
+    // leaky queues drop independently, and far fewer frames find their partner). Dropped before any colour work; each branch queue is its own thread,
     // so the two conversions run in parallel.
     const branchQueue = ['queue', 'max-size-buffers=1', 'max-size-bytes=0', 'max-size-time=0'];
     argv = [

@@ -34,10 +34,9 @@ export interface SessionOptions {
   readonly executionProvider?: ProviderSpec | undefined;
   readonly logger?: Logger | undefined;
   /**
-   * Let ORT's intra-op threads spin-wait between runs (default false). Spinning saves ~0.5 ms per
-   * run but, at camera rates, burns the gaps: measured here on scrfd_500m at 5 fps, 55 ms of CPU
-   * per frame spinning vs 20 ms without, for the same 10 ms run. On an edge box the cores are
-   * better spent on more cameras.
+   * Let ORT's intra-op threads spin-wait between runs (default false). Spinning saves a little per
+   * run but, at camera rates, burns the gaps between frames as CPU (docs/benchmarks.md has the
+   * figures). On an edge box the cores are better spent on more cameras.
    */
   readonly spin?: boolean;
   /**
@@ -110,12 +109,9 @@ export function cleanProviderReason(message: string): string {
 
 /**
  * One intra-op thread per session unless told otherwise: the run happens on the calling thread
- * and ORT starts no pool. Measured on this 2-core box (e2e bench, 5 fps per camera, profiler off):
- * with ORT's choice (a pool of 2 per session) SCRFD 500m's run took the same wall time as with one
- * thread (12.1 vs 12.1 ms back to back, 14.5 vs 14.7 ms paced at 5 fps) while every run woke a
- * pool thread per session; Node CPU per frame went 24.2-25.0 -> 20.8-21.3 ms at 1 camera and
- * 30.9-31.4 -> 28.1-29.2 ms at 4. A box with idle cores and a latency budget can set
- * `models.threads` (per session) higher.
+ * and ORT starts no pool. On a small edge box ORT's own pool made the models no faster while every
+ * run woke a pool thread per session, which cost CPU per frame (e2e bench, docs/benchmarks.md). A
+ * box with idle cores and a latency budget can set `models.threads` (per session) higher.
  */
 export const DEFAULT_INTRA_OP_THREADS = 1;
 
@@ -285,10 +281,10 @@ export interface ModelSession {
 export type SessionThread = 'worker' | 'main';
 
 /**
- * The calling thread by default. Measured on 2 cores (e2e bench, 1/4/6 cameras at 5 fps): worker
- * sessions freed the event loop (p99 117 vs 128 ms at 4 cameras) but cost ~18% more CPU per frame
- * (the input copy, the hand-off, a thread per session) and ~100 MB more RSS; on a box with spare
- * cores the worker pays. `models.sessionThread` in the config; FACEGATE_ORT_THREAD overrides both.
+ * The calling thread by default. Worker sessions free the event loop (a better p99) but cost more
+ * CPU per frame (the input copy, the hand-off, a thread per session) and more memory (e2e bench,
+ * docs/benchmarks.md); on a box with spare cores the worker pays. `models.sessionThread` in the
+ * config; FACEGATE_ORT_THREAD overrides both.
  */
 export function defaultSessionThread(configured?: SessionThread): SessionThread {
   const env = process.env.FACEGATE_ORT_THREAD;
@@ -402,8 +398,8 @@ class WorkerSession implements ModelSession {
     const transfer: ArrayBuffer[] = [];
     for (const [k, t] of Object.entries(feeds)) {
       // Inputs travel in pooled buffers that the worker hands back with the result: one memcpy,
-      // no allocation per run (fresh 3 MB copies per frame made the worker's heap lag behind by
-      // ~100 MB of garbage, measured) and the caller keeps its own buffer (the letterbox reuses it).
+      // no allocation per run (a fresh frame-sized copy per run left the worker's heap far behind
+      // its garbage) and the caller keeps its own buffer (the letterbox reuses it).
       const data = t.data as ArrayBufferView;
       const buffer = this.takeBuffer(data.byteLength);
       new Uint8Array(buffer).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));

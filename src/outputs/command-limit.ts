@@ -1,8 +1,8 @@
 /**
  * Rate limits for MQTT gate commands. Pure: time is a parameter, no timers (the sink owns those).
  *
- * Why: anyone who may publish on <prefix>/gate/+/set could send 300 OPENs in 77 ms, and each one
- * opened the door and wrote an audit event and a log line. A person on a dashboard needs a few
+ * Why: anyone who may publish on <prefix>/gate/+/set could send hundreds of OPENs in a blink, and
+ * each one opened the door and wrote an audit event and a log line. A person on a dashboard needs a few
  * presses, then one every few seconds: a token bucket per gate and action (OPEN and LOCK apart, so
  * an OPEN flood cannot use up the budget of the LOCK that stops it), and refusals reported once
  * per window with their count instead of once each.
