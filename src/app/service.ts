@@ -6,31 +6,31 @@
  * tokens and log level in place). Sections that need new model sessions or another port are
  * reported as needing a restart rather than half-applied.
  */
+import { readFile } from 'node:fs/promises';
 import { Subject } from 'rxjs';
-import { startApiServer, type ApiServer, type GateApi } from '../api/server.ts';
-import { createMetrics, histogramP95ByLabel, type Metrics } from '../api/metrics.ts';
-import { cameraStartDelayMs, describeProviders, ingestCameraConfig, type Config, type ConfigDiff } from '../config/index.ts';
-import { EventBus, EventLog, MAX_PAGE, SnapshotStore, type Event } from '../events/index.ts';
-import { openGallery, type Gallery } from '../gallery/index.ts';
-import { ensureTemplatesFor } from '../recognize/index.ts';
+import { startApiServer, type ApiServer } from '../api/server.ts';
+import { createMetrics, type Metrics } from '../api/metrics.ts';
+import { cameraStartDelayMs, ingestCameraConfig, type Config, type ConfigDiff } from '../config/index.ts';
+import type { Event, EventBus, EventLog } from '../events/index.ts';
+import { snapshotFile, startFleetEdge, type FleetEdge } from '../fleet/edge.ts';
+import type { Gallery } from '../gallery/index.ts';
 import { parseGates, type AreaInput, type GatePolicy, type ManualRequest } from '../gates/index.ts';
 import type { CameraConfig } from '../ingest/index.ts';
+import { Lifetime } from '../lib/lifetime.ts';
 import type { Logger } from '../log.ts';
-import { cameraCounts, CountDeltas, ingestLost, ZERO_COUNTS, type CameraCounts } from './camera-counts.ts';
-import { systemHealthEvent } from './health.ts';
-import { loadServiceModels, recognitionSettings } from './models.ts';
-import { createUploadEnrollment } from './identities.ts';
-import { LiveFrames } from './live-frames.ts';
-import { createUnknownsApi } from './unknowns.ts';
-import { createCheckedIdentityApi, createPhotoApi, createSystemInfo, webRoot } from './dashboard.ts';
-import { readFile } from 'node:fs/promises';
 import type { SinkRunner } from '../outputs/index.ts';
-import { startServiceOutputs } from './outputs.ts';
-import { refusingIdentityApi, refusingUnknownsApi, snapshotFile, startFleetEdge, type FleetEdge } from '../fleet/edge.ts';
+import { ensureTemplatesFor } from '../recognize/index.ts';
 import { startAccessControl, type AccessControl, type RecognitionSettings } from '../../streams/access-control.ts';
 import { apiServerOptions } from './api-options.ts';
+import { boxApiDeps } from './box-api.ts';
+import { createGateApi, gateView } from './gate-api.ts';
+import { createUploadEnrollment } from './identities.ts';
+import { LiveFrames } from './live-frames.ts';
+import { loadServiceModels, recognitionSettings } from './models.ts';
+import { startServiceOutputs } from './outputs.ts';
 import { assertPortFree, portError } from './port.ts';
-import { Lifetime } from '../lib/lifetime.ts';
+import { openStorage } from './storage.ts';
+import { startTelemetry } from './telemetry.ts';
 
 export interface ServiceOptions {
   readonly logger: Logger;
@@ -66,8 +66,6 @@ export interface Service {
   close(): Promise<void>;
 }
 
-const DAY_MS = 86_400_000;
-
 export { recognitionSettings } from './models.ts';
 
 /**
@@ -93,13 +91,8 @@ async function startParts(initial: Config, opts: ServiceOptions, lifetime: Lifet
   const started = (): void => opts.signal?.throwIfAborted();
   let config = initial;
   // Storage first: a bad path fails here, before any model is loaded.
-  const gallery = openGallery(config.gallery.db);
-  lifetime.add('gallery', () => gallery.close());
-  const eventLog = new EventLog(config.events.db, { retention: { maxAgeMs: config.events.retention.maxAgeDays * DAY_MS, maxCount: config.events.retention.maxEvents } });
-  lifetime.add('event log', () => eventLog.close());
-  const bus = new EventBus(eventLog);
-  lifetime.add('event bus', () => bus.close());
-  const snapshots = new SnapshotStore(config.events.snapshots.dir, { retentionMs: config.events.snapshots.retentionDays * DAY_MS, maxFiles: 100_000 });
+  const storage = openStorage(config, log, lifetime);
+  const { gallery, eventLog, bus, snapshots } = storage;
 
   // Shared model sessions (src/app/models.ts): one per detector tier x size, one embedder, mask and liveness.
   const models = await loadServiceModels(config.models, metrics, log);
@@ -112,7 +105,6 @@ async function startParts(initial: Config, opts: ServiceOptions, lifetime: Lifet
   await ensureTemplatesFor(gallery, embedderRaw, log);
   const recognition = recognitionSettings(config.recognition, embedder.modelId);
   log.info({ embedder: embedder.modelId, thresholds: recognition.thresholds, source: recognition.source }, 'recognition thresholds');
-
   for (const c of config.cameras) await models.ensureDetector(c);
   started();
 
@@ -121,20 +113,6 @@ async function startParts(initial: Config, opts: ServiceOptions, lifetime: Lifet
   // Fleet mode: the passage follower (started below with the fleet edge) feeds the gates' areas.
   const areaInputs$ = new Subject<AreaInput>();
   let gates: readonly GatePolicy[] = parseGates(config.gates);
-  // Every event the bus publishes (pipeline, identity audit, system.health) is counted here, once.
-  const countEvent = (e: Event): void => {
-    metrics.eventsPublished.inc({ type: e.type });
-    if (e.type === 'gate.granted' || e.type === 'gate.denied') {
-      const d = e.data as { reason?: string };
-      metrics.gateDecisions.inc({ gate: e.gateId ?? '', decision: e.type.slice(5), reason: d.reason ?? '' });
-    }
-    // Frame capture (wall clock) to event published: the latency a subscriber sees.
-    if (e.type.startsWith('face.') || e.type.startsWith('gate.')) metrics.stageLatency.observe({ stage: 'frame-to-event' }, Math.max(0, Date.now() - e.timeMs));
-    opts.onPublished?.(e);
-  };
-  const counting = bus.events$.subscribe(countEvent);
-  lifetime.add('event counters', () => counting.unsubscribe());
-
   const cameraEntries = new Map(config.cameras.map((c) => [c.id, c]));
   // The dashboard's live tiles: the newest frame per camera, encoded only when someone watches.
   const liveFrames = new LiveFrames();
@@ -168,58 +146,9 @@ async function startParts(initial: Config, opts: ServiceOptions, lifetime: Lifet
     await access.drain();
   });
 
-  // Counters to Prometheus: the stream keeps plain cumulative counts, sampled once a second.
-  const countsNow = (): Map<string, CameraCounts> => new Map([...access.counters].map(([id, c]) => [id, cameraCounts(c)]));
-  const metricDeltas = new CountDeltas();
-  const sampler = setInterval(() => {
-    for (const [id, d] of metricDeltas.next(countsNow())) {
-      // Frames lost before JS (leaky queue, decoder behind, network): under overload most losses are here.
-      metrics.framesDropped.inc({ camera: id, stage: 'ingest' }, d.ingestLost);
-      metrics.framesIn.inc({ camera: id }, d.in);
-      metrics.framesProcessed.inc({ camera: id }, d.processed);
-      metrics.framesDropped.inc({ camera: id, stage: 'detect' }, d.detectDropped);
-      metrics.framesDropped.inc({ camera: id, stage: 'recognize' }, d.recognizeDropped);
-    }
-    metrics.gateCooldownRepeats.inc(Math.max(0, access.gateStats.cooldownRepeats - cooldownRepeatsSeen));
-    cooldownRepeatsSeen = access.gateStats.cooldownRepeats;
-  }, 1000);
-  sampler.unref();
-  lifetime.add('metrics sampler', () => clearInterval(sampler));
-  let cooldownRepeatsSeen = 0;
-  // Retention: events and snapshots pruned hourly (and once at start).
-  const prune = (): void => {
-    try {
-      eventLog.prune(Date.now());
-      void snapshots.prune(Date.now()).catch((err: unknown) => log.warn({ err }, 'snapshot prune failed'));
-    } catch (err) {
-      log.warn({ err }, 'event log prune failed');
-    }
-  };
-  prune();
-  const pruner = setInterval(prune, 3_600_000);
-  pruner.unref();
-  lifetime.add('retention', () => clearInterval(pruner));
-
   const enrollment = createUploadEnrollment({ detectorOptions: models.detectorOptions, embedder: embedderRaw });
   lifetime.add('enrollment', () => enrollment.close());
-  // An area gate also says how current its area state is (fleet mode: fresh / stale; else local).
-  const gateView = (g: GatePolicy) => {
-    const state = access.gateState$.value;
-    const ap = g.antiPassback;
-    const antiPassback = ap === undefined ? null : ap.area !== undefined ? { area: ap.area, direction: ap.direction, state: state.areaSync.mode, ...(state.areaSync.reason ? { reason: state.areaSync.reason } : {}) } : { pairedGateId: ap.pairedGateId, direction: ap.direction };
-    return { id: g.id, name: g.name, cameras: g.cameras, manual: state.manual.get(g.id) ?? null, antiPassback };
-  };
-  const gateApi: GateApi = {
-    list: () => gates.map(gateView),
-    get: (id) => {
-      const g = gates.find((x) => x.id === id);
-      return g ? gateView(g) : undefined;
-    },
-    manual: async (gateId, action, by, reason) => {
-      manual$.next({ gateId, action, by, reason: reason || '(no reason given)', timeMs: Date.now() });
-      return { ok: true, gateId, action };
-    },
-  };
+  const gateApi = createGateApi(() => gates, () => access.gateState$.value, manual$);
 
   // Output sinks (src/app/outputs.ts): each fed from the log after its own cursor, so a broker
   // that is down or slow never reaches the pipeline; a changed events.outputs applies on reload.
@@ -233,121 +162,62 @@ async function startParts(initial: Config, opts: ServiceOptions, lifetime: Lifet
     logger: log,
     metrics,
     cameras: () => [...cameraEntries.values()].map((c) => ({ id: c.id, name: c.name ?? c.id, status: cameraStatus(c.id) })),
-    gates: () => gates.map((g) => ({ id: g.id, name: g.name ?? g.id, heldOpen: gateView(g).manual !== null })),
+    gates: () => gates.map((g) => ({ id: g.id, name: g.name ?? g.id, heldOpen: gateView(g, access.gateState$.value).manual !== null })),
     snapshot: async (id) => readFile(snapshots.path(id, 'face')).catch(() => undefined),
     manual: (gateId, action, by, reason) => gateApi.manual(gateId, action, by, reason),
   });
   lifetime.add('outputs', () => outputs.close());
 
-  // Fleet mode (src/fleet, issue 10): the log forwarded to the hub after its own cursor, the
-  // gallery following the hub's; gates keep deciding here whatever the network does.
+  // Fleet mode (src/fleet): the log forwarded to the hub after its own cursor, the gallery
+  // following the hub's; gates keep deciding here whatever the network does.
+  const hasAreaGates = (): boolean => gates.some((g) => g.antiPassback?.area !== undefined);
   const fleet: FleetEdge | undefined =
     config.fleet?.role === 'edge'
-      ? startFleetEdge({ fleet: config.fleet, gallery, bus, eventsDb: config.events.db, logger: log, metrics, snapshotPath: (id, kind) => snapshotFile(snapshots, id, kind), hasAreaGates: () => gates.some((g) => g.antiPassback?.area !== undefined) })
+      ? startFleetEdge({ fleet: config.fleet, gallery, bus, eventsDb: config.events.db, logger: log, metrics, snapshotPath: (id, kind) => snapshotFile(snapshots, id, kind), hasAreaGates })
       : undefined;
   if (fleet) lifetime.add('fleet', () => fleet.close());
   const areaFeed = fleet?.passages.inputs$.subscribe(areaInputs$);
   if (areaFeed) lifetime.add('area feed', () => areaFeed.unsubscribe());
-  // Area gates name the area state in system.health (stale: the box decides from local state).
-  const areaHealth = () => (fleet && gates.some((g) => g.antiPassback?.area !== undefined) ? [{ name: 'fleet-areas', connected: fleet.passages.status().mode === 'fresh', lag: 0, lastError: fleet.passages.status().reason }] : []);
 
-  // system.health every healthIntervalMs: the whole box at a glance (cameras, fps, losses, sinks,
-  // model p95), logged and published like any event, so WS clients and MQTT see it too.
-  const startedMs = Date.now();
-  let closed = false;
-  let healthAtMs = startedMs;
-  const healthDeltas = new CountDeltas();
-  const publishHealth = async (): Promise<void> => {
-    const nowMs = Date.now();
-    const dtS = Math.max(0.001, (nowMs - healthAtMs) / 1000);
-    healthAtMs = nowMs;
-    const deltas = healthDeltas.next(countsNow());
-    const cameras = [...cameraEntries.values()].map((c) => {
-      const d = deltas.get(c.id) ?? ZERO_COUNTS;
-      return { id: c.id, status: access.counters.get(c.id)?.health?.type ?? 'starting', fpsIn: d.in / dtS, fpsProcessed: d.processed / dtS, lostPerS: d.ingestLost / dtS };
-    });
-    const event = systemHealthEvent({
-      nowMs,
-      uptimeMs: nowMs - startedMs,
-      rssBytes: process.memoryUsage().rss,
-      cameras,
-      sinks: [...[...(outputs.sinks?.health() ?? []), ...(fleet?.health() ?? [])].map((h) => ({ name: h.name, connected: h.connected, lag: h.lag, lastError: h.lastError, ...(h.warning === undefined ? {} : { warning: h.warning }) })), ...areaHealth()],
-      modelP95Ms: await histogramP95ByLabel(metrics.modelRun, 'model'),
-      eventLogLastId: eventLog.lastId(),
-    });
-    if (!closed) bus.publish(event);
-  };
-  const healthTimer = setInterval(() => {
-    publishHealth().catch((err: unknown) => log.warn({ err }, 'system.health not published'));
-  }, opts.healthIntervalMs ?? 30_000);
-  healthTimer.unref();
-  lifetime.add('system.health', () => {
-    closed = true;
-    clearInterval(healthTimer);
-  });
-
-  // The API's identity management: as above, plus the dashboard's look-alike check on every photo.
-  const apiIdentities = createCheckedIdentityApi({ gallery, enroll: (photo) => enrollment.enroll(photo), publish: (event) => bus.publish(event), logger: log, threshold: () => recognition.thresholds.unmasked });
-  started();
-  const api = await startApiServer(
+  const { startedMs } = startTelemetry(
     {
-      events: {
-        lastId: () => eventLog.lastId(),
-        replayThenLive: (since, filter) => bus.replayThenLive(since, filter),
-        // A box's events carry no fleet origin: a node or site query matches none of them (the hub's do).
-        query: (q) => (q.nodeId !== undefined || q.site !== undefined ? [] : eventLog.query(q)),
-      },
-      tokens: () => config.auth.tokens,
       metrics,
-      identities: fleet ? refusingIdentityApi(apiIdentities) : apiIdentities,
-      gates: gateApi,
-      cameras: () =>
-        [...cameraEntries.values()].map((c) => {
-          const k = access.counters.get(c.id);
-          const h = k?.health;
-          const s = k?.ingest?.();
-          const ingest = s && k && { delivered: s.delivered, droppedInPipeline: s.droppedInPipeline, missedByPts: s.missedByPts, lost: ingestLost(k), starts: s.starts };
-          return { id: c.id, name: c.name ?? c.id, running: access.cameraIds().includes(c.id), status: h?.type ?? 'starting', ingest, detect: k?.detect, recognize: k?.recognize };
-        }),
-      snapshotPath: (id, kind) => {
-        try {
-          return snapshots.path(id, kind);
-        } catch {
-          return undefined;
-        }
-      },
-      ready: () => access.cameraIds().length > 0 || config.cameras.length === 0,
-      logger: log,
-      // The operator dashboard (src/app/dashboard.ts, live-frames.ts, unknowns.ts; bundle in web/dist).
-      liveFrames,
-      photos: createPhotoApi(gallery),
-      unknowns: ((u) => (fleet ? refusingUnknownsApi(u) : u))(createUnknownsApi({
-        gallery,
-        recentUnknownEvents: (limit) => eventLog.query({ types: ['face.unknown'], order: 'desc', limit }),
-        mergeHistory: () => eventLog.query({ types: ['unknown.merged'], order: 'asc', limit: MAX_PAGE }),
-        snapshotFile: (id) => {
-          try {
-            return snapshots.path(id, 'face');
-          } catch {
-            return undefined;
-          }
-        },
-        identities: apiIdentities,
-        publish: (event) => bus.publish(event),
-        logger: log,
-      })),
-      system: createSystemInfo({
-        metrics,
-        startedMs,
-        models: () => ({ ...config.models, detectors: models.detectors() }),
-        executionProvider: () => describeProviders(config.models),
-        eventLog: () => ({ lastId: eventLog.lastId(), count: eventLog.count() }),
-      }),
-      webRoot: webRoot(),
+      bus,
+      eventLog,
+      log,
+      access,
+      cameraIds: () => [...cameraEntries.keys()],
+      sinks: () => [
+        ...(outputs.sinks?.health() ?? []),
+        ...(fleet?.health() ?? []),
+        // Area gates name the area state (stale: the box decides from local state).
+        ...(fleet && hasAreaGates() ? [{ name: 'fleet-areas', connected: fleet.passages.status().mode === 'fresh', lag: 0, lastError: fleet.passages.status().reason }] : []),
+      ],
+      healthIntervalMs: opts.healthIntervalMs,
+      onPublished: opts.onPublished,
     },
-    apiServerOptions(config, opts.port),
-  ).catch((e: unknown) => {
-    throw portError(e, apiServerOptions(config, opts.port)) ?? e;
+    lifetime,
+  );
+
+  started();
+  const apiOptions = apiServerOptions(config, opts.port);
+  const deps = boxApiDeps({
+    ...storage,
+    config: () => config,
+    cameraEntries: () => [...cameraEntries.values()],
+    metrics,
+    log,
+    access,
+    models,
+    enrollment,
+    gates: gateApi,
+    liveFrames,
+    fleetEdge: fleet !== undefined,
+    unmaskedThreshold: () => recognition.thresholds.unmasked,
+    startedMs,
+  });
+  const api = await startApiServer(deps, apiOptions).catch((e: unknown) => {
+    throw portError(e, apiOptions) ?? e;
   });
   lifetime.add('api', () => api.close());
   started();
