@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import { gateSchema } from '../gates/index.ts';
-import { DEFAULT_BACKOFF } from '../ingest/index.ts';
+import { DEFAULT_BACKOFF } from '../lib/backoff.ts';
 import { describeBadText, findBadText } from '../lib/text.ts';
 import { redactText, urlSecrets } from '../redact.ts';
 import { nodeIdReason, reservedTopicReason, suggestSlug, topicLevelCollisions, type LevelOwner } from './topic-rules.ts';

@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, nkeyAuthenticator, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
 import type { NatsConnectionConfig } from '../config/fleet.ts';
-import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from '../ingest/index.ts';
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from '../lib/backoff.ts';
 import type { Logger } from '../log.ts';
 import { redactUrl } from '../redact.ts';
 import { FleetError, messageOf } from './errors.ts';

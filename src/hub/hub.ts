@@ -21,7 +21,7 @@ import { createMetrics, type Metrics } from '../api/metrics.ts';
 import type { IdentityApi } from '../api/types.ts';
 import type { Config } from '../config/index.ts';
 import type { FleetConfig } from '../config/fleet.ts';
-import { backoffDelay, DEFAULT_BACKOFF } from '../ingest/index.ts';
+import { backoffDelay, DEFAULT_BACKOFF } from '../lib/backoff.ts';
 import type { Logger } from '../log.ts';
 import { FleetError, messageOf } from '../fleet/errors.ts';
 import { GALLERY_MANIFEST_KEY, openGalleryBucket, recordOf, type GalleryManifest } from '../fleet/gallery-kv.ts';

@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { BehaviorSubject, Observable, Subject, share, type Subscriber, type Subscription } from 'rxjs';
 import { createLogger, type Logger } from '../log.ts';
 import type { Frame } from '../types.ts';
-import { backoffDelay, resolveBackoff, type BackoffOptions } from './backoff.ts';
+import { backoffDelay, resolveBackoff, type BackoffOptions } from '../lib/backoff.ts';
 import { diagnoseDown } from './diagnose.ts';
 import { secretStringsOf } from '../redact.ts';
 import { droppedBetween, expectedIntervalNs, missedBetween } from './frame.ts';

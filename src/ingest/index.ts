@@ -7,7 +7,6 @@ export { stillThroughPipeline } from './still.ts';
 export { FramePairer, pairKey, type Pair } from './pair.ts';
 export { probeCamera, type ProbeOptions, type ProbeResult } from './probe.ts';
 export { buildPipeline, DETECT_VIEW_FD, describeArgv, encodeUserinfo, tokenizeLaunch, elementsOf, PipelineConfigError, type PipelineDescription } from './pipeline.ts';
-export { backoffDelay, backoffSchedule, resolveBackoff, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.ts';
 export { GdpParser, GdpProtocolError, encodeGdpPacket, gdpCrc, type GdpPacket } from './gdp.ts';
 export { parseVideoCaps, assembleRgbImage, rgbStride, droppedBetween, expectedIntervalNs, missedBetween } from './frame.ts';
 export { classifyExit, classifySpawnError, refineConnectFailure, scrubSecrets, type PipelineExit } from './failure.ts';

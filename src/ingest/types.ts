@@ -1,5 +1,5 @@
 /** Configuration, health and error types of the ingest stage. */
-import type { BackoffOptions } from './backoff.ts';
+import type { BackoffOptions } from '../lib/backoff.ts';
 
 export type Transport = 'tcp' | 'udp';
 /** `auto` lets GStreamer pick the depayloader/parser/decoder (decodebin); cpu preset only. */

@@ -27,7 +27,7 @@ import { hostname } from 'node:os';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Config } from '../config/index.ts';
 import type { Event } from '../events/index.ts';
-import { backoffDelay } from '../ingest/index.ts';
+import { backoffDelay } from '../lib/backoff.ts';
 import type { Logger } from '../log.ts';
 import { redactText, redactUrl } from '../redact.ts';
 import type { CursorStore } from './cursor.ts';

@@ -10,7 +10,7 @@
  * the same page is offered again, and event ids make the duplicates detectable.
  */
 import type { Subscription } from 'rxjs';
-import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from '../ingest/index.ts';
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from '../lib/backoff.ts';
 import type { Event, EventBus } from '../events/index.ts';
 import type { Logger } from '../log.ts';
 import { advanceCursor, sinkLag, startCursor, type CursorStore } from './cursor.ts';

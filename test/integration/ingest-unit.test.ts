@@ -4,12 +4,9 @@ import t from 'tap';
 import { from, lastValueFrom, Subject, toArray } from 'rxjs';
 import {
   assembleRgbImage,
-  backoffDelay,
-  backoffSchedule,
   buildPipeline,
   classifyExit,
   encodeUserinfo,
-  DEFAULT_BACKOFF,
   droppedBetween,
   elementsOf,
   encodeGdpPacket,
@@ -25,6 +22,7 @@ import {
   type GdpPacket,
   type VideoCaps,
 } from '../../src/ingest/index.ts';
+import { backoffDelay, backoffSchedule, DEFAULT_BACKOFF } from '../../src/lib/backoff.ts';
 
 const CAM_URL = 'rtsp://admin:s3cr%40t@10.0.0.5:554/stream1';
 

@@ -1,4 +1,4 @@
-/** Reconnect delays: exponential, capped, jittered, forever. Pure: randomness is a parameter. */
+/** Retry delays: exponential, capped, jittered, forever (cameras, brokers, NATS, the hub). Pure: randomness is a parameter. */
 
 export interface BackoffOptions {
   /** Delay of the first retry before jitter. */
