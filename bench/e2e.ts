@@ -35,7 +35,7 @@ import { startService } from '../src/app/service.ts';
 import { watchEvents } from '../src/client/watch.ts';
 import { parseConfig } from '../src/config/index.ts';
 import { demoDataDir, enrollDemoGallery, prepareDoorClip } from '../src/demo/demo.ts';
-import { RtspTestServer } from '../src/demo/rtsp-server.ts';
+import { RtspTestServer } from '../src/dev/rtsp-server.ts';
 import { quantile } from '../src/lib/stats.ts';
 import { createLogger } from '../src/log.ts';
 import ort from 'onnxruntime-node';

@@ -20,7 +20,7 @@ import { openGallery } from '../src/gallery/index.ts';
 import { startGalleryFollower } from '../src/fleet/gallery-follower.ts';
 import { HubStore } from '../src/hub/store.ts';
 import type { StoredIdentity } from '../src/fleet/gallery-kv.ts';
-import { NatsServer, Postgres } from '../src/fleet/local-servers.ts';
+import { NatsServer, Postgres } from '../src/dev/local-servers.ts';
 import { createLogger } from '../src/log.ts';
 import { CursorStore } from '../src/outputs/index.ts';
 import { procStat } from './proc.ts';

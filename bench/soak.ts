@@ -22,7 +22,7 @@ import { startService } from '../src/app/service.ts';
 import { watchEvents } from '../src/client/watch.ts';
 import { parseConfig } from '../src/config/index.ts';
 import { demoDataDir, enrollDemoGallery, prepareDoorClip } from '../src/demo/demo.ts';
-import { RtspTestServer } from '../src/demo/rtsp-server.ts';
+import { RtspTestServer } from '../src/dev/rtsp-server.ts';
 import { createLogger } from '../src/log.ts';
 
 const TOKEN = 'soak-viewer-token-0123456789';

@@ -15,7 +15,7 @@ import { sha256Hex } from '../src/api/auth.ts';
 import { watchEvents } from '../src/client/watch.ts';
 import { quantile } from '../src/lib/stats.ts';
 import { PROJECT_ROOT } from '../src/paths.ts';
-import { freePort } from '../src/child-server.ts';
+import { freePort } from '../src/dev/child-server.ts';
 
 const TOKEN = 'startup-bench-token-0123456789';
 const BIN = join(PROJECT_ROOT, 'bin/facegate.js');

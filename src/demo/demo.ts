@@ -22,7 +22,7 @@ import { openGallery } from '../gallery/index.ts';
 import type { Logger } from '../log.ts';
 import { createEmbedder, prepareEnrollmentPhoto } from '../recognize/index.ts';
 import { doorClipKey, renderDoorClip, type DoorClipOptions } from './door-clip.ts';
-import { RtspTestServer } from './rtsp-server.ts';
+import { RtspTestServer } from '../dev/rtsp-server.ts';
 import { PROJECT_ROOT } from '../paths.ts';
 
 const ROOT = PROJECT_ROOT;

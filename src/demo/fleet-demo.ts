@@ -18,14 +18,14 @@ import { formatEvent } from '../client/format.ts';
 import { watchEvents } from '../client/watch.ts';
 import { loadConfig, parseConfig, type Config } from '../config/index.ts';
 import { DEMO_CAST, DEMO_CLIP, DEMO_CONFIG, DEMO_VIEWER_TOKEN, demoDataDir, prepareDoorClip } from './demo.ts';
-import { RtspTestServer } from './rtsp-server.ts';
+import { RtspTestServer } from '../dev/rtsp-server.ts';
 import { createDetector } from '../detect/index.ts';
 import type { Logger } from '../log.ts';
 import { createEmbedder } from '../recognize/index.ts';
 import Database from 'better-sqlite3';
 import { enrollAtHub } from '../hub/enroll.ts';
 import { startHub, type Hub } from '../hub/hub.ts';
-import { freePort, NatsServer, Postgres } from '../fleet/local-servers.ts';
+import { freePort, NatsServer, Postgres } from '../dev/local-servers.ts';
 import { sleep, until } from '../lib/time.ts';
 
 export interface FleetDemoOptions {

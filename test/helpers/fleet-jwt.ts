@@ -1,7 +1,7 @@
 /**
  * NATS decentralised auth for tests, signed here: operator, account and user JWTs (nats JWT v2,
  * ed25519 NKeys) and the user's .creds file, for a nats-server in operator mode with a MEMORY
- * resolver (src/fleet/local-servers.ts `operator`). No nsc, no network.
+ * resolver (src/dev/local-servers.ts `operator`). No nsc, no network.
  *
  * A JWT is base64url(header) . base64url(claims) . base64url(ed25519 signature of the first two
  * parts by the issuer's seed); `jti` is the sha256 of the claims without it, `iss` the issuer's

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ChildServer, freePort } from '../../src/child-server.ts';
+import { ChildServer, freePort } from '../../src/dev/child-server.ts';
 
 export const MOSQUITTO = process.env.MOSQUITTO ?? '/usr/sbin/mosquitto';
 
@@ -30,7 +30,7 @@ export interface MosquittoOptions {
   readonly websockets?: boolean;
 }
 
-export { freePort } from '../../src/child-server.ts';
+export { freePort } from '../../src/dev/child-server.ts';
 
 export class Mosquitto {
   readonly dir: string;

@@ -26,7 +26,7 @@ import { sleep, until } from '../helpers/fleet.ts';
 import { natsSection } from '../helpers/fleet-setup.ts';
 import { ROOT, spawnFacegate, type Proc } from '../helpers/fleet-procs.ts';
 import { NatsServer } from '../helpers/nats.ts';
-import { freePort } from '../../src/fleet/local-servers.ts';
+import { freePort } from '../../src/dev/local-servers.ts';
 import { Postgres } from '../helpers/postgres.ts';
 
 const logger = createLogger({ level: 'silent' });

@@ -10,10 +10,10 @@ import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { ChildServer, freePort } from '../child-server.ts';
+import { ChildServer, freePort } from './child-server.ts';
 
 
-export { freePort } from '../child-server.ts';
+export { freePort } from './child-server.ts';
 
 export const NATS_SERVER = process.env.NATS_SERVER ?? '/usr/sbin/nats-server';
 

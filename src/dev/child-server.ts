@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { createServer, connect as netConnect } from 'node:net';
-import { sleep } from './lib/time.ts';
+import { sleep } from '../lib/time.ts';
 
 
 /** A TCP port free on 127.0.0.1 now (the OS picks it). */
