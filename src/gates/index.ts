@@ -84,4 +84,5 @@ export {
   type ActuationResult,
   type WebhookBody,
 } from './actuate.ts';
-export { gateDecisions, emptyGateStats, type GateInput, type GateTrackInput, type AreaInput, type ManualRequest, type ActuationRecord, type GateStats, type GateDecisionsOptions } from './operator.ts';
+export { gateDecisions, emptyGateStats, type ActuationRecord, type GateStats, type GateDecisionsOptions } from './operator.ts';
+export { stepGates, compileGateSet, initialGateStep, type GateInput, type GateTrackInput, type AreaInput, type ManualRequest, type GateSet, type GateCommand, type GateStep } from './step.ts';

@@ -1,43 +1,21 @@
 /**
- * gateDecisions: the thin operator around decide(). It routes each recognition to the gates of
- * its camera, keeps the one GateState (shared by all gates, so anti-passback pairs see each
- * other), emits GateDecision events synchronously, and actuates grants and manual actions
- * through an injected Actuator without waiting for it (the outcome goes to onActuation and the
- * log). Time is the input's own timeMs (capture time), so replaying a recording decides the same.
+ * gateDecisions: the thin operator around the gate stage's pure reducer (stepGates, step.ts). It
+ * folds recognitions, track ends, operators' manual commands, the fleet's area inputs and new gate
+ * sets into the one GateState (shared by all gates, so anti-passback pairs and areas see each
+ * other), emits the decisions synchronously, and actuates grants and manual actions through an
+ * injected Actuator without waiting for it (the outcome goes to onActuation and the log). Time is
+ * the input's own timeMs (capture time), so replaying a recording decides the same.
  *
- * Anti-passback areas that span boxes come in as a second input, `areaInputs` (in fleet mode the
- * edge's passage follower, src/fleet/passage-follower.ts): passages recorded on other nodes are
- * merged into the one GateState (mergeExternalPassage, pure) and the link's health is recorded
- * there (setAreaSync), so every area decision says whether its area state was fresh.
+ * Anti-passback areas that span boxes come in as `areaInputs` (in fleet mode the edge's passage
+ * follower, src/fleet/passage-follower.ts): passages recorded on other nodes are merged into the
+ * state and the link's health is recorded there, so every area decision says whether its area
+ * state was fresh.
  */
-import { Observable, type OperatorFunction, type Subscription } from 'rxjs';
-import type { Recognition } from '../recognize/index.ts';
+import { isObservable, Observable, type OperatorFunction, type Subscription } from 'rxjs';
 import { createActuator, type ActuationRequest, type ActuationResult, type Actuator, type GateLogger } from './actuate.ts';
 import type { GatePolicy } from './config.ts';
-import { GateError } from './errors.ts';
-import { decide, EMPTY_GATE_STATE, endTrack, manualAction, mergeExternalPassage, pruneGateState, setAreaSync, type AreaSync, type ExternalPassage, type GateEvent, type GateGranted, type GateOpened, type GateState, type ManualActionRequest, type RecognitionInput } from './policy.ts';
-
-/** A track event (src/track's TrackEvent fits); only track.ended matters to gates. */
-export interface GateTrackInput {
-  readonly type: 'track.started' | 'track.updated' | 'track.ended';
-  readonly cameraId: string;
-  readonly trackId: string;
-  readonly timeMs: number;
-}
-
-export type GateInput = RecognitionInput | GateTrackInput;
-
-export interface ManualRequest extends ManualActionRequest {
-  readonly gateId: string;
-  readonly timeMs: number;
-}
-
-/** What the fleet tells the gates about anti-passback areas (a hot Observable: see gateDecisions). */
-export type AreaInput =
-  /** A passage recorded on another node (or this one, coming back: merging it changes nothing). */
-  | { readonly type: 'area.passage'; readonly passage: ExternalPassage }
-  /** The link behind the area state: fresh, or stale (deciding from local state). */
-  | { readonly type: 'area.sync'; readonly sync: AreaSync };
+import { EMPTY_GATE_STATE, type GateEvent, type GateGranted, type GateOpened, type GateState } from './policy.ts';
+import { compileGateSet, initialGateStep, stepGates, type AreaInput, type GateCommand, type GateInput, type GateSet, type GateStep, type ManualRequest } from './step.ts';
 
 export interface ActuationRecord {
   readonly request: ActuationRequest;
@@ -89,45 +67,38 @@ export function emptyGateStats(): GateStats {
   return { recognitions: 0, granted: 0, denied: 0, manual: 0, actuations: 0, actuationFailures: 0, cooldownRepeats: 0, errors: 0, areaPassages: 0 };
 }
 
-function isRecognition(input: GateInput): input is RecognitionInput {
-  return input.type === 'face.recognized' || input.type === 'face.unknown';
-}
-
 /**
- * Map recognitions (with groups) and track events to gate events. Completes when the source
- * completes and every actuation in flight has settled; unsubscribing aborts actuations in flight.
+ * Map recognitions (with groups) and track events to gate events, through stepGates (step.ts): one
+ * GateState for every gate, folded over the inputs, manual commands, area inputs and gate sets.
+ * `gates` is a fixed set (two gates with one id throw here) or an Observable of sets (hot reload: a
+ * new set takes over the same state; a set with two gates of one id is logged and the previous set
+ * stays; actuations in flight for the previous set are aborted, as a restart would). Completes when
+ * the source completes and every actuation in flight has settled; unsubscribing aborts actuations
+ * in flight.
  */
-export function gateDecisions(gates: readonly GatePolicy[], opts: GateDecisionsOptions = {}): OperatorFunction<GateInput, GateEvent> {
-  const ids = new Set<string>();
-  for (const g of gates) {
-    if (ids.has(g.id)) throw new GateError('GATE_CONFIG_INVALID', `two gates have the id '${g.id}'`, { context: { gate: g.id }, hint: 'give every gate its own id' });
-    ids.add(g.id);
-  }
+export function gateDecisions(gates: readonly GatePolicy[] | Observable<readonly GatePolicy[]>, opts: GateDecisionsOptions = {}): OperatorFunction<GateInput, GateEvent> {
+  const fixed = isObservable(gates) ? undefined : compileGateSet(gates);
   const stats = opts.stats ?? emptyGateStats();
   const pruneEvery = opts.pruneEvery ?? 256;
   const log = opts.log;
   return (source) =>
     new Observable<GateEvent>((subscriber) => {
-      const byCamera = new Map<string, GatePolicy[]>();
-      for (const g of gates) for (const c of g.cameras) byCamera.set(c, [...(byCamera.get(c) ?? []), g]);
-      const byId = new Map(gates.map((g) => [g.id, g]));
-      // Passages of areas no gate here names are not kept (a fleet's other sites).
-      const areas = new Set(gates.flatMap((g) => (g.antiPassback?.area !== undefined ? [g.antiPassback.area] : [])));
-      const actuators = new Map<string, Actuator | undefined>();
-      for (const g of gates) actuators.set(g.id, opts.actuatorFor ? opts.actuatorFor(g) : g.actuation ? createActuator(g.actuation, { log }) : undefined);
-      const abort = new AbortController();
-      let state = opts.initialState ?? EMPTY_GATE_STATE;
+      let step: GateStep | undefined = fixed ? initialGateStep(fixed, opts.initialState ?? EMPTY_GATE_STATE) : undefined;
+      let actuators = new Map<string, Actuator | undefined>();
+      let abort = new AbortController();
       let inFlight = 0;
       let sourceDone = false;
-      let inputs = 0;
+      const aborts = new Set<AbortController>();
 
-      const setState = (next: GateState): void => {
-        if (next === state) return;
-        state = next;
-        opts.onState?.(state);
-      };
       const maybeComplete = (): void => {
         if (sourceDone && inFlight === 0) subscriber.complete();
+      };
+      const useActuators = (set: GateSet): void => {
+        abort.abort();
+        aborts.delete(abort);
+        abort = new AbortController();
+        aborts.add(abort);
+        actuators = new Map(set.gates.map((g) => [g.id, opts.actuatorFor ? opts.actuatorFor(g) : g.actuation ? createActuator(g.actuation, { log }) : undefined]));
       };
       const actuate = (gate: GatePolicy, event: GateGranted | GateOpened): void => {
         const actuator = actuators.get(gate.id);
@@ -168,61 +139,45 @@ export function gateDecisions(gates: readonly GatePolicy[], opts: GateDecisionsO
         log?.warn({ err: e instanceof Error ? e.message : String(e) }, 'gate input failed');
         opts.onError?.(e);
       };
-
-      const onInput = (input: GateInput): void => {
-        try {
-          inputs++;
-          if (inputs % pruneEvery === 0) setState(pruneGateState(gates, state, input.timeMs));
-          const candidates = byCamera.get(input.cameraId) ?? [];
-          if (isRecognition(input)) {
-            stats.recognitions++;
-            for (const gate of candidates) {
-              const r = decide(gate, state, input, input.timeMs);
-              setState(r.state);
-              if (r.repeat) stats.cooldownRepeats++;
-              if (r.decision) emit(gate, r.decision);
-            }
-          } else if (input.type === 'track.ended') {
-            for (const gate of candidates) {
-              const r = endTrack(gate, state, input, input.timeMs);
-              setState(r.state);
-              if (r.decision) emit(gate, r.decision);
-            }
-          }
-        } catch (e) {
-          fail(e);
-        }
-      };
-      const onManual = (req: ManualRequest): void => {
-        try {
-          const gate = byId.get(req.gateId);
-          if (!gate) throw new GateError('GATE_UNKNOWN', `no gate with id '${req.gateId}'`, { context: { gate: req.gateId }, hint: `configured gates: ${[...byId.keys()].join(', ')}` });
-          const r = manualAction(gate, state, req, req.timeMs);
-          setState(r.state);
-          emit(gate, r.event);
-        } catch (e) {
-          fail(e);
-        }
-      };
-
-      const onArea = (input: AreaInput): void => {
-        try {
-          if (input.type === 'area.sync') return setState(setAreaSync(state, input.sync));
-          if (!areas.has(input.passage.area)) return;
-          const next = mergeExternalPassage(state, input.passage);
-          if (next !== state) stats.areaPassages++;
-          setState(next);
-        } catch (e) {
-          fail(e);
-        }
+      /** The fold: every command goes through stepGates; the operator only counts, emits and actuates. */
+      const apply = (cmd: GateCommand): void => {
+        if (!step) return;
+        const prev = step.state;
+        step = stepGates(step, cmd, pruneEvery);
+        stats.recognitions += step.recognitions;
+        stats.cooldownRepeats += step.cooldownRepeats;
+        stats.areaPassages += step.areaPassages;
+        if (step.state !== prev) opts.onState?.(step.state);
+        if (step.error !== undefined) fail(step.error);
+        for (const d of step.decisions) emit(d.gate, d.event);
       };
 
       const subs: Subscription[] = [];
-      if (opts.manual) subs.push(opts.manual.subscribe({ next: onManual, error: fail }));
-      if (opts.areaInputs) subs.push(opts.areaInputs.subscribe({ next: onArea, error: fail }));
+      if (fixed) useActuators(fixed);
+      else {
+        subs.push(
+          (gates as Observable<readonly GatePolicy[]>).subscribe({
+            next: (next) => {
+              let set: GateSet;
+              try {
+                set = compileGateSet(next);
+              } catch (err) {
+                log?.error({ err: err instanceof Error ? err.message : String(err) }, 'gate set refused; the previous gates stay');
+                return;
+              }
+              useActuators(set);
+              if (step) apply({ kind: 'gates', set });
+              else step = initialGateStep(set, opts.initialState ?? EMPTY_GATE_STATE);
+            },
+            error: (e: unknown) => subscriber.error(e),
+          }),
+        );
+      }
+      if (opts.manual) subs.push(opts.manual.subscribe({ next: (request) => apply({ kind: 'manual', request }), error: fail }));
+      if (opts.areaInputs) subs.push(opts.areaInputs.subscribe({ next: (input) => apply({ kind: 'area', input }), error: fail }));
       subs.push(
         source.subscribe({
-          next: onInput,
+          next: (input) => apply({ kind: 'input', input }),
           error: (e: unknown) => subscriber.error(e),
           complete: () => {
             sourceDone = true;
@@ -232,7 +187,7 @@ export function gateDecisions(gates: readonly GatePolicy[], opts: GateDecisionsO
       );
       return () => {
         for (const s of subs) s.unsubscribe();
-        abort.abort();
+        for (const a of aborts) a.abort();
       };
     });
 }
