@@ -1,6 +1,7 @@
 // Types for build-assets.js (plain JavaScript: it runs before any TypeScript loader exists).
 export declare const ASSET_DIRS: readonly string[];
 export declare function isRuntimeAsset(name: string): boolean;
+export declare function walk(dir: string, out: string[], keep: (name: string) => boolean): void;
 export declare function runtimeAssets(root: string): string[];
 export interface AssetReference {
   /** The module that names the asset, relative to the root. */

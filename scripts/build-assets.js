@@ -16,7 +16,8 @@ export function isRuntimeAsset(name) {
   return !name.endsWith('.ts') && !name.endsWith('.md') && !name.startsWith('.');
 }
 
-function walk(dir, out, keep) {
+/** Every file below `dir` whose name `keep` accepts, appended to `out` (a missing folder adds none). */
+export function walk(dir, out, keep) {
   let entries;
   try {
     entries = readdirSync(dir, { withFileTypes: true });

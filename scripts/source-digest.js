@@ -1,32 +1,19 @@
 // A digest of the sources a compiled build (dist/) is made from: every .ts file's and every runtime
-// asset's (scripts/build-assets.js) path, size and mtime under the compiled folders. bin/facegate.js runs dist/ only when dist/BUILD.json
-// holds the digest of the sources as they are now, so an edited checkout never runs stale code.
+// asset's (scripts/build-assets.js) path, size and mtime under the compiled folders.
+// bin/facegate.js runs dist/ only when dist/BUILD.json holds the digest of the sources as they are
+// now, so an edited checkout never runs stale code.
 // Plain JavaScript: bin/facegate.js reads it before any TypeScript loader exists.
 import { createHash } from 'node:crypto';
-import { readdirSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { isRuntimeAsset } from './build-assets.js';
+import { isRuntimeAsset, walk } from './build-assets.js';
 
 /** The folders tsconfig.build.json compiles (bench and its test helpers ride along with src/cli). */
 export const SOURCE_DIRS = ['src', 'streams', 'bench', 'test/helpers'];
 
-function walk(dir, out) {
-  let entries;
-  try {
-    entries = readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return;
-  }
-  for (const e of entries) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) walk(p, out);
-    else if (e.name.endsWith('.ts') || isRuntimeAsset(e.name)) out.push(p);
-  }
-}
-
 export function sourceDigest(root) {
   const files = [];
-  for (const d of SOURCE_DIRS) walk(join(root, d), files);
+  for (const d of SOURCE_DIRS) walk(join(root, d), files, (name) => name.endsWith('.ts') || isRuntimeAsset(name));
   files.sort();
   const h = createHash('sha256');
   for (const f of files) {
