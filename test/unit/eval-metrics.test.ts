@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { scoreEmbeddings, roundThresholdUp, type EmbeddedPhoto, type RealMaskedPhoto } from '../../src/recognize/evaluate.ts';
 import { equalErrorRateSorted, rocCurve, ScoreBuffer, sortScores, tarAtFarSorted } from '../../src/recognize/metrics.ts';
 import { ROC_MARGINS, rocSvg, writeRocPng } from '../../src/recognize/roc-plot.ts';
+import { syntheticGallery } from '../helpers/eval-data.ts';
 
 /** The original O(n*m) definitions, kept here as the reference the sorted sweeps must equal. */
 function naiveTarAtFar(genuine: number[], impostor: number[], far: number): { threshold: number; tar: number } {
@@ -54,58 +55,6 @@ t.test('sorted-array TAR@FAR and EER equal the reference definitions (property, 
 });
 
 /** Random unit vectors around per-identity centres: genuine pairs close, impostors near orthogonal. */
-function syntheticGallery(ids: number, perId: number, dim: number, seed: number, noise = 0.05): EmbeddedPhoto[] {
-  let s = seed >>> 0;
-  const rnd = (): number => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-  const gauss = (): number => Math.sqrt(-2 * Math.log(rnd() + 1e-12)) * Math.cos(2 * Math.PI * rnd());
-  const unit = (v: Float32Array): Float32Array => {
-    let n = 0;
-    for (const x of v) n += x * x;
-    n = Math.sqrt(n);
-    return v.map((x) => x / n);
-  };
-  const around = (c: Float32Array, noise: number): Float32Array => unit(c.map((x) => x + noise * gauss()));
-  const out: EmbeddedPhoto[] = [];
-  for (let id = 0; id < ids; id++) {
-    const centre = unit(new Float32Array(dim).map(gauss));
-    for (let k = 0; k < perId; k++) {
-      const plain = around(centre, noise);
-      out.push({ file: `${id}/${k}.jpg`, identity: `id${id}`, plain, maskedVariants: [around(plain, 0.06), around(plain, 0.06), around(plain, 0.06)] });
-    }
-  }
-  return out;
-}
-
-t.test('scale: 5,000 photos (500 ids x 10) of 512-d embeddings score in seconds with bounded memory', async (t) => {
-  const photos = syntheticGallery(500, 10, 512, 42);
-  const strangers: RealMaskedPhoto[] = syntheticGallery(20, 1, 512, 7).map((p) => ({ file: p.file, identity: undefined, embedding: p.plain }));
-  global.gc?.();
-  const heap0 = process.memoryUsage().heapUsed;
-  const rss0 = process.memoryUsage().rss;
-  let peakRss = rss0;
-  const timer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
-  const t0 = performance.now();
-  const { report, scores } = scoreEmbeddings(photos, strangers);
-  const seconds = (performance.now() - t0) / 1000;
-  clearInterval(timer);
-  peakRss = Math.max(peakRss, process.memoryUsage().rss);
-  const heapMb = (process.memoryUsage().heapUsed - heap0) / 2 ** 20;
-  const rssMb = (peakRss - rss0) / 2 ** 20;
-  t.comment(`5,000 photos: ${report.genuinePairs} genuine + ${report.impostorPairs} impostor pairs in ${seconds.toFixed(1)} s; RSS +${rssMb.toFixed(0)} MB peak, heap +${heapMb.toFixed(0)} MB`);
-  t.equal(report.genuinePairs, 500 * 45);
-  t.equal(report.impostorPairs, (5000 * 4999) / 2 - 500 * 45);
-  t.equal(scores.impostor.length, report.impostorPairs, 'every impostor score kept (4 bytes each)');
-  t.equal(report.people, 500);
-  t.equal(report.probes, 4500);
-  t.equal(report.rank1, 1, 'well-separated synthetic identities are all found');
-  t.equal(report.masked.realMaskedStrangers, 20);
-  t.equal(report.masked.realMaskedFalseAccepts, 0, 'no stranger accepted at the masked threshold');
-  t.ok(seconds < 60, `computed in ${seconds.toFixed(1)} s (under a minute on 2 shared cores)`);
-  t.ok(rssMb < 600, `RSS grew ${rssMb.toFixed(0)} MB (the old JS-array path grew past 3 GB at this size)`);
-});
 
 t.test('scoreEmbeddings: the masked threshold is never below the best real masked stranger', async (t) => {
   const photos = syntheticGallery(30, 3, 64, 3);
