@@ -7,8 +7,9 @@
  * Camera health and stage failures ride the same stream as items, never as exceptions.
  */
 import { BehaviorSubject, EMPTY, Subject, defer, merge, timer, type Observable, type OperatorFunction } from 'rxjs';
-import { catchError, connect, filter, finalize, map, mergeMap, switchMap, takeUntil, tap } from 'rxjs/operators';
+import { catchError, connect, filter, finalize, map, mergeMap, switchMap, tap } from 'rxjs/operators';
 import { cameraStartDelayMs } from '../src/config/index.ts';
+import { keyedSlices } from '../src/lib/keyed.ts';
 import { detectFaces, type Detector, type DetectStats } from '../src/detect/index.ts';
 import type { Event, EventBus, SnapshotStore } from '../src/events/index.ts';
 import { cameraItem, decideGates, publishEvents, recognitionItem, stageErrorItem, trackItem, type PipelineItem, type PipelineStage } from '../src/pipeline/index.ts';
@@ -34,6 +35,9 @@ export interface RecognitionSettings {
   readonly bestShot: { readonly minQuality?: number; readonly improvement?: number; readonly maxRuns?: number; readonly confirmRuns?: number; readonly minGapFrames?: number };
   readonly unknownThreshold: number;
 }
+
+/** Two versions of a camera's settings that would run the same pipeline (plain config data). */
+const sameCamera = (a: CameraConfig, b: CameraConfig): boolean => JSON.stringify(a) === JSON.stringify(b);
 
 export interface CameraCounters {
   readonly detect: DetectStats;
@@ -124,10 +128,15 @@ export function cameraChain(
 }
 
 export interface AccessControlOptions {
-  readonly cameras: readonly CameraConfig[];
+  /**
+   * The cameras, as the config says now and after every change: each camera follows its own entry
+   * (started when it appears, restarted alone when its entry changes, stopped when it goes).
+   */
+  readonly cameras$: Observable<readonly CameraConfig[]>;
   readonly models: SharedModels;
   readonly gallery: Gallery;
-  readonly gates: readonly GatePolicy[];
+  /** The gate set, now and after every change (its state carries over). */
+  readonly gates$: Observable<readonly GatePolicy[]>;
   readonly bus: EventBus;
   readonly snapshots?: SnapshotStore | undefined;
   readonly settings: RecognitionSettings;
@@ -156,12 +165,6 @@ export interface AccessControl {
   readonly gateState$: BehaviorSubject<GateState>;
   /** Ids of the running cameras. */
   cameraIds(): string[];
-  /** Start one more camera (after `delayMs`, default at once); the others keep running. */
-  addCamera(camera: CameraConfig, delayMs?: number): void;
-  /** Stop one camera (its live tracks end with it); the others keep running. */
-  removeCamera(id: string): void;
-  /** Replace the gate set; gate state (cooldowns, anti-passback) carries over. */
-  setGates(gates: readonly GatePolicy[]): void;
   /** Stop every camera pipeline and the gate operator. */
   stop(): void;
   /** Resolves when events still being prepared (snapshots being written) are published. */
@@ -173,17 +176,14 @@ export interface AccessControl {
 /**
  * Start the whole chain. Errors travel as items (camera.down, stage.error) and log lines, never as
  * exceptions across stages: a failing camera, model run or client never stops the others.
- * Cameras join the merged stream one by one, so hot reload can add, remove or restart one camera
- * without touching the rest.
+ * Each camera is a keyed slice of `cameras$` (src/lib/keyed.ts): hot reload adds, removes or
+ * restarts one camera without touching the rest.
  */
 export function startAccessControl(o: AccessControlOptions): AccessControl {
   const log = o.logger;
   const counters = new Map<string, CameraCounters>();
   const gateStats = emptyGateStats();
-  const gates$ = new BehaviorSubject<readonly GatePolicy[]>(o.gates);
   const gateState$ = new BehaviorSubject<GateState>(EMPTY_GATE_STATE);
-  const starts = new Subject<{ readonly camera: CameraConfig; readonly delayMs: number }>();
-  const removals = new Subject<string>();
   const inFlight = new Set<Promise<void>>();
   // The running cameras, each with a token: a camera restarted under the same id must not be
   // forgotten when its predecessor's teardown completes.
@@ -209,7 +209,6 @@ export function startAccessControl(o: AccessControlOptions): AccessControl {
     });
     // A camera waiting for its start slot is already "running": removing it cancels the timer.
     return (delayMs > 0 ? timer(delayMs).pipe(switchMap(() => chain)) : chain).pipe(
-      takeUntil(removals.pipe(filter((id) => id === camera.id))),
       catchError((err: unknown) => {
         log?.error({ err, camera: camera.id }, 'camera chain failed');
         return EMPTY;
@@ -229,10 +228,20 @@ export function startAccessControl(o: AccessControlOptions): AccessControl {
     return zones.length ? zonesOfFace(r.box, r.frame.width, r.frame.height, zones) : undefined;
   };
 
-  const pipeline = starts
+  const stagger = o.startStaggerMs ?? 0;
+  const pipeline = keyedSlices(o.cameras$, (c) => c.id, sameCamera)
     .pipe(
-      mergeMap(({ camera, delayMs }) => cameraStream(camera, delayMs)),
-      decideGates(gates$, { manual: o.manual, areaInputs: o.areaInputs, stats: gateStats, zonesOf, onState: (s) => gateState$.next(s), log }),
+      mergeMap(({ key, changes$ }) =>
+        changes$.pipe(
+          // A changed camera restarts alone; new and changed ones start `stagger` ms apart.
+          switchMap(({ value, order }) => cameraStream(value, cameraStartDelayMs(order, stagger))),
+          // Removed from the config: its counters go with it.
+          finalize(() => {
+            if (!running.has(key)) counters.delete(key);
+          }),
+        ),
+      ),
+      decideGates(o.gates$, { manual: o.manual, areaInputs: o.areaInputs, stats: gateStats, zonesOf, onState: (s) => gateState$.next(s), log }),
       publishEvents(o.bus, { snapshots: o.snapshots, inFlight, logger: log }),
     )
     .subscribe({
@@ -240,18 +249,6 @@ export function startAccessControl(o: AccessControlOptions): AccessControl {
       error: (err: unknown) => log?.error({ err }, 'access-control pipeline failed'),
     });
 
-  const addCamera = (camera: CameraConfig, delayMs = 0): void => {
-    if (stopped) return;
-    if (running.has(camera.id)) throw new Error(`camera ${camera.id} is already running`);
-    starts.next({ camera, delayMs });
-  };
-  const removeCamera = (id: string): void => {
-    if (!running.has(id)) return;
-    removals.next(id);
-    counters.delete(id);
-  };
-
-  o.cameras.forEach((camera, i) => addCamera(camera, cameraStartDelayMs(i, o.startStaggerMs ?? 0)));
   maybeDone();
 
   return {
@@ -260,9 +257,6 @@ export function startAccessControl(o: AccessControlOptions): AccessControl {
     gateState$,
     done,
     cameraIds: () => [...running.keys()],
-    addCamera,
-    removeCamera,
-    setGates: (gates) => gates$.next(gates),
     drain: async () => {
       while (inFlight.size) await Promise.allSettled([...inFlight]);
     },

@@ -7,10 +7,10 @@
  * reported as needing a restart rather than half-applied.
  */
 import { readFile } from 'node:fs/promises';
-import { Subject } from 'rxjs';
+import { BehaviorSubject, distinctUntilChanged, map, skip, Subject } from 'rxjs';
 import { startApiServer, type ApiServer } from '../api/server.ts';
 import { createMetrics, type Metrics } from '../api/metrics.ts';
-import { cameraStartDelayMs, ingestCameraConfig, type Config, type ConfigDiff } from '../config/index.ts';
+import { diffConfig, ingestCameraConfig, type CameraEntry, type Config, type ConfigDiff } from '../config/index.ts';
 import type { Event, EventBus, EventLog } from '../events/index.ts';
 import { snapshotFile, startFleetEdge, type FleetEdge } from '../fleet/edge.ts';
 import type { Gallery } from '../gallery/index.ts';
@@ -60,13 +60,24 @@ export interface Service {
   /** What recognition runs with: thresholds resolved from config or the embedder's calibration. */
   readonly recognition: RecognitionSettings & { readonly source: string };
   /** Apply a new valid config; returns the sections that need a restart to take effect. */
-  reload(next: Config, diff: ConfigDiff): Promise<string[]>;
+  update(next: Config): Promise<string[]>;
   /** Resolves when every camera source has ended (file sources played once). */
   readonly done: Promise<void>;
   close(): Promise<void>;
 }
 
 export { recognitionSettings } from './models.ts';
+
+/** Sections whose new values only a restart applies (new model sessions, another port, other stores). */
+function restartNeeded(previous: Config, next: Config, diff: ConfigDiff): string[] {
+  const restart: string[] = [];
+  for (const s of ['server', 'models', 'recognition', 'events', 'gallery', 'fleet'] as const) if (diff[s]) restart.push(s);
+  if (diff.auth && next.auth.enabled !== previous.auth.enabled) restart.push('auth.enabled');
+  return restart;
+}
+
+/** Two slices of plain config data with the same content. */
+const sameData = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 
 /**
  * Start everything, or nothing: a part that fails to start (a busy port, a broken model, an
@@ -89,13 +100,15 @@ async function startParts(initial: Config, opts: ServiceOptions, lifetime: Lifet
   const log = opts.logger;
   const metrics = opts.metrics ?? createMetrics();
   const started = (): void => opts.signal?.throwIfAborted();
-  let config = initial;
+  // The config in force: every camera, the gate set and the API follow it (update() pushes a new one).
+  const config$ = new BehaviorSubject<Config>(initial);
+  const config = (): Config => config$.value;
   // Storage first: a bad path fails here, before any model is loaded.
-  const storage = openStorage(config, log, lifetime);
+  const storage = openStorage(initial, log, lifetime);
   const { gallery, eventLog, bus, snapshots } = storage;
 
   // Shared model sessions (src/app/models.ts): one per detector tier x size, one embedder, mask and liveness.
-  const models = await loadServiceModels(config.models, metrics, log);
+  const models = await loadServiceModels(initial.models, metrics, log);
   lifetime.add('models', () => models.close());
   started();
   const { embedderRaw, embedder, mask, liveness } = models;
@@ -103,22 +116,30 @@ async function startParts(initial: Config, opts: ServiceOptions, lifetime: Lifet
   // the stored enrollment crops (once; later starts find nothing missing). It warns, by name,
   // about identities enrolled before crops were kept: they must be enrolled again.
   await ensureTemplatesFor(gallery, embedderRaw, log);
-  const recognition = recognitionSettings(config.recognition, embedder.modelId);
+  const recognition = recognitionSettings(initial.recognition, embedder.modelId);
   log.info({ embedder: embedder.modelId, thresholds: recognition.thresholds, source: recognition.source }, 'recognition thresholds');
-  for (const c of config.cameras) await models.ensureDetector(c);
+  for (const c of initial.cameras) await models.ensureDetector(c);
   started();
 
   const manual$ = new Subject<ManualRequest>();
   lifetime.add('manual requests', () => manual$.complete());
   // Fleet mode: the passage follower (started below with the fleet edge) feeds the gates' areas.
   const areaInputs$ = new Subject<AreaInput>();
-  let gates: readonly GatePolicy[] = parseGates(config.gates);
-  const cameraEntries = new Map(config.cameras.map((c) => [c.id, c]));
+  // The gate set follows its slice of the config (a new set takes over the gates' state).
+  const gates$ = new BehaviorSubject<readonly GatePolicy[]>(parseGates(initial.gates));
+  const gatesFollow = config$.pipe(map((c) => c.gates), distinctUntilChanged(sameData), skip(1)).subscribe((g) => {
+    gates$.next(parseGates(g));
+    log.info({ gates: gates$.value.map((x) => x.id) }, 'gates replaced (state carried over)');
+  });
+  lifetime.add('gates', () => gatesFollow.unsubscribe());
+  const gates = (): readonly GatePolicy[] => gates$.value;
+  const cameraEntry = (id: string): CameraEntry | undefined => config().cameras.find((c) => c.id === id);
   // The dashboard's live tiles: the newest frame per camera, encoded only when someone watches.
   const liveFrames = new LiveFrames();
   const access = startAccessControl({
     onFrame: liveFrames.onFrame,
-    cameras: config.cameras.map((c) => ingestCameraConfig(c, models.detectorFor(c.id)?.size)),
+    // Every camera follows its own entry; update() loads a new camera's detector before the config changes.
+    cameras$: config$.pipe(map((c) => c.cameras.map((e) => ingestCameraConfig(e, models.detectorFor(e.id)?.size)))),
     models: {
       detectorFor: (camera: CameraConfig) => {
         const det = models.detectorFor(camera.id);
@@ -130,16 +151,16 @@ async function startParts(initial: Config, opts: ServiceOptions, lifetime: Lifet
       liveness,
     },
     gallery,
-    gates,
+    gates$,
     bus,
     snapshots,
     settings: recognition,
-    startStaggerMs: config.limits.cameraStartStaggerMs,
+    startStaggerMs: initial.limits.cameraStartStaggerMs,
     manual: manual$,
     areaInputs: areaInputs$,
     logger: log,
     // Read per recognition: a hot-reloaded camera's new zones apply at once.
-    zonesFor: (id) => cameraEntries.get(id)?.zones ?? [],
+    zonesFor: (id) => cameraEntry(id)?.zones ?? [],
   });
   lifetime.add('cameras', async () => {
     access.stop();
@@ -148,7 +169,7 @@ async function startParts(initial: Config, opts: ServiceOptions, lifetime: Lifet
 
   const enrollment = createUploadEnrollment({ detectorOptions: models.detectorOptions, embedder: embedderRaw });
   lifetime.add('enrollment', () => enrollment.close());
-  const gateApi = createGateApi(() => gates, () => access.gateState$.value, manual$);
+  const gateApi = createGateApi(gates, () => access.gateState$.value, manual$);
 
   // Output sinks (src/app/outputs.ts): each fed from the log after its own cursor, so a broker
   // that is down or slow never reaches the pipeline; a changed events.outputs applies on reload.
@@ -156,13 +177,13 @@ async function startParts(initial: Config, opts: ServiceOptions, lifetime: Lifet
     const h = access.counters.get(id)?.health?.type;
     return h === undefined || h === 'camera.starting' ? undefined : h === 'camera.up' ? 'up' : 'down';
   };
-  const outputs = startServiceOutputs(config.events.outputs, {
+  const outputs = startServiceOutputs(initial.events.outputs, {
     bus,
-    eventsDb: config.events.db,
+    eventsDb: initial.events.db,
     logger: log,
     metrics,
-    cameras: () => [...cameraEntries.values()].map((c) => ({ id: c.id, name: c.name ?? c.id, status: cameraStatus(c.id) })),
-    gates: () => gates.map((g) => ({ id: g.id, name: g.name ?? g.id, heldOpen: gateView(g, access.gateState$.value).manual !== null })),
+    cameras: () => config().cameras.map((c) => ({ id: c.id, name: c.name ?? c.id, status: cameraStatus(c.id) })),
+    gates: () => gates().map((g) => ({ id: g.id, name: g.name ?? g.id, heldOpen: gateView(g, access.gateState$.value).manual !== null })),
     snapshot: async (id) => readFile(snapshots.path(id, 'face')).catch(() => undefined),
     manual: (gateId, action, by, reason) => gateApi.manual(gateId, action, by, reason),
   });
@@ -170,10 +191,10 @@ async function startParts(initial: Config, opts: ServiceOptions, lifetime: Lifet
 
   // Fleet mode (src/fleet): the log forwarded to the hub after its own cursor, the gallery
   // following the hub's; gates keep deciding here whatever the network does.
-  const hasAreaGates = (): boolean => gates.some((g) => g.antiPassback?.area !== undefined);
+  const hasAreaGates = (): boolean => gates().some((g) => g.antiPassback?.area !== undefined);
   const fleet: FleetEdge | undefined =
-    config.fleet?.role === 'edge'
-      ? startFleetEdge({ fleet: config.fleet, gallery, bus, eventsDb: config.events.db, logger: log, metrics, snapshotPath: (id, kind) => snapshotFile(snapshots, id, kind), hasAreaGates })
+    initial.fleet?.role === 'edge'
+      ? startFleetEdge({ fleet: initial.fleet, gallery, bus, eventsDb: initial.events.db, logger: log, metrics, snapshotPath: (id, kind) => snapshotFile(snapshots, id, kind), hasAreaGates })
       : undefined;
   if (fleet) lifetime.add('fleet', () => fleet.close());
   const areaFeed = fleet?.passages.inputs$.subscribe(areaInputs$);
@@ -186,7 +207,7 @@ async function startParts(initial: Config, opts: ServiceOptions, lifetime: Lifet
       eventLog,
       log,
       access,
-      cameraIds: () => [...cameraEntries.keys()],
+      cameraIds: () => config().cameras.map((c) => c.id),
       sinks: () => [
         ...(outputs.sinks?.health() ?? []),
         ...(fleet?.health() ?? []),
@@ -200,11 +221,11 @@ async function startParts(initial: Config, opts: ServiceOptions, lifetime: Lifet
   );
 
   started();
-  const apiOptions = apiServerOptions(config, opts.port);
+  const apiOptions = apiServerOptions(initial, opts.port);
   const deps = boxApiDeps({
     ...storage,
-    config: () => config,
-    cameraEntries: () => [...cameraEntries.values()],
+    config,
+    cameraEntries: () => config().cameras,
     metrics,
     log,
     access,
@@ -221,45 +242,43 @@ async function startParts(initial: Config, opts: ServiceOptions, lifetime: Lifet
   });
   lifetime.add('api', () => api.close());
   started();
-  log.info({ url: api.url, cameras: config.cameras.map((c) => c.id), gates: gates.map((g) => g.id), identities: gallery.stats().identities }, 'facegate running');
+  log.info({ url: api.url, cameras: initial.cameras.map((c) => c.id), gates: gates().map((g) => g.id), identities: gallery.stats().identities }, 'facegate running');
 
-  const reload = async (next: Config, diff: ConfigDiff): Promise<string[]> => {
-    const restart: string[] = [];
-    for (const s of ['server', 'models', 'recognition', 'events', 'gallery', 'fleet'] as const) if (diff[s]) restart.push(s);
-    if (diff.auth && next.auth.enabled !== config.auth.enabled) restart.push('auth.enabled');
-    config = next; // tokens are read per request: a new token list applies at once.
+  /**
+   * Apply a new valid config: the detectors new or changed cameras need are loaded first, then the
+   * config moves on and every camera, the gate set and the API follow their own slice of it (an
+   * unchanged camera is not touched). The diff only says what is logged and what needs a restart.
+   */
+  const apply = async (next: Config): Promise<string[]> => {
+    const previous = config();
+    const diff = diffConfig(previous, next);
+    const restart = restartNeeded(previous, next, diff);
     if (diff.logging) log.level = next.logging.level;
+    for (const c of next.cameras) await models.ensureDetector(c);
     const { added, removed, changed } = diff.cameras;
-    for (const id of [...removed, ...changed]) {
-      access.removeCamera(id);
-      cameraEntries.delete(id);
-      liveFrames.forget(id);
-      log.info({ camera: id }, changed.includes(id) ? 'camera changed: restarting it' : 'camera removed');
-    }
-    for (const [i, id] of [...changed, ...added].entries()) {
-      const entry = next.cameras.find((c) => c.id === id);
-      if (!entry) continue;
-      await models.ensureDetector(entry);
-      cameraEntries.set(id, entry);
-      access.addCamera(ingestCameraConfig(entry, models.detectorFor(id)?.size), cameraStartDelayMs(i, next.limits.cameraStartStaggerMs));
-      if (added.includes(id)) log.info({ camera: id }, 'camera added');
-    }
+    for (const id of removed) log.info({ camera: id }, 'camera removed');
+    for (const id of changed) log.info({ camera: id }, 'camera changed: restarting it');
+    for (const id of added) log.info({ camera: id }, 'camera added');
+    config$.next(next); // tokens are read per request: a new token list applies at once.
+    for (const id of [...removed, ...changed]) liveFrames.forget(id);
     // A detector session no camera uses any more (the last camera of its tier x size went) is released.
     if (removed.length || changed.length) await models.releaseUnused(access.cameraIds());
-    if (diff.gates) {
-      gates = parseGates(next.gates);
-      access.setGates(gates);
-      log.info({ gates: gates.map((g) => g.id) }, 'gates replaced (state carried over)');
-    }
     // New cameras or gates: Home Assistant learns of them (and of the removed ones) at once.
     if (diff.outputs) await outputs.apply(next.events.outputs);
     else if (diff.gates || added.length || removed.length || changed.length) outputs.refresh();
     if (restart.length) log.warn({ sections: restart }, 'these settings take effect after a restart of facegate');
     return restart;
   };
+  // One change at a time, in the order they came (a change waits for the detectors of the last).
+  let applying: Promise<unknown> = Promise.resolve();
+  const update = (next: Config): Promise<string[]> => {
+    const done = applying.then(() => apply(next));
+    applying = done.catch(() => undefined);
+    return done;
+  };
 
   return {
-    config: () => config,
+    config,
     api,
     access,
     gallery,
@@ -271,7 +290,7 @@ async function startParts(initial: Config, opts: ServiceOptions, lifetime: Lifet
     },
     fleet,
     recognition,
-    reload,
+    update,
     done: access.done,
     close: async () => {
       if (lifetime.closed) return;

@@ -67,7 +67,7 @@ export function registerRunCommands(program: Command): void {
             onChange: (next, diff, previous) => {
               log.info({ sections: diff.sections, cameras: diff.cameras }, 'config changed: applying');
               for (const w of newConfigWarnings(previous, next)) log.warn({ config: o.config }, w);
-              service.reload(next, diff).catch((e: unknown) => log.error({ err: e, detail: describeError(e) }, 'config reload failed'));
+              service.update(next).catch((e: unknown) => log.error({ err: e, detail: describeError(e) }, 'config reload failed'));
             },
             onError: (e) => log.error({ detail: e.describe() }, 'config file rejected; the running config stays'),
           })

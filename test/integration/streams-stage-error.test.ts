@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { of } from 'rxjs';
 import { EventBus, EventLog, EventThrottle, type Event } from '../../src/events/index.ts';
 import { createDetector } from '../../src/detect/index.ts';
 import { openGallery } from '../../src/gallery/index.ts';
@@ -35,10 +36,10 @@ t.test('a detector failing on every frame: one stage.error per window, the camer
   await detector.close(); // every run now throws inside ONNX Runtime
   const published: Event[] = [];
   const access = startAccessControl({
-    cameras: [{ id: 'bars', source: { kind: 'test', pattern: 'ball', width: 320, height: 240, fps: 15 }, output: { fps: 10 } }],
+    cameras$: of([{ id: 'bars', source: { kind: 'test', pattern: 'ball', width: 320, height: 240, fps: 15 }, output: { fps: 10 } }]),
     models: { detectorFor: () => detector, embedder },
     gallery,
-    gates: [],
+    gates$: of([]),
     bus,
     settings: { thresholds: { unmasked: 0.4, masked: 0.6 }, maskThreshold: 0.5, bestShot: {}, unknownThreshold: 0.4 },
     onPublished: (e) => published.push(e),

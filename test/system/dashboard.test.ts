@@ -20,7 +20,7 @@ import type { Browser, Page } from 'playwright-core';
 import { buildWeb } from '../../scripts/build-web.ts';
 import { sha256Hex } from '../../src/api/auth.ts';
 import { startService, type Service } from '../../src/app/service.ts';
-import { diffConfig, parseConfig, type Config } from '../../src/config/index.ts';
+import { parseConfig, type Config } from '../../src/config/index.ts';
 import { doorClipKey, renderDoorClip } from '../../src/demo/door-clip.ts';
 import { enrollDemoGallery } from '../../src/demo/demo.ts';
 import { createLogger } from '../../src/log.ts';
@@ -284,7 +284,7 @@ t.test('operator dashboard in a browser against a real facegate', { skip: chromi
     const current = service?.config();
     if (!current) throw new Error('service not running');
     const next: Config = { ...current, auth: { ...current.auth, tokens: current.auth.tokens.filter((x) => x.id !== 'dash-viewer') } };
-    await service?.reload(next, diffConfig(current, next));
+    await service?.update(next);
     await page.getByRole('alert').filter({ hasText: 'no longer accepted' }).waitFor({ timeout: 10_000 });
     await page.getByLabel('Token').waitFor();
     t.pass('a revoked token signs the page out with a message');

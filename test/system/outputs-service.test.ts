@@ -12,7 +12,7 @@ import mqtt from 'mqtt';
 import t from 'tap';
 import { sha256Hex } from '../../src/api/auth.ts';
 import { startService, type Service } from '../../src/app/service.ts';
-import { diffConfig, parseConfig } from '../../src/config/index.ts';
+import { parseConfig } from '../../src/config/index.ts';
 import type { Event } from '../../src/events/index.ts';
 import { createLogger } from '../../src/log.ts';
 import { Mosquitto } from '../helpers/mosquitto.ts';
@@ -107,7 +107,7 @@ t.test('events.outputs changed on hot reload: the sink restarts from its cursor,
     rmSync(dir, { recursive: true, force: true });
   });
   const reload = async (next: ReturnType<typeof parseConfig>) => {
-    const restart = await service.reload(next, diffConfig(config, next));
+    const restart = await service.update(next);
     config = next;
     return restart;
   };

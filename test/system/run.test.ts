@@ -108,6 +108,12 @@ t.test('hot reload: add c, remove a, b keeps running untouched; an invalid edit 
   t.match(String(rejected?.detail), /cameras\[0\]\.fps/, 'the error names the path');
   await new Promise((r) => setTimeout(r, 500));
   t.same((await cameras()).map((c) => c.id).sort(), ['b', 'c'], 'still running b and c');
+
+  // A changed camera restarts alone: c at another fps comes up a second time, b stays untouched.
+  type Ups = { events: { cameraId: string }[] };
+  writeConfig({ ...config(['b', 'c']), cameras: [camera('b'), { ...camera('c'), fps: 4 }] });
+  await until('c restarted with its new settings', async () => (await api<Ups>('/v1/events?type=camera.up&limit=100')).events.filter((e) => e.cameraId === 'c').length === 2, 30_000);
+  t.same((await api<Ups>('/v1/events?type=camera.up&limit=100')).events.filter((e) => e.cameraId === 'b').length, 1, "b is untouched by c's change");
   t.notOk(logLines.some((l) => JSON.stringify(l).includes(OPERATOR) || JSON.stringify(l).includes(VIEWER)), 'no token in the logs');
 });
 
