@@ -257,7 +257,7 @@ async function startParts(initial: Config, opts: ServiceOptions, lifetime: Lifet
     for (const c of next.cameras) await models.ensureDetector(c);
     const { added, removed, changed } = diff.cameras;
     for (const id of removed) log.info({ camera: id }, 'camera removed');
-    for (const id of changed) log.info({ camera: id }, 'camera changed: restarting it');
+    for (const id of changed) log.info({ camera: id }, 'camera changed (its pipeline restarts when its stream settings changed; zones and name apply at once)');
     for (const id of added) log.info({ camera: id }, 'camera added');
     config$.next(next); // tokens are read per request: a new token list applies at once.
     for (const id of [...removed, ...changed]) liveFrames.forget(id);
