@@ -21,9 +21,14 @@ import { recognizeTracks, type Embedder, type LivenessModel, type MaskClassifier
 import { trackFaces, type TrackFacesOptions, type TrackOutput } from '../src/track/index.ts';
 import type { Frame } from '../src/types.ts';
 
+/** A camera as the stream runs it: its ingest settings and the detector session it uses. */
+export interface CameraSlot {
+  readonly camera: CameraConfig;
+  /** The camera's detector (callers share one session per tier x size). */
+  readonly detector: Detector;
+}
+
 export interface SharedModels {
-  /** The detector of a camera (callers share one session per tier x size). */
-  readonly detectorFor: (camera: CameraConfig) => Detector;
   readonly embedder: Embedder;
   readonly mask?: MaskClassifier | undefined;
   readonly liveness?: LivenessModel | undefined;
@@ -36,8 +41,8 @@ export interface RecognitionSettings {
   readonly unknownThreshold: number;
 }
 
-/** Two versions of a camera's settings that would run the same pipeline (plain config data). */
-const sameCamera = (a: CameraConfig, b: CameraConfig): boolean => JSON.stringify(a) === JSON.stringify(b);
+/** Two versions of a camera that would run the same pipeline: the same settings and detector session. */
+const sameCamera = (a: CameraSlot, b: CameraSlot): boolean => a.detector === b.detector && JSON.stringify(a.camera) === JSON.stringify(b.camera);
 
 export interface CameraCounters {
   readonly detect: DetectStats;
@@ -67,6 +72,7 @@ export function withTrackEvents(recognize: OperatorFunction<TrackOutput<Frame>, 
  */
 export function cameraChain(
   camera: CameraConfig,
+  detector: Detector,
   models: SharedModels,
   gallery: Gallery,
   settings: RecognitionSettings,
@@ -85,7 +91,6 @@ export function cameraChain(
     const fail = (stage: PipelineStage, model: string) => (error: unknown) => {
       if (!opts.stopping?.()) stageErrors.next(stageErrorItem({ cameraId: camera.id, stage, model, error, timeMs: Date.now() }));
     };
-    const detector = models.detectorFor(camera);
     const health = (output: Observable<CameraOutput>): Observable<PipelineItem> =>
       output.pipe(
         filter(isHealthOutput),
@@ -132,7 +137,7 @@ export interface AccessControlOptions {
    * The cameras, as the config says now and after every change: each camera follows its own entry
    * (started when it appears, restarted alone when its entry changes, stopped when it goes).
    */
-  readonly cameras$: Observable<readonly CameraConfig[]>;
+  readonly cameras$: Observable<readonly CameraSlot[]>;
   readonly models: SharedModels;
   readonly gallery: Gallery;
   /** The gate set, now and after every change (its state carries over). */
@@ -195,12 +200,12 @@ export function startAccessControl(o: AccessControlOptions): AccessControl {
     if (running.size === 0) resolveDone();
   };
 
-  const cameraStream = (camera: CameraConfig, delayMs: number): Observable<PipelineItem> => {
+  const cameraStream = ({ camera, detector }: CameraSlot, delayMs: number): Observable<PipelineItem> => {
     const token = {};
     running.set(camera.id, token);
     const c: CameraCounters = { detect: { processed: 0, dropped: 0, errors: 0 }, recognize: { frames: 0, dropped: 0, embedderRuns: 0, facesSeen: 0, errors: 0 }, health: undefined, ingest: undefined };
     counters.set(camera.id, c);
-    const chain = cameraChain(camera, o.models, o.gallery, o.settings, {
+    const chain = cameraChain(camera, detector, o.models, o.gallery, o.settings, {
       tracker: o.tracker,
       counters: c,
       logger: log,
@@ -229,7 +234,7 @@ export function startAccessControl(o: AccessControlOptions): AccessControl {
   };
 
   const stagger = o.startStaggerMs ?? 0;
-  const pipeline = keyedSlices(o.cameras$, (c) => c.id, sameCamera)
+  const pipeline = keyedSlices(o.cameras$, (c) => c.camera.id, sameCamera)
     .pipe(
       mergeMap(({ key, changes$ }) =>
         changes$.pipe(

@@ -15,7 +15,7 @@ import type { Event, EventBus, EventLog } from '../events/index.ts';
 import { snapshotFile, startFleetEdge, type FleetEdge } from '../fleet/edge.ts';
 import type { Gallery } from '../gallery/index.ts';
 import { parseGates, type AreaInput, type GatePolicy, type ManualRequest } from '../gates/index.ts';
-import type { CameraConfig } from '../ingest/index.ts';
+import type { Detector } from '../detect/index.ts';
 import { Lifetime } from '../lib/lifetime.ts';
 import type { Logger } from '../log.ts';
 import type { SinkRunner } from '../outputs/index.ts';
@@ -134,18 +134,18 @@ async function startParts(initial: Config, opts: ServiceOptions, lifetime: Lifet
   lifetime.add('gates', () => gatesFollow.unsubscribe());
   const gates = (): readonly GatePolicy[] => gates$.value;
   const cameraEntry = (id: string): CameraEntry | undefined => config().cameras.find((c) => c.id === id);
+  const detectorOf = (id: string): Detector => {
+    const det = models.detectorFor(id);
+    if (!det) throw new Error(`no detector prepared for camera ${id}`);
+    return det;
+  };
   // The dashboard's live tiles: the newest frame per camera, encoded only when someone watches.
   const liveFrames = new LiveFrames();
   const access = startAccessControl({
     onFrame: liveFrames.onFrame,
     // Every camera follows its own entry; update() loads a new camera's detector before the config changes.
-    cameras$: config$.pipe(map((c) => c.cameras.map((e) => ingestCameraConfig(e, models.detectorFor(e.id)?.size)))),
+    cameras$: config$.pipe(map((c) => c.cameras.map((e) => ({ camera: ingestCameraConfig(e, models.detectorFor(e.id)?.size), detector: detectorOf(e.id) })))),
     models: {
-      detectorFor: (camera: CameraConfig) => {
-        const det = models.detectorFor(camera.id);
-        if (!det) throw new Error(`no detector prepared for camera ${camera.id}`);
-        return det;
-      },
       embedder,
       mask,
       liveness,

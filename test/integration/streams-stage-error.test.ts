@@ -36,8 +36,8 @@ t.test('a detector failing on every frame: one stage.error per window, the camer
   await detector.close(); // every run now throws inside ONNX Runtime
   const published: Event[] = [];
   const access = startAccessControl({
-    cameras$: of([{ id: 'bars', source: { kind: 'test', pattern: 'ball', width: 320, height: 240, fps: 15 }, output: { fps: 10 } }]),
-    models: { detectorFor: () => detector, embedder },
+    cameras$: of([{ camera: { id: 'bars', source: { kind: 'test', pattern: 'ball', width: 320, height: 240, fps: 15 }, output: { fps: 10 } }, detector }]),
+    models: { embedder },
     gallery,
     gates$: of([]),
     bus,

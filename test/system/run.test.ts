@@ -114,6 +114,13 @@ t.test('hot reload: add c, remove a, b keeps running untouched; an invalid edit 
   writeConfig({ ...config(['b', 'c']), cameras: [camera('b'), { ...camera('c'), fps: 4 }] });
   await until('c restarted with its new settings', async () => (await api<Ups>('/v1/events?type=camera.up&limit=100')).events.filter((e) => e.cameraId === 'c').length === 2, 30_000);
   t.same((await api<Ups>('/v1/events?type=camera.up&limit=100')).events.filter((e) => e.cameraId === 'b').length, 1, "b is untouched by c's change");
+  // Another detector tier for c: c restarts on the new session (the old one is released) and keeps detecting.
+  writeConfig({ ...config(['b', 'c']), cameras: [camera('b'), { ...camera('c'), fps: 4, detector: { size: 320, tier: '2.5g' } }] });
+  await until('c restarted on the 2.5g detector', async () => (await api<Ups>('/v1/events?type=camera.up&limit=100')).events.filter((e) => e.cameraId === 'c').length === 3, 30_000);
+  const cBefore = await processed('c');
+  await until('c detecting after the switch', async () => (await processed('c')) > cBefore + 3, 30_000);
+  const errors = await api<Ups>('/v1/events?type=stage.error&limit=100');
+  t.same(errors.events.filter((e) => e.cameraId === 'c'), [], 'no stage error: c never ran on the released session');
   t.notOk(logLines.some((l) => JSON.stringify(l).includes(OPERATOR) || JSON.stringify(l).includes(VIEWER)), 'no token in the logs');
 });
 
