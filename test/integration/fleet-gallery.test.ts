@@ -160,7 +160,8 @@ t.test('hub -> edges: put, update, remove, offline catch-up, bootstrap, bad reco
   const hub2 = await startHub(hubConfig(s, p), { logger: createLogger({ level: 'warn', destination: { write: (l: string) => void hubLines.push(l) } }), port: 0 });
   t.teardown(() => hub2.close());
   const want = (await hub2.store.identityIds()).length;
-  await until('the hub republished the gallery', () => galC.identityIds().length === want, 15_000);
+  // The identities, the manifest and the edge's re-check arrive in their own time: wait for all three.
+  await until('the hub republished the gallery and its manifest', () => galC.identityIds().length === want && c.status().hubIdentities === want && c.status().warning === undefined, 15_000);
   t.equal(want, 42, 'all 42 of PostgreSQL back on the new edge');
   t.equal(c.status().warning, undefined, 'the warning is gone');
   t.equal(c.status().hubIdentities, 42, "the hub's manifest");
