@@ -1,5 +1,5 @@
-// The import graph of src/ and streams/: no cycles between stage folders, and layers that only
-// import downward (stages <- src/pipeline <- streams/ <- the composition root). Run by .ci/run
+// The import graph of src/ and streams/: no cycles between folders or files, and layers that only
+// import downward (src/lib <- stages <- src/pipeline <- streams/ <- the composition roots). Run by .ci/run
 // (`node scripts/check-imports.js`); prints each cycle or upward import with the files that make
 // it and exits 1. Plain JavaScript: it reads the sources as text (relative imports only; packages
 // are outside the graph).
@@ -24,6 +24,16 @@ export function unitOf(file) {
   const rel = relative(root, file).split('/');
   if (rel[0] === 'streams') return 'streams';
   return rel.length > 2 ? `src/${rel[1]}` : 'src';
+}
+
+/**
+ * The layer of a unit: the shared plumbing and root files at the bottom, then the stages, then the
+ * pipeline's vocabulary, then the composed streams, then the composition roots (the box, the hub,
+ * the CLI, the demos). A unit imports only its own layer or lower ones.
+ */
+const LAYERS = { src: 0, 'src/lib': 0, 'src/pipeline': 2, streams: 3, 'src/app': 4, 'src/hub': 4, 'src/cli': 4, 'src/demo': 4 };
+export function layerOf(unit) {
+  return LAYERS[unit] ?? 1;
 }
 
 export function importGraph(files) {
@@ -100,8 +110,16 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     console.error(`import cycle between ${scc.join(', ')}:`);
     for (const u of scc) for (const v of unitGraph.get(u)) if (members.has(v)) console.error(`  ${why.get(`${u} -> ${v}`)}`);
   }
+  let upward = 0;
+  for (const [f, tos] of fileGraph) {
+    for (const t of tos) {
+      if (layerOf(unitOf(t)) <= layerOf(unitOf(f))) continue;
+      upward++;
+      console.error(`upward import: ${relative(root, f)} (${unitOf(f)}) -> ${relative(root, t)} (${unitOf(t)}): a lower layer must not depend on a higher one`);
+    }
+  }
   const fileCycles = cycles(fileGraph);
   for (const scc of fileCycles) console.error(`file cycle: ${scc.map((f) => relative(root, f)).join(', ')}`);
-  console.log(`imports: ${fileGraph.size} files, ${unitGraph.size} folders, ${found.length} folder cycles, ${fileCycles.length} file cycles`);
-  process.exit(found.length || fileCycles.length ? 1 : 0);
+  console.log(`imports: ${fileGraph.size} files, ${unitGraph.size} folders, ${found.length} folder cycles, ${fileCycles.length} file cycles, ${upward} upward imports`);
+  process.exit(found.length || fileCycles.length || upward ? 1 : 0);
 }
