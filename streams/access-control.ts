@@ -8,7 +8,7 @@
  */
 import { BehaviorSubject, EMPTY, Subject, defer, merge, timer, type Observable, type OperatorFunction } from 'rxjs';
 import { catchError, connect, filter, finalize, map, mergeMap, switchMap, tap } from 'rxjs/operators';
-import { cameraStartDelayMs } from '../src/config/index.ts';
+import { cameraStartDelayMs, deepEqual } from '../src/config/index.ts';
 import { keyedSlices } from '../src/lib/keyed.ts';
 import { detectFaces, type Detector, type DetectStats } from '../src/detect/index.ts';
 import type { Event, EventBus, SnapshotStore } from '../src/events/index.ts';
@@ -42,7 +42,7 @@ export interface RecognitionSettings {
 }
 
 /** Two versions of a camera that would run the same pipeline: the same settings and detector session. */
-const sameCamera = (a: CameraSlot, b: CameraSlot): boolean => a.detector === b.detector && JSON.stringify(a.camera) === JSON.stringify(b.camera);
+const sameCamera = (a: CameraSlot, b: CameraSlot): boolean => a.detector === b.detector && deepEqual(a.camera, b.camera);
 
 export interface CameraCounters {
   readonly detect: DetectStats;

@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { BehaviorSubject, distinctUntilChanged, map, skip, Subject } from 'rxjs';
 import { startApiServer, type ApiServer } from '../api/server.ts';
 import { createMetrics, type Metrics } from '../api/metrics.ts';
-import { diffConfig, ingestCameraConfig, type CameraEntry, type Config, type ConfigDiff } from '../config/index.ts';
+import { deepEqual, diffConfig, ingestCameraConfig, type CameraEntry, type Config, type ConfigDiff } from '../config/index.ts';
 import type { Event, EventBus, EventLog } from '../events/index.ts';
 import { snapshotFile, startFleetEdge, type FleetEdge } from '../fleet/edge.ts';
 import type { Gallery } from '../gallery/index.ts';
@@ -76,9 +76,6 @@ function restartNeeded(previous: Config, next: Config, diff: ConfigDiff): string
   return restart;
 }
 
-/** Two slices of plain config data with the same content. */
-const sameData = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
-
 /**
  * Start everything, or nothing: a part that fails to start (a busy port, a broken model, an
  * unreadable store) stops every part started before it, and the error is rethrown for the caller
@@ -127,7 +124,7 @@ async function startParts(initial: Config, opts: ServiceOptions, lifetime: Lifet
   const areaInputs$ = new Subject<AreaInput>();
   // The gate set follows its slice of the config (a new set takes over the gates' state).
   const gates$ = new BehaviorSubject<readonly GatePolicy[]>(parseGates(initial.gates));
-  const gatesFollow = config$.pipe(map((c) => c.gates), distinctUntilChanged(sameData), skip(1)).subscribe((g) => {
+  const gatesFollow = config$.pipe(map((c) => c.gates), distinctUntilChanged(deepEqual), skip(1)).subscribe((g) => {
     gates$.next(parseGates(g));
     log.info({ gates: gates$.value.map((x) => x.id) }, 'gates replaced (state carried over)');
   });

@@ -11,15 +11,7 @@ import type { Lifetime } from '../lib/lifetime.ts';
 import type { Logger } from '../log.ts';
 import type { AccessControl } from '../../streams/access-control.ts';
 import { cameraCounts, CountDeltas, ZERO_COUNTS, type CameraCounts } from './camera-counts.ts';
-import { systemHealthEvent } from './health.ts';
-
-export interface SinkHealthLike {
-  readonly name: string;
-  readonly connected: boolean;
-  readonly lag: number;
-  readonly lastError?: string | undefined;
-  readonly warning?: string | undefined;
-}
+import { systemHealthEvent, type SinkHealthSample } from './health.ts';
 
 export interface TelemetryOptions {
   readonly metrics: Metrics;
@@ -30,7 +22,7 @@ export interface TelemetryOptions {
   /** The configured cameras, read at each sample (hot reload adds and removes them). */
   readonly cameraIds: () => readonly string[];
   /** Every sink's health (MQTT, the fleet forwarder, the area link), read at each system.health. */
-  readonly sinks: () => readonly SinkHealthLike[];
+  readonly sinks: () => readonly SinkHealthSample[];
   readonly healthIntervalMs?: number | undefined;
   /** Called for every event after it is logged and published. */
   readonly onPublished?: ((event: Event) => void) | undefined;

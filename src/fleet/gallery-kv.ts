@@ -8,7 +8,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { FleetError, messageOf } from './errors.ts';
 
-/** One identity as the hub stores it and the gallery bucket carries it (the replication format). */
+/** One template of a stored identity. */
 export interface StoredTemplate {
   readonly id: string;
   readonly modelId: string;
@@ -18,6 +18,7 @@ export interface StoredTemplate {
   readonly sourcePhotoSha256: string | null;
 }
 
+/** One identity as the hub stores it and the gallery bucket carries it (the replication format). */
 export interface StoredIdentity {
   readonly id: string;
   readonly name: string;

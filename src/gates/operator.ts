@@ -88,16 +88,14 @@ export function gateDecisions(gates: readonly GatePolicy[] | Observable<readonly
       let abort = new AbortController();
       let inFlight = 0;
       let sourceDone = false;
-      const aborts = new Set<AbortController>();
 
       const maybeComplete = (): void => {
         if (sourceDone && inFlight === 0) subscriber.complete();
       };
       const useActuators = (set: GateSet): void => {
+        // Actuations in flight for the previous set are aborted, as a restart would.
         abort.abort();
-        aborts.delete(abort);
         abort = new AbortController();
-        aborts.add(abort);
         actuators = new Map(set.gates.map((g) => [g.id, opts.actuatorFor ? opts.actuatorFor(g) : g.actuation ? createActuator(g.actuation, { log }) : undefined]));
       };
       const actuate = (gate: GatePolicy, event: GateGranted | GateOpened): void => {
@@ -187,7 +185,7 @@ export function gateDecisions(gates: readonly GatePolicy[] | Observable<readonly
       );
       return () => {
         for (const s of subs) s.unsubscribe();
-        for (const a of aborts) a.abort();
+        abort.abort();
       };
     });
 }

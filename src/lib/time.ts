@@ -1,22 +1,10 @@
 /** Waiting, in one place: a plain delay and a condition poll (tests of real processes, demos, benches). */
 
-/**
- * Resolves after `ms`. `unref: true` lets the process exit while it waits (background retry
- * loops); `signal` rejects it early with the signal's reason.
- */
-export function sleep(ms: number, opts: { readonly unref?: boolean; readonly signal?: AbortSignal } = {}): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (opts.signal?.aborted) return reject(opts.signal.reason);
-    const timer = setTimeout(() => {
-      opts.signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
+/** Resolves after `ms`. `unref: true` lets the process exit while it waits (background retry loops). */
+export function sleep(ms: number, opts: { readonly unref?: boolean } = {}): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
     if (opts.unref) timer.unref();
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(opts.signal?.reason);
-    };
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 
