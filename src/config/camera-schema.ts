@@ -1,0 +1,132 @@
+/**
+ * The `cameras:` section: the source shapes are src/ingest's SourceConfig, with its defaults made
+ * explicit; `url` is the rtsp shorthand, turned into a full source by the schema itself.
+ */
+import { z } from 'zod';
+import { DEFAULT_BACKOFF } from '../lib/backoff.ts';
+import { MAX_ITEMS, MAX_LENGTH } from './limits.ts';
+import { filePath, positiveInt, slug, unit, type IssueParams } from './schema-common.ts';
+
+const rtspUrl = z.string().max(MAX_LENGTH.url).regex(/^rtsps?:\/\/\S+$/i, { error: 'expected an rtsp:// or rtsps:// URL' });
+const codec = z.enum(['auto', 'h264', 'h265']);
+
+export const rtspSourceSchema = z.strictObject({
+  kind: z.literal('rtsp'),
+  /** May carry credentials (`rtsp://user:pass@host/...`): never logged, never echoed in errors. */
+  url: rtspUrl,
+  transport: z.enum(['tcp', 'udp']).default('tcp').meta({ description: 'tcp works through NAT and loses no packets; udp for cameras that only do UDP' }),
+  latencyMs: z.number().int().min(0).default(0).meta({ description: 'rtspsrc jitter buffer; 0 = newest frame first' }),
+  codec: codec.default('h264').meta({ description: "'auto' (decodebin) needs the cpu decoder" }),
+});
+
+export const fileSourceSchema = z.strictObject({
+  kind: z.literal('file'),
+  path: filePath,
+  loop: z.boolean().default(false),
+  realtime: z.boolean().default(true).meta({ description: "play at the clip's own speed like a camera" }),
+  lossless: z.boolean().default(false).meta({ description: 'never drop a frame (offline processing)' }),
+  codec: codec.default('auto'),
+});
+
+export const testSourceSchema = z.strictObject({
+  kind: z.literal('test'),
+  pattern: z
+    .string()
+    .max(MAX_LENGTH.word)
+    .regex(/^[a-z0-9-]+$/i, { error: 'expected a videotestsrc pattern name such as smpte or ball' })
+    .default('smpte'),
+  width: positiveInt.default(640),
+  height: positiveInt.default(480),
+  fps: positiveInt.default(15),
+});
+
+export const pipelineSourceSchema = z.strictObject({
+  kind: z.literal('pipeline'),
+  pipeline: z.string().min(1).max(MAX_LENGTH.fragment).meta({ description: 'gst-launch fragment that outputs raw video, e.g. `v4l2src device=/dev/video0`' }),
+});
+
+export const sourceSchema = z.discriminatedUnion('kind', [rtspSourceSchema, fileSourceSchema, testSourceSchema, pipelineSourceSchema]);
+
+export const decoderSchema = z.union([z.enum(['cpu', 'jetson', 'nvdec']), z.strictObject({ custom: z.string().min(1).max(MAX_LENGTH.fragment) })], {
+  error: "expected 'cpu', 'jetson', 'nvdec' or { custom: '<gst-launch fragment that decodes the parsed stream>' }",
+});
+
+export const zoneSchema = z.strictObject({
+  id: slug,
+  /** Corners in normalised frame coordinates: [x, y] with 0..1 from the top-left. */
+  polygon: z.array(z.tuple([unit, unit])).min(3, { error: 'a zone polygon needs at least 3 corners' }).max(MAX_ITEMS.polygon),
+});
+
+export const detectorSettingsSchema = z.strictObject({
+  tier: z.string().min(1).max(MAX_LENGTH.word).default('500m').meta({ description: "'500m', '2.5g' or a tier from the model manifest; the fallback when budgetMs has no profile" }),
+  model: z.string().min(1).max(MAX_LENGTH.name).optional().meta({ description: 'a manifest model name; overrides tier' }),
+  budgetMs: z.number().positive().optional().meta({ description: 'pick the most accurate tier that fits this per-frame budget (needs a detect profile)' }),
+  size: z.number().int().min(32).multipleOf(32).default(640).meta({ description: 'long-side input size, a multiple of 32' }),
+});
+
+const cameraObjectSchema = z.strictObject({
+  id: slug,
+  name: z.string().min(1).max(MAX_LENGTH.name).optional(),
+  /** Shorthand for `source: { kind: rtsp, url }`. */
+  url: rtspUrl.optional().meta({ description: 'shorthand for source: { kind: rtsp, url }' }),
+  source: sourceSchema.optional(),
+  decoder: decoderSchema.default('cpu'),
+  fps: z.number().int().min(1).max(120).default(5).meta({ description: 'upper bound on frames per second processed (dropped in the pipeline)' }),
+  width: positiveInt.optional().meta({ description: "scale to this width in GStreamer; default the stream's own" }),
+  height: positiveInt.optional(),
+  detector: detectorSettingsSchema.prefault({}),
+  detectScale: z
+    .boolean()
+    .default(true)
+    .meta({ description: 'GStreamer also delivers a copy scaled to detector.size (long side, aspect kept) for the detector; frames stay full resolution for recognition' }),
+  zones: z.array(zoneSchema).max(MAX_ITEMS.zones).optional(),
+  watchdog: z
+    .strictObject({
+      stallMs: positiveInt.default(5000).meta({ description: 'no frame for this long: the pipeline is rebuilt' }),
+      startMs: positiveInt.default(15_000).meta({ description: 'a (re)start must deliver its first frame within this' }),
+    })
+    .prefault({}),
+  backoff: z
+    .strictObject({
+      baseMs: positiveInt.default(DEFAULT_BACKOFF.baseMs),
+      maxMs: positiveInt.default(DEFAULT_BACKOFF.maxMs),
+      factor: z.number().min(1).default(DEFAULT_BACKOFF.factor),
+      jitter: unit.default(DEFAULT_BACKOFF.jitter),
+    })
+    .prefault({}),
+  stableMs: positiveInt.default(10_000).meta({ description: 'a run that stayed up this long resets the backoff (it also resets as soon as frames flow again: camera.up)' }),
+});
+
+export const cameraSchema = cameraObjectSchema
+  .superRefine((c, ctx) => {
+    if (c.url !== undefined && c.source !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['url'], message: 'give either `url` or `source`, not both', params: { hint: 'remove `url`, or remove `source` and keep the rtsp shorthand' } satisfies IssueParams });
+    } else if (c.url === undefined && c.source === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [],
+        message: 'a camera needs a `url` or a `source`',
+        params: { hint: 'add `url: rtsp://host:554/stream` or `source: { kind: file, path: clip.mp4 }`' } satisfies IssueParams,
+      });
+    }
+    const src = c.source;
+    if (src && (src.kind === 'rtsp' || src.kind === 'file') && src.codec === 'auto' && c.decoder !== 'cpu') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['source', 'codec'],
+        message: "codec 'auto' needs the cpu decoder",
+        params: { hint: 'set `codec: h264` or `codec: h265` for this decoder' } satisfies IssueParams,
+      });
+    }
+    const zoneIds = new Map<string, number>();
+    c.zones?.forEach((z, i) => {
+      const first = zoneIds.get(z.id);
+      if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['zones', i, 'id'], message: `duplicate zone id '${z.id}' (also zones[${first}])`, params: { hint: 'give every zone of a camera its own id' } satisfies IssueParams });
+      else zoneIds.set(z.id, i);
+    });
+  })
+  .transform(({ url, source, ...rest }) => ({
+    ...rest,
+    // The shorthand goes through the rtsp schema, so its defaults stay in one place.
+    source: source ?? rtspSourceSchema.parse({ kind: 'rtsp', url }),
+  }));
