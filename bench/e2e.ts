@@ -197,7 +197,7 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
         }
       }
       await new Promise((r) => setTimeout(r, warmupS * 1000));
-      const sum = (f: (c: { detect: { processed: number; dropped: number }; recognize: { dropped: number } }) => number): number => [...service.access.counters.values()].reduce((a, c) => a + f(c), 0);
+      const sum = (f: (c: { detect: { processed: number; dropped: number }; recognize: { dropped: number } }) => number): number => service.access.counters.entries().map(([, c]) => c).reduce((a, c) => a + f(c), 0);
       // Runs of every model (wall ms and count), to tell what the other threads' CPU is made of.
       const modelRuns = async (): Promise<Map<string, { sum: number; count: number }>> => {
         const m = await service.metrics.modelRun.get();

@@ -151,7 +151,7 @@ export async function runSoakBench(argv: readonly string[]): Promise<void> {
       else if (e.type === 'camera.down') downs++;
     },
   });
-  const processed = (): number => [...service.access.counters.values()].reduce((a, c) => a + c.detect.processed, 0);
+  const processed = (): number => service.access.counters.entries().map(([, c]) => c).reduce((a, c) => a + c.detect.processed, 0);
   const samples: SoakSample[] = [];
   const t0 = performance.now();
   const sample = () => {

@@ -1,136 +1,23 @@
 /**
  * The access-control stream, as one sentence:
  *   camera frames -> faces -> tracks -> identities -> gate decisions -> events -> subscribers.
- * One chain per camera up to recognition (all cameras share the model sessions), merged into one
- * stream of PipelineItems, then the gate stage over every camera (anti-passback pairs span
- * cameras) and publishEvents, which writes every event to the durable log before publishing it.
- * Camera health and stage failures ride the same stream as items, never as exceptions.
+ * One chain per camera up to recognition (src/pipeline/camera-chain.ts; all cameras share the
+ * model sessions), merged into one stream of PipelineItems, then the gate stage over every camera
+ * (anti-passback pairs span cameras) and publishEvents, which writes every event to the durable
+ * log before publishing it. Camera health and stage failures ride the same stream as items.
  */
-import { BehaviorSubject, EMPTY, Subject, defer, merge, timer, type Observable, type OperatorFunction } from 'rxjs';
-import { catchError, connect, filter, finalize, map, mergeMap, switchMap, tap } from 'rxjs/operators';
-import { cameraStartDelayMs, deepEqual } from '../src/config/index.ts';
-import { keyedSlices } from '../src/lib/keyed.ts';
-import { detectFaces, type Detector, type DetectStats } from '../src/detect/index.ts';
+import { BehaviorSubject, EMPTY, timer, type Observable } from 'rxjs';
+import { catchError, finalize, mergeMap, switchMap } from 'rxjs/operators';
+import { cameraStartDelayMs } from '../src/config/index.ts';
 import type { Event, EventBus, SnapshotStore } from '../src/events/index.ts';
-import { cameraItem, decideGates, publishEvents, recognitionItem, stageErrorItem, trackItem, type PipelineItem, type PipelineStage } from '../src/pipeline/index.ts';
-import type { Gallery } from '../src/gallery/index.ts';
 import { EMPTY_GATE_STATE, emptyGateStats, zonesOfFace, type AreaInput, type GatePolicy, type GateState, type GateStats, type ManualRequest, type Zone } from '../src/gates/index.ts';
-import { cameraFrames, isFrameOutput, isHealthOutput, type CameraConfig, type CameraHealth, type CameraOutput, type CameraStats } from '../src/ingest/index.ts';
+import { keyedSlices, runLatest } from '../src/lib/keyed.ts';
 import type { Logger } from '../src/log.ts';
-import { recognizeTracks, type Embedder, type LivenessModel, type MaskClassifier, type Recognition, type RecognizeStats } from '../src/recognize/index.ts';
-import { trackFaces, type TrackFacesOptions, type TrackOutput } from '../src/track/index.ts';
+import { cameraChain, decideGates, newCameraCounters, publishEvents, sameCamera, type CameraCounters, type CameraSlot, type PipelineItem, type RecognitionSettings, type SharedModels } from '../src/pipeline/index.ts';
+import type { Gallery } from '../src/gallery/index.ts';
+import type { Recognition } from '../src/recognize/index.ts';
+import type { TrackFacesOptions } from '../src/track/index.ts';
 import type { Frame } from '../src/types.ts';
-
-/** A camera as the stream runs it: its ingest settings and the detector session it uses. */
-export interface CameraSlot {
-  readonly camera: CameraConfig;
-  /** The camera's detector (callers share one session per tier x size). */
-  readonly detector: Detector;
-}
-
-export interface SharedModels {
-  readonly embedder: Embedder;
-  readonly mask?: MaskClassifier | undefined;
-  readonly liveness?: LivenessModel | undefined;
-}
-
-export interface RecognitionSettings {
-  readonly thresholds: { readonly unmasked: number; readonly masked: number };
-  readonly maskThreshold: number;
-  readonly bestShot: { readonly minQuality?: number; readonly improvement?: number; readonly maxRuns?: number; readonly confirmRuns?: number; readonly minGapFrames?: number };
-  readonly unknownThreshold: number;
-}
-
-/** Two versions of a camera that would run the same pipeline: the same settings and detector session. */
-const sameCamera = (a: CameraSlot, b: CameraSlot): boolean => a.detector === b.detector && deepEqual(a.camera, b.camera);
-
-export interface CameraCounters {
-  readonly detect: DetectStats;
-  readonly recognize: RecognizeStats;
-  health: CameraHealth | undefined;
-  /** The ingest counters (frames GStreamer dropped or never delivered), once the camera opened. */
-  ingest: (() => CameraStats) | undefined;
-}
-
-/**
- * The tracker's events, passed on as they arrive, alongside what `recognize` makes of the same
- * tracked frames (recognition is latest-wins and slower: track events must never wait or drop).
- */
-export function withTrackEvents(recognize: OperatorFunction<TrackOutput<Frame>, Recognition>): OperatorFunction<TrackOutput<Frame>, PipelineItem> {
-  return connect((tracked) =>
-    merge(
-      tracked.pipe(mergeMap((out) => out.events.map(trackItem))),
-      tracked.pipe(recognize, map(recognitionItem)),
-    ),
-  );
-}
-
-/**
- * camera -> detect -> track -> recognize: one camera's chain. Its health (values on the camera's
- * own stream) and the failures of its stages (a model run that threw; the chain goes on) join
- * the output as items.
- */
-export function cameraChain(
-  camera: CameraConfig,
-  detector: Detector,
-  models: SharedModels,
-  gallery: Gallery,
-  settings: RecognitionSettings,
-  opts: {
-    tracker?: TrackFacesOptions | undefined;
-    counters: CameraCounters;
-    logger?: Logger | undefined;
-    /** True once the chain is being torn down: runs still in flight fail against closed sessions. */
-    stopping?: () => boolean;
-    /** Every decoded frame, before detection may drop it (the live view keeps the latest). */
-    onFrame?: ((frame: Frame) => void) | undefined;
-  },
-): Observable<PipelineItem> {
-  return defer(() => {
-    const stageErrors = new Subject<PipelineItem>();
-    const fail = (stage: PipelineStage, model: string) => (error: unknown) => {
-      if (!opts.stopping?.()) stageErrors.next(stageErrorItem({ cameraId: camera.id, stage, model, error, timeMs: Date.now() }));
-    };
-    const health = (output: Observable<CameraOutput>): Observable<PipelineItem> =>
-      output.pipe(
-        filter(isHealthOutput),
-        map(({ health: h }) => {
-          opts.counters.health = h;
-          return cameraItem(h);
-        }),
-      );
-    const faces = (output: Observable<CameraOutput>): Observable<PipelineItem> =>
-      output.pipe(
-        filter(isFrameOutput),
-        map(({ frame }) => frame),
-        tap((frame) => opts.onFrame?.(frame)),
-        detectFaces(detector, { stats: opts.counters.detect, onError: fail('detect', detector.model.name) }),
-        trackFaces(opts.tracker ?? {}),
-        withTrackEvents(
-          recognizeTracks(
-            {
-              embedder: models.embedder,
-              mask: models.mask,
-              liveness: models.liveness,
-              gallery,
-              thresholds: settings.thresholds,
-              maskThreshold: settings.maskThreshold,
-              bestShot: settings.bestShot,
-              unknownThreshold: settings.unknownThreshold,
-              onError: fail('recognize', models.embedder.modelId),
-            },
-            opts.counters.recognize,
-          ),
-        ),
-      );
-    const chain$ = cameraFrames(camera, { logger: opts.logger, stats: (read) => (opts.counters.ingest = read) }).pipe(
-      // Health first: ingest reports camera.starting while it is being subscribed.
-      connect((output) => merge(health(output), faces(output))),
-      finalize(() => stageErrors.complete()),
-    );
-    return merge(stageErrors, chain$);
-  });
-}
 
 export interface AccessControlOptions {
   /**
@@ -163,8 +50,14 @@ export interface AccessControlOptions {
   readonly onFrame?: (frame: Frame) => void;
 }
 
+/** Read-only view of the counters of every configured camera that has started. */
+export interface CameraCounterView {
+  get(id: string): CameraCounters | undefined;
+  entries(): ReadonlyArray<readonly [string, CameraCounters]>;
+}
+
 export interface AccessControl {
-  readonly counters: ReadonlyMap<string, CameraCounters>;
+  readonly counters: CameraCounterView;
   readonly gateStats: GateStats;
   /** The one state of every gate (cooldowns, anti-passback, manual holds), as it changes. */
   readonly gateState$: BehaviorSubject<GateState>;
@@ -186,32 +79,24 @@ export interface AccessControl {
  */
 export function startAccessControl(o: AccessControlOptions): AccessControl {
   const log = o.logger;
-  const counters = new Map<string, CameraCounters>();
+  // Every configured camera, once started: its counters, and a token while its source runs (a
+  // camera restarted under the same id must not be forgotten when its predecessor's teardown ends).
+  const cameras = new Map<string, { counters: CameraCounters; running: object | undefined }>();
+  const counters = { get: (id: string) => cameras.get(id)?.counters, entries: () => [...cameras].map(([id, c]) => [id, c.counters] as const) };
   const gateStats = emptyGateStats();
   const gateState$ = new BehaviorSubject<GateState>(EMPTY_GATE_STATE);
   const inFlight = new Set<Promise<void>>();
-  // The running cameras, each with a token: a camera restarted under the same id must not be
-  // forgotten when its predecessor's teardown completes.
-  const running = new Map<string, object>();
+  const cameraIds = (): string[] => [...cameras].filter(([, c]) => c.running).map(([id]) => id);
   let resolveDone: () => void = () => undefined;
   const done = new Promise<void>((r) => (resolveDone = r));
   let stopped = false;
-  const maybeDone = (): void => {
-    if (running.size === 0) resolveDone();
-  };
 
   const cameraStream = ({ camera, detector }: CameraSlot, delayMs: number): Observable<PipelineItem> => {
     const token = {};
-    running.set(camera.id, token);
-    const c: CameraCounters = { detect: { processed: 0, dropped: 0, errors: 0 }, recognize: { frames: 0, dropped: 0, embedderRuns: 0, facesSeen: 0, errors: 0 }, health: undefined, ingest: undefined };
-    counters.set(camera.id, c);
-    const chain = cameraChain(camera, detector, o.models, o.gallery, o.settings, {
-      tracker: o.tracker,
-      counters: c,
-      logger: log,
-      stopping: () => stopped || running.get(camera.id) !== token,
-      onFrame: o.onFrame,
-    });
+    const entry = { counters: newCameraCounters(), running: token as object | undefined };
+    cameras.set(camera.id, entry);
+    const current = (): boolean => cameras.get(camera.id)?.running === token;
+    const chain = cameraChain(camera, detector, o.models, o.gallery, o.settings, { tracker: o.tracker, counters: entry.counters, logger: log, stopping: () => stopped || !current(), onFrame: o.onFrame });
     // A camera waiting for its start slot is already "running": removing it cancels the timer.
     return (delayMs > 0 ? timer(delayMs).pipe(switchMap(() => chain)) : chain).pipe(
       catchError((err: unknown) => {
@@ -219,9 +104,9 @@ export function startAccessControl(o: AccessControlOptions): AccessControl {
         return EMPTY;
       }),
       finalize(() => {
-        if (running.get(camera.id) !== token) return;
-        running.delete(camera.id);
-        maybeDone();
+        if (!current()) return;
+        entry.running = undefined;
+        if (cameraIds().length === 0) resolveDone();
       }),
     );
   };
@@ -238,11 +123,11 @@ export function startAccessControl(o: AccessControlOptions): AccessControl {
     .pipe(
       mergeMap(({ key, changes$ }) =>
         changes$.pipe(
-          // A changed camera restarts alone; new and changed ones start `stagger` ms apart.
-          switchMap(({ value, order }) => cameraStream(value, cameraStartDelayMs(order, stagger))),
+          // A changed camera restarts alone (new and changed ones start `stagger` ms apart); a removed one stops.
+          runLatest(({ value, order }) => cameraStream(value, cameraStartDelayMs(order, stagger))),
           // Removed from the config: its counters go with it.
           finalize(() => {
-            if (!running.has(key)) counters.delete(key);
+            if (!cameras.get(key)?.running) cameras.delete(key);
           }),
         ),
       ),
@@ -253,15 +138,14 @@ export function startAccessControl(o: AccessControlOptions): AccessControl {
       next: (event) => o.onPublished?.(event),
       error: (err: unknown) => log?.error({ err }, 'access-control pipeline failed'),
     });
-
-  maybeDone();
+  if (cameras.size === 0) resolveDone();
 
   return {
     counters,
     gateStats,
     gateState$,
     done,
-    cameraIds: () => [...running.keys()],
+    cameraIds,
     drain: async () => {
       while (inFlight.size) await Promise.allSettled([...inFlight]);
     },

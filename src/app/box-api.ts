@@ -11,7 +11,7 @@ import { MAX_PAGE, type Event } from '../events/index.ts';
 import { refusingIdentityApi, refusingUnknownsApi } from '../fleet/edge.ts';
 import type { Logger } from '../log.ts';
 import type { AccessControl } from '../../streams/access-control.ts';
-import { ingestLost } from './camera-counts.ts';
+import { cameraViews, ingestLost } from './camera-counts.ts';
 import { createCheckedIdentityApi, createPhotoApi, createSystemInfo, webRoot } from './dashboard.ts';
 import type { UploadEnrollment } from './identities.ts';
 import type { LiveFrames } from './live-frames.ts';
@@ -68,12 +68,10 @@ export function boxApiDeps(p: BoxApiParts): ApiDeps {
     identities: p.fleetEdge ? refusingIdentityApi(identities) : identities,
     gates: p.gates,
     cameras: () =>
-      p.cameraEntries().map((c) => {
-        const k = access.counters.get(c.id);
-        const h = k?.health;
+      cameraViews(p.cameraEntries(), access).map(({ counters: k, ...view }) => {
         const s = k?.ingest?.();
         const ingest = s && k && { delivered: s.delivered, droppedInPipeline: s.droppedInPipeline, missedByPts: s.missedByPts, lost: ingestLost(k), starts: s.starts };
-        return { id: c.id, name: c.name ?? c.id, running: access.cameraIds().includes(c.id), status: h?.type ?? 'starting', ingest, detect: k?.detect, recognize: k?.recognize };
+        return { ...view, ingest, detect: k?.detect, recognize: k?.recognize };
       }),
     snapshotPath: snapshotOrUndefined,
     ready: () => access.cameraIds().length > 0 || p.config().cameras.length === 0,

@@ -3,7 +3,10 @@
  * one recipe for what "in", "processed" and "lost" mean, and one way to turn the stream's
  * cumulative counters into deltas. Pure apart from reading the counters.
  */
-import type { CameraCounters } from '../../streams/access-control.ts';
+import type { CameraEntry } from '../config/index.ts';
+import type { CameraHealth } from '../ingest/index.ts';
+import type { CameraCounters } from '../pipeline/index.ts';
+import type { AccessControl } from '../../streams/access-control.ts';
 
 export interface CameraCounts {
   /** Frames that reached the detect stage (processed + dropped there). */
@@ -48,4 +51,29 @@ export class CountDeltas {
     this.last = new Map(now);
     return out;
   }
+}
+
+/** A configured camera as every reader sees it: /v1/cameras, system.health and Home Assistant. */
+export interface CameraView {
+  readonly id: string;
+  readonly name: string;
+  /** Its source runs (false: not started yet, ended, or waiting for its start slot to pass). */
+  readonly running: boolean;
+  readonly status: CameraHealth['type'] | 'starting';
+  /** Undefined until the camera first started. */
+  readonly counters: CameraCounters | undefined;
+}
+
+/** One read of every configured camera, in config order. */
+export function cameraViews(entries: readonly CameraEntry[], access: Pick<AccessControl, 'counters' | 'cameraIds'>): CameraView[] {
+  const running = new Set(access.cameraIds());
+  return entries.map((c) => {
+    const counters = access.counters.get(c.id);
+    return { id: c.id, name: c.name ?? c.id, running: running.has(c.id), status: counters?.health?.type ?? 'starting', counters };
+  });
+}
+
+/** The counts of every camera that has counters now (keyed by id), for CountDeltas. */
+export function countsOf(access: Pick<AccessControl, 'counters'>): Map<string, CameraCounts> {
+  return new Map(access.counters.entries().map(([id, c]) => [id, cameraCounts(c)]));
 }

@@ -9,8 +9,10 @@ import { providerFor, type CameraEntry, type Config } from '../config/index.ts';
 import { chooseTier, createDetector, readProfile, type Detector, type DetectorConfig } from '../detect/index.ts';
 import type { Logger } from '../log.ts';
 import { calibratedThresholds, SERVICE_RESOLVE_OPTIONS } from '../models/index.ts';
-import { createEmbedder, createLiveness, createMaskClassifier, type Embedder, type LivenessModel, type MaskClassifier } from '../recognize/index.ts';
-import type { RecognitionSettings } from '../../streams/access-control.ts';
+import { createEmbedder, createLiveness, createMaskClassifier, ensureTemplatesFor, type Embedder, type LivenessModel, type MaskClassifier } from '../recognize/index.ts';
+import type { Gallery } from '../gallery/index.ts';
+import type { Lifetime } from '../lib/lifetime.ts';
+import type { RecognitionSettings } from '../pipeline/index.ts';
 
 /** The detector settings of a camera as one key: cameras with equal keys share a session. */
 export function detectorKey(camera: CameraEntry, log: Logger): { key: string; tier: string; model: string | undefined; size: number } {
@@ -139,4 +141,22 @@ export async function loadServiceModels(m: Config['models'], metrics: Metrics, l
       await liveness?.close();
     },
   };
+}
+
+/**
+ * The models part of the service: sessions loaded, templates for the configured embedder built
+ * from the stored enrollment crops (once; later starts find nothing missing; identities enrolled
+ * before crops were kept are named in a warning: they must be enrolled again), the thresholds
+ * resolved, and every configured camera's detector ready before the cameras start.
+ */
+export async function startServiceModels(initial: Config, p: { readonly metrics: Metrics; readonly log: Logger; readonly gallery: Gallery; readonly lifetime: Lifetime; readonly started: () => void }): Promise<{ readonly models: ServiceModels; readonly recognition: RecognitionSettings & { readonly source: string } }> {
+  const models = await loadServiceModels(initial.models, p.metrics, p.log);
+  p.lifetime.add('models', () => models.close());
+  p.started();
+  await ensureTemplatesFor(p.gallery, models.embedderRaw, p.log);
+  const recognition = recognitionSettings(initial.recognition, models.embedder.modelId);
+  p.log.info({ embedder: models.embedder.modelId, thresholds: recognition.thresholds, source: recognition.source }, 'recognition thresholds');
+  for (const c of initial.cameras) await models.ensureDetector(c);
+  p.started();
+  return { models, recognition };
 }

@@ -1,36 +1,38 @@
 /**
- * The running facegate service: one config in, everything started from it — gallery, event log +
- * bus, snapshots, shared model sessions, the access-control stream (streams/access-control.ts)
- * and the HTTP/WebSocket API — and a reload(next, diff) that applies a hot-reloaded config by
- * restarting only what changed (cameras one by one, the gate set with its state carried over,
- * tokens and log level in place). Sections that need new model sessions or another port are
- * reported as needing a restart rather than half-applied.
+ * The running facegate service: one config in, everything started from it as parts — storage,
+ * models, the access-control stream, sinks, fleet, telemetry, the API — each registered in one
+ * Lifetime and closed together. The config in force is `config$`: every part follows its own
+ * slice of it (cameras one by one, the gate set with its state carried over, the MQTT sink, Home
+ * Assistant entities, the log level), so update(next) only loads what new cameras need, moves the
+ * config on and waits for the parts to settle. Sections that need new model sessions or another
+ * port are reported as needing a restart rather than half-applied.
  */
 import { readFile } from 'node:fs/promises';
-import { BehaviorSubject, distinctUntilChanged, map, skip, Subject } from 'rxjs';
+import { BehaviorSubject } from 'rxjs';
 import { startApiServer, type ApiServer } from '../api/server.ts';
 import { createMetrics, type Metrics } from '../api/metrics.ts';
-import { deepEqual, diffConfig, ingestCameraConfig, type CameraEntry, type Config, type ConfigDiff } from '../config/index.ts';
+import type { Config } from '../config/index.ts';
 import type { Event, EventBus, EventLog } from '../events/index.ts';
 import { snapshotFile, startFleetEdge, type FleetEdge } from '../fleet/edge.ts';
 import type { Gallery } from '../gallery/index.ts';
-import { parseGates, type AreaInput, type GatePolicy, type ManualRequest } from '../gates/index.ts';
-import type { Detector } from '../detect/index.ts';
+import { Followers } from '../lib/follow.ts';
 import { Lifetime } from '../lib/lifetime.ts';
 import type { Logger } from '../log.ts';
 import type { SinkRunner } from '../outputs/index.ts';
-import { ensureTemplatesFor } from '../recognize/index.ts';
-import { startAccessControl, type AccessControl, type RecognitionSettings } from '../../streams/access-control.ts';
+import type { RecognitionSettings } from '../pipeline/index.ts';
+import type { AccessControl } from '../../streams/access-control.ts';
 import { apiServerOptions } from './api-options.ts';
 import { boxApiDeps } from './box-api.ts';
+import { cameraViews } from './camera-counts.ts';
 import { createGateApi, gateView } from './gate-api.ts';
 import { createUploadEnrollment } from './identities.ts';
-import { LiveFrames } from './live-frames.ts';
-import { loadServiceModels, recognitionSettings } from './models.ts';
-import { startServiceOutputs } from './outputs.ts';
+import { startServiceModels } from './models.ts';
+import { startServicePipeline } from './pipeline.ts';
 import { assertPortFree, portError } from './port.ts';
+import { startServiceSinks } from './sinks.ts';
 import { openStorage } from './storage.ts';
 import { startTelemetry } from './telemetry.ts';
+import { logCameraChanges, restartNeeded } from './update.ts';
 
 export interface ServiceOptions {
   readonly logger: Logger;
@@ -53,8 +55,8 @@ export interface Service {
   readonly log: EventLog;
   readonly bus: EventBus;
   readonly metrics: Metrics;
-  /** The event sinks (MQTT) and their health; undefined when none is enabled. */
-  readonly sinks: SinkRunner | undefined;
+  /** The event sinks (MQTT, the fleet forwarder and snapshot uploader) and their health. */
+  readonly sinks: SinkRunner;
   /** Fleet mode (edge): the forwarder and gallery follower; undefined without `fleet:`. */
   readonly fleet: FleetEdge | undefined;
   /** What recognition runs with: thresholds resolved from config or the embedder's calibration. */
@@ -67,14 +69,6 @@ export interface Service {
 }
 
 export { recognitionSettings } from './models.ts';
-
-/** Sections whose new values only a restart applies (new model sessions, another port, other stores). */
-function restartNeeded(previous: Config, next: Config, diff: ConfigDiff): string[] {
-  const restart: string[] = [];
-  for (const s of ['server', 'models', 'recognition', 'events', 'gallery', 'fleet'] as const) if (diff[s]) restart.push(s);
-  if (diff.auth && next.auth.enabled !== previous.auth.enabled) restart.push('auth.enabled');
-  return restart;
-}
 
 /**
  * Start everything, or nothing: a part that fails to start (a busy port, a broken model, an
@@ -97,177 +91,72 @@ async function startParts(initial: Config, opts: ServiceOptions, lifetime: Lifet
   const log = opts.logger;
   const metrics = opts.metrics ?? createMetrics();
   const started = (): void => opts.signal?.throwIfAborted();
-  // The config in force: every camera, the gate set and the API follow it (update() pushes a new one).
   const config$ = new BehaviorSubject<Config>(initial);
   const config = (): Config => config$.value;
+  const follow = new Followers(config$, (part, err) => log.error({ part, err }, 'a part failed to follow the config change'));
+  lifetime.add('config followers', () => follow.close());
+  follow.follow('log level', (c) => c.logging.level, (level) => void (log.level = level), { skipFirst: true });
   // Storage first: a bad path fails here, before any model is loaded.
   const storage = openStorage(initial, log, lifetime);
   const { gallery, eventLog, bus, snapshots } = storage;
-
-  // Shared model sessions (src/app/models.ts): one per detector tier x size, one embedder, mask and liveness.
-  const models = await loadServiceModels(initial.models, metrics, log);
-  lifetime.add('models', () => models.close());
-  started();
-  const { embedderRaw, embedder, mask, liveness } = models;
-  // A model change needs nobody re-enrolled: templates for the configured embedder are built from
-  // the stored enrollment crops (once; later starts find nothing missing). It warns, by name,
-  // about identities enrolled before crops were kept: they must be enrolled again.
-  await ensureTemplatesFor(gallery, embedderRaw, log);
-  const recognition = recognitionSettings(initial.recognition, embedder.modelId);
-  log.info({ embedder: embedder.modelId, thresholds: recognition.thresholds, source: recognition.source }, 'recognition thresholds');
-  for (const c of initial.cameras) await models.ensureDetector(c);
-  started();
-
-  const manual$ = new Subject<ManualRequest>();
-  lifetime.add('manual requests', () => manual$.complete());
-  // Fleet mode: the passage follower (started below with the fleet edge) feeds the gates' areas.
-  const areaInputs$ = new Subject<AreaInput>();
-  // The gate set follows its slice of the config (a new set takes over the gates' state).
-  const gates$ = new BehaviorSubject<readonly GatePolicy[]>(parseGates(initial.gates));
-  const gatesFollow = config$.pipe(map((c) => c.gates), distinctUntilChanged(deepEqual), skip(1)).subscribe((g) => {
-    gates$.next(parseGates(g));
-    log.info({ gates: gates$.value.map((x) => x.id) }, 'gates replaced (state carried over)');
-  });
-  lifetime.add('gates', () => gatesFollow.unsubscribe());
-  const gates = (): readonly GatePolicy[] => gates$.value;
-  const cameraEntry = (id: string): CameraEntry | undefined => config().cameras.find((c) => c.id === id);
-  const detectorOf = (id: string): Detector => {
-    const det = models.detectorFor(id);
-    if (!det) throw new Error(`no detector prepared for camera ${id}`);
-    return det;
-  };
-  // The dashboard's live tiles: the newest frame per camera, encoded only when someone watches.
-  const liveFrames = new LiveFrames();
-  const access = startAccessControl({
-    onFrame: liveFrames.onFrame,
-    // Every camera follows its own entry; update() loads a new camera's detector before the config changes.
-    cameras$: config$.pipe(map((c) => c.cameras.map((e) => ({ camera: ingestCameraConfig(e, models.detectorFor(e.id)?.size), detector: detectorOf(e.id) })))),
-    models: {
-      embedder,
-      mask,
-      liveness,
-    },
-    gallery,
-    gates$,
-    bus,
-    snapshots,
-    settings: recognition,
-    startStaggerMs: initial.limits.cameraStartStaggerMs,
-    manual: manual$,
-    areaInputs: areaInputs$,
-    logger: log,
-    // Read per recognition: a hot-reloaded camera's new zones apply at once.
-    zonesFor: (id) => cameraEntry(id)?.zones ?? [],
-  });
-  lifetime.add('cameras', async () => {
-    access.stop();
-    await access.drain();
-  });
-
-  const enrollment = createUploadEnrollment({ detectorOptions: models.detectorOptions, embedder: embedderRaw });
+  const { models, recognition } = await startServiceModels(initial, { metrics, log, gallery, lifetime, started });
+  const { access, liveFrames, gates, manual$, areaInputs$ } = startServicePipeline(config$, { storage, models, recognition, log }, follow, lifetime);
+  const enrollment = createUploadEnrollment({ detectorOptions: models.detectorOptions, embedder: models.embedderRaw });
   lifetime.add('enrollment', () => enrollment.close());
   const gateApi = createGateApi(gates, () => access.gateState$.value, manual$);
 
-  // Output sinks (src/app/outputs.ts): each fed from the log after its own cursor, so a broker
-  // that is down or slow never reaches the pipeline; a changed events.outputs applies on reload.
-  const cameraStatus = (id: string): 'up' | 'down' | undefined => {
-    const h = access.counters.get(id)?.health?.type;
-    return h === undefined || h === 'camera.starting' ? undefined : h === 'camera.up' ? 'up' : 'down';
-  };
-  const outputs = startServiceOutputs(initial.events.outputs, {
-    bus,
-    eventsDb: initial.events.db,
-    logger: log,
-    metrics,
-    cameras: () => config().cameras.map((c) => ({ id: c.id, name: c.name ?? c.id, status: cameraStatus(c.id) })),
-    gates: () => gates().map((g) => ({ id: g.id, name: g.name ?? g.id, heldOpen: gateView(g, access.gateState$.value).manual !== null })),
-    snapshot: async (id) => readFile(snapshots.path(id, 'face')).catch(() => undefined),
-    manual: (gateId, action, by, reason) => gateApi.manual(gateId, action, by, reason),
-  });
-  lifetime.add('outputs', () => outputs.close());
-
-  // Fleet mode (src/fleet): the log forwarded to the hub after its own cursor, the gallery
+  const sinks = startServiceSinks(
+    initial,
+    {
+      bus,
+      logger: log,
+      metrics,
+      cameras: () => cameraViews(config().cameras, access).map((c) => ({ id: c.id, name: c.name, status: c.status === 'camera.up' ? 'up' : c.status === 'starting' || c.status === 'camera.starting' ? undefined : 'down' })),
+      gates: () => gates().map((g) => ({ id: g.id, name: g.name ?? g.id, heldOpen: gateView(g, access.gateState$.value).manual !== null })),
+      snapshot: async (id) => readFile(snapshots.path(id, 'face')).catch(() => undefined),
+      manual: (gateId, action, by, reason) => gateApi.manual(gateId, action, by, reason),
+    },
+    follow,
+    lifetime,
+  );
+  // Fleet mode (src/fleet): the forwarder and snapshot uploader on the sink runner, the gallery
   // following the hub's; gates keep deciding here whatever the network does.
   const hasAreaGates = (): boolean => gates().some((g) => g.antiPassback?.area !== undefined);
   const fleet: FleetEdge | undefined =
-    initial.fleet?.role === 'edge'
-      ? startFleetEdge({ fleet: initial.fleet, gallery, bus, eventsDb: initial.events.db, logger: log, metrics, snapshotPath: (id, kind) => snapshotFile(snapshots, id, kind), hasAreaGates })
-      : undefined;
-  if (fleet) lifetime.add('fleet', () => fleet.close());
-  const areaFeed = fleet?.passages.inputs$.subscribe(areaInputs$);
-  if (areaFeed) lifetime.add('area feed', () => areaFeed.unsubscribe());
-
-  const { startedMs } = startTelemetry(
-    {
-      metrics,
-      bus,
-      eventLog,
-      log,
-      access,
-      cameraIds: () => config().cameras.map((c) => c.id),
-      sinks: () => [
-        ...(outputs.sinks?.health() ?? []),
-        ...(fleet?.health() ?? []),
-        // Area gates name the area state (stale: the box decides from local state).
-        ...(fleet && hasAreaGates() ? [{ name: 'fleet-areas', connected: fleet.passages.status().mode === 'fresh', lag: 0, lastError: fleet.passages.status().reason }] : []),
-      ],
-      healthIntervalMs: opts.healthIntervalMs,
-      onPublished: opts.onPublished,
-    },
-    lifetime,
-  );
+    initial.fleet?.role === 'edge' ? startFleetEdge({ fleet: initial.fleet, gallery, runner: sinks.runner, cursors: sinks.cursors, logger: log, snapshotPath: (id, kind) => snapshotFile(snapshots, id, kind), hasAreaGates }) : undefined;
+  if (fleet) {
+    lifetime.add('fleet', () => fleet.close());
+    const areaFeed = fleet.passages.inputs$.subscribe(areaInputs$);
+    lifetime.add('area feed', () => areaFeed.unsubscribe());
+  }
+  // Area gates name the area state (stale: the box decides from local state).
+  const areaHealth = () => (fleet && hasAreaGates() ? [{ name: 'fleet-areas', connected: fleet.passages.status().mode === 'fresh', lag: 0, lastError: fleet.passages.status().reason }] : []);
+  const telemetry = { metrics, bus, eventLog, log, access, cameras: () => config().cameras, sinks: () => [...sinks.runner.health(), ...areaHealth()], healthIntervalMs: opts.healthIntervalMs, onPublished: opts.onPublished };
+  const { startedMs } = startTelemetry(telemetry, lifetime);
 
   started();
   const apiOptions = apiServerOptions(initial, opts.port);
-  const deps = boxApiDeps({
-    ...storage,
-    config,
-    cameraEntries: () => config().cameras,
-    metrics,
-    log,
-    access,
-    models,
-    enrollment,
-    gates: gateApi,
-    liveFrames,
-    fleetEdge: fleet !== undefined,
-    unmaskedThreshold: () => recognition.thresholds.unmasked,
-    startedMs,
-  });
+  const deps = boxApiDeps({ ...storage, config, cameraEntries: () => config().cameras, metrics, log, access, models, enrollment, gates: gateApi, liveFrames, fleetEdge: fleet !== undefined, unmaskedThreshold: () => recognition.thresholds.unmasked, startedMs });
   const api = await startApiServer(deps, apiOptions).catch((e: unknown) => {
     throw portError(e, apiOptions) ?? e;
   });
   lifetime.add('api', () => api.close());
+  await follow.settled();
   started();
   log.info({ url: api.url, cameras: initial.cameras.map((c) => c.id), gates: gates().map((g) => g.id), identities: gallery.stats().identities }, 'facegate running');
 
-  /**
-   * Apply a new valid config: the detectors new or changed cameras need are loaded first, then the
-   * config moves on and every camera, the gate set and the API follow their own slice of it (an
-   * unchanged camera is not touched). The diff only says what is logged and what needs a restart.
-   */
+  // One change at a time, in the order they came: the detectors new cameras need are loaded, the
+  // config moves on (tokens are read per request: they apply at once), and every part follows.
+  let applying: Promise<unknown> = Promise.resolve();
   const apply = async (next: Config): Promise<string[]> => {
-    const previous = config();
-    const diff = diffConfig(previous, next);
-    const restart = restartNeeded(previous, next, diff);
-    if (diff.logging) log.level = next.logging.level;
+    const restart = restartNeeded(config(), next);
     for (const c of next.cameras) await models.ensureDetector(c);
-    const { added, removed, changed } = diff.cameras;
-    for (const id of removed) log.info({ camera: id }, 'camera removed');
-    for (const id of changed) log.info({ camera: id }, 'camera changed (its pipeline restarts when its stream settings changed; zones and name apply at once)');
-    for (const id of added) log.info({ camera: id }, 'camera added');
-    config$.next(next); // tokens are read per request: a new token list applies at once.
-    for (const id of [...removed, ...changed]) liveFrames.forget(id);
-    // A detector session no camera uses any more (the last camera of its tier x size went) is released.
-    if (removed.length || changed.length) await models.releaseUnused(access.cameraIds());
-    // New cameras or gates: Home Assistant learns of them (and of the removed ones) at once.
-    if (diff.outputs) await outputs.apply(next.events.outputs);
-    else if (diff.gates || added.length || removed.length || changed.length) outputs.refresh();
+    logCameraChanges(config(), next, log);
+    config$.next(next);
+    await follow.settled();
     if (restart.length) log.warn({ sections: restart }, 'these settings take effect after a restart of facegate');
     return restart;
   };
-  // One change at a time, in the order they came (a change waits for the detectors of the last).
-  let applying: Promise<unknown> = Promise.resolve();
   const update = (next: Config): Promise<string[]> => {
     const done = applying.then(() => apply(next));
     applying = done.catch(() => undefined);
@@ -282,9 +171,7 @@ async function startParts(initial: Config, opts: ServiceOptions, lifetime: Lifet
     log: eventLog,
     bus,
     metrics,
-    get sinks() {
-      return outputs.sinks;
-    },
+    sinks: sinks.runner,
     fleet,
     recognition,
     update,

@@ -10,7 +10,8 @@ import type { EventBus, EventLog, Event } from '../events/index.ts';
 import type { Lifetime } from '../lib/lifetime.ts';
 import type { Logger } from '../log.ts';
 import type { AccessControl } from '../../streams/access-control.ts';
-import { cameraCounts, CountDeltas, ZERO_COUNTS, type CameraCounts } from './camera-counts.ts';
+import type { CameraEntry } from '../config/index.ts';
+import { cameraViews, countsOf, CountDeltas, ZERO_COUNTS } from './camera-counts.ts';
 import { systemHealthEvent, type SinkHealthSample } from './health.ts';
 
 export interface TelemetryOptions {
@@ -18,9 +19,9 @@ export interface TelemetryOptions {
   readonly bus: EventBus;
   readonly eventLog: EventLog;
   readonly log: Logger;
-  readonly access: Pick<AccessControl, 'counters' | 'gateStats'>;
+  readonly access: Pick<AccessControl, 'counters' | 'gateStats' | 'cameraIds'>;
   /** The configured cameras, read at each sample (hot reload adds and removes them). */
-  readonly cameraIds: () => readonly string[];
+  readonly cameras: () => readonly CameraEntry[];
   /** Every sink's health (MQTT, the fleet forwarder, the area link), read at each system.health. */
   readonly sinks: () => readonly SinkHealthSample[];
   readonly healthIntervalMs?: number | undefined;
@@ -44,11 +45,10 @@ export function startTelemetry(o: TelemetryOptions, lifetime: Lifetime): { reado
   lifetime.add('event counters', () => counting.unsubscribe());
 
   // Counters to Prometheus: the stream keeps plain cumulative counts, sampled once a second.
-  const countsNow = (): Map<string, CameraCounts> => new Map([...access.counters].map(([id, c]) => [id, cameraCounts(c)]));
   const metricDeltas = new CountDeltas();
   let cooldownRepeatsSeen = 0;
   const sampler = setInterval(() => {
-    for (const [id, d] of metricDeltas.next(countsNow())) {
+    for (const [id, d] of metricDeltas.next(countsOf(access))) {
       // Frames lost before JS (leaky queue, decoder behind, network): under overload most losses are here.
       metrics.framesDropped.inc({ camera: id, stage: 'ingest' }, d.ingestLost);
       metrics.framesIn.inc({ camera: id }, d.in);
@@ -70,10 +70,10 @@ export function startTelemetry(o: TelemetryOptions, lifetime: Lifetime): { reado
     const nowMs = Date.now();
     const dtS = Math.max(0.001, (nowMs - healthAtMs) / 1000);
     healthAtMs = nowMs;
-    const deltas = healthDeltas.next(countsNow());
-    const cameras = o.cameraIds().map((id) => {
+    const deltas = healthDeltas.next(countsOf(access));
+    const cameras = cameraViews(o.cameras(), access).map(({ id, status }) => {
       const d = deltas.get(id) ?? ZERO_COUNTS;
-      return { id, status: access.counters.get(id)?.health?.type ?? 'starting', fpsIn: d.in / dtS, fpsProcessed: d.processed / dtS, lostPerS: d.ingestLost / dtS };
+      return { id, status, fpsIn: d.in / dtS, fpsProcessed: d.processed / dtS, lostPerS: d.ingestLost / dtS };
     });
     const event = systemHealthEvent({
       nowMs,

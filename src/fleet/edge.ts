@@ -1,9 +1,9 @@
 /**
  * Fleet mode on an edge box, in one call from the service: one NATS connection shared by the
- * forwarder (events -> hub, an EventSink fed by its own sink runner from the log after its
- * persisted cursor) and the gallery follower (hub's KV bucket -> local SQLite gallery). Its
- * bookkeeping (the forwarder's cursor, the gallery revision) lives in `fleet.sqlite` beside
- * events.db. Nothing here can stop the box: gates keep deciding locally whatever NATS does.
+ * forwarder (events -> hub) and the snapshot uploader, both EventSinks attached to the service's
+ * one sink runner (each from its own persisted cursor in the one cursor store), and the gallery
+ * follower (hub's KV bucket -> local SQLite gallery; its revision kept in the same store).
+ * Nothing here can stop the box: gates keep deciding locally whatever NATS does.
  * The passage follower (hub's passages bucket -> `passages.inputs$`, fed to the gate operator)
  * shares anti-passback areas with the other boxes; offline, area gates decide from local state.
  *
@@ -13,16 +13,16 @@
 import { dirname, join } from 'node:path';
 import type { IdentityApi, UnknownsApi } from '../api/types.ts';
 import type { FleetConfig } from '../config/fleet.ts';
-import type { EventBus, SnapshotStore } from '../events/index.ts';
+import type { SnapshotStore } from '../events/index.ts';
 import type { Gallery } from '../gallery/index.ts';
 import type { Logger } from '../log.ts';
-import { CursorStore, runSinks, type SinkHealth, type SinkMetrics, type SinkRunner } from '../outputs/index.ts';
+import type { CursorStore, SinkRunner } from '../outputs/index.ts';
 import { FleetError } from './errors.ts';
-import { createFleetForwarder, type FleetForwarder } from './forwarder.ts';
+import { createFleetForwarder, FLEET_SINK_NAME, type FleetForwarder } from './forwarder.ts';
 import { startGalleryFollower, type GalleryFollower } from './gallery-follower.ts';
 import { startNatsLink, type NatsLink } from './nats.ts';
 import { startPassageFollower, type PassageFollower } from './passage-follower.ts';
-import { createSnapshotUploader, type SnapshotUploader } from './snapshots.ts';
+import { createSnapshotUploader, SNAPSHOT_SINK_NAME, type SnapshotUploader } from './snapshots.ts';
 import { ensureEventsStream } from './stream.ts';
 import { edgeInboxPrefix } from './subjects.ts';
 
@@ -34,24 +34,34 @@ export interface FleetEdge {
   readonly follower: GalleryFollower;
   /** Anti-passback areas: other boxes' passages and the link's health, for the gate operator. */
   readonly passages: PassageFollower;
-  readonly runner: SinkRunner;
-  /** The forwarder's health (cursor, lag, connected), for system.health and /metrics. */
-  health(): SinkHealth[];
   close(): Promise<void>;
 }
 
-export function fleetStatePath(eventsDb: string): string {
+/** Where earlier versions kept the edge's cursors; the cursor store takes it over (CursorStore.adopt). */
+export function legacyFleetStatePath(eventsDb: string): string {
   return eventsDb === ':memory:' ? ':memory:' : join(dirname(eventsDb), 'fleet.sqlite');
 }
 
-export function startFleetEdge(o: { readonly fleet: FleetConfig; readonly gallery: Gallery; readonly bus: EventBus; readonly eventsDb: string; readonly logger: Logger; readonly metrics?: SinkMetrics; readonly snapshotPath?: (id: string, kind: 'face' | 'frame') => string | undefined; readonly hasAreaGates?: () => boolean }): FleetEdge {
+export interface FleetEdgeOptions {
+  readonly fleet: FleetConfig;
+  readonly gallery: Gallery;
+  /** The service's sink runner: the forwarder and the snapshot uploader are attached to it. */
+  readonly runner: SinkRunner;
+  /** The service's cursor store (the gallery follower keeps its revision there). */
+  readonly cursors: CursorStore;
+  readonly logger: Logger;
+  readonly snapshotPath?: (id: string, kind: 'face' | 'frame') => string | undefined;
+  readonly hasAreaGates?: () => boolean;
+}
+
+export function startFleetEdge(o: FleetEdgeOptions): FleetEdge {
   const log = o.logger.child({ fleet: o.fleet.nodeId });
-  const state = new CursorStore(fleetStatePath(o.eventsDb));
   const link = startNatsLink({ config: o.fleet.nats, name: `facegate-edge-${o.fleet.nodeId}`, logger: log, inboxPrefix: edgeInboxPrefix(o.fleet.nodeId), onConnect: (nc) => ensureEventsStream(nc, o.fleet) });
   const forwarder = createFleetForwarder({ fleet: o.fleet, logger: log, link });
   const snapshots = o.snapshotPath ? createSnapshotUploader({ fleet: o.fleet, link, logger: log, snapshotPath: o.snapshotPath }) : undefined;
-  const runner = runSinks(snapshots ? [forwarder, snapshots] : [forwarder], { bus: o.bus, cursors: state, logger: log, ...(o.metrics ? { metrics: o.metrics } : {}) });
-  const follower = startGalleryFollower({ fleet: o.fleet, gallery: o.gallery, state, logger: log, link });
+  o.runner.attach(forwarder);
+  if (snapshots) o.runner.attach(snapshots);
+  const follower = startGalleryFollower({ fleet: o.fleet, gallery: o.gallery, state: o.cursors, logger: log, link });
   const passages = startPassageFollower({ fleet: o.fleet, link, logger: log, ...(o.hasAreaGates ? { hasAreaGates: o.hasAreaGates } : {}) });
   log.info({ node: o.fleet.nodeId, site: o.fleet.site, servers: o.fleet.nats.servers.length }, 'fleet mode: forwarding events to the hub, following its gallery');
   return {
@@ -60,14 +70,12 @@ export function startFleetEdge(o: { readonly fleet: FleetConfig; readonly galler
     snapshots,
     follower,
     passages,
-    runner,
-    health: () => runner.health(),
     close: async () => {
-      await runner.stop();
+      await o.runner.detach(FLEET_SINK_NAME);
+      await o.runner.detach(SNAPSHOT_SINK_NAME);
       await follower.close();
       await passages.close();
       await link.close();
-      state.close();
     },
   };
 }

@@ -3,10 +3,10 @@
  * own slice of the config". Every key that appears gets a slice whose `changes$` emits the item
  * at once and again whenever it changes (by `equal`), and completes when the key leaves the list
  * (or the list completes). Use it as `keyedSlices(...).pipe(mergeMap((s) => s.changes$.pipe(
- * switchMap(...))))`: an unchanged item is never restarted, a changed one is restarted alone, a
+ * runLatest(...))))`: an unchanged item is never restarted, a changed one is restarted alone, a
  * removed one is stopped.
  */
-import { Observable, Subject } from 'rxjs';
+import { Observable, Subject, type OperatorFunction, type Subscription } from 'rxjs';
 
 export interface SliceChange<T> {
   readonly value: T;
@@ -75,4 +75,31 @@ export function keyedSlices<T>(list$: Observable<readonly T[]>, keyOf: (item: T)
       closeAll();
     };
   });
+}
+
+/**
+ * switchMap that also stops the running inner when the source completes. A slice's `changes$`
+ * completes when its key leaves the list; plain switchMap would wait for the inner to complete
+ * and keep a removed camera running behind the config's back.
+ */
+export function runLatest<T, R>(project: (value: T) => Observable<R>): OperatorFunction<T, R> {
+  return (source) =>
+    new Observable<R>((subscriber) => {
+      let inner: Subscription | undefined;
+      const outer = source.subscribe({
+        next: (value) => {
+          inner?.unsubscribe();
+          inner = project(value).subscribe({ next: (r) => subscriber.next(r), error: (e: unknown) => subscriber.error(e) });
+        },
+        error: (e: unknown) => subscriber.error(e),
+        complete: () => {
+          inner?.unsubscribe();
+          subscriber.complete();
+        },
+      });
+      return () => {
+        outer.unsubscribe();
+        inner?.unsubscribe();
+      };
+    });
 }

@@ -8,7 +8,7 @@
  * The pure cursor arithmetic is at the top (no I/O); CursorStore is the thin SQLite wrapper.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { OutputsError } from './errors.ts';
 
@@ -93,6 +93,40 @@ export class CursorStore {
 
   deleteState(sink: string, key: string): void {
     this.db.prepare('DELETE FROM sink_state WHERE sink = ? AND key = ?').run(sink, key);
+  }
+
+  /**
+   * Take over the rows of an older cursor file (the fleet's `fleet.sqlite` of earlier versions) and
+   * remove it. A row this store already has wins: it is newer. Safe to repeat after a crash at
+   * any point (the copy is one transaction; the old file goes only after it committed).
+   */
+  adopt(legacyPath: string): number {
+    if (this.path === ':memory:' || !existsSync(legacyPath)) return 0;
+    let copied = 0;
+    try {
+      const old = new Database(legacyPath, { fileMustExist: true });
+      try {
+        const has = (t: string): boolean => old.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(t) !== undefined;
+        const cursorRows = has('sink_cursors') ? (old.prepare('SELECT sink, last_id, updated_ms FROM sink_cursors').all() as { sink: string; last_id: number; updated_ms: number }[]) : [];
+        const stateRows = has('sink_state') ? (old.prepare('SELECT sink, key, value FROM sink_state').all() as { sink: string; key: string; value: string }[]) : [];
+        const insertCursor = this.db.prepare('INSERT OR IGNORE INTO sink_cursors (sink, last_id, updated_ms) VALUES (?, ?, ?)');
+        const insertState = this.db.prepare('INSERT OR IGNORE INTO sink_state (sink, key, value) VALUES (?, ?, ?)');
+        this.db.transaction(() => {
+          for (const r of cursorRows) copied += insertCursor.run(r.sink, r.last_id, r.updated_ms).changes;
+          for (const r of stateRows) copied += insertState.run(r.sink, r.key, r.value).changes;
+        })();
+      } finally {
+        old.close();
+      }
+      for (const suffix of ['', '-wal', '-shm']) rmSync(legacyPath + suffix, { force: true });
+    } catch (e) {
+      throw new OutputsError('SINK_CURSOR_FAILED', `cannot take over the older cursor file ${legacyPath}: ${e instanceof Error ? e.message : String(e)}`, {
+        context: { path: legacyPath, into: this.path },
+        hint: 'check that the file is readable and the folder writable; the file is left as it was',
+        cause: e,
+      });
+    }
+    return copied;
   }
 
   close(): void {

@@ -1,6 +1,7 @@
 /**
- * One interface for every event output (MQTT today; the fleet forwarder and others later) and the
- * runner that feeds each sink from the durable event log after its own persisted cursor.
+ * One interface for every event output (MQTT, the fleet forwarder, the snapshot uploader) and the
+ * one runner that feeds each sink from the durable event log after its own persisted cursor; sinks
+ * are attached and detached as their config slices come and go.
  *
  * Why from the log and not from the bus: a sink that is down or slow must never slow the
  * pipeline, and must resume where it stopped after an outage or a restart. The runner listens to
@@ -104,12 +105,18 @@ interface Runner {
   timer: NodeJS.Timeout | undefined;
   /** The pass in progress (stop() lets it finish so a delivered page's cursor is kept). */
   inflight: Promise<void>;
+  /** Detached: its pump and its onReady listener do nothing any more. */
+  detached: boolean;
 }
 
 export interface SinkRunner {
   health(): SinkHealth[];
   /** Wake every sink (e.g. after a config change made a sink re-announce). */
   wake(): void;
+  /** Start feeding one more sink, from its persisted cursor (a sink that follows its config slice). */
+  attach(sink: EventSink): void;
+  /** Stop feeding one sink and stop it, keeping its cursor (the next sink of that name resumes there). */
+  detach(name: string): Promise<void>;
   /** Stop feeding, stop every sink, keep the cursors. */
   stop(): Promise<void>;
 }
@@ -126,11 +133,7 @@ export function runSinks(sinks: readonly EventSink[], opts: SinkRunnerOptions): 
   const m = opts.metrics;
   let stopped = false;
 
-  const runners: Runner[] = sinks.map((sink) => {
-    const cursor = startCursor(cursors.get(sink.name), bus.log.lastId(), sink.firstStart);
-    cursors.set(sink.name, cursor, now());
-    return { sink, cursor, delivered: 0, failed: 0, attempt: 0, busy: false, dirty: false, timer: undefined, inflight: Promise.resolve() };
-  });
+  const runners: Runner[] = [];
 
   const gauges = (r: Runner): void => {
     if (!m || !bus.log.open) return;
@@ -142,7 +145,7 @@ export function runSinks(sinks: readonly EventSink[], opts: SinkRunnerOptions): 
 
   // One pass: deliver pages until the log is drained, the sink fails, or it is not connected.
   const pump = (r: Runner): Promise<void> => {
-    if (r.busy || stopped) return r.inflight;
+    if (r.busy || stopped || r.detached) return r.inflight;
     // A log read that throws (the log closed under us) must not become an unhandled rejection.
     r.inflight = pass(r).catch((err: unknown) => logger.warn({ sink: r.sink.name, err }, 'sink runner pass failed'));
     return r.inflight;
@@ -152,7 +155,7 @@ export function runSinks(sinks: readonly EventSink[], opts: SinkRunnerOptions): 
     r.busy = true;
     try {
       for (;;) {
-        if (stopped || !bus.log.open) return;
+        if (stopped || r.detached || !bus.log.open) return;
         if (!r.sink.status().connected) return; // onReady wakes us
         r.dirty = false;
         const page = bus.log.since(r.cursor, {}, pageSize);
@@ -169,7 +172,7 @@ export function runSinks(sinks: readonly EventSink[], opts: SinkRunnerOptions): 
           const delay = backoffDelay(r.attempt++, backoff, Math.random());
           // The sink logs its outage once; this is per retry, so debug only.
           logger.debug({ sink: r.sink.name, err, retryInMs: delay, cursor: r.cursor }, 'sink delivery failed; retrying from the cursor');
-          if (!stopped) {
+          if (!stopped && !r.detached) {
             clearTimeout(r.timer);
             r.timer = setTimeout(() => {
               r.timer = undefined;
@@ -185,7 +188,7 @@ export function runSinks(sinks: readonly EventSink[], opts: SinkRunnerOptions): 
         if (wanted.length > 0) m?.sinkDelivered.inc({ sink: r.sink.name }, wanted.length);
         // Persisted even when stopping: these events were delivered (stop() waits for this).
         cursors.set(r.sink.name, r.cursor, now());
-        if (stopped || !bus.log.open) return;
+        if (stopped || r.detached || !bus.log.open) return;
         gauges(r);
         if (page.length < pageSize && !r.dirty) return;
       }
@@ -212,16 +215,33 @@ export function runSinks(sinks: readonly EventSink[], opts: SinkRunnerOptions): 
   // after it returned is picked up by this wake.
   const sub: Subscription = bus.events$.subscribe({ next: wakeAll });
 
-  for (const r of runners) {
-    r.sink.onReady(() => {
+  const attach = (sink: EventSink): void => {
+    if (stopped) return;
+    if (runners.some((r) => r.sink.name === sink.name)) throw new Error(`sink ${sink.name} is already attached`);
+    const cursor = startCursor(cursors.get(sink.name), bus.log.lastId(), sink.firstStart);
+    cursors.set(sink.name, cursor, now());
+    const r: Runner = { sink, cursor, delivered: 0, failed: 0, attempt: 0, busy: false, dirty: false, timer: undefined, inflight: Promise.resolve(), detached: false };
+    runners.push(r);
+    sink.onReady(() => {
+      if (r.detached) return;
       clearTimeout(r.timer);
       r.timer = undefined;
       r.attempt = 0;
       gauges(r);
       wakeAll();
     });
-    r.sink.start().catch((err: unknown) => logger.error({ sink: r.sink.name, err }, 'sink failed to start; the service runs without it'));
-  }
+    sink.start().catch((err: unknown) => logger.error({ sink: sink.name, err }, 'sink failed to start; the service runs without it'));
+    wakeAll();
+  };
+
+  // A page on its way gets a moment to be acknowledged, so its cursor is persisted; then the sinks stop.
+  const halt = async (rs: readonly Runner[]): Promise<void> => {
+    for (const r of rs) clearTimeout(r.timer);
+    await Promise.race([Promise.all(rs.map((r) => r.inflight.catch(() => undefined))), new Promise((resolve) => setTimeout(resolve, 3000).unref())]);
+    await Promise.all(rs.map((r) => r.sink.stop().catch((err: unknown) => logger.warn({ sink: r.sink.name, err }, 'sink stop failed'))));
+  };
+
+  for (const sink of sinks) attach(sink);
   wakeAll();
   // The gauges also move when nothing is delivered (events pile up during an outage).
   const gaugeTimer = setInterval(() => runners.forEach(gauges), 1000);
@@ -234,15 +254,20 @@ export function runSinks(sinks: readonly EventSink[], opts: SinkRunnerOptions): 
         return { name: r.sink.name, connected: s.connected, reconnects: s.reconnects, lastError: s.lastError, ...(s.warning !== undefined ? { warning: s.warning } : {}), cursor: r.cursor, lag: bus.log.open ? sinkLag(bus.log.lastId(), r.cursor) : 0, delivered: r.delivered, failed: r.failed };
       }),
     wake: wakeAll,
+    attach,
+    detach: async (name) => {
+      const i = runners.findIndex((r) => r.sink.name === name);
+      if (i < 0) return;
+      const [r] = runners.splice(i, 1);
+      r.detached = true;
+      await halt([r]);
+    },
     stop: async () => {
       if (stopped) return;
       stopped = true;
       sub.unsubscribe();
       clearInterval(gaugeTimer);
-      for (const r of runners) clearTimeout(r.timer);
-      // A page on its way gets a moment to be acknowledged, so its cursor is persisted.
-      await Promise.race([Promise.all(runners.map((r) => r.inflight.catch(() => undefined))), new Promise((resolve) => setTimeout(resolve, 3000).unref())]);
-      await Promise.all(runners.map((r) => r.sink.stop().catch((err: unknown) => logger.warn({ sink: r.sink.name, err }, 'sink stop failed'))));
+      await halt(runners);
     },
   };
 }

@@ -6,3 +6,4 @@ export { cameraItem, trackItem, recognitionItem, gateItem, actuationItem, stageE
 export { eventFromGate, eventFromRecognition, eventFromTrack, eventFromCameraHealth, eventFromActuation, eventFromStageFailure, type RecognitionEventInput } from './to-event.ts';
 export { publishEvents, STAGE_ERROR_WINDOW_MS, type PublishEventsOptions } from './publish.ts';
 export { decideGates, gateInputOf, type DecideGatesOptions, type ZonesOfRecognition } from './gate-stage.ts';
+export { cameraChain, withTrackEvents, newCameraCounters, sameCamera, type CameraSlot, type CameraCounters, type SharedModels, type RecognitionSettings } from './camera-chain.ts';

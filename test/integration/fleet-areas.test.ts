@@ -1,7 +1,7 @@
 /**
  * Anti-passback across boxes, against a real nats-server and a real PostgreSQL: the hub in process
  * and two in-process edges, each with the real edge wiring (startFleetEdge: forwarder, gallery and
- * passage followers on one NATS link, fleet.sqlite beside its event log) and the real gate
+ * passage followers on one NATS link, the cursor store beside its event log) and the real gate
  * operator fed recognitions directly (no cameras, no models), its decisions published to the
  * edge's event log like the service does.
  *
@@ -23,6 +23,7 @@ import { eventFromGate } from '../../src/pipeline/index.ts';
 import { openGallery } from '../../src/gallery/index.ts';
 import { areaPassageKey, gateDecisions, parseGates, type GateDecision, type GateInput, type GatePolicy, type GateState } from '../../src/gates/index.ts';
 import { startFleetEdge, type FleetEdge } from '../../src/fleet/edge.ts';
+import { CursorStore, cursorStorePath, runSinks } from '../../src/outputs/index.ts';
 import { startHub } from '../../src/hub/hub.ts';
 import { createLogger, type Logger } from '../../src/log.ts';
 import type { Config } from '../../src/config/index.ts';
@@ -58,7 +59,10 @@ function areaEdge(s: NatsServer, node: string, gates: GatePolicy[]): AreaEdge {
   const gallery = openGallery(join(dir, 'gallery.sqlite'));
   const fleetConfig = parseConfig({ fleet: { nodeId: node, site: 'hq', nats: natsSection(s), forward: { ackTimeoutMs: 2000 }, passages: PASSAGES } }).fleet;
   if (!fleetConfig) throw new Error('no fleet');
-  const fleet = startFleetEdge({ fleet: fleetConfig, gallery, bus, eventsDb, logger });
+  // The service's wiring: one cursor store beside the event log and one sink runner.
+  const cursors = new CursorStore(cursorStorePath(eventsDb));
+  const runner = runSinks([], { bus, cursors, logger });
+  const fleet = startFleetEdge({ fleet: fleetConfig, gallery, runner, cursors, logger });
   const inputs = new Subject<GateInput>();
   let state: GateState | undefined;
   let last: GateDecision | undefined;
@@ -85,6 +89,8 @@ function areaEdge(s: NatsServer, node: string, gates: GatePolicy[]): AreaEdge {
     close: async () => {
       sub.unsubscribe();
       await fleet.close();
+      await runner.stop();
+      cursors.close();
       bus.close();
       log.close();
       gallery.close();

@@ -4,7 +4,7 @@ import { createDetector, iou } from '../../src/detect/index.ts';
 import { cameraFrames, isFrameOutput } from '../../src/ingest/index.ts';
 import type { PipelineItem } from '../../src/pipeline/index.ts';
 import { createEmbedder, createMaskClassifier, DEFAULT_BEST_SHOT, recognizeTracks } from '../../src/recognize/index.ts';
-import { withTrackEvents } from '../../streams/access-control.ts';
+import { withTrackEvents } from '../../src/pipeline/index.ts';
 import { trackFaces, type TrackEndedEvent, type TrackStartedEvent } from '../../src/track/index.ts';
 import { dataPath } from '../helpers/data.ts';
 

@@ -5,45 +5,37 @@
  * opens the gate through the same audited path as the API (gate.opened by mqtt:<clientId> in the
  * log); /metrics carries the sink's lag and counts.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import t from 'tap';
 import { sha256Hex } from '../../src/api/auth.ts';
-import { startService, type Service } from '../../src/app/service.ts';
-import { parseConfig } from '../../src/config/index.ts';
+import type { Config } from '../../src/config/index.ts';
 import type { Event } from '../../src/events/index.ts';
-import { createLogger } from '../../src/log.ts';
 import { Mosquitto } from '../helpers/mosquitto.ts';
+import { withService } from '../helpers/service.ts';
 import { until } from '../../src/lib/time.ts';
 
 const OPERATOR = 'mqtt-svc-operator-token-0123456789';
 
 t.test('service with events.outputs.mqtt: broker down at start, API gate actions and an MQTT OPEN arrive and are audited', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'fg-outputs-svc-'));
   const broker = await Mosquitto.start();
   t.teardown(() => broker.stop());
   await broker.kill(); // down when facegate starts
-  const config = parseConfig({
-    server: { port: 0 },
-    auth: { tokens: [{ id: 'desk', role: 'operator', sha256: sha256Hex(OPERATOR) }] },
-    // A camera whose clip does not exist: it goes down and retries, and a gate can name it.
-    cameras: [{ id: 'door', source: { kind: 'file', path: join(dir, 'missing.mp4') } }],
-    gates: [{ id: 'front-door', name: 'Front door', cameras: ['door'], allow: { groups: ['staff'] } }],
-    gallery: { db: join(dir, 'gallery.sqlite') },
-    events: { db: join(dir, 'events.sqlite'), snapshots: { dir: join(dir, 'snapshots') }, outputs: { mqtt: { enabled: true, url: broker.url, nodeId: 'svc-node', clientId: 'fg-svc', commands: true } } },
-  });
-  const service: Service = await startService(config, { logger: createLogger({ level: 'error' }), port: 0 });
-  t.teardown(async () => {
-    await service.close();
-    rmSync(dir, { recursive: true, force: true });
+  const { service } = await withService(t, {
+    prefix: 'fg-outputs-svc-',
+    config: (dir) => ({
+      auth: { tokens: [{ id: 'desk', role: 'operator', sha256: sha256Hex(OPERATOR) }] },
+      // A camera whose clip does not exist: it goes down and retries, and a gate can name it.
+      cameras: [{ id: 'door', source: { kind: 'file', path: join(dir, 'missing.mp4') } }],
+      gates: [{ id: 'front-door', name: 'Front door', cameras: ['door'], allow: { groups: ['staff'] } }],
+      events: { outputs: { mqtt: { enabled: true, url: broker.url, nodeId: 'svc-node', clientId: 'fg-svc', commands: true } } },
+    }),
   });
   const call = (path: string, init: RequestInit = {}) => fetch(`${service.api.url}${path}`, { ...init, headers: { authorization: `Bearer ${OPERATOR}`, 'content-type': 'application/json' } });
 
   // Broker down: the service answers, and the API's gate action is logged.
   t.equal((await fetch(`${service.api.url}/healthz`)).status, 200, 'facegate runs without its broker');
-  t.equal(service.sinks?.health()[0].connected, false);
+  t.equal(service.sinks.health()[0].connected, false);
   t.equal((await call('/v1/gates/front-door/open', { method: 'POST', body: JSON.stringify({ reason: 'delivery' }) })).status, 200);
   await until('logged', () => service.log.query({ types: ['gate.opened'] }).length === 1);
   const apiOpen = service.log.query({ types: ['gate.opened'] })[0];
@@ -56,7 +48,7 @@ t.test('service with events.outputs.mqtt: broker down at start, API gate actions
   const got: Array<{ topic: string; payload: string }> = [];
   sub.on('message', (topic, payload) => got.push({ topic, payload: payload.toString() }));
   await sub.subscribeAsync(['facegate/svc-node/#', 'homeassistant/device/svc-node/config'], { qos: 1 });
-  await until('connected', () => service.sinks?.health()[0].connected === true, 40_000);
+  await until('connected', () => service.sinks.health()[0].connected === true, 40_000);
   const events = () => got.filter((m) => m.topic === 'facegate/svc-node/events').map((m) => JSON.parse(m.payload) as Event);
   await until('discovery', () => got.some((m) => m.topic === 'homeassistant/device/svc-node/config'));
   const disc = JSON.parse(got.find((m) => m.topic === 'homeassistant/device/svc-node/config')?.payload ?? '{}') as { cmps: Record<string, Record<string, unknown>> };
@@ -80,8 +72,8 @@ t.test('service with events.outputs.mqtt: broker down at start, API gate actions
   await until('camera status down', () => got.some((m) => m.topic === 'facegate/svc-node/camera/door/status' && m.payload === 'down'));
 
   // (A subscriber can see a message before the broker's PUBACK reaches the sink: wait for the cursor.)
-  await until('lag 0', () => service.sinks?.health()[0].lag === 0, 5000);
-  t.match(service.sinks?.health()[0], { name: 'mqtt', connected: true, lag: 0, failed: 0 });
+  await until('lag 0', () => service.sinks.health()[0].lag === 0, 5000);
+  t.match(service.sinks.health()[0], { name: 'mqtt', connected: true, lag: 0, failed: 0 });
   const metrics = await (await call('/metrics')).text();
   t.match(metrics, /facegate_sink_connected\{sink="mqtt"\} 1/);
   t.match(metrics, /facegate_sink_delivered_total\{sink="mqtt"\} [1-9]/);
@@ -89,24 +81,18 @@ t.test('service with events.outputs.mqtt: broker down at start, API gate actions
 });
 
 t.test('events.outputs changed on hot reload: the sink restarts from its cursor, the old Home Assistant device is removed, no restart needed', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'fg-outputs-reload-'));
   const broker = await Mosquitto.start();
   t.teardown(() => broker.stop());
-  const raw = (nodeId: string, enabled = true) => ({
-    server: { port: 0 },
+  const raw = (dir: string, nodeId: string, enabled = true) => ({
     auth: { tokens: [{ id: 'desk', role: 'operator', sha256: sha256Hex(OPERATOR) }] },
     cameras: [{ id: 'door', source: { kind: 'file', path: join(dir, 'missing.mp4') } }],
     gates: [{ id: 'front-door', name: 'Front door', cameras: ['door'], allow: { groups: ['staff'] }, antiPassback: { area: 'hq-lobby', direction: 'entry', windowMs: 60_000 } }],
-    gallery: { db: join(dir, 'gallery.sqlite') },
-    events: { db: join(dir, 'events.sqlite'), snapshots: { dir: join(dir, 'snapshots') }, outputs: { mqtt: { enabled, url: broker.url, nodeId } } },
+    events: { outputs: { mqtt: { enabled, url: broker.url, nodeId } } },
   });
-  let config = parseConfig(raw('node-a'));
-  const service: Service = await startService(config, { logger: createLogger({ level: 'error' }), port: 0 });
-  t.teardown(async () => {
-    await service.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const reload = async (next: ReturnType<typeof parseConfig>) => {
+  const rig = await withService(t, { prefix: 'fg-outputs-reload-', config: (dir) => raw(dir, 'node-a') });
+  const { service, dir } = rig;
+  let config = rig.config;
+  const reload = async (next: Config) => {
     const restart = await service.update(next);
     config = next;
     return restart;
@@ -128,13 +114,13 @@ t.test('events.outputs changed on hot reload: the sink restarts from its cursor,
   // (The gate API view says what anti-passback the gate has; an area without fleet mode is this box's.)
   const gatesView = (await (await fetch(`${service.api.url}/v1/gates`, { headers: { authorization: `Bearer ${OPERATOR}` } })).json()) as { gates: { id: string; antiPassback: unknown }[] };
   t.same(gatesView.gates[0]?.antiPassback, { area: 'hq-lobby', direction: 'entry', state: 'local' }, 'GET /v1/gates: the area and its state');
-  await until('node-a connected', () => service.sinks?.health()[0].connected === true, 20_000);
+  await until('node-a connected', () => service.sinks.health()[0].connected === true, 20_000);
   await until('node-a announced', () => got.some((m) => m.topic === 'homeassistant/device/node-a/config' && m.payload !== ''));
   const first = await open('before the change');
   await until('first event on node-a', () => eventIds('node-a').includes(first.id));
 
   // A new node id: applied at once; the device announced as node-a is deleted (empty retained config).
-  t.same(await reload(parseConfig(raw('node-b'))), [], 'no section needs a restart');
+  t.same(await reload(rig.parse(raw(dir, 'node-b'))), [], 'no section needs a restart');
   await until('node-b announced', () => got.some((m) => m.topic === 'homeassistant/device/node-b/config' && m.payload !== ''), 20_000);
   await until('node-a deleted', () => got.some((m) => m.topic === 'homeassistant/device/node-a/config' && m.payload === ''));
   t.ok(got.some((m) => m.topic === 'facegate/node-a/available' && m.payload === 'offline'), 'the old sink said goodbye on its availability topic');
@@ -143,10 +129,10 @@ t.test('events.outputs changed on hot reload: the sink restarts from its cursor,
   t.notOk(eventIds('node-b').includes(first.id), 'the new sink resumed from the cursor: the first event is not sent again');
 
   // Turned off, then on again: what happened in between is delivered (the cursor was kept).
-  t.same(await reload(parseConfig(raw('node-b', false))), []);
-  t.equal(service.sinks, undefined, 'no sink while mqtt is disabled');
+  t.same(await reload(rig.parse(raw(dir, 'node-b', false))), []);
+  t.same(service.sinks.health(), [], 'no sink while mqtt is disabled');
   const third = await open('while the sink is off');
-  t.same(await reload(parseConfig(raw('node-b'))), []);
+  t.same(await reload(rig.parse(raw(dir, 'node-b'))), []);
   await until('third event delivered after re-enabling', () => eventIds('node-b').includes(third.id), 20_000);
   t.equal(eventIds('node-b').filter((id) => id === second.id).length, 1, 'and nothing twice');
   // A retained empty config must stay retained: a fresh subscriber sees no node-a device.

@@ -1,6 +1,6 @@
 import t from 'tap';
-import { Subject, finalize, mergeMap, map } from 'rxjs';
-import { keyedSlices } from '../../src/lib/keyed.ts';
+import { Observable, Subject, finalize, mergeMap, map } from 'rxjs';
+import { keyedSlices, runLatest } from '../../src/lib/keyed.ts';
 
 interface Cam {
   readonly id: string;
@@ -24,4 +24,27 @@ t.test('keyedSlices: a slice per key; unchanged items stay, changed ones re-emit
   list$.complete();
   t.same(log.slice(5).sort(), ['b done', 'c done'], 'the list completing ends every slice');
   sub.unsubscribe();
+});
+
+t.test('runLatest: a changed slice restarts its inner, a removed one stops it (switchMap would keep it running)', async (t) => {
+  const list$ = new Subject<readonly Cam[]>();
+  const running = new Set<string>();
+  const started: string[] = [];
+  const inner = (c: Cam) =>
+    new Observable<string>(() => {
+      const tag = `${c.id}@${c.fps}`;
+      running.add(tag);
+      started.push(tag);
+      return () => running.delete(tag);
+    });
+  const sub = keyedSlices(list$, (c) => c.id, (a, b) => a.fps === b.fps)
+    .pipe(mergeMap((s) => s.changes$.pipe(runLatest(({ value }) => inner(value)))))
+    .subscribe();
+  list$.next([{ id: 'a', fps: 5 }, { id: 'b', fps: 5 }]);
+  t.same([...running].sort(), ['a@5', 'b@5']);
+  list$.next([{ id: 'b', fps: 10 }]);
+  t.same([...running], ['b@10'], 'a stopped when it left the list; b restarted with its change');
+  t.same(started, ['a@5', 'b@5', 'b@10']);
+  sub.unsubscribe();
+  t.same([...running], [], 'unsubscribing stops the rest');
 });
