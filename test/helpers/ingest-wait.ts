@@ -47,7 +47,6 @@ export const isStalled = (h: CameraHealth): h is Extract<CameraHealth, { type: '
 
 export { sleep } from '../../src/lib/time.ts';
 
-/** Poll `cond` every 20 ms until true or `timeoutMs` passed; returns the last value. */
 /** true once `cond` holds, false after `timeoutMs` (for `t.ok(await waitUntil(...), 'what')`). */
 export function waitUntil(cond: () => boolean, timeoutMs: number): Promise<boolean> {
   return until('a condition', cond, timeoutMs).then(

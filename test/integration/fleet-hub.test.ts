@@ -66,7 +66,8 @@ t.test('two edges -> hub -> PostgreSQL, exactly once; PG outage; replay outside 
   await p.restart();
   await until('500 at the hub after PostgreSQL came back', async () => (await hub.store.eventCount().catch(() => 0)) === 500, 30_000);
 
-  // A replay after the de-duplication window: JetStream takes it, the primary key drops it.
+  // A replay after the de-duplication window: JetStream takes it, the primary key drops it. A fixed
+  // wait: the window is time on the server, with nothing to poll.
   await sleep(win + 500);
   const dupsBefore = hub.status().duplicates;
   await a.restartForwarder();
@@ -113,8 +114,10 @@ t.test('two edges -> hub -> PostgreSQL, exactly once; PG outage; replay outside 
   t.same(seen.map((e) => e.id), [...seen.map((e) => e.id)].sort((x, y) => x - y), 'hub ids increase');
 
   // The hub's figures on /metrics.
-  await sleep(2500); // the node list behind the per-node gauge refreshes every 2 s
-  const prom = await (await fetch(`${hub.api.url}/metrics`, { headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } })).text();
+  // The node list behind the per-node gauge refreshes on its own interval: wait for it to show.
+  const metricsText = async (): Promise<string> => (await fetch(`${hub.api.url}/metrics`, { headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } })).text();
+  let prom = '';
+  await until('the per-node gauge on /metrics', async () => /facegate_fleet_hub_node_last_seen_seconds\{node="door-1",site="hq"\}/.test((prom = await metricsText())), 10_000, 100);
   t.match(prom, /facegate_fleet_hub_events_inserted 500/);
   t.match(prom, /facegate_fleet_hub_duplicates [1-9]/);
   t.match(prom, /facegate_fleet_hub_nats_connected 1/);

@@ -42,6 +42,8 @@ t.test('two cameras at once with continuous SCRFD inference on their frames: bot
   );
   for (const log of logs) await log.waitFor(isUp, 15_000);
   const t0 = Date.now();
+  // A measurement window, not a wait for an event: frame counts, gaps and the absence of stalls
+  // are checked over these 6 s.
   await sleep(6000);
   subs.forEach((s) => s.unsubscribe());
   cams.forEach((c) => c.close());

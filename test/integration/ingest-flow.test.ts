@@ -28,6 +28,7 @@ t.test('overload', async (t) => {
       )
       .subscribe();
     await health.waitFor(isUp, 10_000);
+    // A measurement window, not a wait for an event: the rates below are counted over these 5 s.
     await sleep(5000);
     sub.unsubscribe();
     cam.close();

@@ -184,7 +184,7 @@ t.test('killed server is connection-lost, not EOS; after flaps a short outage is
   await server.kill();
   const down = await health.waitFor(isDown, 8000, from);
   t.ok(down.event.retryInMs !== undefined && down.event.retryInMs <= 1000, `first retry after the loss within a second (${down.event.retryInMs} ms)`);
-  await sleep(500);
+  await sleep(500); // the outage itself: the server stays down this long
   await server.restart();
   const restartedAt = Date.now();
   t.ok(await waitUntil(() => lastFrameAt > restartedAt, 6000), 'frames again');

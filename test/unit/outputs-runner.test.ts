@@ -90,7 +90,7 @@ t.test('not connected: nothing delivered, lag grows; ready: the backlog follows;
   t.teardown(() => runner.stop());
   for (let i = 1; i <= 10; i++) bus.publish(health(i));
   const opened = bus.publish({ type: 'gate.opened', timeMs: Date.now(), gateId: 'g', data: { action: 'open', by: 'x', reason: 'y' } });
-  await sleep(200);
+  await sleep(200); // a negative check: long enough for the runner to have offered the backlog
   t.same(sink.received, []);
   t.equal(runner.health()[0].lag, 11);
   sink.becomeReady();
