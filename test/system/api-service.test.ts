@@ -9,44 +9,37 @@
  * photo uploads is held to one decode at a time and a short queue (the rest: 503 + Retry-After),
  * with the process's memory bounded (it went from ~300 MB to 1.6 GB before).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import t from 'tap';
 import WebSocket from 'ws';
 import { sha256Hex } from '../../src/api/auth.ts';
-import { startService, type Service } from '../../src/app/service.ts';
+import type { Service } from '../../src/app/service.ts';
 import { watchEvents } from '../../src/client/watch.ts';
-import { parseConfig } from '../../src/config/index.ts';
 import { DEFAULT_UPLOAD_LIMITS } from '../../src/api/upload-slots.ts';
 import { decodeActivity } from '../../src/image/decode.ts';
-import { createLogger } from '../../src/log.ts';
 import { dataPath } from '../helpers/data.ts';
 import { httpRequest, rawClient, until } from '../helpers/api-net.ts';
+import { withService } from '../helpers/service.ts';
 
 const VIEWER = 'svc-viewer-token-0123456789';
 const ADMIN = 'svc-admin-token-0123456789';
 const OPERATOR = 'svc-operator-token-0123456789';
-const dir = mkdtempSync(join(tmpdir(), 'fg-api-svc-'));
 let service: Service;
 let url = '';
 
 t.before(async () => {
-  const config = parseConfig({
-    server: { port: 0, limits: { maxConnections: 40, maxConnectionsPerAddress: 30, headersTimeoutMs: 800, requestTimeoutMs: 30_000, idleTimeoutMs: 1000, authFailuresPerMinute: 50 } },
-    auth: { tokens: [{ id: 'desk-viewer', role: 'viewer', sha256: sha256Hex(VIEWER) }, { id: 'hr-admin', role: 'admin', sha256: sha256Hex(ADMIN) }, { id: 'desk-operator', role: 'operator', sha256: sha256Hex(OPERATOR) }] },
-    // A tiny, slow test pattern: only so that a gate exists (manual actions); costs next to nothing.
-    cameras: [{ id: 'door', source: { kind: 'test', width: 64, height: 48, fps: 1 } }],
-    gates: [{ id: 'front', cameras: ['door'] }],
-    gallery: { db: join(dir, 'gallery.sqlite') },
-    events: { db: join(dir, 'events.sqlite'), snapshots: { dir: join(dir, 'snapshots') } },
-  });
-  service = await startService(config, { logger: createLogger({ level: 'error' }), port: 0 });
+  ({ service } = await withService(t, {
+    prefix: 'fg-api-svc-',
+    config: () => ({
+      server: { limits: { maxConnections: 40, maxConnectionsPerAddress: 30, headersTimeoutMs: 800, requestTimeoutMs: 30_000, idleTimeoutMs: 1000, authFailuresPerMinute: 50 } },
+      auth: { tokens: [{ id: 'desk-viewer', role: 'viewer', sha256: sha256Hex(VIEWER) }, { id: 'hr-admin', role: 'admin', sha256: sha256Hex(ADMIN) }, { id: 'desk-operator', role: 'operator', sha256: sha256Hex(OPERATOR) }] },
+      // A tiny, slow test pattern: only so that a gate exists (manual actions); costs next to nothing.
+      cameras: [{ id: 'door', source: { kind: 'test', width: 64, height: 48, fps: 1 } }],
+      gates: [{ id: 'front', cameras: ['door'] }],
+    }),
+  }));
   url = service.api.url;
-});
-t.teardown(async () => {
-  await service?.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 const call = (path: string, token: string, init: RequestInit = {}): Promise<Response> => fetch(`${url}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers ?? {}) } });

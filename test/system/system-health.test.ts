@@ -1,12 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import t from 'tap';
 import { systemHealthEvent } from '../../src/app/health.ts';
-import { startService } from '../../src/app/service.ts';
-import { parseConfig } from '../../src/config/index.ts';
 import type { Event } from '../../src/events/index.ts';
-import { createLogger } from '../../src/log.ts';
+import { withService } from '../helpers/service.ts';
 
 const base = { nowMs: 1_000_000, uptimeMs: 60_000, rssBytes: 300e6, sinks: [], modelP95Ms: {}, eventLogLastId: 7 };
 const cam = (id: string, status: string) => ({ id, status, fpsIn: 5, fpsProcessed: 4.96, lostPerS: 0.04 });
@@ -25,14 +20,8 @@ t.test('systemHealthEvent: ok / degraded / error, with the reason and the figure
 });
 
 t.test('the service publishes system.health on its interval, into the log and to subscribers', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'fg-health-'));
-  const config = parseConfig({ server: { port: 0 }, cameras: [], gallery: { db: join(dir, 'g.sqlite') }, events: { db: join(dir, 'e.sqlite'), snapshots: { dir: join(dir, 's') } } });
   const published: Event[] = [];
-  const service = await startService(config, { logger: createLogger({ level: 'error' }), port: 0, healthIntervalMs: 200, onPublished: (e) => published.push(e) });
-  t.teardown(async () => {
-    await service.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { service } = await withService(t, { prefix: 'fg-health-', config: () => ({ cameras: [] }), healthIntervalMs: 200, onPublished: (e) => published.push(e) });
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline && published.filter((e) => e.type === 'system.health').length < 2) await new Promise((r) => setTimeout(r, 50));
   const health = published.filter((e) => e.type === 'system.health');
