@@ -7,13 +7,12 @@
  * config on and waits for the parts to settle. Sections that need new model sessions or another
  * port are reported as needing a restart rather than half-applied.
  */
-import { readFile } from 'node:fs/promises';
 import { BehaviorSubject } from 'rxjs';
 import { startApiServer, type ApiServer } from '../api/server.ts';
 import { createMetrics, type Metrics } from '../api/metrics.ts';
 import type { Config } from '../config/index.ts';
 import type { Event, EventBus, EventLog } from '../events/index.ts';
-import { snapshotFile, startFleetEdge, type FleetEdge } from '../fleet/edge.ts';
+import type { FleetEdge } from '../fleet/edge.ts';
 import type { Gallery } from '../gallery/index.ts';
 import { Followers } from '../lib/follow.ts';
 import { Lifetime } from '../lib/lifetime.ts';
@@ -23,8 +22,8 @@ import type { RecognitionSettings } from '../pipeline/index.ts';
 import type { AccessControl } from '../../streams/access-control.ts';
 import { apiServerOptions } from './api-options.ts';
 import { boxApiDeps } from './box-api.ts';
-import { cameraViews } from './camera-counts.ts';
-import { createGateApi, gateView } from './gate-api.ts';
+import { createGateApi } from './gate-api.ts';
+import { startServiceFleet } from './fleet.ts';
 import { createUploadEnrollment } from './identities.ts';
 import { startServiceModels } from './models.ts';
 import { startServicePipeline } from './pipeline.ts';
@@ -32,7 +31,7 @@ import { assertPortFree, portError } from './port.ts';
 import { startServiceSinks } from './sinks.ts';
 import { openStorage } from './storage.ts';
 import { startTelemetry } from './telemetry.ts';
-import { logCameraChanges, restartNeeded } from './update.ts';
+import { createUpdater } from './update.ts';
 
 export interface ServiceOptions {
   readonly logger: Logger;
@@ -105,38 +104,14 @@ async function startParts(initial: Config, opts: ServiceOptions, lifetime: Lifet
   lifetime.add('enrollment', () => enrollment.close());
   const gateApi = createGateApi(gates, () => access.gateState$.value, manual$);
 
-  const sinks = startServiceSinks(
-    initial,
-    {
-      bus,
-      logger: log,
-      metrics,
-      cameras: () => cameraViews(config().cameras, access).map((c) => ({ id: c.id, name: c.name, status: c.status === 'camera.up' ? 'up' : c.status === 'starting' || c.status === 'camera.starting' ? undefined : 'down' })),
-      gates: () => gates().map((g) => ({ id: g.id, name: g.name ?? g.id, heldOpen: gateView(g, access.gateState$.value).manual !== null })),
-      snapshot: async (id) => readFile(snapshots.path(id, 'face')).catch(() => undefined),
-      manual: (gateId, action, by, reason) => gateApi.manual(gateId, action, by, reason),
-    },
-    follow,
-    lifetime,
-  );
-  // Fleet mode (src/fleet): the forwarder and snapshot uploader on the sink runner, the gallery
-  // following the hub's; gates keep deciding here whatever the network does.
-  const hasAreaGates = (): boolean => gates().some((g) => g.antiPassback?.area !== undefined);
-  const fleet: FleetEdge | undefined =
-    initial.fleet?.role === 'edge' ? startFleetEdge({ fleet: initial.fleet, gallery, runner: sinks.runner, cursors: sinks.cursors, logger: log, snapshotPath: (id, kind) => snapshotFile(snapshots, id, kind), hasAreaGates }) : undefined;
-  if (fleet) {
-    lifetime.add('fleet', () => fleet.close());
-    const areaFeed = fleet.passages.inputs$.subscribe(areaInputs$);
-    lifetime.add('area feed', () => areaFeed.unsubscribe());
-  }
-  // Area gates name the area state (stale: the box decides from local state).
-  const areaHealth = () => (fleet && hasAreaGates() ? [{ name: 'fleet-areas', connected: fleet.passages.status().mode === 'fresh', lag: 0, lastError: fleet.passages.status().reason }] : []);
-  const telemetry = { metrics, bus, eventLog, log, access, cameras: () => config().cameras, sinks: () => [...sinks.runner.health(), ...areaHealth()], healthIntervalMs: opts.healthIntervalMs, onPublished: opts.onPublished };
+  const sinks = startServiceSinks(initial, { bus, logger: log, metrics, config, access, gates, gateApi, snapshots }, follow, lifetime);
+  const fleet = startServiceFleet(initial, { gallery, sinks, snapshots, gates, areaInputs$, log }, lifetime);
+  const telemetry = { metrics, bus, eventLog, log, access, cameras: () => config().cameras, sinks: () => [...sinks.runner.health(), ...fleet.areaHealth()], healthIntervalMs: opts.healthIntervalMs, onPublished: opts.onPublished };
   const { startedMs } = startTelemetry(telemetry, lifetime);
 
   started();
   const apiOptions = apiServerOptions(initial, opts.port);
-  const deps = boxApiDeps({ ...storage, config, cameraEntries: () => config().cameras, metrics, log, access, models, enrollment, gates: gateApi, liveFrames, fleetEdge: fleet !== undefined, unmaskedThreshold: () => recognition.thresholds.unmasked, startedMs });
+  const deps = boxApiDeps({ ...storage, config, cameraEntries: () => config().cameras, metrics, log, access, models, enrollment, gates: gateApi, liveFrames, fleetEdge: fleet.edge !== undefined, unmaskedThreshold: () => recognition.thresholds.unmasked, startedMs });
   const api = await startApiServer(deps, apiOptions).catch((e: unknown) => {
     throw portError(e, apiOptions) ?? e;
   });
@@ -144,24 +119,6 @@ async function startParts(initial: Config, opts: ServiceOptions, lifetime: Lifet
   await follow.settled();
   started();
   log.info({ url: api.url, cameras: initial.cameras.map((c) => c.id), gates: gates().map((g) => g.id), identities: gallery.stats().identities }, 'facegate running');
-
-  // One change at a time, in the order they came: the detectors new cameras need are loaded, the
-  // config moves on (tokens are read per request: they apply at once), and every part follows.
-  let applying: Promise<unknown> = Promise.resolve();
-  const apply = async (next: Config): Promise<string[]> => {
-    const restart = restartNeeded(config(), next);
-    for (const c of next.cameras) await models.ensureDetector(c);
-    logCameraChanges(config(), next, log);
-    config$.next(next);
-    await follow.settled();
-    if (restart.length) log.warn({ sections: restart }, 'these settings take effect after a restart of facegate');
-    return restart;
-  };
-  const update = (next: Config): Promise<string[]> => {
-    const done = applying.then(() => apply(next));
-    applying = done.catch(() => undefined);
-    return done;
-  };
 
   return {
     config,
@@ -172,9 +129,9 @@ async function startParts(initial: Config, opts: ServiceOptions, lifetime: Lifet
     bus,
     metrics,
     sinks: sinks.runner,
-    fleet,
+    fleet: fleet.edge,
     recognition,
-    update,
+    update: createUpdater(config$, models, follow, log),
     done: access.done,
     close: async () => {
       if (lifetime.closed) return;

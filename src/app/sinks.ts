@@ -8,18 +8,40 @@
  * hears of changed cameras and gates at once. Fleet mode attaches the forwarder and the snapshot
  * uploader to the same runner (src/fleet/edge.ts).
  */
+import { readFile } from 'node:fs/promises';
+import type { GateApi } from '../api/server.ts';
 import { deepEqual, type Config } from '../config/index.ts';
-import type { EventBus } from '../events/index.ts';
+import type { EventBus, SnapshotStore } from '../events/index.ts';
+import type { GatePolicy } from '../gates/index.ts';
 import { legacyFleetStatePath } from '../fleet/edge.ts';
 import type { Followers } from '../lib/follow.ts';
 import type { Lifetime } from '../lib/lifetime.ts';
 import type { Logger } from '../log.ts';
 import { CursorStore, cursorStorePath, createMqttSink, runSinks, type MqttSink, type MqttSinkOptions, type SinkMetrics, type SinkRunner } from '../outputs/index.ts';
+import type { AccessControl } from '../../streams/access-control.ts';
+import { cameraViews, type CameraView } from './camera-counts.ts';
+import { gateView } from './gate-api.ts';
 
-export interface ServiceSinksOptions extends Pick<MqttSinkOptions, 'cameras' | 'gates' | 'snapshot' | 'manual'> {
+export interface ServiceSinksOptions {
   readonly bus: EventBus;
   readonly logger: Logger;
   readonly metrics?: SinkMetrics | undefined;
+  readonly config: () => Config;
+  readonly access: Pick<AccessControl, 'counters' | 'cameraIds' | 'gateState$'>;
+  readonly gates: () => readonly GatePolicy[];
+  readonly gateApi: GateApi;
+  readonly snapshots: SnapshotStore;
+}
+
+/** What the MQTT sink asks of the box: cameras and gates for Home Assistant, snapshots, manual commands. */
+function mqttHooks(o: ServiceSinksOptions): Pick<MqttSinkOptions, 'cameras' | 'gates' | 'snapshot' | 'manual'> {
+  const cameraStatus = (s: CameraView['status']): 'up' | 'down' | undefined => (s === 'camera.up' ? 'up' : s === 'starting' || s === 'camera.starting' ? undefined : 'down');
+  return {
+    cameras: () => cameraViews(o.config().cameras, o.access).map((c) => ({ id: c.id, name: c.name, status: cameraStatus(c.status) })),
+    gates: () => o.gates().map((g) => ({ id: g.id, name: g.name ?? g.id, heldOpen: gateView(g, o.access.gateState$.value).manual !== null })),
+    snapshot: async (id) => readFile(o.snapshots.path(id, 'face')).catch(() => undefined),
+    manual: (gateId, action, by, reason) => o.gateApi.manual(gateId, action, by, reason),
+  };
 }
 
 export interface ServiceSinks {
@@ -37,6 +59,7 @@ export function startServiceSinks(initial: Config, o: ServiceSinksOptions, follo
   const runner = runSinks([], { bus: o.bus, cursors, logger: log, metrics: o.metrics });
   lifetime.add('sinks', () => runner.stop());
 
+  const hooks = mqttHooks(o);
   let mqtt: MqttSink | undefined;
   follow.follow(
     'mqtt sink',
@@ -44,7 +67,7 @@ export function startServiceSinks(initial: Config, o: ServiceSinksOptions, follo
     async (config, previous) => {
       const was = mqtt !== undefined;
       if (mqtt) await runner.detach(mqtt.name);
-      mqtt = config?.enabled ? createMqttSink({ config, logger: log, cursors, cameras: o.cameras, gates: o.gates, snapshot: o.snapshot, manual: o.manual }) : undefined;
+      mqtt = config?.enabled ? createMqttSink({ config, logger: log, cursors, ...hooks }) : undefined;
       if (mqtt) runner.attach(mqtt);
       if (previous !== undefined || was) log.info({ mqtt: mqtt ? (was ? 'restarted' : 'started') : was ? 'stopped' : 'off' }, 'outputs changed: applied without a restart');
     },
