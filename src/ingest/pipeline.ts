@@ -14,6 +14,8 @@
  * - the leaky one-buffer queue is the flow control: when JS reads slowly the pipe fills, fdsink
  *   blocks, and the queue throws away the older frame instead of growing.
  * - gdppay frames every buffer with its PTS and sends caps in-band.
+ * - file sources on the cpu decoder play upright: `videoflip video-direction=auto` applies the
+ *   file's rotation tag after videorate.
  */
 import { redactText, redactUrl } from '../redact.ts';
 import type { CameraConfig, Codec, DecoderConfig, OutputConfig, SourceConfig } from './types.ts';
@@ -267,17 +269,27 @@ export function buildPipeline(cfg: Pick<CameraConfig, 'source' | 'decoder' | 'ou
       : output.detectSize;
   const { sections, decodes } = sourceSections(cfg.source, decoder);
   const file = cfg.source.kind === 'file' ? cfg.source : undefined;
-  const rate = ['videorate', 'drop-only=true', ...(output.fps !== undefined ? [`max-rate=${output.fps}`] : [])];
+  // Files with a variable frame rate (phone clips: caps framerate 0/1) abort videorate in
+  // drop-only mode (GStreamer 1.22: assertion GST_BUFFER_DURATION_IS_VALID in
+  // gst_video_rate_push_buffer, "Bail out!" on stdout). Without drop-only, max-rate still caps a
+  // constant-rate file and a variable-rate one passes with every frame; live sources keep drop-only.
+  const rate = ['videorate', ...(file ? [] : ['drop-only=true']), ...(output.fps !== undefined ? [`max-rate=${output.fps}`] : [])];
   // A file decodes faster than real time: pace it at its own timestamps *before* the leaky queue,
   // or the queue would throw most frames away.
   const pace: Section[] = file && (file.realtime ?? true) ? [['identity', 'sync=true']] : [];
+  // Phone clips carry a rotation tag (image-orientation=rotate-90/270) that decoders do not apply:
+  // played as stored the faces are sideways and the detector finds none. videoflip's automatic
+  // direction reads the tag (a passthrough for upright files). File sources decoded on the CPU
+  // only: hardware decoders hand over device memory, which videoflip cannot take. After videorate,
+  // so frames over the fps cap are never rotated.
+  const upright: Section[] = file && decoder === 'cpu' ? [['videoflip', 'video-direction=auto']] : [];
   const queue = file?.lossless
     ? ['queue', 'max-size-buffers=1', 'max-size-bytes=0', 'max-size-time=0']
     : ['queue', 'leaky=downstream', 'max-size-buffers=1', 'max-size-bytes=0', 'max-size-time=0'];
   const converter = decodes ? decoder : undefined;
   let argv: string[];
   if (detectSize === undefined) {
-    argv = join([...sections, rate, ...pace, ...convertSections(converter, output), queue, ['gdppay'], ['fdsink', 'fd=1', 'sync=false']]);
+    argv = join([...sections, rate, ...pace, ...upright, ...convertSections(converter, output), queue, ['gdppay'], ['fdsink', 'fd=1', 'sync=false']]);
   } else {
     // Split after videorate (the fps cap applies to both, and both copies carry the same buffer
     // offset and PTS, which is how JS pairs them). One drop point before the split: when either
@@ -287,7 +299,7 @@ export function buildPipeline(cfg: Pick<CameraConfig, 'source' | 'decoder' | 'ou
     // so the two conversions run in parallel.
     const branchQueue = ['queue', 'max-size-buffers=1', 'max-size-bytes=0', 'max-size-time=0'];
     argv = [
-      ...join([...sections, rate, ...pace, queue, ['tee', `name=${TEE_NAME}`], branchQueue, ...convertSections(converter, output), ['gdppay'], ['fdsink', 'fd=1', 'sync=false']]),
+      ...join([...sections, rate, ...pace, ...upright, queue, ['tee', `name=${TEE_NAME}`], branchQueue, ...convertSections(converter, output), ['gdppay'], ['fdsink', 'fd=1', 'sync=false']]),
       `${TEE_NAME}.`,
       '!',
       ...join([branchQueue, ...detectViewSections(converter, detectSize), ['gdppay'], ['fdsink', `fd=${DETECT_VIEW_FD}`, 'sync=false']]),

@@ -104,13 +104,23 @@ export async function createMaskClassifier(name = 'seetaface6_mask', opts: Recog
 }
 
 /**
- * The crop MiniFASNet was trained on: the face box scaled by `scale` around its centre, shrunk if
- * it would leave the frame, then shifted inside it (Silent-Face-Anti-Spoofing's `_get_new_box`).
+ * How the context crop is taken when the face is near the frame's edge:
+ * - `shrink`: Silent-Face-Anti-Spoofing's `_get_new_box`: the scale shrinks until the box fits the
+ *   frame, then the box is shifted inside it (the face is no longer centred, the context smaller);
+ * - `pad-edge` / `pad-black`: the box keeps its scale and centre; what falls outside the frame is
+ *   filled with the nearest edge pixel or with black.
  */
-export function livenessCropBox(box: Box, frameWidth: number, frameHeight: number, scale: number): Box {
+export type LivenessCropMode = 'shrink' | 'pad-edge' | 'pad-black';
+
+/**
+ * The crop MiniFASNet was trained on: the face box scaled by `scale` around its centre. `shrink`
+ * (the reference) shrinks it if it would leave the frame, then shifts it inside; the pad modes
+ * return the full-scale box, which may reach outside the frame.
+ */
+export function livenessCropBox(box: Box, frameWidth: number, frameHeight: number, scale: number, mode: LivenessCropMode = 'shrink'): Box {
   const bw = box[2] - box[0];
   const bh = box[3] - box[1];
-  const s = Math.min((frameHeight - 1) / bh, (frameWidth - 1) / bw, scale);
+  const s = mode === 'shrink' ? Math.min((frameHeight - 1) / bh, (frameWidth - 1) / bw, scale) : scale;
   const nw = bw * s;
   const nh = bh * s;
   const cx = box[0] + bw / 2;
@@ -119,6 +129,7 @@ export function livenessCropBox(box: Box, frameWidth: number, frameHeight: numbe
   let y1 = cy - nh / 2;
   let x2 = cx + nw / 2;
   let y2 = cy + nh / 2;
+  if (mode !== 'shrink') return [x1, y1, x2, y2];
   if (x1 < 0) {
     x2 -= x1;
     x1 = 0;
@@ -138,19 +149,26 @@ export function livenessCropBox(box: Box, frameWidth: number, frameHeight: numbe
   return [Math.max(0, x1), Math.max(0, y1), x2, y2];
 }
 
-/** Bilinear crop-and-resize of a box of the frame to size x size (cv2.resize on the crop). */
-export function cropResize(image: RgbImage, box: Box, size: number): RgbImage {
+/**
+ * Bilinear crop-and-resize of a box of the frame to size x size (cv2.resize on the crop). Samples
+ * outside the frame take the nearest edge pixel, or black with `outside: 'black'`.
+ */
+export function cropResize(image: RgbImage, box: Box, size: number, outside: 'edge' | 'black' = 'edge'): RgbImage {
   const out = new Uint8Array(size * size * 3);
   const bw = box[2] - box[0];
   const bh = box[3] - box[1];
   const { data, width: w, height: h } = image;
   for (let v = 0; v < size; v++) {
-    const y = Math.min(h - 1, Math.max(0, box[1] + ((v + 0.5) * bh) / size - 0.5));
+    const yRaw = box[1] + ((v + 0.5) * bh) / size - 0.5;
+    const y = Math.min(h - 1, Math.max(0, yRaw));
     const y0 = Math.floor(y);
     const y1 = Math.min(h - 1, y0 + 1);
     const fy = y - y0;
     for (let u = 0; u < size; u++) {
-      const x = Math.min(w - 1, Math.max(0, box[0] + ((u + 0.5) * bw) / size - 0.5));
+      const xRaw = box[0] + ((u + 0.5) * bw) / size - 0.5;
+      // Over half a pixel outside: black (the row stays zero-filled).
+      if (outside === 'black' && (xRaw < -0.5 || xRaw > w - 0.5 || yRaw < -0.5 || yRaw > h - 0.5)) continue;
+      const x = Math.min(w - 1, Math.max(0, xRaw));
       const x0 = Math.floor(x);
       const x1 = Math.min(w - 1, x0 + 1);
       const fx = x - x0;
@@ -170,7 +188,13 @@ export interface LivenessModel {
   close(): Promise<void>;
 }
 
-export async function createLiveness(names: readonly string[] = ['minifasnet_v2', 'minifasnet_v1se'], opts: RecognitionModelOptions = {}): Promise<LivenessModel> {
+export interface LivenessOptions extends RecognitionModelOptions {
+  /** How the context crop handles a face near the frame's edge (default `shrink`, the reference crop). */
+  readonly crop?: LivenessCropMode;
+}
+
+export async function createLiveness(names: readonly string[] = ['minifasnet_v2', 'minifasnet_v1se'], opts: LivenessOptions = {}): Promise<LivenessModel> {
+  const mode = opts.crop ?? 'shrink';
   const models = await Promise.all(names.map((n) => load(n, 'liveness', opts)));
   const serial = new Serial();
   return {
@@ -180,7 +204,7 @@ export async function createLiveness(names: readonly string[] = ['minifasnet_v2'
         for (const { entry, session } of models) {
           if (entry.output.kind !== 'liveness') throw new FacegateError('MODEL_INVALID', `model "${entry.name}" has no liveness output`, { context: { model: entry.name }, hint: 'fix its manifest entry' });
           const size = entry.input.fixedSize ?? 80;
-          const crop = cropResize(frame, livenessCropBox(box, frame.width, frame.height, entry.input.cropScale ?? 2.7), size);
+          const crop = cropResize(frame, livenessCropBox(box, frame.width, frame.height, entry.input.cropScale ?? 2.7, mode), size, mode === 'pad-black' ? 'black' : 'edge');
           const out = await session.run({ [entry.input.name]: new ort.Tensor('float32', cropToTensor(crop, entry.input), [1, 3, size, size]) });
           sum += softmax(out[session.outputNames[0]].data as Float32Array)[entry.output.realIndex];
         }

@@ -57,6 +57,7 @@ t.test('pipeline builder: jetson and nvdec presets', async (t) => {
   t.match(nvdec.argv.join(' '), /h264parse ! nvh264dec ! videorate drop-only=true ! videoconvert ! videoscale ! video\/x-raw,format=RGB ! queue/);
   const nvdec265 = buildPipeline({ source: { kind: 'file', path: '/v/a b.mkv', codec: 'h265' }, decoder: 'nvdec' });
   t.match(nvdec265.argv.join(' '), /filesrc location=\/v\/a b\.mkv ! parsebin ! h265parse ! nvh265dec/);
+  t.notMatch(nvdec265.argv.join(' '), /videoflip/, 'hardware decoders hand over device memory: no rotation element');
   t.match(nvdec265.description, /location="\/v\/a b\.mkv"/, 'description quotes paths with spaces');
   t.throws(() => buildPipeline({ source: { kind: 'rtsp', url: CAM_URL, codec: 'auto' }, decoder: 'jetson' }), PipelineConfigError);
 });
@@ -67,7 +68,7 @@ t.test('pipeline builder: custom decoder, file, test and override sources', asyn
   t.ok(custom.elements.includes('vaapih264dec') && custom.elements.includes('vaapipostproc'));
 
   const file = buildPipeline({ source: { kind: 'file', path: '/data/clip.mp4' } });
-  t.match(file.argv.join(' '), /^filesrc location=\/data\/clip\.mp4 ! decodebin ! videorate drop-only=true ! identity sync=true ! videoconvert/);
+  t.match(file.argv.join(' '), /^filesrc location=\/data\/clip\.mp4 ! decodebin ! videorate ! identity sync=true ! videoflip video-direction=auto ! videoconvert/);
   t.equal(file.live, false);
   const fast = buildPipeline({ source: { kind: 'file', path: '/data/clip.mp4', realtime: false, lossless: true } });
   t.notMatch(fast.argv.join(' '), /identity/);
