@@ -84,5 +84,6 @@ export {
   type ActuationResult,
   type WebhookBody,
 } from './actuate.ts';
-export { gateDecisions, emptyGateStats, type ActuationRecord, type GateStats, type GateDecisionsOptions } from './operator.ts';
+export { gateDecisions, type GateDecisionsOptions } from './operator.ts';
+export { emptyGateStats, type ActuationRecord, type GateStats } from './actuations.ts';
 export { stepGates, compileGateSet, initialGateStep, type GateInput, type GateTrackInput, type AreaInput, type ManualRequest, type GateSet, type GateCommand, type GateStep } from './step.ts';

@@ -11,31 +11,12 @@
  * state and the link's health is recorded there, so every area decision says whether its area
  * state was fresh.
  */
-import { isObservable, Observable, type OperatorFunction, type Subscription } from 'rxjs';
-import { createActuator, type ActuationRequest, type ActuationResult, type Actuator, type GateLogger } from './actuate.ts';
+import { isObservable, Observable, Subscription, type OperatorFunction } from 'rxjs';
+import type { Actuator, GateLogger } from './actuate.ts';
+import { createActuations, emptyGateStats, type ActuationRecord, type GateStats } from './actuations.ts';
 import type { GatePolicy } from './config.ts';
-import { EMPTY_GATE_STATE, type GateEvent, type GateGranted, type GateOpened, type GateState } from './policy.ts';
+import { EMPTY_GATE_STATE, type GateEvent, type GateState } from './policy.ts';
 import { compileGateSet, initialGateStep, stepGates, type AreaInput, type GateCommand, type GateInput, type GateSet, type GateStep, type ManualRequest } from './step.ts';
-
-export interface ActuationRecord {
-  readonly request: ActuationRequest;
-  readonly result: ActuationResult;
-}
-
-export interface GateStats {
-  recognitions: number;
-  granted: number;
-  denied: number;
-  manual: number;
-  actuations: number;
-  actuationFailures: number;
-  /** The same person recognised again within a gate's cooldown: no decision event (not a denial). */
-  cooldownRepeats: number;
-  /** Inputs whose processing threw (e.g. a bad manual request); the stream goes on. */
-  errors: number;
-  /** Passages of other nodes merged into the area state (newer than what was known). */
-  areaPassages: number;
-}
 
 export interface GateDecisionsOptions {
   /**
@@ -63,10 +44,6 @@ export interface GateDecisionsOptions {
   readonly pruneEvery?: number | undefined;
 }
 
-export function emptyGateStats(): GateStats {
-  return { recognitions: 0, granted: 0, denied: 0, manual: 0, actuations: 0, actuationFailures: 0, cooldownRepeats: 0, errors: 0, areaPassages: 0 };
-}
-
 /**
  * Map recognitions (with groups) and track events to gate events, through stepGates (step.ts): one
  * GateState for every gate, folded over the inputs, manual commands, area inputs and gate sets.
@@ -84,44 +61,11 @@ export function gateDecisions(gates: readonly GatePolicy[] | Observable<readonly
   return (source) =>
     new Observable<GateEvent>((subscriber) => {
       let step: GateStep | undefined = fixed ? initialGateStep(fixed, opts.initialState ?? EMPTY_GATE_STATE) : undefined;
-      let actuators = new Map<string, Actuator | undefined>();
-      let abort = new AbortController();
-      let inFlight = 0;
       let sourceDone = false;
-
       const maybeComplete = (): void => {
-        if (sourceDone && inFlight === 0) subscriber.complete();
+        if (sourceDone && actuations.inFlight() === 0) subscriber.complete();
       };
-      const useActuators = (set: GateSet): void => {
-        // Actuations in flight for the previous set are aborted, as a restart would.
-        abort.abort();
-        abort = new AbortController();
-        actuators = new Map(set.gates.map((g) => [g.id, opts.actuatorFor ? opts.actuatorFor(g) : g.actuation ? createActuator(g.actuation, { log }) : undefined]));
-      };
-      const actuate = (gate: GatePolicy, event: GateGranted | GateOpened): void => {
-        const actuator = actuators.get(gate.id);
-        if (!actuator) return;
-        const request: ActuationRequest = { gateId: gate.id, action: event.type === 'gate.opened' ? event.action : 'open', event };
-        inFlight++;
-        stats.actuations++;
-        actuator
-          .actuate(request, abort.signal)
-          .catch((e: unknown): ActuationResult => {
-            log?.error({ gateId: gate.id, err: e instanceof Error ? e.message : String(e) }, 'gate actuator threw');
-            return { ok: false, outcomes: [] };
-          })
-          .then((result) => {
-            if (!result.ok) {
-              stats.actuationFailures++;
-              log?.warn({ gateId: gate.id, action: request.action, outcomes: result.outcomes }, 'gate actuation failed');
-            }
-            opts.onActuation?.({ request, result });
-          })
-          .finally(() => {
-            inFlight--;
-            maybeComplete();
-          });
-      };
+      const actuations = createActuations({ actuatorFor: opts.actuatorFor, onActuation: opts.onActuation, onSettled: maybeComplete, stats, log });
       const emit = (gate: GatePolicy, event: GateEvent): void => {
         if (event.type === 'gate.granted') stats.granted++;
         else if (event.type === 'gate.denied') stats.denied++;
@@ -130,7 +74,7 @@ export function gateDecisions(gates: readonly GatePolicy[] | Observable<readonly
         else log?.info({ gateId: event.gateId, trackId: event.trackId, identityId: event.identityId, type: event.type, reason: event.reason }, 'gate decision');
         subscriber.next(event);
         // Grants open the door; manual open / hold-open / close are passed on as such.
-        if (event.type !== 'gate.denied') actuate(gate, event);
+        if (event.type !== 'gate.denied') actuations.actuate(gate, event);
       };
       const fail = (e: unknown): void => {
         stats.errors++;
@@ -150,10 +94,11 @@ export function gateDecisions(gates: readonly GatePolicy[] | Observable<readonly
         for (const d of step.decisions) emit(d.gate, d.event);
       };
 
-      const subs: Subscription[] = [];
-      if (fixed) useActuators(fixed);
+      // One place where everything this operator subscribed to ends.
+      const subs = new Subscription(() => actuations.abort());
+      if (fixed) actuations.use(fixed);
       else {
-        subs.push(
+        subs.add(
           (gates as Observable<readonly GatePolicy[]>).subscribe({
             next: (next) => {
               let set: GateSet;
@@ -163,7 +108,8 @@ export function gateDecisions(gates: readonly GatePolicy[] | Observable<readonly
                 log?.error({ err: err instanceof Error ? err.message : String(err) }, 'gate set refused; the previous gates stay');
                 return;
               }
-              useActuators(set);
+              // Actuations in flight for the previous set are aborted, as a restart would.
+              actuations.use(set);
               if (step) apply({ kind: 'gates', set });
               else step = initialGateStep(set, opts.initialState ?? EMPTY_GATE_STATE);
             },
@@ -171,9 +117,9 @@ export function gateDecisions(gates: readonly GatePolicy[] | Observable<readonly
           }),
         );
       }
-      if (opts.manual) subs.push(opts.manual.subscribe({ next: (request) => apply({ kind: 'manual', request }), error: fail }));
-      if (opts.areaInputs) subs.push(opts.areaInputs.subscribe({ next: (input) => apply({ kind: 'area', input }), error: fail }));
-      subs.push(
+      if (opts.manual) subs.add(opts.manual.subscribe({ next: (request) => apply({ kind: 'manual', request }), error: fail }));
+      if (opts.areaInputs) subs.add(opts.areaInputs.subscribe({ next: (input) => apply({ kind: 'area', input }), error: fail }));
+      subs.add(
         source.subscribe({
           next: (input) => apply({ kind: 'input', input }),
           error: (e: unknown) => subscriber.error(e),
@@ -183,9 +129,6 @@ export function gateDecisions(gates: readonly GatePolicy[] | Observable<readonly
           },
         }),
       );
-      return () => {
-        for (const s of subs) s.unsubscribe();
-        abort.abort();
-      };
+      return subs;
     });
 }

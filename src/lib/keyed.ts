@@ -2,9 +2,9 @@
  * A list that changes over time, as one stream per key: the shape behind "each camera follows its
  * own slice of the config". Every key that appears gets a slice whose `changes$` emits the item
  * at once and again whenever it changes (by `equal`), and completes when the key leaves the list
- * (or the list completes). Use it as `keyedSlices(...).pipe(mergeMap((s) => s.changes$.pipe(
- * runLatest(...))))`: an unchanged item is never restarted, a changed one is restarted alone, a
- * removed one is stopped.
+ * (a list that completes leaves its last items running until unsubscribed). Use it as
+ * `keyedSlices(...).pipe(mergeMap((s) => s.changes$.pipe(runLatest(...))))`: an unchanged item
+ * is never restarted, a changed one is restarted alone, a removed one is stopped.
  */
 import { Observable, Subject, type OperatorFunction, type Subscription } from 'rxjs';
 
@@ -65,10 +65,9 @@ export function keyedSlices<T>(list$: Observable<readonly T[]>, keyOf: (item: T)
         closeAll();
         subscriber.error(e);
       },
-      complete: () => {
-        closeAll();
-        subscriber.complete();
-      },
+      // No more changes: the last list stands (its slices run on until unsubscribed), so a fixed
+      // list such as `of([...])` keeps its items running.
+      complete: () => undefined,
     });
     return () => {
       sub.unsubscribe();
