@@ -5,8 +5,13 @@
  * FleetErrors, the follower decides how loud); stop() ends it and waits for the loop (<= 2 s).
  */
 import type { NatsConnection } from '@nats-io/transport-node';
+import type { BackoffOptions } from '../lib/backoff.ts';
+import { retryUntil } from '../lib/retry.ts';
 import { FleetError, messageOf } from './errors.ts';
 import type { NatsLink } from './nats.ts';
+
+/** 250 ms doubling to 5 s, no jitter: one follower per process, nothing to spread. */
+const FOLLOW_BACKOFF: BackoffOptions = { baseMs: 250, maxMs: 5000, factor: 2, jitter: 0 };
 
 export interface FollowLoop {
   /** Stop following; the current watch must be stopped by the caller (its iterator). */
@@ -19,15 +24,18 @@ export function followWhileConnected(link: NatsLink, what: string, follow: (nc: 
   const run = (nc: NatsConnection): void => {
     if (running || closed) return;
     running = (async () => {
-      for (let attempt = 0; !closed && link.current() === nc; attempt++) {
-        try {
-          await follow(nc);
-        } catch (e) {
-          onError(e instanceof FleetError ? e : new FleetError('FLEET_JETSTREAM', `${what} watch failed: ${messageOf(e)}`, { cause: e }));
-        }
-        if (closed) return;
-        await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** Math.min(attempt, 5))).unref());
-      }
+      // A watch that ends without an error is followed again too: each round counts as a failure.
+      await retryUntil(
+        async () => {
+          try {
+            await follow(nc);
+          } catch (e) {
+            onError(e instanceof FleetError ? e : new FleetError('FLEET_JETSTREAM', `${what} watch failed: ${messageOf(e)}`, { cause: e }));
+          }
+          return false;
+        },
+        { backoff: FOLLOW_BACKOFF, stopped: () => closed || link.current() !== nc },
+      );
     })().finally(() => {
       running = undefined;
       // Reconnected while we were winding down: start again.

@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, nkeyAuthenticator, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
 import type { NatsConnectionConfig } from '../config/fleet.ts';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from '../lib/backoff.ts';
+import { retry, retryUntil } from '../lib/retry.ts';
 import type { Logger } from '../log.ts';
 import { redactUrl } from '../redact.ts';
 import { FleetError, messageOf } from './errors.ts';
@@ -212,28 +213,22 @@ export function startNatsLink(opts: NatsLinkOptions): NatsLink {
         fail(new Error(`disconnected from ${redactUrl(s.server)}`));
       } else if (s.type === 'reconnect') {
         // The server may have lost its state (a new store): ensure again before resuming.
-        let attempt = 0;
-        while (!closed && !c.isClosed() && !(await becomeReady(c))) await new Promise((r) => setTimeout(r, backoffDelay(attempt++, backoff, Math.random())));
+        await retryUntil(() => becomeReady(c), { backoff, stopped: () => closed || c.isClosed() });
       } else if (s.type === 'error') {
         fail(s.error);
       }
     }
   };
 
-  const attempt = async (n: number): Promise<void> => {
+  const start = async (): Promise<void> => {
     timer = undefined;
-    if (closed) return;
-    let c: NatsConnection;
-    try {
-      c = await connect({ ...natsConnectOptions(opts.config, opts.name), ...(opts.inboxPrefix ? { inboxPrefix: opts.inboxPrefix } : {}), reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 500, reconnectJitter: 250, ignoreAuthErrorAbort: true, waitOnFirstConnect: false });
-    } catch (e) {
-      fail(e);
-      if (!closed) {
-        timer = setTimeout(() => void attempt(n + 1), backoffDelay(n, backoff, Math.random()));
-        timer.unref();
-      }
-      return;
-    }
+    const first = await retry(() => connect({ ...natsConnectOptions(opts.config, opts.name), ...(opts.inboxPrefix ? { inboxPrefix: opts.inboxPrefix } : {}), reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 500, reconnectJitter: 250, ignoreAuthErrorAbort: true, waitOnFirstConnect: false }), {
+      backoff,
+      stopped: () => closed,
+      onError: fail,
+    });
+    if (!first.ok) return;
+    const c = first.value;
     if (closed) {
       await c.close().catch(() => undefined);
       return;
@@ -246,16 +241,12 @@ export function startNatsLink(opts: NatsLinkOptions): NatsLink {
       if (closed) return;
       // The client gave up (it should not with -1 attempts): start over.
       if (err) fail(err);
-      timer = setTimeout(() => void attempt(0), backoffDelay(0, backoff, Math.random()));
+      timer = setTimeout(() => void start(), backoffDelay(0, backoff, Math.random()));
       timer.unref();
     });
-    let k = 0;
-    while (!closed && !c.isClosed() && !ready) {
-      if (await becomeReady(c)) break;
-      await new Promise((r) => setTimeout(r, backoffDelay(k++, backoff, Math.random())));
-    }
+    await retryUntil(() => becomeReady(c), { backoff, stopped: () => closed || c.isClosed() || ready });
   };
-  void attempt(0);
+  void start();
 
   return {
     current: () => (ready && nc && !nc.isClosed() ? nc : undefined),

@@ -33,7 +33,8 @@ import { messageOf } from '../fleet/errors.ts';
 import type { HubEventRow } from './store.ts';
 import { HEARTBEAT_KEY, parsePassage, passageKey, passageOfEvent, type PassageRecord } from '../fleet/passages-kv.ts';
 import { parseEventSubject, parseMessageId } from '../fleet/subjects.ts';
-import { sleep } from '../lib/time.ts';
+import type { BackoffOptions } from '../lib/backoff.ts';
+import { retryUntil } from '../lib/retry.ts';
 
 export interface HubPassages {
   /** Use this bucket handle (the hub opens it on each (re)connection). */
@@ -55,6 +56,8 @@ export interface HubPassages {
   written(): number;
 }
 
+/** A batch's passages: 100 ms doubling, 5 attempts (1.5 s of waits), then the batch goes on without them. */
+const APPLY_BACKOFF: BackoffOptions = { baseMs: 100, maxMs: 800, factor: 2, jitter: 0 };
 
 /** The newest passage per key of a batch (a person passing twice in one batch is one write). */
 export function newestPassages(rows: readonly HubEventRow[]): PassageRecord[] {
@@ -116,23 +119,27 @@ export function createHubPassages(o: { readonly fleet: FleetConfig; readonly log
     apply: async (rows, keepGoing) => {
       const passages = newestPassages(rows);
       if (passages.length === 0) return true;
-      for (let attempt = 0; attempt < 5 && keepGoing(); attempt++) {
-        const bucket = kv;
-        if (bucket) {
-          try {
-            for (const p of passages) await put(bucket, p);
-            if (failing !== undefined) log.info('fleet hub: passages are written again');
-            failing = undefined;
-            return true;
-          } catch (e) {
+      return retryUntil(
+        async () => {
+          // No bucket yet (NATS down): wait and look again, nothing to report.
+          const bucket = kv;
+          if (!bucket) return false;
+          for (const p of passages) await put(bucket, p);
+          if (failing !== undefined) log.info('fleet hub: passages are written again');
+          failing = undefined;
+          return true;
+        },
+        {
+          backoff: APPLY_BACKOFF,
+          maxAttempts: 5,
+          stopped: () => !keepGoing(),
+          onError: (e) => {
             const detail = messageOf(e);
             if (failing === undefined) log.warn({ detail, bucket: o.fleet.names.passagesBucket }, 'fleet hub: anti-passback passages not written; retrying (edges decide from local state meanwhile)');
             failing = detail;
-          }
-        }
-        await sleep(100 * 2 ** attempt, { unref: true });
-      }
-      return false;
+          },
+        },
+      );
     },
     follow: (nc) => {
       if (live?.nc === nc && !live.sub.isClosed()) return;
