@@ -8,7 +8,7 @@ import { firstValueFrom, take, toArray } from 'rxjs';
 import { createDetector, iou } from '../../src/detect/index.ts';
 import { openCamera, ownedChildPids } from '../../src/ingest/index.ts';
 import type { Face, Frame, RgbImage } from '../../src/types.ts';
-import { RtspTestServer } from '../helpers/rtsp.ts';
+import { withRtspCamera } from '../helpers/rtsp.ts';
 import { waitUntil } from '../helpers/ingest-wait.ts';
 
 /** 2x2 box average of the full frame: what a half-size copy should look like. */
@@ -31,8 +31,7 @@ function meanAbsDiffHalf(full: RgbImage, half: RgbImage): number {
 }
 
 t.test('RTSP 1280x720 with detectSize 640: every frame full resolution with a 640x360 GStreamer copy', async (t) => {
-  const server = await RtspTestServer.start({ width: 1280, height: 720, fps: 10, clip: true });
-  t.teardown(() => server.stop());
+  const server = await withRtspCamera(t, { width: 1280, height: 720, fps: 10, clip: true });
   const cam = openCamera({ id: 'door', source: { kind: 'rtsp', url: server.url('/clip') }, output: { detectSize: 640 } });
   const frames: Frame[] = await firstValueFrom(cam.frames.pipe(take(12), toArray()));
   const stats = cam.stats();
@@ -91,8 +90,7 @@ t.test('RTSP 1280x720 with detectSize 640: every frame full resolution with a 64
 });
 
 t.test('a camera with credentials (stdin launcher) still gets its copy through fd 3', async (t) => {
-  const server = await RtspTestServer.start({ width: 640, height: 480, fps: 10, auth: 'admin:Sc4leSecret' });
-  t.teardown(() => server.stop());
+  const server = await withRtspCamera(t, { width: 640, height: 480, fps: 10, auth: 'admin:Sc4leSecret' });
   const cam = openCamera({ id: 'locked', source: { kind: 'rtsp', url: server.url('/test', 'admin:Sc4leSecret') }, output: { detectSize: 320 } });
   let cmdline = '';
   cam.health.subscribe((h) => {

@@ -6,7 +6,7 @@ import { createDetector, type Detector } from '../../src/detect/index.ts';
 import { openCamera } from '../../src/ingest/index.ts';
 import { latestWins, type LatestWinsStats } from '../../src/lib/latest-wins.ts';
 import type { Frame } from '../../src/types.ts';
-import { CLIP_PATH, RtspTestServer } from '../helpers/rtsp.ts';
+import { CLIP_PATH, withRtspCamera } from '../helpers/rtsp.ts';
 import { HealthLog, isUp, sleep } from '../helpers/ingest-wait.ts';
 
 let detector: Detector | undefined;
@@ -19,8 +19,7 @@ t.teardown(async () => {
 
 t.test('two cameras at once with continuous SCRFD inference on their frames: both keep flowing', async (t) => {
   const det = detector as Detector;
-  const server = await RtspTestServer.start({ width: 640, height: 480, fps: 15 });
-  t.teardown(() => server.stop());
+  const server = await withRtspCamera(t, { width: 640, height: 480, fps: 15 });
   const cams = ['door', 'lobby'].map((id) => openCamera({ id, source: { kind: 'rtsp', url: server.url() }, watchdog: { stallMs: 3000 } }));
   const logs = cams.map((c) => new HealthLog(c));
   const arrivals = cams.map(() => [] as number[]);

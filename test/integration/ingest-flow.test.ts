@@ -3,15 +3,14 @@ import t from 'tap';
 import { openCamera } from '../../src/ingest/index.ts';
 import { latestWins, type LatestWinsStats } from '../../src/lib/latest-wins.ts';
 import type { Frame } from '../../src/types.ts';
-import { RtspTestServer } from '../helpers/rtsp.ts';
+import { withRtspCamera } from '../helpers/rtsp.ts';
 import { HealthLog, isUp, sleep, waitUntil } from '../helpers/ingest-wait.ts';
 
 const FPS = 25;
 const WORK_MS = 10 * (1000 / FPS); // 10x slower than the stream
 
 t.test('overload', async (t) => {
-  const server = await RtspTestServer.start({ width: 320, height: 240, fps: FPS });
-  t.teardown(() => server.stop());
+  const server = await withRtspCamera(t, { width: 320, height: 240, fps: FPS });
 
   t.test('async consumer (inference-like): latest frame wins, latency bounded, drops counted', async (t) => {
     const cam = openCamera({ id: 'slow-async', source: { kind: 'rtsp', url: server.url() } });

@@ -7,7 +7,7 @@
 import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import t from 'tap';
 import { openCamera, ownedChildPids, type CameraDown } from '../../src/ingest/index.ts';
-import { RtspTestServer } from '../helpers/rtsp.ts';
+import { withRtspCamera } from '../helpers/rtsp.ts';
 import { HealthLog, isDown, isUp, sleep, waitUntil } from '../helpers/ingest-wait.ts';
 import { createLogger } from '../../src/log.ts';
 import { Writable } from 'node:stream';
@@ -95,8 +95,7 @@ t.test('a 200 KiB URL: camera.down with a clear reason, the process survives', a
 
 t.test('credentials never on a command line, in health, state or logs; frames still flow', async (t) => {
   const password = 'Pw@Secret9:x';
-  const server = await RtspTestServer.start({ width: 160, height: 120, fps: 15, auth: `admin:${password}` });
-  t.teardown(() => server.stop());
+  const server = await withRtspCamera(t, { width: 160, height: 120, fps: 15, auth: `admin:${password}` });
   const { logger, lines } = projectLogger();
   // The password with an unencoded @ and : (as people write it in configs); rtspsrc needs the
   // userinfo percent-encoded to parse it, the redaction must hide both forms.
@@ -151,8 +150,7 @@ t.test('every secret form in health events and logs of a failing camera', async 
 });
 
 t.test('killed server is connection-lost, not EOS; after flaps a short outage is bridged in ~2 s', async (t) => {
-  const server = await RtspTestServer.start({ width: 160, height: 120, fps: 15 });
-  t.teardown(() => server.stop());
+  const server = await withRtspCamera(t, { width: 160, height: 120, fps: 15 });
   // Default backoff and stableMs: what a real config gets.
   const cam = openCamera({ id: 'flap', source: { kind: 'rtsp', url: server.url() }, watchdog: { stallMs: 3000, startMs: 8000 } });
   const health = new HealthLog(cam);

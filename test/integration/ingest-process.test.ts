@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import t from 'tap';
 import { isProcessRunning, childrenDieWithParent } from '../../src/ingest/index.ts';
 import { readFileSync } from 'node:fs';
-import { REPO_ROOT, RtspTestServer } from '../helpers/rtsp.ts';
+import { REPO_ROOT, withRtspCamera } from '../helpers/rtsp.ts';
 import { waitUntil } from '../helpers/ingest-wait.ts';
 
 interface Run {
@@ -73,8 +73,7 @@ t.test('signal handlers cooperate with an application SIGTERM handler', async (t
 });
 
 t.test('pdeathsig with the stdin launcher (camera URL with a password): SIGKILL leaves no orphan', async (t) => {
-  const server = await RtspTestServer.start({ width: 64, height: 48, fps: 5, auth: 'admin:Orphan5ecret' });
-  t.teardown(() => server.stop());
+  const server = await withRtspCamera(t, { width: 64, height: 48, fps: 5, auth: 'admin:Orphan5ecret' });
   const run = await startChild({ FACEGATE_TEST_CAMERA_URL: server.url('/test', 'admin:Orphan5ecret') });
   const cmdline = readFileSync(`/proc/${run.gstPid}/cmdline`, 'utf8').replace(/\0/g, ' ');
   t.match(cmdline, /gst-launch-stdin\.py/, 'the pipeline runs in the launcher');

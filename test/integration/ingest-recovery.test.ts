@@ -4,7 +4,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import t from 'tap';
 import { openCamera } from '../../src/ingest/index.ts';
-import { RtspTestServer } from '../helpers/rtsp.ts';
+import { withRtspCamera } from '../helpers/rtsp.ts';
 import { HealthLog, isDown, isStalled, isUp, sleep, waitUntil } from '../helpers/ingest-wait.ts';
 
 setFlagsFromString('--expose-gc');
@@ -29,8 +29,7 @@ function gstChildren(): number[] {
 }
 
 t.test('frozen camera (server SIGSTOPped): camera.stalled, camera.down, recovery after SIGCONT', async (t) => {
-  const server = await RtspTestServer.start({ width: 160, height: 120, fps: 15 });
-  t.teardown(() => server.stop());
+  const server = await withRtspCamera(t, { width: 160, height: 120, fps: 15 });
   const cam = openCamera({
     id: 'frozen',
     source: { kind: 'rtsp', url: server.url() },
@@ -65,8 +64,7 @@ t.test('frozen camera (server SIGSTOPped): camera.stalled, camera.down, recovery
 });
 
 t.test('server killed and restarted on the same port, 5 times: down, up, frames resume, no leak', async (t) => {
-  const server = await RtspTestServer.start({ width: 160, height: 120, fps: 15 });
-  t.teardown(() => server.stop());
+  const server = await withRtspCamera(t, { width: 160, height: 120, fps: 15 });
   const port = server.port;
   const cam = openCamera({
     id: 'flaky',

@@ -3,7 +3,7 @@ import t from 'tap';
 import { firstValueFrom, take, toArray, lastValueFrom } from 'rxjs';
 import { openCamera, probeCamera, ownedChildPids, isCameraError, type CameraError } from '../../src/ingest/index.ts';
 import type { Frame } from '../../src/types.ts';
-import { RtspTestServer, REPO_ROOT } from '../helpers/rtsp.ts';
+import { REPO_ROOT, withRtspCamera } from '../helpers/rtsp.ts';
 import { capturingLogger, HealthLog, isDown, isUp, waitUntil } from '../helpers/ingest-wait.ts';
 
 const FAST_RETRY = { baseMs: 150, maxMs: 600 } as const;
@@ -22,8 +22,7 @@ function checkFrames(t: TapTest, frames: Frame[], width: number, height: number)
 }
 
 t.test('RTSP', async (t) => {
-  const server = await RtspTestServer.start({ width: 320, height: 240, fps: 25, clip: true });
-  t.teardown(() => server.stop());
+  const server = await withRtspCamera(t, { width: 320, height: 240, fps: 25, clip: true });
 
   t.test('pulls frames over TCP: count, size, monotonic seq and pts, camera.up with caps', async (t) => {
     const cam = openCamera({ id: 'tcp', source: { kind: 'rtsp', url: server.url() } });
@@ -85,8 +84,7 @@ t.test('RTSP', async (t) => {
 });
 
 t.test('failures become camera.down with a clear reason, and it keeps retrying', async (t) => {
-  const server = await RtspTestServer.start({ width: 160, height: 120, fps: 10, auth: 'admin:Sup3rSecret' });
-  t.teardown(() => server.stop());
+  const server = await withRtspCamera(t, { width: 160, height: 120, fps: 10, auth: 'admin:Sup3rSecret' });
 
   const cases = [
     { name: 'refused (nothing on the port)', url: 'rtsp://admin:Sup3rSecret@127.0.0.1:1/test', kind: 'refused', message: /connection refused by 127\.0\.0\.1:1/ },

@@ -15,7 +15,7 @@ import { copyAssets, missingAssets, referencedAssets, runtimeAssets } from '../.
 import { sourceDigest } from '../../scripts/source-digest.js';
 import { openCamera } from '../../src/ingest/index.ts';
 import { capturingLogger, HealthLog, isDown } from '../helpers/ingest-wait.ts';
-import { RtspTestServer, REPO_ROOT } from '../helpers/rtsp.ts';
+import { REPO_ROOT, withRtspCamera } from '../helpers/rtsp.ts';
 
 const BIN = join(REPO_ROOT, 'bin/facegate.js');
 const PASSWORD = 'P@ss:w%rd';
@@ -61,8 +61,7 @@ t.test('the real tree: every asset the code names exists, and the current build 
 });
 
 t.test('the compiled entry starts a camera whose password has a raw @ (RTSP server requiring it)', async (t) => {
-  const server = await RtspTestServer.start({ width: 320, height: 240, fps: 15, auth: `admin:${PASSWORD}` });
-  t.teardown(() => server.stop());
+  const server = await withRtspCamera(t, { width: 320, height: 240, fps: 15, auth: `admin:${PASSWORD}` });
   const probe = (credentials: string) =>
     spawnSync(process.execPath, [BIN, 'cameras', 'probe', server.url('/test', credentials), '--json'], {
       cwd: REPO_ROOT,
@@ -104,8 +103,7 @@ t.test('a launcher that cannot start: camera.down that names the cause, logged a
 });
 
 t.test('frames from a credentialed camera in-process too (the encoded URL reaches rtspsrc)', async (t) => {
-  const server = await RtspTestServer.start({ width: 320, height: 240, fps: 15, auth: `admin:${PASSWORD}` });
-  t.teardown(() => server.stop());
+  const server = await withRtspCamera(t, { width: 320, height: 240, fps: 15, auth: `admin:${PASSWORD}` });
   const cam = openCamera({ id: 'cred', source: { kind: 'rtsp', url: server.url('/test', `admin:${PASSWORD}`) } });
   t.teardown(() => cam.close());
   const frames = await firstValueFrom(cam.frames.pipe(take(3), toArray()));

@@ -2,7 +2,7 @@
 import { execFile } from 'node:child_process';
 import t from 'tap';
 import { redactUrl } from '../../src/log.ts';
-import { REPO_ROOT, RtspTestServer } from '../helpers/rtsp.ts';
+import { REPO_ROOT, withRtspCamera } from '../helpers/rtsp.ts';
 
 function cameras(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -13,8 +13,7 @@ function cameras(args: string[]): Promise<{ code: number; stdout: string; stderr
 }
 
 t.test('cameras probe', async (t) => {
-  const server = await RtspTestServer.start({ width: 320, height: 240, fps: 15, auth: 'viewer:Hunter22' });
-  t.teardown(() => server.stop());
+  const server = await withRtspCamera(t, { width: 320, height: 240, fps: 15, auth: 'viewer:Hunter22' });
 
   t.test('reports size, fps and first-frame latency; credentials redacted', async (t) => {
     const r = await cameras(['probe', server.url('/test', 'viewer:Hunter22')]);
