@@ -178,7 +178,7 @@ t.test('events, retained state, availability and discovery on a real broker', as
   await until('device deleted', () => sub.got.some((m) => m.topic === 'homeassistant/device/test-node/config' && m.payload.length === 0));
   const late2 = await subscriber(broker.url, ['homeassistant/#']);
   t.teardown(() => late2.client.endAsync(true));
-  await sleep(300);
+  await sleep(300); // a negative check: a retained config would arrive right after the subscription
   t.same(late2.got, [], 'no retained discovery config left on the broker');
 });
 
@@ -205,14 +205,16 @@ t.test('broker killed mid-stream: the bus stays fast, every event id published m
   };
   const before = time(0);
   await until('first batch', () => eventIds(sub.got, 'facegate/test-node/events').length >= N);
-  await sleep(1500); // the broker saves the session every second
+  await sleep(1500); // the broker saves the session every second: time on the broker, nothing to poll
 
   await broker.kill('SIGKILL');
   await until('sink sees the outage', () => !connected(r), 5000);
   const during = time(N);
   const duringIds = r.log.since(N, {}, 10_000).map((e) => e.id);
   t.equal(duringIds.length, N);
-  await sleep(5000);
+  // A negative check while the broker is down: the sink retries with backoff from 250 ms, so this
+  // window holds a few attempts (one warning, not one per attempt; nothing leaves the log).
+  await sleep(3000);
   t.equal(r.runner.health()[0].lag, N, 'the outage backlog waits in the log after the cursor');
   const restartedAt = performance.now();
   await broker.restart();
@@ -265,6 +267,7 @@ t.test('wrong broker password: a clear error in health and the log, the bus keep
   t.equal(h.connected, false);
   t.match(h.lastError, /check username and password\/passwordFile/, 'says what to fix');
   for (let i = 0; i < 20; i++) r.bus.publish(health(i));
+  // A negative check: a few refused attempts (backoff from 250 ms) and the events still wait.
   await sleep(1500);
   t.equal(r.runner.health()[0].lag, 20, 'events wait in the log');
   const warns = r.logs.lines.filter((l) => l.level === 40);
@@ -298,7 +301,7 @@ t.test('MQTT commands: OPEN / LOCK reach the manual action with the declared sen
   await cmd.client.publishAsync('facegate/test-node/gate/front-door/set', 'LOCK', { qos: 1 });
   await cmd.client.publishAsync('facegate/test-node/gate/back-door/set', 'OPEN', { qos: 1 });
   await until('commands', () => calls.length >= 2);
-  await sleep(300);
+  await sleep(300); // a negative check: the back-door OPEN, published last, would have arrived by now
   // The broker does not say who published; facegate's own client id is not the actor.
   t.same(calls, ['front-door open mqtt:unidentified MQTT command', 'front-door close mqtt:unidentified MQTT command'], 'unknown gates refused');
 
@@ -308,7 +311,7 @@ t.test('MQTT commands: OPEN / LOCK reach the manual action with the declared sen
   await cmd.client.publishAsync('facegate/test-node/gate/front-door/set', 'OPEN', { qos: 1, retain: true });
   r.start({ commands: true, clientId: 'fg-door' }, { manual, commandRefusalWindowMs: 1000 });
   await until('reconnected', () => connected(r));
-  await sleep(500);
+  await sleep(500); // a negative check: a retained command comes right after the subscription
   t.equal(calls.length, 2, 'the retained command was not executed');
   t.ok(r.logs.lines.some((l) => /retained MQTT gate command ignored/.test(String(l.msg))));
 
@@ -322,7 +325,7 @@ t.test('MQTT commands: OPEN / LOCK reach the manual action with the declared sen
   const mark = r.logs.lines.length;
   await cmd.client.publishAsync(set, 'OP\u0000EN', { qos: 1 });
   await cmd.client.publishAsync(set, Buffer.from([0x4f, 0x50, 0x45, 0x4e, 0xc3]), { qos: 1 });
-  await sleep(300);
+  await sleep(300); // a negative check: neither command reaches the manual action
   t.equal(calls.length, 3, 'a NUL in the payload and invalid UTF-8 refused');
   const invalid = r.logs.lines.slice(mark).filter((l) => /MQTT gate command refused \(further invalid/.test(String(l.msg)));
   t.equal(invalid.length, 1, 'one line for the window');
@@ -369,7 +372,7 @@ t.test('a broker that drops what facegate publishes: a warning in the sink healt
   r.runner = runSinks([r.sink], { bus: r.bus, cursors: r.cursors, logger: createLogger({ level: 'silent' }) });
   for (let i = 0; i < 5; i++) r.bus.publish(health(i));
   await until('refusal in health', () => r.runner.health()[0].lastError !== undefined, 5000);
-  await sleep(500);
+  await sleep(500); // a negative check: nothing is delivered after the refusal
   t.match(r.runner.health()[0], { connected: false, lag: 5, delivered: 0, lastError: /refused to publish \$SYS\/facegate\/available: .*Not authorized.*ACL/ });
 
   // An ACL that allows everything but <prefix>/events: connected, echo fine, the events refused
