@@ -179,6 +179,8 @@ t.test('NATS down at the hub start, then poison messages, its consumer deleted, 
   for (let i = 0; i < 20; i++) edge.bus.publish(healthEvent(100 + i));
   await until('the good events around the poison arrive', async () => (await hub.store.eventIds('rogue-1').catch(() => [])).length === 3 && (await hub.store.eventCount('late-1').catch(() => 0)) === 40, 15_000);
   t.same(await hub.store.eventIds('rogue-1'), [1, 3, 5], 'the rest of the batch is stored');
+  // The dead letters are written in their own transaction after the good rows: wait for them too.
+  await until('the three dead letters', async () => (await hub.store.deadLetters()).length >= 3, 15_000);
   const dead = await hub.store.deadLetters();
   t.same(dead.map((d) => [d.nodeId, d.eventId, d.subject]), [2, 4, 6].map((id) => ['rogue-1', id, 'facegate.hq.rogue-1.events.gate.opened']), 'all three in the dead-letter table');
   t.match(dead[0].reason, /data\.reason.*NUL/, `the reason names the field: ${dead[0].reason}`);
