@@ -7,6 +7,7 @@ import { DEFAULT_EMBEDDER } from '../config/index.ts';
 import { FacegateError } from '../errors.ts';
 import { calibrationPath, loadManifest, resolveModel, writeCalibration, type CalibrationEntry, type ExecutionProvider } from '../models/index.ts';
 import { executionProviderArg } from './common.ts';
+import { runPadEval } from './eval-pad.ts';
 import { evaluatePairs, type PairsReport } from '../recognize/evaluate-pairs.ts';
 import { evaluateWithScores, type EvalReport, type PhotoCache } from '../recognize/evaluate.ts';
 import { createEmbedder, createLiveness, createMaskClassifier, type Embedder } from '../recognize/models.ts';
@@ -92,7 +93,11 @@ function progressBar(label: string): { update: (done: number, total: number) => 
 }
 
 interface EvalCliOptions {
-  data: string;
+  data?: string;
+  pad?: string;
+  threshold?: string;
+  trackScore?: string;
+  videoFps?: string;
   embedder: string;
   tier: string;
   liveness: boolean;
@@ -107,7 +112,11 @@ export function registerEvalCommand(program: Command): void {
   program
     .command('eval')
     .description('accuracy gauge: enroll the first photo of each person in DIR, query the rest, masked probes, real masked strangers, mask classifier, liveness; or a pair-list protocol with --pairs')
-    .requiredOption('--data <dir>', 'a folder laid out like ../shared/data (labels.csv), or the photo folder a --pairs list refers to')
+    .option('--data <dir>', 'a folder laid out like ../shared/data (labels.csv), or the photo folder a --pairs list refers to')
+    .option('--pad <dir>', 'presentation-attack detection instead: DIR/labels.csv names photos and videos with file,label (live/spoof),attack (none/print/replay/...)[,context]; prints APCER per attack type, BPCER, ACER (ISO/IEC 30107-3)')
+    .option('--threshold <t>', 'with --pad: liveness score at and above which a presentation counts as live (default 0.5)')
+    .option('--track-score <rule>', 'with --pad: how a video\'s deciding track is scored: best-shot (the live pipeline\'s frames), mean, median, trimmed-mean, min (all frames of the track)')
+    .option('--video-fps <n>', 'with --pad: frames per second taken from videos (default 10)')
     .option('--embedder <names>', 'embedder model(s), comma-separated, or "all"', DEFAULT_EMBEDDER)
     .option('--tier <tier>', 'detector tier', '2.5g')
     .option('--pairs <file>', 'pair list: LFW pairs.txt (10-fold header or plain) or JSON [{a, b, same, fold}]; prints 10-fold accuracy, TAR@FAR, EER')
@@ -117,6 +126,12 @@ export function registerEvalCommand(program: Command): void {
     .option('--json', 'print one JSON object per embedder')
     .option('--ep <name>', 'execution provider for every model: cpu, webgpu, cuda, tensorrt (falls back to cpu with a warning)', executionProviderArg, 'cpu')
     .action(async (opts: EvalCliOptions) => {
+      if (opts.pad !== undefined) {
+        if (opts.data !== undefined || opts.pairs !== undefined || opts.writeThresholds) throw new FacegateError('BAD_ARGUMENT', '--pad runs on its own: leave out --data, --pairs and --write-thresholds', { hint: 'facegate eval --pad DIR [--json] [--plot FILE] [--threshold T]' });
+        await runPadEval({ pad: opts.pad, tier: opts.tier, threshold: opts.threshold, trackScore: opts.trackScore, videoFps: opts.videoFps, json: opts.json, plot: opts.plot, ep: opts.ep });
+        return;
+      }
+      if (opts.data === undefined) throw new FacegateError('BAD_ARGUMENT', 'eval needs --data DIR (recognition) or --pad DIR (presentation attacks)', { hint: 'facegate eval --data ../shared/data, or facegate eval --pad ../shared/data/spoof' });
       const all = opts.embedder === 'all';
       const names = all ? loadManifest().models.filter((m) => m.role === 'embedder').map((m) => m.name) : opts.embedder.split(',').map((s) => s.trim()).filter(Boolean);
       if (!names.length) throw new FacegateError('BAD_ARGUMENT', '--embedder names no model', { hint: 'give model names from `facegate models list`, comma-separated, or "all"' });

@@ -104,6 +104,11 @@ export interface PadItem {
 
 export type TrackScoreRule = 'best-shot' | TrackAggregate;
 
+/** Liveness score at and above which a presentation is accepted as live (docs/liveness.md). */
+export const DEFAULT_PAD_THRESHOLD = 0.5;
+/** How a video's deciding track is scored by default (docs/liveness.md). */
+export const DEFAULT_TRACK_SCORE: TrackScoreRule = 'best-shot';
+
 export interface PadEvalOptions {
   readonly threshold: number;
   /** How a video's deciding track is scored. Default `best-shot` (what `facegate run` does today). */
@@ -252,7 +257,7 @@ const problemItem = (row: PadRow, kind: PadItem['kind'], label: PadLabel | undef
 /** Judge every row of DIR/labels.csv and report APCER / BPCER / ACER. */
 export async function evaluatePad(dir: string, models: PadModels, opts: PadEvalOptions): Promise<PadEvalReport> {
   const rows = readPadLabels(dir);
-  const rule = opts.trackScore ?? 'best-shot';
+  const rule = opts.trackScore ?? DEFAULT_TRACK_SCORE;
   const items: PadItem[] = [];
   let done = 0;
   for (const row of rows) {
