@@ -48,9 +48,11 @@ type Ev = { id: number; type: string; identityId?: string; data: Record<string, 
 
 t.test('identity changes through the API are audit events with the actor', async (t) => {
   const events: Ev[] = [];
-  const w = watchEvents({ url, token: VIEWER, filter: { types: ['identity.*'] }, onEvent: (e) => events.push(e as unknown as Ev) });
+  let connected = false;
+  const w = watchEvents({ url, token: VIEWER, filter: { types: ['identity.*'] }, onEvent: (e) => events.push(e as unknown as Ev), onStatus: (s) => (connected ||= s.state === 'connected') });
   t.teardown(() => w.close());
-  await new Promise((r) => setTimeout(r, 300));
+  // Connected = the server's hello: the client subscribes from the id it announced, so nothing later is missed.
+  await until('the event stream connected', () => connected, 10_000);
 
   const created = await call('/v1/identities?name=Angelina&group=staff', ADMIN, jpeg('identities/deepface/angelina/img1.jpg'));
   t.equal(created.status, 201);
@@ -63,7 +65,7 @@ t.test('identity changes through the API are audit events with the actor', async
   t.equal((await call(`/v1/identities/${id}`, VIEWER, { method: 'DELETE' })).status, 403);
 
   await until('four audit events', () => events.length >= 4, 10_000);
-  await new Promise((r) => setTimeout(r, 200));
+  await new Promise((r) => setTimeout(r, 200)); // a negative check: no fifth (the refused DELETE)
   t.same(events.map((e) => e.type), ['identity.created', 'identity.updated', 'identity.updated', 'identity.removed']);
   t.ok(events.every((e) => e.identityId === id && e.data.actor === 'hr-admin'), 'each names the identity and the actor (token id)');
   t.match(events[0].data, { name: 'Angelina', groups: ['staff'], templates: 4 });

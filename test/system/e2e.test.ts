@@ -20,6 +20,7 @@ import { parseConfig } from '../../src/config/index.ts';
 import { doorClipKey, renderDoorClip } from '../../src/demo/door-clip.ts';
 import { enrollDemoGallery } from '../../src/demo/demo.ts';
 import { createLogger } from '../../src/log.ts';
+import { until } from '../../src/lib/time.ts';
 import { RtspTestServer } from '../helpers/rtsp.ts';
 import { DATA_DIR, dataPath } from '../helpers/data.ts';
 
@@ -129,9 +130,11 @@ t.test('RTSP door camera -> whole chain -> WS client: granted, denied(unknown), 
   const cams = (await (await fetch(`${service.api.url}/v1/cameras`, { headers: { authorization: `Bearer ${VIEWER}` } })).json()) as { cameras?: Array<{ id: string; ingest?: { delivered: number; lost: number } }> } | Array<{ id: string; ingest?: { delivered: number; lost: number } }>;
   const door = (Array.isArray(cams) ? cams : cams.cameras ?? []).find((c) => c.id === 'door');
   t.ok((door?.ingest?.delivered ?? 0) > 50, `/v1/cameras: ingest counters (${door?.ingest?.delivered} frames delivered, ${door?.ingest?.lost} lost)`);
-  await new Promise((r) => setTimeout(r, 1100)); // the metrics sampler runs once a second
-  const metricsText = await (await fetch(`${service.api.url}/metrics`, { headers: { authorization: `Bearer ${VIEWER}` } })).text();
-  t.match(metricsText, /facegate_frames_dropped_total\{camera="door",stage="ingest"\} \d+/, '/metrics: frames dropped at the ingest stage');
+  // The metrics sampler runs on its own interval: poll until it has taken the ingest counters.
+  const ingestDropped = /facegate_frames_dropped_total\{camera="door",stage="ingest"\} \d+/;
+  let metricsText = '';
+  await until('/metrics: the ingest counters sampled', async () => ingestDropped.test((metricsText = await (await fetch(`${service?.api.url}/metrics`, { headers: { authorization: `Bearer ${VIEWER}` } })).text())), 10_000, 100);
+  t.match(metricsText, ingestDropped, '/metrics: frames dropped at the ingest stage');
 
   // The durable log holds what the client was sent.
   const logged = service.log.since(0, {}, 1000);
