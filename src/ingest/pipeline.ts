@@ -273,7 +273,9 @@ export function buildPipeline(cfg: Pick<CameraConfig, 'source' | 'decoder' | 'ou
   // drop-only mode (GStreamer 1.22: assertion GST_BUFFER_DURATION_IS_VALID in
   // gst_video_rate_push_buffer, "Bail out!" on stdout). Without drop-only, max-rate still caps a
   // constant-rate file and a variable-rate one passes with every frame; live sources keep drop-only.
-  const rate = ['videorate', ...(file ? [] : ['drop-only=true']), ...(output.fps !== undefined ? [`max-rate=${output.fps}`] : [])];
+  // A file with no fps cap gets no videorate at all: without drop-only it would duplicate frames
+  // to fill timestamp gaps (a 5-frame clip played as 6).
+  const rate = file ? (output.fps !== undefined ? ['videorate', `max-rate=${output.fps}`] : undefined) : ['videorate', 'drop-only=true', ...(output.fps !== undefined ? [`max-rate=${output.fps}`] : [])];
   // A file decodes faster than real time: pace it at its own timestamps *before* the leaky queue,
   // or the queue would throw most frames away.
   const pace: Section[] = file && (file.realtime ?? true) ? [['identity', 'sync=true']] : [];
@@ -289,7 +291,7 @@ export function buildPipeline(cfg: Pick<CameraConfig, 'source' | 'decoder' | 'ou
   const converter = decodes ? decoder : undefined;
   let argv: string[];
   if (detectSize === undefined) {
-    argv = join([...sections, rate, ...pace, ...upright, ...convertSections(converter, output), queue, ['gdppay'], ['fdsink', 'fd=1', 'sync=false']]);
+    argv = join([...sections, ...(rate ? [rate] : []), ...pace, ...upright, ...convertSections(converter, output), queue, ['gdppay'], ['fdsink', 'fd=1', 'sync=false']]);
   } else {
     // Split after videorate (the fps cap applies to both, and both copies carry the same buffer
     // offset and PTS, which is how JS pairs them). One drop point before the split: when either
@@ -299,7 +301,7 @@ export function buildPipeline(cfg: Pick<CameraConfig, 'source' | 'decoder' | 'ou
     // so the two conversions run in parallel.
     const branchQueue = ['queue', 'max-size-buffers=1', 'max-size-bytes=0', 'max-size-time=0'];
     argv = [
-      ...join([...sections, rate, ...pace, ...upright, queue, ['tee', `name=${TEE_NAME}`], branchQueue, ...convertSections(converter, output), ['gdppay'], ['fdsink', 'fd=1', 'sync=false']]),
+      ...join([...sections, ...(rate ? [rate] : []), ...pace, ...upright, queue, ['tee', `name=${TEE_NAME}`], branchQueue, ...convertSections(converter, output), ['gdppay'], ['fdsink', 'fd=1', 'sync=false']]),
       `${TEE_NAME}.`,
       '!',
       ...join([branchQueue, ...detectViewSections(converter, detectSize), ['gdppay'], ['fdsink', `fd=${DETECT_VIEW_FD}`, 'sync=false']]),

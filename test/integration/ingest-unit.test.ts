@@ -68,7 +68,9 @@ t.test('pipeline builder: custom decoder, file, test and override sources', asyn
   t.ok(custom.elements.includes('vaapih264dec') && custom.elements.includes('vaapipostproc'));
 
   const file = buildPipeline({ source: { kind: 'file', path: '/data/clip.mp4' } });
-  t.match(file.argv.join(' '), /^filesrc location=\/data\/clip\.mp4 ! decodebin ! videorate ! identity sync=true ! videoflip video-direction=auto ! videoconvert/);
+  t.match(file.argv.join(' '), /^filesrc location=\/data\/clip\.mp4 ! decodebin ! identity sync=true ! videoflip video-direction=auto ! videoconvert/, 'a file with no fps cap: no videorate (it would duplicate frames into timestamp gaps)');
+  const capped = buildPipeline({ source: { kind: 'file', path: '/data/clip.mp4' }, output: { fps: 5 } });
+  t.match(capped.argv.join(' '), /decodebin ! videorate max-rate=5 ! identity/, 'capped: videorate without drop-only (variable-rate files abort it)');
   t.equal(file.live, false);
   const fast = buildPipeline({ source: { kind: 'file', path: '/data/clip.mp4', realtime: false, lossless: true } });
   t.notMatch(fast.argv.join(' '), /identity/);
