@@ -64,9 +64,17 @@ export function prepareCropStatements(db: Database.Database) {
 
 export type CropStatements = ReturnType<typeof prepareCropStatements>;
 
-export function insertCrops(stmt: CropStatements, identityId: string, crops: readonly CleanCrop[], createdAt: number, newId: () => string): void {
+/** What the crop functions need of the store (structural: store.ts imports this file). */
+export interface CropStore {
+  readonly cropStmt: CropStatements;
+  sealCrop(id: string, pixels: Uint8Array): Buffer;
+  cropPixels(id: string, blob: Buffer): Buffer;
+}
+
+export function insertCrops(store: CropStore, identityId: string, crops: readonly CleanCrop[], createdAt: number, newId: () => string): void {
   for (const c of crops) {
-    stmt.insert.run(newId(), identityId, c.sourcePhotoSha256, c.quality, c.width, c.height, Buffer.from(c.pixels.buffer, c.pixels.byteOffset, c.pixels.byteLength), JSON.stringify(c.masks), createdAt);
+    const id = newId();
+    store.cropStmt.insert.run(id, identityId, c.sourcePhotoSha256, c.quality, c.width, c.height, store.sealCrop(id, c.pixels), JSON.stringify(c.masks), createdAt);
   }
 }
 
@@ -80,9 +88,10 @@ export function cropFromRow(r: CropRow): StoredCrop {
   return { id: r.id, identityId: r.identity_id, sourcePhotoSha256: r.source_photo_sha256, quality: r.quality, width: r.width, height: r.height, masks, createdAt: r.created_at };
 }
 
-export function cropImage(stmt: CropStatements, cropId: string): RgbImage {
-  const row = typeof cropId === 'string' ? stmt.pixels.get(cropId) : undefined;
-  if (!row) throw new GalleryError('GALLERY_NOT_FOUND', `no crop with id ${JSON.stringify(cropId)}`, { hint: 'the identity may have been removed meanwhile' });
+export function cropImage(store: CropStore, cropId: string): RgbImage {
+  const found = typeof cropId === 'string' ? store.cropStmt.pixels.get(cropId) : undefined;
+  if (!found) throw new GalleryError('GALLERY_NOT_FOUND', `no crop with id ${JSON.stringify(cropId)}`, { hint: 'the identity may have been removed meanwhile' });
+  const row = { ...found, pixels: store.cropPixels(cropId, found.pixels) };
   if (row.pixels.byteLength !== row.width * row.height * 3) throw new GalleryError('GALLERY_CORRUPT', `crop ${cropId}: ${row.pixels.byteLength} bytes for ${row.width}x${row.height} RGB`, { hint: 'restore the gallery from a backup' });
   // A copy: better-sqlite3 may reuse the buffer, and callers keep the image across awaits.
   return { data: new Uint8Array(row.pixels), width: row.width, height: row.height };

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import type { DataKeys } from '../privacy/index.ts';
 import type { RgbImage } from '../types.ts';
 import * as identities from './identities.ts';
 import { loadContext, syncWithFile, type GalleryContext } from './memory.ts';
@@ -29,9 +30,14 @@ export class Gallery {
   readonly path: string;
   private readonly ctx: GalleryContext;
 
-  constructor(db: Database.Database, path: string, opts: GalleryOptions) {
+  constructor(db: Database.Database, path: string, opts: GalleryOptions, keys?: DataKeys) {
     this.path = path;
-    this.ctx = loadContext(new GalleryStore(db, path, opts));
+    this.ctx = loadContext(new GalleryStore(db, path, opts, keys));
+  }
+
+  /** True when templates, centroids and crops are stored encrypted (privacy.encryption). */
+  get encrypted(): boolean {
+    return this.ctx.store.encrypted;
   }
 
   // --- identities (identities.ts) ------------------------------------------------------------
@@ -228,5 +234,20 @@ export class Gallery {
  * (see store.ts), then loaded into memory. A file that is not a gallery is refused.
  */
 export function openGallery(path: string, opts: GalleryOptions = {}): Gallery {
-  return openGalleryFile(path, opts, (db) => new Gallery(db, path, opts));
+  return openGalleryFile(path, opts, (db, keys) => new Gallery(db, path, opts, keys));
+}
+
+/**
+ * The gallery file's connection alone (checked, migrated, its keys unlocked: a wrong key fails
+ * here), without loading it into memory: for key rotation (encryption.ts), which works on rows.
+ * Closed when `fn` returns or throws.
+ */
+export function withGalleryDb<T>(path: string, opts: GalleryOptions, fn: (db: Database.Database) => T): T {
+  return openGalleryFile(path, { ...opts, create: false }, (db) => {
+    try {
+      return fn(db);
+    } finally {
+      db.close();
+    }
+  });
 }

@@ -3,7 +3,7 @@ import { GalleryError } from './errors.ts';
 import { dimOf, syncWithFile, type GalleryContext } from './memory.ts';
 import { indexKey } from './search-index.ts';
 import type { IdentityRow } from './statements.ts';
-import { fromBlob, newId, parseJson, toBlob, type GalleryStore } from './store.ts';
+import { newId, parseJson, type GalleryStore } from './store.ts';
 import type { EnrollInput, FaceCropInput, Identity, Metadata, Template, TemplateCount, TemplateInput } from './types.ts';
 import { cleanCrops, cleanGroups, cleanMetadata, cleanName, cleanTemplates, type CleanTemplate } from './validate.ts';
 
@@ -27,7 +27,7 @@ function countTemplates(templates: readonly CleanTemplate[]): TemplateCount[] {
 export function insertTemplates(store: GalleryStore, identityId: string, templates: readonly CleanTemplate[], createdAt: number): string[] {
   return templates.map((t) => {
     const id = newId('tpl');
-    store.stmt.insertTemplate.run(id, identityId, t.modelId, t.masked ? 1 : 0, t.embedding.length, toBlob(t.embedding), t.sourcePhotoSha256, t.quality, createdAt);
+    store.stmt.insertTemplate.run(id, identityId, t.modelId, t.masked ? 1 : 0, t.embedding.length, store.sealTemplate(id, t.embedding), t.sourcePhotoSha256, t.quality, createdAt);
     return id;
   });
 }
@@ -86,7 +86,7 @@ export function enrollMany(ctx: GalleryContext, inputs: readonly EnrollInput[]):
     for (const p of prepared) {
       store.stmt.insertIdentity.run(p.id, p.name, JSON.stringify(p.groups), JSON.stringify(p.metadata), now, now);
       p.templateIds = insertTemplates(store, p.id, p.templates, now);
-      insertCrops(store.cropStmt, p.id, p.crops, now, () => newId('crop'));
+      insertCrops(store, p.id, p.crops, now, () => newId('crop'));
       store.changed('identity', p.id);
     }
   });
@@ -113,7 +113,7 @@ export function addTemplates(ctx: GalleryContext, identity: string, templates: r
   const now = store.now();
   const templateIds = store.write('addTemplates', () => {
     const ids = insertTemplates(store, id, cleaned, now);
-    insertCrops(store.cropStmt, id, cleanedCrops, now, () => newId('crop'));
+    insertCrops(store, id, cleanedCrops, now, () => newId('crop'));
     store.stmt.touch.run(now, id);
     store.changed('identity', id);
     return ids;
@@ -216,7 +216,7 @@ export function templateEmbedding(ctx: GalleryContext, templateId: string): Floa
   store.assertOpen();
   const row = typeof templateId === 'string' ? store.stmt.template.get(templateId) : undefined;
   if (!row) throw new GalleryError('GALLERY_TEMPLATE_NOT_FOUND', `no template with id ${JSON.stringify(templateId)}`);
-  return fromBlob(row.embedding, row.dim, `template ${row.id}`).slice();
+  return store.template(row.id, row.embedding, row.dim).slice();
 }
 
 export function rename(ctx: GalleryContext, id: string, newName: string): Identity {

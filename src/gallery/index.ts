@@ -1,4 +1,4 @@
-export { openGallery, Gallery, type GalleryOptions, type ReplicaIdentity, type WriteOperation } from './gallery.ts';
+export { openGallery, withGalleryDb, Gallery, type GalleryOptions, type ReplicaIdentity, type WriteOperation } from './gallery.ts';
 export { GalleryError, isGalleryError, type GalleryErrorCode, type GalleryErrorContext } from './errors.ts';
 export type { CropCoverage, EnrollInput, FaceCropInput, GalleryStats, Identity, JsonValue, MaskRouting, Match, Metadata, RebuiltCrop, ReembedNeed, ReplaceOutcome, SearchOptions, StoredCrop, SyntheticMask, Template, TemplateCount, TemplateInput, Unknown, UnknownSighting } from './types.ts';
 export { classifyGalleryFile, inspectGalleryFile, type GalleryFileKind } from './file-check.ts';
@@ -8,3 +8,4 @@ export { RowStore, rowStride, scoreRowsJs, simdAvailable } from './kernel.ts';
 export { EmbeddingIndex, searchIndexes, DEFAULT_SEARCH_TUNING, type IndexHit, type SearchTrace, type SearchTuning } from './embedding-index.ts';
 export { SCHEMA_VERSION } from './schema.ts';
 export { MAX_NAME_LENGTH, MAX_DIM } from './validate.ts';
+export { addWraps, dropOtherWraps, reencryptRows, isEncrypted, type GalleryEncryption } from './encryption.ts';

@@ -1,6 +1,6 @@
 import { SearchIndex, type IdentityEntry } from './search-index.ts';
 import type { UnknownRow } from './statements.ts';
-import { fromBlob, KEEP_CHANGES, parseJson, type GalleryStore } from './store.ts';
+import { KEEP_CHANGES, parseJson, type GalleryStore } from './store.ts';
 
 /**
  * What one connection holds in memory (the search index, the unknowns' centroids) and how it
@@ -16,8 +16,8 @@ export interface UnknownEntry {
   lastSeen: number;
 }
 
-export function unknownEntryOf(u: UnknownRow): UnknownEntry {
-  return { centroid: fromBlob(u.centroid, u.dim, `unknown ${u.id}`).slice(), count: u.count, firstSeen: u.first_seen, lastSeen: u.last_seen };
+export function unknownEntryOf(store: GalleryStore, u: UnknownRow): UnknownEntry {
+  return { centroid: store.centroid(u.id, u.centroid, u.dim).slice(), count: u.count, firstSeen: u.first_seen, lastSeen: u.last_seen };
 }
 
 /** The unknowns' centroids, per model id. */
@@ -75,9 +75,9 @@ function loadAll(ctx: GalleryContext): void {
   for (const [id, identityId, modelId, masked, dim, embedding] of store.stmt.allTemplates.iterate()) {
     const entry = index.entry(identityId);
     if (!entry) continue; // impossible with foreign keys on; never index an orphan
-    index.indexTemplate(id, entry, modelId, masked === 1, fromBlob(embedding, dim, `template ${id}`));
+    index.indexTemplate(id, entry, modelId, masked === 1, store.template(id, embedding, dim));
   }
-  for (const u of store.stmt.allUnknowns.iterate()) ctx.unknowns.pool(u.model_id).set(u.id, unknownEntryOf(u));
+  for (const u of store.stmt.allUnknowns.iterate()) ctx.unknowns.pool(u.model_id).set(u.id, unknownEntryOf(store, u));
   store.dataVersion = store.stmt.dataVersion.get() ?? 0;
   store.changeSeq = store.stmt.newestChange.get() ?? 0;
   store.opts.logger?.info({ path: store.path, identities: index.identityCount, templates: index.templateCount, ms: Math.round(performance.now() - t0) }, 'gallery loaded');
@@ -133,13 +133,13 @@ export function refreshIdentity(ctx: GalleryContext, id: string): void {
   } else {
     entry = index.addEntry(id, row.name, groups);
   }
-  for (const t of store.stmt.templateRowsOf.iterate(id)) index.indexTemplate(t.id, entry, t.model_id, t.masked === 1, fromBlob(t.embedding, t.dim, `template ${t.id}`));
+  for (const t of store.stmt.templateRowsOf.iterate(id)) index.indexTemplate(t.id, entry, t.model_id, t.masked === 1, ctx.store.template(t.id, t.embedding, t.dim));
 }
 
 function refreshUnknown(ctx: GalleryContext, id: string): void {
   for (const pool of ctx.unknowns.all()) pool.delete(id);
   const u = ctx.store.stmt.unknown.get(id);
-  if (u) ctx.unknowns.pool(u.model_id).set(u.id, unknownEntryOf(u));
+  if (u) ctx.unknowns.pool(u.model_id).set(u.id, unknownEntryOf(ctx.store, u));
 }
 
 /** The embedding size the gallery already holds for a model (templates or unknowns), if any. */

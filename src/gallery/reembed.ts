@@ -30,7 +30,7 @@ export function cropsLackingModel(ctx: GalleryContext, modelId: string): StoredC
 /** The pixels of a stored crop (a copy). */
 export function cropImage(ctx: GalleryContext, cropId: string): RgbImage {
   ctx.store.assertOpen();
-  return imageOf(ctx.store.cropStmt, cropId);
+  return imageOf(ctx.store, cropId);
 }
 
 export function cropCoverage(ctx: GalleryContext): CropCoverage {

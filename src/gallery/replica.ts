@@ -1,7 +1,6 @@
 import { GalleryError } from './errors.ts';
 import { identityId } from './identities.ts';
 import { refreshIdentity, syncWithFile, type GalleryContext } from './memory.ts';
-import { toBlob } from './store.ts';
 import type { Metadata } from './types.ts';
 import { cleanEmbedding, cleanGroups, cleanMetadata, cleanModelId, cleanName } from './validate.ts';
 
@@ -55,7 +54,7 @@ export function applyReplica(ctx: GalleryContext, changes: { readonly put: reado
       for (const t of p.templates) {
         // A template id seen under another identity (re-enrolled at the hub) moves here.
         store.stmt.removeTemplate.run(t.id);
-        store.stmt.insertTemplate.run(t.id, p.id, t.modelId, t.masked ? 1 : 0, t.embedding.length, toBlob(t.embedding), null, t.quality, now);
+        store.stmt.insertTemplate.run(t.id, p.id, t.modelId, t.masked ? 1 : 0, t.embedding.length, store.sealTemplate(t.id, t.embedding), null, t.quality, now);
       }
       store.changed('identity', p.id);
     }

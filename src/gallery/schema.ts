@@ -74,10 +74,83 @@ const MIGRATIONS: readonly string[] = [
   -- One crop per photo and person: enrolling the same photo again stores nothing new.
   CREATE UNIQUE INDEX crops_by_identity_photo ON crops (identity_id, source_photo_sha256);
   `,
+  // 3: encryption at rest and consent. Templates, unknowns' centroids and crops may hold either
+  // the plain bytes or a per-record envelope (src/privacy: 33 bytes more, an odd count, so the
+  // two lengths never collide); `meta.encryption` says which (never mixed: the switch is one
+  // transaction). The data keys are stored only wrapped under the operator's key-encryption key,
+  // one row per (data key, KEK) so a rotation holds both. The CHECKs of v1/v2 pinned the plain
+  // lengths, so the three tables are rebuilt (children only: nothing references them).
+  // Consent: what the person agreed to, as JSON (not biometric data: stored in the clear).
+  `
+  CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) STRICT;
+  CREATE TABLE data_keys (
+    key_id     INTEGER NOT NULL CHECK (key_id >= 0),
+    kek_id     TEXT NOT NULL CHECK (length(kek_id) = 16),
+    wrapped    BLOB NOT NULL CHECK (length(wrapped) = 60),
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (key_id, kek_id)
+  ) STRICT;
+  ALTER TABLE identities ADD COLUMN consent TEXT CHECK (consent IS NULL OR (json_valid(consent) AND json_type(consent) = 'object'));
+
+  CREATE TABLE templates_v3 (
+    id                  TEXT PRIMARY KEY,
+    identity_id         TEXT NOT NULL REFERENCES identities (id) ON DELETE CASCADE,
+    model_id            TEXT NOT NULL CHECK (length(model_id) > 0),
+    masked              INTEGER NOT NULL CHECK (masked IN (0, 1)),
+    dim                 INTEGER NOT NULL CHECK (dim > 0),
+    embedding           BLOB NOT NULL CHECK (length(embedding) IN (dim * 4, dim * 4 + 33)),
+    source_photo_sha256 TEXT,
+    quality             REAL,
+    created_at          INTEGER NOT NULL
+  ) STRICT;
+  INSERT INTO templates_v3 SELECT id, identity_id, model_id, masked, dim, embedding, source_photo_sha256, quality, created_at FROM templates ORDER BY rowid;
+  DROP TABLE templates;
+  ALTER TABLE templates_v3 RENAME TO templates;
+  CREATE INDEX templates_by_identity ON templates (identity_id);
+  CREATE INDEX templates_by_model ON templates (model_id);
+
+  CREATE TABLE unknowns_v3 (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    id         TEXT NOT NULL UNIQUE,
+    model_id   TEXT NOT NULL CHECK (length(model_id) > 0),
+    dim        INTEGER NOT NULL CHECK (dim > 0),
+    centroid   BLOB NOT NULL CHECK (length(centroid) IN (dim * 4, dim * 4 + 33)),
+    count      INTEGER NOT NULL CHECK (count > 0),
+    first_seen INTEGER NOT NULL,
+    last_seen  INTEGER NOT NULL
+  ) STRICT;
+  INSERT INTO unknowns_v3 SELECT seq, id, model_id, dim, centroid, count, first_seen, last_seen FROM unknowns ORDER BY seq;
+  -- unk_<n> numbers are never reused: carry the sequence over.
+  UPDATE sqlite_sequence SET seq = max(seq, coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'unknowns'), 0)) WHERE name = 'unknowns_v3';
+  INSERT INTO sqlite_sequence (name, seq) SELECT 'unknowns_v3', seq FROM sqlite_sequence WHERE name = 'unknowns' AND NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'unknowns_v3');
+  DROP TABLE unknowns;
+  ALTER TABLE unknowns_v3 RENAME TO unknowns;
+  CREATE INDEX unknowns_by_model ON unknowns (model_id);
+
+  CREATE TABLE crops_v3 (
+    id                  TEXT PRIMARY KEY,
+    identity_id         TEXT NOT NULL REFERENCES identities (id) ON DELETE CASCADE,
+    source_photo_sha256 TEXT NOT NULL CHECK (length(source_photo_sha256) = 64),
+    quality             REAL NOT NULL CHECK (quality >= 0),
+    width               INTEGER NOT NULL CHECK (width > 0),
+    height              INTEGER NOT NULL CHECK (height > 0),
+    format              TEXT NOT NULL CHECK (format = 'rgb8'),
+    pixels              BLOB NOT NULL CHECK (length(pixels) IN (width * height * 3, width * height * 3 + 33)),
+    masks               TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(masks) AND json_type(masks) = 'array'),
+    created_at          INTEGER NOT NULL
+  ) STRICT;
+  INSERT INTO crops_v3 SELECT id, identity_id, source_photo_sha256, quality, width, height, format, pixels, masks, created_at FROM crops ORDER BY rowid;
+  DROP TABLE crops;
+  ALTER TABLE crops_v3 RENAME TO crops;
+  CREATE UNIQUE INDEX crops_by_identity_photo ON crops (identity_id, source_photo_sha256);
+  `,
 ];
 
 /** The tables a gallery file must hold once migrated (checked at open: a file missing any is not a usable gallery). */
-export const REQUIRED_TABLES: readonly string[] = ['identities', 'templates', 'unknowns', 'changes', 'crops'];
+export const REQUIRED_TABLES: readonly string[] = ['identities', 'templates', 'unknowns', 'changes', 'crops', 'meta', 'data_keys'];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

@@ -4,8 +4,10 @@ import { endianness } from 'node:os';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from '../log.ts';
+import { isPrivacyError, type DataKeys } from '../privacy/index.ts';
 import { prepareCropStatements, type CropStatements } from './crops.ts';
 import type { SearchTuning } from './embedding-index.ts';
+import { place, setUpEncryption, type GalleryEncryption } from './encryption.ts';
 import { GalleryError } from './errors.ts';
 import { assertGalleryFileUsable } from './file-check.ts';
 import { assertGalleryOwner, migrate } from './schema.ts';
@@ -37,6 +39,12 @@ export interface GalleryOptions {
   readonly search?: Partial<SearchTuning> & { readonly useSimd?: boolean };
   /** Old-centroid weight cap when an unknown is seen again (default 50 sightings). */
   readonly unknownCentroidWeight?: number;
+  /**
+   * Encryption at rest (src/privacy): templates, unknowns' centroids and crops are stored sealed
+   * under data keys wrapped by this KEK. A plaintext file is encrypted in place at open; an
+   * encrypted file without it, or with another key, is refused (PrivacyError).
+   */
+  readonly encryption?: GalleryEncryption;
 }
 
 /** Change-log entries kept for other connections to catch up from. */
@@ -79,14 +87,82 @@ export class GalleryStore {
   fullLoads = 0;
   incrementalSyncs = 0;
   private closed = false;
+  /** The unwrapped data keys of an encrypted file; undefined for a plaintext one. */
+  private keys: DataKeys | undefined;
+  private readonly keyState: Database.Statement<[number], { newest: number | null; mine: number | null }> | undefined;
 
-  constructor(db: Database.Database, path: string, opts: GalleryOptions) {
+  constructor(db: Database.Database, path: string, opts: GalleryOptions, keys?: DataKeys) {
     this.db = db;
     this.path = path;
     this.opts = opts;
     this.now = opts.now ?? Date.now;
     this.stmt = prepareStatements(db);
     this.cropStmt = prepareCropStatements(db);
+    this.keys = keys;
+    this.keyState = keys ? db.prepare<[number], { newest: number | null; mine: number | null }>('SELECT max(key_id) AS newest, sum(key_id = ?) AS mine FROM data_keys') : undefined;
+  }
+
+  get encrypted(): boolean {
+    return this.keys !== undefined;
+  }
+
+  /** A template's embedding as stored: sealed to its row when the file is encrypted. */
+  sealTemplate(id: string, v: Float32Array): Buffer {
+    return this.seal('templates', id, toBlob(v));
+  }
+
+  sealCentroid(id: string, v: Float32Array): Buffer {
+    return this.seal('unknowns', id, toBlob(v));
+  }
+
+  sealCrop(id: string, pixels: Uint8Array): Buffer {
+    return this.seal('crops', id, Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength));
+  }
+
+  /** A stored embedding back as floats (decrypted when sealed); GALLERY_CORRUPT on a wrong length. */
+  template(id: string, blob: Buffer, dim: number): Float32Array {
+    return fromBlob(this.unseal('templates', id, blob), dim, `template ${id}`);
+  }
+
+  centroid(id: string, blob: Buffer, dim: number): Float32Array {
+    return fromBlob(this.unseal('unknowns', id, blob), dim, `unknown ${id}`);
+  }
+
+  cropPixels(id: string, blob: Buffer): Buffer {
+    return this.unseal('crops', id, blob);
+  }
+
+  private seal(table: 'templates' | 'unknowns' | 'crops', id: string, plain: Buffer): Buffer {
+    return this.keys ? this.keys.seal(plain, place(table, id)) : plain;
+  }
+
+  private unseal(table: 'templates' | 'unknowns' | 'crops', id: string, blob: Buffer): Buffer {
+    if (!this.keys) return blob;
+    const p = place(table, id);
+    try {
+      return this.keys.open(blob, p);
+    } catch (e) {
+      // Sealed under a data key made after this connection opened (`keys rotate --reencrypt`
+      // from another process): reload the keyring once and try again.
+      if (!this.reloadKeys()) throw e;
+      return this.keys.open(blob, p);
+    }
+  }
+
+  /** Re-read the wrapped keys with the KEK this connection opened with; false when nothing new. */
+  private reloadKeys(): boolean {
+    const enc = this.opts.encryption;
+    if (!enc || !this.keys) return false;
+    const before = this.keys.ids().join(',');
+    let fresh: DataKeys | undefined;
+    try {
+      fresh = setUpEncryption(this.db, this.path, enc, this.now());
+    } catch {
+      return false;
+    }
+    if (!fresh || fresh.ids().join(',') === before) return false;
+    this.keys = fresh;
+    return true;
   }
 
   assertOpen(): void {
@@ -107,6 +183,7 @@ export class GalleryStore {
     let seenUpTo: number | undefined;
     const result = this.db
       .transaction(() => {
+        this.assertKeyCurrent();
         const inSync = (this.stmt.newestChange.get() ?? 0) === this.changeSeq;
         const r = fn();
         this.opts.beforeCommit?.(op);
@@ -116,6 +193,23 @@ export class GalleryStore {
       .immediate();
     if (seenUpTo !== undefined) this.changeSeq = seenUpTo;
     return result;
+  }
+
+  /**
+   * Never seal a new record under a data key another process retired (`keys rotate --reencrypt`
+   * while this one runs): it would be unreadable. Reload the keyring, or refuse the write.
+   */
+  private assertKeyCurrent(): void {
+    if (!this.keys || !this.keyState) return;
+    const current = (): boolean => {
+      const k = this.keyState?.get((this.keys as DataKeys).active);
+      return (k?.mine ?? 0) > 0 && (this.keys as DataKeys).active >= (k?.newest ?? 0);
+    };
+    if (current() || (this.reloadKeys() && current())) return;
+    throw new GalleryError('GALLERY_OPEN_FAILED', `gallery ${this.path}: its data keys were rotated by another process and this one cannot unwrap the new ones`, {
+      context: { path: this.path },
+      hint: 'restart the service (or the command) with the current key',
+    });
   }
 
   /** Run `fn` (one write) at synchronous=NORMAL, then back to FULL unless the gallery runs at NORMAL. */
@@ -142,7 +236,7 @@ export class GalleryStore {
  * synchronous FULL by default (see GalleryOptions.synchronous), foreign keys on, and a busy
  * timeout so a CLI command and the server can write the same file in turn.
  */
-export function openGalleryFile<T>(path: string, opts: GalleryOptions, use: (db: Database.Database) => T): T {
+export function openGalleryFile<T>(path: string, opts: GalleryOptions, use: (db: Database.Database, keys: DataKeys | undefined) => T): T {
   if (typeof path !== 'string' || path.length === 0) throw new GalleryError('GALLERY_BAD_ARGUMENT', 'gallery path must be a file path or ":memory:"');
   if (endianness() !== 'LE') throw new GalleryError('GALLERY_OPEN_FAILED', 'the gallery stores little-endian floats; this machine is big-endian');
   const memory = path === ':memory:';
@@ -167,11 +261,15 @@ export function openGalleryFile<T>(path: string, opts: GalleryOptions, use: (db:
     if (!memory && mode !== 'wal') throw new GalleryError('GALLERY_OPEN_FAILED', `gallery ${path} cannot use WAL journaling (got ${String(mode)})`, { hint: 'put the gallery on a local filesystem (WAL needs shared memory; network filesystems lack it)' });
     db.pragma(`synchronous = ${opts.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
     db.pragma('foreign_keys = ON');
+    // Deleted and overwritten records are zeroed in the file, not left in free pages (biometric
+    // data must not outlive its erasure, and an encrypted gallery must hold no plaintext).
+    db.pragma('secure_delete = ON');
     migrate(db, path);
-    return use(db);
+    const keys = setUpEncryption(db, path, opts.encryption, (opts.now ?? Date.now)());
+    return use(db, keys);
   } catch (e) {
     db.close();
-    if (e instanceof GalleryError) throw e;
+    if (e instanceof GalleryError || isPrivacyError(e)) throw e;
     throw new GalleryError('GALLERY_OPEN_FAILED', `cannot open gallery ${path}: ${e instanceof Error ? e.message : String(e)}`, { context: { path }, hint: 'is it a facegate gallery file? (SQLite)', cause: e });
   }
 }

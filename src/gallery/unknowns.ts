@@ -2,7 +2,7 @@ import { stableUnknownId, updateCentroid } from './cluster.ts';
 import { GalleryError } from './errors.ts';
 import { insertTemplates, requireIdentity } from './identities.ts';
 import { dimOf, syncWithFile, type GalleryContext, type UnknownEntry } from './memory.ts';
-import { fromBlob, newId, toBlob } from './store.ts';
+import { newId } from './store.ts';
 import type { Identity, Metadata, Unknown, UnknownSighting } from './types.ts';
 import { cleanEmbedding, cleanGroups, cleanMetadata, cleanModelId, cleanName, cleanThreshold, cleanTime, type CleanTemplate } from './validate.ts';
 
@@ -40,8 +40,8 @@ export function upsertUnknown(ctx: GalleryContext, embedding: Float32Array, mode
       const entry: UnknownEntry = old
         ? { centroid: updateCentroid(old.centroid, old.count, unit, store.opts.unknownCentroidWeight), count: old.count + 1, firstSeen: Math.min(old.firstSeen, time), lastSeen: Math.max(old.lastSeen, time) }
         : { centroid: unit, count: 1, firstSeen: time, lastSeen: time };
-      if (old) store.stmt.updateUnknown.run(toBlob(entry.centroid), entry.count, entry.firstSeen, entry.lastSeen, match.id);
-      else store.stmt.insertUnknown.run(match.id, model, unit.length, toBlob(entry.centroid), 1, time, time);
+      if (old) store.stmt.updateUnknown.run(store.sealCentroid(match.id, entry.centroid), entry.count, entry.firstSeen, entry.lastSeen, match.id);
+      else store.stmt.insertUnknown.run(match.id, model, unit.length, store.sealCentroid(match.id, entry.centroid), 1, time, time);
       store.changed('unknown', match.id);
       return { match, entry };
     }),
@@ -55,7 +55,7 @@ export function listUnknowns(ctx: GalleryContext, opts: { modelId?: string } = {
   return ctx.store.stmt.allUnknowns
     .all()
     .filter((u) => opts.modelId === undefined || u.model_id === opts.modelId)
-    .map((u) => ({ id: u.id, modelId: u.model_id, dim: u.dim, centroid: fromBlob(u.centroid, u.dim, `unknown ${u.id}`).slice(), count: u.count, firstSeen: u.first_seen, lastSeen: u.last_seen }));
+    .map((u) => ({ id: u.id, modelId: u.model_id, dim: u.dim, centroid: ctx.store.centroid(u.id, u.centroid, u.dim).slice(), count: u.count, firstSeen: u.first_seen, lastSeen: u.last_seen }));
 }
 
 /**
@@ -74,7 +74,7 @@ export function promoteUnknown(ctx: GalleryContext, unknownId: string, name: str
   const promoted = store.write('promoteUnknown', () => {
     const u = typeof unknownId === 'string' ? store.stmt.unknown.get(unknownId) : undefined;
     if (!u) throw new GalleryError('GALLERY_UNKNOWN_NOT_FOUND', `no unknown with id ${JSON.stringify(unknownId)}`, { hint: 'unknown ids look like unk_12; they disappear once promoted or pruned' });
-    const template: CleanTemplate = { embedding: fromBlob(u.centroid, u.dim, `unknown ${u.id}`).slice(), modelId: u.model_id, masked: false, sourcePhotoSha256: null, quality: null };
+    const template: CleanTemplate = { embedding: store.centroid(u.id, u.centroid, u.dim).slice(), modelId: u.model_id, masked: false, sourcePhotoSha256: null, quality: null };
     const dim = dimOf(ctx, u.model_id);
     if (dim !== undefined && dim !== u.dim) throw new GalleryError('GALLERY_DIM_MISMATCH', `unknown ${u.id} is ${u.dim}-d; "${u.model_id}" templates are ${dim}-d`);
     store.stmt.insertIdentity.run(id, cleanedName, JSON.stringify(groups), JSON.stringify(metadata), now, now);
@@ -117,8 +117,8 @@ export function mergeUnknowns(ctx: GalleryContext, fromId: string, intoId: strin
     if (!a || !b) throw new GalleryError('GALLERY_UNKNOWN_NOT_FOUND', `no unknown with id ${JSON.stringify(a ? intoId : fromId)}`, { hint: 'unknown ids look like unk_12; they disappear once promoted, merged or pruned' });
     if (a.id === b.id) throw new GalleryError('GALLERY_BAD_ARGUMENT', 'an unknown cannot be merged into itself');
     if (a.model_id !== b.model_id || a.dim !== b.dim) throw new GalleryError('GALLERY_DIM_MISMATCH', `unknowns ${a.id} (${a.model_id}) and ${b.id} (${b.model_id}) come from different models`);
-    const ca = fromBlob(a.centroid, a.dim, `unknown ${a.id}`);
-    const cb = fromBlob(b.centroid, b.dim, `unknown ${b.id}`);
+    const ca = store.centroid(a.id, a.centroid, a.dim);
+    const cb = store.centroid(b.id, b.centroid, b.dim);
     const sum = new Float32Array(a.dim);
     let norm = 0;
     for (let i = 0; i < sum.length; i++) {
@@ -128,7 +128,7 @@ export function mergeUnknowns(ctx: GalleryContext, fromId: string, intoId: strin
     norm = Math.sqrt(norm) || 1;
     for (let i = 0; i < sum.length; i++) sum[i] /= norm;
     const entry: UnknownEntry = { centroid: sum, count: a.count + b.count, firstSeen: Math.min(a.first_seen, b.first_seen), lastSeen: Math.max(a.last_seen, b.last_seen) };
-    store.stmt.updateUnknown.run(toBlob(entry.centroid), entry.count, entry.firstSeen, entry.lastSeen, b.id);
+    store.stmt.updateUnknown.run(store.sealCentroid(b.id, entry.centroid), entry.count, entry.firstSeen, entry.lastSeen, b.id);
     store.stmt.removeUnknown.run(a.id);
     store.changed('unknown', a.id);
     store.changed('unknown', b.id);

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import t, { type Test } from 'tap';
 import { createDetector, type Detector } from '../../src/detect/index.ts';
-import { isGalleryError, openGallery, type Gallery } from '../../src/gallery/index.ts';
+import { isGalleryError, openGallery, SCHEMA_VERSION, type Gallery } from '../../src/gallery/index.ts';
 import { ensureTemplatesFor, reembedGallery } from '../../src/recognize/index.ts';
 import { createEmbedder, ENROLLMENT_MASKS, type Embedder } from '../../src/recognize/index.ts';
 import { acceptedVerdict, bbtPhoto, ENROLLED, enrollPeople, probeCrops, probePeople, STRANGERS, type ProbeCrop, type ProbeResult } from '../helpers/gallery-real.ts';
@@ -158,13 +158,13 @@ t.test('a gallery enrolled before crops were kept (schema v1): those identities 
   old.close();
   // Make it exactly a file of the previous facegate: schema version 1, no crops table.
   const raw = new Database(path);
-  raw.exec('DROP TABLE crops');
+  raw.exec('DROP TABLE crops; DROP TABLE meta; DROP TABLE data_keys; ALTER TABLE identities DROP COLUMN consent');
   raw.pragma('user_version = 1');
   raw.close();
 
   const g = openGallery(path);
   t.teardown(() => g.close());
-  t.equal(g.pragma('user_version'), 2, 'migrated to v2 on open');
+  t.equal(g.pragma('user_version'), SCHEMA_VERSION, 'migrated to the current schema on open');
   t.same(g.cropCoverage(), { crops: 0, identitiesWithCrops: 0, identitiesWithoutCrops: g.listIdentities().map((i) => ({ identityId: i.id, name: i.name })) });
   await enrollPeople(g, detector, paddlex, ['amy']); // enrolled after the upgrade: has crops
   const summary = await reembedGallery(g, foamliu);

@@ -22,7 +22,7 @@ t.test('key file: readable by others is refused with a chmod hint; missing and m
   const file = join(dir, 'k');
   writeFileSync(file, newKek().toString('base64'));
   chmodSync(file, 0o644);
-  const err = t.throws(() => readKeyFile(file)) as { code: string; hint: string };
+  const err = t.throws(() => readKeyFile(file)) as unknown as { code: string; hint: string };
   t.equal(err.code, 'PRIVACY_KEY_FILE_INSECURE');
   t.match(err.hint, `chmod 600 ${file}`);
   t.throws(() => readKeyFile(join(dir, 'none')), { code: 'PRIVACY_MISSING_KEY' });
