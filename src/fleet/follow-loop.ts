@@ -43,12 +43,13 @@ export function followWhileConnected(link: NatsLink, what: string, follow: (nc: 
       if (now && !closed) run(now);
     });
   };
-  link.onReady((nc) => run(nc));
+  const offReady = link.onReady((nc) => run(nc));
   const c = link.current();
   if (c) run(c);
   return {
     stop: async () => {
       closed = true;
+      offReady();
       await Promise.race([running, new Promise((r) => setTimeout(r, 2000).unref())]);
     },
   };

@@ -47,11 +47,7 @@ export function createFleetForwarder(opts: FleetForwarderOptions): FleetForwarde
   const link =
     opts.link ??
     startNatsLink({ config: f.nats, name: `facegate-edge-${f.nodeId}`, logger: log, inboxPrefix: edgeInboxPrefix(f.nodeId), onConnect: (nc) => ensureEventsStream(nc, f) });
-  const readyListeners: (() => void)[] = [];
   let dups = 0;
-  link.onReady(() => {
-    for (const l of readyListeners) l();
-  });
 
   const status = (): SinkStatus => {
     const s = link.status();
@@ -91,6 +87,6 @@ export function createFleetForwarder(opts: FleetForwarderOptions): FleetForwarde
       if (failed !== undefined) throw new FleetError('FLEET_NATS_UNAVAILABLE', `JetStream did not acknowledge ${results.filter((r) => r.status === 'rejected').length} of ${events.length} events: ${messageOf(failed)}`, { cause: failed });
     },
     status,
-    onReady: (l) => readyListeners.push(l),
+    onReady: (l) => link.onReady(() => l()),
   };
 }

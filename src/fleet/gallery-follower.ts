@@ -16,6 +16,7 @@ import type { KvEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { FleetConfig } from '../config/fleet.ts';
 import type { Gallery, ReplicaIdentity } from '../gallery/index.ts';
+import { Listeners } from '../lib/listeners.ts';
 import type { Logger } from '../log.ts';
 import type { CursorStore } from '../outputs/index.ts';
 import { FleetError, messageOf } from './errors.ts';
@@ -47,7 +48,7 @@ export interface GalleryFollowerStatus {
 export interface GalleryFollower {
   status(): GalleryFollowerStatus;
   /** Called after each applied batch with the identity ids it put and removed. */
-  onApplied(listener: (change: { put: readonly string[]; removed: readonly string[]; atMs: number }) => void): void;
+  onApplied(listener: (change: { put: readonly string[]; removed: readonly string[]; atMs: number }) => void): () => void;
   /** Resolves once synced (or rejects after timeoutMs). */
   synced(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -81,8 +82,8 @@ export function startGalleryFollower(opts: GalleryFollowerOptions): GalleryFollo
   let warning: string | undefined;
   let closed = false;
   let stopWatch: (() => void) | undefined;
-  const appliedListeners: ((c: { put: readonly string[]; removed: readonly string[]; atMs: number }) => void)[] = [];
-  const syncedListeners: (() => void)[] = [];
+  const appliedListeners = new Listeners<[{ put: readonly string[]; removed: readonly string[]; atMs: number }]>((err) => log.error({ err }, 'fleet gallery: an applied listener threw'));
+  const syncedListeners = new Listeners();
 
   /**
    * In sync with the bucket is not in sync with the hub when the bucket lost entries: compare with
@@ -110,7 +111,7 @@ export function startGalleryFollower(opts: GalleryFollowerOptions): GalleryFollo
     synced = true;
     checkAgainstHub();
     if (warning === undefined) log.info({ revision, identities: opts.gallery.identityIds().length, hubIdentities: manifest?.identities }, 'fleet gallery in sync with the hub');
-    for (const l of syncedListeners.splice(0)) l();
+    syncedListeners.emit();
   };
 
   /** Apply puts + removes in one transaction; a bad record is isolated and skipped. */
@@ -149,7 +150,7 @@ export function startGalleryFollower(opts: GalleryFollowerOptions): GalleryFollo
     revision = Math.max(revision, upTo);
     opts.state.setState(GALLERY_STATE, 'revision', String(revision));
     const change = { put: good.map((g) => g.id), removed: remove, atMs: Date.now() };
-    for (const l of appliedListeners) l(change);
+    appliedListeners.emit(change);
   };
 
   const follow = async (nc: NatsConnection): Promise<void> => {
@@ -217,7 +218,7 @@ export function startGalleryFollower(opts: GalleryFollowerOptions): GalleryFollo
     }
   };
 
-  link.onLost(() => stopWatch?.());
+  const offLost = link.onLost(() => stopWatch?.());
   const loop = followWhileConnected(link, 'gallery', follow, (err) => {
     if (lastError !== err.describe()) log.warn({ detail: err.describe() }, 'fleet gallery: not following the hub; retrying (the local gallery stays in use)');
     lastError = err.describe();
@@ -225,18 +226,23 @@ export function startGalleryFollower(opts: GalleryFollowerOptions): GalleryFollo
 
   return {
     status: () => ({ revision, synced, applied, skipped, lastError: lastError ?? link.status().lastError, hubIdentities: manifest?.identities, warning }),
-    onApplied: (l) => appliedListeners.push(l),
+    onApplied: (l) => appliedListeners.add(l),
     synced: (timeoutMs = 30_000) =>
       new Promise<void>((resolve, reject) => {
         if (synced) return resolve();
-        const t = setTimeout(() => reject(new FleetError('FLEET_NATS_UNAVAILABLE', `the gallery did not sync with the hub within ${timeoutMs} ms`, { hint: lastError })), timeoutMs);
-        syncedListeners.push(() => {
+        const off = syncedListeners.add(() => {
+          off();
           clearTimeout(t);
           resolve();
         });
+        const t = setTimeout(() => {
+          off();
+          reject(new FleetError('FLEET_NATS_UNAVAILABLE', `the gallery did not sync with the hub within ${timeoutMs} ms`, { hint: lastError }));
+        }, timeoutMs);
       }),
     close: async () => {
       closed = true;
+      offLost();
       stopWatch?.();
       await loop.stop();
       if (ownLink) await link.close();

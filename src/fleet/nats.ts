@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, nkeyAuthenticator, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
 import type { NatsConnectionConfig } from '../config/fleet.ts';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from '../lib/backoff.ts';
+import { Listeners } from '../lib/listeners.ts';
 import { retry, retryUntil } from '../lib/retry.ts';
 import type { Logger } from '../log.ts';
 import { redactUrl } from '../redact.ts';
@@ -132,8 +133,10 @@ export interface NatsLink {
   /** The live connection once ready (onConnect done); undefined before and while down. */
   current(): NatsConnection | undefined;
   status(): NatsLinkStatus;
-  onReady(listener: (nc: NatsConnection) => void): void;
-  onLost(listener: () => void): void;
+  /** Called at each (re)connection once onConnect succeeded; returns the remover. */
+  onReady(listener: (nc: NatsConnection) => void): () => void;
+  /** Called when a ready connection is lost; returns the remover. */
+  onLost(listener: () => void): () => void;
   /** Resolves at the first ready connection (or rejects after `timeoutMs`). */
   ready(timeoutMs?: number): Promise<NatsConnection>;
   close(): Promise<void>;
@@ -169,8 +172,8 @@ export function startNatsLink(opts: NatsLinkOptions): NatsLink {
   let lastError: FleetError | undefined;
   let outageLogged: string | undefined;
   let timer: NodeJS.Timeout | undefined;
-  const readyListeners: ((nc: NatsConnection) => void)[] = [];
-  const lostListeners: (() => void)[] = [];
+  const readyListeners = new Listeners<[NatsConnection]>((err) => log.error({ err }, 'fleet: a NATS ready listener threw'));
+  const lostListeners = new Listeners((err) => log.error({ err }, 'fleet: a NATS lost listener threw'));
 
   const fail = (e: unknown): void => {
     const err = classifyNatsError(e, servers, opts.config.credsFile);
@@ -195,14 +198,14 @@ export function startNatsLink(opts: NatsLinkOptions): NatsLink {
     if (outageLogged !== undefined) log.info({ servers: shown }, 'fleet: NATS connection ready again');
     outageLogged = undefined;
     lastError = undefined;
-    for (const l of readyListeners) l(c);
+    readyListeners.emit(c);
     return true;
   };
 
   const lose = (): void => {
     if (!ready) return;
     ready = false;
-    for (const l of lostListeners) l();
+    lostListeners.emit();
   };
 
   const watch = async (c: NatsConnection): Promise<void> => {
@@ -251,16 +254,21 @@ export function startNatsLink(opts: NatsLinkOptions): NatsLink {
   return {
     current: () => (ready && nc && !nc.isClosed() ? nc : undefined),
     status: () => ({ connected: ready, reconnects, lastError: lastError?.describe(), lastErrorCode: lastError?.code }),
-    onReady: (l) => readyListeners.push(l),
-    onLost: (l) => lostListeners.push(l),
+    onReady: (l) => readyListeners.add(l),
+    onLost: (l) => lostListeners.add(l),
     ready: (timeoutMs = 30_000) =>
       new Promise<NatsConnection>((resolve, reject) => {
         if (ready && nc) return resolve(nc);
-        const t = setTimeout(() => reject(lastError ?? new FleetError('FLEET_NATS_UNAVAILABLE', `NATS at ${shown.join(', ')} not ready after ${timeoutMs} ms`)), timeoutMs);
-        readyListeners.push((c) => {
+        // A wait that times out leaves the list: a link that never comes up does not collect them.
+        const off = readyListeners.add((c) => {
+          off();
           clearTimeout(t);
           resolve(c);
         });
+        const t = setTimeout(() => {
+          off();
+          reject(lastError ?? new FleetError('FLEET_NATS_UNAVAILABLE', `NATS at ${shown.join(', ')} not ready after ${timeoutMs} ms`));
+        }, timeoutMs);
       }),
     close: async () => {
       closed = true;

@@ -158,7 +158,7 @@ export function startPassageFollower(opts: PassageFollowerOptions): PassageFollo
     }
   };
 
-  link.onLost(() => {
+  const offLost = link.onLost(() => {
     caughtUp = false;
     lastBeatMs = undefined;
     stopWatch?.();
@@ -189,6 +189,7 @@ export function startPassageFollower(opts: PassageFollowerOptions): PassageFollo
       }),
     close: async () => {
       closed = true;
+      offLost();
       clearInterval(timer);
       stopWatch?.();
       await loop.stop();

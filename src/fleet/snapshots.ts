@@ -55,8 +55,6 @@ export function createSnapshotUploader(o: { readonly fleet: FleetConfig; readonl
   const log = o.logger.child({ sink: SNAPSHOT_SINK_NAME });
   let store: { nc: NatsConnection; os: ObjectStore } | undefined;
   let uploaded = 0;
-  const listeners: (() => void)[] = [];
-  o.link.onReady(() => listeners.forEach((l) => l()));
   return {
     name: SNAPSHOT_SINK_NAME,
     firstStart: 'beginning',
@@ -94,7 +92,7 @@ export function createSnapshotUploader(o: { readonly fleet: FleetConfig; readonl
       const s = o.link.status();
       return { connected: s.connected, reconnects: s.reconnects, lastError: s.lastError };
     },
-    onReady: (l) => listeners.push(l),
+    onReady: (l) => o.link.onReady(() => l()),
   };
 }
 
@@ -140,14 +138,16 @@ export function mirrorSnapshots(o: { readonly fleet: FleetConfig; readonly link:
         running = false;
       });
   };
-  o.link.onReady(run);
-  o.link.onLost(() => stop?.());
+  const offReady = o.link.onReady(run);
+  const offLost = o.link.onLost(() => stop?.());
   const c = o.link.current();
   if (c) run(c);
   return {
     mirrored: () => mirrored,
     close: () => {
       closed = true;
+      offReady();
+      offLost();
       stop?.();
     },
   };

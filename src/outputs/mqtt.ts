@@ -28,6 +28,7 @@ import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 
 import type { Config } from '../config/index.ts';
 import type { Event } from '../events/index.ts';
 import { backoffDelay } from '../lib/backoff.ts';
+import { Listeners } from '../lib/listeners.ts';
 import type { Logger } from '../log.ts';
 import { redactText, redactUrl } from '../redact.ts';
 import type { CursorStore } from './cursor.ts';
@@ -148,7 +149,7 @@ export function createMqttSink(opts: MqttSinkOptions): MqttSink {
   let outageSince: number | undefined;
   let outageLogged = false;
   let stopping = false;
-  const readyListeners: Array<() => void> = [];
+  const readyListeners = new Listeners((err) => log.error({ err }, 'an MQTT ready listener threw'));
   const locks = new Map<string, GateLock>();
   const shownLock = new Map<string, LockState>();
   const relockTimers = new Map<string, NodeJS.Timeout>();
@@ -307,7 +308,7 @@ export function createMqttSink(opts: MqttSinkOptions): MqttSink {
       await announce();
     } finally {
       // Deliveries do not depend on discovery: wake the runner for the backlog either way.
-      if (connected) for (const l of readyListeners) l();
+      if (connected) readyListeners.emit();
       // In the background: deliveries never wait for the check.
       if (connected) checkEcho(c).catch((err: unknown) => log.debug({ err }, 'MQTT echo check interrupted (repeated on reconnect)'));
     }
@@ -512,9 +513,7 @@ export function createMqttSink(opts: MqttSinkOptions): MqttSink {
       const warning = connected ? (refusedWarning ?? echoWarning) : undefined;
       return { connected, reconnects, lastError, ...(warning !== undefined ? { warning } : {}) };
     },
-    onReady: (l) => {
-      readyListeners.push(l);
-    },
+    onReady: (l) => readyListeners.add(l),
     refresh: () => {
       if (connected) announce().catch((err: unknown) => log.debug({ err }, 'discovery refresh failed (retried on reconnect)'));
     },

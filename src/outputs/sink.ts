@@ -64,8 +64,8 @@ export interface EventSink {
    */
   deliver(events: readonly Event[]): Promise<void>;
   status(): SinkStatus;
-  /** Called by the sink's owner when it can deliver again: wakes the runner at once. */
-  onReady(listener: () => void): void;
+  /** Call `listener` whenever the sink can deliver again (wakes the runner at once); returns the remover. */
+  onReady(listener: () => void): () => void;
 }
 
 export interface SinkRunnerOptions {
@@ -105,8 +105,10 @@ interface Runner {
   timer: NodeJS.Timeout | undefined;
   /** The pass in progress (stop() lets it finish so a delivered page's cursor is kept). */
   inflight: Promise<void>;
-  /** Detached: its pump and its onReady listener do nothing any more. */
+  /** Detached: its pump does nothing any more (its onReady listener is removed). */
   detached: boolean;
+  /** Removes the runner's onReady listener from the sink. */
+  offReady: () => void;
 }
 
 export interface SinkRunner {
@@ -220,10 +222,9 @@ export function runSinks(sinks: readonly EventSink[], opts: SinkRunnerOptions): 
     if (runners.some((r) => r.sink.name === sink.name)) throw new Error(`sink ${sink.name} is already attached`);
     const cursor = startCursor(cursors.get(sink.name), bus.log.lastId(), sink.firstStart);
     cursors.set(sink.name, cursor, now());
-    const r: Runner = { sink, cursor, delivered: 0, failed: 0, attempt: 0, busy: false, dirty: false, timer: undefined, inflight: Promise.resolve(), detached: false };
+    const r: Runner = { sink, cursor, delivered: 0, failed: 0, attempt: 0, busy: false, dirty: false, timer: undefined, inflight: Promise.resolve(), detached: false, offReady: () => undefined };
     runners.push(r);
-    sink.onReady(() => {
-      if (r.detached) return;
+    r.offReady = sink.onReady(() => {
       clearTimeout(r.timer);
       r.timer = undefined;
       r.attempt = 0;
@@ -260,6 +261,7 @@ export function runSinks(sinks: readonly EventSink[], opts: SinkRunnerOptions): 
       if (i < 0) return;
       const [r] = runners.splice(i, 1);
       r.detached = true;
+      r.offReady();
       await halt([r]);
     },
     stop: async () => {

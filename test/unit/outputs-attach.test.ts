@@ -30,7 +30,9 @@ class ListSink implements EventSink {
   status(): SinkStatus {
     return { connected: true, reconnects: 0, lastError: undefined };
   }
-  onReady(): void {}
+  onReady(): () => void {
+    return () => undefined;
+  }
 }
 
 const logger = createLogger({ level: 'silent' });

@@ -9,6 +9,7 @@ import { createMetrics } from '../../src/api/metrics.ts';
 import type { Event } from '../../src/events/index.ts';
 import { createLogger } from '../../src/log.ts';
 import { runSinks, type EventSink, type SinkStatus } from '../../src/outputs/index.ts';
+import { Listeners } from '../../src/lib/listeners.ts';
 import { sleep, until } from '../../src/lib/time.ts';
 import { tempEventBox } from '../helpers/event-box.ts';
 
@@ -19,7 +20,7 @@ class TestSink implements EventSink {
   delayMs = 0;
   failNext = 0;
   onlyTypes: string[] | undefined;
-  private ready: Array<() => void> = [];
+  private readonly ready = new Listeners();
   constructor(readonly name: string) {}
   async start(): Promise<void> {}
   async stop(): Promise<void> {}
@@ -37,12 +38,12 @@ class TestSink implements EventSink {
   status(): SinkStatus {
     return { connected: this.connected, reconnects: 0, lastError: undefined };
   }
-  onReady(l: () => void): void {
-    this.ready.push(l);
+  onReady(l: () => void): () => void {
+    return this.ready.add(l);
   }
   becomeReady(): void {
     this.connected = true;
-    for (const l of this.ready) l();
+    this.ready.emit();
   }
 }
 
