@@ -9,6 +9,8 @@ export interface FrameFaces {
   readonly faces: Face[];
   /** Wall time the detector spent on this frame (ms). */
   readonly detectMs: number;
+  /** True when the gate let this frame pass without a detector run: `faces` is empty because nobody looked. */
+  readonly skipped?: boolean;
 }
 
 /** Detect-stage counters, shared with metrics. */
@@ -17,12 +19,20 @@ export interface DetectStats {
   /** Frames that arrived while the detector was busy and were replaced by a newer one. */
   dropped: number;
   errors: number;
+  /** Frames the gate passed on without a detector run (absent: no gate). */
+  skipped?: number;
 }
 
 export interface DetectFacesOptions {
   readonly stats?: DetectStats;
   /** Called for a frame whose detection failed; the stream goes on with the next frame. */
   readonly onError?: (error: unknown, frame: Frame) => void;
+  /**
+   * Asked for each frame as it is taken (after the previous run's result went downstream, so it
+   * sees the tracker's state as of that frame): false passes the frame on with `skipped: true` and
+   * no detector run. Frames dropped by latest-wins are never asked.
+   */
+  readonly gate?: (frame: Frame) => boolean;
 }
 
 /**
@@ -34,6 +44,10 @@ export function detectFaces(detector: Detector, opts: DetectFacesOptions = {}): 
   const stats = opts.stats ?? { processed: 0, dropped: 0, errors: 0 };
   return latestWins(
     async (frame: Frame): Promise<FrameFaces> => {
+      if (opts.gate && !opts.gate(frame)) {
+        stats.skipped = (stats.skipped ?? 0) + 1;
+        return { frame, faces: [], detectMs: 0, skipped: true };
+      }
       const t0 = performance.now();
       const faces = await detector.detect(frame);
       stats.processed++;

@@ -7,18 +7,25 @@
 import { Subject, defer, merge, type Observable, type OperatorFunction } from 'rxjs';
 import { connect, filter, finalize, map, mergeMap, tap } from 'rxjs/operators';
 import { deepEqual } from '../config/index.ts';
-import { detectFaces, type Detector, type DetectStats } from '../detect/index.ts';
+import { detectFaces, type Detector, type DetectStats, type FrameFaces } from '../detect/index.ts';
 import type { Gallery } from '../gallery/index.ts';
 import { cameraFrames, isFrameOutput, isHealthOutput, type CameraConfig, type CameraHealth, type CameraOutput, type CameraStats } from '../ingest/index.ts';
 import type { Logger } from '../log.ts';
+import { DetectionGate, observeMotion, reportTracks, UNGATED, type DetectionGateSettings } from '../motion/index.ts';
 import { recognizeTracks, type Embedder, type LivenessModel, type MaskClassifier, type Recognition, type RecognizeStats } from '../recognize/index.ts';
 import { trackFaces, type TrackFacesOptions, type TrackOutput } from '../track/index.ts';
 import type { Frame } from '../types.ts';
 import { cameraItem, recognitionItem, stageErrorItem, trackItem, type PipelineItem, type PipelineStage } from './items.ts';
 
+/**
+ * A camera's ingest settings plus which frames its detector runs on (`gate`: motion gate and
+ * detection interval; absent: every frame, as config's `ingestCameraConfig` always sets it).
+ */
+export type ChainCameraConfig = CameraConfig & { readonly gate?: DetectionGateSettings | undefined };
+
 /** A camera as the stream runs it: its ingest settings and the detector session it uses. */
 export interface CameraSlot {
-  readonly camera: CameraConfig;
+  readonly camera: ChainCameraConfig;
   /** The camera's detector (callers share one session per tier x size). */
   readonly detector: Detector;
 }
@@ -46,6 +53,8 @@ export interface CameraCounters {
   health: CameraHealth | undefined;
   /** The ingest counters (frames GStreamer dropped or never delivered), once the camera opened. */
   ingest: (() => CameraStats) | undefined;
+  /** The detection gate (decisions by reason, motion cost), once the chain started. */
+  gate?: DetectionGate | undefined;
 }
 
 /**
@@ -56,18 +65,25 @@ export function withTrackEvents(recognize: OperatorFunction<TrackOutput<Frame>, 
   return connect((tracked) =>
     merge(
       tracked.pipe(mergeMap((out) => out.events.map(trackItem))),
-      tracked.pipe(recognize, map(recognitionItem)),
+      // Recognition reads real detections only: predict-only steps (no detector run) carry none.
+      tracked.pipe(
+        filter((out) => out.kind !== 'frame' || !out.update.predicted),
+        recognize,
+        map(recognitionItem),
+      ),
     ),
   );
 }
 
 /**
- * camera -> detect -> track -> recognize: one camera's chain. Its health (values on the camera's
+ * camera -> [motion gate] -> detect -> track -> recognize: one camera's chain. The gate (camera.gate)
+ * decides per frame whether the detector runs; frames it skips go to the tracker as predict-only
+ * steps and never to recognition. Its health (values on the camera's
  * own stream) and the failures of its stages (a model run that threw; the chain goes on) join
  * the output as items.
  */
 export function cameraChain(
-  camera: CameraConfig,
+  camera: ChainCameraConfig,
   detector: Detector,
   models: SharedModels,
   gallery: Gallery,
@@ -80,10 +96,14 @@ export function cameraChain(
     stopping?: () => boolean;
     /** Every decoded frame, before detection may drop it (the live view keeps the latest). */
     onFrame?: ((frame: Frame) => void) | undefined;
+    /** Every frame out of the detect stage: detected (with its faces) or skipped by the gate (benches, tests). */
+    onDetected?: ((faces: FrameFaces) => void) | undefined;
   },
 ): Observable<PipelineItem> {
   return defer(() => {
     const stageErrors = new Subject<PipelineItem>();
+    const gate = new DetectionGate(camera.gate ?? UNGATED);
+    opts.counters.gate = gate;
     const fail = (stage: PipelineStage, model: string) => (error: unknown) => {
       if (!opts.stopping?.()) stageErrors.next(stageErrorItem({ cameraId: camera.id, stage, model, error, timeMs: Date.now() }));
     };
@@ -100,8 +120,11 @@ export function cameraChain(
         filter(isFrameOutput),
         map(({ frame }) => frame),
         tap((frame) => opts.onFrame?.(frame)),
-        detectFaces(detector, { stats: opts.counters.detect, onError: fail('detect', detector.model.name) }),
+        observeMotion(gate),
+        detectFaces(detector, { stats: opts.counters.detect, onError: fail('detect', detector.model.name), gate: (frame) => gate.take(frame.capturedAt).detect }),
+        tap((ff) => opts.onDetected?.(ff)),
         trackFaces(opts.tracker ?? {}),
+        reportTracks(gate),
         withTrackEvents(
           recognizeTracks(
             {

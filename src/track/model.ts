@@ -47,6 +47,17 @@ export interface TrackUpdate {
   readonly timeMs: number;
   /** Visible confirmed tracks, in trackId number order. */
   readonly tracks: readonly TrackView[];
+  /**
+   * Tentative and lost tracks after this frame: faces the tracker is not sure of yet (appearing,
+   * occluded, leaving). A detection gate keeps detecting every frame while any exist.
+   */
+  readonly unsettled: number;
+  /**
+   * True for a predict-only step (`Tracker.predict`: no detection ran on this frame): `tracks` are
+   * the confirmed tracks at their Kalman-predicted boxes, their `face` is the last real detection,
+   * and nothing was matched, started or ended. Recognition must skip these frames.
+   */
+  readonly predicted: boolean;
 }
 
 export interface TrackStartedEvent {

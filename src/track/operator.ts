@@ -22,6 +22,11 @@ export interface FrameInfo {
 export interface FrameFacesLike<F extends FrameInfo = FrameInfo> {
   readonly frame: F;
   readonly faces: readonly Face[];
+  /**
+   * True when no detection ran on this frame (a detection gate skipped it): the tracker only
+   * predicts (`Tracker.predict`), so an empty `faces` does not turn live tracks into lost ones.
+   */
+  readonly skipped?: boolean;
 }
 
 /** One tracked frame: the input frame object itself (same reference) plus the tracker's step. */
@@ -63,7 +68,7 @@ export function trackFaces<F extends FrameInfo>(
       };
 
       const subscription = source.subscribe({
-        next: ({ frame, faces }) => {
+        next: ({ frame, faces, skipped }) => {
           let tracker = trackers.get(frame.cameraId);
           if (tracker === undefined) {
             tracker = createTracker({ ...params, cameraId: frame.cameraId });
@@ -71,7 +76,7 @@ export function trackFaces<F extends FrameInfo>(
           }
           let step: TrackStep;
           try {
-            step = tracker.update(faces, frame.capturedAt);
+            step = skipped === true ? tracker.predict(frame.capturedAt) : tracker.update(faces, frame.capturedAt);
           } catch (err) {
             subscriber.error(err);
             return;

@@ -35,6 +35,12 @@ export interface Tracker {
   /** Advance one frame. `timeMs` is the frame's capture time; frames must come in order. */
   update(faces: readonly Face[], timeMs: number): TrackStep;
   /**
+   * Advance one frame on which no detection ran: every track moves one Kalman step (so velocities
+   * stay per frame whatever the detection interval), nothing is matched, started, lost or removed.
+   * The step has `predicted: true` and no events.
+   */
+  predict(timeMs: number): TrackStep;
+  /**
    * End every started track (confirmed or lost) with reason 'flush' and forget all state except the
    * id counter, so ids never repeat. `timeMs` defaults to the last frame's time.
    */
@@ -174,15 +180,9 @@ export function createTracker(options: TrackerOptions): Tracker {
     return { tracks: result.unmatchedRows.map((r) => candidates[r]), dets: result.unmatchedCols.map((c) => dets[c]) };
   }
 
-  function update(faces: readonly Face[], timeMs: number): TrackStep {
-    frameIndex++;
-    lastTimeMs = timeMs;
-    const usable = faces.filter(isTrackable);
-    const high = usable.filter((f) => f.score >= params.highThresh);
-    const low = usable.filter((f) => f.score >= params.lowThresh && f.score < params.highThresh);
-
-    // 1. Predict. A lost track keeps drifting along its last velocity (that is what lets it be
-    // found again after an occlusion) but not growing or shrinking: ByteTrack zeroes vh there.
+  /** A lost track keeps drifting along its last velocity (that is what lets it be found again
+   * after an occlusion) but not growing or shrinking: ByteTrack zeroes vh there. */
+  function predictAll(): void {
     for (const t of tracks) {
       if (t.state === 'lost') {
         const mean = Float64Array.from(t.kalman.mean);
@@ -192,6 +192,27 @@ export function createTracker(options: TrackerOptions): Tracker {
         t.kalman = kalmanPredict(t.kalman, kp);
       }
     }
+  }
+
+  const unsettledCount = (): number => tracks.filter((t) => t.state === 'tentative' || t.state === 'lost').length;
+
+  function predict(timeMs: number): TrackStep {
+    frameIndex++;
+    lastTimeMs = timeMs;
+    predictAll();
+    const visible = tracks.filter((t) => t.state === 'confirmed').sort(byNumber);
+    return { update: { cameraId, frameIndex, timeMs, tracks: visible.map(view), unsettled: unsettledCount(), predicted: true }, events: [] };
+  }
+
+  function update(faces: readonly Face[], timeMs: number): TrackStep {
+    frameIndex++;
+    lastTimeMs = timeMs;
+    const usable = faces.filter(isTrackable);
+    const high = usable.filter((f) => f.score >= params.highThresh);
+    const low = usable.filter((f) => f.score >= params.lowThresh && f.score < params.highThresh);
+
+    // 1. Predict.
+    predictAll();
     const pool = tracks.filter((t) => t.state === 'confirmed' || t.state === 'lost').sort(byNumber);
     const tentative = tracks.filter((t) => t.state === 'tentative');
 
@@ -276,7 +297,7 @@ export function createTracker(options: TrackerOptions): Tracker {
     events.push(...endedEvents);
 
     return {
-      update: { cameraId, frameIndex, timeMs, tracks: visible.map(view) },
+      update: { cameraId, frameIndex, timeMs, tracks: visible.map(view), unsettled: unsettledCount(), predicted: false },
       events,
     };
   }
@@ -295,5 +316,5 @@ export function createTracker(options: TrackerOptions): Tracker {
       .map(view);
   }
 
-  return { cameraId, params, update, flush, liveTracks };
+  return { cameraId, params, update, predict, flush, liveTracks };
 }

@@ -1,0 +1,127 @@
+/**
+ * Which frames the detector runs on: pure decision logic, no clock (frame times are passed in).
+ *
+ * - tentative or lost tracks (a face appearing, occluded or leaving): every frame, as without a
+ *   gate, so a track is confirmed and ended exactly as before;
+ * - only confirmed tracks, all matched at the last detection: every `interval`-th frame, the
+ *   tracker predicting in between;
+ * - no tracks: every frame with motion, and one frame per `keepAliveMs` otherwise (a face that
+ *   came in without motion the gate saw is still found within keepAliveMs);
+ * - motion off: every frame (subject to the interval).
+ */
+import type { RgbImage } from '../types.ts';
+import { createMotionDetector, greyThumbnail, type GreyImage, type MotionDetector, type MotionParams, type MotionResult } from './motion.ts';
+
+export interface MotionGateSettings {
+  /** Run the motion gate at all (off: every frame goes to detection, subject to `interval`). */
+  readonly enabled: boolean;
+  /** With no tracks and no motion, still detect once per this many ms. */
+  readonly keepAliveMs: number;
+  /** Tuning of the motion detector (the defaults: DEFAULT_MOTION_PARAMS). */
+  readonly params?: Partial<MotionParams> | undefined;
+}
+
+export interface DetectionGateSettings {
+  readonly motion: MotionGateSettings;
+  /** While every track is confirmed and was matched last time, detect every interval-th frame (1 = every frame). */
+  readonly interval: number;
+}
+
+/** No gate: every frame is detected (the behaviour without these settings). */
+export const UNGATED: DetectionGateSettings = Object.freeze({ motion: Object.freeze({ enabled: false, keepAliveMs: 1000 }), interval: 1 });
+
+/** What the tracker said after the last frame it saw. */
+export interface TrackActivity {
+  /** Confirmed tracks (visible at the last step). */
+  readonly confirmed: number;
+  /** Tentative and lost tracks. */
+  readonly unsettled: number;
+}
+
+export type GateReason = 'first' | 'unsettled' | 'interval' | 'motion' | 'keep-alive' | 'ungated';
+
+export type GateDecision = { readonly detect: true; readonly reason: GateReason } | { readonly detect: false; readonly reason: 'between' | 'idle' };
+
+export interface GateInput {
+  readonly timeMs: number;
+  /** Motion seen since the last frame the gate decided on (frames latest-wins dropped included). */
+  readonly motion: boolean;
+  readonly tracks: TrackActivity;
+  /** Time of the last detected frame; undefined before the first. */
+  readonly lastDetectAt: number | undefined;
+  /** Frames decided since the last detected one (0 right after it). */
+  readonly framesSinceDetect: number;
+}
+
+export function decideDetection(input: GateInput, settings: DetectionGateSettings): GateDecision {
+  if (input.lastDetectAt === undefined) return { detect: true, reason: 'first' };
+  if (input.tracks.unsettled > 0) return { detect: true, reason: 'unsettled' };
+  if (input.tracks.confirmed > 0) return input.framesSinceDetect + 1 >= settings.interval ? { detect: true, reason: 'interval' } : { detect: false, reason: 'between' };
+  if (!settings.motion.enabled) return settings.interval <= 1 || input.framesSinceDetect + 1 >= settings.interval ? { detect: true, reason: 'ungated' } : { detect: false, reason: 'between' };
+  if (input.motion) return { detect: true, reason: 'motion' };
+  // A clock that stepped back (camera restart) counts as due.
+  const since = input.timeMs - input.lastDetectAt;
+  if (since >= settings.motion.keepAliveMs || since < 0) return { detect: true, reason: 'keep-alive' };
+  return { detect: false, reason: 'idle' };
+}
+
+/** Counters of one gate, by reason (what /metrics or a bench reads). */
+export type GateCounts = Record<GateReason | 'between' | 'idle', number>;
+
+export const newGateCounts = (): GateCounts => ({ first: 0, unsettled: 0, interval: 0, motion: 0, 'keep-alive': 0, ungated: 0, between: 0, idle: 0 });
+
+/**
+ * One camera's gate: feed it every arriving frame (`observe`: motion on a tiny grey copy), the
+ * tracker's activity after each step (`tracked`), and ask it when the detector could take a frame
+ * (`take`). Synchronous and clock-free; the camera chain wires it.
+ */
+export class DetectionGate {
+  readonly counts: GateCounts = newGateCounts();
+  /** Mean µs of the motion step per observed frame (thumbnail + compare). */
+  motionMicros = 0;
+  lastMotion: MotionResult | undefined;
+  private readonly motion: MotionDetector | undefined;
+  private grey: GreyImage | undefined;
+  private motionSinceTake = false;
+  private lastDetectAt: number | undefined;
+  private framesSinceDetect = 0;
+  private activity: TrackActivity = { confirmed: 0, unsettled: 0 };
+  private observed = 0;
+
+  constructor(readonly settings: DetectionGateSettings) {
+    this.motion = settings.motion.enabled ? createMotionDetector(settings.motion.params) : undefined;
+  }
+
+  /** Every frame as it arrives; `image` is the smallest copy at hand (the detector copy when there is one). */
+  observe(image: RgbImage, nowMicros?: () => number): void {
+    if (!this.motion) return;
+    const t0 = nowMicros?.();
+    this.grey = greyThumbnail(image, this.motion.params.width, this.grey);
+    const r = this.motion.update(this.grey);
+    this.lastMotion = r;
+    if (r.motion || r.warming) this.motionSinceTake = true;
+    if (t0 !== undefined && nowMicros) {
+      this.observed++;
+      this.motionMicros += (nowMicros() - t0 - this.motionMicros) / this.observed;
+    }
+  }
+
+  /** The tracker's state after a step. */
+  tracked(activity: TrackActivity): void {
+    this.activity = activity;
+  }
+
+  /** Whether to run the detector on this frame (the frame the detector would take next). */
+  take(timeMs: number): GateDecision {
+    const d = decideDetection({ timeMs, motion: this.motionSinceTake, tracks: this.activity, lastDetectAt: this.lastDetectAt, framesSinceDetect: this.framesSinceDetect }, this.settings);
+    this.motionSinceTake = false;
+    this.counts[d.reason]++;
+    if (d.detect) {
+      this.lastDetectAt = timeMs;
+      this.framesSinceDetect = 0;
+    } else {
+      this.framesSinceDetect++;
+    }
+    return d;
+  }
+}
