@@ -13,7 +13,8 @@
  * above sinceId was either in the log when a page was read, or was published after step 1 and so
  * is in the buffer. Ids increase, so "skip id <= last emitted" removes exactly the overlap.
  */
-import { Observable, Subject } from 'rxjs';
+import { defer, Observable, Subject } from 'rxjs';
+import { replayThenLive } from '../lib/replay.ts';
 import { matchesFilter, type EventFilter } from './filter.ts';
 import type { EventLog } from './log.ts';
 import type { Event, NewEvent } from './types.ts';
@@ -79,65 +80,16 @@ export class EventBus {
    * above the log's last id (a client of another log) is taken as the last id: live events only.
    */
   replayThenLive(sinceId: number, filter: EventFilter = {}): Observable<Event> {
-    return new Observable<Event>((subscriber) => {
-      let last = Math.max(0, Math.min(Math.floor(Number.isFinite(sinceId) ? sinceId : 0), this.log.lastId()));
-      let replaying = true;
-      let liveCompleted = false;
-      let timer: NodeJS.Immediate | undefined;
-      const buffer: Event[] = [];
-
-      const deliver = (e: Event): void => {
-        if (e.id <= last) return;
-        last = e.id;
-        if (matchesFilter(e, filter)) subscriber.next(e);
-      };
-
-      const liveSub = this.subject.subscribe({
-        next: (e) => {
-          if (replaying) buffer.push(e);
-          else deliver(e);
-        },
-        error: (e: unknown) => subscriber.error(e),
-        complete: () => {
-          if (replaying) liveCompleted = true;
-          else subscriber.complete();
-        },
-      });
-
-      const pump = (): void => {
-        timer = undefined;
-        if (subscriber.closed) return;
-        try {
-          const started = performance.now();
-          for (;;) {
-            const page = this.log.since(last, filter, this.pageSize);
-            for (const e of page) {
-              if (subscriber.closed) return;
-              deliver(e);
-            }
-            if (page.length < this.pageSize) break;
-            if (performance.now() - started >= this.sliceMs) {
-              timer = setImmediate(pump);
-              return;
-            }
-          }
-          // Drained: the buffer holds everything published since step 1. Index loop: events
-          // published re-entrantly by a subscriber during this flush are appended and delivered.
-          for (let i = 0; i < buffer.length && !subscriber.closed; i++) deliver(buffer[i]);
-          buffer.length = 0;
-          replaying = false;
-          if (liveCompleted) subscriber.complete();
-        } catch (e) {
-          subscriber.error(e);
-        }
-      };
-      pump();
-
-      return () => {
-        if (timer) clearImmediate(timer);
-        liveSub.unsubscribe();
-      };
-    });
+    return defer(() =>
+      replayThenLive<Event>({
+        since: Math.max(0, Math.min(Math.floor(Number.isFinite(sinceId) ? sinceId : 0), this.log.lastId())),
+        live$: this.subject,
+        page: (afterId, limit) => this.log.since(afterId, filter, limit),
+        pageSize: this.pageSize,
+        matches: (e) => matchesFilter(e, filter),
+        sliceMs: this.sliceMs,
+      }),
+    );
   }
 
   /** Complete every subscriber (shutdown). The log is not closed: its owner closes it. */

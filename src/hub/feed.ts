@@ -9,7 +9,8 @@
  * monotonic id (PostgreSQL's hub_id: what `since` means at the hub), `nodeId` and `site` say
  * where it happened and `nodeEventId` is the id in that node's own log.
  */
-import { Observable, Subject } from 'rxjs';
+import { defer, Subject, type Observable } from 'rxjs';
+import { replayThenLive } from '../lib/replay.ts';
 import type { ApiEvent, EventFeed, EventQuery } from '../api/types.ts';
 import { matchesFilter, type EventFilter } from '../events/index.ts';
 
@@ -82,71 +83,21 @@ export class HubFeed implements EventFeed {
   }
 
   replayThenLive(sinceId: number, filter: EventFilter): Observable<HubEvent> {
-    const since = Math.max(0, Math.min(Math.floor(Number.isFinite(sinceId) ? sinceId : 0), this.last));
-    const oldest = this.window[0]?.id;
-    if (this.eventsAfter && oldest !== undefined && since < oldest - 1) return this.replayFromHistory(since, filter, this.eventsAfter);
-    return new Observable<HubEvent>((sub) => {
-      let last = since;
+    return defer(() => {
+      const since = Math.max(0, Math.min(Math.floor(Number.isFinite(sinceId) ? sinceId : 0), this.last));
       const f = filter as HubFilter;
-      // Replay and subscribe in the same turn: nothing can be pushed in between.
-      for (const e of this.window) {
-        if (e.id <= last) continue;
-        last = e.id;
-        if (matchesHubFilter(e, f)) sub.next(e);
-      }
-      const s = this.live.subscribe({
-        next: (e) => {
-          if (e.id <= last) return;
-          last = e.id;
-          if (matchesHubFilter(e, f)) sub.next(e);
-        },
-        complete: () => sub.complete(),
-      });
-      return () => s.unsubscribe();
-    });
-  }
-
-  /**
-   * A `since` older than the window: page the history (PostgreSQL) up to where the window
-   * begins, then the window, then live. Live events arriving meanwhile are held and sent after,
-   * and every event is sent once, in hub id order (ids only grow: anything at or below the last
-   * one sent is a repeat). Subscribed to live first, so nothing pushed while paging is missed.
-   */
-  private replayFromHistory(since: number, filter: EventFilter, eventsAfter: HubEventsAfter): Observable<HubEvent> {
-    return new Observable<HubEvent>((sub) => {
-      const f = filter as HubFilter;
-      let last = since;
-      let stopped = false;
-      let held: HubEvent[] | undefined = [];
-      const send = (e: HubEvent): void => {
-        if (e.id <= last) return;
-        last = e.id;
-        if (matchesHubFilter(e, f)) sub.next(e);
-      };
-      const live = this.live.subscribe({
-        next: (e) => (held ? held.push(e) : send(e)),
-        complete: () => sub.complete(),
-      });
-      void (async () => {
-        for (;;) {
+      return replayThenLive<HubEvent>({
+        since,
+        live$: this.live,
+        // Older than the window: paged from the history (PostgreSQL); then the window, at once.
+        page: (afterId, limit) => {
           const oldest = this.window[0]?.id;
-          if (oldest !== undefined && last >= oldest - 1) break; // the window holds the rest
-          const page = await eventsAfter(last, REPLAY_PAGE);
-          if (stopped) return;
-          for (const e of page) send(e);
-          if (page.length < REPLAY_PAGE) break;
-        }
-        for (const e of this.window) send(e);
-        const pending = held ?? [];
-        held = undefined;
-        for (const e of pending) send(e);
-      })().catch((e: unknown) => {
-        if (!stopped) sub.error(e);
+          if (this.eventsAfter && oldest !== undefined && afterId < oldest - 1) return this.eventsAfter(afterId, limit);
+          return this.window.filter((e) => e.id > afterId);
+        },
+        pageSize: REPLAY_PAGE,
+        matches: (e) => matchesHubFilter(e, f),
       });
-      return () => {
-        stopped = true;
-        live.unsubscribe();
-      };
     });
   }
 
