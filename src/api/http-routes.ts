@@ -99,8 +99,16 @@ function coreRoutes(deps: ApiDeps): Route[] {
       method: 'GET',
       pattern: ['snapshots', ':id'],
       role: 'viewer',
-      handle: ({ res, url }, { id }) => {
+      handle: async ({ res, url }, { id }) => {
         const kind = url.searchParams.get('kind') === 'frame' ? 'frame' : 'face';
+        if (deps.snapshotBytes) {
+          // Through the store: an encrypted snapshot is decrypted on the way out (never on disk).
+          const bytes = await deps.snapshotBytes(id, kind);
+          if (!bytes) throw new HttpError(404, `no snapshot ${id}`);
+          res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': bytes.length });
+          res.end(bytes);
+          return;
+        }
         const file = deps.snapshotPath?.(id, kind);
         if (!file) throw new HttpError(404, `no snapshot ${id}`);
         let size: number;

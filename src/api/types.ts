@@ -120,6 +120,11 @@ export interface ApiDeps {
   readonly cameras?: () => readonly unknown[];
   /** Absolute path of a snapshot JPEG by id, or undefined (ids are validated by the store). */
   readonly snapshotPath?: (id: string, kind: 'face' | 'frame') => string | undefined;
+  /**
+   * The JPEG bytes of a snapshot, decrypted when the store is encrypted (privacy.encryption), or
+   * undefined when there is none. Preferred over snapshotPath when given.
+   */
+  readonly snapshotBytes?: (id: string, kind: 'face' | 'frame') => Promise<Buffer | undefined>;
   readonly ready?: () => boolean;
   readonly logger?: Logger;
   /** Latest frame per camera (GET /v1/cameras/:id/frame). */

@@ -7,7 +7,7 @@
 import type { ApiDeps, GateApi } from '../api/server.ts';
 import type { Metrics } from '../api/metrics.ts';
 import { describeProviders, type CameraEntry, type Config } from '../config/index.ts';
-import { MAX_PAGE, type Event } from '../events/index.ts';
+import { isEventsError, MAX_PAGE, type Event } from '../events/index.ts';
 import { refusingIdentityApi, refusingUnknownsApi } from '../fleet/edge.ts';
 import type { Logger } from '../log.ts';
 import type { AccessControl } from '../../streams/access-control.ts';
@@ -74,6 +74,7 @@ export function boxApiDeps(p: BoxApiParts): ApiDeps {
         return { ...view, ingest, detect: k?.detect, recognize: k?.recognize };
       }),
     snapshotPath: snapshotOrUndefined,
+    snapshotBytes: (id, kind) => snapshots.read(id, kind).catch((e: unknown) => (isEventsError(e) ? undefined : Promise.reject(e))),
     ready: () => access.cameraIds().length > 0 || p.config().cameras.length === 0,
     logger: log,
     // The operator dashboard (src/app/dashboard.ts, live-frames.ts, unknowns.ts; bundle in web/dist).

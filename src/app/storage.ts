@@ -1,13 +1,24 @@
 /**
  * The box's storage, opened first so a bad path fails before any model loads: the gallery, the
  * event log and the bus that publishes after the log, face snapshots, and their retention (pruned
- * at start and hourly).
+ * at start and hourly). With privacy.encryption on, the key is loaded first and both the gallery
+ * and the snapshot folder are unlocked with it: a missing or wrong key stops the start here
+ * (PrivacyError), before anything is served.
  */
 import type { Config } from '../config/index.ts';
 import { EventBus, EventLog, SnapshotStore } from '../events/index.ts';
-import { openGallery, type Gallery } from '../gallery/index.ts';
+import { openGallery, type Gallery, type GalleryEncryption } from '../gallery/index.ts';
 import type { Lifetime } from '../lib/lifetime.ts';
 import type { Logger } from '../log.ts';
+import { loadKek } from '../privacy/index.ts';
+
+/** The key-encryption key the config names (undefined with encryption off). */
+export function encryptionFor(config: Pick<Config, 'privacy'>, env: NodeJS.ProcessEnv = process.env): GalleryEncryption | undefined {
+  const e = config.privacy.encryption;
+  if (!e.enabled) return undefined;
+  const { kek, source } = loadKek({ keyFile: e.keyFile, keyEnv: e.keyEnv, env });
+  return { kek, source };
+}
 
 const DAY_MS = 86_400_000;
 const PRUNE_EVERY_MS = 3_600_000;
@@ -20,13 +31,17 @@ export interface Storage {
 }
 
 export function openStorage(config: Config, log: Logger, lifetime: Lifetime): Storage {
-  const gallery = openGallery(config.gallery.db);
+  const encryption = encryptionFor(config);
+  const gallery = openGallery(config.gallery.db, encryption ? { encryption } : {});
   lifetime.add('gallery', () => gallery.close());
+  if (encryption) log.info({ key: encryption.source }, 'encryption at rest: on');
   const eventLog = new EventLog(config.events.db, { retention: { maxAgeMs: config.events.retention.maxAgeDays * DAY_MS, maxCount: config.events.retention.maxEvents } });
   lifetime.add('event log', () => eventLog.close());
   const bus = new EventBus(eventLog);
   lifetime.add('event bus', () => bus.close());
-  const snapshots = new SnapshotStore(config.events.snapshots.dir, { retentionMs: config.events.snapshots.retentionDays * DAY_MS, maxFiles: 100_000 });
+  const snapshots = new SnapshotStore(config.events.snapshots.dir, { retentionMs: config.events.snapshots.retentionDays * DAY_MS, maxFiles: 100_000, encryption });
+  // Plain JPEGs from before encryption was turned on: encrypted in the background (read() serves both meanwhile).
+  if (encryption) void snapshots.encryptExisting().then((n) => n && log.info({ files: n }, 'snapshots encrypted'), (err: unknown) => log.warn({ err }, 'encrypting existing snapshots failed'));
 
   const prune = (): void => {
     try {

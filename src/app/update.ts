@@ -14,6 +14,8 @@ export function restartNeeded(previous: Config, next: Config): string[] {
   const restart: string[] = [];
   for (const s of ['server', 'models', 'recognition', 'events', 'gallery', 'fleet'] as const) if (diff[s]) restart.push(s);
   if (diff.auth && next.auth.enabled !== previous.auth.enabled) restart.push('auth.enabled');
+  // The stores are opened (and their keys unlocked) at start; consent settings are read per enrollment.
+  if (JSON.stringify(previous.privacy.encryption) !== JSON.stringify(next.privacy.encryption)) restart.push('privacy.encryption');
   return restart;
 }
 

@@ -28,6 +28,8 @@ export interface ConfigDiff {
   /** `events.outputs` (the MQTT sink): applied at once by restarting the sink from its cursor. */
   readonly outputs: boolean;
   readonly gallery: boolean;
+  /** `privacy.encryption` needs a restart (the stores unlock their keys at open); consent is read per enrollment. */
+  readonly privacy: boolean;
   readonly logging: boolean;
   /** `fleet`: the forwarder and gallery follower start with the service: restart. */
   readonly fleet: boolean;

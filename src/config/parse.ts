@@ -213,6 +213,7 @@ export function resolveConfigPaths(config: Config, baseDir: string): Config {
     cameras: config.cameras.map((c) => resolveCamera(c, baseDir)),
     events: { ...config.events, db: r(config.events.db), snapshots: { ...config.events.snapshots, dir: r(config.events.snapshots.dir) }, outputs: resolveOutputs(config.events.outputs, r) },
     gallery: { ...config.gallery, db: r(config.gallery.db) },
+    privacy: { ...config.privacy, encryption: { ...config.privacy.encryption, keyFile: r(config.privacy.encryption.keyFile) } },
     ...(config.fleet ? { fleet: resolveFleetPaths(config.fleet, r) } : {}),
   };
 }

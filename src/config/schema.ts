@@ -13,6 +13,7 @@ import { eventsSchema, mqttOutputSchema } from './events-schema.ts';
 import { fleetSchema } from './fleet.ts';
 import { boundsIssues, MAX_ITEMS } from './limits.ts';
 import { modelsSchema, recognitionSchema } from './models-schema.ts';
+import { privacySchema } from './privacy-schema.ts';
 import { badTextIssues, crossCheckIssues, isRecord } from './schema-checks.ts';
 import type { IssueParams } from './schema-common.ts';
 import { authSchema, gallerySchema, limitsSchema, loggingSchema, serverSchema } from './service-schema.ts';
@@ -24,6 +25,7 @@ export { rtspSourceSchema, fileSourceSchema, testSourceSchema, pipelineSourceSch
 export { serverSchema, tokenSchema, authSchema, gallerySchema, loggingSchema, isLoopback, limitsSchema } from './service-schema.ts';
 export { DEFAULT_EMBEDDER, providerSpecSchema, modelsSchema, recognitionSchema } from './models-schema.ts';
 export { mqttOutputSchema, eventsSchema } from './events-schema.ts';
+export { privacySchema, DEFAULT_CONSENT_NOTICE } from './privacy-schema.ts';
 export { crossCheckIssues, badTextIssues, type CrossCheckIssue } from './schema-checks.ts';
 
 const configObjectSchema = z.strictObject({
@@ -37,6 +39,8 @@ const configObjectSchema = z.strictObject({
   gates: z.array(gateSchema).default([]),
   events: eventsSchema.prefault({}),
   gallery: gallerySchema.prefault({}),
+  /** Encryption at rest and consent (src/config/privacy-schema.ts). */
+  privacy: privacySchema.prefault({}),
   logging: loggingSchema.prefault({}),
   /** Absent = a standalone box (src/config/fleet.ts). */
   fleet: fleetSchema.optional(),
@@ -72,6 +76,7 @@ export type GateEntry = Config['gates'][number];
 export type EventsConfig = Config['events'];
 export type MqttOutputConfig = z.output<typeof mqttOutputSchema>;
 export type GalleryConfig = Config['gallery'];
+export type PrivacyConfig = Config['privacy'];
 export type LoggingConfig = Config['logging'];
 export type { FleetConfig } from './fleet.ts';
 export type ConfigSection = keyof Config;

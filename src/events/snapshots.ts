@@ -5,12 +5,19 @@
  * slashes, absolute paths and percent-encodings never reach the file system, and it checks the
  * resolved path stays inside the store's directory. Files are written to a temp name and renamed,
  * so a reader never sees half a JPEG.
+ *
+ * With encryption (privacy.encryption), each JPEG is stored as `<id>.<kind>.jpg.enc`: one
+ * AES-256-GCM envelope (src/privacy) bound to its id and kind, under a data key wrapped by the
+ * operator's key-encryption key in `keyring.json` beside the files. read() decrypts; no plaintext
+ * image is written. `path()` still names the plain `.jpg`, which does not exist then: readers by
+ * path find nothing rather than ciphertext; use read().
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import sharp from 'sharp';
+import { DataKeys, envelopeKeyId, kekId, newDataKey, type WrappedKey, PrivacyError, readKeyringFile, unlockKeyring, wrapKey, writeKeyringFile, type RecordPlace } from '../privacy/index.ts';
 import type { Box, RgbImage } from '../types.ts';
 import { EventsError } from './errors.ts';
 import { SNAPSHOT_ID_PATTERN } from './types.ts';
@@ -28,6 +35,38 @@ export interface SnapshotStoreOptions {
   readonly cropPadding?: number | undefined;
   /** JPEG quality 1..100 (default 85). */
   readonly quality?: number | undefined;
+  /** Encrypt the files under a data key wrapped by this KEK (src/privacy's loadKek). */
+  readonly encryption?: { readonly kek: Buffer; readonly source: string } | undefined;
+}
+
+/** The keyring of an encrypted snapshot folder (wrapped data keys only). */
+export const SNAPSHOT_KEYRING = 'keyring.json';
+const ENC = '.enc';
+
+function snapshotPlace(id: string, kind: SnapshotKind): RecordPlace {
+  return { table: 'snapshots', column: kind, id };
+}
+
+/**
+ * The data keys of a snapshot folder: unlocked from its keyring, or a new keyring (one key) when
+ * the folder has none. A keyring without a KEK is refused: the service must not run on with
+ * snapshots it cannot read, nor start writing plaintext beside them.
+ */
+export function snapshotKeys(dir: string, enc: SnapshotStoreOptions['encryption'], now = Date.now()): DataKeys | undefined {
+  const file = join(dir, SNAPSHOT_KEYRING);
+  const wraps = readKeyringFile(file);
+  if (!enc) {
+    if (!wraps) return undefined;
+    throw new PrivacyError('PRIVACY_MISSING_KEY', `the snapshot folder ${dir} is encrypted (${SNAPSHOT_KEYRING}) and no key was given`, {
+      context: { dir },
+      hint: 'turn privacy.encryption on with the key that encrypted it',
+    });
+  }
+  const keys = wraps ? unlockKeyring(wraps, enc.kek, `snapshot folder ${dir} (key from ${enc.source})`) : undefined;
+  if (keys) return keys;
+  const key = newDataKey();
+  writeKeyringFile(file, [wrapKey(enc.kek, 1, key, now)]);
+  return new DataKeys(new Map([[1, key]]), 1);
 }
 
 export interface SnapshotInfo {
@@ -35,7 +74,7 @@ export interface SnapshotInfo {
   readonly timeMs: number;
 }
 
-const FILE = /^([a-z0-9_-]{8,64})\.(face|frame)\.jpg$/;
+const FILE = /^([a-z0-9_-]{8,64})\.(face|frame)\.jpg(?:\.enc)?$/;
 const TMP = /\.tmp-[0-9a-f]+$/;
 
 export function isSnapshotId(id: unknown): id is string {
@@ -63,14 +102,99 @@ export function cropRect(box: Box, width: number, height: number, padding = 0.25
   return { left, top, width: right - left, height: bottom - top };
 }
 
+/**
+ * Rotation step 1 for a snapshot folder (see src/gallery/encryption.ts addWraps): every data key
+ * also wrapped under `newKek`, and with `newDataKey` a fresh active key wrapped under both. One
+ * atomic keyring write. Returns the keys as `newKek` unlocks them (undefined: not encrypted).
+ */
+export function addSnapshotWraps(dir: string, kek: Buffer, newKek: Buffer, opts: { readonly newDataKey: boolean; readonly now: number }): DataKeys | undefined {
+  const file = join(resolve(dir), SNAPSHOT_KEYRING);
+  const wraps = readKeyringFile(file);
+  if (!wraps) return undefined;
+  const keys = unlockKeyring(wraps, kek, `snapshot folder ${dir}`) as DataKeys;
+  const newId = kekId(newKek);
+  const added: WrappedKey[] = keys.ids().map((id) => wrapKey(newKek, id, keys.key(id) as Buffer, opts.now));
+  if (opts.newDataKey) {
+    const fresh = newDataKey();
+    added.push(wrapKey(kek, keys.active + 1, fresh, opts.now), wrapKey(newKek, keys.active + 1, fresh, opts.now));
+  }
+  const replaced = new Set(added.map((w) => `${w.keyId}/${w.kekId}`));
+  const next = [...wraps.filter((w) => !replaced.has(`${w.keyId}/${w.kekId}`)), ...added];
+  writeKeyringFile(file, next);
+  return unlockKeyring(next.filter((w) => w.kekId === newId), newKek, `snapshot folder ${dir}`);
+}
+
+/** Keep only the wraps under `kek` and, with `onlyKey`, only that data key (after a re-encryption). */
+export function pruneSnapshotWraps(dir: string, kek: Buffer, onlyKey?: number): void {
+  const file = join(resolve(dir), SNAPSHOT_KEYRING);
+  const wraps = readKeyringFile(file);
+  if (!wraps) return;
+  const kid = kekId(kek);
+  const next = wraps.filter((w) => w.kekId === kid && (onlyKey === undefined || w.keyId === onlyKey));
+  if (next.length === 0) throw new PrivacyError('PRIVACY_WRONG_KEY', `snapshot folder ${dir}: no data key is wrapped under key ${kid}; not pruning`, { context: { dir, given: kid } });
+  if (next.length !== wraps.length) writeKeyringFile(file, next);
+}
+
 export class SnapshotStore {
   readonly dir: string;
   private readonly opts: Required<SnapshotStoreOptions>;
+  private keys: DataKeys | undefined;
 
   constructor(dir: string, opts: SnapshotStoreOptions) {
     this.dir = resolve(dir);
     this.opts = { frameMaxWidth: 640, cropPadding: 0.25, quality: 85, ...opts } as Required<SnapshotStoreOptions>;
     mkdirSync(this.dir, { recursive: true });
+    this.keys = snapshotKeys(this.dir, opts.encryption);
+  }
+
+  get encrypted(): boolean {
+    return this.keys !== undefined;
+  }
+
+  /** Where a snapshot's bytes are stored: the plain path, or the envelope beside it. */
+  private stored(id: string, kind: SnapshotKind): string {
+    return this.keys ? `${this.path(id, kind)}${ENC}` : this.path(id, kind);
+  }
+
+  /**
+   * Encrypt the plain JPEGs a folder holds from before encryption was turned on (each written
+   * encrypted, then the plain file removed). A no-op without encryption. Returns how many.
+   */
+  async encryptExisting(): Promise<number> {
+    if (!this.keys) return 0;
+    let n = 0;
+    for (const name of await readdir(this.dir)) {
+      const m = /^([a-z0-9_-]{8,64})\.(face|frame)\.jpg$/.exec(name);
+      if (!m) continue;
+      const plain = join(this.dir, name);
+      const data = await readFile(plain).catch(() => undefined);
+      if (!data) continue;
+      await this.writeAtomic(`${plain}${ENC}`, this.keys.seal(data, snapshotPlace(m[1], m[2] as SnapshotKind)));
+      await rm(plain, { force: true });
+      n++;
+    }
+    return n;
+  }
+
+  /**
+   * Re-encrypt the files under `keys`' active data key (`facegate keys rotate --reencrypt`):
+   * each file is rewritten atomically, so a kill leaves every file under the key its envelope
+   * names, which `keys` still holds. Returns how many were rewritten.
+   */
+  async reencrypt(keys: DataKeys, onFile?: (done: number) => void): Promise<number> {
+    let n = 0;
+    for (const name of await readdir(this.dir)) {
+      const m = FILE.exec(name);
+      if (!m || !name.endsWith(ENC)) continue;
+      const file = join(this.dir, name);
+      const p = snapshotPlace(m[1], m[2] as SnapshotKind);
+      const data = await readFile(file).catch(() => undefined);
+      if (!data || envelopeKeyId(data, p) === keys.active) continue;
+      await this.writeAtomic(file, keys.seal(keys.open(data, p), p));
+      onFile?.(++n);
+    }
+    this.keys = keys;
+    return n;
   }
 
   /**
@@ -107,10 +231,10 @@ export class SnapshotStore {
         sharp(pixels, raw).extract(rect).jpeg({ quality: this.opts.quality }).toBuffer(),
         sharp(pixels, raw).resize({ width: Math.min(width, this.opts.frameMaxWidth), withoutEnlargement: true }).jpeg({ quality: this.opts.quality }).toBuffer(),
       ]);
-      await this.writeAtomic(this.path(id, 'face'), face);
-      await this.writeAtomic(this.path(id, 'frame'), full);
+      await this.writeAtomic(this.stored(id, 'face'), this.keys ? this.keys.seal(face, snapshotPlace(id, 'face')) : face);
+      await this.writeAtomic(this.stored(id, 'frame'), this.keys ? this.keys.seal(full, snapshotPlace(id, 'frame')) : full);
     } catch (e) {
-      await Promise.all([rm(this.path(id, 'face'), { force: true }), rm(this.path(id, 'frame'), { force: true })]);
+      await Promise.all([rm(this.stored(id, 'face'), { force: true }), rm(this.stored(id, 'frame'), { force: true })]);
       if (e instanceof EventsError) throw e;
       throw new EventsError('SNAPSHOT_FAILED', `cannot write snapshot: ${e instanceof Error ? e.message : String(e)}`, { context: { dir: this.dir }, hint: 'check that the snapshot directory is writable and has space', cause: e });
     }
@@ -123,15 +247,36 @@ export class SnapshotStore {
     await rename(tmp, file);
   }
 
-  /** The JPEG bytes. Throws SNAPSHOT_ID_INVALID or SNAPSHOT_NOT_FOUND. */
+  /**
+   * The JPEG bytes (decrypted when the folder is encrypted). Throws SNAPSHOT_ID_INVALID or
+   * SNAPSHOT_NOT_FOUND, or PrivacyError PRIVACY_CORRUPT for a file that fails authentication.
+   */
   async read(id: string, kind: SnapshotKind = 'face'): Promise<Buffer> {
     const file = this.path(id, kind);
     try {
-      return await readFile(file);
+      if (!this.keys) return await readFile(file);
+      const data = await readFile(`${file}${ENC}`).catch(async (e: unknown) => {
+        // A plain file from before encryption was turned on, not yet encrypted by encryptExisting().
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { plain: await readFile(file) };
+        throw e;
+      });
+      if (!Buffer.isBuffer(data)) return data.plain;
+      return this.open(data, id, kind);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new EventsError('SNAPSHOT_NOT_FOUND', `no snapshot ${id} (${kind})`, { hint: 'it may have been pruned by the retention' });
       throw e;
     }
+  }
+
+  private open(data: Buffer, id: string, kind: SnapshotKind): Buffer {
+    const keys = this.keys as DataKeys;
+    const p = snapshotPlace(id, kind);
+    // Sealed under a key made after this store opened (a re-encryption by `facegate keys rotate`).
+    if (!keys.has(envelopeKeyId(data, p)) && this.opts.encryption) {
+      const fresh = snapshotKeys(this.dir, this.opts.encryption);
+      if (fresh) this.keys = fresh;
+    }
+    return (this.keys as DataKeys).open(data, p);
   }
 
   /** Snapshots in the store, oldest first (ids this store did not make are ignored). */
@@ -151,7 +296,7 @@ export class SnapshotStore {
     const expired = all.filter((s) => nowMs - s.timeMs > this.opts.retentionMs);
     const overflow = keep.length > this.opts.maxFiles ? keep.slice(0, keep.length - this.opts.maxFiles) : [];
     const doomed = [...expired, ...overflow];
-    for (const s of doomed) await Promise.all([rm(this.path(s.id, 'face'), { force: true }), rm(this.path(s.id, 'frame'), { force: true })]);
+    for (const s of doomed) await Promise.all((['face', 'frame'] as const).flatMap((k) => [rm(this.path(s.id, k), { force: true }), rm(`${this.path(s.id, k)}${ENC}`, { force: true })]));
     // Temp files left by a crash mid-save; a minute old at least, so a save in flight is spared.
     for (const name of await readdir(this.dir)) {
       if (!TMP.test(name) || !FILE.exec(name.replace(TMP, ''))) continue;

@@ -61,7 +61,7 @@ export function setUpEncryption(db: Database.Database, path: string, enc: Galler
     });
   }
   if (encrypted) {
-    const keys = unlockKeyring(readWraps(db), enc.kek, `gallery ${path}`);
+    const keys = unlockKeyring(readWraps(db), enc.kek, `gallery ${path} (key from ${enc.source})`);
     if (!keys) throw new PrivacyError('PRIVACY_CORRUPT', `gallery ${path} is marked encrypted but holds no data keys`, { context: { path }, hint: 'restore the gallery from a backup' });
     return keys;
   }

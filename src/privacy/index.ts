@@ -3,3 +3,4 @@ export { seal, open, envelopeKeyId, placeLabel, ENVELOPE_OVERHEAD, ENVELOPE_VERS
 export { DataKeys, kekId, newDataKey, unlockKeyring, unwrapKey, wrapKey, type WrappedKey } from './keyring.ts';
 export { CREDENTIAL_NAME, DEFAULT_KEY_ENV, formatKek, fsyncDir, loadKek, newKek, parseKek, readKeyFile, writeKeyFile, type KeySourceOptions, type LoadedKek } from './key-source.ts';
 export { PrivacyError, isPrivacyError, type PrivacyErrorCode } from './errors.ts';
+export { readKeyringFile, writeKeyringFile } from './keyring-file.ts';

@@ -62,7 +62,7 @@ t.test('defaults: a camera from the url shorthand, partial nested objects keep t
   t.same(door.source, { kind: 'rtsp', url: 'rtsp://192.0.2.1:554/door', transport: 'tcp', latencyMs: 0, codec: 'h264' });
   t.equal(door.decoder, 'cpu');
   t.equal(door.fps, 5);
-  t.same(door.detector, { tier: '500m', size: 320 });
+  t.same(door.detector, { tier: '500m', size: 320, interval: 1 });
   t.same(door.watchdog, { stallMs: 2000, startMs: 15000 });
   t.same(door.backoff, { baseMs: 250, maxMs: 30000, factor: 2, jitter: 0.5 });
   t.notOk('url' in door, 'the shorthand is normalised away');
@@ -82,6 +82,7 @@ t.test('defaults: a camera from the url shorthand, partial nested objects keep t
     watchdog: { stallMs: 2000, startMs: 15000 },
     backoff: { baseMs: 250, maxMs: 30000, factor: 2, jitter: 0.5 },
     stableMs: 10000,
+    gate: { motion: { enabled: true, keepAliveMs: 1000, params: { minAreaFraction: 0.002, k: 6 } }, interval: 1 },
   });
   t.equal(ingestCameraConfig(parseConfig({ cameras: [cam('flat', { detectScale: false })] }).cameras[0]).output?.detectSize, undefined, 'detectScale: false: no detector copy');
   // A budgetMs camera's detector size comes from the measured profile: the copy follows the detector it got.
@@ -356,7 +357,7 @@ const variant = (mutate: (c: ConfigInput & { cameras: Record<string, unknown>[] 
 t.test('diffConfig', async (t) => {
   const old = parseConfig(BASE);
   const same = diffConfig(old, parseConfig(structuredClone(BASE)));
-  t.same(same, { cameras: { added: [], removed: [], changed: [] }, server: false, auth: false, models: false, limits: false, recognition: false, gates: false, events: false, outputs: false, gallery: false, logging: false, fleet: false, sections: [], changed: false });
+  t.same(same, { cameras: { added: [], removed: [], changed: [] }, server: false, auth: false, models: false, limits: false, recognition: false, gates: false, events: false, outputs: false, gallery: false, privacy: false, logging: false, fleet: false, sections: [], changed: false });
 
   const reordered = diffConfig(old, variant((c) => c.cameras.reverse()));
   t.equal(reordered.changed, false, 'camera order alone is no change');
@@ -434,7 +435,7 @@ t.test('JSON Schema export', async (t) => {
   t.equal(s.type, 'object');
   t.equal(s.additionalProperties, false);
   const props = s.properties as Record<string, Record<string, unknown>>;
-  t.same(Object.keys(props), ['server', 'auth', 'models', 'limits', 'cameras', 'recognition', 'gates', 'events', 'gallery', 'logging', 'fleet']);
+  t.same(Object.keys(props), ['server', 'auth', 'models', 'limits', 'cameras', 'recognition', 'gates', 'events', 'gallery', 'privacy', 'logging', 'fleet']);
   const server = props.server as { properties: Record<string, { default?: unknown }> };
   t.equal(server.properties.bind.default, '127.0.0.1');
   t.equal(server.properties.port.default, 8640);
@@ -499,7 +500,7 @@ t.test('cli: config check / schema / hash-token', async (t) => {
   t.match(r.err.join('\n'), /bad\.yaml:4:5 cameras\[0\]\.fps: expected number, got string\n  fix: write the number without quotes/);
 
   const schema = await run(['config', 'schema']);
-  t.same(Object.keys((JSON.parse(schema.out.join('\n')) as { properties: object }).properties).length, 11);
+  t.same(Object.keys((JSON.parse(schema.out.join('\n')) as { properties: object }).properties).length, 12);
 
   t.same((await run(['config', 'hash-token', 'demo-viewer-token'])).out, [hashToken('demo-viewer-token')]);
   t.same((await run(['config', 'hash-token'], 'from-stdin-token\n')).out, [hashToken('from-stdin-token')], 'stdin, trailing newline dropped');
