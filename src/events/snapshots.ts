@@ -135,6 +135,16 @@ export function pruneSnapshotWraps(dir: string, kek: Buffer, onlyKey?: number): 
   if (next.length !== wraps.length) writeKeyringFile(file, next);
 }
 
+/** After a re-encryption: forget every data key but `active` (its wraps under every KEK stay). */
+export function retireSnapshotKeys(dir: string, active: number): void {
+  const file = join(resolve(dir), SNAPSHOT_KEYRING);
+  const wraps = readKeyringFile(file);
+  if (!wraps) return;
+  const next = wraps.filter((w) => w.keyId === active);
+  if (next.length === 0) throw new PrivacyError('PRIVACY_CORRUPT', `snapshot folder ${dir}: data key ${active} is not in the keyring; not retiring the others`, { context: { dir, active } });
+  if (next.length !== wraps.length) writeKeyringFile(file, next);
+}
+
 export class SnapshotStore {
   readonly dir: string;
   private readonly opts: Required<SnapshotStoreOptions>;

@@ -1,4 +1,4 @@
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
 import { DataKeys, kekId, newDataKey, PrivacyError, unlockKeyring, wrapKey, type RecordPlace, type WrappedKey } from '../privacy/index.ts';
 import { GalleryError } from './errors.ts';
 
@@ -29,6 +29,17 @@ export function place(table: 'templates' | 'unknowns' | 'crops', id: string): Re
 
 export function isEncrypted(db: Database.Database): boolean {
   return db.prepare<[], string>("SELECT value FROM meta WHERE key = 'encryption'").pluck().get() === 'on';
+}
+
+/** Whether a gallery file is encrypted, read-only and without migrating or unlocking anything. */
+export function galleryFileEncrypted(path: string): boolean {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined;
+    return hasMeta && isEncrypted(db);
+  } finally {
+    db.close();
+  }
 }
 
 export function readWraps(db: Database.Database): WrappedKey[] {

@@ -8,4 +8,4 @@ export { RowStore, rowStride, scoreRowsJs, simdAvailable } from './kernel.ts';
 export { EmbeddingIndex, searchIndexes, DEFAULT_SEARCH_TUNING, type IndexHit, type SearchTrace, type SearchTuning } from './embedding-index.ts';
 export { SCHEMA_VERSION } from './schema.ts';
 export { MAX_NAME_LENGTH, MAX_DIM } from './validate.ts';
-export { addWraps, dropOtherWraps, reencryptRows, isEncrypted, type GalleryEncryption } from './encryption.ts';
+export { addWraps, dropOtherWraps, reencryptRows, isEncrypted, galleryFileEncrypted, type GalleryEncryption } from './encryption.ts';
