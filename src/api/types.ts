@@ -45,6 +45,19 @@ export interface EnrollOutcome {
 }
 
 /**
+ * The person's consent as the client states it at enrollment; the box adds when and who
+ * (the token id). Required when privacy.requireConsent is on.
+ */
+export interface ConsentInput {
+  /** The notice the person was shown, or a reference to the signed form. */
+  readonly text: string;
+  readonly method?: string;
+  readonly purpose?: string;
+  /** ms since the epoch; absent: until withdrawn. */
+  readonly expiresAt?: number;
+}
+
+/**
  * Identity management. `actor` is the id of the token that asked (never the token): every change
  * is an audit event (identity.created / identity.updated / identity.removed) naming it.
  */
@@ -52,7 +65,7 @@ export interface IdentityApi {
   list(): readonly unknown[];
   get(id: string): unknown;
   /** A new identity from its first photo: an identity without a template could never be recognised. */
-  create(input: { name: string; groups: readonly string[]; photo: Buffer }, actor: string): Promise<EnrollOutcome & { identity?: unknown }>;
+  create(input: { name: string; groups: readonly string[]; photo: Buffer; consent?: ConsentInput }, actor: string): Promise<EnrollOutcome & { identity?: unknown }>;
   /** Rename and/or regroup; resolves to the identity as it is now. */
   update(id: string, changes: { readonly name?: string; readonly groups?: readonly string[] }, actor: string): unknown;
   remove(id: string, actor: string): boolean;

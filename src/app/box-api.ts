@@ -13,6 +13,7 @@ import type { Logger } from '../log.ts';
 import type { AccessControl } from '../../streams/access-control.ts';
 import { cameraViews, ingestLost } from './camera-counts.ts';
 import { createCheckedIdentityApi, createPhotoApi, createSystemInfo, webRoot } from './dashboard.ts';
+import { requireConsentApi } from './identities.ts';
 import type { UploadEnrollment } from './identities.ts';
 import type { LiveFrames } from './live-frames.ts';
 import type { ServiceModels } from './models.ts';
@@ -46,7 +47,7 @@ export function boxApiDeps(p: BoxApiParts): ApiDeps {
   };
   const publish = (event: Parameters<typeof bus.publish>[0]): Event => bus.publish(event);
   // The API's identity management, plus the dashboard's look-alike check on every photo.
-  const identities = createCheckedIdentityApi({ gallery, enroll: (photo) => p.enrollment.enroll(photo), publish, logger: log, threshold: p.unmaskedThreshold });
+  const identities = requireConsentApi(createCheckedIdentityApi({ gallery, enroll: (photo) => p.enrollment.enroll(photo), publish, logger: log, threshold: p.unmaskedThreshold }), () => p.config().privacy.requireConsent);
   const unknowns = createUnknownsApi({
     gallery,
     recentUnknownEvents: (limit) => eventLog.query({ types: ['face.unknown'], order: 'desc', limit }),

@@ -6,10 +6,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { IdentityApi } from '../api/server.ts';
+import type { ConsentInput, IdentityApi } from '../api/types.ts';
 import { createDetector, type Detector, type DetectorConfig } from '../detect/index.ts';
 import type { Event, NewEventOf } from '../events/index.ts';
-import type { Gallery } from '../gallery/index.ts';
+import type { Consent, Gallery } from '../gallery/index.ts';
 import type { Logger } from '../log.ts';
 import { DEFAULT_ENROLLMENT_RULES, prepareEnrollmentPhoto, type Embedder, type PhotoVerdict } from '../recognize/index.ts';
 
@@ -66,6 +66,31 @@ export function createUploadEnrollment(o: { readonly detectorOptions: Omit<Detec
   };
 }
 
+/** The purpose recorded when the client names none. */
+export const DEFAULT_CONSENT_PURPOSE = 'access control';
+
+/** A consent record from what the client stated, stamped with when and by whom. */
+export function consentRecord(given: ConsentInput, recordedBy: string, defaultMethod: string, nowMs: number): Consent {
+  return { givenAt: nowMs, recordedBy, method: given.method ?? defaultMethod, purpose: given.purpose ?? DEFAULT_CONSENT_PURPOSE, expiresAt: given.expiresAt ?? null, text: given.text };
+}
+
+/**
+ * privacy.requireConsent (read per call, so a config change applies at once): a new identity
+ * without consent is refused before its photo is even decoded; adding photos to an identity is
+ * not a new enrollment and stays allowed.
+ */
+export function requireConsentApi(inner: IdentityApi, required: () => boolean): IdentityApi {
+  return {
+    ...inner,
+    create: async (input, actor) => {
+      if (required() && !input.consent) {
+        return { ok: false, reason: 'consent-required', message: 'enrollment needs the person\'s consent (privacy.requireConsent): pass consent=TEXT (the notice shown, or the signed form\'s reference) with the photo' };
+      }
+      return inner.create(input, actor);
+    },
+  };
+}
+
 type AuditEvent = NewEventOf<'identity.created' | 'identity.updated' | 'identity.removed'>;
 
 export function createIdentityApi(o: { readonly gallery: Gallery; readonly enroll: (photo: Buffer) => Promise<PhotoVerdict>; readonly publish: (event: AuditEvent) => Event | void; readonly logger: Logger }): IdentityApi {
@@ -85,11 +110,12 @@ export function createIdentityApi(o: { readonly gallery: Gallery; readonly enrol
   return {
     list: () => gallery.listIdentities(),
     get: (id) => gallery.getIdentity(id),
-    create: async ({ name, groups, photo }, actor) => {
+    create: async ({ name, groups, photo, consent: given }, actor) => {
       const v = await enrollPhoto(photo);
       if (!v.ok) return rejection(v);
-      const identity = gallery.enroll({ name, groups: [...groups], templates: v.templates, crops: [v.crop] });
-      audit({ type: 'identity.created', timeMs: Date.now(), identityId: identity.id, data: { actor, name: identity.name, groups: [...identity.groups], templates: v.templates.length } });
+      const consent = given ? consentRecord(given, actor, 'api', Date.now()) : undefined;
+      const identity = gallery.enroll({ name, groups: [...groups], templates: v.templates, crops: [v.crop], ...(consent ? { consent } : {}) });
+      audit({ type: 'identity.created', timeMs: Date.now(), identityId: identity.id, data: { actor, name: identity.name, groups: [...identity.groups], templates: v.templates.length, ...(consent ? { consent } : {}) } });
       return { ok: true, identity };
     },
     update: (id, changes, actor) => {

@@ -2,8 +2,11 @@ import { resolve } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
 import { createDetector } from '../detect/index.ts';
-import { DEFAULT_EMBEDDER } from '../config/index.ts';
 import { FacegateError } from '../errors.ts';
+import { userInfo } from 'node:os';
+import { encryptionFor } from '../app/storage.ts';
+import { consentRecord } from '../app/identities.ts';
+import { DEFAULT_EMBEDDER, loadConfig } from '../config/index.ts';
 import { openGallery } from '../gallery/index.ts';
 import { createEmbedder, prepareEnrollmentPhoto, type EnrollmentTemplate } from '../recognize/index.ts';
 import type { EnrollmentCrop } from '../recognize/index.ts';
@@ -14,6 +17,11 @@ interface EnrollCliOptions {
   name: string;
   group: string[];
   db: string;
+  /** Take the gallery, its key and privacy.requireConsent from this config file. */
+  config?: string;
+  consent?: string;
+  consentMethod?: string;
+  consentPurpose?: string;
   embedder: string;
   duplicateThreshold: number;
   json?: boolean;
@@ -28,7 +36,14 @@ interface EnrollCliOptions {
 export async function runEnroll(photos: string[], opts: EnrollCliOptions): Promise<number> {
   const name = opts.name.trim();
   if (!name) throw new FacegateError('BAD_ARGUMENT', '--name must not be empty', { hint: 'e.g. --name "Ada Lovelace"' });
-  const gallery = openGallery(resolve(opts.db));
+  const config = opts.config ? loadConfig(opts.config) : undefined;
+  const consentText = opts.consent?.trim();
+  if (config?.privacy.requireConsent && !consentText) {
+    throw new FacegateError('BAD_ARGUMENT', `${opts.config} sets privacy.requireConsent: enrollment needs the person's consent`, { hint: '--consent TEXT (the notice the person was shown, or the reference of the signed form)' });
+  }
+  const consent = consentText ? consentRecord({ text: consentText, ...(opts.consentMethod ? { method: opts.consentMethod } : {}), ...(opts.consentPurpose ? { purpose: opts.consentPurpose } : {}) }, `cli:${userInfo().username}`, 'cli', Date.now()) : undefined;
+  const encryption = config ? encryptionFor(config) : undefined;
+  const gallery = openGallery(config ? config.gallery.db : resolve(opts.db), encryption ? { encryption } : {});
   const detector = await createDetector({ tier: '2.5g', size: 640, padRetry: true });
   const embedder = await createEmbedder(opts.embedder);
   const bar = new SingleBar({ format: `enrolling ${name} [{bar}] {value}/{total} photos`, stream: process.stderr, hideCursor: true }, Presets.shades_classic);
@@ -58,7 +73,9 @@ export async function runEnroll(photos: string[], opts: EnrollCliOptions): Promi
     }
     if (interactive) bar.stop();
     let identity;
-    if (accepted.length) identity = existing.length === 1 ? gallery.addTemplates(existing[0].id, accepted, crops) : gallery.enroll({ name, groups: opts.group, templates: accepted, crops });
+    if (accepted.length) identity = existing.length === 1 ? gallery.addTemplates(existing[0].id, accepted, crops) : gallery.enroll({ name, groups: opts.group, templates: accepted, crops, ...(consent ? { consent } : {}) });
+    // Consent given again for a known person replaces the recorded one.
+    if (identity && consent && existing.length === 1) identity = gallery.setConsent(identity.id, consent);
     if (identity && opts.group.length && existing.length === 1) identity = gallery.setGroups(identity.id, [...new Set([...identity.groups, ...opts.group])]);
     const photosOk = photos.length - rejected.length;
     if (opts.json) {
@@ -86,6 +103,10 @@ export function registerEnrollCommand(program: Command): void {
     .requiredOption('--name <name>', 'the person\'s name (an existing name adds templates to it)')
     .option('--group <group>', 'a group for gate allow-lists (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--db <file>', 'gallery database', DEFAULT_GALLERY_DB())
+    .option('-c, --config <file>', 'take the gallery, its encryption key and privacy.requireConsent from this config file (instead of --db)')
+    .option('--consent <text>', "the person's consent: the notice they were shown, or the signed form's reference (needed when privacy.requireConsent)")
+    .option('--consent-method <method>', 'how consent was given (default cli)')
+    .option('--consent-purpose <purpose>', 'what it was given for (default "access control")')
     .option('--embedder <model>', 'embedder model', DEFAULT_EMBEDDER)
     .option('--duplicate-threshold <s>', 'warn when a photo matches another identity this well', (v: string) => Number(v), 0.36)
     .option('--json', 'print a JSON summary')

@@ -7,7 +7,7 @@ import * as reembed from './reembed.ts';
 import * as replica from './replica.ts';
 import { cleanSearchQuery } from './search-index.ts';
 import { GalleryStore, openGalleryFile, type GalleryOptions } from './store.ts';
-import type { CropCoverage, EnrollInput, FaceCropInput, GalleryStats, Identity, Match, Metadata, RebuiltCrop, ReembedNeed, ReplaceOutcome, SearchOptions, StoredCrop, Template, TemplateInput, Unknown, UnknownSighting } from './types.ts';
+import type { Consent, CropCoverage, EnrollInput, FaceCropInput, GalleryStats, Identity, Match, Metadata, RebuiltCrop, ReembedNeed, ReplaceOutcome, SearchOptions, StoredCrop, Template, TemplateInput, Unknown, UnknownSighting } from './types.ts';
 import * as unknowns from './unknowns.ts';
 
 export type { GalleryOptions, WriteOperation } from './store.ts';
@@ -106,6 +106,11 @@ export class Gallery {
     return identities.setMetadata(this.ctx, id, metadata);
   }
 
+  /** Record (or replace, or with null remove) an identity's consent to biometric identification. */
+  setConsent(id: string, consent: Consent | null): Identity {
+    return identities.setConsent(this.ctx, id, consent);
+  }
+
   /** Delete an identity and (by cascade) all its templates. */
   remove(id: string): void {
     identities.remove(this.ctx, id);
@@ -179,7 +184,7 @@ export class Gallery {
   }
 
   /** The operator names an unknown: it becomes an identity, in one transaction. */
-  promoteUnknown(unknownId: string, name: string, opts: { groups?: readonly string[]; metadata?: Metadata } = {}): Identity {
+  promoteUnknown(unknownId: string, name: string, opts: { groups?: readonly string[]; metadata?: Metadata; consent?: Consent } = {}): Identity {
     return unknowns.promoteUnknown(this.ctx, unknownId, name, opts);
   }
 

@@ -4,8 +4,8 @@ import { dimOf, syncWithFile, type GalleryContext } from './memory.ts';
 import { indexKey } from './search-index.ts';
 import type { IdentityRow } from './statements.ts';
 import { newId, parseJson, type GalleryStore } from './store.ts';
-import type { EnrollInput, FaceCropInput, Identity, Metadata, Template, TemplateCount, TemplateInput } from './types.ts';
-import { cleanCrops, cleanGroups, cleanMetadata, cleanName, cleanTemplates, type CleanTemplate } from './validate.ts';
+import type { Consent, EnrollInput, FaceCropInput, Identity, Metadata, Template, TemplateCount, TemplateInput } from './types.ts';
+import { cleanConsent, cleanCrops, cleanGroups, cleanMetadata, cleanName, cleanTemplates, type CleanTemplate } from './validate.ts';
 
 /**
  * Identities and their templates: enrollment, edits, removal and the reads the CLI and the API
@@ -42,6 +42,7 @@ function identityFromRow(row: IdentityRow, counts: readonly TemplateCount[]): Id
     updatedAt: row.updated_at,
     templateCounts: counts,
     templateTotal: counts.reduce((n, c) => n + c.count, 0),
+    ...(row.consent ? { consent: parseJson<Consent>(row.consent, `consent of ${row.id}`) } : {}),
   };
 }
 
@@ -74,8 +75,9 @@ export function enrollMany(ctx: GalleryContext, inputs: readonly EnrollInput[]):
       const metadata = cleanMetadata(input.metadata);
       const templates = cleanTemplates(input.templates, knownDim);
       const crops = cleanCrops(input.crops, templates);
+      const consent = cleanConsent(input.consent);
       for (const t of templates) batchDims.set(t.modelId, t.embedding.length);
-      return { id: newId('id'), name, groups, metadata, templates, crops, templateIds: [] as string[] };
+      return { id: newId('id'), name, groups, metadata, consent, templates, crops, templateIds: [] as string[] };
     } catch (e) {
       // Say which one of a batch was bad; a single enroll keeps the plain message.
       if (inputs.length === 1 || !(e instanceof GalleryError)) throw e;
@@ -84,7 +86,7 @@ export function enrollMany(ctx: GalleryContext, inputs: readonly EnrollInput[]):
   });
   store.write('enroll', () => {
     for (const p of prepared) {
-      store.stmt.insertIdentity.run(p.id, p.name, JSON.stringify(p.groups), JSON.stringify(p.metadata), now, now);
+      store.stmt.insertIdentity.run(p.id, p.name, JSON.stringify(p.groups), JSON.stringify(p.metadata), now, now, p.consent === undefined ? null : JSON.stringify(p.consent));
       p.templateIds = insertTemplates(store, p.id, p.templates, now);
       insertCrops(store, p.id, p.crops, now, () => newId('crop'));
       store.changed('identity', p.id);
@@ -93,7 +95,7 @@ export function enrollMany(ctx: GalleryContext, inputs: readonly EnrollInput[]):
   return prepared.map((p) => {
     const entry = index.addEntry(p.id, p.name, p.groups);
     p.templates.forEach((t, i) => index.indexTemplate(p.templateIds[i], entry, t.modelId, t.masked, t.embedding));
-    return { id: p.id, name: p.name, groups: p.groups, metadata: p.metadata, createdAt: now, updatedAt: now, templateCounts: countTemplates(p.templates), templateTotal: p.templates.length };
+    return { id: p.id, name: p.name, groups: p.groups, metadata: p.metadata, createdAt: now, updatedAt: now, templateCounts: countTemplates(p.templates), templateTotal: p.templates.length, ...(p.consent ? { consent: p.consent } : {}) };
   });
 }
 
@@ -257,6 +259,17 @@ export function setMetadata(ctx: GalleryContext, id: string, metadata: Metadata)
   const identity = identityId(id);
   const cleaned = cleanMetadata(metadata);
   const changed = store.write('setMetadata', () => store.stmt.setMetadata.run(JSON.stringify(cleaned), store.now(), identity).changes);
+  if (changed === 0) throw notFound(identity);
+  return requireIdentity(ctx, identity);
+}
+
+/** Record (or replace) an identity's consent; null removes it. */
+export function setConsent(ctx: GalleryContext, id: string, consent: Consent | null): Identity {
+  const { store } = ctx;
+  store.assertOpen();
+  const identity = identityId(id);
+  const cleaned = consent === null ? undefined : cleanConsent(consent);
+  const changed = store.write('setMetadata', () => store.stmt.setConsent.run(cleaned === undefined ? null : JSON.stringify(cleaned), store.now(), identity).changes);
   if (changed === 0) throw notFound(identity);
   return requireIdentity(ctx, identity);
 }

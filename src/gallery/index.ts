@@ -1,6 +1,6 @@
 export { openGallery, withGalleryDb, Gallery, type GalleryOptions, type ReplicaIdentity, type WriteOperation } from './gallery.ts';
 export { GalleryError, isGalleryError, type GalleryErrorCode, type GalleryErrorContext } from './errors.ts';
-export type { CropCoverage, EnrollInput, FaceCropInput, GalleryStats, Identity, JsonValue, MaskRouting, Match, Metadata, RebuiltCrop, ReembedNeed, ReplaceOutcome, SearchOptions, StoredCrop, SyntheticMask, Template, TemplateCount, TemplateInput, Unknown, UnknownSighting } from './types.ts';
+export type { Consent, CropCoverage, EnrollInput, FaceCropInput, GalleryStats, Identity, JsonValue, MaskRouting, Match, Metadata, RebuiltCrop, ReembedNeed, ReplaceOutcome, SearchOptions, StoredCrop, SyntheticMask, Template, TemplateCount, TemplateInput, Unknown, UnknownSighting } from './types.ts';
 export { classifyGalleryFile, inspectGalleryFile, type GalleryFileKind } from './file-check.ts';
 export { topK, topKByGroup, GroupTopK, type GroupHit, type RowHit } from './top-k.ts';
 export { clusterEmbeddings, stableUnknownId, updateCentroid, nextUnknownId, MAX_CLUSTER_INPUTS, type ClusterOptions, type Linkage, type UnknownCentroid, type UnknownMatch } from './cluster.ts';

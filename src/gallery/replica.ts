@@ -49,7 +49,7 @@ export function applyReplica(ctx: GalleryContext, changes: { readonly put: reado
         store.stmt.setMetadata.run(JSON.stringify(p.metadata), now, p.id);
         for (const tid of store.stmt.templateIdsOf.all(p.id)) store.stmt.removeTemplate.run(tid);
       } else {
-        store.stmt.insertIdentity.run(p.id, p.name, JSON.stringify(p.groups), JSON.stringify(p.metadata), now, now);
+        store.stmt.insertIdentity.run(p.id, p.name, JSON.stringify(p.groups), JSON.stringify(p.metadata), now, now, null);
       }
       for (const t of p.templates) {
         // A template id seen under another identity (re-enrolled at the hub) moves here.

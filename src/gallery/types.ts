@@ -53,8 +53,28 @@ export interface StoredCrop {
   readonly createdAt: number;
 }
 
+/**
+ * A person's consent to biometric identification (GDPR Art. 9(2)(a), BIPA): when, who recorded
+ * it, how, for what, until when. Not biometric data itself: stored in the clear.
+ */
+export interface Consent {
+  /** ms since the epoch. */
+  readonly givenAt: number;
+  /** Who recorded it: the API token id, or the operator at the CLI. */
+  readonly recordedBy: string;
+  /** How it was given: 'written', 'dashboard', 'api', 'cli'... */
+  readonly method: string;
+  readonly purpose: string;
+  /** ms since the epoch; null: until withdrawn. */
+  readonly expiresAt: number | null;
+  /** The notice the person was shown, or a reference to the signed form. */
+  readonly text: string;
+}
+
 export interface EnrollInput {
   readonly name: string;
+  /** Recorded with the identity (see Consent); the caller enforces privacy.requireConsent. */
+  readonly consent?: Consent;
   readonly groups?: readonly string[];
   readonly metadata?: Metadata;
   readonly templates: readonly TemplateInput[];
@@ -79,6 +99,8 @@ export interface Identity {
   /** Templates per model id and masked flag, sorted by model id then plain first. */
   readonly templateCounts: readonly TemplateCount[];
   readonly templateTotal: number;
+  /** Present when consent was recorded. */
+  readonly consent?: Consent;
 }
 
 export interface Template {

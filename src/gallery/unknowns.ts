@@ -3,8 +3,8 @@ import { GalleryError } from './errors.ts';
 import { insertTemplates, requireIdentity } from './identities.ts';
 import { dimOf, syncWithFile, type GalleryContext, type UnknownEntry } from './memory.ts';
 import { newId } from './store.ts';
-import type { Identity, Metadata, Unknown, UnknownSighting } from './types.ts';
-import { cleanEmbedding, cleanGroups, cleanMetadata, cleanModelId, cleanName, cleanThreshold, cleanTime, type CleanTemplate } from './validate.ts';
+import type { Consent, Identity, Metadata, Unknown, UnknownSighting } from './types.ts';
+import { cleanConsent, cleanEmbedding, cleanGroups, cleanMetadata, cleanModelId, cleanName, cleanThreshold, cleanTime, type CleanTemplate } from './validate.ts';
 
 /**
  * Clusters of recurring unknown faces (the pure clustering is in cluster.ts): sightings, and the
@@ -62,12 +62,13 @@ export function listUnknowns(ctx: GalleryContext, opts: { modelId?: string } = {
  * The operator names an unknown: it becomes an identity whose one plain template is the
  * unknown's centroid (no source photo), and the unknown is gone. One transaction.
  */
-export function promoteUnknown(ctx: GalleryContext, unknownId: string, name: string, opts: { groups?: readonly string[]; metadata?: Metadata } = {}): Identity {
+export function promoteUnknown(ctx: GalleryContext, unknownId: string, name: string, opts: { groups?: readonly string[]; metadata?: Metadata; consent?: Consent } = {}): Identity {
   const { store } = ctx;
   store.assertOpen();
   const cleanedName = cleanName(name);
   const groups = cleanGroups(opts.groups);
   const metadata = cleanMetadata(opts.metadata);
+  const consent = cleanConsent(opts.consent);
   syncWithFile(ctx);
   const id = newId('id');
   const now = store.now();
@@ -77,7 +78,7 @@ export function promoteUnknown(ctx: GalleryContext, unknownId: string, name: str
     const template: CleanTemplate = { embedding: store.centroid(u.id, u.centroid, u.dim).slice(), modelId: u.model_id, masked: false, sourcePhotoSha256: null, quality: null };
     const dim = dimOf(ctx, u.model_id);
     if (dim !== undefined && dim !== u.dim) throw new GalleryError('GALLERY_DIM_MISMATCH', `unknown ${u.id} is ${u.dim}-d; "${u.model_id}" templates are ${dim}-d`);
-    store.stmt.insertIdentity.run(id, cleanedName, JSON.stringify(groups), JSON.stringify(metadata), now, now);
+    store.stmt.insertIdentity.run(id, cleanedName, JSON.stringify(groups), JSON.stringify(metadata), now, now, consent === undefined ? null : JSON.stringify(consent));
     const [templateId] = insertTemplates(store, id, [template], now);
     store.stmt.removeUnknown.run(u.id);
     store.changed('unknown', u.id);

@@ -1,5 +1,5 @@
 import { GalleryError } from './errors.ts';
-import type { FaceCropInput, JsonValue, Metadata, SyntheticMask, TemplateInput } from './types.ts';
+import type { Consent, FaceCropInput, JsonValue, Metadata, SyntheticMask, TemplateInput } from './types.ts';
 import { embeddingProblem, l2normalize } from '../lib/vectors.ts';
 
 /** Input checks for every gallery write. Pure: each returns the cleaned value or throws a GalleryError. */
@@ -226,4 +226,25 @@ export function cleanThreshold(threshold: unknown, what: string): number {
 export function cleanTime(timeMs: unknown): number {
   if (typeof timeMs !== 'number' || !Number.isFinite(timeMs)) throw new GalleryError('GALLERY_BAD_ARGUMENT', `time must be a finite number of ms, got ${String(timeMs)}`);
   return Math.round(timeMs);
+}
+
+/** At most this many characters of consent text (a notice, a form reference). */
+export const MAX_CONSENT_TEXT = 4000;
+
+/** A checked copy of a consent record (undefined when none is given). */
+export function cleanConsent(consent: unknown): Consent | undefined {
+  if (consent === undefined || consent === null) return undefined;
+  const bad = (why: string): GalleryError => new GalleryError('GALLERY_INVALID_CONSENT', `consent ${why}`, { hint: 'consent is { givenAt (ms), recordedBy, method, purpose, expiresAt (ms or null), text }' });
+  if (!isPlainObject(consent)) throw bad('must be an object');
+  const c = consent as Record<string, unknown>;
+  const text = (k: string, max: number): string => {
+    const v = c[k];
+    if (typeof v !== 'string' || v.trim().length === 0 || v.length > max || CONTROL.test(v)) throw bad(`${k} must be 1-${max} printable characters`);
+    return v.trim();
+  };
+  const givenAt = c.givenAt;
+  if (typeof givenAt !== 'number' || !Number.isSafeInteger(givenAt) || givenAt < 0) throw bad('givenAt must be a time in ms since the epoch');
+  const expiresAt = c.expiresAt ?? null;
+  if (expiresAt !== null && (typeof expiresAt !== 'number' || !Number.isSafeInteger(expiresAt) || expiresAt <= givenAt)) throw bad('expiresAt must be null or a time after givenAt');
+  return { givenAt, recordedBy: text('recordedBy', 256), method: text('method', 64), purpose: text('purpose', 256), expiresAt, text: text('text', MAX_CONSENT_TEXT) };
 }
