@@ -13,6 +13,8 @@ export interface Metrics {
   readonly gateDecisions: Counter<'gate' | 'decision' | 'reason'>;
   /** Re-sightings within a gate's cooldown: no decision event (not a denial), counted here. */
   readonly gateCooldownRepeats: Counter;
+  /** The track liveness score each decision of a gate requiring liveness rested on (where live and attacks fall against the threshold). */
+  readonly livenessScore: Histogram<'decision'>;
   readonly eventsPublished: Counter<'type'>;
   /** TCP connections (HTTP + WebSocket) the API server holds now. */
   readonly connectionsOpen: Gauge;
@@ -51,6 +53,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     wsClients: new Gauge({ name: 'facegate_ws_clients', help: 'Connected WebSocket clients', registers: [registry] }),
     wsDropped: new Counter({ name: 'facegate_ws_clients_dropped_total', help: 'WebSocket clients closed by the server', labelNames: ['reason'], registers: [registry] }),
     gateDecisions: new Counter({ name: 'facegate_gate_decisions_total', help: 'Gate decisions by gate, decision and reason', labelNames: ['gate', 'decision', 'reason'], registers: [registry] }),
+    livenessScore: new Histogram({ name: 'facegate_liveness_score', help: 'Track liveness score (median of its frames) per decision of a gate that requires liveness, by decision (granted / denied)', labelNames: ['decision'], buckets: [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1], registers: [registry] }),
     gateCooldownRepeats: new Counter({ name: 'facegate_gate_cooldown_repeats_total', help: 'People recognised again within a gate cooldown (no decision event)', registers: [registry] }),
     eventsPublished: new Counter({ name: 'facegate_events_published_total', help: 'Events written to the log and published', labelNames: ['type'], registers: [registry] }),
     connectionsOpen: new Gauge({ name: 'facegate_connections_open', help: 'Open TCP connections to the API (HTTP + WebSocket)', registers: [registry] }),

@@ -90,7 +90,7 @@ export async function loadServiceModels(m: Config['models'], metrics: Metrics, l
   const embedder: Embedder = { ...embedderRaw, embed: timed(metrics, embedderRaw.modelId, (img) => embedderRaw.embed(img)), close: () => embedderRaw.close() };
   const maskRaw = await createMaskClassifier(m.mask, classifierOptions);
   const mask: MaskClassifier = { ...maskRaw, maskProbability: timed(metrics, maskRaw.modelId, (img) => maskRaw.maskProbability(img)), close: () => maskRaw.close() };
-  const liveness = m.liveness.enabled ? await createLiveness(m.liveness.models, classifierOptions) : undefined;
+  const liveness = m.liveness.enabled ? await createLiveness(m.liveness.models, { ...classifierOptions, track: { window: m.liveness.window, minFrames: m.liveness.minFrames } }) : undefined;
 
   const byKey = new Map<string, Detector>();
   const byCamera = new Map<string, { key: string; detector: Detector }>();

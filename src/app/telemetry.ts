@@ -34,8 +34,9 @@ export function startTelemetry(o: TelemetryOptions, lifetime: Lifetime): { reado
   const countEvent = (e: Event): void => {
     metrics.eventsPublished.inc({ type: e.type });
     if (e.type === 'gate.granted' || e.type === 'gate.denied') {
-      const d = e.data as { reason?: string };
+      const d = e.data as { reason?: string; livenessEvidence?: { score?: number } };
       metrics.gateDecisions.inc({ gate: e.gateId ?? '', decision: e.type.slice(5), reason: d.reason ?? '' });
+      if (typeof d.livenessEvidence?.score === 'number') metrics.livenessScore.observe({ decision: e.type.slice(5) }, d.livenessEvidence.score);
     }
     // Frame capture (wall clock) to event published: the latency a subscriber sees.
     if (e.type.startsWith('face.') || e.type.startsWith('gate.')) metrics.stageLatency.observe({ stage: 'frame-to-event' }, Math.max(0, Date.now() - e.timeMs));

@@ -52,11 +52,19 @@ export const modelsSchema = z.strictObject({
   sessionThread: z.enum(['main', 'worker']).default('main').meta({ description: "where model sessions run: 'main' (the calling thread; least CPU and memory on small boxes) or 'worker' (a thread per session: the event loop stays free during runs)" }),
   embedder: z.string().min(1).default(DEFAULT_EMBEDDER),
   mask: z.string().min(1).default('seetaface6_mask'),
+  /**
+   * Presentation-attack detection, on by default (gates require it by default): the ensemble is
+   * run on every frame of a confirmed, frontal-enough track while a gate could still act on it,
+   * and the track's liveness is the median of its last `window` scores once `minFrames` are in.
+   */
   liveness: z
     .strictObject({
-      enabled: z.boolean().default(false),
+      enabled: z.boolean().default(true).meta({ description: 'load the liveness models (gates[].liveness.required needs them)' }),
       models: z.array(z.string().min(1)).min(1).default(['minifasnet_v2', 'minifasnet_v1se']),
+      window: positiveInt.max(1000).default(30).meta({ description: "scores kept per track: the track's liveness is their median" }),
+      minFrames: positiveInt.default(5).meta({ description: 'scored frames before a track\'s liveness is known; until then a gate requiring liveness waits' }),
     })
+    .refine((l) => l.minFrames <= l.window, { message: 'minFrames must be <= window', path: ['minFrames'] })
     .prefault({}),
 });
 

@@ -76,7 +76,9 @@ export function crossCheckIssues(data: unknown): CrossCheckIssue[] {
   const known = [...cameras.keys()];
 
   const models = isRecord(data.models) ? data.models : {};
-  const livenessOn = isRecord(models.liveness) && models.liveness.enabled === true;
+  // Both default to on: only an explicit `enabled: false` turns the models off, and only an
+  // explicit `required: false` lets a gate decide without them.
+  const livenessOn = !(isRecord(models.liveness) && models.liveness.enabled === false);
 
   gates.forEach((g, i) => {
     if (Array.isArray(g.cameras)) {
@@ -100,8 +102,9 @@ export function crossCheckIssues(data: unknown): CrossCheckIssue[] {
         }
       });
     }
-    if (isRecord(g.liveness) && g.liveness.required === true && !livenessOn) {
-      issue(['gates', i, 'liveness', 'required'], 'this gate requires liveness but models.liveness.enabled is false', 'set `models: { liveness: { enabled: true } }`, or `required: false` here');
+    const livenessRequired = !(isRecord(g.liveness) && g.liveness.required === false);
+    if (livenessRequired && !livenessOn) {
+      issue(['gates', i, 'liveness', 'required'], 'this gate requires liveness (the default) but models.liveness.enabled is false', 'set `models: { liveness: { enabled: true } }`, or `liveness: { required: false }` on this gate (docs/liveness.md says what that gives up)');
     }
     const ap = isRecord(g.antiPassback) ? g.antiPassback : undefined;
     const pair = str(ap?.pairedGateId);

@@ -4,6 +4,8 @@
  * encoded to H.264 and served by gst-rtsp-server on loopback; a gallery is enrolled from other
  * photos of the same people; config/demo.yaml (one camera, one gate for the group `staff`) runs
  * the service; and a WebSocket client with the demo viewer token prints the events it receives.
+ * The demo gate does not require liveness (config/demo.yaml says so, with why): a clip composed
+ * from photos is a print attack by construction.
  */
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';

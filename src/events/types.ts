@@ -112,6 +112,15 @@ const decisionData = {
   name: z.string().optional(),
   score: finite.optional(),
   liveness: finite.optional(),
+  livenessEvidence: z
+    .looseObject({
+      score: finite.optional().describe("the track's liveness score (absent: none was read, the gate failed closed)"),
+      frames: z.number().int().min(0).describe('frames the score is taken over'),
+      threshold: finite.optional().describe("the threshold applied: the gate's own, else the liveness models' calibrated one"),
+      rule: nonEmpty.describe('how the frames became one score (median)'),
+    })
+    .optional()
+    .describe('gates that require liveness only: the evidence the liveness check decided on'),
   masked: z.boolean(),
   area: z
     .looseObject({

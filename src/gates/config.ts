@@ -142,9 +142,16 @@ export const gateSchema = z
     /** No schedule = always open. */
     schedule: scheduleSchema.optional(),
     maskPolicy: z.enum(['allow', 'require', 'deny']).default('allow'),
+    /**
+     * Presentation-attack check, on by default: a gate that requires liveness denies 'liveness'
+     * when the track's liveness (the median of its last frames' scores) is under the threshold,
+     * and waits while it is not known yet (models.liveness.minFrames). `threshold` overrides the
+     * liveness models' calibrated one (models/manifest.json, or a local `facegate eval --pad DIR
+     * --write-thresholds`). Turn it off only where the camera cannot tell (see docs/liveness.md).
+     */
     liveness: z
-      .strictObject({ required: z.boolean().default(false), threshold: z.number().min(0).max(1).default(0.5) })
-      .default({ required: false, threshold: 0.5 }),
+      .strictObject({ required: z.boolean().default(true), threshold: z.number().min(0).max(1).optional() })
+      .default({ required: true }),
     /**
      * The same identity on `n` of the track's last `m` recognitions confirms it. `minScore`
      * (optional) is a per-gate similarity floor on top of the recognizer's own threshold (the

@@ -15,7 +15,9 @@
  *    track: after a grant, a few blurred frames must not produce a denial.
  * 3. The checks, in this order; the first that fails is the reason:
  *    liveness     - a presentation attack makes everything after it meaningless (the "identity"
- *                   is the victim's), and it is the alarm a guard must see.
+ *                   is the victim's), and it is the alarm a guard must see. While the track's
+ *                   liveness is not known yet (too few frames scored) a confirmed track stays
+ *                   pending: the recognizer re-announces it once the liveness is known.
  *    mask-policy  - a property of the presentation too; it tells the person what to change, and
  *                   a mask is often *why* the face came back unknown.
  *    unknown      - no credential.
@@ -59,7 +61,13 @@ export interface RecognitionInput {
   readonly groups?: readonly string[] | undefined;
   readonly score?: number | undefined;
   readonly masked: boolean;
+  /** The track's liveness score (src/recognize: the median of its last frames). */
   readonly liveness?: number | undefined;
+  /**
+   * What the score rests on, when liveness models run: `score` undefined = not known yet (too few
+   * frames); `threshold` = the models' calibrated one, used unless the gate sets its own.
+   */
+  readonly livenessEvidence?: { readonly score: number | undefined; readonly frames: number; readonly threshold: number; readonly rule: string } | undefined;
   /** Ids of the camera's zones that hold the face (the stream computes them; see zones.ts). */
   readonly zones?: readonly string[] | undefined;
   readonly timeMs: number;
@@ -88,6 +96,16 @@ export interface DecisionArea {
   readonly state: AreaSyncMode;
 }
 
+/** The liveness evidence a decision of a gate that requires liveness rests on (event data `livenessEvidence`). */
+export interface DecisionLiveness {
+  /** The track's score (undefined: no liveness was read; the gate failed closed). */
+  readonly score: number | undefined;
+  readonly frames: number;
+  /** The threshold applied: the gate's own, else the models' calibrated one. */
+  readonly threshold: number | undefined;
+  readonly rule: string;
+}
+
 interface GateDecisionBase {
   readonly gateId: string;
   readonly cameraId: string;
@@ -96,6 +114,8 @@ interface GateDecisionBase {
   readonly name?: string | undefined;
   readonly score?: number | undefined;
   readonly liveness?: number | undefined;
+  /** Gates that require liveness only. */
+  readonly livenessEvidence?: DecisionLiveness | undefined;
   readonly masked: boolean;
   readonly timeMs: number;
   /** Gates with an anti-passback area only. */
@@ -263,9 +283,25 @@ export function isAllowed(policy: GatePolicy, r: Pick<RecognitionInput, 'identit
   return policy.allow.groups.some((g) => groups.includes(g));
 }
 
+/**
+ * The liveness check of a gate that requires it: 'wait' while the liveness models have not seen
+ * enough of the track (a decision on one or two frames would be a coin toss), 'pass' at or above
+ * the threshold (the gate's own, else the models' calibrated one), else 'fail' — also when no
+ * liveness was read at all or no threshold is known (fail closed). undefined: not required.
+ */
+export function livenessCheck(policy: GatePolicy, r: RecognitionInput): { readonly verdict: 'pass' | 'fail' | 'wait'; readonly evidence: DecisionLiveness } | undefined {
+  if (!policy.liveness.required) return undefined;
+  const e = r.livenessEvidence;
+  const threshold = policy.liveness.threshold ?? e?.threshold;
+  const evidence: DecisionLiveness = { score: r.liveness, frames: e?.frames ?? 0, threshold, rule: e?.rule ?? 'median' };
+  if (e !== undefined && e.score === undefined) return { verdict: 'wait', evidence };
+  const pass = r.liveness !== undefined && threshold !== undefined && r.liveness >= threshold;
+  return { verdict: pass ? 'pass' : 'fail', evidence };
+}
+
 /** The first failing check in the documented order, or undefined for a grant. */
 export function denyReason(policy: GatePolicy, state: GateState, r: RecognitionInput, vote: string, nowMs: number): DenyReason | undefined {
-  if (policy.liveness.required && !(r.liveness !== undefined && r.liveness >= policy.liveness.threshold)) return 'liveness';
+  if (livenessCheck(policy, r)?.verdict === 'fail') return 'liveness';
   if (policy.maskPolicy === 'deny' && r.masked) return 'mask-policy';
   if (policy.maskPolicy === 'require' && !r.masked) return 'mask-policy';
   if (vote === UNKNOWN_VOTE) return 'unknown';
@@ -310,7 +346,9 @@ export function decide(policy: GatePolicy, state: GateState, recognition: Recogn
     lastScore: recognition.score,
   };
   const count = votes.reduce((c, v) => (v === vote ? c + 1 : c), 0);
-  const pending = vote === LOW_VOTE || count < policy.confirmation.n;
+  const liveness = livenessCheck(policy, recognition);
+  // Waiting for liveness keeps the votes: the recognizer re-announces the track once it is known.
+  const pending = vote === LOW_VOTE || count < policy.confirmation.n || liveness?.verdict === 'wait';
   const alreadyDecided = vote === prev.decidedKey || (vote === UNKNOWN_VOTE && prev.decidedKey !== undefined);
   if (pending || alreadyDecided) return { decision: undefined, state: { ...state, tracks: withEntry(state.tracks, tk, track) } };
 
@@ -324,6 +362,7 @@ export function decide(policy: GatePolicy, state: GateState, recognition: Recogn
     name: known ? recognition.name : undefined,
     score: recognition.score,
     liveness: recognition.liveness,
+    ...(liveness ? { livenessEvidence: liveness.evidence } : {}),
     masked: recognition.masked,
     timeMs: nowMs,
     ...(policy.antiPassback?.area !== undefined ? { area: { id: policy.antiPassback.area, direction: policy.antiPassback.direction, state: state.areaSync.mode } } : {}),

@@ -53,10 +53,25 @@ const modelEntry = z.strictObject({
   note: z.string().optional(),
 });
 
+/**
+ * The presentation-attack decision threshold of a liveness ensemble (the `models` averaged per
+ * frame, the frames of a track taken by `rule`), with the data and date it was measured on. It
+ * belongs to the ensemble and the rule together: another model set or rule scores on another scale.
+ */
+const livenessThresholdEntry = z.strictObject({
+  models: z.array(z.string().min(1)).min(1),
+  rule: z.literal('median'),
+  threshold: z.number().min(0).max(1),
+  data: z.string().min(1),
+  date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD'),
+  source: z.string().min(1),
+});
+
 const manifestSchema = z.strictObject({
   $comment: z.string().optional(),
   version: z.literal(1),
   models: z.array(modelEntry),
+  liveness: z.array(livenessThresholdEntry).optional(),
 });
 
 export type ModelEntry = z.infer<typeof modelEntry>;
@@ -64,9 +79,15 @@ export type ModelRole = ModelEntry['role'];
 export type ModelInputSpec = z.infer<typeof inputSpec>;
 export type ModelThresholds = NonNullable<ModelEntry['thresholds']>;
 export type DerivedModelSpec = NonNullable<ModelEntry['derived']>;
+export type LivenessThresholdEntry = z.infer<typeof livenessThresholdEntry>;
 export interface Manifest {
   readonly models: readonly ModelEntry[];
+  /** Liveness thresholds per model set (see livenessThresholdEntry). */
+  readonly liveness?: readonly LivenessThresholdEntry[] | undefined;
 }
+
+/** One key per liveness model set, whatever order the config lists them in. */
+export const livenessSetKey = (models: readonly string[]): string => [...new Set(models)].sort().join('+');
 
 /** Parse and validate a manifest document; every problem is reported with its JSON path. */
 export function parseManifest(doc: unknown, source: string): Manifest {
@@ -88,7 +109,7 @@ export function parseManifest(doc: unknown, source: string): Manifest {
     }
     seen.add(m.name);
   }
-  return { models: parsed.data.models };
+  return { models: parsed.data.models, liveness: parsed.data.liveness };
 }
 
 function readManifestFile(path: string): Manifest {
@@ -121,7 +142,9 @@ function readManifestFile(path: string): Manifest {
 export function mergeManifests(base: Manifest, extra: Manifest): Manifest {
   const byName = new Map(base.models.map((m) => [m.name, m] as const));
   for (const m of extra.models) byName.set(m.name, m);
-  return { models: [...byName.values()] };
+  const liveness = new Map((base.liveness ?? []).map((l) => [livenessSetKey(l.models), l] as const));
+  for (const l of extra.liveness ?? []) liveness.set(livenessSetKey(l.models), l);
+  return { models: [...byName.values()], liveness: liveness.size ? [...liveness.values()] : undefined };
 }
 
 let cached: Manifest | undefined;

@@ -21,7 +21,7 @@ export function gateInputOf(item: PipelineItem, zonesOf?: ZonesOfRecognition): G
   if (item.kind === 'track') return item.event.type === 'track.ended' ? item.event : undefined;
   if (item.kind !== 'recognition') return undefined;
   const r = item.recognition;
-  return { type: r.type, cameraId: r.cameraId, trackId: r.trackId, identityId: r.identityId, name: r.name, groups: r.groups, score: r.score, masked: r.masked, liveness: r.liveness, zones: zonesOf?.(r), timeMs: r.timeMs };
+  return { type: r.type, cameraId: r.cameraId, trackId: r.trackId, identityId: r.identityId, name: r.name, groups: r.groups, score: r.score, masked: r.masked, liveness: r.liveness, livenessEvidence: r.livenessEvidence, zones: zonesOf?.(r), timeMs: r.timeMs };
 }
 
 /**

@@ -21,7 +21,8 @@ export function eventFromGate(e: GateEvent): NewEvent {
     return { type: 'gate.opened', timeMs: e.timeMs, gateId: e.gateId, data: defined({ action: e.action, by: e.by, reason: e.reason, durationMs: e.durationMs }) };
   }
   const routing = defined({ gateId: e.gateId, cameraId: e.cameraId, trackId: e.trackId, identityId: e.identityId });
-  const data = defined({ name: e.name, score: e.score, liveness: e.liveness, masked: e.masked, area: e.area && { id: e.area.id, direction: e.area.direction, state: e.area.state } });
+  const evidence = e.livenessEvidence && defined({ score: e.livenessEvidence.score, frames: e.livenessEvidence.frames, threshold: e.livenessEvidence.threshold, rule: e.livenessEvidence.rule });
+  const data = defined({ name: e.name, score: e.score, liveness: e.liveness, livenessEvidence: evidence, masked: e.masked, area: e.area && { id: e.area.id, direction: e.area.direction, state: e.area.state } });
   if (e.type === 'gate.granted') return { type: 'gate.granted', timeMs: e.timeMs, ...routing, identityId: e.identityId as string, data };
   return { type: 'gate.denied', timeMs: e.timeMs, ...routing, data: { reason: e.reason, ...data } };
 }

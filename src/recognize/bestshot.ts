@@ -3,6 +3,7 @@
  * frame: embed a track's first good frame, then only frames whose quality clearly beats the best
  * embedded so far, at most `maxRuns` times, and decide on the quality-weighted mean embedding.
  */
+import { addLivenessScore } from './liveness-track.ts';
 
 export interface BestShotOptions {
   /** Frames below this quality are never embedded. */
@@ -31,15 +32,15 @@ export interface TrackRecognitionState {
   /** Mask probabilities of the embedded frames (the recognizer reads the mask only there), for smoothing. */
   readonly maskSum: number;
   readonly maskFrames: number;
-  readonly livenessSum: number;
-  readonly livenessFrames: number;
+  /** Presentation-attack scores of the track's last frames (liveness-track.ts: window, median). */
+  readonly liveness: readonly number[];
   /** Frames that passed the quality gate and were looked at (aligned + quality). */
   readonly framesSeen: number;
   /** Looked-at frames since the last embedder run. */
   readonly framesSinceRun: number;
 }
 
-export const EMPTY_TRACK_STATE: TrackRecognitionState = { runs: 0, bestQuality: 0, sum: undefined, weight: 0, maskSum: 0, maskFrames: 0, livenessSum: 0, livenessFrames: 0, framesSeen: 0, framesSinceRun: 0 };
+export const EMPTY_TRACK_STATE: TrackRecognitionState = { runs: 0, bestQuality: 0, sum: undefined, weight: 0, maskSum: 0, maskFrames: 0, liveness: [], framesSeen: 0, framesSinceRun: 0 };
 
 export function shouldEmbed(state: TrackRecognitionState, quality: number, opts: BestShotOptions = DEFAULT_BEST_SHOT): boolean {
   if (!(quality >= opts.minQuality) || state.runs >= opts.maxRuns) return false;
@@ -60,8 +61,8 @@ export function addMaskObservation(state: TrackRecognitionState, maskProbability
   return { ...state, maskSum: state.maskSum + maskProbability, maskFrames: state.maskFrames + 1 };
 }
 
-export function addLivenessObservation(state: TrackRecognitionState, realProbability: number): TrackRecognitionState {
-  return { ...state, livenessSum: state.livenessSum + realProbability, livenessFrames: state.livenessFrames + 1 };
+export function addLivenessObservation(state: TrackRecognitionState, realProbability: number, window: number): TrackRecognitionState {
+  return { ...state, liveness: addLivenessScore(state.liveness, realProbability, window) };
 }
 
 /** The track's identity vector: quality-weighted mean of its embeddings, L2-normalised. */
@@ -75,7 +76,6 @@ export function trackEmbedding(state: TrackRecognitionState): Float32Array | und
 }
 
 export const smoothedMask = (s: TrackRecognitionState): number | undefined => (s.maskFrames ? s.maskSum / s.maskFrames : undefined);
-export const smoothedLiveness = (s: TrackRecognitionState): number | undefined => (s.livenessFrames ? s.livenessSum / s.livenessFrames : undefined);
 
 export interface MatchDecisionInput {
   readonly bestScore: number | undefined;

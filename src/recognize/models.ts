@@ -1,9 +1,10 @@
 import ort from 'onnxruntime-node';
 import { FacegateError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { createModelSession, findModel, loadManifest, resolveModel, type ExecutionProvider, type ModelSession, type ProviderSpec, type ModelEntry, type ResolveOptions, type SessionThread } from '../models/index.ts';
+import { calibratedLivenessThreshold, createModelSession, findModel, loadManifest, resolveModel, type ExecutionProvider, type ModelSession, type ProviderSpec, type ModelEntry, type ResolveOptions, type SessionThread } from '../models/index.ts';
 import type { Box, RgbImage } from '../types.ts';
 import { l2normalize } from '../lib/vectors.ts';
+import { DEFAULT_LIVENESS_TRACK, type LivenessTrackOptions } from './liveness-track.ts';
 import { cropToTensor, softmax } from './tensor.ts';
 
 export interface RecognitionModelOptions {
@@ -182,8 +183,16 @@ export function cropResize(image: RgbImage, box: Box, size: number, outside: 'ed
   return { data: out, width: size, height: size };
 }
 
-/** Anti-spoofing: mean "real" probability of the MiniFASNet ensemble on crops from the full frame. */
+/**
+ * Anti-spoofing: mean "real" probability of the MiniFASNet ensemble on crops from the full frame,
+ * with how a track's frames become one decision (`track`) and the calibrated threshold of this
+ * model set (`threshold`: local calibration, else the manifest; gates may override it).
+ */
 export interface LivenessModel {
+  /** The manifest names of the ensemble. */
+  readonly models: readonly string[];
+  readonly track: LivenessTrackOptions;
+  readonly threshold: { readonly value: number; readonly source: string };
   realProbability(frame: RgbImage, box: Box): Promise<number>;
   close(): Promise<void>;
 }
@@ -191,13 +200,26 @@ export interface LivenessModel {
 export interface LivenessOptions extends RecognitionModelOptions {
   /** How the context crop handles a face near the frame's edge (default `shrink`, the reference crop). */
   readonly crop?: LivenessCropMode;
+  /** Per-track window and minimum frames (default DEFAULT_LIVENESS_TRACK). */
+  readonly track?: Partial<LivenessTrackOptions> | undefined;
+  /** Overrides FACEGATE_CALIBRATION / models/calibration.json for the threshold lookup. */
+  readonly calibrationPath?: string | undefined;
 }
 
 export async function createLiveness(names: readonly string[] = ['minifasnet_v2', 'minifasnet_v1se'], opts: LivenessOptions = {}): Promise<LivenessModel> {
   const mode = opts.crop ?? 'shrink';
+  // The threshold first: a model set nobody calibrated fails before any session is opened.
+  const calibrated = calibratedLivenessThreshold(names, { calibrationPath: opts.calibrationPath });
+  const track: LivenessTrackOptions = { window: opts.track?.window ?? DEFAULT_LIVENESS_TRACK.window, minFrames: opts.track?.minFrames ?? DEFAULT_LIVENESS_TRACK.minFrames };
+  if (!(track.window >= 1 && track.minFrames >= 1 && track.minFrames <= track.window)) {
+    throw new FacegateError('BAD_ARGUMENT', `liveness window ${track.window} and minFrames ${track.minFrames}: need 1 <= minFrames <= window`, { context: { ...track }, hint: 'set models.liveness.minFrames at most models.liveness.window' });
+  }
   const models = await Promise.all(names.map((n) => load(n, 'liveness', opts)));
   const serial = new Serial();
   return {
+    models: [...names],
+    track,
+    threshold: { value: calibrated.threshold, source: calibrated.source },
     realProbability: (frame, box) =>
       serial.run(async () => {
         let sum = 0;

@@ -3,7 +3,8 @@ import { latestWins } from '../lib/latest-wins.ts';
 import type { FrameTrackStep, TrackOutput, TrackView } from '../track/index.ts';
 import type { Frame } from '../types.ts';
 import { alignFace } from './align.ts';
-import { addEmbedding, addLivenessObservation, addMaskObservation, DEFAULT_BEST_SHOT, EMPTY_TRACK_STATE, isMatch, shouldEmbed, smoothedLiveness, smoothedMask, trackEmbedding, type BestShotOptions, type TrackRecognitionState } from './bestshot.ts';
+import { addEmbedding, addLivenessObservation, addMaskObservation, DEFAULT_BEST_SHOT, EMPTY_TRACK_STATE, isMatch, shouldEmbed, smoothedMask, trackEmbedding, type BestShotOptions, type TrackRecognitionState } from './bestshot.ts';
+import { livenessBecameKnown, trackLiveness, wantsLiveness, type LivenessRule } from './liveness-track.ts';
 import type { Embedder, LivenessModel, MaskClassifier } from './models.ts';
 import { faceQuality } from './quality.ts';
 
@@ -28,7 +29,21 @@ export interface RecognizeOptions {
   readonly onError?: (error: unknown) => void;
 }
 
-/** One recognition decision for a track, after one of its embedder runs. */
+/** What a track's liveness rests on (see liveness-track.ts). */
+export interface LivenessEvidence {
+  /** The median of the track's last scores; undefined until minFrames are in (a gate requiring liveness waits). */
+  readonly score: number | undefined;
+  /** Scores the median is taken over. */
+  readonly frames: number;
+  /** The calibrated threshold of the liveness models (a gate may set its own). */
+  readonly threshold: number;
+  readonly rule: LivenessRule;
+}
+
+/**
+ * One recognition decision for a track, after one of its embedder runs, or once more (unchanged,
+ * `changed: false`) on the frame where the track's liveness became known.
+ */
 export interface Recognition {
   readonly type: 'face.recognized' | 'face.unknown';
   readonly cameraId: string;
@@ -43,7 +58,10 @@ export interface Recognition {
   readonly score: number | undefined;
   readonly masked: boolean;
   readonly maskProbability: number | undefined;
+  /** The track's liveness score (= livenessEvidence.score); undefined without liveness models or before minFrames. */
   readonly liveness: number | undefined;
+  /** Undefined when no liveness model runs. */
+  readonly livenessEvidence: LivenessEvidence | undefined;
   readonly quality: number;
   /** Embedder runs this track has cost so far (the best-shot budget at work). */
   readonly embedderRuns: number;
@@ -58,6 +76,8 @@ export interface RecognizeStats {
   /** Frames replaced by a newer one while recognition was busy. */
   dropped: number;
   embedderRuns: number;
+  /** Liveness model runs (one per face and frame while the track can still be decided). */
+  livenessRuns?: number;
   facesSeen: number;
   errors: number;
 }
@@ -66,9 +86,12 @@ export interface RecognizeStats {
  * Best-shot recognition over tracked frames, emitting Recognitions only: track events are read
  * (a track's state ends with it) but not forwarded; the pipeline takes them from the tracker's
  * output itself. Frames are processed latest-wins. Per confirmed, matched track: align on the detection's
- * landmarks, score quality, and only when the best-shot policy says to embed this frame: read the
- * mask attribute (and liveness), embed, search the gallery with the track's aggregated embedding,
- * routed by the mask attribute smoothed over the embedded frames, and emit a Recognition.
+ * landmarks, score quality, score liveness on every such frame while the track can still be decided
+ * (liveness-track.ts), and only when the best-shot policy says to embed this frame: read the mask
+ * attribute, embed, search the gallery with the track's aggregated embedding, routed by the mask
+ * attribute smoothed over the embedded frames, and emit a Recognition. When the track's liveness
+ * becomes known after its last decision, that decision is emitted once more with the evidence, so
+ * a gate waiting for liveness can decide without another embedder run.
  */
 export function recognizeTracks(opts: RecognizeOptions, stats: RecognizeStats = { frames: 0, dropped: 0, embedderRuns: 0, facesSeen: 0, errors: 0 }): OperatorFunction<TrackOutput<Frame>, Recognition> {
   const bestShot: BestShotOptions = { ...DEFAULT_BEST_SHOT, ...opts.bestShot };
@@ -78,6 +101,14 @@ export function recognizeTracks(opts: RecognizeOptions, stats: RecognizeStats = 
       // Per subscription: a track's recognition state, and its last decision (for `changed`).
       const states = new Map<string, TrackRecognitionState>();
       const lastDecision = new Map<string, string>();
+      // The last search outcome per track: re-announced when the track's liveness becomes known.
+      type Outcome = Omit<Recognition, 'timeMs' | 'frameSeq' | 'liveness' | 'livenessEvidence' | 'quality' | 'embedderRuns' | 'changed' | 'box' | 'frame'>;
+      const lastOutcome = new Map<string, Outcome>();
+      const evidenceOf = (state: TrackRecognitionState): LivenessEvidence | undefined => {
+        if (!opts.liveness) return undefined;
+        const l = trackLiveness(state.liveness, opts.liveness.track);
+        return { score: l.score, frames: l.frames, threshold: opts.liveness.threshold.value, rule: l.rule };
+      };
 
       const processTrack = async (frame: Frame, track: TrackView): Promise<Recognition | undefined> => {
         const { crop } = alignFace(frame, track.face.landmarks);
@@ -86,17 +117,27 @@ export function recognizeTracks(opts: RecognizeOptions, stats: RecognizeStats = 
         if (quality < bestShot.minQuality) return undefined;
         stats.facesSeen++;
         state = { ...state, framesSeen: state.framesSeen + 1, framesSinceRun: state.framesSinceRun + 1 };
+        // Liveness on every looked-at frame of the track (not only embedded ones) while it matters.
+        let becameKnown = false;
+        if (opts.liveness && wantsLiveness(state.runs, bestShot.maxRuns, state.liveness, opts.liveness.track)) {
+          const before = state.liveness;
+          state = addLivenessObservation(state, await opts.liveness.realProbability(frame, track.face.box), opts.liveness.track.window);
+          stats.livenessRuns = (stats.livenessRuns ?? 0) + 1;
+          becameKnown = livenessBecameKnown(before, state.liveness, opts.liveness.track);
+        }
         if (!shouldEmbed(state, quality, bestShot)) {
           states.set(track.trackId, state);
-          return undefined;
+          const outcome = lastOutcome.get(track.trackId);
+          if (!becameKnown || !outcome) return undefined;
+          const evidence = evidenceOf(state);
+          return { ...outcome, timeMs: frame.capturedAt, frameSeq: frame.seq, liveness: evidence?.score, livenessEvidence: evidence, quality, embedderRuns: state.runs, changed: false, box: track.face.box, frame };
         }
-        // The mask attribute (like liveness) is read only where a decision follows: on the frames
-        // that are embedded. Its only consumers are this track's Recognitions (the gallery route,
-        // the threshold, and through them gates' maskPolicy / minScoreMasked and the events), all
-        // made right below; it is averaged over the track's embedded frames (its best shots).
+        // The mask attribute is read only where a decision follows: on the frames that are
+        // embedded. Its only consumers are this track's Recognitions (the gallery route, the
+        // threshold, and through them gates' maskPolicy / minScoreMasked and the events), all made
+        // right below; it is averaged over the track's embedded frames (its best shots).
         // Measured: 0.68 -> ~0.1 mask runs per processed frame on the door clip.
         if (opts.mask) state = addMaskObservation(state, await opts.mask.maskProbability(crop));
-        if (opts.liveness) state = addLivenessObservation(state, await opts.liveness.realProbability(frame, track.face.box));
         const embedding = await opts.embedder.embed(crop);
         stats.embedderRuns++;
         state = addEmbedding(state, embedding, quality);
@@ -114,12 +155,10 @@ export function recognizeTracks(opts: RecognizeOptions, stats: RecognizeStats = 
         const decision = matched ? `id:${best.identityId}` : `unknown:${unknownId ?? ''}`;
         const changed = lastDecision.get(track.trackId) !== decision;
         lastDecision.set(track.trackId, decision);
-        return {
+        const outcome: Outcome = {
           type: matched ? 'face.recognized' : 'face.unknown',
           cameraId: frame.cameraId,
           trackId: track.trackId,
-          timeMs: frame.capturedAt,
-          frameSeq: frame.seq,
           identityId: matched ? best.identityId : undefined,
           name: matched ? best.name : undefined,
           groups: matched ? best.groups : undefined,
@@ -127,13 +166,10 @@ export function recognizeTracks(opts: RecognizeOptions, stats: RecognizeStats = 
           score: best?.score,
           masked,
           maskProbability: maskP,
-          liveness: smoothedLiveness(state),
-          quality,
-          embedderRuns: state.runs,
-          changed,
-          box: track.face.box,
-          frame,
         };
+        lastOutcome.set(track.trackId, outcome);
+        const evidence = evidenceOf(state);
+        return { ...outcome, timeMs: frame.capturedAt, frameSeq: frame.seq, liveness: evidence?.score, livenessEvidence: evidence, quality, embedderRuns: state.runs, changed, box: track.face.box, frame };
       };
 
       /** One tracked frame: every live track in turn; a failed track is counted and skipped. */
@@ -160,6 +196,7 @@ export function recognizeTracks(opts: RecognizeOptions, stats: RecognizeStats = 
             if (event.type !== 'track.ended') continue;
             states.delete(event.trackId);
             lastDecision.delete(event.trackId);
+            lastOutcome.delete(event.trackId);
           }
         }),
         filter((out): out is FrameTrackStep<Frame> => out.kind === 'frame' && out.update.tracks.length > 0),

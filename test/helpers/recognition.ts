@@ -19,6 +19,7 @@ export const aliceRecognition = (frame: Frame, over: Partial<Recognition> = {}):
   masked: false,
   maskProbability: 0.1,
   liveness: undefined,
+  livenessEvidence: undefined,
   quality: 0.8,
   embedderRuns: 1,
   changed: true,

@@ -36,7 +36,7 @@ const AREA = 'hq-lobby';
 // Short heartbeats so a stopped hub shows within a few seconds (the hub beats once per consumer
 // turn, which waits up to 1 s for events).
 const PASSAGES = { heartbeatMs: 200, staleAfterMs: 3000 };
-const gate = (id: string, camera: string, direction: 'entry' | 'exit') => ({ id, cameras: [camera], allow: { groups: ['staff'] }, confirmation: { n: 1, m: 1 }, cooldownMs: 0, antiPassback: { area: AREA, direction, windowMs: 3_600_000 } });
+const gate = (id: string, camera: string, direction: 'entry' | 'exit') => ({ id, cameras: [camera], liveness: { required: false }, allow: { groups: ['staff'] }, confirmation: { n: 1, m: 1 }, cooldownMs: 0, antiPassback: { area: AREA, direction, windowMs: 3_600_000 } });
 
 interface AreaEdge {
   readonly fleet: FleetEdge;

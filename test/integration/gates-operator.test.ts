@@ -22,9 +22,9 @@ import {
 const T0 = Date.parse('2026-01-05T10:00:00Z');
 
 const gates = parseGates([
-  { id: 'in', name: 'Front door in', cameras: ['camIn'], allow: { groups: ['staff'] }, confirmation: { n: 2, m: 3 }, cooldownMs: 1000, antiPassback: { pairedGateId: 'out', direction: 'entry', windowMs: 3_600_000 } },
-  { id: 'out', cameras: ['camOut'], allow: { groups: ['staff'] }, confirmation: { n: 1, m: 1 }, antiPassback: { pairedGateId: 'in', direction: 'exit', windowMs: 3_600_000 } },
-  { id: 'lab', cameras: ['camIn'], allow: { identities: ['bob-id'] }, confirmation: { n: 1, m: 1 } },
+  { id: 'in', name: 'Front door in', cameras: ['camIn'], liveness: { required: false }, allow: { groups: ['staff'] }, confirmation: { n: 2, m: 3 }, cooldownMs: 1000, antiPassback: { pairedGateId: 'out', direction: 'entry', windowMs: 3_600_000 } },
+  { id: 'out', cameras: ['camOut'], liveness: { required: false }, allow: { groups: ['staff'] }, confirmation: { n: 1, m: 1 }, antiPassback: { pairedGateId: 'in', direction: 'exit', windowMs: 3_600_000 } },
+  { id: 'lab', cameras: ['camIn'], liveness: { required: false }, allow: { identities: ['bob-id'] }, confirmation: { n: 1, m: 1 } },
 ]);
 
 const rec = (over: Partial<RecognitionInput>): RecognitionInput => ({ type: 'face.recognized', cameraId: 'camIn', trackId: 'camIn:1', identityId: 'alice-id', name: 'Alice', groups: ['staff'], score: 0.7, masked: false, liveness: 0.9, timeMs: T0, ...over });
@@ -169,7 +169,7 @@ t.test('end to end: the default actuator from the gate config signs a webhook to
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.teardown(() => new Promise<void>((r) => server.close(() => r())));
   const { port } = server.address() as AddressInfo;
-  const [door] = parseGates([{ id: 'door', cameras: ['c'], allow: { identities: ['alice-id'] }, confirmation: { n: 1, m: 1 }, actuation: { webhook: { url: `http://127.0.0.1:${port}/open`, secret } } }]);
+  const [door] = parseGates([{ id: 'door', cameras: ['c'], liveness: { required: false }, allow: { identities: ['alice-id'] }, confirmation: { n: 1, m: 1 }, actuation: { webhook: { url: `http://127.0.0.1:${port}/open`, secret } } }]);
   const records: ActuationRecord[] = [];
   await lastValueFrom(from([rec({ cameraId: 'c', trackId: 'c:1' })]).pipe(gateDecisions([door], { onActuation: (r) => records.push(r) }), toArray()));
   t.equal(bodies.length, 1);

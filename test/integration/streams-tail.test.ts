@@ -44,7 +44,7 @@ function setup(t: { teardown: (fn: () => void) => void }) {
   return { dir, log, bus, snapshots };
 }
 
-const door = (over: Record<string, unknown> = {}): GatePolicy[] => parseGates([{ id: 'front-door', cameras: ['door'], allow: { groups: ['staff'] }, confirmation: { n: 1, m: 1 }, cooldownMs: 5000, ...over }]);
+const door = (over: Record<string, unknown> = {}): GatePolicy[] => parseGates([{ id: 'front-door', cameras: ['door'], liveness: { required: false }, allow: { groups: ['staff'] }, confirmation: { n: 1, m: 1 }, cooldownMs: 5000, ...over }]);
 
 async function runTail(items: Observable<PipelineItem>, gates$: Observable<readonly GatePolicy[]>, bus: EventBus, extra: { snapshots?: SnapshotStore; throttle?: EventThrottle; now?: () => number } = {}): Promise<Event[]> {
   return lastValueFrom(items.pipe(decideGates(gates$, { stats: emptyGateStats() }), publishEvents(bus, { snapshots: extra.snapshots, stageErrors: extra.throttle, now: extra.now }), toArray()));

@@ -45,7 +45,7 @@ t.test('defaults: an empty mapping gives every default, from the schema', async 
       limits: { maxConnections: 1024, maxConnectionsPerAddress: 64, headersTimeoutMs: 10_000, requestTimeoutMs: 60_000, idleTimeoutMs: 5000, authFailuresPerMinute: 20 },
     });
   t.same(c.auth, { enabled: true, tokens: [] });
-  t.same(c.models, { executionProvider: 'cpu', providers: {}, threads: 0, sessionThread: 'main', embedder: 'w600k_mbf_dq', mask: 'seetaface6_mask', liveness: { enabled: false, models: ['minifasnet_v2', 'minifasnet_v1se'] } });
+  t.same(c.models, { executionProvider: 'cpu', providers: {}, threads: 0, sessionThread: 'main', embedder: 'w600k_mbf_dq', mask: 'seetaface6_mask', liveness: { enabled: true, models: ['minifasnet_v2', 'minifasnet_v1se'], window: 30, minFrames: 5 } });
   t.same(c.recognition, { thresholds: {}, maskThreshold: 0.5, bestShot: { minQuality: 0.15, improvement: 0.2, maxRuns: 4, confirmRuns: 3, minGapFrames: 3 } }, 'thresholds unset: the embedder calibration decides');
   t.same(c.events, { db: 'data/events.sqlite', retention: { maxAgeDays: 30, maxEvents: 1_000_000 }, snapshots: { dir: 'data/snapshots', retentionDays: 7 }, outputs: { ws: { enabled: true } } });
   t.same(c.gallery, { db: 'data/gallery.sqlite' });
@@ -82,7 +82,7 @@ t.test('defaults: a camera from the url shorthand, partial nested objects keep t
     watchdog: { stallMs: 2000, startMs: 15000 },
     backoff: { baseMs: 250, maxMs: 30000, factor: 2, jitter: 0.5 },
     stableMs: 10000,
-    gate: { motion: { enabled: true, keepAliveMs: 1000, params: { minAreaFraction: 0.002, k: 6 } }, interval: 1 },
+    gate: { motion: { enabled: true, keepAliveMs: 2000, params: { minAreaFraction: 0.002, k: 6 } }, interval: 1 },
   });
   t.equal(ingestCameraConfig(parseConfig({ cameras: [cam('flat', { detectScale: false })] }).cameras[0]).output?.detectSize, undefined, 'detectScale: false: no detector copy');
   // A budgetMs camera's detector size comes from the measured profile: the copy follows the detector it got.
@@ -228,9 +228,13 @@ t.test('cross-checks: duplicate ids, unknown cameras, anti-passback pairs, liven
   });
   t.equal(ok.gates.length, 2, 'a matching pair passes');
 
-  const live = configError(() => parseConfig({ cameras: [cam('a')], gates: [{ id: 'g', cameras: ['a'], liveness: { required: true } }] }));
+  const live = configError(() => parseConfig({ cameras: [cam('a')], models: { liveness: { enabled: false } }, gates: [{ id: 'g', cameras: ['a'], liveness: { required: true } }] }));
   t.same(paths(live), ['gates[0].liveness.required']);
+  const byDefault = configError(() => parseConfig({ cameras: [cam('a')], models: { liveness: { enabled: false } }, gates: [{ id: 'g', cameras: ['a'] }] }));
+  t.same(paths(byDefault), ['gates[0].liveness.required'], 'a gate requires liveness unless it says otherwise');
+  t.equal(parseConfig({ cameras: [cam('a')], models: { liveness: { enabled: false } }, gates: [{ id: 'g', cameras: ['a'], liveness: { required: false } }] }).gates.length, 1, 'models off: gates must say required: false');
   t.equal(parseConfig({ cameras: [cam('a')], models: { liveness: { enabled: true } }, gates: [{ id: 'g', cameras: ['a'], liveness: { required: true } }] }).gates.length, 1);
+  t.equal(parseConfig({ cameras: [cam('a')], gates: [{ id: 'g', cameras: ['a'] }] }).gates.length, 1, 'the defaults fit together');
 
   const h = hashToken('t1');
   const tokens = configError(() => parseConfig({ auth: { tokens: [{ id: 'a', role: 'viewer', sha256: h }, { id: 'a', role: 'admin', sha256: h.toUpperCase() }] } }));

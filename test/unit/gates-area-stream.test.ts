@@ -17,7 +17,7 @@ const T0 = Date.parse('2026-01-05T10:00:00Z');
 const frame: Frame = greyFrame('lobby', T0);
 const recognition = (trackId: string, timeMs: number): Recognition => aliceRecognition(frame, { trackId, timeMs });
 
-const lobby = (name?: string): GatePolicy[] => parseGates([{ id: 'lobby-in', ...(name ? { name } : {}), cameras: ['lobby'], allow: { groups: ['staff'] }, confirmation: { n: 1, m: 1 }, cooldownMs: 0, antiPassback: { area: 'hq-lobby', direction: 'entry', windowMs: 3_600_000 } }]);
+const lobby = (name?: string): GatePolicy[] => parseGates([{ id: 'lobby-in', ...(name ? { name } : {}), cameras: ['lobby'], liveness: { required: false }, allow: { groups: ['staff'] }, confirmation: { n: 1, m: 1 }, cooldownMs: 0, antiPassback: { area: 'hq-lobby', direction: 'entry', windowMs: 3_600_000 } }]);
 
 t.test('area input -> denial; a new gate set keeps passages and area state; events carry data.area', async (t) => {
   const { log, bus } = tempEventBox(t, 'fg-area-tail-');

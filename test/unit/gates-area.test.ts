@@ -34,9 +34,9 @@ const HOUR = 3_600_000;
 
 function lobby(): GatePolicy[] {
   return parseGates([
-    { id: 'lobby-in-1', cameras: ['c1'], allow: { groups: ['staff'] }, confirmation: { n: 1, m: 1 }, cooldownMs: 1000, antiPassback: { area: 'hq-lobby', direction: 'entry', windowMs: HOUR } },
-    { id: 'lobby-in-2', cameras: ['c2'], allow: { groups: ['staff'] }, confirmation: { n: 1, m: 1 }, cooldownMs: 1000, antiPassback: { area: 'hq-lobby', direction: 'entry', windowMs: 2 * HOUR } },
-    { id: 'lobby-out', cameras: ['c3'], allow: { groups: ['staff'] }, confirmation: { n: 1, m: 1 }, cooldownMs: 1000, antiPassback: { area: 'hq-lobby', direction: 'exit', windowMs: HOUR } },
+    { id: 'lobby-in-1', cameras: ['c1'], liveness: { required: false }, allow: { groups: ['staff'] }, confirmation: { n: 1, m: 1 }, cooldownMs: 1000, antiPassback: { area: 'hq-lobby', direction: 'entry', windowMs: HOUR } },
+    { id: 'lobby-in-2', cameras: ['c2'], liveness: { required: false }, allow: { groups: ['staff'] }, confirmation: { n: 1, m: 1 }, cooldownMs: 1000, antiPassback: { area: 'hq-lobby', direction: 'entry', windowMs: 2 * HOUR } },
+    { id: 'lobby-out', cameras: ['c3'], liveness: { required: false }, allow: { groups: ['staff'] }, confirmation: { n: 1, m: 1 }, cooldownMs: 1000, antiPassback: { area: 'hq-lobby', direction: 'exit', windowMs: HOUR } },
   ]);
 }
 
@@ -72,8 +72,8 @@ t.test('an area decision records the area state it was taken on', async (t) => {
   t.equal(decide(in1, fresh, rec('c1', T0), T0).decision?.area?.state, 'fresh');
   t.equal(setAreaSync(fresh, { mode: 'fresh', sinceMs: T0 + 5 }), fresh, 'same mode: same state object');
   const pair = parseGates([
-    { id: 'a', cameras: ['c1'], allow: { groups: ['staff'] }, confirmation: { n: 1, m: 1 }, antiPassback: { pairedGateId: 'b', direction: 'entry' } },
-    { id: 'b', cameras: ['c2'], allow: { groups: ['staff'] }, confirmation: { n: 1, m: 1 }, antiPassback: { pairedGateId: 'a', direction: 'exit' } },
+    { id: 'a', cameras: ['c1'], liveness: { required: false }, allow: { groups: ['staff'] }, confirmation: { n: 1, m: 1 }, antiPassback: { pairedGateId: 'b', direction: 'entry' } },
+    { id: 'b', cameras: ['c2'], liveness: { required: false }, allow: { groups: ['staff'] }, confirmation: { n: 1, m: 1 }, antiPassback: { pairedGateId: 'a', direction: 'exit' } },
   ]);
   t.equal(decide(pair[0], EMPTY_GATE_STATE, rec('c1', T0), T0).decision?.area, undefined, 'a local pair: no area in the decision');
 });
@@ -133,7 +133,7 @@ t.test('gate operator: area inputs merge into the one state; other areas are ign
 });
 
 t.test('a gate set without areas ignores area inputs; a completed area input ends nothing', async (t) => {
-  const gates = parseGates([{ id: 'g', cameras: ['c1'], allow: { groups: ['staff'] }, confirmation: { n: 1, m: 1 } }]);
+  const gates = parseGates([{ id: 'g', cameras: ['c1'], liveness: { required: false }, allow: { groups: ['staff'] }, confirmation: { n: 1, m: 1 } }]);
   const out = await lastValueFrom(from([rec('c1', T0)]).pipe(gateDecisions(gates, { areaInputs: from<AreaInput[]>([{ type: 'area.passage', passage: ext() }]) }), toArray()));
   t.same(out.map((e) => e.type), ['gate.granted']);
 });

@@ -26,8 +26,10 @@ void _fromTrackEnd;
 
 const T0 = Date.parse('2026-01-05T10:00:00Z'); // a Monday
 
+// Liveness is on by default; the scenarios here are about the rest of the policy, so their gate
+// turns it off explicitly (the liveness tests below turn it back on).
 function gate(over: Record<string, unknown> = {}): GatePolicy {
-  return parseGate({ id: 'front', cameras: ['cam1'], allow: { identities: ['alice-id'], groups: ['staff'] }, confirmation: { n: 2, m: 3 }, ...over });
+  return parseGate({ id: 'front', cameras: ['cam1'], allow: { identities: ['alice-id'], groups: ['staff'] }, confirmation: { n: 2, m: 3 }, liveness: { required: false }, ...over });
 }
 
 function rec(over: Partial<RecognitionInput> = {}): RecognitionInput {
@@ -51,7 +53,7 @@ t.test('defaults come from the schema', async (t) => {
   const g = parseGate({ id: 'g', cameras: ['c'] });
   t.same(g.allow, { identities: [], groups: [] });
   t.equal(g.maskPolicy, 'allow');
-  t.same(g.liveness, { required: false, threshold: 0.5 });
+  t.same(g.liveness, { required: true }, 'liveness required, at the models\' calibrated threshold');
   t.same(g.confirmation, { n: 2, m: 3 });
   t.equal(g.cooldownMs, 5000);
   t.equal(g.schedule, undefined);
@@ -138,7 +140,7 @@ t.test('allow lists: identity id, identity name, group; empty lists grant nobody
   t.equal(d({ identityId: 'carol-id', name: 'Carol', groups: ['visitors', 'cleaning'] }), 'granted', 'by group');
   t.equal(d({ identityId: 'dave-id', name: 'Dave', groups: ['visitors'] }), 'denied:not-allowed');
   t.equal(d({ identityId: 'dave-id', name: 'Dave', groups: undefined }), 'denied:not-allowed', 'no groups looked up');
-  const closed = parseGate({ id: 'g', cameras: ['cam1'] });
+  const closed = parseGate({ id: 'g', cameras: ['cam1'], liveness: { required: false } });
   t.equal(types(run(closed, [rec(), rec()]).decisions)[1], 'denied:not-allowed', 'fail closed without allow lists');
 });
 
@@ -155,7 +157,7 @@ t.test('decision order: liveness > mask-policy > unknown > not-allowed > outside
       schedule: { timeZone: 'UTC', weekly: [{ days: ['mon'], start: '08:00', end: '18:00' }] },
       antiPassback: { pairedGateId: 'exit', direction: 'entry', windowMs: 3_600_000 },
     },
-    { id: 'exit', cameras: ['cam2'], allow: { groups: ['staff'] }, confirmation: { n: 1, m: 1 }, antiPassback: { pairedGateId: 'entry', direction: 'exit', windowMs: 3_600_000 } },
+    { id: 'exit', cameras: ['cam2'], liveness: { required: false }, allow: { groups: ['staff'] }, confirmation: { n: 1, m: 1 }, antiPassback: { pairedGateId: 'entry', direction: 'exit', windowMs: 3_600_000 } },
   ])[0];
   const night = Date.parse('2026-01-05T22:00:00Z');
   const worst: RecognitionInput = { ...unknown({ timeMs: night }), masked: true, liveness: 0.1 };
@@ -183,6 +185,10 @@ t.test('liveness and mask policies', async (t) => {
   t.equal(one(live, { liveness: 0.69 }), 'denied:liveness');
   t.equal(one(live, { liveness: undefined }), 'denied:liveness');
   t.equal(one(gate({ confirmation: { n: 1, m: 1 } }), { liveness: undefined }), 'granted', 'not required');
+  const byModels = gate({ liveness: { required: true }, confirmation: { n: 1, m: 1 } });
+  t.equal(one(byModels, { liveness: 0.9 }), 'denied:liveness', 'no threshold anywhere (neither the gate nor the models): fail closed');
+  t.equal(one(byModels, { liveness: 0.62, livenessEvidence: { score: 0.62, frames: 9, threshold: 0.6, rule: 'median' } }), 'granted', "the models' calibrated threshold");
+  t.equal(one(live, { liveness: 0.62, livenessEvidence: { score: 0.62, frames: 9, threshold: 0.6, rule: 'median' } }), 'denied:liveness', "the gate's own threshold wins");
   const deny = gate({ maskPolicy: 'deny', confirmation: { n: 1, m: 1 } });
   const require = gate({ maskPolicy: 'require', confirmation: { n: 1, m: 1 } });
   const allow = gate({ maskPolicy: 'allow', confirmation: { n: 1, m: 1 } });
@@ -194,10 +200,30 @@ t.test('liveness and mask policies', async (t) => {
   t.match(decide(allow, EMPTY_GATE_STATE, rec({ masked: true, score: 0.41, liveness: 0.93 }), T0).decision, { masked: true, score: 0.41, liveness: 0.93, timeMs: T0 });
 });
 
+t.test('liveness on by default: a confirmed track waits for its liveness, then the decision says what decided', async (t) => {
+  const door = parseGate({ id: 'door', cameras: ['cam1'], allow: { groups: ['staff'] }, confirmation: { n: 2, m: 3 } });
+  const ev = (score: number | undefined, frames: number) => ({ liveness: score, livenessEvidence: { score, frames, threshold: 0.5, rule: 'median' } });
+  const live = run(door, [rec({ groups: ['staff'], ...ev(undefined, 1) }), rec({ groups: ['staff'], ...ev(undefined, 4) }), rec({ groups: ['staff'], ...ev(0.81, 5) })]);
+  t.same(types(live.decisions), ['-', '-', 'granted'], 'confirmed on the 2nd recognition, decided when the liveness is known');
+  t.same(live.decisions[2]?.livenessEvidence, { score: 0.81, frames: 5, threshold: 0.5, rule: 'median' });
+  const replay = run(door, [rec({ groups: ['staff'], ...ev(undefined, 1) }), rec({ groups: ['staff'], ...ev(undefined, 4) }), rec({ groups: ['staff'], ...ev(0.07, 5) })]);
+  t.same(types(replay.decisions), ['-', '-', 'denied:liveness']);
+  t.same(replay.decisions[2]?.livenessEvidence, { score: 0.07, frames: 5, threshold: 0.5, rule: 'median' });
+  t.equal(replay.decisions[2]?.identityId, 'alice-id', 'the identity presented (the victim) is named in the alarm');
+  const stranger = run(door, [unknown(ev(undefined, 2)), unknown(ev(0.7, 6))]);
+  t.same(types(stranger.decisions), ['-', 'denied:unknown'], 'a live stranger passes liveness and is denied as unknown');
+  t.match(stranger.decisions[1], { livenessEvidence: { score: 0.7, frames: 6, threshold: 0.5 } });
+  const waiting = run(door, [rec({ groups: ['staff'], ...ev(undefined, 1) }), rec({ groups: ['staff'], ...ev(undefined, 2) })]);
+  const end = endTrack(door, waiting.state, { cameraId: 'cam1', trackId: 'cam1:1', timeMs: T0 + 1000 }, T0 + 1000);
+  t.match(end.decision, { type: 'gate.denied', reason: 'low-confidence' }, 'a track that ends before its liveness is known is still answered');
+  t.equal(gate().liveness.required, false);
+  t.equal(decide(gate({ confirmation: { n: 1, m: 1 } }), EMPTY_GATE_STATE, rec(), T0).decision?.livenessEvidence, undefined, 'no evidence on gates that do not require liveness');
+});
+
 t.test('cooldown: per gate and identity, from the last grant', async (t) => {
   const [a, b] = parseGates([
-    { id: 'a', cameras: ['cam1'], allow: { identities: ['alice-id', 'bob-id'] }, confirmation: { n: 1, m: 1 }, cooldownMs: 5000 },
-    { id: 'b', cameras: ['cam1'], allow: { identities: ['alice-id'] }, confirmation: { n: 1, m: 1 }, cooldownMs: 5000 },
+    { id: 'a', cameras: ['cam1'], liveness: { required: false }, allow: { identities: ['alice-id', 'bob-id'] }, confirmation: { n: 1, m: 1 }, cooldownMs: 5000 },
+    { id: 'b', cameras: ['cam1'], liveness: { required: false }, allow: { identities: ['alice-id'] }, confirmation: { n: 1, m: 1 }, cooldownMs: 5000 },
   ]);
   let state = EMPTY_GATE_STATE;
   const step = (g: GatePolicy, r: Partial<RecognitionInput>): string => {
@@ -212,7 +238,7 @@ t.test('cooldown: per gate and identity, from the last grant', async (t) => {
   t.equal(step(a, { trackId: 'cam1:3', timeMs: T0 + 2000, identityId: 'bob-id', name: 'Bob' }), 'granted', 'another identity');
   t.equal(step(a, { trackId: 'cam1:4', timeMs: T0 + 4999 }), 'repeat:cooldown');
   t.equal(step(a, { trackId: 'cam1:5', timeMs: T0 + 5000 }), 'granted', 'cooldown counts from the grant, not from the repeats');
-  const zero = parseGate({ id: 'z', cameras: ['cam1'], allow: { identities: ['alice-id'] }, confirmation: { n: 1, m: 1 }, cooldownMs: 0 });
+  const zero = parseGate({ id: 'z', cameras: ['cam1'], liveness: { required: false }, allow: { identities: ['alice-id'] }, confirmation: { n: 1, m: 1 }, cooldownMs: 0 });
   state = EMPTY_GATE_STATE;
   t.equal(step(zero, { trackId: 'cam1:1' }), 'granted');
   t.equal(step(zero, { trackId: 'cam1:2' }), 'granted', 'cooldownMs 0 disables it');
@@ -220,9 +246,9 @@ t.test('cooldown: per gate and identity, from the last grant', async (t) => {
 
 t.test('anti-passback: state shared between the paired gates', async (t) => {
   const gates = parseGates([
-    { id: 'in', cameras: ['camIn'], allow: { groups: ['staff'] }, confirmation: { n: 1, m: 1 }, cooldownMs: 1000, antiPassback: { pairedGateId: 'out', direction: 'entry', windowMs: 3_600_000 } },
-    { id: 'out', cameras: ['camOut'], allow: { groups: ['staff'] }, confirmation: { n: 1, m: 1 }, cooldownMs: 1000, antiPassback: { pairedGateId: 'in', direction: 'exit', windowMs: 3_600_000 } },
-    { id: 'side', cameras: ['camSide'], allow: { groups: ['staff'] }, confirmation: { n: 1, m: 1 }, cooldownMs: 1000 },
+    { id: 'in', cameras: ['camIn'], liveness: { required: false }, allow: { groups: ['staff'] }, confirmation: { n: 1, m: 1 }, cooldownMs: 1000, antiPassback: { pairedGateId: 'out', direction: 'entry', windowMs: 3_600_000 } },
+    { id: 'out', cameras: ['camOut'], liveness: { required: false }, allow: { groups: ['staff'] }, confirmation: { n: 1, m: 1 }, cooldownMs: 1000, antiPassback: { pairedGateId: 'in', direction: 'exit', windowMs: 3_600_000 } },
+    { id: 'side', cameras: ['camSide'], liveness: { required: false }, allow: { groups: ['staff'] }, confirmation: { n: 1, m: 1 }, cooldownMs: 1000 },
   ]);
   const [gin, gout, side] = gates;
   let state = EMPTY_GATE_STATE;
@@ -321,8 +347,8 @@ t.test('manual actions: audited gate.opened, hold-open state, validation', async
 
 t.test('pruneGateState forgets stale tracks, expired cooldowns, passages and holds', async (t) => {
   const gates = parseGates([
-    { id: 'in', cameras: ['c'], allow: { identities: ['alice-id'] }, confirmation: { n: 1, m: 1 }, cooldownMs: 1000, antiPassback: { pairedGateId: 'out', direction: 'entry', windowMs: 10_000 } },
-    { id: 'out', cameras: ['d'], confirmation: { n: 1, m: 1 }, antiPassback: { pairedGateId: 'in', direction: 'exit', windowMs: 10_000 } },
+    { id: 'in', cameras: ['c'], liveness: { required: false }, allow: { identities: ['alice-id'] }, confirmation: { n: 1, m: 1 }, cooldownMs: 1000, antiPassback: { pairedGateId: 'out', direction: 'entry', windowMs: 10_000 } },
+    { id: 'out', cameras: ['d'], liveness: { required: false }, confirmation: { n: 1, m: 1 }, antiPassback: { pairedGateId: 'in', direction: 'exit', windowMs: 10_000 } },
   ]);
   let s = decide(gates[0], EMPTY_GATE_STATE, rec({ cameraId: 'c', trackId: 'c:1' }), T0).state;
   s = manualAction(gates[1], s, { action: 'hold-open', by: 'g', reason: 'r', durationMs: 5000 }, T0).state;

@@ -4,8 +4,8 @@ import { compileGateSet, EMPTY_GATE_STATE, initialGateStep, parseGates, stepGate
 
 const T0 = Date.parse('2026-01-05T10:00:00Z');
 const gates = parseGates([
-  { id: 'in', cameras: ['camIn'], allow: { groups: ['staff'] }, confirmation: { n: 1, m: 1 }, cooldownMs: 10_000 },
-  { id: 'lab', cameras: ['camIn'], allow: { identities: ['bob-id'] }, confirmation: { n: 1, m: 1 } },
+  { id: 'in', cameras: ['camIn'], liveness: { required: false }, allow: { groups: ['staff'] }, confirmation: { n: 1, m: 1 }, cooldownMs: 10_000 },
+  { id: 'lab', cameras: ['camIn'], liveness: { required: false }, allow: { identities: ['bob-id'] }, confirmation: { n: 1, m: 1 } },
 ]);
 const rec = (over: Partial<RecognitionInput> = {}): RecognitionInput => ({ type: 'face.recognized', cameraId: 'camIn', trackId: 'camIn:1', identityId: 'alice-id', name: 'Alice', groups: ['staff'], score: 0.7, masked: false, liveness: 0.9, timeMs: T0, ...over });
 const fold = (start: GateStep, cmds: readonly GateCommand[]): GateStep[] => {
@@ -24,7 +24,7 @@ t.test('a recognition is decided by every gate of its camera, in order', async (
 });
 
 t.test('a new gate set takes over the state: the cooldown of the old set still holds', async (t) => {
-  const renamed = parseGates([{ id: 'in', name: 'Front door', cameras: ['camIn'], allow: { groups: ['staff'] }, confirmation: { n: 1, m: 1 }, cooldownMs: 10_000 }]);
+  const renamed = parseGates([{ id: 'in', name: 'Front door', cameras: ['camIn'], liveness: { required: false }, allow: { groups: ['staff'] }, confirmation: { n: 1, m: 1 }, cooldownMs: 10_000 }]);
   const steps = fold(initialGateStep(compileGateSet(gates), EMPTY_GATE_STATE), [
     { kind: 'input', input: rec() },
     { kind: 'gates', set: compileGateSet(renamed) },
