@@ -64,9 +64,9 @@ t.test('RTSP door camera -> whole chain -> WS client: granted, denied(unknown), 
     auth: { tokens: [{ id: 'e2e', role: 'viewer', sha256: sha256Hex(VIEWER) }] },
     cameras: [{ id: 'door', url: rtsp.url('/clip'), fps: 5 }],
     gates: [
-      { id: 'front-door', cameras: ['door'], allow: { groups: ['staff'] }, schedule: { timeZone: 'UTC', weekly: [allWeek] }, actuation: { webhook: { url: doorUrl, secret: 'e2e-door-secret-0123456789', retries: 1, backoffMs: 50 } } },
+      { id: 'front-door', cameras: ['door'], liveness: { required: false }, allow: { groups: ['staff'] }, schedule: { timeZone: 'UTC', weekly: [allWeek] }, actuation: { webhook: { url: doorUrl, secret: 'e2e-door-secret-0123456789', retries: 1, backoffMs: 50 } } },
       // Closed today (and tomorrow, should the test straddle midnight): a holiday closure.
-      { id: 'side-door', cameras: ['door'], allow: { groups: ['staff'] }, schedule: { timeZone: 'UTC', weekly: [allWeek], exceptions: [{ date: day(0), closed: true }, { date: day(1), closed: true }] } },
+      { id: 'side-door', cameras: ['door'], liveness: { required: false }, allow: { groups: ['staff'] }, schedule: { timeZone: 'UTC', weekly: [allWeek], exceptions: [{ date: day(0), closed: true }, { date: day(1), closed: true }] } },
     ],
     gallery: { db: galleryDb },
     events: { db: join(dir, 'events.sqlite'), snapshots: { dir: join(dir, 'snapshots') } },

@@ -27,7 +27,7 @@ t.test('service with events.outputs.mqtt: broker down at start, API gate actions
       auth: { tokens: [{ id: 'desk', role: 'operator', sha256: sha256Hex(OPERATOR) }] },
       // A camera whose clip does not exist: it goes down and retries, and a gate can name it.
       cameras: [{ id: 'door', source: { kind: 'file', path: join(dir, 'missing.mp4') } }],
-      gates: [{ id: 'front-door', name: 'Front door', cameras: ['door'], allow: { groups: ['staff'] } }],
+      gates: [{ id: 'front-door', name: 'Front door', cameras: ['door'], liveness: { required: false }, allow: { groups: ['staff'] } }],
       events: { outputs: { mqtt: { enabled: true, url: broker.url, nodeId: 'svc-node', clientId: 'fg-svc', commands: true } } },
     }),
   });
@@ -86,7 +86,7 @@ t.test('events.outputs changed on hot reload: the sink restarts from its cursor,
   const raw = (dir: string, nodeId: string, enabled = true) => ({
     auth: { tokens: [{ id: 'desk', role: 'operator', sha256: sha256Hex(OPERATOR) }] },
     cameras: [{ id: 'door', source: { kind: 'file', path: join(dir, 'missing.mp4') } }],
-    gates: [{ id: 'front-door', name: 'Front door', cameras: ['door'], allow: { groups: ['staff'] }, antiPassback: { area: 'hq-lobby', direction: 'entry', windowMs: 60_000 } }],
+    gates: [{ id: 'front-door', name: 'Front door', cameras: ['door'], liveness: { required: false }, allow: { groups: ['staff'] }, antiPassback: { area: 'hq-lobby', direction: 'entry', windowMs: 60_000 } }],
     events: { outputs: { mqtt: { enabled, url: broker.url, nodeId } } },
   });
   const rig = await withService(t, { prefix: 'fg-outputs-reload-', config: (dir) => raw(dir, 'node-a') });

@@ -27,7 +27,7 @@ t.test('zonesOfFace: the box centre in normalised frame coordinates', async (t) 
 });
 
 t.test('a gate with a zone decides only on faces inside it; outside leaves no trace', async (t) => {
-  const g = parseGate({ id: 'front', cameras: ['cam1'], zone: 'door', allow: { identities: ['alice-id'] }, confirmation: { n: 2, m: 3 } });
+  const g = parseGate({ id: 'front', cameras: ['cam1'], liveness: { required: false }, zone: 'door', allow: { identities: ['alice-id'] }, confirmation: { n: 2, m: 3 } });
   const rec = (over: Partial<RecognitionInput>): RecognitionInput => ({ type: 'face.recognized', cameraId: 'cam1', trackId: 'cam1:1', identityId: 'alice-id', name: 'Alice', score: 0.7, masked: false, timeMs: T0, ...over });
   let state: GateState = EMPTY_GATE_STATE;
   const step = (r: RecognitionInput): string => {
@@ -45,6 +45,6 @@ t.test('a gate with a zone decides only on faces inside it; outside leaves no tr
   const stranger = rec({ type: 'face.unknown', identityId: undefined, name: undefined, trackId: 'cam1:2', zones: [] });
   t.equal(step(stranger), '-');
   t.equal(step({ ...stranger, timeMs: T0 + 300 }), '-', 'a stranger outside the zone is never denied');
-  const noZone = parseGate({ id: 'any', cameras: ['cam1'], allow: { identities: ['alice-id'] }, confirmation: { n: 1, m: 1 } });
+  const noZone = parseGate({ id: 'any', cameras: ['cam1'], liveness: { required: false }, allow: { identities: ['alice-id'] }, confirmation: { n: 1, m: 1 } });
   t.equal(decide(noZone, EMPTY_GATE_STATE, rec({ zones: [] }), T0).decision?.type, 'gate.granted', 'a gate without a zone: the whole frame');
 });
