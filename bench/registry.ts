@@ -8,6 +8,7 @@ const benches: Record<string, (args: readonly string[]) => Promise<void>> = {
   ingest: async (args) => (await import('./ingest.ts')).runIngestBench([...args]),
   gallery: async (args) => (await import('./gallery.ts')).runGalleryBench(args),
   e2e: async (args) => (await import('./e2e.ts')).runE2eBench(args),
+  motion: async (args) => (await import('./motion.ts')).runMotionBench(args),
   soak: async (args) => (await import('./soak.ts')).runSoakBench(args),
   startup: async (args) => (await import('./startup.ts')).runStartupBench(args),
   fleet: async (args) => (await import('./fleet.ts')).runFleetBench(args),

@@ -62,6 +62,20 @@ export const detectorSettingsSchema = z.strictObject({
   model: z.string().min(1).max(MAX_LENGTH.name).optional().meta({ description: 'a manifest model name; overrides tier' }),
   budgetMs: z.number().positive().optional().meta({ description: 'pick the most accurate tier that fits this per-frame budget (needs a detect profile)' }),
   size: z.number().int().min(32).multipleOf(32).default(640).meta({ description: 'long-side input size, a multiple of 32' }),
+  interval: z
+    .number()
+    .int()
+    .min(1)
+    .max(30)
+    .default(1)
+    .meta({ description: 'while every track is confirmed and was matched last time, detect every interval-th frame and let the tracker predict in between (1 = every frame); tentative or lost tracks always get every frame' }),
+});
+
+export const motionSchema = z.strictObject({
+  enabled: z.boolean().default(true).meta({ description: 'detect only while something moves or faces are tracked (plus keepAliveMs); off = every frame' }),
+  keepAliveMs: positiveInt.max(60_000).default(2000).meta({ description: 'with no motion and no tracks, still detect once per this many ms' }),
+  minArea: z.number().gt(0).max(1).default(0.002).meta({ description: 'share of the motion thumbnail that must change for motion' }),
+  noiseFactor: z.number().min(1).max(100).default(6).meta({ description: "a cell changed when its difference exceeds this many times the camera's measured noise floor (median absolute difference)" }),
 });
 
 const cameraObjectSchema = z.strictObject({
@@ -75,6 +89,7 @@ const cameraObjectSchema = z.strictObject({
   width: positiveInt.optional().meta({ description: "scale to this width in GStreamer; default the stream's own" }),
   height: positiveInt.optional(),
   detector: detectorSettingsSchema.prefault({}),
+  motion: motionSchema.prefault({}),
   detectScale: z
     .boolean()
     .default(true)

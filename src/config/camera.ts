@@ -1,5 +1,6 @@
 /** A configured camera as src/ingest takes it: the same source shape, fps/size under `output`. */
 import type { CameraConfig } from '../ingest/index.ts';
+import type { DetectionGateSettings } from '../motion/index.ts';
 import type { CameraEntry } from './schema.ts';
 
 /**
@@ -7,7 +8,8 @@ import type { CameraEntry } from './schema.ts';
  * size comes from the measured profile, not from `detector.size`); GStreamer scales the detector
  * copy to it when `detectScale` is on. Default: `detector.size`.
  */
-export function ingestCameraConfig(camera: CameraEntry, detectorSize: number = camera.detector.size): CameraConfig {
+/** `gate`: which frames the camera chain's detector runs on (`motion` and `detector.interval`). */
+export function ingestCameraConfig(camera: CameraEntry, detectorSize: number = camera.detector.size): CameraConfig & { readonly gate: DetectionGateSettings } {
   return {
     id: camera.id,
     source: camera.source,
@@ -16,5 +18,9 @@ export function ingestCameraConfig(camera: CameraEntry, detectorSize: number = c
     watchdog: camera.watchdog,
     backoff: camera.backoff,
     stableMs: camera.stableMs,
+    gate: {
+      motion: { enabled: camera.motion.enabled, keepAliveMs: camera.motion.keepAliveMs, params: { minAreaFraction: camera.motion.minArea, k: camera.motion.noiseFactor } },
+      interval: camera.detector.interval,
+    },
   };
 }

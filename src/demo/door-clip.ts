@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import sharp from 'sharp';
+import { mulberry32 } from '../lib/random.ts';
 
 /** One person walking up to the door camera, shown by a real photo of them. */
 export interface DoorVisitor {
@@ -101,6 +102,65 @@ export async function renderDoorClip(visitors: readonly DoorVisitor[], out: stri
   gst.stdin.end();
   const code = await exited;
   if (code !== 0) throw new Error(`encoding the door clip failed (gst-launch exit ${code}): ${stderr.trim().split('\n').pop() ?? ''}`);
+  renameSync(tmp, out);
+  return { path: out, frames, durationMs };
+}
+
+export interface IdleClipOptions {
+  readonly width?: number;
+  readonly height?: number;
+  readonly fps?: number;
+  readonly seconds?: number;
+  /** Per-pixel sensor noise, standard deviation in grey levels. */
+  readonly noiseSigma?: number;
+  /** Slow light change: brightness swings by this many grey levels (+-) over the clip. */
+  readonly lightSwing?: number;
+  readonly seed?: number;
+}
+
+/**
+ * Render the door camera with nobody there: the door clip's background with per-pixel sensor noise
+ * (fresh every frame), a slow brightness swing (one sine period over the clip) and H.264
+ * compression (the same x264 settings as the door clip). What a door camera sees most of the day.
+ * Written to `out` atomically; reused when it exists.
+ */
+export async function renderIdleClip(out: string, opts: IdleClipOptions = {}): Promise<{ path: string; frames: number; durationMs: number }> {
+  const width = opts.width ?? 1280;
+  const height = opts.height ?? 720;
+  const fps = opts.fps ?? 10;
+  const frames = Math.round((opts.seconds ?? 30) * fps);
+  const durationMs = (frames / fps) * 1000;
+  if (existsSync(out)) return { path: out, frames, durationMs };
+  mkdirSync(dirname(out), { recursive: true });
+  const tmp = `${out}.${process.pid}.part.mp4`;
+  const gst = spawn('gst-launch-1.0', ['-q', '-e', 'fdsrc', 'fd=0', '!', 'rawvideoparse', `width=${width}`, `height=${height}`, 'format=rgb', `framerate=${fps}/1`, '!', 'videoconvert', '!', 'x264enc', 'tune=zerolatency', 'speed-preset=veryfast', `key-int-max=${fps}`, '!', 'h264parse', '!', 'mp4mux', '!', 'filesink', `location=${tmp}`], {
+    stdio: ['pipe', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  gst.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number>((r) => gst.on('close', (code) => r(code ?? 1)));
+  const write = (buf: Buffer): Promise<void> => new Promise((resolve, reject) => (gst.stdin.write(buf, (e) => (e ? reject(e) : resolve()))));
+  const bg = await background(width, height);
+  // One long plane of Gaussian noise, read from a random offset each frame: fresh-looking noise
+  // per frame without drawing millions of samples per frame.
+  const rand = mulberry32(opts.seed ?? 1);
+  const sigma = opts.noiseSigma ?? 3;
+  const plane = new Int8Array(bg.length + 65_536);
+  for (let i = 0; i < plane.length; i++) plane[i] = Math.max(-127, Math.min(127, Math.round(sigma * Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand()))));
+  const swing = opts.lightSwing ?? 12;
+  const frame = Buffer.allocUnsafe(bg.length);
+  for (let f = 0; f < frames; f++) {
+    const light = swing * Math.sin((2 * Math.PI * f) / frames);
+    const off = Math.floor(rand() * 65_536);
+    for (let i = 0; i < bg.length; i++) {
+      const v = bg[i] + light + plane[off + i];
+      frame[i] = v < 0 ? 0 : v > 255 ? 255 : v;
+    }
+    await write(frame);
+  }
+  gst.stdin.end();
+  const code = await exited;
+  if (code !== 0) throw new Error(`encoding the idle clip failed (gst-launch exit ${code}): ${stderr.trim().split('\n').pop() ?? ''}`);
   renameSync(tmp, out);
   return { path: out, frames, durationMs };
 }

@@ -5,8 +5,9 @@
  *   gate, so a track is confirmed and ended exactly as before;
  * - only confirmed tracks, all matched at the last detection: every `interval`-th frame, the
  *   tracker predicting in between;
- * - no tracks: every frame with motion, and one frame per `keepAliveMs` otherwise (a face that
- *   came in without motion the gate saw is still found within keepAliveMs);
+ * - no tracks: every frame with motion or while the motion detector is still learning its noise
+ *   floors (warm-up), and one frame per `keepAliveMs` otherwise (a face that came in without
+ *   motion the gate saw is still found within keepAliveMs);
  * - motion off: every frame (subject to the interval).
  */
 import type { RgbImage } from '../types.ts';
@@ -38,7 +39,7 @@ export interface TrackActivity {
   readonly unsettled: number;
 }
 
-export type GateReason = 'first' | 'unsettled' | 'interval' | 'motion' | 'keep-alive' | 'ungated';
+export type GateReason = 'first' | 'unsettled' | 'interval' | 'motion' | 'warm-up' | 'keep-alive' | 'ungated';
 
 export type GateDecision = { readonly detect: true; readonly reason: GateReason } | { readonly detect: false; readonly reason: 'between' | 'idle' };
 
@@ -46,6 +47,8 @@ export interface GateInput {
   readonly timeMs: number;
   /** Motion seen since the last frame the gate decided on (frames latest-wins dropped included). */
   readonly motion: boolean;
+  /** The motion detector is still learning its noise floors (its verdicts are not yet trusted). */
+  readonly warming?: boolean;
   readonly tracks: TrackActivity;
   /** Time of the last detected frame; undefined before the first. */
   readonly lastDetectAt: number | undefined;
@@ -59,6 +62,7 @@ export function decideDetection(input: GateInput, settings: DetectionGateSetting
   if (input.tracks.confirmed > 0) return input.framesSinceDetect + 1 >= settings.interval ? { detect: true, reason: 'interval' } : { detect: false, reason: 'between' };
   if (!settings.motion.enabled) return settings.interval <= 1 || input.framesSinceDetect + 1 >= settings.interval ? { detect: true, reason: 'ungated' } : { detect: false, reason: 'between' };
   if (input.motion) return { detect: true, reason: 'motion' };
+  if (input.warming === true) return { detect: true, reason: 'warm-up' };
   // A clock that stepped back (camera restart) counts as due.
   const since = input.timeMs - input.lastDetectAt;
   if (since >= settings.motion.keepAliveMs || since < 0) return { detect: true, reason: 'keep-alive' };
@@ -68,7 +72,7 @@ export function decideDetection(input: GateInput, settings: DetectionGateSetting
 /** Counters of one gate, by reason (what /metrics or a bench reads). */
 export type GateCounts = Record<GateReason | 'between' | 'idle', number>;
 
-export const newGateCounts = (): GateCounts => ({ first: 0, unsettled: 0, interval: 0, motion: 0, 'keep-alive': 0, ungated: 0, between: 0, idle: 0 });
+export const newGateCounts = (): GateCounts => ({ first: 0, unsettled: 0, interval: 0, motion: 0, 'warm-up': 0, 'keep-alive': 0, ungated: 0, between: 0, idle: 0 });
 
 /**
  * One camera's gate: feed it every arriving frame (`observe`: motion on a tiny grey copy), the
@@ -83,6 +87,7 @@ export class DetectionGate {
   private readonly motion: MotionDetector | undefined;
   private grey: GreyImage | undefined;
   private motionSinceTake = false;
+  private warming = false;
   private lastDetectAt: number | undefined;
   private framesSinceDetect = 0;
   private activity: TrackActivity = { confirmed: 0, unsettled: 0 };
@@ -99,7 +104,8 @@ export class DetectionGate {
     this.grey = greyThumbnail(image, this.motion.params.width, this.grey);
     const r = this.motion.update(this.grey);
     this.lastMotion = r;
-    if (r.motion || r.warming) this.motionSinceTake = true;
+    if (r.motion) this.motionSinceTake = true;
+    this.warming = r.warming;
     if (t0 !== undefined && nowMicros) {
       this.observed++;
       this.motionMicros += (nowMicros() - t0 - this.motionMicros) / this.observed;
@@ -113,7 +119,7 @@ export class DetectionGate {
 
   /** Whether to run the detector on this frame (the frame the detector would take next). */
   take(timeMs: number): GateDecision {
-    const d = decideDetection({ timeMs, motion: this.motionSinceTake, tracks: this.activity, lastDetectAt: this.lastDetectAt, framesSinceDetect: this.framesSinceDetect }, this.settings);
+    const d = decideDetection({ timeMs, motion: this.motionSinceTake, warming: this.warming, tracks: this.activity, lastDetectAt: this.lastDetectAt, framesSinceDetect: this.framesSinceDetect }, this.settings);
     this.motionSinceTake = false;
     this.counts[d.reason]++;
     if (d.detect) {

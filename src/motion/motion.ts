@@ -92,29 +92,46 @@ export function greyThumbnail(img: RgbImage, width: number = DEFAULT_MOTION_PARA
   const tw = Math.max(1, Math.min(width, img.width));
   const th = Math.max(1, Math.round((img.height * tw) / img.width));
   const data = out && out.width === tw && out.height === th ? out.data : new Float32Array(tw * th);
-  const bx = img.width / tw;
-  const by = img.height / th;
-  const sx = Math.max(1, Math.min(4, Math.floor(bx)));
-  const sy = Math.max(1, Math.min(4, Math.floor(by)));
+  const plan = samplePlan(img.width, img.height, tw, th);
+  const { offsets, perCell } = plan;
   const src = img.data;
-  const stride = img.width * 3;
-  const inv = 1 / (sx * sy);
-  for (let cy = 0; cy < th; cy++) {
-    const y0 = cy * by;
-    for (let cx = 0; cx < tw; cx++) {
-      const x0 = cx * bx;
-      let sum = 0;
-      for (let j = 0; j < sy; j++) {
-        const row = Math.floor(y0 + ((j + 0.5) * by) / sy) * stride;
-        for (let i = 0; i < sx; i++) {
-          const p = row + Math.floor(x0 + ((i + 0.5) * bx) / sx) * 3;
-          sum += 0.299 * src[p] + 0.587 * src[p + 1] + 0.114 * src[p + 2];
-        }
-      }
-      data[cy * tw + cx] = sum * inv;
+  const inv = 1 / perCell;
+  for (let c = 0, o = 0; c < data.length; c++) {
+    let r = 0;
+    let g = 0;
+    let b = 0;
+    for (const end = o + perCell; o < end; o++) {
+      const p = offsets[o];
+      r += src[p];
+      g += src[p + 1];
+      b += src[p + 2];
     }
+    data[c] = (0.299 * r + 0.587 * g + 0.114 * b) * inv;
   }
   return { data, width: tw, height: th };
+}
+
+/** Byte offsets of every cell's samples for one image and thumbnail size (the last one is kept). */
+let lastPlan: { key: string; offsets: Int32Array; perCell: number } | undefined;
+function samplePlan(w: number, h: number, tw: number, th: number): { offsets: Int32Array; perCell: number } {
+  const key = `${w}x${h}>${tw}x${th}`;
+  if (lastPlan?.key === key) return lastPlan;
+  const bx = w / tw;
+  const by = h / th;
+  const sx = Math.max(1, Math.min(4, Math.floor(bx)));
+  const sy = Math.max(1, Math.min(4, Math.floor(by)));
+  const offsets = new Int32Array(tw * th * sx * sy);
+  let o = 0;
+  for (let cy = 0; cy < th; cy++) {
+    for (let cx = 0; cx < tw; cx++) {
+      for (let j = 0; j < sy; j++) {
+        const y = Math.floor(cy * by + ((j + 0.5) * by) / sy);
+        for (let i = 0; i < sx; i++) offsets[o++] = (y * w + Math.floor(cx * bx + ((i + 0.5) * bx) / sx)) * 3;
+      }
+    }
+  }
+  lastPlan = { key, offsets, perCell: sx * sy };
+  return lastPlan;
 }
 
 /** Median of the first `n` values of `a` by quickselect; reorders `a`. */

@@ -23,6 +23,7 @@ t.test('decideDetection: first frame, unsettled tracks, interval, motion, keep-a
   t.same(decideDetection({ ...base, tracks: { confirmed: 2, unsettled: 0 }, framesSinceDetect: 2 }, GATED), { detect: true, reason: 'interval' }, 'every 3rd frame');
   t.same(decideDetection({ ...base, tracks: { confirmed: 1, unsettled: 0 } }, { ...GATED, interval: 1 }), { detect: true, reason: 'interval' }, 'interval 1: every frame');
   t.same(decideDetection({ ...base, motion: true }, GATED), { detect: true, reason: 'motion' });
+  t.same(decideDetection({ ...base, warming: true }, GATED), { detect: true, reason: 'warm-up' }, 'noise floors still being learnt');
   t.same(decideDetection(base, GATED), { detect: false, reason: 'idle' });
   t.same(decideDetection({ ...base, timeMs: 10_900 }, GATED), { detect: true, reason: 'keep-alive' }, 'keepAliveMs after the last detection');
   t.same(decideDetection({ ...base, timeMs: 5_000 }, GATED), { detect: true, reason: 'keep-alive' }, 'a clock that stepped back counts as due');

@@ -1,0 +1,242 @@
+/**
+ * `npm run bench -- motion [--scenes door,idle] [--intervals 1,2] [--idle-seconds 30] [--door-gap S] [--fps 5] [--json]`
+ *
+ * The detection gate (motion + tracker activity + keep-alive + detection interval) on the real
+ * camera chain (GStreamer file source played in real time, SCRFD 500m @640 on the detector copy,
+ * tracker, best-shot recognition against the demo gallery), one run at a time, each clip once per
+ * setting: ungated (every frame detected, the behaviour before the gate), then gated with each
+ * detection interval. Scenes:
+ * - door: the demo's door clip (4 visitors walking up; the person "enters" on the first frame the
+ *   ungated detector finds their face); `--door-gap S` renders it with S seconds between visitors
+ *   (the demo's 1.5 s is shorter than the tracker's 2 s maxLostMs, so the door is never idle);
+ * - idle: the same door background with sensor noise, H.264 compression and a slow light swing,
+ *   nobody there (src/demo/door-clip.ts `renderIdleClip`).
+ * Per run: frames seen, detector runs (ratio), recognised tracks (name @ best score), tracks
+ * recognised ungated but not gated (`missedVsUngated`, must be 0), time from a person entering to
+ * the gated chain's first detection of them (p95 / max, in clip time), Node CPU % of one core and
+ * the gst-launch child's, the motion step's µs per frame, all against the raw SCRFD run measured
+ * in this process first.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { lastValueFrom, toArray } from 'rxjs';
+import { recognitionSettings } from '../src/app/models.ts';
+import { ingestCameraConfig, parseConfig } from '../src/config/index.ts';
+import { DEMO_CAST, DEMO_CLIP, demoDataDir, enrollDemoGallery, prepareDoorClip } from '../src/demo/demo.ts';
+import { doorClipKey, renderDoorClip, renderIdleClip } from '../src/demo/door-clip.ts';
+import { createDetector, type Detector } from '../src/detect/index.ts';
+import { openGallery, type Gallery } from '../src/gallery/index.ts';
+import { quantile } from '../src/lib/stats.ts';
+import { mulberry32 } from '../src/lib/random.ts';
+import { createMotionDetector, DEFAULT_MOTION_PARAMS, greyThumbnail, type GreyImage } from '../src/motion/index.ts';
+import { createLogger } from '../src/log.ts';
+import { cameraChain, newCameraCounters, type PipelineItem, type RecognitionSettings, type SharedModels } from '../src/pipeline/index.ts';
+import { createEmbedder, createMaskClassifier } from '../src/recognize/index.ts';
+import { children, rawScrfdCpuMs } from './e2e.ts';
+
+export interface MotionRun {
+  readonly scene: string;
+  readonly setting: string;
+  readonly frames: number;
+  readonly detected: number;
+  /** Best score per recognised track, by name ('unknown' for face.unknown tracks). */
+  readonly tracks: readonly { readonly trackId: string; readonly name: string; readonly score: number }[];
+  /** Per frame: clip time (ms, from PTS), faces found, skipped by the gate. */
+  readonly perFrame: readonly { readonly ptsMs: number; readonly faces: number; readonly skipped: boolean }[];
+  readonly wallS: number;
+  readonly nodeCpuPercent: number;
+  readonly gstCpuPercent: number;
+  readonly motionMicros: number;
+  readonly reasons: Record<string, number>;
+}
+
+/** One clip through the real chain with the given camera settings (the config's own mapping). */
+export async function runClip(
+  scene: string,
+  setting: string,
+  clip: string,
+  camera: Record<string, unknown>,
+  detector: Detector,
+  models: SharedModels,
+  gallery: Gallery,
+  settings: RecognitionSettings,
+): Promise<MotionRun> {
+  const entry = parseConfig({ cameras: [{ id: 'bench', source: { kind: 'file', path: clip, realtime: true }, ...camera }] }).cameras[0];
+  const counters = newCameraCounters();
+  const perFrame: { ptsMs: number; faces: number; skipped: boolean }[] = [];
+  // The gst-launch child exits with the clip: sample its CPU while it runs.
+  const kids0 = children();
+  let kidsLast = kids0.cpuS;
+  const sampler = setInterval(() => (kidsLast = Math.max(kidsLast, children().cpuS)), 250);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const items: PipelineItem[] = await lastValueFrom(
+    cameraChain(ingestCameraConfig(entry, detector.size), detector, models, gallery, settings, {
+      counters,
+      logger: createLogger({ level: 'error' }),
+      onDetected: (ff) => perFrame.push({ ptsMs: (ff.frame.pts ?? NaN) / 1e6, faces: ff.faces.length, skipped: ff.skipped === true }),
+    }).pipe(toArray()),
+  );
+  const wallS = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  clearInterval(sampler);
+  const best = new Map<string, { trackId: string; name: string; score: number }>();
+  for (const it of items) {
+    if (it.kind !== 'recognition') continue;
+    const r = it.recognition;
+    const name = r.type === 'face.recognized' ? (r.name ?? '?') : 'unknown';
+    const score = r.score ?? 0;
+    const prev = best.get(r.trackId);
+    if (!prev || (prev.name === name ? score > prev.score : r.type === 'face.recognized')) best.set(r.trackId, { trackId: r.trackId, name, score });
+  }
+  return {
+    scene,
+    setting,
+    frames: perFrame.length,
+    detected: perFrame.filter((f) => !f.skipped).length,
+    tracks: [...best.values()],
+    perFrame,
+    wallS,
+    nodeCpuPercent: (100 * (cpu.user + cpu.system)) / 1e6 / wallS,
+    gstCpuPercent: (100 * (kidsLast - kids0.cpuS)) / wallS,
+    motionMicros: counters.gate?.motionMicros ?? 0,
+    reasons: { ...(counters.gate?.counts ?? {}) },
+  };
+}
+
+/** CPU µs of one motion step (thumbnail + compare) on a noisy frame of the given size, median of `runs`. */
+export function motionStepMicros(width: number, height: number, runs = 300): number {
+  const rand = mulberry32(3);
+  const frames = [0, 1].map(() => ({ data: Uint8Array.from({ length: width * height * 3 }, () => 100 + Math.floor(rand() * 8)), width, height }));
+  const detector = createMotionDetector();
+  let grey: GreyImage | undefined;
+  const times: number[] = [];
+  for (let i = 0; i < runs + 20; i++) {
+    const t0 = process.cpuUsage();
+    grey = greyThumbnail(frames[i % 2], DEFAULT_MOTION_PARAMS.width, grey);
+    detector.update(grey);
+    const c = process.cpuUsage(t0);
+    if (i >= 20) times.push(c.user + c.system);
+  }
+  return quantile(times, 0.5);
+}
+
+/** The demo's door clip, or the same visitors with another gap between them (`--door-gap S`). */
+async function doorClip(stateDir: string, dataDir: string, gap: string | undefined): Promise<string> {
+  if (gap === undefined) return (await prepareDoorClip(stateDir, dataDir)).path;
+  const visitors = DEMO_CAST.visitors.map((v) => ({ photo: join(dataDir, v.photo) }));
+  const opts = { ...DEMO_CLIP, gapSeconds: Number(gap) };
+  return (await renderDoorClip(visitors, join(stateDir, `door-${doorClipKey(visitors, opts)}.mp4`), opts)).path;
+}
+
+/** Clip times (ms) at which a person enters: a frame with faces after one without, ungated. */
+export function entries(perFrame: MotionRun['perFrame']): number[] {
+  const out: number[] = [];
+  let before = 0;
+  for (const f of perFrame) {
+    if (f.skipped) continue;
+    if (f.faces > 0 && before === 0) out.push(f.ptsMs);
+    before = f.faces;
+  }
+  return out;
+}
+
+/** For each entry, clip ms until the gated run's first detected frame with a face. */
+export function firstDetectionDelays(enter: readonly number[], gated: MotionRun['perFrame']): number[] {
+  return enter.map((t) => {
+    const hit = gated.find((f) => !f.skipped && f.faces > 0 && f.ptsMs >= t - 1);
+    return hit ? hit.ptsMs - t : Infinity;
+  });
+}
+
+/** Names of ungated tracks with no gated track of the same name (unknown tracks counted by number). */
+export function missedVsUngated(ungated: MotionRun['tracks'], gated: MotionRun['tracks']): string[] {
+  const count = (ts: MotionRun['tracks']): Map<string, number> => ts.reduce((m, x) => m.set(x.name, (m.get(x.name) ?? 0) + 1), new Map<string, number>());
+  const g = count(gated);
+  const missed: string[] = [];
+  for (const [name, n] of count(ungated)) for (let i = g.get(name) ?? 0; i < n; i++) missed.push(name);
+  return missed;
+}
+
+export async function runMotionBench(argv: readonly string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: { scenes: { type: 'string', default: 'door,idle' }, intervals: { type: 'string', default: '1,2' }, 'idle-seconds': { type: 'string', default: '30' }, 'door-gap': { type: 'string' }, fps: { type: 'string', default: '5' }, json: { type: 'boolean', default: false } },
+  });
+  const scenes = values.scenes.split(',');
+  const intervals = values.intervals.split(',').map(Number);
+  const fps = Number(values.fps);
+  const dir = mkdtempSync(join(tmpdir(), 'fg-bench-motion-'));
+  const stateDir = join(process.cwd(), '.facegate/demo');
+  const dataDir = demoDataDir();
+  const galleryDb = join(dir, 'gallery.sqlite');
+  await enrollDemoGallery(galleryDb, dataDir);
+  const config = parseConfig({ cameras: [] });
+  const settings = recognitionSettings(config.recognition, config.models.embedder);
+  const detector = await createDetector({ tier: '500m', size: 640 });
+  const embedder = await createEmbedder(config.models.embedder);
+  const mask = await createMaskClassifier();
+  const gallery = openGallery(galleryDb);
+  const raw = await rawScrfdCpuMs();
+  process.stderr.write(`raw SCRFD 500m @640 (720p input): ${raw.cpuMs.toFixed(1)} ms CPU, ${raw.wallMs.toFixed(1)} ms wall per run\n`);
+  const step = { copy: motionStepMicros(640, 360), full: motionStepMicros(1280, 720) };
+  process.stderr.write(`motion step (thumbnail + compare), CPU µs median: ${step.copy.toFixed(0)} on the 640x360 detector copy, ${step.full.toFixed(0)} on a 1280x720 frame (${((100 * step.copy) / 1000 / raw.cpuMs).toFixed(1)} % / ${((100 * step.full) / 1000 / raw.cpuMs).toFixed(1)} % of a raw SCRFD run)\n`);
+  const rows: (MotionRun & { missed: string[]; firstDetectionMs: number[] })[] = [];
+  try {
+    for (const scene of scenes) {
+      const clip = scene === 'door' ? await doorClip(stateDir, dataDir, values['door-gap']) : (await renderIdleClip(join(stateDir, `idle-${values['idle-seconds']}s.mp4`), { seconds: Number(values['idle-seconds']) })).path;
+      const base = { fps };
+      const ungated = await runClip(scene, 'ungated', clip, { ...base, motion: { enabled: false } }, detector, { embedder, mask }, gallery, settings);
+      rows.push({ ...ungated, missed: [], firstDetectionMs: [] });
+      process.stderr.write(`  ${scene} ungated: ${ungated.detected}/${ungated.frames} detected, ${ungated.tracks.map((x) => `${x.name} ${x.score.toFixed(3)}`).join(', ')}\n`);
+      const enter = entries(ungated.perFrame);
+      for (const k of intervals) {
+        const gated = await runClip(scene, `gated, interval ${k}`, clip, { ...base, motion: { enabled: true }, detector: { interval: k } }, detector, { embedder, mask }, gallery, settings);
+        const row = { ...gated, missed: missedVsUngated(ungated.tracks, gated.tracks), firstDetectionMs: firstDetectionDelays(enter, gated.perFrame) };
+        rows.push(row);
+        process.stderr.write(`  ${scene} gated k=${k}: ${gated.detected}/${gated.frames} detected, ${gated.tracks.map((x) => `${x.name} ${x.score.toFixed(3)}`).join(', ')}; missed ${row.missed.length}; first detection ${row.firstDetectionMs.join('/')} ms\n`);
+      }
+    }
+  } finally {
+    gallery.close();
+    await detector.close();
+    await embedder.close();
+    await mask.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  if (values.json) {
+    for (const r of rows) {
+      console.log(
+        JSON.stringify({
+          scene: r.scene,
+          setting: r.setting,
+          frames: r.frames,
+          detected: r.detected,
+          detectedRatio: r.detected / Math.max(1, r.frames),
+          tracks: r.tracks.map((x) => `${x.name} ${x.score.toFixed(3)}`),
+          missedVsUngated: r.missed.length,
+          firstDetectionMs: r.firstDetectionMs.length ? quantile(r.firstDetectionMs, 0.95) : null,
+          nodeCpuPercent: r.nodeCpuPercent,
+          gstCpuPercent: r.gstCpuPercent,
+          cpuPerCameraPercent: r.nodeCpuPercent + r.gstCpuPercent,
+          rawScrfdCpuMs: raw.cpuMs,
+          nodeCpuMsPerFrame: (r.nodeCpuPercent * r.wallS * 10) / Math.max(1, r.frames),
+          motionMicrosPerFrame: r.motionMicros,
+          motionStepCpuMicros: step,
+          reasons: r.reasons,
+        }),
+      );
+    }
+    return;
+  }
+  console.log(`\n| scene | setting | frames | detector runs (share) | recognised tracks (best score) | missed vs ungated | first detection ms (p95 / max) | Node CPU % | gst CPU % | Node CPU ms per frame | / raw SCRFD CPU (${raw.cpuMs.toFixed(1)} ms) | motion µs/frame |`);
+  console.log('|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of rows) {
+    const perFrame = (r.nodeCpuPercent * r.wallS * 10) / Math.max(1, r.frames);
+    const fd = r.firstDetectionMs.length ? `${quantile(r.firstDetectionMs, 0.95).toFixed(0)} / ${Math.max(...r.firstDetectionMs).toFixed(0)}` : '-';
+    console.log(`| ${r.scene} | ${r.setting} | ${r.frames} | ${r.detected} (${((100 * r.detected) / Math.max(1, r.frames)).toFixed(0)} %) | ${r.tracks.map((x) => `${x.name} ${x.score.toFixed(3)}`).join(', ') || '-'} | ${r.setting === 'ungated' ? '-' : r.missed.length} | ${fd} | ${r.nodeCpuPercent.toFixed(1)} | ${r.gstCpuPercent.toFixed(1)} | ${perFrame.toFixed(1)} | ${(perFrame / raw.cpuMs).toFixed(2)} | ${r.motionMicros.toFixed(0)} |`);
+  }
+  for (const r of rows) if (r.setting !== 'ungated') console.log(`gate decisions (${r.scene}, ${r.setting}): ${Object.entries(r.reasons).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ')}`);
+}
