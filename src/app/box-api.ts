@@ -53,6 +53,7 @@ export function boxApiDeps(p: BoxApiParts): ApiDeps {
     recentUnknownEvents: (limit) => eventLog.query({ types: ['face.unknown'], order: 'desc', limit }),
     mergeHistory: () => eventLog.query({ types: ['unknown.merged'], order: 'asc', limit: MAX_PAGE }),
     snapshotFile: (id) => snapshotOrUndefined(id, 'face'),
+    snapshotBytes: (id) => snapshots.read(id, 'face').catch(() => undefined),
     identities,
     publish,
     logger: log,

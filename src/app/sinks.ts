@@ -8,7 +8,6 @@
  * hears of changed cameras and gates at once. Fleet mode attaches the forwarder and the snapshot
  * uploader to the same runner (src/fleet/edge.ts).
  */
-import { readFile } from 'node:fs/promises';
 import type { GateApi } from '../api/server.ts';
 import { deepEqual, type Config } from '../config/index.ts';
 import type { EventBus, SnapshotStore } from '../events/index.ts';
@@ -39,7 +38,8 @@ function mqttHooks(o: ServiceSinksOptions): Pick<MqttSinkOptions, 'cameras' | 'g
   return {
     cameras: () => cameraViews(o.config().cameras, o.access).map((c) => ({ id: c.id, name: c.name, status: cameraStatus(c.status) })),
     gates: () => o.gates().map((g) => ({ id: g.id, name: g.name ?? g.id, heldOpen: gateView(g, o.access.gateState$.value).manual !== null })),
-    snapshot: async (id) => readFile(o.snapshots.path(id, 'face')).catch(() => undefined),
+    // read(): decrypted when the snapshot folder is encrypted (privacy.encryption).
+    snapshot: async (id) => o.snapshots.read(id, 'face').catch(() => undefined),
     manual: (gateId, action, by, reason) => o.gateApi.manual(gateId, action, by, reason),
   };
 }

@@ -20,6 +20,8 @@ export interface UnknownsDeps {
   readonly recentUnknownEvents: (limit: number) => readonly Event[];
   /** Path of a face snapshot by id (throws or undefined when unknown). */
   readonly snapshotFile: (id: string) => string | undefined;
+  /** A face snapshot's JPEG bytes (decrypted when the folder is encrypted); preferred over snapshotFile. */
+  readonly snapshotBytes?: (id: string) => Promise<Buffer | undefined>;
   /** Adds photos to an identity (the API's enrolment path: detection, quality checks, templates). */
   readonly identities: IdentityApi;
   readonly publish: (event: NewEventOf<'identity.created' | 'unknown.merged' | 'unknown.dismissed'>) => Event | void;
@@ -82,8 +84,8 @@ export function createUnknownsApi(d: UnknownsDeps): UnknownsApi {
       const rejected: string[] = [];
       for (const snap of snaps) {
         if (added >= maxPhotos) break;
-        const file = d.snapshotFile(snap);
-        const bytes = file ? await readFile(file).catch(() => undefined) : undefined;
+        const file = d.snapshotBytes ? undefined : d.snapshotFile(snap);
+        const bytes = d.snapshotBytes ? await d.snapshotBytes(snap).catch(() => undefined) : file ? await readFile(file).catch(() => undefined) : undefined;
         if (!bytes) continue;
         const r = await d.identities.enrollPhoto(identity.id, bytes, actor);
         if (r.ok) added++;
