@@ -16,6 +16,7 @@ import { chooseTier, readProfile, DEFAULT_PROFILE_PATH } from '../detect/index.t
 import { errorMessage, isFacegateError } from '../errors.ts';
 import { bindingDir, EXECUTION_PROVIDERS, openSession, sessionProvider, type ExecutionProvider } from '../models/index.ts';
 import { projectPath } from '../paths.ts';
+import { createLiveness, DEFAULT_LIVENESS_MODELS } from '../recognize/index.ts';
 
 const { onnx } = onnxProto;
 
@@ -46,11 +47,45 @@ export interface DoctorReport {
   readonly vulkan: { readonly devices: readonly VulkanDevice[]; readonly reason?: string | undefined };
   readonly cuda: { readonly libraries: readonly { readonly name: string; readonly purpose: string; readonly found: boolean; readonly path?: string | undefined }[] };
   readonly gstreamer: { readonly version?: string | undefined; readonly elements: readonly { readonly name: string; readonly purpose: string; readonly present: boolean }[]; readonly reason?: string | undefined };
+  /** The presentation-attack models gates require by default: loaded and run once, and their threshold. */
+  readonly liveness: LivenessProbe;
   readonly detectProfile: {
     readonly path: string;
     readonly present: boolean;
     readonly choices: readonly { readonly budgetMs: number; readonly tier?: string | undefined; readonly size?: number | undefined; readonly p95Ms?: number | undefined; readonly error?: string | undefined }[];
   };
+}
+
+export interface LivenessProbe {
+  readonly models: readonly string[];
+  readonly ok: boolean;
+  /** Load + one run on a grey frame, ms. */
+  readonly ms?: number | undefined;
+  readonly threshold?: number | undefined;
+  readonly thresholdSource?: string | undefined;
+  readonly reason?: string | undefined;
+}
+
+/**
+ * Load the default liveness ensemble (weights resolved and verified, sessions opened, the
+ * calibrated threshold found) and run it once: a box whose gates require liveness cannot start
+ * without this.
+ */
+export async function probeLiveness(models: readonly string[] = DEFAULT_LIVENESS_MODELS): Promise<LivenessProbe> {
+  const t0 = performance.now();
+  try {
+    const liveness = await createLiveness(models);
+    try {
+      const size = 160;
+      const score = await liveness.realProbability({ data: new Uint8Array(size * size * 3).fill(128), width: size, height: size }, [50, 50, 110, 110]);
+      if (!Number.isFinite(score)) return { models, ok: false, reason: `the ensemble returned ${score}` };
+      return { models, ok: true, ms: round(performance.now() - t0), threshold: liveness.threshold.value, thresholdSource: liveness.threshold.source };
+    } finally {
+      await liveness.close();
+    }
+  } catch (e) {
+    return { models, ok: false, reason: errorMessage(e) };
+  }
 }
 
 const PROBE_IN = [1, 3, 16, 16] as const;
@@ -225,6 +260,7 @@ export async function doctor(opts: { readonly profilePath?: string; readonly bud
     vulkan: vulkanDevices(),
     cuda: cudaLibraries(),
     gstreamer: gstreamer(),
+    liveness: await probeLiveness(),
     detectProfile: detectProfile(opts.profilePath ?? DEFAULT_PROFILE_PATH, opts.budgets ?? [20, 50, 100, 200]),
   };
 }
@@ -242,6 +278,8 @@ export function formatDoctor(r: DoctorReport): string {
   for (const l of r.cuda.libraries) lines.push(`  ${l.found ? 'found  ' : 'missing'} ${l.name.padEnd(38)} ${l.found ? l.path : l.purpose}`);
   lines.push('', `GStreamer ${r.gstreamer.version ?? `(not found: ${r.gstreamer.reason})`}:`);
   for (const e of r.gstreamer.elements) lines.push(`  ${e.present ? 'yes' : 'no '} ${e.name.padEnd(14)} ${e.purpose}`);
+  lines.push('', `liveness (presentation-attack) models ${r.liveness.models.join(' + ')}, required by gates by default:`);
+  lines.push(r.liveness.ok ? `  ok   loaded and run in ${r.liveness.ms} ms; threshold ${r.liveness.threshold} (${r.liveness.thresholdSource})` : `  no   ${r.liveness.reason} (gates that require liveness cannot run: \`facegate models download\`, or see docs/liveness.md)`);
   lines.push('', `detect profile (${r.detectProfile.path}):`);
   if (!r.detectProfile.present) lines.push('  not measured yet: run `npm run bench -- detect` (or `facegate detect --tier auto --budget-ms N`)');
   for (const c of r.detectProfile.choices) lines.push(`  budget ${String(c.budgetMs).padStart(4)} ms -> ${c.tier ? `tier ${c.tier} at ${c.size} (p95 ${c.p95Ms} ms)` : c.error}`);

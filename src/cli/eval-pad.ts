@@ -5,8 +5,9 @@
 import { basename, resolve } from 'node:path';
 import { createDetector } from '../detect/index.ts';
 import { FacegateError } from '../errors.ts';
-import type { ExecutionProvider } from '../models/index.ts';
-import { DEFAULT_PAD_THRESHOLD, DEFAULT_TRACK_SCORE, evaluatePad, type PadEvalReport, type TrackScoreRule } from '../recognize/evaluate-pad.ts';
+import { livenessSetKey, writeCalibration, type ExecutionProvider, type LivenessCalibrationEntry } from '../models/index.ts';
+import { DEFAULT_TRACK_SCORE, evaluatePad, type PadEvalReport, type TrackScoreRule } from '../recognize/evaluate-pad.ts';
+import { LIVENESS_RULE } from '../recognize/liveness-track.ts';
 import { createLiveness } from '../recognize/models.ts';
 import { detPoints, padRates, type PadRates } from '../recognize/pad-metrics.ts';
 import { writeDetPng, type DetSeries } from '../recognize/roc-plot.ts';
@@ -91,6 +92,8 @@ export interface PadCliOptions {
   readonly videoFps?: string;
   readonly json?: boolean;
   readonly plot?: string;
+  /** Write the threshold at BPCER 5% into the local calibration (the pipeline's median rule only). */
+  readonly writeThresholds?: boolean;
   readonly ep: ExecutionProvider;
 }
 
@@ -104,15 +107,20 @@ function numberArg(name: string, v: string | undefined, min: number, max: number
 }
 
 export async function runPadEval(opts: PadCliOptions): Promise<void> {
-  const threshold = numberArg('--threshold', opts.threshold, 0, 1) ?? DEFAULT_PAD_THRESHOLD;
+  const given = numberArg('--threshold', opts.threshold, 0, 1);
   const videoFps = numberArg('--video-fps', opts.videoFps, 1, 60);
   const rule = (opts.trackScore ?? DEFAULT_TRACK_SCORE) as TrackScoreRule;
   if (!TRACK_RULES.includes(rule)) throw new FacegateError('BAD_ARGUMENT', `--track-score must be one of ${TRACK_RULES.join(', ')}, got "${opts.trackScore}"`, { hint: `the default is ${DEFAULT_TRACK_SCORE}` });
+  // A calibration is only meaningful for the rule the pipeline decides by.
+  if (opts.writeThresholds && rule !== LIVENESS_RULE) throw new FacegateError('BAD_ARGUMENT', `--write-thresholds calibrates the pipeline's track rule (${LIVENESS_RULE}), not ${rule}`, { hint: `leave out --track-score, or give --track-score ${LIVENESS_RULE}` });
   const dir = resolve(opts.pad);
   const detector = await createDetector({ tier: opts.tier, size: 640, padRetry: true, executionProvider: opts.ep });
   try {
     const liveness = await createLiveness(undefined, { executionProvider: opts.ep });
     try {
+      // Without --threshold: the threshold the box uses now (local calibration, else the manifest).
+      const threshold = given ?? liveness.threshold.value;
+      if (given === undefined && !opts.json) process.stderr.write(`threshold ${threshold} (${liveness.threshold.source})\n`);
       const report = await evaluatePad(dir, { detector, liveness }, { threshold, trackScore: rule, videoFps });
       if (opts.json) process.stdout.write(`${JSON.stringify(padReportJson(report))}\n`);
       else process.stdout.write(`${formatPadReport(report)}\n`);
@@ -121,10 +129,37 @@ export async function runPadEval(opts: PadCliOptions): Promise<void> {
         await writeDetPng(file, detSeries(report), { title: `presentation attacks: ${basename(dir)}` });
         process.stderr.write(`DET curves written to ${file}\n`);
       }
+      if (opts.writeThresholds) {
+        const entry = padCalibration(report, dir);
+        const path = writeCalibration({}, undefined, { [livenessSetKey(liveness.models)]: entry });
+        process.stdout.write(`liveness threshold ${entry.threshold} for ${liveness.models.join(' + ')} written to ${path} (used before the manifest's value)\n`);
+      }
     } finally {
       await liveness.close();
     }
   } finally {
     await detector.close();
   }
+}
+
+/**
+ * The calibration entry `--write-thresholds` writes: the highest threshold keeping BPCER at or
+ * under 5% on DIR, with the counts it rests on. Refused when DIR cannot set one (no live or no
+ * attack presentation judged).
+ */
+export function padCalibration(report: PadEvalReport, dir: string, now: Date = new Date()): LivenessCalibrationEntry {
+  const t = report.atBpcer5.threshold;
+  const attacks = Object.values(report.counts.attacks).reduce((a, b) => a + b, 0);
+  if (!report.counts.live || !attacks || !Number.isFinite(t)) {
+    throw new FacegateError('BAD_ARGUMENT', `${dir} cannot calibrate a liveness threshold: ${report.counts.live} live and ${attacks} attack presentations judged`, { context: { dir }, hint: 'label live and attack recordings from your site in DIR/labels.csv (videos of people at the door and of the attacks you expect)' });
+  }
+  const threshold = Math.round(t * 1000) / 1000;
+  const apcer = Object.entries(report.atBpcer5.apcer).map(([a, v]) => `APCER ${a} ${(v * 100).toFixed(1)}% of ${report.counts.attacks[a]}`).join(', ');
+  return {
+    rule: LIVENESS_RULE,
+    threshold,
+    data: `${dir}: ${report.counts.live} live, ${Object.entries(report.counts.attacks).map(([a, n]) => `${n} ${a}`).join(', ')}`,
+    source: `facegate eval --pad (track rule ${LIVENESS_RULE}): highest threshold with BPCER <= 5% (${(report.atBpcer5.bpcer * 100).toFixed(1)}% of ${report.counts.live} live); there ${apcer}`,
+    writtenAt: now.toISOString(),
+  };
 }

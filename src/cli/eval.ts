@@ -114,21 +114,21 @@ export function registerEvalCommand(program: Command): void {
     .description('accuracy gauge: enroll the first photo of each person in DIR, query the rest, masked probes, real masked strangers, mask classifier, liveness; or a pair-list protocol with --pairs')
     .option('--data <dir>', 'a folder laid out like ../shared/data (labels.csv), or the photo folder a --pairs list refers to')
     .option('--pad <dir>', 'presentation-attack detection instead: DIR/labels.csv names photos and videos with file,label (live/spoof),attack (none/print/replay/...)[,context]; prints APCER per attack type, BPCER, ACER (ISO/IEC 30107-3)')
-    .option('--threshold <t>', 'with --pad: liveness score at and above which a presentation counts as live (default 0.5)')
-    .option('--track-score <rule>', 'with --pad: how a video\'s deciding track is scored: best-shot (the live pipeline\'s frames), mean, median, trimmed-mean, min (all frames of the track)')
+    .option('--threshold <t>', "with --pad: liveness score at and above which a presentation counts as live (default: the liveness models' calibrated threshold)")
+    .option('--track-score <rule>', 'with --pad: how a video\'s deciding track is scored: median (default: the rule the pipeline decides by), mean, trimmed-mean, min (all frames of the track), best-shot (mean of the embedded frames only)')
     .option('--video-fps <n>', 'with --pad: frames per second taken from videos (default 10)')
     .option('--embedder <names>', 'embedder model(s), comma-separated, or "all"', DEFAULT_EMBEDDER)
     .option('--tier <tier>', 'detector tier', '2.5g')
     .option('--pairs <file>', 'pair list: LFW pairs.txt (10-fold header or plain) or JSON [{a, b, same, fold}]; prints 10-fold accuracy, TAR@FAR, EER')
     .option('--plot <file>', 'write ROC curves (genuine vs impostor, plain and masked) as a PNG; with several embedders the name is added to FILE')
-    .option('--write-thresholds', `write the recommended thresholds to the local calibration file (${calibrationPath()}, or FACEGATE_CALIBRATION); the shipped manifest is never changed`)
+    .option('--write-thresholds', `write the recommended thresholds to the local calibration file (${calibrationPath()}, or FACEGATE_CALIBRATION); with --pad: the liveness threshold at BPCER 5%; the shipped manifest is never changed`)
     .option('--no-liveness', 'skip the liveness pass rate')
     .option('--json', 'print one JSON object per embedder')
     .option('--ep <name>', 'execution provider for every model: cpu, webgpu, cuda, tensorrt (falls back to cpu with a warning)', executionProviderArg, 'cpu')
     .action(async (opts: EvalCliOptions) => {
       if (opts.pad !== undefined) {
-        if (opts.data !== undefined || opts.pairs !== undefined || opts.writeThresholds) throw new FacegateError('BAD_ARGUMENT', '--pad runs on its own: leave out --data, --pairs and --write-thresholds', { hint: 'facegate eval --pad DIR [--json] [--plot FILE] [--threshold T]' });
-        await runPadEval({ pad: opts.pad, tier: opts.tier, threshold: opts.threshold, trackScore: opts.trackScore, videoFps: opts.videoFps, json: opts.json, plot: opts.plot, ep: opts.ep });
+        if (opts.data !== undefined || opts.pairs !== undefined) throw new FacegateError('BAD_ARGUMENT', '--pad runs on its own: leave out --data and --pairs', { hint: 'facegate eval --pad DIR [--json] [--plot FILE] [--threshold T] [--write-thresholds]' });
+        await runPadEval({ pad: opts.pad, tier: opts.tier, threshold: opts.threshold, trackScore: opts.trackScore, videoFps: opts.videoFps, json: opts.json, plot: opts.plot, writeThresholds: opts.writeThresholds, ep: opts.ep });
         return;
       }
       if (opts.data === undefined) throw new FacegateError('BAD_ARGUMENT', 'eval needs --data DIR (recognition) or --pad DIR (presentation attacks)', { hint: 'facegate eval --data ../shared/data, or facegate eval --pad ../shared/data/spoof' });

@@ -106,8 +106,11 @@ export type TrackScoreRule = 'best-shot' | TrackAggregate;
 
 /** Liveness score at and above which a presentation is accepted as live (docs/liveness.md). */
 export const DEFAULT_PAD_THRESHOLD = 0.5;
-/** How a video's deciding track is scored by default (docs/liveness.md). */
-export const DEFAULT_TRACK_SCORE: TrackScoreRule = 'best-shot';
+/**
+ * How a video's deciding track is scored by default: the median of its frames, the rule the live
+ * pipeline decides by (liveness-track.ts; docs/liveness.md).
+ */
+export const DEFAULT_TRACK_SCORE: TrackScoreRule = 'median';
 
 export interface PadEvalOptions {
   readonly threshold: number;

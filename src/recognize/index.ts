@@ -1,6 +1,7 @@
 export { alignFace, umeyama, warpAffine, applyAffine, invertAffine, ARCFACE_TEMPLATE_112, type Affine } from './align.ts';
 export { faceQuality, interOcularDistance, laplacianVariance, poseProxies, type FaceQuality, type PoseProxies, type QualityOptions } from './quality.ts';
-export { createEmbedder, createMaskClassifier, createLiveness, livenessCropBox, cropResize, type Embedder, type MaskClassifier, type LivenessModel, type RecognitionModelOptions } from './models.ts';
+export { createEmbedder, createMaskClassifier, createLiveness, livenessCropBox, cropResize, DEFAULT_LIVENESS_MODELS, type Embedder, type MaskClassifier, type LivenessModel, type LivenessOptions, type RecognitionModelOptions } from './models.ts';
+export { addLivenessScore, trackLiveness, livenessBecameKnown, wantsLiveness, DEFAULT_LIVENESS_TRACK, LIVENESS_RULE, type LivenessRule, type LivenessTrackOptions, type TrackLiveness } from './liveness-track.ts';
 export { renderMask, ENROLLMENT_MASKS, MASK_SHAPES, MASK_COLOURS, type MaskShape } from './mask-render.ts';
 export { cropToTensor, softmax } from './tensor.ts';
 export { tarAtFar, equalErrorRate, rank1, tarAtFarSorted, equalErrorRateSorted, rocCurve, ScoreBuffer, type TarAtFar } from './metrics.ts';
@@ -10,6 +11,6 @@ export { evaluatePairs, locatePhoto, type PairsReport } from './evaluate-pairs.t
 export { parsePairs, parseLfwPairs, parseJsonPairs, kFoldAccuracy, bestThreshold, type FacePair, type KFoldResult } from './pairs.ts';
 export { rocSvg, writeRocPng, type RocSeries } from './roc-plot.ts';
 export { shouldEmbed, addEmbedding, trackEmbedding, isMatch, DEFAULT_BEST_SHOT, EMPTY_TRACK_STATE, type BestShotOptions, type TrackRecognitionState } from './bestshot.ts';
-export { recognizeTracks, type Recognition, type RecognizeOptions, type RecognizeStats, type GallerySearch } from './operator.ts';
+export { recognizeTracks, type Recognition, type RecognizeOptions, type RecognizeStats, type GallerySearch, type LivenessEvidence } from './operator.ts';
 export { reembedGallery, ensureTemplatesFor, groupByIdentity, paintableMasks, type ReembedOptions, type ReembedProgress, type ReembedSummary } from './reembed.ts';
 export { prepareEnrollmentPhoto, templatesFromCrop, isMaskShape, DEFAULT_ENROLLMENT_RULES, type PhotoVerdict, type EnrollmentTemplate, type EnrollmentRules, type RejectReason, type EnrollmentCrop, type EnrollmentMask } from './enroll.ts';

@@ -206,7 +206,10 @@ export interface LivenessOptions extends RecognitionModelOptions {
   readonly calibrationPath?: string | undefined;
 }
 
-export async function createLiveness(names: readonly string[] = ['minifasnet_v2', 'minifasnet_v1se'], opts: LivenessOptions = {}): Promise<LivenessModel> {
+/** The MiniFASNet pair the config and `facegate eval --pad` default to. */
+export const DEFAULT_LIVENESS_MODELS: readonly string[] = ['minifasnet_v2', 'minifasnet_v1se'];
+
+export async function createLiveness(names: readonly string[] = DEFAULT_LIVENESS_MODELS, opts: LivenessOptions = {}): Promise<LivenessModel> {
   const mode = opts.crop ?? 'shrink';
   // The threshold first: a model set nobody calibrated fails before any session is opened.
   const calibrated = calibratedLivenessThreshold(names, { calibrationPath: opts.calibrationPath });
