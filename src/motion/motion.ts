@@ -12,11 +12,14 @@
  *     `noise` is an EMA of the residuals' median (MAD), the camera's own noise floor; `cellNoise`
  *     the cell's own mean residual while still (edges ringing under compression flicker more than
  *     flat wall), so the threshold follows the noise where it is;
- *  4. motion when the changed cells cover at least `minAreaFraction` of the thumbnail; their
+ *  4. a changed cell moves when it also differs from the previous frame (same offset removal and
+ *     threshold): a ghost (where someone stood while the background half learnt them) or a parked
+ *     object differs from the background only, and is learnt at the normal rate instead;
+ *     motion when the moving cells cover at least `minAreaFraction` of the thumbnail; their
  *     bounding box is the region (normalised 0..1);
- *  5. the background follows each cell slowly (`backgroundAlpha`; a changed cell at a tenth of it,
- *     so a person standing still is not learnt in seconds but a moved chair is in a minute), so
- *     gradual non-uniform light changes never accumulate into a difference.
+ *  5. the background follows each cell slowly (`backgroundAlpha`; a moving cell at a tenth of it,
+ *     so a person walking is not learnt into it), so gradual non-uniform light changes never
+ *     accumulate into a difference.
  * A frame where more than `globalFraction` of the cells changed even after the offset (a light
  * switched on, the camera moved, a non-uniform flicker) is reported as motion with `global: true`
  * (the detector runs on it: never miss a person behind a scene change) and the background restarts
@@ -65,7 +68,7 @@ export const DEFAULT_MOTION_PARAMS: Readonly<MotionParams> = Object.freeze({
 
 export interface MotionResult {
   readonly motion: boolean;
-  /** Share of thumbnail cells that changed (0..1). */
+  /** Share of thumbnail cells that moved (unlike the background and the previous frame; 0..1). */
   readonly score: number;
   /** Bounding box of the changed cells, normalised [x1, y1, x2, y2] in 0..1; undefined without change. */
   readonly region: readonly [number, number, number, number] | undefined;
@@ -196,6 +199,8 @@ export function createMotionDetector(overrides: Partial<MotionParams> = {}): Mot
   const params: Readonly<MotionParams> = Object.freeze({ ...DEFAULT_MOTION_PARAMS, ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)) });
   let background: Float32Array | undefined;
   let residual = new Float32Array(0);
+  let previous = new Float32Array(0);
+  let prevResidual = new Float32Array(0);
   let scratch = new Float32Array(0);
   /** Per-cell EMA of the absolute residual, updated while the cell is still. */
   let cellNoise = new Float32Array(0);
@@ -207,6 +212,8 @@ export function createMotionDetector(overrides: Partial<MotionParams> = {}): Mot
   const restart = (grey: GreyImage): MotionResult => {
     background = Float32Array.from(grey.data);
     residual = new Float32Array(grey.data.length);
+    previous = Float32Array.from(grey.data);
+    prevResidual = new Float32Array(grey.data.length);
     scratch = new Float32Array(grey.data.length);
     cellNoise = new Float32Array(grey.data.length);
     moved = new Uint8Array(grey.data.length);
@@ -219,6 +226,7 @@ export function createMotionDetector(overrides: Partial<MotionParams> = {}): Mot
     if (background === undefined || size !== `${grey.width}x${grey.height}`) return restart(grey);
     const g = grey.data;
     const n = g.length;
+    residuals(g, previous, prevResidual, scratch);
     const offset = residuals(g, background, residual, scratch);
     // The median residual is the noise floor as long as fewer than half the cells moved. It counts
     // in this frame's own threshold, and while the camera is new (the first 1/noiseAlpha frames)
@@ -242,7 +250,14 @@ export function createMotionDetector(overrides: Partial<MotionParams> = {}): Mot
       // While warming up, each cell's floor includes this frame (it has too few frames to judge by).
       if (warming) cellNoise[i] += cellAlpha * (residual[i] - cellNoise[i]);
       const cellThreshold = Math.max(threshold, params.k * cellNoise[i]);
-      if (residual[i] > cellThreshold) {
+      if (residual[i] <= cellThreshold) {
+        moved[i] = 0;
+        if (!warming) cellNoise[i] += cellAlpha * (residual[i] - cellNoise[i]);
+      } else if (prevResidual[i] <= cellThreshold) {
+        // Unlike the background but like the previous frame: a ghost (where someone stood while the
+        // background half learnt them) or something parked. Not motion; learnt at the normal rate.
+        moved[i] = 0;
+      } else {
         changed++;
         moved[i] = 1;
         const x = i % grey.width;
@@ -251,17 +266,16 @@ export function createMotionDetector(overrides: Partial<MotionParams> = {}): Mot
         if (x > x2) x2 = x;
         if (y < y1) y1 = y;
         if (y > y2) y2 = y;
-      } else {
-        moved[i] = 0;
-        if (!warming) cellNoise[i] += cellAlpha * (residual[i] - cellNoise[i]);
       }
     }
+    previous.set(g);
     const score = changed / n;
     const global = score > params.globalFraction;
     if (global) {
       // A scene change says nothing about the noise: keep the floor, restart the background.
       noise = noiseBefore;
       background.set(g);
+      previous.set(g);
     } else {
       const a = params.backgroundAlpha;
       const slow = a / 10;
