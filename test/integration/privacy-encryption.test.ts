@@ -181,6 +181,13 @@ t.test('a wrong key: the gallery and the snapshots refuse to open, naming both k
   const r = await cli(['keys', 'status', '--config', configFile], { FACEGATE_KEK: wrong.toString('base64') });
   t.equal(r.code, 1);
   t.match(r.stderr, /encrypted under key [0-9a-f]{16}; the key given is/);
+  // The service refuses to start (before any model loads), with the fix.
+  const run = await cli(['run', '--config', configFile, '--port', '0', '--no-watch'], { FACEGATE_KEK: wrong.toString('base64') });
+  t.equal(run.code, 1, 'facegate run exits 1');
+  t.match(run.stderr, new RegExp(`encrypted under key [0-9a-f]{16}; the key given is ${kekId(wrong)}`));
+  t.match(run.stderr, /fix: /);
+  t.notMatch(run.stderr, new RegExp(wrong.toString('base64').slice(0, 16).replace(/[+/]/g, '.')), 'the key itself is never printed');
+  t.notOk(run.lines.some((l) => l.includes('facegate running')));
 });
 
 interface CliRun {
