@@ -52,6 +52,9 @@ function samples(): NewEvent[] {
     { type: 'gate.denied', reason: 'low-confidence', gateId: 'front', cameraId: 'cam1', trackId: 'cam1:5', masked: false, timeMs: T },
     { type: 'gate.opened', gateId: 'front', action: 'hold-open', by: 'guard1', reason: 'fire drill', durationMs: 600_000, timeMs: T },
     { type: 'gate.opened', gateId: 'front', action: 'close', by: 'guard1', reason: 'drill over', timeMs: T },
+    // A replay held up to a gate that requires liveness: the evidence that decided, and one where no liveness was read.
+    { type: 'gate.denied', reason: 'liveness', gateId: 'front', cameraId: 'cam1', trackId: 'cam1:6', identityId: 'alice-id', name: 'Alice', score: 0.58, liveness: 0.04, livenessEvidence: { score: 0.04, frames: 7, threshold: 0.5, rule: 'median' }, masked: false, timeMs: T },
+    { type: 'gate.denied', reason: 'liveness', gateId: 'front', cameraId: 'cam1', trackId: 'cam1:7', livenessEvidence: { score: undefined, frames: 0, threshold: undefined, rule: 'median' }, masked: false, timeMs: T },
   ];
   return [
     ...health.map((h) => eventFromCameraHealth(h)!),
