@@ -5,6 +5,7 @@ import { isGalleryError, openGallery, SCHEMA_VERSION, type Gallery, type Identit
 import { reembedGallery, type ReembedSummary } from '../recognize/index.ts';
 import { createEmbedder } from '../recognize/models.ts';
 import { describeError } from './common.ts';
+import { configOption, galleryTarget } from './gallery-target.ts';
 
 /** Templates of one model across the gallery, for `gallery status`. */
 export interface ModelTemplateCount {
@@ -46,6 +47,7 @@ function describe(e: unknown): string {
 
 interface StatusOptions {
   db: string;
+  config?: string;
   json?: boolean;
 }
 
@@ -72,6 +74,7 @@ function status(gallery: Gallery, json: boolean): void {
 
 interface ReembedCliOptions {
   db: string;
+  config?: string;
   embedder: string;
   dropOld?: boolean;
   json?: boolean;
@@ -84,7 +87,8 @@ interface ReembedCliOptions {
  * changed. `--drop-old` then removes the other models' templates of the re-embedded identities.
  */
 export async function runReembed(opts: ReembedCliOptions): Promise<number> {
-  const gallery = openGallery(opts.db, { create: false });
+  const target = galleryTarget(opts, { create: false });
+  const gallery = openGallery(target.path, target.opts);
   const controller = new AbortController();
   const onSigint = (): void => controller.abort();
   process.once('SIGINT', onSigint);
@@ -141,11 +145,13 @@ export function registerGalleryCommand(program: Command, opts: { defaultDb: stri
     .command('status')
     .description('identities, templates per model, stored enrollment crops, and who lacks them')
     .addOption(dbOption())
+    .addOption(configOption())
     .option('--json', 'print a JSON object')
     .action((o: StatusOptions) => {
       let g: Gallery | undefined;
       try {
-        g = openGallery(o.db, { create: false });
+        const target = galleryTarget(o, { create: false });
+        g = openGallery(target.path, target.opts);
         status(g, o.json === true);
       } catch (e) {
         process.stderr.write(`error: ${describe(e)}\n`);
@@ -160,6 +166,7 @@ export function registerGalleryCommand(program: Command, opts: { defaultDb: stri
     .description('rebuild every template for another embedder from the stored enrollment crops (one transaction); exit 2 when some identities had no crops')
     .requiredOption('--embedder <model>', 'the embedder to build templates for (a manifest name, see `facegate models list`)')
     .addOption(dbOption())
+    .addOption(configOption())
     .option('--drop-old', "afterwards, remove the other models' templates of the re-embedded identities")
     .option('--threads <n>', 'ONNX Runtime threads', (v: string) => Number(v))
     .option('--json', 'print a JSON summary')

@@ -2,9 +2,11 @@ import { Option, type Command } from 'commander';
 import { isFacegateError } from '../errors.ts';
 import { GalleryError, isGalleryError, openGallery, type Gallery, type Identity, type Template, type TemplateCount } from '../gallery/index.ts';
 import { describeError } from './common.ts';
+import { configOption, galleryTarget } from './gallery-target.ts';
 
 interface DbOptions {
   db: string;
+  config?: string;
 }
 
 /** Person-readable error (message + fix hint), never a stack (FACEGATE_DEBUG=1 shows it). */
@@ -14,10 +16,11 @@ function describe(e: unknown): string {
 }
 
 /** Run a command body against the gallery, closing it; errors print and set exit code 1. */
-function withGallery(db: string, fn: (gallery: Gallery) => void): void {
+function withGallery(o: DbOptions, fn: (gallery: Gallery) => void): void {
   let gallery: Gallery | undefined;
   try {
-    gallery = openGallery(db, { create: false });
+    const { path, opts } = galleryTarget(o, { create: false });
+    gallery = openGallery(path, opts);
     fn(gallery);
   } catch (e) {
     process.stderr.write(`error: ${describe(e)}\n`);
@@ -124,24 +127,27 @@ export function registerIdentitiesCommand(program: Command, opts: { defaultDb: s
     .command('list')
     .description('list enrolled identities with their template counts')
     .addOption(dbOption())
+    .addOption(configOption())
     .option('--json', 'print a JSON array')
-    .action((o: DbOptions & { json?: boolean }) => withGallery(o.db, (g) => listIdentities(g, o.json === true)));
+    .action((o: DbOptions & { json?: boolean }) => withGallery(o, (g) => listIdentities(g, o.json === true)));
 
   identities
     .command('show')
     .description('show one identity and its templates')
     .argument('<id-or-name>', 'identity id (id_...) or name')
     .addOption(dbOption())
+    .addOption(configOption())
     .option('--json', 'print a JSON object')
-    .action((query: string, o: DbOptions & { json?: boolean }) => withGallery(o.db, (g) => showIdentity(g, query, o.json === true)));
+    .action((query: string, o: DbOptions & { json?: boolean }) => withGallery(o, (g) => showIdentity(g, query, o.json === true)));
 
   identities
     .command('remove')
     .description('remove an identity and all its templates')
     .argument('<id-or-name>', 'identity id (id_...) or name')
     .addOption(dbOption())
+    .addOption(configOption())
     .option('--yes', 'confirm the removal')
-    .action((query: string, o: DbOptions & { yes?: boolean }) => withGallery(o.db, (g) => removeIdentity(g, query, o.yes === true)));
+    .action((query: string, o: DbOptions & { yes?: boolean }) => withGallery(o, (g) => removeIdentity(g, query, o.yes === true)));
 
   identities
     .command('rename')
@@ -149,5 +155,6 @@ export function registerIdentitiesCommand(program: Command, opts: { defaultDb: s
     .argument('<id-or-name>', 'identity id (id_...) or current name')
     .argument('<new-name>', 'the new name')
     .addOption(dbOption())
-    .action((query: string, newName: string, o: DbOptions) => withGallery(o.db, (g) => renameIdentity(g, query, newName)));
+    .addOption(configOption())
+    .action((query: string, newName: string, o: DbOptions) => withGallery(o, (g) => renameIdentity(g, query, newName)));
 }

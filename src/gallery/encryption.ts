@@ -68,7 +68,7 @@ export function setUpEncryption(db: Database.Database, path: string, enc: Galler
     if (!encrypted) return undefined;
     throw new PrivacyError('PRIVACY_MISSING_KEY', `gallery ${path} is encrypted and no key was given`, {
       context: { path },
-      hint: 'turn privacy.encryption on in the config with the keyFile that encrypted it (or set its environment variable); the service will not run with an unreadable gallery',
+      hint: 'the service: turn privacy.encryption on in its config with the key that encrypted it; a command: pass --config FILE instead of --db (the key comes from the config); nothing runs on an unreadable gallery',
     });
   }
   if (encrypted) {

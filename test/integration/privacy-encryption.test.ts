@@ -217,6 +217,27 @@ function cli(args: string[], env: Record<string, string> = {}, killAt?: (line: s
   });
 }
 
+t.test('the CLI on an encrypted gallery: --config brings the key; requireConsent needs --consent', async (t) => {
+  const refused = await cli(['enroll', '--config', configFile, '--name', 'leonard', bbtPhoto('leonard', 1)]);
+  t.equal(refused.code, 1);
+  t.match(refused.stderr, /requireConsent/);
+  const enrolled = await cli(['enroll', '--config', configFile, '--name', 'leonard', '--consent', 'form 18', '--consent-method', 'written', '--json', bbtPhoto('leonard', 1)]);
+  t.equal(enrolled.code, 0, enrolled.stderr);
+  const summary = JSON.parse(enrolled.lines.join('\n')) as { identity: { id: string; consent: Record<string, unknown> } };
+  t.match(summary.identity.consent, { method: 'written', text: 'form 18', purpose: 'access control', recordedBy: /^cli:/ });
+  const list = await cli(['identities', 'list', '--config', configFile, '--json']);
+  t.equal(list.code, 0, list.stderr);
+  t.same((JSON.parse(list.lines.join('\n')) as { name: string }[]).map((i) => i.name).sort(), ['amy', 'howard', 'leonard', 'penny']);
+  const noKey = await cli(['identities', 'list', '--db', config.gallery.db]);
+  t.equal(noKey.code, 1);
+  t.match(noKey.stderr, /is encrypted and no key was given/);
+  t.match(noKey.stderr, /--config FILE/);
+  // Leave the gallery as the other tests expect it.
+  const g = openEncrypted();
+  g.remove(summary.identity.id);
+  g.close();
+});
+
 t.test('kill -9 during `keys rotate --reencrypt` at each step, then run again: nothing lost', async (t) => {
   // Filler identities so that the re-encryption takes many batches.
   const rand = mulberry32(11);
