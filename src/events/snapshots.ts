@@ -14,10 +14,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import sharp from 'sharp';
-import { DataKeys, envelopeKeyId, kekId, newDataKey, type WrappedKey, PrivacyError, readKeyringFile, unlockKeyring, wrapKey, writeKeyringFile, type RecordPlace } from '../privacy/index.ts';
+import { DataKeys, envelopeKeyId, fsyncDir, kekId, newDataKey, type WrappedKey, PrivacyError, readKeyringFile, unlockKeyring, wrapKey, writeKeyringFile, type RecordPlace } from '../privacy/index.ts';
 import type { Box, RgbImage } from '../types.ts';
 import { EventsError } from './errors.ts';
 import { SNAPSHOT_ID_PATTERN } from './types.ts';
@@ -179,10 +179,11 @@ export class SnapshotStore {
       const plain = join(this.dir, name);
       const data = await readFile(plain).catch(() => undefined);
       if (!data) continue;
-      await this.writeAtomic(`${plain}${ENC}`, this.keys.seal(data, snapshotPlace(m[1], m[2] as SnapshotKind)));
+      await this.writeDurable(`${plain}${ENC}`, this.keys.seal(data, snapshotPlace(m[1], m[2] as SnapshotKind)));
       await rm(plain, { force: true });
       n++;
     }
+    if (n) fsyncDir(this.dir);
     return n;
   }
 
@@ -200,9 +201,12 @@ export class SnapshotStore {
       const p = snapshotPlace(m[1], m[2] as SnapshotKind);
       const data = await readFile(file).catch(() => undefined);
       if (!data || envelopeKeyId(data, p) === keys.active) continue;
-      await this.writeAtomic(file, keys.seal(keys.open(data, p), p));
-      onFile?.(++n);
+      await this.writeDurable(file, keys.seal(keys.open(data, p), p));
+      n++;
+      onFile?.(n);
     }
+    // The renames are durable before the caller retires the old data key.
+    fsyncDir(this.dir);
     this.keys = keys;
     return n;
   }
@@ -258,6 +262,23 @@ export class SnapshotStore {
   }
 
   /**
+   * writeAtomic, fsynced before the rename: used where the old bytes go away for good (the plain
+   * file after its encryption, a record under a data key about to be retired), so a power cut
+   * never leaves neither.
+   */
+  private async writeDurable(file: string, data: Buffer): Promise<void> {
+    const tmp = `${file}.tmp-${randomBytes(4).toString('hex')}`;
+    const fh = await open(tmp, 'wx', 0o600);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, file);
+  }
+
+  /**
    * The JPEG bytes (decrypted when the folder is encrypted). Throws SNAPSHOT_ID_INVALID or
    * SNAPSHOT_NOT_FOUND, or PrivacyError PRIVACY_CORRUPT for a file that fails authentication.
    */
@@ -271,14 +292,14 @@ export class SnapshotStore {
         throw e;
       });
       if (!Buffer.isBuffer(data)) return data.plain;
-      return this.open(data, id, kind);
+      return this.decrypt(data, id, kind);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new EventsError('SNAPSHOT_NOT_FOUND', `no snapshot ${id} (${kind})`, { hint: 'it may have been pruned by the retention' });
       throw e;
     }
   }
 
-  private open(data: Buffer, id: string, kind: SnapshotKind): Buffer {
+  private decrypt(data: Buffer, id: string, kind: SnapshotKind): Buffer {
     const keys = this.keys as DataKeys;
     const p = snapshotPlace(id, kind);
     // Sealed under a key made after this store opened (a re-encryption by `facegate keys rotate`).
