@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { openGallery } from '../../src/gallery/index.ts';
+import { SCHEMA_VERSION } from '../../src/gallery/schema.ts';
 import { bbtPhoto } from '../helpers/gallery-real.ts';
 import { randomUnit, template } from '../helpers/gallery-data.ts';
 import { mulberry32 } from '../../src/lib/random.ts';
@@ -42,7 +43,7 @@ t.test('enroll stores crops; status shows them and who lacks them; reembed build
   t.equal(
     s1.stdout,
     [
-      `gallery ${db} (schema 2)`,
+      `gallery ${db} (schema ${SCHEMA_VERSION})`,
       'identities: 3 (2 with stored photo crops, 4 crops)',
       'templates:',
       `  ${OLD}  3 identities, 5 plain + 12 masked`,
