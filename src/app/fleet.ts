@@ -7,7 +7,7 @@
 import type { Subject } from 'rxjs';
 import type { Config } from '../config/index.ts';
 import type { SnapshotStore } from '../events/index.ts';
-import { snapshotFile, startFleetEdge, type FleetEdge } from '../fleet/edge.ts';
+import { snapshotBytes, startFleetEdge, type FleetEdge } from '../fleet/edge.ts';
 import type { Gallery } from '../gallery/index.ts';
 import type { AreaInput, GatePolicy } from '../gates/index.ts';
 import type { Lifetime } from '../lib/lifetime.ts';
@@ -24,7 +24,7 @@ export interface ServiceFleet {
 export function startServiceFleet(initial: Config, p: { readonly gallery: Gallery; readonly sinks: ServiceSinks; readonly snapshots: SnapshotStore; readonly gates: () => readonly GatePolicy[]; readonly areaInputs$: Subject<AreaInput>; readonly log: Logger }, lifetime: Lifetime): ServiceFleet {
   if (initial.fleet?.role !== 'edge') return { edge: undefined, areaHealth: () => [] };
   const hasAreaGates = (): boolean => p.gates().some((g) => g.antiPassback?.area !== undefined);
-  const edge = startFleetEdge({ fleet: initial.fleet, gallery: p.gallery, runner: p.sinks.runner, cursors: p.sinks.cursors, logger: p.log, snapshotPath: (id, kind) => snapshotFile(p.snapshots, id, kind), hasAreaGates });
+  const edge = startFleetEdge({ fleet: initial.fleet, gallery: p.gallery, runner: p.sinks.runner, cursors: p.sinks.cursors, logger: p.log, readSnapshot: (id, kind) => snapshotBytes(p.snapshots, id, kind), hasAreaGates });
   lifetime.add('fleet', () => edge.close());
   const areaFeed = edge.passages.inputs$.subscribe(p.areaInputs$);
   lifetime.add('area feed', () => areaFeed.unsubscribe());

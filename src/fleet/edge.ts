@@ -50,7 +50,8 @@ export interface FleetEdgeOptions {
   /** The service's cursor store (the gallery follower keeps its revision there). */
   readonly cursors: CursorStore;
   readonly logger: Logger;
-  readonly snapshotPath?: (id: string, kind: 'face' | 'frame') => string | undefined;
+  /** A snapshot's JPEG bytes (decrypted), or undefined when it is gone; none: no snapshot upload. */
+  readonly readSnapshot?: (id: string, kind: 'face' | 'frame') => Promise<Buffer | undefined>;
   readonly hasAreaGates?: () => boolean;
 }
 
@@ -58,7 +59,7 @@ export function startFleetEdge(o: FleetEdgeOptions): FleetEdge {
   const log = o.logger.child({ fleet: o.fleet.nodeId });
   const link = startNatsLink({ config: o.fleet.nats, name: `facegate-edge-${o.fleet.nodeId}`, logger: log, inboxPrefix: edgeInboxPrefix(o.fleet.nodeId), onConnect: (nc) => ensureEventsStream(nc, o.fleet) });
   const forwarder = createFleetForwarder({ fleet: o.fleet, logger: log, link });
-  const snapshots = o.snapshotPath ? createSnapshotUploader({ fleet: o.fleet, link, logger: log, snapshotPath: o.snapshotPath }) : undefined;
+  const snapshots = o.readSnapshot ? createSnapshotUploader({ fleet: o.fleet, link, logger: log, readSnapshot: o.readSnapshot }) : undefined;
   o.runner.attach(forwarder);
   if (snapshots) o.runner.attach(snapshots);
   const follower = startGalleryFollower({ fleet: o.fleet, gallery: o.gallery, state: o.cursors, logger: log, link });
@@ -95,13 +96,9 @@ export function refusingIdentityApi(inner: IdentityApi): IdentityApi {
   };
 }
 
-/** A snapshot's file in the box's store, or undefined for an id the store refuses. */
-export function snapshotFile(store: SnapshotStore, id: string, kind: 'face' | 'frame'): string | undefined {
-  try {
-    return store.path(id, kind);
-  } catch {
-    return undefined;
-  }
+/** A snapshot's bytes from the box's store (decrypted), or undefined for an id it refuses or a file gone. */
+export function snapshotBytes(store: SnapshotStore, id: string, kind: 'face' | 'frame'): Promise<Buffer | undefined> {
+  return store.read(id, kind).catch(() => undefined);
 }
 
 /**

@@ -8,7 +8,7 @@
  * Files already pruned on the edge are skipped (the event stays; the picture is gone). The
  * object store's TTL is the events stream's max age.
  */
-import { readFile, writeFile, rename } from 'node:fs/promises';
+import { writeFile, rename } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -51,7 +51,7 @@ export interface SnapshotUploader extends EventSink {
 }
 
 /** The edge side: an EventSink that uploads the snapshots events name. */
-export function createSnapshotUploader(o: { readonly fleet: FleetConfig; readonly link: NatsLink; readonly logger: Logger; readonly snapshotPath: (id: string, kind: 'face' | 'frame') => string | undefined }): SnapshotUploader {
+export function createSnapshotUploader(o: { readonly fleet: FleetConfig; readonly link: NatsLink; readonly logger: Logger; readonly readSnapshot: (id: string, kind: 'face' | 'frame') => Promise<Buffer | undefined> }): SnapshotUploader {
   const log = o.logger.child({ sink: SNAPSHOT_SINK_NAME });
   let store: { nc: NatsConnection; os: ObjectStore } | undefined;
   let uploaded = 0;
@@ -69,12 +69,9 @@ export function createSnapshotUploader(o: { readonly fleet: FleetConfig; readonl
       const ids = [...new Set(events.map(snapshotIdOf).filter((x): x is string => x !== undefined))];
       for (const id of ids) {
         for (const kind of KINDS) {
-          const path = o.snapshotPath(id, kind);
-          if (!path) continue;
-          let bytes: Buffer;
-          try {
-            bytes = await readFile(path);
-          } catch {
+          // Read through the box's store: decrypted when its folder is encrypted at rest.
+          const bytes = await o.readSnapshot(id, kind);
+          if (!bytes) {
             log.debug({ id, kind }, 'snapshot gone before upload (pruned); skipped');
             continue;
           }

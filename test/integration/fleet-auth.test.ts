@@ -8,7 +8,7 @@
  * other edges' data is refused by the server.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -239,7 +239,7 @@ t.test('least-privilege edge permissions (edgePermissions, the README set): each
   const snapDir = mkdtempSync(join(tmpdir(), 'fg-nats-perm-snap-'));
   t.teardown(() => rmSync(snapDir, { recursive: true, force: true }));
   writeFileSync(join(snapDir, 'face.jpg'), Buffer.alloc(200_000, 7));
-  const uploader = createSnapshotUploader({ fleet: edgeFleet, link, logger, snapshotPath: (_id, kind) => (kind === 'face' ? join(snapDir, 'face.jpg') : undefined) });
+  const uploader = createSnapshotUploader({ fleet: edgeFleet, link, logger, readSnapshot: async (_id, kind) => (kind === 'face' ? readFileSync(join(snapDir, 'face.jpg')) : undefined) });
   const snapEvent = { ...healthEvent(0), v: 1 as const, id: 1, time: new Date().toISOString(), data: { status: 'ok' as const, snapshotId: 'snap_perm0001' } };
   await uploader.deliver([snapEvent as never]);
   await uploader.deliver([snapEvent as never]);
