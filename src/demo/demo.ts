@@ -10,6 +10,7 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startService, type Service } from '../app/service.ts';
+import { encryptionFor } from '../app/storage.ts';
 import { watchEvents } from '../client/watch.ts';
 import { formatEvent } from '../client/format.ts';
 import { DEFAULT_EMBEDDER, loadConfig, parseConfig, type Config } from '../config/index.ts';
@@ -20,7 +21,8 @@ import { sha256Hex } from '../api/auth.ts';
 import { webRoot } from '../app/dashboard.ts';
 import { createDetector } from '../detect/index.ts';
 import { FacegateError } from '../errors.ts';
-import { openGallery } from '../gallery/index.ts';
+import { openGallery, type GalleryEncryption } from '../gallery/index.ts';
+import { newKek, writeKeyFile } from '../privacy/index.ts';
 import type { Logger } from '../log.ts';
 import { createEmbedder, prepareEnrollmentPhoto } from '../recognize/index.ts';
 import { doorClipKey, renderDoorClip, type DoorClipOptions } from './door-clip.ts';
@@ -100,11 +102,11 @@ function removeDatabase(path: string): void {
 }
 
 /** Enroll the demo cast into a fresh gallery at `db`. */
-export async function enrollDemoGallery(db: string, dataDir = demoDataDir(), embedderName = DEFAULT_EMBEDDER): Promise<void> {
+export async function enrollDemoGallery(db: string, dataDir = demoDataDir(), embedderName = DEFAULT_EMBEDDER, encryption?: GalleryEncryption): Promise<void> {
   removeDatabase(db);
   const detector = await createDetector({ tier: '2.5g', padRetry: true });
   const embedder = await createEmbedder(embedderName);
-  const gallery = openGallery(db);
+  const gallery = openGallery(db, encryption ? { encryption } : {});
   try {
     for (const p of DEMO_CAST.enrolled) {
       const v = await prepareEnrollmentPhoto(join(dataDir, p.photo), detector, embedder);
@@ -130,8 +132,21 @@ export function demoConfig(base: Config, rtspUrl: string, stateDir: string, mqtt
     auth: { ...base.auth, tokens },
     cameras: base.cameras.map((c) => ({ ...c, source: { kind: 'rtsp' as const, url: rtspUrl, transport: 'tcp' as const, latencyMs: 0, codec: 'h264' as const } })),
     gallery: { ...base.gallery, db: join(stateDir, 'gallery.sqlite') },
+    // Encrypted at rest like a real box (config/default.yaml), under the demo's own key.
+    privacy: { ...base.privacy, encryption: { ...base.privacy.encryption, enabled: true, keyFile: join(stateDir, 'facegate.key') } },
     events: { ...base.events, db: join(stateDir, 'events.sqlite'), snapshots: { ...base.events.snapshots, dir: join(stateDir, 'snapshots') }, outputs: { ...base.events.outputs, mqtt } },
   };
+}
+
+/**
+ * The demo's own key-encryption key, made once beside its state (like `facegate keys init`). A
+ * demo whose key is gone starts its snapshots afresh: they were sealed under the lost key.
+ */
+function ensureDemoKey(config: Config): void {
+  const keyFile = config.privacy.encryption.keyFile;
+  if (existsSync(keyFile)) return;
+  rmSync(config.events.snapshots.dir, { recursive: true, force: true });
+  writeKeyFile(keyFile, newKek(), { exclusive: true });
 }
 
 export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
@@ -152,7 +167,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     print(`walking up: ${DEMO_CAST.visitors.map((v) => v.who).join(', ')}`);
     const config = demoConfig(loadConfig(DEMO_CONFIG), url, stateDir, opts.mqtt, opts.nodeId);
     removeDatabase(config.events.db);
-    await enrollDemoGallery(config.gallery.db, dataDir, config.models.embedder);
+    ensureDemoKey(config);
+    await enrollDemoGallery(config.gallery.db, dataDir, config.models.embedder, encryptionFor(config));
     print(`gallery: ${DEMO_CAST.enrolled.map((p) => `${p.name} [${p.groups.join(',')}]`).join(', ')}; gate front-door admits group staff`);
 
     let granted = 0;

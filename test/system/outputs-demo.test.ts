@@ -4,8 +4,8 @@
  * Home Assistant discovery, a granted decision on <prefix>/events that flips
  * .../gate/front-door/state to UNLOCKED, the last face and its JPEG snapshot.
  */
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import t from 'tap';
@@ -42,5 +42,9 @@ t.test('demo --mqtt: discovery, granted on <prefix>/events, the gate state flips
   t.ok(faces.some((f) => f.name === 'Angelina'), 'last_face named the recognised person');
   const snap = got.find((m) => m.topic === 'facegate/demo-node/camera/door/snapshot');
   t.ok(snap && snap.payload[0] === 0xff && snap.payload[1] === 0xd8, 'snapshot: JPEG bytes');
+  // The demo runs encrypted at rest under its own key: the snapshot MQTT got was decrypted on the way out.
+  const onDisk = readdirSync(join(STATE, 'snapshots'), { recursive: true }).map(String);
+  t.ok(existsSync(join(STATE, 'facegate.key')), 'the demo made its own key');
+  t.ok(onDisk.some((f) => f.endsWith('.jpg.enc')) && !onDisk.some((f) => f.endsWith('.jpg')), 'snapshots sealed on disk, no plain JPEG');
   t.same([...new Set(events.map((e) => e.id))].length, events.length, 'no event twice in one clean run');
 });
