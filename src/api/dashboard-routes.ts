@@ -1,11 +1,11 @@
 /**
  * The routes the operator dashboard added to the API (a table for ./router.ts):
- *   GET    /v1/me                               viewer   who this token is (id, role)
+ *   GET    /v1/me                               viewer   who this token is (id, role) and the consent policy
  *   GET    /v1/cameras/:id/frame                viewer   latest frame as JPEG (<= 2 fps encode, shared)
  *   GET    /v1/identities/:id/photos            viewer   stored enrollment photos (face crops)
  *   GET    /v1/identities/:id/photos/:photoId   viewer   one of them as JPEG
  *   GET    /v1/unknowns                         viewer   clusters of recurring unknown faces
- *   POST   /v1/unknowns/:id/name                admin    {name, groups?}: the cluster becomes an identity
+ *   POST   /v1/unknowns/:id/name                admin    {name, groups?, consent?}: the cluster becomes an identity
  *   POST   /v1/unknowns/:id/merge               admin    {into}: this cluster joins another
  *   DELETE /v1/unknowns/:id                     admin    dismiss a cluster
  *   GET    /v1/system                           viewer   version, models, per-camera and per-stage figures
@@ -13,6 +13,7 @@
 import type { ServerResponse } from 'node:http';
 import { HttpError, readJson, sendJson, stringArray, type Route } from './router.ts';
 import type { ApiDeps } from './types.ts';
+import { bodyField, parseConsent } from './consent.ts';
 
 const ID = /^[A-Za-z0-9_.-]{1,128}$/;
 
@@ -23,7 +24,7 @@ function sendJpeg(res: ServerResponse, jpeg: Buffer, headers: Readonly<Record<st
 
 /** The dashboard's routes (only those whose dependency the service provides). */
 export function dashboardRoutes(deps: ApiDeps): Route[] {
-  const routes: Route[] = [{ method: 'GET', pattern: ['me'], role: 'viewer', handle: (c, _p, who) => sendJson(c.res, 200, { id: who.id, role: who.role }) }];
+  const routes: Route[] = [{ method: 'GET', pattern: ['me'], role: 'viewer', handle: (c, _p, who) => sendJson(c.res, 200, { id: who.id, role: who.role, ...(deps.consentPolicy ? { consent: deps.consentPolicy() } : {}) }) }];
   const live = deps.liveFrames;
   if (live) {
     routes.push({
@@ -82,7 +83,10 @@ export function dashboardRoutes(deps: ApiDeps): Route[] {
               if (!name || name.length > 200) throw new HttpError(400, 'name must be a non-empty string of at most 200 characters');
               const groups = stringArray(body.groups, 'groups');
               if (!unknowns.list().some((u) => u.id === p.id)) throw new HttpError(404, `no unknown ${p.id}`);
-              return unknowns.name(p.id, { name, groups }, who.id);
+              // A named cluster becomes an identity: the same consent rule as an enrollment.
+              const consent = parseConsent(bodyField(body));
+              if (!consent && deps.consentPolicy?.().required) throw new HttpError(422, "naming needs the person's consent (privacy.requireConsent): send consent (the notice shown, or the signed form's reference) with the name");
+              return unknowns.name(p.id, { name, groups, ...(consent ? { consent } : {}) }, who.id);
             },
           );
           sendJson(c.res, 201, { identity });

@@ -13,7 +13,8 @@ import type { RateLimitedLog } from './rate-limit.ts';
 import { createRouter, HttpError, readJson, readPhoto, sendJson, stringArray, truncateText, type Route, type RouteContext } from './router.ts';
 import type { StaticSite } from './static.ts';
 import { isRefusal, SlotBusyError, UploadSlots, type SlotRefusal } from './upload-slots.ts';
-import type { ApiDeps, ApiEvent, ConsentInput, EventQuery } from './types.ts';
+import type { ApiDeps, ApiEvent, EventQuery } from './types.ts';
+import { parseConsent } from './consent.ts';
 
 export { HttpError, readJson, sendJson, stringArray } from './router.ts';
 
@@ -164,7 +165,7 @@ function coreRoutes(deps: ApiDeps): Route[] {
           const name = (url.searchParams.get('name') ?? '').trim();
           if (!name || name.length > 200) throw new HttpError(400, 'name (query parameter) must be a non-empty string of at most 200 characters');
           const groups = stringArray(url.searchParams.getAll('group'), 'group');
-          const consent = consentParams(url);
+          const consent = parseConsent((k) => url.searchParams.get(k) ?? undefined);
           const r = await decodeTurn(
             () => readPhoto(req, maxUploadBytes),
             (photo) => ids.create({ name, groups, photo, ...(consent ? { consent } : {}) }, who.id),
@@ -223,31 +224,6 @@ function coreRoutes(deps: ApiDeps): Route[] {
     );
   }
   return routes;
-}
-
-/**
- * Consent given with an enrollment (query parameters, the photo being the body): `consent` (the
- * notice shown or a form reference), `consentMethod`, `consentPurpose`, `consentExpiresAt` (ms or
- * an ISO date). Undefined when `consent` is absent.
- */
-function consentParams(url: URL): ConsentInput | undefined {
-  const text = url.searchParams.get('consent')?.trim();
-  if (!text) return undefined;
-  if (text.length > 4000) throw new HttpError(400, 'consent must be at most 4000 characters');
-  const word = (k: string, max: number): string | undefined => {
-    const v = url.searchParams.get(k)?.trim();
-    if (v !== undefined && (v.length === 0 || v.length > max)) throw new HttpError(400, `${k} must be 1-${max} characters`);
-    return v;
-  };
-  const method = word('consentMethod', 64);
-  const purpose = word('consentPurpose', 256);
-  const exp = url.searchParams.get('consentExpiresAt');
-  let expiresAt: number | undefined;
-  if (exp !== null) {
-    expiresAt = /^\d+$/.test(exp) ? Number(exp) : Date.parse(exp);
-    if (!Number.isSafeInteger(expiresAt) || expiresAt <= Date.now()) throw new HttpError(400, 'consentExpiresAt must be a future time (ms since the epoch or an ISO date)');
-  }
-  return { text, ...(method ? { method } : {}), ...(purpose ? { purpose } : {}), ...(expiresAt !== undefined ? { expiresAt } : {}) };
 }
 
 export function createHttpHandler(deps: ApiDeps, gate: AuthGate, log: RateLimitedLog, opts: RouteOptions, site?: StaticSite): (req: IncomingMessage, res: ServerResponse) => void {

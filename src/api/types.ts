@@ -101,7 +101,7 @@ export interface UnknownCluster {
 export interface UnknownsApi {
   list(): readonly UnknownCluster[];
   /** The cluster becomes an identity with its faces as templates; resolves to that identity. */
-  name(id: string, input: { readonly name: string; readonly groups: readonly string[] }, actor: string): Promise<unknown>;
+  name(id: string, input: { readonly name: string; readonly groups: readonly string[]; readonly consent?: ConsentInput }, actor: string): Promise<unknown>;
   /** `from` joins `into` (counts add up, centroids weighted); resolves to the merged cluster. */
   merge(from: string, into: string, actor: string): UnknownCluster | undefined;
   dismiss(id: string, actor: string): boolean;
@@ -145,6 +145,8 @@ export interface ApiDeps {
   readonly unknowns?: UnknownsApi;
   readonly photos?: PhotoApi;
   readonly system?: () => Promise<SystemInfo>;
+  /** What enrollment asks of the operator (privacy.requireConsent, privacy.consentNotice), read per request. */
+  readonly consentPolicy?: () => { readonly required: boolean; readonly notice: string };
   /** Folder of the built dashboard (web/dist); when absent or not built, `/` says how to build it. */
   readonly webRoot?: string;
 }

@@ -83,6 +83,7 @@ export function boxApiDeps(p: BoxApiParts): ApiDeps {
     liveFrames: p.liveFrames,
     photos: createPhotoApi(gallery),
     unknowns: p.fleetEdge ? refusingUnknownsApi(unknowns) : unknowns,
+    consentPolicy: () => ({ required: p.config().privacy.requireConsent, notice: p.config().privacy.consentNotice }),
     system: createSystemInfo({
       metrics: p.metrics,
       startedMs: p.startedMs,

@@ -13,6 +13,7 @@ import type { IdentityApi, UnknownCluster, UnknownsApi } from '../api/server.ts'
 import type { Event, NewEventOf } from '../events/index.ts';
 import type { Gallery, Unknown } from '../gallery/index.ts';
 import type { Logger } from '../log.ts';
+import { consentRecord } from './identities.ts';
 
 export interface UnknownsDeps {
   readonly gallery: Gallery;
@@ -78,8 +79,9 @@ export function createUnknownsApi(d: UnknownsDeps): UnknownsApi {
     },
     name: async (id, input, actor) => {
       const snaps = snapshotsById().get(id) ?? [];
-      const identity = d.gallery.promoteUnknown(id, input.name, { groups: input.groups });
-      audit({ type: 'identity.created', timeMs: Date.now(), identityId: identity.id, data: { actor, name: identity.name, groups: [...identity.groups], templates: 1 } });
+      const consent = input.consent ? consentRecord(input.consent, actor, 'dashboard', Date.now()) : undefined;
+      const identity = d.gallery.promoteUnknown(id, input.name, { groups: input.groups, ...(consent ? { consent } : {}) });
+      audit({ type: 'identity.created', timeMs: Date.now(), identityId: identity.id, data: { actor, name: identity.name, groups: [...identity.groups], templates: 1, ...(consent ? { consent } : {}) } });
       let added = 0;
       const rejected: string[] = [];
       for (const snap of snaps) {

@@ -153,6 +153,7 @@ t.test('HTTP: static bundle, frame endpoint, /v1/me, unknowns by role, same-orig
       liveFrames: live,
       unknowns: createUnknownsApi({ gallery, recentUnknownEvents: () => [], snapshotFile: () => undefined, identities: {} as IdentityApi, publish: () => undefined, logger: createLogger({ level: 'silent' }) }),
       webRoot: web,
+      consentPolicy: () => ({ required: true, notice: 'Agreed at the desk.' }),
       // A real JPEG as the snapshot store's one file.
       snapshotPath: (id) => (id === 'snap_00000001' ? dataPath('identities/deepface/mark/img57.jpg') : undefined),
     },
@@ -175,7 +176,7 @@ t.test('HTTP: static bundle, frame endpoint, /v1/me, unknowns by role, same-orig
   t.equal((await get('/../package.json')).status, 404, 'no path outside the bundle');
 
   t.equal((await get('/v1/me')).status, 401, '/v1/me needs a token');
-  t.same(await (await get('/v1/me', VIEWER)).json(), { id: 'v', role: 'viewer' }, '/v1/me: id and role');
+  t.same(await (await get('/v1/me', VIEWER)).json(), { id: 'v', role: 'viewer', consent: { required: true, notice: 'Agreed at the desk.' } }, '/v1/me: id, role and the consent policy');
   const f = await get('/v1/cameras/door/frame', VIEWER);
   t.equal(f.status, 200);
   t.equal(f.headers.get('x-frame-source-size'), '320x180', 'the source size for the boxes');
@@ -188,6 +189,15 @@ t.test('HTTP: static bundle, frame endpoint, /v1/me, unknowns by role, same-orig
   t.equal((await get(`/v1/unknowns/${unk}`, VIEWER, { method: 'DELETE' })).status, 403, 'a viewer cannot dismiss');
   t.equal((await get(`/v1/unknowns/${unk}/merge`, ADMIN, { method: 'POST', body: JSON.stringify({ into: unk }), headers: { 'content-type': 'application/json' } })).status, 400, 'not into itself');
   t.equal((await get(`/v1/unknowns/${unk}/name`, ADMIN, { method: 'POST', body: JSON.stringify({ name: '' }), headers: { 'content-type': 'application/json' } })).status, 400, 'a name is required');
+  // Naming makes an identity: with requireConsent, not without the person's consent.
+  const noConsent = await get(`/v1/unknowns/${unk}/name`, ADMIN, { method: 'POST', body: JSON.stringify({ name: 'Walk-in' }), headers: { 'content-type': 'application/json' } });
+  t.equal(noConsent.status, 422, 'naming without consent is refused');
+  t.match(((await noConsent.json()) as { error: string }).error, /consent/);
+  t.equal(gallery.listIdentities().length, 0, 'and nobody was made');
+  const unk2 = gallery.upsertUnknown(unit(8, 3), 'm', Date.now(), 0.9).id;
+  const named = await get(`/v1/unknowns/${unk2}/name`, ADMIN, { method: 'POST', body: JSON.stringify({ name: 'Walk-in', consent: 'Agreed at the desk.', consentMethod: 'dashboard' }), headers: { 'content-type': 'application/json' } });
+  t.equal(named.status, 201, 'with consent: named');
+  t.match(gallery.listIdentities()[0]?.consent, { method: 'dashboard', text: 'Agreed at the desk.', recordedBy: 'a' }, 'the identity carries the consent, recorded by the admin token');
   t.equal((await get(`/v1/unknowns/${unk}`, ADMIN, { method: 'DELETE' })).status, 200, 'an admin dismisses');
   t.equal((await get(`/v1/unknowns/${unk}`, ADMIN, { method: 'DELETE' })).status, 404, 'then it is gone');
   t.equal((await get('/v1/nothing', VIEWER)).status, 404, 'unknown API route: 404');

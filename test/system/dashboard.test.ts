@@ -65,6 +65,7 @@ t.test('operator dashboard in a browser against a real facegate', { skip: chromi
       gates: [{ id: 'front-door', name: 'Front door', cameras: ['door'], liveness: { required: false }, allow: { groups: ['staff'] }, schedule: { timeZone: 'UTC', weekly: [allWeek] } }],
       gallery: { db: galleryDb },
       events: { db: join(dir, 'events.sqlite'), snapshots: { dir: join(dir, 'snapshots') } },
+      privacy: { requireConsent: true, consentNotice: 'The person agreed to face recognition at this door.' },
     });
   const logger = createLogger({ level: 'error' });
   let service: Service | undefined = await startService(configAt(0), { logger });
@@ -184,6 +185,11 @@ t.test('operator dashboard in a browser against a real facegate', { skip: chromi
     await page.getByLabel('Groups (comma-separated)').fill('staff');
     await page.getByLabel('Photos', { exact: true }).setInputFiles([dataPath('identities/deepface/jack/img16.jpg'), dataPath('identities/deepface/jack/img17.jpg')]);
     const since = service?.log.lastId() ?? 0;
+    // This box requires consent: without the box ticked nothing is sent.
+    await page.getByRole('button', { name: 'Enrol' }).click();
+    await page.getByRole('alert').filter({ hasText: 'consent' }).waitFor();
+    t.equal(await page.locator('.verdicts li').count(), 0, 'no upload without consent');
+    await page.getByRole('checkbox', { name: /agreed to face recognition/ }).check();
     await page.getByRole('button', { name: 'Enrol' }).click();
     await page.locator('.verdicts li').nth(1).waitFor({ timeout: 60_000 });
     const verdicts = await page.locator('.verdicts li').allTextContents();
@@ -192,7 +198,10 @@ t.test('operator dashboard in a browser against a real facegate', { skip: chromi
     await page.getByRole('heading', { name: 'Jack' }).waitFor();
     await page.locator('li[data-identity]', { hasText: 'Jack' }).locator('img.thumb').first().waitFor({ timeout: 10_000 });
     await shot(page, 'people');
+    const created = service?.log.query({ types: ['identity.created'] }).find((e) => (e.data as { name?: string }).name === 'Jack');
+    t.match(created?.data, { actor: 'dash-admin', consent: { method: 'dashboard', text: 'The person agreed to face recognition at this door.' } }, 'the consent the admin confirmed is recorded and audited');
     // A photo of someone already enrolled, under a new name: refused with who it looks like.
+    await page.getByRole('checkbox', { name: /agreed to face recognition/ }).check();
     await page.getByLabel('Name', { exact: true }).fill('Not Angelina');
     await page.getByLabel('Photos', { exact: true }).setInputFiles([dataPath('identities/deepface/angelina/img4.jpg')]);
     await page.getByRole('button', { name: 'Enrol' }).click();
@@ -211,6 +220,8 @@ t.test('operator dashboard in a browser against a real facegate', { skip: chromi
     await card.waitFor({ timeout: 30_000 });
     await shot(page, 'unknowns');
     await card.getByLabel('Name', { exact: true }).fill('Regular Visitor');
+    t.ok(await card.getByRole('button', { name: 'Name this person' }).isDisabled(), 'naming waits for the consent box (requireConsent)');
+    await card.getByRole('checkbox', { name: /agreed to face recognition/ }).check();
     await card.getByRole('button', { name: 'Name this person' }).click();
     await page.getByText(`${unknownId} is now Regular Visitor`).waitFor({ timeout: 60_000 });
     const ids = (await (await fetch(`${base}/v1/identities`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as { identities: { id: string; name: string; templateTotal: number }[] };

@@ -37,6 +37,8 @@ export class ApiError extends Error {
 export interface Me {
   readonly id: string;
   readonly role: Role;
+  /** Enrollment's consent policy (privacy.requireConsent and the notice the operator confirms). */
+  readonly consent?: { readonly required: boolean; readonly notice: string };
 }
 
 export type FgEvent = {

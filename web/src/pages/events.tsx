@@ -24,6 +24,9 @@ function who(e: FgEvent): string {
 
 function reasonOf(e: FgEvent): string {
   const d = e.data;
+  // A liveness denial says what decided it: the track's score against the threshold, over how many frames.
+  const ev = d.livenessEvidence as { score?: unknown; threshold?: unknown; frames?: unknown } | undefined;
+  if (d.reason === 'liveness' && ev && typeof ev.score === 'number' && typeof ev.threshold === 'number') return `liveness: score ${ev.score.toFixed(2)} < ${ev.threshold.toFixed(2)}${typeof ev.frames === 'number' ? ` over ${ev.frames} frames` : ''}`;
   if (typeof d.reason === 'string') return d.reason;
   if (typeof d.action === 'string') return `${d.action}${typeof d.by === 'string' ? ` by ${d.by}` : ''}`;
   if (typeof d.actor === 'string') return `by ${d.actor}`;

@@ -35,10 +35,12 @@ const groupsOf = (text: string): string[] =>
 type UploadBody = { ok?: boolean; reason?: string; message?: string; identity?: Identity; error?: string };
 
 /** Upload photos one by one: the first creates the identity (when `id` is undefined), the rest are added. */
-async function uploadPhotos(api: ReturnType<typeof useSession>['api'], files: readonly File[], target: { id?: string; name: string; groups: readonly string[] }, onVerdict: (v: Verdict) => void): Promise<string | undefined> {
+async function uploadPhotos(api: ReturnType<typeof useSession>['api'], files: readonly File[], target: { id?: string; name: string; groups: readonly string[]; consent?: string }, onVerdict: (v: Verdict) => void): Promise<string | undefined> {
   let id = target.id;
   for (const f of files) {
-    const path = id ? `/v1/identities/${encodeURIComponent(id)}/photos` : `/v1/identities?${new URLSearchParams([['name', target.name], ...target.groups.map((g) => ['group', g] as [string, string])])}`;
+    // A new identity carries the consent the operator confirmed (the notice they were shown).
+    const consent: [string, string][] = target.consent ? [['consent', target.consent], ['consentMethod', 'dashboard']] : [];
+    const path = id ? `/v1/identities/${encodeURIComponent(id)}/photos` : `/v1/identities?${new URLSearchParams([['name', target.name], ...target.groups.map((g) => ['group', g] as [string, string]), ...consent])}`;
     try {
       const r = await api.verdict<UploadBody>(path, { method: 'POST', body: f, headers: { 'content-type': contentType(f) } });
       if (r.status < 300 && r.body.ok !== false) {
@@ -72,7 +74,9 @@ function Verdicts({ list }: { list: readonly Verdict[] }) {
 }
 
 function EnrolForm({ onDone }: { onDone: () => void }) {
-  const { api } = useSession();
+  const { api, me } = useSession();
+  const policy = me.consent;
+  const [consented, setConsented] = useState(false);
   const [name, setName] = useState('');
   const [groups, setGroups] = useState('');
   const [files, setFiles] = useState<File[]>([]);
@@ -83,14 +87,16 @@ function EnrolForm({ onDone }: { onDone: () => void }) {
     ev.preventDefault();
     if (!name.trim()) return setError('Enter a name.');
     if (!files.length) return setError('Choose at least one photo.');
+    if (policy?.required && !consented) return setError('Confirm the person’s consent first (this box requires it).');
     setError(undefined);
     setBusy(true);
     setVerdicts([]);
-    const id = await uploadPhotos(api, files, { name: name.trim(), groups: groupsOf(groups) }, (v) => setVerdicts((l) => [...l, v]));
+    const id = await uploadPhotos(api, files, { name: name.trim(), groups: groupsOf(groups), ...(policy && consented ? { consent: policy.notice } : {}) }, (v) => setVerdicts((l) => [...l, v]));
     setBusy(false);
     if (id) {
       setName('');
       setGroups('');
+      setConsented(false);
       onDone();
     } else setError('No photo was accepted: the person was not enrolled.');
   };
@@ -103,6 +109,12 @@ function EnrolForm({ onDone }: { onDone: () => void }) {
       <input id="enrol-groups" value={groups} placeholder="staff, visitors" onInput={(e) => setGroups((e.target as HTMLInputElement).value)} />
       <label for="enrol-photos">Photos</label>
       <input id="enrol-photos" type="file" accept="image/jpeg,image/png,image/webp" multiple onChange={(e) => setFiles([...((e.target as HTMLInputElement).files ?? [])])} />
+      {policy && (
+        <label class="consent">
+          <input type="checkbox" checked={consented} onChange={(e) => setConsented((e.target as HTMLInputElement).checked)} /> {policy.notice}
+          {policy.required ? ' (required)' : ''}
+        </label>
+      )}
       {error && (
         <p class="error" role="alert">
           {error}

@@ -11,7 +11,9 @@ interface Cluster {
 }
 
 function ClusterCard({ c, others, admin, onChanged }: { c: Cluster; others: readonly Cluster[]; admin: boolean; onChanged: (msg?: string) => void }) {
-  const { api } = useSession();
+  const { api, me } = useSession();
+  const policy = me.consent;
+  const [consented, setConsented] = useState(false);
   const [name, setName] = useState('');
   const [groups, setGroups] = useState('');
   const [into, setInto] = useState('');
@@ -47,7 +49,7 @@ function ClusterCard({ c, others, admin, onChanged }: { c: Cluster; others: read
               e.preventDefault();
               if (name.trim())
                 void act(
-                  () => api.send('POST', `/v1/unknowns/${c.id}/name`, { name: name.trim(), groups: groupList }),
+                  () => api.send('POST', `/v1/unknowns/${c.id}/name`, { name: name.trim(), groups: groupList, ...(policy && consented ? { consent: policy.notice, consentMethod: 'dashboard' } : {}) }),
                   (r) => {
                     const id = (r as { identity?: { photosAdded?: number; photosRejected?: string[] } }).identity;
                     const rejected = id?.photosRejected?.length ? `, ${id.photosRejected.length} rejected (${id.photosRejected.join(', ')})` : '';
@@ -61,7 +63,13 @@ function ClusterCard({ c, others, admin, onChanged }: { c: Cluster; others: read
             <input id={`uname-${c.id}`} value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} />
             <label for={`ugroups-${c.id}`}>Groups</label>
             <input id={`ugroups-${c.id}`} value={groups} onInput={(e) => setGroups((e.target as HTMLInputElement).value)} />
-            <button type="submit" disabled={busy || !name.trim()}>
+            {policy && (
+              <label class="consent">
+                <input type="checkbox" checked={consented} onChange={(e) => setConsented((e.target as HTMLInputElement).checked)} /> {policy.notice}
+                {policy.required ? ' (required)' : ''}
+              </label>
+            )}
+            <button type="submit" disabled={busy || !name.trim() || (policy?.required === true && !consented)}>
               Name this person
             </button>
           </form>
