@@ -88,6 +88,10 @@ const cameraObjectSchema = z.strictObject({
   fps: z.number().int().min(1).max(120).default(5).meta({ description: 'upper bound on frames per second processed (dropped in the pipeline)' }),
   width: positiveInt.optional().meta({ description: "scale to this width in GStreamer; default the stream's own" }),
   height: positiveInt.optional(),
+  rotate: z
+    .union([z.literal(0), z.literal(90), z.literal(180), z.literal(270)])
+    .default(0)
+    .meta({ description: 'turn every frame clockwise by this many degrees (a sideways-mounted sensor; decoder cpu only); a file source\'s own rotation tag is applied anyway' }),
   detector: detectorSettingsSchema.prefault({}),
   motion: motionSchema.prefault({}),
   detectScale: z
@@ -131,6 +135,14 @@ export const cameraSchema = cameraObjectSchema
         path: ['source', 'codec'],
         message: "codec 'auto' needs the cpu decoder",
         params: { hint: 'set `codec: h264` or `codec: h265` for this decoder' } satisfies IssueParams,
+      });
+    }
+    if (c.rotate && c.decoder !== 'cpu') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rotate'],
+        message: 'rotate needs the cpu decoder (hardware decoders hand over device memory, which videoflip cannot turn)',
+        params: { hint: 'set `decoder: cpu`, or turn the image in the camera\'s own settings' } satisfies IssueParams,
       });
     }
     const zoneIds = new Map<string, number>();

@@ -14,7 +14,7 @@ export function ingestCameraConfig(camera: CameraEntry, detectorSize: number = c
     id: camera.id,
     source: camera.source,
     decoder: camera.decoder,
-    output: { fps: camera.fps, width: camera.width, height: camera.height, detectSize: camera.detectScale ? detectorSize : undefined },
+    output: { fps: camera.fps, width: camera.width, height: camera.height, detectSize: camera.detectScale ? detectorSize : undefined, ...(camera.rotate ? { rotate: camera.rotate } : {}) },
     watchdog: camera.watchdog,
     backoff: camera.backoff,
     stableMs: camera.stableMs,

@@ -253,6 +253,15 @@ function sourceSections(source: SourceConfig, decoder: DecoderConfig): { section
 }
 
 /** Build the pipeline for a camera. Throws PipelineConfigError for a config that cannot work. */
+/** videoflip's direction for a clockwise turn. */
+const ROTATE_DIRECTION = { 90: '90r', 180: '180', 270: '90l' } as const;
+
+function rotation(v: unknown): OutputConfig['rotate'] {
+  if (v === undefined || v === 0) return undefined;
+  if (v === 90 || v === 180 || v === 270) return v;
+  throw new PipelineConfigError(`output rotate must be 0, 90, 180 or 270, got ${String(v)}`);
+}
+
 export function buildPipeline(cfg: Pick<CameraConfig, 'source' | 'decoder' | 'output'>): PipelineDescription {
   const decoder: DecoderConfig = cfg.decoder ?? 'cpu';
   const output: OutputConfig = {
@@ -260,6 +269,7 @@ export function buildPipeline(cfg: Pick<CameraConfig, 'source' | 'decoder' | 'ou
     height: positiveInt('output height', cfg.output?.height),
     fps: positiveInt('output fps', cfg.output?.fps),
     detectSize: positiveInt('output detectSize', cfg.output?.detectSize),
+    rotate: rotation(cfg.output?.rotate),
   };
   if (output.detectSize !== undefined && output.detectSize < 32) throw new PipelineConfigError(`output detectSize must be at least 32, got ${output.detectSize}`);
   // Frames already scaled to the detector's size or below: the copy would be the frame itself.
@@ -284,7 +294,8 @@ export function buildPipeline(cfg: Pick<CameraConfig, 'source' | 'decoder' | 'ou
   // direction reads the tag (a passthrough for upright files). File sources decoded on the CPU
   // only: hardware decoders hand over device memory, which videoflip cannot take. After videorate,
   // so frames over the fps cap are never rotated.
-  const upright: Section[] = file && decoder === 'cpu' ? [['videoflip', 'video-direction=auto']] : [];
+  // A camera's own `rotate` (a sideways-mounted sensor) replaces the automatic direction.
+  const upright: Section[] = decoder !== 'cpu' ? [] : output.rotate ? [['videoflip', `video-direction=${ROTATE_DIRECTION[output.rotate]}`]] : file ? [['videoflip', 'video-direction=auto']] : [];
   const queue = file?.lossless
     ? ['queue', 'max-size-buffers=1', 'max-size-bytes=0', 'max-size-time=0']
     : ['queue', 'leaky=downstream', 'max-size-buffers=1', 'max-size-bytes=0', 'max-size-time=0'];

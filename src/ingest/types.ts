@@ -66,6 +66,11 @@ export interface OutputConfig {
    * scales it on the VIC. Undefined: no copy, the detector resizes the full frame in JS.
    */
   readonly detectSize?: number;
+  /**
+   * Turn every frame clockwise by this many degrees in GStreamer (a sideways-mounted sensor), CPU
+   * decoder only. Default: none (a file's own rotation tag is still applied).
+   */
+  readonly rotate?: 0 | 90 | 180 | 270;
 }
 
 export interface WatchdogConfig {
