@@ -81,7 +81,7 @@ export function createUnknownsApi(d: UnknownsDeps): UnknownsApi {
       const snaps = snapshotsById().get(id) ?? [];
       const consent = input.consent ? consentRecord(input.consent, actor, 'dashboard', Date.now()) : undefined;
       const identity = d.gallery.promoteUnknown(id, input.name, { groups: input.groups, ...(consent ? { consent } : {}) });
-      audit({ type: 'identity.created', timeMs: Date.now(), identityId: identity.id, data: { actor, name: identity.name, groups: [...identity.groups], templates: 1, ...(consent ? { consent } : {}) } });
+      audit({ type: 'identity.created', timeMs: Date.now(), identityId: identity.id, data: { actor, name: identity.name, groups: [...identity.groups], templates: 1, unknownId: id, ...(consent ? { consent } : {}) } });
       let added = 0;
       const rejected: string[] = [];
       for (const snap of snaps) {

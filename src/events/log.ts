@@ -92,6 +92,8 @@ export class EventLog {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = FULL');
       this.db.pragma('busy_timeout = 5000');
+      // Pruned and tombstoned events are zeroed in the file, not left in free space (docs/privacy.md).
+      this.db.pragma('secure_delete = ON');
     } catch (e) {
       throw new EventsError('EVENT_LOG_FAILED', `cannot open the event log ${path}: ${e instanceof Error ? e.message : String(e)}`, {
         context: { path },
@@ -235,6 +237,62 @@ export class EventLog {
     })();
   }
 
+  /**
+   * The events about a person (for an erasure or a subject-access export): those carrying the
+   * identity id, those naming `name` without any identity id, and the face.unknown sightings of
+   * the clusters that became this person (`unknownIds`). Oldest first.
+   */
+  about(identityId: string, opts: { name?: string | undefined; unknownIds?: readonly string[] | undefined } = {}): Event[] {
+    const unknownIds = [...(opts.unknownIds ?? [])];
+    const where = ['identity_id = ?'];
+    const params: string[] = [identityId];
+    if (opts.name !== undefined) {
+      where.push("(identity_id IS NULL AND json_extract(body, '$.data.name') = ?)");
+      params.push(opts.name);
+    }
+    if (unknownIds.length > 0) {
+      where.push(`(type = 'face.unknown' AND json_extract(body, '$.data.unknownId') IN (${unknownIds.map(() => '?').join(', ')}))`);
+      params.push(...unknownIds);
+    }
+    return (this.db.prepare(`SELECT id, body FROM events WHERE ${where.join(' OR ')} ORDER BY id`).all(...params) as Row[]).map(parseRow);
+  }
+
+  /**
+   * The one exception to append-only, for erasure (docs/privacy.md): rewrite the given events
+   * with the person's name and id replaced by `token` (tombstoneEvent: the decision, gate, time
+   * and reason stay). One transaction; idempotent (a tombstoned event rewrites to itself);
+   * events already pruned are skipped. Returns how many events are tombstoned now.
+   */
+  tombstone(ids: readonly number[], token: string): number {
+    const get = this.db.prepare('SELECT id, body FROM events WHERE id = ?');
+    const put = this.db.prepare('UPDATE events SET identity_id = ?, body = ? WHERE id = ?');
+    return this.db.transaction((): number => {
+      let n = 0;
+      for (const id of ids) {
+        const row = get.get(id) as Row | undefined;
+        if (!row) continue;
+        const { id: _id, ...next } = tombstoneEvent(parseRow(row), token);
+        if (this.validate) this.prepare(next as NewEvent);
+        put.run(next.identityId ?? null, JSON.stringify(next), id);
+        n++;
+      }
+      return n;
+    })();
+  }
+
+  /** The newest face.recognized / face.unknown event id per camera (what a retained MQTT last_face shows). */
+  latestFacePerCamera(): Map<string, number> {
+    const rows = this.db.prepare("SELECT camera_id AS camera, max(id) AS id FROM events WHERE type IN ('face.recognized', 'face.unknown') AND camera_id IS NOT NULL GROUP BY camera_id").all() as { camera: string; id: number }[];
+    return new Map(rows.map((r) => [r.camera, r.id]));
+  }
+
+  /** Copy the WAL into the file and truncate it, so rewritten and deleted rows leave no old copy there. */
+  checkpointTruncate(): { secureDelete: boolean; busy: boolean } {
+    const secureDelete = Number(this.db.pragma('secure_delete', { simple: true })) === 1;
+    const [r] = this.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+    return { secureDelete, busy: (r?.busy ?? 0) !== 0 };
+  }
+
   /** SQLite settings in force (for health output and tests). */
   settings(): { journalMode: string; synchronous: number } {
     return { journalMode: this.db.pragma('journal_mode', { simple: true }) as string, synchronous: this.db.pragma('synchronous', { simple: true }) as number };
@@ -247,6 +305,26 @@ export class EventLog {
   close(): void {
     if (this.db.open) this.db.close();
   }
+}
+
+/** What replaces a person's name in their tombstoned events. */
+export const ERASED_NAME = '[erased]';
+
+/**
+ * An event about an erased person as it stays in the log: the name becomes ERASED_NAME, the
+ * identity id becomes `token` ('erased:<erasure id>', the same for all of one person's events, so
+ * the history still counts passages), and what could show or name them goes (snapshot id,
+ * consent, the cluster id they were seen under). Type, time, camera, gate, track, reason, scores
+ * and the rest of the decision stay. Pure and idempotent.
+ */
+export function tombstoneEvent(e: Event, token: string): Event {
+  const data: Record<string, unknown> = { ...(e.data as Record<string, unknown>) };
+  if ('name' in data) data.name = ERASED_NAME;
+  for (const k of ['snapshotId', 'consent', 'unknownId', 'metadata']) delete data[k];
+  data.erased = true;
+  const out = { ...e, data } as Event;
+  if (e.identityId !== undefined) (out as { identityId?: string }).identityId = token;
+  return canonical(out, e.id);
 }
 
 function parseRow(row: Row): Event {

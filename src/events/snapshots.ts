@@ -320,6 +320,28 @@ export class SnapshotStore {
     return [...ids].map((id) => ({ id, timeMs: snapshotTime(id) as number })).sort((a, b) => a.timeMs - b.timeMs || (a.id < b.id ? -1 : 1));
   }
 
+  /**
+   * Delete one snapshot (face and frame, plain or encrypted) for good: erasure and retention.
+   * Returns whether any of its files was there (false for an id already gone: idempotent).
+   */
+  async remove(id: string): Promise<boolean> {
+    let found = false;
+    for (const kind of ['face', 'frame'] as const) {
+      for (const file of [this.path(id, kind), `${this.path(id, kind)}${ENC}`]) {
+        const there = await stat(file).then(
+          () => true,
+          () => false,
+        );
+        if (!there) continue;
+        found = true;
+        await rm(file, { force: true });
+      }
+    }
+    // The unlinks are durable before an erasure reports them done.
+    if (found) fsyncDir(this.dir);
+    return found;
+  }
+
   /** Remove snapshots older than retentionMs, then the oldest beyond maxFiles, and stale temp files. */
   async prune(nowMs: number): Promise<{ removed: number }> {
     const all = await this.list();

@@ -268,6 +268,40 @@ const unknownDismissed = z.strictObject({
   data: z.looseObject({ actor, unknownId }),
 });
 
+// Erasure on request or by retention (docs/privacy.md): the receipt, with counts only. It never
+// carries the name; identityId is the tombstone the person's past events now carry.
+const count = z.number().int().min(0);
+const identityErased = z.strictObject({
+  ...envelope,
+  type: z.literal('identity.erased'),
+  identityId: nonEmpty.describe("the tombstone ('erased:<erasure id>') that replaced the person's id in past events"),
+  data: z.looseObject({
+    actor,
+    erasureId: nonEmpty.describe('the erasure journal row (the gallery): what a fleet replay follows'),
+    reason: z.enum(['request', 'retention']).describe('request: by an operator; retention: the identity reached its validUntil'),
+    templates: count,
+    crops: count,
+    unknownClusters: count.describe('unknown-face clusters that had become this person'),
+    events: count.describe('past events rewritten with the tombstone (decisions kept)'),
+    snapshots: count.describe('snapshots (face + frame) deleted'),
+    clearCameras: z.array(nonEmpty).max(1000).describe("cameras whose retained MQTT last_face and snapshot showed this person (cleared by the MQTT sink)"),
+  }),
+});
+
+// One retention run (docs/privacy.md): what it removed, by category.
+const privacyRetention = z.strictObject({
+  ...envelope,
+  type: z.literal('privacy.retention'),
+  data: z.looseObject({
+    unknownClusters: count.describe('unknown-face clusters not seen for privacy.retention.unknownHours'),
+    unknownSnapshots: count.describe("their face.unknown events' snapshots"),
+    expiredIdentities: count.describe('identities past their validUntil, erased (each with its own identity.erased)'),
+    events: count.describe('events past events.retention'),
+    snapshots: count.describe('snapshots past events.snapshots.retentionDays'),
+    durationMs: nonNegative,
+  }),
+});
+
 export const eventSchema = z.discriminatedUnion('type', [
   cameraUp,
   cameraDown,
@@ -288,6 +322,8 @@ export const eventSchema = z.discriminatedUnion('type', [
   identityRemoved,
   unknownMerged,
   unknownDismissed,
+  identityErased,
+  privacyRetention,
 ]);
 
 export type Event = z.output<typeof eventSchema>;

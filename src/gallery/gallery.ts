@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { DataKeys } from '../privacy/index.ts';
 import type { RgbImage } from '../types.ts';
+import * as erasure from './erasure.ts';
 import * as identities from './identities.ts';
 import { loadContext, syncWithFile, type GalleryContext } from './memory.ts';
 import * as reembed from './reembed.ts';
@@ -12,6 +13,7 @@ import * as unknowns from './unknowns.ts';
 
 export type { GalleryOptions, WriteOperation } from './store.ts';
 export type { ReplicaIdentity } from './replica.ts';
+export type { ErasureRow } from './erasure.ts';
 
 /**
  * Identities and their face templates in SQLite, with an in-memory exact cosine index per
@@ -200,6 +202,50 @@ export class Gallery {
   /** Forget unknowns last seen before `beforeMs`; returns how many. */
   pruneUnknowns(beforeMs: number): number {
     return unknowns.pruneUnknowns(this.ctx, beforeMs);
+  }
+
+  // --- retention and erasure (erasure.ts; orchestrated by src/app/erasure.ts) ---------------
+
+  /** Set (or with null clear) when the retention run erases this identity (ms since the epoch). */
+  setValidUntil(id: string, validUntil: number | null): Identity {
+    return identities.setValidUntil(this.ctx, id, validUntil);
+  }
+
+  /** Identities whose validUntil has passed at `nowMs`. */
+  expiredIdentities(nowMs: number): { id: string; validUntil: number }[] {
+    return erasure.expiredIdentities(this.ctx, nowMs);
+  }
+
+  /** The pending erasure of an identity, or a new journal row for it. */
+  beginErasure(identityId: string, o: { actor: string; reason: string }): erasure.ErasureRow {
+    return erasure.beginErasure(this.ctx, identityId, o);
+  }
+
+  saveErasurePlan(erasureId: string, plan: unknown): void {
+    erasure.savePlan(this.ctx, erasureId, plan);
+  }
+
+  finishErasure(erasureId: string, receipt: unknown): void {
+    erasure.finishErasure(this.ctx, erasureId, receipt);
+  }
+
+  pendingErasures(): erasure.ErasureRow[] {
+    return erasure.pendingErasures(this.ctx);
+  }
+
+  /** Every erasure in the journal, oldest first (finished ones without a name). */
+  listErasures(): erasure.ErasureRow[] {
+    return erasure.listErasures(this.ctx);
+  }
+
+  /** Delete an identity's rows (templates, crops, consent); idempotent. */
+  eraseIdentityRows(identityId: string): { templates: number; crops: number; identities: number } {
+    return erasure.eraseIdentityRows(this.ctx, identityId);
+  }
+
+  /** WAL checkpoint(TRUNCATE), and whether secure_delete is on. */
+  checkpointTruncate(): { secureDelete: boolean; busy: boolean } {
+    return erasure.checkpointTruncate(this.ctx);
   }
 
   // --- housekeeping --------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import { indexKey } from './search-index.ts';
 import type { IdentityRow } from './statements.ts';
 import { newId, parseJson, type GalleryStore } from './store.ts';
 import type { Consent, EnrollInput, FaceCropInput, Identity, Metadata, Template, TemplateCount, TemplateInput } from './types.ts';
-import { cleanConsent, cleanCrops, cleanGroups, cleanMetadata, cleanName, cleanTemplates, type CleanTemplate } from './validate.ts';
+import { cleanConsent, cleanCrops, cleanGroups, cleanMetadata, cleanName, cleanTemplates, cleanTime, type CleanTemplate } from './validate.ts';
 
 /**
  * Identities and their templates: enrollment, edits, removal and the reads the CLI and the API
@@ -43,6 +43,7 @@ function identityFromRow(row: IdentityRow, counts: readonly TemplateCount[]): Id
     templateCounts: counts,
     templateTotal: counts.reduce((n, c) => n + c.count, 0),
     ...(row.consent ? { consent: parseJson<Consent>(row.consent, `consent of ${row.id}`) } : {}),
+    ...(row.valid_until !== null && row.valid_until !== undefined ? { validUntil: row.valid_until } : {}),
   };
 }
 
@@ -76,8 +77,9 @@ export function enrollMany(ctx: GalleryContext, inputs: readonly EnrollInput[]):
       const templates = cleanTemplates(input.templates, knownDim);
       const crops = cleanCrops(input.crops, templates);
       const consent = cleanConsent(input.consent);
+      const validUntil = input.validUntil === undefined || input.validUntil === null ? undefined : cleanTime(input.validUntil);
       for (const t of templates) batchDims.set(t.modelId, t.embedding.length);
-      return { id: newId('id'), name, groups, metadata, consent, templates, crops, templateIds: [] as string[] };
+      return { id: newId('id'), name, groups, metadata, consent, validUntil, templates, crops, templateIds: [] as string[] };
     } catch (e) {
       // Say which one of a batch was bad; a single enroll keeps the plain message.
       if (inputs.length === 1 || !(e instanceof GalleryError)) throw e;
@@ -87,6 +89,7 @@ export function enrollMany(ctx: GalleryContext, inputs: readonly EnrollInput[]):
   store.write('enroll', () => {
     for (const p of prepared) {
       store.stmt.insertIdentity.run(p.id, p.name, JSON.stringify(p.groups), JSON.stringify(p.metadata), now, now, p.consent === undefined ? null : JSON.stringify(p.consent));
+      if (p.validUntil !== undefined) store.stmt.setValidUntil.run(p.validUntil, now, p.id);
       p.templateIds = insertTemplates(store, p.id, p.templates, now);
       insertCrops(store, p.id, p.crops, now, () => newId('crop'));
       store.changed('identity', p.id);
@@ -95,7 +98,7 @@ export function enrollMany(ctx: GalleryContext, inputs: readonly EnrollInput[]):
   return prepared.map((p) => {
     const entry = index.addEntry(p.id, p.name, p.groups);
     p.templates.forEach((t, i) => index.indexTemplate(p.templateIds[i], entry, t.modelId, t.masked, t.embedding));
-    return { id: p.id, name: p.name, groups: p.groups, metadata: p.metadata, createdAt: now, updatedAt: now, templateCounts: countTemplates(p.templates), templateTotal: p.templates.length, ...(p.consent ? { consent: p.consent } : {}) };
+    return { id: p.id, name: p.name, groups: p.groups, metadata: p.metadata, createdAt: now, updatedAt: now, templateCounts: countTemplates(p.templates), templateTotal: p.templates.length, ...(p.consent ? { consent: p.consent } : {}), ...(p.validUntil !== undefined ? { validUntil: p.validUntil } : {}) };
   });
 }
 
@@ -270,6 +273,17 @@ export function setConsent(ctx: GalleryContext, id: string, consent: Consent | n
   const identity = identityId(id);
   const cleaned = consent === null ? undefined : cleanConsent(consent);
   const changed = store.write('setMetadata', () => store.stmt.setConsent.run(cleaned === undefined ? null : JSON.stringify(cleaned), store.now(), identity).changes);
+  if (changed === 0) throw notFound(identity);
+  return requireIdentity(ctx, identity);
+}
+
+/** Set (or with null clear) when the identity is erased by the retention run (ms since the epoch). */
+export function setValidUntil(ctx: GalleryContext, id: string, validUntil: number | null): Identity {
+  const { store } = ctx;
+  store.assertOpen();
+  const identity = identityId(id);
+  const cleaned = validUntil === null ? null : cleanTime(validUntil);
+  const changed = store.write('setValidUntil', () => store.stmt.setValidUntil.run(cleaned, store.now(), identity).changes);
   if (changed === 0) throw notFound(identity);
   return requireIdentity(ctx, identity);
 }

@@ -147,10 +147,30 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE crops_v3 RENAME TO crops;
   CREATE UNIQUE INDEX crops_by_identity_photo ON crops (identity_id, source_photo_sha256);
   `,
+  // 4: retention and erasure (docs/privacy.md). `valid_until` (ms, null: no end) is when a
+  // visitor's identity is erased by the retention run. `erasures` is the journal of erasures: a
+  // row is written before anything is deleted and holds the plan (event and snapshot ids, counts),
+  // so a rerun after a kill completes the same erasure with the same receipt. The name is kept
+  // only while the erasure is pending (so a rerun by name finds it) and cleared when it finishes;
+  // the identity id stays, for the fleet to replay the erasure elsewhere.
+  `
+  ALTER TABLE identities ADD COLUMN valid_until INTEGER CHECK (valid_until IS NULL OR valid_until >= 0);
+  CREATE TABLE erasures (
+    id          TEXT PRIMARY KEY,
+    identity_id TEXT NOT NULL,
+    name        TEXT,
+    actor       TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    plan        TEXT CHECK (plan IS NULL OR json_valid(plan)),
+    started_at  INTEGER NOT NULL,
+    finished_at INTEGER
+  ) STRICT;
+  CREATE INDEX erasures_by_identity ON erasures (identity_id);
+  `,
 ];
 
 /** The tables a gallery file must hold once migrated (checked at open: a file missing any is not a usable gallery). */
-export const REQUIRED_TABLES: readonly string[] = ['identities', 'templates', 'unknowns', 'changes', 'crops', 'meta', 'data_keys'];
+export const REQUIRED_TABLES: readonly string[] = ['identities', 'templates', 'unknowns', 'changes', 'crops', 'meta', 'data_keys', 'erasures'];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

@@ -14,6 +14,7 @@ export interface IdentityRow {
   created_at: number;
   updated_at: number;
   consent: string | null;
+  valid_until: number | null;
 }
 
 export interface TemplateRow {
@@ -42,10 +43,10 @@ export function prepareStatements(db: Database.Database) {
     dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
     insertIdentity: db.prepare('INSERT INTO identities (id, name, groups, metadata, created_at, updated_at, consent) VALUES (?, ?, ?, ?, ?, ?, ?)'),
     insertTemplate: db.prepare('INSERT INTO templates (id, identity_id, model_id, masked, dim, embedding, source_photo_sha256, quality, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
-    identity: db.prepare<[string], IdentityRow>('SELECT id, name, groups, metadata, created_at, updated_at, consent FROM identities WHERE id = ?'),
-    identities: db.prepare<[], IdentityRow>('SELECT id, name, groups, metadata, created_at, updated_at, consent FROM identities ORDER BY name, id'),
-    byName: db.prepare<[string], IdentityRow>('SELECT id, name, groups, metadata, created_at, updated_at, consent FROM identities WHERE name = ? ORDER BY created_at, rowid'),
-    byNameNoCase: db.prepare<[string], IdentityRow>('SELECT id, name, groups, metadata, created_at, updated_at, consent FROM identities WHERE name = ? COLLATE NOCASE ORDER BY created_at, rowid'),
+    identity: db.prepare<[string], IdentityRow>('SELECT id, name, groups, metadata, created_at, updated_at, consent, valid_until FROM identities WHERE id = ?'),
+    identities: db.prepare<[], IdentityRow>('SELECT id, name, groups, metadata, created_at, updated_at, consent, valid_until FROM identities ORDER BY name, id'),
+    byName: db.prepare<[string], IdentityRow>('SELECT id, name, groups, metadata, created_at, updated_at, consent, valid_until FROM identities WHERE name = ? ORDER BY created_at, rowid'),
+    byNameNoCase: db.prepare<[string], IdentityRow>('SELECT id, name, groups, metadata, created_at, updated_at, consent, valid_until FROM identities WHERE name = ? COLLATE NOCASE ORDER BY created_at, rowid'),
     countsOf: db.prepare<[string], { model_id: string; masked: number; n: number }>('SELECT model_id, masked, count(*) AS n FROM templates WHERE identity_id = ? GROUP BY model_id, masked ORDER BY model_id, masked'),
     allCounts: db.prepare<[], { identity_id: string; model_id: string; masked: number; n: number }>('SELECT identity_id, model_id, masked, count(*) AS n FROM templates GROUP BY identity_id, model_id, masked ORDER BY model_id, masked'),
     templatesOf: db.prepare<[string], TemplateRow>('SELECT id, identity_id, model_id, masked, dim, source_photo_sha256, quality, created_at FROM templates WHERE identity_id = ? ORDER BY created_at, rowid'),
@@ -59,6 +60,7 @@ export function prepareStatements(db: Database.Database) {
     setMetadata: db.prepare('UPDATE identities SET metadata = ?, updated_at = ? WHERE id = ?'),
     touch: db.prepare('UPDATE identities SET updated_at = ? WHERE id = ?'),
     setConsent: db.prepare('UPDATE identities SET consent = ?, updated_at = ? WHERE id = ?'),
+    setValidUntil: db.prepare('UPDATE identities SET valid_until = ?, updated_at = ? WHERE id = ?'),
     removeIdentity: db.prepare('DELETE FROM identities WHERE id = ?'),
     removeTemplate: db.prepare('DELETE FROM templates WHERE id = ?'),
     reembed: db.prepare<[string], { id: string; name: string; models: string }>(

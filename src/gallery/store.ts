@@ -18,7 +18,7 @@ import { prepareStatements, type Statements } from './statements.ts';
  * statements, write transactions and the change log that other connections catch up from.
  */
 
-export type WriteOperation = 'enroll' | 'addTemplates' | 'reembed' | 'dropOtherModels' | 'removeTemplate' | 'rename' | 'setGroups' | 'setMetadata' | 'remove' | 'upsertUnknown' | 'promoteUnknown' | 'removeUnknown' | 'mergeUnknowns' | 'pruneUnknowns';
+export type WriteOperation = 'enroll' | 'addTemplates' | 'reembed' | 'dropOtherModels' | 'removeTemplate' | 'rename' | 'setGroups' | 'setMetadata' | 'remove' | 'upsertUnknown' | 'promoteUnknown' | 'removeUnknown' | 'mergeUnknowns' | 'pruneUnknowns' | 'setValidUntil' | 'erasureJournal' | 'erase';
 
 export interface GalleryOptions {
   /** Create the file (and its folder) when it does not exist (default true). */

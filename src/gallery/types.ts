@@ -75,6 +75,8 @@ export interface EnrollInput {
   readonly name: string;
   /** Recorded with the identity (see Consent); the caller enforces privacy.requireConsent. */
   readonly consent?: Consent;
+  /** When the identity is erased by the retention run (ms since the epoch; visitors). */
+  readonly validUntil?: number | null;
   readonly groups?: readonly string[];
   readonly metadata?: Metadata;
   readonly templates: readonly TemplateInput[];
@@ -101,6 +103,8 @@ export interface Identity {
   readonly templateTotal: number;
   /** Present when consent was recorded. */
   readonly consent?: Consent;
+  /** Present for an identity with an end (a visitor): erased by the retention run after it (ms). */
+  readonly validUntil?: number;
 }
 
 export interface Template {

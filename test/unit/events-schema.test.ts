@@ -87,6 +87,8 @@ function samples(): NewEvent[] {
     { type: 'identity.removed', timeMs: T, identityId: 'alice-id', data: { actor: 'hr-admin', name: 'Alice B' } },
     { type: 'unknown.merged', timeMs: T, data: { actor: 'hr-admin', from: 'unk_2', into: 'unk_1', count: 5 } },
     { type: 'unknown.dismissed', timeMs: T, data: { actor: 'hr-admin', unknownId: 'unk_3' } },
+    { type: 'identity.erased', timeMs: T, identityId: 'erased:er_0123456789abcdef', data: { actor: 'cli:ops', erasureId: 'er_0123456789abcdef', reason: 'request', templates: 4, crops: 2, unknownClusters: 1, events: 12, snapshots: 5, clearCameras: ['front'] } },
+    { type: 'privacy.retention', timeMs: T, data: { unknownClusters: 3, unknownSnapshots: 7, expiredIdentities: 1, events: 120, snapshots: 40, durationMs: 35 } },
   ];
 }
 
