@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- providers [--ep cpu,webgpu,cuda,tensorrt] [--runs 20] [--threads 0] [--data DIR] [--json]`:
+ * `npm run bench -- providers [--ep cpu,webgpu,cuda,tensorrt] (default cpu,webgpu,cuda: a provider that cannot start is a row with its reason) [--runs 20] [--threads 0] [--data DIR] [--json]`:
  * every recognition-path model on every execution provider asked for, against the CPU provider in
  * the same run, on real photos:
  *   - agreement: faces found, worst box IoU and landmark distance (SCRFD 500m and 2.5g at 640),
@@ -194,7 +194,7 @@ export async function runProvidersBench(argv: readonly string[]): Promise<void> 
   const { values } = parseArgs({
     args: [...argv],
     options: {
-      ep: { type: 'string', default: 'cpu,webgpu' },
+      ep: { type: 'string', default: 'cpu,webgpu,cuda' },
       runs: { type: 'string', default: '20' },
       // 0 = every core (what a GPU is compared against); the service's own default is 1 per session.
       threads: { type: 'string', default: '0' },

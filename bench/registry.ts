@@ -9,6 +9,8 @@ const benches: Record<string, (args: readonly string[]) => Promise<void>> = {
   gallery: async (args) => (await import('./gallery.ts')).runGalleryBench(args),
   e2e: async (args) => (await import('./e2e.ts')).runE2eBench(args),
   motion: async (args) => (await import('./motion.ts')).runMotionBench(args),
+  decode: async (args) => (await import('./decode.ts')).runDecodeBench(args),
+  memory: async (args) => (await import('./memory.ts')).runMemoryBench(args),
   soak: async (args) => (await import('./soak.ts')).runSoakBench(args),
   startup: async (args) => (await import('./startup.ts')).runStartupBench(args),
   fleet: async (args) => (await import('./fleet.ts')).runFleetBench(args),

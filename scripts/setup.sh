@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export ONNXRUNTIME_NODE_INSTALL=skip
 
-# Opt-ins: `npm run setup -- --gpu cuda` also fetches ONNX Runtime's CUDA 12 add-on (CUDA and
-# TensorRT execution providers). It comes from NuGet, outside the npm registry: it needs internet.
+# Opt-ins: `npm run setup -- --gpu cuda` also installs ONNX Runtime's CUDA 13 / TensorRT providers
+# (from the npm registry, into .facegate/gpu; see the end of this script).
 GPU=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -76,12 +76,35 @@ npx --no-install tsx scripts/build-web.ts
 node scripts/build.js --if-stale || echo "setup: the compiled build failed; facegate runs from the TypeScript sources (slower start)"
 
 if [ "$GPU" = "cuda" ]; then
-  echo "setup: fetching ONNX Runtime's CUDA 12 add-on (from NuGet via onnxruntime-node's installer)"
-  if ! ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js; then
-    echo "setup: could not fetch the CUDA add-on: it is downloaded from api.nuget.org, which this machine cannot reach" >&2
-    echo "       (or the download failed). On a machine with internet, run \`npm run setup -- --gpu cuda\` there," >&2
-    echo "       then copy node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime_providers_*.so here." >&2
-    exit 1
+  # ONNX Runtime's CUDA 13 / TensorRT 10 providers from the npm registry (com.github.asus4.
+  # onnxruntime.linux-x64-gpu, MIT: ~180 MB packed, of which the three Linux x64 provider libraries
+  # are kept) beside the onnxruntime-node binding of the same ONNX Runtime (1.29.0), all in
+  # .facegate/gpu: package.json, node_modules and CI stay on the CPU build. Provider libraries load
+  # only into the ONNX Runtime they were built with; `facegate doctor` says what they still need.
+  GPU_DIR=.facegate/gpu
+  GPU_PKG=com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9
+  ORT_GPU=onnxruntime-node@1.29.0
+  BIN="$GPU_DIR/node_modules/onnxruntime-node/bin/napi-v6/linux/x64"
+  if [ ! -f "$BIN/libonnxruntime_providers_cuda.so" ]; then
+    echo "setup: installing $ORT_GPU and $GPU_PKG's CUDA providers into $GPU_DIR"
+    mkdir -p "$GPU_DIR"
+    [ -f "$GPU_DIR/package.json" ] || echo '{ "name": "facegate-gpu", "private": true }' > "$GPU_DIR/package.json"
+    # --ignore-scripts: onnxruntime-node's own postinstall would fetch a CUDA 12 add-on from NuGet.
+    npm install --prefix "$GPU_DIR" --ignore-scripts --no-audit --no-fund --loglevel=error "$ORT_GPU"
+    # Other platforms' bindings are not needed here (~240 MB).
+    find "$GPU_DIR/node_modules/onnxruntime-node/bin/napi-v6" -mindepth 2 -maxdepth 2 -type d ! -path '*/linux/x64' -exec rm -rf {} +
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    # npm pack fetches the one tarball (integrity checked against the registry), not its 150 MB
+    # all-platform dependency.
+    (cd "$tmp" && npm pack --silent "$GPU_PKG" >/dev/null)
+    tar -xzf "$tmp"/*.tgz -C "$tmp" --wildcards 'package/Plugins/Linux/x64/*.so' 'package/LICENSE*' 2>/dev/null \
+      || tar -xzf "$tmp"/*.tgz -C "$tmp" --wildcards 'package/Plugins/Linux/x64/*.so'
+    cp "$tmp"/package/Plugins/Linux/x64/libonnxruntime_providers_*.so "$BIN/"
+    cp "$tmp"/package/LICENSE* "$GPU_DIR/" 2>/dev/null || true
+    rm -rf "$tmp"
+    trap - EXIT
   fi
+  ls -la "$BIN"
   node bin/facegate.js doctor || true
 fi

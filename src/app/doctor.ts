@@ -15,6 +15,7 @@ import ort from 'onnxruntime-node';
 import { chooseTier, readProfile, DEFAULT_PROFILE_PATH } from '../detect/index.ts';
 import { errorMessage, isFacegateError } from '../errors.ts';
 import { bindingDir, EXECUTION_PROVIDERS, openSession, sessionProvider, type ExecutionProvider } from '../models/index.ts';
+import { GPU_INSTALL, gpuBindingDir, PROVIDER_LIBS, runtimeVersion } from '../models/session.ts';
 import { projectPath } from '../paths.ts';
 import { createLiveness, DEFAULT_LIVENESS_MODELS } from '../recognize/index.ts';
 
@@ -46,6 +47,8 @@ export interface DoctorReport {
   readonly providers: readonly ProviderProbe[];
   readonly vulkan: { readonly devices: readonly VulkanDevice[]; readonly reason?: string | undefined };
   readonly cuda: { readonly libraries: readonly { readonly name: string; readonly purpose: string; readonly found: boolean; readonly path?: string | undefined }[] };
+  /** The `npm run setup -- --gpu cuda` install: its provider libraries and what each cannot load. */
+  readonly gpuInstall: GpuInstallReport;
   readonly gstreamer: { readonly version?: string | undefined; readonly elements: readonly { readonly name: string; readonly purpose: string; readonly present: boolean }[]; readonly reason?: string | undefined };
   /** The presentation-attack models gates require by default: loaded and run once, and their threshold. */
   readonly liveness: LivenessProbe;
@@ -178,15 +181,78 @@ function vulkanDevices(): DoctorReport['vulkan'] {
   return devices.length ? { devices } : { devices, reason: 'no Vulkan device (no GPU driver with a Vulkan ICD, and no Mesa lavapipe)' };
 }
 
+// What the opt-in GPU install's providers (ONNX Runtime 1.29.0 built for CUDA 13) link or load.
 const CUDA_LIBS: readonly { name: string; purpose: string }[] = [
   { name: 'libcuda.so.1', purpose: 'NVIDIA driver' },
-  { name: 'libcudart.so.12', purpose: 'CUDA 12 runtime' },
-  { name: 'libcublas.so.12', purpose: 'cuBLAS (CUDA EP)' },
-  { name: 'libcudnn.so.9', purpose: 'cuDNN 9 (CUDA EP)' },
+  { name: 'libcudart.so.13', purpose: 'CUDA 13 runtime' },
+  { name: 'libcublas.so.13', purpose: 'cuBLAS 13 (CUDA EP)' },
+  { name: 'libcublasLt.so.13', purpose: 'cuBLASLt 13 (CUDA EP)' },
+  { name: 'libcurand.so.10', purpose: 'cuRAND 10 (CUDA EP)' },
+  { name: 'libcudnn.so.9', purpose: 'cuDNN 9 (CUDA EP, loaded at run time: ldd does not show it)' },
   { name: 'libnvinfer.so.10', purpose: 'TensorRT 10 (TensorRT EP)' },
+  { name: 'libnvonnxparser.so.10', purpose: 'TensorRT 10 ONNX parser (TensorRT EP)' },
   { name: 'libonnxruntime_providers_cuda.so', purpose: "ONNX Runtime's CUDA add-on (npm run setup -- --gpu cuda)" },
   { name: 'libonnxruntime_providers_tensorrt.so', purpose: "ONNX Runtime's TensorRT add-on (npm run setup -- --gpu cuda)" },
 ];
+
+export interface GpuInstallReport {
+  readonly dir: string;
+  /** Provider libraries present in the install. */
+  readonly present: boolean;
+  /** ONNX Runtime version of the install's binding and providers. */
+  readonly onnxruntime?: string | undefined;
+  /** onnxruntime-node of this process. */
+  readonly runtime: string;
+  /** The providers load into this process's ONNX Runtime (same version, and found where it looks). */
+  readonly loadable: boolean;
+  readonly providers: readonly { readonly name: 'cuda' | 'tensorrt'; readonly path: string; readonly present: boolean; readonly missing: readonly string[]; readonly reason?: string | undefined }[];
+  readonly reason?: string | undefined;
+}
+
+/** Libraries `ldd` could not resolve (`libcudart.so.13 => not found`), once each, in order. */
+export function parseLddMissing(text: string): string[] {
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^\s*(\S+)\s+=>\s+not found\s*$/.exec(line);
+    if (m?.[1] && !out.includes(m[1])) out.push(m[1]);
+  }
+  return out;
+}
+
+/**
+ * The opt-in install (`.facegate/gpu`): each provider library there, and the shared libraries it
+ * needs that the dynamic linker cannot find here (ldd). cuDNN is loaded at run time, not linked,
+ * so the library list above reports it from the linker cache.
+ */
+export function gpuInstall(bindingDirOfInstall: string = gpuBindingDir()): GpuInstallReport {
+  const dir = join(bindingDirOfInstall, '..', '..', '..', '..', '..', '..');
+  const runtime = runtimeVersion();
+  let onnxruntime: string | undefined;
+  try {
+    onnxruntime = (JSON.parse(readFileSync(join(dir, 'node_modules', 'onnxruntime-node', 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    onnxruntime = undefined;
+  }
+  const providers = (['cuda', 'tensorrt'] as const).map((name) => {
+    const path = join(bindingDirOfInstall, PROVIDER_LIBS[name]);
+    if (!existsSync(path)) return { name, path, present: false, missing: [] };
+    const r = spawnSync('ldd', [path], { encoding: 'utf8', timeout: 15_000 });
+    if (r.error || r.status !== 0) return { name, path, present: true, missing: [], reason: `ldd could not read it: ${r.error ? errorMessage(r.error) : (r.stderr || r.stdout).trim().split('\n')[0]}` };
+    return { name, path, present: true, missing: parseLddMissing(r.stdout) };
+  });
+  const present = providers.some((p) => p.present);
+  if (!present) return { dir, present, onnxruntime, runtime, loadable: false, providers, reason: `not installed: \`npm run setup -- --gpu cuda\` puts ONNX Runtime ${GPU_INSTALL.onnxruntime}'s CUDA 13 / TensorRT providers (${GPU_INSTALL.package}@${GPU_INSTALL.packageVersion}) in ${GPU_INSTALL.dir}` };
+  const loadable = onnxruntime === runtime;
+  return {
+    dir,
+    present,
+    onnxruntime,
+    runtime,
+    loadable,
+    providers,
+    reason: loadable ? undefined : `built for onnxruntime-node ${onnxruntime ?? GPU_INSTALL.onnxruntime}; this process runs ${runtime}, whose ONNX Runtime cannot load them (one libonnxruntime per process): built, not run here`,
+  };
+}
 
 function cudaLibraries(): DoctorReport['cuda'] {
   const cache = run('ldconfig', ['-p']).stdout || run('/sbin/ldconfig', ['-p']).stdout;
@@ -196,9 +262,12 @@ function cudaLibraries(): DoctorReport['cuda'] {
       const line = cache.split('\n').find((l) => l.trim().startsWith(`${name} `));
       const path = line?.split('=>')[1]?.trim();
       if (path) return { name, purpose, found: true, path };
-      if (addonDir && name.startsWith('libonnxruntime_')) {
-        const candidate = join(addonDir, name);
-        if (existsSync(candidate)) return { name, purpose, found: true, path: candidate };
+      if (name.startsWith('libonnxruntime_')) {
+        // Beside this process's binding (a same-version install), else in the opt-in GPU folder.
+        for (const dir of [addonDir, gpuBindingDir()]) {
+          const candidate = dir === undefined ? undefined : join(dir, name);
+          if (candidate && existsSync(candidate)) return { name, purpose, found: true, path: candidate };
+        }
       }
       return { name, purpose, found: false };
     }),
@@ -259,6 +328,7 @@ export async function doctor(opts: { readonly profilePath?: string; readonly bud
     providers: await probeProviders(opts.providers),
     vulkan: vulkanDevices(),
     cuda: cudaLibraries(),
+    gpuInstall: gpuInstall(),
     gstreamer: gstreamer(),
     liveness: await probeLiveness(),
     detectProfile: detectProfile(opts.profilePath ?? DEFAULT_PROFILE_PATH, opts.budgets ?? [20, 50, 100, 200]),
@@ -276,6 +346,16 @@ export function formatDoctor(r: DoctorReport): string {
   for (const d of r.vulkan.devices) lines.push(`  ${d.name} (${[d.type, d.driver, d.apiVersion && `Vulkan ${d.apiVersion}`].filter(Boolean).join(', ')})`);
   lines.push('', 'CUDA / TensorRT libraries:');
   for (const l of r.cuda.libraries) lines.push(`  ${l.found ? 'found  ' : 'missing'} ${l.name.padEnd(38)} ${l.found ? l.path : l.purpose}`);
+  const g = r.gpuInstall;
+  lines.push('', `CUDA / TensorRT opt-in (${g.dir}):`);
+  if (!g.present) lines.push(`  ${g.reason}`);
+  else {
+    lines.push(`  ONNX Runtime ${g.onnxruntime ?? '?'} providers; this process: onnxruntime-node ${g.runtime}${g.loadable ? '' : ` (${g.reason})`}`);
+    for (const p of g.providers) {
+      const state = !p.present ? 'absent' : p.reason ? p.reason : p.missing.length ? `missing ${p.missing.join(', ')}` : 'all linked libraries found';
+      lines.push(`  ${p.present && !p.reason && p.missing.length === 0 ? 'ok  ' : 'no  '} ${p.name.padEnd(9)} ${state}`);
+    }
+  }
   lines.push('', `GStreamer ${r.gstreamer.version ?? `(not found: ${r.gstreamer.reason})`}:`);
   for (const e of r.gstreamer.elements) lines.push(`  ${e.present ? 'yes' : 'no '} ${e.name.padEnd(14)} ${e.purpose}`);
   lines.push('', `liveness (presentation-attack) models ${r.liveness.models.join(' + ')}, required by gates by default:`);

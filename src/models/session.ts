@@ -7,7 +7,7 @@ import ort from 'onnxruntime-node';
 import { FacegateError, errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { ResolvedModel } from './resolve.ts';
-import { moduleAsset } from '../paths.ts';
+import { moduleAsset, projectPath } from '../paths.ts';
 
 export type ExecutionProvider = 'cpu' | 'webgpu' | 'cuda' | 'tensorrt';
 export const EXECUTION_PROVIDERS: readonly ExecutionProvider[] = ['cpu', 'webgpu', 'cuda', 'tensorrt'];
@@ -47,10 +47,40 @@ export interface SessionOptions {
 }
 
 /** Shared libraries the CUDA-based providers need beside the onnxruntime-node binding. */
-const PROVIDER_LIBS: Record<'cuda' | 'tensorrt', string> = {
+export const PROVIDER_LIBS: Record<'cuda' | 'tensorrt', string> = {
   cuda: 'libonnxruntime_providers_cuda.so',
   tensorrt: 'libonnxruntime_providers_tensorrt.so',
 };
+
+/**
+ * The CUDA / TensorRT opt-in (`npm run setup -- --gpu cuda`): ONNX Runtime's provider libraries
+ * from the npm registry (the asus4 package's Linux x64 GPU build: CUDA 13, cuDNN 9, TensorRT 10)
+ * placed beside the onnxruntime-node binding of the same ONNX Runtime version, all inside
+ * `.facegate/gpu/`, apart from node_modules: the CPU and WebGPU path and CI never see it. Provider
+ * libraries load only into the ONNX Runtime they were built with, and one process holds one
+ * libonnxruntime.so.1, so the service uses them only when it runs on that onnxruntime-node.
+ */
+export const GPU_INSTALL = {
+  dir: '.facegate/gpu',
+  package: 'com.github.asus4.onnxruntime.linux-x64-gpu',
+  packageVersion: '0.4.9',
+  onnxruntime: '1.29.0',
+} as const;
+
+/** The binding folder of the opt-in GPU install (FACEGATE_GPU_DIR overrides `.facegate/gpu`). */
+export function gpuBindingDir(): string {
+  const root = process.env.FACEGATE_GPU_DIR ?? projectPath(GPU_INSTALL.dir);
+  return join(root, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', process.platform, process.arch);
+}
+
+/** The onnxruntime-node version this process loaded. */
+export function runtimeVersion(): string {
+  try {
+    return (createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
 
 /** The folder of onnxruntime-node's native binding, where its provider add-ons (.so) go. */
 export function bindingDir(): string | undefined {
@@ -73,7 +103,12 @@ export function providerMissing(ep: ExecutionProvider): string | undefined {
   if (ep === 'cpu' || ep === 'webgpu') return undefined;
   const dir = bindingDir();
   if (dir === undefined) return 'the onnxruntime-node binding was not found';
-  if (!existsSync(join(dir, PROVIDER_LIBS[ep]))) return `${PROVIDER_LIBS[ep]} is not installed (onnxruntime-node was installed without its CUDA add-on: run \`npm run setup -- --gpu cuda\` on a machine with internet)`;
+  if (!existsSync(join(dir, PROVIDER_LIBS[ep]))) {
+    if (existsSync(join(gpuBindingDir(), PROVIDER_LIBS[ep]))) {
+      return `${PROVIDER_LIBS[ep]} is installed in ${GPU_INSTALL.dir} for onnxruntime-node ${GPU_INSTALL.onnxruntime}, but this process runs onnxruntime-node ${runtimeVersion()}: provider libraries load only into the ONNX Runtime they were built with (docs/operations.md, GPU opt-in)`;
+    }
+    return `${PROVIDER_LIBS[ep]} is not installed (run \`npm run setup -- --gpu cuda\` on a machine with internet; \`facegate doctor\` lists what else CUDA needs)`;
+  }
   return undefined;
 }
 
