@@ -30,6 +30,26 @@ export interface Storage {
   readonly snapshots: SnapshotStore;
 }
 
+/**
+ * The gallery, the event log and the snapshot folder a config names, for a command run beside
+ * the service (`facegate identities erase|export`): the same files and key, no bus, no timers.
+ */
+export function openBoxData(config: Config): { gallery: Gallery; eventLog: EventLog; snapshots: SnapshotStore; close(): void } {
+  const encryption = encryptionFor(config);
+  const gallery = openGallery(config.gallery.db, { create: false, ...(encryption ? { encryption } : {}) });
+  let eventLog: EventLog | undefined;
+  try {
+    eventLog = new EventLog(config.events.db);
+    const snapshots = new SnapshotStore(config.events.snapshots.dir, { retentionMs: config.events.snapshots.retentionDays * DAY_MS, maxFiles: 100_000, encryption });
+    const log = eventLog;
+    return { gallery, eventLog: log, snapshots, close: () => (log.close(), gallery.close()) };
+  } catch (e) {
+    eventLog?.close();
+    gallery.close();
+    throw e;
+  }
+}
+
 export function openStorage(config: Config, log: Logger, lifetime: Lifetime): Storage {
   const encryption = encryptionFor(config);
   const gallery = openGallery(config.gallery.db, encryption ? { encryption } : {});

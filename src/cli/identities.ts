@@ -1,5 +1,13 @@
 import { Option, type Command } from 'commander';
+import { writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { eraseIdentity, type ErasureReceipt } from '../app/erasure.ts';
+import { openBoxData } from '../app/storage.ts';
+import { exportSubject } from '../app/subject-export.ts';
+import { loadConfig } from '../config/index.ts';
+import { isEventsError } from '../events/index.ts';
 import { isFacegateError } from '../errors.ts';
+import { isPrivacyError } from '../privacy/index.ts';
 import { GalleryError, isGalleryError, openGallery, type Gallery, type Identity, type Template, type TemplateCount } from '../gallery/index.ts';
 import { describeError } from './common.ts';
 import { configOption, galleryTarget } from './gallery-target.ts';
@@ -11,7 +19,7 @@ interface DbOptions {
 
 /** Person-readable error (message + fix hint), never a stack (FACEGATE_DEBUG=1 shows it). */
 function describe(e: unknown): string {
-  if (isGalleryError(e) || isFacegateError(e)) return e.describe();
+  if (isGalleryError(e) || isFacegateError(e) || isPrivacyError(e) || isEventsError(e)) return e.describe();
   return describeError(e);
 }
 
@@ -59,6 +67,7 @@ function identityJson(identity: Identity, templates?: readonly Template[]): Reco
     updatedAt: isoTime(identity.updatedAt),
     templateCounts: identity.templateCounts,
     templateTotal: identity.templateTotal,
+    validUntil: identity.validUntil === undefined ? null : isoTime(identity.validUntil),
     ...(templates ? { templates: templates.map((t) => ({ ...t, createdAt: isoTime(t.createdAt) })) } : {}),
   };
 }
@@ -90,6 +99,7 @@ function showIdentity(gallery: Gallery, query: string, json: boolean): void {
     `  groups:    ${identity.groups.join(', ') || '-'}`,
     `  metadata:  ${Object.keys(identity.metadata).length > 0 ? JSON.stringify(identity.metadata) : '-'}`,
     `  enrolled:  ${isoTime(identity.createdAt)}   updated: ${isoTime(identity.updatedAt)}`,
+    `  valid until: ${identity.validUntil === undefined ? '-' : `${isoTime(identity.validUntil)} (then erased by the retention run)`}`,
     `  templates: ${identity.templateTotal} (${countsText(identity.templateCounts)})`,
   ];
   if (templates.length > 0) {
@@ -118,7 +128,55 @@ function renameIdentity(gallery: Gallery, query: string, newName: string): void 
   process.stdout.write(`renamed ${identity.id}: "${identity.name}" -> "${renamed.name}"\n`);
 }
 
-/** `facegate identities list|show|remove|rename`, each with `--db PATH`. */
+/** A time for --valid-until: ms since the epoch, an ISO date, or 'none'. */
+export function parseValidUntil(text: string): number | null {
+  const t = text.trim();
+  if (t === 'none' || t === 'never') return null;
+  if (/^\d{1,16}$/.test(t)) return Number(t);
+  const ms = Date.parse(t);
+  if (!Number.isFinite(ms)) throw new GalleryError('GALLERY_BAD_ARGUMENT', `--valid-until: ${JSON.stringify(t.slice(0, 40))} is not a time`, { hint: "give an ISO date (2027-01-31 or 2027-01-31T18:00:00Z), ms since the epoch, or 'none'" });
+  return ms;
+}
+
+function setValidUntil(gallery: Gallery, query: string, when: string): void {
+  const identity = gallery.resolve(query);
+  const updated = gallery.setValidUntil(identity.id, parseValidUntil(when));
+  process.stdout.write(updated.validUntil === undefined ? `${identity.id}: no end of validity\n` : `${identity.id}: valid until ${isoTime(updated.validUntil)}, then erased by the retention run\n`);
+}
+
+function needConfig(o: { config?: string }, what: string): string {
+  if (!o.config) throw new GalleryError('GALLERY_BAD_ARGUMENT', `${what} needs --config FILE`, { hint: 'it works on the gallery, the event log and the snapshot folder the config names (and their key)' });
+  return o.config;
+}
+
+function receiptText(r: ErasureReceipt): string {
+  const lines = [
+    `erased ${r.identityId} (erasure ${r.erasureId}; past events now carry ${r.tombstone})`,
+    `  templates deleted:        ${r.templates}`,
+    `  enrollment crops deleted: ${r.crops}`,
+    `  unknown clusters:         ${r.unknownClusters}`,
+    `  events tombstoned:        ${r.events} (decisions kept, name and id replaced)`,
+    `  snapshots deleted:        ${r.snapshots}`,
+    `  MQTT last_face cleared:   ${r.clearCameras.length ? r.clearCameras.join(', ') : 'none'}`,
+    `  free pages zeroed (secure_delete): ${r.secureDelete ? 'yes' : 'NO'}; WAL truncated: ${r.walTruncated ? 'yes' : 'not yet (the service held a read; its next checkpoint does it)'}`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+async function withBoxData(o: { config?: string }, what: string, fn: (data: ReturnType<typeof openBoxData>) => Promise<void>): Promise<void> {
+  let data: ReturnType<typeof openBoxData> | undefined;
+  try {
+    data = openBoxData(loadConfig(needConfig(o, what)));
+    await fn(data);
+  } catch (e) {
+    process.stderr.write(`error: ${describe(e)}\n`);
+    process.exitCode = 1;
+  } finally {
+    data?.close();
+  }
+}
+
+/** `facegate identities list|show|remove|rename|valid-until|erase|export`. */
 export function registerIdentitiesCommand(program: Command, opts: { defaultDb: string }): void {
   const dbOption = (): Option => new Option('--db <path>', 'gallery database file').default(opts.defaultDb);
   const identities = program.command('identities').description('list, show, rename and remove enrolled identities');
@@ -148,6 +206,42 @@ export function registerIdentitiesCommand(program: Command, opts: { defaultDb: s
     .addOption(configOption())
     .option('--yes', 'confirm the removal')
     .action((query: string, o: DbOptions & { yes?: boolean }) => withGallery(o, (g) => removeIdentity(g, query, o.yes === true)));
+
+  identities
+    .command('valid-until')
+    .description('set when an identity (a visitor) is erased by the retention run; none clears it')
+    .argument('<id-or-name>', 'identity id (id_...) or name')
+    .argument('<when>', "ISO date or time, ms since the epoch, or 'none'")
+    .addOption(dbOption())
+    .addOption(configOption())
+    .action((query: string, when: string, o: DbOptions) => withGallery(o, (g) => setValidUntil(g, query, when)));
+
+  identities
+    .command('erase')
+    .description('erase a person: templates, crops, consent, their snapshots; their name and id in past events replaced by a tombstone (decisions kept); resumable')
+    .argument('<id-or-name>', 'identity id (id_...) or name')
+    .addOption(configOption())
+    .option('--json', 'print the receipt as JSON')
+    .action((query: string, o: { config?: string; json?: boolean }) =>
+      withBoxData(o, 'erase', async ({ gallery, eventLog, snapshots }) => {
+        const receipt = await eraseIdentity({ gallery, eventLog, snapshots, publish: (e) => eventLog.append(e) }, query, { actor: `cli:${userInfo().username}` });
+        process.stdout.write(o.json ? `${JSON.stringify(receipt, null, 2)}\n` : receiptText(receipt));
+      }),
+    );
+
+  identities
+    .command('export')
+    .description("subject-access export: a person's profile, consent, enrollment crops, events and snapshots as one ZIP (JSON + JPEG, decrypted)")
+    .argument('<id-or-name>', 'identity id (id_...) or name')
+    .addOption(configOption())
+    .requiredOption('--out <file.zip>', 'the ZIP to write (mode 0600; it holds biometric data in the clear)')
+    .action((query: string, o: { config?: string; out: string }) =>
+      withBoxData(o, 'export', async (data) => {
+        const r = await exportSubject(data, query);
+        writeFileSync(o.out, r.zip, { mode: 0o600, flag: 'wx' });
+        process.stdout.write(`wrote ${o.out}: ${r.identityId}, ${r.counts.crops} crops, ${r.counts.events} events, ${r.counts.snapshots} snapshots (${r.zip.length} bytes)\n`);
+      }),
+    );
 
   identities
     .command('rename')

@@ -4,3 +4,4 @@ export { DataKeys, kekId, newDataKey, unlockKeyring, unwrapKey, wrapKey, type Wr
 export { CREDENTIAL_NAME, DEFAULT_KEY_ENV, formatKek, fsyncDir, loadKek, newKek, parseKek, readKeyFile, writeKeyFile, type KeySourceOptions, type LoadedKek } from './key-source.ts';
 export { PrivacyError, isPrivacyError, type PrivacyErrorCode } from './errors.ts';
 export { readKeyringFile, writeKeyringFile } from './keyring-file.ts';
+export { zipStore, type ZipEntry } from './zip.ts';
