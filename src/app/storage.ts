@@ -1,9 +1,10 @@
 /**
  * The box's storage, opened first so a bad path fails before any model loads: the gallery, the
- * event log and the bus that publishes after the log, face snapshots, and their retention (pruned
- * at start and hourly). With privacy.encryption on, the key is loaded first and both the gallery
- * and the snapshot folder are unlocked with it: a missing or wrong key stops the start here
- * (PrivacyError), before anything is served.
+ * event log and the bus that publishes after the log, face snapshots, and their retention (the
+ * run of src/app/retention.ts, at start and every privacy.retention.intervalMinutes). With
+ * privacy.encryption on, the key is loaded first and both the gallery and the snapshot folder are
+ * unlocked with it: a missing or wrong key stops the start here (PrivacyError), before anything
+ * is served.
  */
 import type { Config } from '../config/index.ts';
 import { EventBus, EventLog, SnapshotStore } from '../events/index.ts';
@@ -11,6 +12,7 @@ import { openGallery, type Gallery, type GalleryEncryption } from '../gallery/in
 import type { Lifetime } from '../lib/lifetime.ts';
 import type { Logger } from '../log.ts';
 import { loadKek } from '../privacy/index.ts';
+import { startRetention } from './retention.ts';
 
 /** The key-encryption key the config names (undefined with encryption off). */
 export function encryptionFor(config: Pick<Config, 'privacy'>, env: NodeJS.ProcessEnv = process.env): GalleryEncryption | undefined {
@@ -21,7 +23,6 @@ export function encryptionFor(config: Pick<Config, 'privacy'>, env: NodeJS.Proce
 }
 
 const DAY_MS = 86_400_000;
-const PRUNE_EVERY_MS = 3_600_000;
 
 export interface Storage {
   readonly gallery: Gallery;
@@ -63,17 +64,7 @@ export function openStorage(config: Config, log: Logger, lifetime: Lifetime): St
   // Plain JPEGs from before encryption was turned on: encrypted in the background (read() serves both meanwhile).
   if (encryption) void snapshots.encryptExisting().then((n) => n && log.info({ files: n }, 'snapshots encrypted'), (err: unknown) => log.warn({ err }, 'encrypting existing snapshots failed'));
 
-  const prune = (): void => {
-    try {
-      eventLog.prune(Date.now());
-      void snapshots.prune(Date.now()).catch((err: unknown) => log.warn({ err }, 'snapshot prune failed'));
-    } catch (err) {
-      log.warn({ err }, 'event log prune failed');
-    }
-  };
-  prune();
-  const pruner = setInterval(prune, PRUNE_EVERY_MS);
-  pruner.unref();
-  lifetime.add('retention', () => clearInterval(pruner));
+  // Retention (src/app/retention.ts): at start, then every privacy.retention.intervalMinutes.
+  startRetention({ gallery, eventLog, snapshots, publish: (e) => bus.publish(e), log }, config.privacy.retention, lifetime);
   return { gallery, eventLog, bus, snapshots };
 }

@@ -21,6 +21,12 @@ export const privacySchema = z.strictObject({
         .meta({ description: 'environment variable that, when set, holds the key (base64) instead of keyFile; a systemd credential named facegate-kek also takes precedence over keyFile' }),
     })
     .prefault({}),
+  retention: z
+    .strictObject({
+      unknownHours: z.number().positive().max(24 * 3650).default(24).meta({ description: "hours an unknown face's cluster and its snapshots are kept after it was last seen (strangers; decision events and their snapshots follow events.retention and events.snapshots)" }),
+      intervalMinutes: z.number().int().min(1).max(24 * 60).default(60).meta({ description: 'how often the retention run removes what has expired (unknowns, identities past their validUntil, old events and snapshots); each run is logged as a privacy.retention event' }),
+    })
+    .prefault({}),
   requireConsent: z.boolean().default(false).meta({ description: 'refuse enrollment (API, CLI with --config, dashboard) without a consent record; new configs set it true' }),
   consentNotice: z.string().min(1).max(MAX_LENGTH.other).default(DEFAULT_CONSENT_NOTICE).meta({ description: 'the text the operator confirms at enrollment (dashboard checkbox, recorded with the consent)' }),
 });
