@@ -6,6 +6,7 @@
  * <prefix>/camera/<id>/status        up / down (retained)
  * <prefix>/camera/<id>/last_face     { name | unknownId, identityId, score, masked, time } (retained)
  * <prefix>/camera/<id>/snapshot      JPEG of the last recognition's face (retained)
+ *                                    (both cleared when the person they show is erased: identity.erased)
  * <prefix>/gate/<id>/state           LOCKED / UNLOCKED (retained)
  * <prefix>/gate/<id>/event           { event_type: granted | denied | opened, ... } (not retained)
  * <prefix>/gate/<id>/set             OPEN / LOCK commands in (only with commands: true)
@@ -148,6 +149,11 @@ export function messagesFor(event: Event, topics: MqttTopics, types: readonly st
   if (face && event.cameraId) out.push({ topic: topics.lastFace(event.cameraId), payload: face, retain: true });
   const gate = gateEventPayload(event);
   if (gate && event.gateId) out.push({ topic: topics.gateEvent(event.gateId), payload: gate, retain: false });
+  // An erased person must not stay on the broker: the cameras whose retained last_face and
+  // snapshot showed them are cleared (an empty retained message deletes it).
+  if (event.type === 'identity.erased') {
+    for (const camera of event.data.clearCameras) out.push({ topic: topics.lastFace(camera), payload: '', retain: true }, { topic: topics.snapshot(camera), payload: '', retain: true });
+  }
   return out;
 }
 
