@@ -209,6 +209,31 @@ function coreRoutes(deps: ApiDeps): Route[] {
         },
       },
       {
+        // Erasure (docs/privacy.md): the identity and its biometric data, its snapshots, its name and id in past events.
+        method: 'POST',
+        pattern: ['identities', ':id', 'erase'],
+        role: 'admin',
+        handle: async ({ res }, { id }, who) => {
+          if (!ids.erase) throw new HttpError(409, 'erasure is not offered here (a fleet edge: erase at the hub)');
+          const receipt = await ids.erase(id, who.id);
+          if (receipt === undefined) throw new HttpError(404, `no identity ${id}`);
+          sendJson(res, 200, receipt);
+        },
+      },
+      {
+        // Subject-access export: one ZIP of JSON and JPEG, decrypted.
+        method: 'GET',
+        pattern: ['identities', ':id', 'export'],
+        role: 'admin',
+        handle: async ({ res }, { id }) => {
+          if (!ids.exportZip) throw new HttpError(409, 'export is not offered here (a fleet edge: export at the hub)');
+          const zip = await ids.exportZip(id);
+          if (!zip) throw new HttpError(404, `no identity ${id}`);
+          res.writeHead(200, { 'content-type': 'application/zip', 'content-length': zip.length, 'content-disposition': `attachment; filename="${id.replace(/[^A-Za-z0-9_-]/g, '_')}.zip"`, 'cache-control': 'no-store' });
+          res.end(zip);
+        },
+      },
+      {
         method: 'POST',
         pattern: ['identities', ':id', 'photos'],
         role: 'admin',

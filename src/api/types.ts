@@ -71,6 +71,10 @@ export interface IdentityApi {
   remove(id: string, actor: string): boolean;
   /** Enroll one photo (bytes) for an identity; resolves to what was stored or a rejection. */
   enrollPhoto(id: string, photo: Buffer, actor: string): Promise<EnrollOutcome & { templates?: number }>;
+  /** Erase a person (docs/privacy.md); undefined when there is no such identity. Absent where erasure is not offered (fleet edges). */
+  erase?(id: string, actor: string): Promise<unknown>;
+  /** Subject-access export as a ZIP; undefined when there is no such identity. */
+  exportZip?(id: string): Promise<Buffer | undefined>;
 }
 
 export interface GateApi {

@@ -14,6 +14,7 @@ import type { AccessControl } from '../../streams/access-control.ts';
 import { cameraViews, ingestLost } from './camera-counts.ts';
 import { createCheckedIdentityApi, createPhotoApi, createSystemInfo, webRoot } from './dashboard.ts';
 import { requireConsentApi } from './identities.ts';
+import { withPrivacyApi } from './identity-privacy.ts';
 import type { UploadEnrollment } from './identities.ts';
 import type { LiveFrames } from './live-frames.ts';
 import type { ServiceModels } from './models.ts';
@@ -67,7 +68,7 @@ export function boxApiDeps(p: BoxApiParts): ApiDeps {
     },
     tokens: () => p.config().auth.tokens,
     metrics: p.metrics,
-    identities: p.fleetEdge ? refusingIdentityApi(identities) : identities,
+    identities: p.fleetEdge ? refusingIdentityApi(identities) : withPrivacyApi(identities, { gallery, eventLog, snapshots, publish }),
     gates: p.gates,
     cameras: () =>
       cameraViews(p.cameraEntries(), access).map(({ counters: k, ...view }) => {
