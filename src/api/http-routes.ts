@@ -221,6 +221,22 @@ function coreRoutes(deps: ApiDeps): Route[] {
         },
       },
       {
+        // A visitor's end: {"validUntil": ms | ISO date | null}; the retention run erases the identity after it.
+        method: 'POST',
+        pattern: ['identities', ':id', 'valid-until'],
+        role: 'admin',
+        handle: async ({ req, res, maxMessageBytes }, { id }, who) => {
+          if (!ids.setValidUntil) throw new HttpError(409, 'not offered here (a fleet edge: change people at the hub)');
+          const body = await readJson(req, maxMessageBytes);
+          const v = body.validUntil;
+          const ms = v === null ? null : typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.round(v) : typeof v === 'string' && Number.isFinite(Date.parse(v)) ? Date.parse(v) : undefined;
+          if (ms === undefined) throw new HttpError(400, 'validUntil must be ms since the epoch, an ISO date, or null');
+          const r = ids.setValidUntil(id, ms, who.id);
+          if (r === undefined) throw new HttpError(404, `no identity ${id}`);
+          sendJson(res, 200, r);
+        },
+      },
+      {
         // Subject-access export: one ZIP of JSON and JPEG, decrypted.
         method: 'GET',
         pattern: ['identities', ':id', 'export'],

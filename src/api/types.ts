@@ -73,6 +73,8 @@ export interface IdentityApi {
   enrollPhoto(id: string, photo: Buffer, actor: string): Promise<EnrollOutcome & { templates?: number }>;
   /** Erase a person (docs/privacy.md); undefined when there is no such identity. Absent where erasure is not offered (fleet edges). */
   erase?(id: string, actor: string): Promise<unknown>;
+  /** Set (null: clear) when the retention run erases the identity (ms); undefined when there is no such identity. */
+  setValidUntil?(id: string, validUntil: number | null, actor: string): unknown;
   /** Subject-access export as a ZIP; undefined when there is no such identity. */
   exportZip?(id: string): Promise<Buffer | undefined>;
 }

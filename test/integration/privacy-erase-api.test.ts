@@ -89,10 +89,18 @@ t.test('export then erase through the API', async (t) => {
   t.equal(py.status, 0, py.stderr);
   t.same(JSON.parse(py.stdout), { name: NAME, crops: 1, jpeg: 'ffd8ff' }, 'profile and a decrypted JPEG crop');
 
+  const json = { ...auth(ADMIN), 'content-type': 'application/json' };
+  const until = await fetch(url(`/v1/identities/${identity.id}/valid-until`), { method: 'POST', headers: json, body: JSON.stringify({ validUntil: '2027-01-31T18:00:00Z' }) });
+  t.equal(until.status, 200);
+  t.match(await until.json(), { id: identity.id, validUntil: Date.UTC(2027, 0, 31, 18) }, 'a visitor now');
+  t.match(log.query({ types: ['identity.updated'] }).at(-1), { identityId: identity.id, data: { actor: 'desk', validUntil: Date.UTC(2027, 0, 31, 18) } }, 'audited');
+  t.equal((await fetch(url(`/v1/identities/${identity.id}/valid-until`), { method: 'POST', headers: json, body: JSON.stringify({ validUntil: 'soon' }) })).status, 400);
+  t.equal((await fetch(url(`/v1/identities/id_nobody/valid-until`), { method: 'POST', headers: json, body: JSON.stringify({ validUntil: null }) })).status, 404);
+
   const erased = await fetch(url(`/v1/identities/${identity.id}/erase`), { method: 'POST', headers: auth(ADMIN) });
   t.equal(erased.status, 200);
   const receipt = (await erased.json()) as Record<string, unknown>;
-  t.match(receipt, { identityId: identity.id, reason: 'request', actor: 'desk', crops: 1, events: 1, secureDelete: true });
+  t.match(receipt, { identityId: identity.id, reason: 'request', actor: 'desk', crops: 1, events: 2, secureDelete: true });
   const published = seen.find((e) => e.type === 'identity.erased');
   t.ok(published, 'identity.erased on the bus');
   t.notOk(JSON.stringify(published).includes(NAME), 'the published receipt does not name her');
