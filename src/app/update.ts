@@ -16,6 +16,8 @@ export function restartNeeded(previous: Config, next: Config): string[] {
   if (diff.auth && next.auth.enabled !== previous.auth.enabled) restart.push('auth.enabled');
   // The stores are opened (and their keys unlocked) at start; consent settings are read per enrollment.
   if (JSON.stringify(previous.privacy.encryption) !== JSON.stringify(next.privacy.encryption)) restart.push('privacy.encryption');
+  // The retention run's timer and hours are set when the stores open.
+  if (JSON.stringify(previous.privacy.retention) !== JSON.stringify(next.privacy.retention)) restart.push('privacy.retention');
   return restart;
 }
 

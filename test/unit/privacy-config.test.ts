@@ -34,4 +34,5 @@ t.test('a changed encryption setting needs a restart; requireConsent applies at 
   t.ok(diffConfig(a, b).privacy);
   t.same(restartNeeded(a, b), ['privacy.encryption']);
   t.same(restartNeeded(a, parseConfig({ privacy: { requireConsent: true } })), []);
+  t.same(restartNeeded(a, parseConfig({ privacy: { retention: { unknownHours: 12 } } })), ['privacy.retention'], 'the retention run is set up at start');
 });
