@@ -29,7 +29,7 @@ export interface ResolveOptions {
   readonly verify?: VerifyMode;
 }
 
-/** Options for a service start: every model hashed in full (issue 14: corrupted-in-place weights). */
+/** Options for a service start: every model hashed in full (weights corrupted in place keep their size and mtime). */
 export const SERVICE_RESOLVE_OPTIONS: ResolveOptions = Object.freeze({ verify: 'full' });
 
 export interface ResolvedModel {

@@ -231,6 +231,18 @@ t.test('operator dashboard in a browser against a real facegate', { skip: chromi
     t.ok(photos.photos.length >= 1 && (named?.templateTotal ?? 0) > 1, `with the cluster's faces as photos and templates (${photos.photos.length} photos, ${named?.templateTotal} templates)`);
     t.notOk((await page.locator(`li[data-unknown="${unknownId}"]`).count()) > 0, 'and is no longer listed as unknown');
 
+    // An erasure request from the People page: the identity goes, with a receipt, and the audit names no one.
+    await page.getByRole('link', { name: 'People' }).click();
+    const visitor = page.locator('li[data-identity]', { hasText: 'Regular Visitor' });
+    await visitor.getByRole('button', { name: 'Remove' }).click();
+    await page.getByRole('button', { name: 'Erase everything about Regular Visitor' }).click();
+    await page.getByRole('status').filter({ hasText: 'Regular Visitor erased' }).waitFor({ timeout: 30_000 });
+    await page.locator('li[data-identity]', { hasText: 'Regular Visitor' }).waitFor({ state: 'detached', timeout: 10_000 });
+    t.pass('erased from the People page');
+    const erased = service?.log.query({ types: ['identity.erased'] });
+    t.equal(erased?.length, 1, 'one identity.erased receipt');
+    t.notMatch(JSON.stringify(erased), /Regular Visitor/, 'the receipt does not name the person');
+
     // The next pass of the clip: Jack recognised.
     await page.getByRole('link', { name: 'Events' }).click();
     const jack = page.locator('tr[data-type="face.recognized"]', { hasText: 'Jack' }).first();

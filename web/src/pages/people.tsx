@@ -128,7 +128,7 @@ function EnrolForm({ onDone }: { onDone: () => void }) {
   );
 }
 
-function Person({ person, admin, onChanged }: { person: Identity; admin: boolean; onChanged: () => void }) {
+function Person({ person, admin, onChanged }: { person: Identity; admin: boolean; onChanged: (notice?: string) => void }) {
   const { api } = useSession();
   const photos = useLoad(() => api.json<{ photos: { id: string }[] }>(`/v1/identities/${encodeURIComponent(person.id)}/photos`).then((r) => r.photos), [person.id, person.templateTotal]);
   const [editing, setEditing] = useState(false);
@@ -158,6 +158,29 @@ function Person({ person, admin, onChanged }: { person: Identity; admin: boolean
       await api.send('DELETE', `/v1/identities/${encodeURIComponent(person.id)}`);
       setConfirm(false);
       onChanged();
+    } catch (e) {
+      setError(e);
+    }
+  };
+  // An erasure request: also their snapshots and their name and id in past events (docs/privacy.md).
+  const erase = async () => {
+    try {
+      const r = (await api.send('POST', `/v1/identities/${encodeURIComponent(person.id)}/erase`)) as { events?: number; snapshots?: number; templates?: number };
+      setConfirm(false);
+      onChanged(`${person.name} erased: ${r.templates ?? 0} templates, ${r.snapshots ?? 0} snapshots, ${r.events ?? 0} past events anonymised`);
+    } catch (e) {
+      setError(e);
+    }
+  };
+  // A subject-access request: one ZIP of what the box holds about them, decrypted.
+  const exportZip = async () => {
+    try {
+      const { url } = await api.blobUrl(`/v1/identities/${encodeURIComponent(person.id)}/export`);
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = `${person.name.replace(/[^\w.-]+/g, '_')}-export.zip`;
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(url), 60_000);
     } catch (e) {
       setError(e);
     }
@@ -194,6 +217,9 @@ function Person({ person, admin, onChanged }: { person: Identity; admin: boolean
             Add photos
             <input type="file" accept="image/jpeg,image/png,image/webp" multiple onChange={(e) => void addPhotos([...((e.target as HTMLInputElement).files ?? [])])} />
           </label>
+          <button type="button" onClick={() => void exportZip()}>
+            Export data
+          </button>
           <button type="button" class="danger" onClick={() => setConfirm(true)}>
             Remove
           </button>
@@ -206,6 +232,10 @@ function Person({ person, admin, onChanged }: { person: Identity; admin: boolean
           <p>{person.name} and all their templates and photos are deleted. They will no longer be recognised.</p>
           <button type="button" class="danger" onClick={() => void remove()}>
             Remove {person.name}
+          </button>
+          <p>An erasure request also deletes every snapshot showing them and replaces their name and id in past events (the decisions stay as history).</p>
+          <button type="button" class="danger" onClick={() => void erase()}>
+            Erase everything about {person.name}
           </button>
           <button type="button" onClick={() => setConfirm(false)}>
             Cancel
@@ -220,16 +250,22 @@ export function PeoplePage() {
   const { api, me } = useSession();
   const admin = can(me, 'admin');
   const list = useLoad(() => api.json<{ identities: Identity[] }>('/v1/identities').then((r) => r.identities), []);
+  const [notice, setNotice] = useState<string | undefined>(undefined);
   return (
     <section aria-labelledby="people-title">
       <h1 id="people-title">People</h1>
+      {notice && (
+        <p class="notice" role="status">
+          {notice}
+        </p>
+      )}
       {admin && <EnrolForm onDone={list.reload} />}
       {list.error !== undefined && <ErrorBox error={list.error} onRetry={list.reload} />}
       {list.loading && !list.data && <Loading what="people" />}
       {list.data && list.data.length === 0 && <Empty>Nobody is enrolled yet.{admin ? ' Enrol someone with the form above.' : ''}</Empty>}
       <ul class="people">
         {list.data?.map((p) => (
-          <Person key={p.id} person={p} admin={admin} onChanged={list.reload} />
+          <Person key={p.id} person={p} admin={admin} onChanged={(m) => { setNotice(m); list.reload(); }} />
         ))}
       </ul>
     </section>
