@@ -6,6 +6,7 @@ import { FacegateError } from '../errors.ts';
 import { userInfo } from 'node:os';
 import { encryptionFor } from '../app/storage.ts';
 import { consentRecord } from '../app/identities.ts';
+import { parseValidUntil } from './identities.ts';
 import { DEFAULT_EMBEDDER, loadConfig } from '../config/index.ts';
 import { openGallery } from '../gallery/index.ts';
 import { createEmbedder, prepareEnrollmentPhoto, type EnrollmentTemplate } from '../recognize/index.ts';
@@ -22,6 +23,8 @@ interface EnrollCliOptions {
   consent?: string;
   consentMethod?: string;
   consentPurpose?: string;
+  /** A visitor: erased by the retention run after this time (ISO date or ms). */
+  validUntil?: string;
   embedder: string;
   duplicateThreshold: number;
   json?: boolean;
@@ -37,6 +40,9 @@ export async function runEnroll(photos: string[], opts: EnrollCliOptions): Promi
   const name = opts.name.trim();
   if (!name) throw new FacegateError('BAD_ARGUMENT', '--name must not be empty', { hint: 'e.g. --name "Ada Lovelace"' });
   const config = opts.config ? loadConfig(opts.config) : undefined;
+  // Checked before any model loads: a bad time fails at once.
+  const validUntil = opts.validUntil === undefined ? undefined : parseValidUntil(opts.validUntil);
+  if (typeof validUntil === 'number' && validUntil <= Date.now()) throw new FacegateError('BAD_ARGUMENT', `--valid-until ${opts.validUntil} is in the past`, { hint: 'give a future time, e.g. 2027-01-31T18:00:00Z' });
   const consentText = opts.consent?.trim();
   if (config?.privacy.requireConsent && !consentText) {
     throw new FacegateError('BAD_ARGUMENT', `${opts.config} sets privacy.requireConsent: enrollment needs the person's consent`, { hint: '--consent TEXT (the notice the person was shown, or the reference of the signed form)' });
@@ -73,9 +79,10 @@ export async function runEnroll(photos: string[], opts: EnrollCliOptions): Promi
     }
     if (interactive) bar.stop();
     let identity;
-    if (accepted.length) identity = existing.length === 1 ? gallery.addTemplates(existing[0].id, accepted, crops) : gallery.enroll({ name, groups: opts.group, templates: accepted, crops, ...(consent ? { consent } : {}) });
+    if (accepted.length) identity = existing.length === 1 ? gallery.addTemplates(existing[0].id, accepted, crops) : gallery.enroll({ name, groups: opts.group, templates: accepted, crops, ...(consent ? { consent } : {}), ...(validUntil !== undefined ? { validUntil } : {}) });
     // Consent given again for a known person replaces the recorded one.
     if (identity && consent && existing.length === 1) identity = gallery.setConsent(identity.id, consent);
+    if (identity && validUntil !== undefined && existing.length === 1) identity = gallery.setValidUntil(identity.id, validUntil);
     if (identity && opts.group.length && existing.length === 1) identity = gallery.setGroups(identity.id, [...new Set([...identity.groups, ...opts.group])]);
     const photosOk = photos.length - rejected.length;
     if (opts.json) {
@@ -107,6 +114,7 @@ export function registerEnrollCommand(program: Command): void {
     .option('--consent <text>', "the person's consent: the notice they were shown, or the signed form's reference (needed when privacy.requireConsent)")
     .option('--consent-method <method>', 'how consent was given (default cli)')
     .option('--consent-purpose <purpose>', 'what it was given for (default "access control")')
+    .option('--valid-until <time>', "a visitor: erased by the retention run after this time (ISO date or ms since the epoch; 'none' clears it)")
     .option('--embedder <model>', 'embedder model', DEFAULT_EMBEDDER)
     .option('--duplicate-threshold <s>', 'warn when a photo matches another identity this well', (v: string) => Number(v), 0.36)
     .option('--json', 'print a JSON summary')

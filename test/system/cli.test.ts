@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import t from 'tap';
 import { dataPath } from '../helpers/data.ts';
+import { openGallery } from '../../src/gallery/index.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/facegate.js', import.meta.url));
 
@@ -206,4 +207,14 @@ t.test('an argument with a NUL or a lone surrogate is refused before anything ru
   t.equal(half.code, 1);
   t.match(half.stderr, /--group contains a lone UTF-16 surrogate/);
   t.notOk(existsSync(db), 'nothing was enrolled: the gallery was never created');
+  // A visitor's end in the past is refused before anything loads; a future one is stored.
+  const past = await run(['enroll', '--name', 'Visitor', '--valid-until', '2001-01-01', '--db', db, photo]);
+  t.equal(past.code, 1);
+  t.match(past.stderr, /--valid-until 2001-01-01 is in the past/);
+  t.notOk(existsSync(db), 'still nothing enrolled');
+  const visitor = await run(['enroll', '--name', 'Visitor', '--valid-until', '2999-01-01T00:00:00Z', '--db', db, photo]);
+  t.equal(visitor.code, 0, visitor.stderr);
+  const g = openGallery(db);
+  t.equal(g.listIdentities()[0]?.validUntil, Date.parse('2999-01-01T00:00:00Z'), 'enrolled with its end of validity');
+  g.close();
 });
