@@ -58,6 +58,30 @@ export function doorClipKey(visitors: readonly DoorVisitor[], opts: DoorClipOpti
 }
 
 /**
+ * An H.264 MP4 encoder for raw RGB frames (one gst-launch child; the same x264 settings for every
+ * generated clip), written to a temp file and renamed onto `out` when it finished cleanly.
+ */
+function clipEncoder(out: string, width: number, height: number, fps: number): { write(frame: Buffer): Promise<void>; finish(what: string): Promise<void> } {
+  mkdirSync(dirname(out), { recursive: true });
+  const tmp = `${out}.${process.pid}.part.mp4`;
+  const gst = spawn('gst-launch-1.0', ['-q', '-e', 'fdsrc', 'fd=0', '!', 'rawvideoparse', `width=${width}`, `height=${height}`, 'format=rgb', `framerate=${fps}/1`, '!', 'videoconvert', '!', 'x264enc', 'tune=zerolatency', 'speed-preset=veryfast', `key-int-max=${fps}`, '!', 'h264parse', '!', 'mp4mux', '!', 'filesink', `location=${tmp}`], {
+    stdio: ['pipe', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  gst.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number>((r) => gst.on('close', (code) => r(code ?? 1)));
+  return {
+    write: (buf) => new Promise((resolve, reject) => gst.stdin.write(buf, (e) => (e ? reject(e) : resolve()))),
+    finish: async (what) => {
+      gst.stdin.end();
+      const code = await exited;
+      if (code !== 0) throw new Error(`encoding ${what} failed (gst-launch exit ${code}): ${stderr.trim().split('\n').pop() ?? ''}`);
+      renameSync(tmp, out);
+    },
+  };
+}
+
+/**
  * Render the "door camera" clip: real identity photos walking up one after another, encoded to
  * H.264 in MP4 by GStreamer (x264enc). Written to `out` atomically; reused when it exists.
  */
@@ -70,15 +94,7 @@ export async function renderDoorClip(visitors: readonly DoorVisitor[], out: stri
   const frames = visitors.length * (walk + gap) + gap;
   const durationMs = (frames / fps) * 1000;
   if (existsSync(out)) return { path: out, frames, durationMs };
-  mkdirSync(dirname(out), { recursive: true });
-  const tmp = `${out}.${process.pid}.part.mp4`;
-  const gst = spawn('gst-launch-1.0', ['-q', '-e', 'fdsrc', 'fd=0', '!', 'rawvideoparse', `width=${width}`, `height=${height}`, 'format=rgb', `framerate=${fps}/1`, '!', 'videoconvert', '!', 'x264enc', 'tune=zerolatency', 'speed-preset=veryfast', `key-int-max=${fps}`, '!', 'h264parse', '!', 'mp4mux', '!', 'filesink', `location=${tmp}`], {
-    stdio: ['pipe', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  gst.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number>((r) => gst.on('close', (code) => r(code ?? 1)));
-  const write = (buf: Buffer): Promise<void> => new Promise((resolve, reject) => (gst.stdin.write(buf, (e) => (e ? reject(e) : resolve()))));
+  const { write, finish } = clipEncoder(out, width, height, fps);
   const bg = await background(width, height);
   const rawBg = { raw: { width, height, channels: 3 as const } };
   for (let g = 0; g < gap; g++) await write(bg);
@@ -99,10 +115,7 @@ export async function renderDoorClip(visitors: readonly DoorVisitor[], out: stri
     }
     for (let g = 0; g < gap; g++) await write(bg);
   }
-  gst.stdin.end();
-  const code = await exited;
-  if (code !== 0) throw new Error(`encoding the door clip failed (gst-launch exit ${code}): ${stderr.trim().split('\n').pop() ?? ''}`);
-  renameSync(tmp, out);
+  await finish('the door clip');
   return { path: out, frames, durationMs };
 }
 
@@ -131,15 +144,7 @@ export async function renderIdleClip(out: string, opts: IdleClipOptions = {}): P
   const frames = Math.round((opts.seconds ?? 30) * fps);
   const durationMs = (frames / fps) * 1000;
   if (existsSync(out)) return { path: out, frames, durationMs };
-  mkdirSync(dirname(out), { recursive: true });
-  const tmp = `${out}.${process.pid}.part.mp4`;
-  const gst = spawn('gst-launch-1.0', ['-q', '-e', 'fdsrc', 'fd=0', '!', 'rawvideoparse', `width=${width}`, `height=${height}`, 'format=rgb', `framerate=${fps}/1`, '!', 'videoconvert', '!', 'x264enc', 'tune=zerolatency', 'speed-preset=veryfast', `key-int-max=${fps}`, '!', 'h264parse', '!', 'mp4mux', '!', 'filesink', `location=${tmp}`], {
-    stdio: ['pipe', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  gst.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number>((r) => gst.on('close', (code) => r(code ?? 1)));
-  const write = (buf: Buffer): Promise<void> => new Promise((resolve, reject) => (gst.stdin.write(buf, (e) => (e ? reject(e) : resolve()))));
+  const { write, finish } = clipEncoder(out, width, height, fps);
   const bg = await background(width, height);
   // One long plane of Gaussian noise, read from a random offset each frame: fresh-looking noise
   // per frame without drawing millions of samples per frame.
@@ -158,9 +163,6 @@ export async function renderIdleClip(out: string, opts: IdleClipOptions = {}): P
     }
     await write(frame);
   }
-  gst.stdin.end();
-  const code = await exited;
-  if (code !== 0) throw new Error(`encoding the idle clip failed (gst-launch exit ${code}): ${stderr.trim().split('\n').pop() ?? ''}`);
-  renameSync(tmp, out);
+  await finish('the idle clip');
   return { path: out, frames, durationMs };
 }
