@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- decode [--seconds 15] [--warmup 3] [--repeat 2] [--fps 5] [--variants a,b] [--scene idle|idle-360p|idle-5fps|door] [--json]`
+ * `npm run bench -- decode [--seconds 15] [--warmup 3] [--repeat 2] [--fps 5] [--variants a,b] [--scene idle|idle-360p|idle-5fps|idle-360p-5fps|door] [--json]`
  *
  * What one camera's gst-launch child costs, pipeline variant by variant, on the real stream: the
  * loopback RTSP server sends the idle door clip (src/demo/door-clip.ts renderIdleClip: 720p H.264
@@ -26,6 +26,7 @@ import { procStat } from './proc.ts';
 interface Variant {
   readonly name: string;
   readonly argv: (url: string, fps: number) => readonly string[];
+  readonly env?: Record<string, string>;
 }
 
 const product = (edit: (argv: string[]) => string[] = (a) => a) => (url: string, fps: number): readonly string[] =>
@@ -54,15 +55,16 @@ export const VARIANTS: readonly Variant[] = [
   { name: 'nocorrupt', argv: product(insertAfter('avdec_h264', 'output-corrupt=false')) },
   { name: 'convertscale', argv: product(compose(removeElement('videoscale'), replaceAll('videoconvert', 'videoconvertscale'))) },
   { name: 'dither-none', argv: product(replaceAll('videoconvert', 'videoconvert', 'dither=none')) },
+  { name: 'today-malloc-2', argv: product(), env: { MALLOC_ARENA_MAX: '2' } },
   { name: 'nearest', argv: product(replaceAll('videoscale', 'videoscale', 'method=nearest-neighbour')) },
 ];
 
-async function runOnce(argv: readonly string[], seconds: number, warmupS: number): Promise<{ cpu: number; rssMB: number; firstByteMs: number }> {
+async function runOnce(argv: readonly string[], seconds: number, warmupS: number, env: Record<string, string> = {}): Promise<{ cpu: number; rssMB: number; firstByteMs: number }> {
   const devnull = openSync('/dev/null', 'w');
   const t0 = performance.now();
   let firstByteMs = Number.NaN;
   // fd 1 is a pipe only to see the first frame's bytes; fd 3 (the detector copy) goes to /dev/null.
-  const child = spawn('gst-launch-1.0', ['-q', '-e', ...argv], { stdio: ['ignore', 'pipe', 'pipe', devnull] });
+  const child = spawn('gst-launch-1.0', ['-q', '-e', ...argv], { stdio: ['ignore', 'pipe', 'pipe', devnull], env: { ...process.env, ...env } });
   closeSync(devnull);
   if (!child.stdout || !child.stderr) throw new Error('gst-launch started without its pipes');
   child.stdout.on('data', () => {
@@ -105,6 +107,7 @@ export async function runDecodeBench(args: readonly string[]): Promise<void> {
     door: async () => (await prepareDoorClip(stateDir, demoDataDir())).path,
     idle: async () => (await renderIdleClip(join(stateDir, 'idle-30s.mp4'), { seconds: 30 })).path,
     'idle-360p': async () => (await renderIdleClip(join(stateDir, 'idle-30s-640x360.mp4'), { seconds: 30, width: 640, height: 360 })).path,
+    'idle-360p-5fps': async () => (await renderIdleClip(join(stateDir, 'idle-30s-640x360-5fps.mp4'), { seconds: 30, width: 640, height: 360, fps: 5 })).path,
     'idle-5fps': async () => (await renderIdleClip(join(stateDir, 'idle-30s-5fps.mp4'), { seconds: 30, fps: 5 })).path,
   };
   const scene = scenes[values.scene];
@@ -115,7 +118,7 @@ export async function runDecodeBench(args: readonly string[]): Promise<void> {
   try {
     for (let r = 0; r < Number(values.repeat); r++) {
       for (const v of chosen) {
-        const res = await runOnce(v.argv(server.url('/clip'), Number(values.fps)), Number(values.seconds), Number(values.warmup));
+        const res = await runOnce(v.argv(server.url('/clip'), Number(values.fps)), Number(values.seconds), Number(values.warmup), v.env);
         const e = results.get(v.name) ?? { cpu: [], rss: [], first: [] };
         e.cpu.push(res.cpu);
         e.rss.push(res.rssMB);

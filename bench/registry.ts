@@ -11,6 +11,7 @@ const benches: Record<string, (args: readonly string[]) => Promise<void>> = {
   motion: async (args) => (await import('./motion.ts')).runMotionBench(args),
   decode: async (args) => (await import('./decode.ts')).runDecodeBench(args),
   memory: async (args) => (await import('./memory.ts')).runMemoryBench(args),
+  rss: async (args) => (await import('./rss.ts')).runRssBench(args),
   soak: async (args) => (await import('./soak.ts')).runSoakBench(args),
   startup: async (args) => (await import('./startup.ts')).runStartupBench(args),
   fleet: async (args) => (await import('./fleet.ts')).runFleetBench(args),

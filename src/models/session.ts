@@ -157,6 +157,11 @@ function baseOptions(opts: SessionOptions): ort.InferenceSession.SessionOptions 
     interOpNumThreads: 1,
     intraOpNumThreads: opts.threads ?? DEFAULT_INTRA_OP_THREADS,
     executionMode: 'sequential',
+    // No memory pattern: ORT would plan and keep one block per session for every intermediate
+    // tensor of the input shape it has seen; with five sessions at one camera that held ~13 MB more
+    // for no measurable run time (docs/benchmarks.md). The arena stays on: without it malloc
+    // fragmentation cost more than the arena's slack.
+    enableMemPattern: false,
     ...(opts.spin ? {} : { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } }),
   };
 }

@@ -1,0 +1,197 @@
+/**
+ * `npm run bench -- rss [--variants base,...] [--scene door|idle|idle-360p-5fps] [--seconds 20] [--warmup 8] [--repeat 2] [--json]`
+ *
+ * Resident memory of the real service at one camera, as an operator sees it: `facegate run` (its
+ * own process, `node --initial-old-space-size=64` on the compiled build (`npm run build` first), as
+ * package.json starts it; variant `tsx`: the sources) on a
+ * config with one 720p camera served by the loopback RTSP server (the demo's door clip, or the
+ * idle door), the shipped defaults otherwise (liveness on, detector copy, motion gate). Sampled
+ * every 500 ms after `--warmup`: the service's RSS plus its gst-launch child's, max and last; at
+ * the end the service's anonymous vs file-backed memory (smaps) and the child's. Unlike the e2e
+ * bench (which holds the camera in the bench's own process, beside the gallery enrolment and its
+ * raw SCRFD run), nothing else lives in the measured process. Variants: `shipped` (the node flags
+ * and environment of bin/facegate.js's shebang), `old-flags` (only --initial-old-space-size=64, the
+ * launch before the memory flags), `tsx` (shipped, from the sources).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { demoDataDir, enrollDemoGallery, prepareDoorClip } from '../src/demo/demo.ts';
+import { renderIdleClip } from '../src/demo/door-clip.ts';
+import { RtspTestServer } from '../src/dev/rtsp-server.ts';
+import { PROJECT_ROOT } from '../src/paths.ts';
+import { quantile } from '../src/lib/stats.ts';
+import { procStat } from './proc.ts';
+
+interface Variant {
+  readonly name: string;
+  readonly nodeFlags?: readonly string[];
+  readonly env?: Record<string, string>;
+}
+
+/**
+ * How bin/facegate.js starts node: the environment assignments and node flags of its
+ * `#!/usr/bin/env -S ...` line, so the bench measures what ships.
+ */
+export function shebangLaunch(firstLine: string): { env: Record<string, string>; nodeFlags: string[] } {
+  const words = firstLine.replace(/^#!\S*env\s+-S\s+/, '').trim().split(/\s+/);
+  const env: Record<string, string> = {};
+  const nodeFlags: string[] = [];
+  let seenNode = false;
+  for (const w of words) {
+    if (!seenNode && /^[A-Z_][A-Z0-9_]*=/.test(w)) env[w.slice(0, w.indexOf('='))] = w.slice(w.indexOf('=') + 1);
+    else if (!seenNode && w === 'node') seenNode = true;
+    else if (seenNode) nodeFlags.push(w);
+  }
+  return { env, nodeFlags };
+}
+
+const shipped = shebangLaunch(readFileSync(join(PROJECT_ROOT, 'bin/facegate.js'), 'utf8').split('\n')[0] ?? '');
+
+export const RSS_VARIANTS: readonly Variant[] = [
+  { name: 'shipped', nodeFlags: shipped.nodeFlags, env: shipped.env },
+  // The launch before the memory flags (the ORT session options are what the code says either way).
+  { name: 'old-flags', nodeFlags: ['--initial-old-space-size=64'] },
+  { name: 'tsx', nodeFlags: shipped.nodeFlags, env: shipped.env },
+];
+
+/** Anonymous and file-backed resident MB of a process (smaps). */
+function smapsOf(pid: number): { anonMb: number; fileMb: number } {
+  let anon = 0;
+  let file = 0;
+  let current: 'anon' | 'file' = 'anon';
+  try {
+    for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+      const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ (\d+)\s*(.*)$/.exec(line);
+      if (head) current = head[1] !== '0' && head[2]?.startsWith('/') ? 'file' : 'anon';
+      const rss = /^Rss:\s+(\d+) kB/.exec(line);
+      if (rss) {
+        if (current === 'file') file += Number(rss[1]);
+        else anon += Number(rss[1]);
+      }
+    }
+  } catch {
+    // gone
+  }
+  return { anonMb: anon / 1024, fileMb: file / 1024 };
+}
+
+function gstChildren(pid: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const st = procStat(Number(name));
+    if (st && st.ppid === pid && st.comm.startsWith('gst-launch')) out.push(Number(name));
+  }
+  return out;
+}
+
+interface RssRun {
+  readonly variant: string;
+  readonly maxMb: number;
+  readonly lastMb: number;
+  readonly serviceMb: number;
+  readonly childMb: number;
+  readonly serviceAnonMb: number;
+  readonly serviceFileMb: number;
+  readonly serviceCpuPercent: number;
+  readonly childCpuPercent: number;
+}
+
+async function runService(v: Variant, configPath: string, warmupS: number, seconds: number): Promise<RssRun> {
+  const flags = v.nodeFlags ?? [];
+  // The compiled build directly (bin/facegate.js would fall back to tsx whenever any source file
+  // is newer than the build), or the sources under tsx (variant `tsx`).
+  const entry = v.name === 'tsx' ? [join(PROJECT_ROOT, 'bin/facegate.js')] : [join(PROJECT_ROOT, 'dist/src/cli/main.js')];
+  const child: ChildProcess = spawn(process.execPath, [...flags, ...entry, 'run', '--config', configPath, '--no-watch'], { env: { ...process.env, FACEGATE_FROM_SOURCE: v.name === 'tsx' ? '1' : '0', ...v.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('facegate run did not start');
+  try {
+    await new Promise((r) => setTimeout(r, warmupS * 1000));
+    const s0 = procStat(pid);
+    const kids0 = gstChildren(pid);
+    if (!s0 || kids0.length === 0) throw new Error(`the service is not running a camera after ${warmupS} s: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    const k0 = kids0.reduce((a, k) => a + (procStat(k)?.cpuS ?? 0), 0);
+    let maxMb = 0;
+    let lastMb = 0;
+    let serviceMb = 0;
+    let childMb = 0;
+    const t0 = performance.now();
+    while (performance.now() - t0 < seconds * 1000) {
+      await new Promise((r) => setTimeout(r, 500));
+      serviceMb = procStat(pid)?.rssMB ?? 0;
+      childMb = gstChildren(pid).reduce((a, k) => a + (procStat(k)?.rssMB ?? 0), 0);
+      lastMb = serviceMb + childMb;
+      maxMb = Math.max(maxMb, lastMb);
+    }
+    const wallS = (performance.now() - t0) / 1000;
+    const s1 = procStat(pid);
+    const k1 = gstChildren(pid).reduce((a, k) => a + (procStat(k)?.cpuS ?? 0), 0);
+    const smaps = smapsOf(pid);
+    return { variant: v.name, maxMb, lastMb, serviceMb, childMb, serviceAnonMb: smaps.anonMb, serviceFileMb: smaps.fileMb, serviceCpuPercent: (100 * ((s1?.cpuS ?? 0) - s0.cpuS)) / wallS, childCpuPercent: (100 * (k1 - k0)) / wallS };
+  } finally {
+    child.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    child.kill('SIGKILL');
+  }
+}
+
+export async function runRssBench(args: readonly string[]): Promise<void> {
+  const { values } = parseArgs({ args: [...args], options: { variants: { type: 'string' }, scene: { type: 'string', default: 'door' }, seconds: { type: 'string', default: '20' }, warmup: { type: 'string', default: '8' }, repeat: { type: 'string', default: '2' }, json: { type: 'boolean', default: false } } });
+  const chosen = (values.variants?.split(',') ?? RSS_VARIANTS.map((v) => v.name)).map((n) => {
+    const v = RSS_VARIANTS.find((x) => x.name === n);
+    if (!v) throw new Error(`unknown variant "${n}" (known: ${RSS_VARIANTS.map((x) => x.name).join(', ')})`);
+    return v;
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'fg-bench-rss-'));
+  const stateDir = join(process.cwd(), '.facegate/demo');
+  const dataDir = demoDataDir();
+  // idle: the idle door at 720p, 10 fps (the e2e bench's idle camera); idle-360p-5fps: the same
+  // scene as a camera's 640x360 sub-stream at 5 fps.
+  const scenes: Record<string, () => Promise<string>> = {
+    door: async () => (await prepareDoorClip(stateDir, dataDir)).path,
+    idle: async () => (await renderIdleClip(join(stateDir, 'idle-30s.mp4'), { seconds: 30 })).path,
+    'idle-360p-5fps': async () => (await renderIdleClip(join(stateDir, 'idle-30s-640x360-5fps.mp4'), { seconds: 30, width: 640, height: 360, fps: 5 })).path,
+  };
+  const scene = scenes[values.scene];
+  if (!scene) throw new Error(`unknown --scene ${values.scene} (known: ${Object.keys(scenes).join(', ')})`);
+  const clip = await scene();
+  const galleryDb = join(dir, 'gallery.sqlite');
+  await enrollDemoGallery(galleryDb, dataDir);
+  const rtsp = await RtspTestServer.start({ clip, passthrough: true });
+  const configPath = join(dir, 'config.yaml');
+  // JSON is YAML: one camera, one gate, the shipped defaults for everything else.
+  writeFileSync(
+    configPath,
+    JSON.stringify({ server: { port: 0 }, cameras: [{ id: 'cam1', url: rtsp.url('/clip'), fps: 5 }], gates: [{ id: 'front-door', cameras: ['cam1'], allow: { groups: ['staff'] } }], gallery: { db: galleryDb }, events: { db: join(dir, 'events.sqlite'), snapshots: { dir: join(dir, 'snapshots') } } }),
+  );
+  const runs: RssRun[] = [];
+  try {
+    for (let r = 0; r < Number(values.repeat); r++) {
+      for (const v of chosen) {
+        const res = await runService(v, configPath, Number(values.warmup), Number(values.seconds));
+        runs.push(res);
+        process.stderr.write(`  ${v.name}: max ${res.maxMb.toFixed(0)} MB (service ${res.serviceMb.toFixed(0)}: anon ${res.serviceAnonMb.toFixed(0)} + file ${res.serviceFileMb.toFixed(0)}; gst ${res.childMb.toFixed(0)}), CPU service ${res.serviceCpuPercent.toFixed(1)} % + gst ${res.childCpuPercent.toFixed(1)} %\n`);
+      }
+    }
+  } finally {
+    await rtsp.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  if (values.json) {
+    for (const r of runs) console.log(JSON.stringify(r));
+    return;
+  }
+  console.log(`\n| variant (${values.scene}, 1 camera) | RSS max MB, service + gst (runs) | service MB (anon / file) | gst child MB | service CPU % | gst CPU % |`);
+  console.log('|---|---:|---:|---:|---:|---:|');
+  for (const v of chosen) {
+    const rs = runs.filter((r) => r.variant === v.name);
+    const med = (f: (r: RssRun) => number): number => quantile(rs.map(f), 0.5);
+    console.log(`| ${v.name} | ${med((r) => r.maxMb).toFixed(0)} (${rs.map((r) => r.maxMb.toFixed(0)).join(' / ')}) | ${med((r) => r.serviceMb).toFixed(0)} (${med((r) => r.serviceAnonMb).toFixed(0)} / ${med((r) => r.serviceFileMb).toFixed(0)}) | ${med((r) => r.childMb).toFixed(0)} | ${med((r) => r.serviceCpuPercent).toFixed(1)} | ${med((r) => r.childCpuPercent).toFixed(1)} |`);
+  }
+}
