@@ -89,15 +89,20 @@ if [ "$GPU" = "cuda" ]; then
     echo "setup: installing $ORT_GPU and $GPU_PKG's CUDA providers into $GPU_DIR"
     mkdir -p "$GPU_DIR"
     [ -f "$GPU_DIR/package.json" ] || echo '{ "name": "facegate-gpu", "private": true }' > "$GPU_DIR/package.json"
+    gpu_fetch_failed() {
+      echo "setup: could not fetch $1 from the npm registry (offline, or the registry refused it)." >&2
+      echo "       Run \`npm run setup -- --gpu cuda\` where the registry is reachable, or copy $GPU_DIR from such a machine." >&2
+      exit 1
+    }
     # --ignore-scripts: onnxruntime-node's own postinstall would fetch a CUDA 12 add-on from NuGet.
-    npm install --prefix "$GPU_DIR" --ignore-scripts --no-audit --no-fund --loglevel=error "$ORT_GPU"
+    npm install --prefix "$GPU_DIR" --ignore-scripts --no-audit --no-fund --loglevel=error "$ORT_GPU" || gpu_fetch_failed "$ORT_GPU"
     # Other platforms' bindings are not needed here (~240 MB).
     find "$GPU_DIR/node_modules/onnxruntime-node/bin/napi-v6" -mindepth 2 -maxdepth 2 -type d ! -path '*/linux/x64' -exec rm -rf {} +
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' EXIT
     # npm pack fetches the one tarball (integrity checked against the registry), not its 150 MB
     # all-platform dependency.
-    (cd "$tmp" && npm pack --silent "$GPU_PKG" >/dev/null)
+    (cd "$tmp" && npm pack --silent "$GPU_PKG" >/dev/null) || gpu_fetch_failed "$GPU_PKG"
     tar -xzf "$tmp"/*.tgz -C "$tmp" --wildcards 'package/Plugins/Linux/x64/*.so' 'package/LICENSE*' 2>/dev/null \
       || tar -xzf "$tmp"/*.tgz -C "$tmp" --wildcards 'package/Plugins/Linux/x64/*.so'
     cp "$tmp"/package/Plugins/Linux/x64/libonnxruntime_providers_*.so "$BIN/"

@@ -250,7 +250,7 @@ export function gpuInstall(bindingDirOfInstall: string = gpuBindingDir()): GpuIn
     runtime,
     loadable,
     providers,
-    reason: loadable ? undefined : `built for onnxruntime-node ${onnxruntime ?? GPU_INSTALL.onnxruntime}; this process runs ${runtime}, whose ONNX Runtime cannot load them (one libonnxruntime per process): built, not run here`,
+    reason: loadable ? undefined : `built for onnxruntime-node ${onnxruntime ?? GPU_INSTALL.onnxruntime}; this process runs ${runtime}, whose ONNX Runtime cannot load them (one libonnxruntime per process)`,
   };
 }
 
