@@ -158,7 +158,7 @@ t.test('a gallery enrolled before crops were kept (schema v1): those identities 
   old.close();
   // Make it exactly a file of the previous facegate: schema version 1, no crops table.
   const raw = new Database(path);
-  raw.exec('DROP TABLE crops; DROP TABLE meta; DROP TABLE data_keys; ALTER TABLE identities DROP COLUMN consent');
+  raw.exec('DROP TABLE crops; DROP TABLE meta; DROP TABLE data_keys; DROP TABLE erasures; ALTER TABLE identities DROP COLUMN consent; ALTER TABLE identities DROP COLUMN valid_until');
   raw.pragma('user_version = 1');
   raw.close();
 
