@@ -1,14 +1,15 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --initial-old-space-size=64 --max-semi-space-size=1 --optimize-for-size
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --initial-old-space-size=64 --max-semi-space-size=1
 // --initial-old-space-size=64: V8 starts its old generation at 64 MB instead of growing it from a
 // few MB, so the frames that pass through it several times a second do not each start a full
 // mark-compact (fewer full GCs and less CPU per frame for a little more RSS: docs/benchmarks.md). A V8 heap
 // flag only works on node's command line (NODE_OPTIONS refuses it; setting it at run time has no
 // effect), hence here and in package.json's start / bench scripts.
-// --max-semi-space-size=1 and --optimize-for-size: frames live outside the V8 heap (ArrayBuffers),
-// so a small young generation and V8's memory-saving heuristics cost no measured CPU, and save
-// resident memory; MALLOC_ARENA_MAX=2 keeps glibc from giving each thread that allocates (ONNX
-// Runtime, libuv, V8 helpers) its own malloc arena. Together with ORT sessions without a memory
-// pattern: ~40 MB less at one camera, ~70-100 MB less at four (docs/benchmarks.md).
+// --max-semi-space-size=1: frames live outside the V8 heap (ArrayBuffers), so a small young
+// generation costs no measured CPU and saves resident memory; MALLOC_ARENA_MAX=2 keeps glibc from
+// giving each thread that allocates (ONNX Runtime, libuv, V8 helpers) its own malloc arena.
+// Together with ORT sessions without a memory pattern: ~40 MB less at one camera, ~70-100 MB less
+// at four. --optimize-for-size saved ~5-10 MB more but cost an idle camera ~1 % of a core
+// (docs/benchmarks.md).
 // facegate is TypeScript. `npm run build` (run by scripts/setup.sh) compiles it to dist/ for a fast
 // start; this entry point uses that build only when dist/BUILD.json names the digest of the sources
 // as they are now, and otherwise runs the sources directly with tsx's ESM loader (development).
