@@ -242,6 +242,7 @@ const identityUpdated = z.strictObject({
       name: z.string().optional().describe('the new name, when renamed'),
       groups: groups.optional().describe('the new groups, when regrouped'),
       templatesAdded: z.number().int().min(0).optional().describe('templates added from an enrolled photo'),
+      negativeAnchorsAdded: z.number().int().min(0).optional().describe("'not this person' anchors added from a recognition that was wrong"),
     })
     .describe('what changed; absent fields did not change'),
 });
@@ -302,6 +303,19 @@ const privacyRetention = z.strictObject({
   }),
 });
 
+// A change to the config file from the API or the dashboard (the file stays the source of truth).
+const configChanged = z.strictObject({
+  ...envelope,
+  type: z.literal('config.changed'),
+  data: z.looseObject({
+    actor,
+    version: nonEmpty.describe('the new version (the etag the API returns)'),
+    previous: nonEmpty.describe('the version it replaced'),
+    paths: z.array(z.string().max(512)).max(1000).describe("the config paths that changed, e.g. 'cameras.door'"),
+    rollback: z.boolean().optional().describe('true when the change restored an earlier version'),
+  }),
+});
+
 export const eventSchema = z.discriminatedUnion('type', [
   cameraUp,
   cameraDown,
@@ -324,6 +338,7 @@ export const eventSchema = z.discriminatedUnion('type', [
   unknownDismissed,
   identityErased,
   privacyRetention,
+  configChanged,
 ]);
 
 export type Event = z.output<typeof eventSchema>;

@@ -89,6 +89,7 @@ function samples(): NewEvent[] {
     { type: 'unknown.dismissed', timeMs: T, data: { actor: 'hr-admin', unknownId: 'unk_3' } },
     { type: 'identity.erased', timeMs: T, identityId: 'erased:er_0123456789abcdef', data: { actor: 'cli:ops', erasureId: 'er_0123456789abcdef', reason: 'request', templates: 4, crops: 2, unknownClusters: 1, events: 12, snapshots: 5, clearCameras: ['front'] } },
     { type: 'privacy.retention', timeMs: T, data: { unknownClusters: 3, unknownSnapshots: 7, expiredIdentities: 1, events: 120, snapshots: 40, durationMs: 35 } },
+    { type: 'config.changed', timeMs: T, data: { actor: 'admin', version: 'v2-9f3a', previous: 'v1-77c0', paths: ['cameras.door.fps'] } },
   ];
 }
 
