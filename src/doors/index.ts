@@ -1,0 +1,27 @@
+/**
+ * Doors: the pure door state machine (lock, contact, REX, held-open and forced-open alarms,
+ * modes), Wiegand credential frames, and the relay actuator that re-locks by itself.
+ */
+export {
+  stepDoor,
+  effectiveMode,
+  nextDoorDeadline,
+  INITIAL_DOOR_STATE,
+  DOOR_MODES,
+  OPERATOR_DOOR_MODES,
+  DOOR_PHASES,
+  DOOR_ALARMS,
+  RELEASE_CAUSES,
+  type DoorMode,
+  type OperatorDoorMode,
+  type DoorPhase,
+  type ContactState,
+  type ReleaseCause,
+  type DoorAlarm,
+  type DoorPolicy,
+  type DoorState,
+  type DoorInput,
+  type DoorEvent,
+  type LockCommand,
+  type DoorStep,
+} from './machine.ts';
