@@ -25,3 +25,5 @@ export {
   type LockCommand,
   type DoorStep,
 } from './machine.ts';
+export { wiegandBits, wiegandBitString, wiegandValue, decodeWiegand, WIEGAND_FORMATS, type WiegandFormat, type WiegandCredential, type Bit } from './wiegand.ts';
+export { DoorError, isDoorError, type DoorErrorCode } from './errors.ts';
