@@ -11,7 +11,7 @@ import { createDetector, type Detector, type DetectorConfig } from '../detect/in
 import type { Event, NewEventOf } from '../events/index.ts';
 import type { Consent, Gallery } from '../gallery/index.ts';
 import type { Logger } from '../log.ts';
-import { DEFAULT_ENROLLMENT_RULES, prepareEnrollmentPhoto, type Embedder, type PhotoVerdict } from '../recognize/index.ts';
+import { DEFAULT_ENROLLMENT_RULES, prepareEnrollmentPhoto, type Embedder, type EnrollmentRules, type PhotoVerdict } from '../recognize/index.ts';
 
 /** `text` with a server-side temp path (the file, then its folder) replaced by what the client sent. */
 export function withoutPath(text: string, file: string, dir: string, label: string): string {
@@ -36,7 +36,7 @@ export interface UploadEnrollment {
   close(): Promise<void>;
 }
 
-export function createUploadEnrollment(o: { readonly detectorOptions: Omit<DetectorConfig, 'tier' | 'padRetry'>; readonly embedder: Embedder }): UploadEnrollment {
+export function createUploadEnrollment(o: { readonly detectorOptions: Omit<DetectorConfig, 'tier' | 'padRetry'>; readonly embedder: Embedder; readonly rules?: () => EnrollmentRules }): UploadEnrollment {
   let enrollDetector: Detector | undefined;
   // The detector sees at most its input size, so a photo decoded at twice that loses nothing it
   // uses, and a large upload costs a few MB of pixels instead of tens (plus the padded retry's
@@ -52,8 +52,8 @@ export function createUploadEnrollment(o: { readonly detectorOptions: Omit<Detec
       try {
         writeFileSync(file, photo);
         const detector = enrollDetector;
-        const v = await prepareEnrollmentPhoto(file, detector, o.embedder, DEFAULT_ENROLLMENT_RULES, { maxSide });
-        return v.ok ? v : { ...v, photo: label, message: withoutPath(v.message, file, dir, label), hint: withoutPath(v.hint, file, dir, label) };
+        const v = await prepareEnrollmentPhoto(file, detector, o.embedder, o.rules?.() ?? DEFAULT_ENROLLMENT_RULES, { maxSide });
+        return v.ok ? v : { ...v, photo: label, message: withoutPath(v.message, file, dir, label), hint: withoutPath(v.hint, file, dir, label), ...(v.checks ? { checks: v.checks.map((c) => ({ ...c, message: withoutPath(c.message, file, dir, label) })) } : {}) };
       } catch (e) {
         throw scrubError(e, file, dir, label);
       } finally {
@@ -96,7 +96,8 @@ type AuditEvent = NewEventOf<'identity.created' | 'identity.updated' | 'identity
 export function createIdentityApi(o: { readonly gallery: Gallery; readonly enroll: (photo: Buffer) => Promise<PhotoVerdict>; readonly publish: (event: AuditEvent) => Event | void; readonly logger: Logger }): IdentityApi {
   const { gallery, logger: log } = o;
   const enrollPhoto = o.enroll;
-  const rejection = (v: Extract<PhotoVerdict, { ok: false }>) => ({ ok: false, reason: v.reason, message: `${v.message} (${v.hint})` });
+  // `checks`: each failed quality check with its measured value, threshold and fix, for the dashboard.
+  const rejection = (v: Extract<PhotoVerdict, { ok: false }>) => ({ ok: false, reason: v.reason, message: `${v.message} (${v.hint})`, ...(v.checks ? { checks: v.checks } : {}) });
   // Audit: every change made through the API is an event naming the actor (the token id),
   // logged and published like the pipeline's own events.
   const audit = (event: AuditEvent): void => {

@@ -9,7 +9,8 @@ import { consentRecord } from '../app/identities.ts';
 import { parseValidUntil } from './identities.ts';
 import { DEFAULT_EMBEDDER, loadConfig } from '../config/index.ts';
 import { openGallery } from '../gallery/index.ts';
-import { createEmbedder, prepareEnrollmentPhoto, type EnrollmentTemplate } from '../recognize/index.ts';
+import { calibratedThresholds } from '../models/index.ts';
+import { createEmbedder, DEFAULT_ENROLLMENT_RULES, prepareEnrollmentPhoto, type EnrollmentRules, type EnrollmentTemplate, type QualityFailure } from '../recognize/index.ts';
 import type { EnrollmentCrop } from '../recognize/index.ts';
 
 export const DEFAULT_GALLERY_DB = (): string => resolve(process.env.FACEGATE_GALLERY_DB ?? 'data/gallery.sqlite');
@@ -26,8 +27,29 @@ interface EnrollCliOptions {
   /** A visitor: erased by the retention run after this time (ISO date or ms). */
   validUntil?: string;
   embedder: string;
-  duplicateThreshold: number;
+  /** Absent: the embedder's calibrated unmasked threshold (a photo that would be recognised as someone else). */
+  duplicateThreshold?: number;
+  /** Enroll a photo even when it matches another identity. */
+  force?: boolean;
+  minEyeDistance?: number;
+  maxYaw?: number;
+  maxPitch?: number;
+  minSharpness?: number;
   json?: boolean;
+}
+
+/** The quality rules with the command line's overrides. */
+export function enrollmentRulesFrom(o: Pick<EnrollCliOptions, 'minEyeDistance' | 'maxYaw' | 'maxPitch' | 'minSharpness'>, base: EnrollmentRules = DEFAULT_ENROLLMENT_RULES): EnrollmentRules {
+  return { ...base, ...(o.minEyeDistance !== undefined ? { minInterOcular: o.minEyeDistance } : {}), ...(o.maxYaw !== undefined ? { maxYaw: o.maxYaw } : {}), ...(o.maxPitch !== undefined ? { maxPitch: o.maxPitch } : {}), ...(o.minSharpness !== undefined ? { minSharpness: o.minSharpness } : {}) };
+}
+
+/** The embedder's calibrated threshold, or the historical 0.36 for a model without calibration. */
+function duplicateThresholdFor(modelId: string): number {
+  try {
+    return calibratedThresholds(modelId).unmasked;
+  } catch {
+    return 0.36;
+  }
 }
 
 /**
@@ -58,22 +80,31 @@ export async function runEnroll(photos: string[], opts: EnrollCliOptions): Promi
   const accepted: EnrollmentTemplate[] = [];
   // Each accepted photo's aligned crop, stored with its templates so a model change needs no re-enrollment.
   const crops: EnrollmentCrop[] = [];
-  const rejected: { photo: string; reason: string; message: string; hint: string }[] = [];
-  const duplicates: { photo: string; name: string; identityId: string; score: number }[] = [];
+  const rejected: { photo: string; reason: string; message: string; hint: string; checks?: readonly QualityFailure[] }[] = [];
+  const duplicates: { photo: string; name: string; identityId: string; score: number; forced: boolean }[] = [];
+  const rules = enrollmentRulesFrom(opts);
+  const duplicateThreshold = opts.duplicateThreshold ?? duplicateThresholdFor(embedder.modelId);
   try {
     const existing = gallery.findByName(name);
     if (existing.length > 1) {
       throw new FacegateError('BAD_ARGUMENT', `${existing.length} identities are named "${name}" (${existing.map((i) => i.id).join(', ')})`, { hint: 'rename one of them first (`facegate identities rename ID NEW_NAME`)' });
     }
     for (const photo of photos) {
-      const v = await prepareEnrollmentPhoto(photo, detector, embedder);
+      const v = await prepareEnrollmentPhoto(photo, detector, embedder, rules);
       if (interactive) bar.increment();
       if (!v.ok) {
-        rejected.push({ photo, reason: v.reason, message: v.message, hint: v.hint });
+        rejected.push({ photo, reason: v.reason, message: v.message, hint: v.hint, ...(v.checks ? { checks: v.checks } : {}) });
         continue;
       }
-      const [best] = gallery.search(v.templates[0].embedding, { modelId: embedder.modelId, k: 1, masked: 'plain' });
-      if (best && best.score >= opts.duplicateThreshold && best.name !== name) duplicates.push({ photo, name: best.name, identityId: best.identityId, score: best.score });
+      // The best match among the other identities: a photo recognised as someone else is refused unless forced.
+      const best = gallery.search(v.templates[0].embedding, { modelId: embedder.modelId, k: 3, masked: 'plain' }).find((m) => m.name !== name);
+      if (best && best.score >= duplicateThreshold) {
+        duplicates.push({ photo, name: best.name, identityId: best.identityId, score: best.score, forced: opts.force === true });
+        if (!opts.force) {
+          rejected.push({ photo, reason: 'duplicate', message: `${photo}: already enrolled as ${best.name} at ${best.score.toFixed(2)} (${best.identityId}; threshold ${duplicateThreshold})`, hint: `add it to ${best.name} instead, or pass --force if this really is ${name}` });
+          continue;
+        }
+      }
       accepted.push(...v.templates);
       crops.push(v.crop);
     }
@@ -90,7 +121,7 @@ export async function runEnroll(photos: string[], opts: EnrollCliOptions): Promi
     } else {
       if (identity) process.stdout.write(`${existing.length ? 'added to' : 'enrolled'} ${identity.name} (${identity.id}, groups: ${identity.groups.join(', ') || '-'}): ${photosOk} photo(s), ${accepted.length} templates (plain + synthetic masks, model ${embedder.modelId})\n`);
     }
-    for (const d of duplicates) process.stderr.write(`warning: ${d.photo} looks like the existing identity "${d.name}" (${d.identityId}, similarity ${d.score.toFixed(2)}): check this is not the same person under two names\n`);
+    for (const d of duplicates) if (d.forced) process.stderr.write(`warning: ${d.photo} is already enrolled as ${d.name} at ${d.score.toFixed(2)} (${d.identityId}); enrolled anyway (--force)\n`);
     for (const r of rejected) process.stderr.write(`rejected ${r.photo}: ${r.message}\n  fix: ${r.hint}\n`);
     if (!identity) process.stderr.write(`error: no usable photo; ${name} was not enrolled\n`);
     return rejected.length ? 1 : 0;
@@ -116,7 +147,12 @@ export function registerEnrollCommand(program: Command): void {
     .option('--consent-purpose <purpose>', 'what it was given for (default "access control")')
     .option('--valid-until <time>', "a visitor: erased by the retention run after this time (ISO date or ms since the epoch; 'none' clears it)")
     .option('--embedder <model>', 'embedder model', DEFAULT_EMBEDDER)
-    .option('--duplicate-threshold <s>', 'warn when a photo matches another identity this well', (v: string) => Number(v), 0.36)
+    .option('--duplicate-threshold <s>', "refuse a photo that matches another identity this well (default: the embedder's calibrated threshold)", (v: string) => Number(v))
+    .option('--force', 'enroll a photo even when it matches another identity')
+    .option('--min-eye-distance <px>', `refuse faces with the eyes closer than this (default ${DEFAULT_ENROLLMENT_RULES.minInterOcular})`, (v: string) => Number(v))
+    .option('--max-yaw <v>', `refuse heads turned more than this (yaw proxy, default ${DEFAULT_ENROLLMENT_RULES.maxYaw})`, (v: string) => Number(v))
+    .option('--max-pitch <v>', `refuse heads tilted more than this (pitch proxy, default ${DEFAULT_ENROLLMENT_RULES.maxPitch})`, (v: string) => Number(v))
+    .option('--min-sharpness <v>', `refuse crops blurrier than this (Laplacian variance, default ${DEFAULT_ENROLLMENT_RULES.minSharpness})`, (v: string) => Number(v))
     .option('--json', 'print a JSON summary')
     .action(async (photos: string[], opts: EnrollCliOptions) => {
       process.exitCode = await runEnroll(photos, opts);

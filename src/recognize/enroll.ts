@@ -7,6 +7,7 @@ import type { Face, RgbImage } from '../types.ts';
 import { alignFace } from './align.ts';
 import { ENROLLMENT_MASKS, MASK_SHAPES, renderMask, type MaskShape, type Rgb } from './mask-render.ts';
 import type { Embedder } from './models.ts';
+import { enrollmentQualityFailures, type QualityCheck, type QualityFailure } from './enroll-quality.ts';
 import { faceQuality, type FaceQuality } from './quality.ts';
 
 export type RejectReason = 'unreadable' | 'no-face' | 'several-faces' | 'too-small' | 'too-blurry' | 'bad-pose';
@@ -39,20 +40,36 @@ export interface EnrollmentCrop {
 
 export type PhotoVerdict =
   | { readonly ok: true; readonly photo: string; readonly face: Face; readonly quality: FaceQuality; readonly templates: EnrollmentTemplate[]; readonly crop: EnrollmentCrop }
-  | { readonly ok: false; readonly photo: string; readonly reason: RejectReason; readonly message: string; readonly hint: string };
+  | {
+      readonly ok: false;
+      readonly photo: string;
+      readonly reason: RejectReason;
+      readonly message: string;
+      readonly hint: string;
+      /** The quality checks that failed (check, measured value, threshold, fix); absent for an unreadable photo. */
+      readonly checks?: readonly QualityFailure[];
+    };
+
+const REASON_OF: Record<QualityCheck, RejectReason> = { 'one-face': 'several-faces', 'eye-distance': 'too-small', yaw: 'bad-pose', pitch: 'bad-pose', sharpness: 'too-blurry' };
 
 export interface EnrollmentRules {
-  /** Inter-ocular distance below which a face is too small to enroll (px). Real photos here: >= 45. */
+  /** Inter-ocular distance below which a face is too small to enroll (px, in the photo's own pixels). */
   readonly minInterOcular: number;
-  /** Laplacian variance of the aligned crop below which it is too blurry. Real photos here: >= 336. */
+  /** Laplacian variance of the aligned crop below which it is too blurry. */
   readonly minSharpness: number;
   /** A second face at least this fraction of the largest one's area makes the photo ambiguous. */
   readonly secondFaceRatio: number;
   /** |yaw| proxy above which the face is too turned to be a reference. */
   readonly maxYaw: number;
+  /** |pitch| proxy above which the head is tilted too far up or down. */
+  readonly maxPitch: number;
 }
 
-export const DEFAULT_ENROLLMENT_RULES: EnrollmentRules = { minInterOcular: 30, minSharpness: 150, secondFaceRatio: 0.3, maxYaw: 0.45 };
+/**
+ * Defaults below the worst good enrollment photo of ../shared/data on each measure, with room
+ * for ordinary portraits (docs/benchmarks.md, enrollment quality, has the distributions).
+ */
+export const DEFAULT_ENROLLMENT_RULES: EnrollmentRules = { minInterOcular: 40, minSharpness: 150, secondFaceRatio: 0.3, maxYaw: 0.45, maxPitch: 0.35 };
 
 const area = (f: Face): number => (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]);
 
@@ -74,22 +91,18 @@ export async function prepareEnrollmentPhoto(photo: string, detector: Detector, 
     return reject('unreadable', `cannot read ${photo}: ${(e as Error).message}`, 'check the path');
   }
   const faces = (await detector.detect(decoded.image)).sort((a, b) => area(b) - area(a));
-  if (faces.length === 0) return reject('no-face', `no face found in ${photo}`, 'use a photo where the face is visible, frontal and well lit');
-  const [face, second] = faces;
-  if (second && area(second) >= rules.secondFaceRatio * area(face)) {
-    return reject('several-faces', `${faces.length} faces in ${photo}; enrollment needs exactly one person`, 'crop the photo to the person, or use a portrait');
+  if (faces.length === 0) {
+    const checks = enrollmentQualityFailures({ faces: 0, eyeDistancePx: 0, yaw: 0, pitch: 0, sharpness: 0 }, rules);
+    return { ok: false, photo, reason: 'no-face', message: `no face found in ${photo}`, hint: checks[0].fix, checks };
   }
+  const [face] = faces;
+  // A much smaller face in the background does not make the photo ambiguous.
+  const counted = faces.filter((f) => area(f) >= rules.secondFaceRatio * area(face)).length;
   const { crop } = alignFace(decoded.image, face.landmarks);
   const quality = faceQuality(face, crop);
-  const scale = decoded.scale;
-  if (quality.interOcular * scale < rules.minInterOcular) {
-    return reject('too-small', `the face in ${photo} is too small (${(quality.interOcular * scale).toFixed(0)} px between the eyes, need ${rules.minInterOcular})`, 'use a closer or higher-resolution photo');
-  }
-  if (quality.sharpness < rules.minSharpness) {
-    return reject('too-blurry', `the face in ${photo} is too blurry (sharpness ${quality.sharpness.toFixed(0)}, need ${rules.minSharpness})`, 'use a sharper photo');
-  }
-  if (Math.abs(quality.pose.yaw) > rules.maxYaw) {
-    return reject('bad-pose', `the face in ${photo} is turned too far (yaw ${quality.pose.yaw.toFixed(2)})`, 'use a photo looking at the camera');
+  const failures = enrollmentQualityFailures({ faces: counted, eyeDistancePx: quality.interOcular * decoded.scale, yaw: quality.pose.yaw, pitch: quality.pose.pitch, sharpness: quality.sharpness }, rules);
+  if (failures.length) {
+    return { ok: false, photo, reason: REASON_OF[failures[0].check], message: `${photo}: ${failures.map((f) => f.message).join('; ')}`, hint: failures.map((f) => f.fix).join('; '), checks: failures };
   }
   const sha = createHash('sha256').update(bytes).digest('hex');
   const enrollmentCrop: EnrollmentCrop = { image: crop, sourcePhotoSha256: sha, quality: quality.value, masks: ENROLLMENT_MASKS };

@@ -13,4 +13,5 @@ export { rocSvg, writeRocPng, type RocSeries } from './roc-plot.ts';
 export { shouldEmbed, addEmbedding, trackEmbedding, isMatch, DEFAULT_BEST_SHOT, EMPTY_TRACK_STATE, type BestShotOptions, type TrackRecognitionState } from './bestshot.ts';
 export { recognizeTracks, type Recognition, type RecognizeOptions, type RecognizeStats, type GallerySearch, type LivenessEvidence } from './operator.ts';
 export { reembedGallery, ensureTemplatesFor, groupByIdentity, paintableMasks, type ReembedOptions, type ReembedProgress, type ReembedSummary } from './reembed.ts';
+export { enrollmentQualityFailures, type QualityCheck, type QualityFailure, type QualityThresholds, type EnrollmentMeasures } from './enroll-quality.ts';
 export { prepareEnrollmentPhoto, templatesFromCrop, isMaskShape, DEFAULT_ENROLLMENT_RULES, type PhotoVerdict, type EnrollmentTemplate, type EnrollmentRules, type RejectReason, type EnrollmentCrop, type EnrollmentMask } from './enroll.ts';

@@ -10,10 +10,20 @@ export interface Identity {
   readonly templateTotal?: number;
 }
 
+/** A failed enrollment quality check as the API reports it (src/recognize/enroll-quality.ts). */
+export interface QualityCheck {
+  readonly check: string;
+  readonly value: number;
+  readonly threshold: number;
+  readonly message: string;
+  readonly fix: string;
+}
+
 interface Verdict {
   readonly file: string;
   readonly ok: boolean;
   readonly text: string;
+  readonly checks?: readonly QualityCheck[];
 }
 
 const REASONS: Readonly<Record<string, string>> = {
@@ -21,7 +31,8 @@ const REASONS: Readonly<Record<string, string>> = {
   'several-faces': 'several faces',
   'too-small': 'too small',
   'too-blurry': 'too blurry',
-  'bad-pose': 'face turned away',
+  'bad-pose': 'face turned or tilted',
+  duplicate: 'already enrolled',
   unreadable: 'not a readable image',
 };
 
@@ -32,7 +43,7 @@ const groupsOf = (text: string): string[] =>
     .map((g) => g.trim())
     .filter(Boolean);
 
-type UploadBody = { ok?: boolean; reason?: string; message?: string; identity?: Identity; error?: string };
+type UploadBody = { ok?: boolean; reason?: string; message?: string; identity?: Identity; error?: string; checks?: readonly QualityCheck[] };
 
 /** Upload photos one by one: the first creates the identity (when `id` is undefined), the rest are added. */
 async function uploadPhotos(api: ReturnType<typeof useSession>['api'], files: readonly File[], target: { id?: string; name: string; groups: readonly string[]; consent?: string }, onVerdict: (v: Verdict) => void): Promise<string | undefined> {
@@ -49,8 +60,10 @@ async function uploadPhotos(api: ReturnType<typeof useSession>['api'], files: re
       } else {
         // looks-like: the message names the person ("looks like Angelina (similarity 0.71) (...)").
         const reason = r.body.reason === 'looks-like' && r.body.message ? r.body.message : r.body.reason ? (REASONS[r.body.reason] ?? r.body.reason) : 'rejected';
-        const detail = r.body.reason === 'looks-like' ? '' : r.body.message ? ` — ${r.body.message}` : '';
-        onVerdict({ file: f.name, ok: false, text: `rejected: ${reason}${detail}` });
+        const checks = r.body.checks?.length ? r.body.checks : undefined;
+        // With checks, each failed check is its own line (what to do, the value, the threshold).
+        const detail = r.body.reason === 'looks-like' || checks ? '' : r.body.message ? ` — ${r.body.message}` : '';
+        onVerdict({ file: f.name, ok: false, text: `rejected: ${reason}${detail}`, ...(checks ? { checks } : {}) });
       }
     } catch (e) {
       onVerdict({ file: f.name, ok: false, text: `failed: ${errorText(e)}` });
@@ -67,6 +80,15 @@ function Verdicts({ list }: { list: readonly Verdict[] }) {
       {list.map((v, i) => (
         <li key={i} class={v.ok ? 'ok' : 'bad'}>
           <span class="file">{v.file}</span>: {v.text}
+          {v.checks && (
+            <ul class="checks">
+              {v.checks.map((c) => (
+                <li key={c.check} data-check={c.check}>
+                  {c.message} <span class="fix">({c.fix})</span>
+                </li>
+              ))}
+            </ul>
+          )}
         </li>
       ))}
     </ul>
