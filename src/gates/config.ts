@@ -121,6 +121,117 @@ export const antiPassbackSchema = z
     }
   });
 
+/** A hint for a person on a custom issue (the config module prints it as `fix:`). */
+const hinted = (hint: string): { params: { hint: string } } => ({ params: { hint } });
+
+/** One MQTT topic a door input listens on: no wildcards (one input is one sensor). */
+const inputTopic = z
+  .string()
+  .min(1, 'the topic is empty')
+  .max(512)
+  .refine((t) => !/[#+\u0000]/.test(t), { message: "a door input listens on one topic: no '#' or '+' wildcards", ...hinted("give the sensor's own state topic, e.g. 'zigbee2mqtt/front_door_contact'") });
+
+/** A Linux GPIO line through the character device (libgpiod): the chip and the line offset. */
+const gpioLineSchema = z.strictObject({
+  chip: z.string().regex(/^(gpiochip\d+|\/dev\/gpiochip\d+)$/, { error: "expected a GPIO chip such as 'gpiochip0' (see `gpiodetect`)" }),
+  line: z.number().int().min(0).max(1023),
+  /** The line reads 0 when the contact is open / the button is pressed. */
+  activeLow: z.boolean().default(false),
+});
+
+/**
+ * A signed HTTP input: the sensor's bridge POSTs `{ "state": "open" | "closed" }` (contact) or
+ * `{ "press": true }` (REX) to /api/doors/<gate id>/<contact|rex>, signed like the gate webhook
+ * (X-Facegate-Signature: sha256=<HMAC of the raw body>, X-Facegate-Timestamp within 60 s).
+ */
+const webhookInputSchema = z.strictObject({
+  secret: z.string().min(16, 'the input secret must be at least 16 characters (e.g. `openssl rand -hex 32`)'),
+});
+
+const ONE_SOURCE_HINT = 'give exactly one of `mqtt: TOPIC` (a sensor on the broker of events.outputs.mqtt), `gpio: { chip, line }` or `webhook: { secret }`';
+
+function oneSource(what: string) {
+  return (v: { mqtt?: unknown; gpio?: unknown; webhook?: unknown }, ctx: z.RefinementCtx): void => {
+    const n = [v.mqtt, v.gpio, v.webhook].filter((x) => x !== undefined).length;
+    if (n !== 1) ctx.addIssue({ code: 'custom', path: [], message: n === 0 ? `the ${what} input needs a source` : `the ${what} input has ${n} sources`, ...hinted(ONE_SOURCE_HINT) });
+  };
+}
+
+/**
+ * The door contact. MQTT: the payload (or, with `field`, that key of a JSON payload, e.g.
+ * zigbee2mqtt's `contact`) is compared with `open` and `closed`; anything else is ignored and
+ * logged. Home Assistant binary sensors publish ON (open) / OFF (closed), the defaults.
+ */
+export const contactInputSchema = z
+  .strictObject({
+    mqtt: inputTopic.optional(),
+    open: z.string().min(1).max(64).default('ON'),
+    closed: z.string().min(1).max(64).default('OFF'),
+    field: z.string().min(1).max(64).optional(),
+    gpio: gpioLineSchema.optional(),
+    webhook: webhookInputSchema.optional(),
+  })
+  .superRefine(oneSource('contact'))
+  .refine((c) => c.open !== c.closed, { message: '`open` and `closed` are the same payload', path: ['closed'], ...hinted("use the sensor's two payloads, e.g. open: 'ON', closed: 'OFF' (zigbee2mqtt: field: contact, open: 'false', closed: 'true')") });
+
+/** The request-to-exit button: a payload equal to `press` (or that key of a JSON payload) is one press. */
+export const rexInputSchema = z
+  .strictObject({
+    mqtt: inputTopic.optional(),
+    press: z.string().min(1).max(64).default('ON'),
+    field: z.string().min(1).max(64).optional(),
+    gpio: gpioLineSchema.optional(),
+    webhook: webhookInputSchema.optional(),
+  })
+  .superRefine(oneSource('rex'));
+
+/**
+ * A relay that re-locks by itself: Shelly Gen2+ RPC `Switch.Set` with `toggle_after`, so a
+ * release ends on the relay's own timer even when facegate or the network is gone.
+ */
+export const relayLockSchema = z.strictObject({
+  url: z.url({ protocol: /^https?$/, error: "expected the relay's http:// address, e.g. http://192.0.2.20" }),
+  switchId: z.number().int().min(0).max(15).default(0),
+  /**
+   * The longest single release the relay is given (toggle_after). A longer release (a hold-open,
+   * an unlocking mode) is renewed by facegate every half of this, so it still ends at most this
+   * long after facegate stops.
+   */
+  toggleAfterMs: z.number().int().min(1000).max(24 * 3600_000).default(60_000),
+  timeoutMs: z.number().int().min(100).max(30_000).default(2000),
+});
+
+export const lockOutputSchema = z
+  .strictObject({ relay: relayLockSchema.optional(), gpio: gpioLineSchema.optional() })
+  .refine((l) => (l.relay === undefined) !== (l.gpio === undefined), { message: 'the lock needs exactly one output', ...hinted('give `relay: { url: http://RELAY }` (a Shelly Gen2 relay) or `gpio: { chip: gpiochip0, line: N }`') });
+
+/**
+ * A door behind the gate (optional): its lock, contact and request-to-exit button. `failMode`
+ * is what the lock does without power: `secure` (an electric strike: locked without power; the
+ * relay is switched on to release) or `safe` (a maglock, fire-code doors: open without power;
+ * the relay is switched off to release).
+ */
+export const doorSchema = z
+  .strictObject({
+    strikeMs: z.number().int().min(500).max(600_000).default(5000),
+    heldOpenMs: z.number().int().min(1000).max(24 * 3600_000).default(30_000),
+    failMode: z.enum(['secure', 'safe']).default('secure'),
+    contact: contactInputSchema.optional(),
+    rex: rexInputSchema.optional(),
+    lock: lockOutputSchema.optional(),
+    /** Inside these windows the door stays unlocked (office hours); no schedule = never. */
+    unlockSchedule: scheduleSchema.optional(),
+  })
+  .superRefine((d, ctx) => {
+    if (d.contact?.mqtt !== undefined && d.contact.mqtt === d.rex?.mqtt) {
+      ctx.addIssue({ code: 'custom', path: ['rex', 'mqtt'], message: 'the contact and the REX button listen on the same topic', ...hinted("give each sensor its own state topic") });
+    }
+    const relay = d.lock?.relay;
+    if (relay && relay.timeoutMs >= d.strikeMs) {
+      ctx.addIssue({ code: 'custom', path: ['lock', 'relay', 'timeoutMs'], message: `a relay timeout of ${relay.timeoutMs} ms is not shorter than the strike (${d.strikeMs} ms)`, ...hinted('a relay that answers after the strike ended is useless: lower timeoutMs (e.g. 1000) or raise strikeMs') });
+    }
+  });
+
 export const gateSchema = z
   .strictObject({
     id,
@@ -171,6 +282,8 @@ export const gateSchema = z
     cooldownMs: z.number().int().min(0).default(5000),
     antiPassback: antiPassbackSchema.optional(),
     actuation: actuationSchema.optional(),
+    /** The door behind the gate: lock, contact, REX, alarms and modes (docs/doors.md). */
+    door: doorSchema.optional(),
   })
   .refine((g) => g.antiPassback?.pairedGateId === undefined || g.antiPassback.pairedGateId !== g.id, { message: 'a gate cannot be its own anti-passback pair', path: ['antiPassback', 'pairedGateId'] });
 
@@ -190,6 +303,10 @@ export type AntiPassbackConfig = NonNullable<GateConfig['antiPassback']>;
 export type ActuationConfig = z.output<typeof actuationSchema>;
 export type WebhookConfig = z.output<typeof webhookSchema>;
 export type CommandConfig = z.output<typeof commandSchema>;
+export type DoorConfig = z.output<typeof doorSchema>;
+export type ContactInputConfig = z.output<typeof contactInputSchema>;
+export type RexInputConfig = z.output<typeof rexInputSchema>;
+export type RelayLockConfig = z.output<typeof relayLockSchema>;
 
 function issuesText(error: z.ZodError, prefix: string): string {
   return error.issues.map((i) => `${[prefix, ...i.path.map(String)].filter(Boolean).join('.')}: ${i.message}`).join('; ');
