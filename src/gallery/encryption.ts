@@ -16,15 +16,18 @@ export interface GalleryEncryption {
   readonly source: string;
 }
 
-/** The three columns that hold biometric data, and their places in the envelope's AAD. */
+/** The columns that hold biometric data, and their places in the envelope's AAD. */
 export const SEALED_COLUMNS = [
   { table: 'templates', column: 'embedding', key: 'id' },
   { table: 'unknowns', column: 'centroid', key: 'id' },
   { table: 'crops', column: 'pixels', key: 'id' },
+  { table: 'negative_anchors', column: 'embedding', key: 'id' },
 ] as const;
 
-export function place(table: 'templates' | 'unknowns' | 'crops', id: string): RecordPlace {
-  return { table, column: table === 'templates' ? 'embedding' : table === 'unknowns' ? 'centroid' : 'pixels', id };
+export type SealedTable = (typeof SEALED_COLUMNS)[number]['table'];
+
+export function place(table: SealedTable, id: string): RecordPlace {
+  return { table, column: table === 'unknowns' ? 'centroid' : table === 'crops' ? 'pixels' : 'embedding', id };
 }
 
 export function isEncrypted(db: Database.Database): boolean {

@@ -1,11 +1,13 @@
 import type Database from 'better-sqlite3';
 import type { DataKeys } from '../privacy/index.ts';
 import type { RgbImage } from '../types.ts';
+import * as anchors from './anchors.ts';
 import * as erasure from './erasure.ts';
 import * as identities from './identities.ts';
 import { loadContext, syncWithFile, type GalleryContext } from './memory.ts';
 import * as reembed from './reembed.ts';
 import * as replica from './replica.ts';
+import { DEFAULT_NEGATIVE_MARGIN } from './negative-anchors.ts';
 import { cleanSearchQuery } from './search-index.ts';
 import { GalleryStore, openGalleryFile, type GalleryOptions } from './store.ts';
 import type { Consent, CropCoverage, EnrollInput, FaceCropInput, GalleryStats, Identity, Match, Metadata, RebuiltCrop, ReembedNeed, ReplaceOutcome, SearchOptions, StoredCrop, Template, TemplateInput, Unknown, UnknownSighting } from './types.ts';
@@ -14,6 +16,7 @@ import * as unknowns from './unknowns.ts';
 export type { GalleryOptions, WriteOperation } from './store.ts';
 export type { ReplicaIdentity } from './replica.ts';
 export type { ErasureRow } from './erasure.ts';
+export type { NegativeAnchor, NegativeAnchorInput } from './anchors.ts';
 
 /**
  * Identities and their face templates in SQLite, with an in-memory exact cosine index per
@@ -113,6 +116,19 @@ export class Gallery {
     return identities.setConsent(this.ctx, id, consent);
   }
 
+  /**
+   * 'Not this person': embeddings of faces wrongly matched to the identity. From then on a probe
+   * matches it only when its best template score leads its best anchor score by the margin
+   * (GalleryOptions.negativeMargin). Returns the identity's anchors (without embeddings).
+   */
+  addNegativeAnchors(identityId: string, inputs: readonly anchors.NegativeAnchorInput[]): anchors.NegativeAnchor[] {
+    return anchors.addNegativeAnchors(this.ctx, identityId, inputs);
+  }
+
+  listNegativeAnchors(identityId: string): anchors.NegativeAnchor[] {
+    return anchors.listNegativeAnchors(this.ctx, identityId);
+  }
+
   /** Delete an identity and (by cascade) all its templates. */
   remove(id: string): void {
     identities.remove(this.ctx, id);
@@ -166,12 +182,17 @@ export class Gallery {
    * template), best first. Only templates of `modelId` are searched: embeddings of different
    * models live in different spaces. `masked: 'plain'` (default) searches plain templates only,
    * 'plain+masked' adds the synthetic-mask templates (for probes the mask classifier calls masked).
+   * An identity with 'not this person' anchors is left out when the probe does not lead its
+   * anchors by the margin (the next identities move up; k is filled from a deeper search).
    */
   search(probe: Float32Array, opts: SearchOptions): Match[] {
     this.ctx.store.assertOpen();
     const query = cleanSearchQuery(probe, opts);
     syncWithFile(this.ctx);
-    return this.ctx.index.search(query);
+    const pool = this.ctx.anchors;
+    if (pool.identities === 0) return this.ctx.index.search(query);
+    const deeper = this.ctx.index.search({ ...query, k: query.k + Math.min(pool.identities, 32) });
+    return pool.filter(deeper, query.unit, query.modelId, this.ctx.store.opts.negativeMargin ?? DEFAULT_NEGATIVE_MARGIN).slice(0, query.k);
   }
 
   // --- unknowns (unknowns.ts) ----------------------------------------------------------------

@@ -302,4 +302,5 @@ export function remove(ctx: GalleryContext, id: string): void {
   });
   for (const t of templateIds) index.unindexTemplate(t, index.entry(identity));
   index.dropEntry(identity);
+  ctx.anchors.drop(identity);
 }

@@ -7,5 +7,7 @@ export { clusterEmbeddings, stableUnknownId, updateCentroid, nextUnknownId, MAX_
 export { RowStore, rowStride, scoreRowsJs, simdAvailable } from './kernel.ts';
 export { EmbeddingIndex, searchIndexes, DEFAULT_SEARCH_TUNING, type IndexHit, type SearchTrace, type SearchTuning } from './embedding-index.ts';
 export { SCHEMA_VERSION } from './schema.ts';
+export { DEFAULT_NEGATIVE_MARGIN, MAX_NEGATIVE_ANCHORS, negativeAnchorVerdict, bestAnchorScore, type NegativeAnchorVerdict } from './negative-anchors.ts';
+export type { NegativeAnchor, NegativeAnchorInput } from './anchors.ts';
 export { MAX_NAME_LENGTH, MAX_DIM } from './validate.ts';
 export { addWraps, dropOtherWraps, reencryptRows, isEncrypted, galleryFileEncrypted, type GalleryEncryption } from './encryption.ts';

@@ -1,5 +1,6 @@
+import { NegativeAnchorPool, type AnchorEntry } from './negative-anchors.ts';
 import { SearchIndex, type IdentityEntry } from './search-index.ts';
-import type { UnknownRow } from './statements.ts';
+import type { AnchorRow, UnknownRow } from './statements.ts';
 import { KEEP_CHANGES, parseJson, type GalleryStore } from './store.ts';
 
 /**
@@ -53,11 +54,17 @@ export interface GalleryContext {
   readonly store: GalleryStore;
   readonly index: SearchIndex;
   readonly unknowns: UnknownPools;
+  /** 'Not this person' anchors per identity (negative-anchors.ts). */
+  readonly anchors: NegativeAnchorPool;
+}
+
+export function anchorEntryOf(store: GalleryStore, r: AnchorRow): AnchorEntry {
+  return { id: r.id, modelId: r.model_id, embedding: store.anchor(r.id, r.embedding, r.dim).slice() };
 }
 
 /** The memory of a freshly opened store, loaded from the file. */
 export function loadContext(store: GalleryStore): GalleryContext {
-  const ctx: GalleryContext = { store, index: new SearchIndex(store.opts.search), unknowns: new UnknownPools() };
+  const ctx: GalleryContext = { store, index: new SearchIndex(store.opts.search), unknowns: new UnknownPools(), anchors: new NegativeAnchorPool() };
   // (Re)build every in-memory structure from one read snapshot.
   store.db.transaction(() => loadAll(ctx)).deferred();
   return ctx;
@@ -78,6 +85,8 @@ function loadAll(ctx: GalleryContext): void {
     index.indexTemplate(id, entry, modelId, masked === 1, store.template(id, embedding, dim));
   }
   for (const u of store.stmt.allUnknowns.iterate()) ctx.unknowns.pool(u.model_id).set(u.id, unknownEntryOf(store, u));
+  ctx.anchors.reset();
+  for (const a of store.stmt.allAnchors.iterate()) ctx.anchors.add(a.identity_id, anchorEntryOf(store, a));
   store.dataVersion = store.stmt.dataVersion.get() ?? 0;
   store.changeSeq = store.stmt.newestChange.get() ?? 0;
   store.opts.logger?.info({ path: store.path, identities: index.identityCount, templates: index.templateCount, ms: Math.round(performance.now() - t0) }, 'gallery loaded');
@@ -122,6 +131,7 @@ export function refreshIdentity(ctx: GalleryContext, id: string): void {
   const row = store.stmt.identityEntry.get(id);
   if (!row) {
     index.dropEntry(id);
+    ctx.anchors.drop(id);
     return;
   }
   const groups = parseJson<string[]>(row.groups, `groups of ${id}`);
@@ -134,6 +144,7 @@ export function refreshIdentity(ctx: GalleryContext, id: string): void {
     entry = index.addEntry(id, row.name, groups);
   }
   for (const t of store.stmt.templateRowsOf.iterate(id)) index.indexTemplate(t.id, entry, t.model_id, t.masked === 1, ctx.store.template(t.id, t.embedding, t.dim));
+  ctx.anchors.set(id, store.stmt.anchorRowsOf.all(id).map((a) => anchorEntryOf(store, a)));
 }
 
 function refreshUnknown(ctx: GalleryContext, id: string): void {

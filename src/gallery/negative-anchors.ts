@@ -39,3 +39,60 @@ export function bestAnchorScore(probe: Float32Array, anchors: readonly Float32Ar
   }
   return best;
 }
+
+/** One anchor in memory. */
+export interface AnchorEntry {
+  readonly id: string;
+  readonly modelId: string;
+  readonly embedding: Float32Array;
+}
+
+/** A probe-scored match, as search returns it. */
+interface Scored {
+  readonly identityId: string;
+  readonly score: number;
+}
+
+/** The anchors of every identity in memory (a connection keeps it in step like the search index). */
+export class NegativeAnchorPool {
+  private byIdentity = new Map<string, AnchorEntry[]>();
+
+  reset(): void {
+    this.byIdentity = new Map();
+  }
+
+  set(identityId: string, anchors: readonly AnchorEntry[]): void {
+    if (anchors.length) this.byIdentity.set(identityId, [...anchors]);
+    else this.byIdentity.delete(identityId);
+  }
+
+  add(identityId: string, anchor: AnchorEntry): void {
+    this.byIdentity.set(identityId, [...(this.byIdentity.get(identityId) ?? []), anchor]);
+  }
+
+  drop(identityId: string): void {
+    this.byIdentity.delete(identityId);
+  }
+
+  /** Identities that carry any anchor. */
+  get identities(): number {
+    return this.byIdentity.size;
+  }
+
+  of(identityId: string, modelId: string): Float32Array[] {
+    return (this.byIdentity.get(identityId) ?? []).filter((a) => a.modelId === modelId).map((a) => a.embedding);
+  }
+
+  /**
+   * Drop the matches whose identity's anchors the probe is about as close to as to its templates
+   * (lead below the margin); the rest keep their order. No threshold here: search returns
+   * candidates and the caller applies its own.
+   */
+  filter<M extends Scored>(matches: readonly M[], probe: Float32Array, modelId: string, margin: number): M[] {
+    if (this.byIdentity.size === 0) return [...matches];
+    return matches.filter((m) => {
+      const anchors = this.of(m.identityId, modelId);
+      return anchors.length === 0 || m.score - bestAnchorScore(probe, anchors) >= margin;
+    });
+  }
+}

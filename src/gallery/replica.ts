@@ -64,7 +64,10 @@ export function applyReplica(ctx: GalleryContext, changes: { readonly put: reado
     }
   });
   for (const p of puts) refreshIdentity(ctx, p.id);
-  for (const id of changes.remove) ctx.index.dropEntry(id);
+  for (const id of changes.remove) {
+    ctx.index.dropEntry(id);
+    ctx.anchors.drop(id);
+  }
   return { put: puts.length, removed };
 }
 

@@ -167,10 +167,25 @@ const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX erasures_by_identity ON erasures (identity_id);
   `,
+  // 5: 'not this person' anchors: embeddings of faces that were wrongly matched to an identity
+  // (src/gallery/negative-anchors.ts). Biometric data like templates: sealed when the file is
+  // encrypted, deleted with the identity. `source` says where the face came from (an event id).
+  `
+  CREATE TABLE negative_anchors (
+    id          TEXT PRIMARY KEY,
+    identity_id TEXT NOT NULL REFERENCES identities (id) ON DELETE CASCADE,
+    model_id    TEXT NOT NULL CHECK (length(model_id) > 0),
+    dim         INTEGER NOT NULL CHECK (dim > 0),
+    embedding   BLOB NOT NULL CHECK (length(embedding) IN (dim * 4, dim * 4 + 33)),
+    source      TEXT CHECK (source IS NULL OR length(source) <= 200),
+    created_at  INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX negative_anchors_by_identity ON negative_anchors (identity_id);
+  `,
 ];
 
 /** The tables a gallery file must hold once migrated (checked at open: a file missing any is not a usable gallery). */
-export const REQUIRED_TABLES: readonly string[] = ['identities', 'templates', 'unknowns', 'changes', 'crops', 'meta', 'data_keys', 'erasures'];
+export const REQUIRED_TABLES: readonly string[] = ['identities', 'templates', 'unknowns', 'changes', 'crops', 'meta', 'data_keys', 'erasures', 'negative_anchors'];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

@@ -28,6 +28,16 @@ export interface TemplateRow {
   created_at: number;
 }
 
+export interface AnchorRow {
+  id: string;
+  identity_id: string;
+  model_id: string;
+  dim: number;
+  embedding: Buffer;
+  source: string | null;
+  created_at: number;
+}
+
 export interface UnknownRow {
   id: string;
   model_id: string;
@@ -82,6 +92,12 @@ export function prepareStatements(db: Database.Database) {
     allUnknowns: db.prepare<[], UnknownRow>('SELECT id, model_id, dim, centroid, count, first_seen, last_seen FROM unknowns ORDER BY seq'),
     removeUnknown: db.prepare('DELETE FROM unknowns WHERE id = ?'),
     staleUnknowns: db.prepare<[number], string>('SELECT id FROM unknowns WHERE last_seen < ?').pluck(),
+    anchorRowsOf: db.prepare<[string], AnchorRow>('SELECT id, identity_id, model_id, dim, embedding, source, created_at FROM negative_anchors WHERE identity_id = ? ORDER BY rowid'),
+    allAnchors: db.prepare<[], AnchorRow>('SELECT id, identity_id, model_id, dim, embedding, source, created_at FROM negative_anchors ORDER BY rowid'),
+    insertAnchor: db.prepare<[string, string, string, number, Buffer, string | null, number]>('INSERT INTO negative_anchors (id, identity_id, model_id, dim, embedding, source, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+    trimAnchors: db.prepare<[string, string, string, string, number]>(
+      'DELETE FROM negative_anchors WHERE identity_id = ? AND model_id = ? AND id NOT IN (SELECT id FROM negative_anchors WHERE identity_id = ? AND model_id = ? ORDER BY rowid DESC LIMIT ?)',
+    ),
     counts: db.prepare<[], { identities: number; templates: number; unknowns: number }>(
       'SELECT (SELECT count(*) FROM identities) AS identities, (SELECT count(*) FROM templates) AS templates, (SELECT count(*) FROM unknowns) AS unknowns',
     ),

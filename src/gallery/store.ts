@@ -7,7 +7,7 @@ import type { Logger } from '../log.ts';
 import { isPrivacyError, type DataKeys } from '../privacy/index.ts';
 import { prepareCropStatements, type CropStatements } from './crops.ts';
 import type { SearchTuning } from './embedding-index.ts';
-import { place, setUpEncryption, type GalleryEncryption } from './encryption.ts';
+import { place, setUpEncryption, type GalleryEncryption, type SealedTable } from './encryption.ts';
 import { GalleryError } from './errors.ts';
 import { assertGalleryFileUsable } from './file-check.ts';
 import { assertGalleryOwner, migrate } from './schema.ts';
@@ -18,7 +18,7 @@ import { prepareStatements, type Statements } from './statements.ts';
  * statements, write transactions and the change log that other connections catch up from.
  */
 
-export type WriteOperation = 'enroll' | 'addTemplates' | 'reembed' | 'dropOtherModels' | 'removeTemplate' | 'rename' | 'setGroups' | 'setMetadata' | 'remove' | 'upsertUnknown' | 'promoteUnknown' | 'removeUnknown' | 'mergeUnknowns' | 'pruneUnknowns' | 'setValidUntil' | 'erasureJournal' | 'erase';
+export type WriteOperation = 'enroll' | 'addTemplates' | 'reembed' | 'dropOtherModels' | 'removeTemplate' | 'rename' | 'setGroups' | 'setMetadata' | 'remove' | 'upsertUnknown' | 'promoteUnknown' | 'removeUnknown' | 'mergeUnknowns' | 'pruneUnknowns' | 'setValidUntil' | 'erasureJournal' | 'erase' | 'addNegativeAnchors';
 
 export interface GalleryOptions {
   /** Create the file (and its folder) when it does not exist (default true). */
@@ -37,6 +37,11 @@ export interface GalleryOptions {
   readonly beforeCommit?: (operation: WriteOperation) => void;
   /** Search internals, for tests and benchmarks. */
   readonly search?: Partial<SearchTuning> & { readonly useSimd?: boolean };
+  /**
+   * How much closer a probe must be to an identity's templates than to its 'not this person'
+   * anchors to keep matching it (default DEFAULT_NEGATIVE_MARGIN, negative-anchors.ts).
+   */
+  readonly negativeMargin?: number;
   /** Old-centroid weight cap when an unknown is seen again (default 50 sightings). */
   readonly unknownCentroidWeight?: number;
   /**
@@ -115,6 +120,14 @@ export class GalleryStore {
     return this.seal('unknowns', id, toBlob(v));
   }
 
+  sealAnchor(id: string, v: Float32Array): Buffer {
+    return this.seal('negative_anchors', id, toBlob(v));
+  }
+
+  anchor(id: string, blob: Buffer, dim: number): Float32Array {
+    return fromBlob(this.unseal('negative_anchors', id, blob), dim, `negative anchor ${id}`);
+  }
+
   sealCrop(id: string, pixels: Uint8Array): Buffer {
     return this.seal('crops', id, Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength));
   }
@@ -132,11 +145,11 @@ export class GalleryStore {
     return this.unseal('crops', id, blob);
   }
 
-  private seal(table: 'templates' | 'unknowns' | 'crops', id: string, plain: Buffer): Buffer {
+  private seal(table: SealedTable, id: string, plain: Buffer): Buffer {
     return this.keys ? this.keys.seal(plain, place(table, id)) : plain;
   }
 
-  private unseal(table: 'templates' | 'unknowns' | 'crops', id: string, blob: Buffer): Buffer {
+  private unseal(table: SealedTable, id: string, blob: Buffer): Buffer {
     if (!this.keys) return blob;
     const p = place(table, id);
     try {
