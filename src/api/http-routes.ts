@@ -273,7 +273,7 @@ export function createHttpHandler(deps: ApiDeps, gate: AuthGate, log: RateLimite
     if (!v.ok) throw new HttpError(v.status, v.message, v.headers);
     return v.principal;
   };
-  const v1 = createRouter([...coreRoutes(deps), ...dashboardRoutes(deps)], authorize);
+  const v1 = createRouter([...coreRoutes(deps), ...dashboardRoutes(deps), ...(deps.routes ?? [])], authorize);
   const { uploads } = opts;
   const busy = (req: IncomingMessage, r: SlotRefusal): HttpError => {
     deps.metrics.uploadsRefused.inc({ reason: r.reason });

@@ -136,7 +136,7 @@ export const stringArray = (v: unknown, field: string): string[] => {
 };
 
 export interface Route {
-  readonly method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** Segments after `v1`; `:name` captures one segment. */
   readonly pattern: readonly string[];
   readonly role: Role;

@@ -4,6 +4,7 @@ import type { Logger } from '../log.ts';
 import type { TokenEntry } from './auth.ts';
 import type { ServerLimits } from './limits.ts';
 import type { Metrics } from './metrics.ts';
+import type { Route } from './router.ts';
 import type { EventFilter } from './protocol.ts';
 import type { UploadLimits } from './upload-slots.ts';
 
@@ -155,6 +156,8 @@ export interface ApiDeps {
   readonly consentPolicy?: () => { readonly required: boolean; readonly notice: string };
   /** Folder of the built dashboard (web/dist); when absent or not built, `/` says how to build it. */
   readonly webRoot?: string;
+  /** More /v1 routes from the composition root (the config editor, src/app/config-api.ts). */
+  readonly routes?: readonly Route[];
 }
 
 export interface ApiOptions {

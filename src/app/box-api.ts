@@ -12,6 +12,7 @@ import { refusingIdentityApi, refusingUnknownsApi } from '../fleet/edge.ts';
 import type { Logger } from '../log.ts';
 import type { AccessControl } from '../../streams/access-control.ts';
 import { cameraViews, ingestLost } from './camera-counts.ts';
+import { configApiRoutes, type ConfigApiParts } from './config-api.ts';
 import { createCheckedIdentityApi, createPhotoApi, createSystemInfo, webRoot } from './dashboard.ts';
 import { requireConsentApi } from './identities.ts';
 import { withPrivacyApi } from './identity-privacy.ts';
@@ -21,7 +22,7 @@ import type { ServiceModels } from './models.ts';
 import type { Storage } from './storage.ts';
 import { createUnknownsApi } from './unknowns.ts';
 
-export interface BoxApiParts extends Storage {
+export interface BoxApiParts extends Storage, ConfigApiParts {
   readonly config: () => Config;
   readonly cameraEntries: () => readonly CameraEntry[];
   readonly metrics: Metrics;
@@ -93,5 +94,6 @@ export function boxApiDeps(p: BoxApiParts): ApiDeps {
       eventLog: () => ({ lastId: eventLog.lastId(), count: eventLog.count() }),
     }),
     webRoot: webRoot(),
+    routes: configApiRoutes(p),
   };
 }

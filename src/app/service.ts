@@ -44,6 +44,8 @@ export interface ServiceOptions {
   readonly healthIntervalMs?: number;
   /** Aborting it during start-up stops what already started and rejects (SIGTERM while loading models). */
   readonly signal?: AbortSignal;
+  /** The YAML file the config came from: the API's config editor writes it (src/app/config-api.ts). */
+  readonly configFile?: string;
 }
 
 export interface Service {
@@ -111,7 +113,8 @@ async function startParts(initial: Config, opts: ServiceOptions, lifetime: Lifet
 
   started();
   const apiOptions = apiServerOptions(initial, opts.port);
-  const deps = boxApiDeps({ ...storage, config, cameraEntries: () => config().cameras, metrics, log, access, models, enrollment, gates: gateApi, liveFrames, fleetEdge: fleet.edge !== undefined, unmaskedThreshold: () => recognition.thresholds.unmasked, startedMs });
+  const update = createUpdater(config$, models, follow, log);
+  const deps = boxApiDeps({ ...storage, configFile: opts.configFile, applyConfig: update, config, cameraEntries: () => config().cameras, metrics, log, access, models, enrollment, gates: gateApi, liveFrames, fleetEdge: fleet.edge !== undefined, unmaskedThreshold: () => recognition.thresholds.unmasked, startedMs });
   const api = await startApiServer(deps, apiOptions).catch((e: unknown) => {
     throw portError(e, apiOptions) ?? e;
   });
@@ -131,7 +134,7 @@ async function startParts(initial: Config, opts: ServiceOptions, lifetime: Lifet
     sinks: sinks.runner,
     fleet: fleet.edge,
     recognition,
-    update: createUpdater(config$, models, follow, log),
+    update,
     done: access.done,
     close: async () => {
       if (lifetime.closed) return;

@@ -51,7 +51,7 @@ export function registerRunCommands(program: Command): void {
       const { promise, controller } = untilSignal();
       let service: Awaited<ReturnType<typeof startService>>;
       try {
-        service = await startService(config, { logger: log, port: o.port, signal: controller.signal });
+        service = await startService(config, { logger: log, port: o.port, signal: controller.signal, configFile: o.config });
       } catch (e) {
         // Whatever had started is stopped already (startService unwinds): one line, then exit.
         if (controller.signal.aborted) {

@@ -13,9 +13,9 @@
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { isMap, isScalar, isSeq, parseDocument, type Document, type Node as YamlNode, type YAMLMap, type YAMLSeq } from 'yaml';
+import { isMap, isScalar, isSeq, parseDocument, visit, type Document, type Node as YamlNode, type YAMLMap, type YAMLSeq } from 'yaml';
 import { CodedError, type CodedErrorOptions } from '../errors.ts';
-import { REDACTED, redactText } from '../redact.ts';
+import { isSecretParamName, REDACTED, redactText } from '../redact.ts';
 import { writeFileAtomic } from './atomic.ts';
 import { deepEqual, diffConfig } from './diff.ts';
 import { formatConfigPath, type ConfigPath } from './errors.ts';
@@ -165,12 +165,52 @@ function applyToDocument(doc: Document, change: ConfigChange): string[] {
     doc.set(section, doc.createNode([value]));
     return [path];
   }
+  // `cameras: []` (the way an empty list is written) grows into a block list, one item per entry.
+  // Its trailing comment stays with it, above the first item.
+  if (seq.flow && seq.items.length === 0) {
+    seq.flow = false;
+    if (seq.comment) [seq.commentBefore, seq.comment] = [seq.comment, undefined];
+  }
   if (index < 0) seq.items.push(doc.createNode(value));
   else {
     const replacement = mergeNode(doc, seq.items[index], value);
     if (replacement !== undefined) seq.items[index] = replacement;
   }
   return [path];
+}
+
+/**
+ * The yaml library writes the whole document again: match the file's own habits where they
+ * differ from its defaults (`[a, b]`, no folding of long lines, list items under their key or not).
+ */
+function stringifyLike(doc: Document, original: string): string {
+  const indentSeq = !/^[^\s#][^\n]*:[ \t]*\n-[ \t]/m.test(original);
+  return doc.toString({ flowCollectionPadding: /[[{] \S/.test(original), lineWidth: 0, indentSeq });
+}
+
+/** Keys whose values are secrets wherever they are (besides what src/redact.ts names): token hashes. */
+const SECRET_KEYS = new Set(['sha256']);
+
+/**
+ * The config text as an API client may see it: the value of every secret-named key (`password`,
+ * `token`, `secret`, a token's `sha256`) replaced by `***`, and every URL (values and comments)
+ * without its userinfo or secret parameters. Comments and key order stay. Pure.
+ */
+export function redactConfigText(text: string): string {
+  const doc = parseDocument(text);
+  if (doc.errors.length > 0) return redactText(text);
+  visit(doc, {
+    Pair(_key, pair) {
+      const key = isScalar(pair.key) ? pair.key.value : pair.key;
+      if (typeof key === 'string' && (SECRET_KEYS.has(key) || isSecretParamName(key)) && isScalar(pair.value) && pair.value.value !== null) {
+        pair.value.value = REDACTED;
+      }
+    },
+    Scalar(_key, node) {
+      if (typeof node.value === 'string') node.value = redactText(node.value);
+    },
+  });
+  return redactText(stringifyLike(doc, text));
 }
 
 export interface AppliedChange {
@@ -189,10 +229,7 @@ export function applyConfigChange(text: string, change: ConfigChange, source = '
   if (doc.errors.length > 0) parseConfigText(text, source); // throws the syntax error with its line
   if (doc.contents === null) doc.contents = doc.createNode({}) as unknown as typeof doc.contents;
   const paths = applyToDocument(doc, change);
-  // The yaml library writes the whole document again: match the file's own habits where they
-  // differ from its defaults (`[a, b]`, no folding of long lines, list items under their key or not).
-  const indentSeq = !/^[^\s#][^\n]*:[ \t]*\n-[ \t]/m.test(text);
-  return { text: doc.toString({ flowCollectionPadding: /\[ \S/.test(text), lineWidth: 0, indentSeq }), paths };
+  return { text: stringifyLike(doc, text), paths };
 }
 
 /** The config paths that differ between two configs: cameras and gates by id, other sections whole. Pure. */
@@ -248,7 +285,8 @@ export interface ConfigEditor {
   rollback(version: string, opts: { readonly actor: string; readonly ifMatch?: string | undefined }): EditResult;
   /** The kept versions, newest first. */
   history(): HistoryEntry[];
-  diff(version: string): VersionDiff;
+  /** The diff of a version against the one it replaced, both seen through `view` (redaction for a client). */
+  diff(version: string, view?: (text: string) => string): VersionDiff;
 }
 
 /**
@@ -304,12 +342,12 @@ export function createConfigEditor(path: string, opts: ConfigEditorOptions = {})
       return write(before, text, changedPaths(previousConfig, nextConfig), o.actor, true);
     },
     history: () => history.list(),
-    diff: (version) => {
+    diff: (version, view = (x) => x) => {
       const entry = history.entry(version);
       const text = entry && history.text(version);
       if (!entry || text === undefined) throw new ConfigEditError('CONFIG_EDIT_NOT_FOUND', `version ${version} is not in the history`, { context: { version }, hint: 'GET /v1/config/history lists the versions kept' });
       const before = entry.previous === undefined ? undefined : history.text(entry.previous);
-      return { version, previous: entry.previous, entry, diff: unifiedDiff(before ?? '', text, { from: entry.previous ?? '(none)', to: version }), previousKept: before !== undefined };
+      return { version, previous: entry.previous, entry, diff: unifiedDiff(before === undefined ? '' : view(before), view(text), { from: entry.previous ?? '(none)', to: version }), previousKept: before !== undefined };
     },
   };
 }

@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import t, { type Test } from 'tap';
-import { applyConfigChange, configVersion, createConfigEditor, isConfigEditError } from '../../src/config/edit.ts';
+import { applyConfigChange, configVersion, createConfigEditor, isConfigEditError, redactConfigText } from '../../src/config/edit.ts';
 import { diffLines, unifiedDiff } from '../../src/config/history.ts';
 import { formatConfigPath, isConfigError, parseConfigText } from '../../src/config/index.ts';
 
@@ -89,6 +89,11 @@ t.test('removing a camera and a gate, setting and removing a path', async (t) =>
   t.ok(isConfigEditError(err) && err.code === 'CONFIG_EDIT_NOT_FOUND');
   const bad = t.throws(() => applyConfigChange(BASE, { op: 'put', section: 'gates', id: 'main', value: { id: 'other', cameras: ['door'] } })) as unknown;
   t.ok(isConfigEditError(bad) && bad.code === 'CONFIG_EDIT_BAD');
+});
+
+t.test('an empty flow list grows into a block list', async (t) => {
+  const { text } = applyConfigChange('# no cameras yet\ncameras: [] # filled in later\n', { op: 'put', section: 'cameras', id: 'a', value: { source: { kind: 'test' } } });
+  t.match(text, /^# no cameras yet\ncameras:\n {2}# filled in later\n {2}- id: a\n/);
 });
 
 t.test('a file without the section gets it', async (t) => {
@@ -229,4 +234,29 @@ t.test('line diff', async (t) => {
       b,
     );
   }
+});
+
+t.test('redactConfigText hides secrets and keeps the comments', async (t) => {
+  const text = `# box
+auth:
+  tokens:
+    - { id: a, role: admin, sha256: ${'ab'.repeat(32)} }
+cameras:
+  - id: door # rtsp://old:OldPass1@192.0.2.1/x was the old one
+    url: rtsp://admin:s3cret@192.0.2.10/stream1?token=T0ken9
+gates:
+  - id: main
+    cameras: [door]
+    actuation:
+      webhook: { url: 'https://relay.example/open', secret: 0123456789abcdef0123 }
+events:
+  outputs:
+    mqtt: { url: 'mqtt://127.0.0.1:1883', username: fg, password: MqttPass77 }
+`;
+  const out = redactConfigText(text);
+  for (const secret of ['ab'.repeat(32), 's3cret', 'T0ken9', 'OldPass1', '0123456789abcdef0123', 'MqttPass77']) t.notOk(out.includes(secret), `hides ${secret.slice(0, 6)}…`);
+  t.ok(out.includes('# box'));
+  t.ok(out.includes('rtsp://***@192.0.2.10/stream1?token=***'));
+  t.ok(out.includes("url: 'https://relay.example/open'") || out.includes('url: https://relay.example/open'), 'a URL without credentials is shown');
+  t.equal(parseConfigText(text.replace('sha256: ' + 'ab'.repeat(32), 'sha256: ' + 'cd'.repeat(32))).gates.length, 1, 'the example is a valid config');
 });
