@@ -10,7 +10,9 @@ export type DoorErrorCode =
   /** A Wiegand frame with the wrong length or a parity bit that does not match. */
   | 'DOOR_FRAME_INVALID'
   /** The relay did not answer, answered an error, or answered something that is not Switch.Set's reply. */
-  | 'DOOR_RELAY_FAILED';
+  | 'DOOR_RELAY_FAILED'
+  /** A door input or output that is designed (docs/doors.md) but not built, or lacks what it needs. */
+  | 'DOOR_INPUT_UNSUPPORTED';
 
 export class DoorError extends CodedError<DoorErrorCode> {
   constructor(code: DoorErrorCode, message: string, opts: CodedErrorOptions = {}) {

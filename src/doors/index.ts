@@ -27,3 +27,5 @@ export {
 } from './machine.ts';
 export { wiegandBits, wiegandBitString, wiegandValue, decodeWiegand, WIEGAND_FORMATS, type WiegandFormat, type WiegandCredential, type Bit } from './wiegand.ts';
 export { DoorError, isDoorError, type DoorErrorCode } from './errors.ts';
+export { switchSet, switchSetFor, needsRenewal, type RelayTarget, type SwitchSetParams, type SwitchSetResult } from './relay.ts';
+export { payloadValue, contactReading, isRexPress, type ContactPayloadRule, type RexPayloadRule } from './inputs.ts';

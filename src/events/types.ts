@@ -11,6 +11,7 @@
  *   fields they do not know, so fields can be added without a v2.
  */
 import { z } from 'zod';
+import { DOOR_ALARMS, DOOR_MODES, RELEASE_CAUSES } from '../doors/index.ts';
 import { AREA_SYNC_MODES, DENY_REASONS, MANUAL_ACTIONS } from '../gates/index.ts';
 
 /** Snapshot ids: what SnapshotStore creates and accepts (no dots, no slashes, no percent). */
@@ -166,7 +167,7 @@ const gateOpened = z.strictObject({
 // What the door controller did with a grant or a manual action: the audit trail of the actuation
 // itself (a grant the door never executed must be visible to the operator, not just logged).
 const actuationOutcome = z.looseObject({
-  target: z.enum(['webhook', 'command']),
+  target: z.enum(['webhook', 'command', 'relay']).describe('relay: the door lock relay (gates[].door.lock.relay)'),
   ok: z.boolean(),
   attempts: z.number().int().min(0),
   status: z.number().int().optional().describe('last HTTP status (webhook)'),
@@ -176,7 +177,7 @@ const actuationOutcome = z.looseObject({
 });
 const actuationData = {
   action: z.enum(MANUAL_ACTIONS),
-  trigger: z.enum(['gate.granted', 'gate.opened']).describe('the decision or manual action that asked for it'),
+  trigger: z.enum(['gate.granted', 'gate.opened', 'door.released', 'door.locked']).describe('the decision or manual action that asked for it; door.*: the door lock relay'),
   triggerId: z.number().int().positive().optional().describe('id of that event in the log'),
   outcomes: z.array(actuationOutcome).max(16),
 };
@@ -191,6 +192,82 @@ const gateActuationFailed = z.strictObject({
   type: z.literal('gate.actuation_failed'),
   gateId: nonEmpty,
   data: z.looseObject(actuationData),
+});
+
+// The door behind a gate (gates[].door, docs/doors.md): lock, contact, request-to-exit and modes.
+const doorMode = z.enum(DOOR_MODES);
+const doorReleased = z.strictObject({
+  ...envelope,
+  type: z.literal('door.released'),
+  gateId: nonEmpty,
+  data: z.looseObject({
+    by: z.enum(RELEASE_CAUSES).describe('what released the lock: grant, rex, manual (an operator) or mode (an unlocking mode)'),
+    untilMs: nonNegative.nullable().describe('when the release ends; null while a mode keeps the door unlocked'),
+    operator: nonEmpty.optional().describe('the operator, for by: manual'),
+  }),
+});
+const doorLocked = z.strictObject({
+  ...envelope,
+  type: z.literal('door.locked'),
+  gateId: nonEmpty,
+  data: z.looseObject({ releasedBy: z.enum(RELEASE_CAUSES).describe('what the release that ended was') }),
+});
+const doorOpened = z.strictObject({
+  ...envelope,
+  type: z.literal('door.opened'),
+  gateId: nonEmpty,
+  data: z.looseObject({ authorised: z.boolean().describe('false: nothing released the lock (door.forced_open follows)') }),
+});
+const doorClosed = z.strictObject({
+  ...envelope,
+  type: z.literal('door.closed'),
+  gateId: nonEmpty,
+  data: z.looseObject({
+    openMs: nonNegative.nullable().describe('how long the leaf was open; null when the opening was not seen'),
+    cleared: z.array(z.enum(DOOR_ALARMS)).max(DOOR_ALARMS.length).describe('the alarms the closing cleared'),
+  }),
+});
+const doorHeldOpen = z.strictObject({
+  ...envelope,
+  type: z.literal('door.held_open'),
+  gateId: nonEmpty,
+  data: z.looseObject({ openMs: nonNegative.describe('open this long when the alarm was raised') }),
+});
+const doorForcedOpen = z.strictObject({
+  ...envelope,
+  type: z.literal('door.forced_open'),
+  gateId: nonEmpty,
+  data: z.looseObject({}).describe('the contact opened while nothing released the lock'),
+});
+const doorRex = z.strictObject({
+  ...envelope,
+  type: z.literal('door.rex'),
+  gateId: nonEmpty,
+  data: z.looseObject({ released: z.boolean().describe('false in lockdown: the press was reported, the lock stayed') }),
+});
+const doorModeChanged = z.strictObject({
+  ...envelope,
+  type: z.literal('door.mode_changed'),
+  gateId: nonEmpty,
+  data: z.looseObject({
+    mode: doorMode,
+    previous: doorMode,
+    source: z.enum(['operator', 'schedule']),
+    by: nonEmpty.optional().describe('the operator (source: operator)'),
+    reason: nonEmpty.optional(),
+  }),
+});
+
+const doorLockFailed = z.strictObject({
+  ...envelope,
+  type: z.literal('door.lock_failed'),
+  gateId: nonEmpty,
+  data: z
+    .looseObject({
+      action: z.enum(['release', 'lock']),
+      error: z.string().max(1000).describe('why the relay did not take it (never a secret)'),
+    })
+    .describe('a door alarm: the lock relay did not take a command (gate.actuation_failed carries the outcome)'),
 });
 
 // A stage failed on a frame or an input (a model run, a gallery search, a gate input): the
@@ -329,6 +406,15 @@ export const eventSchema = z.discriminatedUnion('type', [
   gateOpened,
   gateActuated,
   gateActuationFailed,
+  doorReleased,
+  doorLocked,
+  doorOpened,
+  doorClosed,
+  doorHeldOpen,
+  doorForcedOpen,
+  doorRex,
+  doorModeChanged,
+  doorLockFailed,
   stageError,
   systemHealth,
   identityCreated,

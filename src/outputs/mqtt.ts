@@ -125,6 +125,35 @@ function parseAnnouncedKey(key: string): { prefix: string; nodeId: string } | un
   return at > 0 && at < rest.length - 1 ? { prefix: rest.slice(0, at), nodeId: rest.slice(at + 1) } : undefined;
 }
 
+/**
+ * The broker login of events.outputs.mqtt: user, password (read from passwordFile when given) and
+ * the TLS files. Shared with every other client of the same broker (the door inputs), so they log
+ * in alike. Throws OutputsError (SINK_CONFIG_INVALID) for a file it cannot read.
+ */
+export function brokerCredentials(cfg: MqttOutputConfig): Pick<IClientOptions, 'username' | 'password' | 'ca' | 'cert' | 'key'> {
+  let password = cfg.password;
+  if (cfg.passwordFile !== undefined) {
+    try {
+      password = readFileSync(cfg.passwordFile, 'utf8').split(/\r?\n/)[0];
+    } catch (e) {
+      throw new OutputsError('SINK_CONFIG_INVALID', `cannot read events.outputs.mqtt.passwordFile ${cfg.passwordFile} (${(e as NodeJS.ErrnoException).code ?? 'error'})`, {
+        context: { path: cfg.passwordFile },
+        hint: 'check the path (relative paths resolve against the working directory) and that the service user can read it',
+        cause: e,
+      });
+    }
+  }
+  const file = (what: string, p: string | undefined): Buffer | undefined => {
+    if (p === undefined) return undefined;
+    try {
+      return readFileSync(p);
+    } catch (e) {
+      throw new OutputsError('SINK_CONFIG_INVALID', `cannot read events.outputs.mqtt.tls.${what} ${p} (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { context: { path: p }, hint: 'check the PEM file path and its permissions', cause: e });
+    }
+  };
+  return { username: cfg.username, password, ca: file('ca', cfg.tls?.ca), cert: file('cert', cfg.tls?.cert), key: file('key', cfg.tls?.key) };
+}
+
 export function createMqttSink(opts: MqttSinkOptions): MqttSink {
   const cfg = opts.config;
   const log = opts.logger.child({ sink: 'mqtt' });
@@ -343,35 +372,11 @@ export function createMqttSink(opts: MqttSinkOptions): MqttSink {
   };
 
   const clientOptions = (): IClientOptions => {
-    let password = cfg.password;
-    if (cfg.passwordFile !== undefined) {
-      try {
-        password = readFileSync(cfg.passwordFile, 'utf8').split(/\r?\n/)[0];
-      } catch (e) {
-        throw new OutputsError('SINK_CONFIG_INVALID', `cannot read events.outputs.mqtt.passwordFile ${cfg.passwordFile} (${(e as NodeJS.ErrnoException).code ?? 'error'})`, {
-          context: { path: cfg.passwordFile },
-          hint: 'check the path (relative paths resolve against the working directory) and that the service user can read it',
-          cause: e,
-        });
-      }
-    }
-    const file = (what: string, p: string | undefined): Buffer | undefined => {
-      if (p === undefined) return undefined;
-      try {
-        return readFileSync(p);
-      } catch (e) {
-        throw new OutputsError('SINK_CONFIG_INVALID', `cannot read events.outputs.mqtt.tls.${what} ${p} (${(e as NodeJS.ErrnoException).code ?? 'error'})`, { context: { path: p }, hint: 'check the PEM file path and its permissions', cause: e });
-      }
-    };
     return {
       clientId,
       // MQTT 5: refused publishes are reported (PUBACK reason codes), commands carry properties.
       protocolVersion: 5,
-      username: cfg.username,
-      password,
-      ca: file('ca', cfg.tls?.ca),
-      cert: file('cert', cfg.tls?.cert),
-      key: file('key', cfg.tls?.key),
+      ...brokerCredentials(cfg),
       clean: true,
       keepalive: 30,
       connectTimeout: opts.connectTimeoutMs ?? 10_000,

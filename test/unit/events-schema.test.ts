@@ -14,6 +14,8 @@ import { eventFromActuation, eventFromCameraHealth, eventFromGate, eventFromReco
 import type { GateEvent, GateGranted, GateOpened } from '../../src/gates/index.ts';
 import type { CameraHealth } from '../../src/ingest/index.ts';
 import type { TrackEvent, TrackView } from '../../src/track/index.ts';
+import { eventFromDoor } from '../../src/app/doors.ts';
+import type { DoorEvent } from '../../src/doors/index.ts';
 import { validateJsonSchema } from '../helpers/events-jsonschema.ts';
 
 const SCHEMA_FILE = new URL('../../src/events/schema.v1.json', import.meta.url);
@@ -56,6 +58,23 @@ function samples(): NewEvent[] {
     { type: 'gate.denied', reason: 'liveness', gateId: 'front', cameraId: 'cam1', trackId: 'cam1:6', identityId: 'alice-id', name: 'Alice', score: 0.58, liveness: 0.04, livenessEvidence: { score: 0.04, frames: 7, threshold: 0.5, rule: 'median' }, masked: false, timeMs: T },
     { type: 'gate.denied', reason: 'liveness', gateId: 'front', cameraId: 'cam1', trackId: 'cam1:7', livenessEvidence: { score: undefined, frames: 0, threshold: undefined, rule: 'median' }, masked: false, timeMs: T },
   ];
+  // Door events as the state machine makes them (src/doors/machine.ts).
+  const doors: DoorEvent[] = [
+    { type: 'door.released', atMs: T, by: 'grant', untilMs: T + 5000, identityId: 'alice-id' },
+    { type: 'door.released', atMs: T, by: 'manual', untilMs: T + 600_000, operator: 'guard1' },
+    { type: 'door.released', atMs: T, by: 'mode', untilMs: null },
+    { type: 'door.opened', atMs: T + 800, authorised: true },
+    { type: 'door.opened', atMs: T + 800, authorised: false },
+    { type: 'door.forced_open', atMs: T + 800 },
+    { type: 'door.held_open', atMs: T + 30_800, openMs: 30_000 },
+    { type: 'door.closed', atMs: T + 40_000, openMs: 39_200, cleared: ['held_open'] },
+    { type: 'door.closed', atMs: T + 40_000, openMs: null, cleared: [] },
+    { type: 'door.locked', atMs: T + 5000, releasedBy: 'grant' },
+    { type: 'door.rex', atMs: T, released: true },
+    { type: 'door.rex', atMs: T, released: false },
+    { type: 'door.mode_changed', atMs: T, mode: 'lockdown', previous: 'normal', source: 'operator', by: 'guard1', reason: 'incident' },
+    { type: 'door.mode_changed', atMs: T, mode: 'unlocked', previous: 'normal', source: 'schedule' },
+  ];
   return [
     ...health.map((h) => eventFromCameraHealth(h)!),
     ...tracks.map((e) => eventFromTrack(e)!),
@@ -90,6 +109,10 @@ function samples(): NewEvent[] {
     { type: 'identity.erased', timeMs: T, identityId: 'erased:er_0123456789abcdef', data: { actor: 'cli:ops', erasureId: 'er_0123456789abcdef', reason: 'request', templates: 4, crops: 2, unknownClusters: 1, events: 12, snapshots: 5, clearCameras: ['front'] } },
     { type: 'privacy.retention', timeMs: T, data: { unknownClusters: 3, unknownSnapshots: 7, expiredIdentities: 1, events: 120, snapshots: 40, durationMs: 35 } },
     { type: 'config.changed', timeMs: T, data: { actor: 'admin', version: 'v2-9f3a', previous: 'v1-77c0', paths: ['cameras.door.fps'] } },
+    ...doors.map((d) => eventFromDoor('front', d)),
+    // A lock relay that did not answer: the failed actuation and the door alarm.
+    { type: 'gate.actuation_failed', gateId: 'front', timeMs: T, data: { action: 'open', trigger: 'door.released', outcomes: [{ target: 'relay', ok: false, attempts: 1, error: 'relay http://192.0.2.20/rpc: Switch.Set on failed: no answer within 2000 ms', durationMs: 2001 }] } },
+    { type: 'door.lock_failed', gateId: 'front', timeMs: T, data: { action: 'release', error: 'relay http://192.0.2.20/rpc: Switch.Set on failed: no answer within 2000 ms' } },
   ];
 }
 
@@ -140,6 +163,10 @@ t.test('invalid events are rejected by both schemas and by the log', async (t) =
     ['snapshot id traversal', { v: 1, id: 1, type: 'face.unknown', time: base.time, timeMs: T, cameraId: 'c', trackId: 't', data: { masked: false, snapshotId: '../../etc/passwd' } }],
     ['box of 3', { v: 1, id: 1, type: 'track.started', time: base.time, timeMs: T, cameraId: 'c', trackId: 't', data: { box: [1, 2, 3] } }],
     ['identity.removed without actor', { v: 1, id: 1, type: 'identity.removed', time: base.time, timeMs: T, identityId: 'i', data: { name: 'x' } }],
+    ['door.opened without gateId', { v: 1, id: 1, type: 'door.opened', time: base.time, timeMs: T, data: { authorised: true } }],
+    ['door.closed with an unknown alarm', { v: 1, id: 1, type: 'door.closed', time: base.time, timeMs: T, gateId: 'g', data: { openMs: 1, cleared: ['tampered'] } }],
+    ['door.mode_changed to a made-up mode', { v: 1, id: 1, type: 'door.mode_changed', time: base.time, timeMs: T, gateId: 'g', data: { mode: 'party', previous: 'normal', source: 'operator' } }],
+    ['door.released by an unknown cause', { v: 1, id: 1, type: 'door.released', time: base.time, timeMs: T, gateId: 'g', data: { by: 'magic', untilMs: null } }],
     ['identity.created without identityId', { v: 1, id: 1, type: 'identity.created', time: base.time, timeMs: T, data: { actor: 'a', name: 'x', groups: [], templates: 1 } }],
   ];
   const log = new EventLog(':memory:');

@@ -1,0 +1,315 @@
+/**
+ * The service's doors (docs/doors.md): for every gate with `door:`, the pure state machine
+ * (src/doors) fed with
+ * - the contact and REX topics on the broker of events.outputs.mqtt (one client for all doors,
+ *   logged in like the MQTT sink; a retained contact state is the first reading after a start),
+ * - the gate's decisions from the event bus (gate.granted releases; gate.opened is an operator's
+ *   open / hold-open / close),
+ * - ticks at the machine's next deadline (every second too when an unlockSchedule is set),
+ * and its output published as door.* events and sent to the lock relay. A relay that does not
+ * take a command is gate.actuation_failed (target relay) and a door.lock_failed alarm.
+ *
+ * Time is the wall clock when an input arrives, not the capture time of the frame behind a grant:
+ * the door is a real-time thing. The door state follows config changes by gate id (a changed door
+ * keeps its state); a new broker or new topics reconnect the input client.
+ */
+import mqtt, { type MqttClient } from 'mqtt';
+import type { Config } from '../config/index.ts';
+import { deepEqual } from '../config/index.ts';
+import {
+  contactReading,
+  DoorError,
+  INITIAL_DOOR_STATE,
+  isRexPress,
+  needsRenewal,
+  nextDoorDeadline,
+  stepDoor,
+  switchSet,
+  switchSetFor,
+  type DoorEvent,
+  type DoorInput,
+  type DoorPolicy,
+  type DoorState,
+  type LockCommand,
+  type OperatorDoorMode,
+} from '../doors/index.ts';
+import type { EventBus, NewEvent } from '../events/index.ts';
+import type { DoorConfig } from '../gates/config.ts';
+import type { Followers } from '../lib/follow.ts';
+import type { Lifetime } from '../lib/lifetime.ts';
+import type { Logger } from '../log.ts';
+import { brokerCredentials, nodeIdFromHostname } from '../outputs/index.ts';
+import { redactText, redactUrl } from '../redact.ts';
+import { hostname } from 'node:os';
+
+/** A door event as a v1 event of its gate. */
+export function eventFromDoor(gateId: string, e: DoorEvent, identityId?: string): NewEvent {
+  const base = { gateId, timeMs: e.atMs };
+  switch (e.type) {
+    case 'door.released':
+      return { ...base, type: e.type, ...(e.identityId ?? identityId ? { identityId: e.identityId ?? identityId } : {}), data: { by: e.by, untilMs: e.untilMs, ...(e.operator !== undefined ? { operator: e.operator } : {}) } };
+    case 'door.locked':
+      return { ...base, type: e.type, data: { releasedBy: e.releasedBy } };
+    case 'door.opened':
+      return { ...base, type: e.type, data: { authorised: e.authorised } };
+    case 'door.closed':
+      return { ...base, type: e.type, data: { openMs: e.openMs, cleared: [...e.cleared] } };
+    case 'door.held_open':
+      return { ...base, type: e.type, data: { openMs: e.openMs } };
+    case 'door.forced_open':
+      return { ...base, type: e.type, data: {} };
+    case 'door.rex':
+      return { ...base, type: e.type, data: { released: e.released } };
+    case 'door.mode_changed':
+      return { ...base, type: e.type, data: { mode: e.mode, previous: e.previous, source: e.source, ...(e.by !== undefined ? { by: e.by } : {}), ...(e.reason !== undefined ? { reason: e.reason } : {}) } };
+  }
+}
+
+/** The policy the machine runs on, from a parsed `gates[].door`. */
+export function doorPolicy(door: DoorConfig): DoorPolicy {
+  return { strikeMs: door.strikeMs, heldOpenMs: door.heldOpenMs, unlockSchedule: door.unlockSchedule };
+}
+
+interface DoorSlice {
+  readonly doors: ReadonlyArray<{ readonly gateId: string; readonly door: DoorConfig }>;
+  readonly mqtt: Config['events']['outputs']['mqtt'];
+}
+
+export interface ServiceDoorsOptions {
+  readonly bus: EventBus;
+  readonly log: Logger;
+  readonly now?: (() => number) | undefined;
+}
+
+export interface ServiceDoors {
+  /** The door state of a gate; undefined when the gate has no door. */
+  state(gateId: string): DoorState | undefined;
+  /** An operator's door mode (audited as door.mode_changed when the effective mode changes). */
+  setMode(gateId: string, mode: OperatorDoorMode, by: string, reason: string): void;
+}
+
+interface Door {
+  readonly gateId: string;
+  config: DoorConfig;
+  policy: DoorPolicy;
+  state: DoorState;
+  timer: NodeJS.Timeout | undefined;
+  renew: NodeJS.Timeout | undefined;
+  /** Lock commands go to the relay one at a time, in order. */
+  relayChain: Promise<void>;
+}
+
+/** Door inputs other than MQTT are designed (docs/doors.md) but not built: refuse rather than run deaf. */
+function checkBuilt(slice: DoorSlice): void {
+  for (const { gateId, door } of slice.doors) {
+    for (const [name, input] of [['contact', door.contact], ['rex', door.rex]] as const) {
+      if (input && input.mqtt === undefined) {
+        throw new DoorError('DOOR_INPUT_UNSUPPORTED', `gate '${gateId}': door.${name} from ${input.gpio ? 'gpio' : 'a webhook'} is not available in this version`, {
+          context: { gate: gateId, input: name },
+          hint: `give door.${name} as \`mqtt: TOPIC\` (a sensor on the broker of events.outputs.mqtt)`,
+        });
+      }
+      if (input?.mqtt !== undefined && slice.mqtt?.enabled !== true) {
+        throw new DoorError('DOOR_INPUT_UNSUPPORTED', `gate '${gateId}': door.${name} listens on MQTT, but events.outputs.mqtt is not enabled`, {
+          context: { gate: gateId, input: name },
+          hint: 'configure events.outputs.mqtt (url, enabled: true): door inputs use its broker',
+        });
+      }
+    }
+    if (door.lock?.gpio) {
+      throw new DoorError('DOOR_INPUT_UNSUPPORTED', `gate '${gateId}': a gpio door lock is not available in this version`, { context: { gate: gateId }, hint: 'use lock.relay (a Shelly Gen2+ relay) or the gate actuation' });
+    }
+  }
+}
+
+export function startServiceDoors(o: ServiceDoorsOptions, follow: Followers<Config>, lifetime: Lifetime): ServiceDoors {
+  const log = o.log.child({ part: 'doors' });
+  const now = o.now ?? Date.now;
+  const doors = new Map<string, Door>();
+  let client: MqttClient | undefined;
+  let closed = false;
+  /** topic -> gate and which input it is. */
+  let routes = new Map<string, { gateId: string; input: 'contact' | 'rex' }>();
+
+  const publish = (gateId: string, events: readonly DoorEvent[]): void => {
+    for (const e of events) {
+      try {
+        o.bus.publish(eventFromDoor(gateId, e));
+      } catch (err) {
+        log.error({ err, gate: gateId, type: e.type }, 'a door event could not be logged');
+      }
+    }
+  };
+
+  const schedule = (door: Door): void => {
+    clearTimeout(door.timer);
+    door.timer = undefined;
+    if (closed) return;
+    const deadline = nextDoorDeadline(door.policy, door.state);
+    const t = now();
+    // A schedule's window edges are not deadlines of the state: look every second.
+    const wait = Math.min(deadline === null ? Infinity : Math.max(0, deadline - t), door.policy.unlockSchedule ? 1000 : Infinity);
+    if (wait === Infinity) return;
+    door.timer = setTimeout(() => feed(door.gateId, { kind: 'tick', atMs: now() }), wait);
+    door.timer.unref();
+  };
+
+  const relayFailed = (door: Door, command: LockCommand, err: unknown, durationMs: number): void => {
+    const error = err instanceof DoorError ? err.message : redactText(String(err));
+    log.error({ gate: door.gateId, action: command.action, error }, 'door lock relay failed: the door did not get the command');
+    const action = command.action === 'lock' ? 'close' : command.forMs === null || command.forMs > door.policy.strikeMs ? 'hold-open' : 'open';
+    const trigger = command.action === 'lock' ? 'door.locked' : 'door.released';
+    const t = now();
+    try {
+      o.bus.publish({ type: 'gate.actuation_failed', gateId: door.gateId, timeMs: t, data: { action, trigger, outcomes: [{ target: 'relay', ok: false, attempts: 1, error, durationMs }] } });
+      o.bus.publish({ type: 'door.lock_failed', gateId: door.gateId, timeMs: t, data: { action: command.action, error } });
+    } catch (e) {
+      log.error({ err: e, gate: door.gateId }, 'the relay failure could not be logged');
+    }
+  };
+
+  const sendRelay = (door: Door, command: LockCommand): void => {
+    const relay = door.config.lock?.relay;
+    if (!relay) return;
+    const remaining = command.action === 'release' ? (door.state.releasedUntil === null ? null : Math.max(0, door.state.releasedUntil - now())) : null;
+    const params = switchSetFor(door.config.failMode, command, relay, remaining);
+    clearTimeout(door.renew);
+    door.renew = undefined;
+    door.relayChain = door.relayChain.then(async () => {
+      const started = performance.now();
+      try {
+        await switchSet(relay, params);
+      } catch (err) {
+        relayFailed(door, command, err, Math.round(performance.now() - started));
+      }
+    });
+    // A release longer than one toggle_after is renewed at half of it, while it lasts.
+    if (command.action === 'release' && needsRenewal(relay, remaining)) {
+      door.renew = setTimeout(() => {
+        if (!closed && door.state.released) sendRelay(door, { action: 'release', forMs: command.forMs });
+      }, relay.toggleAfterMs / 2);
+      door.renew.unref();
+    }
+  };
+
+  function feed(gateId: string, input: DoorInput): void {
+    const door = doors.get(gateId);
+    if (!door || closed) return;
+    const step = stepDoor(door.policy, door.state, input);
+    door.state = step.state;
+    publish(gateId, step.events);
+    if (step.lock) sendRelay(door, step.lock);
+    schedule(door);
+  }
+
+  const onMessage = (topic: string, payload: Buffer): void => {
+    const route = routes.get(topic);
+    if (!route) return;
+    const door = doors.get(route.gateId);
+    if (!door) return;
+    if (route.input === 'contact' && door.config.contact) {
+      const open = contactReading(door.config.contact, payload);
+      if (open === undefined) {
+        log.warn({ gate: route.gateId, topic, payload: redactText(payload.toString('utf8').slice(0, 64)) }, 'door contact: a payload that is neither open nor closed (ignored)');
+        return;
+      }
+      feed(route.gateId, { kind: 'contact', atMs: now(), open });
+    } else if (route.input === 'rex' && door.config.rex && isRexPress(door.config.rex, payload)) {
+      feed(route.gateId, { kind: 'rex', atMs: now() });
+    }
+  };
+
+  const connect = async (slice: DoorSlice): Promise<void> => {
+    const previous = client;
+    client = undefined;
+    if (previous) await previous.endAsync(true).catch(() => {});
+    routes = new Map();
+    for (const { gateId, door } of slice.doors) {
+      if (door.contact?.mqtt !== undefined) routes.set(door.contact.mqtt, { gateId, input: 'contact' });
+      if (door.rex?.mqtt !== undefined) routes.set(door.rex.mqtt, { gateId, input: 'rex' });
+    }
+    const cfg = slice.mqtt;
+    if (routes.size === 0 || !cfg?.enabled || cfg.url === undefined) return;
+    const nodeId = cfg.nodeId ?? nodeIdFromHostname(hostname());
+    const c = mqtt.connect(cfg.url, {
+      clientId: `${cfg.clientId ?? `facegate-${nodeId}`}-doors`,
+      protocolVersion: 5,
+      ...brokerCredentials(cfg),
+      clean: true,
+      keepalive: 30,
+      connectTimeout: 10_000,
+      reconnectPeriod: 1000,
+      resubscribe: true,
+    });
+    client = c;
+    const topics = [...routes.keys()];
+    let down = false;
+    c.on('connect', () => {
+      if (down) log.info({ url: redactUrl(cfg.url ?? '') }, 'door inputs: broker reachable again');
+      down = false;
+      // QoS 1: a press or a contact change is not lost between broker and box.
+      c.subscribeAsync(topics, { qos: 1 }).catch((err: unknown) => log.error({ err, topics }, 'door inputs: subscribing failed'));
+    });
+    c.on('close', () => {
+      if (!down && !closed) log.warn({ url: redactUrl(cfg.url ?? '') }, 'door inputs: broker connection lost (contact and REX are not seen until it is back)');
+      down = true;
+    });
+    c.on('error', (err) => log.debug({ error: redactText(err.message) }, 'door inputs: broker error'));
+    c.on('message', (topic, payload) => onMessage(topic, payload));
+  };
+
+  const apply = async (slice: DoorSlice): Promise<void> => {
+    checkBuilt(slice);
+    const wanted = new Set(slice.doors.map((d) => d.gateId));
+    for (const [id, door] of doors) {
+      if (wanted.has(id)) continue;
+      clearTimeout(door.timer);
+      clearTimeout(door.renew);
+      doors.delete(id);
+    }
+    for (const { gateId, door: config } of slice.doors) {
+      const door = doors.get(gateId);
+      if (door) {
+        door.config = config;
+        door.policy = doorPolicy(config);
+      } else {
+        doors.set(gateId, { gateId, config, policy: doorPolicy(config), state: INITIAL_DOOR_STATE, timer: undefined, renew: undefined, relayChain: Promise.resolve() });
+      }
+      // A tick at once: an unlock schedule already open at start takes effect now.
+      feed(gateId, { kind: 'tick', atMs: now() });
+    }
+    await connect(slice);
+  };
+
+  follow.follow(
+    'doors',
+    (c): DoorSlice => ({ doors: c.gates.flatMap((g) => (g.door ? [{ gateId: g.id, door: g.door }] : [])), mqtt: c.events.outputs.mqtt }),
+    (slice) => apply(slice),
+    { equal: deepEqual },
+  );
+
+  const decisions = o.bus.events$.subscribe((e) => {
+    if (e.gateId === undefined || !doors.has(e.gateId)) return;
+    if (e.type === 'gate.granted') feed(e.gateId, { kind: 'grant', atMs: now(), identityId: e.identityId });
+    else if (e.type === 'gate.opened') feed(e.gateId, { kind: 'manual', atMs: now(), action: e.data.action, durationMs: e.data.durationMs, by: e.data.by });
+  });
+
+  lifetime.add('doors', async () => {
+    closed = true;
+    decisions.unsubscribe();
+    for (const door of doors.values()) {
+      clearTimeout(door.timer);
+      clearTimeout(door.renew);
+    }
+    const c = client;
+    client = undefined;
+    if (c) await c.endAsync(true).catch(() => {});
+    // Commands already on their way finish (each has its own timeout).
+    await Promise.allSettled([...doors.values()].map((d) => d.relayChain));
+  });
+
+  return {
+    state: (gateId) => doors.get(gateId)?.state,
+    setMode: (gateId, mode, by, reason) => feed(gateId, { kind: 'mode', atMs: now(), mode, by, reason }),
+  };
+}
