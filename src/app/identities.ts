@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { HttpError, sendJson, type Route } from '../api/router.ts';
 import type { ConsentInput, IdentityApi } from '../api/types.ts';
 import { createDetector, type Detector, type DetectorConfig } from '../detect/index.ts';
 import type { Event, NewEventOf } from '../events/index.ts';
@@ -33,8 +34,18 @@ export interface UploadEnrollment {
    * paths); its path must never reach the client: every message names the upload instead.
    */
   enroll(photo: Buffer): Promise<PhotoVerdict>;
+  /**
+   * The plain embedding of the largest face in an image without the enrollment quality rules (a
+   * camera's face snapshot for a 'not this person' anchor is what recognition saw, not a portrait).
+   */
+  embedFace?(photo: Buffer): Promise<FaceEmbedding>;
   close(): Promise<void>;
 }
+
+export type FaceEmbedding = { readonly ok: true; readonly embedding: Float32Array; readonly modelId: string } | { readonly ok: false; readonly message: string };
+
+/** Rules that accept any single face: only detection decides. */
+const ANY_FACE: EnrollmentRules = { minInterOcular: 0, minSharpness: 0, secondFaceRatio: 1, maxYaw: Infinity, maxPitch: Infinity };
 
 export function createUploadEnrollment(o: { readonly detectorOptions: Omit<DetectorConfig, 'tier' | 'padRetry'>; readonly embedder: Embedder; readonly rules?: () => EnrollmentRules }): UploadEnrollment {
   let enrollDetector: Detector | undefined;
@@ -42,23 +53,30 @@ export function createUploadEnrollment(o: { readonly detectorOptions: Omit<Detec
   // uses, and a large upload costs a few MB of pixels instead of tens (plus the padded retry's
   // copy). The size checks stay in the photo's own pixels (the decode reports its scale).
   const maxSide = 2 * (o.detectorOptions.size ?? 640);
+  const check = async (photo: Buffer, rules: EnrollmentRules): Promise<PhotoVerdict> => {
+    // Enrollment photos are often tight crops: the 2.5g tier with the padded retry (src/recognize/enroll.ts).
+    enrollDetector ??= await createDetector({ tier: '2.5g', padRetry: true, ...o.detectorOptions });
+    const dir = mkdtempSync(join(tmpdir(), 'facegate-upload-'));
+    const file = join(dir, 'photo');
+    const label = `the uploaded photo (${photo.length} bytes)`;
+    try {
+      writeFileSync(file, photo);
+      const detector = enrollDetector;
+      const v = await prepareEnrollmentPhoto(file, detector, o.embedder, rules, { maxSide });
+      return v.ok ? v : { ...v, photo: label, message: withoutPath(v.message, file, dir, label), hint: withoutPath(v.hint, file, dir, label), ...(v.checks ? { checks: v.checks.map((c) => ({ ...c, message: withoutPath(c.message, file, dir, label) })) } : {}) };
+    } catch (e) {
+      throw scrubError(e, file, dir, label);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
   return {
-    enroll: async (photo) => {
-      // Enrollment photos are often tight crops: the 2.5g tier with the padded retry (src/recognize/enroll.ts).
-      enrollDetector ??= await createDetector({ tier: '2.5g', padRetry: true, ...o.detectorOptions });
-      const dir = mkdtempSync(join(tmpdir(), 'facegate-upload-'));
-      const file = join(dir, 'photo');
-      const label = `the uploaded photo (${photo.length} bytes)`;
-      try {
-        writeFileSync(file, photo);
-        const detector = enrollDetector;
-        const v = await prepareEnrollmentPhoto(file, detector, o.embedder, o.rules?.() ?? DEFAULT_ENROLLMENT_RULES, { maxSide });
-        return v.ok ? v : { ...v, photo: label, message: withoutPath(v.message, file, dir, label), hint: withoutPath(v.hint, file, dir, label), ...(v.checks ? { checks: v.checks.map((c) => ({ ...c, message: withoutPath(c.message, file, dir, label) })) } : {}) };
-      } catch (e) {
-        throw scrubError(e, file, dir, label);
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
+    enroll: (photo) => check(photo, o.rules?.() ?? DEFAULT_ENROLLMENT_RULES),
+    embedFace: async (photo) => {
+      const v = await check(photo, ANY_FACE);
+      if (!v.ok) return { ok: false, message: `${v.message} (${v.hint})` };
+      const plain = v.templates.find((t) => !t.masked) ?? v.templates[0];
+      return { ok: true, embedding: plain.embedding, modelId: plain.modelId };
     },
     close: async () => {
       await enrollDetector?.close();
@@ -154,4 +172,60 @@ export function createIdentityApi(o: { readonly gallery: Gallery; readonly enrol
       return { ok: true, templates: v.templates.length };
     },
   };
+}
+
+export interface NotThisPersonParts {
+  readonly gallery: Gallery;
+  /** An event from the log by id. */
+  readonly event: (id: number) => Event | undefined;
+  /** A snapshot's face crop (decrypted); undefined when it is gone (retention, erasure). */
+  readonly faceSnapshot: (snapshotId: string) => Promise<Buffer | undefined>;
+  readonly embedFace: ((photo: Buffer) => Promise<FaceEmbedding>) | undefined;
+  readonly publish: (event: AuditEvent) => Event | void;
+  readonly logger: Logger;
+}
+
+/**
+ * POST /v1/events/:id/not-this-person (operator): the recognition was wrong. The face the event
+ * kept (its face snapshot) is embedded again and stored as a negative anchor of the identity it
+ * was matched to, so that face (and faces like it) stops matching; audited as identity.updated
+ * with negativeAnchorsAdded. Pressing it twice for one event adds nothing the second time.
+ */
+export function notThisPersonRoutes(p: NotThisPersonParts): Route[] {
+  return [
+    {
+      method: 'POST',
+      pattern: ['events', ':id', 'not-this-person'],
+      role: 'operator',
+      handle: async ({ res }, { id }, who) => {
+        const eventId = Number(id);
+        if (!/^\d{1,15}$/.test(id) || !Number.isSafeInteger(eventId)) throw new HttpError(400, 'the event id is a positive integer');
+        const event = p.event(eventId);
+        if (!event) throw new HttpError(404, `no event ${eventId}`);
+        if (event.type !== 'face.recognized') throw new HttpError(409, `event ${eventId} is ${event.type}: only a recognition (face.recognized) can be marked 'not this person'`);
+        const identity = p.gallery.getIdentity(event.identityId);
+        if (!identity) throw new HttpError(409, `the identity of event ${eventId} is no longer in the gallery`);
+        const source = `event:${eventId}`;
+        const existing = p.gallery.listNegativeAnchors(identity.id);
+        if (existing.some((a) => a.source === source)) {
+          sendJson(res, 200, { identityId: identity.id, name: identity.name, negativeAnchorsAdded: 0, negativeAnchors: existing.length });
+          return;
+        }
+        const snapshotId = event.data.snapshotId;
+        if (!snapshotId) throw new HttpError(409, `event ${eventId} kept no face snapshot (snapshots off, or a masked/erased event): nothing to learn from`);
+        if (!p.embedFace) throw new HttpError(409, "'not this person' is not offered here");
+        const face = await p.faceSnapshot(snapshotId);
+        if (!face) throw new HttpError(409, `the face snapshot of event ${eventId} is gone (retention or erasure)`);
+        const e = await p.embedFace(face);
+        if (!e.ok) throw new HttpError(422, `no usable face in the snapshot of event ${eventId}: ${e.message}`);
+        const anchors = p.gallery.addNegativeAnchors(identity.id, [{ embedding: e.embedding, modelId: e.modelId, source }]);
+        try {
+          p.publish({ type: 'identity.updated', timeMs: Date.now(), identityId: identity.id, data: { actor: who.id, negativeAnchorsAdded: 1 } });
+        } catch (err) {
+          p.logger.error({ err, identityId: identity.id }, 'audit event not logged');
+        }
+        sendJson(res, 201, { identityId: identity.id, name: identity.name, negativeAnchorsAdded: 1, negativeAnchors: anchors.length });
+      },
+    },
+  ];
 }
