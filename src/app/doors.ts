@@ -122,7 +122,15 @@ function checkBuilt(slice: DoorSlice): void {
   }
 }
 
-export function startServiceDoors(o: ServiceDoorsOptions, follow: Followers<Config>, lifetime: Lifetime): ServiceDoors {
+const doorSlice = (c: Config): DoorSlice => ({ doors: c.gates.flatMap((g) => (g.door ? [{ gateId: g.id, door: g.door }] : [])), mqtt: c.events.outputs.mqtt });
+
+/**
+ * Start the doors of `initial` and follow config changes. A door whose input or output is not
+ * built, or whose MQTT input has no broker, fails the start (DoorError with the fix); after a
+ * config change the same is reported by the followers and the doors before it keep running.
+ */
+export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follow: Followers<Config>, lifetime: Lifetime): ServiceDoors {
+  checkBuilt(doorSlice(initial));
   const log = o.log.child({ part: 'doors' });
   const now = o.now ?? Date.now;
   const doors = new Map<string, Door>();
@@ -283,7 +291,7 @@ export function startServiceDoors(o: ServiceDoorsOptions, follow: Followers<Conf
 
   follow.follow(
     'doors',
-    (c): DoorSlice => ({ doors: c.gates.flatMap((g) => (g.door ? [{ gateId: g.id, door: g.door }] : [])), mqtt: c.events.outputs.mqtt }),
+    doorSlice,
     (slice) => apply(slice),
     { equal: deepEqual },
   );

@@ -45,7 +45,7 @@ async function rig(t: Test, broker: Mosquitto, door: Record<string, unknown>, re
   const sub = bus.events$.subscribe((e) => events.push(e));
   const lifetime = new Lifetime();
   const follow = new Followers(new BehaviorSubject(config), (part, err) => t.fail(`${part}: ${String(err)}`));
-  const doors = startServiceDoors({ bus, log: createLogger({ level: 'silent' }) }, follow, lifetime);
+  const doors = startServiceDoors(config, { bus, log: createLogger({ level: 'silent' }) }, follow, lifetime);
   await follow.settled();
   const sensor = await mqtt.connectAsync(broker.url, { reconnectPeriod: 100 });
   t.teardown(async () => {
@@ -148,6 +148,15 @@ t.test('doors over a real broker and the relay emulator', async (t) => {
     r.bus.publish({ type: 'gate.opened', gateId: 'front', timeMs: Date.now(), data: { action: 'close', by: 'guard1', reason: 'test' } });
     await until('the second failure', () => r.events.filter((e) => e.type === 'door.lock_failed').length === 2, 5000);
     t.match(r.events.filter((e) => e.type === 'door.lock_failed')[1], { data: { action: 'lock', error: /RPC error -114/ } });
+  });
+
+  t.test('a door input that is not built, or MQTT inputs without a broker, fail the start with the fix', async (t) => {
+    const base = { cameras: [{ id: 'door', url: 'rtsp://192.0.2.1:554/door' }] };
+    const start = (c: Config) => startServiceDoors(c, { bus: new EventBus(new EventLog(':memory:')), log: createLogger({ level: 'silent' }) }, new Followers(new BehaviorSubject(c), () => {}), new Lifetime());
+    const gpio = parseConfig({ ...base, gates: [{ id: 'front', cameras: ['door'], door: { contact: { gpio: { chip: 'gpiochip0', line: 4 } } } }] });
+    t.throws(() => start(gpio), { code: 'DOOR_INPUT_UNSUPPORTED', message: /door.contact from gpio/, hint: /mqtt: TOPIC/ });
+    const noBroker = parseConfig({ ...base, gates: [{ id: 'front', cameras: ['door'], door: { rex: { mqtt: REX } } }] });
+    t.throws(() => start(noBroker), { code: 'DOOR_INPUT_UNSUPPORTED', message: /events.outputs.mqtt is not enabled/, hint: /events.outputs.mqtt/ });
   });
 
   t.test('fail-safe maglock: released by switching the relay off', async (t) => {
