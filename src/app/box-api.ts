@@ -11,6 +11,7 @@ import { isEventsError, MAX_PAGE, type Event } from '../events/index.ts';
 import { refusingIdentityApi, refusingUnknownsApi } from '../fleet/edge.ts';
 import type { Logger } from '../log.ts';
 import type { AccessControl } from '../../streams/access-control.ts';
+import { calibrationApiRoutes } from './calibration-api.ts';
 import { cameraViews, ingestLost } from './camera-counts.ts';
 import { configApiRoutes, type ConfigApiParts } from './config-api.ts';
 import { createCheckedIdentityApi, createPhotoApi, createSystemInfo, webRoot } from './dashboard.ts';
@@ -94,6 +95,6 @@ export function boxApiDeps(p: BoxApiParts): ApiDeps {
       eventLog: () => ({ lastId: eventLog.lastId(), count: eventLog.count() }),
     }),
     webRoot: webRoot(),
-    routes: configApiRoutes(p),
+    routes: [...configApiRoutes(p), ...calibrationApiRoutes(p)],
   };
 }

@@ -38,6 +38,7 @@ const COMMAND_MODULES: readonly { readonly commands: readonly string[]; readonly
   { commands: ['hub', 'hub-identities'], load: async () => (await import('./hub.ts')).registerHubCommand },
   { commands: ['doctor'], load: async () => (await import('./doctor.ts')).registerDoctorCommand },
   { commands: ['keys'], load: async () => (await import('./keys.ts')).registerKeysCommand },
+  { commands: ['report'], load: async () => (await import('./report.ts')).registerReportCommand },
   // Options on commands registered above (`enroll --hub`, `demo --fleet`): after them.
   { commands: ['enroll', 'demo'], load: async () => (await import('./hub.ts')).registerFleetOptions },
 ];
