@@ -9,6 +9,10 @@
  * and its output published as door.* events and sent to the lock relay. A relay that does not
  * take a command is gate.actuation_failed (target relay) and a door.lock_failed alarm.
  *
+ * The same client mirrors each door for Home Assistant (the entities of src/outputs/ha-discovery.ts):
+ * retained contact, lock and mode under <prefix>/gate/<id>/door*, and alarms as HA events on
+ * .../door_alarm. A mirror, not the record: the events reach the broker through the MQTT sink.
+ *
  * Time is the wall clock when an input arrives, not the capture time of the frame behind a grant:
  * the door is a real-time thing. The door state follows config changes by gate id (a changed door
  * keeps its state); a new broker or new topics reconnect the input client.
@@ -38,7 +42,7 @@ import type { DoorConfig } from '../gates/config.ts';
 import type { Followers } from '../lib/follow.ts';
 import type { Lifetime } from '../lib/lifetime.ts';
 import type { Logger } from '../log.ts';
-import { brokerCredentials, nodeIdFromHostname } from '../outputs/index.ts';
+import { brokerCredentials, doorTopics, mqttTopics, nodeIdFromHostname, type DoorAlarmEventType, type MqttTopics } from '../outputs/index.ts';
 import { redactText, redactUrl } from '../redact.ts';
 import { hostname } from 'node:os';
 
@@ -136,6 +140,8 @@ export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follo
   const doors = new Map<string, Door>();
   let client: MqttClient | undefined;
   let closed = false;
+  /** The MQTT sink's topics (same prefix), while the input client is connected. */
+  let mirror: { client: MqttClient; topics: MqttTopics } | undefined;
   /** topic -> gate and which input it is. */
   let routes = new Map<string, { gateId: string; input: 'contact' | 'rex' }>();
 
@@ -147,6 +153,21 @@ export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follo
         log.error({ err, gate: gateId, type: e.type }, 'a door event could not be logged');
       }
     }
+  };
+
+  const mirrorState = (door: Door): void => {
+    if (!mirror?.client.connected) return;
+    const t = doorTopics(mirror.topics, door.gateId);
+    const put = (topic: string, payload: string): void => void mirror?.client.publishAsync(topic, payload, { qos: 1, retain: true }).catch((err: unknown) => log.debug({ err, topic }, 'door mirror: publish failed'));
+    if (door.state.contact !== 'unknown') put(t.contact, door.state.contact);
+    put(t.lock, door.state.released ? 'UNLOCKED' : 'LOCKED');
+    put(t.mode, door.state.mode);
+  };
+
+  const mirrorAlarm = (gateId: string, type: DoorAlarmEventType, extra: Record<string, unknown> = {}): void => {
+    if (!mirror?.client.connected) return;
+    const topic = doorTopics(mirror.topics, gateId).alarm;
+    mirror.client.publishAsync(topic, JSON.stringify({ event_type: type, ...extra }), { qos: 1 }).catch((err: unknown) => log.debug({ err, topic }, 'door mirror: publish failed'));
   };
 
   const schedule = (door: Door): void => {
@@ -171,6 +192,7 @@ export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follo
     try {
       o.bus.publish({ type: 'gate.actuation_failed', gateId: door.gateId, timeMs: t, data: { action, trigger, outcomes: [{ target: 'relay', ok: false, attempts: 1, error, durationMs }] } });
       o.bus.publish({ type: 'door.lock_failed', gateId: door.gateId, timeMs: t, data: { action: command.action, error } });
+      mirrorAlarm(door.gateId, 'lock_failed', { action: command.action });
     } catch (e) {
       log.error({ err: e, gate: door.gateId }, 'the relay failure could not be logged');
     }
@@ -207,6 +229,11 @@ export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follo
     door.state = step.state;
     publish(gateId, step.events);
     if (step.lock) sendRelay(door, step.lock);
+    if (step.events.length > 0) mirrorState(door);
+    for (const e of step.events) {
+      if (e.type === 'door.forced_open') mirrorAlarm(gateId, 'forced_open');
+      else if (e.type === 'door.held_open') mirrorAlarm(gateId, 'held_open', { openMs: e.openMs });
+    }
     schedule(door);
   }
 
@@ -230,6 +257,7 @@ export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follo
   const connect = async (slice: DoorSlice): Promise<void> => {
     const previous = client;
     client = undefined;
+    mirror = undefined;
     if (previous) await previous.endAsync(true).catch(() => {});
     routes = new Map();
     for (const { gateId, door } of slice.doors) {
@@ -237,7 +265,7 @@ export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follo
       if (door.rex?.mqtt !== undefined) routes.set(door.rex.mqtt, { gateId, input: 'rex' });
     }
     const cfg = slice.mqtt;
-    if (routes.size === 0 || !cfg?.enabled || cfg.url === undefined) return;
+    if (slice.doors.length === 0 || !cfg?.enabled || cfg.url === undefined) return;
     const nodeId = cfg.nodeId ?? nodeIdFromHostname(hostname());
     const c = mqtt.connect(cfg.url, {
       clientId: `${cfg.clientId ?? `facegate-${nodeId}`}-doors`,
@@ -250,13 +278,16 @@ export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follo
       resubscribe: true,
     });
     client = c;
+    // The MQTT sink's prefix rule, so the mirror lands where Home Assistant's entities look.
+    mirror = { client: c, topics: mqttTopics(cfg.topicPrefix ?? `facegate/${nodeId}`) };
     const topics = [...routes.keys()];
     let down = false;
     c.on('connect', () => {
       if (down) log.info({ url: redactUrl(cfg.url ?? '') }, 'door inputs: broker reachable again');
       down = false;
       // QoS 1: a press or a contact change is not lost between broker and box.
-      c.subscribeAsync(topics, { qos: 1 }).catch((err: unknown) => log.error({ err, topics }, 'door inputs: subscribing failed'));
+      if (topics.length > 0) c.subscribeAsync(topics, { qos: 1 }).catch((err: unknown) => log.error({ err, topics }, 'door inputs: subscribing failed'));
+      for (const door of doors.values()) mirrorState(door);
     });
     c.on('close', () => {
       if (!down && !closed) log.warn({ url: redactUrl(cfg.url ?? '') }, 'door inputs: broker connection lost (contact and REX are not seen until it is back)');

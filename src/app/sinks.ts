@@ -37,7 +37,7 @@ function mqttHooks(o: ServiceSinksOptions): Pick<MqttSinkOptions, 'cameras' | 'g
   const cameraStatus = (s: CameraView['status']): 'up' | 'down' | undefined => (s === 'camera.up' ? 'up' : s === 'starting' || s === 'camera.starting' ? undefined : 'down');
   return {
     cameras: () => cameraViews(o.config().cameras, o.access).map((c) => ({ id: c.id, name: c.name, status: cameraStatus(c.status) })),
-    gates: () => o.gates().map((g) => ({ id: g.id, name: g.name ?? g.id, heldOpen: gateView(g, o.access.gateState$.value).manual !== null })),
+    gates: () => o.gates().map((g) => ({ id: g.id, name: g.name ?? g.id, heldOpen: gateView(g, o.access.gateState$.value).manual !== null, door: g.door !== undefined })),
     // read(): decrypted when the snapshot folder is encrypted (privacy.encryption).
     snapshot: async (id) => o.snapshots.read(id, 'face').catch(() => undefined),
     manual: (gateId, action, by, reason) => o.gateApi.manual(gateId, action, by, reason),

@@ -5,7 +5,11 @@
  *
  * Per gate: a `lock` (state LOCKED / UNLOCKED, commands OPEN / LOCK) when MQTT commands are on,
  * else a `binary_sensor` of class lock (HA's lock platform requires a command topic); and an
- * `event` entity (granted / denied / opened). Per camera: a connectivity `binary_sensor`, a
+ * `event` entity (granted / denied / opened). A gate with a door (`gates[].door`) adds the door:
+ * a `binary_sensor` of class door (the contact), a `binary_sensor` of class lock (the door's lock
+ * as the door state machine has it: released or locked), a mode `sensor` and an alarm `event`
+ * entity (forced_open / held_open / lock_failed); the doors part of the service publishes those
+ * topics (doorTopics). Per camera: a connectivity `binary_sensor`, a
  * last-face `sensor` (the name; the rest as attributes) and a `camera` on the snapshot topic.
  * Everything is unavailable while `<prefix>/available` says offline (the last will).
  *
@@ -24,7 +28,27 @@ export interface DiscoveryInput {
   readonly qos: number;
   readonly version: string;
   readonly cameras: ReadonlyArray<{ readonly id: string; readonly name: string }>;
-  readonly gates: ReadonlyArray<{ readonly id: string; readonly name: string }>;
+  readonly gates: ReadonlyArray<{ readonly id: string; readonly name: string; readonly door?: boolean | undefined }>;
+}
+
+export const DOOR_ALARM_EVENT_TYPES = ['forced_open', 'held_open', 'lock_failed'] as const;
+export type DoorAlarmEventType = (typeof DOOR_ALARM_EVENT_TYPES)[number];
+
+export interface DoorTopics {
+  /** Retained `open` / `closed`: the contact. */
+  readonly contact: string;
+  /** Retained `LOCKED` / `UNLOCKED`: the lock as the door state machine has it. */
+  readonly lock: string;
+  /** Retained mode: normal, unlocked, lockdown, unlock-all. */
+  readonly mode: string;
+  /** Not retained: `{"event_type": "forced_open" | "held_open" | "lock_failed", ...}`. */
+  readonly alarm: string;
+}
+
+/** A door's topics: leaves beside the gate's own (`<prefix>/gate/<id>/door`, `.../door_lock`, ...). */
+export function doorTopics(topics: Pick<MqttTopics, 'gateState'>, gateId: string): DoorTopics {
+  const gateBase = topics.gateState(gateId).replace(/\/state$/, '');
+  return { contact: `${gateBase}/door`, lock: `${gateBase}/door_lock`, mode: `${gateBase}/door_mode`, alarm: `${gateBase}/door_alarm` };
 }
 
 /** Component id -> platform: what was announced (persisted between runs). */
@@ -69,6 +93,13 @@ export function discoveryComponents(input: DiscoveryInput): Record<string, Compo
       add(`${base}_lock`, { p: 'binary_sensor', name: g.name, device_class: 'lock', state_topic: topics.gateState(g.id), payload_on: 'UNLOCKED', payload_off: 'LOCKED' });
     }
     add(`${base}_event`, { p: 'event', name: `${g.name} access`, state_topic: topics.gateEvent(g.id), event_types: [...GATE_EVENT_TYPES] });
+    if (g.door) {
+      const door = doorTopics(topics, g.id);
+      add(`${base}_door`, { p: 'binary_sensor', name: `${g.name} door`, device_class: 'door', state_topic: door.contact, payload_on: 'open', payload_off: 'closed' });
+      add(`${base}_door_lock`, { p: 'binary_sensor', name: `${g.name} door lock`, device_class: 'lock', state_topic: door.lock, payload_on: 'UNLOCKED', payload_off: 'LOCKED' });
+      add(`${base}_door_mode`, { p: 'sensor', name: `${g.name} door mode`, icon: 'mdi:door-closed-lock', state_topic: door.mode });
+      add(`${base}_door_alarm`, { p: 'event', name: `${g.name} door alarm`, icon: 'mdi:door-open', state_topic: door.alarm, event_types: [...DOOR_ALARM_EVENT_TYPES] });
+    }
   }
   for (const c of input.cameras) {
     const base = `${nodeId}_camera_${topicLevel(c.id)}`;

@@ -8,5 +8,5 @@ export { createMqttSink, brokerCredentials, type MqttSink, type MqttSinkOptions,
 export { mqttTopics, topicLevel, nodeIdFromHostname, messagesFor, parseGateCommand, readGateCommand, MAX_SENDER_LENGTH, gateLockAfter, lockState, relockInMs, lastFacePayload, gateEventPayload, cameraStatusOf, publishesEvent, LOCKED, type MqttTopics, type MqttMessage, type GateLock, type LockState, type GateCommand, type GateCommandMessage, type ReadGateCommand } from './topics.ts';
 export { CommandLimiter, RefusalWindows, refillTokens, type CommandRate, type Bucket, type TakeResult, type CommandRefusals, type RefusalSummary, type GateAction } from './command-limit.ts';
 export { nodeIdReason, reservedTopicReason, suggestSlug, topicLevelCollisions, UNIQUE_ID_INFIXES, type LevelOwner, type LevelCollision } from '../config/topic-rules.ts';
-export { discoveryPayload, discoveryComponents, discoveryTopic, haStatusTopic, announcedAfter, GATE_EVENT_TYPES, type DiscoveryInput, type Announced } from './ha-discovery.ts';
+export { discoveryPayload, discoveryComponents, discoveryTopic, haStatusTopic, announcedAfter, doorTopics, GATE_EVENT_TYPES, DOOR_ALARM_EVENT_TYPES, type DiscoveryInput, type Announced, type DoorTopics, type DoorAlarmEventType } from './ha-discovery.ts';
 export { OutputsError, isOutputsError, type OutputsErrorCode, type OutputsErrorContext } from './errors.ts';

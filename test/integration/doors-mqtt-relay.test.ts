@@ -37,7 +37,7 @@ async function rig(t: Test, broker: Mosquitto, door: Record<string, unknown>, re
   const config = parseConfig({
     cameras: [{ id: 'door', url: 'rtsp://192.0.2.1:554/door' }],
     gates: [{ id: 'front', cameras: ['door'], door: { strikeMs: 1500, heldOpenMs: 60_000, contact: { mqtt: CONTACT, field: 'contact', open: 'false', closed: 'true' }, rex: { mqtt: REX, field: 'action', press: 'single' }, lock: { relay: { url: relay.url, switchId: 0, timeoutMs: relayTimeoutMs } }, ...door } }],
-    events: { outputs: { mqtt: { enabled: true, url: broker.url, clientId: `doors-test-${Math.random().toString(36).slice(2, 8)}` } } },
+    events: { outputs: { mqtt: { enabled: true, url: broker.url, topicPrefix: 'fgtest/box', clientId: `doors-test-${Math.random().toString(36).slice(2, 8)}` } } },
   });
   const log = new EventLog(':memory:');
   const bus = new EventBus(log);
@@ -92,6 +92,33 @@ t.test('doors over a real broker and the relay emulator', async (t) => {
     t.same(r.relay.outputs.get(0), false, 'the relay is off (locked) again');
     t.match(r.relay.calls[1], { on: false, toggleAfter: undefined }, 'the lock command after the strike');
     t.notOk(r.events.some((e) => e.type === 'gate.actuation_failed'), 'nothing failed');
+  });
+
+  t.test('Home Assistant mirror: retained door, lock and mode, alarms as HA events', async (t) => {
+    const watcher = await mqtt.connectAsync(broker.url, { reconnectPeriod: 100 });
+    t.teardown(() => watcher.endAsync(true));
+    const got: Array<{ topic: string; payload: string; retain: boolean }> = [];
+    watcher.on('message', (topic, payload, packet) => got.push({ topic, payload: payload.toString(), retain: packet.retain }));
+    await watcher.subscribeAsync('fgtest/box/gate/front/#', { qos: 1 });
+    const r = await rig(t, broker, {});
+    await contact(r, false, true);
+    await until('the mirrored lock state', () => got.some((m) => m.topic.endsWith('/door_lock') && m.payload === 'LOCKED'), 5000);
+    await contact(r, true);
+    await until('the forced-open alarm', () => got.some((m) => m.topic === 'fgtest/box/gate/front/door_alarm'), 5000);
+    t.same(JSON.parse(got.find((m) => m.topic === 'fgtest/box/gate/front/door_alarm')!.payload), { event_type: 'forced_open' });
+    await until('the door open', () => got.some((m) => m.topic === 'fgtest/box/gate/front/door' && m.payload === 'open'), 5000);
+    t.ok(got.some((m) => m.topic === 'fgtest/box/gate/front/door_mode' && m.payload === 'normal'));
+    // A later subscriber (Home Assistant after a restart) gets the retained state at once.
+    const late = await mqtt.connectAsync(broker.url, { reconnectPeriod: 100 });
+    t.teardown(() => late.endAsync(true));
+    const retained = new Map<string, string>();
+    late.on('message', (topic, payload, packet) => packet.retain && retained.set(topic, payload.toString()));
+    await late.subscribeAsync('fgtest/box/gate/front/#', { qos: 1 });
+    await until('retained door state', () => retained.size >= 3, 5000);
+    t.equal(retained.get('fgtest/box/gate/front/door'), 'open');
+    t.equal(retained.get('fgtest/box/gate/front/door_lock'), 'LOCKED');
+    t.equal(retained.get('fgtest/box/gate/front/door_mode'), 'normal');
+    t.notOk(retained.has('fgtest/box/gate/front/door_alarm'), 'alarms are events, not retained');
   });
 
   t.test('facegate stops during a release: the relay re-locks on its own timer', async (t) => {
