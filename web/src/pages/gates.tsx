@@ -1,5 +1,5 @@
-/** Gates: state, last decisions, manual open / hold-open / close with a reason (operators). */
-import { useState } from 'preact/hooks';
+/** Gates: state, the door behind the gate, last decisions, manual open / hold-open / close with a reason (operators). */
+import { useEffect, useState } from 'preact/hooks';
 import type { FgEvent } from '../api.ts';
 import { can, Empty, ErrorBox, formatTime, Loading, useLoad, useSession } from '../ui.tsx';
 
@@ -20,6 +20,73 @@ function AntiPassback({ ap }: { ap: NonNullable<Gate['antiPassback']> }) {
     <p>
       Anti-passback: {ap.direction} of area <strong>{ap.area}</strong> <span class={`pill ${pill}`}>{says}</span>
     </p>
+  );
+}
+
+/** What the door.* events (newest first) say about a gate's door; undefined when none was seen. */
+export interface DoorView {
+  readonly contact: 'open' | 'closed' | 'unknown';
+  readonly lock: 'released' | 'locked' | 'unknown';
+  readonly mode: string;
+  /** Alarms raised since the door last closed (forced_open, held_open), and a lock relay fault. */
+  readonly alarms: readonly string[];
+  readonly lockFault: string | undefined;
+  readonly sinceMs: number;
+}
+
+export function doorView(newestFirst: readonly FgEvent[]): DoorView | undefined {
+  const door = newestFirst.filter((e) => e.type.startsWith('door.'));
+  if (door.length === 0) return undefined;
+  const first = (...types: string[]) => door.find((e) => types.includes(e.type));
+  const contactEvent = first('door.opened', 'door.closed');
+  const lockEvent = first('door.released', 'door.locked');
+  const modeEvent = first('door.mode_changed');
+  const closedAt = door.findIndex((e) => e.type === 'door.closed');
+  const sinceClosed = closedAt < 0 ? door : door.slice(0, closedAt);
+  const alarms = [...new Set(sinceClosed.filter((e) => e.type === 'door.forced_open' || e.type === 'door.held_open').map((e) => e.type.slice(5)))];
+  const lockAt = lockEvent ? door.indexOf(lockEvent) : door.length;
+  const fault = door.slice(0, lockAt + 1).find((e) => e.type === 'door.lock_failed');
+  return {
+    contact: contactEvent ? (contactEvent.type === 'door.opened' ? 'open' : 'closed') : 'unknown',
+    lock: lockEvent ? (lockEvent.type === 'door.released' ? 'released' : 'locked') : 'unknown',
+    mode: typeof modeEvent?.data.mode === 'string' ? modeEvent.data.mode : 'normal',
+    alarms,
+    lockFault: fault && typeof fault.data.error === 'string' ? fault.data.error : undefined,
+    sinceMs: door[0].timeMs,
+  };
+}
+
+function DoorPanel({ gateId }: { gateId: string }) {
+  const { api, events, addEvents } = useSession();
+  // The door's recent history once, so the state shows before the next door event arrives.
+  useEffect(() => {
+    api
+      .json<{ events: FgEvent[] }>(`/v1/events?gate=${encodeURIComponent(gateId)}&type=door.*&order=desc&limit=50`)
+      .then((r) => addEvents(r.events))
+      .catch(() => {});
+  }, [gateId]);
+  const view = doorView(events.filter((e) => e.gateId === gateId));
+  if (!view) return null;
+  const alarm = view.alarms.length > 0 || view.lockFault !== undefined;
+  return (
+    <div class="door" data-door={gateId}>
+      <p>
+        Door: <span class={`pill ${view.contact === 'open' ? 'warn' : 'ok'}`}>{view.contact}</span>
+        <span class={`pill ${view.lock === 'released' ? 'warn' : 'ok'}`}>{view.lock === 'released' ? 'unlocked' : view.lock}</span>
+        {view.mode !== 'normal' && <span class={`pill ${view.mode === 'lockdown' ? 'bad' : 'warn'}`}>{view.mode}</span>}
+        <span class="muted"> since {formatTime(view.sinceMs)}</span>
+      </p>
+      {alarm && (
+        <p role="alert">
+          {view.alarms.map((a) => (
+            <span key={a} class="pill bad">
+              {a === 'forced_open' ? 'forced open' : 'held open'}
+            </span>
+          ))}
+          {view.lockFault !== undefined && <span class="pill bad" title={view.lockFault}>lock relay failed</span>}
+        </p>
+      )}
+    </div>
   );
 }
 
@@ -52,6 +119,7 @@ function GateCard({ gate, operator, onChanged }: { gate: Gate; operator: boolean
         State: <span class={`pill ${gate.manual ? 'warn' : 'ok'}`}>{gate.manual ? `held open by ${gate.manual.by}` : 'automatic'}</span> · cameras {gate.cameras.join(', ')}
       </p>
       {gate.antiPassback && <AntiPassback ap={gate.antiPassback} />}
+      <DoorPanel gateId={gate.id} />
       <h3>Last decisions</h3>
       {recent.length ? (
         <ul class="decisions">
