@@ -56,20 +56,10 @@ export function calibrationFromLog(log: Pick<EventLog, 'query'>, config: Config,
   return calibrationReport(recognitionEvents(log, opts.fromMs), thresholdsInForce(config), opts.top !== undefined ? { top: opts.top } : {});
 }
 
-/** GET /v1/calibration?days=N (default 30, at most 365) and POST /v1/events/:id/not-this-person. */
+/** GET /v1/calibration and, where the box owns its people, POST /v1/events/:id/not-this-person. */
 export function calibrationApiRoutes(p: CalibrationApiParts): Route[] {
   const { gallery, eventLog, snapshots, bus, log } = p;
-  const calibration: Route = {
-    method: 'GET',
-    pattern: ['calibration'],
-    role: 'viewer',
-    handle: ({ res, url }) => {
-      const raw = url.searchParams.get('days');
-      const days = raw === null ? 30 : Number(raw);
-      if (!Number.isFinite(days) || days <= 0 || days > 365) throw new HttpError(400, 'days must be a number in (0, 365]');
-      sendJson(res, 200, calibrationFromLog(eventLog, p.config(), { fromMs: Date.now() - days * 86_400_000 }));
-    },
-  };
+  const calibration = calibrationRoute(p);
   if (p.fleetEdge) return [calibration];
   return [
     calibration,
@@ -82,4 +72,20 @@ export function calibrationApiRoutes(p: CalibrationApiParts): Route[] {
       logger: log,
     }),
   ];
+}
+
+/** GET /v1/calibration?days=N (viewer): the report over the last N days (default 30, at most 365). */
+export function calibrationRoute(p: Pick<CalibrationApiParts, 'eventLog' | 'config'>): Route {
+  const { eventLog } = p;
+  return {
+    method: 'GET',
+    pattern: ['calibration'],
+    role: 'viewer',
+    handle: ({ res, url }) => {
+      const raw = url.searchParams.get('days');
+      const days = raw === null ? 30 : Number(raw);
+      if (!Number.isFinite(days) || days <= 0 || days > 365) throw new HttpError(400, 'days must be a number in (0, 365]');
+      sendJson(res, 200, calibrationFromLog(eventLog, p.config(), { fromMs: Date.now() - days * 86_400_000 }));
+    },
+  };
 }

@@ -225,3 +225,26 @@ export class EventStream {
     this.onState({ state: 'closed' });
   }
 }
+
+/** GET /v1/calibration (src/recognize/calibration-report.ts CalibrationReport). */
+export interface CalibrationSide {
+  readonly count: number;
+  readonly histogram: readonly number[];
+  readonly min: number | null;
+  readonly median: number | null;
+  readonly max: number | null;
+}
+export interface CalibrationBlock {
+  readonly genuine: CalibrationSide;
+  readonly stranger: CalibrationSide;
+  readonly estimate: { readonly falseAcceptRate: number | null; readonly falseRejectRate: number | null; readonly strangersNearThreshold: number; readonly genuineNearThreshold: number };
+}
+export interface Calibration {
+  readonly thresholds: { readonly unmasked: number; readonly masked: number; readonly source?: string };
+  readonly bins: { readonly low: number; readonly width: number; readonly count: number };
+  readonly near: number;
+  readonly events: { readonly genuine: number; readonly stranger: number; readonly strangerWithoutScore: number };
+  readonly overall: CalibrationBlock;
+  readonly cameras: readonly (CalibrationBlock & { readonly cameraId: string })[];
+  readonly topStrangers: readonly { readonly cameraId: string; readonly score: number; readonly threshold: number; readonly gap: number; readonly masked: boolean; readonly timeMs: number; readonly eventId?: number }[];
+}

@@ -1,7 +1,7 @@
 /** Events: the live timeline (WebSocket), filters, older pages from GET /v1/events, snapshots. */
 import { useState } from 'preact/hooks';
 import type { FgEvent } from '../api.ts';
-import { AuthImg, Dialog, Empty, ErrorBox, formatTime, useSession } from '../ui.tsx';
+import { AuthImg, can, Dialog, Empty, ErrorBox, errorText, formatTime, useSession } from '../ui.tsx';
 
 const TYPE_FILTERS = [
   { id: 'default', label: 'Faces, gates, cameras, people', match: (t: string) => !t.startsWith('track.') && t !== 'system.health' },
@@ -33,8 +33,41 @@ function reasonOf(e: FgEvent): string {
   return '';
 }
 
+/**
+ * 'Not this person' on a recognition (operator and admin): the event's face becomes a negative
+ * anchor of the identity it was matched to, so that face stops matching it.
+ */
+function NotThisPerson({ e }: { e: FgEvent }) {
+  const { api } = useSession();
+  const [state, setState] = useState<{ busy: boolean; text?: string; ok?: boolean }>({ busy: false });
+  const mark = async () => {
+    setState({ busy: true });
+    try {
+      const r = await api.send<{ name: string; negativeAnchorsAdded: number; negativeAnchors: number }>('POST', `/v1/events/${e.id}/not-this-person`);
+      setState({ busy: false, ok: true, text: r.negativeAnchorsAdded ? `marked: no longer matched to ${r.name}` : 'already marked' });
+    } catch (err) {
+      setState({ busy: false, ok: false, text: errorText(err) });
+    }
+  };
+  if (state.ok) return <span class="not-this-person done" role="status">{state.text}</span>;
+  return (
+    <span class="not-this-person">
+      <button type="button" disabled={state.busy} onClick={() => void mark()} title={`this face is not ${who(e) || 'the person it was matched to'}: stop matching it`}>
+        {state.busy ? 'Marking…' : 'Not this person'}
+      </button>
+      {state.text && (
+        <span class="error" role="alert">
+          {' '}
+          {state.text}
+        </span>
+      )}
+    </span>
+  );
+}
+
 export function EventsPage() {
-  const { api, events, snapshotOfTrack, addEvents } = useSession();
+  const { api, events, snapshotOfTrack, addEvents, me } = useSession();
+  const operator = can(me, 'operator');
   const [type, setType] = useState<(typeof TYPE_FILTERS)[number]['id']>('default');
   const [camera, setCamera] = useState('');
   const [gate, setGate] = useState('');
@@ -138,7 +171,10 @@ export function EventsPage() {
                   <td>{e.data.masked === true ? 'masked' : e.data.masked === false ? 'no' : ''}</td>
                   <td>{e.cameraId ?? ''}</td>
                   <td>{e.gateId ?? ''}</td>
-                  <td>{reasonOf(e)}</td>
+                  <td>
+                    {reasonOf(e)}
+                    {operator && e.type === 'face.recognized' && typeof e.data.snapshotId === 'string' && <NotThisPerson e={e} />}
+                  </td>
                 </tr>
               );
             })}
