@@ -8,7 +8,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { probeCamera } from '../../src/ingest/index.ts';
 import { discoverCameras } from '../../src/onvif/index.ts';
 import { startOnvifDevice, type OnvifTestDevice } from '../helpers/onvif-device.ts';
@@ -28,12 +28,11 @@ function runCli(args: readonly string[], env: Record<string, string>): Promise<{
   });
 }
 
-async function device(t: Tap, o: Partial<Parameters<typeof startOnvifDevice>[0]> & { rtspUrl: string }): Promise<OnvifTestDevice> {
+async function device(t: Test, o: Partial<Parameters<typeof startOnvifDevice>[0]> & { rtspUrl: string }): Promise<OnvifTestDevice> {
   const d = await startOnvifDevice({ user: 'admin', password: PASSWORD, discovery: 'directed', ...o });
   t.teardown(() => d.close());
   return d;
 }
-type Tap = typeof t;
 
 interface CliCamera {
   name: string;
