@@ -4,9 +4,9 @@
 # (N and M count the named tests, i.e. the subtests of each test file; a test file that crashes
 # outside its subtests counts as one failure).
 #
-# Three tiers (docs/testing.md): test/unit (pure code, temp SQLite, property tests) runs two files
-# at a time; test/integration (one real dependency each: GStreamer, ONNX Runtime, Mosquitto,
-# nats-server + PostgreSQL, a loopback HTTP server) and test/system (the service, the CLI, the demo,
+# Three tiers (docs/testing.md): test/unit (pure code, temp SQLite, property tests) runs in four
+# shared processes, two at a time (test/helpers/unit-shard.ts); test/integration (one real
+# dependency each: GStreamer, ONNX Runtime, Mosquitto, nats-server + PostgreSQL, a loopback HTTP server) and test/system (the service, the CLI, the demo,
 # the browser, several processes) run one file at a time, as they share the two cores with the
 # servers they start. Arguments (files or folders) run just those, one at a time.
 set -uo pipefail
@@ -19,7 +19,7 @@ if [ "$#" -gt 0 ]; then
   npx --no-install tap --reporter=tap "$@" 2>&1 | tee "$log"
   status=${PIPESTATUS[0]}
 else
-  npx --no-install tap --reporter=tap --jobs=2 test/unit/*.test.ts 2>&1 | tee "$log"
+  npx --no-install tap --reporter=tap --jobs=2 test/shards/unit-*.ts 2>&1 | tee "$log"
   status=${PIPESTATUS[0]}
   npx --no-install tap --reporter=tap --jobs=1 test/integration/*.test.ts test/system/*.test.ts 2>&1 | tee -a "$log"
   s=${PIPESTATUS[0]}

@@ -127,13 +127,13 @@ t.test('any JSON value: a config within bounds or a ConfigError with paths and m
     fc.property(fc.jsonValue({ maxDepth: 6 }), (v) => {
       check(() => parseConfig(v), () => show(v));
     }),
-    { seed: SEED, numRuns: 1500 },
+    { seed: SEED, numRuns: 700 },
   );
   fc.assert(
     fc.property(fc.anything({ maxDepth: 4, withBoxedValues: true, withMap: true, withSet: true, withDate: true, withTypedArray: true, withSparseArray: true, withNullPrototype: true }), (v) => {
       check(() => parseConfig(v), () => show(v));
     }),
-    { seed: SEED + 1, numRuns: 1000 },
+    { seed: SEED + 1, numRuns: 250 },
   );
 });
 
@@ -143,7 +143,7 @@ t.test('one to three mutations of a valid file: a config within bounds or a Conf
       const doc = ms.reduce<unknown>((d, m) => mutate(d, m), BASE);
       check(() => parseConfig(doc), () => show(ms));
     }),
-    { seed: SEED + 2, numRuns: 1500 },
+    { seed: SEED + 2, numRuns: 700 },
   );
 });
 
@@ -163,13 +163,13 @@ t.test('YAML-ish text: parseConfigText returns a config or throws a ConfigError,
       const text = lines.join(eol);
       check(() => parseConfigText(text, 'fuzz.yaml'), () => JSON.stringify(text));
     }),
-    { seed: SEED + 3, numRuns: 1500 },
+    { seed: SEED + 3, numRuns: 700 },
   );
   fc.assert(
     fc.property(fc.oneof(fc.string({ maxLength: 300 }), fc.string({ unit: 'binary', maxLength: 300 })), (text) => {
       check(() => parseConfigText(text, 'fuzz.yaml'), () => JSON.stringify(text));
     }),
-    { seed: SEED + 4, numRuns: 1500 },
+    { seed: SEED + 4, numRuns: 700 },
   );
   // Mutated valid files, written out as YAML by hand-rolled flow style (JSON is YAML).
   fc.assert(
@@ -177,7 +177,7 @@ t.test('YAML-ish text: parseConfigText returns a config or throws a ConfigError,
       const text = JSON.stringify(ms.reduce<unknown>((d, m) => mutate(d, m), BASE), null, 1) ?? '';
       check(() => parseConfigText(text, 'fuzz.yaml'), () => show(ms));
     }),
-    { seed: SEED + 5, numRuns: 500 },
+    { seed: SEED + 5, numRuns: 250 },
   );
 });
 
@@ -198,6 +198,6 @@ t.test('a secret planted anywhere in a file never appears in the error', async (
       const text = [error.message, error.describe(), ...error.issues.map((i) => `${JSON.stringify(i.path)} ${i.message} ${i.hint ?? ''}`)].join('\n');
       if (text.includes(s)) throw new Error(`the secret appears in: ${text.slice(0, 500)}`);
     }),
-    { seed: SEED + 6, numRuns: 1000 },
+    { seed: SEED + 6, numRuns: 250 },
   );
 });

@@ -4,8 +4,7 @@
  * configurable limit and a warning above what the measured box runs; cameras start staggered;
  * credentials in query strings are warned about; no error or warning ever shows a secret.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { Command } from 'commander';
@@ -26,6 +25,7 @@ import {
   type ConfigIssue,
 } from '../../src/config/index.ts';
 import { configError } from '../helpers/config-error.ts';
+import { tempDir } from '../helpers/unit-shard.ts';
 
 const issueAt = (e: ConfigError, path: string): ConfigIssue | undefined => e.issues.find((i) => formatConfigPath(i.path) === path);
 const paths = (e: ConfigError): string[] => e.issues.map((i) => formatConfigPath(i.path));
@@ -49,8 +49,7 @@ async function check(file: string): Promise<{ out: string[]; err: string[]; code
   }
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'facegate-config-limits-'));
-t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('facegate-config-limits-');
 let files = 0;
 const file = (text: string): string => {
   const f = join(dir, `c${files++}.yaml`);

@@ -1,5 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
@@ -7,11 +6,11 @@ import { classifyGalleryFile } from '../../src/gallery/file-check.ts';
 import { isGalleryError, openGallery } from '../../src/gallery/index.ts';
 import { randomUnit, template } from '../helpers/gallery-data.ts';
 import { mulberry32 } from '../../src/lib/random.ts';
+import { tempDir } from '../helpers/unit-shard.ts';
 
 /** Issue 14: a gallery path that exists but is not a gallery must fail loudly, never open as an empty gallery. */
 
-const dir = mkdtempSync(join(tmpdir(), 'fg-gallery-open-'));
-t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('fg-gallery-open-');
 
 function openError(path: string, opts: { create?: boolean } = {}): { code: string; message: string; hint: string | undefined } {
   try {
