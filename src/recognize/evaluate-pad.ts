@@ -23,7 +23,7 @@ import { createTracker } from '../track/index.ts';
 import type { Box, Face, RgbImage } from '../types.ts';
 import { alignFace } from './align.ts';
 import { DEFAULT_BEST_SHOT, shouldEmbed, EMPTY_TRACK_STATE, type BestShotOptions, type TrackRecognitionState } from './bestshot.ts';
-import { parseCsv } from './evaluate.ts';
+import { parseCsv } from '../lib/csv.ts';
 import type { LivenessModel } from './models.ts';
 import { aggregateScores, padRates, padReport, type PadLabel, type PadRates, type PadReportCore, type PadSample, type TrackAggregate } from './pad-metrics.ts';
 import { faceQuality } from './quality.ts';

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FacegateError } from '../errors.ts';
 import type { Detector } from '../detect/index.ts';
+import { parseCsv } from '../lib/csv.ts';
 import { dot } from '../lib/vectors.ts';
 import { decodeImage } from '../image/decode.ts';
 import type { Box, RgbImage } from '../types.ts';
@@ -19,38 +20,7 @@ export interface LabelledFile {
   readonly masked: string;
 }
 
-/** RFC 4180 CSV: quoted fields with commas and doubled quotes. */
-export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      row.push(field);
-      field = '';
-    } else if (c === '\n' || c === '\r') {
-      if (c === '\r' && text[i + 1] === '\n') i++;
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-    } else field += c;
-  }
-  if (field !== '' || row.length) {
-    row.push(field);
-    rows.push(row);
-  }
-  return rows.filter((r) => r.length > 1 || r[0] !== '');
-}
+export { parseCsv };
 
 export function readLabelsCsv(dataDir: string): LabelledFile[] {
   const path = join(dataDir, 'labels.csv');

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseCsv } from '../../src/lib/csv.ts';
 
 /** ../shared/data beside the checkout: the real labelled photos and videos tests run on. */
 export const DATA_DIR = resolve(fileURLToPath(new URL('../../../shared/data/', import.meta.url)));
@@ -13,39 +14,6 @@ export interface LabelRow {
   readonly masked: string;
   readonly faces: string;
   readonly note: string;
-}
-
-/** RFC 4180 CSV (quoted fields with commas and doubled quotes), enough for labels.csv. */
-export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      row.push(field);
-      field = '';
-    } else if (c === '\n' || c === '\r') {
-      if (c === '\r' && text[i + 1] === '\n') i++;
-      row.push(field);
-      rows.push(row);
-      row = [];
-      field = '';
-    } else field += c;
-  }
-  if (field !== '' || row.length) {
-    row.push(field);
-    rows.push(row);
-  }
-  return rows;
 }
 
 export function readLabels(): LabelRow[] {
