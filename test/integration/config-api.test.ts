@@ -129,12 +129,25 @@ cameras: []
   t.ok(readFileSync(file, 'utf8').includes(`admin:${PASSWORD}@`), 'the password stays in the file');
   t.equal(service.config().cameras[0].name, 'Side entrance');
 
+  // A gate added and removed again: the running gates follow.
+  const gatePut = await call('/v1/config/gates/side', ADMIN, { method: 'PUT', body: JSON.stringify({ name: 'Side gate', cameras: ['door'], allow: { groups: ['staff'] } }), headers: { 'content-type': 'application/json', 'if-match': `"${r2.version}"` } });
+  t.equal(gatePut.status, 200);
+  const r3 = (await gatePut.json()) as { version: string; paths: string[] };
+  t.same(r3.paths, ['gates.side']);
+  const gateIds = async (): Promise<string[]> => ((await (await call('/v1/gates', VIEWER)).json()) as { gates: Array<{ id: string }> }).gates.map((g) => g.id);
+  t.same(await gateIds(), ['side'], 'the gate runs');
+  const gateDel = await call('/v1/config/gates/side', ADMIN, { method: 'DELETE', headers: { 'if-match': `"${r3.version}"` } });
+  t.equal(gateDel.status, 200);
+  const r4 = (await gateDel.json()) as { version: string };
+  t.match(readFileSync(file, 'utf8'), /\ngates: \[\]\n/, 'the section stays, empty');
+  t.same(await gateIds(), []);
+
   // History with a redacted diff.
   const hist = (await (await call('/v1/config/history', ADMIN)).json()) as { current: string; versions: Array<{ version: string; actor: string }> };
-  t.equal(hist.current, r2.version);
+  t.equal(hist.current, r4.version);
   t.same(
     hist.versions.map((v) => v.version),
-    [r2.version, r1.version, v0],
+    [r4.version, r3.version, r2.version, r1.version, v0],
   );
   const d = (await (await call(`/v1/config/history/${r1.version}`, ADMIN)).json()) as { diff: string; previous: string; actor: string };
   t.equal(d.previous, v0);
@@ -144,12 +157,12 @@ cameras: []
   t.equal((await call('/v1/config/history/0123456789abcdef', ADMIN)).status, 404);
 
   // Remove a camera that is not there: 404.
-  t.equal((await call('/v1/config/cameras/nope', ADMIN, { method: 'DELETE', headers: { 'if-match': `"${r2.version}"` } })).status, 404);
+  t.equal((await call('/v1/config/cameras/nope', ADMIN, { method: 'DELETE', headers: { 'if-match': `"${r4.version}"` } })).status, 404);
 
   // Roll back to the file as it was: the camera goes away.
   const back = await call('/v1/config/rollback', ADMIN, { method: 'POST', ...json({ version: v0 }) });
   t.equal(back.status, 200);
-  t.match(await back.json(), { version: v0, previous: r2.version, paths: ['cameras.door'] });
+  t.match(await back.json(), { version: v0, previous: r4.version, paths: ['cameras.door'] });
   t.equal(readFileSync(file, 'utf8'), original, 'the file is back byte for byte');
   t.same(service.config().cameras, []);
   await until('the rollback event', () => events.some((e) => e.type === 'config.changed' && e.data.rollback === true), 5000);
