@@ -12,8 +12,10 @@ import { refusingIdentityApi, refusingUnknownsApi } from '../fleet/edge.ts';
 import type { Logger } from '../log.ts';
 import type { AccessControl } from '../../streams/access-control.ts';
 import { calibrationApiRoutes } from './calibration-api.ts';
+import { cameraSetupRoutes } from './camera-setup-api.ts';
 import { cameraViews, ingestLost } from './camera-counts.ts';
 import { configApiRoutes, type ConfigApiParts } from './config-api.ts';
+import { doorApiRoutes, type DoorApiParts } from './door-api.ts';
 import { createCheckedIdentityApi, createPhotoApi, createSystemInfo, webRoot } from './dashboard.ts';
 import { requireConsentApi } from './identities.ts';
 import { withPrivacyApi } from './identity-privacy.ts';
@@ -23,7 +25,7 @@ import type { ServiceModels } from './models.ts';
 import type { Storage } from './storage.ts';
 import { createUnknownsApi } from './unknowns.ts';
 
-export interface BoxApiParts extends Storage, ConfigApiParts {
+export interface BoxApiParts extends Storage, ConfigApiParts, DoorApiParts {
   readonly config: () => Config;
   readonly cameraEntries: () => readonly CameraEntry[];
   readonly metrics: Metrics;
@@ -95,6 +97,6 @@ export function boxApiDeps(p: BoxApiParts): ApiDeps {
       eventLog: () => ({ lastId: eventLog.lastId(), count: eventLog.count() }),
     }),
     webRoot: webRoot(),
-    routes: [...configApiRoutes(p), ...calibrationApiRoutes(p)],
+    routes: [...configApiRoutes(p), ...calibrationApiRoutes(p), ...cameraSetupRoutes(p), ...doorApiRoutes(p)],
   };
 }

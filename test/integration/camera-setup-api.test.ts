@@ -1,0 +1,134 @@
+/**
+ * The add-camera wizard's routes on the real service: POST /v1/cameras/probe against a real
+ * loopback RTSP camera with a password (size, fps, codec and a real JPEG of its first frame; the
+ * credentials given apart from the URL), a wrong password and a wrong path with their fixes,
+ * never the password in an answer or a log line; POST /v1/cameras/discover against the in-test
+ * ONVIF device (directed) whose stream URI is that camera; GET /v1/config/entries with the
+ * file's version; viewer and operator get 403 on all of them.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import sharp from 'sharp';
+import t from 'tap';
+import { parse as parseYaml } from 'yaml';
+import { sha256Hex } from '../../src/api/auth.ts';
+import { createLogger } from '../../src/log.ts';
+import { startOnvifDevice } from '../helpers/onvif-device.ts';
+import { withRtspCamera } from '../helpers/rtsp.ts';
+import { withService } from '../helpers/service.ts';
+
+const ADMIN = 'setup-admin-token-0123456789';
+const OPERATOR = 'setup-operator-token-0123456789';
+const VIEWER = 'setup-viewer-token-0123456789';
+const PASSWORD = 'Pr0be-Secret-77';
+
+t.test('camera setup routes', async (t) => {
+  const rtsp = await withRtspCamera(t, { width: 320, height: 240, fps: 5, auth: `admin:${PASSWORD}` });
+  const dir = mkdtempSync(join(tmpdir(), 'fg-camera-setup-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'facegate.yaml');
+  const text = `# side entrance
+server:
+  port: 0
+auth:
+  tokens:
+    - { id: setup-admin, role: admin, sha256: ${sha256Hex(ADMIN)} }
+    - { id: setup-operator, role: operator, sha256: ${sha256Hex(OPERATOR)} }
+    - { id: setup-viewer, role: viewer, sha256: ${sha256Hex(VIEWER)} }
+cameras: []
+gates: []
+`;
+  writeFileSync(file, text, { mode: 0o600 });
+  const logLines: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      logLines.push(chunk.toString('utf8'));
+      cb();
+    },
+  });
+  const { service } = await withService(t, { config: () => parseYaml(text) as Record<string, unknown>, configFile: file, logger: createLogger({ level: 'info', destination }) });
+  const base = service.api.url;
+  const post = (path: string, token: string, body: unknown): Promise<Response> =>
+    fetch(`${base}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  await t.test('roles: only admin', async (t) => {
+    for (const token of [VIEWER, OPERATOR]) {
+      t.equal((await post('/v1/cameras/probe', token, { url: rtsp.url('/test') })).status, 403);
+      t.equal((await post('/v1/cameras/discover', token, { host: '127.0.0.1:9' })).status, 403);
+      t.equal((await fetch(`${base}/v1/config/entries`, { headers: { authorization: `Bearer ${token}` } })).status, 403);
+    }
+  });
+
+  await t.test('probe: size, fps, codec and a JPEG of the first frame; credentials apart from the URL', async (t) => {
+    const r = await post('/v1/cameras/probe', ADMIN, { url: rtsp.url('/test'), username: 'admin', password: PASSWORD });
+    const text = await r.text();
+    t.equal(r.status, 200, text.slice(0, 300));
+    t.notOk(text.includes(PASSWORD), 'the answer has no password');
+    const body = JSON.parse(text) as { width: number; height: number; fps: number | null; codec: string; snapshot?: { base64: string; contentType: string } };
+    t.equal(body.width, 320);
+    t.equal(body.height, 240);
+    t.equal(body.fps, 5);
+    t.equal(body.codec, 'h264');
+    t.equal(body.snapshot?.contentType, 'image/jpeg');
+    const meta = await sharp(Buffer.from(body.snapshot?.base64 ?? '', 'base64')).metadata();
+    t.equal(meta.format, 'jpeg');
+    t.equal(meta.width, 320, 'the snapshot is the frame at its size');
+  });
+
+  await t.test('probe: a wrong password, a wrong path, a bad URL', async (t) => {
+    const wrong = 'Wr0ng-Pass-88';
+    const bad = await post('/v1/cameras/probe', ADMIN, { url: rtsp.url('/test'), username: 'admin', password: wrong, timeoutMs: 8000 });
+    const badText = await bad.text();
+    t.equal(bad.status, 422, badText);
+    const b = JSON.parse(badText) as { code: string; error: string; hint?: string };
+    t.equal(b.code, 'unauthorized');
+    t.ok(b.hint, `with a fix: ${b.hint}`);
+    t.notOk(badText.includes(wrong));
+    const path = await post('/v1/cameras/probe', ADMIN, { url: rtsp.url('/nope', `admin:${PASSWORD}`), timeoutMs: 8000 });
+    const p = (await path.json()) as { code: string };
+    t.equal(path.status, 422);
+    t.equal(p.code, 'not-found');
+    const notRtsp = await post('/v1/cameras/probe', ADMIN, { url: 'http://example.invalid/x' });
+    t.equal(notRtsp.status, 400);
+    t.match(await notRtsp.json(), { code: 'BAD_REQUEST', field: 'url' });
+  });
+
+  await t.test('discover: the in-test ONVIF device, directed', async (t) => {
+    const d = await startOnvifDevice({ user: 'admin', password: PASSWORD, discovery: 'directed', rtspUrl: rtsp.url('/test'), name: 'Side Door' });
+    t.teardown(() => d.close());
+    const r = await post('/v1/cameras/discover', ADMIN, { host: `127.0.0.1:${d.discoveryPort}`, username: 'admin', password: PASSWORD, timeoutMs: 1000 });
+    const text = await r.text();
+    t.equal(r.status, 200, text.slice(0, 300));
+    t.notOk(text.includes(PASSWORD));
+    const body = JSON.parse(text) as { cameras: Array<{ name?: string; profiles: Array<{ streamUri?: string; width?: number }> }> };
+    t.equal(body.cameras.length, 1);
+    t.equal(body.cameras[0].name, 'Side Door');
+    t.equal(body.cameras[0].profiles[0].streamUri, rtsp.url('/test'), 'the stream URI the device answers');
+    t.ok(d.log.some((l) => l.op === 'GetStreamUri' && l.ok), 'asked with the digest');
+    const half = await post('/v1/cameras/discover', ADMIN, { host: '127.0.0.1:9', username: 'admin' });
+    t.equal(half.status, 400, 'a username without a password is refused');
+    const none = await post('/v1/cameras/discover', ADMIN, { host: '127.0.0.1:9', timeoutMs: 300 });
+    t.match(await none.json(), { ok: true, cameras: [] }, 'nothing answers: an empty list');
+  });
+
+  await t.test('config entries: as the file has them, with its version', async (t) => {
+    const r = await fetch(`${base}/v1/config/entries`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    t.equal(r.status, 200);
+    const body = (await r.json()) as { version: string; cameras: unknown[]; gates: unknown[] };
+    const etag = (await fetch(`${base}/v1/config`, { headers: { authorization: `Bearer ${ADMIN}` } })).headers.get('etag');
+    t.equal(`"${body.version}"`, etag, 'the same version as GET /v1/config');
+    t.same(body.cameras, []);
+    t.same(body.gates, []);
+  });
+
+  t.notOk(
+    logLines.some((l) => l.includes(PASSWORD) || l.includes('Wr0ng-Pass-88')),
+    'no password in any log line',
+  );
+  t.ok(
+    logLines.some((l) => l.includes('camera probed from the API')),
+    'the probe was logged (without credentials)',
+  );
+});
