@@ -52,6 +52,14 @@ const MANUAL_ACTIONS = ['open', 'hold-open', 'close'] as const;
 /** The event schema's limit for a gate.opened reason (src/events/types.ts): a longer one fails the audit event. */
 const MAX_REASON = 256;
 
+/** `?force=true` on an enrollment: enroll a photo that looks like someone already enrolled. */
+function parseForce(url: URL): boolean {
+  const v = url.searchParams.get('force');
+  if (v === null || v === 'false' || v === '0') return false;
+  if (v === 'true' || v === '1') return true;
+  throw new HttpError(400, 'force must be true or false');
+}
+
 /** Events, cameras, snapshots, gates, identities. */
 function coreRoutes(deps: ApiDeps): Route[] {
   const routes: Route[] = [
@@ -166,9 +174,10 @@ function coreRoutes(deps: ApiDeps): Route[] {
           if (!name || name.length > 200) throw new HttpError(400, 'name (query parameter) must be a non-empty string of at most 200 characters');
           const groups = stringArray(url.searchParams.getAll('group'), 'group');
           const consent = parseConsent((k) => url.searchParams.get(k) ?? undefined);
+          const force = parseForce(url);
           const r = await decodeTurn(
             () => readPhoto(req, maxUploadBytes),
-            (photo) => ids.create({ name, groups, photo, ...(consent ? { consent } : {}) }, who.id),
+            (photo) => ids.create({ name, groups, photo, ...(consent ? { consent } : {}), ...(force ? { force } : {}) }, who.id),
           );
           sendJson(res, r.ok ? 201 : 422, r);
         },
@@ -253,11 +262,12 @@ function coreRoutes(deps: ApiDeps): Route[] {
         method: 'POST',
         pattern: ['identities', ':id', 'photos'],
         role: 'admin',
-        handle: async ({ req, res, maxUploadBytes, decodeTurn }, { id }, who) => {
+        handle: async ({ req, res, url, maxUploadBytes, decodeTurn }, { id }, who) => {
           if (!ids.get(id)) throw new HttpError(404, `no identity ${id}`);
+          const force = parseForce(url);
           const r = await decodeTurn(
             () => readPhoto(req, maxUploadBytes),
-            (photo) => ids.enrollPhoto(id, photo, who.id),
+            (photo) => ids.enrollPhoto(id, photo, who.id, { force }),
           );
           sendJson(res, r.ok ? 201 : 422, r);
         },

@@ -65,13 +65,16 @@ export interface ConsentInput {
 export interface IdentityApi {
   list(): readonly unknown[];
   get(id: string): unknown;
-  /** A new identity from its first photo: an identity without a template could never be recognised. */
-  create(input: { name: string; groups: readonly string[]; photo: Buffer; consent?: ConsentInput }, actor: string): Promise<EnrollOutcome & { identity?: unknown }>;
+  /**
+   * A new identity from its first photo: an identity without a template could never be recognised.
+   * `force`: enroll it even when it looks like someone already enrolled (the look-alike check).
+   */
+  create(input: { name: string; groups: readonly string[]; photo: Buffer; consent?: ConsentInput; force?: boolean }, actor: string): Promise<EnrollOutcome & { identity?: unknown }>;
   /** Rename and/or regroup; resolves to the identity as it is now. */
   update(id: string, changes: { readonly name?: string; readonly groups?: readonly string[] }, actor: string): unknown;
   remove(id: string, actor: string): boolean;
   /** Enroll one photo (bytes) for an identity; resolves to what was stored or a rejection. */
-  enrollPhoto(id: string, photo: Buffer, actor: string): Promise<EnrollOutcome & { templates?: number }>;
+  enrollPhoto(id: string, photo: Buffer, actor: string, opts?: { readonly force?: boolean }): Promise<EnrollOutcome & { templates?: number }>;
   /** Erase a person (docs/privacy.md); undefined when there is no such identity. Absent where erasure is not offered (fleet edges). */
   erase?(id: string, actor: string): Promise<unknown>;
   /** Set (null: clear) when the retention run erases the identity (ms); undefined when there is no such identity. */

@@ -89,23 +89,24 @@ export function createCheckedIdentityApi(o: {
   /** Similarity at which a face counts as someone's (the recognition threshold, read per call). */
   readonly threshold: () => number;
 }): IdentityApi {
-  const target = new AsyncLocalStorage<{ readonly identityId: string | undefined }>();
+  const target = new AsyncLocalStorage<{ readonly identityId: string | undefined; readonly force: boolean }>();
   const enroll = async (photo: Buffer): Promise<PhotoVerdict> => {
     const v = await o.enroll(photo);
     if (!v.ok) return v;
     const plain = v.templates.find((t) => !t.masked) ?? v.templates[0];
     if (!plain) return v;
     const self = target.getStore()?.identityId;
+    if (target.getStore()?.force) return v;
     const other = o.gallery.search(plain.embedding, { modelId: plain.modelId, k: 3 }).find((m) => m.identityId !== self);
     if (!other || other.score < o.threshold()) return v;
     // RejectReason (src/recognize) lists what a photo alone can fail on; this one needs the gallery.
-    const rejected = { ok: false, photo: v.photo, reason: 'looks-like', message: `looks like ${other.name} (similarity ${other.score.toFixed(2)})`, hint: `a photo of ${other.name}? add it to that person instead, or choose another photo` };
+    const rejected = { ok: false, photo: v.photo, reason: 'looks-like', message: `looks like ${other.name} (similarity ${other.score.toFixed(2)}): already enrolled as ${other.name} at ${other.score.toFixed(2)}`, hint: `a photo of ${other.name}? add it to that person instead, choose another photo, or enroll it anyway with force=true` };
     return rejected as unknown as PhotoVerdict;
   };
   const inner = createIdentityApi({ gallery: o.gallery, enroll, publish: o.publish, logger: o.logger });
   return {
     ...inner,
-    create: (input, actor) => target.run({ identityId: undefined }, () => inner.create(input, actor)),
-    enrollPhoto: (id, photo, actor) => target.run({ identityId: id }, () => inner.enrollPhoto(id, photo, actor)),
+    create: (input, actor) => target.run({ identityId: undefined, force: input.force === true }, () => inner.create(input, actor)),
+    enrollPhoto: (id, photo, actor, opts) => target.run({ identityId: id, force: opts?.force === true }, () => inner.enrollPhoto(id, photo, actor)),
   };
 }

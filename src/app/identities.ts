@@ -44,6 +44,11 @@ export interface UploadEnrollment {
 
 export type FaceEmbedding = { readonly ok: true; readonly embedding: Float32Array; readonly modelId: string } | { readonly ok: false; readonly message: string };
 
+/** The enrollment rules from the config's recognition.enrollment section. */
+export function enrollmentRulesOf(e: { readonly minEyeDistance: number; readonly maxYaw: number; readonly maxPitch: number; readonly minSharpness: number }): EnrollmentRules {
+  return { ...DEFAULT_ENROLLMENT_RULES, minInterOcular: e.minEyeDistance, maxYaw: e.maxYaw, maxPitch: e.maxPitch, minSharpness: e.minSharpness };
+}
+
 /** Rules that accept any single face: only detection decides. */
 const ANY_FACE: EnrollmentRules = { minInterOcular: 0, minSharpness: 0, secondFaceRatio: 1, maxYaw: Infinity, maxPitch: Infinity };
 

@@ -25,7 +25,7 @@ import { boxApiDeps } from './box-api.ts';
 import { createGateApi } from './gate-api.ts';
 import { startServiceFleet } from './fleet.ts';
 import { startServiceDoors } from './doors.ts';
-import { createUploadEnrollment } from './identities.ts';
+import { createUploadEnrollment, enrollmentRulesOf } from './identities.ts';
 import { startServiceModels } from './models.ts';
 import { startServicePipeline } from './pipeline.ts';
 import { assertPortFree, portError } from './port.ts';
@@ -103,7 +103,8 @@ async function startParts(initial: Config, opts: ServiceOptions, lifetime: Lifet
   const { gallery, eventLog, bus, snapshots } = storage;
   const { models, recognition } = await startServiceModels(initial, { metrics, log, gallery, lifetime, started });
   const { access, liveFrames, gates, manual$, areaInputs$ } = startServicePipeline(config$, { storage, models, recognition, log }, follow, lifetime);
-  const enrollment = createUploadEnrollment({ detectorOptions: models.detectorOptions, embedder: models.embedderRaw });
+  const enrollment = createUploadEnrollment({ detectorOptions: models.detectorOptions, embedder: models.embedderRaw, rules: () => enrollmentRulesOf(config().recognition.enrollment) });
+  follow.follow('negative-anchor margin', (c) => c.recognition.negativeMargin, (m) => gallery.setNegativeMargin(m), { skipFirst: true });
   lifetime.add('enrollment', () => enrollment.close());
   const gateApi = createGateApi(gates, () => access.gateState$.value, manual$);
 

@@ -53,7 +53,7 @@ export function openBoxData(config: Config): { gallery: Gallery; eventLog: Event
 
 export function openStorage(config: Config, log: Logger, lifetime: Lifetime): Storage {
   const encryption = encryptionFor(config);
-  const gallery = openGallery(config.gallery.db, encryption ? { encryption } : {});
+  const gallery = openGallery(config.gallery.db, { negativeMargin: config.recognition.negativeMargin, ...(encryption ? { encryption } : {}) });
   lifetime.add('gallery', () => gallery.close());
   if (encryption) log.info({ key: encryption.source }, 'encryption at rest: on');
   const eventLog = new EventLog(config.events.db, { retention: { maxAgeMs: config.events.retention.maxAgeDays * DAY_MS, maxCount: config.events.retention.maxEvents } });

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type { DataKeys } from '../privacy/index.ts';
 import type { RgbImage } from '../types.ts';
 import * as anchors from './anchors.ts';
+import { GalleryError } from './errors.ts';
 import * as erasure from './erasure.ts';
 import * as identities from './identities.ts';
 import { loadContext, syncWithFile, type GalleryContext } from './memory.ts';
@@ -34,10 +35,18 @@ export type { NegativeAnchor, NegativeAnchorInput } from './anchors.ts';
 export class Gallery {
   readonly path: string;
   private readonly ctx: GalleryContext;
+  private negativeMargin: number;
 
   constructor(db: Database.Database, path: string, opts: GalleryOptions, keys?: DataKeys) {
     this.path = path;
     this.ctx = loadContext(new GalleryStore(db, path, opts, keys));
+    this.negativeMargin = opts.negativeMargin ?? DEFAULT_NEGATIVE_MARGIN;
+  }
+
+  /** Change the 'not this person' margin (a config reload). */
+  setNegativeMargin(margin: number): void {
+    if (!Number.isFinite(margin)) throw new GalleryError('GALLERY_BAD_ARGUMENT', `the negative-anchor margin must be a finite number, got ${margin}`);
+    this.negativeMargin = margin;
   }
 
   /** True when templates, centroids and crops are stored encrypted (privacy.encryption). */
@@ -192,7 +201,7 @@ export class Gallery {
     const pool = this.ctx.anchors;
     if (pool.identities === 0) return this.ctx.index.search(query);
     const deeper = this.ctx.index.search({ ...query, k: query.k + Math.min(pool.identities, 32) });
-    return pool.filter(deeper, query.unit, query.modelId, this.ctx.store.opts.negativeMargin ?? DEFAULT_NEGATIVE_MARGIN).slice(0, query.k);
+    return pool.filter(deeper, query.unit, query.modelId, this.negativeMargin).slice(0, query.k);
   }
 
   // --- unknowns (unknowns.ts) ----------------------------------------------------------------

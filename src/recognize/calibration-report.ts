@@ -15,7 +15,7 @@ export interface CalibrationEvent {
   readonly timeMs: number;
   readonly cameraId?: string;
   readonly identityId?: string;
-  readonly data?: { readonly score?: unknown; readonly masked?: unknown; readonly name?: unknown };
+  readonly data?: { readonly [key: string]: unknown };
 }
 
 export interface Thresholds {

@@ -30,3 +30,12 @@ t.test('the face count: none stops there; several are reported with the other fa
 t.test('the thresholds are inclusive: a value exactly at the threshold passes', async (t) => {
   t.same(enrollmentQualityFailures({ ...good, eyeDistancePx: 40, yaw: rules.maxYaw, pitch: -rules.maxPitch, sharpness: rules.minSharpness }, rules), []);
 });
+
+t.test("the config's defaults are the enrollment rules' and the gallery's", async (t) => {
+  const { parseConfig } = await import('../../src/config/index.ts');
+  const { DEFAULT_NEGATIVE_MARGIN } = await import('../../src/gallery/negative-anchors.ts');
+  const r = parseConfig({}).recognition;
+  t.same(r.enrollment, { minEyeDistance: DEFAULT_ENROLLMENT_RULES.minInterOcular, maxYaw: DEFAULT_ENROLLMENT_RULES.maxYaw, maxPitch: DEFAULT_ENROLLMENT_RULES.maxPitch, minSharpness: DEFAULT_ENROLLMENT_RULES.minSharpness });
+  t.equal(r.negativeMargin, DEFAULT_NEGATIVE_MARGIN);
+  t.equal(parseConfig({ recognition: { enrollment: { minEyeDistance: 60 } } }).recognition.enrollment.minEyeDistance, 60, 'configurable');
+});

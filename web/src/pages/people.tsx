@@ -24,6 +24,8 @@ interface Verdict {
   readonly ok: boolean;
   readonly text: string;
   readonly checks?: readonly QualityCheck[];
+  /** A look-alike: upload the photo again with force=true; resolves to the new verdict text. */
+  readonly force?: () => Promise<string>;
 }
 
 const REASONS: Readonly<Record<string, string>> = {
@@ -63,7 +65,14 @@ async function uploadPhotos(api: ReturnType<typeof useSession>['api'], files: re
         const checks = r.body.checks?.length ? r.body.checks : undefined;
         // With checks, each failed check is its own line (what to do, the value, the threshold).
         const detail = r.body.reason === 'looks-like' || checks ? '' : r.body.message ? ` — ${r.body.message}` : '';
-        onVerdict({ file: f.name, ok: false, text: `rejected: ${reason}${detail}`, ...(checks ? { checks } : {}) });
+        const force =
+          r.body.reason === 'looks-like'
+            ? async (): Promise<string> => {
+                const again = await api.verdict<UploadBody>(`${path}${path.includes('?') ? '&' : '?'}force=true`, { method: 'POST', body: f, headers: { 'content-type': contentType(f) } });
+                return again.status < 300 && again.body.ok !== false ? 'accepted (enrolled anyway)' : `rejected: ${again.body.message ?? again.body.reason ?? 'rejected'}`;
+              }
+            : undefined;
+        onVerdict({ file: f.name, ok: false, text: `rejected: ${reason}${detail}`, ...(checks ? { checks } : {}), ...(force ? { force } : {}) });
       }
     } catch (e) {
       onVerdict({ file: f.name, ok: false, text: `failed: ${errorText(e)}` });
@@ -73,6 +82,27 @@ async function uploadPhotos(api: ReturnType<typeof useSession>['api'], files: re
   return id;
 }
 
+/** "Enrol anyway" on a look-alike refusal (admin: the same upload with force=true). */
+function ForceButton({ force }: { force: () => Promise<string> }) {
+  const [state, setState] = useState<{ busy: boolean; text?: string }>({ busy: false });
+  if (state.text) return <span class="forced"> → {state.text}</span>;
+  return (
+    <button
+      type="button"
+      disabled={state.busy}
+      onClick={() => {
+        setState({ busy: true });
+        force().then(
+          (text) => setState({ busy: false, text }),
+          (e: unknown) => setState({ busy: false, text: `failed: ${errorText(e)}` }),
+        );
+      }}
+    >
+      Enrol anyway
+    </button>
+  );
+}
+
 function Verdicts({ list }: { list: readonly Verdict[] }) {
   if (!list.length) return null;
   return (
@@ -80,6 +110,7 @@ function Verdicts({ list }: { list: readonly Verdict[] }) {
       {list.map((v, i) => (
         <li key={i} class={v.ok ? 'ok' : 'bad'}>
           <span class="file">{v.file}</span>: {v.text}
+          {v.force && <> <ForceButton force={v.force} /></>}
           {v.checks && (
             <ul class="checks">
               {v.checks.map((c) => (
