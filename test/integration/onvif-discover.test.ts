@@ -119,12 +119,13 @@ t.test('nothing answers: an empty list and exit code 1', async (t) => {
   t.match(r.stderr, /no ONVIF camera answered within 0.5 s/);
 });
 
-const ns = spawnSync('unshare', ['--net', 'true'], { encoding: 'utf8' });
-const nsSkip = ns.status === 0 ? false : `unshare --net is not permitted here (${(ns.stderr || ns.error?.message || 'unknown').trim()}): the multicast path needs a network namespace of its own`;
+// In the namespace: loopback up with multicast on and the multicast route on it.
+const NS_SETUP = 'ip link set lo up && ip link set lo multicast on && ip route add 224.0.0.0/4 dev lo';
+const ns = spawnSync('unshare', ['--net', 'bash', '-c', NS_SETUP], { encoding: 'utf8' });
+const nsSkip = ns.status === 0 ? false : `a network namespace with multicast on lo cannot be made here (unshare --net + ip: ${(ns.stderr || ns.error?.message || 'unknown').trim()}): the multicast path runs only inside one`;
 
 t.test('multicast discovery inside a network namespace of its own', { skip: nsSkip }, async (t) => {
-  // In the namespace: loopback up with multicast on and the multicast route on it; the device
-  // joins 239.255.255.250:3702 there, and the probe goes to the group, not to a host.
+  // The device joins 239.255.255.250:3702 in the namespace; the probe goes to the group, not to a host.
   const script = `
     import { startOnvifDevice } from ${JSON.stringify(resolve('test/helpers/onvif-device.ts'))};
     import { discoverCameras } from ${JSON.stringify(resolve('src/onvif/index.ts'))};
@@ -133,8 +134,7 @@ t.test('multicast discovery inside a network namespace of its own', { skip: nsSk
     console.log(JSON.stringify({ cams, probes: d.probes, port: d.discoveryPort }));
     await d.close();
   `;
-  const setup = 'ip link set lo up && ip link set lo multicast on && ip route add 224.0.0.0/4 dev lo';
-  const r = spawnSync('unshare', ['--net', 'bash', '-c', `${setup} && exec "${process.execPath}" --import tsx --input-type=module -e "$SCRIPT"`], {
+  const r = spawnSync('unshare', ['--net', 'bash', '-c', `${NS_SETUP} && exec "${process.execPath}" --import tsx --input-type=module -e "$SCRIPT"`], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', SCRIPT: script, PW: PASSWORD },
     encoding: 'utf8',
     timeout: 60_000,
