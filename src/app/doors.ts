@@ -86,6 +86,8 @@ export interface ServiceDoorsOptions {
 }
 
 export interface ServiceDoors {
+  /** The gates that have a door, in config order. */
+  gateIds(): string[];
   /** The door state of a gate; undefined when the gate has no door. */
   state(gateId: string): DoorState | undefined;
   /** An operator's door mode (audited as door.mode_changed when the effective mode changes). */
@@ -348,6 +350,7 @@ export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follo
   });
 
   return {
+    gateIds: () => [...doors.keys()],
     state: (gateId) => doors.get(gateId)?.state,
     setMode: (gateId, mode, by, reason) => feed(gateId, { kind: 'mode', atMs: now(), mode, by, reason }),
   };

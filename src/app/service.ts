@@ -109,7 +109,7 @@ async function startParts(initial: Config, opts: ServiceOptions, lifetime: Lifet
   const gateApi = createGateApi(gates, () => access.gateState$.value, manual$);
 
   const sinks = startServiceSinks(initial, { bus, logger: log, metrics, config, access, gates, gateApi, snapshots }, follow, lifetime);
-  startServiceDoors(initial, { bus, log }, follow, lifetime);
+  const doors = startServiceDoors(initial, { bus, log }, follow, lifetime);
   const fleet = startServiceFleet(initial, { gallery, sinks, snapshots, gates, areaInputs$, log }, lifetime);
   const telemetry = { metrics, bus, eventLog, log, access, cameras: () => config().cameras, sinks: () => [...sinks.runner.health(), ...fleet.areaHealth()], healthIntervalMs: opts.healthIntervalMs, onPublished: opts.onPublished };
   const { startedMs } = startTelemetry(telemetry, lifetime);
@@ -117,7 +117,7 @@ async function startParts(initial: Config, opts: ServiceOptions, lifetime: Lifet
   started();
   const apiOptions = apiServerOptions(initial, opts.port);
   const update = createUpdater(config$, models, follow, log);
-  const deps = boxApiDeps({ ...storage, configFile: opts.configFile, applyConfig: update, config, cameraEntries: () => config().cameras, metrics, log, access, models, enrollment, gates: gateApi, liveFrames, fleetEdge: fleet.edge !== undefined, unmaskedThreshold: () => recognition.thresholds.unmasked, startedMs });
+  const deps = boxApiDeps({ ...storage, configFile: opts.configFile, applyConfig: update, config, cameraEntries: () => config().cameras, metrics, log, access, models, enrollment, gates: gateApi, doors, liveFrames, fleetEdge: fleet.edge !== undefined, unmaskedThreshold: () => recognition.thresholds.unmasked, startedMs });
   const api = await startApiServer(deps, apiOptions).catch((e: unknown) => {
     throw portError(e, apiOptions) ?? e;
   });

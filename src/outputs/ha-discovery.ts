@@ -6,8 +6,9 @@
  * Per gate: a `lock` (state LOCKED / UNLOCKED, commands OPEN / LOCK) when MQTT commands are on,
  * else a `binary_sensor` of class lock (HA's lock platform requires a command topic); and an
  * `event` entity (granted / denied / opened). A gate with a door (`gates[].door`) adds the door:
- * a `binary_sensor` of class door (the contact), a `binary_sensor` of class lock (the door's lock
- * as the door state machine has it: released or locked), a mode `sensor` and an alarm `event`
+ * a `binary_sensor` of class door (the contact), the door's lock as the door state machine has it
+ * (released or locked: a `lock` on the gate's command topic when commands are on, else a
+ * `binary_sensor` of class lock), a mode `sensor` and an alarm `event`
  * entity (forced_open / held_open / lock_failed); the doors part of the service publishes those
  * topics (doorTopics). Per camera: a connectivity `binary_sensor`, a
  * last-face `sensor` (the name; the rest as attributes) and a `camera` on the snapshot topic.
@@ -96,7 +97,14 @@ export function discoveryComponents(input: DiscoveryInput): Record<string, Compo
     if (g.door) {
       const door = doorTopics(topics, g.id);
       add(`${base}_door`, { p: 'binary_sensor', name: `${g.name} door`, device_class: 'door', state_topic: door.contact, payload_on: 'open', payload_off: 'closed' });
-      add(`${base}_door_lock`, { p: 'binary_sensor', name: `${g.name} door lock`, device_class: 'lock', state_topic: door.lock, payload_on: 'UNLOCKED', payload_off: 'LOCKED' });
+      // With commands on, the door's lock is a lock: unlock is an operator's manual open and lock a
+      // re-lock, sent on the gate's own command topic, so the command path, its rate limit and its
+      // audit are the gate's (the doors part follows gate.opened).
+      if (input.commands) {
+        add(`${base}_door_lock`, { p: 'lock', name: `${g.name} door lock`, state_topic: door.lock, command_topic: topics.gateSet(g.id), payload_lock: 'LOCK', payload_unlock: 'OPEN', state_locked: 'LOCKED', state_unlocked: 'UNLOCKED', optimistic: false, retain: false });
+      } else {
+        add(`${base}_door_lock`, { p: 'binary_sensor', name: `${g.name} door lock`, device_class: 'lock', state_topic: door.lock, payload_on: 'UNLOCKED', payload_off: 'LOCKED' });
+      }
       add(`${base}_door_mode`, { p: 'sensor', name: `${g.name} door mode`, icon: 'mdi:door-closed-lock', state_topic: door.mode });
       add(`${base}_door_alarm`, { p: 'event', name: `${g.name} door alarm`, icon: 'mdi:door-open', state_topic: door.alarm, event_types: [...DOOR_ALARM_EVENT_TYPES] });
     }

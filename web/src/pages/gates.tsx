@@ -1,4 +1,4 @@
-/** Gates: state, the door behind the gate, last decisions, manual open / hold-open / close with a reason (operators). */
+/** Gates: state, the door behind the gate (release / hold / lock for operators, modes for admins), last decisions, manual open / hold-open / close with a reason (operators). */
 import { useEffect, useState } from 'preact/hooks';
 import type { FgEvent } from '../api.ts';
 import { can, Empty, ErrorBox, formatTime, Loading, useLoad, useSession } from '../ui.tsx';
@@ -56,8 +56,29 @@ export function doorView(newestFirst: readonly FgEvent[]): DoorView | undefined 
   };
 }
 
+/** The door as the box has it now (GET /v1/gates/:id/door): survives a restart, unlike the page's events. */
+interface DoorNow {
+  readonly contact: 'open' | 'closed' | 'unknown';
+  readonly locked: boolean;
+  readonly holdOpen: boolean;
+  readonly mode: string;
+  readonly operatorMode: string;
+  readonly alarms: readonly string[];
+}
+
+const DOOR_MODES = [
+  ['normal', 'Normal'],
+  ['lockdown', 'Lockdown'],
+  ['unlock-all', 'Unlock all'],
+] as const;
+
 function DoorPanel({ gateId }: { gateId: string }) {
-  const { api, events, addEvents } = useSession();
+  const { api, events, addEvents, me } = useSession();
+  const [now, setNow] = useState<DoorNow | null | undefined>(undefined);
+  const [reason, setReason] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(undefined);
+  const [done, setDone] = useState<string | undefined>(undefined);
   // The door's recent history once, so the state shows before the next door event arrives.
   useEffect(() => {
     api
@@ -65,27 +86,76 @@ function DoorPanel({ gateId }: { gateId: string }) {
       .then((r) => addEvents(r.events))
       .catch(() => {});
   }, [gateId]);
-  const view = doorView(events.filter((e) => e.gateId === gateId));
-  if (!view) return null;
-  const alarm = view.alarms.length > 0 || view.lockFault !== undefined;
+  const mine = events.filter((e) => e.gateId === gateId);
+  const latestDoorEvent = mine.find((e) => e.type.startsWith('door.'))?.id;
+  // The box's own state again after every door event (a gate without a door answers 404).
+  useEffect(() => {
+    api
+      .json<DoorNow>(`/v1/gates/${encodeURIComponent(gateId)}/door`)
+      .then(setNow)
+      .catch(() => setNow(null));
+  }, [gateId, latestDoorEvent]);
+  const fromEvents = doorView(mine);
+  if (!now && !fromEvents) return null;
+  const contact = now?.contact ?? fromEvents?.contact ?? 'unknown';
+  const lock = now ? (now.locked ? 'locked' : 'released') : (fromEvents?.lock ?? 'unknown');
+  const mode = now?.mode ?? fromEvents?.mode ?? 'normal';
+  const alarms = now ? now.alarms : (fromEvents?.alarms ?? []);
+  const lockFault = fromEvents?.lockFault;
+  const alarm = alarms.length > 0 || lockFault !== undefined;
+  const send = async (path: string, body: Record<string, unknown>, what: string) => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await api.send('POST', `/v1/gates/${encodeURIComponent(gateId)}/door/${path}`, { ...body, reason: reason.trim() });
+      setDone(what);
+      setReason('');
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
   return (
     <div class="door" data-door={gateId}>
       <p>
-        Door: <span class={`pill ${view.contact === 'open' ? 'warn' : 'ok'}`}>{view.contact}</span>
-        <span class={`pill ${view.lock === 'released' ? 'warn' : 'ok'}`}>{view.lock === 'released' ? 'unlocked' : view.lock}</span>
-        {view.mode !== 'normal' && <span class={`pill ${view.mode === 'lockdown' ? 'bad' : 'warn'}`}>{view.mode}</span>}
-        <span class="muted"> since {formatTime(view.sinceMs)}</span>
+        Door: <span class={`pill ${contact === 'open' ? 'warn' : 'ok'}`}>{contact}</span>
+        <span class={`pill ${lock === 'released' ? 'warn' : 'ok'}`}>{lock === 'released' ? 'unlocked' : lock}</span>
+        {mode !== 'normal' && <span class={`pill ${mode === 'lockdown' ? 'bad' : 'warn'}`}>{mode}</span>}
+        {fromEvents && <span class="muted"> since {formatTime(fromEvents.sinceMs)}</span>}
       </p>
       {alarm && (
         <p role="alert">
-          {view.alarms.map((a) => (
+          {alarms.map((a) => (
             <span key={a} class="pill bad">
               {a === 'forced_open' ? 'forced open' : 'held open'}
             </span>
           ))}
-          {view.lockFault !== undefined && <span class="pill bad" title={view.lockFault}>lock relay failed</span>}
+          {lockFault !== undefined && <span class="pill bad" title={lockFault}>lock relay failed</span>}
         </p>
       )}
+      {now && can(me, 'operator') && (
+        <form onSubmit={(e) => e.preventDefault()} aria-label={`door control of ${gateId}`}>
+          <label for={`door-reason-${gateId}`}>Door reason</label>
+          <input id={`door-reason-${gateId}`} value={reason} maxLength={256} placeholder="courier, drill…" onInput={(e) => setReason((e.target as HTMLInputElement).value)} />
+          <div class="actions">
+            <button type="button" disabled={busy} onClick={() => void send('open', {}, 'door released')}>Release door</button>
+            <button type="button" disabled={busy} onClick={() => void send('hold-open', {}, 'door held open')}>Hold door open</button>
+            <button type="button" disabled={busy} onClick={() => void send('close', {}, 'door locked')}>Lock door</button>
+          </div>
+          {can(me, 'admin') && (
+            <div class="actions" role="group" aria-label={`door mode of ${gateId}`}>
+              {DOOR_MODES.map(([m, text]) => (
+                <button key={m} type="button" aria-pressed={now.operatorMode === m} disabled={busy || now.operatorMode === m} onClick={() => void send('mode', { mode: m }, `mode ${m}`)}>
+                  {text}
+                </button>
+              ))}
+            </div>
+          )}
+          {done && <p class="notice" role="status">{done}</p>}
+        </form>
+      )}
+      {error !== undefined && <ErrorBox error={error} />}
     </div>
   );
 }
