@@ -4,7 +4,6 @@
  * identities (enrollment by photo upload) here, what the dashboard added in ./dashboard-routes.ts.
  * Every route but the health probes and the static bundle goes through the auth gate.
  */
-import { createReadStream, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal, Role } from './auth.ts';
 import type { AuthGate } from './auth-gate.ts';
@@ -110,24 +109,11 @@ function coreRoutes(deps: ApiDeps): Route[] {
       role: 'viewer',
       handle: async ({ res, url }, { id }) => {
         const kind = url.searchParams.get('kind') === 'frame' ? 'frame' : 'face';
-        if (deps.snapshotBytes) {
-          // Through the store: an encrypted snapshot is decrypted on the way out (never on disk).
-          const bytes = await deps.snapshotBytes(id, kind);
-          if (!bytes) throw new HttpError(404, `no snapshot ${id}`);
-          res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': bytes.length });
-          res.end(bytes);
-          return;
-        }
-        const file = deps.snapshotPath?.(id, kind);
-        if (!file) throw new HttpError(404, `no snapshot ${id}`);
-        let size: number;
-        try {
-          size = statSync(file).size;
-        } catch {
-          throw new HttpError(404, `no snapshot ${id}`);
-        }
-        res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': size });
-        createReadStream(file).pipe(res);
+        // Through the store: an encrypted snapshot is decrypted on the way out (never on disk).
+        const bytes = await deps.snapshotBytes?.(id, kind);
+        if (!bytes) throw new HttpError(404, `no snapshot ${id}`);
+        res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': bytes.length });
+        res.end(bytes);
       },
     },
   ];

@@ -141,11 +141,9 @@ export interface ApiDeps {
   readonly identities?: IdentityApi;
   readonly gates?: GateApi;
   readonly cameras?: () => readonly unknown[];
-  /** Absolute path of a snapshot JPEG by id, or undefined (ids are validated by the store). */
-  readonly snapshotPath?: (id: string, kind: 'face' | 'frame') => string | undefined;
   /**
    * The JPEG bytes of a snapshot, decrypted when the store is encrypted (privacy.encryption), or
-   * undefined when there is none. Preferred over snapshotPath when given.
+   * undefined when there is none (404). The one way the API reads a snapshot.
    */
   readonly snapshotBytes?: (id: string, kind: 'face' | 'frame') => Promise<Buffer | undefined>;
   readonly ready?: () => boolean;

@@ -43,13 +43,10 @@ export interface BoxApiParts extends Storage, ConfigApiParts, DoorApiParts {
 
 export function boxApiDeps(p: BoxApiParts): ApiDeps {
   const { gallery, eventLog, bus, snapshots, access, log } = p;
-  const snapshotOrUndefined = (id: string, kind: 'face' | 'frame'): string | undefined => {
-    try {
-      return snapshots.path(id, kind);
-    } catch {
-      return undefined;
-    }
-  };
+  // The one snapshot reader: decrypted bytes, undefined for an unknown or removed id (the API's
+  // 404); any other failure (a wrong key, a disk error) is an error, never a silent "not found".
+  const snapshotBytes = (id: string, kind: 'face' | 'frame'): Promise<Buffer | undefined> =>
+    snapshots.read(id, kind).catch((e: unknown) => (isEventsError(e) ? undefined : Promise.reject(e)));
   const publish = (event: Parameters<typeof bus.publish>[0]): Event => bus.publish(event);
   // The API's identity management, plus the dashboard's look-alike check on every photo.
   const identities = requireConsentApi(createCheckedIdentityApi({ gallery, enroll: (photo) => p.enrollment.enroll(photo), publish, logger: log, threshold: p.unmaskedThreshold }), () => p.config().privacy.requireConsent);
@@ -57,8 +54,7 @@ export function boxApiDeps(p: BoxApiParts): ApiDeps {
     gallery,
     recentUnknownEvents: (limit) => eventLog.query({ types: ['face.unknown'], order: 'desc', limit }),
     mergeHistory: () => eventLog.query({ types: ['unknown.merged'], order: 'asc', limit: MAX_PAGE }),
-    snapshotFile: (id) => snapshotOrUndefined(id, 'face'),
-    snapshotBytes: (id) => snapshots.read(id, 'face').catch(() => undefined),
+    snapshotBytes: (id) => snapshotBytes(id, 'face'),
     identities,
     publish,
     logger: log,
@@ -80,8 +76,7 @@ export function boxApiDeps(p: BoxApiParts): ApiDeps {
         const ingest = s && k && { delivered: s.delivered, droppedInPipeline: s.droppedInPipeline, missedByPts: s.missedByPts, lost: ingestLost(k), starts: s.starts };
         return { ...view, ingest, detect: k?.detect, recognize: k?.recognize };
       }),
-    snapshotPath: snapshotOrUndefined,
-    snapshotBytes: (id, kind) => snapshots.read(id, kind).catch((e: unknown) => (isEventsError(e) ? undefined : Promise.reject(e))),
+    snapshotBytes,
     ready: () => access.cameraIds().length > 0 || p.config().cameras.length === 0,
     logger: log,
     // The operator dashboard (src/app/dashboard.ts, live-frames.ts, unknowns.ts; bundle in web/dist).

@@ -8,7 +8,6 @@
  * merging unknown.merged, dismissing unknown.dismissed. The merges in the log also keep a merged
  * cluster's past sightings under the cluster it joined, across restarts.
  */
-import { readFile } from 'node:fs/promises';
 import type { IdentityApi, UnknownCluster, UnknownsApi } from '../api/server.ts';
 import type { Event, NewEventOf } from '../events/index.ts';
 import type { Gallery, Unknown } from '../gallery/index.ts';
@@ -19,10 +18,8 @@ export interface UnknownsDeps {
   readonly gallery: Gallery;
   /** Recent face.unknown events, newest first (the event log). */
   readonly recentUnknownEvents: (limit: number) => readonly Event[];
-  /** Path of a face snapshot by id (throws or undefined when unknown). */
-  readonly snapshotFile: (id: string) => string | undefined;
-  /** A face snapshot's JPEG bytes (decrypted when the folder is encrypted); preferred over snapshotFile. */
-  readonly snapshotBytes?: (id: string) => Promise<Buffer | undefined>;
+  /** A face snapshot's JPEG bytes (decrypted when the folder is encrypted), undefined when gone. */
+  readonly snapshotBytes: (id: string) => Promise<Buffer | undefined>;
   /** Adds photos to an identity (the API's enrolment path: detection, quality checks, templates). */
   readonly identities: IdentityApi;
   readonly publish: (event: NewEventOf<'identity.created' | 'unknown.merged' | 'unknown.dismissed'>) => Event | void;
@@ -86,8 +83,11 @@ export function createUnknownsApi(d: UnknownsDeps): UnknownsApi {
       const rejected: string[] = [];
       for (const snap of snaps) {
         if (added >= maxPhotos) break;
-        const file = d.snapshotBytes ? undefined : d.snapshotFile(snap);
-        const bytes = d.snapshotBytes ? await d.snapshotBytes(snap).catch(() => undefined) : file ? await readFile(file).catch(() => undefined) : undefined;
+        // The identity exists already: a snapshot that cannot be read is skipped, not the naming undone.
+        const bytes = await d.snapshotBytes(snap).catch((e: unknown) => {
+          d.logger.warn({ err: e, snapshotId: snap, unknownId: id }, 'an unknown face snapshot could not be read: not enrolled');
+          return undefined;
+        });
         if (!bytes) continue;
         const r = await d.identities.enrollPhoto(identity.id, bytes, actor);
         if (r.ok) added++;

@@ -11,7 +11,7 @@ import { apiServerOptions } from '../app/api-options.ts';
 import { createUploadEnrollment, type UploadEnrollment } from '../app/identities.ts';
 import type { Config } from '../config/index.ts';
 import type { FleetConfig } from '../config/fleet.ts';
-import { SnapshotStore } from '../events/index.ts';
+import { isEventsError, SnapshotStore } from '../events/index.ts';
 import { FleetError, messageOf } from '../fleet/errors.ts';
 import type { Lifetime } from '../lib/lifetime.ts';
 import type { Logger } from '../log.ts';
@@ -92,13 +92,7 @@ export async function startHubApi(p: {
         identities: p.identities ?? hubIdentities,
         gates: { list: () => [], get: () => undefined, manual: async () => ({ ok: false, error: 'gates are local to each node' }) },
         cameras: () => nodesCache.flatMap((n) => (n.cameras as { id?: string }[]).map((c) => ({ ...c, id: `${n.nodeId}/${c.id ?? ''}`, nodeId: n.nodeId, site: n.site }))),
-        snapshotPath: (id, kind) => {
-          try {
-            return snapshots.path(id, kind);
-          } catch {
-            return undefined;
-          }
-        },
+        snapshotBytes: (id, kind) => snapshots.read(id, kind).catch((e: unknown) => (isEventsError(e) ? undefined : Promise.reject(e))),
         ready: p.ready,
         logger: log,
       },

@@ -6,7 +6,7 @@
  * `X-Content-Type-Options: nosniff` on every kind of response (JSON, images, metrics, static files,
  * errors, refused WebSocket upgrades).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -94,7 +94,7 @@ t.test('Gallery.mergeUnknowns and the unknown-clusters API', async (t) => {
     bus.close();
     log.close();
   });
-  const deps = { gallery: g, recentUnknownEvents: () => events, snapshotFile: () => undefined, identities: noIdentities, publish: (e: NewEvent) => bus.publish(e), mergeHistory: () => log.query({ types: ['unknown.merged'], order: 'asc', limit: 100 }), logger: createLogger({ level: 'silent' }) };
+  const deps = { gallery: g, recentUnknownEvents: () => events, snapshotBytes: async () => undefined, identities: noIdentities, publish: (e: NewEvent) => bus.publish(e), mergeHistory: () => log.query({ types: ['unknown.merged'], order: 'asc', limit: 100 }), logger: createLogger({ level: 'silent' }) };
   const api = createUnknownsApi(deps);
   const list = api.list();
   t.same(
@@ -151,11 +151,11 @@ t.test('HTTP: static bundle, frame endpoint, /v1/me, unknowns by role, same-orig
       metrics: createMetrics({ defaultMetrics: false }),
       cameras: () => [{ id: 'door' }, { id: 'yard' }],
       liveFrames: live,
-      unknowns: createUnknownsApi({ gallery, recentUnknownEvents: () => [], snapshotFile: () => undefined, identities: {} as IdentityApi, publish: () => undefined, logger: createLogger({ level: 'silent' }) }),
+      unknowns: createUnknownsApi({ gallery, recentUnknownEvents: () => [], snapshotBytes: async () => undefined, identities: {} as IdentityApi, publish: () => undefined, logger: createLogger({ level: 'silent' }) }),
       webRoot: web,
       consentPolicy: () => ({ required: true, notice: 'Agreed at the desk.' }),
       // A real JPEG as the snapshot store's one file.
-      snapshotPath: (id) => (id === 'snap_00000001' ? dataPath('identities/deepface/mark/img57.jpg') : undefined),
+      snapshotBytes: async (id) => (id === 'snap_00000001' ? readFileSync(dataPath('identities/deepface/mark/img57.jpg')) : undefined),
     },
     { bind: '127.0.0.1', port: 0 },
   );

@@ -26,7 +26,6 @@ const rig = apiRig(t, {
   },
   deps: ({ gallery, enrollment, bus, logger, snapshots, snapshotBytes }) => ({
     identities: requireConsentApi(createIdentityApi({ gallery, enroll: (photo) => enrollment.enroll(photo), publish: (e) => bus.publish(e), logger }), () => requireConsent),
-    snapshotPath: (id, kind) => snapshots.path(id, kind),
     snapshotBytes,
   }),
 });

@@ -27,8 +27,7 @@ const rig = apiRig(t, {
     const publish = (e: Parameters<typeof bus.publish>[0]): Event => bus.publish(e);
     return {
       identities: withPrivacyApi(createIdentityApi({ gallery, enroll: (photo) => enrollment.enroll(photo), publish, logger }), { gallery, eventLog: log, snapshots, publish }),
-      snapshotPath: (id, kind) => snapshots.path(id, kind),
-    };
+      };
   },
 });
 
