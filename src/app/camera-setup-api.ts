@@ -4,6 +4,8 @@
  *   report codec, size and fps, and a JPEG of the first decoded frame (base64) to draw zones on;
  * - POST /v1/cameras/discover: ONVIF WS-Discovery (multicast, or directed to a host) with each
  *   camera's profiles and stream URIs;
+ * - POST /v1/gates/:id/test-actuation: run the running gate's actuation (webhook, command) once,
+ *   as a manual open audited with the admin's id, and answer each target's outcome;
  * - GET /v1/config/entries: the cameras and gates as the file has them (no defaults filled in),
  *   secrets redacted, with the file's version as the ETag: what the editors start from and send
  *   back through PUT /v1/config/{cameras,gates}/:id (a redacted value sent back keeps the file's).
@@ -19,12 +21,29 @@ import { errorMessage } from '../errors.ts';
 import { GstLaunchSource, isCameraError, probeCamera, type ProbeResult, type Source } from '../ingest/index.ts';
 import type { Logger } from '../log.ts';
 import { discoverCameras, isOnvifError, parseProbeTarget } from '../onvif/index.ts';
-import { redactText, redactUrl, redactValue } from '../redact.ts';
+import type { Config } from '../config/index.ts';
+import type { EventBus } from '../events/index.ts';
+import { createActuator } from '../gates/index.ts';
+import { REDACTED, redactText, redactUrl, redactValue } from '../redact.ts';
 import type { RgbImage } from '../types.ts';
 
 export interface CameraSetupParts {
   readonly configFile?: string | undefined;
+  readonly config: () => Config;
+  readonly bus: EventBus;
   readonly log: Logger;
+}
+
+const TEST_ACTUATION_REASON = 'test actuation from the gate editor';
+
+/**
+ * The URL a probe opens: a redacted URL (what the editor was shown) sent back for a configured
+ * camera is that camera's own URL, credentials included; anything else is the URL as sent.
+ */
+export function resolveProbeUrl(url: string, cameraId: string | undefined, cameras: Config['cameras']): string {
+  if (cameraId === undefined || !url.includes(REDACTED)) return url;
+  const src = cameras.find((c) => c.id === cameraId)?.source;
+  return src?.kind === 'rtsp' && redactUrl(src.url) === url ? src.url : url;
 }
 
 /** At most this many probes / discoveries at once: each probe is a GStreamer child on a small box. */
@@ -126,7 +145,7 @@ export function cameraSetupRoutes(p: CameraSetupParts): Route[] {
         const username = optionalString(body, 'username', 256);
         const password = optionalString(body, 'password', 256);
         const timeoutMs = timeoutOf(body, PROBE_TIMEOUT_MS);
-        const full = withCredentials(url, username, password);
+        const full = withCredentials(resolveProbeUrl(url, optionalString(body, 'cameraId', 128), p.config().cameras), username, password);
         await turn(async () => {
           const started = Date.now();
           try {
@@ -184,6 +203,25 @@ export function cameraSetupRoutes(p: CameraSetupParts): Route[] {
             sendJson(res, 422, { ok: false, error: redactText(e.message), code: e.code, ...(e.hint ? { hint: e.hint } : {}) });
           }
         });
+      },
+    },
+    {
+      method: 'POST',
+      pattern: ['gates', ':id', 'test-actuation'],
+      role: 'admin',
+      handle: async ({ res }, { id }, who) => {
+        const gate = p.config().gates.find((g) => g.id === id);
+        if (!gate) throw new HttpError(404, `no gate '${id}' is running`, {}, { code: 'NOT_FOUND', hint: 'save the gate first: the test runs the running gate\'s actuation' });
+        if (!gate.actuation) throw new HttpError(409, `gate '${id}' has no actuation`, {}, { code: 'NO_ACTUATION', hint: 'add a webhook or a command under actuation and save the gate' });
+        const timeMs = Date.now();
+        // A real open: audited like an operator's, then the outcome of each target like a grant's.
+        const opened = { type: 'gate.opened' as const, gateId: id, action: 'open' as const, by: who.id, reason: TEST_ACTUATION_REASON, timeMs };
+        const logged = p.bus.publish({ type: 'gate.opened', gateId: id, timeMs, data: { action: 'open', by: who.id, reason: TEST_ACTUATION_REASON } });
+        const result = await createActuator(gate.actuation, { log: p.log }).actuate({ gateId: id, action: 'open', event: opened });
+        const data = { action: 'open' as const, trigger: 'gate.opened' as const, triggerId: logged.id, outcomes: result.outcomes.map((o) => ({ ...o })) };
+        p.bus.publish({ type: result.ok ? 'gate.actuated' : 'gate.actuation_failed', gateId: id, timeMs: Date.now(), data });
+        p.log.info({ actor: who.id, gate: id, ok: result.ok }, 'test actuation from the API');
+        sendJson(res, 200, { ok: result.ok, outcomes: result.outcomes });
       },
     },
   ];

@@ -4,9 +4,10 @@
  * credentials given apart from the URL), a wrong password and a wrong path with their fixes,
  * never the password in an answer or a log line; POST /v1/cameras/discover against the in-test
  * ONVIF device (directed) whose stream URI is that camera; GET /v1/config/entries with the
- * file's version; viewer and operator get 403 on all of them.
+ * file's version; POST /v1/gates/:id/test-actuation runs a gate's real command once and audits
+ * it; viewer and operator get 403 on all of them.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -37,8 +38,18 @@ auth:
     - { id: setup-admin, role: admin, sha256: ${sha256Hex(ADMIN)} }
     - { id: setup-operator, role: operator, sha256: ${sha256Hex(OPERATOR)} }
     - { id: setup-viewer, role: viewer, sha256: ${sha256Hex(VIEWER)} }
-cameras: []
-gates: []
+cameras:
+  - id: lab
+    source: { kind: test, width: 160, height: 120, fps: 2 }
+gates:
+  - id: lab-door
+    cameras: [lab]
+    liveness: { required: false }
+    # the test's own program stands in for a door controller
+    actuation:
+      command: { argv: [${JSON.stringify(process.execPath)}, -e, "require('fs').writeFileSync(process.argv[1], 'opened')", ${JSON.stringify(join(dir, 'actuated.txt'))}] }
+  - id: no-actuation
+    cameras: [lab]
 `;
   writeFileSync(file, text, { mode: 0o600 });
   const logLines: string[] = [];
@@ -119,8 +130,30 @@ gates: []
     const body = (await r.json()) as { version: string; cameras: unknown[]; gates: unknown[] };
     const etag = (await fetch(`${base}/v1/config`, { headers: { authorization: `Bearer ${ADMIN}` } })).headers.get('etag');
     t.equal(`"${body.version}"`, etag, 'the same version as GET /v1/config');
-    t.same(body.cameras, []);
-    t.same(body.gates, []);
+    t.same(body.cameras, [{ id: 'lab', source: { kind: 'test', width: 160, height: 120, fps: 2 } }], 'as written, no defaults filled in');
+    t.same(
+      body.gates.map((g) => (g as { id: string }).id),
+      ['lab-door', 'no-actuation'],
+    );
+  });
+
+  await t.test('test actuation: the running gate\'s command runs once, audited as a manual open', async (t) => {
+    for (const token of [VIEWER, OPERATOR]) t.equal((await post('/v1/gates/lab-door/test-actuation', token, {})).status, 403);
+    const r = await post('/v1/gates/lab-door/test-actuation', ADMIN, {});
+    const body = (await r.json()) as { ok: boolean; outcomes: Array<{ target: string; ok: boolean; exitCode?: number }> };
+    t.equal(r.status, 200);
+    t.match(body, { ok: true, outcomes: [{ target: 'command', ok: true, exitCode: 0 }] });
+    t.equal(readFileSync(join(dir, 'actuated.txt'), 'utf8'), 'opened', 'the command ran');
+    const events = (await (await fetch(`${base}/v1/events?gate=lab-door&order=asc`, { headers: { authorization: `Bearer ${ADMIN}` } })).json()) as { events: Array<{ type: string; data: Record<string, unknown> }> };
+    t.match(
+      events.events.map((e) => [e.type, e.data.by ?? e.data.trigger]),
+      [
+        ['gate.opened', 'setup-admin'],
+        ['gate.actuated', 'gate.opened'],
+      ],
+    );
+    t.equal((await post('/v1/gates/no-actuation/test-actuation', ADMIN, {})).status, 409, 'a gate without actuation: 409');
+    t.equal((await post('/v1/gates/nope/test-actuation', ADMIN, {})).status, 404);
   });
 
   t.notOk(
