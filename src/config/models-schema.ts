@@ -95,7 +95,7 @@ export const recognitionSchema = z.strictObject({
   // Defaults equal src/recognize/enroll.ts DEFAULT_ENROLLMENT_RULES and src/gallery DEFAULT_NEGATIVE_MARGIN (a unit test holds them together).
   enrollment: z
     .strictObject({
-      minEyeDistance: z.number().min(0).default(40).meta({ description: 'refuse enrollment photos whose eyes are closer than this (pixels of the photo)' }),
+      minEyeDistance: z.number().min(0).default(30).meta({ description: 'refuse enrollment photos whose eyes are closer than this (pixels of the photo)' }),
       maxYaw: z.number().min(0).default(0.45).meta({ description: 'refuse enrollment photos with the head turned more than this (yaw proxy from the landmarks: 0 frontal, 0.5 strong turn)' }),
       maxPitch: z.number().min(0).default(0.35).meta({ description: 'refuse enrollment photos with the head tilted up or down more than this (pitch proxy)' }),
       minSharpness: z.number().min(0).default(150).meta({ description: 'refuse enrollment photos whose aligned face is blurrier than this (variance of the Laplacian)' }),

@@ -1,7 +1,7 @@
 /**
  * The enrollment quality checks as one pure function: each measure of the photo's face against
  * its threshold, and for a refused photo which check failed, the measured value, the threshold and
- * what to do about it ("move closer: eyes 31 px apart, at least 40 needed"). The measures come from
+ * what to do about it ("move closer: eyes 24 px apart, at least 30 needed"). The measures come from
  * ./quality.ts; the defaults were chosen from the good enrollment photos of ../shared/data
  * (docs/benchmarks.md, enrollment quality).
  */

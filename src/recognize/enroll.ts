@@ -69,7 +69,7 @@ export interface EnrollmentRules {
  * Defaults below the worst good enrollment photo of ../shared/data on each measure, with room
  * for ordinary portraits (docs/benchmarks.md, enrollment quality, has the distributions).
  */
-export const DEFAULT_ENROLLMENT_RULES: EnrollmentRules = { minInterOcular: 40, minSharpness: 150, secondFaceRatio: 0.3, maxYaw: 0.45, maxPitch: 0.35 };
+export const DEFAULT_ENROLLMENT_RULES: EnrollmentRules = { minInterOcular: 30, minSharpness: 150, secondFaceRatio: 0.3, maxYaw: 0.45, maxPitch: 0.35 };
 
 const area = (f: Face): number => (f.box[2] - f.box[0]) * (f.box[3] - f.box[1]);
 
