@@ -1,14 +1,16 @@
-/** The operator dashboard: sign-in, then Live / Events / People / Unknowns / Gates / System. */
+/** The operator dashboard: sign-in, then Live / Events / People / Unknowns / Gates / System, and for admins Cameras / Gate editor. */
 import { render } from 'preact';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { Api, ApiError, authRequired, clearToken, EventStream, storedToken, storeToken, whoAmI, type FgEvent, type Me, type StreamState } from './api.ts';
+import { CamerasPage } from './pages/cameras.tsx';
 import { EventsPage } from './pages/events.tsx';
+import { GateEditorPage } from './pages/gate-editor.tsx';
 import { GatesPage } from './pages/gates.tsx';
 import { LivePage } from './pages/live.tsx';
 import { PeoplePage } from './pages/people.tsx';
 import { SystemPage } from './pages/system.tsx';
 import { UnknownsPage } from './pages/unknowns.tsx';
-import { SessionContext, type Session } from './ui.tsx';
+import { can, SessionContext, type Session } from './ui.tsx';
 import './style.css';
 
 const PAGES = [
@@ -18,6 +20,8 @@ const PAGES = [
   { id: 'unknowns', label: 'Unknowns', view: UnknownsPage },
   { id: 'gates', label: 'Gates', view: GatesPage },
   { id: 'system', label: 'System', view: SystemPage },
+  { id: 'cameras', label: 'Cameras', view: CamerasPage, admin: true },
+  { id: 'gate-editor', label: 'Gate editor', view: GateEditorPage, admin: true },
 ] as const;
 type PageId = (typeof PAGES)[number]['id'];
 
@@ -127,7 +131,7 @@ function Shell({ token, me, onSignOut }: { token: string; me: Me; onSignOut: (no
       <header class="top">
         <strong class="brand">facegate</strong>
         <nav aria-label="Pages">
-          {PAGES.map((p) => (
+          {PAGES.filter((p) => !('admin' in p) || can(me, 'admin')).map((p) => (
             <a key={p.id} href={`#/${p.id}`} aria-current={p.id === page ? 'page' : undefined}>
               {p.label}
             </a>
