@@ -9,6 +9,10 @@
  * and its output published as door.* events and sent to the lock relay. A relay that does not
  * take a command is gate.actuation_failed (target relay) and a door.lock_failed alarm.
  *
+ * At start (and for a door a config change adds) the door's state is read back from its last
+ * door.* events in the event log (src/doors/restore.ts): an opening still running with its alarms,
+ * and the operator's mode, set again as an audited door.mode_changed.
+ *
  * The same client mirrors each door for Home Assistant (the entities of src/outputs/ha-discovery.ts):
  * retained contact, lock and mode under <prefix>/gate/<id>/door*, and alarms as HA events on
  * .../door_alarm. A mirror, not the record: the events reach the broker through the MQTT sink.
@@ -23,10 +27,12 @@ import { deepEqual } from '../config/index.ts';
 import {
   contactReading,
   DoorError,
+  historyComplete,
   INITIAL_DOOR_STATE,
   isRexPress,
   needsRenewal,
   nextDoorDeadline,
+  restoreDoor,
   stepDoor,
   switchSet,
   switchSetFor,
@@ -35,9 +41,10 @@ import {
   type DoorPolicy,
   type DoorState,
   type LockCommand,
+  type LoggedDoorEvent,
   type OperatorDoorMode,
 } from '../doors/index.ts';
-import type { EventBus, NewEvent } from '../events/index.ts';
+import type { EventBus, EventLog, NewEvent } from '../events/index.ts';
 import type { DoorConfig } from '../gates/config.ts';
 import type { Followers } from '../lib/follow.ts';
 import type { Lifetime } from '../lib/lifetime.ts';
@@ -67,6 +74,30 @@ export function eventFromDoor(gateId: string, e: DoorEvent, identityId?: string)
     case 'door.mode_changed':
       return { ...base, type: e.type, data: { mode: e.mode, previous: e.previous, source: e.source, ...(e.by !== undefined ? { by: e.by } : {}), ...(e.reason !== undefined ? { reason: e.reason } : {}) } };
   }
+}
+
+const HISTORY_PAGE = 1000;
+/** Most door events read back for one gate at start: bounds the start on a busy door's long log. */
+const HISTORY_MAX = 20_000;
+
+/** A gate's door events newest first, read back until restoreDoor has what it needs (bounded). */
+export function doorHistory(log: Pick<EventLog, 'query'>, gateId: string): LoggedDoorEvent[] {
+  const out: LoggedDoorEvent[] = [];
+  const seen = new Set<number>();
+  let toMs: number | undefined;
+  while (out.length < HISTORY_MAX) {
+    const page = log.query({ gateId, types: ['door.*'], order: 'desc', limit: HISTORY_PAGE, ...(toMs !== undefined ? { toMs: toMs + 1 } : {}) });
+    let added = 0;
+    for (const e of page) {
+      if (seen.has(e.id)) continue;
+      seen.add(e.id);
+      out.push({ type: e.type, timeMs: e.timeMs, data: e.data as Record<string, unknown> });
+      added++;
+    }
+    if (page.length < HISTORY_PAGE || added === 0 || historyComplete(out)) break;
+    toMs = page[page.length - 1].timeMs;
+  }
+  return out;
 }
 
 /** The policy the machine runs on, from a parsed `gates[].door`. */
@@ -314,7 +345,20 @@ export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follo
         door.config = config;
         door.policy = doorPolicy(config);
       } else {
-        doors.set(gateId, { gateId, config, policy: doorPolicy(config), state: INITIAL_DOOR_STATE, timer: undefined, renew: undefined, relayChain: Promise.resolve() });
+        // Back from the record: an opening still running with its alarms, and the operator's mode,
+        // set again as an audited input so the lock output follows it.
+        let restored: ReturnType<typeof restoreDoor> = { state: INITIAL_DOOR_STATE };
+        try {
+          restored = restoreDoor(doorHistory(o.bus.log, gateId), now(), config.strikeMs);
+        } catch (err) {
+          log.error({ err, gate: gateId }, 'the door state could not be read back from the event log (starting locked, mode normal)');
+        }
+        doors.set(gateId, { gateId, config, policy: doorPolicy(config), state: restored.state, timer: undefined, renew: undefined, relayChain: Promise.resolve() });
+        if (restored.mode) {
+          log.info({ gate: gateId, mode: restored.mode.mode, by: restored.mode.by }, 'door mode restored after a restart');
+          feed(gateId, { kind: 'mode', atMs: now(), ...restored.mode });
+        }
+        if (restored.state.alarms.length > 0) log.warn({ gate: gateId, alarms: restored.state.alarms }, 'door alarms still active after a restart');
       }
       // A tick at once: an unlock schedule already open at start takes effect now.
       feed(gateId, { kind: 'tick', atMs: now() });

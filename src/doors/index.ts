@@ -29,3 +29,4 @@ export { wiegandBits, wiegandBitString, wiegandValue, decodeWiegand, WIEGAND_FOR
 export { DoorError, isDoorError, type DoorErrorCode } from './errors.ts';
 export { switchSet, switchSetFor, needsRenewal, type RelayTarget, type SwitchSetParams, type SwitchSetResult } from './relay.ts';
 export { payloadValue, contactReading, isRexPress, type ContactPayloadRule, type RexPayloadRule } from './inputs.ts';
+export { restoreDoor, restoredReason, historyComplete, RESTORED_PREFIX, type LoggedDoorEvent, type RestoredDoor } from './restore.ts';
