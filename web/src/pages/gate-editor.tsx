@@ -455,7 +455,7 @@ export function GateForm({ entry, cameras, gates, version, reload, onSaved, onCa
                   {o.target}: {o.ok ? 'ok' : 'failed'}
                   {o.status !== undefined ? ` (HTTP ${o.status})` : ''}
                   {o.exitCode !== undefined ? ` (exit ${o.exitCode})` : ''}
-                  {o.error ? `: ${o.error}` : ''} in {o.durationMs} ms
+                  {o.error ? `: ${o.error}` : ''} in {Math.round(o.durationMs)} ms
                 </li>
               ))}
             </ul>
