@@ -49,6 +49,7 @@ import type { DoorConfig } from '../gates/config.ts';
 import type { Followers } from '../lib/follow.ts';
 import type { Lifetime } from '../lib/lifetime.ts';
 import type { Logger } from '../log.ts';
+import { DOOR_INPUT_HEALTH_PREFIX, type SinkHealthSample } from './health.ts';
 import { brokerCredentials, doorTopics, mqttTopics, nodeIdFromHostname, type DoorAlarmEventType, type MqttTopics } from '../outputs/index.ts';
 import { redactText, redactUrl } from '../redact.ts';
 import { hostname } from 'node:os';
@@ -121,6 +122,11 @@ export interface ServiceDoors {
   gateIds(): string[];
   /** The door state of a gate; undefined when the gate has no door. */
   state(gateId: string): DoorState | undefined;
+  /**
+   * The door inputs' broker link for system.health: one entry per gate with an MQTT input, named
+   * `door-input.<gate>`, not connected (with the broker) while the input client is down.
+   */
+  health(): SinkHealthSample[];
   /** An operator's door mode (audited as door.mode_changed when the effective mode changes). */
   setMode(gateId: string, mode: OperatorDoorMode, by: string, reason: string): void;
 }
@@ -175,6 +181,8 @@ export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follo
   let closed = false;
   /** The MQTT sink's topics (same prefix), while the input client is connected. */
   let mirror: { client: MqttClient; topics: MqttTopics } | undefined;
+  /** The input client's link: up once connected, down from its first close until it is back. */
+  let link: { url: string; up: boolean; error: string | undefined } | undefined;
   /** topic -> gate and which input it is. */
   let routes = new Map<string, { gateId: string; input: 'contact' | 'rex' }>();
 
@@ -291,6 +299,7 @@ export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follo
     const previous = client;
     client = undefined;
     mirror = undefined;
+    link = undefined;
     if (previous) await previous.endAsync(true).catch(() => {});
     routes = new Map();
     for (const { gateId, door } of slice.doors) {
@@ -315,9 +324,13 @@ export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follo
     mirror = { client: c, topics: mqttTopics(cfg.topicPrefix ?? `facegate/${nodeId}`) };
     const topics = [...routes.keys()];
     let down = false;
+    const state = { url: redactUrl(cfg.url), up: false, error: undefined as string | undefined };
+    link = state;
     c.on('connect', () => {
       if (down) log.info({ url: redactUrl(cfg.url ?? '') }, 'door inputs: broker reachable again');
       down = false;
+      state.up = true;
+      state.error = undefined;
       // QoS 1: a press or a contact change is not lost between broker and box.
       if (topics.length > 0) c.subscribeAsync(topics, { qos: 1 }).catch((err: unknown) => log.error({ err, topics }, 'door inputs: subscribing failed'));
       for (const door of doors.values()) mirrorState(door);
@@ -325,8 +338,12 @@ export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follo
     c.on('close', () => {
       if (!down && !closed) log.warn({ url: redactUrl(cfg.url ?? '') }, 'door inputs: broker connection lost (contact and REX are not seen until it is back)');
       down = true;
+      state.up = false;
     });
-    c.on('error', (err) => log.debug({ error: redactText(err.message) }, 'door inputs: broker error'));
+    c.on('error', (err) => {
+      state.error = redactText(err.message).slice(0, 200);
+      log.debug({ error: state.error }, 'door inputs: broker error');
+    });
     c.on('message', (topic, payload) => onMessage(topic, payload));
   };
 
@@ -395,6 +412,13 @@ export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follo
 
   return {
     gateIds: () => [...doors.keys()],
+    health: () => {
+      const l = link;
+      if (!l || closed) return [];
+      const gates = [...new Set([...routes.values()].map((r) => r.gateId))];
+      const lastError = l.up ? undefined : `broker ${l.url} not reachable${l.error ? `: ${l.error}` : ''}; contact and REX are not seen`;
+      return gates.map((gateId) => ({ name: `${DOOR_INPUT_HEALTH_PREFIX}${gateId}`, connected: l.up, lag: 0, lastError }));
+    },
     state: (gateId) => doors.get(gateId)?.state,
     setMode: (gateId, mode, by, reason) => feed(gateId, { kind: 'mode', atMs: now(), mode, by, reason }),
   };

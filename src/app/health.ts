@@ -38,6 +38,15 @@ export interface HealthSample {
 const round = (v: number, digits = 1): number => Number(v.toFixed(digits));
 
 /**
+ * Samples named with this prefix are a door's inputs (src/app/doors.ts: the contact and REX on the
+ * MQTT broker), not an output: worded as such, and kept under `input.` in the details.
+ */
+export const DOOR_INPUT_HEALTH_PREFIX = 'door-input.';
+const isDoorInput = (name: string): boolean => name.startsWith(DOOR_INPUT_HEALTH_PREFIX);
+const label = (name: string): string => (isDoorInput(name) ? `door input of gate ${name.slice(DOOR_INPUT_HEALTH_PREFIX.length)}` : `sink ${name}`);
+const detailKey = (name: string): string => (isDoorInput(name) ? `input.${name}` : `sink.${name}`);
+
+/**
  * ok: every camera up and every sink connected without a warning; degraded: something is down,
  * or a sink is connected but warned about (named in the message); error: cameras are configured
  * and none is up (the door is blind).
@@ -52,8 +61,8 @@ export function systemHealthEvent(s: HealthSample): NewEventOf<'system.health'> 
   const status = blind ? 'error' : down.length || sinksDown.length || sinksWarned.length ? 'degraded' : 'ok';
   const problems = [
     ...down.map((c) => `camera ${c.id} ${c.status.replace('camera.', '')}`),
-    ...sinksDown.map((k) => `sink ${k.name} not connected${k.lastError ? ` (${k.lastError})` : ''}`),
-    ...sinksWarned.map((k) => `sink ${k.name}: ${k.warning ?? ''}`),
+    ...sinksDown.map((k) => `${label(k.name)} not connected${k.lastError ? ` (${k.lastError})` : ''}`),
+    ...sinksWarned.map((k) => `${label(k.name)}: ${k.warning ?? ''}`),
   ];
   const details: Record<string, number | string | boolean> = { eventLogLastId: s.eventLogLastId };
   for (const c of s.cameras) {
@@ -62,9 +71,9 @@ export function systemHealthEvent(s: HealthSample): NewEventOf<'system.health'> 
     details[`camera.${c.id}.lostPerS`] = round(c.lostPerS);
   }
   for (const k of s.sinks) {
-    details[`sink.${k.name}.connected`] = k.connected;
-    details[`sink.${k.name}.lag`] = k.lag;
-    if (k.warning !== undefined) details[`sink.${k.name}.warning`] = k.warning;
+    details[`${detailKey(k.name)}.connected`] = k.connected;
+    if (!isDoorInput(k.name)) details[`sink.${k.name}.lag`] = k.lag;
+    if (k.warning !== undefined) details[`${detailKey(k.name)}.warning`] = k.warning;
   }
   for (const [model, ms] of Object.entries(s.modelP95Ms)) details[`model.${model}.p95Ms`] = round(ms);
   return {
