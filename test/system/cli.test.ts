@@ -78,8 +78,10 @@ t.test('bad input of every kind: clear errors, no stack traces, exit 1 only on e
     [join(dir, 'one.png'), /1x1; a face needs at least 16x16/],
     [dir, /not a file/],
   ];
-  for (const [path, msg] of cases) {
-    const r = await facegate(['detect', path]);
+  // Independent processes: run side by side (one after another they took most of this test).
+  const results = await Promise.all(cases.map(([path]) => facegate(['detect', path])));
+  for (const [i, [path, msg]] of cases.entries()) {
+    const r = results[i];
     t.equal(r.code, 1, `${path}: exit 1`);
     t.match(r.stderr, msg);
     t.match(r.stderr, /fix: /, 'says how to fix it');
@@ -95,22 +97,25 @@ t.test('bad input of every kind: clear errors, no stack traces, exit 1 only on e
 
 t.test('bad options and models: usage errors name the option', async (t) => {
   const img = dataPath('groups/faceapi_bbt4.jpg');
-  const size = await facegate(['detect', '--size', 'abc', img]);
+  // Independent processes, side by side.
+  const [size, odd, tier, unpinned, auto, none] = await Promise.all([
+    facegate(['detect', '--size', 'abc', img]),
+    facegate(['detect', '--size', '100', img]),
+    facegate(['detect', '--tier', '34g', img]),
+    facegate(['detect', '--tier', '10g', img]),
+    facegate(['detect', '--tier', 'auto', img]),
+    facegate(['detect']),
+  ]);
   t.not(size.code, 0);
   t.match(size.stderr, /--size must be a positive integer/);
-  const odd = await facegate(['detect', '--size', '100', img]);
   t.equal(odd.code, 1);
   t.match(odd.stderr, /multiple of 32/);
-  const tier = await facegate(['detect', '--tier', '34g', img]);
   t.equal(tier.code, 1);
   t.match(tier.stderr, /no detector model for tier "34g"/);
-  const unpinned = await facegate(['detect', '--tier', '10g', img]);
   t.equal(unpinned.code, 1);
   t.match(unpinned.stderr, /det_10g.*not found[\s\S]*fix: run `npx facegate models download det_10g --sha256 HEX`/);
-  const auto = await facegate(['detect', '--tier', 'auto', img]);
   t.equal(auto.code, 1);
   t.match(auto.stderr, /--budget-ms/);
-  const none = await facegate(['detect']);
   t.not(none.code, 0);
   t.match(none.stderr, /missing required argument/);
 });
