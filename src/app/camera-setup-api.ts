@@ -24,7 +24,8 @@ import { discoverCameras, isOnvifError, parseProbeTarget } from '../onvif/index.
 import type { Config } from '../config/index.ts';
 import type { EventBus } from '../events/index.ts';
 import { createActuator } from '../gates/index.ts';
-import { REDACTED, redactText, redactUrl, redactValue } from '../redact.ts';
+import { redactText, redactUrl, redactValue } from '../redact.ts';
+import { resolveProbeUrl, withCredentials } from './camera-setup.ts';
 import type { RgbImage } from '../types.ts';
 
 export interface CameraSetupParts {
@@ -35,16 +36,6 @@ export interface CameraSetupParts {
 }
 
 const TEST_ACTUATION_REASON = 'test actuation from the gate editor';
-
-/**
- * The URL a probe opens: a redacted URL (what the editor was shown) sent back for a configured
- * camera is that camera's own URL, credentials included; anything else is the URL as sent.
- */
-export function resolveProbeUrl(url: string, cameraId: string | undefined, cameras: Config['cameras']): string {
-  if (cameraId === undefined || !url.includes(REDACTED)) return url;
-  const src = cameras.find((c) => c.id === cameraId)?.source;
-  return src?.kind === 'rtsp' && redactUrl(src.url) === url ? src.url : url;
-}
 
 /** At most this many probes / discoveries at once: each probe is a GStreamer child on a small box. */
 const MAX_BUSY = 2;
@@ -66,19 +57,6 @@ function timeoutOf(body: Record<string, unknown>, limits: { default: number; max
   if (v === undefined || v === null) return limits.default;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 100 || v > limits.max) throw badField('timeoutMs', `timeoutMs must be a whole number of milliseconds in [100, ${limits.max}]`, `leave it out for ${limits.default} ms`);
   return v;
-}
-
-/**
- * The URL to open: `username` / `password` (when given) put into the URL's userinfo, percent-
- * encoded, replacing any already there. Pure.
- */
-export function withCredentials(url: string, username: string | undefined, password: string | undefined): string {
-  if (username === undefined && password === undefined) return url;
-  const m = /^(rtsps?:\/\/)(?:[^@/]*@)?(.*)$/i.exec(url);
-  if (!m) return url;
-  const user = encodeURIComponent(username ?? '');
-  const pass = password === undefined ? '' : `:${encodeURIComponent(password)}`;
-  return `${m[1]}${user}${pass}@${m[2]}`;
 }
 
 /** Reasons a probe with the wrong depayloader fails with: the next codec is tried. */
