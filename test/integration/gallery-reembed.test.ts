@@ -156,9 +156,9 @@ t.test('a gallery enrolled before crops were kept (schema v1): those identities 
   const old = openGallery(path);
   await enrollPeople(old, detector, paddlex, ['howard', 'penny'], { withCrops: false });
   old.close();
-  // Make it exactly a file of the previous facegate: schema version 1, no crops table.
+  // Make it exactly a file of the previous facegate: schema version 1, no crops table (nor any table of a later version).
   const raw = new Database(path);
-  raw.exec('DROP TABLE crops; DROP TABLE meta; DROP TABLE data_keys; DROP TABLE erasures; ALTER TABLE identities DROP COLUMN consent; ALTER TABLE identities DROP COLUMN valid_until');
+  raw.exec('DROP TABLE crops; DROP TABLE meta; DROP TABLE data_keys; DROP TABLE erasures; DROP TABLE negative_anchors; ALTER TABLE identities DROP COLUMN consent; ALTER TABLE identities DROP COLUMN valid_until');
   raw.pragma('user_version = 1');
   raw.close();
 
