@@ -43,13 +43,23 @@ function fromRow(r: Row): ErasureRow {
 
 /**
  * The pending erasure of an identity, or a new journal row for it (written before anything is
- * deleted). An identity that is already gone cannot start one.
+ * deleted). An identity that is already gone cannot start one, except an erasure replayed from
+ * the fleet's hub (`erasureId` given: its id is kept, and the identity may be gone already, its
+ * past events and snapshots still to erase).
  */
-export function beginErasure(ctx: GalleryContext, id: string, o: { actor: string; reason: string }): ErasureRow {
+export function beginErasure(ctx: GalleryContext, id: string, o: { actor: string; reason: string; erasureId?: string }): ErasureRow {
   const { store } = ctx;
   store.assertOpen();
   const identity = identityId(id);
   return store.write('erasureJournal', () => {
+    if (o.erasureId !== undefined) {
+      const same = store.db.prepare<[string], Row>(`SELECT ${COLS} FROM erasures WHERE id = ?`).get(o.erasureId);
+      if (same) return fromRow(same);
+      const named = store.stmt.identity.get(identity);
+      const now = store.now();
+      store.db.prepare('INSERT INTO erasures (id, identity_id, name, actor, reason, plan, started_at) VALUES (?, ?, ?, ?, ?, NULL, ?)').run(o.erasureId, identity, named?.name ?? null, o.actor, o.reason, now);
+      return { id: o.erasureId, identityId: identity, name: named?.name ?? null, actor: o.actor, reason: o.reason, plan: null, startedAt: now, finishedAt: null };
+    }
     const pending = store.db.prepare<[string], Row>(`SELECT ${COLS} FROM erasures WHERE identity_id = ? AND finished_at IS NULL ORDER BY started_at LIMIT 1`).get(identity);
     if (pending) return fromRow(pending);
     const row = store.stmt.identity.get(identity);

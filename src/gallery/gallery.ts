@@ -246,8 +246,8 @@ export class Gallery {
     return erasure.expiredIdentities(this.ctx, nowMs);
   }
 
-  /** The pending erasure of an identity, or a new journal row for it. */
-  beginErasure(identityId: string, o: { actor: string; reason: string }): erasure.ErasureRow {
+  /** The pending erasure of an identity, or a new journal row for it (with `erasureId`: the hub's, replayed on an edge). */
+  beginErasure(identityId: string, o: { actor: string; reason: string; erasureId?: string }): erasure.ErasureRow {
     return erasure.beginErasure(this.ctx, identityId, o);
   }
 
