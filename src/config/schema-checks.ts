@@ -1,6 +1,6 @@
 /**
  * The checks that span sections (camera and gate ids, gate cameras and zones, anti-passback pairs,
- * token hashes, auth on a public bind) and the scan for text that cannot be stored (NUL, lone
+ * MQTT door inputs without a broker, token hashes, auth on a public bind) and the scan for text that cannot be stored (NUL, lone
  * surrogates). Both read the raw document, so parseConfig runs them even where zod stopped early.
  */
 import { describeBadText, findBadText } from '../lib/text.ts';
@@ -74,6 +74,10 @@ export function crossCheckIssues(data: unknown): CrossCheckIssue[] {
     );
   }
   const known = [...cameras.keys()];
+  // Door inputs over MQTT use the broker of events.outputs.mqtt (off unless `enabled: true`).
+  const events = isRecord(data.events) ? data.events : {};
+  const outputs = isRecord(events.outputs) ? events.outputs : {};
+  const mqttOn = isRecord(outputs.mqtt) && outputs.mqtt.enabled === true;
 
   const models = isRecord(data.models) ? data.models : {};
   // Both default to on: only an explicit `enabled: false` turns the models off, and only an
@@ -101,6 +105,16 @@ export function crossCheckIssues(data: unknown): CrossCheckIssue[] {
           issue(['gates', i, 'zone'], `camera '${c}' has no zone '${zone}'`, zones.length ? `use one of its zones (${zones.filter((z) => z !== undefined).join(', ')}), or add '${zone}' under that camera's zones:` : `add \`zones: [{ id: ${zone}, polygon: [[x, y], ...] }]\` to camera '${c}' (corners 0..1 from the top-left)`);
         }
       });
+    }
+    const door = isRecord(g.door) ? g.door : undefined;
+    for (const input of ['contact', 'rex'] as const) {
+      const source = door && isRecord(door[input]) ? door[input] : undefined;
+      if (source?.mqtt === undefined || mqttOn) continue;
+      issue(
+        ['gates', i, 'door', input, 'mqtt'],
+        `the door's ${input} listens on MQTT, but events.outputs.mqtt is not ${isRecord(outputs.mqtt) ? 'enabled' : 'configured'}: the door would never see it`,
+        'configure the broker the sensor publishes to as `events: { outputs: { mqtt: { enabled: true, url: mqtt://HOST:1883 } } }` (door inputs use its URL, credentials and TLS)',
+      );
     }
     const livenessRequired = !(isRecord(g.liveness) && g.liveness.required === false);
     if (livenessRequired && !livenessOn) {

@@ -182,7 +182,11 @@ t.test('doors over a real broker and the relay emulator', async (t) => {
     const start = (c: Config) => startServiceDoors(c, { bus: new EventBus(new EventLog(':memory:')), log: createLogger({ level: 'silent' }) }, new Followers(new BehaviorSubject(c), () => {}), new Lifetime());
     const gpio = parseConfig({ ...base, gates: [{ id: 'front', cameras: ['door'], door: { contact: { gpio: { chip: 'gpiochip0', line: 4 } } } }] });
     t.throws(() => start(gpio), { code: 'DOOR_INPUT_UNSUPPORTED', message: /door.contact from gpio/, hint: /mqtt: TOPIC/ });
-    const noBroker = parseConfig({ ...base, gates: [{ id: 'front', cameras: ['door'], door: { rex: { mqtt: REX } } }] });
+    // `facegate config check` refuses it first (the path and the fix); the start still checks what it is given.
+    t.throws(() => parseConfig({ ...base, gates: [{ id: 'front', cameras: ['door'], door: { rex: { mqtt: REX } } }] }), { message: /gates\[0\]\.door\.rex\.mqtt/ });
+    const withBroker = parseConfig({ ...base, gates: [{ id: 'front', cameras: ['door'], door: { rex: { mqtt: REX } } }], events: { outputs: { mqtt: { enabled: true, url: broker.url } } } });
+    const mqttOff = withBroker.events.outputs.mqtt ? { ...withBroker.events.outputs.mqtt, enabled: false } : undefined;
+    const noBroker: Config = { ...withBroker, events: { ...withBroker.events, outputs: { ...withBroker.events.outputs, mqtt: mqttOff } } };
     t.throws(() => start(noBroker), { code: 'DOOR_INPUT_UNSUPPORTED', message: /events.outputs.mqtt is not enabled/, hint: /events.outputs.mqtt/ });
   });
 

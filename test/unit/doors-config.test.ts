@@ -9,7 +9,9 @@ import { configError } from '../helpers/config-error.ts';
 const ROOT = resolve(import.meta.dirname, '../..');
 const paths = (e: ConfigError): string[] => e.issues.map((i) => formatConfigPath(i.path));
 const issueAt = (e: ConfigError, path: string): ConfigIssue | undefined => e.issues.find((i) => formatConfigPath(i.path) === path);
-const withDoor = (door: unknown) => ({ cameras: [{ id: 'door', url: 'rtsp://192.0.2.1:554/door' }], gates: [{ id: 'front', cameras: ['door'], door }] });
+const MQTT = { outputs: { mqtt: { enabled: true, url: 'mqtt://192.0.2.5:1883' } } };
+/** A config with one door; `events: null` leaves the events section (and its broker) out. */
+const withDoor = (door: unknown, events: unknown = MQTT) => ({ cameras: [{ id: 'door', url: 'rtsp://192.0.2.1:554/door' }], gates: [{ id: 'front', cameras: ['door'], door }], ...(events === null ? {} : { events }) });
 
 t.test('a door with every default', async (t) => {
   const c = parseConfig(withDoor({ contact: { mqtt: 'ha/front/contact' } }));
@@ -87,4 +89,16 @@ t.test('the commented door example in config/default.yaml parses', async (t) => 
   t.equal(door.failMode, 'secure');
   t.match(door.contact, { mqtt: 'zigbee2mqtt/entrance_contact', field: 'contact' });
   t.match(door.lock?.relay, { url: 'http://192.0.2.20' });
+});
+
+t.test('MQTT door inputs without a broker: refused by the config check with the path and the fix', async (t) => {
+  const none = configError(() => parseConfig(withDoor({ contact: { mqtt: 'ha/front/contact' }, rex: { mqtt: 'ha/front/rex' } }, null)));
+  t.same(paths(none).sort(), ['gates[0].door.contact.mqtt', 'gates[0].door.rex.mqtt']);
+  t.match(issueAt(none, 'gates[0].door.contact.mqtt'), { message: /listens on MQTT, but events\.outputs\.mqtt is not configured/, hint: /events: \{ outputs: \{ mqtt: \{ enabled: true, url: mqtt:\/\/HOST:1883/ });
+  const off = configError(() => parseConfig(withDoor({ contact: { mqtt: 'ha/front/contact' } }, { outputs: { mqtt: { url: 'mqtt://192.0.2.5:1883' } } })));
+  t.same(paths(off), ['gates[0].door.contact.mqtt']);
+  t.match(issueAt(off, 'gates[0].door.contact.mqtt')?.message, /is not enabled/);
+  // With the broker configured and enabled, or a door without MQTT inputs: fine.
+  t.ok(parseConfig(withDoor({ contact: { mqtt: 'ha/front/contact' } })).gates[0].door);
+  t.ok(parseConfig(withDoor({ strikeMs: 3000 }, null)).gates[0].door, 'a door with no inputs needs no broker');
 });
