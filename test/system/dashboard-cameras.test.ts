@@ -9,7 +9,8 @@
  *   comments kept; an invalid edit (fps 500) shows config check's path; a save after the file
  *   changed underneath shows the conflict, and "Reload and retry" saves on top of the new file;
  * - the gate editor adds a gate on that camera and zone with a schedule and a command actuation;
- *   "Test actuation" runs the command; removing a camera a gate still uses shows why not.
+ *   "Test actuation" runs the command; removing a camera a gate still uses shows why not; the gate
+ *   and then the camera are removed.
  * Screenshots of the wizard and the gate editor are written to docs/img/ (docs/dashboard.md).
  */
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -204,7 +205,7 @@ gates: []
     t.equal(cam.url, rtsp.url('/test', `admin:${PASSWORD}`), 'the redacted URL sent back kept the password');
   });
 
-  await t.test('gate editor: add a gate with a zone, schedule and command actuation; test actuation; a camera in use cannot be removed', async (t) => {
+  await t.test('gate editor: add a gate with a zone, schedule and command actuation; test actuation; a camera in use cannot be removed; remove both', async (t) => {
     const a = probes[probes.length - 1];
     const { page } = a;
     await page.getByRole('link', { name: 'Gate editor' }).click();
@@ -255,6 +256,20 @@ gates: []
     await refused.waitFor();
     t.match(await refused.innerText(), /porch-camera/, 'the gate that still uses the camera is named');
     t.equal((parseYaml(readFileSync(file, 'utf8')) as { cameras: unknown[] }).cameras.length, 1, 'the camera stays');
+    await page.keyboard.press('Escape');
+
+    // The gate first, then the camera: both go, the file's comments stay.
+    await page.getByRole('link', { name: 'Gate editor' }).click();
+    await page.getByRole('button', { name: 'Remove gate porch' }).click();
+    await page.getByRole('button', { name: 'Remove gate', exact: true }).click();
+    await page.getByRole('status').filter({ hasText: 'Gate porch removed' }).waitFor({ timeout: 15_000 });
+    await page.getByRole('link', { name: 'Cameras' }).click();
+    await page.getByRole('button', { name: 'Remove porch-camera' }).click();
+    await page.getByRole('button', { name: 'Remove camera' }).click();
+    await page.getByRole('status').filter({ hasText: 'Camera porch-camera removed' }).waitFor({ timeout: 15_000 });
+    const after = readFileSync(file, 'utf8');
+    t.match(parseYaml(after), { cameras: [], gates: [] }, 'removed from the file');
+    t.ok(after.includes('# the box at the porch: edited from the dashboard, and by hand') && after.includes('# edited by hand while the page was open'), 'its comments kept');
     t.same(a.problems, [], 'no console errors or CSP violations');
     t.ok(existsSync(join(DOC_IMG, 'dashboard-camera-wizard.png')) && existsSync(join(DOC_IMG, 'dashboard-gate-editor.png')), 'screenshots for the docs');
   });
