@@ -209,3 +209,24 @@ async function completeErasure(d: ErasureDeps, row: ErasureRow): Promise<Erasure
   await step('finished');
   return { ...receipt, walTruncated: !g.busy && !e2.busy, secureDelete: g.secureDelete && e2.secureDelete };
 }
+
+/** An erasure decided at the fleet's hub, as an edge receives it (src/fleet/gallery-kv.ts). */
+export interface FleetErasure {
+  readonly erasureId: string;
+  readonly identityId: string;
+  readonly actor: string;
+  readonly reason: 'request' | 'retention';
+}
+
+/**
+ * Replay the hub's erasure on this box (a fleet edge): the same procedure as a local erasure,
+ * under the hub's erasure id (so the tombstone `erased:<erasure id>` is the same on the hub and
+ * every edge). The identity may already be gone from the replica (its events and snapshots are
+ * still erased, by id). Idempotent: an erasure this box finished is not run again (undefined).
+ */
+export async function applyFleetErasure(d: ErasureDeps, r: FleetErasure): Promise<ErasureReceipt | undefined> {
+  const done = d.gallery.listErasures().find((x) => x.id === r.erasureId);
+  if (done?.finishedAt != null) return undefined;
+  const row = d.gallery.beginErasure(r.identityId, { actor: r.actor, reason: r.reason, erasureId: r.erasureId });
+  return completeErasure(d, row);
+}

@@ -6,12 +6,13 @@
  */
 import type { Subject } from 'rxjs';
 import type { Config } from '../config/index.ts';
-import type { SnapshotStore } from '../events/index.ts';
+import type { EventBus, EventLog, SnapshotStore } from '../events/index.ts';
 import { snapshotBytes, startFleetEdge, type FleetEdge } from '../fleet/edge.ts';
 import type { Gallery } from '../gallery/index.ts';
 import type { AreaInput, GatePolicy } from '../gates/index.ts';
 import type { Lifetime } from '../lib/lifetime.ts';
 import type { Logger } from '../log.ts';
+import { applyFleetErasure } from './erasure.ts';
 import type { ServiceSinks } from './sinks.ts';
 import type { SinkHealthSample } from './health.ts';
 
@@ -21,10 +22,16 @@ export interface ServiceFleet {
   areaHealth(): SinkHealthSample[];
 }
 
-export function startServiceFleet(initial: Config, p: { readonly gallery: Gallery; readonly sinks: ServiceSinks; readonly snapshots: SnapshotStore; readonly gates: () => readonly GatePolicy[]; readonly areaInputs$: Subject<AreaInput>; readonly log: Logger }, lifetime: Lifetime): ServiceFleet {
+export function startServiceFleet(initial: Config, p: { readonly gallery: Gallery; readonly eventLog: EventLog; readonly bus: EventBus; readonly sinks: ServiceSinks; readonly snapshots: SnapshotStore; readonly gates: () => readonly GatePolicy[]; readonly areaInputs$: Subject<AreaInput>; readonly log: Logger }, lifetime: Lifetime): ServiceFleet {
   if (initial.fleet?.role !== 'edge') return { edge: undefined, areaHealth: () => [] };
   const hasAreaGates = (): boolean => p.gates().some((g) => g.antiPassback?.area !== undefined);
-  const edge = startFleetEdge({ fleet: initial.fleet, gallery: p.gallery, runner: p.sinks.runner, cursors: p.sinks.cursors, logger: p.log, readSnapshot: (id, kind) => snapshotBytes(p.snapshots, id, kind), hasAreaGates });
+  // The hub's erasure of a person, replayed here: the box's own erasure under the hub's erasure id
+  // (its receipt on the bus: the MQTT sink clears the retained topics, the forwarder tells the hub).
+  const onErasure = async (r: { erasureId: string; identityId: string; actor: string; reason: 'request' | 'retention' }): Promise<void> => {
+    const receipt = await applyFleetErasure({ gallery: p.gallery, eventLog: p.eventLog, snapshots: p.snapshots, publish: (e) => p.bus.publish(e) }, r);
+    if (receipt) p.log.info({ erasureId: receipt.erasureId, events: receipt.events, snapshots: receipt.snapshots, templates: receipt.templates }, 'fleet: the hub\'s erasure was replayed on this box');
+  };
+  const edge = startFleetEdge({ fleet: initial.fleet, gallery: p.gallery, runner: p.sinks.runner, cursors: p.sinks.cursors, logger: p.log, readSnapshot: (id, kind) => snapshotBytes(p.snapshots, id, kind), hasAreaGates, onErasure });
   lifetime.add('fleet', () => edge.close());
   const areaFeed = edge.passages.inputs$.subscribe(p.areaInputs$);
   lifetime.add('area feed', () => areaFeed.unsubscribe());

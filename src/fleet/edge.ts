@@ -20,6 +20,7 @@ import type { CursorStore, SinkRunner } from '../outputs/index.ts';
 import { FleetError } from './errors.ts';
 import { createFleetForwarder, FLEET_SINK_NAME, type FleetForwarder } from './forwarder.ts';
 import { startGalleryFollower, type GalleryFollower } from './gallery-follower.ts';
+import type { ErasureRecord } from './gallery-kv.ts';
 import { startNatsLink, type NatsLink } from './nats.ts';
 import { startPassageFollower, type PassageFollower } from './passage-follower.ts';
 import { createSnapshotUploader, SNAPSHOT_SINK_NAME, type SnapshotUploader } from './snapshots.ts';
@@ -53,6 +54,8 @@ export interface FleetEdgeOptions {
   /** A snapshot's JPEG bytes (decrypted), or undefined when it is gone; none: no snapshot upload. */
   readonly readSnapshot?: (id: string, kind: 'face' | 'frame') => Promise<Buffer | undefined>;
   readonly hasAreaGates?: () => boolean;
+  /** Replay the hub's erasure of a person on this box (the gallery follower calls it; see gallery-follower.ts). */
+  readonly onErasure?: (erasure: ErasureRecord) => Promise<void>;
 }
 
 export function startFleetEdge(o: FleetEdgeOptions): FleetEdge {
@@ -62,7 +65,7 @@ export function startFleetEdge(o: FleetEdgeOptions): FleetEdge {
   const snapshots = o.readSnapshot ? createSnapshotUploader({ fleet: o.fleet, link, logger: log, readSnapshot: o.readSnapshot }) : undefined;
   o.runner.attach(forwarder);
   if (snapshots) o.runner.attach(snapshots);
-  const follower = startGalleryFollower({ fleet: o.fleet, gallery: o.gallery, state: o.cursors, logger: log, link });
+  const follower = startGalleryFollower({ fleet: o.fleet, gallery: o.gallery, state: o.cursors, logger: log, link, ...(o.onErasure ? { onErasure: o.onErasure } : {}) });
   const passages = startPassageFollower({ fleet: o.fleet, link, logger: log, ...(o.hasAreaGates ? { hasAreaGates: o.hasAreaGates } : {}) });
   log.info({ node: o.fleet.nodeId, site: o.fleet.site, servers: o.fleet.nats.servers.length }, 'fleet mode: forwarding events to the hub, following its gallery');
   return {

@@ -11,6 +11,10 @@
  *   between the two re-applies a batch harmlessly.
  * - A bad record (not v1, an embedding that is not float32) is skipped with a warning; the rest
  *   of the batch applies.
+ * - An erasure record (`_erasure.<id>`, the hub's erasure of a person) is replayed on this box
+ *   (`onErasure`: the box's own erasure under the hub's erasure id) in bucket order, after the
+ *   changes before it and before the ones after it; the revision moves past it only once it is
+ *   done, so a failed or killed erasure is replayed at the next round (it is idempotent).
  */
 import type { KvEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -20,7 +24,7 @@ import { Listeners } from '../lib/listeners.ts';
 import type { Logger } from '../log.ts';
 import type { CursorStore } from '../outputs/index.ts';
 import { FleetError, messageOf } from './errors.ts';
-import { decodeEmbedding, GALLERY_MANIFEST_KEY, openGalleryBucket, parseManifest, parseRecord, type GalleryManifest } from './gallery-kv.ts';
+import { decodeEmbedding, GALLERY_ERASURE_PREFIX, GALLERY_MANIFEST_KEY, openGalleryBucket, parseErasure, parseManifest, parseRecord, type ErasureRecord, type GalleryManifest } from './gallery-kv.ts';
 import { followWhileConnected } from './follow-loop.ts';
 import { startNatsLink, type NatsLink } from './nats.ts';
 import { edgeInboxPrefix } from './subjects.ts';
@@ -35,6 +39,8 @@ export interface GalleryFollowerStatus {
   readonly synced: boolean;
   readonly applied: number;
   readonly skipped: number;
+  /** Erasure records from the hub replayed on this box since start. */
+  readonly erased: number;
   readonly lastError: string | undefined;
   /** How many identities the hub says it has (its manifest in the bucket); undefined: no manifest seen. */
   readonly hubIdentities: number | undefined;
@@ -61,6 +67,11 @@ export interface GalleryFollowerOptions {
   readonly state: CursorStore;
   readonly logger: Logger;
   readonly link?: NatsLink;
+  /**
+   * Replay the hub's erasure of a person on this box (idempotent); a rejection stops the round,
+   * and the record is replayed at the next one. None: erasure records only move the revision.
+   */
+  readonly onErasure?: (erasure: ErasureRecord) => Promise<void>;
 }
 
 function toReplica(e: KvEntry): ReplicaIdentity {
@@ -77,6 +88,7 @@ export function startGalleryFollower(opts: GalleryFollowerOptions): GalleryFollo
   let synced = false;
   let applied = 0;
   let skipped = 0;
+  let erased = 0;
   let lastError: string | undefined;
   let manifest: GalleryManifest | undefined;
   let warning: string | undefined;
@@ -153,6 +165,26 @@ export function startGalleryFollower(opts: GalleryFollowerOptions): GalleryFollo
     appliedListeners.emit(change);
   };
 
+  const replayErasure = async (e: KvEntry): Promise<void> => {
+    let r: ErasureRecord;
+    try {
+      r = parseErasure(e.key, e.value);
+    } catch (err) {
+      skipped++;
+      log.warn({ key: e.key, revision: e.revision, detail: messageOf(err) }, 'fleet gallery: an erasure record was skipped');
+      return;
+    }
+    if (!opts.onErasure) return;
+    try {
+      await opts.onErasure(r);
+    } catch (err) {
+      log.error({ erasureId: r.erasureId, identityId: r.identityId, detail: messageOf(err) }, 'fleet gallery: the hub\'s erasure did not complete on this box; it is replayed at the next round');
+      throw err;
+    }
+    erased++;
+    appliedListeners.emit({ put: [], removed: [r.identityId], atMs: Date.now() });
+  };
+
   const follow = async (nc: NatsConnection): Promise<void> => {
     const kv = await openGalleryBucket(nc, f.names.galleryBucket, false);
     const status = await kv.status();
@@ -184,8 +216,20 @@ export function startGalleryFollower(opts: GalleryFollowerOptions): GalleryFollo
     let upTo = revision;
     for await (const e of iter) {
       if (closed) break;
+      const before = upTo;
       upTo = Math.max(upTo, e.revision);
-      if (e.key === GALLERY_MANIFEST_KEY) {
+      if (e.key.startsWith(GALLERY_ERASURE_PREFIX)) {
+        // In bucket order: what came before it applies first, and the revision passes it only
+        // once the box's erasure is done.
+        if (puts.size + removes.size > 0) {
+          apply(puts, removes, before);
+          puts = new Map();
+          removes = new Set();
+        }
+        if (e.operation === 'PUT') await replayErasure(e);
+        revision = Math.max(revision, e.revision);
+        opts.state.setState(GALLERY_STATE, 'revision', String(revision));
+      } else if (e.key === GALLERY_MANIFEST_KEY) {
         // The hub's count, put after the identities it counts: apply those first, then compare.
         manifest = e.operation === 'PUT' ? (parseManifest(e.value) ?? manifest) : undefined;
         if (puts.size + removes.size > 0) {
@@ -225,7 +269,7 @@ export function startGalleryFollower(opts: GalleryFollowerOptions): GalleryFollo
   });
 
   return {
-    status: () => ({ revision, synced, applied, skipped, lastError: lastError ?? link.status().lastError, hubIdentities: manifest?.identities, warning }),
+    status: () => ({ revision, synced, applied, skipped, erased, lastError: lastError ?? link.status().lastError, hubIdentities: manifest?.identities, warning }),
     onApplied: (l) => appliedListeners.add(l),
     synced: (timeoutMs = 30_000) =>
       new Promise<void>((resolve, reject) => {

@@ -104,6 +104,39 @@ export function parseManifest(bytes: Uint8Array): GalleryManifest | undefined {
   }
 }
 
+/**
+ * An erasure decided at the hub (docs/privacy.md), for every edge to replay on its own gallery,
+ * event log and snapshots: key `_erasure.<identity id>` in the gallery bucket, put before the
+ * identity's own key is deleted (so an online edge still knows the name when it erases). The
+ * bucket keeps it (the newest value per key), so an edge that was offline replays it at its next
+ * sync. It names no one: the identity id is a random id, the erasure id the hub's journal row.
+ */
+export const GALLERY_ERASURE_PREFIX = '_erasure.';
+
+export interface ErasureRecord {
+  readonly v: 1;
+  readonly erasureId: string;
+  readonly identityId: string;
+  readonly actor: string;
+  readonly reason: 'request' | 'retention';
+  readonly timeMs: number;
+}
+
+export const erasureKey = (identityId: string): string => `${GALLERY_ERASURE_PREFIX}${identityId}`;
+
+/** Parse an erasure entry; throws FLEET_BAD_MESSAGE naming the key. */
+export function parseErasure(key: string, bytes: Uint8Array): ErasureRecord {
+  let r: Partial<ErasureRecord>;
+  try {
+    r = JSON.parse(Buffer.from(bytes).toString('utf8')) as Partial<ErasureRecord>;
+  } catch (e) {
+    throw new FleetError('FLEET_BAD_MESSAGE', `gallery entry ${key} is not JSON: ${messageOf(e)}`, { context: { key } });
+  }
+  const ok = r?.v === 1 && typeof r.erasureId === 'string' && r.erasureId.length > 0 && typeof r.identityId === 'string' && key === erasureKey(r.identityId) && typeof r.actor === 'string' && (r.reason === 'request' || r.reason === 'retention') && Number.isFinite(r.timeMs);
+  if (!ok) throw new FleetError('FLEET_BAD_MESSAGE', `gallery entry ${key} is not a v1 erasure record`, { context: { key }, hint: 'the hub and this edge run different facegate versions?' });
+  return r as ErasureRecord;
+}
+
 /** Open (creating when missing) the gallery bucket: history 1 (the latest state per identity). */
 export async function openGalleryBucket(nc: NatsConnection, bucket: string, create: boolean): Promise<KV> {
   const kvm = new Kvm(nc);
