@@ -1,18 +1,19 @@
 /**
  * The add-camera wizard's routes on the real service: POST /v1/cameras/probe against a real
  * loopback RTSP camera with a password (size, fps, codec and a real JPEG of its first frame; the
- * credentials given apart from the URL), a wrong password and a wrong path with their fixes,
- * never the password in an answer or a log line; POST /v1/cameras/discover against the in-test
+ * credentials given apart from the URL) and an H.265 one; a wrong password and a wrong path with
+ * their fixes, never the password in an answer or a log line; POST /v1/cameras/discover against the in-test
  * ONVIF device (directed) whose stream URI is that camera; GET /v1/config/entries with the
  * file's version; POST /v1/gates/:id/test-actuation runs a gate's real command once and audits
  * it; viewer and operator get 403 on all of them.
  */
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import sharp from 'sharp';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { parse as parseYaml } from 'yaml';
 import { sha256Hex } from '../../src/api/auth.ts';
 import { createLogger } from '../../src/log.ts';
@@ -24,6 +25,44 @@ const ADMIN = 'setup-admin-token-0123456789';
 const OPERATOR = 'setup-operator-token-0123456789';
 const VIEWER = 'setup-viewer-token-0123456789';
 const PASSWORD = 'Pr0be-Secret-77';
+
+// A second real RTSP server, H.265 (tools/rtsp-server.py serves H.264 only), from Debian's python3-gi.
+const H265_SERVER = `
+import gi
+gi.require_version("Gst", "1.0"); gi.require_version("GstRtspServer", "1.0")
+from gi.repository import GLib, Gst, GstRtspServer
+Gst.init(None)
+s = GstRtspServer.RTSPServer(); s.set_address("127.0.0.1"); s.set_service("0")
+f = GstRtspServer.RTSPMediaFactory()
+f.set_launch("( videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=5/1 ! videoconvert ! x265enc tune=zerolatency speed-preset=ultrafast key-int-max=5 ! rtph265pay name=pay0 pt=96 config-interval=1 )")
+f.set_shared(True)
+s.get_mount_points().add_factory("/h265", f)
+s.attach(None)
+print("READY", s.get_bound_port(), flush=True)
+GLib.MainLoop().run()
+`;
+const h265Skip = spawnSync('gst-inspect-1.0', ['x265enc'], { stdio: 'ignore' }).status === 0 ? false : 'no x265enc (gstreamer1.0-plugins-bad)';
+
+async function startH265Server(t: Test): Promise<string> {
+  const child = spawn('/usr/bin/python3', ['-c', H265_SERVER], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => {
+    child.kill('SIGTERM');
+  });
+  const port = await new Promise<number>((resolvePort, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error('the H.265 RTSP server did not start in 15 s')), 15_000);
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      const m = /READY (\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolvePort(Number(m[1]));
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`the H.265 RTSP server exited (${code})`)));
+  });
+  return `rtsp://127.0.0.1:${port}/h265`;
+}
 
 t.test('camera setup routes', async (t) => {
   const rtsp = await withRtspCamera(t, { width: 320, height: 240, fps: 5, auth: `admin:${PASSWORD}` });
@@ -86,6 +125,14 @@ gates:
     const meta = await sharp(Buffer.from(body.snapshot?.base64 ?? '', 'base64')).metadata();
     t.equal(meta.format, 'jpeg');
     t.equal(meta.width, 320, 'the snapshot is the frame at its size');
+  });
+
+  await t.test('probe: an H.265 camera is found by trying the codecs in turn', { skip: h265Skip }, async (t) => {
+    const server = await startH265Server(t);
+    const r = await post('/v1/cameras/probe', ADMIN, { url: server, timeoutMs: 8000 });
+    const body = (await r.json()) as { codec: string; width: number; height: number };
+    t.equal(r.status, 200);
+    t.match(body, { codec: 'h265', width: 320, height: 240 }, 'h264 refused at once (no H264 track), h265 delivers');
   });
 
   await t.test('probe: a wrong password, a wrong path, a bad URL', async (t) => {
