@@ -1,0 +1,92 @@
+/**
+ * A door on the demo door clip, in the real service: the loopback RTSP camera serves the clip the
+ * e2e test renders (Angelina, enrolled from another photo, and a stranger), the gate front-door
+ * (staff) has a door whose contact is an MQTT topic on a real Mosquitto that the test publishes
+ * as the sensor. Angelina's grant -> door.released -> (contact open) door.opened -> (closed)
+ * door.closed -> door.locked when the strike ends; then the contact opens with no grant ->
+ * door.forced_open. The door's state is read over the API too.
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import mqtt from 'mqtt';
+import t from 'tap';
+import { sha256Hex } from '../../src/api/auth.ts';
+import { doorClipKey, renderDoorClip } from '../../src/demo/door-clip.ts';
+import { enrollDemoGallery } from '../../src/demo/demo.ts';
+import type { Event } from '../../src/events/index.ts';
+import { until } from '../../src/lib/time.ts';
+import { DATA_DIR, dataPath } from '../helpers/data.ts';
+import { Mosquitto } from '../helpers/mosquitto.ts';
+import { withRtspCamera } from '../helpers/rtsp.ts';
+import { withService } from '../helpers/service.ts';
+
+const CACHE = resolve(fileURLToPath(new URL('../../.facegate/test-cache/', import.meta.url)));
+const VIEWER = 'doors-demo-viewer-token-0123456789';
+const CONTACT = 'sensors/front_door_contact';
+
+t.test('a door on the demo clip: grant -> released -> opened -> closed -> locked; opened with no grant -> forced_open', async (t) => {
+  mkdirSync(CACHE, { recursive: true });
+  // The clip the e2e test renders (same visitors and size: the cached file is reused).
+  const visitors = [{ photo: dataPath('identities/deepface/angelina/img2.jpg') }, { photo: dataPath('identities/easyface/easyface_person_2/face_recognition_1.png') }];
+  const clipOpts = { width: 1280, height: 720, fps: 10 };
+  const clip = await renderDoorClip(visitors, join(CACHE, `door-${doorClipKey(visitors, clipOpts)}.mp4`), clipOpts);
+  const rtsp = await withRtspCamera(t, { clip: clip.path, ...clipOpts });
+  const broker = await Mosquitto.start();
+  t.teardown(() => broker.stop());
+  const sensor = await mqtt.connectAsync(broker.url, { reconnectPeriod: 100 });
+  t.teardown(() => sensor.endAsync(true));
+  // The sensor's retained state: closed before facegate starts.
+  await sensor.publishAsync(CONTACT, 'OFF', { qos: 1, retain: true });
+
+  const galleryDir = mkdtempSync(join(tmpdir(), 'fg-doors-demo-gallery-'));
+  t.teardown(() => rmSync(galleryDir, { recursive: true, force: true }));
+  const galleryDb = join(galleryDir, 'gallery.sqlite');
+  await enrollDemoGallery(galleryDb, DATA_DIR);
+
+  const { service } = await withService(t, {
+    prefix: 'fg-doors-demo-',
+    config: () => ({
+      auth: { tokens: [{ id: 'wall', role: 'viewer', sha256: sha256Hex(VIEWER) }] },
+      cameras: [{ id: 'door', url: rtsp.url('/clip'), fps: 5 }],
+      gates: [{ id: 'front-door', cameras: ['door'], liveness: { required: false }, allow: { groups: ['staff'] }, door: { strikeMs: 4000, heldOpenMs: 60_000, contact: { mqtt: CONTACT } } }],
+      gallery: { db: galleryDb },
+      events: { outputs: { mqtt: { enabled: true, url: broker.url, nodeId: 'doors-demo', clientId: 'fg-doors-demo' } } },
+    }),
+  });
+  const events: Event[] = [];
+  const sub = service.bus.events$.subscribe((e) => events.push(e));
+  t.teardown(() => sub.unsubscribe());
+  const doorTypes = () => events.filter((e) => e.type.startsWith('door.')).map((e) => e.type);
+  const doorNow = async () => (await (await fetch(`${service.api.url}/v1/gates/front-door/door`, { headers: { authorization: `Bearer ${VIEWER}` } })).json()) as { contact: string; locked: boolean; alarms: string[] };
+
+  await until('the retained contact read', async () => (await doorNow()).contact === 'closed', 15_000, 100);
+  await until('Angelina granted at front-door', () => events.some((e) => e.type === 'gate.granted' && e.gateId === 'front-door'), clip.durationMs + 30_000, 50);
+  const granted = events.find((e) => e.type === 'gate.granted');
+  t.match(granted?.data, { name: 'Angelina' });
+  await until('door.released', () => doorTypes().includes('door.released'), 2000);
+  t.match(events.find((e) => e.type === 'door.released'), { gateId: 'front-door', identityId: granted?.identityId, data: { by: 'grant' } });
+  t.equal((await doorNow()).locked, false, 'the API says unlocked');
+
+  // She opens the door and it closes behind her, inside the strike.
+  await sensor.publishAsync(CONTACT, 'ON', { qos: 1, retain: true });
+  await until('door.opened', () => doorTypes().includes('door.opened'), 5000);
+  t.match(events.find((e) => e.type === 'door.opened'), { data: { authorised: true } });
+  await sensor.publishAsync(CONTACT, 'OFF', { qos: 1, retain: true });
+  await until('door.closed', () => doorTypes().includes('door.closed'), 5000);
+  await until('door.locked when the strike ends', () => doorTypes().includes('door.locked'), 6000);
+  t.same(doorTypes(), ['door.released', 'door.opened', 'door.closed', 'door.locked'], 'released -> opened -> closed -> locked, nothing else');
+  t.match(events.find((e) => e.type === 'door.closed'), { data: { cleared: [] } });
+
+  // The door opens with no grant in force: forced.
+  await sensor.publishAsync(CONTACT, 'ON', { qos: 1, retain: true });
+  await until('door.forced_open', () => doorTypes().includes('door.forced_open'), 5000);
+  t.match(events.filter((e) => e.type === 'door.opened').at(-1), { data: { authorised: false } });
+  t.match(await doorNow(), { contact: 'open', locked: true, alarms: ['forced_open'] });
+  // All of it is in the durable log, under the gate.
+  t.same(
+    service.log.query({ gateId: 'front-door', types: ['door.*'] }).map((e) => e.type),
+    ['door.released', 'door.opened', 'door.closed', 'door.locked', 'door.opened', 'door.forced_open'],
+  );
+});
