@@ -45,7 +45,13 @@ events:
 cameras: []
 `;
   writeFileSync(file, original, { mode: 0o600 });
-  const { service } = await withService(t, { config: () => parseYaml(original) as Record<string, unknown>, configFile: file });
+  // The stores where `facegate run --config FILE` puts them: relative paths resolve against the
+  // file's folder (loadConfig), never the working directory.
+  const doc = parseYaml(original) as Record<string, unknown>;
+  const { service } = await withService(t, {
+    config: () => ({ ...doc, gallery: { db: join(dir, 'gallery.sqlite') }, events: { db: join(dir, 'events.sqlite'), snapshots: { dir: join(dir, 'snapshots') } } }),
+    configFile: file,
+  });
   const url = service.api.url;
   const call = (path: string, token: string, init: RequestInit = {}): Promise<Response> => fetch(`${url}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers ?? {}) } });
   const json = (body: unknown): RequestInit => ({ headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
