@@ -5,7 +5,7 @@ import { createDetector } from '../detect/index.ts';
 import { FacegateError } from '../errors.ts';
 import { userInfo } from 'node:os';
 import { encryptionFor } from '../app/storage.ts';
-import { consentRecord } from '../app/identities.ts';
+import { consentRecord, enrollmentRulesOf } from '../app/identities.ts';
 import { parseValidUntil } from './identities.ts';
 import { DEFAULT_EMBEDDER, loadConfig } from '../config/index.ts';
 import { openGallery } from '../gallery/index.ts';
@@ -82,8 +82,9 @@ export async function runEnroll(photos: string[], opts: EnrollCliOptions): Promi
   const crops: EnrollmentCrop[] = [];
   const rejected: { photo: string; reason: string; message: string; hint: string; checks?: readonly QualityFailure[] }[] = [];
   const duplicates: { photo: string; name: string; identityId: string; score: number; forced: boolean }[] = [];
-  const rules = enrollmentRulesFrom(opts);
-  const duplicateThreshold = opts.duplicateThreshold ?? duplicateThresholdFor(embedder.modelId);
+  // With --config: the site's limits and recognition threshold (the flags still win).
+  const rules = enrollmentRulesFrom(opts, config ? enrollmentRulesOf(config.recognition.enrollment) : DEFAULT_ENROLLMENT_RULES);
+  const duplicateThreshold = opts.duplicateThreshold ?? config?.recognition.thresholds.unmasked ?? duplicateThresholdFor(embedder.modelId);
   try {
     const existing = gallery.findByName(name);
     if (existing.length > 1) {

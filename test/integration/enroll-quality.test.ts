@@ -97,3 +97,18 @@ t.test('facegate enroll: a photo already enrolled as someone else is refused unl
   t.same(g2.listIdentities().map((i) => i.name).sort(), ['Angelina', 'Jolie']);
   g2.close();
 });
+
+t.test('facegate enroll --config: the limits of recognition.enrollment apply (the flags win)', async (t) => {
+  const file = join(dir, 'site.yaml');
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(file, `gallery:\n  db: ${join(dir, 'site-gallery.db')}\nrecognition:\n  enrollment:\n    minEyeDistance: 500\n`);
+  const cli = (args: string[]) => run(process.execPath, ['--import', 'tsx', 'test/helpers/gallery-cli.ts', 'enroll', '--config', file, '--embedder', 'mobilefacenet_paddlex_128d', ...args]).then(
+    (r) => ({ code: 0, ...r }),
+    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+  );
+  const refused = await cli(['--name', 'Penny', dataPath('identities/faceapi_bbt/penny/penny1.png')]);
+  t.equal(refused.code, 1);
+  t.match(refused.stderr, /move closer: eyes \d+ px apart, at least 500 needed/);
+  const flag = await cli(['--name', 'Penny', '--min-eye-distance', '20', dataPath('identities/faceapi_bbt/penny/penny1.png')]);
+  t.equal(flag.code, 0, flag.stderr);
+});
