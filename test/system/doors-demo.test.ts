@@ -4,7 +4,8 @@
  * (staff) has a door whose contact is an MQTT topic on a real Mosquitto that the test publishes
  * as the sensor. Angelina's grant -> door.released -> (contact open) door.opened -> (closed)
  * door.closed -> door.locked when the strike ends; then the contact opens with no grant ->
- * door.forced_open. The door's state is read over the API too.
+ * door.forced_open; Home Assistant's door lock (unlock = OPEN on the gate's command topic) releases
+ * it as an audited manual open. The door's state is read over the API too.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,8 +36,16 @@ t.test('a door on the demo clip: grant -> released -> opened -> closed -> locked
   const rtsp = await withRtspCamera(t, { clip: clip.path, ...clipOpts });
   const broker = await Mosquitto.start();
   t.teardown(() => broker.stop());
-  const sensor = await mqtt.connectAsync(broker.url, { reconnectPeriod: 100 });
+  const sensor = await mqtt.connectAsync(broker.url, { reconnectPeriod: 100, protocolVersion: 5 });
   t.teardown(() => sensor.endAsync(true));
+  // What Home Assistant would see: the device's discovery and the door's lock mirror.
+  let discovery: { cmps: Record<string, Record<string, unknown>> } | undefined;
+  const lockStates: string[] = [];
+  sensor.on('message', (topic, payload) => {
+    if (topic === 'homeassistant/device/doors-demo/config') discovery = JSON.parse(payload.toString()) as typeof discovery;
+    else if (topic === 'facegate/doors-demo/gate/front-door/door_lock') lockStates.push(payload.toString());
+  });
+  await sensor.subscribeAsync(['homeassistant/device/doors-demo/config', 'facegate/doors-demo/gate/front-door/door_lock'], { qos: 1 });
   // The sensor's retained state: closed before facegate starts.
   await sensor.publishAsync(CONTACT, 'OFF', { qos: 1, retain: true });
 
@@ -52,7 +61,7 @@ t.test('a door on the demo clip: grant -> released -> opened -> closed -> locked
       cameras: [{ id: 'door', url: rtsp.url('/clip'), fps: 5 }],
       gates: [{ id: 'front-door', cameras: ['door'], liveness: { required: false }, allow: { groups: ['staff'] }, door: { strikeMs: 4000, heldOpenMs: 60_000, contact: { mqtt: CONTACT } } }],
       gallery: { db: galleryDb },
-      events: { outputs: { mqtt: { enabled: true, url: broker.url, nodeId: 'doors-demo', clientId: 'fg-doors-demo' } } },
+      events: { outputs: { mqtt: { enabled: true, url: broker.url, nodeId: 'doors-demo', clientId: 'fg-doors-demo', commands: true } } },
     }),
   });
   const events: Event[] = [];
@@ -84,9 +93,25 @@ t.test('a door on the demo clip: grant -> released -> opened -> closed -> locked
   await until('door.forced_open', () => doorTypes().includes('door.forced_open'), 5000);
   t.match(events.filter((e) => e.type === 'door.opened').at(-1), { data: { authorised: false } });
   t.match(await doorNow(), { contact: 'open', locked: true, alarms: ['forced_open'] });
+  await sensor.publishAsync(CONTACT, 'OFF', { qos: 1, retain: true });
+  await until('the forced door closed', () => doorTypes().filter((e) => e === 'door.closed').length === 2, 5000);
+  t.match(events.filter((e) => e.type === 'door.closed').at(-1), { data: { cleared: ['forced_open'] } });
+
+  // Home Assistant's door lock: a lock entity on the gate's command topic; its unlock (OPEN) is a
+  // manual open through the MQTT sink's command path, audited with the sender.
+  await until('discovery announced', () => discovery !== undefined, 10_000);
+  t.match(discovery?.cmps['doors-demo_gate_front-door_door_lock'], { p: 'lock', command_topic: 'facegate/doors-demo/gate/front-door/set', payload_unlock: 'OPEN', state_topic: 'facegate/doors-demo/gate/front-door/door_lock' });
+  const mirrored = lockStates.length;
+  t.equal(lockStates.at(-1), 'LOCKED', 'the lock mirror says LOCKED before the command');
+  await sensor.publishAsync('facegate/doors-demo/gate/front-door/set', 'OPEN', { qos: 1, properties: { userProperties: { sender: 'ha-dashboard' } } });
+  await until('door.released by the MQTT command', () => events.some((e) => e.type === 'door.released' && e.data.by === 'manual'), 5000);
+  t.match(events.find((e) => e.type === 'gate.opened'), { gateId: 'front-door', data: { action: 'open', by: 'mqtt:ha-dashboard' } });
+  t.match(events.find((e) => e.type === 'door.released' && e.data.by === 'manual'), { data: { operator: 'mqtt:ha-dashboard' } });
+  await until('door_lock UNLOCKED mirrored', () => lockStates.slice(mirrored).includes('UNLOCKED'), 5000);
+
   // All of it is in the durable log, under the gate.
   t.same(
     service.log.query({ gateId: 'front-door', types: ['door.*'] }).map((e) => e.type),
-    ['door.released', 'door.opened', 'door.closed', 'door.locked', 'door.opened', 'door.forced_open'],
+    ['door.released', 'door.opened', 'door.closed', 'door.locked', 'door.opened', 'door.forced_open', 'door.closed', 'door.released'],
   );
 });
