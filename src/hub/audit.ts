@@ -6,7 +6,7 @@
 import { eventSchema, EventsError, type NewEventOf } from '../events/index.ts';
 
 /** The audit events the hub writes for identity changes made through its API. */
-export type HubAuditEvent = NewEventOf<'identity.created' | 'identity.updated' | 'identity.removed'>;
+export type HubAuditEvent = NewEventOf<'identity.created' | 'identity.updated' | 'identity.removed' | 'identity.erased'>;
 
 /**
  * An audit event of the hub's own origin (its nodeId and site from the config), written in the

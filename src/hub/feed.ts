@@ -74,6 +74,18 @@ export class HubFeed implements EventFeed {
     if (over > 0) this.window.splice(0, over);
   }
 
+  /** Replace events of the window by id (an erasure's tombstoned rows); ids not in it are ignored. */
+  replace(events: readonly HubEvent[]): void {
+    const by = new Map(events.map((e) => [e.id, e]));
+    for (let i = 0; i < this.window.length && by.size > 0; i++) {
+      const next = by.get(this.window[i].id);
+      if (next) {
+        this.window[i] = next;
+        by.delete(next.id);
+      }
+    }
+  }
+
   lastId(): number {
     return this.last;
   }

@@ -1,6 +1,7 @@
 /**
  * The hub's gallery to the edges: the outbox rows (PostgreSQL, the source of truth) published to
- * the KV bucket oldest first, with the manifest after them; and a safety net that checks the
+ * the KV bucket oldest first, with the manifest after them; erasure records (`_erasure.<id>`) before
+ * any outbox row, so an edge replays an erasure while its replica still holds the person; and a safety net that checks the
  * bucket against PostgreSQL (at every (re)connection and every galleryCheckMs) and repairs it.
  * A failure is a warning and the next round (every 5 s, or a NOTIFY) tries again.
  */
@@ -9,8 +10,10 @@ import type { FleetConfig } from '../config/fleet.ts';
 import type { Lifetime } from '../lib/lifetime.ts';
 import type { Logger } from '../log.ts';
 import { messageOf } from '../fleet/errors.ts';
-import { GALLERY_MANIFEST_KEY, recordOf, type GalleryManifest } from '../fleet/gallery-kv.ts';
-import type { HubStore } from './store.ts';
+import { erasureKey, GALLERY_MANIFEST_KEY, recordOf, type ErasureRecord, type GalleryManifest } from '../fleet/gallery-kv.ts';
+import type { HubErasureRow, HubStore } from './store.ts';
+
+const erasureRecordOf = (r: HubErasureRow): ErasureRecord => ({ v: 1, erasureId: r.id, identityId: r.identityId, actor: r.actor, reason: r.reason, timeMs: r.startedMs });
 
 /** How often the outbox is looked at without a NOTIFY (one written while the listener was down). */
 const FLUSH_EVERY_MS = 5000;
@@ -54,6 +57,11 @@ export function startGalleryPublisher(p: {
     for (;;) {
       const bucket = usable();
       if (!bucket) return;
+      // Erasures first: the identity's delete (an outbox row) must reach an edge after them.
+      for (const e of await store.unpublishedErasures()) {
+        await bucket.put(erasureKey(e.identityId), JSON.stringify(erasureRecordOf(e)));
+        await store.erasurePublished(e.id);
+      }
       const rows = await store.pendingGallery(200);
       pending = rows.length;
       if (rows.length === 0) {
@@ -83,7 +91,18 @@ export function startGalleryPublisher(p: {
     if (!bucket) return;
     const want = new Set(await store.identityIds());
     const have = new Set<string>();
-    for await (const k of await bucket.keys()) if (k !== GALLERY_MANIFEST_KEY) have.add(k);
+    const erasureKeys = new Set<string>();
+    for await (const k of await bucket.keys()) {
+      if (k.startsWith('_')) erasureKeys.add(k);
+      else have.add(k);
+    }
+    // Erasure records lost from the bucket are put back (an edge that was offline still needs them).
+    for (const e of await store.allErasures()) {
+      if (e.publishedMs !== null && !erasureKeys.has(erasureKey(e.identityId))) {
+        await bucket.put(erasureKey(e.identityId), JSON.stringify(erasureRecordOf(e)));
+        repaired++;
+      }
+    }
     const missing = [...want].filter((id) => !have.has(id));
     const extra = [...have].filter((id) => !want.has(id));
     if (missing.length > 0 || extra.length > 0) {

@@ -61,6 +61,8 @@ export async function startHubApi(p: {
   readonly log: Logger;
   readonly port: number | undefined;
   readonly identities: IdentityApi | undefined;
+  /** Erase a person fleet-wide (src/hub/erasure.ts): the hub's identity API offers it to admins. */
+  readonly erase?: (id: string, actor: string) => Promise<unknown>;
   /** PostgreSQL migrated (node status can be read). */
   readonly pgStarted: () => boolean;
   /** PostgreSQL up and NATS connected. */
@@ -80,7 +82,7 @@ export async function startHubApi(p: {
     models ??= createEmbedder(config.models.embedder).then((embedder) => ({ embedder, upload: createUploadEnrollment({ detectorOptions: {}, embedder }) }));
     return (await models).upload.enroll(photo);
   };
-  const hubIdentities: HubIdentityApi | undefined = p.identities ? undefined : createHubIdentityApi({ store, enroll: enrollPhoto, logger: log, origin: { nodeId: p.fleet.nodeId, site: p.fleet.site } });
+  const hubIdentities: HubIdentityApi | undefined = p.identities ? undefined : createHubIdentityApi({ store, enroll: enrollPhoto, logger: log, origin: { nodeId: p.fleet.nodeId, site: p.fleet.site }, ...(p.erase ? { erase: p.erase } : {}) });
   let nodesCache: readonly NodeStatus[] = [];
   let api: ApiServer;
   try {

@@ -25,10 +25,11 @@ import { FleetError, messageOf } from '../fleet/errors.ts';
 import { openGalleryBucket, type StoredIdentity } from '../fleet/gallery-kv.ts';
 import { startNatsLink, type NatsLink } from '../fleet/nats.ts';
 import { openPassageBucket } from '../fleet/passages-kv.ts';
-import { mirrorSnapshots } from '../fleet/snapshots.ts';
+import { mirrorSnapshots, openSnapshotStore } from '../fleet/snapshots.ts';
 import { ensureEventsStream } from '../fleet/stream.ts';
 import { createBatchStore, type HubDeadLetterSummary } from './batches.ts';
 import { createHubConsumer } from './consumer.ts';
+import { eraseAtHub, resumeHubErasures, type HubErasureDeps, type HubErasureReceipt } from './erasure.ts';
 import type { HubFeed } from './feed.ts';
 import { startGalleryPublisher } from './gallery-publisher.ts';
 import { startHubApi } from './hub-api.ts';
@@ -84,6 +85,11 @@ export interface Hub {
   /** Store an identity (PostgreSQL, the source of truth) and publish it to the edges. */
   putIdentity(identity: StoredIdentity): Promise<void>;
   removeIdentity(id: string): Promise<boolean>;
+  /**
+   * Erase a person at the hub and, through the gallery bucket, on every edge (docs/privacy.md);
+   * undefined when there is no such identity and no erasure of it.
+   */
+  eraseIdentity(id: string, actor: string): Promise<HubErasureReceipt | undefined>;
   /** Publish what the gallery outbox holds now (resolves when the bucket has it, or NATS is down). */
   flushGallery(): Promise<void>;
   close(): Promise<void>;
@@ -129,6 +135,8 @@ async function startParts(config: Config, f: ReturnType<typeof fleetOf>, opts: H
   // Anti-passback areas: the last passage per area + person, from the grants the consumer takes.
   const passages = createHubPassages({ fleet: f, logger: log });
   let link: NatsLink | undefined;
+  // Bound once the parts it needs exist (the API starts first).
+  let erase: ((id: string, actor: string) => Promise<HubErasureReceipt | undefined>) | undefined;
   const { api, snapshots, identities, nodes } = await startHubApi({
     config,
     fleet: f,
@@ -138,6 +146,7 @@ async function startParts(config: Config, f: ReturnType<typeof fleetOf>, opts: H
     log,
     port: opts.port,
     identities: opts.identities,
+    erase: (id, actor) => (erase ? erase(id, actor) : Promise.reject(new FleetError('FLEET_HUB_START', 'the hub is still starting', { hint: 'try again in a moment' }))),
     pgStarted: () => pg.health.started(),
     // The link starts after the API: not ready until it exists and is connected.
     ready: () => pg.health.started() && link?.status().connected === true,
@@ -191,6 +200,45 @@ async function startParts(config: Config, f: ReturnType<typeof fleetOf>, opts: H
   lifetime.add('gallery listen', () => stopListen());
   void pgStarted.then(() => gallery.flush());
 
+  // Erasure: one at a time (two requests for the same person must not race two plans).
+  const erasureDeps: HubErasureDeps = {
+    store,
+    snapshots,
+    feed,
+    publish: () => gallery.flush(),
+    deleteObjects: async (names) => {
+      if (names.length === 0) return 0;
+      const nc = natsLink.current();
+      if (!nc) throw new FleetError('FLEET_NATS_UNAVAILABLE', 'not connected to NATS: the snapshots in the object store cannot be deleted yet', { hint: 'the erasure stays pending; run it again (or restart the hub) once NATS is back' });
+      const os = await openSnapshotStore(nc, f);
+      let n = 0;
+      for (const name of names) {
+        const info = await os.info(name);
+        if (info && !info.deleted) {
+          await os.delete(name);
+          n++;
+        }
+      }
+      return n;
+    },
+    origin: { nodeId: f.nodeId, site: f.site },
+    log,
+  };
+  let erasures: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = erasures.then(fn);
+    erasures = run.catch(() => undefined);
+    return run;
+  };
+  erase = (id, actor) => serial(() => eraseAtHub(erasureDeps, id, { actor }));
+  // Erasures a kill left pending are completed at each connection (they need PostgreSQL and NATS).
+  natsLink.onReady(() => {
+    void pgStarted
+      .then(() => serial(() => resumeHubErasures(erasureDeps)))
+      .then((done) => done.length && log.info({ erasures: done.length }, 'fleet hub: pending erasures completed'))
+      .catch((e: unknown) => log.warn({ detail: messageOf(e) }, 'fleet hub: a pending erasure did not complete yet; retried at the next connection or request'));
+  });
+
   registerHubMetrics(metrics.registry, {
     received: () => consumer.stats().received,
     inserted: () => consumer.stats().inserted,
@@ -237,6 +285,7 @@ async function startParts(config: Config, f: ReturnType<typeof fleetOf>, opts: H
       if (removed) await gallery.flush();
       return removed;
     },
+    eraseIdentity: (id, actor) => erase?.(id, actor) ?? Promise.resolve(undefined),
     flushGallery: () => gallery.flush(),
     close: async () => {
       for (const x of await lifetime.close()) log.warn({ part: x.name, err: messageOf(x.error) }, 'fleet hub: a part failed to stop');

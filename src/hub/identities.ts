@@ -56,8 +56,11 @@ export function createHubIdentityApi(o: {
   readonly logger: Logger;
   /** Where the audit events come from: the hub's own nodeId and site (config fleet:). */
   readonly origin: { readonly nodeId: string; readonly site: string };
+  /** Erase a person fleet-wide (src/hub/erasure.ts); undefined: not offered. */
+  readonly erase?: (id: string, actor: string) => Promise<unknown>;
 }): HubIdentityApi {
   const log = o.logger;
+  const erase = o.erase;
   const audit = (event: HubAuditEvent) => ({ nodeId: o.origin.nodeId, site: o.origin.site, event });
   let cache = new Map<string, HubIdentitySummary>();
   const toSummary = (i: Awaited<ReturnType<HubStore['identitySummaries']>>[number]): HubIdentitySummary => ({ id: i.id, name: i.name, groups: i.groups, metadata: i.metadata, createdAt: i.createdMs, updatedAt: i.updatedMs, templateTotal: i.templates });
@@ -139,6 +142,15 @@ export function createHubIdentityApi(o: {
       log.info({ id, actor }, 'fleet hub: identity removed');
       return true;
     },
+    ...(erase
+      ? {
+          erase: async (id: string, actor: string) => {
+            const receipt = await erase(id, actor);
+            cache.delete(id);
+            return receipt;
+          },
+        }
+      : {}),
     enrollPhoto: async (id, photo, actor) => {
       const v = await o.enroll(photo);
       if (!v.ok) return rejection(v);

@@ -86,6 +86,25 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX dead_letters_node ON dead_letters (node_id, event_id);
   `,
+  `
+  -- The erasure journal (docs/privacy.md): a row before anything is deleted; the plan saved once
+  -- (a rerun after a kill completes the same plan); name held only while pending; the receipt
+  -- kept. published_ms: the erasure record is in the gallery bucket for the edges.
+  CREATE TABLE erasures (
+    id           TEXT PRIMARY KEY,
+    identity_id  TEXT NOT NULL,
+    name         TEXT,
+    actor        TEXT NOT NULL,
+    reason       TEXT NOT NULL,
+    plan         JSONB,
+    receipt      JSONB,
+    started_ms   DOUBLE PRECISION NOT NULL,
+    finished_ms  DOUBLE PRECISION,
+    published_ms DOUBLE PRECISION
+  );
+  CREATE INDEX erasures_identity ON erasures (identity_id);
+  CREATE INDEX events_identity ON events (identity_id);
+  `,
 ];
 
 /** Advisory lock held while migrating: two hubs starting together do not both apply a migration. */

@@ -10,6 +10,7 @@
  * - store-ingest.ts: node batches and the dead letters (content PostgreSQL refuses, quarantined);
  * - store-query.ts: GET /v1/events, the API window, counts, node status;
  * - store-gallery.ts: identities and templates, the gallery outbox and its NOTIFY;
+ * - store-erasure.ts: the erasure journal, the person's rows found, deleted and tombstoned;
  * - postgres.ts: connection settings; content errors told apart from outages;
  * - audit.ts: the audit events that go into the same transaction as an identity change.
  */
@@ -20,6 +21,8 @@ import type { StoredIdentity, StoredTemplate } from '../fleet/gallery-kv.ts';
 import type { HubAudit } from './audit.ts';
 import { migrate } from './schema.ts';
 import { HubDb, type HubEventRow, type InsertedEvent } from './store-db.ts';
+import * as erasure from './store-erasure.ts';
+import type { HubErasurePlan, HubErasureRow, PersonEventRow } from './store-erasure.ts';
 import * as gallery from './store-gallery.ts';
 import * as ingest from './store-ingest.ts';
 import type { DeadLetter, StoredDeadLetter } from './store-ingest.ts';
@@ -32,6 +35,7 @@ export { classifyPgError, isContentError, isContentSqlState, postgresClientConfi
 export type { HubEventRow, InsertedEvent } from './store-db.ts';
 export { GALLERY_CHANNEL } from './store-gallery.ts';
 export type { DeadLetter, StoredDeadLetter } from './store-ingest.ts';
+export type { HubErasurePlan, HubErasureRow, PersonEventRow } from './store-erasure.ts';
 export type { HubEventQuery, NodeStatus, StoredEvent } from './store-query.ts';
 
 export class HubStore {
@@ -158,6 +162,60 @@ export class HubStore {
   /** LISTEN for gallery changes (reconnecting every `retryMs`); returns how to stop. */
   listenGallery(onNotify: (identityId: string | undefined) => void, retryMs: number, logger: Logger): () => Promise<void> {
     return gallery.listenGallery(this.db, onNotify, retryMs, logger);
+  }
+
+  // --- erasure (erasure.ts orchestrates; docs/privacy.md) ------------------------------------
+
+  beginErasure(identityId: string, o: { readonly id: string; readonly actor: string; readonly reason: 'request' | 'retention'; readonly nowMs: number }): Promise<HubErasureRow | undefined> {
+    return erasure.beginErasure(this.db, identityId, o);
+  }
+
+  erasure(id: string): Promise<HubErasureRow | undefined> {
+    return erasure.erasure(this.db, id);
+  }
+
+  finishedErasure(identityId: string): Promise<HubErasureRow | undefined> {
+    return erasure.finishedErasure(this.db, identityId);
+  }
+
+  pendingErasures(): Promise<HubErasureRow[]> {
+    return erasure.pendingErasures(this.db);
+  }
+
+  allErasures(): Promise<HubErasureRow[]> {
+    return erasure.allErasures(this.db);
+  }
+
+  unpublishedErasures(): Promise<HubErasureRow[]> {
+    return erasure.unpublishedErasures(this.db);
+  }
+
+  erasurePublished(id: string, nowMs = Date.now()): Promise<void> {
+    return erasure.erasurePublished(this.db, id, nowMs);
+  }
+
+  personEvents(identityId: string, name: string | null): Promise<PersonEventRow[]> {
+    return erasure.personEvents(this.db, identityId, name);
+  }
+
+  templateCount(identityId: string): Promise<number> {
+    return erasure.templateCount(this.db, identityId);
+  }
+
+  saveErasurePlan(id: string, plan: HubErasurePlan): Promise<HubErasurePlan> {
+    return erasure.savePlan(this.db, id, plan);
+  }
+
+  eraseIdentityRows(identityId: string): Promise<boolean> {
+    return erasure.eraseIdentityRows(this.db, identityId);
+  }
+
+  tombstoneEvents(hubIds: readonly number[], token: string): ReturnType<typeof erasure.tombstoneEvents> {
+    return erasure.tombstoneEvents(this.db, hubIds, token);
+  }
+
+  finishErasure(id: string, receipt: unknown, audit: HubAudit, nowMs = Date.now()): Promise<InsertedEvent[]> {
+    return erasure.finishErasure(this.db, id, receipt, audit, nowMs);
   }
 
   close(): Promise<void> {
