@@ -92,6 +92,6 @@ export function boxApiDeps(p: BoxApiParts): ApiDeps {
       eventLog: () => ({ lastId: eventLog.lastId(), count: eventLog.count() }),
     }),
     webRoot: webRoot(),
-    routes: [...configApiRoutes(p), ...calibrationApiRoutes(p), ...cameraSetupRoutes(p), ...doorApiRoutes(p)],
+    routes: [...configApiRoutes(p), ...calibrationApiRoutes(p, identities), ...cameraSetupRoutes(p), ...doorApiRoutes(p)],
   };
 }

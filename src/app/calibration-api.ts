@@ -9,7 +9,8 @@ import type { Config } from '../config/index.ts';
 import { isEventsError, MAX_PAGE, type EventLog, type Event } from '../events/index.ts';
 import { calibrationReport, type CalibrationReport } from '../recognize/calibration-report.ts';
 import type { Logger } from '../log.ts';
-import { notThisPersonRoutes, type UploadEnrollment } from './identities.ts';
+import type { IdentityApi } from '../api/types.ts';
+import { enrollFromEventRoute, notThisPersonRoutes, type UploadEnrollment } from './identities.ts';
 import { recognitionSettings } from './models.ts';
 import type { Storage } from './storage.ts';
 
@@ -56,17 +57,19 @@ export function calibrationFromLog(log: Pick<EventLog, 'query'>, config: Config,
   return calibrationReport(recognitionEvents(log, opts.fromMs), thresholdsInForce(config), opts.top !== undefined ? { top: opts.top } : {});
 }
 
-/** GET /v1/calibration and, where the box owns its people, POST /v1/events/:id/not-this-person. */
-export function calibrationApiRoutes(p: CalibrationApiParts): Route[] {
+/** GET /v1/calibration and, where the box owns its people, POST /v1/events/:id/not-this-person and /enroll. */
+export function calibrationApiRoutes(p: CalibrationApiParts, identities?: IdentityApi): Route[] {
   const { gallery, eventLog, snapshots, bus, log } = p;
   const calibration = calibrationRoute(p);
   if (p.fleetEdge) return [calibration];
+  const faceSnapshot = (id: string): Promise<Buffer | undefined> => snapshots.read(id, 'face').catch((e: unknown) => (isEventsError(e) ? undefined : Promise.reject(e)));
   return [
     calibration,
+    ...(identities ? [enrollFromEventRoute({ event: (id) => eventLog.get(id), faceSnapshot, identities })] : []),
     ...notThisPersonRoutes({
       gallery,
       event: (id) => eventLog.get(id),
-      faceSnapshot: (id) => snapshots.read(id, 'face').catch((e: unknown) => (isEventsError(e) ? undefined : Promise.reject(e))),
+      faceSnapshot,
       embedFace: p.enrollment.embedFace,
       publish: (e) => bus.publish(e),
       logger: log,

@@ -6,7 +6,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HttpError, sendJson, type Route } from '../api/router.ts';
+import { bodyField, parseConsent } from '../api/consent.ts';
+import { HttpError, readJson, sendJson, stringArray, type Route } from '../api/router.ts';
 import type { ConsentInput, IdentityApi } from '../api/types.ts';
 import { createDetector, type Detector, type DetectorConfig } from '../detect/index.ts';
 import type { Event, NewEventOf } from '../events/index.ts';
@@ -233,4 +234,45 @@ export function notThisPersonRoutes(p: NotThisPersonParts): Route[] {
       },
     },
   ];
+}
+
+/**
+ * POST /v1/events/:id/enroll (admin): enrol the face an event kept (its face snapshot) through the
+ * same checked path as an upload (quality checks, look-alike check unless `force`, consent,
+ * audit). JSON body: `{"name", "groups"}` for a new identity, or `{"identityId"}` to add the face
+ * to one; `force`, and the consent fields of a new identity (`consent`, `consentMethod`, ...).
+ */
+export function enrollFromEventRoute(p: { readonly event: (id: number) => Event | undefined; readonly faceSnapshot: (snapshotId: string) => Promise<Buffer | undefined>; readonly identities: IdentityApi }): Route {
+  return {
+    method: 'POST',
+    pattern: ['events', ':id', 'enroll'],
+    role: 'admin',
+    handle: async ({ req, res, maxMessageBytes, decodeTurn }, { id }, who) => {
+      const eventId = Number(id);
+      if (!/^\d{1,15}$/.test(id) || !Number.isSafeInteger(eventId)) throw new HttpError(400, 'the event id is a positive integer');
+      const body = await readJson(req, maxMessageBytes);
+      const event = p.event(eventId);
+      if (!event) throw new HttpError(404, `no event ${eventId}`);
+      const snapshotId = (event.data as { snapshotId?: unknown }).snapshotId;
+      if (typeof snapshotId !== 'string') throw new HttpError(409, `event ${eventId} kept no face snapshot`);
+      const force = body.force === true;
+      if (body.force !== undefined && typeof body.force !== 'boolean') throw new HttpError(400, 'force must be true or false');
+      const photo = await p.faceSnapshot(snapshotId);
+      if (!photo) throw new HttpError(409, `the face snapshot of event ${eventId} is gone (retention or erasure)`);
+      if (body.identityId !== undefined) {
+        if (typeof body.identityId !== 'string' || !p.identities.get(body.identityId)) throw new HttpError(404, `no identity ${String(body.identityId)}`);
+        const target = body.identityId;
+        // Detection and embedding take an upload's turn, like a photo upload.
+        const r = await decodeTurn(() => Promise.resolve(photo), (b) => p.identities.enrollPhoto(target, b, who.id, { force }));
+        sendJson(res, r.ok ? 201 : 422, r);
+        return;
+      }
+      const name = typeof body.name === 'string' ? body.name.trim() : '';
+      if (!name || name.length > 200) throw new HttpError(400, 'name must be a non-empty string of at most 200 characters (or pass identityId)');
+      const groups = stringArray(body.groups, 'groups');
+      const consent = parseConsent(bodyField(body));
+      const r = await decodeTurn(() => Promise.resolve(photo), (b) => p.identities.create({ name, groups, photo: b, ...(consent ? { consent } : {}), ...(force ? { force } : {}) }, who.id));
+      sendJson(res, r.ok ? 201 : 422, r);
+    },
+  };
 }

@@ -122,6 +122,21 @@ t.test('quality tools in the dashboard', { skip: chromiumAvailable() ? false : '
     t.match(audit?.data, { actor: 'dq-operator', negativeAnchorsAdded: 1 }, 'audited with the operator');
   });
 
+  await t.test('Events: an admin enrols the face of an unknown-face event', async (t) => {
+    const store = new SnapshotStore(snapshotsDir, { retentionMs: 86_400_000, maxFiles: 100 });
+    const { data, info } = await sharp(bbtPhoto('raj', 1)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const snapshotId = await store.save({ data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height }, [0, 0, info.width, info.height]);
+    const page = await signIn(ADMIN);
+    await page.getByRole('link', { name: 'Events' }).click();
+    const stranger = service.bus.publish({ type: 'face.unknown', timeMs: Date.now(), cameraId: 'door', trackId: 't3', data: { score: 0.1, masked: false, snapshotId } });
+    const row = page.locator(`tr[data-event-id="${stranger.id}"]`);
+    await row.getByRole('button', { name: 'Enrol…' }).click({ timeout: 20_000 });
+    await row.getByLabel('Name').fill('Raj');
+    await row.getByRole('button', { name: 'Enrol this face' }).click();
+    await row.getByText('enrolled as Raj').waitFor({ timeout: 60_000 });
+    t.equal(service.gallery.findByName('Raj').length, 1, 'Raj enrolled from the event');
+  });
+
   await t.test('System: the calibration panel', async (t) => {
     const page = await signIn(OPERATOR);
     await page.getByRole('link', { name: 'System' }).click();

@@ -65,9 +65,62 @@ function NotThisPerson({ e }: { e: FgEvent }) {
   );
 }
 
+/** Enrol the face an event kept (admin): a new person by name, through the same checks as an upload. */
+function EnrolFromEvent({ e }: { e: FgEvent }) {
+  const { api, me } = useSession();
+  const policy = me.consent;
+  const [open, setOpen] = useState(false);
+  const [name, setName] = useState('');
+  const [consented, setConsented] = useState(false);
+  const [state, setState] = useState<{ busy: boolean; text?: string; ok?: boolean }>({ busy: false });
+  if (state.ok) return <span class="enrolled" role="status">{state.text}</span>;
+  if (!open)
+    return (
+      <button type="button" onClick={() => setOpen(true)}>
+        Enrol…
+      </button>
+    );
+  const submit = async () => {
+    if (!name.trim()) return setState({ busy: false, text: 'Give the person a name.' });
+    if (policy?.required && !consented) return setState({ busy: false, text: 'Confirm the person’s consent first (this box requires it).' });
+    setState({ busy: true });
+    try {
+      const body = { name: name.trim(), ...(policy && consented ? { consent: policy.notice, consentMethod: 'dashboard' } : {}) };
+      const r = await api.verdict<{ ok?: boolean; message?: string; reason?: string; checks?: { message: string }[] }>(`/v1/events/${e.id}/enroll`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+      if (r.status < 300 && r.body.ok !== false) setState({ busy: false, ok: true, text: `enrolled as ${name.trim()}` });
+      else setState({ busy: false, text: `rejected: ${r.body.checks?.map((c) => c.message).join('; ') || r.body.message || r.body.reason || r.status}` });
+    } catch (err) {
+      setState({ busy: false, text: errorText(err) });
+    }
+  };
+  return (
+    <form class="enrol-from-event" onSubmit={(ev) => (ev.preventDefault(), void submit())}>
+      <label>
+        Name
+        <input value={name} onInput={(ev) => setName((ev.target as HTMLInputElement).value)} />
+      </label>
+      {policy && (
+        <label class="consent">
+          <input type="checkbox" checked={consented} onChange={(ev) => setConsented((ev.target as HTMLInputElement).checked)} /> {policy.notice}
+        </label>
+      )}
+      <button type="submit" disabled={state.busy}>
+        {state.busy ? 'Enrolling…' : 'Enrol this face'}
+      </button>
+      {state.text && (
+        <span class="error" role="alert">
+          {' '}
+          {state.text}
+        </span>
+      )}
+    </form>
+  );
+}
+
 export function EventsPage() {
   const { api, events, snapshotOfTrack, addEvents, me } = useSession();
   const operator = can(me, 'operator');
+  const admin = can(me, 'admin');
   const [type, setType] = useState<(typeof TYPE_FILTERS)[number]['id']>('default');
   const [camera, setCamera] = useState('');
   const [gate, setGate] = useState('');
@@ -174,6 +227,7 @@ export function EventsPage() {
                   <td>
                     {reasonOf(e)}
                     {operator && e.type === 'face.recognized' && typeof e.data.snapshotId === 'string' && <NotThisPerson e={e} />}
+                    {admin && e.type === 'face.unknown' && typeof e.data.snapshotId === 'string' && <EnrolFromEvent e={e} />}
                   </td>
                 </tr>
               );
