@@ -45,3 +45,9 @@ export interface Frame extends RgbImage {
    */
   readonly detectView?: RgbImage;
 }
+
+/**
+ * An event type pattern as filters, sinks and the fleet take it: a type ('gate.denied',
+ * 'door.held_open'), a family ('gate.*') or '*'. Lower-case words, underscores inside a word.
+ */
+export const EVENT_TYPE_PATTERN = /^(\*|[a-z]+(_[a-z]+)*(\.[a-z]+(_[a-z]+)*)*(\.\*)?)$/;

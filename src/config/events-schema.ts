@@ -7,6 +7,7 @@ import { urlSecrets } from '../redact.ts';
 import { MAX_LENGTH } from './limits.ts';
 import { filePath, positiveInt, slug, type IssueParams } from './schema-common.ts';
 import { nodeIdReason, reservedTopicReason } from './topic-rules.ts';
+import { EVENT_TYPE_PATTERN } from '../types.ts';
 
 // events.outputs.mqtt: the MQTT / Home Assistant sink (src/outputs). Secrets: the URL may not carry
 // credentials (a URL is echoed in logs and tickets); the password is `password` or, better, a
@@ -16,7 +17,6 @@ const MQTT_URL = /^(?:mqtts?|wss?):\/\/\S+$/i;
 const MQTT_TOPIC = /^[^#+\s\u0000/](?:[^#+\s\u0000]*[^#+\s\u0000/])?$/;
 const topicPrefix = z.string().max(MAX_LENGTH.name).regex(MQTT_TOPIC, { error: "expected MQTT topic levels without wildcards or spaces, e.g. 'facegate/door-1' (no leading or trailing '/')" });
 // The event type patterns of src/events/filter.ts (config does not import the events stage).
-const TYPE_PATTERN = /^(\*|[a-z]+(\.[a-z]+)*(\.\*)?)$/;
 
 export const mqttOutputSchema = z
   .strictObject({
@@ -37,7 +37,7 @@ export const mqttOutputSchema = z
       .prefault({}),
     qos: z.number().int().min(0).max(2).default(1).meta({ description: 'QoS of events (0, 1 or 2); retained state topics use the same' }),
     types: z
-      .array(z.string().max(MAX_LENGTH.word).regex(TYPE_PATTERN, { error: "expected an event type ('gate.denied'), a family ('gate.*') or '*'" }))
+      .array(z.string().max(MAX_LENGTH.word).regex(EVENT_TYPE_PATTERN, { error: "expected an event type ('gate.denied'), a family ('gate.*') or '*'" }))
       .min(1)
       .max(100)
       .default(['*'])

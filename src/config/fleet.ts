@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { urlSecrets } from '../redact.ts';
 import { MAX_LENGTH } from './limits.ts';
+import { EVENT_TYPE_PATTERN } from '../types.ts';
 
 interface IssueParams {
   readonly hint?: string;
@@ -23,7 +24,6 @@ const subjectToken = z.string().max(MAX_LENGTH.id).regex(/^[A-Za-z0-9_-]+$/, { e
 /** JetStream stream / KV bucket / consumer names. */
 const jsName = z.string().max(MAX_LENGTH.id).regex(/^[A-Za-z0-9_-]+$/, { error: "expected letters, digits, '-' and '_' (a JetStream name)" });
 const NATS_URL = /^(?:nats|tls):\/\/\S+$/i;
-const TYPE_PATTERN = /^(\*|[a-z]+(\.[a-z]+)*(\.\*)?)$/;
 
 const tlsSchema = z
   .strictObject({ ca: filePath.optional(), cert: filePath.optional(), key: filePath.optional() })
@@ -88,7 +88,7 @@ export const fleetSchema = z.strictObject({
     .prefault({}),
   forward: z
     .strictObject({
-      types: z.array(z.string().max(MAX_LENGTH.word).regex(TYPE_PATTERN, { error: "expected an event type ('gate.denied'), a family ('gate.*') or '*'" })).min(1).max(100).default(['*']),
+      types: z.array(z.string().max(MAX_LENGTH.word).regex(EVENT_TYPE_PATTERN, { error: "expected an event type ('gate.denied'), a family ('gate.*') or '*'" })).min(1).max(100).default(['*']),
       ackTimeoutMs: z.number().int().min(100).max(120_000).default(10_000),
     })
     .prefault({}),

@@ -10,6 +10,7 @@
 import { z } from 'zod';
 import { EventsError } from './errors.ts';
 import type { Event } from './types.ts';
+import { EVENT_TYPE_PATTERN } from '../types.ts';
 
 export interface EventFilter {
   readonly cameras?: readonly string[] | undefined;
@@ -22,8 +23,7 @@ export interface EventFilter {
   readonly sites?: readonly string[] | undefined;
 }
 
-const TYPE_PATTERN = /^(\*|[a-z]+(\.[a-z]+)*(\.\*)?)$/;
-const TYPE_PATTERN_EXPECTED = "an event type ('gate.denied'), a family ('gate.*') or '*': lower-case words joined by dots, no spaces";
+const TYPE_PATTERN_EXPECTED = "an event type ('gate.denied'), a family ('gate.*') or '*': lower-case words (underscores allowed) joined by dots, no spaces";
 
 /** A value quoted for an error message: short, control characters escaped. */
 const quote = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v).replace(/^"|"$/g, "'") : typeof v);
@@ -38,7 +38,7 @@ export const eventFilterSchema = z.strictObject({
   cameras: idList.optional(),
   gates: idList.optional(),
   types: z
-    .array(z.string().max(200).regex(TYPE_PATTERN, { error: (iss) => `${quote(iss.input)} is not ${TYPE_PATTERN_EXPECTED}` }))
+    .array(z.string().max(200).regex(EVENT_TYPE_PATTERN, { error: (iss) => `${quote(iss.input)} is not ${TYPE_PATTERN_EXPECTED}` }))
     .max(100)
     .optional(),
   identities: idList.optional(),
@@ -56,7 +56,7 @@ export function parseEventFilter(input: unknown): EventFilter {
 }
 
 export function isTypePattern(s: string): boolean {
-  return TYPE_PATTERN.test(s);
+  return EVENT_TYPE_PATTERN.test(s);
 }
 
 export function typeMatches(type: string, pattern: string): boolean {

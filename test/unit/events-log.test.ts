@@ -104,6 +104,11 @@ t.test('since: after an id, filtered, limited, oldest first', async (t) => {
   t.same(ids(0, { types: ['gate.*'], cameras: ['cam1'] }), [2], 'conjunction');
   t.same(ids(1, { cameras: ['cam1'] }), [2], 'a camera filter excludes events without a camera');
   t.throws(() => log.since(0, { types: ["gate.%' OR 1=1 --"] }), { code: 'EVENT_FILTER_INVALID' });
+  // Types with an underscore are exact types like any other (they were refused as patterns once).
+  log.append({ type: 'gate.actuation_failed', gateId: 'front', timeMs: T0 + 6, data: { action: 'open', trigger: 'gate.granted', triggerId: 2, outcomes: [{ target: 'webhook', ok: false, attempts: 3, durationMs: 40, error: 'timeout' }] } }); // 7
+  t.same(ids(0, { types: ['gate.actuation_failed'] }), [7]);
+  t.same(ids(0, { types: ['gate.*'] }), [2, 3, 6, 7]);
+  for (const bad of ['gate._x', 'gate.x_', 'gate__x', 'Gate.x', 'gate.x_*']) t.throws(() => log.since(0, { types: [bad] }), { code: 'EVENT_FILTER_INVALID' }, bad);
 });
 
 t.test('query: by time range, types, routing ids, order and limit', async (t) => {
