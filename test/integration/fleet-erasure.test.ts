@@ -1,0 +1,225 @@
+/**
+ * Erasure across a fleet, against a real nats-server and PostgreSQL: a hub and two edges (in
+ * process: gallery replica, event log, snapshot folder, the forwarder and snapshot uploader on a
+ * sink runner, the gallery follower replaying erasures with the box's own procedure). One edge is
+ * stopped during the erasure. After it: no PostgreSQL row names the person (every table searched
+ * for the name; the identity id is left only in the erasure journal), the hub's snapshot folder and
+ * object store no longer hold their snapshots, the online edge has erased them (gallery, events
+ * tombstoned with the hub's erasure id, snapshots, journal), and the offline edge does so when it
+ * comes back; a rerun at the hub answers the same receipt and logs no second one.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { applyFleetErasure } from '../../src/app/erasure.ts';
+import type { FleetConfig } from '../../src/config/fleet.ts';
+import { EventBus, EventLog, SnapshotStore } from '../../src/events/index.ts';
+import { createFleetForwarder } from '../../src/fleet/forwarder.ts';
+import { startGalleryFollower, type GalleryFollower } from '../../src/fleet/gallery-follower.ts';
+import type { StoredIdentity } from '../../src/fleet/gallery-kv.ts';
+import { createSnapshotUploader, openSnapshotStore, snapshotObjectName } from '../../src/fleet/snapshots.ts';
+import { startNatsLink } from '../../src/fleet/nats.ts';
+import { openGallery, type Gallery } from '../../src/gallery/index.ts';
+import { startHub } from '../../src/hub/hub.ts';
+import { createLogger } from '../../src/log.ts';
+import { CursorStore, runSinks, type SinkRunner } from '../../src/outputs/index.ts';
+import { natsClient, until } from '../helpers/fleet.ts';
+import { edgeFleet, hubConfig, OPERATOR_TOKEN, startFleetServers } from '../helpers/fleet-setup.ts';
+import { randomUnit } from '../helpers/gallery-data.ts';
+
+const logger = createLogger({ level: 'silent' });
+const MODEL = 'w600k_mbf_dq';
+const NAME = 'Ada Lovelace';
+
+const rid = (p: string): string => `${p}_${randomBytes(8).toString('hex')}`;
+function person(name: string): StoredIdentity {
+  const now = Date.now();
+  return { id: rid('id'), name, groups: ['staff'], metadata: {}, createdMs: now, updatedMs: now, templates: [{ id: rid('tpl'), modelId: MODEL, masked: false, embedding: randomUnit(512, Math.random), quality: 0.9, sourcePhotoSha256: null }] };
+}
+
+/** A frame of noise: the snapshot store writes a real face crop and frame JPEG from it. */
+function noiseFrame(): { data: Uint8Array; width: number; height: number } {
+  return { data: new Uint8Array(randomBytes(96 * 96 * 3)), width: 96, height: 96 };
+}
+
+/** One edge box's data, kept across a stop and a start (the offline edge). */
+interface EdgeData {
+  readonly node: string;
+  readonly dir: string;
+  readonly fleet: FleetConfig;
+  readonly gallery: Gallery;
+  readonly log: EventLog;
+  readonly bus: EventBus;
+  readonly snapshots: SnapshotStore;
+  readonly cursors: CursorStore;
+}
+
+interface Running {
+  runner: SinkRunner;
+  follower: GalleryFollower;
+  close(): Promise<void>;
+}
+
+function edgeData(s: Parameters<typeof edgeFleet>[0], node: string): EdgeData {
+  const dir = mkdtempSync(join(tmpdir(), `fg-erase-${node}-`));
+  const log = new EventLog(join(dir, 'events.sqlite'));
+  return { node, dir, fleet: edgeFleet(s, node, 'hq'), gallery: openGallery(join(dir, 'gallery.sqlite')), log, bus: new EventBus(log), snapshots: new SnapshotStore(join(dir, 'snapshots'), { retentionMs: 86_400_000, maxFiles: 10_000 }), cursors: new CursorStore(join(dir, 'outputs.sqlite')) };
+}
+
+/** The edge's fleet parts, as src/fleet/edge.ts + src/app/fleet.ts wire them. */
+function startEdge(e: EdgeData): Running {
+  const link = startNatsLink({ config: e.fleet.nats, name: `test-${e.node}`, logger });
+  const forwarder = createFleetForwarder({ fleet: e.fleet, logger, link });
+  const uploader = createSnapshotUploader({ fleet: e.fleet, link, logger, readSnapshot: (id, kind) => e.snapshots.read(id, kind).catch(() => undefined) });
+  const runner = runSinks([forwarder, uploader], { bus: e.bus, cursors: e.cursors, logger, pageSize: 100, backoff: { baseMs: 50, maxMs: 500, factor: 2, jitter: 0 } });
+  const follower = startGalleryFollower({
+    fleet: e.fleet,
+    gallery: e.gallery,
+    state: e.cursors,
+    logger,
+    link,
+    onErasure: async (r) => {
+      await applyFleetErasure({ gallery: e.gallery, eventLog: e.log, snapshots: e.snapshots, publish: (ev) => e.bus.publish(ev) }, r);
+    },
+  });
+  return {
+    runner,
+    follower,
+    close: async () => {
+      await follower.close();
+      await runner.stop();
+      await link.close();
+    },
+  };
+}
+
+/** Events about a person on an edge: two recognitions with snapshots, one decision. */
+async function sightings(e: EdgeData, p: StoredIdentity): Promise<string[]> {
+  const snaps: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    const snapshotId = await e.snapshots.save(noiseFrame(), [20, 20, 70, 70]);
+    snaps.push(snapshotId);
+    e.bus.publish({ type: 'face.recognized', timeMs: Date.now(), cameraId: 'door', trackId: `t${i}`, identityId: p.id, data: { name: p.name, score: 0.8, masked: false, snapshotId } });
+  }
+  e.bus.publish({ type: 'gate.granted', timeMs: Date.now(), cameraId: 'door', gateId: 'front', trackId: 't0', identityId: p.id, data: { name: p.name, score: 0.8, masked: false } });
+  return snaps;
+}
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).map((f) => join(dir, f)).filter((f) => statSync(f).isFile());
+}
+
+t.test('an erasure at the hub reaches PostgreSQL, the object store and every edge, one of them offline', async (t) => {
+  const [s, p] = await startFleetServers(t);
+  const hub = await startHub(hubConfig(s, p), { logger, port: 0 });
+  t.teardown(() => hub.close());
+  const a = edgeData(s, 'door-a');
+  const b = edgeData(s, 'door-b');
+  let runA: Running | undefined = startEdge(a);
+  let runB: Running | undefined = startEdge(b);
+  t.teardown(async () => {
+    await runA?.close();
+    await runB?.close();
+    for (const e of [a, b]) {
+      e.cursors.close();
+      e.log.close();
+      e.gallery.close();
+      rmSync(e.dir, { recursive: true, force: true });
+    }
+  });
+
+  await until('the hub ready', () => hub.status().postgres.ready && hub.status().nats.connected, 20_000);
+  const ada = person(NAME);
+  const bob = person('Bob Other');
+  await hub.putIdentity(ada);
+  await hub.putIdentity(bob);
+  for (const e of [a, b]) await until(`${e.node} has Ada and Bob`, () => e.gallery.getIdentity(ada.id) !== undefined && e.gallery.getIdentity(bob.id) !== undefined, 20_000);
+
+  const snapsA = await sightings(a, ada);
+  const snapsB = await sightings(b, ada);
+  await sightings(a, bob);
+  const adaSnaps = [...snapsA.map((id) => ({ node: a.node, id })), ...snapsB.map((id) => ({ node: b.node, id }))];
+  await until('every event at the hub', async () => (await hub.store.eventCount()) >= 9, 20_000);
+  await until('every snapshot mirrored at the hub', () => hub.status().snapshotsMirrored >= 12, 20_000);
+  const hubSnapDir = hubConfig(s, p).events.snapshots.dir;
+  t.ok(existsSync(join(hubSnapDir, `${snapsB[0]}.face.jpg`)), 'the hub holds the offline-to-be edge\'s snapshot before');
+
+  // The searches below find the person before the erasure (so their silence after it means something).
+  const namedBefore = await hub.store.pool.query<{ n: string }>('SELECT count(*) AS n FROM events x WHERE x::text LIKE $1', [`%${NAME}%`]);
+  t.ok(Number(namedBefore.rows[0]?.n) >= 6, 'before: the hub\'s event rows name the person');
+  t.ok(filesUnder(a.dir).some((f) => readFileSync(f).includes(Buffer.from(NAME))), 'before: edge A\'s data folder holds the name');
+
+  // Edge B goes offline (its data stays); the erasure happens at the hub meanwhile.
+  await runB.close();
+  runB = undefined;
+
+  const erase = () => fetch(`${hub.api.url}/v1/identities/${ada.id}/erase`, { method: 'POST', headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } });
+  const res = await erase();
+  t.equal(res.status, 200, 'the hub erases (admin)');
+  const text = await res.text();
+  t.notMatch(text, NAME, 'the receipt does not name the person');
+  const receipt = JSON.parse(text) as { erasureId: string; tombstone: string; templates: number; events: number; snapshots: number };
+  t.match(receipt, { templates: 1, events: 6, snapshots: 4 }, 'counts: one template, six events (three per edge), four snapshots');
+  t.equal(receipt.tombstone, `erased:${receipt.erasureId}`);
+
+  // The hub's PostgreSQL: no row anywhere holds the name; the id only in the erasure journal.
+  const pg = hub.store.pool;
+  const tables = (await pg.query<{ t: string }>("SELECT tablename AS t FROM pg_tables WHERE schemaname = 'public'")).rows.map((r) => r.t);
+  t.ok(tables.includes('events') && tables.includes('erasures'));
+  for (const table of tables) {
+    const named = await pg.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} x WHERE x::text LIKE $1`, [`%${NAME}%`]);
+    t.equal(Number(named.rows[0]?.n), 0, `no ${table} row names the person`);
+    const byId = await pg.query<{ n: string }>(`SELECT count(*) AS n FROM ${table} x WHERE x::text LIKE $1`, [`%${ada.id}%`]);
+    if (table !== 'erasures') t.equal(Number(byId.rows[0]?.n), 0, `no ${table} row holds the identity id`);
+  }
+  const tomb = await pg.query<{ n: string }>('SELECT count(*) AS n FROM events WHERE identity_id = $1', [receipt.tombstone]);
+  t.equal(Number(tomb.rows[0]?.n), 7, 'six tombstoned rows (decisions kept) and the receipt');
+  t.ok((await hub.store.getIdentity(bob.id)) !== undefined, 'another person is untouched');
+  // The hub's snapshots: the folder and the object store.
+  for (const sn of adaSnaps) for (const kind of ['face', 'frame'] as const) t.notOk(existsSync(join(hubSnapDir, `${sn.id}.${kind}.jpg`)), `hub folder: ${sn.node} ${sn.id} ${kind} gone`);
+  const nc = await natsClient(s);
+  t.teardown(() => nc.close());
+  const os = await openSnapshotStore(nc, a.fleet);
+  for (const sn of adaSnaps) {
+    const info = await os.info(snapshotObjectName(sn.node, sn.id, 'face'));
+    t.ok(info === null || info.deleted, `object store: ${sn.node} ${sn.id} deleted`);
+  }
+  // The API's window no longer names them.
+  const window = await fetch(`${hub.api.url}/v1/events?limit=100`, { headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } });
+  t.notMatch(await window.text(), NAME, 'GET /v1/events at the hub does not name the person');
+
+  // The online edge: erased at once, under the hub's erasure id.
+  const erasedOn = (e: EdgeData): boolean => e.gallery.listErasures().some((x) => x.id === receipt.erasureId && x.finishedAt !== null);
+  await until('edge A erased', () => erasedOn(a), 10_000);
+  const checkEdge = (e: EdgeData, snaps: readonly string[]): void => {
+    t.notOk(e.gallery.getIdentity(ada.id), `${e.node}: the identity is gone`);
+    t.ok(e.gallery.getIdentity(bob.id), `${e.node}: Bob stays`);
+    t.equal(e.log.about(ada.id).length, 0, `${e.node}: no event carries the identity id`);
+    t.equal(e.log.query({ identityId: receipt.tombstone, limit: 100 }).filter((x) => x.type !== 'identity.erased').length, 3, `${e.node}: its three events carry the hub's tombstone`);
+    t.equal(e.log.query({ types: ['identity.erased'], limit: 10 }).length, 1, `${e.node}: one receipt`);
+    for (const id of snaps) t.notOk(existsSync(e.snapshots.path(id, 'face')), `${e.node}: snapshot ${id} gone`);
+    for (const f of filesUnder(e.dir)) t.notOk(readFileSync(f).includes(Buffer.from(NAME)), `${e.node}: ${f.slice(e.dir.length)} does not hold the name`);
+  };
+  checkEdge(a, snapsA);
+
+  // The offline edge still has the person until it comes back; then it erases them.
+  t.ok(b.gallery.getIdentity(ada.id), 'edge B (offline) still has the person');
+  runB = startEdge(b);
+  await until('edge B erased after coming back', () => erasedOn(b), 20_000);
+  checkEdge(b, snapsB);
+  // Its receipt and tombstoned rows reach the hub; still nothing names the person there.
+  await until('edge B\'s receipt at the hub', async () => Number((await pg.query<{ n: string }>("SELECT count(*) AS n FROM events WHERE type = 'identity.erased'")).rows[0]?.n) === 3, 20_000);
+  const after = await pg.query<{ n: string }>('SELECT count(*) AS n FROM events x WHERE x::text LIKE $1', [`%${NAME}%`]);
+  t.equal(Number(after.rows[0]?.n), 0, 'the hub still holds no row naming the person');
+
+  // A rerun: the same receipt, no second identity.erased at the hub.
+  const again = await erase();
+  t.equal(again.status, 200);
+  t.same(await again.json(), receipt, 'a rerun answers the same receipt');
+  const hubReceipts = await pg.query<{ n: string }>("SELECT count(*) AS n FROM events WHERE type = 'identity.erased' AND node_id = 'hub'");
+  t.equal(Number(hubReceipts.rows[0]?.n), 1, 'the hub logged its receipt once');
+  const unknown = await fetch(`${hub.api.url}/v1/identities/id_0000000000000000/erase`, { method: 'POST', headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } });
+  t.equal(unknown.status, 404, 'an unknown identity is 404');
+});
