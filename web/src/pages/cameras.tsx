@@ -7,8 +7,9 @@
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from '../api.ts';
-import { discoverOnvif, issueText, jpegUrl, loadEntries, probeStream, removeEntry, saveEntry, urlWithCredentials, type DiscoveredCamera, type Entry, type ProbeFailed, type ProbeOk, type SaveOutcome } from '../config-api.ts';
-import { can, Dialog, Empty, ErrorBox, errorText, Loading, useLoad, useSession } from '../ui.tsx';
+import { RemoveEntryDialog, SaveProblem, useConfigEntries } from '../config-entries.tsx';
+import { discoverOnvif, jpegUrl, probeStream, saveEntry, urlWithCredentials, type DiscoveredCamera, type Entry, type ProbeFailed, type ProbeOk, type SaveOutcome } from '../config-api.ts';
+import { can, Empty, ErrorBox, Loading, useLoad, useSession } from '../ui.tsx';
 import { healthOf, type CameraView } from './live.tsx';
 
 export interface Zone {
@@ -52,34 +53,6 @@ function streamOf(e: Entry): string {
   if (src.kind === 'rtsp') return str(src.url);
   if (src.kind === 'file') return `file: ${str(src.path)}`;
   return String(src.kind ?? '');
-}
-
-/** The outcome of a refused save, in the page: every problem with its fix, or the conflict with a retry. */
-export function SaveProblem({ outcome, onRetry }: { outcome: SaveOutcome | undefined; onRetry: () => void }) {
-  if (!outcome || outcome.kind === 'saved') return null;
-  if (outcome.kind === 'conflict')
-    return (
-      <div class="error" role="alert" data-outcome="conflict">
-        <span>
-          The config file changed since this page read it{outcome.current ? ` (now version ${outcome.current})` : ''}: someone else edited it. Nothing was saved.
-        </span>
-        <button type="button" onClick={onRetry}>
-          Reload and retry
-        </button>
-      </div>
-    );
-  return (
-    <div class="error problems" role="alert" data-outcome="invalid">
-      <div>
-        <p>Not saved: {outcome.error}</p>
-        <ul>
-          {outcome.issues.map((i) => (
-            <li key={i.path + i.message}>{issueText(i)}</li>
-          ))}
-        </ul>
-      </div>
-    </div>
-  );
 }
 
 /** A snapshot with its zones; drag a rectangle to add one. */
@@ -415,39 +388,11 @@ export function CameraWizard({ entry, version, reload, onSaved, onCancel }: { en
 
 function AdminCameras() {
   const { api } = useSession();
-  const entries = useLoad(() => loadEntries(api), [api]);
+  const { entries, version, reload } = useConfigEntries(api);
   const live = useLoad(() => api.json<{ cameras: CameraView[] }>('/v1/cameras'), [api], 5000);
   const [editing, setEditing] = useState<{ entry: Entry | undefined; key: number } | undefined>(undefined);
   const [notice, setNotice] = useState<string | undefined>(undefined);
   const [removing, setRemoving] = useState<Entry | undefined>(undefined);
-  const [removeOutcome, setRemoveOutcome] = useState<SaveOutcome | undefined>(undefined);
-  const [removeError, setRemoveError] = useState<unknown>(undefined);
-  const version = useRef<string | undefined>(undefined);
-  if (entries.data) version.current = entries.data.version;
-
-  /** Read the file again; resolves to its version now. */
-  const reload = async (): Promise<string> => {
-    const e = await loadEntries(api);
-    version.current = e.version;
-    entries.reload();
-    return e.version;
-  };
-
-  const remove = async (e: Entry, at: string) => {
-    setRemoveError(undefined);
-    try {
-      const r = await removeEntry(api, 'cameras', e.id, at);
-      setRemoveOutcome(r);
-      if (r.kind === 'saved') {
-        setRemoving(undefined);
-        setNotice(`Camera ${e.id} removed (config version ${r.version}).`);
-        entries.reload();
-        live.reload();
-      }
-    } catch (err) {
-      setRemoveError(err);
-    }
-  };
 
   if (entries.loading && !entries.data) return <Loading what="cameras" />;
   if (entries.error && !entries.data)
@@ -498,10 +443,7 @@ function AdminCameras() {
                     <button
                       type="button"
                       class="danger"
-                      onClick={() => {
-                        setRemoveOutcome(undefined);
-                        setRemoving(c);
-                      }}
+                      onClick={() => setRemoving(c)}
                       aria-label={`Remove ${c.id}`}
                     >
                       Remove
@@ -537,25 +479,23 @@ function AdminCameras() {
         />
       )}
       {removing && (
-        <Dialog title={`Remove camera ${removing.id}`} onClose={() => setRemoving(undefined)}>
-          <p>Remove {removing.id} from the config file? Its pipeline stops; past events stay.</p>
-          <SaveProblem
-            outcome={removeOutcome}
-            onRetry={async () => {
-              try {
-                await remove(removing, await reload());
-              } catch (e) {
-                setRemoveError(e);
-              }
-            }}
-          />
-          {removeError !== undefined && <p class="error">{errorText(removeError)}</p>}
-          <div class="actions">
-            <button type="button" class="danger" onClick={() => remove(removing, version.current ?? data.version)}>
-              Remove camera
-            </button>
-          </div>
-        </Dialog>
+        <RemoveEntryDialog
+          key={removing.id}
+          api={api}
+          section="cameras"
+          entry={removing}
+          noun="camera"
+          consequence="Its pipeline stops; past events stay."
+          version={version.current ?? data.version}
+          reload={reload}
+          onClose={() => setRemoving(undefined)}
+          onRemoved={(v) => {
+            setNotice(`Camera ${removing.id} removed (config version ${v}).`);
+            setRemoving(undefined);
+            entries.reload();
+            live.reload();
+          }}
+        />
       )}
     </>
   );

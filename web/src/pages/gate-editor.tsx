@@ -4,10 +4,11 @@
  * anti-passback and actuation (webhook, command) with a "Test actuation" of the saved gate. Saved
  * through the config editor API like the cameras (If-Match, 409 conflict, 422 with fixes).
  */
-import { useRef, useState } from 'preact/hooks';
-import { loadEntries, removeEntry, saveEntry, type Entry, type SaveOutcome } from '../config-api.ts';
-import { can, Dialog, Empty, ErrorBox, errorText, Loading, useLoad, useSession } from '../ui.tsx';
-import { SaveProblem, type Zone } from './cameras.tsx';
+import { useState } from 'preact/hooks';
+import { saveEntry, type Entry, type SaveOutcome } from '../config-api.ts';
+import { can, Empty, ErrorBox, Loading, useSession } from '../ui.tsx';
+import { RemoveEntryDialog, SaveProblem, useConfigEntries } from '../config-entries.tsx';
+import type { Zone } from './cameras.tsx';
 
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 
@@ -478,34 +479,10 @@ export function GateForm({ entry, cameras, gates, version, reload, onSaved, onCa
 
 function AdminGates() {
   const { api } = useSession();
-  const entries = useLoad(() => loadEntries(api), [api]);
+  const { entries, version, reload } = useConfigEntries(api);
   const [editing, setEditing] = useState<{ entry: Entry | undefined; key: number } | undefined>(undefined);
   const [notice, setNotice] = useState<string | undefined>(undefined);
   const [removing, setRemoving] = useState<Entry | undefined>(undefined);
-  const [removeOutcome, setRemoveOutcome] = useState<SaveOutcome | undefined>(undefined);
-  const [removeError, setRemoveError] = useState<unknown>(undefined);
-  const version = useRef<string | undefined>(undefined);
-  if (entries.data) version.current = entries.data.version;
-  const reload = async (): Promise<string> => {
-    const e = await loadEntries(api);
-    version.current = e.version;
-    entries.reload();
-    return e.version;
-  };
-  const remove = async (g: Entry, at: string) => {
-    setRemoveError(undefined);
-    try {
-      const r = await removeEntry(api, 'gates', g.id, at);
-      setRemoveOutcome(r);
-      if (r.kind === 'saved') {
-        setRemoving(undefined);
-        setNotice(`Gate ${g.id} removed (config version ${r.version}).`);
-        entries.reload();
-      }
-    } catch (err) {
-      setRemoveError(err);
-    }
-  };
   if (entries.loading && !entries.data) return <Loading what="gates" />;
   if (entries.error && !entries.data) return <ErrorBox error={entries.error} onRetry={entries.reload} />;
   const data = entries.data;
@@ -550,10 +527,7 @@ function AdminGates() {
                     <button
                       type="button"
                       class="danger"
-                      onClick={() => {
-                        setRemoveOutcome(undefined);
-                        setRemoving(g);
-                      }}
+                      onClick={() => setRemoving(g)}
                       aria-label={`Remove gate ${g.id}`}
                     >
                       Remove
@@ -589,25 +563,22 @@ function AdminGates() {
         />
       )}
       {removing && (
-        <Dialog title={`Remove gate ${removing.id}`} onClose={() => setRemoving(undefined)}>
-          <p>Remove {removing.id} from the config file? It stops deciding; past events stay.</p>
-          <SaveProblem
-            outcome={removeOutcome}
-            onRetry={async () => {
-              try {
-                await remove(removing, await reload());
-              } catch (err) {
-                setRemoveError(err);
-              }
-            }}
-          />
-          {removeError !== undefined && <p class="error">{errorText(removeError)}</p>}
-          <div class="actions">
-            <button type="button" class="danger" onClick={() => remove(removing, version.current ?? data.version)}>
-              Remove gate
-            </button>
-          </div>
-        </Dialog>
+        <RemoveEntryDialog
+          key={removing.id}
+          api={api}
+          section="gates"
+          entry={removing}
+          noun="gate"
+          consequence="It stops deciding; past events stay."
+          version={version.current ?? data.version}
+          reload={reload}
+          onClose={() => setRemoving(undefined)}
+          onRemoved={(v) => {
+            setNotice(`Gate ${removing.id} removed (config version ${v}).`);
+            setRemoving(undefined);
+            entries.reload();
+          }}
+        />
       )}
     </>
   );
