@@ -21,11 +21,16 @@
  * the door is a real-time thing. The door state follows config changes by gate id (a changed door
  * keeps its state); a new broker or new topics reconnect the input client.
  */
+import { execFile } from 'node:child_process';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Config } from '../config/index.ts';
 import { deepEqual } from '../config/index.ts';
 import {
   contactReading,
+  credentialArgv,
+  credentialFrame,
+  credentialFromMetadata,
+  credentialPayload,
   DoorError,
   historyComplete,
   INITIAL_DOOR_STATE,
@@ -115,6 +120,8 @@ export interface ServiceDoorsOptions {
   readonly bus: EventBus;
   readonly log: Logger;
   readonly now?: (() => number) | undefined;
+  /** Where a grant's card credential is read from (identity metadata `credential`): the gallery. */
+  readonly identities?: { getIdentity(id: string): { readonly metadata: Readonly<Record<string, unknown>> } | undefined } | undefined;
 }
 
 export interface ServiceDoors {
@@ -158,6 +165,18 @@ function checkBuilt(slice: DoorSlice): void {
           hint: 'configure events.outputs.mqtt (url, enabled: true): door inputs use its broker',
         });
       }
+    }
+    if (door.credentialOutput?.gpio) {
+      throw new DoorError('DOOR_INPUT_UNSUPPORTED', `gate '${gateId}': a gpio credential output is not available in this version`, {
+        context: { gate: gateId, output: 'credentialOutput' },
+        hint: "give door.credentialOutput as `mqtt: TOPIC` (a Wiegand adapter on the broker of events.outputs.mqtt) or `command: { argv: [PROGRAM, '{bits}'] }`",
+      });
+    }
+    if (door.credentialOutput?.mqtt !== undefined && slice.mqtt?.enabled !== true) {
+      throw new DoorError('DOOR_INPUT_UNSUPPORTED', `gate '${gateId}': door.credentialOutput publishes on MQTT, but events.outputs.mqtt is not enabled`, {
+        context: { gate: gateId, output: 'credentialOutput' },
+        hint: 'configure events.outputs.mqtt (url, enabled: true): the credential output uses its broker',
+      });
     }
     if (door.lock?.gpio) {
       throw new DoorError('DOOR_INPUT_UNSUPPORTED', `gate '${gateId}': a gpio door lock is not available in this version`, { context: { gate: gateId }, hint: 'use lock.relay (a Shelly Gen2+ relay) or the gate actuation' });
@@ -390,9 +409,50 @@ export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follo
     { equal: deepEqual },
   );
 
+  /**
+   * A grant's card credential to the panel: the identity's metadata `credential` as a Wiegand
+   * frame. Not in lockdown (the panel would open what facegate keeps shut). A missing credential
+   * sends nothing; a malformed one, an unconnected broker or a failing command is logged, never
+   * thrown: the grant itself stands.
+   */
+  const sendCredential = (gateId: string, identityId: string | undefined): void => {
+    const door = doors.get(gateId);
+    const out = door?.config.credentialOutput;
+    if (!door || !out || identityId === undefined || door.state.mode === 'lockdown') return;
+    let frame;
+    try {
+      const credential = credentialFromMetadata(o.identities?.getIdentity(identityId)?.metadata);
+      if (!credential) {
+        log.debug({ gate: gateId, identity: identityId }, 'credential output: the identity has no credential (nothing sent)');
+        return;
+      }
+      frame = credentialFrame(credential);
+    } catch (err) {
+      log.error({ gate: gateId, identity: identityId, error: err instanceof Error ? err.message : String(err), hint: err instanceof DoorError ? err.hint : undefined }, 'credential output: the identity\'s credential is invalid (nothing sent)');
+      return;
+    }
+    if (out.mqtt !== undefined) {
+      const c = client;
+      if (!c) {
+        log.error({ gate: gateId, topic: out.mqtt }, 'credential output: no broker client (nothing sent)');
+        return;
+      }
+      // QoS 1, not retained: one frame per grant, never replayed to a later subscriber.
+      c.publishAsync(out.mqtt, credentialPayload(gateId, frame, now()), { qos: 1 }).catch((err: unknown) => log.error({ gate: gateId, topic: out.mqtt, error: redactText(String(err)) }, 'credential output: publish failed'));
+    } else if (out.command) {
+      const argv = credentialArgv(out.command.argv, frame);
+      execFile(argv[0], argv.slice(1), { timeout: out.command.timeoutMs, killSignal: 'SIGKILL' }, (err) => {
+        if (err) log.error({ gate: gateId, program: argv[0], error: redactText(err.message).slice(0, 200) }, 'credential output: the command failed');
+      });
+    }
+  };
+
   const decisions = o.bus.events$.subscribe((e) => {
     if (e.gateId === undefined || !doors.has(e.gateId)) return;
-    if (e.type === 'gate.granted') feed(e.gateId, { kind: 'grant', atMs: now(), identityId: e.identityId });
+    if (e.type === 'gate.granted') {
+      feed(e.gateId, { kind: 'grant', atMs: now(), identityId: e.identityId });
+      sendCredential(e.gateId, e.identityId);
+    }
     else if (e.type === 'gate.opened') feed(e.gateId, { kind: 'manual', atMs: now(), action: e.data.action, durationMs: e.data.durationMs, by: e.data.by });
   });
 

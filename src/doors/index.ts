@@ -30,3 +30,4 @@ export { DoorError, isDoorError, type DoorErrorCode } from './errors.ts';
 export { switchSet, switchSetFor, needsRenewal, type RelayTarget, type SwitchSetParams, type SwitchSetResult } from './relay.ts';
 export { payloadValue, contactReading, isRexPress, type ContactPayloadRule, type RexPayloadRule } from './inputs.ts';
 export { restoreDoor, restoredReason, historyComplete, RESTORED_PREFIX, type LoggedDoorEvent, type RestoredDoor } from './restore.ts';
+export { credentialFromMetadata, credentialFrame, credentialPayload, credentialArgv, CREDENTIAL_KEY, type CardCredential, type CredentialFrame } from './credential.ts';

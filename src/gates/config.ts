@@ -206,6 +206,34 @@ export const lockOutputSchema = z
   .refine((l) => (l.relay === undefined) !== (l.gpio === undefined), { message: 'the lock needs exactly one output', ...hinted('give `relay: { url: http://RELAY }` (a Shelly Gen2 relay) or `gpio: { chip: gpiochip0, line: N }`') });
 
 /**
+ * Where a grant hands the person's card credential (identity metadata `credential`, a Wiegand
+ * frame) to an existing panel: exactly one of
+ * - `mqtt: TOPIC` on the broker of events.outputs.mqtt: a JSON payload with the bit string and the
+ *   hex value, for a Wiegand adapter that listens there;
+ * - `command: { argv }`: a program run without a shell; `{bits}` / `{hex}` in an argument become
+ *   the frame's;
+ * - `gpio: { chip, d0, d1 }`: the two data lines driven directly (designed, refused at start).
+ */
+const credentialOutputSchema = z
+  .strictObject({
+    mqtt: inputTopic.optional(),
+    command: commandSchema
+      .refine((c) => c.argv.some((a) => a.includes('{bits}') || a.includes('{hex}')), { message: 'the credential command never receives the frame', ...hinted("put '{bits}' (or '{hex}') in an argument, e.g. argv: [wiegand-send, --bits, '{bits}']") })
+      .optional(),
+    gpio: z
+      .strictObject({
+        chip: z.string().regex(/^(gpiochip\d+|\/dev\/gpiochip\d+)$/, { error: "expected a GPIO chip such as 'gpiochip0' (see `gpiodetect`)" }),
+        d0: z.number().int().min(0).max(1023),
+        d1: z.number().int().min(0).max(1023),
+      })
+      .optional(),
+  })
+  .superRefine((v, ctx) => {
+    const n = [v.mqtt, v.command, v.gpio].filter((x) => x !== undefined).length;
+    if (n !== 1) ctx.addIssue({ code: 'custom', path: [], message: n === 0 ? 'the credential output needs a target' : `the credential output has ${n} targets`, ...hinted('give exactly one of `mqtt: TOPIC` (a Wiegand adapter on the broker of events.outputs.mqtt) or `command: { argv: [PROGRAM, ..., "{bits}"] }`') });
+  });
+
+/**
  * A door behind the gate (optional): its lock, contact and request-to-exit button. `failMode`
  * is what the lock does without power: `secure` (an electric strike: locked without power; the
  * relay is switched on to release) or `safe` (a maglock, fire-code doors: open without power;
@@ -219,6 +247,8 @@ export const doorSchema = z
     contact: contactInputSchema.optional(),
     rex: rexInputSchema.optional(),
     lock: lockOutputSchema.optional(),
+    /** On a grant, the person's card credential as a Wiegand frame to a panel (docs/doors.md). */
+    credentialOutput: credentialOutputSchema.optional(),
     /** Inside these windows the door stays unlocked (office hours); no schedule = never. */
     unlockSchedule: scheduleSchema.optional(),
   })
@@ -307,6 +337,7 @@ export type DoorConfig = z.output<typeof doorSchema>;
 export type ContactInputConfig = z.output<typeof contactInputSchema>;
 export type RexInputConfig = z.output<typeof rexInputSchema>;
 export type RelayLockConfig = z.output<typeof relayLockSchema>;
+export type CredentialOutputConfig = z.output<typeof credentialOutputSchema>;
 
 function issuesText(error: z.ZodError, prefix: string): string {
   return error.issues.map((i) => `${[prefix, ...i.path.map(String)].filter(Boolean).join('.')}: ${i.message}`).join('; ');
