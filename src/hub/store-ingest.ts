@@ -5,6 +5,7 @@
  * quarantined with the reason and their raw bytes so the rest of the fleet's events keep flowing.
  */
 import { createHash } from 'node:crypto';
+import { tombstoneEvent, type Event } from '../events/index.ts';
 import { FleetError, messageOf } from '../fleet/errors.ts';
 import type { HubDb, HubEventRow, InsertedEvent } from './store-db.ts';
 
@@ -29,6 +30,25 @@ export interface StoredDeadLetter extends DeadLetter {
   readonly raw: Buffer;
 }
 
+/**
+ * Events about a person erased at the hub that arrive afterwards (an edge that was offline
+ * forwards what it logged before it replayed the erasure) are stored tombstoned, like the rows
+ * the erasure rewrote: `erased:<erasure id>` (src/hub/erasure.ts).
+ */
+async function tombstoneErased(db: HubDb, rows: readonly HubEventRow[]): Promise<readonly HubEventRow[]> {
+  const ids = [...new Set(rows.map((r) => r.identityId).filter((x): x is string => typeof x === 'string' && !x.startsWith('erased:')))];
+  if (ids.length === 0) return rows;
+  const erased = await db.q<{ identity_id: string; id: string }>('SELECT DISTINCT ON (identity_id) identity_id, id FROM erasures WHERE identity_id = ANY($1) ORDER BY identity_id, started_ms DESC', [ids]);
+  if (erased.rows.length === 0) return rows;
+  const token = new Map(erased.rows.map((r) => [r.identity_id, `erased:${r.id}`]));
+  return rows.map((r) => {
+    const t = r.identityId === undefined ? undefined : token.get(r.identityId);
+    if (t === undefined) return r;
+    const body = tombstoneEvent(r.body as unknown as Event, t) as unknown as Record<string, unknown>;
+    return { ...r, identityId: t, body };
+  });
+}
+
 /** JSON text with every NUL / lone surrogate escaped (JSON.stringify does that), for a TEXT column. */
 const storableText = (s: string): string => JSON.stringify(s).slice(1, -1);
 
@@ -37,8 +57,9 @@ const storableText = (s: string): string => JSON.stringify(s).slice(1, -1);
  * Returns the rows that were new, with their hub ids, in insertion order. Node status moves
  * with them.
  */
-export async function insertEvents(db: HubDb, rows: readonly HubEventRow[], nowMs = Date.now()): Promise<InsertedEvent[]> {
-  if (rows.length === 0) return [];
+export async function insertEvents(db: HubDb, batch: readonly HubEventRow[], nowMs = Date.now()): Promise<InsertedEvent[]> {
+  if (batch.length === 0) return [];
+  const rows = await tombstoneErased(db, batch);
   // Serialised before the transaction: a body JSON.stringify cannot take (nested thousands deep)
   // is that event's fault, not the database's.
   const bodies = rows.map((r) => {

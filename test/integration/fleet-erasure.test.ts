@@ -193,26 +193,35 @@ t.test('an erasure at the hub reaches PostgreSQL, the object store and every edg
   // The online edge: erased at once, under the hub's erasure id.
   const erasedOn = (e: EdgeData): boolean => e.gallery.listErasures().some((x) => x.id === receipt.erasureId && x.finishedAt !== null);
   await until('edge A erased', () => erasedOn(a), 10_000);
-  const checkEdge = (e: EdgeData, snaps: readonly string[]): void => {
+  const checkEdge = (e: EdgeData, snaps: readonly string[], events: number): void => {
     t.notOk(e.gallery.getIdentity(ada.id), `${e.node}: the identity is gone`);
     t.ok(e.gallery.getIdentity(bob.id), `${e.node}: Bob stays`);
     t.equal(e.log.about(ada.id).length, 0, `${e.node}: no event carries the identity id`);
-    t.equal(e.log.query({ identityId: receipt.tombstone, limit: 100 }).filter((x) => x.type !== 'identity.erased').length, 3, `${e.node}: its three events carry the hub's tombstone`);
+    t.equal(e.log.query({ identityId: receipt.tombstone, limit: 100 }).filter((x) => x.type !== 'identity.erased').length, events, `${e.node}: its ${events} events carry the hub's tombstone`);
     t.equal(e.log.query({ types: ['identity.erased'], limit: 10 }).length, 1, `${e.node}: one receipt`);
     for (const id of snaps) t.notOk(existsSync(e.snapshots.path(id, 'face')), `${e.node}: snapshot ${id} gone`);
     for (const f of filesUnder(e.dir)) t.notOk(readFileSync(f).includes(Buffer.from(NAME)), `${e.node}: ${f.slice(e.dir.length)} does not hold the name`);
   };
-  checkEdge(a, snapsA);
+  checkEdge(a, snapsA, 3);
 
   // The offline edge still has the person until it comes back; then it erases them.
   t.ok(b.gallery.getIdentity(ada.id), 'edge B (offline) still has the person');
+  // Offline, it still recognises them (and forwards that when it is back, racing its own replay of
+  // the erasure): the hub stores such a late event tombstoned.
+  b.bus.publish({ type: 'face.recognized', timeMs: Date.now(), cameraId: 'door', trackId: 't9', identityId: ada.id, data: { name: NAME, score: 0.8, masked: false } });
   runB = startEdge(b);
   await until('edge B erased after coming back', () => erasedOn(b), 20_000);
-  checkEdge(b, snapsB);
+  checkEdge(b, snapsB, 4);
   // Its receipt and tombstoned rows reach the hub; still nothing names the person there.
   await until('edge B\'s receipt at the hub', async () => Number((await pg.query<{ n: string }>("SELECT count(*) AS n FROM events WHERE type = 'identity.erased'")).rows[0]?.n) === 3, 20_000);
   const after = await pg.query<{ n: string }>('SELECT count(*) AS n FROM events x WHERE x::text LIKE $1', [`%${NAME}%`]);
   t.equal(Number(after.rows[0]?.n), 0, 'the hub still holds no row naming the person');
+
+  // Whichever wins that race, a late row about the person is stored tombstoned at the hub.
+  const [late] = await hub.store.insertEvents([{ nodeId: 'door-c', site: 'hq', eventId: 1, type: 'face.recognized', timeMs: Date.now(), cameraId: 'door', identityId: ada.id, body: { v: 1, id: 1, type: 'face.recognized', time: new Date().toISOString(), timeMs: Date.now(), cameraId: 'door', trackId: 't1', identityId: ada.id, data: { name: NAME, score: 0.8, masked: false } } }]);
+  t.equal(late?.row.identityId, receipt.tombstone, 'a row arriving after the erasure is stored with the tombstone');
+  const lateRow = await pg.query<{ body: { data: { name: string } } }>('SELECT body FROM events WHERE node_id = $1', ['door-c']);
+  t.equal(lateRow.rows[0]?.body.data.name, '[erased]', 'and without the name');
 
   // A rerun: the same receipt, no second identity.erased at the hub.
   const again = await erase();
