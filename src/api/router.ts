@@ -139,7 +139,8 @@ export interface Route {
   readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** Segments after `v1`; `:name` captures one segment. */
   readonly pattern: readonly string[];
-  readonly role: Role;
+  /** 'signed': no bearer token; the handler checks the request's own signature (door webhook inputs). */
+  readonly role: Role | 'signed';
   readonly handle: (c: RouteContext, params: Readonly<Record<string, string>>, who: Principal) => Promise<void> | void;
 }
 
@@ -154,6 +155,9 @@ function match(pattern: readonly string[], segs: readonly string[]): Record<stri
   return params;
 }
 
+/** Who a signed route's handler runs as before it checks the signature: no role of any token. */
+const SIGNED_REQUEST: Principal = { id: 'signed-request', role: 'viewer' };
+
 /** Answer a /v1 request from the tables, in order; false when no route matches. */
 export function createRouter(routes: readonly Route[], authorize: (req: IncomingMessage, role: Role) => Principal): (c: RouteContext) => Promise<boolean> {
   return async (c) => {
@@ -162,7 +166,7 @@ export function createRouter(routes: readonly Route[], authorize: (req: Incoming
       if (r.method !== c.method && !(r.method === 'GET' && c.method === 'HEAD')) continue;
       const params = match(r.pattern, segs);
       if (!params) continue;
-      const who = authorize(c.req, r.role);
+      const who = r.role === 'signed' ? SIGNED_REQUEST : authorize(c.req, r.role);
       refuseBadQuery(c.url);
       await r.handle(c, params, who);
       return true;

@@ -136,6 +136,10 @@ export interface ServiceDoors {
   health(): SinkHealthSample[];
   /** An operator's door mode (audited as door.mode_changed when the effective mode changes). */
   setMode(gateId: string, mode: OperatorDoorMode, by: string, reason: string): void;
+  /** The secret of a gate's signed webhook input; undefined when that input is not a webhook. */
+  webhookSecret(gateId: string, input: 'contact' | 'rex'): string | undefined;
+  /** A verified webhook reading: the contact's state or a REX press, at the wall clock now. */
+  webhookReading(gateId: string, reading: { readonly kind: 'contact'; readonly open: boolean } | { readonly kind: 'rex' }): void;
 }
 
 interface Door {
@@ -149,14 +153,14 @@ interface Door {
   relayChain: Promise<void>;
 }
 
-/** Door inputs other than MQTT are designed (docs/doors.md) but not built: refuse rather than run deaf. */
+/** GPIO door inputs and outputs are designed (docs/doors.md) but not built: refuse rather than run deaf. */
 function checkBuilt(slice: DoorSlice): void {
   for (const { gateId, door } of slice.doors) {
     for (const [name, input] of [['contact', door.contact], ['rex', door.rex]] as const) {
-      if (input && input.mqtt === undefined) {
-        throw new DoorError('DOOR_INPUT_UNSUPPORTED', `gate '${gateId}': door.${name} from ${input.gpio ? 'gpio' : 'a webhook'} is not available in this version`, {
+      if (input?.gpio) {
+        throw new DoorError('DOOR_INPUT_UNSUPPORTED', `gate '${gateId}': door.${name} from gpio is not available in this version`, {
           context: { gate: gateId, input: name },
-          hint: `give door.${name} as \`mqtt: TOPIC\` (a sensor on the broker of events.outputs.mqtt)`,
+          hint: `give door.${name} as \`mqtt: TOPIC\` (a sensor on the broker of events.outputs.mqtt) or \`webhook: { secret }\` (a signed POST to /v1/doors/${gateId}/${name})`,
         });
       }
       if (input?.mqtt !== undefined && slice.mqtt?.enabled !== true) {
@@ -481,5 +485,7 @@ export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follo
     },
     state: (gateId) => doors.get(gateId)?.state,
     setMode: (gateId, mode, by, reason) => feed(gateId, { kind: 'mode', atMs: now(), mode, by, reason }),
+    webhookSecret: (gateId, input) => doors.get(gateId)?.config[input]?.webhook?.secret,
+    webhookReading: (gateId, reading) => feed(gateId, reading.kind === 'contact' ? { kind: 'contact', atMs: now(), open: reading.open } : { kind: 'rex', atMs: now() }),
   };
 }

@@ -31,3 +31,4 @@ export { switchSet, switchSetFor, needsRenewal, type RelayTarget, type SwitchSet
 export { payloadValue, contactReading, isRexPress, type ContactPayloadRule, type RexPayloadRule } from './inputs.ts';
 export { restoreDoor, restoredReason, historyComplete, RESTORED_PREFIX, type LoggedDoorEvent, type RestoredDoor } from './restore.ts';
 export { credentialFromMetadata, credentialFrame, credentialPayload, credentialArgv, CREDENTIAL_KEY, type CardCredential, type CredentialFrame } from './credential.ts';
+export { verifyDoorWebhook, signDoorWebhook, ReplayGuard, DOOR_WEBHOOK_SIGNATURE_HEADER, DOOR_WEBHOOK_WINDOW_MS, type DoorWebhookInput, type DoorWebhookVerdict } from './webhook.ts';

@@ -140,9 +140,10 @@ const gpioLineSchema = z.strictObject({
 });
 
 /**
- * A signed HTTP input: the sensor's bridge POSTs `{ "state": "open" | "closed" }` (contact) or
- * `{ "press": true }` (REX) to /api/doors/<gate id>/<contact|rex>, signed like the gate webhook
- * (X-Facegate-Signature: sha256=<HMAC of the raw body>, X-Facegate-Timestamp within 60 s).
+ * A signed HTTP input: the sensor's bridge POSTs `{ "state": "open" | "closed", "sentAtMs": MS }`
+ * (contact) or `{ "press": true, "sentAtMs": MS }` (REX) to /v1/doors/<gate id>/<contact|rex>,
+ * signed like the gate webhook (X-Facegate-Signature: sha256=<HMAC of the raw body>); the signed
+ * sentAtMs within 5 minutes of the box's clock, a replayed body refused (src/doors/webhook.ts).
  */
 const webhookInputSchema = z.strictObject({
   secret: z.string().min(16, 'the input secret must be at least 16 characters (e.g. `openssl rand -hex 32`)'),
