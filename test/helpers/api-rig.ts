@@ -1,6 +1,6 @@
 /**
- * A box's API over real storage in a temp dir, for integration tests of one group of routes: an
- * encrypted gallery, the event log and its bus, an encrypted snapshot store, a real embedder with
+ * A box's API over real storage in a temp dir, for integration tests of one group of routes: a
+ * gallery (encrypted unless asked not to), the event log and its bus, an encrypted snapshot store, a real embedder with
  * upload enrollment, and the API server on a loopback port with one token per role. The test adds
  * the routes it checks (`deps`); everything is closed and removed at teardown.
  */
@@ -49,20 +49,24 @@ export function apiRig(
   opts: {
     readonly prefix: string;
     readonly embedder?: string;
+    /** Encrypted at rest (gallery and snapshots) unless false. */
+    readonly encrypted?: boolean;
+    /** More options of the upload enrollment (its rules, as the service reads them). */
+    readonly enrollment?: Omit<Parameters<typeof createUploadEnrollment>[0], 'embedder' | 'detectorOptions'>;
     readonly setup?: (parts: BoxParts) => Promise<void>;
     readonly deps: (parts: BoxParts) => Omit<ApiDeps, 'events' | 'tokens' | 'metrics'>;
   },
 ): ApiRig {
   const rig = {} as { -readonly [K in keyof ApiRig]: ApiRig[K] };
   const dir = mkdtempSync(join(tmpdir(), opts.prefix));
-  const encryption = { kek: newKek(), source: 'test' };
+  const encryption = opts.encrypted === false ? undefined : { kek: newKek(), source: 'test' };
   t.before(async () => {
-    const gallery = openGallery(join(dir, 'gallery.sqlite'), { encryption });
+    const gallery = openGallery(join(dir, 'gallery.sqlite'), encryption ? { encryption } : {});
     const log = new EventLog(join(dir, 'events.sqlite'));
     const bus = new EventBus(log);
     const embedder = await createEmbedder(opts.embedder ?? DEFAULT_EMBEDDER);
-    const enrollment = createUploadEnrollment({ detectorOptions: {}, embedder });
-    const snapshots = new SnapshotStore(join(dir, 'snapshots'), { retentionMs: 86_400_000, maxFiles: 100, encryption });
+    const enrollment = createUploadEnrollment({ ...opts.enrollment, detectorOptions: {}, embedder });
+    const snapshots = new SnapshotStore(join(dir, 'snapshots'), { retentionMs: 86_400_000, maxFiles: 100, ...(encryption ? { encryption } : {}) });
     const snapshotBytes = (id: string, kind: 'face' | 'frame'): Promise<Buffer | undefined> => snapshots.read(id, kind).catch((e: unknown) => (isEventsError(e) ? undefined : Promise.reject(e)));
     const parts: BoxParts = { dir, gallery, log, bus, embedder, enrollment, snapshots, snapshotBytes, logger: createLogger({ level: 'silent' }) };
     Object.assign(rig, parts);

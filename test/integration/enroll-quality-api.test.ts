@@ -1,64 +1,33 @@
+import { readFileSync } from 'node:fs';
+import sharp from 'sharp';
+import t from 'tap';
+import { createCheckedIdentityApi } from '../../src/app/dashboard.ts';
+import { enrollmentRulesOf } from '../../src/app/identities.ts';
+import { DEFAULT_EMBEDDER, parseConfig } from '../../src/config/index.ts';
+import { calibratedThresholds } from '../../src/models/index.ts';
+import { apiRig, rigToken } from '../helpers/api-rig.ts';
+import { bbtPhoto } from '../helpers/gallery-real.ts';
+
 /**
  * The enrollment checks through the API: a refused photo answers 422 with each failed check
  * (value, threshold, fix); a photo of someone already enrolled is refused naming them ("already
  * enrolled as Amy at 0.xx") unless `force=true`. Real photos, real models.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import sharp from 'sharp';
-import t from 'tap';
-import { sha256Hex } from '../../src/api/auth.ts';
-import { createMetrics } from '../../src/api/metrics.ts';
-import { startApiServer, type ApiServer } from '../../src/api/server.ts';
-import { createCheckedIdentityApi } from '../../src/app/dashboard.ts';
-import { createUploadEnrollment, enrollmentRulesOf, type UploadEnrollment } from '../../src/app/identities.ts';
-import { DEFAULT_EMBEDDER, parseConfig } from '../../src/config/index.ts';
-import { EventBus, EventLog } from '../../src/events/index.ts';
-import { openGallery, type Gallery } from '../../src/gallery/index.ts';
-import { createLogger } from '../../src/log.ts';
-import { calibratedThresholds } from '../../src/models/index.ts';
-import { createEmbedder, type Embedder } from '../../src/recognize/index.ts';
-import { bbtPhoto } from '../helpers/gallery-real.ts';
 
-const ADMIN = 'admin-token-0123456789abcdef';
-const dir = mkdtempSync(join(tmpdir(), 'fg-enroll-api-'));
+const ADMIN = rigToken('admin');
 let minEyeDistance = 30;
-let api: ApiServer;
-let gallery: Gallery;
-let log: EventLog;
-let bus: EventBus;
-let embedder: Embedder;
-let enrollment: UploadEnrollment;
 
-t.before(async () => {
-  gallery = openGallery(join(dir, 'gallery.sqlite'));
-  log = new EventLog(join(dir, 'events.sqlite'));
-  bus = new EventBus(log);
-  embedder = await createEmbedder(DEFAULT_EMBEDDER);
+const rig = apiRig(t, {
+  prefix: 'fg-enroll-api-',
+  encrypted: false,
   // The rules are read per photo from the config section, as the service does.
-  enrollment = createUploadEnrollment({ detectorOptions: {}, embedder, rules: () => enrollmentRulesOf(parseConfig({ recognition: { enrollment: { minEyeDistance } } }).recognition.enrollment) });
-  api = await startApiServer(
-    {
-      events: { lastId: () => log.lastId(), replayThenLive: (since, filter) => bus.replayThenLive(since, filter), query: (q) => log.query(q) },
-      tokens: () => [{ id: 'desk', role: 'admin' as const, sha256: sha256Hex(ADMIN) }],
-      metrics: createMetrics({ defaultMetrics: false }),
-      identities: createCheckedIdentityApi({ gallery, enroll: (photo) => enrollment.enroll(photo), publish: (e) => bus.publish(e), logger: createLogger({ level: 'silent' }), threshold: () => calibratedThresholds(DEFAULT_EMBEDDER).unmasked }),
-    },
-    { bind: '127.0.0.1', port: 0, allowedOrigins: [], sendBufferMessages: 100, maxBufferedBytes: 256 * 1024, heartbeatMs: 60_000 },
-  );
-});
-t.teardown(async () => {
-  await api?.close();
-  await enrollment?.close();
-  await embedder?.close();
-  bus?.close();
-  log?.close();
-  gallery?.close();
-  rmSync(dir, { recursive: true, force: true });
+  enrollment: { rules: () => enrollmentRulesOf(parseConfig({ recognition: { enrollment: { minEyeDistance } } }).recognition.enrollment) },
+  deps: ({ gallery, enrollment, bus, logger }) => ({
+    identities: createCheckedIdentityApi({ gallery, enroll: (photo) => enrollment.enroll(photo), publish: (e) => bus.publish(e), logger, threshold: () => calibratedThresholds(DEFAULT_EMBEDDER).unmasked }),
+  }),
 });
 
-const upload = (query: string, body: Buffer) => fetch(`${api.url}/v1/identities?${query}`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'image/png' }, body });
+const upload = (query: string, body: Buffer) => fetch(`${rig.api.url}/v1/identities?${query}`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'image/png' }, body });
 
 t.test('a small face (eyes ~26 px apart): 422 with the eye-distance check; the limit is the config', async (t) => {
   const small = await sharp(bbtPhoto('penny', 1)).resize({ width: 64 }).png().toBuffer();
@@ -83,5 +52,5 @@ t.test('a look-alike is refused naming the person, unless force=true', async (t)
   t.equal((await upload('name=Amy%20Two&force=maybe', readFileSync(bbtPhoto('amy', 2)))).status, 400);
   const forced = await upload('name=Amy%20Two&force=true', readFileSync(bbtPhoto('amy', 2)));
   t.equal(forced.status, 201);
-  t.same(gallery.listIdentities().map((i) => i.name).filter((n) => n.startsWith('Amy')).sort(), ['Amy', 'Amy Two']);
+  t.same(rig.gallery.listIdentities().map((i) => i.name).filter((n) => n.startsWith('Amy')).sort(), ['Amy', 'Amy Two']);
 });

@@ -1,3 +1,14 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import sharp from 'sharp';
+import t from 'tap';
+import { notThisPersonRoutes } from '../../src/app/identities.ts';
+import { DEFAULT_EMBEDDER } from '../../src/config/index.ts';
+import { calibratedThresholds } from '../../src/models/index.ts';
+import { apiRig, rigToken } from '../helpers/api-rig.ts';
+import { bbtPhoto } from '../helpers/gallery-real.ts';
+
 /**
  * 'Not this person' on the shared photos, through the API: a real impostor (Stuart) is recognised
  * as Howard above the calibrated threshold; POST /v1/events/:id/not-this-person on that
@@ -5,95 +16,39 @@
  * Howard while every enrolled person's held-out photo still matches its own identity. Real models,
  * encrypted gallery and snapshots, the real event log.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
-import sharp from 'sharp';
-import t from 'tap';
-import { sha256Hex } from '../../src/api/auth.ts';
-import { createMetrics } from '../../src/api/metrics.ts';
-import { startApiServer, type ApiServer } from '../../src/api/server.ts';
-import { createUploadEnrollment, notThisPersonRoutes, type UploadEnrollment } from '../../src/app/identities.ts';
-import { DEFAULT_EMBEDDER } from '../../src/config/index.ts';
-import { EventBus, EventLog, isEventsError, SnapshotStore } from '../../src/events/index.ts';
-import { openGallery, type Gallery } from '../../src/gallery/index.ts';
-import { createLogger } from '../../src/log.ts';
-import { calibratedThresholds } from '../../src/models/index.ts';
-import { newKek } from '../../src/privacy/index.ts';
-import { createEmbedder, type Embedder } from '../../src/recognize/index.ts';
-import { bbtPhoto } from '../helpers/gallery-real.ts';
 
-const OPERATOR = 'operator-token-0123456789abcdef';
-const VIEWER = 'viewer-token-0123456789abcdefab';
+const OPERATOR = rigToken('operator');
+const VIEWER = rigToken('viewer');
 const PEOPLE = ['amy', 'bernadette', 'howard', 'leonard', 'penny', 'raj', 'sheldon'] as const;
-const dir = mkdtempSync(join(tmpdir(), 'fg-negative-anchors-'));
-const encryption = { kek: newKek(), source: 'test' };
 const threshold = calibratedThresholds(DEFAULT_EMBEDDER).unmasked;
-let api: ApiServer;
-let gallery: Gallery;
-let log: EventLog;
-let bus: EventBus;
-let embedder: Embedder;
-let enrollment: UploadEnrollment;
-let snapshots: SnapshotStore;
 const ids = new Map<string, string>();
 
-t.before(async () => {
-  gallery = openGallery(join(dir, 'gallery.sqlite'), { encryption });
-  log = new EventLog(join(dir, 'events.sqlite'));
-  bus = new EventBus(log);
-  embedder = await createEmbedder(DEFAULT_EMBEDDER);
-  enrollment = createUploadEnrollment({ detectorOptions: {}, embedder });
-  snapshots = new SnapshotStore(join(dir, 'snapshots'), { retentionMs: 86_400_000, maxFiles: 100, encryption });
+const rig = apiRig(t, {
+  prefix: 'fg-negative-anchors-',
   // Photos 1-4 enrolled; photo 5 of each is held out as the person's own probe.
-  for (const person of PEOPLE) {
-    const verdicts = [];
-    for (const n of [1, 2, 3, 4]) {
-      const v = await enrollment.enroll(readFileSync(bbtPhoto(person, n)));
-      if (v.ok) verdicts.push(v);
+  setup: async ({ gallery, enrollment }) => {
+    for (const person of PEOPLE) {
+      const verdicts = [];
+      for (const n of [1, 2, 3, 4]) {
+        const v = await enrollment.enroll(readFileSync(bbtPhoto(person, n)));
+        if (v.ok) verdicts.push(v);
+      }
+      ids.set(person, gallery.enroll({ name: person, templates: verdicts.flatMap((v) => v.templates) }).id);
     }
-    ids.set(person, gallery.enroll({ name: person, templates: verdicts.flatMap((v) => v.templates) }).id);
-  }
-  const logger = createLogger({ level: 'silent' });
-  api = await startApiServer(
-    {
-      events: { lastId: () => log.lastId(), replayThenLive: (since, filter) => bus.replayThenLive(since, filter), query: (q) => log.query(q) },
-      tokens: () => [
-        { id: 'desk', role: 'operator' as const, sha256: sha256Hex(OPERATOR) },
-        { id: 'wall', role: 'viewer' as const, sha256: sha256Hex(VIEWER) },
-      ],
-      metrics: createMetrics({ defaultMetrics: false }),
-      routes: notThisPersonRoutes({
-        gallery,
-        event: (id) => log.get(id),
-        faceSnapshot: (id) => snapshots.read(id, 'face').catch((e: unknown) => (isEventsError(e) ? undefined : Promise.reject(e))),
-        embedFace: enrollment.embedFace,
-        publish: (e) => bus.publish(e),
-        logger,
-      }),
-    },
-    { bind: '127.0.0.1', port: 0, allowedOrigins: [], sendBufferMessages: 100, maxBufferedBytes: 256 * 1024, heartbeatMs: 60_000 },
-  );
-});
-t.teardown(async () => {
-  await api?.close();
-  await enrollment?.close();
-  await embedder?.close();
-  bus?.close();
-  log?.close();
-  gallery?.close();
-  rmSync(dir, { recursive: true, force: true });
+  },
+  deps: ({ gallery, log, bus, logger, snapshotBytes, enrollment }) => ({
+    routes: notThisPersonRoutes({ gallery, event: (id) => log.get(id), faceSnapshot: (id) => snapshotBytes(id, 'face'), embedFace: enrollment.embedFace, publish: (e) => bus.publish(e), logger }),
+  }),
 });
 
 async function probe(person: string, n: number): Promise<{ identity: string | undefined; score: number }> {
-  const e = await enrollment.embedFace!(readFileSync(bbtPhoto(person, n)));
+  const e = await rig.enrollment.embedFace!(readFileSync(bbtPhoto(person, n)));
   if (!e.ok) throw new Error(e.message);
-  const [best] = gallery.search(e.embedding, { modelId: e.modelId, k: 1 });
+  const [best] = rig.gallery.search(e.embedding, { modelId: e.modelId, k: 1 });
   return best && best.score >= threshold ? { identity: best.name, score: best.score } : { identity: undefined, score: best?.score ?? 0 };
 }
 
-const post = (path: string, token: string) => fetch(`${api.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+const post = (path: string, token: string) => fetch(`${rig.api.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
 
 t.test('an impostor recognised as Howard stops matching after "not this person"; nobody else is lost', async (t) => {
   const stuart = [];
@@ -106,15 +61,15 @@ t.test('an impostor recognised as Howard stops matching after "not this person";
   // The wrong recognition as the pipeline logs it: the face snapshot and a face.recognized event.
   const wrong = asHoward[0];
   const { data, info } = await sharp(bbtPhoto('stuart', wrong.n)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  const snapshotId = await snapshots.save({ data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height }, [0, 0, info.width, info.height]);
-  const event = bus.publish({ type: 'face.recognized', timeMs: Date.now(), cameraId: 'door', trackId: 't1', identityId: ids.get('howard')!, data: { name: 'howard', score: wrong.score, masked: false, snapshotId } });
+  const snapshotId = await rig.snapshots.save({ data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height }, [0, 0, info.width, info.height]);
+  const event = rig.bus.publish({ type: 'face.recognized', timeMs: Date.now(), cameraId: 'door', trackId: 't1', identityId: ids.get('howard')!, data: { name: 'howard', score: wrong.score, masked: false, snapshotId } });
 
   t.equal((await post(`/v1/events/${event.id}/not-this-person`, VIEWER)).status, 403, 'a viewer cannot');
   const res = await post(`/v1/events/${event.id}/not-this-person`, OPERATOR);
   t.equal(res.status, 201);
   t.match(await res.json(), { identityId: ids.get('howard'), name: 'howard', negativeAnchorsAdded: 1, negativeAnchors: 1 });
-  const [audit] = log.query({ types: ['identity.updated'], order: 'desc', limit: 1 });
-  t.match(audit, { identityId: ids.get('howard'), data: { actor: 'desk', negativeAnchorsAdded: 1 } }, 'audited as identity.updated');
+  const [audit] = rig.log.query({ types: ['identity.updated'], order: 'desc', limit: 1 });
+  t.match(audit, { identityId: ids.get('howard'), data: { actor: 'operator', negativeAnchorsAdded: 1 } }, 'audited as identity.updated');
   const again = await post(`/v1/events/${event.id}/not-this-person`, OPERATOR);
   t.equal(again.status, 200, 'the same event twice adds nothing');
   t.match(await again.json(), { negativeAnchorsAdded: 0, negativeAnchors: 1 });
@@ -131,9 +86,9 @@ t.test('an impostor recognised as Howard stops matching after "not this person";
 t.test('refusals: no such event, not a recognition', async (t) => {
   t.equal((await post('/v1/events/999999/not-this-person', OPERATOR)).status, 404);
   t.equal((await post('/v1/events/abc/not-this-person', OPERATOR)).status, 400);
-  const unknown = bus.publish({ type: 'face.unknown', timeMs: Date.now(), cameraId: 'door', trackId: 't2', data: { masked: false } });
+  const unknown = rig.bus.publish({ type: 'face.unknown', timeMs: Date.now(), cameraId: 'door', trackId: 't2', data: { masked: false } });
   t.equal((await post(`/v1/events/${unknown.id}/not-this-person`, OPERATOR)).status, 409);
-  const noSnapshot = bus.publish({ type: 'face.recognized', timeMs: Date.now(), cameraId: 'door', trackId: 't3', identityId: ids.get('amy')!, data: { name: 'amy', score: 0.5, masked: false } });
+  const noSnapshot = rig.bus.publish({ type: 'face.recognized', timeMs: Date.now(), cameraId: 'door', trackId: 't3', identityId: ids.get('amy')!, data: { name: 'amy', score: 0.5, masked: false } });
   const r = await post(`/v1/events/${noSnapshot.id}/not-this-person`, OPERATOR);
   t.equal(r.status, 409);
   t.match(((await r.json()) as { error: string }).error, /no face snapshot/);
@@ -141,10 +96,10 @@ t.test('refusals: no such event, not a recognition', async (t) => {
 
 t.test('the anchors are sealed at rest and erased with the identity', async (t) => {
   const howard = ids.get('howard')!;
-  const db = new Database(join(dir, 'gallery.sqlite'), { readonly: true });
+  const db = new Database(join(rig.dir, 'gallery.sqlite'), { readonly: true });
   const row = db.prepare('SELECT dim, length(embedding) AS n FROM negative_anchors WHERE identity_id = ?').get(howard) as { dim: number; n: number };
   t.equal(row.n, row.dim * 4 + 33, 'an envelope, not the floats');
-  gallery.remove(howard);
+  rig.gallery.remove(howard);
   t.equal((db.prepare('SELECT count(*) AS n FROM negative_anchors').get() as { n: number }).n, 0);
   db.close();
 });
