@@ -144,6 +144,17 @@ export async function loadServiceModels(m: Config['models'], metrics: Metrics, l
 }
 
 /**
+ * After the embedder changed: when NOBODY in a non-empty gallery has a template of it (every
+ * identity without a stored crop, e.g. template-only mode), every face would silently be
+ * 'unknown'; this says so as an error, with how many need enrolling again. Pure; undefined when
+ * at least one identity can be recognised (ensureTemplatesFor's warning names the others).
+ */
+export function strandedNotice(modelId: string, stranded: number, identities: number): string | undefined {
+  if (stranded === 0 || stranded < identities) return undefined;
+  return `no identity has a template of ${modelId} and none has a stored enrollment crop to build one (privacy.keepEnrollmentCrops: false, or enrolled before crops were kept): all ${stranded} need re-enrollment; until then nobody is recognised`;
+}
+
+/**
  * The models part of the service: sessions loaded, templates for the configured embedder built
  * from the stored enrollment crops (once; later starts find nothing missing; identities enrolled
  * before crops were kept are named in a warning: they must be enrolled again), the thresholds
@@ -153,7 +164,9 @@ export async function startServiceModels(initial: Config, p: { readonly metrics:
   const models = await loadServiceModels(initial.models, p.metrics, p.log);
   p.lifetime.add('models', () => models.close());
   p.started();
-  await ensureTemplatesFor(p.gallery, models.embedderRaw, p.log);
+  const built = await ensureTemplatesFor(p.gallery, models.embedderRaw, p.log);
+  const stranded = strandedNotice(models.embedderRaw.modelId, built.skipped.length, p.gallery.stats().identities);
+  if (stranded) p.log.error({ embedder: models.embedderRaw.modelId, needReenrollment: built.skipped.length }, stranded);
   const recognition = recognitionSettings(initial.recognition, models.embedder.modelId);
   p.log.info({ embedder: models.embedder.modelId, thresholds: recognition.thresholds, source: recognition.source }, 'recognition thresholds');
   for (const c of initial.cameras) await models.ensureDetector(c);

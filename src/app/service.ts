@@ -99,7 +99,7 @@ async function startParts(initial: Config, opts: ServiceOptions, lifetime: Lifet
   lifetime.add('config followers', () => follow.close());
   follow.follow('log level', (c) => c.logging.level, (level) => void (log.level = level), { skipFirst: true });
   // Storage first: a bad path fails here, before any model is loaded.
-  const storage = openStorage(initial, log, lifetime);
+  const storage = openStorage(initial, log, lifetime, config);
   const { gallery, eventLog, bus, snapshots } = storage;
   const { models, recognition } = await startServiceModels(initial, { metrics, log, gallery, lifetime, started });
   const { access, liveFrames, gates, manual$, areaInputs$ } = startServicePipeline(config$, { storage, models, recognition, log }, follow, lifetime);

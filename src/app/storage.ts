@@ -37,7 +37,7 @@ export interface Storage {
  */
 export function openBoxData(config: Config): { gallery: Gallery; eventLog: EventLog; snapshots: SnapshotStore; close(): void } {
   const encryption = encryptionFor(config);
-  const gallery = openGallery(config.gallery.db, { create: false, ...(encryption ? { encryption } : {}) });
+  const gallery = openGallery(config.gallery.db, { create: false, keepCrops: config.privacy.keepEnrollmentCrops, ...(encryption ? { encryption } : {}) });
   let eventLog: EventLog | undefined;
   try {
     eventLog = new EventLog(config.events.db);
@@ -51,11 +51,17 @@ export function openBoxData(config: Config): { gallery: Gallery; eventLog: Event
   }
 }
 
-export function openStorage(config: Config, log: Logger, lifetime: Lifetime): Storage {
+/** `current`: the config as reloaded, for the settings read per write (privacy.keepEnrollmentCrops). */
+export function openStorage(config: Config, log: Logger, lifetime: Lifetime, current: () => Config = () => config): Storage {
   const encryption = encryptionFor(config);
-  const gallery = openGallery(config.gallery.db, { negativeMargin: config.recognition.negativeMargin, ...(encryption ? { encryption } : {}) });
+  const gallery = openGallery(config.gallery.db, { negativeMargin: config.recognition.negativeMargin, keepCrops: () => current().privacy.keepEnrollmentCrops, ...(encryption ? { encryption } : {}) });
   lifetime.add('gallery', () => gallery.close());
   if (encryption) log.info({ key: encryption.source }, 'encryption at rest: on');
+  if (!config.privacy.keepEnrollmentCrops) {
+    // The setting never deletes by itself: say what is still kept and how to remove it.
+    const kept = gallery.cropCoverage();
+    if (kept.crops > 0) log.warn({ crops: kept.crops, identities: kept.identitiesWithCrops }, 'privacy.keepEnrollmentCrops is false but enrollment crops from before are still stored: `facegate gallery drop-crops --config FILE` removes them');
+  }
   const eventLog = new EventLog(config.events.db, { retention: { maxAgeMs: config.events.retention.maxAgeDays * DAY_MS, maxCount: config.events.retention.maxEvents } });
   lifetime.add('event log', () => eventLog.close());
   const bus = new EventBus(eventLog);

@@ -57,10 +57,14 @@ export async function exportSubject(d: { gallery: Gallery; eventLog: EventLog; s
     },
     consent: identity.consent ?? null,
     templates: templates.map((t) => ({ id: t.id, modelId: t.modelId, masked: t.masked, dim: t.dim, quality: t.quality, sourcePhotoSha256: t.sourcePhotoSha256, createdAt: new Date(t.createdAt).toISOString() })),
-    templatesNote: 'face templates are numbers computed from the photos in crops/ (the embeddings themselves are not meaningful to read and are not exported)',
+    templatesNote: crops.length
+      ? 'face templates are numbers computed from the photos in crops/ (the embeddings themselves are not meaningful to read and are not exported)'
+      : 'face templates are numbers computed from the enrollment photos (the embeddings themselves are not meaningful to read and are not exported)',
     unknownClusters: unknownIds,
     negativeAnchors: d.gallery.listNegativeAnchors(identity.id).map((a) => ({ id: a.id, modelId: a.modelId, source: a.source, createdAt: new Date(a.createdAt).toISOString(), note: "a face wrongly matched to this person ('not this person'), kept so it is not matched again" })),
     crops: crops.map((c) => ({ file: `crops/${c.id}.jpg`, sourcePhotoSha256: c.sourcePhotoSha256, quality: c.quality, createdAt: new Date(c.createdAt).toISOString() })),
+    // Template-only mode (privacy.keepEnrollmentCrops: false) or crops dropped: say so, not an empty list alone.
+    ...(crops.length ? {} : { cropsNote: 'no enrollment photo of this person is stored (template-only mode): only the templates computed from the photos were kept, and the photos were not' }),
   };
   const zip = zipStore([{ name: 'profile.json', data: json(profile), mtime }, { name: 'events.json', data: json(events), mtime }, ...entries]);
   return { zip, identityId: identity.id, counts: { crops: crops.length, events: events.length, snapshots, templates: templates.length } };

@@ -71,7 +71,7 @@ export async function runEnroll(photos: string[], opts: EnrollCliOptions): Promi
   }
   const consent = consentText ? consentRecord({ text: consentText, ...(opts.consentMethod ? { method: opts.consentMethod } : {}), ...(opts.consentPurpose ? { purpose: opts.consentPurpose } : {}) }, `cli:${userInfo().username}`, 'cli', Date.now()) : undefined;
   const encryption = config ? encryptionFor(config) : undefined;
-  const gallery = openGallery(config ? config.gallery.db : resolve(opts.db), encryption ? { encryption } : {});
+  const gallery = openGallery(config ? config.gallery.db : resolve(opts.db), { ...(config ? { keepCrops: config.privacy.keepEnrollmentCrops } : {}), ...(encryption ? { encryption } : {}) });
   const detector = await createDetector({ tier: '2.5g', size: 640, padRetry: true });
   const embedder = await createEmbedder(opts.embedder);
   const bar = new SingleBar({ format: `enrolling ${name} [{bar}] {value}/{total} photos`, stream: process.stderr, hideCursor: true }, Presets.shades_classic);

@@ -18,7 +18,8 @@ export function galleryTarget(o: GalleryTargetOptions, base: GalleryOptions = {}
   if (!o.config) return { path: o.db, opts: base };
   const config = loadConfig(o.config);
   const e = config.privacy.encryption;
-  if (!e.enabled) return { path: config.gallery.db, opts: base };
+  const withCrops = { ...base, keepCrops: config.privacy.keepEnrollmentCrops };
+  if (!e.enabled) return { path: config.gallery.db, opts: withCrops };
   const { kek, source } = loadKek({ keyFile: e.keyFile, keyEnv: e.keyEnv });
-  return { path: config.gallery.db, opts: { ...base, encryption: { kek, source } } };
+  return { path: config.gallery.db, opts: { ...withCrops, encryption: { kek, source } } };
 }

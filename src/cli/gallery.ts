@@ -33,6 +33,23 @@ export function templatesPerModel(identities: readonly Identity[]): ModelTemplat
 const names = (list: readonly { name: string }[], max = 20): string =>
   list.slice(0, max).map((s) => s.name).join(', ') + (list.length > max ? `, ... (${list.length} in all)` : '');
 
+/**
+ * The warning after a change of embedder that left people without templates of the new model
+ * (no stored crop: template-only mode, or enrolled before crops were kept). Pure; undefined when
+ * nobody is left out.
+ */
+export function reenrollWarning(modelId: string, skipped: readonly { name: string }[]): string | undefined {
+  if (skipped.length === 0) return undefined;
+  const n = skipped.length;
+  return `${n} ${n === 1 ? 'identity needs' : 'identities need'} re-enrollment: no stored enrollment crop (privacy.keepEnrollmentCrops: false, or enrolled before crops were kept) and no ${modelId} template, so ${n === 1 ? 'it is' : 'they are'} not recognised with ${modelId} until enrolled again: ${names(skipped)}`;
+}
+
+/** `facegate gallery drop-crops`: what was deleted, one line. Pure. */
+export function dropCropsLine(r: { crops: number; identities: number }, walTruncated: boolean): string {
+  if (r.crops === 0) return 'no enrollment crops stored: nothing to drop';
+  return `dropped ${r.crops} enrollment crop(s) of ${r.identities} ${r.identities === 1 ? 'identity' : 'identities'}; templates kept (a change of embedder now needs them enrolled again)${walTruncated ? '' : '; the WAL still holds the old pages until the running service checkpoints it'}`;
+}
+
 /** The one-line summary of a re-embedding. Pure. */
 export function reembedSummaryLine(s: ReembedSummary): string {
   const head = `re-embedded ${s.identities} ${s.identities === 1 ? 'identity' : 'identities'} for ${s.modelId}: ${s.crops} photo crop(s), ${s.templates} templates${s.replaced ? ` (replacing ${s.replaced})` : ''} in ${(s.ms / 1000).toFixed(1)} s`;
@@ -122,6 +139,8 @@ export async function runReembed(opts: ReembedCliOptions): Promise<number> {
       process.stdout.write(`${JSON.stringify({ ...summary, ...(dropped ? { dropped } : {}) })}\n`);
     } else {
       process.stdout.write(`${reembedSummaryLine(summary)}\n`);
+      const warning = reenrollWarning(summary.modelId, summary.skipped);
+      if (warning) process.stderr.write(`warning: ${warning}\n`);
       if (dropped) {
         const kept = dropped.kept.length ? `; kept the templates of ${dropped.kept.length} without ${embedder.modelId} templates: ${names(dropped.kept)}` : '';
         process.stdout.write(`dropped ${dropped.removed} templates of other models from ${dropped.identities} ${dropped.identities === 1 ? 'identity' : 'identities'}${kept}\n`);
@@ -153,6 +172,30 @@ export function registerGalleryCommand(program: Command, opts: { defaultDb: stri
         const target = galleryTarget(o, { create: false });
         g = openGallery(target.path, target.opts);
         status(g, o.json === true);
+      } catch (e) {
+        process.stderr.write(`error: ${describe(e)}\n`);
+        process.exitCode = 1;
+      } finally {
+        g?.close();
+      }
+    });
+
+  gallery
+    .command('drop-crops')
+    .description('delete every stored enrollment crop (template-only mode, privacy.keepEnrollmentCrops: false, for data stored before); templates stay; a later change of embedder needs everyone enrolled again')
+    .addOption(dbOption())
+    .addOption(configOption())
+    .option('--json', 'print a JSON object')
+    .action((o: StatusOptions) => {
+      let g: Gallery | undefined;
+      try {
+        const target = galleryTarget(o, { create: false });
+        g = openGallery(target.path, target.opts);
+        const r = g.dropCrops();
+        // secure_delete zeroed the freed pages; the WAL still holds their old images until this.
+        const cp = r.crops > 0 ? g.checkpointTruncate() : { busy: false };
+        if (o.json) process.stdout.write(`${JSON.stringify({ ...r, walTruncated: !cp.busy })}\n`);
+        else process.stdout.write(`${dropCropsLine(r, !cp.busy)}\n`);
       } catch (e) {
         process.stderr.write(`error: ${describe(e)}\n`);
         process.exitCode = 1;

@@ -27,6 +27,7 @@ export const privacySchema = z.strictObject({
       intervalMinutes: z.number().int().min(1).max(24 * 60).default(60).meta({ description: 'how often the retention run removes what has expired (unknowns, identities past their validUntil, old events and snapshots); each run is logged as a privacy.retention event' }),
     })
     .prefault({}),
+  keepEnrollmentCrops: z.boolean().default(true).meta({ description: "keep the aligned 112x112 face crop of each enrollment photo (encrypted with privacy.encryption) so templates can be rebuilt for another embedder; false: templates only, no face image of enrolled people is kept, and a change of embedder needs everyone enrolled again. Turning it off does not delete crops already stored: `facegate gallery drop-crops --config FILE`" }),
   requireConsent: z.boolean().default(false).meta({ description: 'refuse enrollment (API, CLI with --config, dashboard) without a consent record; new configs set it true' }),
   consentNotice: z.string().min(1).max(MAX_LENGTH.other).default(DEFAULT_CONSENT_NOTICE).meta({ description: 'the text the operator confirms at enrollment (dashboard checkbox, recorded with the consent)' }),
 });

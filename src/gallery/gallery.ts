@@ -164,6 +164,11 @@ export class Gallery {
     return reembed.cropCoverage(this.ctx);
   }
 
+  /** Delete every stored enrollment crop (template-only mode for existing data); templates stay. */
+  dropCrops(): { crops: number; identities: number } {
+    return reembed.dropCrops(this.ctx);
+  }
+
   /** Identities with no stored crop and no template of `modelId`: only enrolling them again helps. */
   strandedFor(modelId: string): { identityId: string; name: string }[] {
     return reembed.strandedFor(this.ctx, modelId);

@@ -91,7 +91,7 @@ export function enrollMany(ctx: GalleryContext, inputs: readonly EnrollInput[]):
       store.stmt.insertIdentity.run(p.id, p.name, JSON.stringify(p.groups), JSON.stringify(p.metadata), now, now, p.consent === undefined ? null : JSON.stringify(p.consent));
       if (p.validUntil !== undefined) store.stmt.setValidUntil.run(p.validUntil, now, p.id);
       p.templateIds = insertTemplates(store, p.id, p.templates, now);
-      insertCrops(store, p.id, p.crops, now, () => newId('crop'));
+      if (store.keepsCrops) insertCrops(store, p.id, p.crops, now, () => newId('crop'));
       store.changed('identity', p.id);
     }
   });
@@ -118,7 +118,7 @@ export function addTemplates(ctx: GalleryContext, identity: string, templates: r
   const now = store.now();
   const templateIds = store.write('addTemplates', () => {
     const ids = insertTemplates(store, id, cleaned, now);
-    insertCrops(store, id, cleanedCrops, now, () => newId('crop'));
+    if (store.keepsCrops) insertCrops(store, id, cleanedCrops, now, () => newId('crop'));
     store.stmt.touch.run(now, id);
     store.changed('identity', id);
     return ids;

@@ -39,6 +39,22 @@ export function cropCoverage(ctx: GalleryContext): CropCoverage {
 }
 
 /** Identities with no stored crop and no template of `modelId`: only enrolling them again helps. */
+/**
+ * Template-only mode (privacy.keepEnrollmentCrops: false) for what is already stored: delete
+ * every enrollment crop in one transaction (secure_delete zeroes the freed pages; the caller
+ * truncates the WAL). Templates stay, so recognition is unchanged; a later change of embedder
+ * needs these people enrolled again. Returns how many crops of how many identities went.
+ */
+export function dropCrops(ctx: GalleryContext): { crops: number; identities: number } {
+  const { store } = ctx;
+  store.assertOpen();
+  return store.write('dropCrops', () => {
+    const identities = store.cropStmt.identitiesWithCrops.get() ?? 0;
+    const crops = store.db.prepare('DELETE FROM crops').run().changes;
+    return { crops, identities };
+  });
+}
+
 export function strandedFor(ctx: GalleryContext, modelId: string): { identityId: string; name: string }[] {
   ctx.store.assertOpen();
   return ctx.store.cropStmt.strandedFor.all(cleanModelId(modelId)).map((r) => ({ identityId: r.id, name: r.name }));

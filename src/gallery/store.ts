@@ -18,7 +18,7 @@ import { prepareStatements, type Statements } from './statements.ts';
  * statements, write transactions and the change log that other connections catch up from.
  */
 
-export type WriteOperation = 'enroll' | 'addTemplates' | 'reembed' | 'dropOtherModels' | 'removeTemplate' | 'rename' | 'setGroups' | 'setMetadata' | 'remove' | 'upsertUnknown' | 'promoteUnknown' | 'removeUnknown' | 'mergeUnknowns' | 'pruneUnknowns' | 'setValidUntil' | 'erasureJournal' | 'erase' | 'addNegativeAnchors';
+export type WriteOperation = 'enroll' | 'addTemplates' | 'reembed' | 'dropOtherModels' | 'removeTemplate' | 'rename' | 'setGroups' | 'setMetadata' | 'remove' | 'upsertUnknown' | 'promoteUnknown' | 'removeUnknown' | 'mergeUnknowns' | 'pruneUnknowns' | 'setValidUntil' | 'erasureJournal' | 'erase' | 'addNegativeAnchors' | 'dropCrops';
 
 export interface GalleryOptions {
   /** Create the file (and its folder) when it does not exist (default true). */
@@ -42,6 +42,13 @@ export interface GalleryOptions {
    * anchors to keep matching it (default DEFAULT_NEGATIVE_MARGIN, negative-anchors.ts).
    */
   readonly negativeMargin?: number;
+  /**
+   * Keep the aligned crops of enrollment photos (default true). False (privacy.keepEnrollmentCrops):
+   * enroll and addTemplates store the templates only and drop the crops they are given, so no
+   * face image of an enrolled person is written; crops already stored stay (dropCrops removes them).
+   * A function is read at each write, so a config reload applies at once.
+   */
+  readonly keepCrops?: boolean | (() => boolean);
   /** Old-centroid weight cap when an unknown is seen again (default 50 sightings). */
   readonly unknownCentroidWeight?: number;
   /**
@@ -105,6 +112,12 @@ export class GalleryStore {
     this.cropStmt = prepareCropStatements(db);
     this.keys = keys;
     this.keyState = keys ? db.prepare<[number], { newest: number | null; mine: number | null }>('SELECT max(key_id) AS newest, sum(key_id = ?) AS mine FROM data_keys') : undefined;
+  }
+
+  /** Whether enrollment stores the photos' aligned crops now (GalleryOptions.keepCrops). */
+  get keepsCrops(): boolean {
+    const k = this.opts.keepCrops;
+    return typeof k === 'function' ? k() : k !== false;
   }
 
   get encrypted(): boolean {

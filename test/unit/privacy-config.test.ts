@@ -9,7 +9,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 t.test('privacy defaults are explicit: encryption off, consent not required (configs written before it exist)', async (t) => {
   const c = parseConfig({});
-  t.same(c.privacy, { encryption: { enabled: false, keyFile: 'data/facegate.key', keyEnv: 'FACEGATE_KEK' }, retention: { unknownHours: 24, intervalMinutes: 60 }, requireConsent: false, consentNotice: DEFAULT_CONSENT_NOTICE });
+  t.same(c.privacy, { encryption: { enabled: false, keyFile: 'data/facegate.key', keyEnv: 'FACEGATE_KEK' }, retention: { unknownHours: 24, intervalMinutes: 60 }, keepEnrollmentCrops: true, requireConsent: false, consentNotice: DEFAULT_CONSENT_NOTICE });
 });
 
 t.test('keyFile resolves against the config file; a bad variable name or an unknown key is refused', async (t) => {
