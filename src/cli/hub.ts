@@ -7,7 +7,9 @@ import { Option, type Command } from 'commander';
 import { configWarnings, loadConfig } from '../config/index.ts';
 import { FleetError } from '../fleet/errors.ts';
 import { startHub } from '../hub/hub.ts';
-import { hubStoreFor, removeAtHub, runHubEnroll } from '../hub/enroll.ts';
+import { hubStoreFor, localActor, removeAtHub, runHubEnroll } from '../hub/enroll.ts';
+import { eraseFromCli } from '../hub/erasure.ts';
+import { openSnapshotFolder } from '../hub/hub-api.ts';
 import { runFleetDemo } from '../demo/fleet-demo.ts';
 import { createLogger } from '../log.ts';
 import { nonNegativeInt } from './common.ts';
@@ -135,6 +137,25 @@ export function registerHubIdentitiesCommand(program: Command): void {
         const id = await removeAtHub(store, idOrName);
         if (!id) throw new FleetError('FLEET_BAD_MESSAGE', `no identity "${idOrName}" at the hub`, { hint: 'see `facegate hub-identities list --config HUB.yaml`' });
         await write(`removed at the hub: ${id}; the edges drop it within seconds`);
+      } finally {
+        await store.close();
+      }
+    });
+  ids
+    .command('erase')
+    .description('erase a person fleet-wide (docs/privacy.md): templates, snapshots (hub folder and object store), their name and id in past events at the hub, and on every edge (an offline one when it is back); prints the receipt')
+    .argument('<idOrName>', 'identity id or exact name')
+    .requiredOption('-c, --config <file>', 'the hub\'s config file')
+    .option('--json', 'the receipt as one JSON object')
+    .action(async (idOrName: string, o: { config: string; json?: boolean }) => {
+      const config = hubConfig(o.config);
+      const log = createLogger({ level: 'warn' });
+      const store = hubStoreFor(config, log);
+      try {
+        if (!config.fleet) throw new FleetError('FLEET_CONFIG_INVALID', `${o.config} has no fleet: section`);
+        const receipt = await eraseFromCli({ store, snapshots: openSnapshotFolder(config), fleet: config.fleet, log }, idOrName, localActor());
+        if (!receipt) throw new FleetError('FLEET_BAD_MESSAGE', `no identity "${idOrName}" at the hub`, { hint: 'see `facegate hub-identities list --config HUB.yaml`' });
+        await write(o.json ? JSON.stringify(receipt) : `erased at the hub: ${receipt.erasureId} (${receipt.templates} templates, ${receipt.events} events tombstoned as ${receipt.tombstone}, ${receipt.snapshots} snapshots); the edges replay it from the gallery bucket`);
       } finally {
         await store.close();
       }

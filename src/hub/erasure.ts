@@ -20,10 +20,13 @@
  * a finished erasure answers with the same receipt.
  */
 import { randomBytes } from 'node:crypto';
+import type { FleetConfig } from '../config/fleet.ts';
 import type { SnapshotStore } from '../events/index.ts';
-import { snapshotObjectName } from '../fleet/snapshots.ts';
+import { FleetError, messageOf } from '../fleet/errors.ts';
+import { startNatsLink, type NatsLink } from '../fleet/nats.ts';
+import { openSnapshotStore, snapshotObjectName } from '../fleet/snapshots.ts';
 import type { Logger } from '../log.ts';
-import { toHubEvent, type HubFeed } from './feed.ts';
+import { HubFeed, toHubEvent } from './feed.ts';
 import type { HubErasurePlan, HubErasureRow, HubStore, PersonEventRow } from './store.ts';
 
 export type HubErasureStep = 'journal' | 'published' | 'planned' | 'gallery' | 'snapshots' | 'events' | 'finished';
@@ -145,4 +148,58 @@ async function completeAtHub(d: HubErasureDeps, row: HubErasureRow): Promise<Hub
   d.log.info({ erasureId: row.id, events: receipt.events, snapshots: receipt.snapshots, templates: receipt.templates }, 'fleet hub: identity erased (the edges replay it from the gallery bucket)');
   // A rerun returns the stored receipt: the same object either way.
   return ((await store.erasure(row.id))?.receipt as HubErasureReceipt | undefined) ?? receipt;
+}
+
+/**
+ * `facegate hub-identities erase ID_OR_NAME --config HUB.yaml` beside (or without) a running hub:
+ * the same erasure over the hub's PostgreSQL, its snapshot folder and the object store (NATS
+ * within `natsTimeoutMs`, else the erasure stays pending and fails with the fix). The erasure
+ * record goes to the edges through the gallery publisher of the running hub (its NOTIFY), or of
+ * the next hub that starts: either puts it before the identity's delete.
+ */
+export async function eraseFromCli(
+  p: { readonly store: HubStore; readonly snapshots: SnapshotStore; readonly fleet: FleetConfig; readonly log: Logger; readonly natsTimeoutMs?: number },
+  idOrName: string,
+  actor: string,
+): Promise<HubErasureReceipt | undefined> {
+  const { store } = p;
+  await store.migrate();
+  const byId = (await store.getIdentity(idOrName)) !== undefined || (await store.finishedErasure(idOrName)) !== undefined || (await store.pendingErasures()).some((e) => e.identityId === idOrName);
+  const ids = byId ? [idOrName] : await store.identityIdsByName(idOrName);
+  const pending = byId ? undefined : (await store.pendingErasures()).find((e) => e.name === idOrName);
+  if (ids.length > 1) throw new FleetError('FLEET_BAD_MESSAGE', `${ids.length} identities are named "${idOrName}" at the hub`, { hint: 'erase by id (`facegate hub-identities list --config HUB.yaml`)' });
+  const id = ids[0] ?? pending?.identityId;
+  if (id === undefined) return undefined;
+  let link: NatsLink | undefined;
+  const deps: HubErasureDeps = {
+    store,
+    snapshots: p.snapshots,
+    feed: new HubFeed(1),
+    // The running hub's publisher (NOTIFY) or the next hub's puts the record first.
+    publish: async () => undefined,
+    deleteObjects: async (names) => {
+      if (names.length === 0) return 0;
+      link ??= startNatsLink({ config: p.fleet.nats, name: `facegate-erase-${p.fleet.nodeId}`, logger: p.log });
+      const nc = await link.ready(p.natsTimeoutMs ?? 10_000).catch((e: unknown) => {
+        throw new FleetError('FLEET_NATS_UNAVAILABLE', `NATS cannot be reached, so the snapshots in the object store cannot be deleted: ${messageOf(e)}`, { hint: 'the erasure stays pending: run the same command again once NATS is back (or let the hub complete it when it connects)', cause: e });
+      });
+      const os = await openSnapshotStore(nc, p.fleet);
+      let n = 0;
+      for (const name of names) {
+        const info = await os.info(name);
+        if (info && !info.deleted) {
+          await os.delete(name);
+          n++;
+        }
+      }
+      return n;
+    },
+    origin: store.auditOrigin ?? { nodeId: p.fleet.nodeId, site: p.fleet.site },
+    log: p.log,
+  };
+  try {
+    return await eraseAtHub(deps, id, { actor });
+  } finally {
+    await link?.close();
+  }
 }

@@ -30,7 +30,7 @@ import { ensureEventsStream } from '../fleet/stream.ts';
 import { createBatchStore, type HubDeadLetterSummary } from './batches.ts';
 import { createHubConsumer } from './consumer.ts';
 import { eraseAtHub, resumeHubErasures, type HubErasureDeps, type HubErasureReceipt } from './erasure.ts';
-import type { HubFeed } from './feed.ts';
+import { toHubEvent, type HubFeed } from './feed.ts';
 import { startGalleryPublisher } from './gallery-publisher.ts';
 import { startHubApi } from './hub-api.ts';
 import { registerHubMetrics } from './hub-metrics.ts';
@@ -189,6 +189,13 @@ async function startParts(config: Config, f: ReturnType<typeof fleetOf>, opts: H
   const stopListen = store.listenGallery(
     (identityId) => {
       void gallery.flush();
+      // An erasure finished (here or by the CLI): the API window loses the person too.
+      if (identityId?.startsWith('erased:') && pg.health.started()) {
+        void store.tombstonedRows(identityId).then(
+          (rows) => feed.replace(rows.map((r) => toHubEvent(r.hubId, r.nodeId, r.site, r.body))),
+          (e: unknown) => log.warn({ detail: messageOf(e) }, 'fleet hub: the API window was not rewritten after an erasure; a restart reloads it'),
+        );
+      }
       if (pg.health.started()) {
         identities?.changed(identityId);
         pg.catchUp();

@@ -163,6 +163,12 @@ export async function tombstoneEvents(db: HubDb, hubIds: readonly number[], toke
   });
 }
 
+/** The rows carrying a tombstone as they are now (a running hub's API window is rewritten from them). */
+export async function tombstonedRows(db: HubDb, token: string): Promise<{ hubId: number; nodeId: string; site: string; body: Record<string, unknown> }[]> {
+  const r = await db.q<{ hub_id: string; node_id: string; site: string; body: Record<string, unknown> }>('SELECT hub_id, node_id, site, body FROM events WHERE identity_id = $1 ORDER BY hub_id', [token]);
+  return r.rows.map((x) => ({ hubId: Number(x.hub_id), nodeId: x.node_id, site: x.site, body: x.body }));
+}
+
 /**
  * Finish: the receipt's audit event (identity.erased, once: a rerun finds it by its tombstone id)
  * and the journal row (name cleared, receipt kept), in one transaction.
@@ -173,6 +179,8 @@ export async function finishErasure(db: HubDb, id: string, receipt: unknown, aud
     const have = await c.query('SELECT 1 FROM events WHERE type = $1 AND identity_id = $2 LIMIT 1', ['identity.erased', a.identityId]);
     if (have.rows.length === 0) await db.insertAudit(c, a, added, nowMs);
     await c.query('UPDATE erasures SET name = NULL, receipt = $2::jsonb, finished_ms = $3 WHERE id = $1 AND finished_ms IS NULL', [id, JSON.stringify(receipt), nowMs]);
+    // A running hub (the erasure may come from the CLI) rewrites its API window at COMMIT.
+    await c.query('SELECT pg_notify($1, $2)', [GALLERY_CHANNEL, a.identityId]);
     return added;
   });
 }

@@ -214,6 +214,10 @@ export class HubStore {
     return erasure.tombstoneEvents(this.db, hubIds, token);
   }
 
+  tombstonedRows(token: string): ReturnType<typeof erasure.tombstonedRows> {
+    return erasure.tombstonedRows(this.db, token);
+  }
+
   finishErasure(id: string, receipt: unknown, audit: HubAudit, nowMs = Date.now()): Promise<InsertedEvent[]> {
     return erasure.finishErasure(this.db, id, receipt, audit, nowMs);
   }

@@ -22,7 +22,10 @@ import type { StoredIdentity } from '../../src/fleet/gallery-kv.ts';
 import { createSnapshotUploader, openSnapshotStore, snapshotObjectName } from '../../src/fleet/snapshots.ts';
 import { startNatsLink } from '../../src/fleet/nats.ts';
 import { openGallery, type Gallery } from '../../src/gallery/index.ts';
+import { eraseFromCli } from '../../src/hub/erasure.ts';
+import { openSnapshotFolder } from '../../src/hub/hub-api.ts';
 import { startHub } from '../../src/hub/hub.ts';
+import { HubStore } from '../../src/hub/store.ts';
 import { createLogger } from '../../src/log.ts';
 import { CursorStore, runSinks, type SinkRunner } from '../../src/outputs/index.ts';
 import { natsClient, until } from '../helpers/fleet.ts';
@@ -139,7 +142,7 @@ t.test('an erasure at the hub reaches PostgreSQL, the object store and every edg
 
   const snapsA = await sightings(a, ada);
   const snapsB = await sightings(b, ada);
-  await sightings(a, bob);
+  const bobSnaps = await sightings(a, bob);
   const adaSnaps = [...snapsA.map((id) => ({ node: a.node, id })), ...snapsB.map((id) => ({ node: b.node, id }))];
   await until('every event at the hub', async () => (await hub.store.eventCount()) >= 9, 20_000);
   await until('every snapshot mirrored at the hub', () => hub.status().snapshotsMirrored >= 12, 20_000);
@@ -149,6 +152,7 @@ t.test('an erasure at the hub reaches PostgreSQL, the object store and every edg
   // The searches below find the person before the erasure (so their silence after it means something).
   const namedBefore = await hub.store.pool.query<{ n: string }>('SELECT count(*) AS n FROM events x WHERE x::text LIKE $1', [`%${NAME}%`]);
   t.ok(Number(namedBefore.rows[0]?.n) >= 6, 'before: the hub\'s event rows name the person');
+  t.match(JSON.stringify(hub.feed.queryWindow({ limit: 10_000 })), NAME, 'before: the API window names the person');
   t.ok(filesUnder(a.dir).some((f) => readFileSync(f).includes(Buffer.from(NAME))), 'before: edge A\'s data folder holds the name');
 
   // Edge B goes offline (its data stays); the erasure happens at the hub meanwhile.
@@ -186,9 +190,10 @@ t.test('an erasure at the hub reaches PostgreSQL, the object store and every edg
     const info = await os.info(snapshotObjectName(sn.node, sn.id, 'face'));
     t.ok(info === null || info.deleted, `object store: ${sn.node} ${sn.id} deleted`);
   }
-  // The API's window no longer names them.
-  const window = await fetch(`${hub.api.url}/v1/events?limit=100`, { headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } });
-  t.notMatch(await window.text(), NAME, 'GET /v1/events at the hub does not name the person');
+  // GET /v1/events (PostgreSQL) and the API's in-memory window (WebSocket replay) no longer name them.
+  const listed = await fetch(`${hub.api.url}/v1/events?limit=100`, { headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } });
+  t.notMatch(await listed.text(), NAME, 'GET /v1/events at the hub does not name the person');
+  t.notMatch(JSON.stringify(hub.feed.queryWindow({ limit: 10_000 })), NAME, 'the API window does not name the person');
 
   // The online edge: erased at once, under the hub's erasure id.
   const erasedOn = (e: EdgeData): boolean => e.gallery.listErasures().some((x) => x.id === receipt.erasureId && x.finishedAt !== null);
@@ -231,4 +236,20 @@ t.test('an erasure at the hub reaches PostgreSQL, the object store and every edg
   t.equal(Number(hubReceipts.rows[0]?.n), 1, 'the hub logged its receipt once');
   const unknown = await fetch(`${hub.api.url}/v1/identities/id_0000000000000000/erase`, { method: 'POST', headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } });
   t.equal(unknown.status, 404, 'an unknown identity is 404');
+
+  // The CLI's erasure (`facegate hub-identities erase`) beside the running hub, by name: its
+  // publisher sends the record to the edges, and its API window is rewritten from the NOTIFY.
+  const cfg = hubConfig(s, p);
+  const cliStore = new HubStore(cfg.fleet?.hub?.postgres as NonNullable<NonNullable<typeof cfg.fleet>['hub']>['postgres'], logger, { auditOrigin: { nodeId: 'hub', site: 'hq' } });
+  t.teardown(() => cliStore.close());
+  t.match(JSON.stringify(hub.feed.queryWindow({ limit: 10_000 })), 'Bob Other', 'before: the window names Bob');
+  const cliReceipt = await eraseFromCli({ store: cliStore, snapshots: openSnapshotFolder(cfg), fleet: cfg.fleet as FleetConfig, log: logger }, 'Bob Other', 'facegate-cli:test');
+  t.match(cliReceipt, { identityId: bob.id, templates: 1, events: 3, snapshots: 2 }, 'the CLI erases by name');
+  for (const e of [a, b]) await until(`${e.node} replays the CLI's erasure`, () => e.gallery.listErasures().some((x) => x.id === cliReceipt?.erasureId && x.finishedAt !== null), 20_000);
+  t.notOk(a.gallery.getIdentity(bob.id), 'edge A: Bob is gone');
+  for (const id of bobSnaps) t.notOk(existsSync(a.snapshots.path(id, 'face')), `edge A: Bob's snapshot ${id} gone`);
+  await until('the running hub\'s window rewritten', () => !JSON.stringify(hub.feed.queryWindow({ limit: 10_000 })).includes('Bob Other'), 10_000);
+  const bobRows = await pg.query<{ n: string }>('SELECT count(*) AS n FROM events x WHERE x::text LIKE $1', ['%Bob Other%']);
+  t.equal(Number(bobRows.rows[0]?.n), 0, 'no row names Bob either');
+  t.equal(await eraseFromCli({ store: cliStore, snapshots: openSnapshotFolder(cfg), fleet: cfg.fleet as FleetConfig, log: logger }, 'Bob Other', 'facegate-cli:test'), undefined, 'the name is not kept: a second erasure by name finds no one');
 });
