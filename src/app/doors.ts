@@ -226,6 +226,7 @@ export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follo
     if (door.state.contact !== 'unknown') put(t.contact, door.state.contact);
     put(t.lock, door.state.released ? 'UNLOCKED' : 'LOCKED');
     put(t.mode, door.state.mode);
+    put(t.operatorMode, door.state.operatorMode);
   };
 
   const mirrorAlarm = (gateId: string, type: DoorAlarmEventType, extra: Record<string, unknown> = {}): void => {

@@ -108,8 +108,8 @@ async function startParts(initial: Config, opts: ServiceOptions, lifetime: Lifet
   lifetime.add('enrollment', () => enrollment.close());
   const gateApi = createGateApi(gates, () => access.gateState$.value, manual$);
 
-  const sinks = startServiceSinks(initial, { bus, logger: log, metrics, config, access, gates, gateApi, snapshots }, follow, lifetime);
   const doors = startServiceDoors(initial, { bus, log, identities: gallery }, follow, lifetime);
+  const sinks = startServiceSinks(initial, { bus, logger: log, metrics, config, access, gates, gateApi, snapshots, doorMode: (gateId, mode, by, reason) => doors.setMode(gateId, mode, by, reason) }, follow, lifetime);
   const fleet = startServiceFleet(initial, { gallery, eventLog, bus, sinks, snapshots, gates, areaInputs$, log }, lifetime);
   const telemetry = { metrics, bus, eventLog, log, access, cameras: () => config().cameras, sinks: () => [...sinks.runner.health(), ...fleet.areaHealth(), ...doors.health()], healthIntervalMs: opts.healthIntervalMs, onPublished: opts.onPublished };
   const { startedMs } = startTelemetry(telemetry, lifetime);

@@ -30,10 +30,12 @@ export interface ServiceSinksOptions {
   readonly gates: () => readonly GatePolicy[];
   readonly gateApi: GateApi;
   readonly snapshots: SnapshotStore;
+  /** An operator's door mode from an MQTT command (the doors part). */
+  readonly doorMode?: MqttSinkOptions['doorMode'];
 }
 
 /** What the MQTT sink asks of the box: cameras and gates for Home Assistant, snapshots, manual commands. */
-function mqttHooks(o: ServiceSinksOptions): Pick<MqttSinkOptions, 'cameras' | 'gates' | 'snapshot' | 'manual'> {
+function mqttHooks(o: ServiceSinksOptions): Pick<MqttSinkOptions, 'cameras' | 'gates' | 'snapshot' | 'manual' | 'doorMode'> {
   const cameraStatus = (s: CameraView['status']): 'up' | 'down' | undefined => (s === 'camera.up' ? 'up' : s === 'starting' || s === 'camera.starting' ? undefined : 'down');
   return {
     cameras: () => cameraViews(o.config().cameras, o.access).map((c) => ({ id: c.id, name: c.name, status: cameraStatus(c.status) })),
@@ -41,6 +43,7 @@ function mqttHooks(o: ServiceSinksOptions): Pick<MqttSinkOptions, 'cameras' | 'g
     // read(): decrypted when the snapshot folder is encrypted (privacy.encryption).
     snapshot: async (id) => o.snapshots.read(id, 'face').catch(() => undefined),
     manual: (gateId, action, by, reason) => o.gateApi.manual(gateId, action, by, reason),
+    doorMode: o.doorMode,
   };
 }
 

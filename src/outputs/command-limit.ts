@@ -76,7 +76,8 @@ export class RefusalWindows {
   }
 }
 
-export type GateAction = 'open' | 'close';
+/** 'mode': a door mode command, limited apart so a mode flood cannot use up OPEN's or LOCK's budget. */
+export type GateAction = 'open' | 'close' | 'mode';
 
 export type TakeResult = { readonly ok: true } | { readonly ok: false; readonly retryInMs: number; readonly firstInWindow: boolean };
 

@@ -8,7 +8,8 @@
  * `event` entity (granted / denied / opened). A gate with a door (`gates[].door`) adds the door:
  * a `binary_sensor` of class door (the contact), the door's lock as the door state machine has it
  * (released or locked: a `lock` on the gate's command topic when commands are on, else a
- * `binary_sensor` of class lock), a mode `sensor` and an alarm `event`
+ * `binary_sensor` of class lock), a mode `sensor` (with commands on, also a `select` of the
+ * operator's mode: normal / lockdown / unlock-all on <prefix>/gate/<id>/door_mode/set) and an alarm `event`
  * entity (forced_open / held_open / lock_failed); the doors part of the service publishes those
  * topics (doorTopics). Per camera: a connectivity `binary_sensor`, a
  * last-face `sensor` (the name; the rest as attributes) and a `camera` on the snapshot topic.
@@ -42,6 +43,10 @@ export interface DoorTopics {
   readonly lock: string;
   /** Retained mode: normal, unlocked, lockdown, unlock-all. */
   readonly mode: string;
+  /** Retained operator mode (normal, lockdown, unlock-all): the state of the mode select. */
+  readonly operatorMode: string;
+  /** Commands (not retained): `normal`, `lockdown` or `unlock-all`, an operator's door mode. */
+  readonly modeSet: string;
   /** Not retained: `{"event_type": "forced_open" | "held_open" | "lock_failed", ...}`. */
   readonly alarm: string;
 }
@@ -49,7 +54,12 @@ export interface DoorTopics {
 /** A door's topics: leaves beside the gate's own (`<prefix>/gate/<id>/door`, `.../door_lock`, ...). */
 export function doorTopics(topics: Pick<MqttTopics, 'gateState'>, gateId: string): DoorTopics {
   const gateBase = topics.gateState(gateId).replace(/\/state$/, '');
-  return { contact: `${gateBase}/door`, lock: `${gateBase}/door_lock`, mode: `${gateBase}/door_mode`, alarm: `${gateBase}/door_alarm` };
+  return { contact: `${gateBase}/door`, lock: `${gateBase}/door_lock`, mode: `${gateBase}/door_mode`, operatorMode: `${gateBase}/door_operator_mode`, modeSet: `${gateBase}/door_mode/set`, alarm: `${gateBase}/door_alarm` };
+}
+
+/** The subscription filter of every door's mode commands (`<prefix>/gate/+/door_mode/set`). */
+export function doorModeSetFilter(topics: Pick<MqttTopics, 'gateSetFilter'>): string {
+  return topics.gateSetFilter.replace(/\/set$/, '/door_mode/set');
 }
 
 /** Component id -> platform: what was announced (persisted between runs). */
@@ -106,6 +116,11 @@ export function discoveryComponents(input: DiscoveryInput): Record<string, Compo
         add(`${base}_door_lock`, { p: 'binary_sensor', name: `${g.name} door lock`, device_class: 'lock', state_topic: door.lock, payload_on: 'UNLOCKED', payload_off: 'LOCKED' });
       }
       add(`${base}_door_mode`, { p: 'sensor', name: `${g.name} door mode`, icon: 'mdi:door-closed-lock', state_topic: door.mode });
+      // The operator's mode as a select (commands on): its state is the operator mode, not the
+      // effective one, since a schedule's `unlocked` is no choice an operator can make.
+      if (input.commands) {
+        add(`${base}_door_mode_select`, { p: 'select', name: `${g.name} door mode setting`, icon: 'mdi:shield-lock', state_topic: door.operatorMode, command_topic: door.modeSet, options: ['normal', 'lockdown', 'unlock-all'], optimistic: false, retain: false });
+      }
       add(`${base}_door_alarm`, { p: 'event', name: `${g.name} door alarm`, icon: 'mdi:door-open', state_topic: door.alarm, event_types: [...DOOR_ALARM_EVENT_TYPES] });
     }
   }

@@ -20,6 +20,9 @@
  * Commands: parsed at the entry (UTF-8 without NUL or lone surrogates), rate-limited per gate and
  * action (commandLimit), audited with the sender the message declares (see readGateCommand:
  * brokers do not identify publishers), and refusals logged once per window with their count.
+ * A gate with a door also takes its operator mode on <prefix>/gate/<id>/door_mode/set (normal,
+ * lockdown, unlock-all; Home Assistant's select): the same entry checks, its own rate-limit
+ * bucket (action `mode`), audited as door.mode_changed with the same actor.
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -32,7 +35,8 @@ import { Listeners } from '../lib/listeners.ts';
 import type { Logger } from '../log.ts';
 import { redactText, redactUrl } from '../redact.ts';
 import type { CursorStore } from './cursor.ts';
-import { announcedAfter, discoveryPayload, discoveryTopic, haStatusTopic, type Announced, type DiscoveryInput } from './ha-discovery.ts';
+import { announcedAfter, discoveryPayload, discoveryTopic, doorModeSetFilter, haStatusTopic, type Announced, type DiscoveryInput } from './ha-discovery.ts';
+import { isDoorModeTopic, readDoorModeCommand, type DoorModeCommandMode } from './door-command.ts';
 import { CommandLimiter, RefusalWindows } from './command-limit.ts';
 import { OutputsError } from './errors.ts';
 import { DEFAULT_SINK_BACKOFF, type EventSink, type SinkStatus } from './sink.ts';
@@ -67,6 +71,8 @@ export interface MqttGateInfo {
   readonly name: string;
   /** Held open by hand now. */
   readonly heldOpen?: boolean | undefined;
+  /** The gate has a door (gates[].door): its entities, and its mode command. */
+  readonly door?: boolean | undefined;
 }
 
 export interface MqttSinkOptions {
@@ -81,6 +87,8 @@ export interface MqttSinkOptions {
   readonly snapshot?: ((snapshotId: string) => Promise<Buffer | undefined>) | undefined;
   /** A manual gate action, audited like one from the API (commands: true only). */
   readonly manual?: ((gateId: string, action: 'open' | 'close', by: string, reason: string) => Promise<unknown>) | undefined;
+  /** An operator's door mode, audited like one from the API (commands: true only). */
+  readonly doorMode?: ((gateId: string, mode: DoorModeCommandMode, by: string, reason: string) => void) | undefined;
   /** Default: os.hostname(). */
   readonly hostname?: string | undefined;
   readonly version?: string | undefined;
@@ -330,7 +338,7 @@ export function createMqttSink(opts: MqttSinkOptions): MqttSink {
     await c.publishAsync(topics.available, ONLINE, { qos, retain: true });
     const subs: string[] = [];
     if (cfg.discovery.enabled) subs.push(haStatusTopic(cfg.discovery.prefix));
-    if (cfg.commands) subs.push(topics.gateSetFilter);
+    if (cfg.commands) subs.push(topics.gateSetFilter, doorModeSetFilter(topics));
     if (subs.length) await c.subscribeAsync(subs, { qos: 1 });
     connected = true;
     try {
@@ -343,6 +351,28 @@ export function createMqttSink(opts: MqttSinkOptions): MqttSink {
     }
   };
 
+  const onDoorMode = (msg: Parameters<typeof readDoorModeCommand>[0], t: number): void => {
+    const cmd = readDoorModeCommand(msg, prefix, opts.gates().flatMap((g) => (g.door ? [g.id] : [])));
+    if (!cmd.ok) {
+      if (invalidCommands.note('invalid', t).first) log.warn({ topic: msg.topic.slice(0, 256), reason: cmd.reason, windowMs: refusalWindowMs }, 'MQTT door mode command refused (further invalid commands in this window are counted, then logged once)');
+      scheduleRefusalReport();
+      return;
+    }
+    const { gateId, mode, by, sender, responseTopic } = cmd;
+    const taken = limiter.take(gateId, 'mode', t);
+    if (!taken.ok) {
+      if (taken.firstInWindow) log.warn({ gate: gateId, action: 'mode', mode, by, retryInMs: taken.retryInMs, limit: cfg.commandLimit, windowMs: refusalWindowMs }, 'MQTT door mode command refused: over the rate limit (further refusals in this window are counted, then logged once)');
+      scheduleRefusalReport();
+      return;
+    }
+    log.info({ gate: gateId, mode, by, sender, responseTopic }, 'MQTT door mode command');
+    try {
+      opts.doorMode?.(gateId, mode, by, responseTopic === undefined ? 'MQTT command' : `MQTT command (response topic ${responseTopic.slice(0, 200)})`);
+    } catch (err) {
+      log.warn({ err, gate: gateId }, 'MQTT door mode command failed');
+    }
+  };
+
   const onCommand = (packet: IPublishPacket): void => {
     const topic = packet.topic;
     const t = now();
@@ -352,6 +382,10 @@ export function createMqttSink(opts: MqttSinkOptions): MqttSink {
       return;
     }
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    if (isDoorModeTopic(topic)) {
+      onDoorMode({ topic, payload, properties: packet.properties }, t);
+      return;
+    }
     const cmd = readGateCommand({ topic, payload, properties: packet.properties }, prefix, opts.gates().map((g) => g.id));
     if (!cmd.ok) {
       // A stream of garbage is one line per window (with the count after it), not one per message.
