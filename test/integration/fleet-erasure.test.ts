@@ -1,7 +1,7 @@
 /**
  * Erasure across a fleet, against a real nats-server and PostgreSQL: a hub and two edges (in
- * process: gallery replica, event log, snapshot folder, the forwarder and snapshot uploader on a
- * sink runner, the gallery follower replaying erasures with the box's own procedure). One edge is
+ * process: gallery replica, event log, snapshot folder, sink runner, and the service's edge wiring,
+ * startFleetEdge with the erasure handler of src/app/fleet.ts). One edge is
  * stopped during the erasure. After it: no PostgreSQL row names the person (every table searched
  * for the name; the identity id is left only in the erasure journal), the hub's snapshot folder and
  * object store no longer hold their snapshots, the online edge has erased them (gallery, events
@@ -13,14 +13,13 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { applyFleetErasure } from '../../src/app/erasure.ts';
+import { fleetErasureHandler } from '../../src/app/fleet.ts';
 import type { FleetConfig } from '../../src/config/fleet.ts';
 import { EventBus, EventLog, SnapshotStore } from '../../src/events/index.ts';
-import { createFleetForwarder } from '../../src/fleet/forwarder.ts';
-import { startGalleryFollower, type GalleryFollower } from '../../src/fleet/gallery-follower.ts';
+import { snapshotBytes, startFleetEdge } from '../../src/fleet/edge.ts';
+import type { GalleryFollower } from '../../src/fleet/gallery-follower.ts';
 import type { StoredIdentity } from '../../src/fleet/gallery-kv.ts';
-import { createSnapshotUploader, openSnapshotStore, snapshotObjectName } from '../../src/fleet/snapshots.ts';
-import { startNatsLink } from '../../src/fleet/nats.ts';
+import { openSnapshotStore, snapshotObjectName } from '../../src/fleet/snapshots.ts';
 import { openGallery, type Gallery } from '../../src/gallery/index.ts';
 import { eraseFromCli } from '../../src/hub/erasure.ts';
 import { openSnapshotFolder } from '../../src/hub/hub-api.ts';
@@ -71,29 +70,24 @@ function edgeData(s: Parameters<typeof edgeFleet>[0], node: string): EdgeData {
   return { node, dir, fleet: edgeFleet(s, node, 'hq'), gallery: openGallery(join(dir, 'gallery.sqlite')), log, bus: new EventBus(log), snapshots: new SnapshotStore(join(dir, 'snapshots'), { retentionMs: 86_400_000, maxFiles: 10_000 }), cursors: new CursorStore(join(dir, 'outputs.sqlite')) };
 }
 
-/** The edge's fleet parts, as src/fleet/edge.ts + src/app/fleet.ts wire them. */
+/** The edge's fleet parts as the service wires them (src/fleet/edge.ts, src/app/fleet.ts's erasure handler). */
 function startEdge(e: EdgeData): Running {
-  const link = startNatsLink({ config: e.fleet.nats, name: `test-${e.node}`, logger });
-  const forwarder = createFleetForwarder({ fleet: e.fleet, logger, link });
-  const uploader = createSnapshotUploader({ fleet: e.fleet, link, logger, readSnapshot: (id, kind) => e.snapshots.read(id, kind).catch(() => undefined) });
-  const runner = runSinks([forwarder, uploader], { bus: e.bus, cursors: e.cursors, logger, pageSize: 100, backoff: { baseMs: 50, maxMs: 500, factor: 2, jitter: 0 } });
-  const follower = startGalleryFollower({
+  const runner = runSinks([], { bus: e.bus, cursors: e.cursors, logger, pageSize: 100, backoff: { baseMs: 50, maxMs: 500, factor: 2, jitter: 0 } });
+  const edge = startFleetEdge({
     fleet: e.fleet,
     gallery: e.gallery,
-    state: e.cursors,
+    runner,
+    cursors: e.cursors,
     logger,
-    link,
-    onErasure: async (r) => {
-      await applyFleetErasure({ gallery: e.gallery, eventLog: e.log, snapshots: e.snapshots, publish: (ev) => e.bus.publish(ev) }, r);
-    },
+    readSnapshot: (id, kind) => snapshotBytes(e.snapshots, id, kind),
+    onErasure: fleetErasureHandler({ gallery: e.gallery, eventLog: e.log, bus: e.bus, snapshots: e.snapshots, log: logger }),
   });
   return {
     runner,
-    follower,
+    follower: edge.follower,
     close: async () => {
-      await follower.close();
+      await edge.close();
       await runner.stop();
-      await link.close();
     },
   };
 }
