@@ -66,7 +66,7 @@ export function openStorage(config: Config, log: Logger, lifetime: Lifetime, cur
   lifetime.add('event log', () => eventLog.close());
   const bus = new EventBus(eventLog);
   lifetime.add('event bus', () => bus.close());
-  const snapshots = new SnapshotStore(config.events.snapshots.dir, { retentionMs: config.events.snapshots.retentionDays * DAY_MS, maxFiles: 100_000, encryption });
+  const snapshots = new SnapshotStore(config.events.snapshots.dir, { retentionMs: config.events.snapshots.retentionDays * DAY_MS, maxFiles: 100_000, encryption, blurOthers: () => current().events.snapshots.blurOthers });
   // Plain JPEGs from before encryption was turned on: encrypted in the background (read() serves both meanwhile).
   if (encryption) void snapshots.encryptExisting().then((n) => n && log.info({ files: n }, 'snapshots encrypted'), (err: unknown) => log.warn({ err }, 'encrypting existing snapshots failed'));
 

@@ -107,6 +107,7 @@ export const eventsSchema = z.strictObject({
     .strictObject({
       dir: filePath.default('data/snapshots'),
       retentionDays: positiveInt.default(7),
+      blurOthers: z.boolean().default(false).meta({ description: "the frame snapshot of a face event pixelates every other face the tracker follows in that frame (bystanders), leaving the subject's face sharp; applied before the JPEG is encrypted and written" }),
     })
     .prefault({}),
   outputs: z

@@ -35,6 +35,11 @@ export interface SnapshotStoreOptions {
   readonly cropPadding?: number | undefined;
   /** JPEG quality 1..100 (default 85). */
   readonly quality?: number | undefined;
+  /**
+   * Obscure (pixelate, then blur) the other faces of the frame (save's `others`) in both JPEGs, the subject's box left
+   * as it is (events.snapshots.blurOthers). A function is read at each save (a reload applies).
+   */
+  readonly blurOthers?: boolean | (() => boolean) | undefined;
   /** Encrypt the files under a data key wrapped by this KEK (src/privacy's loadKek). */
   readonly encryption?: { readonly kek: Buffer; readonly source: string } | undefined;
 }
@@ -102,6 +107,81 @@ export function cropRect(box: Box, width: number, height: number, padding = 0.25
   return { left, top, width: right - left, height: bottom - top };
 }
 
+/** How far a bystander's region reaches beyond the detector's box (hair, ears, chin), as a fraction of its larger side. */
+const BLUR_PADDING = 0.2;
+/** Blocks across a pixelated face: few enough that no embedder or person can identify it. */
+const BLUR_BLOCKS = 5;
+
+/**
+ * A copy of an RGB frame with every box of `others` (padded) obscured: pixelated into about
+ * BLUR_BLOCKS blocks across (each its mean colour: no detail finer than a block survives), then
+ * box-blurred over a block's width so the block edges leave no pattern either. Pixels inside
+ * `keep` (the subject's box) are left as they are, also where a bystander's region overlaps it.
+ * Pure; undefined when no box lies in the frame (nothing to change: the caller uses the frame).
+ */
+export function obscureOthers(pixels: Uint8Array, width: number, height: number, others: readonly Box[], keep: Box): Uint8Array | undefined {
+  const rects = others.map((b) => cropRect(b, width, height, BLUR_PADDING)).filter((r): r is NonNullable<typeof r> => r !== undefined);
+  if (rects.length === 0) return undefined;
+  const out = new Uint8Array(pixels.subarray(0, width * height * 3));
+  const [kx1, ky1, kx2, ky2] = keep;
+  const kept = (x: number, y: number): boolean => x + 1 > kx1 && x < kx2 && y + 1 > ky1 && y < ky2;
+  for (const r of rects) {
+    const block = Math.max(2, Math.ceil(Math.max(r.width, r.height) / BLUR_BLOCKS));
+    const [x0, y0, x1, y1] = [r.left, r.top, r.left + r.width, r.top + r.height];
+    // The region as floats, pixelated; read from `out`, so where two regions overlap the second
+    // starts from the first one's blur and leaves no sharp seam.
+    const w = r.width;
+    const h = r.height;
+    const buf = new Float32Array(w * h * 3);
+    for (let by = y0; by < y1; by += block) {
+      const yEnd = Math.min(by + block, y1);
+      for (let bx = x0; bx < x1; bx += block) {
+        const xEnd = Math.min(bx + block, x1);
+        const sum = [0, 0, 0];
+        let n = 0;
+        for (let y = by; y < yEnd; y++) {
+          for (let x = bx; x < xEnd; x++) {
+            const i = (y * width + x) * 3;
+            sum[0] += out[i];
+            sum[1] += out[i + 1];
+            sum[2] += out[i + 2];
+            n++;
+          }
+        }
+        for (let y = by; y < yEnd; y++) for (let x = bx; x < xEnd; x++) for (let c = 0; c < 3; c++) buf[((y - y0) * w + (x - x0)) * 3 + c] = sum[c] / n;
+      }
+    }
+    // Separable box blur (window 2 * radius + 1, clamped to the region), rows then columns.
+    const radius = block;
+    const line = (get: (k: number, c: number) => number, set: (k: number, c: number, v: number) => void, len: number): void => {
+      const tmp = new Float32Array(len * 3);
+      for (let c = 0; c < 3; c++) {
+        const prefix = new Float64Array(len + 1);
+        for (let k = 0; k < len; k++) prefix[k + 1] = prefix[k] + get(k, c);
+        for (let k = 0; k < len; k++) {
+          const a = Math.max(0, k - radius);
+          const b = Math.min(len, k + radius + 1);
+          tmp[k * 3 + c] = (prefix[b] - prefix[a]) / (b - a);
+        }
+      }
+      for (let k = 0; k < len; k++) for (let c = 0; c < 3; c++) set(k, c, tmp[k * 3 + c]);
+    };
+    for (let y = 0; y < h; y++) line((k, c) => buf[(y * w + k) * 3 + c], (k, c, v) => (buf[(y * w + k) * 3 + c] = v), w);
+    for (let x = 0; x < w; x++) line((k, c) => buf[(k * w + x) * 3 + c], (k, c, v) => (buf[(k * w + x) * 3 + c] = v), h);
+    for (let y = y0; y < y1; y++) {
+      for (let x = x0; x < x1; x++) {
+        if (kept(x, y)) continue;
+        const i = (y * width + x) * 3;
+        const j = ((y - y0) * w + (x - x0)) * 3;
+        out[i] = Math.round(buf[j]);
+        out[i + 1] = Math.round(buf[j + 1]);
+        out[i + 2] = Math.round(buf[j + 2]);
+      }
+    }
+  }
+  return out;
+}
+
 /**
  * Rotation step 1 for a snapshot folder (see src/gallery/encryption.ts addWraps): every data key
  * also wrapped under `newKek`, and with `newDataKey` a fresh active key wrapped under both. One
@@ -152,7 +232,7 @@ export class SnapshotStore {
 
   constructor(dir: string, opts: SnapshotStoreOptions) {
     this.dir = resolve(dir);
-    this.opts = { frameMaxWidth: 640, cropPadding: 0.25, quality: 85, ...opts } as Required<SnapshotStoreOptions>;
+    this.opts = { frameMaxWidth: 640, cropPadding: 0.25, quality: 85, blurOthers: false, ...opts } as Required<SnapshotStoreOptions>;
     mkdirSync(this.dir, { recursive: true });
     this.keys = snapshotKeys(this.dir, opts.encryption);
   }
@@ -231,7 +311,7 @@ export class SnapshotStore {
    * Write the face crop and the downscaled frame; returns the new id. `timeMs` (default now) is
    * encoded in the id and drives retention.
    */
-  async save(frame: RgbImage, box: Box, opts: { timeMs?: number } = {}): Promise<string> {
+  async save(frame: RgbImage, box: Box, opts: { timeMs?: number; others?: readonly Box[] } = {}): Promise<string> {
     const { width, height } = frame;
     if (frame.data.length < width * height * 3) throw new EventsError('SNAPSHOT_FAILED', `frame data is ${frame.data.length} bytes, ${width}x${height} RGB needs ${width * height * 3}`);
     const rect = cropRect(box, width, height, this.opts.cropPadding);
@@ -239,7 +319,10 @@ export class SnapshotStore {
     const timeMs = opts.timeMs ?? Date.now();
     const id = `${Math.max(0, Math.floor(timeMs)).toString(36).padStart(9, '0')}-${randomBytes(5).toString('hex')}`;
     const raw = { raw: { width, height, channels: 3 as const } };
-    const pixels = Buffer.from(frame.data.buffer, frame.data.byteOffset, width * height * 3);
+    const blur = typeof this.opts.blurOthers === 'function' ? this.opts.blurOthers() : this.opts.blurOthers === true;
+    // Bystanders are obscured in memory, before any JPEG (and so any file) exists.
+    const blurred = blur && opts.others?.length ? obscureOthers(frame.data, width, height, opts.others, box) : undefined;
+    const pixels = blurred ? Buffer.from(blurred.buffer, blurred.byteOffset, width * height * 3) : Buffer.from(frame.data.buffer, frame.data.byteOffset, width * height * 3);
     try {
       const [face, full] = await Promise.all([
         sharp(pixels, raw).extract(rect).jpeg({ quality: this.opts.quality }).toBuffer(),

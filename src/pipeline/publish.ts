@@ -76,7 +76,7 @@ export function publishEvents(bus: EventBus, opts: PublishEventsOptions = {}): O
             const r = item.recognition;
             if (!r.changed) return;
             if (!opts.snapshots) return publish(eventFromRecognition(r));
-            const write = opts.snapshots.save(r.frame, r.box, { timeMs: r.timeMs }).then(
+            const write = opts.snapshots.save(r.frame, r.box, { timeMs: r.timeMs, ...(r.others ? { others: r.others } : {}) }).then(
               (snapshotId) => publish(eventFromRecognition(r, { snapshotId })),
               (err: unknown) => {
                 log?.warn({ err, camera: r.cameraId }, 'snapshot failed; event published without it');

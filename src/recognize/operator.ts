@@ -1,7 +1,7 @@
 import { defer, filter, mergeMap, tap, type OperatorFunction } from 'rxjs';
 import { latestWins } from '../lib/latest-wins.ts';
 import type { FrameTrackStep, TrackOutput, TrackView } from '../track/index.ts';
-import type { Frame } from '../types.ts';
+import type { Box, Frame } from '../types.ts';
 import { alignFace } from './align.ts';
 import { addEmbedding, addLivenessObservation, addMaskObservation, DEFAULT_BEST_SHOT, EMPTY_TRACK_STATE, isMatch, shouldEmbed, smoothedMask, trackEmbedding, type BestShotOptions, type TrackRecognitionState } from './bestshot.ts';
 import { livenessBecameKnown, trackLiveness, wantsLiveness, type LivenessRule } from './liveness-track.ts';
@@ -69,6 +69,11 @@ export interface Recognition {
   readonly changed: boolean;
   readonly box: readonly [number, number, number, number];
   readonly frame: Frame;
+  /**
+   * The boxes of the other faces the tracker follows in this frame (matched now: the detection;
+   * lost: the predicted box), so a frame snapshot can blur bystanders (events.snapshots.blurOthers).
+   */
+  readonly others?: readonly Box[];
 }
 
 export interface RecognizeStats {
@@ -102,7 +107,7 @@ export function recognizeTracks(opts: RecognizeOptions, stats: RecognizeStats = 
       const states = new Map<string, TrackRecognitionState>();
       const lastDecision = new Map<string, string>();
       // The last search outcome per track: re-announced when the track's liveness becomes known.
-      type Outcome = Omit<Recognition, 'timeMs' | 'frameSeq' | 'liveness' | 'livenessEvidence' | 'quality' | 'embedderRuns' | 'changed' | 'box' | 'frame'>;
+      type Outcome = Omit<Recognition, 'timeMs' | 'frameSeq' | 'liveness' | 'livenessEvidence' | 'quality' | 'embedderRuns' | 'changed' | 'box' | 'frame' | 'others'>;
       const lastOutcome = new Map<string, Outcome>();
       const evidenceOf = (state: TrackRecognitionState): LivenessEvidence | undefined => {
         if (!opts.liveness) return undefined;
@@ -110,7 +115,8 @@ export function recognizeTracks(opts: RecognizeOptions, stats: RecognizeStats = 
         return { score: l.score, frames: l.frames, threshold: opts.liveness.threshold.value, rule: l.rule };
       };
 
-      const processTrack = async (frame: Frame, track: TrackView): Promise<Recognition | undefined> => {
+      const processTrack = async (frame: Frame, track: TrackView, all: readonly TrackView[]): Promise<Recognition | undefined> => {
+        const others = all.filter((o) => o.trackId !== track.trackId).map((o) => (o.lostFrames === 0 ? o.face.box : o.box));
         const { crop } = alignFace(frame, track.face.landmarks);
         const quality = faceQuality(track.face, crop).value;
         let state = states.get(track.trackId) ?? EMPTY_TRACK_STATE;
@@ -130,7 +136,7 @@ export function recognizeTracks(opts: RecognizeOptions, stats: RecognizeStats = 
           const outcome = lastOutcome.get(track.trackId);
           if (!becameKnown || !outcome) return undefined;
           const evidence = evidenceOf(state);
-          return { ...outcome, timeMs: frame.capturedAt, frameSeq: frame.seq, liveness: evidence?.score, livenessEvidence: evidence, quality, embedderRuns: state.runs, changed: false, box: track.face.box, frame };
+          return { ...outcome, timeMs: frame.capturedAt, frameSeq: frame.seq, liveness: evidence?.score, livenessEvidence: evidence, quality, embedderRuns: state.runs, changed: false, box: track.face.box, frame, others };
         }
         // The mask attribute is read only where a decision follows: on the frames that are
         // embedded. Its only consumers are this track's Recognitions (the gallery route, the
@@ -169,7 +175,7 @@ export function recognizeTracks(opts: RecognizeOptions, stats: RecognizeStats = 
         };
         lastOutcome.set(track.trackId, outcome);
         const evidence = evidenceOf(state);
-        return { ...outcome, timeMs: frame.capturedAt, frameSeq: frame.seq, liveness: evidence?.score, livenessEvidence: evidence, quality, embedderRuns: state.runs, changed, box: track.face.box, frame };
+        return { ...outcome, timeMs: frame.capturedAt, frameSeq: frame.seq, liveness: evidence?.score, livenessEvidence: evidence, quality, embedderRuns: state.runs, changed, box: track.face.box, frame, others };
       };
 
       /** One tracked frame: every live track in turn; a failed track is counted and skipped. */
@@ -179,7 +185,7 @@ export function recognizeTracks(opts: RecognizeOptions, stats: RecognizeStats = 
         for (const track of step.update.tracks) {
           if (track.lostFrames !== 0) continue;
           try {
-            const r = await processTrack(step.frame, track);
+            const r = await processTrack(step.frame, track, step.update.tracks);
             if (r) out.push(r);
           } catch (e) {
             stats.errors++;
