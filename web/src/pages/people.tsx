@@ -241,7 +241,7 @@ function Person({ person, admin, onChanged }: { person: Identity; admin: boolean
   return (
     <li class="card person" data-identity={person.id}>
       <div class="photos">
-        {photos.data?.length ? photos.data.slice(0, 4).map((p) => <AuthImg key={p.id} path={`/v1/identities/${encodeURIComponent(person.id)}/photos/${p.id}`} alt={`photo of ${person.name}`} class="thumb" />) : photos.loading ? <span class="img-loading thumb" /> : <span class="img-missing thumb">no photo</span>}
+        {photos.data?.length ? photos.data.slice(0, 4).map((p) => <AuthImg key={p.id} path={`/v1/identities/${encodeURIComponent(person.id)}/photos/${p.id}`} alt={`photo of ${person.name}`} class="thumb" />) : photos.loading ? <span class="img-loading thumb" /> : <span class="img-missing thumb" title="No face image of this person is kept (template-only mode: privacy.keepEnrollmentCrops is false, or the crops were dropped). Recognition works from the templates; a change of face model needs them enrolled again.">no photo kept</span>}
       </div>
       {editing ? (
         <form onSubmit={save} aria-label={`edit ${person.name}`}>
