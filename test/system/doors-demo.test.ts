@@ -5,7 +5,9 @@
  * as the sensor. Angelina's grant -> door.released -> (contact open) door.opened -> (closed)
  * door.closed -> door.locked when the strike ends; then the contact opens with no grant ->
  * door.forced_open; Home Assistant's door lock (unlock = OPEN on the gate's command topic) releases
- * it as an audited manual open. The door's state is read over the API too.
+ * it as an audited manual open. The door's state is read over the API too. Where Debian's chromium
+ * is installed, an admin then clicks the door buttons on the dashboard's Gates card: Lockdown
+ * (door.mode_changed by the token), Release door (a manual release, allowed in lockdown), Normal.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,11 +15,13 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import t from 'tap';
+import { buildWeb } from '../../scripts/build-web.ts';
 import { sha256Hex } from '../../src/api/auth.ts';
 import { doorClipKey, renderDoorClip } from '../../src/demo/door-clip.ts';
 import { enrollDemoGallery } from '../../src/demo/demo.ts';
 import type { Event } from '../../src/events/index.ts';
 import { until } from '../../src/lib/time.ts';
+import { chromiumAvailable, launchBrowser, openPage } from '../helpers/browser.ts';
 import { DATA_DIR, dataPath } from '../helpers/data.ts';
 import { Mosquitto } from '../helpers/mosquitto.ts';
 import { withRtspCamera } from '../helpers/rtsp.ts';
@@ -25,6 +29,7 @@ import { withService } from '../helpers/service.ts';
 
 const CACHE = resolve(fileURLToPath(new URL('../../.facegate/test-cache/', import.meta.url)));
 const VIEWER = 'doors-demo-viewer-token-0123456789';
+const ADMIN = 'doors-demo-admin-token-0123456789';
 const CONTACT = 'sensors/front_door_contact';
 
 t.test('a door on the demo clip: grant -> released -> opened -> closed -> locked; opened with no grant -> forced_open', async (t) => {
@@ -53,11 +58,22 @@ t.test('a door on the demo clip: grant -> released -> opened -> closed -> locked
   t.teardown(() => rmSync(galleryDir, { recursive: true, force: true }));
   const galleryDb = join(galleryDir, 'gallery.sqlite');
   await enrollDemoGallery(galleryDb, DATA_DIR);
+  // The dashboard's bundle, for the browser part at the end (only where chromium is installed).
+  const browserCheck = chromiumAvailable();
+  if (browserCheck) {
+    const web = await buildWeb({ outDir: join(galleryDir, 'web') });
+    const prevWeb = process.env.FACEGATE_WEB_DIR;
+    process.env.FACEGATE_WEB_DIR = web.outDir;
+    t.teardown(() => {
+      if (prevWeb === undefined) delete process.env.FACEGATE_WEB_DIR;
+      else process.env.FACEGATE_WEB_DIR = prevWeb;
+    });
+  }
 
   const { service } = await withService(t, {
     prefix: 'fg-doors-demo-',
     config: () => ({
-      auth: { tokens: [{ id: 'wall', role: 'viewer', sha256: sha256Hex(VIEWER) }] },
+      auth: { tokens: [{ id: 'wall', role: 'viewer', sha256: sha256Hex(VIEWER) }, { id: 'duty-admin', role: 'admin', sha256: sha256Hex(ADMIN) }] },
       cameras: [{ id: 'door', url: rtsp.url('/clip'), fps: 5 }],
       gates: [{ id: 'front-door', cameras: ['door'], liveness: { required: false }, allow: { groups: ['staff'] }, door: { strikeMs: 4000, heldOpenMs: 60_000, contact: { mqtt: CONTACT } } }],
       gallery: { db: galleryDb },
@@ -114,4 +130,31 @@ t.test('a door on the demo clip: grant -> released -> opened -> closed -> locked
     service.log.query({ gateId: 'front-door', types: ['door.*'] }).map((e) => e.type),
     ['door.released', 'door.opened', 'door.closed', 'door.locked', 'door.opened', 'door.forced_open', 'door.closed', 'door.released'],
   );
+
+  // The dashboard's Gates card in a real browser: the admin's door buttons reach the door.
+  if (!browserCheck) {
+    t.comment('browser part skipped: no /usr/bin/chromium (scripts/setup.sh installs it)');
+    return;
+  }
+  const browser = await launchBrowser();
+  t.teardown(() => browser.close());
+  const { page } = await openPage(browser);
+  await page.goto(`${service.api.url}/`);
+  await page.getByLabel('Token').fill(ADMIN);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('link', { name: 'Gates' }).click();
+  const card = page.locator('[data-door="front-door"]');
+  await card.getByLabel('Door reason').fill('fire drill');
+  await card.getByRole('button', { name: 'Lockdown' }).click();
+  await until('door.mode_changed from the dashboard', () => events.some((e) => e.type === 'door.mode_changed'), 10_000);
+  t.match(events.find((e) => e.type === 'door.mode_changed'), { gateId: 'front-door', data: { mode: 'lockdown', previous: 'normal', source: 'operator', by: 'duty-admin', reason: 'fire drill' } });
+  await card.getByText('lockdown', { exact: true }).waitFor();
+  t.pass('the card shows the lockdown');
+  const manualBefore = events.filter((e) => e.type === 'door.released' && e.data.by === 'manual').length;
+  await card.getByRole('button', { name: 'Release door' }).click();
+  await until('door.released by the dashboard', () => events.filter((e) => e.type === 'door.released' && e.data.by === 'manual').length > manualBefore, 10_000);
+  t.match(events.filter((e) => e.type === 'door.released' && e.data.by === 'manual').at(-1), { data: { operator: 'duty-admin' } }, 'an explicit open releases in lockdown, audited with the token');
+  await card.getByRole('button', { name: 'Normal' }).click();
+  await until('back to normal', () => events.filter((e) => e.type === 'door.mode_changed').length === 2, 10_000);
+  t.match(events.filter((e) => e.type === 'door.mode_changed')[1], { data: { mode: 'normal', previous: 'lockdown', by: 'duty-admin' } });
 });
