@@ -3,6 +3,9 @@
  * whose metadata holds a credential publishes its Wiegand frame on door.credentialOutput.mqtt;
  * an identity without one, or with one out of range, publishes nothing; lockdown sends nothing.
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { BehaviorSubject } from 'rxjs';
 import t, { type Test } from 'tap';
@@ -20,10 +23,10 @@ import { Mosquitto } from '../helpers/mosquitto.ts';
 
 const TOPIC = 'panel/front/wiegand';
 
-async function rig(t: Test, broker: Mosquitto) {
+async function rig(t: Test, broker: Mosquitto, credentialOutput: Record<string, unknown> = { mqtt: TOPIC }) {
   const config = parseConfig({
     cameras: [{ id: 'door', url: 'rtsp://192.0.2.1:554/door' }],
-    gates: [{ id: 'front', cameras: ['door'], door: { strikeMs: 1500, credentialOutput: { mqtt: TOPIC } } }],
+    gates: [{ id: 'front', cameras: ['door'], door: { strikeMs: 1500, credentialOutput } }],
     events: { outputs: { mqtt: { enabled: true, url: broker.url, topicPrefix: 'fgtest/cred', clientId: `cred-test-${Math.random().toString(36).slice(2, 8)}` } } },
   });
   const gallery = openGallery(':memory:');
@@ -80,4 +83,25 @@ t.test('card-number handoff over a real broker', async (t) => {
   await until('the frame after lockdown', () => r.frames.length >= 3, 5000);
   await sleep(200);
   t.equal(r.frames.length, 3, 'the grant in lockdown sent nothing');
+});
+
+t.test('card-number handoff to a command: {bits} and {hex} in its argv', async (t) => {
+  const broker = await Mosquitto.start();
+  t.teardown(() => broker.stop());
+  const dir = mkdtempSync(join(tmpdir(), 'fg-cred-cmd-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const out = join(dir, 'frame.txt');
+  // A real program run without a shell by facegate; sh only writes its two arguments to a file.
+  const r = await rig(t, broker, { command: { argv: ['/bin/sh', '-c', 'printf "%s %s" "$1" "$2" > "$3"', 'wiegand-send', '{bits}', '0x{hex}', out], timeoutMs: 2000 } });
+  r.grant(r.carded.id);
+  const read = () => {
+    try {
+      return readFileSync(out, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  await until('the command wrote the frame', () => read().length > 0, 5000);
+  t.equal(read(), '00110010100001111111111111 0xca1fff', 'the Allegion 26A frame, as bits and as hex');
+  t.same(r.frames, [], 'nothing on MQTT');
 });
