@@ -6,7 +6,8 @@
  * for the name; the identity id is left only in the erasure journal), the hub's snapshot folder and
  * object store no longer hold their snapshots, the online edge has erased them (gallery, events
  * tombstoned with the hub's erasure id, snapshots, journal), and the offline edge does so when it
- * comes back; a rerun at the hub answers the same receipt and logs no second one.
+ * comes back; a rerun at the hub answers the same receipt and logs no second one; an erasure
+ * stopped half-way is completed by the next request; the CLI's erasure works beside the hub.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -21,7 +22,8 @@ import type { GalleryFollower } from '../../src/fleet/gallery-follower.ts';
 import type { StoredIdentity } from '../../src/fleet/gallery-kv.ts';
 import { openSnapshotStore, snapshotObjectName } from '../../src/fleet/snapshots.ts';
 import { openGallery, type Gallery } from '../../src/gallery/index.ts';
-import { eraseFromCli } from '../../src/hub/erasure.ts';
+import { eraseAtHub, eraseFromCli } from '../../src/hub/erasure.ts';
+import { HubFeed } from '../../src/hub/feed.ts';
 import { openSnapshotFolder } from '../../src/hub/hub-api.ts';
 import { startHub } from '../../src/hub/hub.ts';
 import { HubStore } from '../../src/hub/store.ts';
@@ -245,5 +247,27 @@ t.test('an erasure at the hub reaches PostgreSQL, the object store and every edg
   await until('the running hub\'s window rewritten', () => !JSON.stringify(hub.feed.queryWindow({ limit: 10_000 })).includes('Bob Other'), 10_000);
   const bobRows = await pg.query<{ n: string }>('SELECT count(*) AS n FROM events x WHERE x::text LIKE $1', ['%Bob Other%']);
   t.equal(Number(bobRows.rows[0]?.n), 0, 'no row names Bob either');
+  // A crash half-way (after the identity's rows and the snapshots went, before the events): the
+  // journal row stays pending; the next request completes the same erasure, once.
+  const cy = person('Cy Crash');
+  await hub.putIdentity(cy);
+  await until('edge A has Cy', () => a.gallery.getIdentity(cy.id) !== undefined, 20_000);
+  await sightings(a, cy);
+  await until('Cy\'s events at the hub', async () => (await hub.store.personEvents(cy.id, null)).length === 3, 20_000);
+  const crash = new Error('killed');
+  const deps = { store: cliStore, snapshots: openSnapshotFolder(cfg), feed: new HubFeed(1), publish: async () => undefined, deleteObjects: async () => 0, origin: { nodeId: 'hub', site: 'hq' }, log: logger };
+  const crashAt = (st: string): void => {
+    if (st === 'snapshots') throw crash;
+  };
+  await t.rejects(eraseAtHub({ ...deps, onStep: crashAt }, cy.id, { actor: 'ops' }), crash);
+  const [pendingCy] = (await cliStore.pendingErasures()).filter((x) => x.identityId === cy.id);
+  t.ok(pendingCy && pendingCy.name === 'Cy Crash' && pendingCy.plan !== null, 'the crash left a pending journal row with its plan');
+  const resumed = await (await fetch(`${hub.api.url}/v1/identities/${cy.id}/erase`, { method: 'POST', headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } })).json() as { erasureId: string; events: number };
+  t.match(resumed, { erasureId: pendingCy?.id, events: 3 }, 'the rerun completes the same erasure');
+  const cyRows = await pg.query<{ n: string }>('SELECT count(*) AS n FROM events x WHERE x::text LIKE $1', ['%Cy Crash%']);
+  t.equal(Number(cyRows.rows[0]?.n), 0, 'no row names Cy after the rerun');
+  t.equal(Number((await pg.query<{ n: string }>("SELECT count(*) AS n FROM events WHERE type = 'identity.erased' AND identity_id = $1", [`erased:${resumed.erasureId}`])).rows[0]?.n), 1, 'one receipt');
+  await until('edge A replays Cy\'s erasure', () => a.gallery.listErasures().some((x) => x.id === resumed.erasureId && x.finishedAt !== null), 20_000);
+
   t.equal(await eraseFromCli({ store: cliStore, snapshots: openSnapshotFolder(cfg), fleet: cfg.fleet as FleetConfig, log: logger }, 'Bob Other', 'facegate-cli:test'), undefined, 'the name is not kept: a second erasure by name finds no one');
 });
