@@ -59,8 +59,8 @@ export function openStorage(config: Config, log: Logger, lifetime: Lifetime, cur
   if (encryption) log.info({ key: encryption.source }, 'encryption at rest: on');
   if (!config.privacy.keepEnrollmentCrops) {
     // The setting never deletes by itself: say what is still kept and how to remove it.
-    const kept = gallery.cropCoverage();
-    if (kept.crops > 0) log.warn({ crops: kept.crops, identities: kept.identitiesWithCrops }, 'privacy.keepEnrollmentCrops is false but enrollment crops from before are still stored: `facegate gallery drop-crops --config FILE` removes them');
+    const kept = gallery.cropCounts();
+    if (kept.crops > 0) log.warn({ crops: kept.crops, identities: kept.identities }, 'privacy.keepEnrollmentCrops is false but enrollment crops from before are still stored: `facegate gallery drop-crops --config FILE` removes them');
   }
   const eventLog = new EventLog(config.events.db, { retention: { maxAgeMs: config.events.retention.maxAgeDays * DAY_MS, maxCount: config.events.retention.maxEvents } });
   lifetime.add('event log', () => eventLog.close());

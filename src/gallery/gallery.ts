@@ -164,6 +164,11 @@ export class Gallery {
     return reembed.cropCoverage(this.ctx);
   }
 
+  /** How many enrollment crops are stored, of how many identities. */
+  cropCounts(): { crops: number; identities: number } {
+    return reembed.cropCounts(this.ctx);
+  }
+
   /** Delete every stored enrollment crop (template-only mode for existing data); templates stay. */
   dropCrops(): { crops: number; identities: number } {
     return reembed.dropCrops(this.ctx);

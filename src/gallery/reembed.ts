@@ -55,6 +55,12 @@ export function dropCrops(ctx: GalleryContext): { crops: number; identities: num
   });
 }
 
+/** How many crops are stored, of how many identities (cheap: two counts, no list). */
+export function cropCounts(ctx: GalleryContext): { crops: number; identities: number } {
+  ctx.store.assertOpen();
+  return { crops: ctx.store.cropStmt.count.get() ?? 0, identities: ctx.store.cropStmt.identitiesWithCrops.get() ?? 0 };
+}
+
 export function strandedFor(ctx: GalleryContext, modelId: string): { identityId: string; name: string }[] {
   ctx.store.assertOpen();
   return ctx.store.cropStmt.strandedFor.all(cleanModelId(modelId)).map((r) => ({ identityId: r.id, name: r.name }));

@@ -68,11 +68,13 @@ t.test('turning it off keeps existing crops; dropCrops removes them (and their b
   g = openGallery(path, { keepCrops: false });
   t.teardown(() => g.close());
   t.equal(g.listCrops().length, 2, 'the setting deletes nothing by itself');
+  t.same(g.cropCounts(), { crops: 2, identities: 2 });
   t.same(g.dropCrops(), { crops: 2, identities: 2 });
   t.same(g.listCrops(), []);
   t.equal(g.listTemplates(id).length, 1);
   t.equal(g.search(ada, { modelId: 'test_128d', k: 1 })[0].identityId, id);
   t.same(g.dropCrops(), { crops: 0, identities: 0 }, 'idempotent');
+  t.same(g.cropCounts(), { crops: 0, identities: 0 });
   t.equal(g.checkpointTruncate().busy, false);
   t.notOk(onDisk(dir).includes(pixelsOf(c)), 'secure_delete + WAL truncate: the pixels are gone from the files');
   // A change of embedder now finds nobody it could re-embed.
