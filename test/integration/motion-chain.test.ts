@@ -35,7 +35,6 @@ t.test('door clip: gated detection recognises the same tracks as every-frame det
   const config = parseConfig({ cameras: [] });
   const settings = recognitionSettings(config.recognition, config.models.embedder);
   const detector = await createDetector({ tier: '500m', size: 640 });
-  const gatedDetector = await createDetector({ tier: '500m', size: 640 });
   const idleDetector = await createDetector({ tier: '500m', size: 640 });
   const embedder = await createEmbedder(config.models.embedder);
   const mask = await createMaskClassifier();
@@ -43,7 +42,6 @@ t.test('door clip: gated detection recognises the same tracks as every-frame det
   t.teardown(async () => {
     gallery.close();
     await detector.close();
-    await gatedDetector.close();
     await idleDetector.close();
     await embedder.close();
     await mask.close();
@@ -51,13 +49,15 @@ t.test('door clip: gated detection recognises the same tracks as every-frame det
   });
   const models = { embedder, mask };
   // The shipped defaults (motion gate on, detector.interval from the schema) against the gate off,
-  // and the idle scene: three cameras side by side, each with its own detector session as a box
-  // gives each camera (the clips play in real time: one after another took a minute more).
-  const [ungated, gated, idleRun] = await Promise.all([
+  // and the idle scene. The clips play in real time, so the idle scene runs beside the ungated
+  // door (each camera with its own detector session, as a box gives each camera); the gated door
+  // runs alone after it: two door passes side by side at every-frame detection split tracks on a
+  // loaded 2-core machine.
+  const [ungated, idleRun] = await Promise.all([
     runClip('door', 'ungated', door.path, { fps: 5, motion: { enabled: false } }, detector, models, gallery, settings),
-    runClip('door', 'gated', door.path, { fps: 5 }, gatedDetector, models, gallery, settings),
     runClip('idle', 'gated', idle.path, { fps: 5 }, idleDetector, models, gallery, settings),
   ]);
+  const gated = await runClip('door', 'gated', door.path, { fps: 5 }, detector, models, gallery, settings);
   const names = (r: typeof gated): string[] => r.tracks.map((x) => x.name).sort();
   t.ok(ungated.tracks.filter((x) => x.name !== 'unknown').length >= 3, `ungated recognises the visitors: ${names(ungated).join(', ')}`);
   t.same(names(gated), names(ungated), 'the same recognised tracks');
