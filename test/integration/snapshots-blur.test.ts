@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { from, lastValueFrom, toArray } from 'rxjs';
 import sharp from 'sharp';
 import t from 'tap';
 import { createDetector, type Detector } from '../../src/detect/index.ts';
@@ -6,8 +7,9 @@ import { SnapshotStore } from '../../src/events/snapshots.ts';
 import { cosine } from '../../src/lib/vectors.ts';
 import { calibratedThresholds } from '../../src/models/calibration.ts';
 import { analyzeFace } from '../../src/recognize/analyze.ts';
-import { createEmbedder, type Embedder } from '../../src/recognize/index.ts';
-import type { Face, RgbImage } from '../../src/types.ts';
+import { createEmbedder, recognizeTracks, type Embedder } from '../../src/recognize/index.ts';
+import { trackFaces } from '../../src/track/index.ts';
+import type { Face, Frame, RgbImage } from '../../src/types.ts';
 import { dataPath } from '../helpers/data.ts';
 
 /**
@@ -50,5 +52,24 @@ t.test('the subject stays recognisable; every bystander falls below the threshol
       if (i === s) t.ok(score > 0.9, `subject ${s}: ${score.toFixed(3)} against itself`);
       else t.ok(score < threshold, `subject ${s}, bystander ${i}: ${score.toFixed(3)} < ${threshold}`);
     }
+  }
+});
+
+t.test('recognition hands the snapshot the other faces of its frame (what publish passes to save)', async (t) => {
+  const photo = await decode(dataPath('groups/faceapi_bbt4.jpg'));
+  const faces: Face[] = await detector.detect(photo);
+  // The group photo as a short clip: the tracker confirms the faces, recognition decides each.
+  const frames = Array.from({ length: 6 }, (_, i): { frame: Frame; faces: Face[] } => ({ frame: { ...photo, cameraId: 'door', seq: i, pts: undefined, capturedAt: 1_000 + i * 200, format: 'RGB' }, faces }));
+  const recognitions = await lastValueFrom(
+    from(frames).pipe(trackFaces({}), recognizeTracks({ embedder, gallery: { search: () => [] }, thresholds: { unmasked: 0.36, masked: 0.45 } }), toArray()),
+  );
+  t.ok(recognitions.length >= faces.length, `${recognitions.length} recognitions`);
+  const key = (b: readonly number[]): string => b.map((v) => v.toFixed(1)).join(',');
+  const all = new Set(faces.map((f) => key(f.box)));
+  for (const r of recognitions) {
+    const others = (r.others ?? []).map(key);
+    t.equal(others.length, faces.length - 1, `track ${r.trackId}: the ${faces.length - 1} others`);
+    t.notOk(others.includes(key(r.box)), 'not its own box');
+    t.ok(others.every((o) => all.has(o)), 'the detector boxes of that frame');
   }
 });
