@@ -1,6 +1,6 @@
 /**
  * The checks that span sections (camera and gate ids, gate cameras and zones, anti-passback pairs,
- * MQTT door inputs without a broker, token hashes, auth on a public bind) and the scan for text that cannot be stored (NUL, lone
+ * MQTT door inputs or credential output without a broker, token hashes, auth on a public bind) and the scan for text that cannot be stored (NUL, lone
  * surrogates). Both read the raw document, so parseConfig runs them even where zod stopped early.
  */
 import { describeBadText, findBadText } from '../lib/text.ts';
@@ -114,6 +114,14 @@ export function crossCheckIssues(data: unknown): CrossCheckIssue[] {
         ['gates', i, 'door', input, 'mqtt'],
         `the door's ${input} listens on MQTT, but events.outputs.mqtt is not ${isRecord(outputs.mqtt) ? 'enabled' : 'configured'}: the door would never see it`,
         'configure the broker the sensor publishes to as `events: { outputs: { mqtt: { enabled: true, url: mqtt://HOST:1883 } } }` (door inputs use its URL, credentials and TLS)',
+      );
+    }
+    const credentialOutput = door && isRecord(door.credentialOutput) ? door.credentialOutput : undefined;
+    if (credentialOutput?.mqtt !== undefined && !mqttOn) {
+      issue(
+        ['gates', i, 'door', 'credentialOutput', 'mqtt'],
+        `the door's credential output publishes on MQTT, but events.outputs.mqtt is not ${isRecord(outputs.mqtt) ? 'enabled' : 'configured'}: no card number would ever reach the adapter`,
+        'configure the broker the Wiegand adapter listens on as `events: { outputs: { mqtt: { enabled: true, url: mqtt://HOST:1883 } } }`, or use `credentialOutput: { command: { argv: [...] } }`',
       );
     }
     const livenessRequired = !(isRecord(g.liveness) && g.liveness.required === false);

@@ -101,4 +101,9 @@ t.test('MQTT door inputs without a broker: refused by the config check with the 
   // With the broker configured and enabled, or a door without MQTT inputs: fine.
   t.ok(parseConfig(withDoor({ contact: { mqtt: 'ha/front/contact' } })).gates[0].door);
   t.ok(parseConfig(withDoor({ strikeMs: 3000 }, null)).gates[0].door, 'a door with no inputs needs no broker');
+  // The card-number output to a Wiegand adapter on MQTT needs the broker too; a command does not.
+  const card = configError(() => parseConfig(withDoor({ credentialOutput: { mqtt: 'wiegand/front' } }, null)));
+  t.same(paths(card), ['gates[0].door.credentialOutput.mqtt']);
+  t.match(issueAt(card, 'gates[0].door.credentialOutput.mqtt'), { message: /credential output publishes on MQTT, but events\.outputs\.mqtt is not configured/, hint: /command: \{ argv/ });
+  t.ok(parseConfig(withDoor({ credentialOutput: { command: { argv: ['wiegand-send', '{bits}'] } } }, null)).gates[0].door, 'a command output needs no broker');
 });
