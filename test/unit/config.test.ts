@@ -47,7 +47,7 @@ t.test('defaults: an empty mapping gives every default, from the schema', async 
   t.same(c.auth, { enabled: true, tokens: [] });
   t.same(c.models, { executionProvider: 'cpu', providers: {}, threads: 0, sessionThread: 'main', embedder: 'w600k_mbf_dq', mask: 'seetaface6_mask', liveness: { enabled: true, models: ['minifasnet_v2', 'minifasnet_v1se'], window: 30, minFrames: 5 } });
   t.same(c.recognition, { thresholds: {}, maskThreshold: 0.5, bestShot: { minQuality: 0.15, improvement: 0.2, maxRuns: 4, confirmRuns: 3, minGapFrames: 3 }, enrollment: { minEyeDistance: 30, maxYaw: 0.45, maxPitch: 0.35, minSharpness: 150 }, negativeMargin: 0.05 }, 'thresholds unset: the embedder calibration decides');
-  t.same(c.events, { db: 'data/events.sqlite', retention: { maxAgeDays: 30, maxEvents: 1_000_000 }, snapshots: { dir: 'data/snapshots', retentionDays: 7 }, outputs: { ws: { enabled: true } } });
+  t.same(c.events, { db: 'data/events.sqlite', retention: { maxAgeDays: 30, maxEvents: 1_000_000 }, snapshots: { dir: 'data/snapshots', retentionDays: 7, blurOthers: false }, outputs: { ws: { enabled: true } } });
   t.same(c.gallery, { db: 'data/gallery.sqlite' });
   t.same(c.logging, { level: 'info' });
   t.same(c.cameras, []);
