@@ -191,7 +191,11 @@ function coreRoutes(deps: ApiDeps): Route[] {
             name = body.name.trim();
           }
           const groups = body.groups === undefined ? undefined : stringArray(body.groups, 'groups');
-          sendJson(res, 200, ids.update(id, { ...(name !== undefined ? { name } : {}), ...(groups !== undefined ? { groups } : {}) }, who.id));
+          const metadata = body.metadata;
+          if (metadata !== undefined && (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata))) {
+            throw new HttpError(400, 'metadata must be an object (its keys are merged; a key set to null is removed)');
+          }
+          sendJson(res, 200, ids.update(id, { ...(name !== undefined ? { name } : {}), ...(groups !== undefined ? { groups } : {}), ...(metadata !== undefined ? { metadata: metadata as Record<string, unknown> } : {}) }, who.id));
         },
       },
       {

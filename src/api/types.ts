@@ -71,7 +71,8 @@ export interface IdentityApi {
    */
   create(input: { name: string; groups: readonly string[]; photo: Buffer; consent?: ConsentInput; force?: boolean }, actor: string): Promise<EnrollOutcome & { identity?: unknown }>;
   /** Rename and/or regroup; resolves to the identity as it is now. */
-  update(id: string, changes: { readonly name?: string; readonly groups?: readonly string[] }, actor: string): unknown;
+  /** Rename, regroup, or merge into the metadata (a key set to null is removed: JSON merge patch). */
+  update(id: string, changes: { readonly name?: string; readonly groups?: readonly string[]; readonly metadata?: Readonly<Record<string, unknown>> }, actor: string): unknown;
   remove(id: string, actor: string): boolean;
   /** Enroll one photo (bytes) for an identity; resolves to what was stored or a rejection. */
   enrollPhoto(id: string, photo: Buffer, actor: string, opts?: { readonly force?: boolean }): Promise<EnrollOutcome & { templates?: number }>;

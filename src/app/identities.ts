@@ -11,7 +11,8 @@ import { HttpError, readJson, sendJson, stringArray, type Route } from '../api/r
 import type { ConsentInput, IdentityApi } from '../api/types.ts';
 import { createDetector, type Detector, type DetectorConfig } from '../detect/index.ts';
 import type { Event, NewEventOf } from '../events/index.ts';
-import type { Consent, Gallery } from '../gallery/index.ts';
+import { credentialFromMetadata } from '../doors/index.ts';
+import type { Consent, Gallery, Metadata } from '../gallery/index.ts';
 import type { Logger } from '../log.ts';
 import { DEFAULT_ENROLLMENT_RULES, prepareEnrollmentPhoto, type Embedder, type EnrollmentRules, type PhotoVerdict } from '../recognize/index.ts';
 
@@ -145,7 +146,7 @@ export function createIdentityApi(o: { readonly gallery: Gallery; readonly enrol
     },
     update: (id, changes, actor) => {
       // Audit what was applied even when a later part fails (a rename done, then bad groups).
-      const applied: { name?: string; groups?: string[] } = {};
+      const applied: { name?: string; groups?: string[]; metadataKeys?: string[] } = {};
       let identityId: string | undefined;
       try {
         if (changes.name !== undefined) {
@@ -157,6 +158,19 @@ export function createIdentityApi(o: { readonly gallery: Gallery; readonly enrol
           const r = gallery.setGroups(id, changes.groups);
           identityId = r.id;
           applied.groups = [...r.groups];
+        }
+        if (changes.metadata !== undefined) {
+          const merged: Record<string, unknown> = { ...gallery.requireIdentity(id).metadata };
+          for (const [k, v] of Object.entries(changes.metadata)) {
+            if (v === null) delete merged[k];
+            else merged[k] = v;
+          }
+          // A card credential is checked when it is written, not at the first grant (docs/doors.md).
+          credentialFromMetadata(merged);
+          const r = gallery.setMetadata(id, merged as Metadata); // validated there (JSON, size)
+          identityId = r.id;
+          // The audit names the keys, never their values (a card number is a credential).
+          applied.metadataKeys = Object.keys(changes.metadata).sort();
         }
       } finally {
         if (identityId !== undefined) audit({ type: 'identity.updated', timeMs: Date.now(), identityId, data: { actor, ...applied } });
