@@ -46,9 +46,11 @@ t.test('the output payload: the frame as bits and hex', async (t) => {
   t.same(credentialArgv(['wiegand-send', '--bits={bits}', '{hex}', 'plain'], frame), ['wiegand-send', '--bits=00110010100001111111111111', 'ca1fff', 'plain']);
 });
 
+// With the events broker on: an MQTT credential output needs it (doors-config tests the refusal).
 const withDoor = (door: Record<string, unknown>) => ({
   cameras: [{ id: 'door', url: 'rtsp://192.0.2.1:554/door' }],
   gates: [{ id: 'front', cameras: ['door'], door }],
+  events: { outputs: { mqtt: { enabled: true, url: 'mqtt://127.0.0.1:1883' } } },
 });
 
 t.test('door.credentialOutput in the config', async (t) => {
