@@ -11,6 +11,8 @@ export type DoorErrorCode =
   | 'DOOR_FRAME_INVALID'
   /** The relay did not answer, answered an error, or answered something that is not Switch.Set's reply. */
   | 'DOOR_RELAY_FAILED'
+  /** A libgpiod tool (gpioset, gpiomon, gpioget) failed on a door's GPIO line. */
+  | 'DOOR_GPIO_FAILED'
   /** A door input or output that is designed (docs/doors.md) but not built, or lacks what it needs. */
   | 'DOOR_INPUT_UNSUPPORTED';
 

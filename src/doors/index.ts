@@ -32,3 +32,31 @@ export { payloadValue, contactReading, isRexPress, type ContactPayloadRule, type
 export { restoreDoor, restoredReason, historyComplete, RESTORED_PREFIX, type LoggedDoorEvent, type RestoredDoor } from './restore.ts';
 export { credentialFromMetadata, credentialFrame, credentialPayload, credentialArgv, CREDENTIAL_KEY, type CardCredential, type CredentialFrame } from './credential.ts';
 export { verifyDoorWebhook, signDoorWebhook, ReplayGuard, DOOR_WEBHOOK_SIGNATURE_HEADER, DOOR_WEBHOOK_WINDOW_MS, type DoorWebhookInput, type DoorWebhookVerdict } from './webhook.ts';
+export {
+  parseGpiodVersion,
+  checkGpiodVersion,
+  GPIOD_INSTALL_HINT,
+  GPIOMON_FORMAT,
+  gpiomonArgv,
+  gpiogetArgv,
+  parseGpioValue,
+  parseGpiomonLine,
+  gpioReading,
+  edgeIsFor,
+  lockLevels,
+  gpiosetHoldArgv,
+  gpiosetTimedArgv,
+  gpiosetOnceArgv,
+  gpioLockPlan,
+  wiegandGpioSteps,
+  splitArgv,
+  WIEGAND_TIMING,
+  type GpioLine,
+  type GpiodVersion,
+  type GpioEdge,
+  type GpiomonLine,
+  type GpioReading,
+  type GpioLockPlan,
+  type GpioStep,
+  type WiegandTiming,
+} from './gpio.ts';
