@@ -6,8 +6,12 @@
  * - the gate's decisions from the event bus (gate.granted releases; gate.opened is an operator's
  *   open / hold-open / close),
  * - ticks at the machine's next deadline (every second too when an unlockSchedule is set),
- * and its output published as door.* events and sent to the lock relay. A relay that does not
- * take a command is gate.actuation_failed (target relay) and a door.lock_failed alarm.
+ * - GPIO inputs through the libgpiod v1 tools (src/doors/gpio.ts): one gpiomon child per line
+ *   (the contact read first with gpioget), restarted with the shared backoff when it exits,
+ * and its output published as door.* events and sent to the lock: the relay, or a GPIO line held
+ * by one gpioset child at a time. A lock that does not take a command is gate.actuation_failed
+ * (target relay: the lock output) and a door.lock_failed alarm. A grant's Wiegand frame can be
+ * clocked out on GPIO D0 / D1 (best-effort timing: docs/doors.md).
  *
  * At start (and for a door a config change adds) the door's state is read back from its last
  * door.* events in the event log (src/doors/restore.ts): an opening still running with its alarms,
@@ -21,7 +25,8 @@
  * the door is a real-time thing. The door state follows config changes by gate id (a changed door
  * keeps its state); a new broker or new topics reconnect the input client.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Config } from '../config/index.ts';
 import { deepEqual } from '../config/index.ts';
@@ -32,6 +37,16 @@ import {
   credentialFromMetadata,
   credentialPayload,
   DoorError,
+  checkGpiodVersion,
+  edgeIsFor,
+  GPIOD_INSTALL_HINT,
+  gpiogetArgv,
+  gpioLockPlan,
+  gpiomonArgv,
+  gpioReading,
+  parseGpioValue,
+  parseGpiomonLine,
+  wiegandGpioSteps,
   historyComplete,
   INITIAL_DOOR_STATE,
   isRexPress,
@@ -45,13 +60,17 @@ import {
   type DoorInput,
   type DoorPolicy,
   type DoorState,
+  type GpioLine,
+  type GpiodVersion,
   type LockCommand,
   type LoggedDoorEvent,
   type OperatorDoorMode,
 } from '../doors/index.ts';
 import type { EventBus, EventLog, NewEvent } from '../events/index.ts';
 import type { DoorConfig } from '../gates/config.ts';
+import { backoffDelay, DEFAULT_BACKOFF } from '../lib/backoff.ts';
 import type { Followers } from '../lib/follow.ts';
+import { sleep } from '../lib/time.ts';
 import type { Lifetime } from '../lib/lifetime.ts';
 import type { Logger } from '../log.ts';
 import { DOOR_INPUT_HEALTH_PREFIX, type SinkHealthSample } from './health.ts';
@@ -151,18 +170,43 @@ interface Door {
   renew: NodeJS.Timeout | undefined;
   /** Lock commands go to the relay one at a time, in order. */
   relayChain: Promise<void>;
+  /** The GPIO lock line's holder (lock.gpio). */
+  gpio: GpioOut;
+  /** Wiegand frames on GPIO go out one at a time, never interleaved. */
+  credentialChain: Promise<void>;
 }
 
-/** GPIO door inputs and outputs are designed (docs/doors.md) but not built: refuse rather than run deaf. */
+/** The libgpiod tools' version once found usable; a failed look is repeated (the tools may be installed meanwhile). */
+let gpiodFound: GpiodVersion | undefined;
+
+/**
+ * The libgpiod v1 tools on this box (`gpiodetect --version`), checked once: missing tools or an
+ * unsupported version throw DOOR_INPUT_UNSUPPORTED with the fix (`apt install gpiod`).
+ */
+export function gpiodTools(): GpiodVersion {
+  if (gpiodFound) return gpiodFound;
+  const r = spawnSync('gpiodetect', ['--version'], { encoding: 'utf8', timeout: 5000 });
+  if (r.error) {
+    const why = (r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not installed (no gpiodetect on PATH)' : redactText(r.error.message);
+    throw new DoorError('DOOR_INPUT_UNSUPPORTED', `the libgpiod tools are ${why}`, { hint: GPIOD_INSTALL_HINT, cause: r.error });
+  }
+  gpiodFound = checkGpiodVersion(`${r.stdout ?? ''}${r.stderr ?? ''}`);
+  return gpiodFound;
+}
+
+/** Refuse what cannot run rather than run deaf: GPIO without usable tools, MQTT without a broker. */
 function checkBuilt(slice: DoorSlice): void {
+  const needTools = (gateId: string, what: string, otherwise: string, context: Record<string, unknown>): void => {
+    try {
+      gpiodTools();
+    } catch (err) {
+      const e = err instanceof DoorError ? err : new DoorError('DOOR_INPUT_UNSUPPORTED', String(err));
+      throw new DoorError('DOOR_INPUT_UNSUPPORTED', `gate '${gateId}': ${what} from gpio cannot run: ${e.message}`, { context: { gate: gateId, ...context }, hint: `${e.hint ?? GPIOD_INSTALL_HINT}; or ${otherwise}`, cause: err });
+    }
+  };
   for (const { gateId, door } of slice.doors) {
     for (const [name, input] of [['contact', door.contact], ['rex', door.rex]] as const) {
-      if (input?.gpio) {
-        throw new DoorError('DOOR_INPUT_UNSUPPORTED', `gate '${gateId}': door.${name} from gpio is not available in this version`, {
-          context: { gate: gateId, input: name },
-          hint: `give door.${name} as \`mqtt: TOPIC\` (a sensor on the broker of events.outputs.mqtt) or \`webhook: { secret }\` (a signed POST to /v1/doors/${gateId}/${name})`,
-        });
-      }
+      if (input?.gpio) needTools(gateId, `door.${name}`, `give door.${name} as \`mqtt: TOPIC\` (a sensor on the broker of events.outputs.mqtt) or \`webhook: { secret }\` (a signed POST to /v1/doors/${gateId}/${name})`, { input: name });
       if (input?.mqtt !== undefined && slice.mqtt?.enabled !== true) {
         throw new DoorError('DOOR_INPUT_UNSUPPORTED', `gate '${gateId}': door.${name} listens on MQTT, but events.outputs.mqtt is not enabled`, {
           context: { gate: gateId, input: name },
@@ -170,22 +214,46 @@ function checkBuilt(slice: DoorSlice): void {
         });
       }
     }
-    if (door.credentialOutput?.gpio) {
-      throw new DoorError('DOOR_INPUT_UNSUPPORTED', `gate '${gateId}': a gpio credential output is not available in this version`, {
-        context: { gate: gateId, output: 'credentialOutput' },
-        hint: "give door.credentialOutput as `mqtt: TOPIC` (a Wiegand adapter on the broker of events.outputs.mqtt) or `command: { argv: [PROGRAM, '{bits}'] }`",
-      });
-    }
+    if (door.credentialOutput?.gpio) needTools(gateId, 'door.credentialOutput', "give door.credentialOutput as `mqtt: TOPIC` (a Wiegand adapter on the broker of events.outputs.mqtt) or `command: { argv: [PROGRAM, '{bits}'] }`", { output: 'credentialOutput' });
     if (door.credentialOutput?.mqtt !== undefined && slice.mqtt?.enabled !== true) {
       throw new DoorError('DOOR_INPUT_UNSUPPORTED', `gate '${gateId}': door.credentialOutput publishes on MQTT, but events.outputs.mqtt is not enabled`, {
         context: { gate: gateId, output: 'credentialOutput' },
         hint: 'configure events.outputs.mqtt (url, enabled: true): the credential output uses its broker',
       });
     }
-    if (door.lock?.gpio) {
-      throw new DoorError('DOOR_INPUT_UNSUPPORTED', `gate '${gateId}': a gpio door lock is not available in this version`, { context: { gate: gateId }, hint: 'use lock.relay (a Shelly Gen2+ relay) or the gate actuation' });
-    }
+    if (door.lock?.gpio) needTools(gateId, 'door.lock', 'use lock.relay (a Shelly Gen2+ relay) or the gate actuation', { output: 'lock' });
   }
+}
+
+/** A GPIO input watched by gpiomon (one child per line), restarted with backoff when it exits. */
+interface GpioWatcher {
+  readonly key: string;
+  readonly spec: string;
+  child: ChildProcess | undefined;
+  retry: NodeJS.Timeout | undefined;
+  attempt: number;
+  stopped: boolean;
+}
+
+/** The GPIO lock line: one gpioset child at a time holds it; `gen` tells a superseded child's exit from a failure. */
+interface GpioOut {
+  child: ChildProcess | undefined;
+  gen: number;
+  chain: Promise<void>;
+}
+
+/** SIGTERM (gpioset --mode=signal and gpiomon exit on it and release the line), SIGKILL if it lingers. */
+function stopChild(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), 2000);
+    kill.unref();
+    child.once('close', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
 }
 
 const doorSlice = (c: Config): DoorSlice => ({ doors: c.gates.flatMap((g) => (g.door ? [{ gateId: g.id, door: g.door }] : [])), mqtt: c.events.outputs.mqtt });
@@ -250,7 +318,7 @@ export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follo
 
   const relayFailed = (door: Door, command: LockCommand, err: unknown, durationMs: number): void => {
     const error = err instanceof DoorError ? err.message : redactText(String(err));
-    log.error({ gate: door.gateId, action: command.action, error }, 'door lock relay failed: the door did not get the command');
+    log.error({ gate: door.gateId, action: command.action, error }, 'door lock failed: the door did not get the command');
     const action = command.action === 'lock' ? 'close' : command.forMs === null || command.forMs > door.policy.strikeMs ? 'hold-open' : 'open';
     const trigger = command.action === 'lock' ? 'door.locked' : 'door.released';
     const t = now();
@@ -287,13 +355,161 @@ export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follo
     }
   };
 
+  /**
+   * A lock command on the GPIO lock line: the holder before it is stopped (the line is free again)
+   * and the plan's gpioset started; a timed release hands over to a held lock when it ends. Any
+   * exit that was not asked for (a tool error, a holder that died) is a failed actuation and a
+   * door.lock_failed, as for the relay (the schema's target stays `relay`: the lock output).
+   */
+  const sendGpio = (door: Door, command: LockCommand): void => {
+    const line = door.config.lock?.gpio;
+    if (!line) return;
+    const out = door.gpio;
+    const gen = ++out.gen;
+    const remaining = command.action === 'release' ? (door.state.releasedUntil === null ? null : Math.max(0, door.state.releasedUntil - now())) : null;
+    const plan = gpioLockPlan(door.config.failMode, command, line, remaining);
+    const run = (argv: string[], then: string[] | undefined): void => {
+      if (gen !== out.gen || closed) return;
+      const started = performance.now();
+      let stderr = '';
+      let failed: string | undefined;
+      const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+      out.child = child;
+      child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+        stderr = (stderr + d).slice(-300);
+      });
+      child.once('error', (err) => {
+        failed = redactText(err.message);
+      });
+      child.once('close', (code, signal) => {
+        if (out.child === child) out.child = undefined;
+        if (gen !== out.gen || closed) return;
+        if (failed === undefined && code === 0 && then) return run(then, undefined);
+        const why = failed ?? `exited with ${code ?? signal}${stderr.trim() ? `: ${redactText(stderr.trim())}` : ''}`;
+        const err = new DoorError('DOOR_GPIO_FAILED', `GPIO lock ${line.chip} line ${line.line}: ${argv[0]} ${why}`, { context: { chip: line.chip, line: line.line } });
+        relayFailed(door, command, err, Math.round(performance.now() - started));
+      });
+    };
+    const previous = out.child;
+    out.chain = out.chain.then(async () => {
+      // The v1 tools request the line: a second holder would get EBUSY, so the first goes first.
+      await stopChild(previous);
+      run(plan.argv, plan.then);
+    });
+  };
+
+  const sendLock = (door: Door, command: LockCommand): void => {
+    if (door.config.lock?.relay) sendRelay(door, command);
+    else if (door.config.lock?.gpio) sendGpio(door, command);
+  };
+
+  const stopGpioLock = async (door: Door): Promise<void> => {
+    door.gpio.gen++;
+    const child = door.gpio.child;
+    door.gpio.child = undefined;
+    await door.gpio.chain;
+    await stopChild(child);
+  };
+
+  /** gpiomon per GPIO input (key gate/input), restarted with the shared backoff when it exits. */
+  const watchers = new Map<string, GpioWatcher>();
+
+  const startWatcher = (gateId: string, input: 'contact' | 'rex', line: GpioLine): GpioWatcher => {
+    const w: GpioWatcher = { key: `${gateId}/${input}`, spec: JSON.stringify(line), child: undefined, retry: undefined, attempt: 0, stopped: false };
+    const restart = (why: string): void => {
+      if (w.stopped || closed) return;
+      const wait = backoffDelay(w.attempt++, DEFAULT_BACKOFF, Math.random());
+      log.warn({ gate: gateId, input, chip: line.chip, line: line.line, why, retryMs: wait }, 'door GPIO input: gpiomon stopped (restarting; the input is not seen meanwhile)');
+      w.retry = setTimeout(run, wait);
+      w.retry.unref();
+    };
+    const monitor = (): void => {
+      if (w.stopped || closed) return;
+      const argv = gpiomonArgv(line);
+      const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+      w.child = child;
+      const startedAt = Date.now();
+      let stderr = '';
+      let error: string | undefined;
+      child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+        stderr = (stderr + d).slice(-300);
+      });
+      child.once('error', (err) => {
+        error = redactText(err.message);
+      });
+      if (child.stdout) {
+        createInterface({ input: child.stdout }).on('line', (text) => {
+          const parsed = parseGpiomonLine(text);
+          if (!parsed.ok) {
+            log.warn({ gate: gateId, input, reason: parsed.reason }, 'door GPIO input: a gpiomon line that is not an event (ignored)');
+            return;
+          }
+          if (!edgeIsFor(line, parsed.edge)) {
+            log.warn({ gate: gateId, input, offset: parsed.edge.offset, line: line.line }, 'door GPIO input: an event for another line (ignored)');
+            return;
+          }
+          w.attempt = 0;
+          const reading = gpioReading(input, parsed.edge);
+          if (reading) feed(gateId, reading.kind === 'contact' ? { kind: 'contact', atMs: now(), open: reading.open } : { kind: 'rex', atMs: now() });
+        });
+      }
+      child.once('close', (code, signal) => {
+        if (w.child === child) w.child = undefined;
+        // A monitor that ran a while was healthy: its next restart starts from the first delay.
+        if (Date.now() - startedAt > 60_000) w.attempt = 0;
+        restart(error ?? `gpiomon exited with ${code ?? signal}${stderr.trim() ? `: ${redactText(stderr.trim())}` : ''}`);
+      });
+    };
+    // The contact's state before monitoring (gpiomon reports changes only); gpioget has to run
+    // before gpiomon takes the line. A change between the two is seen at the next edge.
+    const run = (): void => {
+      w.retry = undefined;
+      if (w.stopped || closed) return;
+      if (input !== 'contact') return monitor();
+      const argv = gpiogetArgv(line);
+      execFile(argv[0], argv.slice(1), { timeout: 3000, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
+        if (w.stopped || closed) return;
+        const v = err ? undefined : parseGpioValue(String(stdout));
+        if (v === undefined) return restart(err ? `gpioget failed: ${redactText(String(stderr).trim() || err.message).slice(0, 200)}` : `gpioget printed ${JSON.stringify(String(stdout).slice(0, 40))}`);
+        feed(gateId, { kind: 'contact', atMs: now(), open: v === 1 });
+        monitor();
+      });
+    };
+    run();
+    return w;
+  };
+
+  const stopWatcher = async (w: GpioWatcher): Promise<void> => {
+    w.stopped = true;
+    clearTimeout(w.retry);
+    await stopChild(w.child);
+  };
+
+  /** The GPIO watchers the slice asks for: new or changed lines started, others stopped. */
+  const applyWatchers = async (slice: DoorSlice): Promise<void> => {
+    const wanted = new Map<string, { gateId: string; input: 'contact' | 'rex'; line: GpioLine }>();
+    for (const { gateId, door } of slice.doors) {
+      if (door.contact?.gpio) wanted.set(`${gateId}/contact`, { gateId, input: 'contact', line: door.contact.gpio });
+      if (door.rex?.gpio) wanted.set(`${gateId}/rex`, { gateId, input: 'rex', line: door.rex.gpio });
+    }
+    for (const [key, w] of watchers) {
+      const want = wanted.get(key);
+      if (want && JSON.stringify(want.line) === w.spec) continue;
+      watchers.delete(key);
+      await stopWatcher(w);
+    }
+    for (const [key, want] of wanted) {
+      if (!watchers.has(key)) watchers.set(key, startWatcher(want.gateId, want.input, want.line));
+    }
+  };
+
   function feed(gateId: string, input: DoorInput): void {
     const door = doors.get(gateId);
     if (!door || closed) return;
     const step = stepDoor(door.policy, door.state, input);
     door.state = step.state;
     publish(gateId, step.events);
-    if (step.lock) sendRelay(door, step.lock);
+    if (step.lock) sendLock(door, step.lock);
     if (step.events.length > 0) mirrorState(door);
     for (const e of step.events) {
       if (e.type === 'door.forced_open') mirrorAlarm(gateId, 'forced_open');
@@ -379,12 +595,19 @@ export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follo
       clearTimeout(door.timer);
       clearTimeout(door.renew);
       doors.delete(id);
+      await stopGpioLock(door);
     }
     for (const { gateId, door: config } of slice.doors) {
       const door = doors.get(gateId);
       if (door) {
+        const lineChanged = !deepEqual(door.config.lock?.gpio, config.lock?.gpio) || door.config.failMode !== config.failMode;
         door.config = config;
         door.policy = doorPolicy(config);
+        if (lineChanged) {
+          // Another line (or polarity): the old one is let go, the new one set as the door is now.
+          await stopGpioLock(door);
+          if (config.lock?.gpio) sendGpio(door, door.state.released ? { action: 'release', forMs: null } : { action: 'lock' });
+        }
       } else {
         // Back from the record: an opening still running with its alarms, and the operator's mode,
         // set again as an audited input so the lock output follows it.
@@ -394,7 +617,10 @@ export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follo
         } catch (err) {
           log.error({ err, gate: gateId }, 'the door state could not be read back from the event log (starting locked, mode normal)');
         }
-        doors.set(gateId, { gateId, config, policy: doorPolicy(config), state: restored.state, timer: undefined, renew: undefined, relayChain: Promise.resolve() });
+        const created: Door = { gateId, config, policy: doorPolicy(config), state: restored.state, timer: undefined, renew: undefined, relayChain: Promise.resolve(), gpio: { child: undefined, gen: 0, chain: Promise.resolve() }, credentialChain: Promise.resolve() };
+        doors.set(gateId, created);
+        // A GPIO line's level at boot is whatever the board left: take it and hold it locked.
+        if (config.lock?.gpio) sendGpio(created, { action: 'lock' });
         if (restored.mode) {
           log.info({ gate: gateId, mode: restored.mode.mode, by: restored.mode.by }, 'door mode restored after a restart');
           feed(gateId, { kind: 'mode', atMs: now(), ...restored.mode });
@@ -404,6 +630,7 @@ export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follo
       // A tick at once: an unlock schedule already open at start takes effect now.
       feed(gateId, { kind: 'tick', atMs: now() });
     }
+    await applyWatchers(slice);
     await connect(slice);
   };
 
@@ -444,6 +671,23 @@ export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follo
       }
       // QoS 1, not retained: one frame per grant, never replayed to a later subscriber.
       c.publishAsync(out.mqtt, credentialPayload(gateId, frame, now()), { qos: 1 }).catch((err: unknown) => log.error({ gate: gateId, topic: out.mqtt, error: redactText(String(err)) }, 'credential output: publish failed'));
+    } else if (out.gpio) {
+      const gpio = out.gpio;
+      const steps = wiegandGpioSteps(gpio, [...frame.bits].map((b) => (b === '1' ? 1 : 0)));
+      // One frame at a time: two grants' pulses interleaved would be two invalid frames.
+      door.credentialChain = door.credentialChain.then(async () => {
+        for (const step of steps) {
+          if (closed) return;
+          const failed = await new Promise<string | undefined>((resolve) => {
+            execFile(step.argv[0], step.argv.slice(1), { timeout: 2000, killSignal: 'SIGKILL' }, (err, _stdout, stderr) => resolve(err ? redactText(String(stderr).trim() || err.message).slice(0, 200) : undefined));
+          });
+          if (failed !== undefined) {
+            log.error({ gate: gateId, chip: gpio.chip, d0: gpio.d0, d1: gpio.d1, error: failed }, 'credential output: gpioset failed (the frame was not sent whole)');
+            return;
+          }
+          if (step.waitMs > 0) await sleep(step.waitMs);
+        }
+      });
     } else if (out.command) {
       const argv = credentialArgv(out.command.argv, frame);
       execFile(argv[0], argv.slice(1), { timeout: out.command.timeoutMs, killSignal: 'SIGKILL' }, (err) => {
@@ -473,6 +717,15 @@ export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follo
     if (c) await c.endAsync(true).catch(() => {});
     // Commands already on their way finish (each has its own timeout).
     await Promise.allSettled([...doors.values()].map((d) => d.relayChain));
+    // GPIO: the monitors stop, the lock holders let go of their lines (v1 leaves a released line
+    // as the driver keeps it: on most boards its last level, locked unless a release was running).
+    await Promise.allSettled([...watchers.values()].map((w) => stopWatcher(w)));
+    watchers.clear();
+    await Promise.allSettled([...doors.values()].map((d) => d.credentialChain));
+    await Promise.allSettled([...doors.values()].map(async (d) => {
+      await d.gpio.chain;
+      await stopChild(d.gpio.child);
+    }));
   });
 
   return {
