@@ -26,6 +26,7 @@ import { DEFAULT_BEST_SHOT, shouldEmbed, EMPTY_TRACK_STATE, type BestShotOptions
 import { parseCsv } from '../lib/csv.ts';
 import type { LivenessModel } from './models.ts';
 import { aggregateScores, padRates, padReport, type PadLabel, type PadRates, type PadReportCore, type PadSample, type TrackAggregate } from './pad-metrics.ts';
+import { trackPlanarity, type TrackPlanarity } from './planarity.ts';
 import { faceQuality } from './quality.ts';
 
 export const VIDEO_EXTENSIONS: ReadonlySet<string> = new Set(['.mp4', '.mov', '.m4v', '.mkv', '.webm', '.avi', '.3gp', '.ts']);
@@ -97,7 +98,20 @@ export interface PadItem {
   readonly problem: PadProblem | undefined;
   readonly detail: string | undefined;
   /** Videos: frames decoded, tracks found, the deciding track and how many frames it had. */
-  readonly video?: { readonly frames: number; readonly tracks: number; readonly decidingTrack: string | undefined; readonly trackFrames: number; readonly bestShotFrames: number; readonly width: number; readonly height: number };
+  readonly video?: {
+    readonly frames: number;
+    readonly tracks: number;
+    readonly decidingTrack: string | undefined;
+    readonly trackFrames: number;
+    readonly bestShotFrames: number;
+    readonly width: number;
+    readonly height: number;
+    /**
+     * Landmark planarity of the deciding track over the frames that pass the best-shot quality gate
+     * (planarity.ts): a measured diagnostic, not part of the decision (docs/liveness.md says why).
+     */
+    readonly planarity?: TrackPlanarity;
+  };
   /** Photos: image size and the judged face box (for the bench). */
   readonly photo?: { readonly width: number; readonly height: number; readonly box: Box; readonly faces: number };
 }
@@ -326,5 +340,7 @@ async function judgeRow(dir: string, row: PadRow, kind: PadItem['kind'], models:
   };
   if (!track) return { ...problemItem(row, kind, label, 'no-face', `no face tracked in ${video.frames} frames (${video.width}x${video.height})`), video: info };
   const score = trackScore(track, rule);
-  return { ...base, score, accepted: score >= opts.threshold, video: info };
+  const minQuality = opts.bestShot?.minQuality ?? DEFAULT_BEST_SHOT.minQuality;
+  const planarity = trackPlanarity(track.observations.filter((o) => o.quality >= minQuality).map((o) => o.landmarks));
+  return { ...base, score, accepted: score >= opts.threshold, video: { ...info, planarity } };
 }

@@ -2,6 +2,7 @@ export { alignFace, umeyama, warpAffine, applyAffine, invertAffine, ARCFACE_TEMP
 export { faceQuality, interOcularDistance, laplacianVariance, poseProxies, type FaceQuality, type PoseProxies, type QualityOptions } from './quality.ts';
 export { createEmbedder, createMaskClassifier, createLiveness, livenessCropBox, cropResize, DEFAULT_LIVENESS_MODELS, type Embedder, type MaskClassifier, type LivenessModel, type LivenessOptions, type RecognitionModelOptions } from './models.ts';
 export { addLivenessScore, trackLiveness, livenessBecameKnown, wantsLiveness, DEFAULT_LIVENESS_TRACK, LIVENESS_RULE, type LivenessRule, type LivenessTrackOptions, type TrackLiveness } from './liveness-track.ts';
+export { fitHomography, applyHomography, reprojectionRms, homographyTilt, planarityPair, trackPlanarity, DEFAULT_PLANARITY, type Homography, type PlanarityOptions, type PlanarityPair, type PlanarityVerdict, type TrackPlanarity } from './planarity.ts';
 export { renderMask, ENROLLMENT_MASKS, MASK_SHAPES, MASK_COLOURS, type MaskShape } from './mask-render.ts';
 export { cropToTensor, softmax } from './tensor.ts';
 export { tarAtFar, equalErrorRate, rank1, tarAtFarSorted, equalErrorRateSorted, rocCurve, ScoreBuffer, type TarAtFar } from './metrics.ts';
