@@ -135,7 +135,10 @@ const inputTopic = z
 const gpioLineSchema = z.strictObject({
   chip: z.string().regex(/^(gpiochip\d+|\/dev\/gpiochip\d+)$/, { error: "expected a GPIO chip such as 'gpiochip0' (see `gpiodetect`)" }),
   line: z.number().int().min(0).max(1023),
-  /** The line reads 0 when the contact is open / the button is pressed. */
+  /**
+   * The pin is active low: an input reads 0 when the contact is open / the button is pressed; a
+   * lock output is energised by a low level. The libgpiod tools get `--active-low`.
+   */
   activeLow: z.boolean().default(false),
 });
 
@@ -213,7 +216,8 @@ export const lockOutputSchema = z
  *   hex value, for a Wiegand adapter that listens there;
  * - `command: { argv }`: a program run without a shell; `{bits}` / `{hex}` in an argument become
  *   the frame's;
- * - `gpio: { chip, d0, d1 }`: the two data lines driven directly (designed, refused at start).
+ * - `gpio: { chip, d0, d1 }`: the two data lines clocked with the libgpiod v1 tools (best-effort
+ *   timing: docs/doors.md; an adapter is preferred).
  */
 const credentialOutputSchema = z
   .strictObject({
@@ -227,11 +231,12 @@ const credentialOutputSchema = z
         d0: z.number().int().min(0).max(1023),
         d1: z.number().int().min(0).max(1023),
       })
+      .refine((g) => g.d0 !== g.d1, { message: 'the Wiegand D0 and D1 lines are the same line', path: ['d1'], ...hinted('give D0 and D1 their own GPIO lines (see `gpioinfo`)') })
       .optional(),
   })
   .superRefine((v, ctx) => {
     const n = [v.mqtt, v.command, v.gpio].filter((x) => x !== undefined).length;
-    if (n !== 1) ctx.addIssue({ code: 'custom', path: [], message: n === 0 ? 'the credential output needs a target' : `the credential output has ${n} targets`, ...hinted('give exactly one of `mqtt: TOPIC` (a Wiegand adapter on the broker of events.outputs.mqtt) or `command: { argv: [PROGRAM, ..., "{bits}"] }`') });
+    if (n !== 1) ctx.addIssue({ code: 'custom', path: [], message: n === 0 ? 'the credential output needs a target' : `the credential output has ${n} targets`, ...hinted('give exactly one of `mqtt: TOPIC` (a Wiegand adapter on the broker of events.outputs.mqtt), `command: { argv: [PROGRAM, ..., "{bits}"] }` or `gpio: { chip, d0, d1 }`') });
   });
 
 /**
@@ -256,6 +261,22 @@ export const doorSchema = z
   .superRefine((d, ctx) => {
     if (d.contact?.mqtt !== undefined && d.contact.mqtt === d.rex?.mqtt) {
       ctx.addIssue({ code: 'custom', path: ['rex', 'mqtt'], message: 'the contact and the REX button listen on the same topic', ...hinted("give each sensor its own state topic") });
+    }
+    // One GPIO line is one signal: the v1 tools cannot share a line between two requests.
+    const lines: Array<[path: Array<string | number>, chip: string, line: number]> = [];
+    if (d.contact?.gpio) lines.push([['contact', 'gpio', 'line'], d.contact.gpio.chip, d.contact.gpio.line]);
+    if (d.rex?.gpio) lines.push([['rex', 'gpio', 'line'], d.rex.gpio.chip, d.rex.gpio.line]);
+    if (d.lock?.gpio) lines.push([['lock', 'gpio', 'line'], d.lock.gpio.chip, d.lock.gpio.line]);
+    const wg = d.credentialOutput?.gpio;
+    if (wg) lines.push([['credentialOutput', 'gpio', 'd0'], wg.chip, wg.d0], [['credentialOutput', 'gpio', 'd1'], wg.chip, wg.d1]);
+    const seen = new Map<string, string>();
+    for (const [path, chip, line] of lines) {
+      const key = `${chip.replace(/^\/dev\//, '')}:${line}`;
+      const first = seen.get(key);
+      if (first !== undefined && !(path[0] === 'credentialOutput' && first === 'credentialOutput.gpio.d0')) {
+        ctx.addIssue({ code: 'custom', path, message: `GPIO ${chip} line ${line} is already used by ${first}`, ...hinted('give each door signal its own GPIO line (see `gpioinfo`)') });
+      }
+      if (first === undefined) seen.set(key, path.join('.'));
     }
     const relay = d.lock?.relay;
     if (relay && relay.timeoutMs >= d.strikeMs) {

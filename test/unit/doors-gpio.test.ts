@@ -22,6 +22,7 @@ import {
   wiegandBits,
   wiegandGpioSteps,
 } from '../../src/doors/index.ts';
+import { doorSchema } from '../../src/gates/config.ts';
 
 const contact = { chip: 'gpiochip0', line: 17, activeLow: false };
 
@@ -122,4 +123,18 @@ t.test('a Wiegand frame on D0 / D1: idle high, one low pulse per bit on its line
   t.same(slow.map((s) => s.waitMs), [20, 0, 20]);
   t.same(slow[1].argv.slice(2, 4), ['--sec=0', '--usec=100']);
   t.throws(() => wiegandGpioSteps({ chip: 'gpiochip1', d0: 5, d1: 5 }, bits), { code: 'DOOR_INPUT_UNSUPPORTED' });
+});
+
+t.test('config: one GPIO line per door signal, D0 and D1 apart', async (t) => {
+  const issues = (door: unknown) => {
+    const r = doorSchema.safeParse(door);
+    return r.success ? [] : r.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+  };
+  t.same(issues({ contact: { gpio: { chip: 'gpiochip0', line: 4 } }, rex: { gpio: { chip: 'gpiochip0', line: 5 } }, lock: { gpio: { chip: 'gpiochip0', line: 6 } }, credentialOutput: { gpio: { chip: 'gpiochip0', d0: 7, d1: 8 } } }), [], 'five lines, all apart');
+  t.same(issues({ contact: { gpio: { chip: 'gpiochip0', line: 4 } }, rex: { gpio: { chip: 'gpiochip1', line: 4 } } }), [], 'the same offset on another chip is another line');
+  t.same(issues({ contact: { gpio: { chip: 'gpiochip0', line: 4 } }, lock: { gpio: { chip: '/dev/gpiochip0', line: 4 } } }), [{ path: 'lock.gpio.line', message: 'GPIO /dev/gpiochip0 line 4 is already used by contact.gpio.line' }], 'a chip named by path is the same chip');
+  t.same(issues({ rex: { gpio: { chip: 'gpiochip0', line: 9 } }, credentialOutput: { gpio: { chip: 'gpiochip0', d0: 9, d1: 10 } } }), [{ path: 'credentialOutput.gpio.d0', message: 'GPIO gpiochip0 line 9 is already used by rex.gpio.line' }]);
+  const same = issues({ credentialOutput: { gpio: { chip: 'gpiochip0', d0: 3, d1: 3 } } });
+  t.same(same.map((i) => i.path), ['credentialOutput.gpio.d1'], 'reported once, at d1');
+  t.match(same[0].message, /D0 and D1 lines are the same line/);
 });
