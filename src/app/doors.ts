@@ -368,7 +368,8 @@ export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follo
     const gen = ++out.gen;
     const remaining = command.action === 'release' ? (door.state.releasedUntil === null ? null : Math.max(0, door.state.releasedUntil - now())) : null;
     const plan = gpioLockPlan(door.config.failMode, command, line, remaining);
-    const run = (argv: string[], then: string[] | undefined): void => {
+    // `doing` is what a failure reports: the hold after a strike is the re-lock, not the release.
+    const run = (argv: string[], then: string[] | undefined, doing: LockCommand): void => {
       if (gen !== out.gen || closed) return;
       const started = performance.now();
       let stderr = '';
@@ -384,17 +385,17 @@ export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follo
       child.once('close', (code, signal) => {
         if (out.child === child) out.child = undefined;
         if (gen !== out.gen || closed) return;
-        if (failed === undefined && code === 0 && then) return run(then, undefined);
+        if (failed === undefined && code === 0 && then) return run(then, undefined, { action: 'lock' });
         const why = failed ?? `exited with ${code ?? signal}${stderr.trim() ? `: ${redactText(stderr.trim())}` : ''}`;
         const err = new DoorError('DOOR_GPIO_FAILED', `GPIO lock ${line.chip} line ${line.line}: ${argv[0]} ${why}`, { context: { chip: line.chip, line: line.line } });
-        relayFailed(door, command, err, Math.round(performance.now() - started));
+        relayFailed(door, doing, err, Math.round(performance.now() - started));
       });
     };
     const previous = out.child;
     out.chain = out.chain.then(async () => {
       // The v1 tools request the line: a second holder would get EBUSY, so the first goes first.
       await stopChild(previous);
-      run(plan.argv, plan.then);
+      run(plan.argv, plan.then, command);
     });
   };
 
