@@ -719,7 +719,7 @@ export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follo
     // Commands already on their way finish (each has its own timeout).
     await Promise.allSettled([...doors.values()].map((d) => d.relayChain));
     // GPIO: the monitors stop, the lock holders let go of their lines (v1 leaves a released line
-    // as the driver keeps it: on most boards its last level, locked unless a release was running).
+    // to the board's driver: the last level or a default, the kernel does not say which).
     await Promise.allSettled([...watchers.values()].map((w) => stopWatcher(w)));
     watchers.clear();
     await Promise.allSettled([...doors.values()].map((d) => d.credentialChain));

@@ -176,7 +176,7 @@ export function gpiosetOnceArgv(chip: string, values: ReadonlyArray<readonly [li
  *   next command;
  * - lock: the locked level held.
  * Unlike the relay there is no timer outside facegate: a v1 gpioset that exits leaves the line as
- * the kernel driver leaves a released line (on most boards: its last value).
+ * the board's driver leaves a line nobody holds (undefined by the kernel: the last value or a default).
  */
 export interface GpioLockPlan {
   readonly argv: string[];
