@@ -193,9 +193,14 @@ t.test('a failed write leaves the old file whole and no temp file behind', async
       console.log('written');
     } catch (err) { console.log('failed ' + err.code); }
   `;
-  const r = spawnSync('bash', ['-c', `ulimit -f 1 && exec "${process.execPath}" --import tsx --input-type=module -e "$SCRIPT"`], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', SCRIPT: script }, encoding: 'utf8' });
+  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', SCRIPT: script };
+  // tsx caches what it compiles under the temp folder: load the modules once without the limit,
+  // or a cold cache (a fresh clone) fails on tsx's own cache files before the edit runs.
+  const warm = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', `await import(${JSON.stringify(resolve('src/config/edit.ts'))});`], { env, encoding: 'utf8' });
+  t.equal(warm.status, 0, `the modules load (${warm.stderr.slice(0, 300)})`);
+  const r = spawnSync('bash', ['-c', `ulimit -f 1 && exec "${process.execPath}" --import tsx --input-type=module -e "$SCRIPT"`], { env, encoding: 'utf8' });
   rmSync(join(tmpdir(), `fg-nohist-${process.pid}`), { recursive: true, force: true });
-  t.match(r.stdout, /failed EFBIG/, `the write failed (${r.stderr.slice(0, 300)})`);
+  t.match(r.stdout, /failed EFBIG/, `the write failed (status ${String(r.status)}, signal ${String(r.signal)}: ${r.stderr.slice(0, 300)})`);
   t.equal(readFileSync(file, 'utf8'), before, 'the old file is whole');
   t.same(
     readdirSync(resolve(file, '..')).filter((f) => f.includes('.tmp-')),
