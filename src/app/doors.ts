@@ -323,7 +323,7 @@ export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follo
     const trigger = command.action === 'lock' ? 'door.locked' : 'door.released';
     const t = now();
     try {
-      o.bus.publish({ type: 'gate.actuation_failed', gateId: door.gateId, timeMs: t, data: { action, trigger, outcomes: [{ target: 'relay', ok: false, attempts: 1, error, durationMs }] } });
+      o.bus.publish({ type: 'gate.actuation_failed', gateId: door.gateId, timeMs: t, data: { action, trigger, outcomes: [{ target: door.config.lock?.gpio ? 'gpio' : 'relay', ok: false, attempts: 1, error, durationMs }] } });
       o.bus.publish({ type: 'door.lock_failed', gateId: door.gateId, timeMs: t, data: { action: command.action, error } });
       mirrorAlarm(door.gateId, 'lock_failed', { action: command.action });
     } catch (e) {

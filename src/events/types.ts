@@ -167,7 +167,7 @@ const gateOpened = z.strictObject({
 // What the door controller did with a grant or a manual action: the audit trail of the actuation
 // itself (a grant the door never executed must be visible to the operator, not just logged).
 const actuationOutcome = z.looseObject({
-  target: z.enum(['webhook', 'command', 'relay']).describe('relay: the door lock relay (gates[].door.lock.relay)'),
+  target: z.enum(['webhook', 'command', 'relay', 'gpio']).describe('relay / gpio: the door lock (gates[].door.lock.relay or .gpio)'),
   ok: z.boolean(),
   attempts: z.number().int().min(0),
   status: z.number().int().optional().describe('last HTTP status (webhook)'),

@@ -8,7 +8,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import { BehaviorSubject } from 'rxjs';
 import t, { type Test } from 'tap';
-import { startServiceDoors } from '../../src/app/doors.ts';
+import { gpiodTools, startServiceDoors } from '../../src/app/doors.ts';
 import { parseConfig, type Config } from '../../src/config/index.ts';
 import { EventBus, EventLog, type Event } from '../../src/events/index.ts';
 import { Followers } from '../../src/lib/follow.ts';
@@ -181,7 +181,16 @@ t.test('doors over a real broker and the relay emulator', async (t) => {
     const base = { cameras: [{ id: 'door', url: 'rtsp://192.0.2.1:554/door' }] };
     const start = (c: Config) => startServiceDoors(c, { bus: new EventBus(new EventLog(':memory:')), log: createLogger({ level: 'silent' }) }, new Followers(new BehaviorSubject(c), () => {}), new Lifetime());
     const gpio = parseConfig({ ...base, gates: [{ id: 'front', cameras: ['door'], door: { contact: { gpio: { chip: 'gpiochip0', line: 4 } } } }] });
-    t.throws(() => start(gpio), { code: 'DOOR_INPUT_UNSUPPORTED', message: /door.contact from gpio/, hint: /mqtt: TOPIC/ });
+    // Refused where the libgpiod tools are missing (this CI machine); a board with them starts it (doors-gpio.test.ts).
+    const toolsHere = ((): boolean => {
+      try {
+        gpiodTools();
+        return true;
+      } catch {
+        return false;
+      }
+    })();
+    if (!toolsHere) t.throws(() => start(gpio), { code: 'DOOR_INPUT_UNSUPPORTED', message: /door.contact from gpio/, hint: /mqtt: TOPIC/ });
     // `facegate config check` refuses it first (the path and the fix); the start still checks what it is given.
     t.throws(() => parseConfig({ ...base, gates: [{ id: 'front', cameras: ['door'], door: { rex: { mqtt: REX } } }] }), { message: /gates\[0\]\.door\.rex\.mqtt/ });
     const withBroker = parseConfig({ ...base, gates: [{ id: 'front', cameras: ['door'], door: { rex: { mqtt: REX } } }], events: { outputs: { mqtt: { enabled: true, url: broker.url } } } });
