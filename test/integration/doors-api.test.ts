@@ -9,23 +9,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { BehaviorSubject, NEVER, Subject } from 'rxjs';
+import { NEVER, Subject } from 'rxjs';
 import t from 'tap';
 import { sha256Hex, type Role } from '../../src/api/auth.ts';
 import { createMetrics } from '../../src/api/metrics.ts';
 import { startApiServer, type ApiServer } from '../../src/api/server.ts';
 import { doorApiRoutes } from '../../src/app/door-api.ts';
-import { startServiceDoors } from '../../src/app/doors.ts';
 import { createGateApi } from '../../src/app/gate-api.ts';
 import { parseConfig, type Config } from '../../src/config/index.ts';
-import { EventBus, EventLog, type Event } from '../../src/events/index.ts';
 import { EMPTY_GATE_STATE, gateDecisions, parseGates, type GateInput, type ManualRequest } from '../../src/gates/index.ts';
-import { Followers } from '../../src/lib/follow.ts';
-import { Lifetime } from '../../src/lib/lifetime.ts';
 import { until } from '../../src/lib/time.ts';
-import { createLogger } from '../../src/log.ts';
 import { eventFromGate } from '../../src/pipeline/to-event.ts';
 import { Mosquitto } from '../helpers/mosquitto.ts';
+import { startDoorsPart } from '../helpers/doors-part.ts';
 
 const CONTACT = 'sensors/front_door';
 const token = (role: Role): string => `${role}-token-0123456789abcdef`;
@@ -42,14 +38,7 @@ t.test('door commands over the API', async (t) => {
     ],
     events: { outputs: { mqtt: { enabled: true, url: broker.url, topicPrefix: 'fgtest/api', clientId: `doors-api-${Math.random().toString(36).slice(2, 8)}` } } },
   });
-  const log = new EventLog(join(dir, 'events.sqlite'));
-  const bus = new EventBus(log);
-  const events: Event[] = [];
-  const sub = bus.events$.subscribe((e) => events.push(e));
-  const lifetime = new Lifetime();
-  const follow = new Followers(new BehaviorSubject(config), (part, err) => t.fail(`${part}: ${String(err)}`));
-  const doors = startServiceDoors(config, { bus, log: createLogger({ level: 'silent' }) }, follow, lifetime);
-  await follow.settled();
+  const { log, bus, events, doors, stop: stopDoors } = await startDoorsPart(t, config, { db: join(dir, 'events.sqlite') });
   // The gate stage's manual path: API requests -> gate.opened with the actor, on the bus.
   const gates = parseGates(config.gates);
   const manual$ = new Subject<ManualRequest>();
@@ -69,12 +58,8 @@ t.test('door commands over the API', async (t) => {
   t.teardown(async () => {
     await api.close();
     gateSub.unsubscribe();
-    await lifetime.close();
-    await follow.close();
-    sub.unsubscribe();
+    await stopDoors();
     await sensor.endAsync(true);
-    bus.close();
-    log.close();
     await broker.stop();
     rmSync(dir, { recursive: true, force: true });
   });

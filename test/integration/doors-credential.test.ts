@@ -7,19 +7,14 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { BehaviorSubject } from 'rxjs';
 import t, { type Test } from 'tap';
-import { startServiceDoors } from '../../src/app/doors.ts';
 import { parseConfig } from '../../src/config/index.ts';
 import { decodeWiegand } from '../../src/doors/index.ts';
-import { EventBus, EventLog } from '../../src/events/index.ts';
 import { openGallery } from '../../src/gallery/index.ts';
-import { Followers } from '../../src/lib/follow.ts';
-import { Lifetime } from '../../src/lib/lifetime.ts';
 import { sleep, until } from '../../src/lib/time.ts';
-import { createLogger } from '../../src/log.ts';
 import { randomUnit } from '../helpers/gallery-data.ts';
 import { Mosquitto } from '../helpers/mosquitto.ts';
+import { startDoorsPart } from '../helpers/doors-part.ts';
 
 const TOPIC = 'panel/front/wiegand';
 
@@ -34,12 +29,7 @@ async function rig(t: Test, broker: Mosquitto, credentialOutput: Record<string, 
   const carded = gallery.enroll({ name: 'Carded', metadata: { credential: { number: 4095, facilityCode: 101, format: 'wiegand26' } }, templates: template() });
   const plain = gallery.enroll({ name: 'Plain', templates: template() });
   const wrong = gallery.enroll({ name: 'Wrong', metadata: { credential: { number: 70000, facilityCode: 1, format: 'wiegand26' } }, templates: template() });
-  const log = new EventLog(':memory:');
-  const bus = new EventBus(log);
-  const lifetime = new Lifetime();
-  const follow = new Followers(new BehaviorSubject(config), (part, err) => t.fail(`${part}: ${String(err)}`));
-  const doors = startServiceDoors(config, { bus, log: createLogger({ level: 'silent' }), identities: gallery }, follow, lifetime);
-  await follow.settled();
+  const { bus, doors, stop: stopDoors } = await startDoorsPart(t, config, { identities: gallery });
   const panel = await mqtt.connectAsync(broker.url, { reconnectPeriod: 100 });
   const frames: Array<Record<string, unknown>> = [];
   panel.on('message', (topic, payload, packet) => {
@@ -47,10 +37,8 @@ async function rig(t: Test, broker: Mosquitto, credentialOutput: Record<string, 
   });
   await panel.subscribeAsync(TOPIC, { qos: 1 });
   t.teardown(async () => {
-    await lifetime.close();
-    await follow.close();
+    await stopDoors();
     await panel.endAsync(true);
-    log.close();
     gallery.close();
   });
   const grant = (identityId: string) => bus.publish({ type: 'gate.granted', gateId: 'front', cameraId: 'door', trackId: `door:${Math.random()}`, identityId, timeMs: Date.now(), data: { name: 'x', score: 0.7, masked: false } });

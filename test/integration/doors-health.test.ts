@@ -5,17 +5,12 @@
  * once the broker is back the entry is connected again and the contact is seen again.
  */
 import mqtt from 'mqtt';
-import { BehaviorSubject } from 'rxjs';
 import t from 'tap';
-import { startServiceDoors } from '../../src/app/doors.ts';
 import { systemHealthEvent, type SinkHealthSample } from '../../src/app/health.ts';
 import { parseConfig, type Config } from '../../src/config/index.ts';
-import { EventBus, EventLog } from '../../src/events/index.ts';
-import { Followers } from '../../src/lib/follow.ts';
-import { Lifetime } from '../../src/lib/lifetime.ts';
 import { until } from '../../src/lib/time.ts';
-import { createLogger } from '../../src/log.ts';
 import { Mosquitto } from '../helpers/mosquitto.ts';
+import { startDoorsPart } from '../helpers/doors-part.ts';
 
 const CONTACT = 'sensors/health_door';
 
@@ -32,17 +27,9 @@ t.test('door input loss is reported in system.health, and its return', async (t)
     ],
     events: { outputs: { mqtt: { enabled: true, url: broker.url, topicPrefix: 'fgtest/health', clientId: `doors-health-${Math.random().toString(36).slice(2, 8)}` } } },
   });
-  const log = new EventLog(':memory:');
-  const bus = new EventBus(log);
-  const lifetime = new Lifetime();
-  const follow = new Followers(new BehaviorSubject(config), (part, err) => t.fail(`${part}: ${String(err)}`));
-  const doors = startServiceDoors(config, { bus, log: createLogger({ level: 'silent' }) }, follow, lifetime);
-  await follow.settled();
+  const { doors, stop: stopDoors } = await startDoorsPart(t, config);
   t.teardown(async () => {
-    await lifetime.close();
-    await follow.close();
-    bus.close();
-    log.close();
+    await stopDoors();
   });
 
   await until('the input client connected', () => doors.health()[0]?.connected === true, 5000);

@@ -9,17 +9,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { BehaviorSubject } from 'rxjs';
 import t, { type Test } from 'tap';
-import { startServiceDoors } from '../../src/app/doors.ts';
 import { parseConfig } from '../../src/config/index.ts';
-import { EventBus, EventLog, type Event } from '../../src/events/index.ts';
-import { Followers } from '../../src/lib/follow.ts';
-import { Lifetime } from '../../src/lib/lifetime.ts';
 import { sleep, until } from '../../src/lib/time.ts';
 import { createLogger } from '../../src/log.ts';
 import { CursorStore, createMqttSink, runSinks } from '../../src/outputs/index.ts';
 import { Mosquitto } from '../helpers/mosquitto.ts';
+import { startDoorsPart } from '../helpers/doors-part.ts';
 
 const PREFIX = 'fgtest/mode';
 const MODE_SET = `${PREFIX}/gate/front/door_mode/set`;
@@ -34,15 +30,8 @@ async function rig(t: Test, broker: Mosquitto, commands: boolean) {
     events: { outputs: { mqtt: { enabled: true, url: broker.url, nodeId: 'mode-node', topicPrefix: PREFIX, commands, commandLimit: { perMinute: 1, burst: 2 }, discovery: { enabled: false } } } },
   });
   const dir = mkdtempSync(join(tmpdir(), 'fg-door-mode-'));
-  const log = new EventLog(join(dir, 'events.sqlite'));
-  const bus = new EventBus(log);
-  const events: Event[] = [];
-  const sub = bus.events$.subscribe((e) => events.push(e));
-  const lifetime = new Lifetime();
-  const follow = new Followers(new BehaviorSubject(config), (part, err) => t.fail(`${part}: ${String(err)}`));
   const logger = createLogger({ level: 'silent' });
-  const doors = startServiceDoors(config, { bus, log: logger }, follow, lifetime);
-  await follow.settled();
+  const { bus, events, doors, stop: stopDoors } = await startDoorsPart(t, config, { db: join(dir, 'events.sqlite'), logger });
   const cursors = new CursorStore(join(dir, 'outputs.sqlite'));
   const mqttConfig = config.events.outputs.mqtt;
   if (!mqttConfig) throw new Error('no mqtt config');
@@ -60,12 +49,8 @@ async function rig(t: Test, broker: Mosquitto, commands: boolean) {
   t.teardown(async () => {
     await admin.endAsync(true);
     await runner.stop();
-    await lifetime.close();
-    await follow.close();
-    sub.unsubscribe();
+    await stopDoors();
     cursors.close();
-    bus.close();
-    log.close();
     rmSync(dir, { recursive: true, force: true });
   });
   await until('the sink connected', () => runner.health()[0]?.connected === true, 10_000);

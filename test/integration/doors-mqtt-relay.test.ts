@@ -17,6 +17,7 @@ import { until } from '../../src/lib/time.ts';
 import { createLogger } from '../../src/log.ts';
 import { Mosquitto } from '../helpers/mosquitto.ts';
 import { RelayEmulator } from '../helpers/relay-emulator.ts';
+import { startDoorsPart } from '../helpers/doors-part.ts';
 
 const CONTACT = 'zigbee2mqtt/front_door';
 const REX = 'zigbee2mqtt/front_exit';
@@ -39,22 +40,12 @@ async function rig(t: Test, broker: Mosquitto, door: Record<string, unknown>, re
     gates: [{ id: 'front', cameras: ['door'], door: { strikeMs: 1500, heldOpenMs: 60_000, contact: { mqtt: CONTACT, field: 'contact', open: 'false', closed: 'true' }, rex: { mqtt: REX, field: 'action', press: 'single' }, lock: { relay: { url: relay.url, switchId: 0, timeoutMs: relayTimeoutMs } }, ...door } }],
     events: { outputs: { mqtt: { enabled: true, url: broker.url, topicPrefix: 'fgtest/box', clientId: `doors-test-${Math.random().toString(36).slice(2, 8)}` } } },
   });
-  const log = new EventLog(':memory:');
-  const bus = new EventBus(log);
-  const events: Event[] = [];
-  const sub = bus.events$.subscribe((e) => events.push(e));
-  const lifetime = new Lifetime();
-  const follow = new Followers(new BehaviorSubject(config), (part, err) => t.fail(`${part}: ${String(err)}`));
-  const doors = startServiceDoors(config, { bus, log: createLogger({ level: 'silent' }) }, follow, lifetime);
-  await follow.settled();
+  const { bus, events, lifetime, follow, doors, stop: stopDoors } = await startDoorsPart(t, config);
   const sensor = await mqtt.connectAsync(broker.url, { reconnectPeriod: 100 });
   t.teardown(async () => {
-    await lifetime.close();
-    await follow.close();
-    sub.unsubscribe();
+    await stopDoors();
     await sensor.endAsync(true);
     await relay.close();
-    log.close();
   });
   return { bus, events, sensor, relay, lifetime, doors, follow, doorTypes: () => events.filter((e) => e.type.startsWith('door.')).map((e) => e.type) };
 }

@@ -8,15 +8,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { BehaviorSubject } from 'rxjs';
 import t, { type Test } from 'tap';
-import { startServiceDoors } from '../../src/app/doors.ts';
 import { parseConfig, type Config } from '../../src/config/index.ts';
-import { EventBus, EventLog, type Event } from '../../src/events/index.ts';
-import { Followers } from '../../src/lib/follow.ts';
-import { Lifetime } from '../../src/lib/lifetime.ts';
 import { until } from '../../src/lib/time.ts';
-import { createLogger } from '../../src/log.ts';
+import { startDoorsPart } from '../helpers/doors-part.ts';
 import { Mosquitto } from '../helpers/mosquitto.ts';
 
 const CONTACT = 'sensors/restart_door';
@@ -38,24 +33,7 @@ t.test('door state survives a restart of the doors part', async (t) => {
   });
 
   /** One run of the doors part over the event log file, as a service start would. */
-  const start = async (t: Test) => {
-    const log = new EventLog(db);
-    const bus = new EventBus(log);
-    const events: Event[] = [];
-    const sub = bus.events$.subscribe((e) => events.push(e));
-    const lifetime = new Lifetime();
-    const follow = new Followers(new BehaviorSubject(config), (part, err) => t.fail(`${part}: ${String(err)}`));
-    const doors = startServiceDoors(config, { bus, log: createLogger({ level: 'silent' }) }, follow, lifetime);
-    await follow.settled();
-    const stop = async () => {
-      await lifetime.close();
-      await follow.close();
-      sub.unsubscribe();
-      bus.close();
-      log.close();
-    };
-    return { bus, events, doors, stop };
-  };
+  const start = (t: Test) => startDoorsPart(t, config, { db });
 
   // Before: an authorised opening held open past heldOpenMs, then an operator's lockdown.
   const first = await start(t);

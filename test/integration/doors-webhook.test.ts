@@ -5,21 +5,17 @@
  * and an unknown gate are refused and counted per address, past the budget 429 (a valid one
  * still passes).
  */
-import { BehaviorSubject, NEVER, Subject } from 'rxjs';
+import { NEVER, Subject } from 'rxjs';
 import t from 'tap';
 import { createMetrics } from '../../src/api/metrics.ts';
 import { startApiServer, type ApiServer } from '../../src/api/server.ts';
 import { doorApiRoutes } from '../../src/app/door-api.ts';
-import { startServiceDoors } from '../../src/app/doors.ts';
 import { createGateApi } from '../../src/app/gate-api.ts';
 import { parseConfig, type Config } from '../../src/config/index.ts';
 import { signDoorWebhook } from '../../src/doors/index.ts';
-import { EventBus, EventLog, type Event } from '../../src/events/index.ts';
 import { EMPTY_GATE_STATE, gateDecisions, parseGates, type GateInput, type ManualRequest } from '../../src/gates/index.ts';
-import { Followers } from '../../src/lib/follow.ts';
-import { Lifetime } from '../../src/lib/lifetime.ts';
-import { createLogger } from '../../src/log.ts';
 import { eventFromGate } from '../../src/pipeline/to-event.ts';
+import { startDoorsPart } from '../helpers/doors-part.ts';
 
 const SECRET = 'contact-secret-0123456789abcdef';
 const REX_SECRET = 'rex-secret-0123456789abcdef0123';
@@ -32,14 +28,7 @@ t.test('signed door webhook inputs', async (t) => {
       { id: 'turnstile', cameras: ['door'] },
     ],
   });
-  const log = new EventLog(':memory:');
-  const bus = new EventBus(log);
-  const events: Event[] = [];
-  const sub = bus.events$.subscribe((e) => events.push(e));
-  const lifetime = new Lifetime();
-  const follow = new Followers(new BehaviorSubject(config), (part, err) => t.fail(`${part}: ${String(err)}`));
-  const doors = startServiceDoors(config, { bus, log: createLogger({ level: 'silent' }) }, follow, lifetime);
-  await follow.settled();
+  const { log, bus, events, doors, stop: stopDoors } = await startDoorsPart(t, config);
   const gates = parseGates(config.gates);
   const manual$ = new Subject<ManualRequest>();
   const gateSub = (NEVER as import('rxjs').Observable<GateInput>).pipe(gateDecisions(gates, { manual: manual$ })).subscribe((e) => bus.publish(eventFromGate(e)));
@@ -57,11 +46,7 @@ t.test('signed door webhook inputs', async (t) => {
   t.teardown(async () => {
     await api.close();
     gateSub.unsubscribe();
-    await lifetime.close();
-    await follow.close();
-    sub.unsubscribe();
-    bus.close();
-    log.close();
+    await stopDoors();
   });
   const send = async (path: string, doc: Record<string, unknown>, secret: string, sign?: (body: string) => string) => {
     const body = JSON.stringify(doc);
