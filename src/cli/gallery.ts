@@ -1,11 +1,9 @@
 import { Presets, SingleBar } from 'cli-progress';
 import { Option, type Command } from 'commander';
-import { isFacegateError } from '../errors.ts';
 import { isGalleryError, openGallery, SCHEMA_VERSION, type Gallery, type Identity } from '../gallery/index.ts';
 import { reembedGallery, type ReembedSummary } from '../recognize/index.ts';
 import { createEmbedder } from '../recognize/models.ts';
-import { describeError } from './common.ts';
-import { configOption, galleryTarget } from './gallery-target.ts';
+import { configOption, describeGalleryError as describe, galleryTarget, withGallery } from './gallery-target.ts';
 
 /** Templates of one model across the gallery, for `gallery status`. */
 export interface ModelTemplateCount {
@@ -57,10 +55,6 @@ export function reembedSummaryLine(s: ReembedSummary): string {
   return `${head}; ${s.skipped.length} skipped (no stored photo crop: enroll them again): ${names(s.skipped)}`;
 }
 
-function describe(e: unknown): string {
-  if (isGalleryError(e) || isFacegateError(e)) return e.describe();
-  return describeError(e);
-}
 
 interface StatusOptions {
   db: string;
@@ -166,19 +160,7 @@ export function registerGalleryCommand(program: Command, opts: { defaultDb: stri
     .addOption(dbOption())
     .addOption(configOption())
     .option('--json', 'print a JSON object')
-    .action((o: StatusOptions) => {
-      let g: Gallery | undefined;
-      try {
-        const target = galleryTarget(o, { create: false });
-        g = openGallery(target.path, target.opts);
-        status(g, o.json === true);
-      } catch (e) {
-        process.stderr.write(`error: ${describe(e)}\n`);
-        process.exitCode = 1;
-      } finally {
-        g?.close();
-      }
-    });
+    .action((o: StatusOptions) => withGallery(o, (g) => status(g, o.json === true)));
 
   gallery
     .command('drop-crops')
@@ -186,23 +168,15 @@ export function registerGalleryCommand(program: Command, opts: { defaultDb: stri
     .addOption(dbOption())
     .addOption(configOption())
     .option('--json', 'print a JSON object')
-    .action((o: StatusOptions) => {
-      let g: Gallery | undefined;
-      try {
-        const target = galleryTarget(o, { create: false });
-        g = openGallery(target.path, target.opts);
+    .action((o: StatusOptions) =>
+      withGallery(o, (g) => {
         const r = g.dropCrops();
         // secure_delete zeroed the freed pages; the WAL still holds their old images until this.
         const cp = r.crops > 0 ? g.checkpointTruncate() : { busy: false };
         if (o.json) process.stdout.write(`${JSON.stringify({ ...r, walTruncated: !cp.busy })}\n`);
         else process.stdout.write(`${dropCropsLine(r, !cp.busy)}\n`);
-      } catch (e) {
-        process.stderr.write(`error: ${describe(e)}\n`);
-        process.exitCode = 1;
-      } finally {
-        g?.close();
-      }
-    });
+      }),
+    );
 
   gallery
     .command('reembed')

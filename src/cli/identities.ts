@@ -5,37 +5,12 @@ import { eraseIdentity, type ErasureReceipt } from '../app/erasure.ts';
 import { openBoxData } from '../app/storage.ts';
 import { exportSubject } from '../app/subject-export.ts';
 import { loadConfig } from '../config/index.ts';
-import { isEventsError } from '../events/index.ts';
-import { isFacegateError } from '../errors.ts';
-import { isPrivacyError } from '../privacy/index.ts';
-import { GalleryError, isGalleryError, openGallery, type Gallery, type Identity, type Template, type TemplateCount } from '../gallery/index.ts';
-import { describeError } from './common.ts';
-import { configOption, galleryTarget } from './gallery-target.ts';
+import { GalleryError, type Gallery, type Identity, type Template, type TemplateCount } from '../gallery/index.ts';
+import { configOption, describeGalleryError as describe, withGallery } from './gallery-target.ts';
 
 interface DbOptions {
   db: string;
   config?: string;
-}
-
-/** Person-readable error (message + fix hint), never a stack (FACEGATE_DEBUG=1 shows it). */
-function describe(e: unknown): string {
-  if (isGalleryError(e) || isFacegateError(e) || isPrivacyError(e) || isEventsError(e)) return e.describe();
-  return describeError(e);
-}
-
-/** Run a command body against the gallery, closing it; errors print and set exit code 1. */
-function withGallery(o: DbOptions, fn: (gallery: Gallery) => void): void {
-  let gallery: Gallery | undefined;
-  try {
-    const { path, opts } = galleryTarget(o, { create: false });
-    gallery = openGallery(path, opts);
-    fn(gallery);
-  } catch (e) {
-    process.stderr.write(`error: ${describe(e)}\n`);
-    process.exitCode = 1;
-  } finally {
-    gallery?.close();
-  }
 }
 
 function countsText(counts: readonly TemplateCount[]): string {

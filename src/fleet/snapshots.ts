@@ -41,6 +41,20 @@ export async function openSnapshotStore(nc: NatsConnection, f: FleetConfig): Pro
   }
 }
 
+/** Deletes the named snapshot objects that are there (an erasure); the count actually deleted. */
+export async function deleteSnapshotObjects(nc: NatsConnection, f: FleetConfig, names: readonly string[]): Promise<number> {
+  const os = await openSnapshotStore(nc, f);
+  let n = 0;
+  for (const name of names) {
+    const info = await os.info(name);
+    if (info && !info.deleted) {
+      await os.delete(name);
+      n++;
+    }
+  }
+  return n;
+}
+
 function snapshotIdOf(e: Event): string | undefined {
   const id = (e.data as { snapshotId?: unknown } | undefined)?.snapshotId;
   return typeof id === 'string' && isSnapshotId(id) ? id : undefined;

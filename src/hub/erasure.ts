@@ -24,7 +24,7 @@ import type { FleetConfig } from '../config/fleet.ts';
 import type { SnapshotStore } from '../events/index.ts';
 import { FleetError, messageOf } from '../fleet/errors.ts';
 import { startNatsLink, type NatsLink } from '../fleet/nats.ts';
-import { openSnapshotStore, snapshotObjectName } from '../fleet/snapshots.ts';
+import { deleteSnapshotObjects, snapshotObjectName } from '../fleet/snapshots.ts';
 import type { Logger } from '../log.ts';
 import { HubFeed, toHubEvent } from './feed.ts';
 import type { HubErasurePlan, HubErasureRow, HubStore, PersonEventRow } from './store.ts';
@@ -183,16 +183,7 @@ export async function eraseFromCli(
       const nc = await link.ready(p.natsTimeoutMs ?? 10_000).catch((e: unknown) => {
         throw new FleetError('FLEET_NATS_UNAVAILABLE', `NATS cannot be reached, so the snapshots in the object store cannot be deleted: ${messageOf(e)}`, { hint: 'the erasure stays pending: run the same command again once NATS is back (or let the hub complete it when it connects)', cause: e });
       });
-      const os = await openSnapshotStore(nc, p.fleet);
-      let n = 0;
-      for (const name of names) {
-        const info = await os.info(name);
-        if (info && !info.deleted) {
-          await os.delete(name);
-          n++;
-        }
-      }
-      return n;
+      return deleteSnapshotObjects(nc, p.fleet, names);
     },
     origin: store.auditOrigin ?? { nodeId: p.fleet.nodeId, site: p.fleet.site },
     log: p.log,

@@ -25,7 +25,7 @@ import { FleetError, messageOf } from '../fleet/errors.ts';
 import { openGalleryBucket, type StoredIdentity } from '../fleet/gallery-kv.ts';
 import { startNatsLink, type NatsLink } from '../fleet/nats.ts';
 import { openPassageBucket } from '../fleet/passages-kv.ts';
-import { mirrorSnapshots, openSnapshotStore } from '../fleet/snapshots.ts';
+import { deleteSnapshotObjects, mirrorSnapshots } from '../fleet/snapshots.ts';
 import { ensureEventsStream } from '../fleet/stream.ts';
 import { createBatchStore, type HubDeadLetterSummary } from './batches.ts';
 import { createHubConsumer } from './consumer.ts';
@@ -217,16 +217,7 @@ async function startParts(config: Config, f: ReturnType<typeof fleetOf>, opts: H
       if (names.length === 0) return 0;
       const nc = natsLink.current();
       if (!nc) throw new FleetError('FLEET_NATS_UNAVAILABLE', 'not connected to NATS: the snapshots in the object store cannot be deleted yet', { hint: 'the erasure stays pending; run it again (or restart the hub) once NATS is back' });
-      const os = await openSnapshotStore(nc, f);
-      let n = 0;
-      for (const name of names) {
-        const info = await os.info(name);
-        if (info && !info.deleted) {
-          await os.delete(name);
-          n++;
-        }
-      }
-      return n;
+      return deleteSnapshotObjects(nc, f, names);
     },
     origin: { nodeId: f.nodeId, site: f.site },
     log,

@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type BrowserContext, type ConsoleMessage, type Page } from 'playwright-core';
+import { buildWeb } from '../../scripts/build-web.ts';
 
 export const CHROMIUM = process.env.FACEGATE_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -12,6 +13,21 @@ export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic',
 
 export function chromiumAvailable(): boolean {
   return existsSync(CHROMIUM);
+}
+
+/**
+ * Builds the dashboard's bundle into `outDir` and has the service serve it (FACEGATE_WEB_DIR) until
+ * `t` ends, when the variable is put back. Resolves to the build's figures.
+ */
+export async function servedDashboard(t: { teardown(fn: () => void): void }, outDir: string): Promise<Awaited<ReturnType<typeof buildWeb>>> {
+  const web = await buildWeb({ outDir });
+  const before = process.env.FACEGATE_WEB_DIR;
+  process.env.FACEGATE_WEB_DIR = web.outDir;
+  t.teardown(() => {
+    if (before === undefined) delete process.env.FACEGATE_WEB_DIR;
+    else process.env.FACEGATE_WEB_DIR = before;
+  });
+  return web;
 }
 
 export async function launchBrowser(): Promise<Browser> {

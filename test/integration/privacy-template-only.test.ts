@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { openGallery } from '../../src/gallery/index.ts';
 import { bbtPhoto } from '../helpers/gallery-real.ts';
+import { galleryCli } from '../helpers/run-gallery-cli.ts';
 
 /**
  * Template-only mode as an operator meets it, with the real CLI, detector and embedders:
@@ -17,13 +17,7 @@ const CLI = fileURLToPath(new URL('../helpers/gallery-cli.ts', import.meta.url))
 const OLD = 'mobilefacenet_paddlex_128d';
 const NEW = 'mobilefacenet_foamliu_128d';
 
-function facegate(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', CLI, ...args], { timeout: 120_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+const facegate = galleryCli;
 
 const dir = mkdtempSync(join(tmpdir(), 'fg-template-only-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));

@@ -20,12 +20,11 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import type { Browser, Page } from 'playwright-core';
 import { parse as parseYaml } from 'yaml';
-import { buildWeb } from '../../scripts/build-web.ts';
 import { sha256Hex } from '../../src/api/auth.ts';
 import { startService, type Service } from '../../src/app/service.ts';
 import { parseConfig } from '../../src/config/index.ts';
 import { createLogger } from '../../src/log.ts';
-import { chromiumAvailable, launchBrowser, openPage, type PageProbe } from '../helpers/browser.ts';
+import { chromiumAvailable, launchBrowser, openPage, type PageProbe, servedDashboard } from '../helpers/browser.ts';
 import { startOnvifDevice } from '../helpers/onvif-device.ts';
 import { RtspTestServer } from '../helpers/rtsp.ts';
 
@@ -39,9 +38,7 @@ const DOC_IMG = join(ROOT, 'docs/img');
 t.test('Cameras page and gate editor in a browser against a real facegate', { skip: chromiumAvailable() ? false : 'no /usr/bin/chromium (scripts/setup.sh installs it)' }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'fg-dash-cams-'));
   mkdirSync(DOC_IMG, { recursive: true });
-  const web = await buildWeb({ outDir: join(dir, 'web') });
-  const prevWeb = process.env.FACEGATE_WEB_DIR;
-  process.env.FACEGATE_WEB_DIR = web.outDir;
+  await servedDashboard(t, join(dir, 'web'));
   const rtsp = await RtspTestServer.start({ width: 640, height: 360, fps: 5, auth: `admin:${PASSWORD}` });
   const onvif = await startOnvifDevice({ user: 'admin', password: PASSWORD, discovery: 'directed', rtspUrl: rtsp.url('/test'), name: 'Porch Camera' });
   const actuated = join(dir, 'actuated.txt');
@@ -76,8 +73,6 @@ gates: []
     service = undefined;
     await onvif.close();
     await rtsp.stop();
-    if (prevWeb === undefined) delete process.env.FACEGATE_WEB_DIR;
-    else process.env.FACEGATE_WEB_DIR = prevWeb;
     rmSync(dir, { recursive: true, force: true });
   });
 

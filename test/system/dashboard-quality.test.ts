@@ -15,13 +15,12 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import t from 'tap';
 import type { Browser, Page } from 'playwright-core';
-import { buildWeb } from '../../scripts/build-web.ts';
 import { sha256Hex } from '../../src/api/auth.ts';
 import { startService, type Service } from '../../src/app/service.ts';
 import { parseConfig } from '../../src/config/index.ts';
 import { SnapshotStore } from '../../src/events/index.ts';
 import { createLogger } from '../../src/log.ts';
-import { chromiumAvailable, launchBrowser, openPage, type PageProbe } from '../helpers/browser.ts';
+import { chromiumAvailable, launchBrowser, openPage, type PageProbe, servedDashboard } from '../helpers/browser.ts';
 import { bbtPhoto } from '../helpers/gallery-real.ts';
 
 const OPERATOR = 'dq-operator-token-0123456789';
@@ -32,9 +31,7 @@ const OUT = join(ROOT, '.facegate/test-out/dashboard-quality');
 t.test('quality tools in the dashboard', { skip: chromiumAvailable() ? false : 'no /usr/bin/chromium (scripts/setup.sh installs it)' }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'fg-dq-'));
   mkdirSync(OUT, { recursive: true });
-  const web = await buildWeb({ outDir: join(dir, 'web') });
-  const prevWeb = process.env.FACEGATE_WEB_DIR;
-  process.env.FACEGATE_WEB_DIR = web.outDir;
+  await servedDashboard(t, join(dir, 'web'));
   const snapshotsDir = join(dir, 'snapshots');
   const config = parseConfig({
     server: { port: 0 },
@@ -56,8 +53,6 @@ t.test('quality tools in the dashboard', { skip: chromiumAvailable() ? false : '
     for (const p of probes) await p.context.close().catch(() => undefined);
     await browser?.close();
     await service.close();
-    if (prevWeb === undefined) delete process.env.FACEGATE_WEB_DIR;
-    else process.env.FACEGATE_WEB_DIR = prevWeb;
     rmSync(dir, { recursive: true, force: true });
   });
   // Howard (photos 1-4) and Penny (photo 1) through the API.

@@ -17,14 +17,13 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import type { Browser, Page } from 'playwright-core';
-import { buildWeb } from '../../scripts/build-web.ts';
 import { sha256Hex } from '../../src/api/auth.ts';
 import { startService, type Service } from '../../src/app/service.ts';
 import { parseConfig, type Config } from '../../src/config/index.ts';
 import { doorClipKey, renderDoorClip } from '../../src/demo/door-clip.ts';
 import { enrollDemoGallery } from '../../src/demo/demo.ts';
 import { createLogger } from '../../src/log.ts';
-import { chromiumAvailable, launchBrowser, openPage, type PageProbe } from '../helpers/browser.ts';
+import { chromiumAvailable, launchBrowser, openPage, type PageProbe, servedDashboard } from '../helpers/browser.ts';
 import { DATA_DIR, dataPath } from '../helpers/data.ts';
 import { RtspTestServer } from '../helpers/rtsp.ts';
 
@@ -39,10 +38,8 @@ t.test('operator dashboard in a browser against a real facegate', { skip: chromi
   const dir = mkdtempSync(join(tmpdir(), 'fg-dash-'));
   mkdirSync(CACHE, { recursive: true });
   mkdirSync(OUT, { recursive: true });
-  const web = await buildWeb({ outDir: join(dir, 'web') });
+  const web = await servedDashboard(t, join(dir, 'web'));
   t.ok(web.jsGzipBytes < 150 * 1024, `bundle: ${(web.jsGzipBytes / 1024).toFixed(1)} kB of JS gzipped (< 150 kB)`);
-  const prevWeb = process.env.FACEGATE_WEB_DIR;
-  process.env.FACEGATE_WEB_DIR = web.outDir;
 
   const visitors = [{ photo: dataPath('identities/deepface/angelina/img2.jpg') }, { photo: dataPath('identities/easyface/easyface_person_2/face_recognition_1.png') }, { photo: dataPath('identities/deepface/jack/img59.jpg') }];
   const clipOpts = { width: 1280, height: 720, fps: 10 };
@@ -78,8 +75,6 @@ t.test('operator dashboard in a browser against a real facegate', { skip: chromi
     await browser?.close();
     await service?.close();
     await rtsp.stop();
-    if (prevWeb === undefined) delete process.env.FACEGATE_WEB_DIR;
-    else process.env.FACEGATE_WEB_DIR = prevWeb;
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -15,13 +15,12 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mqtt from 'mqtt';
 import t from 'tap';
-import { buildWeb } from '../../scripts/build-web.ts';
 import { sha256Hex } from '../../src/api/auth.ts';
 import { doorClipKey, renderDoorClip } from '../../src/demo/door-clip.ts';
 import { enrollDemoGallery } from '../../src/demo/demo.ts';
 import type { Event } from '../../src/events/index.ts';
 import { until } from '../../src/lib/time.ts';
-import { chromiumAvailable, launchBrowser, openPage } from '../helpers/browser.ts';
+import { chromiumAvailable, launchBrowser, openPage, servedDashboard } from '../helpers/browser.ts';
 import { DATA_DIR, dataPath } from '../helpers/data.ts';
 import { Mosquitto } from '../helpers/mosquitto.ts';
 import { withRtspCamera } from '../helpers/rtsp.ts';
@@ -61,13 +60,7 @@ t.test('a door on the demo clip: grant -> released -> opened -> closed -> locked
   // The dashboard's bundle, for the browser part at the end (only where chromium is installed).
   const browserCheck = chromiumAvailable();
   if (browserCheck) {
-    const web = await buildWeb({ outDir: join(galleryDir, 'web') });
-    const prevWeb = process.env.FACEGATE_WEB_DIR;
-    process.env.FACEGATE_WEB_DIR = web.outDir;
-    t.teardown(() => {
-      if (prevWeb === undefined) delete process.env.FACEGATE_WEB_DIR;
-      else process.env.FACEGATE_WEB_DIR = prevWeb;
-    });
+    await servedDashboard(t, join(galleryDir, 'web'));
   }
 
   const { service } = await withService(t, {

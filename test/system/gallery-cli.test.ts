@@ -1,22 +1,13 @@
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { openGallery } from '../../src/gallery/index.ts';
 import { randomUnit, template } from '../helpers/gallery-data.ts';
 import { mulberry32 } from '../../src/lib/random.ts';
+import { galleryCli } from '../helpers/run-gallery-cli.ts';
 
-const CLI = fileURLToPath(new URL('../helpers/gallery-cli.ts', import.meta.url));
-
-function facegate(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', CLI, ...args], { timeout: 60_000, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+const facegate = galleryCli;
 
 const dir = mkdtempSync(join(tmpdir(), 'fg-gallery-cli-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));

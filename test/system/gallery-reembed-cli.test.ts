@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +8,7 @@ import { SCHEMA_VERSION } from '../../src/gallery/schema.ts';
 import { bbtPhoto } from '../helpers/gallery-real.ts';
 import { randomUnit, template } from '../helpers/gallery-data.ts';
 import { mulberry32 } from '../../src/lib/random.ts';
+import { galleryCli } from '../helpers/run-gallery-cli.ts';
 
 /** `facegate enroll` -> `facegate gallery status` -> `facegate gallery reembed` as a user runs them. */
 
@@ -16,13 +16,7 @@ const CLI = fileURLToPath(new URL('../helpers/gallery-cli.ts', import.meta.url))
 const OLD = 'mobilefacenet_paddlex_128d';
 const NEW = 'mobilefacenet_foamliu_128d';
 
-function facegate(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', CLI, ...args], { timeout: 120_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+const facegate = galleryCli;
 
 const dir = mkdtempSync(join(tmpdir(), 'fg-reembed-cli-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
