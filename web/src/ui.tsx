@@ -161,3 +161,13 @@ export function formatTime(ms: number): string {
 export function pct(n: number | undefined): string {
   return n === undefined ? '–' : n.toFixed(2);
 }
+
+/** A copy of `list` with row `i` replaced: state setters need a new array, never the old one changed in place. */
+export function replaceAt<T>(list: readonly T[], i: number, item: T): T[] {
+  return list.map((x, j) => (j === i ? item : x));
+}
+
+/** A copy of `list` without row `i`. */
+export function removeAt<T>(list: readonly T[], i: number): T[] {
+  return list.filter((_, j) => j !== i);
+}

@@ -9,7 +9,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from '../api.ts';
 import { RemoveEntryDialog, SaveProblem, useConfigEntries } from '../config-entries.tsx';
 import { discoverOnvif, jpegUrl, probeStream, saveEntry, urlWithCredentials, type DiscoveredCamera, type Entry, type ProbeFailed, type ProbeOk, type SaveOutcome } from '../config-api.ts';
-import { can, Empty, ErrorBox, Loading, useLoad, useSession } from '../ui.tsx';
+import { can, Empty, ErrorBox, Loading, removeAt, replaceAt, useLoad, useSession } from '../ui.tsx';
 import { healthOf, type CameraView } from './live.tsx';
 
 export interface Zone {
@@ -347,13 +347,11 @@ export function CameraWizard({ entry, version, reload, onSaved, onCancel }: { en
                     value={z.id}
                     size={12}
                     onInput={(e) => {
-                      const next = [...zones];
-                      next[i] = { ...z, id: (e.target as HTMLInputElement).value };
-                      setZones(next);
+                      setZones(replaceAt(zones, i, { ...z, id: (e.target as HTMLInputElement).value }));
                     }}
                   />{' '}
                   <span class="muted">{z.polygon.map((p) => `(${p[0]}, ${p[1]})`).join(' ')}</span>{' '}
-                  <button type="button" onClick={() => setZones(zones.filter((_, j) => j !== i))} aria-label={`Remove zone ${z.id}`}>
+                  <button type="button" onClick={() => setZones(removeAt(zones, i))} aria-label={`Remove zone ${z.id}`}>
                     Remove
                   </button>
                 </li>

@@ -6,7 +6,7 @@
  */
 import { useState } from 'preact/hooks';
 import { saveEntry, type Entry, type SaveOutcome } from '../config-api.ts';
-import { can, Empty, ErrorBox, Loading, useSession } from '../ui.tsx';
+import { can, Empty, ErrorBox, Loading, removeAt, replaceAt, useSession } from '../ui.tsx';
 import { RemoveEntryDialog, SaveProblem, useConfigEntries } from '../config-entries.tsx';
 import type { Zone } from './cameras.tsx';
 
@@ -261,9 +261,7 @@ export function GateForm({ entry, cameras, gates, version, reload, onSaved, onCa
                               aria-label={`row ${i + 1} ${d}`}
                               checked={w.days.includes(d)}
                               onChange={(ev) => {
-                                const next = [...weekly];
-                                next[i] = { ...w, days: (ev.target as HTMLInputElement).checked ? DAYS.filter((x) => x === d || w.days.includes(x)) : w.days.filter((x) => x !== d) };
-                                setWeekly(next);
+                                setWeekly(replaceAt(weekly, i, { ...w, days: (ev.target as HTMLInputElement).checked ? DAYS.filter((x) => x === d || w.days.includes(x)) : w.days.filter((x) => x !== d) }));
                               }}
                             />
                             {d}
@@ -276,9 +274,7 @@ export function GateForm({ entry, cameras, gates, version, reload, onSaved, onCa
                           value={w.start}
                           size={5}
                           onInput={(ev) => {
-                            const next = [...weekly];
-                            next[i] = { ...w, start: (ev.target as HTMLInputElement).value };
-                            setWeekly(next);
+                            setWeekly(replaceAt(weekly, i, { ...w, start: (ev.target as HTMLInputElement).value }));
                           }}
                         />
                         {' – '}
@@ -287,14 +283,12 @@ export function GateForm({ entry, cameras, gates, version, reload, onSaved, onCa
                           value={w.end}
                           size={5}
                           onInput={(ev) => {
-                            const next = [...weekly];
-                            next[i] = { ...w, end: (ev.target as HTMLInputElement).value };
-                            setWeekly(next);
+                            setWeekly(replaceAt(weekly, i, { ...w, end: (ev.target as HTMLInputElement).value }));
                           }}
                         />
                       </td>
                       <td>
-                        <button type="button" onClick={() => setWeekly(weekly.filter((_, j) => j !== i))} aria-label={`Remove row ${i + 1}`}>
+                        <button type="button" onClick={() => setWeekly(removeAt(weekly, i))} aria-label={`Remove row ${i + 1}`}>
                           Remove
                         </button>
                       </td>
@@ -317,9 +311,7 @@ export function GateForm({ entry, cameras, gates, version, reload, onSaved, onCa
                           placeholder="YYYY-MM-DD"
                           size={10}
                           onInput={(ev) => {
-                            const next = [...holidays];
-                            next[i] = { ...h, date: (ev.target as HTMLInputElement).value };
-                            setHolidays(next);
+                            setHolidays(replaceAt(holidays, i, { ...h, date: (ev.target as HTMLInputElement).value }));
                           }}
                         />
                       </td>
@@ -329,9 +321,7 @@ export function GateForm({ entry, cameras, gates, version, reload, onSaved, onCa
                             type="checkbox"
                             checked={h.closed}
                             onChange={(ev) => {
-                              const next = [...holidays];
-                              next[i] = { ...h, closed: (ev.target as HTMLInputElement).checked };
-                              setHolidays(next);
+                              setHolidays(replaceAt(holidays, i, { ...h, closed: (ev.target as HTMLInputElement).checked }));
                             }}
                           />{' '}
                           closed all day
@@ -339,14 +329,14 @@ export function GateForm({ entry, cameras, gates, version, reload, onSaved, onCa
                         {!h.closed && (
                           <>
                             {' open '}
-                            <input aria-label={`holiday ${i + 1} from`} value={h.start} size={5} onInput={(ev) => setHolidays(holidays.map((x, j) => (j === i ? { ...x, start: (ev.target as HTMLInputElement).value } : x)))} />
+                            <input aria-label={`holiday ${i + 1} from`} value={h.start} size={5} onInput={(ev) => setHolidays(replaceAt(holidays, i, { ...h, start: (ev.target as HTMLInputElement).value }))} />
                             {' – '}
-                            <input aria-label={`holiday ${i + 1} to`} value={h.end} size={5} onInput={(ev) => setHolidays(holidays.map((x, j) => (j === i ? { ...x, end: (ev.target as HTMLInputElement).value } : x)))} />
+                            <input aria-label={`holiday ${i + 1} to`} value={h.end} size={5} onInput={(ev) => setHolidays(replaceAt(holidays, i, { ...h, end: (ev.target as HTMLInputElement).value }))} />
                           </>
                         )}
                       </td>
                       <td>
-                        <button type="button" onClick={() => setHolidays(holidays.filter((_, j) => j !== i))} aria-label={`Remove holiday ${i + 1}`}>
+                        <button type="button" onClick={() => setHolidays(removeAt(holidays, i))} aria-label={`Remove holiday ${i + 1}`}>
                           Remove
                         </button>
                       </td>
