@@ -1,13 +1,11 @@
 /**
  * The service's doors (docs/doors.md): for every gate with `door:`, the pure state machine
  * (src/doors) fed with
- * - the contact and REX topics on the broker of events.outputs.mqtt (one client for all doors,
- *   logged in like the MQTT sink; a retained contact state is the first reading after a start),
+ * - the contact and REX readings of the input clients (src/app/door-inputs.ts: MQTT topics on the
+ *   broker of events.outputs.mqtt, gpiomon children for GPIO lines) and of signed webhooks,
  * - the gate's decisions from the event bus (gate.granted releases; gate.opened is an operator's
  *   open / hold-open / close),
  * - ticks at the machine's next deadline (every second too when an unlockSchedule is set),
- * - GPIO inputs through the libgpiod v1 tools (src/doors/gpio.ts): one gpiomon child per line
- *   (the contact read first with gpioget), restarted with the shared backoff when it exits,
  * and its output published as door.* events and sent to the lock: the relay, or a GPIO line held
  * by one gpioset child at a time. A lock that does not take a command is gate.actuation_failed
  * (target relay: the lock output) and a door.lock_failed alarm. A grant's Wiegand frame can be
@@ -17,7 +15,7 @@
  * door.* events in the event log (src/doors/restore.ts): an opening still running with its alarms,
  * and the operator's mode, set again as an audited door.mode_changed.
  *
- * The same client mirrors each door for Home Assistant (the entities of src/outputs/ha-discovery.ts):
+ * The MQTT input client also mirrors each door for Home Assistant (the entities of src/outputs/ha-discovery.ts):
  * retained contact, lock and mode under <prefix>/gate/<id>/door*, and alarms as HA events on
  * .../door_alarm. A mirror, not the record: the events reach the broker through the MQTT sink.
  *
@@ -26,30 +24,20 @@
  * keeps its state); a new broker or new topics reconnect the input client.
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import mqtt, { type MqttClient } from 'mqtt';
 import type { Config } from '../config/index.ts';
 import { deepEqual } from '../config/index.ts';
 import {
-  contactReading,
   credentialArgv,
   credentialFrame,
   credentialFromMetadata,
   credentialPayload,
   DoorError,
   checkGpiodVersion,
-  edgeIsFor,
   GPIOD_INSTALL_HINT,
-  gpiogetArgv,
   gpioLockPlan,
-  gpiomonArgv,
-  gpioReading,
-  parseGpioValue,
-  parseGpiomonLine,
   wiegandGpioSteps,
   historyComplete,
   INITIAL_DOOR_STATE,
-  isRexPress,
   needsRenewal,
   nextDoorDeadline,
   restoreDoor,
@@ -60,7 +48,6 @@ import {
   type DoorInput,
   type DoorPolicy,
   type DoorState,
-  type GpioLine,
   type GpiodVersion,
   type LockCommand,
   type LoggedDoorEvent,
@@ -68,15 +55,14 @@ import {
 } from '../doors/index.ts';
 import type { EventBus, EventLog, NewEvent } from '../events/index.ts';
 import type { DoorConfig } from '../gates/config.ts';
-import { backoffDelay, DEFAULT_BACKOFF } from '../lib/backoff.ts';
 import type { Followers } from '../lib/follow.ts';
 import { sleep } from '../lib/time.ts';
 import type { Lifetime } from '../lib/lifetime.ts';
 import type { Logger } from '../log.ts';
-import { DOOR_INPUT_HEALTH_PREFIX, type SinkHealthSample } from './health.ts';
-import { brokerCredentials, doorTopics, mqttTopics, nodeIdFromHostname, type DoorAlarmEventType, type MqttTopics } from '../outputs/index.ts';
-import { redactText, redactUrl } from '../redact.ts';
-import { hostname } from 'node:os';
+import { gpioDoorInputs, mqttDoorInputs, stopChild, type DoorSlice } from './door-inputs.ts';
+import type { SinkHealthSample } from './health.ts';
+import { doorTopics, type DoorAlarmEventType } from '../outputs/index.ts';
+import { redactText } from '../redact.ts';
 
 /** A door event as a v1 event of its gate. */
 export function eventFromDoor(gateId: string, e: DoorEvent, identityId?: string): NewEvent {
@@ -128,11 +114,6 @@ export function doorHistory(log: Pick<EventLog, 'query'>, gateId: string): Logge
 /** The policy the machine runs on, from a parsed `gates[].door`. */
 export function doorPolicy(door: DoorConfig): DoorPolicy {
   return { strikeMs: door.strikeMs, heldOpenMs: door.heldOpenMs, unlockSchedule: door.unlockSchedule };
-}
-
-interface DoorSlice {
-  readonly doors: ReadonlyArray<{ readonly gateId: string; readonly door: DoorConfig }>;
-  readonly mqtt: Config['events']['outputs']['mqtt'];
 }
 
 export interface ServiceDoorsOptions {
@@ -225,35 +206,11 @@ function checkBuilt(slice: DoorSlice): void {
   }
 }
 
-/** A GPIO input watched by gpiomon (one child per line), restarted with backoff when it exits. */
-interface GpioWatcher {
-  readonly key: string;
-  readonly spec: string;
-  child: ChildProcess | undefined;
-  retry: NodeJS.Timeout | undefined;
-  attempt: number;
-  stopped: boolean;
-}
-
 /** The GPIO lock line: one gpioset child at a time holds it; `gen` tells a superseded child's exit from a failure. */
 interface GpioOut {
   child: ChildProcess | undefined;
   gen: number;
   chain: Promise<void>;
-}
-
-/** SIGTERM (gpioset --mode=signal and gpiomon exit on it and release the line), SIGKILL if it lingers. */
-function stopChild(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const kill = setTimeout(() => child.kill('SIGKILL'), 2000);
-    kill.unref();
-    child.once('close', () => {
-      clearTimeout(kill);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
 }
 
 const doorSlice = (c: Config): DoorSlice => ({ doors: c.gates.flatMap((g) => (g.door ? [{ gateId: g.id, door: g.door }] : [])), mqtt: c.events.outputs.mqtt });
@@ -268,14 +225,17 @@ export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follo
   const log = o.log.child({ part: 'doors' });
   const now = o.now ?? Date.now;
   const doors = new Map<string, Door>();
-  let client: MqttClient | undefined;
   let closed = false;
-  /** The MQTT sink's topics (same prefix), while the input client is connected. */
-  let mirror: { client: MqttClient; topics: MqttTopics } | undefined;
-  /** The input client's link: up once connected, down from its first close until it is back. */
-  let link: { url: string; up: boolean; error: string | undefined } | undefined;
-  /** topic -> gate and which input it is. */
-  let routes = new Map<string, { gateId: string; input: 'contact' | 'rex' }>();
+  const inputOptions = { log, now, feed, closed: () => closed };
+  const mqttInputs = mqttDoorInputs({
+    ...inputOptions,
+    config: (gateId) => doors.get(gateId)?.config,
+    // The mirror is retained state: a (re)connected broker gets every door as it is now.
+    onConnect: () => {
+      for (const door of doors.values()) mirrorState(door);
+    },
+  });
+  const gpioInputs = gpioDoorInputs(inputOptions);
 
   const publish = (gateId: string, events: readonly DoorEvent[]): void => {
     for (const e of events) {
@@ -288,9 +248,10 @@ export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follo
   };
 
   const mirrorState = (door: Door): void => {
+    const mirror = mqttInputs.mirror();
     if (!mirror?.client.connected) return;
     const t = doorTopics(mirror.topics, door.gateId);
-    const put = (topic: string, payload: string): void => void mirror?.client.publishAsync(topic, payload, { qos: 1, retain: true }).catch((err: unknown) => log.debug({ err, topic }, 'door mirror: publish failed'));
+    const put = (topic: string, payload: string): void => void mirror.client.publishAsync(topic, payload, { qos: 1, retain: true }).catch((err: unknown) => log.debug({ err, topic }, 'door mirror: publish failed'));
     if (door.state.contact !== 'unknown') put(t.contact, door.state.contact);
     put(t.lock, door.state.released ? 'UNLOCKED' : 'LOCKED');
     put(t.mode, door.state.mode);
@@ -298,6 +259,7 @@ export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follo
   };
 
   const mirrorAlarm = (gateId: string, type: DoorAlarmEventType, extra: Record<string, unknown> = {}): void => {
+    const mirror = mqttInputs.mirror();
     if (!mirror?.client.connected) return;
     const topic = doorTopics(mirror.topics, gateId).alarm;
     mirror.client.publishAsync(topic, JSON.stringify({ event_type: type, ...extra }), { qos: 1 }).catch((err: unknown) => log.debug({ err, topic }, 'door mirror: publish failed'));
@@ -412,98 +374,6 @@ export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follo
     await stopChild(child);
   };
 
-  /** gpiomon per GPIO input (key gate/input), restarted with the shared backoff when it exits. */
-  const watchers = new Map<string, GpioWatcher>();
-
-  const startWatcher = (gateId: string, input: 'contact' | 'rex', line: GpioLine): GpioWatcher => {
-    const w: GpioWatcher = { key: `${gateId}/${input}`, spec: JSON.stringify(line), child: undefined, retry: undefined, attempt: 0, stopped: false };
-    const restart = (why: string): void => {
-      if (w.stopped || closed) return;
-      const wait = backoffDelay(w.attempt++, DEFAULT_BACKOFF, Math.random());
-      log.warn({ gate: gateId, input, chip: line.chip, line: line.line, why, retryMs: wait }, 'door GPIO input: gpiomon stopped (restarting; the input is not seen meanwhile)');
-      w.retry = setTimeout(run, wait);
-      w.retry.unref();
-    };
-    const monitor = (): void => {
-      if (w.stopped || closed) return;
-      const argv = gpiomonArgv(line);
-      const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-      w.child = child;
-      const startedAt = Date.now();
-      let stderr = '';
-      let error: string | undefined;
-      child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-        stderr = (stderr + d).slice(-300);
-      });
-      child.once('error', (err) => {
-        error = redactText(err.message);
-      });
-      if (child.stdout) {
-        createInterface({ input: child.stdout }).on('line', (text) => {
-          const parsed = parseGpiomonLine(text);
-          if (!parsed.ok) {
-            log.warn({ gate: gateId, input, reason: parsed.reason }, 'door GPIO input: a gpiomon line that is not an event (ignored)');
-            return;
-          }
-          if (!edgeIsFor(line, parsed.edge)) {
-            log.warn({ gate: gateId, input, offset: parsed.edge.offset, line: line.line }, 'door GPIO input: an event for another line (ignored)');
-            return;
-          }
-          w.attempt = 0;
-          const reading = gpioReading(input, parsed.edge);
-          if (reading) feed(gateId, reading.kind === 'contact' ? { kind: 'contact', atMs: now(), open: reading.open } : { kind: 'rex', atMs: now() });
-        });
-      }
-      child.once('close', (code, signal) => {
-        if (w.child === child) w.child = undefined;
-        // A monitor that ran a while was healthy: its next restart starts from the first delay.
-        if (Date.now() - startedAt > 60_000) w.attempt = 0;
-        restart(error ?? `gpiomon exited with ${code ?? signal}${stderr.trim() ? `: ${redactText(stderr.trim())}` : ''}`);
-      });
-    };
-    // The contact's state before monitoring (gpiomon reports changes only); gpioget has to run
-    // before gpiomon takes the line. A change between the two is seen at the next edge.
-    const run = (): void => {
-      w.retry = undefined;
-      if (w.stopped || closed) return;
-      if (input !== 'contact') return monitor();
-      const argv = gpiogetArgv(line);
-      execFile(argv[0], argv.slice(1), { timeout: 3000, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
-        if (w.stopped || closed) return;
-        const v = err ? undefined : parseGpioValue(String(stdout));
-        if (v === undefined) return restart(err ? `gpioget failed: ${redactText(String(stderr).trim() || err.message).slice(0, 200)}` : `gpioget printed ${JSON.stringify(String(stdout).slice(0, 40))}`);
-        feed(gateId, { kind: 'contact', atMs: now(), open: v === 1 });
-        monitor();
-      });
-    };
-    run();
-    return w;
-  };
-
-  const stopWatcher = async (w: GpioWatcher): Promise<void> => {
-    w.stopped = true;
-    clearTimeout(w.retry);
-    await stopChild(w.child);
-  };
-
-  /** The GPIO watchers the slice asks for: new or changed lines started, others stopped. */
-  const applyWatchers = async (slice: DoorSlice): Promise<void> => {
-    const wanted = new Map<string, { gateId: string; input: 'contact' | 'rex'; line: GpioLine }>();
-    for (const { gateId, door } of slice.doors) {
-      if (door.contact?.gpio) wanted.set(`${gateId}/contact`, { gateId, input: 'contact', line: door.contact.gpio });
-      if (door.rex?.gpio) wanted.set(`${gateId}/rex`, { gateId, input: 'rex', line: door.rex.gpio });
-    }
-    for (const [key, w] of watchers) {
-      const want = wanted.get(key);
-      if (want && JSON.stringify(want.line) === w.spec) continue;
-      watchers.delete(key);
-      await stopWatcher(w);
-    }
-    for (const [key, want] of wanted) {
-      if (!watchers.has(key)) watchers.set(key, startWatcher(want.gateId, want.input, want.line));
-    }
-  };
-
   function feed(gateId: string, input: DoorInput): void {
     const door = doors.get(gateId);
     if (!door || closed) return;
@@ -518,75 +388,6 @@ export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follo
     }
     schedule(door);
   }
-
-  const onMessage = (topic: string, payload: Buffer): void => {
-    const route = routes.get(topic);
-    if (!route) return;
-    const door = doors.get(route.gateId);
-    if (!door) return;
-    if (route.input === 'contact' && door.config.contact) {
-      const open = contactReading(door.config.contact, payload);
-      if (open === undefined) {
-        log.warn({ gate: route.gateId, topic, payload: redactText(payload.toString('utf8').slice(0, 64)) }, 'door contact: a payload that is neither open nor closed (ignored)');
-        return;
-      }
-      feed(route.gateId, { kind: 'contact', atMs: now(), open });
-    } else if (route.input === 'rex' && door.config.rex && isRexPress(door.config.rex, payload)) {
-      feed(route.gateId, { kind: 'rex', atMs: now() });
-    }
-  };
-
-  const connect = async (slice: DoorSlice): Promise<void> => {
-    const previous = client;
-    client = undefined;
-    mirror = undefined;
-    link = undefined;
-    if (previous) await previous.endAsync(true).catch(() => {});
-    routes = new Map();
-    for (const { gateId, door } of slice.doors) {
-      if (door.contact?.mqtt !== undefined) routes.set(door.contact.mqtt, { gateId, input: 'contact' });
-      if (door.rex?.mqtt !== undefined) routes.set(door.rex.mqtt, { gateId, input: 'rex' });
-    }
-    const cfg = slice.mqtt;
-    if (slice.doors.length === 0 || !cfg?.enabled || cfg.url === undefined) return;
-    const nodeId = cfg.nodeId ?? nodeIdFromHostname(hostname());
-    const c = mqtt.connect(cfg.url, {
-      clientId: `${cfg.clientId ?? `facegate-${nodeId}`}-doors`,
-      protocolVersion: 5,
-      ...brokerCredentials(cfg),
-      clean: true,
-      keepalive: 30,
-      connectTimeout: 10_000,
-      reconnectPeriod: 1000,
-      resubscribe: true,
-    });
-    client = c;
-    // The MQTT sink's prefix rule, so the mirror lands where Home Assistant's entities look.
-    mirror = { client: c, topics: mqttTopics(cfg.topicPrefix ?? `facegate/${nodeId}`) };
-    const topics = [...routes.keys()];
-    let down = false;
-    const state = { url: redactUrl(cfg.url), up: false, error: undefined as string | undefined };
-    link = state;
-    c.on('connect', () => {
-      if (down) log.info({ url: redactUrl(cfg.url ?? '') }, 'door inputs: broker reachable again');
-      down = false;
-      state.up = true;
-      state.error = undefined;
-      // QoS 1: a press or a contact change is not lost between broker and box.
-      if (topics.length > 0) c.subscribeAsync(topics, { qos: 1 }).catch((err: unknown) => log.error({ err, topics }, 'door inputs: subscribing failed'));
-      for (const door of doors.values()) mirrorState(door);
-    });
-    c.on('close', () => {
-      if (!down && !closed) log.warn({ url: redactUrl(cfg.url ?? '') }, 'door inputs: broker connection lost (contact and REX are not seen until it is back)');
-      down = true;
-      state.up = false;
-    });
-    c.on('error', (err) => {
-      state.error = redactText(err.message).slice(0, 200);
-      log.debug({ error: state.error }, 'door inputs: broker error');
-    });
-    c.on('message', (topic, payload) => onMessage(topic, payload));
-  };
 
   const apply = async (slice: DoorSlice): Promise<void> => {
     checkBuilt(slice);
@@ -631,8 +432,8 @@ export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follo
       // A tick at once: an unlock schedule already open at start takes effect now.
       feed(gateId, { kind: 'tick', atMs: now() });
     }
-    await applyWatchers(slice);
-    await connect(slice);
+    await gpioInputs.apply(slice);
+    await mqttInputs.connect(slice);
   };
 
   follow.follow(
@@ -665,7 +466,7 @@ export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follo
       return;
     }
     if (out.mqtt !== undefined) {
-      const c = client;
+      const c = mqttInputs.client();
       if (!c) {
         log.error({ gate: gateId, topic: out.mqtt }, 'credential output: no broker client (nothing sent)');
         return;
@@ -713,15 +514,12 @@ export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follo
       clearTimeout(door.timer);
       clearTimeout(door.renew);
     }
-    const c = client;
-    client = undefined;
-    if (c) await c.endAsync(true).catch(() => {});
+    await mqttInputs.close();
     // Commands already on their way finish (each has its own timeout).
     await Promise.allSettled([...doors.values()].map((d) => d.relayChain));
     // GPIO: the monitors stop, the lock holders let go of their lines (v1 leaves a released line
     // to the board's driver: the last level or a default, the kernel does not say which).
-    await Promise.allSettled([...watchers.values()].map((w) => stopWatcher(w)));
-    watchers.clear();
+    await gpioInputs.stop();
     await Promise.allSettled([...doors.values()].map((d) => d.credentialChain));
     await Promise.allSettled([...doors.values()].map(async (d) => {
       await d.gpio.chain;
@@ -731,13 +529,7 @@ export function startServiceDoors(initial: Config, o: ServiceDoorsOptions, follo
 
   return {
     gateIds: () => [...doors.keys()],
-    health: () => {
-      const l = link;
-      if (!l || closed) return [];
-      const gates = [...new Set([...routes.values()].map((r) => r.gateId))];
-      const lastError = l.up ? undefined : `broker ${l.url} not reachable${l.error ? `: ${l.error}` : ''}; contact and REX are not seen`;
-      return gates.map((gateId) => ({ name: `${DOOR_INPUT_HEALTH_PREFIX}${gateId}`, connected: l.up, lag: 0, lastError }));
-    },
+    health: () => (closed ? [] : mqttInputs.health()),
     state: (gateId) => doors.get(gateId)?.state,
     setMode: (gateId, mode, by, reason) => feed(gateId, { kind: 'mode', atMs: now(), mode, by, reason }),
     webhookSecret: (gateId, input) => doors.get(gateId)?.config[input]?.webhook?.secret,
