@@ -21,7 +21,7 @@
  * fleet step replays on the hub and the edges.
  */
 import type { Event, EventLog, NewEventOf, SnapshotStore } from '../events/index.ts';
-import { GalleryError, type ErasureRow, type Gallery } from '../gallery/index.ts';
+import { GalleryError, type ErasureReceiptBase, type ErasureRow, type Gallery } from '../gallery/index.ts';
 
 export type ErasureStep = 'journal' | 'planned' | 'gallery' | 'snapshots' | 'events' | 'published' | 'finished';
 
@@ -45,24 +45,11 @@ export interface ErasurePlan {
   readonly clearCameras: readonly string[];
 }
 
-export interface ErasureReceipt {
-  readonly erasureId: string;
-  /** The erased identity's id (the operator's receipt and the journal; not in the event). */
-  readonly identityId: string;
-  /** What the person's past events carry instead of their id. */
-  readonly tombstone: string;
-  readonly reason: 'request' | 'retention';
-  readonly actor: string;
-  readonly templates: number;
-  readonly crops: number;
-  readonly unknownClusters: number;
-  readonly events: number;
-  readonly snapshots: number;
-  readonly clearCameras: readonly string[];
+/** The box's receipt: the shared one, and how far the databases' WALs were zeroed. */
+export interface ErasureReceipt extends ErasureReceiptBase {
   /** Whether both databases' WALs were truncated (false: another connection held a read; its next checkpoint does it). */
   readonly walTruncated: boolean;
   readonly secureDelete: boolean;
-  readonly startedAt: number;
 }
 
 export const tombstoneOf = (erasureId: string): string => `erased:${erasureId}`;

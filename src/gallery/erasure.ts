@@ -24,6 +24,28 @@ export interface ErasureRow {
   readonly finishedAt: number | null;
 }
 
+/**
+ * What an erasure of a person answers, on a box (src/app/erasure.ts) and at a fleet's hub
+ * (src/hub/erasure.ts): the ids and counts the identity.erased event carries, kept in the
+ * journal's finished row so a rerun answers the same. It names no one.
+ */
+export interface ErasureReceiptBase {
+  readonly erasureId: string;
+  /** The erased identity's id (the operator's receipt and the journal; not in the event). */
+  readonly identityId: string;
+  /** What the person's past events carry instead of their id: `erased:<erasure id>`, the same on the hub and every edge. */
+  readonly tombstone: string;
+  readonly reason: 'request' | 'retention';
+  readonly actor: string;
+  readonly templates: number;
+  readonly crops: number;
+  readonly unknownClusters: number;
+  readonly events: number;
+  readonly snapshots: number;
+  readonly clearCameras: readonly string[];
+  readonly startedAt: number;
+}
+
 interface Row {
   id: string;
   identity_id: string;

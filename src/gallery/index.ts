@@ -1,4 +1,5 @@
 export { openGallery, withGalleryDb, Gallery, type ErasureRow, type GalleryOptions, type ReplicaIdentity, type WriteOperation } from './gallery.ts';
+export type { ErasureReceiptBase } from './erasure.ts';
 export { GalleryError, isGalleryError, type GalleryErrorCode, type GalleryErrorContext } from './errors.ts';
 export type { Consent, CropCoverage, EnrollInput, FaceCropInput, GalleryStats, Identity, JsonValue, MaskRouting, Match, Metadata, RebuiltCrop, ReembedNeed, ReplaceOutcome, SearchOptions, StoredCrop, SyntheticMask, Template, TemplateCount, TemplateInput, Unknown, UnknownSighting } from './types.ts';
 export { classifyGalleryFile, inspectGalleryFile, type GalleryFileKind } from './file-check.ts';

@@ -23,6 +23,7 @@ import { randomBytes } from 'node:crypto';
 import type { FleetConfig } from '../config/fleet.ts';
 import type { SnapshotStore } from '../events/index.ts';
 import { FleetError, messageOf } from '../fleet/errors.ts';
+import type { ErasureReceiptBase } from '../gallery/index.ts';
 import { startNatsLink, type NatsLink } from '../fleet/nats.ts';
 import { deleteSnapshotObjects, snapshotObjectName } from '../fleet/snapshots.ts';
 import type { Logger } from '../log.ts';
@@ -31,22 +32,12 @@ import type { HubErasurePlan, HubErasureRow, HubStore, PersonEventRow } from './
 
 export type HubErasureStep = 'journal' | 'published' | 'planned' | 'gallery' | 'snapshots' | 'events' | 'finished';
 
-export interface HubErasureReceipt {
-  readonly erasureId: string;
-  readonly identityId: string;
-  /** What the person's past events carry instead of their id, at the hub and on every edge. */
-  readonly tombstone: string;
-  readonly reason: 'request' | 'retention';
-  readonly actor: string;
-  readonly templates: number;
-  /** The hub keeps no enrollment crops (templates only): 0, for the same receipt as a box's. */
-  readonly crops: number;
-  readonly unknownClusters: number;
-  readonly events: number;
-  readonly snapshots: number;
-  readonly clearCameras: readonly string[];
-  readonly startedAt: number;
-}
+/**
+ * The hub's receipt: the box's shared receipt, the same fields for the same erasure. The hub keeps
+ * no enrollment crops or unknown clusters (templates only) and no retained MQTT state: `crops` and
+ * `unknownClusters` are 0 and `clearCameras` empty.
+ */
+export type HubErasureReceipt = ErasureReceiptBase;
 
 export interface HubErasureDeps {
   readonly store: HubStore;
