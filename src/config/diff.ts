@@ -1,7 +1,8 @@
 /**
  * What changed between two configs, so hot reload restarts only that: cameras by id (deep
- * compare of each camera), `events.outputs` apart from the rest of `events`, and every other
- * section as a whole. Pure.
+ * compare of each camera), `events.outputs` apart from the rest of `events` (and
+ * `events.snapshots.blurOthers`, read at each snapshot, in neither), and every other section as a
+ * whole. Pure.
  */
 import { CONFIG_SECTIONS, type Config, type ConfigSection } from './schema.ts';
 
@@ -23,7 +24,7 @@ export interface ConfigDiff {
   readonly limits: boolean;
   readonly recognition: boolean;
   readonly gates: boolean;
-  /** `events` apart from `events.outputs` (the log, snapshots): restart. */
+  /** `events` apart from `events.outputs` and `events.snapshots.blurOthers` (the log, the snapshot folder, retention): restart. */
   readonly events: boolean;
   /** `events.outputs` (the MQTT sink): applied at once by restarting the sink from its cursor. */
   readonly outputs: boolean;
@@ -71,8 +72,10 @@ export function diffConfig(old: Config, next: Config): ConfigDiff {
     flags[s] = !deepEqual(old[s], next[s]);
     if (flags[s]) sections.push(s);
   }
-  // The output sinks restart on their own (from their cursors); the rest of `events` needs a restart.
+  // The output sinks restart on their own (from their cursors) and the snapshot store reads
+  // blurOthers at each save; the rest of `events` needs a restart.
   const outputs = !deepEqual(old.events.outputs, next.events.outputs);
-  flags.events = !deepEqual({ ...old.events, outputs: undefined }, { ...next.events, outputs: undefined });
+  const restartPart = (e: Config['events']) => ({ ...e, outputs: undefined, snapshots: { ...e.snapshots, blurOthers: undefined } });
+  flags.events = !deepEqual(restartPart(old.events), restartPart(next.events));
   return { cameras, ...flags, outputs, sections, changed: sections.length > 0 };
 }

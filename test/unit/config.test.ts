@@ -403,6 +403,14 @@ t.test('diffConfig', async (t) => {
   t.same(outputs.sections, ['events']);
   const log = diffConfig(old, variant((c) => (c.events = { db: 'other.sqlite' })));
   t.ok(log.events && !log.outputs, 'events.db: events, not outputs');
+  // blurOthers is read at each snapshot: a change to it alone needs no restart.
+  const blur = diffConfig(old, variant((c) => (c.events = { snapshots: { blurOthers: true } })));
+  t.notOk(blur.events, 'events.snapshots.blurOthers alone: not events');
+  t.notOk(blur.outputs, 'nor outputs');
+  t.same(blur.sections, ['events'], 'still a change of the events section');
+  t.ok(blur.changed);
+  const blurAndDays = diffConfig(old, variant((c) => (c.events = { snapshots: { blurOthers: true, retentionDays: 3 } })));
+  t.ok(blurAndDays.events, 'another snapshots setting beside it still is');
 });
 
 t.test('tokens: hashToken and verifyToken', async (t) => {

@@ -36,3 +36,10 @@ t.test('a changed encryption setting needs a restart; requireConsent applies at 
   t.same(restartNeeded(a, parseConfig({ privacy: { requireConsent: true } })), []);
   t.same(restartNeeded(a, parseConfig({ privacy: { retention: { unknownHours: 12 } } })), ['privacy.retention'], 'the retention run is set up at start');
 });
+
+t.test('events.snapshots.blurOthers applies at once; the rest of events.snapshots needs a restart', async (t) => {
+  const a = parseConfig({});
+  t.same(restartNeeded(a, parseConfig({ events: { snapshots: { blurOthers: true } } })), [], 'the snapshot store reads blurOthers at each save');
+  t.same(restartNeeded(a, parseConfig({ events: { snapshots: { retentionDays: 3 } } })), ['events'], 'the snapshot retention is set when the store opens');
+  t.same(restartNeeded(a, parseConfig({ events: { snapshots: { blurOthers: true, retentionDays: 3 } } })), ['events']);
+});
