@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- motion [--scenes door,idle] [--intervals 1,2] [--idle-seconds 30] [--door-gap S] [--fps 5] [--json]`
+ * `npm run bench -- motion [--scenes door,idle] [--intervals 1,2] [--idle-seconds 30] [--door-gap S] [--fps 5] [--idle-decode] [--json]`
  *
  * The detection gate (motion + tracker activity + keep-alive + detection interval) on the real
  * camera chain (GStreamer file source played in real time, SCRFD 500m @640 on the detector copy,
@@ -11,6 +11,8 @@
  *   (the demo's 1.5 s is shorter than the tracker's 2 s maxLostMs, so the door is never idle);
  * - idle: the same door background with sensor noise, H.264 compression and a slow light swing,
  *   nobody there (src/demo/door-clip.ts `renderIdleClip`).
+ * `--idle-decode`: one more gated run (interval 1) with `motion.idleDecode: keyframes` (the decoder
+ * gets key frames only while nothing happens; src/ingest/decode-feed.ts), with its wake counts.
  * Per run: frames seen, detector runs (ratio), recognised tracks (name @ best score), tracks
  * recognised ungated but not gated (`missedVsUngated`, must be 0), time from a person entering to
  * the gated chain's first detection of them (p95 / max, in clip time), Node CPU % of one core and
@@ -50,6 +52,8 @@ export interface MotionRun {
   readonly gstCpuPercent: number;
   readonly motionMicros: number;
   readonly reasons: Record<string, number>;
+  /** Ingest's counters at the end (idle decode: access units parsed / not decoded, wakes). */
+  readonly ingest: Record<string, number>;
 }
 
 /** One clip through the real chain with the given camera settings (the config's own mapping). */
@@ -63,7 +67,9 @@ export async function runClip(
   gallery: Gallery,
   settings: RecognitionSettings,
 ): Promise<MotionRun> {
-  const entry = parseConfig({ cameras: [{ id: 'bench', source: { kind: 'file', path: clip, realtime: true }, ...camera }] }).cameras[0];
+  // Idle decoding needs the codec named (the parse child stops at h264parse).
+  const idle = (camera.motion as { idleDecode?: string } | undefined)?.idleDecode === 'keyframes';
+  const entry = parseConfig({ cameras: [{ id: 'bench', source: { kind: 'file', path: clip, realtime: true, ...(idle ? { codec: 'h264' } : {}) }, ...camera }] }).cameras[0];
   const counters = newCameraCounters();
   const perFrame: { ptsMs: number; faces: number; skipped: boolean }[] = [];
   // The gst-launch child exits with the clip: sample its CPU while it runs.
@@ -103,6 +109,7 @@ export async function runClip(
     gstCpuPercent: (100 * (kidsLast - kids0.cpuS)) / wallS,
     motionMicros: counters.gate?.motionMicros ?? 0,
     reasons: { ...(counters.gate?.counts ?? {}) },
+    ingest: { ...(counters.ingest?.() ?? {}) },
   };
 }
 
@@ -163,7 +170,7 @@ export function missedVsUngated(ungated: MotionRun['tracks'], gated: MotionRun['
 export async function runMotionBench(argv: readonly string[]): Promise<void> {
   const { values } = parseArgs({
     args: [...argv],
-    options: { scenes: { type: 'string', default: 'door,idle' }, intervals: { type: 'string', default: '1,2' }, 'idle-seconds': { type: 'string', default: '30' }, 'door-gap': { type: 'string' }, fps: { type: 'string', default: '5' }, json: { type: 'boolean', default: false } },
+    options: { scenes: { type: 'string', default: 'door,idle' }, intervals: { type: 'string', default: '1,2' }, 'idle-seconds': { type: 'string', default: '30' }, 'door-gap': { type: 'string' }, fps: { type: 'string', default: '5' }, 'idle-decode': { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
   });
   const scenes = values.scenes.split(',');
   const intervals = values.intervals.split(',').map(Number);
@@ -192,11 +199,13 @@ export async function runMotionBench(argv: readonly string[]): Promise<void> {
       rows.push({ ...ungated, missed: [], firstDetectionMs: [] });
       process.stderr.write(`  ${scene} ungated: ${ungated.detected}/${ungated.frames} detected, ${ungated.tracks.map((x) => `${x.name} ${x.score.toFixed(3)}`).join(', ')}\n`);
       const enter = entries(ungated.perFrame);
-      for (const k of intervals) {
-        const gated = await runClip(scene, `gated, interval ${k}`, clip, { ...base, motion: { enabled: true }, detector: { interval: k } }, detector, { embedder, mask }, gallery, settings);
+      const settingsToRun: [string, Record<string, unknown>][] = intervals.map((k) => [`gated, interval ${k}`, { motion: { enabled: true }, detector: { interval: k } }]);
+      if (values['idle-decode']) settingsToRun.push(['gated, interval 1, idle decode keyframes', { motion: { enabled: true, idleDecode: 'keyframes' }, detector: { interval: 1 } }]);
+      for (const [setting, camera] of settingsToRun) {
+        const gated = await runClip(scene, setting, clip, { ...base, ...camera }, detector, { embedder, mask }, gallery, settings);
         const row = { ...gated, missed: missedVsUngated(ungated.tracks, gated.tracks), firstDetectionMs: firstDetectionDelays(enter, gated.perFrame) };
         rows.push(row);
-        process.stderr.write(`  ${scene} gated k=${k}: ${gated.detected}/${gated.frames} detected, ${gated.tracks.map((x) => `${x.name} ${x.score.toFixed(3)}`).join(', ')}; missed ${row.missed.length}; first detection ${row.firstDetectionMs.join('/')} ms\n`);
+        process.stderr.write(`  ${scene} ${setting}: ${gated.detected}/${gated.frames} detected, ${gated.tracks.map((x) => `${x.name} ${x.score.toFixed(3)}`).join(', ')}; missed ${row.missed.length}; first detection ${row.firstDetectionMs.join('/')} ms\n`);
       }
     }
   } finally {
@@ -226,6 +235,7 @@ export async function runMotionBench(argv: readonly string[]): Promise<void> {
           motionMicrosPerFrame: r.motionMicros,
           motionStepCpuMicros: step,
           reasons: r.reasons,
+          ingest: r.ingest,
         }),
       );
     }
@@ -239,4 +249,7 @@ export async function runMotionBench(argv: readonly string[]): Promise<void> {
     console.log(`| ${r.scene} | ${r.setting} | ${r.frames} | ${r.detected} (${((100 * r.detected) / Math.max(1, r.frames)).toFixed(0)} %) | ${r.tracks.map((x) => `${x.name} ${x.score.toFixed(3)}`).join(', ') || '-'} | ${r.setting === 'ungated' ? '-' : r.missed.length} | ${fd} | ${r.nodeCpuPercent.toFixed(1)} | ${r.gstCpuPercent.toFixed(1)} | ${perFrame.toFixed(1)} | ${(perFrame / raw.cpuMs).toFixed(2)} | ${r.motionMicros.toFixed(0)} |`);
   }
   for (const r of rows) if (r.setting !== 'ungated') console.log(`gate decisions (${r.scene}, ${r.setting}): ${Object.entries(r.reasons).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ')}`);
+  for (const r of rows) {
+    if ((r.ingest.parsed ?? 0) > 0) console.log(`idle decode (${r.scene}, ${r.setting}): ${r.ingest.parsed} access units parsed, ${r.ingest.notDecoded} not decoded, woken ${r.ingest.wokenBySize} x by size / ${r.ingest.wokenByDemand} x by the chain, ${r.ingest.catchUp} catch-up frames not delivered, ${r.ingest.missedByPts} frames missed by PTS`);
+  }
 }

@@ -76,6 +76,15 @@ export const motionSchema = z.strictObject({
   keepAliveMs: positiveInt.max(60_000).default(2000).meta({ description: 'with no motion and no tracks, still detect once per this many ms' }),
   minArea: z.number().gt(0).max(1).default(0.002).meta({ description: 'share of the motion thumbnail that must change for motion' }),
   noiseFactor: z.number().min(1).max(100).default(6).meta({ description: "a cell changed when its difference exceeds this many times the camera's measured noise floor (median absolute difference)" }),
+  idleDecode: z
+    .enum(['all', 'keyframes'])
+    .default('all')
+    .meta({
+      description:
+        "'keyframes': while nothing moves and no face is tracked, decode one key frame per idleKeyframeMs instead of every frame (the stream is still received and parsed); a delta frame much larger than the idle ones, or motion in a decoded key frame, wakes full decoding. Needs an rtsp or file source with codec h264 or h265",
+    }),
+  idleSleepMs: positiveInt.max(600_000).default(2000).meta({ description: 'idleDecode keyframes: nothing to do for this long before the decoder gets key frames only' }),
+  idleKeyframeMs: positiveInt.max(60_000).default(1000).meta({ description: 'idleDecode keyframes: while idle, decode one key frame per this many ms (every key frame when they come further apart)' }),
 });
 
 const cameraObjectSchema = z.strictObject({
@@ -136,6 +145,17 @@ export const cameraSchema = cameraObjectSchema
         message: "codec 'auto' needs the cpu decoder",
         params: { hint: 'set `codec: h264` or `codec: h265` for this decoder' } satisfies IssueParams,
       });
+    }
+    if (c.motion.idleDecode === 'keyframes') {
+      const kind = src?.kind ?? 'rtsp';
+      const codec = src && (src.kind === 'rtsp' || src.kind === 'file') ? (src.codec ?? (src.kind === 'file' ? 'auto' : 'h264')) : undefined;
+      if (!c.motion.enabled) {
+        ctx.addIssue({ code: 'custom', path: ['motion', 'idleDecode'], message: "idleDecode 'keyframes' needs the motion gate (motion.enabled: true): it is what wakes full decoding", params: { hint: 'turn motion.enabled on, or set idleDecode: all' } satisfies IssueParams });
+      } else if (kind !== 'rtsp' && kind !== 'file') {
+        ctx.addIssue({ code: 'custom', path: ['motion', 'idleDecode'], message: `idleDecode 'keyframes' needs a compressed stream (an rtsp or file source), not a ${kind} source`, params: { hint: 'set idleDecode: all for this camera' } satisfies IssueParams });
+      } else if (codec === 'auto') {
+        ctx.addIssue({ code: 'custom', path: ['source', 'codec'], message: "idleDecode 'keyframes' needs the codec named (h264 or h265), not 'auto'", params: { hint: 'set `codec: h264` (or h265) on the source, or idleDecode: all' } satisfies IssueParams });
+      }
     }
     if (c.rotate && c.decoder !== 'cpu') {
       ctx.addIssue({

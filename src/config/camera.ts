@@ -18,6 +18,7 @@ export function ingestCameraConfig(camera: CameraEntry, detectorSize: number = c
     watchdog: camera.watchdog,
     backoff: camera.backoff,
     stableMs: camera.stableMs,
+    idleDecode: { mode: camera.motion.idleDecode, sleepAfterMs: camera.motion.idleSleepMs, keyframeEveryMs: camera.motion.idleKeyframeMs },
     gate: {
       motion: { enabled: camera.motion.enabled, keepAliveMs: camera.motion.keepAliveMs, params: { minAreaFraction: camera.motion.minArea, k: camera.motion.noiseFactor } },
       interval: camera.detector.interval,

@@ -12,11 +12,14 @@ import { secretStringsOf } from '../redact.ts';
 import { droppedBetween, expectedIntervalNs, missedBetween } from './frame.ts';
 import { buildPipeline, PipelineConfigError, type PipelineDescription } from './pipeline.ts';
 import { GstLaunchSource, type Source, type SourceEvent } from './source.ts';
+import { DEFAULT_DECODE_FEED, type DecodeFeedSettings } from './decode-feed.ts';
+import { runSplit } from './split-run.ts';
 import type {
   CameraConfig,
   CameraHealth,
   CameraState,
   CameraStats,
+  DecodeDemand,
   DownReason,
   VideoCaps,
 } from './types.ts';
@@ -27,6 +30,11 @@ export interface CameraOptions {
   readonly source?: Source;
   /** Random numbers for backoff jitter (tests pass a fixed sequence). */
   readonly random?: () => number;
+  /**
+   * `idleDecode: keyframes`: whether the chain has something to do (its detection gate). Without
+   * it the decoder gets every frame.
+   */
+  readonly demand?: DecodeDemand;
 }
 
 export interface Camera {
@@ -71,6 +79,11 @@ interface MutableStats {
   starts: number;
   bytesRead: number;
   unpaired: number;
+  parsed: number;
+  notDecoded: number;
+  wokenBySize: number;
+  wokenByDemand: number;
+  catchUp: number;
 }
 
 /** Everything that lives for one active subscription of `frames`: the run/retry/watchdog loop. */
@@ -132,9 +145,9 @@ class CameraLoop {
     this.lastPts = undefined;
     this.pid = undefined;
     this.caps = undefined;
-    this.run = source
-      .run(pipeline, { secrets: this.cam.secrets, source: this.cam.config.source })
-      .subscribe((ev) => this.onSourceEvent(ev));
+    const runOpts = { secrets: this.cam.secrets, source: this.cam.config.source };
+    const run$ = pipeline.split ? runSplit(source, pipeline.split, { ...runOpts, demand: this.cam.demand, feed: this.cam.feed }) : source.run(pipeline, runOpts);
+    this.run = run$.subscribe((ev) => this.onSourceEvent(ev));
     const tick = Math.max(20, Math.min(250, this.cam.stallMs / 4));
     if (!this.stopped && this.run && !this.run.closed) this.watchdog = setInterval(() => this.checkWatchdog(), tick);
   }
@@ -153,10 +166,30 @@ class CameraLoop {
       case 'stderr':
         this.cam.log.debug({ camera: this.cam.id, pid: this.pid }, ev.line);
         return;
+      case 'parsed': {
+        // Split runs: the stream is alive while access units arrive, decoded or not (an idle
+        // camera's decoder sees a key frame a second: that alone is no stall).
+        if (this.upAt !== undefined) this.lastFrameAt = performance.now();
+        const c = this.cam.counters;
+        c.parsed++;
+        if (ev.forwarded === 0) c.notDecoded++;
+        if (ev.woke === 'size') c.wokenBySize++;
+        if (ev.woke === 'demand') c.wokenByDemand++;
+        return;
+      }
+      case 'au':
+      case 'au-meta':
+        return;
       case 'frame': {
         const now = performance.now();
         this.cam.counters.bytesRead += ev.bytes;
         this.cam.counters.unpaired += ev.unpaired;
+        this.cam.counters.catchUp += ev.catchUp ?? 0;
+        // Frames skipped on purpose (an idle camera's decoder got key frames only) are no loss.
+        if (ev.resumed) {
+          this.lastOffset = undefined;
+          this.lastPts = undefined;
+        }
         if (this.upAt === undefined && this.caps) {
           this.upAt = now;
           this.attemptUp();
@@ -297,7 +330,9 @@ class CameraImpl implements Camera {
   readonly startMs: number;
   readonly stableMs: number;
   readonly missingRetryMs: number;
-  readonly counters: MutableStats = { delivered: 0, droppedInPipeline: 0, missedByPts: 0, starts: 0, bytesRead: 0, unpaired: 0 };
+  readonly counters: MutableStats = { delivered: 0, droppedInPipeline: 0, missedByPts: 0, starts: 0, bytesRead: 0, unpaired: 0, parsed: 0, notDecoded: 0, wokenBySize: 0, wokenByDemand: 0, catchUp: 0 };
+  readonly demand: DecodeDemand | undefined;
+  readonly feed: DecodeFeedSettings;
   private readonly healthSubject = new Subject<CameraHealth>();
   private readonly loops = new Set<CameraLoop>();
   private closed = false;
@@ -316,6 +351,12 @@ class CameraImpl implements Camera {
     this.startMs = config.watchdog?.startMs ?? 15_000;
     this.stableMs = config.stableMs ?? 10_000;
     this.missingRetryMs = config.missingRetryMs ?? 30_000;
+    this.demand = opts.demand;
+    this.feed = {
+      ...DEFAULT_DECODE_FEED,
+      ...(config.idleDecode?.sleepAfterMs !== undefined ? { sleepAfterMs: config.idleDecode.sleepAfterMs } : {}),
+      ...(config.idleDecode?.keyframeEveryMs !== undefined ? { keyframeEveryMs: config.idleDecode.keyframeEveryMs } : {}),
+    };
     try {
       this.pipelineDescription = buildPipeline(config);
     } catch (e) {

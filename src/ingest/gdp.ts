@@ -18,6 +18,8 @@ export const GDP_PAYLOAD_BUFFER = 1;
 export const GDP_PAYLOAD_CAPS = 2;
 export const GDP_PAYLOAD_EVENT_BASE = 64;
 const FLAG_CRC_HEADER = 1;
+/** GST_BUFFER_FLAG_DELTA_UNIT: not a key frame. */
+export const GDP_FLAG_DELTA_UNIT = 1 << 13;
 const U64_NONE = 0xffff_ffff_ffff_ffffn;
 
 export interface GdpBufferPacket {
@@ -27,6 +29,10 @@ export interface GdpBufferPacket {
   readonly duration: number | undefined;
   /** For raw video after videorate: the frame counter. Undefined when none. */
   readonly offset: number | undefined;
+  /** GstBufferFlags (low 16 bits): DELTA_UNIT marks a frame that needs earlier ones to decode. */
+  readonly flags: number;
+  /** Decoding timestamp, ns; undefined when none. */
+  readonly dts: number | undefined;
   /** The payload, in memory from `allocate` (exactly `length` bytes long view). */
   readonly data: Uint8Array;
 }
@@ -39,6 +45,8 @@ export interface GdpEventPacket {
   /** GstEventType number (GST_EVENT_TYPE >> 8): 40 stream-start, 70 segment, 28 eos... */
   readonly eventNumber: number;
   readonly structure: string;
+  /** The packet's payload type as written (64 + the full GstEventType, flags included): what re-sending the event needs. */
+  readonly payloadType: number;
 }
 export type GdpPacket = GdpBufferPacket | GdpCapsPacket | GdpEventPacket;
 
@@ -93,6 +101,11 @@ export function gdpCrc(bytes: Uint8Array, start: number, length: number): number
 function u64(view: DataView, at: number): number | undefined {
   const v = view.getBigUint64(at, false);
   return v === U64_NONE ? undefined : Number(v);
+}
+
+/** A caps or event payload as gdppay writes it: the string and its NUL; none for an event without a structure. */
+export function gdpStringPayload(text: string): Uint8Array {
+  return text === '' ? new Uint8Array(0) : Buffer.from(`${text}\0`, 'utf8');
 }
 
 /** Decode a NUL-terminated string payload. */
@@ -194,21 +207,24 @@ export class GdpParser {
     this.payload = undefined;
     this.headerFill = 0;
     if (type === GDP_PAYLOAD_BUFFER) {
-      emit({ kind: 'buffer', pts: u64(v, 10), duration: u64(v, 18), offset: u64(v, 26), data: payload });
+      emit({ kind: 'buffer', pts: u64(v, 10), duration: u64(v, 18), offset: u64(v, 26), flags: v.getUint16(42, false), dts: u64(v, 44), data: payload });
     } else if (type === GDP_PAYLOAD_CAPS) {
       emit({ kind: 'caps', caps: cString(payload, this.payloadLength) });
     } else if (type >= GDP_PAYLOAD_EVENT_BASE) {
-      emit({ kind: 'event', eventNumber: (type - GDP_PAYLOAD_EVENT_BASE) >> 8, structure: cString(payload, this.payloadLength) });
+      emit({ kind: 'event', eventNumber: (type - GDP_PAYLOAD_EVENT_BASE) >> 8, structure: cString(payload, this.payloadLength), payloadType: type });
     }
     // type 0 (none) and unknown types are skipped: forward compatible.
   }
 }
 
-/** Build a GDP packet (header + payload), as gdppay would. For tests and tools. */
+/**
+ * Build a GDP packet (header + payload), as gdppay would: for tests, and for re-sending a parsed
+ * packet to a `gdpdepay` (a caps or event payload is its NUL-terminated string, as gdppay writes it).
+ */
 export function encodeGdpPacket(
   type: number,
   payload: Uint8Array,
-  fields: { pts?: number; duration?: number; offset?: number; crc?: boolean } = {},
+  fields: { pts?: number; duration?: number; offset?: number; flags?: number; dts?: number; crc?: boolean } = {},
 ): Uint8Array {
   const out = new Uint8Array(GDP_HEADER_LENGTH + payload.length);
   const v = new DataView(out.buffer);
@@ -222,7 +238,8 @@ export function encodeGdpPacket(
   put(18, fields.duration);
   put(26, fields.offset);
   put(34, fields.offset === undefined ? undefined : fields.offset + 1);
-  put(44, undefined);
+  v.setUint16(42, fields.flags ?? 0, false);
+  put(44, fields.dts);
   if (fields.crc !== false) v.setUint16(58, gdpCrc(out, 0, 58), false);
   out.set(payload, GDP_HEADER_LENGTH);
   return out;

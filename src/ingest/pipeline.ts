@@ -39,6 +39,11 @@ export interface PipelineDescription {
    * runner must give the child a 4th stdio pipe and pair the two streams.
    */
   readonly detectView: { readonly maxSide: number } | undefined;
+  /**
+   * Set for `idleDecode: keyframes`: the camera runs as a parse child and a decode child with
+   * facegate between them (the argv above is then the one-child pipeline, for reference only).
+   */
+  readonly split: { readonly parse: PipelineDescription; readonly decode: PipelineDescription } | undefined;
 }
 
 /** fd the detector copy is written to (stdin, stdout, stderr, then this pipe). */
@@ -252,7 +257,6 @@ function sourceSections(source: SourceConfig, decoder: DecoderConfig): { section
   }
 }
 
-/** Build the pipeline for a camera. Throws PipelineConfigError for a config that cannot work. */
 /** videoflip's direction for a clockwise turn. */
 const ROTATE_DIRECTION = { 90: '90r', 180: '180', 270: '90l' } as const;
 
@@ -262,33 +266,76 @@ function rotation(v: unknown): OutputConfig['rotate'] {
   throw new PipelineConfigError(`output rotate must be 0, 90, 180 or 270, got ${String(v)}`);
 }
 
-export function buildPipeline(cfg: Pick<CameraConfig, 'source' | 'decoder' | 'output'>): PipelineDescription {
+/** Build the pipeline for a camera. Throws PipelineConfigError for a config that cannot work. */
+export function buildPipeline(cfg: Pick<CameraConfig, 'source' | 'decoder' | 'output' | 'idleDecode'>): PipelineDescription {
   const decoder: DecoderConfig = cfg.decoder ?? 'cpu';
-  const output: OutputConfig = {
-    width: positiveInt('output width', cfg.output?.width),
-    height: positiveInt('output height', cfg.output?.height),
-    fps: positiveInt('output fps', cfg.output?.fps),
-    detectSize: positiveInt('output detectSize', cfg.output?.detectSize),
-    rotate: rotation(cfg.output?.rotate),
-  };
-  if (output.detectSize !== undefined && output.detectSize < 32) throw new PipelineConfigError(`output detectSize must be at least 32, got ${output.detectSize}`);
-  // Frames already scaled to the detector's size or below: the copy would be the frame itself.
-  const detectSize =
-    output.detectSize !== undefined && output.width !== undefined && output.height !== undefined && Math.max(output.width, output.height) <= output.detectSize
-      ? undefined
-      : output.detectSize;
+  const output = outputOf(cfg.output);
   const { sections, decodes } = sourceSections(cfg.source, decoder);
   const file = cfg.source.kind === 'file' ? cfg.source : undefined;
+  // A file decodes faster than real time: pace it at its own timestamps *before* the leaky queue,
+  // or the queue would throw most frames away.
+  const pace: Section[] = file && (file.realtime ?? true) ? [['identity', 'sync=true']] : [];
+  const argv = assemble([...sections], decodes ? decoder : undefined, cfg, output, pace);
+  const whole = describe(argv, cfg.source, output);
+  if ((cfg.idleDecode?.mode ?? 'all') === 'all') return whole;
+  const split = buildSplit(cfg, decoder, output);
+  return {
+    ...whole,
+    description: `${split.parse.description} | ${split.decode.description}`,
+    elements: [...new Set([...split.parse.elements, ...split.decode.elements])],
+    carriesSecrets: split.parse.carriesSecrets || split.decode.carriesSecrets,
+    detectView: split.decode.detectView,
+    split,
+  };
+}
+
+function outputOf(o: OutputConfig | undefined): OutputConfig {
+  const output: OutputConfig = {
+    width: positiveInt('output width', o?.width),
+    height: positiveInt('output height', o?.height),
+    fps: positiveInt('output fps', o?.fps),
+    detectSize: positiveInt('output detectSize', o?.detectSize),
+    rotate: rotation(o?.rotate),
+  };
+  if (output.detectSize !== undefined && output.detectSize < 32) throw new PipelineConfigError(`output detectSize must be at least 32, got ${output.detectSize}`);
+  return output;
+}
+
+/** Frames already scaled to the detector's size or below: the copy would be the frame itself. */
+function detectSizeOf(output: OutputConfig): number | undefined {
+  return output.detectSize !== undefined && output.width !== undefined && output.height !== undefined && Math.max(output.width, output.height) <= output.detectSize
+    ? undefined
+    : output.detectSize;
+}
+
+function describe(argv: string[], source: SourceConfig, output: OutputConfig): PipelineDescription {
+  const detectSize = argv.includes(`fd=${DETECT_VIEW_FD}`) ? detectSizeOf(output) : undefined;
+  return {
+    argv,
+    description: describeArgv(argv),
+    elements: elementsOf(argv),
+    live: source.kind === 'rtsp' || source.kind === 'test' || source.kind === 'pipeline',
+    carriesSecrets: argv.some((a) => redactText(a) !== a),
+    detectView: detectSize === undefined ? undefined : { maxSide: detectSize },
+    split: undefined,
+  };
+}
+
+/** Everything after the decoder: fps cap, rotation, conversion, the detector copy and the GDP pipes. */
+function assemble(sections: Section[], converter: DecoderConfig | undefined, cfg: Pick<CameraConfig, 'source' | 'decoder'>, output: OutputConfig, pace: Section[], split = false): string[] {
+  const decoder: DecoderConfig = cfg.decoder ?? 'cpu';
+  const detectSize = detectSizeOf(output);
+  const file = cfg.source.kind === 'file' ? cfg.source : undefined;
+  const fileRate = file !== undefined && !split;
   // Files with a variable frame rate (phone clips: caps framerate 0/1) abort videorate in
   // drop-only mode (GStreamer 1.22: assertion GST_BUFFER_DURATION_IS_VALID in
   // gst_video_rate_push_buffer, "Bail out!" on stdout). Without drop-only, max-rate still caps a
   // constant-rate file and a variable-rate one passes with every frame; live sources keep drop-only.
   // A file with no fps cap gets no videorate at all: without drop-only it would duplicate frames
   // to fill timestamp gaps (a 5-frame clip played as 6).
-  const rate = file ? (output.fps !== undefined ? ['videorate', `max-rate=${output.fps}`] : undefined) : ['videorate', 'drop-only=true', ...(output.fps !== undefined ? [`max-rate=${output.fps}`] : [])];
-  // A file decodes faster than real time: pace it at its own timestamps *before* the leaky queue,
-  // or the queue would throw most frames away.
-  const pace: Section[] = file && (file.realtime ?? true) ? [['identity', 'sync=true']] : [];
+  // A split decode child's input has gaps on purpose (an idle camera's key frames only): drop-only,
+  // so videorate never fills them with copies of the last frame.
+  const rate = fileRate ? (output.fps !== undefined ? ['videorate', `max-rate=${output.fps}`] : undefined) : ['videorate', 'drop-only=true', ...(output.fps !== undefined ? [`max-rate=${output.fps}`] : [])];
   // Phone clips carry a rotation tag (image-orientation=rotate-90/270) that decoders do not apply:
   // played as stored the faces are sideways and the detector finds none. videoflip's automatic
   // direction reads the tag (a passthrough for upright files). File sources decoded on the CPU
@@ -299,33 +346,48 @@ export function buildPipeline(cfg: Pick<CameraConfig, 'source' | 'decoder' | 'ou
   const queue = file?.lossless
     ? ['queue', 'max-size-buffers=1', 'max-size-bytes=0', 'max-size-time=0']
     : ['queue', 'leaky=downstream', 'max-size-buffers=1', 'max-size-bytes=0', 'max-size-time=0'];
-  const converter = decodes ? decoder : undefined;
-  let argv: string[];
   if (detectSize === undefined) {
-    argv = join([...sections, ...(rate ? [rate] : []), ...pace, ...upright, ...convertSections(converter, output), queue, ['gdppay'], ['fdsink', 'fd=1', 'sync=false']]);
-  } else {
-    // Split after videorate (the fps cap applies to both, and both copies carry the same buffer
-    // offset and PTS, which is how JS pairs them). One drop point before the split: when either
-    // pipe backs up, its branch queue fills, the tee waits, and the leaky queue drops the frame for
-    // both branches at once, so the two streams lose the same frames and stay paired (per-branch
-    // leaky queues drop independently, and far fewer frames find their partner). Dropped before any colour work; each branch queue is its own thread,
-    // so the two conversions run in parallel.
-    const branchQueue = ['queue', 'max-size-buffers=1', 'max-size-bytes=0', 'max-size-time=0'];
-    argv = [
-      ...join([...sections, ...(rate ? [rate] : []), ...pace, ...upright, queue, ['tee', `name=${TEE_NAME}`], branchQueue, ...convertSections(converter, output), ['gdppay'], ['fdsink', 'fd=1', 'sync=false']]),
-      `${TEE_NAME}.`,
-      '!',
-      ...join([branchQueue, ...detectViewSections(converter, detectSize), ['gdppay'], ['fdsink', `fd=${DETECT_VIEW_FD}`, 'sync=false']]),
-    ];
+    return join([...sections, ...(rate ? [rate] : []), ...pace, ...upright, ...convertSections(converter, output), queue, ['gdppay'], ['fdsink', 'fd=1', 'sync=false']]);
   }
-  return {
-    argv,
-    description: describeArgv(argv),
-    elements: elementsOf(argv),
-    live: cfg.source.kind === 'rtsp' || cfg.source.kind === 'test' || cfg.source.kind === 'pipeline',
-    carriesSecrets: argv.some((a) => redactText(a) !== a),
-    detectView: detectSize === undefined ? undefined : { maxSide: detectSize },
-  };
+  // Split after videorate (the fps cap applies to both, and both copies carry the same buffer
+  // offset and PTS, which is how JS pairs them). One drop point before the split: when either
+  // pipe backs up, its branch queue fills, the tee waits, and the leaky queue drops the frame for
+  // both branches at once, so the two streams lose the same frames and stay paired (per-branch
+  // leaky queues drop independently, and far fewer frames find their partner). Dropped before any colour work; each branch queue is its own thread,
+  // so the two conversions run in parallel.
+  const branchQueue = ['queue', 'max-size-buffers=1', 'max-size-bytes=0', 'max-size-time=0'];
+  return [
+    ...join([...sections, ...(rate ? [rate] : []), ...pace, ...upright, queue, ['tee', `name=${TEE_NAME}`], branchQueue, ...convertSections(converter, output), ['gdppay'], ['fdsink', 'fd=1', 'sync=false']]),
+    `${TEE_NAME}.`,
+    '!',
+    ...join([branchQueue, ...detectViewSections(converter, detectSize), ['gdppay'], ['fdsink', `fd=${DETECT_VIEW_FD}`, 'sync=false']]),
+  ];
+}
+
+/**
+ * `idleDecode: keyframes`: two children instead of one. The parse child receives and parses the
+ * stream and writes each access unit (a whole compressed frame, key frames flagged) as GDP on
+ * fd 1; the decode child reads what facegate forwards on its stdin (decode-feed.ts decides what)
+ * and is today's pipeline from the decoder on. Node sits between them, so an idle camera costs a
+ * parse, not a decode.
+ */
+function buildSplit(cfg: Pick<CameraConfig, 'source' | 'decoder' | 'output'>, decoder: DecoderConfig, output: OutputConfig): NonNullable<PipelineDescription['split']> {
+  const src = cfg.source;
+  if (src.kind !== 'rtsp' && src.kind !== 'file') throw new PipelineConfigError(`idleDecode "keyframes" needs an rtsp or file source (a compressed stream), not "${src.kind}"`);
+  const codec = src.codec ?? (src.kind === 'rtsp' ? 'h264' : 'auto');
+  if (codec === 'auto') throw new PipelineConfigError('idleDecode "keyframes" needs the codec named (h264 or h265), not "auto"');
+  const { sections } = sourceSections({ ...src, codec }, decoder);
+  // The source's own sections end with the decoder: the parse child stops at the parser.
+  const parsed = sections.slice(0, sections.length - decoderSections(decoder, codec).length);
+  const au = [`video/x-${codec},stream-format=byte-stream,alignment=au`];
+  const pace: Section[] = src.kind === 'file' && (src.realtime ?? true) ? [['identity', 'sync=true']] : [];
+  const parseArgv = join([...parsed, au, ...pace, ['gdppay'], ['fdsink', 'fd=1', 'sync=false']]);
+  // One decoder thread: libav's frame threading holds a frame per extra thread until more input
+  // comes, and an idle camera's decoder gets one key frame a second (measured: a burst of held
+  // frames at each next input). The decode cost per frame is the same (docs/benchmarks.md).
+  const decode: Section[] = decoder === 'cpu' ? [[`avdec_${codec}`, 'max-threads=1']] : decoderSections(decoder, codec);
+  const decodeArgv = assemble([['fdsrc', 'fd=0'], ['gdpdepay'], ...decode], decoder, cfg, output, [], true);
+  return { parse: describe(parseArgv, src, output), decode: describe(decodeArgv, src, output) };
 }
 
 /** gst-launch syntax for people: quotes what needs quoting, redacts credentials. */

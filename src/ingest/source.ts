@@ -5,21 +5,22 @@
  */
 import { execFile, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { Observable } from 'rxjs';
 import { moduleAsset } from '../paths.ts';
 import type { RgbImage } from '../types.ts';
 import { killOwned, isShuttingDown, spawnOwned } from './children.ts';
 import { classifyExit, classifySpawnError, scrubSecrets, spawnErrorCode, type PipelineExit } from './failure.ts';
 import { assembleRgbImage, framePayloadSize, isPacked, isVideoCaps, parseVideoCaps } from './frame.ts';
-import { GdpParser, GdpProtocolError, type GdpPacket } from './gdp.ts';
+import { encodeGdpPacket, GDP_FLAG_DELTA_UNIT, GDP_PAYLOAD_CAPS, GdpParser, GdpProtocolError, gdpStringPayload, type GdpPacket } from './gdp.ts';
 import { openFramePipe, type FramePipe } from './frame-pipe.ts';
 import { FramePairer, pairKey } from './pair.ts';
 import { DETECT_VIEW_FD, type PipelineDescription } from './pipeline.ts';
 import type { DownReason, SourceConfig, VideoCaps } from './types.ts';
 
 export type SourceEvent =
-  | { readonly type: 'started'; readonly pid: number | undefined }
+  /** `input`: the child's stdin, for a pipeline that reads from it (`fdsrc fd=0`). */
+  | { readonly type: 'started'; readonly pid: number | undefined; readonly input?: Writable | undefined }
   | { readonly type: 'caps'; readonly caps: VideoCaps }
   /** Caps of the detector copy (pipelines with `detectView` only). */
   | { readonly type: 'detect-caps'; readonly caps: VideoCaps }
@@ -36,7 +37,25 @@ export type SourceEvent =
       readonly bytes: number;
       /** ns spent in JS parsing/copying since the previous frame (the pipe copy cost). */
       readonly readNs: number;
+      /** Split runs: frames before this one were skipped on purpose (idle), so a PTS gap is no loss. */
+      readonly resumed?: boolean;
+      /** Split runs: decoded catch-up frames (older than a wake) dropped since the previous frame event. */
+      readonly catchUp?: number;
     }
+  /** A compressed access unit from a parse-only pipeline (split runs). */
+  | {
+      readonly type: 'au';
+      readonly data: Uint8Array;
+      readonly key: boolean;
+      readonly pts: number | undefined;
+      readonly dts: number | undefined;
+      readonly duration: number | undefined;
+      readonly flags: number;
+    }
+  /** A caps or event packet of the stream, GDP-encoded again for a `gdpdepay` downstream (split runs). */
+  | { readonly type: 'au-meta'; readonly packet: Uint8Array; /** GstEventType number; undefined for caps. */ readonly eventNumber: number | undefined }
+  /** Split runs: one access unit parsed; how many went to the decoder, and what woke it. */
+  | { readonly type: 'parsed'; readonly forwarded: number; readonly woke: 'size' | 'demand' | undefined }
   | { readonly type: 'stderr'; readonly line: string }
   /** Last event: the run is over. `reason` says why (classified, scrubbed). */
   | { readonly type: 'ended'; readonly reason: DownReason; readonly exit: PipelineExit };
@@ -81,13 +100,20 @@ export function launchPlan(pipeline: Pick<PipelineDescription, 'argv' | 'carries
   // that one line tells a lost connection from a clean EOS (failure.ts). Not when the user set
   // their own GST_DEBUG.
   const extra: 'pipe'[] = pipeline.detectView ? ['pipe'] : [];
+  // A decode child of a split run reads the stream facegate forwards on its stdin.
+  const input: 'pipe' | 'ignore' = readsStdin(pipeline.argv) ? 'pipe' : 'ignore';
   const childEnv: NodeJS.ProcessEnv = pipeline.elements.includes('rtspsrc') && env.GST_DEBUG === undefined ? { ...env, GST_DEBUG: 'rtspsrc:2', GST_DEBUG_NO_COLOR: '1' } : env;
   if (pipeline.carriesSecrets) {
     // -I: ignore PYTHON* variables and the user's site directory (nothing injected into the launcher).
     // The launcher runs the pipeline in its own process, so fdsink fd=3 writes to the inherited pipe.
     return { command: launcherPython(), args: ['-I', LAUNCHER_SCRIPT], stdin: JSON.stringify(pipeline.argv), env: childEnv, stdio: ['pipe', 'pipe', 'pipe', ...extra] };
   }
-  return { command: gstLaunch(), args: ['-q', '-e', ...pipeline.argv], stdin: undefined, env: childEnv, stdio: ['ignore', 'pipe', 'pipe', ...extra] };
+  return { command: gstLaunch(), args: ['-q', '-e', ...pipeline.argv], stdin: undefined, env: childEnv, stdio: [input, 'pipe', 'pipe', ...extra] };
+}
+
+/** The pipeline starts with `fdsrc fd=0`: its input is the child's stdin. */
+export function readsStdin(argv: readonly string[]): boolean {
+  return argv[0] === 'fdsrc' && argv[1] === 'fd=0';
 }
 /** Why a camera with credentials cannot start when the launcher file is not where the code expects it. */
 export function launcherMissing(path: string): DownReason {
@@ -179,6 +205,9 @@ export class GstLaunchSource implements Source {
         child.stdin.on('error', () => {});
         child.stdin.end(plan.stdin);
       }
+      // A child that reads its stdin: the caller writes to it (EPIPE shows as the child's exit).
+      const input = plan.stdin === undefined && child.stdin ? child.stdin : undefined;
+      input?.on('error', () => {});
       const stderrTail: string[] = [];
       let stderrRest = '';
       let protocolError: string | undefined;
@@ -216,6 +245,8 @@ export class GstLaunchSource implements Source {
       /** One GDP stream (stdout, or fd 3 for the detector copy): its own parser and caps. */
       const readStream = (stream: NodeJS.ReadableStream | FramePipe | null | undefined, label: string, onCaps: (caps: VideoCaps) => void, onImage: (d: Decoded) => void) => {
         let caps: VideoCaps | undefined;
+        // A parse-only pipeline (split runs) ends in compressed video: its buffers are access units.
+        let compressed = false;
         // Padded rows (width*3 not a multiple of 4) are copied once more to pack them; the padded
         // payload lands in this reused scratch buffer instead of a fresh one per frame.
         let scratch = new Uint8Array(0);
@@ -233,7 +264,16 @@ export class GstLaunchSource implements Source {
           },
         });
         const onPacket = (packet: GdpPacket) => {
-          if (packet.kind === 'caps') {
+          if (packet.kind === 'caps' && /^video\/x-h26[45]\b/.test(packet.caps)) {
+            compressed = true;
+            subscriber.next({ type: 'au-meta', packet: encodeGdpPacket(GDP_PAYLOAD_CAPS, gdpStringPayload(packet.caps)), eventNumber: undefined });
+          } else if (packet.kind === 'event') {
+            // Only a split run's decode child needs them (stream-start, segment, tags); others ignore them.
+            subscriber.next({ type: 'au-meta', packet: encodeGdpPacket(packet.payloadType, gdpStringPayload(packet.structure)), eventNumber: packet.eventNumber });
+          } else if (packet.kind === 'buffer' && compressed) {
+            const key = (packet.flags & GDP_FLAG_DELTA_UNIT) === 0;
+            subscriber.next({ type: 'au', data: packet.data, key, pts: packet.pts, dts: packet.dts, duration: packet.duration, flags: packet.flags });
+          } else if (packet.kind === 'caps') {
             const parsed = parseVideoCaps(packet.caps);
             if (!isVideoCaps(parsed)) return fail(`unexpected caps from pipeline${label}: ${parsed.error}`);
             caps = parsed;
@@ -244,7 +284,6 @@ export class GstLaunchSource implements Source {
             if ('error' in image) return fail(`${image.error}${label}`);
             onImage({ image, pts: packet.pts, offset: packet.offset });
           }
-          // events (stream-start, segment, tags) carry nothing the camera needs
         };
         const onChunk = (chunk: Uint8Array) => {
           if (protocolError !== undefined || draining) return;
@@ -307,7 +346,7 @@ export class GstLaunchSource implements Source {
       child.once('error', (err: NodeJS.ErrnoException) => {
         spawnError = err.code ?? err.message;
       });
-      child.once('spawn', () => subscriber.next({ type: 'started', pid: child.pid }));
+      child.once('spawn', () => subscriber.next({ type: 'started', pid: child.pid, input }));
 
       // 'close': the process exited and its stdio is drained, so every frame and line is in (the
       // FIFO readers are not its stdio: they are waited for too).

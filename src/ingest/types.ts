@@ -80,6 +80,25 @@ export interface WatchdogConfig {
   readonly startMs?: number;
 }
 
+/**
+ * What the decoder gets while the camera is idle. `all`: every frame (one child). `keyframes`: the
+ * stream is parsed in one child and facegate forwards to a decoding child every frame while
+ * something happens, but only key frames while nothing does (decode-feed.ts); it wakes on a delta
+ * frame much larger than the idle ones or on motion the chain sees in a decoded key frame.
+ */
+export interface IdleDecodeConfig {
+  readonly mode: 'all' | 'keyframes';
+  /** Idle this long (no motion, no tracks) before the decoder gets key frames only. Default 2000. */
+  readonly sleepAfterMs?: number;
+  /** While idle, decode one key frame per this many ms. Default 1000. */
+  readonly keyframeEveryMs?: number;
+}
+
+/** What the chain tells ingest: whether it has something to do (motion, tracks, warm-up) right now. */
+export interface DecodeDemand {
+  busy(): boolean;
+}
+
 export interface CameraConfig {
   readonly id: string;
   readonly source: SourceConfig;
@@ -97,6 +116,8 @@ export interface CameraConfig {
    * Default 30000: slow, but a camera is never given up; installing GStreamer brings it back.
    */
   readonly missingRetryMs?: number;
+  /** Default `{ mode: 'all' }`. */
+  readonly idleDecode?: IdleDecodeConfig;
 }
 
 /** Caps negotiated at the end of the pipeline (what reaches JS). */
@@ -218,6 +239,14 @@ export interface CameraStats {
    * (each branch has its own leaky queue, so one may drop a frame the other kept); never delivered.
    */
   readonly unpaired: number;
+  /** `idleDecode: keyframes`: compressed frames parsed, and those the decoder never got (idle). */
+  readonly parsed: number;
+  readonly notDecoded: number;
+  /** Times the decoder was woken: by a delta frame's size, or by the chain (motion in a key frame, tracks). */
+  readonly wokenBySize: number;
+  readonly wokenByDemand: number;
+  /** Decoded frames older than a wake (the catch-up from the key frame), not delivered. */
+  readonly catchUp: number;
 }
 
 /** A typed, person-readable ingest error (probe, CLI). Never carries credentials. */

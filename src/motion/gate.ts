@@ -112,6 +112,16 @@ export class DetectionGate {
     }
   }
 
+  /**
+   * Whether the camera has something to do now: faces tracked, motion in the last frame seen, the
+   * motion detector still learning, or no motion gate at all. Ingest reads it to decide whether
+   * its decoder needs every frame (`idleDecode: keyframes`).
+   */
+  busy(): boolean {
+    if (!this.motion) return true;
+    return this.activity.confirmed + this.activity.unsettled > 0 || this.warming || this.motionSinceTake || (this.lastMotion?.motion ?? false);
+  }
+
   /** The tracker's state after a step. */
   tracked(activity: TrackActivity): void {
     this.activity = activity;

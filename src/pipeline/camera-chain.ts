@@ -142,7 +142,7 @@ export function cameraChain(
           ),
         ),
       );
-    const chain$ = cameraFrames(camera, { logger: opts.logger, stats: (read) => (opts.counters.ingest = read) }).pipe(
+    const chain$ = cameraFrames(camera, { logger: opts.logger, stats: (read) => (opts.counters.ingest = read), demand: gate }).pipe(
       // Health first: ingest reports camera.starting while it is being subscribed.
       connect((output) => merge(health(output), faces(output))),
       finalize(() => stageErrors.complete()),

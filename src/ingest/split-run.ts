@@ -1,0 +1,136 @@
+/**
+ * One run of a camera with `idleDecode: keyframes`: a parse child and a decode child, with
+ * facegate forwarding access units from one to the other as the decode feed decides
+ * (decode-feed.ts). To the camera it looks like one run of one pipeline: the decode child's caps
+ * and frames, the parse child's stderr (where rtspsrc reports), one `ended` for both.
+ */
+import type { Writable } from 'node:stream';
+import { performance } from 'node:perf_hooks';
+import { Observable } from 'rxjs';
+import { DecodeFeed, type DecodeFeedSettings } from './decode-feed.ts';
+import { encodeGdpPacket, GDP_PAYLOAD_BUFFER, GDP_PAYLOAD_EVENT_BASE, gdpStringPayload } from './gdp.ts';
+import type { PipelineDescription } from './pipeline.ts';
+import type { Source, SourceEvent, SourceRunOptions } from './source.ts';
+import type { DecodeDemand } from './types.ts';
+
+export interface SplitRunOptions extends SourceRunOptions {
+  /** What the chain says; undefined: always busy (the decoder gets everything). */
+  readonly demand: DecodeDemand | undefined;
+  readonly feed: DecodeFeedSettings;
+}
+
+/** Bytes waiting on the decoder's stdin beyond which the feed drops to the next key frame. */
+const MAX_PENDING_INPUT = 8 * 1024 * 1024;
+
+/**
+ * Events the decode child needs: stream-start and segment (no data flows before them) and tags (a
+ * file's rotation tag, which videoflip reads). Others stay behind: gdpdepay cannot rebuild
+ * parsebin's stream-collection or a stream-start that carries a GstStream object ("could not
+ * create event from GDP packet"), so the stream-start is a plain one of facegate's.
+ */
+const FORWARDED_EVENTS: ReadonlySet<number> = new Set([70, 80]);
+const STREAM_START = 40;
+/** GST_EVENT_STREAM_START with its flags (downstream, serialized, sticky), as gdppay numbers it. */
+const STREAM_START_PACKET = encodeGdpPacket(
+  GDP_PAYLOAD_EVENT_BASE + ((STREAM_START << 8) | 0x0e),
+  gdpStringPayload('GstEventStreamStart, stream-id=(string)facegate-split, flags=(GstStreamFlags)GST_STREAM_FLAG_NONE;'),
+);
+
+type AuEvent = Extract<SourceEvent, { type: 'au' }>;
+type Ended = Extract<SourceEvent, { type: 'ended' }>;
+
+export function runSplit(source: Source, split: NonNullable<PipelineDescription['split']>, opts: SplitRunOptions): Observable<SourceEvent> {
+  return new Observable<SourceEvent>((subscriber) => {
+    const feed = new DecodeFeed<AuEvent & { size: number }>(opts.feed);
+    let input: Writable | undefined;
+    const early: Uint8Array[] = [];
+    let finished = false;
+    let parseEnded = false;
+    // Frames older than the access unit that woke the decoder are its catch-up: decoded, not delivered.
+    let dropBeforePts: number | undefined;
+    let skippedSinceFrame = false;
+    let catchUp = 0;
+
+    const finish = (ev: Ended) => {
+      if (finished) return;
+      finished = true;
+      subscriber.next(ev);
+      subscriber.complete();
+    };
+    const write = (bytes: Uint8Array) => {
+      if (input) input.write(bytes);
+      else early.push(bytes);
+    };
+
+    const decode = source.run(split.decode, opts).subscribe((ev) => {
+      switch (ev.type) {
+        case 'started':
+          input = ev.input;
+          for (const b of early.splice(0)) input?.write(b);
+          if (parseEnded) input?.end();
+          subscriber.next({ type: 'started', pid: ev.pid });
+          return;
+        case 'frame': {
+          if (dropBeforePts !== undefined && ev.pts !== undefined && ev.pts < dropBeforePts) {
+            catchUp++;
+            return;
+          }
+          dropBeforePts = undefined;
+          subscriber.next({ ...ev, resumed: skippedSinceFrame, catchUp });
+          skippedSinceFrame = false;
+          catchUp = 0;
+          return;
+        }
+        case 'ended':
+          finish(ev);
+          return;
+        default:
+          subscriber.next(ev);
+      }
+    });
+
+    const parse = source.run(split.parse, opts).subscribe((ev) => {
+      switch (ev.type) {
+        case 'au-meta':
+          if (ev.eventNumber === STREAM_START) write(STREAM_START_PACKET);
+          else if (ev.eventNumber === undefined || FORWARDED_EVENTS.has(ev.eventNumber)) write(ev.packet);
+          return;
+        case 'au': {
+          const step = feed.push({ ...ev, size: ev.data.length }, performance.now(), opts.demand?.busy() ?? true);
+          let forwarded = step.forward;
+          if (input && input.writableLength > MAX_PENDING_INPUT) {
+            // The decoder cannot keep up: what it has not taken is lost anyway; restart at a key frame.
+            feed.resync();
+            forwarded = [];
+          }
+          if (forwarded.length === 0) skippedSinceFrame = true;
+          if (step.woke && ev.pts !== undefined) dropBeforePts = ev.pts;
+          for (const au of forwarded) write(encodeGdpPacket(GDP_PAYLOAD_BUFFER, au.data, { pts: au.pts, dts: au.dts, duration: au.duration, flags: au.flags }));
+          subscriber.next({ type: 'parsed', forwarded: forwarded.length, woke: step.woke });
+          return;
+        }
+        case 'stderr':
+          subscriber.next(ev);
+          return;
+        case 'ended':
+          parseEnded = true;
+          // The end of a file (or a camera's clean EOS): let the decoder finish what it has; its own
+          // end (eos) ends the run. Anything else ends the run now, with the parse child's reason.
+          if (ev.reason.kind === 'eos' && !finished) {
+            input?.end();
+            return;
+          }
+          finish(ev);
+          return;
+        default:
+          // 'started' (the decode child's pid is the one reported), caps/frames (none come from a parse child)
+          return;
+      }
+    });
+
+    return () => {
+      parse.unsubscribe();
+      decode.unsubscribe();
+    };
+  });
+}
