@@ -26,8 +26,8 @@ import { parseArgs } from 'node:util';
 import { lastValueFrom, toArray } from 'rxjs';
 import { recognitionSettings } from '../src/app/models.ts';
 import { ingestCameraConfig, parseConfig } from '../src/config/index.ts';
-import { DEMO_CAST, DEMO_CLIP, demoDataDir, enrollDemoGallery, prepareDoorClip } from '../src/demo/demo.ts';
-import { doorClipKey, renderDoorClip, renderIdleClip } from '../src/demo/door-clip.ts';
+import { demoDataDir, enrollDemoGallery } from '../src/demo/demo.ts';
+import { renderIdleClip } from '../src/demo/door-clip.ts';
 import { createDetector, type Detector } from '../src/detect/index.ts';
 import { openGallery, type Gallery } from '../src/gallery/index.ts';
 import { quantile } from '../src/lib/stats.ts';
@@ -36,7 +36,7 @@ import { createMotionDetector, DEFAULT_MOTION_PARAMS, greyThumbnail, type GreyIm
 import { createLogger } from '../src/log.ts';
 import { cameraChain, newCameraCounters, type PipelineItem, type RecognitionSettings, type SharedModels } from '../src/pipeline/index.ts';
 import { createEmbedder, createMaskClassifier } from '../src/recognize/index.ts';
-import { children, rawScrfdCpuMs } from './e2e.ts';
+import { children, doorClip, rawScrfdCpuMs } from './e2e.ts';
 
 export interface MotionRun {
   readonly scene: string;
@@ -130,14 +130,6 @@ export function motionStepMicros(width: number, height: number, runs = 300): num
   return quantile(times, 0.5);
 }
 
-/** The demo's door clip, or the same visitors with another gap between them (`--door-gap S`). */
-async function doorClip(stateDir: string, dataDir: string, gap: string | undefined): Promise<string> {
-  if (gap === undefined) return (await prepareDoorClip(stateDir, dataDir)).path;
-  const visitors = DEMO_CAST.visitors.map((v) => ({ photo: join(dataDir, v.photo) }));
-  const opts = { ...DEMO_CLIP, gapSeconds: Number(gap) };
-  return (await renderDoorClip(visitors, join(stateDir, `door-${doorClipKey(visitors, opts)}.mp4`), opts)).path;
-}
-
 /** Clip times (ms) at which a person enters: a frame with faces after one without, ungated. */
 export function entries(perFrame: MotionRun['perFrame']): number[] {
   const out: number[] = [];
@@ -193,7 +185,7 @@ export async function runMotionBench(argv: readonly string[]): Promise<void> {
   const rows: (MotionRun & { missed: string[]; firstDetectionMs: number[] })[] = [];
   try {
     for (const scene of scenes) {
-      const clip = scene === 'door' ? await doorClip(stateDir, dataDir, values['door-gap']) : (await renderIdleClip(join(stateDir, `idle-${values['idle-seconds']}s.mp4`), { seconds: Number(values['idle-seconds']) })).path;
+      const clip = scene === 'door' ? (await doorClip(stateDir, dataDir, values['door-gap'])).path : (await renderIdleClip(join(stateDir, `idle-${values['idle-seconds']}s.mp4`), { seconds: Number(values['idle-seconds']) })).path;
       const base = { fps };
       const ungated = await runClip(scene, 'ungated', clip, { ...base, motion: { enabled: false } }, detector, { embedder, mask }, gallery, settings);
       rows.push({ ...ungated, missed: [], firstDetectionMs: [] });

@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- rss [--variants base,...] [--scene door|idle|idle-360p-5fps] [--seconds 20] [--warmup 8] [--repeat 2] [--json]`
+ * `npm run bench -- rss [--variants base,...] [--scene door|idle|idle-360p-5fps] [--idle-decode all|keyframes] [--seconds 20] [--warmup 8] [--repeat 2] [--json]`
  *
  * Resident memory of the real service at one camera, as an operator sees it: `facegate run` (its
  * own process, `node --initial-old-space-size=64` on the compiled build (`npm run build` first), as
@@ -142,7 +142,9 @@ async function runService(v: Variant, configPath: string, warmupS: number, secon
 }
 
 export async function runRssBench(args: readonly string[]): Promise<void> {
-  const { values } = parseArgs({ args: [...args], options: { variants: { type: 'string' }, scene: { type: 'string', default: 'door' }, seconds: { type: 'string', default: '20' }, warmup: { type: 'string', default: '8' }, repeat: { type: 'string', default: '2' }, json: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ args: [...args], options: { variants: { type: 'string' }, scene: { type: 'string', default: 'door' }, seconds: { type: 'string', default: '20' }, warmup: { type: 'string', default: '8' }, repeat: { type: 'string', default: '2' }, 'idle-decode': { type: 'string', default: 'all' }, json: { type: 'boolean', default: false } } });
+  const idleDecode = values['idle-decode'];
+  if (idleDecode !== 'all' && idleDecode !== 'keyframes') throw new Error(`--idle-decode takes all or keyframes, not "${idleDecode}"`);
   const chosen = (values.variants?.split(',') ?? RSS_VARIANTS.map((v) => v.name)).map((n) => {
     const v = RSS_VARIANTS.find((x) => x.name === n);
     if (!v) throw new Error(`unknown variant "${n}" (known: ${RSS_VARIANTS.map((x) => x.name).join(', ')})`);
@@ -168,7 +170,7 @@ export async function runRssBench(args: readonly string[]): Promise<void> {
   // JSON is YAML: one camera, one gate, the shipped defaults for everything else.
   writeFileSync(
     configPath,
-    JSON.stringify({ server: { port: 0 }, cameras: [{ id: 'cam1', url: rtsp.url('/clip'), fps: 5 }], gates: [{ id: 'front-door', cameras: ['cam1'], allow: { groups: ['staff'] } }], gallery: { db: galleryDb }, events: { db: join(dir, 'events.sqlite'), snapshots: { dir: join(dir, 'snapshots') } } }),
+    JSON.stringify({ server: { port: 0 }, cameras: [{ id: 'cam1', url: rtsp.url('/clip'), fps: 5, motion: { idleDecode } }], gates: [{ id: 'front-door', cameras: ['cam1'], allow: { groups: ['staff'] } }], gallery: { db: galleryDb }, events: { db: join(dir, 'events.sqlite'), snapshots: { dir: join(dir, 'snapshots') } } }),
   );
   const runs: RssRun[] = [];
   try {
@@ -187,7 +189,7 @@ export async function runRssBench(args: readonly string[]): Promise<void> {
     for (const r of runs) console.log(JSON.stringify(r));
     return;
   }
-  console.log(`\n| variant (${values.scene}, 1 camera) | RSS max MB, service + gst (runs) | service MB (anon / file) | gst child MB | service CPU % | gst CPU % |`);
+  console.log(`\n| variant (${values.scene}, idle decode ${idleDecode}, 1 camera) | RSS max MB, service + gst (runs) | service MB (anon / file) | gst child MB | service CPU % | gst CPU % |`);
   console.log('|---|---:|---:|---:|---:|---:|');
   for (const v of chosen) {
     const rs = runs.filter((r) => r.variant === v.name);

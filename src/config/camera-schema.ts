@@ -84,7 +84,7 @@ export const motionSchema = z.strictObject({
         "'keyframes': while nothing moves and no face is tracked, decode one key frame per idleKeyframeMs instead of every frame (the stream is still received and parsed); a delta frame much larger than the idle ones, or motion in a decoded key frame, wakes full decoding. Needs an rtsp or file source with codec h264 or h265",
     }),
   idleSleepMs: positiveInt.max(600_000).default(2000).meta({ description: 'idleDecode keyframes: nothing to do for this long before the decoder gets key frames only' }),
-  idleKeyframeMs: positiveInt.max(60_000).default(1000).meta({ description: 'idleDecode keyframes: while idle, decode one key frame per this many ms (every key frame when they come further apart)' }),
+  idleKeyframeMs: positiveInt.max(60_000).default(2000).meta({ description: 'idleDecode keyframes: while idle, decode one key frame per this many ms (every key frame when they come further apart); the default matches keepAliveMs, so each decoded key frame is also the keep-alive detection' }),
 });
 
 const cameraObjectSchema = z.strictObject({

@@ -45,7 +45,7 @@ export const DEFAULT_SIZE_WAKE: SizeWakeSettings = Object.freeze({ window: 64, m
 
 export const DEFAULT_DECODE_FEED: DecodeFeedSettings = Object.freeze({
   sleepAfterMs: 2000,
-  keyframeEveryMs: 1000,
+  keyframeEveryMs: 2000,
   wake: DEFAULT_SIZE_WAKE,
   maxGopBytes: 16 * 1024 * 1024,
 });

@@ -53,7 +53,14 @@ export type SourceEvent =
       readonly flags: number;
     }
   /** A caps or event packet of the stream, GDP-encoded again for a `gdpdepay` downstream (split runs). */
-  | { readonly type: 'au-meta'; readonly packet: Uint8Array; /** GstEventType number; undefined for caps. */ readonly eventNumber: number | undefined }
+  | {
+      readonly type: 'au-meta';
+      readonly packet: Uint8Array;
+      /** GstEventType number; undefined for caps. */
+      readonly eventNumber: number | undefined;
+      /** The caps or the event's serialized structure. */
+      readonly structure: string;
+    }
   /** Split runs: one access unit parsed; how many went to the decoder, and what woke it. */
   | { readonly type: 'parsed'; readonly forwarded: number; readonly woke: 'size' | 'demand' | undefined }
   | { readonly type: 'stderr'; readonly line: string }
@@ -266,10 +273,10 @@ export class GstLaunchSource implements Source {
         const onPacket = (packet: GdpPacket) => {
           if (packet.kind === 'caps' && /^video\/x-h26[45]\b/.test(packet.caps)) {
             compressed = true;
-            subscriber.next({ type: 'au-meta', packet: encodeGdpPacket(GDP_PAYLOAD_CAPS, gdpStringPayload(packet.caps)), eventNumber: undefined });
+            subscriber.next({ type: 'au-meta', packet: encodeGdpPacket(GDP_PAYLOAD_CAPS, gdpStringPayload(packet.caps)), eventNumber: undefined, structure: packet.caps });
           } else if (packet.kind === 'event') {
             // Only a split run's decode child needs them (stream-start, segment, tags); others ignore them.
-            subscriber.next({ type: 'au-meta', packet: encodeGdpPacket(packet.payloadType, gdpStringPayload(packet.structure)), eventNumber: packet.eventNumber });
+            subscriber.next({ type: 'au-meta', packet: encodeGdpPacket(packet.payloadType, gdpStringPayload(packet.structure)), eventNumber: packet.eventNumber, structure: packet.structure });
           } else if (packet.kind === 'buffer' && compressed) {
             const key = (packet.flags & GDP_FLAG_DELTA_UNIT) === 0;
             subscriber.next({ type: 'au', data: packet.data, key, pts: packet.pts, dts: packet.dts, duration: packet.duration, flags: packet.flags });

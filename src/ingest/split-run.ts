@@ -22,13 +22,41 @@ export interface SplitRunOptions extends SourceRunOptions {
 /** Bytes waiting on the decoder's stdin beyond which the feed drops to the next key frame. */
 const MAX_PENDING_INPUT = 8 * 1024 * 1024;
 
+const SEGMENT = 70;
+/** GST_EVENT_SEGMENT with its flags (downstream, serialized, sticky), as gdppay numbers it. */
+const SEGMENT_PAYLOAD_TYPE = GDP_PAYLOAD_EVENT_BASE + ((SEGMENT << 8) | 0x0e);
+
+/**
+ * The stream's segment (a serialized GstEventSegment) moved to start at `startNs`, with running
+ * and stream time unchanged: base and time advance by as much as start does. Sent before a wake's
+ * group of pictures, it makes the decoder drop the catch-up frames before `startNs` (decoded, out
+ * of segment) and resets videorate, which otherwise "catches up" after a gap: drop-only with
+ * max-rate passes every frame until its count matches the time that went by (measured: 10 fps out
+ * of a 5 fps cap for as long as the camera slept). Undefined when the string has no such fields.
+ */
+export function resegment(structure: string, startNs: number): string | undefined {
+  const field = (name: string): bigint | undefined => {
+    const m = new RegExp(`\\b${name}=\\(guint64\\)(\\d+)`).exec(structure);
+    return m ? BigInt(m[1]) : undefined;
+  };
+  const start = field('start');
+  const base = field('base');
+  const time = field('time');
+  if (start === undefined || base === undefined || time === undefined) return undefined;
+  const next = BigInt(Math.round(startNs));
+  if (next <= start) return structure;
+  const shift = next - start;
+  const set = (text: string, name: string, value: bigint): string => text.replace(new RegExp(`\\b${name}=\\(guint64\\)\\d+`), `${name}=(guint64)${value}`);
+  return set(set(set(set(structure, 'start', next), 'base', base + shift), 'time', time + shift), 'position', next);
+}
+
 /**
  * Events the decode child needs: stream-start and segment (no data flows before them) and tags (a
  * file's rotation tag, which videoflip reads). Others stay behind: gdpdepay cannot rebuild
  * parsebin's stream-collection or a stream-start that carries a GstStream object ("could not
  * create event from GDP packet"), so the stream-start is a plain one of facegate's.
  */
-const FORWARDED_EVENTS: ReadonlySet<number> = new Set([70, 80]);
+const FORWARDED_EVENTS: ReadonlySet<number> = new Set([SEGMENT, 80]);
 const STREAM_START = 40;
 /** GST_EVENT_STREAM_START with its flags (downstream, serialized, sticky), as gdppay numbers it. */
 const STREAM_START_PACKET = encodeGdpPacket(
@@ -48,6 +76,7 @@ export function runSplit(source: Source, split: NonNullable<PipelineDescription[
     let parseEnded = false;
     // Frames older than the access unit that woke the decoder are its catch-up: decoded, not delivered.
     let dropBeforePts: number | undefined;
+    let segment: string | undefined;
     let skippedSinceFrame = false;
     let catchUp = 0;
 
@@ -92,6 +121,7 @@ export function runSplit(source: Source, split: NonNullable<PipelineDescription[
     const parse = source.run(split.parse, opts).subscribe((ev) => {
       switch (ev.type) {
         case 'au-meta':
+          if (ev.eventNumber === SEGMENT) segment = ev.structure;
           if (ev.eventNumber === STREAM_START) write(STREAM_START_PACKET);
           else if (ev.eventNumber === undefined || FORWARDED_EVENTS.has(ev.eventNumber)) write(ev.packet);
           return;
@@ -104,7 +134,11 @@ export function runSplit(source: Source, split: NonNullable<PipelineDescription[
             forwarded = [];
           }
           if (forwarded.length === 0) skippedSinceFrame = true;
-          if (step.woke && ev.pts !== undefined) dropBeforePts = ev.pts;
+          if (step.woke && ev.pts !== undefined) {
+            dropBeforePts = ev.pts;
+            const moved = segment === undefined ? undefined : resegment(segment, ev.pts);
+            if (moved !== undefined) write(encodeGdpPacket(SEGMENT_PAYLOAD_TYPE, gdpStringPayload(moved)));
+          }
           for (const au of forwarded) write(encodeGdpPacket(GDP_PAYLOAD_BUFFER, au.data, { pts: au.pts, dts: au.dts, duration: au.duration, flags: au.flags }));
           subscriber.next({ type: 'parsed', forwarded: forwarded.length, woke: step.woke });
           return;

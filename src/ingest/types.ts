@@ -90,7 +90,7 @@ export interface IdleDecodeConfig {
   readonly mode: 'all' | 'keyframes';
   /** Idle this long (no motion, no tracks) before the decoder gets key frames only. Default 2000. */
   readonly sleepAfterMs?: number;
-  /** While idle, decode one key frame per this many ms. Default 1000. */
+  /** While idle, decode one key frame per this many ms. Default 2000 (the keep-alive detection's period). */
   readonly keyframeEveryMs?: number;
 }
 

@@ -113,13 +113,16 @@ export class DetectionGate {
   }
 
   /**
-   * Whether the camera has something to do now: faces tracked, motion in the last frame seen, the
-   * motion detector still learning, or no motion gate at all. Ingest reads it to decide whether
-   * its decoder needs every frame (`idleDecode: keyframes`).
+   * Whether the camera has something to do now: faces tracked, or motion in the last frame seen
+   * (or no motion gate at all). Ingest reads it to decide whether its decoder needs every frame
+   * (`idleDecode: keyframes`). The warm-up does not count: the noise floors can be learnt on key
+   * frames as well, and a box whose cameras all start at once would otherwise decode every frame of
+   * all of them until each had seen its warm-up frames (measured: 24 cameras on 2 cores never got
+   * there).
    */
   busy(): boolean {
     if (!this.motion) return true;
-    return this.activity.confirmed + this.activity.unsettled > 0 || this.warming || this.motionSinceTake || (this.lastMotion?.motion ?? false);
+    return this.activity.confirmed + this.activity.unsettled > 0 || this.motionSinceTake || (this.lastMotion?.motion ?? false);
   }
 
   /** The tracker's state after a step. */

@@ -2,7 +2,9 @@
  * The detection gate on the real camera chain (GStreamer file source in real time -> SCRFD 500m on
  * the detector copy -> tracker -> best-shot recognition against the demo gallery): the demo's door
  * clip gated vs ungated gives the same recognised tracks, and the idle door scene (noise,
- * compression, slow light swing, nobody there) costs a fraction of the detector runs.
+ * compression, slow light swing, nobody there) costs a fraction of the detector runs. With
+ * `idleDecode: keyframes` the idle scene's decoder gets key frames only, and the door clip (its
+ * decoder asleep between visitors) still gives the same tracks, first detected within 400 ms.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -57,7 +59,14 @@ t.test('door clip: gated detection recognises the same tracks as every-frame det
     runClip('door', 'ungated', door.path, { fps: 5, motion: { enabled: false } }, detector, models, gallery, settings),
     runClip('idle', 'gated', idle.path, { fps: 5 }, idleDetector, models, gallery, settings),
   ]);
-  const gated = await runClip('door', 'gated', door.path, { fps: 5 }, detector, models, gallery, settings);
+  // The gated door beside the idle scene with idle decoding (key frames only: light), then the door
+  // with idle decoding alone (asleep 500 ms after the last track ends, so each later visitor walks
+  // into a door whose decoder sees one key frame a second).
+  const [gated, idleKeyframes] = await Promise.all([
+    runClip('door', 'gated', door.path, { fps: 5 }, detector, models, gallery, settings),
+    runClip('idle', 'idle decode', idle.path, { fps: 5, motion: { idleDecode: 'keyframes', idleSleepMs: 500 } }, idleDetector, models, gallery, settings),
+  ]);
+  const keyframesDoor = await runClip('door', 'idle decode', door.path, { fps: 5, motion: { idleDecode: 'keyframes', idleSleepMs: 500 } }, detector, models, gallery, settings);
   const names = (r: typeof gated): string[] => r.tracks.map((x) => x.name).sort();
   t.ok(ungated.tracks.filter((x) => x.name !== 'unknown').length >= 3, `ungated recognises the visitors: ${names(ungated).join(', ')}`);
   t.same(names(gated), names(ungated), 'the same recognised tracks');
@@ -78,4 +87,27 @@ t.test('door clip: gated detection recognises the same tracks as every-frame det
   t.ok(idleRun.frames >= 50, `${idleRun.frames} idle frames`);
   t.ok(idleRun.detected <= idleRun.frames * 0.5, `idle: ${idleRun.detected} / ${idleRun.frames} frames detected (${JSON.stringify(idleRun.reasons)})`);
   t.equal(idleRun.reasons.motion, 0, 'no motion from noise, compression or the slow light swing');
+
+  // Idle decoding: the same door, the decoder asleep between visitors.
+  t.same(names(keyframesDoor), names(ungated), `idle decode: the same recognised tracks (${names(keyframesDoor).join(', ')})`);
+  t.same(missedVsUngated(ungated.tracks, keyframesDoor.tracks), [], 'idle decode: 0 missed against ungated detection');
+  for (const u of ungated.tracks.filter((x) => x.name !== 'unknown')) {
+    const g = keyframesDoor.tracks.find((x) => x.name === u.name);
+    t.ok(g && Math.abs(g.score - u.score) <= 0.05, `idle decode, ${u.name}: ${u.score.toFixed(3)} ungated, ${g?.score.toFixed(3)}`);
+  }
+  const keyframeDelays = firstDetectionDelays(entries(ungated.perFrame), keyframesDoor.perFrame);
+  t.ok(keyframeDelays.length >= 3 && keyframeDelays.every((d) => d <= 400), `idle decode: first detection within 400 ms of a person entering: ${keyframeDelays.join(', ')} ms`);
+  const ki = keyframesDoor.ingest;
+  t.ok(ki.notDecoded > 0, `idle decode: the decoder slept between visitors (${ki.notDecoded} of ${ki.parsed} access units not decoded)`);
+  t.ok(ki.wokenBySize + ki.wokenByDemand >= 2, `and was woken for the visitors (${ki.wokenBySize} by size, ${ki.wokenByDemand} by the chain)`);
+  t.equal(ki.missedByPts, 0, 'skipped decoding is not counted as lost frames');
+
+  const ii = idleKeyframes.ingest;
+  t.same(idleKeyframes.tracks, [], 'nobody in the idle scene (idle decode)');
+  t.equal(idleKeyframes.reasons.motion, 0, 'idle decode: no motion from noise, compression or light on the key frames either');
+  t.ok(ii.parsed >= 100, `${ii.parsed} access units parsed`);
+  // Warm-up (4 s) and idleSleepMs (0.5 s) at the full 5 fps, then one key frame a second.
+  t.ok(idleKeyframes.frames <= idleRun.frames * 0.7, `idle decode: ${idleKeyframes.frames} frames decoded and delivered vs ${idleRun.frames} with every frame decoded`);
+  t.ok(ii.notDecoded >= ii.parsed * 0.4, `${ii.notDecoded} of ${ii.parsed} access units never decoded`);
+  t.equal(ii.missedByPts + ii.droppedInPipeline, 0, 'and none counted as lost');
 });

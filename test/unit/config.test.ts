@@ -82,11 +82,24 @@ t.test('defaults: a camera from the url shorthand, partial nested objects keep t
     watchdog: { stallMs: 2000, startMs: 15000 },
     backoff: { baseMs: 250, maxMs: 30000, factor: 2, jitter: 0.5 },
     stableMs: 10000,
+    idleDecode: { mode: 'all', sleepAfterMs: 2000, keyframeEveryMs: 2000 },
     gate: { motion: { enabled: true, keepAliveMs: 2000, params: { minAreaFraction: 0.002, k: 6 } }, interval: 1 },
   });
   t.equal(ingestCameraConfig(parseConfig({ cameras: [cam('flat', { detectScale: false })] }).cameras[0]).output?.detectSize, undefined, 'detectScale: false: no detector copy');
   // A budgetMs camera's detector size comes from the measured profile: the copy follows the detector it got.
   t.equal(ingestCameraConfig(door, 320).output?.detectSize, 320, 'the detector copy is scaled to the size the detector really has');
+});
+
+t.test('motion.idleDecode keyframes: needs the motion gate and a compressed stream with a named codec', async (t) => {
+  const ok = parseConfig({ cameras: [cam('door', { motion: { idleDecode: 'keyframes', idleSleepMs: 500 } })] }).cameras[0];
+  t.same(ingestCameraConfig(ok).idleDecode, { mode: 'keyframes', sleepAfterMs: 500, keyframeEveryMs: 2000 });
+  const off = configError(() => parseConfig({ cameras: [cam('door', { motion: { enabled: false, idleDecode: 'keyframes' } })] }));
+  t.match(off.message, /cameras\[0\]\.motion\.idleDecode.*needs the motion gate/s);
+  const bars = configError(() => parseConfig({ cameras: [{ id: 'bars', source: { kind: 'test' }, motion: { idleDecode: 'keyframes' } }] }));
+  t.match(bars.message, /compressed stream.*test source/s);
+  const auto = configError(() => parseConfig({ cameras: [{ id: 'clip', source: { kind: 'file', path: 'clip.mp4' }, motion: { idleDecode: 'keyframes' } }] }));
+  t.match(auto.message, /cameras\[0\]\.source\.codec.*codec named/s);
+  t.equal(parseConfig({ cameras: [{ id: 'clip', source: { kind: 'file', path: 'clip.mp4', codec: 'h264' }, motion: { idleDecode: 'keyframes' } }] }).cameras[0].motion.idleDecode, 'keyframes');
 });
 
 t.test('unknown keys are rejected at every depth, with the exact path and a suggestion', async (t) => {

@@ -2,6 +2,7 @@ import t from 'tap';
 import { DecodeFeed, DEFAULT_DECODE_FEED, SizeBaseline, DEFAULT_SIZE_WAKE, type AccessUnit } from '../../src/ingest/decode-feed.ts';
 import { buildPipeline, PipelineConfigError } from '../../src/ingest/pipeline.ts';
 import { readsStdin } from '../../src/ingest/source.ts';
+import { resegment } from '../../src/ingest/split-run.ts';
 import { DetectionGate } from '../../src/motion/index.ts';
 
 interface Au extends AccessUnit {
@@ -91,11 +92,11 @@ t.test('DecodeFeed: nothing decodable before the first key frame; resync waits f
   t.same(small.push({ n: 2, key: false, size: 300 }, 200, true).forward, [], 'the GOP outgrew maxGopBytes: nothing to catch up from until the next key frame');
 });
 
-t.test('DetectionGate.busy: tracks, motion and warm-up keep a camera decoding; no motion gate means always busy', async (t) => {
+t.test('DetectionGate.busy: tracks and motion keep a camera decoding, the warm-up does not; no motion gate means always busy', async (t) => {
   const gate = new DetectionGate({ motion: { enabled: true, keepAliveMs: 2000 }, interval: 1 });
   const still = { data: new Uint8Array(160 * 90 * 3).fill(120), width: 160, height: 90 };
   gate.observe(still);
-  t.ok(gate.busy(), 'warming up');
+  t.notOk(gate.busy(), 'warming up is not busy: the noise floors are learnt on key frames too');
   for (let i = 0; i < 40; i++) gate.observe(still);
   t.notOk(gate.busy(), 'learnt, nothing moves, nobody tracked');
   gate.tracked({ confirmed: 1, unsettled: 0 });
@@ -131,4 +132,17 @@ t.test('buildPipeline idleDecode keyframes: a parse child and a stdin decode chi
   const file = buildPipeline({ source: { kind: 'file', path: 'a.mp4', codec: 'h264' }, idleDecode: { mode: 'keyframes' } }).split;
   t.ok(file?.parse.argv.includes('identity'), 'a file is paced in the parse child');
   t.notOk(file?.decode.argv.includes('identity'), 'and not again in the decode child');
+});
+
+t.test('resegment: a wake moves the segment start to the waking frame, running and stream time unchanged', async (t) => {
+  const seg =
+    'GstEventSegment, segment=(GstSegment)"segment, flags=(GstSegmentFlags)GST_SEGMENT_FLAG_NONE, rate=(double)1, applied-rate=(double)1, format=(GstFormat)time, base=(guint64)500, offset=(guint64)0, start=(guint64)1000, stop=(guint64)18446744073709551615, time=(guint64)200, position=(guint64)1000, duration=(guint64)18446744073709551615;";';
+  const moved = resegment(seg, 5000) ?? '';
+  t.match(moved, /start=\(guint64\)5000,/);
+  t.match(moved, /base=\(guint64\)4500,/, 'running time of the waking frame: 5000 - 5000 + 4500 = 5000 - 1000 + 500, as before');
+  t.match(moved, /time=\(guint64\)4200,/, 'stream time kept');
+  t.match(moved, /position=\(guint64\)5000,/);
+  t.match(moved, /stop=\(guint64\)18446744073709551615,/, 'the rest untouched (no precision lost on 64-bit values)');
+  t.equal(resegment(seg, 800), seg, 'never moved backwards');
+  t.equal(resegment('GstEventSegment, nothing-here;', 5000), undefined);
 });
