@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- e2e [--cams 1,2,3] [--seconds 16] [--fps 5] [--threads N] [--profile on|off] [--dashboards 0,3] [--browser] [--scene door|idle|mixed] [--busy K] [--gate on|off] [--json]`
+ * `npm run bench -- e2e [--cams 1,2,3] [--seconds 16] [--warmup 3] [--fps 5] [--threads N] [--profile on|off] [--dashboards 0,3] [--browser] [--scene door|idle|mixed] [--busy K] [--gate on|off] [--idle-decode all|keyframes] [--idle-keyframe-ms MS] [--door-gap S] [--json]`
  *
  * N door cameras through the whole chain on this machine: the loopback RTSP server streams the
  * demo's 720p H.264 door clip (real people walking up) to every camera without re-encoding, and
@@ -27,6 +27,12 @@
  * K = 1). `--gate off` sets `motion.enabled: false` on every camera (every frame detected, the
  * behaviour before the gate); the default runs the shipped defaults. Per run: the share of frames
  * the detector ran on, and the CPU per camera (Node + gst-launch children, % of one core).
+ * `--idle-decode keyframes` sets `motion.idleDecode` on every camera (an idle camera's decoder gets
+ * key frames only; `--idle-keyframe-ms` its period): "holds" then asks of the busy cameras that
+ * their chains dropped at most 5 % of their frames (a door camera's decoder sleeps between
+ * visitors, so its frame rate says nothing), of every camera that ingest lost no frame, and p99 <=
+ * 250 ms. `--door-gap S` renders the door clip with S seconds between visitors (longer runs: the
+ * loopback server ends the stream with the clip).
  *
  * `--dashboards 0,3` runs each N again with that many operator dashboards watching the Live page:
  * each one fetches every camera's latest frame (GET /v1/cameras/:id/frame) every 500 ms with its

@@ -38,7 +38,10 @@ export function formatPadReport(r: PadEvalReport): string {
   for (const i of r.items) {
     if (i.kind !== 'video' || !i.video) continue;
     const verdict = i.score === undefined ? 'not judged' : `${num(i.score)} ${i.accepted ? 'accepted as live' : 'refused'}`;
-    lines.push(`  video ${i.file} (${i.label ?? '?'}${i.label === 'spoof' ? ` ${i.attack}` : ''}): ${i.video.frames} frames, ${i.video.tracks} track(s), deciding ${i.video.decidingTrack ?? '-'} over ${i.video.trackFrames} frames: ${verdict}`);
+    const p = i.video.planarity;
+    // A diagnostic beside the decision (docs/liveness.md): what the landmarks of the deciding track did.
+    const planarity = p ? `; landmarks ${p.verdict} (${p.turningPairs}/${p.pairs} turning pairs, residual ${p.residual === undefined ? '-' : p.residual.toFixed(3)}, max tilt ${p.maxTilt.toFixed(0)} deg)` : '';
+    lines.push(`  video ${i.file} (${i.label ?? '?'}${i.label === 'spoof' ? ` ${i.attack}` : ''}): ${i.video.frames} frames, ${i.video.tracks} track(s), deciding ${i.video.decidingTrack ?? '-'} over ${i.video.trackFrames} frames: ${verdict}${planarity}`);
   }
   return lines.join('\n');
 }

@@ -8,13 +8,14 @@
  * - asleep (the chain said "nothing to do" for `sleepAfterMs`): one key frame per
  *   `keyframeEveryMs` (each decodes on its own), so the motion gate and the keep-alive detection
  *   still see the scene;
- * - waking (a delta frame much larger than the idle ones: something moved in the compressed
- *   stream; or the chain asks, after motion on a decoded key frame): the group of pictures since
+ * - waking (a frame much larger than the idle ones of its kind, delta or key: something moved in
+ *   the compressed stream; or the chain asks, after motion on a decoded key frame): the group of pictures since
  *   the last key frame, less what the decoder already has, so it catches up to the current frame. The frames before
  *   the wake come out of the decoder too; the source drops them (their PTS is older than the
  *   frame that woke it).
- * A stream of key frames only (every frame intra, as some encoders make of a noisy scene) has no
- * delta frames to size: it wakes on the chain's motion on the decoded key frames.
+ * A stream of key frames only (every frame intra, as some encoders make of a noisy scene) is sized
+ * by its key frames alone; noise keeps them large and alike, so mostly the chain's motion on the
+ * decoded key frames wakes it.
  */
 
 export interface DecodeFeedSettings {
@@ -115,10 +116,13 @@ export class DecodeFeed<T extends AccessUnit> {
   private gopBytes = 0;
   /** Leading access units of `gop` the decoder already has (a wake sends only the rest). */
   private sentInGop = 0;
+  /** Idle sizes of delta frames and of key frames, apart: a key frame is many times larger. */
   private readonly baseline: SizeBaseline;
+  private readonly keyBaseline: SizeBaseline;
 
   constructor(readonly settings: DecodeFeedSettings = DEFAULT_DECODE_FEED) {
     this.baseline = new SizeBaseline(settings.wake);
+    this.keyBaseline = new SizeBaseline(settings.wake);
   }
 
   get asleep(): boolean {
@@ -127,7 +131,7 @@ export class DecodeFeed<T extends AccessUnit> {
 
   /**
    * One access unit as it arrives. `wanted`: the chain has something to do (motion, tracks,
-   * warm-up) as of its last frame.
+   * not the warm-up) as of its last frame.
    */
   push(au: T, nowMs: number, wanted: boolean): FeedStep<T> {
     this.remember(au);
@@ -135,7 +139,8 @@ export class DecodeFeed<T extends AccessUnit> {
     const wasAwake = this.awake;
     if (this.awake) {
       // Quiet frames while awake teach the baseline too, so the size test is ready when it sleeps.
-      if (!wanted && !au.key && !this.baseline.isJump(au.size)) this.baseline.add(au.size);
+      const quiet = au.key ? this.keyBaseline : this.baseline;
+      if (!wanted && !quiet.isJump(au.size)) quiet.add(au.size);
       if (nowMs - this.lastWantedAt >= this.settings.sleepAfterMs) {
         this.awake = false;
       } else {
@@ -145,8 +150,11 @@ export class DecodeFeed<T extends AccessUnit> {
       }
     }
     // Asleep.
-    const jump = !au.key && this.baseline.isJump(au.size);
-    if (!au.key && !jump && !wasAwake) this.baseline.add(au.size);
+    // A key frame far above the idle key frames counts too: encoders put one where the scene
+    // changes (a person stepping in front of the camera), and such a frame is no delta to size.
+    const sizes = au.key ? this.keyBaseline : this.baseline;
+    const jump = sizes.isJump(au.size);
+    if (!jump && !wasAwake) sizes.add(au.size);
     if ((wanted || jump) && this.gop.length > 0 && this.gop[0].key) {
       this.awake = true;
       this.lastWantedAt = nowMs;

@@ -127,20 +127,19 @@ export function runSplit(source: Source, split: NonNullable<PipelineDescription[
           return;
         case 'au': {
           const step = feed.push({ ...ev, size: ev.data.length }, performance.now(), opts.demand?.busy() ?? true);
-          let forwarded = step.forward;
-          if (input && input.writableLength > MAX_PENDING_INPUT) {
-            // The decoder cannot keep up: what it has not taken is lost anyway; restart at a key frame.
-            feed.resync();
-            forwarded = [];
-          }
+          // The decoder cannot keep up: what it has not taken is lost anyway; restart at a key frame.
+          const backedUp = input !== undefined && input.writableLength > MAX_PENDING_INPUT;
+          if (backedUp) feed.resync();
+          const forwarded = backedUp ? [] : step.forward;
+          const woke = backedUp ? undefined : step.woke;
           if (forwarded.length === 0) skippedSinceFrame = true;
-          if (step.woke && ev.pts !== undefined) {
+          if (woke && ev.pts !== undefined) {
             dropBeforePts = ev.pts;
             const moved = segment === undefined ? undefined : resegment(segment, ev.pts);
             if (moved !== undefined) write(encodeGdpPacket(SEGMENT_PAYLOAD_TYPE, gdpStringPayload(moved)));
           }
           for (const au of forwarded) write(encodeGdpPacket(GDP_PAYLOAD_BUFFER, au.data, { pts: au.pts, dts: au.dts, duration: au.duration, flags: au.flags }));
-          subscriber.next({ type: 'parsed', forwarded: forwarded.length, woke: step.woke });
+          subscriber.next({ type: 'parsed', forwarded: forwarded.length, woke });
           return;
         }
         case 'stderr':

@@ -94,7 +94,7 @@ export interface IdleDecodeConfig {
   readonly keyframeEveryMs?: number;
 }
 
-/** What the chain tells ingest: whether it has something to do (motion, tracks, warm-up) right now. */
+/** What the chain tells ingest: whether it has something to do (motion, tracks) right now. */
 export interface DecodeDemand {
   busy(): boolean;
 }

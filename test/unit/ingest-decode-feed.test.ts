@@ -74,6 +74,18 @@ t.test('DecodeFeed: a large delta frame wakes it with the group of pictures sinc
   t.same(byDemand, [41, 42, 43, 44, 45], 'motion the chain saw in a decoded key frame wakes it: the frames after that key frame (the decoder has it)');
 });
 
+t.test('DecodeFeed: a key frame far above the idle key frames (an encoder\'s scene cut) wakes it; same-sized key frames do not', async (t) => {
+  const feed = new DecodeFeed<Au>(DEFAULT_DECODE_FEED);
+  const aus: Au[] = stream(80, { gop: 5 }).map((au) => (au.n === 63 ? { n: 63, key: true, size: 60_000 } : au));
+  const wakes: { n: number; forward: number[] }[] = [];
+  for (const au of aus) {
+    const step = feed.push(au, au.n * 100, au.n < 5);
+    if (step.woke) wakes.push({ n: au.n, forward: step.forward.map((a) => a.n) });
+  }
+  t.same(wakes[0], { n: 63, forward: [63] }, 'woken by the scene cut, which decodes on its own');
+  t.equal(wakes.length, 1, 'the regular key frames (20 kB) never woke it');
+});
+
 t.test('DecodeFeed: nothing decodable before the first key frame; resync waits for the next one; a too-long GOP is dropped', async (t) => {
   const feed = new DecodeFeed<Au>({ ...DEFAULT_DECODE_FEED, sleepAfterMs: 0 });
   const lateKey = [{ n: 0, key: false, size: 300 }, { n: 1, key: false, size: 300 }, { n: 2, key: true, size: 20_000 }, { n: 3, key: false, size: 300 }];
