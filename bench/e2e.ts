@@ -43,6 +43,7 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { sha256Hex } from '../src/api/auth.ts';
 import { startService } from '../src/app/service.ts';
@@ -109,6 +110,8 @@ export interface E2eRow {
   readonly holds: boolean;
   /** The slowest busy camera's processed fps (the target fps for an idle scene). */
   readonly busyFps: number;
+  /** Event-loop delay over the window (perf_hooks histogram, 10 ms resolution). */
+  readonly eventLoopDelayMs: { readonly p99: number; readonly max: number };
   /** The largest share of a busy camera's frames its chain dropped (latest-wins). */
   readonly busyDropShare: number;
   /** Frames lost in ingest over the run, all cameras (PTS gaps and pipeline drops). */
@@ -277,6 +280,10 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
       const srv0 = cpuSeconds(rtsp.pid);
       let rssMax = 0;
       const rssTimer = setInterval(() => (rssMax = Math.max(rssMax, process.memoryUsage().rss / 1e6 + children().rssMB)), 500);
+      // How late the event loop ran: a frame waits in GStreamer's one-buffer queue while Node is
+      // busy, so a delay over a frame interval is where ingest loses frames.
+      const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+      loopDelay.enable();
       // The sampling profiler costs CPU itself (its event thread "v8:ProfEvntProc": ~23 ms/s,
       // measured): `--profile off` measures the CPU without it (no per-stage split then).
       const profiler = values.profile === 'off' ? undefined : new MainThreadProfiler();
@@ -297,6 +304,7 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
       const cpu = process.cpuUsage(cpu0);
       const kids = children();
       const srv = cpuSeconds(rtsp.pid);
+      loopDelay.disable();
       const cams1 = perCamera();
       const busyIds = ids.filter((_, i) => scene === 'door' || (scene === 'mixed' && i < busy));
       const camFps = (id: string): number => ((cams1.get(id)?.frames ?? 0) - (cams0.get(id)?.frames ?? 0)) / ((performance.now() - t0) / 1000);
@@ -353,6 +361,7 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
         holds: (idleDecode === 'keyframes' ? busyDropShare <= 0.05 : busyFps >= fps * 0.95 && fpsPerCam >= fps * 0.95) && lostInIngest === 0 && (scene === 'idle' || (latencies.length > 0 && p99 <= 250)),
         busyFps,
         busyDropShare,
+        eventLoopDelayMs: { p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 },
         lostInIngest,
         detectedShare: processed / Math.max(1, processed + skipped),
       };
@@ -368,7 +377,7 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
   const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
   if (values.json) {
     for (const r of rows) {
-      console.log(JSON.stringify({ scene, idleDecode, busyFps: r.busyFps, busyDropShare: r.busyDropShare, lostInIngest: r.lostInIngest, busy: scene === 'mixed' ? Math.min(busy, r.cams) : scene === 'door' ? r.cams : 0, gate: values.gate, detectedShare: r.detectedShare, cpuPerCameraPercent: (r.nodeCpu + r.gstCpu) / r.cams, nodeCpuPercent: r.nodeCpu, cameras: r.cams, dashboards: r.dashboards, fps: r.fpsPerCam, p99Ms: r.latencyP99Ms, p50Ms: r.latencyP50Ms, nodeCpuMsPerFrame: r.nodeMsPerFrame, rawScrfdCpuMsPerFrame: r.rawScrfdCpuMs, ratio: r.nodeMsPerFrame / r.rawScrfdCpuMs, rssMb: r.rssMB, gstCpuPercent: r.gstCpu, holds: r.holds, breakdownMsPerFrame: r.breakdown, modelRunsPerFrame: r.perModel, otherThreadsMsPerFrame: r.otherThreads, userSysMsPerFrame: r.userSysMsPerFrame, nodeMemoryMb: r.nodeMemory }));
+      console.log(JSON.stringify({ scene, idleDecode, busyFps: r.busyFps, busyDropShare: r.busyDropShare, eventLoopDelayMs: r.eventLoopDelayMs, lostInIngest: r.lostInIngest, busy: scene === 'mixed' ? Math.min(busy, r.cams) : scene === 'door' ? r.cams : 0, gate: values.gate, detectedShare: r.detectedShare, cpuPerCameraPercent: (r.nodeCpu + r.gstCpu) / r.cams, nodeCpuPercent: r.nodeCpu, cameras: r.cams, dashboards: r.dashboards, fps: r.fpsPerCam, p99Ms: r.latencyP99Ms, p50Ms: r.latencyP50Ms, nodeCpuMsPerFrame: r.nodeMsPerFrame, rawScrfdCpuMsPerFrame: r.rawScrfdCpuMs, ratio: r.nodeMsPerFrame / r.rawScrfdCpuMs, rssMb: r.rssMB, gstCpuPercent: r.gstCpu, holds: r.holds, breakdownMsPerFrame: r.breakdown, modelRunsPerFrame: r.perModel, otherThreadsMsPerFrame: r.otherThreads, userSysMsPerFrame: r.userSysMsPerFrame, nodeMemoryMb: r.nodeMemory }));
     }
     return;
   }

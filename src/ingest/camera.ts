@@ -167,9 +167,10 @@ class CameraLoop {
         this.cam.log.debug({ camera: this.cam.id, pid: this.pid }, ev.line);
         return;
       case 'parsed': {
-        // Split runs: the stream is alive while access units arrive, decoded or not (an idle
-        // camera's decoder sees a key frame a second: that alone is no stall).
-        if (this.upAt !== undefined) this.lastFrameAt = performance.now();
+        // Split runs: while the decoder sleeps, the stream is alive as long as access units
+        // arrive (an idle camera decodes a key frame per 2 s: that alone is no stall). While it
+        // gets them, frames must come out: a decoder that hangs stalls the camera as before.
+        if (this.upAt !== undefined && ev.forwarded === 0) this.lastFrameAt = performance.now();
         const c = this.cam.counters;
         c.parsed++;
         if (ev.forwarded === 0) c.notDecoded++;

@@ -19,6 +19,9 @@ export interface SplitRunOptions extends SourceRunOptions {
   readonly feed: DecodeFeedSettings;
 }
 
+/** Skipped access units remembered between two delivered frames (their PTS): a minute at 25 fps. */
+const MAX_SKIPPED_KEPT = 1500;
+
 /** Bytes waiting on the decoder's stdin beyond which the feed drops to the next key frame. */
 const MAX_PENDING_INPUT = 8 * 1024 * 1024;
 
@@ -77,7 +80,11 @@ export function runSplit(source: Source, split: NonNullable<PipelineDescription[
     // Frames older than the access unit that woke the decoder are its catch-up: decoded, not delivered.
     let dropBeforePts: number | undefined;
     let segment: string | undefined;
-    let skippedSinceFrame = false;
+    // Whether frames were skipped on purpose between two delivered frames is judged by PTS, not by
+    // the order events come in: a frame decoded from an access unit sent just before the decoder
+    // slept can come out after later units were already skipped.
+    let skippedPts: number[] = [];
+    let lastDeliveredPts: number | undefined;
     let catchUp = 0;
 
     const finish = (ev: Ended) => {
@@ -105,8 +112,13 @@ export function runSplit(source: Source, split: NonNullable<PipelineDescription[
             return;
           }
           dropBeforePts = undefined;
-          subscriber.next({ ...ev, resumed: skippedSinceFrame, catchUp });
-          skippedSinceFrame = false;
+          const pts = ev.pts;
+          const resumed = pts !== undefined && skippedPts.some((p) => p < pts && (lastDeliveredPts === undefined || p > lastDeliveredPts));
+          subscriber.next({ ...ev, resumed, catchUp });
+          if (pts !== undefined) {
+            lastDeliveredPts = pts;
+            skippedPts = skippedPts.filter((p) => p > pts);
+          }
           catchUp = 0;
           return;
         }
@@ -132,7 +144,8 @@ export function runSplit(source: Source, split: NonNullable<PipelineDescription[
           if (backedUp) feed.resync();
           const forwarded = backedUp ? [] : step.forward;
           const woke = backedUp ? undefined : step.woke;
-          if (forwarded.length === 0) skippedSinceFrame = true;
+          // Bounded: only those after the last delivered frame matter, and they are pruned at each frame.
+          if (forwarded.length === 0 && ev.pts !== undefined && skippedPts.length < MAX_SKIPPED_KEPT) skippedPts.push(ev.pts);
           if (woke && ev.pts !== undefined) {
             dropBeforePts = ev.pts;
             const moved = segment === undefined ? undefined : resegment(segment, ev.pts);
