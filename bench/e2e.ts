@@ -265,10 +265,10 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
       };
       // Per camera: frames through the detect stage, and frames ingest lost (not those an idle
       // camera's decoder skipped on purpose: they are no loss).
-      const perCamera = (): Map<string, { frames: number; dropped: number; lost: number }> =>
+      const perCamera = (): Map<string, { frames: number; dropped: number; lost: number; missedByPts: number; droppedInPipeline: number; unpaired: number }> =>
         new Map(service.access.counters.entries().map(([id, c]) => {
           const ing = c.ingest?.();
-          return [id, { frames: c.detect.processed + (c.detect.skipped ?? 0), dropped: c.detect.dropped + c.recognize.dropped, lost: (ing?.missedByPts ?? 0) + (ing?.droppedInPipeline ?? 0) }];
+          return [id, { frames: c.detect.processed + (c.detect.skipped ?? 0), dropped: c.detect.dropped + c.recognize.dropped, lost: (ing?.missedByPts ?? 0) + (ing?.droppedInPipeline ?? 0), missedByPts: ing?.missedByPts ?? 0, droppedInPipeline: ing?.droppedInPipeline ?? 0, unpaired: ing?.unpaired ?? 0 }];
         }));
       const cams0 = perCamera();
       const p0 = sum((c) => c.detect.processed);
@@ -315,7 +315,10 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
       const busyDropShare = busyIds.length ? Math.max(...busyIds.map((id) => delta(id, (x) => x.dropped) / Math.max(1, delta(id, (x) => x.frames) + delta(id, (x) => x.dropped)))) : 0;
       const lostByCamera = ids.map((id) => (cams1.get(id)?.lost ?? 0) - (cams0.get(id)?.lost ?? 0));
       const lostInIngest = lostByCamera.reduce((a, n) => a + n, 0);
-      if (lostInIngest > 0) process.stderr.write(`  frames lost in ingest, by camera: ${lostByCamera.join(' ')}\n`);
+      if (lostInIngest > 0) {
+        const by = (k: 'missedByPts' | 'droppedInPipeline' | 'unpaired'): string => ids.map((id) => (cams1.get(id)?.[k] ?? 0) - (cams0.get(id)?.[k] ?? 0)).join(' ');
+        process.stderr.write(`  frames lost in ingest, by camera: ${lostByCamera.join(' ')} (missed by PTS ${by('missedByPts')}; dropped in the pipeline ${by('droppedInPipeline')}; unpaired ${by('unpaired')})\n`);
+      }
       const processed = sum((c) => c.detect.processed) - p0;
       const skipped = sum((c) => c.detect.skipped ?? 0) - s0;
       const dropped = sum((c) => c.detect.dropped + c.recognize.dropped) - d0;
