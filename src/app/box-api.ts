@@ -73,7 +73,9 @@ export function boxApiDeps(p: BoxApiParts): ApiDeps {
     cameras: () =>
       cameraViews(p.cameraEntries(), access).map(({ counters: k, ...view }) => {
         const s = k?.ingest?.();
-        const ingest = s && k && { delivered: s.delivered, droppedInPipeline: s.droppedInPipeline, missedByPts: s.missedByPts, lost: ingestLost(k), starts: s.starts };
+        // Idle decoding (motion.idleDecode keyframes): access units parsed, never decoded, and wakes.
+        const idle = s && s.parsed > 0 ? { idleDecode: { parsed: s.parsed, notDecoded: s.notDecoded, wokenBySize: s.wokenBySize, wokenByDemand: s.wokenByDemand } } : {};
+        const ingest = s && k && { delivered: s.delivered, droppedInPipeline: s.droppedInPipeline, missedByPts: s.missedByPts, lost: ingestLost(k), starts: s.starts, ...idle };
         return { ...view, ingest, detect: k?.detect, recognize: k?.recognize };
       }),
     snapshotBytes,

@@ -58,7 +58,8 @@ t.test('camera passwords never leave the service, in any form', async (t) => {
     server: { port: 0 },
     auth: { tokens: [{ id: 'v', role: 'viewer', sha256: sha256Hex(VIEWER) }] },
     cameras: [
-      { id: 'good', url: rtsp.url('/test', `admin:${encodeURIComponent(PASSWORD)}`), fps: 5 },
+      // Idle decoding: a parse child (with the password, through the stdin launcher) and a decode child.
+      { id: 'good', url: rtsp.url('/test', `admin:${encodeURIComponent(PASSWORD)}`), fps: 5, motion: { idleDecode: 'keyframes' } },
       { id: 'raw-at', url: `rtsp://admin:${PASSWORD}@127.0.0.1:${port}/test`, fps: 5 },
       { id: 'query', url: `rtsp://127.0.0.1:${port}/test?user=admin&password=QuerySecret7`, fps: 5 },
       { id: 'token', url: `rtsp://127.0.0.1:1/x?token=TokSecret5`, fps: 5 },
@@ -94,6 +95,8 @@ t.test('camera passwords never leave the service, in any form', async (t) => {
   const apiCameras = await http('/v1/cameras');
   const metrics = await http('/metrics');
   t.match(apiCameras, /"good"/, '/v1/cameras answered');
+  const good = (JSON.parse(apiCameras.slice(4)) as { cameras?: { id: string; ingest?: { idleDecode?: { parsed: number } } }[] }).cameras?.find((c) => c.id === 'good');
+  t.ok((good?.ingest?.idleDecode?.parsed ?? 0) > 0, `the idle-decoding camera ran as parse + decode children (${JSON.stringify(good?.ingest?.idleDecode)})`);
   watcher.close();
   await service.close();
   service = undefined;
