@@ -155,6 +155,8 @@ export const cameraSchema = cameraObjectSchema
         ctx.addIssue({ code: 'custom', path: ['motion', 'idleDecode'], message: `idleDecode 'keyframes' needs a compressed stream (an rtsp or file source), not a ${kind} source`, params: { hint: 'set idleDecode: all for this camera' } satisfies IssueParams });
       } else if (codec === 'auto') {
         ctx.addIssue({ code: 'custom', path: ['source', 'codec'], message: "idleDecode 'keyframes' needs the codec named (h264 or h265), not 'auto'", params: { hint: 'set `codec: h264` (or h265) on the source, or idleDecode: all' } satisfies IssueParams });
+      } else if (src?.kind === 'file' && src.lossless) {
+        ctx.addIssue({ code: 'custom', path: ['motion', 'idleDecode'], message: "idleDecode 'keyframes' skips decoding idle frames, which a lossless file source promises never to drop", params: { hint: 'set idleDecode: all for offline processing, or lossless: false' } satisfies IssueParams });
       }
     }
     if (c.rotate && c.decoder !== 'cpu') {

@@ -100,6 +100,8 @@ t.test('motion.idleDecode keyframes: needs the motion gate and a compressed stre
   const auto = configError(() => parseConfig({ cameras: [{ id: 'clip', source: { kind: 'file', path: 'clip.mp4' }, motion: { idleDecode: 'keyframes' } }] }));
   t.match(auto.message, /cameras\[0\]\.source\.codec.*codec named/s);
   t.equal(parseConfig({ cameras: [{ id: 'clip', source: { kind: 'file', path: 'clip.mp4', codec: 'h264' }, motion: { idleDecode: 'keyframes' } }] }).cameras[0].motion.idleDecode, 'keyframes');
+  const lossless = configError(() => parseConfig({ cameras: [{ id: 'clip', source: { kind: 'file', path: 'clip.mp4', codec: 'h264', lossless: true }, motion: { idleDecode: 'keyframes' } }] }));
+  t.match(lossless.message, /cameras\[0\]\.motion\.idleDecode.*lossless/s, 'offline processing that must see every frame cannot skip decoding');
 });
 
 t.test('unknown keys are rejected at every depth, with the exact path and a suggestion', async (t) => {
