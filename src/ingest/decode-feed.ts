@@ -9,32 +9,33 @@
  *   `keyframeEveryMs` (each decodes on its own), so the motion gate and the keep-alive detection
  *   still see the scene;
  * - waking (a frame much larger than the idle ones of its kind, delta or key: something moved in
- *   the compressed stream; or the chain asks, after motion on a decoded key frame): the group of pictures since
- *   the last key frame, less what the decoder already has, so it catches up to the current frame. The frames before
- *   the wake come out of the decoder too; the source drops them (their PTS is older than the
- *   frame that woke it).
+ *   the compressed stream; or the chain asks, after motion on a decoded key frame): the group of
+ *   pictures since the last key frame, less what the decoder already has, so it catches up to the
+ *   current frame. The frames before the wake are decoded but not delivered (split-run.ts moves the
+ *   stream's segment to the waking frame).
  * A stream of key frames only (every frame intra, as some encoders make of a noisy scene) is sized
  * by its key frames alone; noise keeps them large and alike, so mostly the chain's motion on the
  * decoded key frames wakes it.
  */
+import { median } from '../lib/stats.ts';
 
 export interface DecodeFeedSettings {
   /** Nothing to do for this long (no motion, no tracks) and the decoder gets key frames only. */
   readonly sleepAfterMs: number;
   /** While asleep, decode one key frame per this many ms (every key frame when they are further apart). */
   readonly keyframeEveryMs: number;
-  /** The size test of delta frames while asleep. */
+  /** The size test of frames while asleep (delta and key frames against their own kind). */
   readonly wake: SizeWakeSettings;
   /** Longest group of pictures kept for a wake; beyond it the feed waits for the next key frame. */
   readonly maxGopBytes: number;
 }
 
 export interface SizeWakeSettings {
-  /** Delta frames of the idle scene the baseline is taken over. */
+  /** Frames of the idle scene the baseline is taken over. */
   readonly window: number;
   /** Baseline frames needed before the size test is trusted. */
   readonly minSamples: number;
-  /** A delta frame is "motion" when it exceeds the idle median by this many robust sigmas (1.4826 MAD)... */
+  /** A frame is "motion" when it exceeds the idle median by this many robust sigmas (1.4826 MAD)... */
   readonly sigmas: number;
   /** ... and by at least this fraction of the median ... */
   readonly ratio: number;
@@ -65,20 +66,14 @@ export interface FeedStep<T extends AccessUnit> {
   readonly forward: readonly T[];
   /** Set when this access unit woke the decoder; `forward` then holds the group of pictures up to it. */
   readonly woke: WakeReason | undefined;
-  /** True when the feed is asleep after this step. */
-  readonly asleep: boolean;
 }
 
-/** Median and robust spread of delta-frame sizes of the idle scene. */
+/** Median and robust spread of the idle scene's frame sizes (one baseline per kind of frame). */
 export class SizeBaseline {
   private readonly sizes: number[] = [];
   private next = 0;
 
   constructor(readonly settings: SizeWakeSettings) {}
-
-  get samples(): number {
-    return this.sizes.length;
-  }
 
   add(size: number): void {
     if (this.sizes.length < this.settings.window) this.sizes.push(size);
@@ -86,26 +81,20 @@ export class SizeBaseline {
     this.next = (this.next + 1) % this.settings.window;
   }
 
-  /** The size above which a delta frame counts as motion; undefined until the baseline has `minSamples`. */
+  /** The size above which a frame counts as motion; undefined until the baseline has `minSamples`. */
   threshold(): number | undefined {
     if (this.sizes.length < this.settings.minSamples) return undefined;
-    const sorted = [...this.sizes].sort((a, b) => a - b);
-    const median = medianOf(sorted);
-    const mad = medianOf(sorted.map((s) => Math.abs(s - median)).sort((a, b) => a - b));
+    const mid = median(this.sizes);
+    const mad = median(this.sizes.map((x) => Math.abs(x - mid)));
     const s = this.settings;
-    return median + Math.max(s.sigmas * 1.4826 * mad, s.ratio * median, s.minBytes);
+    return mid + Math.max(s.sigmas * 1.4826 * mad, s.ratio * mid, s.minBytes);
   }
 
-  /** Whether a delta frame of this size is motion (never before the baseline is trusted). */
+  /** Whether a frame of this size is motion (never before the baseline is trusted). */
   isJump(size: number): boolean {
     const t = this.threshold();
     return t !== undefined && size > t;
   }
-}
-
-function medianOf(sorted: readonly number[]): number {
-  const n = sorted.length;
-  return n % 2 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
 }
 
 export class DecodeFeed<T extends AccessUnit> {
@@ -146,7 +135,7 @@ export class DecodeFeed<T extends AccessUnit> {
       } else {
         if (au.key) this.lastKeyForwardAt = nowMs;
         this.sentInGop = this.gop.length;
-        return { forward: [au], woke: undefined, asleep: false };
+        return { forward: [au], woke: undefined };
       }
     }
     // Asleep.
@@ -161,14 +150,14 @@ export class DecodeFeed<T extends AccessUnit> {
       this.lastKeyForwardAt = nowMs;
       const forward = this.gop.slice(this.sentInGop);
       this.sentInGop = this.gop.length;
-      return { forward, woke: wanted ? 'demand' : 'size', asleep: false };
+      return { forward, woke: wanted ? 'demand' : 'size' };
     }
     if (au.key && (this.lastKeyForwardAt === undefined || nowMs - this.lastKeyForwardAt >= this.settings.keyframeEveryMs)) {
       this.lastKeyForwardAt = nowMs;
       this.sentInGop = 1;
-      return { forward: [au], woke: undefined, asleep: true };
+      return { forward: [au], woke: undefined };
     }
-    return { forward: [], woke: undefined, asleep: true };
+    return { forward: [], woke: undefined };
   }
 
   /**

@@ -271,11 +271,7 @@ export function buildPipeline(cfg: Pick<CameraConfig, 'source' | 'decoder' | 'ou
   const decoder: DecoderConfig = cfg.decoder ?? 'cpu';
   const output = outputOf(cfg.output);
   const { sections, decodes } = sourceSections(cfg.source, decoder);
-  const file = cfg.source.kind === 'file' ? cfg.source : undefined;
-  // A file decodes faster than real time: pace it at its own timestamps *before* the leaky queue,
-  // or the queue would throw most frames away.
-  const pace: Section[] = file && (file.realtime ?? true) ? [['identity', 'sync=true']] : [];
-  const argv = assemble([...sections], decodes ? decoder : undefined, cfg, output, pace);
+  const argv = assemble([...sections], decodes ? decoder : undefined, cfg, output, paceOf(cfg.source));
   const whole = describe(argv, cfg.source, output);
   if ((cfg.idleDecode?.mode ?? 'all') === 'all') return whole;
   const split = buildSplit(cfg, decoder, output);
@@ -299,6 +295,14 @@ function outputOf(o: OutputConfig | undefined): OutputConfig {
   };
   if (output.detectSize !== undefined && output.detectSize < 32) throw new PipelineConfigError(`output detectSize must be at least 32, got ${output.detectSize}`);
   return output;
+}
+
+/**
+ * A file decodes faster than real time: pace it at its own timestamps *before* the leaky queue,
+ * or the queue would throw most frames away.
+ */
+function paceOf(source: SourceConfig): Section[] {
+  return source.kind === 'file' && (source.realtime ?? true) ? [['identity', 'sync=true']] : [];
 }
 
 /** Frames already scaled to the detector's size or below: the copy would be the frame itself. */
@@ -380,11 +384,11 @@ function buildSplit(cfg: Pick<CameraConfig, 'source' | 'decoder' | 'output'>, de
   // The source's own sections end with the decoder: the parse child stops at the parser.
   const parsed = sections.slice(0, sections.length - decoderSections(decoder, codec).length);
   const au = [`video/x-${codec},stream-format=byte-stream,alignment=au`];
-  const pace: Section[] = src.kind === 'file' && (src.realtime ?? true) ? [['identity', 'sync=true']] : [];
-  const parseArgv = join([...parsed, au, ...pace, ['gdppay'], ['fdsink', 'fd=1', 'sync=false']]);
-  // One decoder thread: libav's frame threading holds a frame per extra thread until more input
-  // comes, and an idle camera's decoder gets one key frame a second (measured: a burst of held
-  // frames at each next input). The decode cost per frame is the same (docs/benchmarks.md).
+  const parseArgv = join([...parsed, au, ...paceOf(src), ['gdppay'], ['fdsink', 'fd=1', 'sync=false']]);
+  // One decoder thread: libav's frame threading delays each frame's output by one frame per extra
+  // thread, and an idle camera's decoder gets one key frame per idleKeyframeMs, so a key frame
+  // would only come out with the next one. The decode cost per frame measured the same with one
+  // thread (docs/benchmarks.md).
   const decode: Section[] = decoder === 'cpu' ? [[`avdec_${codec}`, 'max-threads=1']] : decoderSections(decoder, codec);
   const decodeArgv = assemble([['fdsrc', 'fd=0'], ['gdpdepay'], ...decode], decoder, cfg, output, [], true);
   return { parse: describe(parseArgv, src, output), decode: describe(decodeArgv, src, output) };

@@ -12,7 +12,7 @@ import type { RgbImage } from '../types.ts';
 import { killOwned, isShuttingDown, spawnOwned } from './children.ts';
 import { classifyExit, classifySpawnError, scrubSecrets, spawnErrorCode, type PipelineExit } from './failure.ts';
 import { assembleRgbImage, framePayloadSize, isPacked, isVideoCaps, parseVideoCaps } from './frame.ts';
-import { encodeGdpPacket, GDP_FLAG_DELTA_UNIT, GDP_PAYLOAD_CAPS, GdpParser, GdpProtocolError, gdpStringPayload, type GdpPacket } from './gdp.ts';
+import { GDP_FLAG_DELTA_UNIT, GDP_PAYLOAD_CAPS, GdpParser, GdpProtocolError, type GdpPacket } from './gdp.ts';
 import { openFramePipe, type FramePipe } from './frame-pipe.ts';
 import { FramePairer, pairKey } from './pair.ts';
 import { DETECT_VIEW_FD, type PipelineDescription } from './pipeline.ts';
@@ -52,10 +52,11 @@ export type SourceEvent =
       readonly duration: number | undefined;
       readonly flags: number;
     }
-  /** A caps or event packet of the stream, GDP-encoded again for a `gdpdepay` downstream (split runs). */
+  /** A caps or event packet of the stream, what a split run re-sends to its decode child. */
   | {
       readonly type: 'au-meta';
-      readonly packet: Uint8Array;
+      /** The GDP payload type as written (caps, or 64 + the full GstEventType). */
+      readonly payloadType: number;
       /** GstEventType number; undefined for caps. */
       readonly eventNumber: number | undefined;
       /** The caps or the event's serialized structure. */
@@ -273,10 +274,10 @@ export class GstLaunchSource implements Source {
         const onPacket = (packet: GdpPacket) => {
           if (packet.kind === 'caps' && /^video\/x-h26[45]\b/.test(packet.caps)) {
             compressed = true;
-            subscriber.next({ type: 'au-meta', packet: encodeGdpPacket(GDP_PAYLOAD_CAPS, gdpStringPayload(packet.caps)), eventNumber: undefined, structure: packet.caps });
+            subscriber.next({ type: 'au-meta', payloadType: GDP_PAYLOAD_CAPS, eventNumber: undefined, structure: packet.caps });
           } else if (packet.kind === 'event') {
             // Only a split run's decode child needs them (stream-start, segment, tags); others ignore them.
-            subscriber.next({ type: 'au-meta', packet: encodeGdpPacket(packet.payloadType, gdpStringPayload(packet.structure)), eventNumber: packet.eventNumber, structure: packet.structure });
+            subscriber.next({ type: 'au-meta', payloadType: packet.payloadType, eventNumber: packet.eventNumber, structure: packet.structure });
           } else if (packet.kind === 'buffer' && compressed) {
             const key = (packet.flags & GDP_FLAG_DELTA_UNIT) === 0;
             subscriber.next({ type: 'au', data: packet.data, key, pts: packet.pts, dts: packet.dts, duration: packet.duration, flags: packet.flags });

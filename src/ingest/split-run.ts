@@ -25,9 +25,12 @@ const MAX_SKIPPED_KEPT = 1500;
 /** Bytes waiting on the decoder's stdin beyond which the feed drops to the next key frame. */
 const MAX_PENDING_INPUT = 8 * 1024 * 1024;
 
+/** GstEventType numbers (GST_EVENT_TYPE >> 8) of the events a decode child needs. */
+const STREAM_START = 40;
 const SEGMENT = 70;
-/** GST_EVENT_SEGMENT with its flags (downstream, serialized, sticky), as gdppay numbers it. */
-const SEGMENT_PAYLOAD_TYPE = GDP_PAYLOAD_EVENT_BASE + ((SEGMENT << 8) | 0x0e);
+const TAG = 80;
+/** A downstream, serialized, sticky event (stream-start, segment) as gdppay numbers its payload type. */
+const stickyEventPayloadType = (eventNumber: number): number => GDP_PAYLOAD_EVENT_BASE + ((eventNumber << 8) | 0x0e);
 
 /**
  * The stream's segment (a serialized GstEventSegment) moved to start at `startNs`, with running
@@ -59,11 +62,9 @@ export function resegment(structure: string, startNs: number): string | undefine
  * parsebin's stream-collection or a stream-start that carries a GstStream object ("could not
  * create event from GDP packet"), so the stream-start is a plain one of facegate's.
  */
-const FORWARDED_EVENTS: ReadonlySet<number> = new Set([SEGMENT, 80]);
-const STREAM_START = 40;
-/** GST_EVENT_STREAM_START with its flags (downstream, serialized, sticky), as gdppay numbers it. */
+const FORWARDED_EVENTS: ReadonlySet<number> = new Set([SEGMENT, TAG]);
 const STREAM_START_PACKET = encodeGdpPacket(
-  GDP_PAYLOAD_EVENT_BASE + ((STREAM_START << 8) | 0x0e),
+  stickyEventPayloadType(STREAM_START),
   gdpStringPayload('GstEventStreamStart, stream-id=(string)facegate-split, flags=(GstStreamFlags)GST_STREAM_FLAG_NONE;'),
 );
 
@@ -135,7 +136,7 @@ export function runSplit(source: Source, split: NonNullable<PipelineDescription[
         case 'au-meta':
           if (ev.eventNumber === SEGMENT) segment = ev.structure;
           if (ev.eventNumber === STREAM_START) write(STREAM_START_PACKET);
-          else if (ev.eventNumber === undefined || FORWARDED_EVENTS.has(ev.eventNumber)) write(ev.packet);
+          else if (ev.eventNumber === undefined || FORWARDED_EVENTS.has(ev.eventNumber)) write(encodeGdpPacket(ev.payloadType, gdpStringPayload(ev.structure)));
           return;
         case 'au': {
           const step = feed.push({ ...ev, size: ev.data.length }, performance.now(), opts.demand?.busy() ?? true);
@@ -149,7 +150,7 @@ export function runSplit(source: Source, split: NonNullable<PipelineDescription[
           if (woke && ev.pts !== undefined) {
             dropBeforePts = ev.pts;
             const moved = segment === undefined ? undefined : resegment(segment, ev.pts);
-            if (moved !== undefined) write(encodeGdpPacket(SEGMENT_PAYLOAD_TYPE, gdpStringPayload(moved)));
+            if (moved !== undefined) write(encodeGdpPacket(stickyEventPayloadType(SEGMENT), gdpStringPayload(moved)));
           }
           for (const au of forwarded) write(encodeGdpPacket(GDP_PAYLOAD_BUFFER, au.data, { pts: au.pts, dts: au.dts, duration: au.duration, flags: au.flags }));
           subscriber.next({ type: 'parsed', forwarded: forwarded.length, woke });

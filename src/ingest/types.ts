@@ -83,8 +83,8 @@ export interface WatchdogConfig {
 /**
  * What the decoder gets while the camera is idle. `all`: every frame (one child). `keyframes`: the
  * stream is parsed in one child and facegate forwards to a decoding child every frame while
- * something happens, but only key frames while nothing does (decode-feed.ts); it wakes on a delta
- * frame much larger than the idle ones or on motion the chain sees in a decoded key frame.
+ * something happens, but only key frames while nothing does (decode-feed.ts); it wakes on a frame
+ * much larger than the idle ones of its kind or on motion the chain sees in a decoded key frame.
  */
 export interface IdleDecodeConfig {
   readonly mode: 'all' | 'keyframes';
@@ -242,7 +242,7 @@ export interface CameraStats {
   /** `idleDecode: keyframes`: compressed frames parsed, and those the decoder never got (idle). */
   readonly parsed: number;
   readonly notDecoded: number;
-  /** Times the decoder was woken: by a delta frame's size, or by the chain (motion in a key frame, tracks). */
+  /** Times the decoder was woken: by a frame's size, or by the chain (motion in a key frame, tracks). */
   readonly wokenBySize: number;
   readonly wokenByDemand: number;
   /** Decoded frames older than a wake (the catch-up from the key frame), not delivered. */
