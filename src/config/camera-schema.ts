@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { DEFAULT_BACKOFF } from '../lib/backoff.ts';
+import { IDLE_DECODE_DEFAULT, IDLE_DECODE_MODES, idleKeyframesProblem } from './idle-decode.ts';
 import { MAX_ITEMS, MAX_LENGTH } from './limits.ts';
 import { filePath, positiveInt, slug, unit, type IssueParams } from './schema-common.ts';
 
@@ -77,8 +78,8 @@ export const motionSchema = z.strictObject({
   minArea: z.number().gt(0).max(1).default(0.002).meta({ description: 'share of the motion thumbnail that must change for motion' }),
   noiseFactor: z.number().min(1).max(100).default(6).meta({ description: "a cell changed when its difference exceeds this many times the camera's measured noise floor (median absolute difference)" }),
   idleDecode: z
-    .enum(['all', 'keyframes'])
-    .default('all')
+    .enum(IDLE_DECODE_MODES)
+    .default(IDLE_DECODE_DEFAULT)
     .meta({
       description:
         "'keyframes': while nothing moves and no face is tracked, decode one key frame per idleKeyframeMs instead of every frame (the stream is still received and parsed); a delta frame much larger than the idle ones, or motion in a decoded key frame, wakes full decoding. Needs an rtsp or file source with codec h264 or h265",
@@ -147,17 +148,8 @@ export const cameraSchema = cameraObjectSchema
       });
     }
     if (c.motion.idleDecode === 'keyframes') {
-      const kind = src?.kind ?? 'rtsp';
-      const codec = src && (src.kind === 'rtsp' || src.kind === 'file') ? (src.codec ?? (src.kind === 'file' ? 'auto' : 'h264')) : undefined;
-      if (!c.motion.enabled) {
-        ctx.addIssue({ code: 'custom', path: ['motion', 'idleDecode'], message: "idleDecode 'keyframes' needs the motion gate (motion.enabled: true): it is what wakes full decoding", params: { hint: 'turn motion.enabled on, or set idleDecode: all' } satisfies IssueParams });
-      } else if (kind !== 'rtsp' && kind !== 'file') {
-        ctx.addIssue({ code: 'custom', path: ['motion', 'idleDecode'], message: `idleDecode 'keyframes' needs a compressed stream (an rtsp or file source), not a ${kind} source`, params: { hint: 'set idleDecode: all for this camera' } satisfies IssueParams });
-      } else if (codec === 'auto') {
-        ctx.addIssue({ code: 'custom', path: ['source', 'codec'], message: "idleDecode 'keyframes' needs the codec named (h264 or h265), not 'auto'", params: { hint: 'set `codec: h264` (or h265) on the source, or idleDecode: all' } satisfies IssueParams });
-      } else if (src?.kind === 'file' && src.lossless) {
-        ctx.addIssue({ code: 'custom', path: ['motion', 'idleDecode'], message: "idleDecode 'keyframes' skips decoding idle frames, which a lossless file source promises never to drop", params: { hint: 'set idleDecode: all for offline processing, or lossless: false' } satisfies IssueParams });
-      }
+      const problem = idleKeyframesProblem(c);
+      if (problem) ctx.addIssue({ code: 'custom', path: [...problem.path], message: problem.message, params: { hint: problem.hint } satisfies IssueParams });
     }
     if (c.rotate && c.decoder !== 'cpu') {
       ctx.addIssue({

@@ -145,6 +145,10 @@ gates: []
     await page.mouse.up();
     await page.getByLabel('Zone 1 id').fill('door-area');
     await page.getByLabel('Frames per second').fill('4');
+    const idle = page.getByRole('checkbox', { name: 'Decode only key frames while the doorway is idle' });
+    t.ok(await idle.isChecked(), 'idle decoding is on by default for a new h264 rtsp camera');
+    t.ok(await idle.isEnabled(), 'and can be turned off');
+    t.match(await page.locator('fieldset.idle-decode').innerText(), /Saves most of an idle camera's CPU/, 'with why');
     await page.evaluate('window.scrollTo(0, 0)');
     await page.screenshot({ path: join(DOC_IMG, 'dashboard-camera-wizard.png'), fullPage: true });
 
@@ -156,7 +160,7 @@ gates: []
     const doc = parseYaml(text) as { cameras: Array<Record<string, unknown>> };
     t.equal(doc.cameras.length, 1);
     const cam = doc.cameras[0];
-    t.match(cam, { id: 'porch-camera', name: 'Porch Camera', url: rtsp.url('/test', `admin:${PASSWORD}`), decoder: 'cpu', fps: 4 });
+    t.match(cam, { id: 'porch-camera', name: 'Porch Camera', url: rtsp.url('/test', `admin:${PASSWORD}`), decoder: 'cpu', fps: 4, motion: { idleDecode: 'keyframes' } });
     const zone = (cam.zones as Array<{ id: string; polygon: number[][] }>)[0];
     t.equal(zone.id, 'door-area');
     t.equal(zone.polygon.length, 4);
@@ -177,6 +181,7 @@ gates: []
     await page.getByRole('link', { name: 'Cameras' }).click();
     await page.getByRole('button', { name: 'Edit porch-camera' }).click();
     t.equal(await page.getByLabel('Stream URL', { exact: true }).inputValue(), rtsp.url('/test', '***'), 'the edit form shows the URL redacted');
+    t.ok(await page.getByRole('checkbox', { name: 'Decode only key frames while the doorway is idle' }).isChecked(), 'the edit form shows idle decoding as saved');
     const before = readFileSync(file, 'utf8');
     await page.getByLabel('Frames per second').fill('500');
     await page.getByRole('button', { name: 'Save camera' }).click();
@@ -197,7 +202,61 @@ gates: []
     t.ok(text.includes('# edited by hand while the page was open'), 'the change made underneath is kept');
     const cam = (parseYaml(text) as { cameras: Array<Record<string, unknown>> }).cameras[0];
     t.equal(cam.fps, 3, 'and the edit is saved on top of it');
+    t.same(cam.motion, { idleDecode: 'keyframes' }, 'idle decoding kept through the edit');
     t.equal(cam.url, rtsp.url('/test', `admin:${PASSWORD}`), 'the redacted URL sent back kept the password');
+  });
+
+  await t.test('cameras written without idleDecode: shown as the default, left out on save; unavailable for a test pattern, with why', async (t) => {
+    const a = probes[probes.length - 1];
+    const { page } = a;
+    // Two cameras as a hand-written file would have them: no motion section at all.
+    const put = async (entry: Record<string, unknown> & { id: string }) => {
+      const { version } = (await (await call('/v1/config/entries', ADMIN)).json()) as { version: string };
+      const r = await call(`/v1/config/cameras/${entry.id}`, ADMIN, { method: 'PUT', headers: { 'if-match': `"${version}"` }, body: JSON.stringify(entry) });
+      t.equal(r.status, 200, `${entry.id} written by hand (through the API)`);
+    };
+    await put({ id: 'side-door', url: rtsp.url('/test', `admin:${PASSWORD}`), fps: 1 });
+    await put({ id: 'bars', source: { kind: 'test', width: 160, height: 120, fps: 2 }, fps: 1 });
+    const camerasInFile = () => (parseYaml(readFileSync(file, 'utf8')) as { cameras: Array<Record<string, unknown>> }).cameras;
+    const idle = page.getByRole('checkbox', { name: 'Decode only key frames while the doorway is idle' });
+
+    await page.getByRole('link', { name: 'Live' }).click();
+    await page.getByRole('link', { name: 'Cameras' }).click();
+    await page.getByRole('button', { name: 'Edit side-door' }).click();
+    t.notOk(await idle.isChecked(), 'absent in the file: shown off (the schema default decodes every frame)');
+    await page.locator('[data-idle-decode=default]').filter({ hasText: 'Not set in the config file' }).waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('Side door');
+    await page.getByRole('button', { name: 'Save camera' }).click();
+    await page.getByRole('status').filter({ hasText: 'Camera side-door saved' }).waitFor({ timeout: 15_000 });
+    let side = camerasInFile().find((c) => c.id === 'side-door');
+    t.equal(side?.name, 'Side door', 'the edit is saved');
+    t.notOk(side && 'motion' in side, 'idleDecode not written: the camera keeps the default it had');
+
+    await page.getByRole('button', { name: 'Edit bars' }).click();
+    t.notOk(await idle.isChecked(), 'a test pattern: off');
+    t.ok(await idle.isDisabled(), 'and cannot be switched on');
+    t.match(await page.locator('[data-idle-decode=unavailable]').innerText(), /needs a compressed stream \(an rtsp or file source\), not a test source/, 'the config check\'s reason is shown');
+    await page.getByLabel('Frames per second').fill('2');
+    await page.getByRole('button', { name: 'Save camera' }).click();
+    await page.getByRole('status').filter({ hasText: 'Camera bars saved' }).waitFor({ timeout: 15_000 });
+    const bars = camerasInFile().find((c) => c.id === 'bars');
+    t.equal(bars?.fps, 2);
+    t.notOk(bars && 'motion' in bars, 'nothing about idle decoding written for it');
+
+    // Switched on by the user: written.
+    await page.getByRole('button', { name: 'Edit side-door' }).click();
+    await idle.check();
+    await page.getByRole('button', { name: 'Save camera' }).click();
+    await page.getByRole('status').filter({ hasText: 'Camera side-door saved' }).waitFor({ timeout: 15_000 });
+    side = camerasInFile().find((c) => c.id === 'side-door');
+    t.same(side?.motion, { idleDecode: 'keyframes' }, 'switched on in the form: written');
+
+    for (const id of ['side-door', 'bars']) {
+      await page.getByRole('button', { name: `Remove ${id}` }).click();
+      await page.getByRole('button', { name: 'Remove camera' }).click();
+      await page.getByRole('status').filter({ hasText: `Camera ${id} removed` }).waitFor({ timeout: 15_000 });
+    }
+    t.same(camerasInFile().map((c) => c.id), ['porch-camera'], 'only the wizard\'s camera is left');
   });
 
   await t.test('gate editor: add a gate with a zone, schedule and command actuation; test actuation; a camera in use cannot be removed; remove both', async (t) => {

@@ -11,6 +11,7 @@ import { RemoveEntryDialog, SaveProblem, useConfigEntries } from '../config-entr
 import { discoverOnvif, jpegUrl, probeStream, saveEntry, urlWithCredentials, type DiscoveredCamera, type Entry, type ProbeFailed, type ProbeOk, type SaveOutcome } from '../config-api.ts';
 import { can, Empty, ErrorBox, Loading, removeAt, replaceAt, useLoad, useSession } from '../ui.tsx';
 import { healthOf, type CameraView } from './live.tsx';
+import { IDLE_DECODE_DEFAULT, IDLE_DECODE_MODES, idleKeyframesProblem, type IdleDecodeCamera, type IdleDecodeMode } from '../../../src/config/idle-decode.ts';
 
 export interface Zone {
   readonly id: string;
@@ -53,6 +54,29 @@ function streamOf(e: Entry): string {
   if (src.kind === 'rtsp') return str(src.url);
   if (src.kind === 'file') return `file: ${str(src.path)}`;
   return String(src.kind ?? '');
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A camera's `motion.idleDecode` as its file has it; not written means the schema's default. */
+function idleDecodeOf(e: Entry): { mode: IdleDecodeMode; written: boolean } {
+  const v = isRecord(e.motion) ? e.motion.idleDecode : undefined;
+  return (IDLE_DECODE_MODES as readonly unknown[]).includes(v) ? { mode: v as IdleDecodeMode, written: true } : { mode: IDLE_DECODE_DEFAULT, written: false };
+}
+
+/**
+ * The idle-decoding switch: what it shows and what a save writes. An existing camera (`existing`:
+ * its mode as the file has it) is shown as it is and never rewritten unless the user changes it;
+ * a new camera gets key frames only when its source allows them (`allowed`: the config check's
+ * rule), and nothing written (the schema's default) when it does not. `choice`: the user's click.
+ */
+export function idleDecodeSwitch(p: { existing: IdleDecodeMode | undefined; choice: IdleDecodeMode | undefined; allowed: boolean }): { shown: IdleDecodeMode; write: IdleDecodeMode | undefined } {
+  if (p.existing !== undefined) {
+    const shown = p.choice ?? p.existing;
+    return { shown, write: shown !== p.existing ? shown : undefined };
+  }
+  const write = p.choice ?? (p.allowed ? 'keyframes' : undefined);
+  return { shown: write ?? IDLE_DECODE_DEFAULT, write };
 }
 
 /** A snapshot with its zones; drag a rectangle to add one. */
@@ -176,6 +200,8 @@ export function CameraWizard({ entry, version, reload, onSaved, onCancel }: { en
   const [decoder, setDecoder] = useState<string>(initialDecoder);
   const [fps, setFps] = useState(entry?.fps !== undefined ? String(entry.fps) : '5');
   const [zones, setZones] = useState<Zone[]>(Array.isArray(entry?.zones) ? (entry.zones as Zone[]) : []);
+  const existingIdle = entry ? idleDecodeOf(entry) : undefined;
+  const [idleChoice, setIdleChoice] = useState<IdleDecodeMode | undefined>(undefined);
   const [probing, setProbing] = useState(false);
   const [probe, setProbe] = useState<ProbeOk | ProbeFailed | undefined>(undefined);
   const [probeError, setProbeError] = useState<unknown>(undefined);
@@ -201,7 +227,8 @@ export function CameraWizard({ entry, version, reload, onSaved, onCancel }: { en
     }
   };
 
-  const value = (): Entry => {
+  /** The camera as the form has it, idle decoding aside (the rule for it reads the rest). */
+  const draft = (): Record<string, unknown> => {
     const v: Record<string, unknown> = { ...(entry ?? {}) };
     v.id = id.trim();
     if (name.trim()) v.name = name.trim();
@@ -226,6 +253,13 @@ export function CameraWizard({ entry, version, reload, onSaved, onCancel }: { en
     v.fps = fps.trim() !== '' && Number.isFinite(n) ? n : fps;
     if (zones.length) v.zones = zones;
     else delete v.zones;
+    return v;
+  };
+  const idleProblem = idleKeyframesProblem(draft() as IdleDecodeCamera);
+  const idle = idleDecodeSwitch({ existing: existingIdle?.mode, choice: idleChoice, allowed: idleProblem === undefined });
+  const value = (): Entry => {
+    const v = draft();
+    if (idle.write !== undefined) v.motion = { ...(isRecord(v.motion) ? v.motion : {}), idleDecode: idle.write };
     return v as Entry;
   };
 
@@ -336,6 +370,30 @@ export function CameraWizard({ entry, version, reload, onSaved, onCancel }: { en
               <input id="cam-fps" value={fps} inputMode="numeric" size={5} onInput={(e) => setFps((e.target as HTMLInputElement).value)} />
             </div>
           </div>
+          <fieldset class="idle-decode">
+            <legend>Idle decoding</legend>
+            <label class="check">
+              <input
+                type="checkbox"
+                checked={idle.shown === 'keyframes'}
+                disabled={idleProblem !== undefined && idle.shown !== 'keyframes'}
+                onChange={(e) => setIdleChoice((e.target as HTMLInputElement).checked ? 'keyframes' : 'all')}
+              />{' '}
+              Decode only key frames while the doorway is idle
+            </label>
+            <p class="muted">Saves most of an idle camera's CPU: the stream is still received, and motion or a face brings back every frame at once.</p>
+            {existingIdle && !existingIdle.written && idleChoice === undefined && <p class="muted" data-idle-decode="default">Not set in the config file: the default, every frame decoded.</p>}
+            {idleProblem &&
+              (idle.shown === 'keyframes' ? (
+                <p class="error" role="alert" data-idle-decode="refused">
+                  The config check will refuse key frames only for this camera: {idleProblem.message} (fix: {idleProblem.hint}).
+                </p>
+              ) : (
+                <p class="muted" data-idle-decode="unavailable">
+                  Not available for this camera: {idleProblem.message}.
+                </p>
+              ))}
+          </fieldset>
           <fieldset class="zones">
             <legend>Zones</legend>
             {zones.length === 0 && <p class="muted">No zone: gates decide on the whole frame.</p>}
