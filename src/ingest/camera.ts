@@ -14,6 +14,7 @@ import { buildPipeline, PipelineConfigError, type PipelineDescription } from './
 import { GstLaunchSource, type Source, type SourceEvent } from './source.ts';
 import { DEFAULT_DECODE_FEED, type DecodeFeedSettings } from './decode-feed.ts';
 import { runSplit } from './split-run.ts';
+import { forwardedTo, NOTHING_OWED, watchdogVerdict, type DecoderOwed } from './watchdog.ts';
 import type {
   CameraConfig,
   CameraHealth,
@@ -95,7 +96,11 @@ class CameraLoop {
   private watchdog: NodeJS.Timeout | undefined;
   private runStartedAt = 0;
   private upAt: number | undefined;
+  /** The last sign of life (watchdog.ts): a frame, or an access unit parsed while none was forwarded. */
+  private lastLifeAt = 0;
   private lastFrameAt = 0;
+  /** Split runs: what the decoder was given since its last frame. */
+  private owed: DecoderOwed = NOTHING_OWED;
   private seq = 0;
   private lastOffset: number | undefined;
   private lastPts: number | undefined;
@@ -140,6 +145,7 @@ class CameraLoop {
     this.cam.counters.starts++;
     this.runStartedAt = performance.now();
     this.upAt = undefined;
+    this.owed = NOTHING_OWED;
     this.seq = 0;
     this.lastOffset = undefined;
     this.lastPts = undefined;
@@ -168,9 +174,12 @@ class CameraLoop {
         return;
       case 'parsed': {
         // Split runs: while the decoder sleeps, the stream is alive as long as access units
-        // arrive (an idle camera decodes a key frame per 2 s: that alone is no stall). While it
-        // gets them, frames must come out: a decoder that hangs stalls the camera as before.
-        if (this.upAt !== undefined && ev.forwarded === 0) this.lastFrameAt = performance.now();
+        // arrive (an idle camera decodes a key frame per 2 s: that alone is no stall). What the
+        // decoder is given is owed back as frames: a decoder that hangs stalls the camera, awake
+        // or asleep (watchdog.ts).
+        const now = performance.now();
+        if (this.upAt !== undefined && ev.forwarded === 0) this.lastLifeAt = now;
+        this.owed = forwardedTo(this.owed, ev.forwarded, now);
         const c = this.cam.counters;
         c.parsed++;
         if (ev.forwarded === 0) c.notDecoded++;
@@ -195,7 +204,9 @@ class CameraLoop {
           this.upAt = now;
           this.attemptUp();
         }
+        this.lastLifeAt = now;
         this.lastFrameAt = now;
+        this.owed = NOTHING_OWED;
         this.cam.counters.droppedInPipeline += droppedBetween(this.lastOffset, ev.offset);
         this.lastOffset = ev.offset;
         this.cam.counters.missedByPts += missedBetween(this.lastPts, ev.pts, expectedIntervalNs(this.caps?.fps, this.cam.config.output?.fps));
@@ -242,21 +253,33 @@ class CameraLoop {
 
   private checkWatchdog(): void {
     if (this.stopped || !this.run) return;
-    const now = performance.now();
-    if (this.upAt !== undefined) {
-      const silent = now - this.lastFrameAt;
-      if (silent < this.cam.stallMs) return;
-      this.cam.emit({ type: 'camera.stalled', cameraId: this.cam.id, at: Date.now(), silentMs: Math.round(silent) });
-      const upFor = this.lastFrameAt - this.upAt;
-      this.endRun();
-      this.scheduleRetry({ kind: 'stalled', message: `no frame for ${Math.round(silent)} ms`, hint: 'the camera or network froze; facegate rebuilds the stream' }, upFor);
-    } else if (now - this.runStartedAt >= this.cam.startMs) {
+    const v = watchdogVerdict(
+      { runStartedAt: this.runStartedAt, upAt: this.upAt, lastLifeAt: this.lastLifeAt, lastFrameAt: this.lastFrameAt, owed: this.owed.owed, owedSince: this.owed.owedSince },
+      performance.now(),
+      { stallMs: this.cam.stallMs, startMs: this.cam.startMs },
+    );
+    if (v.kind === 'ok') return;
+    if (v.kind === 'start-timeout') {
       this.endRun();
       this.scheduleRetry(
         { kind: 'start-timeout', message: `no frame within ${this.cam.startMs} ms of starting`, hint: 'the camera accepts connections but sends no video: check it is not frozen or overloaded' },
         0,
       );
+      return;
     }
+    const silent = Math.round(v.silentMs);
+    this.cam.emit({ type: 'camera.stalled', cameraId: this.cam.id, at: Date.now(), silentMs: silent });
+    // A hung decoder's run was good until its last frame, however long the stream went on after it.
+    const upFor = (v.cause === 'decoder' ? this.lastFrameAt : this.lastLifeAt) - (this.upAt ?? 0);
+    this.endRun();
+    this.scheduleRetry(
+      {
+        kind: 'stalled',
+        message: v.cause === 'decoder' ? `no frame for ${silent} ms (the decoder got ${v.owed} compressed frames since its last frame and returned none)` : `no frame for ${silent} ms`,
+        hint: v.cause === 'decoder' ? 'the decoder process stopped returning frames; facegate rebuilds the stream' : 'the camera or network froze; facegate rebuilds the stream',
+      },
+      upFor,
+    );
   }
 
   private clearRun(): void {
@@ -274,7 +297,7 @@ class CameraLoop {
 
   private async onEnded(raw: DownReason): Promise<void> {
     if (this.stopped) return;
-    const upFor = this.upAt === undefined ? 0 : this.lastFrameAt - this.upAt;
+    const upFor = this.upAt === undefined ? 0 : this.lastLifeAt - this.upAt;
     const { config, pipelineDescription: pipeline } = this.cam;
     if (raw.kind === 'eos' && !pipeline?.live && config.source.kind === 'file') {
       if (config.source.loop) {
