@@ -10,7 +10,7 @@
  *   went to it since its last frame out, the first of them `stallMs` ago or longer. While the
  *   camera is awake the first rule sees a hung decoder (every unit is forwarded, so only frames are
  *   life); while it sleeps the parsed stream keeps the first rule quiet, and this one notices the
- *   decoder: with the defaults (a key frame per 2 s, stallMs 5 s) about 7 s after it hung.
+ *   decoder: with the defaults (a key frame per 2 s, stallMs 5 s) within about 7 s of the hang.
  * Before the first frame only the start timeout applies.
  */
 
