@@ -3,7 +3,7 @@
  * (../shared/data/spoof): does a hand-made, physically motivated cue tell a filmed screen from a
  * live face, per class (live / print / replay) and per source dataset?
  *
- *   npx tsx bench/pad-screen.ts [--photos DIR] [--out FILE.json]
+ *   npx tsx bench/pad-screen.ts [--photos DIR] [--videos DIR|none] [--video-stride 3] [--block 8] [--out FILE.json]
  *
  * The face is the one `facegate eval --pad` judges (evaluatePad: 2.5g detector at 640 with the
  * large-face retry, the face nearest the centre, EXIF rotation applied); its MiniFASNet score is
@@ -15,7 +15,8 @@
  *   spectrum of Hann-windowed tiles of a high-passed channel (luma, or the opponent chroma R-G and
  *   (R+G)/2-B), and the largest prominence of a spectral bin over the bins two steps in and out along
  *   its own ray (a periodic pattern is a bump; skin texture, edges and shading decay smoothly).
- *   Bins on the JPEG 8-pixel block grid are skipped (block artefacts are periodic too).
+ *   Bins on the codec block grid are skipped (block artefacts are periodic too): `--block 8` for
+ *   JPEG luma blocks (default), 16 also for 4:2:0 chroma blocks and H.264 macroblocks.
  * - frame: a phone, tablet or monitor shown to the camera has a straight bezel edge that crosses the
  *   whole width (or height) of the face on the face's side of it. Per side of the face box, the
  *   longest run of aligned edge pixels (gradient across the line) within 3x the face box, as a
@@ -26,6 +27,14 @@
  *   luma.
  * - glare: share of clipped pixels (any channel >= 250) in the face box: a specular reflection of a
  *   lamp on glass.
+ * - moireLuma420 / moireChroma420 (photos): the moire cues again after the photo is re-encoded as
+ *   a camera stream would carry it (JPEG q90, 4:2:0 chroma): a cue that only lives in detail a
+ *   camera never delivers is no cue for the live pipeline.
+ *
+ * Videos (--videos, default ../shared/data/spoof_video; `none` to skip, about 5 minutes here): the
+ * deciding track of each clip as evalPad picks it, the cues on every `--video-stride`-th frame of
+ * it, their median per track; judged with their own "no live refused" threshold and with the
+ * photos' (a threshold must hold on both).
  *
  * For each cue: per class and per source the distribution (min, p25, median, p75, max); the rule
  * "refuse if cue > t" with t = the highest live value (no live photo refused by the cue), what it
@@ -34,10 +43,12 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import sharp from 'sharp';
 import { createDetector } from '../src/detect/index.ts';
+import { decodeImage } from '../src/image/decode.ts';
 import { parseCsv } from '../src/lib/csv.ts';
-import { quantile } from '../src/lib/stats.ts';
-import { DEFAULT_PAD_THRESHOLD, evaluatePad } from '../src/recognize/evaluate-pad.ts';
+import { median, quantile } from '../src/lib/stats.ts';
+import { DEFAULT_PAD_THRESHOLD, evaluatePad, type PadTrack } from '../src/recognize/evaluate-pad.ts';
 import { createLiveness } from '../src/recognize/models.ts';
 import type { Box, Face, RgbImage } from '../src/types.ts';
 
@@ -46,6 +57,11 @@ const arg = (name: string, dflt: string): string => {
   return i > 0 ? process.argv[i + 1] : dflt;
 };
 const photosDir = resolve(arg('--photos', '../shared/data/spoof'));
+const videosDir = arg('--videos', '../shared/data/spoof_video') === 'none' ? 'none' : resolve(arg('--videos', '../shared/data/spoof_video'));
+const videoStride = Number(arg('--video-stride', '3'));
+// Codec block grid skipped by the moire cue, in pixels: 8 for JPEG luma blocks; 16 also covers 4:2:0
+// chroma blocks (8 subsampled pixels) and H.264 macroblocks.
+const blockGrid = Number(arg('--block', '8'));
 const outFile = arg('--out', '/tmp/pad-screen.json');
 
 // ---- image helpers ---------------------------------------------------------------------------------
@@ -159,7 +175,7 @@ function welch(chs: readonly Float64Array[], w: number, h: number, n: number): F
 /**
  * The largest radial prominence: a bin's power over the larger of the powers two bins further in and
  * two bins further out along its own ray (nearest bin). Radius from 3 bins to Nyquist - 2; bins with
- * a frequency component on the 8-pixel JPEG block grid (multiples of n/8) are skipped.
+ * a frequency component on the codec's block grid (multiples of n / blockGrid) are skipped.
  */
 function prominence(p: Float64Array, n: number): { ratio: number; period: number; angle: number } {
   const at = (fu: number, fv: number): number => {
@@ -167,7 +183,7 @@ function prominence(p: Float64Array, n: number): { ratio: number; period: number
     const v = ((Math.round(fv) % n) + n) % n;
     return p[v * n + u];
   };
-  const grid = n / 8;
+  const grid = Math.max(1, n / blockGrid);
   let best = 0;
   let period = Number.NaN;
   let angle = Number.NaN;
@@ -315,8 +331,8 @@ function veilGlare(image: RgbImage, box: Box): { veil: number; glare: number } {
 }
 
 // ---- run ----------------------------------------------------------------------------------------------
-const CUES = ['moireLuma', 'moireChroma', 'frame', 'frameSides3', 'veil', 'glare'] as const;
-type Cue = (typeof CUES)[number];
+const CUES = ['moireLuma', 'moireChroma', 'moireLuma420', 'moireChroma420', 'frame', 'frameSides3', 'veil', 'glare'] as const;
+const VIDEO_CUES = ['moireLuma', 'moireChroma', 'frame', 'frameSides3', 'veil', 'glare'] as const;
 function cues(image: RgbImage, face: Face): Record<string, number> {
   const m = moire(image, face.box);
   const f = frameSides(image, face.box);
@@ -337,103 +353,157 @@ function cues(image: RgbImage, face: Face): Record<string, number> {
     imgH: image.height,
   };
 }
+/**
+ * The moire cues again after the photo went through what a camera stream does to it: JPEG at
+ * quality 90 with 4:2:0 chroma (H.264 and MJPEG cameras subsample chroma the same way), so a cue
+ * that lives in fine chroma detail a camera never delivers shows here.
+ */
+async function cameraPath(image: RgbImage, face: Face): Promise<Record<string, number>> {
+  const jpeg = await sharp(Buffer.from(image.data), { raw: { width: image.width, height: image.height, channels: 3 } }).jpeg({ quality: 90, chromaSubsampling: '4:2:0' }).toBuffer();
+  const m = moire((await decodeImage(jpeg)).image, face.box);
+  return { moireLuma420: m.moireLuma, moireChroma420: m.moireChroma, chroma420Period: m.chromaPeriod };
+}
 
-const source = new Map<string, string>();
-{
-  const [header = [], ...rows] = parseCsv(readFileSync(join(photosDir, 'labels.csv'), 'utf8'));
+function sources(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const [header = [], ...rows] = parseCsv(readFileSync(join(dir, 'labels.csv'), 'utf8'));
   const fi = header.indexOf('file');
   const si = header.indexOf('source_repo');
-  for (const r of rows) source.set((r[fi] ?? '').trim(), si >= 0 ? (r[si] ?? '').trim().replace(/\/.*/, '') : '?');
+  for (const r of rows) out.set((r[fi] ?? '').trim(), si >= 0 ? (r[si] ?? '').trim().replace(/\/.*/, '') : '?');
+  return out;
 }
-
-const detector = await createDetector({ tier: '2.5g', size: 640, padRetry: true, threads: 1 });
-const liveness = await createLiveness(undefined, { threads: 1 });
-const measured = new Map<string, Record<string, number>>();
-const t0 = performance.now();
-let cueMs = 0;
-const report = await evaluatePad(photosDir, { detector, liveness }, {
-  threshold: DEFAULT_PAD_THRESHOLD,
-  onFace: (image, face, ctx) => {
-    const t = performance.now();
-    const c = cues(image, face);
-    cueMs += performance.now() - t;
-    measured.set(ctx.file, c);
-    return c;
-  },
-});
 
 interface Row { file: string; cls: string; context: string; source: string; mf: number; c: Record<string, number> }
-const rows: Row[] = [];
-for (const it of report.items) {
-  const c = measured.get(it.file);
-  if (it.score === undefined || !c || !it.label) continue;
-  rows.push({ file: it.file, cls: it.label === 'live' ? 'live' : it.attack, context: it.context ?? '', source: source.get(it.file) ?? '?', mf: it.score, c });
-}
-process.stderr.write(`${rows.length} photos judged, problems ${JSON.stringify(report.problems)}; ${((performance.now() - t0) / 1000).toFixed(0)} s, cues ${(cueMs / 1000).toFixed(1)} s\n`);
-
 const fmt = (v: number): string => (Number.isFinite(v) ? (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(3)) : '-');
 const dist = (vs: number[]): string => {
   const f = vs.filter(Number.isFinite);
   if (!f.length) return 'n=0';
   return `n=${String(f.length).padStart(2)} ${[0, 0.25, 0.5, 0.75, 1].map((q) => fmt(quantile(f, q)).padStart(7)).join(' ')}`;
 };
-const classes = ['live', 'print', 'replay'];
 const mfAccepted = (r: Row): boolean => r.mf >= DEFAULT_PAD_THRESHOLD;
 
-console.log(`\nper class: n min p25 median p75 max`);
-for (const cue of CUES) {
-  for (const cls of classes) console.log(`${cue.padEnd(12)} ${cls.padEnd(7)} ${dist(rows.filter((r) => r.cls === cls).map((r) => r.c[cue]))}`);
-}
+/** Distributions per class and source, the no-live-refused rule per cue, and (given) a threshold set elsewhere. */
+function printReport(title: string, rows: readonly Row[], cueNames: readonly string[], given?: Readonly<Record<string, number>>): Record<string, number> {
+  console.log(`\n===== ${title}: ${rows.length} judged =====`);
+  const classes = [...new Set(rows.map((r) => r.cls))].sort((a, b) => (a === 'live' ? -1 : b === 'live' ? 1 : a.localeCompare(b)));
+  console.log(`per class: n min p25 median p75 max`);
+  for (const cue of cueNames) for (const cls of classes) console.log(`${cue.padEnd(15)} ${cls.padEnd(7)} ${dist(rows.filter((r) => r.cls === cls).map((r) => r.c[cue]))}`);
 
-console.log(`\nper source (live | replay | print), median [min-max]`);
-const sources = [...new Set(rows.map((r) => r.source))];
-for (const cue of CUES)
-  for (const src of sources) {
-    const part = (cls: string): string => {
-      const v = rows.filter((r) => r.source === src && r.cls === cls).map((r) => r.c[cue]).filter(Number.isFinite);
-      return v.length ? `${fmt(quantile(v, 0.5))} [${fmt(Math.min(...v))}-${fmt(Math.max(...v))}] n=${v.length}` : '-';
-    };
-    console.log(`${cue.padEnd(12)} ${src.padEnd(14)} live ${part('live').padEnd(28)} replay ${part('replay').padEnd(28)} print ${part('print')}`);
+  console.log(`\nper source, median [min-max]`);
+  const srcs = [...new Set(rows.map((r) => r.source))];
+  for (const cue of cueNames)
+    for (const src of srcs) {
+      const part = (cls: string): string => {
+        const v = rows.filter((r) => r.source === src && r.cls === cls).map((r) => r.c[cue]).filter(Number.isFinite);
+        return v.length ? `${fmt(quantile(v, 0.5))} [${fmt(Math.min(...v))}-${fmt(Math.max(...v))}] n=${v.length}` : '-';
+      };
+      console.log(`${cue.padEnd(15)} ${src.padEnd(14)} ${classes.map((cls) => `${cls} ${part(cls).padEnd(28)}`).join(' ')}`);
+    }
+
+  console.log(`\nrule "refuse if cue > t", t = highest live value (no live refused by the cue)`);
+  const ts: Record<string, number> = {};
+  const attacks = rows.filter((r) => r.cls !== 'live');
+  const count = (cls: string, rs: readonly Row[]): string => `${rs.filter((r) => r.cls === cls).length}/${attacks.filter((r) => r.cls === cls).length}`;
+  const rule = (cue: string, t: number, label: string): void => {
+    const refused = attacks.filter((r) => r.c[cue] > t);
+    const liveRefused = rows.filter((r) => r.cls === 'live' && r.c[cue] > t);
+    const lowest = refused.length ? Math.min(...refused.map((r) => r.c[cue])) : Number.NaN;
+    const mfMissed = attacks.filter(mfAccepted);
+    const kept = rows.filter((r) => mfAccepted(r) && !(r.c[cue] > t));
+    const liveN = rows.filter((r) => r.cls === 'live').length;
+    const attackCounts = classes.filter((c) => c !== 'live').map((c) => `${c} ${count(c, refused)}`).join(' ');
+    const withMf = classes.filter((c) => c !== 'live').map((c) => `${c} accepted ${count(c, kept)}`).join(', ');
+    console.log(
+      `${cue.padEnd(15)} ${label} t=${fmt(t)}: cue refuses live ${liveRefused.length}/${liveN}, ${attackCounts}; lowest refused attack ${fmt(lowest)} (margin ${fmt(lowest - t)}, x${fmt(lowest / t)}); ` +
+        `MF-accepted attacks refused ${mfMissed.filter((r) => r.c[cue] > t).length}/${mfMissed.length}; with MF: live refused ${rows.filter((r) => r.cls === 'live' && !kept.includes(r)).length}/${liveN}, ${withMf}`,
+    );
+  };
+  for (const cue of cueNames) {
+    const live = rows.filter((r) => r.cls === 'live' && Number.isFinite(r.c[cue])).map((r) => r.c[cue]);
+    if (!live.length) continue;
+    ts[cue] = Math.max(...live);
+    rule(cue, ts[cue], 'own  ');
+    if (given?.[cue] !== undefined) rule(cue, given[cue], 'given');
   }
 
-console.log(`\nrule "refuse if cue > t", t = highest live value (no live refused by the cue)`);
-const rules: Record<string, unknown>[] = [];
-for (const cue of CUES) {
-  const live = rows.filter((r) => r.cls === 'live' && Number.isFinite(r.c[cue])).map((r) => r.c[cue]);
-  if (!live.length) continue;
-  const t = Math.max(...live);
-  const attacks = rows.filter((r) => r.cls !== 'live');
-  const refused = attacks.filter((r) => r.c[cue] > t);
-  const count = (cls: string, rs: Row[]): string => `${rs.filter((r) => r.cls === cls).length}/${attacks.filter((r) => r.cls === cls).length}`;
-  const lowest = refused.length ? Math.min(...refused.map((r) => r.c[cue])) : Number.NaN;
-  const mfMissed = attacks.filter(mfAccepted);
-  const combined = rows.filter((r) => mfAccepted(r) && !(r.c[cue] > t));
-  const line = {
-    cue,
-    t,
-    secondLive: quantile(live, 1 - 1 / live.length),
-    refusedReplay: count('replay', refused),
-    refusedPrint: count('print', refused),
-    margin: lowest - t,
-    marginRatio: lowest / t,
-    mfAcceptedAttacksRefused: `${mfMissed.filter((r) => r.c[cue] > t).length}/${mfMissed.length}`,
-    withMf: { liveRefused: `${rows.filter((r) => r.cls === 'live' && !combined.includes(r)).length}/${rows.filter((r) => r.cls === 'live').length}`, printAccepted: count('print', combined), replayAccepted: count('replay', combined) },
-  };
-  rules.push(line);
-  console.log(`${cue.padEnd(12)} t=${fmt(t)} refuses replay ${line.refusedReplay} print ${line.refusedPrint}; lowest refused ${fmt(lowest)} (margin ${fmt(line.margin)}, x${fmt(line.marginRatio)}); of MF-accepted attacks ${line.mfAcceptedAttacksRefused}; with MF: live refused ${line.withMf.liveRefused}, print accepted ${line.withMf.printAccepted}, replay accepted ${line.withMf.replayAccepted}`);
+  console.log(`\nthe highest live presentations per cue`);
+  for (const cue of cueNames) {
+    const top = rows.filter((r) => r.cls === 'live' && Number.isFinite(r.c[cue])).sort((a, b) => b.c[cue] - a.c[cue]).slice(0, 4);
+    console.log(`${cue.padEnd(15)} ${top.map((r) => `${r.file.replace(/^live\/live_/, '')} ${fmt(r.c[cue])}`).join(', ')}`);
+  }
+  return ts;
 }
+
+const detector = await createDetector({ tier: '2.5g', size: 640, padRetry: true, threads: 1 });
+const liveness = await createLiveness(undefined, { threads: 1 });
+
+// Photos: one face each.
+const photoSource = sources(photosDir);
+const measured = new Map<string, Record<string, number>>();
+const t0 = performance.now();
+let cueMs = 0;
+const report = await evaluatePad(photosDir, { detector, liveness }, {
+  threshold: DEFAULT_PAD_THRESHOLD,
+  onFace: async (image, face, ctx) => {
+    const t = performance.now();
+    const c = { ...cues(image, face), ...(await cameraPath(image, face)) };
+    cueMs += performance.now() - t;
+    measured.set(ctx.file, c);
+    return c;
+  },
+});
+const rows: Row[] = [];
+for (const it of report.items) {
+  const c = measured.get(it.file);
+  if (it.score === undefined || !c || !it.label) continue;
+  rows.push({ file: it.file, cls: it.label === 'live' ? 'live' : it.attack, context: it.context ?? '', source: photoSource.get(it.file) ?? '?', mf: it.score, c });
+}
+process.stderr.write(`${rows.length} photos judged, problems ${JSON.stringify(report.problems)}; ${((performance.now() - t0) / 1000).toFixed(0)} s, cues ${(cueMs / 1000).toFixed(1)} s\n`);
+const photoT = printReport(`photos ${photosDir}`, rows, CUES);
 
 console.log(`\nreplays and the live photos nearest them (MF score, then cues)`);
 const show = rows.filter((r) => r.cls === 'replay' || (r.cls === 'live' && (r.source !== 'imironica' || r.mf < 0.7)));
 console.log(`${'file'.padEnd(52)} ${'mf'.padStart(6)} ${CUES.map((c) => c.slice(0, 9).padStart(9)).join(' ')}  size face`);
 for (const r of show.sort((a, b) => a.cls.localeCompare(b.cls) || a.source.localeCompare(b.source)))
-  console.log(`${r.file.padEnd(52)} ${fmt(r.mf).padStart(6)} ${CUES.map((c) => fmt(r.c[c]).padStart(9)).join(' ')}  ${r.c.imgW}x${r.c.imgH} ${fmt(r.c.faceW)} period luma ${fmt(r.c.lumaPeriod)} chroma ${fmt(r.c.chromaPeriod)} @${fmt(r.c.chromaAngle)} tiles ${r.c.tile}x${r.c.tiles}`);
+  console.log(
+    `${r.file.padEnd(52)} ${fmt(r.mf).padStart(6)} ${CUES.map((c) => fmt(r.c[c]).padStart(9)).join(' ')}  ${r.c.imgW}x${r.c.imgH} ${fmt(r.c.faceW)} ` +
+      `period luma ${fmt(r.c.lumaPeriod)} chroma ${fmt(r.c.chromaPeriod)} @${fmt(r.c.chromaAngle)} (4:2:0 ${fmt(r.c.chroma420Period)}) tiles ${r.c.tile}x${r.c.tiles}`,
+  );
 
-console.log(`\nthe highest live photos per cue`);
-for (const cue of CUES) {
-  const top = rows.filter((r) => r.cls === 'live' && Number.isFinite(r.c[cue])).sort((a, b) => b.c[cue] - a.c[cue]).slice(0, 4);
-  console.log(`${cue.padEnd(12)} ${top.map((r) => `${r.file.replace(/^live\/live_/, '')} ${fmt(r.c[cue])}`).join(', ')}`);
+// Videos: the deciding track, cues on every `videoStride`-th face of a file, median per track (the
+// pipeline's rule for a track's liveness).
+const videoRows: Row[] = [];
+if (videosDir !== 'none') {
+  const t1 = performance.now();
+  const videoSource = sources(videosDir);
+  const seen = new Map<string, number>();
+  const tracksOf = new Map<string, readonly PadTrack[]>();
+  const videos = await evaluatePad(videosDir, { detector, liveness }, {
+    threshold: DEFAULT_PAD_THRESHOLD,
+    onFace: (image, face, ctx) => {
+      const k = `${ctx.file}#${ctx.trackId ?? ''}`;
+      const i = seen.get(k) ?? 0;
+      seen.set(k, i + 1);
+      return i % videoStride === 0 ? cues(image, face) : {};
+    },
+    onTracks: (file, tracks) => tracksOf.set(file, tracks),
+  });
+  for (const it of videos.items) {
+    const track = (tracksOf.get(it.file) ?? []).find((t) => t.trackId === it.video?.decidingTrack);
+    if (!track || it.score === undefined || !it.label) continue;
+    const c: Record<string, number> = {};
+    for (const cue of [...VIDEO_CUES, 'faceW', 'imgW', 'imgH']) {
+      const v = track.observations.map((o) => o.extra[cue]).filter((x): x is number => Number.isFinite(x));
+      c[cue] = v.length ? median(v) : Number.NaN;
+    }
+    c.framesMeasured = track.observations.filter((o) => Number.isFinite(o.extra.moireLuma)).length;
+    videoRows.push({ file: it.file, cls: it.label === 'live' ? 'live' : it.attack, context: '', source: videoSource.get(it.file) ?? '?', mf: it.score, c });
+  }
+  process.stderr.write(`${videoRows.length} videos judged; ${((performance.now() - t1) / 1000).toFixed(0)} s\n`);
+  printReport(`videos ${videosDir} (median of the deciding track's cue every ${videoStride} frames); "given" = the photos' t`, videoRows, VIDEO_CUES, photoT);
+  console.log(`\nper video (MF median, then cues)`);
+  for (const r of videoRows) console.log(`${r.file.padEnd(48)} ${fmt(r.mf).padStart(6)} ${VIDEO_CUES.map((c) => fmt(r.c[c]).padStart(9)).join(' ')}  ${r.c.imgW}x${r.c.imgH} face ${fmt(r.c.faceW)} frames ${r.c.framesMeasured}`);
 }
 
-writeFileSync(outFile, JSON.stringify({ dir: photosDir, rows, rules }, null, 1));
+writeFileSync(outFile, JSON.stringify({ photos: photosDir, videos: videosDir, rows, videoRows }, null, 1));
 process.stderr.write(`rows written to ${outFile}\n`);
