@@ -22,6 +22,7 @@
  *   longest run of aligned edge pixels (gradient across the line) within 3x the face box, as a
  *   fraction of the face's extent; `frame` = the better of the two opposite pairs (top+bottom,
  *   left+right), each pair scored by its weaker side: an enclosure, not a single line.
+ *   `frameSides3`: the third-strongest side (three sides of a device around the face).
  * - veil: screens cannot show black and their glass reflects the room, so a filmed screen's darkest
  *   face pixels (pupils, nostrils, lip line) stay bright: 2nd percentile / median of the inner face's
  *   luma.
