@@ -31,8 +31,13 @@ const MODELS: readonly { readonly name: string; readonly dims: readonly number[]
 interface Variant {
   readonly name: string;
   readonly options?: ort.InferenceSession.SessionOptions;
+  /** ORT session config entries (SessionOptionsAppendConfigEntry), merged into the service's. */
+  readonly config?: Record<string, string>;
   readonly env?: Record<string, string>;
 }
+
+/** The environment bin/facegate.js starts the service with. */
+const SHIPPED_ENV: Record<string, string> = { MALLOC_ARENA_MAX: '2' };
 
 export const MEMORY_VARIANTS: readonly Variant[] = [
   { name: 'base' },
@@ -41,6 +46,17 @@ export const MEMORY_VARIANTS: readonly Variant[] = [
   { name: 'opt-extended', options: { graphOptimizationLevel: 'extended' } },
   { name: 'opt-basic', options: { graphOptimizationLevel: 'basic' } },
   { name: 'malloc-arenas-2', env: { MALLOC_ARENA_MAX: '2' } },
+  { name: 'shipped-env', env: SHIPPED_ENV },
+  // Weights allocated outside the arena: the arena grows in powers of two, so weights inside it
+  // leave slack that activations may never use.
+  { name: 'init-outside-arena', env: SHIPPED_ENV, config: { 'session.use_device_allocator_for_initializers': '1' } },
+  { name: 'no-prepack', env: SHIPPED_ENV, config: { 'session.disable_prepacking': '1' } },
+  // glibc raises its mmap threshold after the first large free, so later large blocks come from
+  // the heap and stay resident; a fixed threshold returns them at once.
+  { name: 'mmap-threshold-128k', env: { ...SHIPPED_ENV, MALLOC_MMAP_THRESHOLD_: '131072' } },
+  { name: 'mmap-threshold-1m', env: { ...SHIPPED_ENV, MALLOC_MMAP_THRESHOLD_: '1048576' } },
+  { name: 'mmap-threshold-4m', env: { ...SHIPPED_ENV, MALLOC_MMAP_THRESHOLD_: '4194304' } },
+  { name: 'arena-off-mmap-128k', env: { ...SHIPPED_ENV, MALLOC_MMAP_THRESHOLD_: '131072' }, options: { enableCpuMemArena: false } },
 ];
 
 /** The service's session options (src/models/session.ts baseOptions with its defaults). */
@@ -54,6 +70,18 @@ const SERVICE_OPTIONS: ort.InferenceSession.SessionOptions = {
   extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
 };
 
+/** 'session.a.b' entries as the nested object onnxruntime-node flattens back into config keys. */
+function configTree(config: Record<string, string> | undefined): Record<string, unknown> {
+  const tree: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config ?? {})) {
+    const parts = key.replace(/^session\./, '').split('.');
+    let at = tree;
+    for (const p of parts.slice(0, -1)) at = (at[p] ??= {}) as Record<string, unknown>;
+    at[parts[parts.length - 1] ?? key] = value;
+  }
+  return tree;
+}
+
 const rssMb = (): number => process.memoryUsage().rss / 1e6;
 
 async function child(variantName: string, runs: number): Promise<void> {
@@ -64,7 +92,8 @@ async function child(variantName: string, runs: number): Promise<void> {
   let cpuMs = 0;
   for (const m of MODELS) {
     const resolved = await resolveModel(m.name);
-    const s = await ort.InferenceSession.create(resolved.path, { ...SERVICE_OPTIONS, ...v.options });
+    const extra = { ...SERVICE_OPTIONS.extra, session: { ...(SERVICE_OPTIONS.extra as { session: object }).session, ...configTree(v.config) } };
+    const s = await ort.InferenceSession.create(resolved.path, { ...SERVICE_OPTIONS, ...v.options, extra });
     sessions.push(s);
     const n = m.dims.reduce((a, b) => a * b, 1);
     const input = new ort.Tensor('float32', Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 0.5), [...m.dims]);

@@ -73,7 +73,7 @@ export async function runClip(
   const counters = newCameraCounters();
   const perFrame: { ptsMs: number; faces: number; skipped: boolean }[] = [];
   // The gst-launch child exits with the clip: sample its CPU while it runs.
-  const kids0 = children();
+  const kids0 = children({ rescan: true });
   let kidsLast = kids0.cpuS;
   const sampler = setInterval(() => (kidsLast = Math.max(kidsLast, children().cpuS)), 250);
   const cpu0 = process.cpuUsage();

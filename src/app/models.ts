@@ -90,7 +90,9 @@ export async function loadServiceModels(m: Config['models'], metrics: Metrics, l
   const embedder: Embedder = { ...embedderRaw, embed: timed(metrics, embedderRaw.modelId, (img) => embedderRaw.embed(img)), close: () => embedderRaw.close() };
   const maskRaw = await createMaskClassifier(m.mask, classifierOptions);
   const mask: MaskClassifier = { ...maskRaw, maskProbability: timed(metrics, maskRaw.modelId, (img) => maskRaw.maskProbability(img)), close: () => maskRaw.close() };
-  const liveness = m.liveness.enabled ? await createLiveness(m.liveness.models, { ...classifierOptions, track: { window: m.liveness.window, minFrames: m.liveness.minFrames } }) : undefined;
+  const livenessRaw = m.liveness.enabled ? await createLiveness(m.liveness.models, { ...classifierOptions, track: { window: m.liveness.window, minFrames: m.liveness.minFrames } }) : undefined;
+  // The ensemble is timed as one run (its models run back to back per face), named by its members.
+  const liveness: LivenessModel | undefined = livenessRaw && { ...livenessRaw, realProbability: timed(metrics, livenessRaw.models.join('+'), (frame, box) => livenessRaw.realProbability(frame, box)), close: () => livenessRaw.close() };
 
   const byKey = new Map<string, Detector>();
   const byCamera = new Map<string, { key: string; detector: Detector }>();
