@@ -209,7 +209,7 @@ class CameraLoop {
         this.owed = NOTHING_OWED;
         this.cam.counters.droppedInPipeline += droppedBetween(this.lastOffset, ev.offset);
         this.lastOffset = ev.offset;
-        this.cam.counters.missedByPts += missedBetween(this.lastPts, ev.pts, expectedIntervalNs(this.caps?.fps, this.cam.config.output?.fps));
+        this.cam.counters.missedByPts += missedBetween(this.lastPts, ev.pts, expectedIntervalNs(this.caps?.fps, this.cam.config.output?.fps), ev.sourceIntervalNs);
         if (ev.pts !== undefined) this.lastPts = ev.pts;
         const frame: Frame = {
           data: ev.image.data,

@@ -93,11 +93,43 @@ export function expectedIntervalNs(capsFps: number | undefined, maxFps: number |
 /**
  * Frames missing between two delivered frames, judged by their PTS: a gap of more than 1.5
  * nominal intervals counts round(gap / interval) - 1 frames. Jitter below that, unknown PTS or
- * interval, and time going backwards (a new segment) count 0. Pure.
+ * interval, and time going backwards (a new segment) count 0.
+ *
+ * Where the stream is faster than the output cap (`sourceIntervalNs` known and shorter than the
+ * interval), videorate keeps one source frame per output slot, and a source frame's timestamp a
+ * fraction of a millisecond either side of a slot (arrival-time jitter in rtspsrc) moves the pick
+ * by one source frame: gaps of interval + one source interval occur without any frame lost. So a
+ * decimated stream counts round((gap - source interval) / interval) - 1. Pure.
  */
-export function missedBetween(previousPts: number | undefined, pts: number | undefined, intervalNs: number | undefined): number {
+export function missedBetween(previousPts: number | undefined, pts: number | undefined, intervalNs: number | undefined, sourceIntervalNs?: number): number {
   if (previousPts === undefined || pts === undefined || intervalNs === undefined || !(intervalNs > 0)) return 0;
   const gap = pts - previousPts;
+  const slip = sourceIntervalNs !== undefined && sourceIntervalNs > 0 && sourceIntervalNs < 0.95 * intervalNs ? sourceIntervalNs : 0;
+  if (slip > 0) return Math.max(0, Math.round((gap - slip) / intervalNs) - 1);
   if (!(gap > 1.5 * intervalNs)) return 0;
   return Math.max(0, Math.round(gap / intervalNs) - 1);
+}
+
+/**
+ * A stream's source frame interval from the timestamps of its access units as they arrive (decode
+ * order): the smallest positive step among the last `window` units. With B-frames decode order
+ * jumps back and forth, but some step is always one frame. Undefined until two units are seen.
+ */
+export class SourceCadence {
+  private readonly steps: number[] = [];
+  private last: number | undefined;
+  constructor(private readonly window = 32) {}
+
+  push(pts: number | undefined): void {
+    if (pts === undefined) return;
+    if (this.last !== undefined && pts > this.last) {
+      this.steps.push(pts - this.last);
+      if (this.steps.length > this.window) this.steps.shift();
+    }
+    this.last = pts;
+  }
+
+  get intervalNs(): number | undefined {
+    return this.steps.length > 0 ? Math.min(...this.steps) : undefined;
+  }
 }

@@ -41,6 +41,8 @@ export type SourceEvent =
       readonly resumed?: boolean;
       /** Split runs: decoded catch-up frames (older than a wake) dropped since the previous frame event. */
       readonly catchUp?: number;
+      /** Split runs: the stream's own frame interval (from its access units), before any fps cap. */
+      readonly sourceIntervalNs?: number;
     }
   /** A compressed access unit from a parse-only pipeline (split runs). */
   | {

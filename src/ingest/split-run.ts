@@ -10,6 +10,7 @@ import { Observable } from 'rxjs';
 import { DecodeFeed, type DecodeFeedSettings } from './decode-feed.ts';
 import { encodeGdpPacket, GDP_PAYLOAD_BUFFER, GDP_PAYLOAD_EVENT_BASE, gdpStringPayload } from './gdp.ts';
 import type { PipelineDescription } from './pipeline.ts';
+import { SourceCadence } from './frame.ts';
 import type { Source, SourceEvent, SourceRunOptions } from './source.ts';
 import type { DecodeDemand } from './types.ts';
 
@@ -87,6 +88,9 @@ export function runSplit(source: Source, split: NonNullable<PipelineDescription[
     let skippedPts: number[] = [];
     let lastDeliveredPts: number | undefined;
     let catchUp = 0;
+    // Every access unit passes here, asleep or not: the stream's own frame rate, which tells a
+    // decimating fps cap's pick moving by one source frame from a lost frame (missedBetween).
+    const cadence = new SourceCadence();
 
     const finish = (ev: Ended) => {
       if (finished) return;
@@ -115,7 +119,7 @@ export function runSplit(source: Source, split: NonNullable<PipelineDescription[
           dropBeforePts = undefined;
           const pts = ev.pts;
           const resumed = pts !== undefined && skippedPts.some((p) => p < pts && (lastDeliveredPts === undefined || p > lastDeliveredPts));
-          subscriber.next({ ...ev, resumed, catchUp });
+          subscriber.next({ ...ev, resumed, catchUp, sourceIntervalNs: cadence.intervalNs });
           if (pts !== undefined) {
             lastDeliveredPts = pts;
             skippedPts = skippedPts.filter((p) => p > pts);
@@ -139,6 +143,7 @@ export function runSplit(source: Source, split: NonNullable<PipelineDescription[
           else if (ev.eventNumber === undefined || FORWARDED_EVENTS.has(ev.eventNumber)) write(encodeGdpPacket(ev.payloadType, gdpStringPayload(ev.structure)));
           return;
         case 'au': {
+          cadence.push(ev.pts);
           const step = feed.push({ ...ev, size: ev.data.length }, performance.now(), opts.demand?.busy() ?? true);
           // The decoder cannot keep up: what it has not taken is lost anyway; restart at a key frame.
           const backedUp = input !== undefined && input.writableLength > MAX_PENDING_INPUT;
