@@ -55,12 +55,14 @@ export const RSS_VARIANTS: readonly Variant[] = [
   // The launch before the memory flags (the ORT session options are what the code says either way).
   { name: 'old-flags', nodeFlags: ['--initial-old-space-size=64'] },
   { name: 'tsx', nodeFlags: shipped.nodeFlags, env: shipped.env },
-  // glibc raises its mmap threshold after the first large free, so later large blocks (model
-  // loading, frames) come from the heap and their freed space stays resident; a fixed threshold
-  // maps and returns them (the gst children inherit the environment too).
-  { name: 'mmap-128k', nodeFlags: shipped.nodeFlags, env: { ...shipped.env, MALLOC_MMAP_THRESHOLD_: '131072' } },
+  // The launch before the fixed mmap threshold (the gst children never get it: src/ingest/source.ts).
+  { name: 'no-mmap-threshold', nodeFlags: shipped.nodeFlags, env: Object.fromEntries(Object.entries(shipped.env).filter(([k]) => k !== 'MALLOC_MMAP_THRESHOLD_')) },
+  { name: 'one-malloc-arena', nodeFlags: shipped.nodeFlags, env: { ...shipped.env, MALLOC_ARENA_MAX: '1' } },
   { name: 'mmap-1m', nodeFlags: shipped.nodeFlags, env: { ...shipped.env, MALLOC_MMAP_THRESHOLD_: '1048576' } },
-  { name: 'mmap-3m', nodeFlags: shipped.nodeFlags, env: { ...shipped.env, MALLOC_MMAP_THRESHOLD_: '3145728' } },
+  // A young generation large enough that a frame's objects die young: their ArrayBuffers are freed
+  // at the next scavenge instead of waiting in old space for a full GC.
+  { name: 'semi-8', nodeFlags: shipped.nodeFlags.map((f) => (f.startsWith('--max-semi-space-size=') ? '--max-semi-space-size=8' : f)), env: shipped.env },
+  { name: 'semi-16', nodeFlags: shipped.nodeFlags.map((f) => (f.startsWith('--max-semi-space-size=') ? '--max-semi-space-size=16' : f)), env: shipped.env },
 ];
 
 /**
@@ -75,6 +77,11 @@ function pssMb(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/** The environment without glibc malloc settings: each variant sets its own (npm run bench sets the shipped ones). */
+function withoutMallocTuning(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('MALLOC_')));
 }
 
 /** Anonymous and file-backed resident MB of a process (smaps). */
@@ -127,7 +134,7 @@ async function runService(v: Variant, configPath: string, warmupS: number, secon
   // The compiled build directly (bin/facegate.js would fall back to tsx whenever any source file
   // is newer than the build), or the sources under tsx (variant `tsx`).
   const entry = v.name === 'tsx' ? [join(PROJECT_ROOT, 'bin/facegate.js')] : [join(PROJECT_ROOT, 'dist/src/cli/main.js')];
-  const child: ChildProcess = spawn(process.execPath, [...flags, ...entry, 'run', '--config', configPath, '--no-watch'], { env: { ...process.env, FACEGATE_FROM_SOURCE: v.name === 'tsx' ? '1' : '0', ...v.env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn(process.execPath, [...flags, ...entry, 'run', '--config', configPath, '--no-watch'], { env: { ...withoutMallocTuning(process.env), FACEGATE_FROM_SOURCE: v.name === 'tsx' ? '1' : '0', ...v.env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));

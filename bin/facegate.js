@@ -1,4 +1,4 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --initial-old-space-size=64 --max-semi-space-size=1
+#!/usr/bin/env -S MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 node --initial-old-space-size=64 --max-semi-space-size=1
 // --initial-old-space-size=64: V8 starts its old generation at 64 MB instead of growing it from a
 // few MB, so the frames that pass through it several times a second do not each start a full
 // mark-compact (fewer full GCs and less CPU per frame for a little more RSS: docs/benchmarks.md). A V8 heap
@@ -7,7 +7,11 @@
 // --max-semi-space-size=1: frames live outside the V8 heap (ArrayBuffers), so a small young
 // generation costs no measured CPU and saves resident memory; MALLOC_ARENA_MAX=2 keeps glibc from
 // giving each thread that allocates (ONNX Runtime, libuv, V8 helpers) its own malloc arena.
-// Together with ORT sessions without a memory pattern: ~40 MB less at one camera, ~70-100 MB less
+// MALLOC_MMAP_THRESHOLD_=131072: glibc otherwise raises its mmap threshold to the size of each
+// large block freed, so after start-up the blocks ONNX Runtime and the frames use come from the heap,
+// whose freed holes stay resident; a fixed threshold maps them and returns them when freed (gst
+// children do not inherit it: src/ingest/source.ts).
+// Together with ORT sessions without a memory pattern: ~60 MB less at one camera, ~70-100 MB less
 // at four. --optimize-for-size saved ~5-10 MB more but cost an idle camera ~1 % of a core
 // (docs/benchmarks.md).
 // facegate is TypeScript. `npm run build` (run by scripts/setup.sh) compiles it to dist/ for a fast

@@ -112,7 +112,11 @@ export function launchPlan(pipeline: Pick<PipelineDescription, 'argv' | 'carries
   const extra: 'pipe'[] = pipeline.detectView ? ['pipe'] : [];
   // A decode child of a split run reads the stream facegate forwards on its stdin.
   const input: 'pipe' | 'ignore' = readsStdin(pipeline.argv) ? 'pipe' : 'ignore';
-  const childEnv: NodeJS.ProcessEnv = pipeline.elements.includes('rtspsrc') && env.GST_DEBUG === undefined ? { ...env, GST_DEBUG: 'rtspsrc:2', GST_DEBUG_NO_COLOR: '1' } : env;
+  const childEnv: NodeJS.ProcessEnv = pipeline.elements.includes('rtspsrc') && env.GST_DEBUG === undefined ? { ...env, GST_DEBUG: 'rtspsrc:2', GST_DEBUG_NO_COLOR: '1' } : { ...env };
+  // The service's fixed mmap threshold (bin/facegate.js) is not for the children: a decoder's
+  // frame buffers above it would be mapped and unmapped per frame (measured: +2.5 % of a core for
+  // one 720p camera's child; docs/benchmarks.md).
+  delete childEnv.MALLOC_MMAP_THRESHOLD_;
   if (pipeline.carriesSecrets) {
     // -I: ignore PYTHON* variables and the user's site directory (nothing injected into the launcher).
     // The launcher runs the pipeline in its own process, so fdsink fd=3 writes to the inherited pipe.

@@ -66,6 +66,9 @@ t.test('launch plan: secrets go on stdin, never on the command line', async (t) 
   const plain = buildPipeline({ source: { kind: 'rtsp', url: 'rtsp://10.0.0.5/s' } });
   const p = launchPlan(plain, { GST_DEBUG: '3' });
   t.same([p.stdin, p.args.slice(0, 2), p.env.GST_DEBUG], [undefined, ['-q', '-e'], '3'], 'no secret: gst-launch argv; the user GST_DEBUG is kept');
+  const tuned = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' };
+  t.same([launchPlan(plain, tuned).env.MALLOC_MMAP_THRESHOLD_, launchPlan(plain, tuned).env.MALLOC_ARENA_MAX], [undefined, '2'], "the service's fixed mmap threshold stays out of the gst child");
+  t.same([launchPlan(secret, tuned).env.MALLOC_MMAP_THRESHOLD_, tuned.MALLOC_MMAP_THRESHOLD_], [undefined, '131072'], 'also through the launcher, and the caller env is not changed');
   const test = launchPlan(buildPipeline({ source: { kind: 'test' } }), {});
   t.equal(test.env.GST_DEBUG, undefined, 'no rtspsrc, no debug');
 });
