@@ -107,6 +107,8 @@ export interface E2eRow {
   readonly gstCpu: number;
   readonly serverCpu: number;
   readonly rssMB: number;
+  /** Peak of process.memoryUsage().arrayBuffers over the window (frames in flight or awaiting GC), MB. */
+  readonly arrayBuffersMaxMb: number;
   readonly detectMs: number;
   readonly nodeMsPerFrame: number;
   /** CPU of one raw SCRFD run (all threads), measured in this process before the cameras. */
@@ -295,7 +297,13 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
       const kids0 = children({ rescan: true });
       const srv0 = cpuSeconds(rtsp.pid);
       let rssMax = 0;
-      const rssTimer = setInterval(() => (rssMax = Math.max(rssMax, process.memoryUsage().rss / 1e6 + children().rssMB)), 500);
+      // ArrayBuffers (frames) alive or awaiting collection: their peak over the window.
+      let arrayBuffersMax = 0;
+      const rssTimer = setInterval(() => {
+        const m = process.memoryUsage();
+        rssMax = Math.max(rssMax, m.rss / 1e6 + children().rssMB);
+        arrayBuffersMax = Math.max(arrayBuffersMax, m.arrayBuffers / 1e6);
+      }, 500);
       // How late the event loop ran: a frame waits in GStreamer's one-buffer queue while Node is
       // busy, so a delay over a frame interval is where ingest loses frames.
       const loopDelay = monitorEventLoopDelay({ resolution: 10 });
@@ -365,6 +373,7 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
         gstCpu: (100 * (kids.cpuS - kids0.cpuS)) / wallS,
         serverCpu: (100 * (srv - srv0)) / wallS,
         rssMB: rssMax,
+        arrayBuffersMaxMb: arrayBuffersMax,
         detectMs,
         nodeMsPerFrame: (1000 * nodeCpuS) / Math.max(1, processed),
         rawScrfdCpuMs: raw.cpuMs,
@@ -396,7 +405,7 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
   const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
   if (values.json) {
     for (const r of rows) {
-      console.log(JSON.stringify({ scene, idleDecode, busyFps: r.busyFps, busyDropShare: r.busyDropShare, eventLoopDelayMs: r.eventLoopDelayMs, lostInIngest: r.lostInIngest, busy: scene === 'mixed' ? Math.min(busy, r.cams) : scene === 'door' ? r.cams : 0, gate: values.gate, detectedShare: r.detectedShare, cpuPerCameraPercent: (r.nodeCpu + r.gstCpu) / r.cams, nodeCpuPercent: r.nodeCpu, cameras: r.cams, dashboards: r.dashboards, fps: r.fpsPerCam, p99Ms: r.latencyP99Ms, p50Ms: r.latencyP50Ms, nodeCpuMsPerFrame: r.nodeMsPerFrame, rawScrfdCpuMsPerFrame: r.rawScrfdCpuMs, ratio: r.nodeMsPerFrame / r.rawScrfdCpuMs, rssMb: r.rssMB, gstCpuPercent: r.gstCpu, holds: r.holds, breakdownMsPerFrame: r.breakdown, modelRunsPerFrame: r.perModel, otherThreadsMsPerFrame: r.otherThreads, userSysMsPerFrame: r.userSysMsPerFrame, nodeMemoryMb: r.nodeMemory }));
+      console.log(JSON.stringify({ scene, idleDecode, busyFps: r.busyFps, busyDropShare: r.busyDropShare, eventLoopDelayMs: r.eventLoopDelayMs, lostInIngest: r.lostInIngest, busy: scene === 'mixed' ? Math.min(busy, r.cams) : scene === 'door' ? r.cams : 0, gate: values.gate, detectedShare: r.detectedShare, cpuPerCameraPercent: (r.nodeCpu + r.gstCpu) / r.cams, nodeCpuPercent: r.nodeCpu, cameras: r.cams, dashboards: r.dashboards, fps: r.fpsPerCam, p99Ms: r.latencyP99Ms, p50Ms: r.latencyP50Ms, nodeCpuMsPerFrame: r.nodeMsPerFrame, rawScrfdCpuMsPerFrame: r.rawScrfdCpuMs, ratio: r.nodeMsPerFrame / r.rawScrfdCpuMs, rssMb: r.rssMB, arrayBuffersMaxMb: r.arrayBuffersMaxMb, gstCpuPercent: r.gstCpu, holds: r.holds, breakdownMsPerFrame: r.breakdown, modelRunsPerFrame: r.perModel, otherThreadsMsPerFrame: r.otherThreads, userSysMsPerFrame: r.userSysMsPerFrame, nodeMemoryMb: r.nodeMemory }));
     }
     return;
   }
@@ -413,7 +422,7 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
   console.log(`| raw SCRFD run CPU (same process) | ${rows.map((r) => r.rawScrfdCpuMs.toFixed(2)).join(' | ')} |`);
   for (const r of rows) console.log(`main thread "other", largest (${r.cams} cam): ${r.otherTop.map((o) => `${o.name} ${(o.share * 100).toFixed(0)}%`).join(', ')}`);
   for (const r of rows) console.log(`other threads, CPU ms per processed frame (${r.cams} cam): ${r.otherThreads.map((t) => `${t.name} x${t.threads} ${t.msPerFrame.toFixed(2)}`).join(', ')}; user ${r.userSysMsPerFrame.user.toFixed(1)} + sys ${r.userSysMsPerFrame.sys.toFixed(1)}`);
-  for (const r of rows) console.log(`memory at the end (${r.cams} cam, MB): Node RSS ${r.nodeMemory.rss.toFixed(0)} (V8 heap ${r.nodeMemory.heapUsed.toFixed(0)} used of ${r.nodeMemory.heapTotal.toFixed(0)}, external ${r.nodeMemory.external.toFixed(0)} of which ArrayBuffers ${r.nodeMemory.arrayBuffers.toFixed(0)}; anonymous ${r.nodeMemory.mapped.anonMb.toFixed(0)}, mapped files ${r.nodeMemory.mapped.fileMb.toFixed(0)}: ${r.nodeMemory.mapped.largestFiles.map((f) => `${f.name} ${f.mb.toFixed(0)}`).join(', ')}), gst children ${r.nodeMemory.childrenRss.toFixed(0)}`);
+  for (const r of rows) console.log(`memory at the end (${r.cams} cam, MB): Node RSS ${r.nodeMemory.rss.toFixed(0)} (V8 heap ${r.nodeMemory.heapUsed.toFixed(0)} used of ${r.nodeMemory.heapTotal.toFixed(0)}, external ${r.nodeMemory.external.toFixed(0)} of which ArrayBuffers ${r.nodeMemory.arrayBuffers.toFixed(0)}, peak over the window ${r.arrayBuffersMaxMb.toFixed(0)}; anonymous ${r.nodeMemory.mapped.anonMb.toFixed(0)}, mapped files ${r.nodeMemory.mapped.fileMb.toFixed(0)}: ${r.nodeMemory.mapped.largestFiles.map((f) => `${f.name} ${f.mb.toFixed(0)}`).join(', ')}), gst children ${r.nodeMemory.childrenRss.toFixed(0)}`);
   for (const r of rows) console.log(`model runs per processed frame (${r.cams} cam): ${r.perModel.map((m) => `${m.model} ${m.runsPerFrame.toFixed(2)} x ${m.meanMs.toFixed(1)} ms`).join(', ')}`);
   const best = rows.filter((r) => r.holds).sort((a, b) => b.cams - a.cams)[0];
   console.log(`\nlargest N holding ${fps} fps/camera with p99 <= 250 ms: ${best ? best.cams : 'none of those measured'} (${process.env.FACEGATE_BENCH_MACHINE ?? `${(await import('node:os')).cpus().length} cores`})`);
