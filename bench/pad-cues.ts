@@ -18,6 +18,7 @@ import { evaluatePad, trackScore, type PadTrack } from '../src/recognize/evaluat
 import { createLiveness, cropResize, type LivenessModel } from '../src/recognize/models.ts';
 import { padRates, thresholdAtBpcer, type PadSample } from '../src/recognize/pad-metrics.ts';
 import { median, quantile } from '../src/lib/stats.ts';
+import { powerSpectrum2d } from './dft.ts';
 import type { Face, RgbImage } from '../src/types.ts';
 
 const arg = (name: string, dflt: string): string => {
@@ -31,38 +32,6 @@ const outFile = arg('--out', '/tmp/pad-cues.json');
 // ---- spectral peakiness (moire): a 64x64 grey face crop, Hann window, separable DFT -------------
 const N = 64;
 const hann = Float64Array.from({ length: N }, (_, i) => 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / (N - 1)));
-const cosT = Float64Array.from({ length: N * N }, (_, k) => Math.cos((2 * Math.PI * Math.floor(k / N) * (k % N)) / N));
-const sinT = Float64Array.from({ length: N * N }, (_, k) => Math.sin((2 * Math.PI * Math.floor(k / N) * (k % N)) / N));
-function spectrum(grey: Float64Array): Float64Array {
-  const re1 = new Float64Array(N * N);
-  const im1 = new Float64Array(N * N);
-  for (let y = 0; y < N; y++)
-    for (let u = 0; u < N; u++) {
-      let r = 0;
-      let im = 0;
-      for (let x = 0; x < N; x++) {
-        const v = grey[y * N + x];
-        r += v * cosT[u * N + x];
-        im -= v * sinT[u * N + x];
-      }
-      re1[y * N + u] = r;
-      im1[y * N + u] = im;
-    }
-  const power = new Float64Array(N * N);
-  for (let u = 0; u < N; u++)
-    for (let v = 0; v < N; v++) {
-      let r = 0;
-      let im = 0;
-      for (let y = 0; y < N; y++) {
-        const c = cosT[v * N + y];
-        const s = sinT[v * N + y];
-        r += re1[y * N + u] * c + im1[y * N + u] * s;
-        im += im1[y * N + u] * c - re1[y * N + u] * s;
-      }
-      power[v * N + u] = r * r + im * im;
-    }
-  return power;
-}
 function moireCues(image: RgbImage, face: Face): { hfShare: number; hfPeak: number; lum: number } {
   const crop = cropResize(image, face.box, N);
   const grey = new Float64Array(N * N);
@@ -73,7 +42,7 @@ function moireCues(image: RgbImage, face: Face): { hfShare: number; hfPeak: numb
   }
   mean /= N * N;
   for (let y = 0; y < N; y++) for (let x = 0; x < N; x++) grey[y * N + x] = (grey[y * N + x] - mean) * hann[y] * hann[x];
-  const p = spectrum(grey);
+  const p = powerSpectrum2d(grey, N);
   let total = 0;
   const high: number[] = [];
   for (let v = 0; v < N; v++)

@@ -52,6 +52,7 @@ import { median, quantile } from '../src/lib/stats.ts';
 import { DEFAULT_PAD_THRESHOLD, evaluatePad, type PadTrack } from '../src/recognize/evaluate-pad.ts';
 import { createLiveness } from '../src/recognize/models.ts';
 import type { Box, Face, RgbImage } from '../src/types.ts';
+import { powerSpectrum2d } from './dft.ts';
 
 const arg = (name: string, dflt: string): string => {
   const i = process.argv.indexOf(name);
@@ -112,53 +113,20 @@ function highPass(v: Float64Array, w: number, h: number): Float64Array {
 }
 
 // ---- moire: Welch spectrum of native-resolution tiles, radial prominence of single bins ------------
-const tables = new Map<number, { cos: Float64Array; sin: Float64Array; hann: Float64Array }>();
-function dftTables(n: number): { cos: Float64Array; sin: Float64Array; hann: Float64Array } {
-  let t = tables.get(n);
-  if (!t) {
-    t = {
-      cos: Float64Array.from({ length: n * n }, (_, k) => Math.cos((2 * Math.PI * Math.floor(k / n) * (k % n)) / n)),
-      sin: Float64Array.from({ length: n * n }, (_, k) => Math.sin((2 * Math.PI * Math.floor(k / n) * (k % n)) / n)),
-      hann: Float64Array.from({ length: n }, (_, i) => 0.5 - 0.5 * Math.cos((2 * Math.PI * (i + 0.5)) / n)),
-    };
-    tables.set(n, t);
+const hannTables = new Map<number, Float64Array>();
+/** A periodic Hann window of n samples (cached per size). */
+function hannWindow(n: number): Float64Array {
+  let w = hannTables.get(n);
+  if (!w) {
+    w = Float64Array.from({ length: n }, (_, i) => 0.5 - 0.5 * Math.cos((2 * Math.PI * (i + 0.5)) / n));
+    hannTables.set(n, w);
   }
-  return t;
-}
-/** Power spectrum of one n x n tile (row-major), by two passes of a plain DFT. */
-function tilePower(tile: Float64Array, n: number, acc: Float64Array): void {
-  const { cos, sin } = dftTables(n);
-  const re1 = new Float64Array(n * n);
-  const im1 = new Float64Array(n * n);
-  for (let y = 0; y < n; y++)
-    for (let u = 0; u < n; u++) {
-      let r = 0;
-      let im = 0;
-      for (let x = 0; x < n; x++) {
-        const v = tile[y * n + x];
-        r += v * cos[u * n + x];
-        im -= v * sin[u * n + x];
-      }
-      re1[y * n + u] = r;
-      im1[y * n + u] = im;
-    }
-  for (let u = 0; u < n; u++)
-    for (let v = 0; v < n; v++) {
-      let r = 0;
-      let im = 0;
-      for (let y = 0; y < n; y++) {
-        const c = cos[v * n + y];
-        const s = sin[v * n + y];
-        r += re1[y * n + u] * c + im1[y * n + u] * s;
-        im += im1[y * n + u] * c - re1[y * n + u] * s;
-      }
-      acc[v * n + u] += r * r + im * im;
-    }
+  return w;
 }
 /** Welch average over half-overlapping tiles of the high-passed channels; undefined when too small. */
 function welch(chs: readonly Float64Array[], w: number, h: number, n: number): Float64Array | undefined {
   if (w < n || h < n) return undefined;
-  const { hann } = dftTables(n);
+  const hann = hannWindow(n);
   const acc = new Float64Array(n * n);
   const tile = new Float64Array(n * n);
   const step = n / 2;
@@ -169,7 +137,7 @@ function welch(chs: readonly Float64Array[], w: number, h: number, n: number): F
         for (let y = 0; y < n; y++) for (let x = 0; x < n; x++) mean += ch[(ty + y) * w + tx + x];
         mean /= n * n;
         for (let y = 0; y < n; y++) for (let x = 0; x < n; x++) tile[y * n + x] = (ch[(ty + y) * w + tx + x] - mean) * hann[y] * hann[x];
-        tilePower(tile, n, acc);
+        powerSpectrum2d(tile, n, acc);
       }
   return acc;
 }
