@@ -57,6 +57,8 @@ export const RSS_VARIANTS: readonly Variant[] = [
   { name: 'tsx', nodeFlags: shipped.nodeFlags, env: shipped.env },
   // The launch before the fixed mmap threshold (the gst children never get it: src/ingest/source.ts).
   { name: 'no-mmap-threshold', nodeFlags: shipped.nodeFlags, env: Object.fromEntries(Object.entries(shipped.env).filter(([k]) => k !== 'MALLOC_MMAP_THRESHOLD_')) },
+  // Dead frames awaiting collection: the same launch with a full GC forced every second.
+  { name: 'full-gc-1s', nodeFlags: [...shipped.nodeFlags, '--expose-gc', '--require', join(PROJECT_ROOT, 'bench/full-gc-every-second.cjs')], env: shipped.env },
   { name: 'one-malloc-arena', nodeFlags: shipped.nodeFlags, env: { ...shipped.env, MALLOC_ARENA_MAX: '1' } },
   { name: 'mmap-1m', nodeFlags: shipped.nodeFlags, env: { ...shipped.env, MALLOC_MMAP_THRESHOLD_: '1048576' } },
   // A young generation large enough that a frame's objects die young: their ArrayBuffers are freed
