@@ -13,7 +13,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { map } from 'rxjs';
-import sharp from 'sharp';
 import { parse as parseYaml } from 'yaml';
 import { HttpError, readJson, sendJson, type Route } from '../api/router.ts';
 import { configVersion, redactConfigText } from '../config/edit.ts';
@@ -27,6 +26,7 @@ import { createActuator } from '../gates/index.ts';
 import { redactText, redactUrl, redactValue } from '../redact.ts';
 import { resolveProbeUrl, withCredentials } from './camera-setup.ts';
 import type { RgbImage } from '../types.ts';
+import { loadSharp } from '../image/sharp.ts';
 
 export interface CameraSetupParts {
   readonly configFile?: string | undefined;
@@ -130,7 +130,7 @@ export function cameraSetupRoutes(p: CameraSetupParts): Route[] {
             const { codec, result: r, frame } = await probeCodecs(full, timeoutMs);
             let snapshot: string | undefined;
             if (frame) {
-              const jpeg = await sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } })
+              const jpeg = await (await loadSharp())(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } })
                 .resize({ width: Math.min(frame.width, SNAPSHOT_MAX_WIDTH), withoutEnlargement: true })
                 .jpeg({ quality: 80 })
                 .toBuffer();

@@ -6,7 +6,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import sharp from 'sharp';
 import type { IdentityApi, PhotoApi, SystemInfo } from '../api/server.ts';
 import { histogramSummaryByLabel, type Metrics } from '../api/metrics.ts';
 import type { Event, NewEventOf } from '../events/index.ts';
@@ -15,6 +14,7 @@ import type { Logger } from '../log.ts';
 import type { PhotoVerdict } from '../recognize/index.ts';
 import { createIdentityApi } from './identities.ts';
 import { PROJECT_ROOT } from '../paths.ts';
+import { loadSharp } from '../image/sharp.ts';
 
 const ROOT = PROJECT_ROOT;
 
@@ -45,7 +45,7 @@ export function createPhotoApi(gallery: Gallery): PhotoApi {
       const hit = cache.get(photoId);
       if (hit) return hit;
       const img = gallery.cropImage(photoId);
-      const jpeg = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).jpeg({ quality: 85 }).toBuffer();
+      const jpeg = await (await loadSharp())(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).jpeg({ quality: 85 }).toBuffer();
       if (cache.size > 500) cache.clear();
       cache.set(photoId, jpeg);
       return jpeg;

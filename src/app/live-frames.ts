@@ -5,8 +5,8 @@
  * `minIntervalMs` per camera (default 500 ms: 2 fps) and every watcher in that window shares the
  * same JPEG, so three dashboards cost what one does, and none costs anything while nobody watches.
  */
-import sharp from 'sharp';
 import type { Frame } from '../types.ts';
+import { loadSharp } from '../image/sharp.ts';
 
 export interface LiveFrame {
   readonly jpeg: Buffer;
@@ -101,6 +101,7 @@ export class LiveFrames {
 
   private async encode(frame: Frame): Promise<LiveFrame> {
     this.encodes++;
+    const sharp = await loadSharp();
     const { data, info } = await sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } })
       .resize({ width: Math.min(frame.width, this.maxWidth), withoutEnlargement: true })
       .jpeg({ quality: this.quality })

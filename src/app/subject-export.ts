@@ -5,11 +5,11 @@
  * crops), events.json (the events about them: the same selection as an erasure), and
  * snapshots/<id>.face.jpg / .frame.jpg (the snapshots those events name that still exist).
  */
-import sharp from 'sharp';
 import type { EventLog, SnapshotStore } from '../events/index.ts';
 import type { Gallery } from '../gallery/index.ts';
 import { zipStore, type ZipEntry } from '../privacy/index.ts';
 import { clustersOf, snapshotIdsOf } from './erasure.ts';
+import { loadSharp } from '../image/sharp.ts';
 
 export interface SubjectExport {
   readonly zip: Buffer;
@@ -30,7 +30,7 @@ export async function exportSubject(d: { gallery: Gallery; eventLog: EventLog; s
   const crops = d.gallery.listCrops(identity.id);
   for (const c of crops) {
     const img = d.gallery.cropImage(c.id);
-    const jpeg = await sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.width * img.height * 3), { raw: { width: img.width, height: img.height, channels: 3 } }).jpeg({ quality: 95 }).toBuffer();
+    const jpeg = await (await loadSharp())(Buffer.from(img.data.buffer, img.data.byteOffset, img.width * img.height * 3), { raw: { width: img.width, height: img.height, channels: 3 } }).jpeg({ quality: 95 }).toBuffer();
     entries.push({ name: `crops/${c.id}.jpg`, data: jpeg, mtime });
   }
   let snapshots = 0;

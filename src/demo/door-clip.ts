@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
-import sharp from 'sharp';
 import { mulberry32 } from '../lib/random.ts';
+import { loadSharp } from '../image/sharp.ts';
 
 /** One person walking up to the door camera, shown by a real photo of them. */
 export interface DoorVisitor {
@@ -36,7 +36,7 @@ export function visitorPlacement(t: number, width: number, height: number, aspec
 async function background(width: number, height: number): Promise<Buffer> {
   // A plain wall with a darker door frame: no texture the detector could take for a face.
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><rect width="100%" height="100%" fill="#8a8f94"/><rect x="${width * 0.2}" y="${height * 0.05}" width="${width * 0.6}" height="${height * 0.95}" fill="#5d6166"/><rect x="${width * 0.23}" y="${height * 0.09}" width="${width * 0.54}" height="${height * 0.91}" fill="#b7bcc1"/></svg>`;
-  return sharp(Buffer.from(svg)).removeAlpha().raw().toBuffer();
+  return (await loadSharp())(Buffer.from(svg)).removeAlpha().raw().toBuffer();
 }
 
 /** sharp's composite may hand back RGBA; the encoder was told RGB. */
@@ -97,6 +97,7 @@ export async function renderDoorClip(visitors: readonly DoorVisitor[], out: stri
   const { write, finish } = clipEncoder(out, width, height, fps);
   const bg = await background(width, height);
   const rawBg = { raw: { width, height, channels: 3 as const } };
+  const sharp = await loadSharp();
   for (let g = 0; g < gap; g++) await write(bg);
   for (const [i, v] of visitors.entries()) {
     const meta = await sharp(v.photo).rotate().metadata();

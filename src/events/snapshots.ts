@@ -16,8 +16,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
-import sharp from 'sharp';
 import { DataKeys, envelopeKeyId, fsyncDir, kekId, newDataKey, type WrappedKey, PrivacyError, readKeyringFile, unlockKeyring, wrapKey, writeKeyringFile, type RecordPlace } from '../privacy/index.ts';
+import { loadSharp } from '../image/sharp.ts';
 import type { Box, RgbImage } from '../types.ts';
 import { EventsError } from './errors.ts';
 import { SNAPSHOT_ID_PATTERN } from './types.ts';
@@ -324,6 +324,7 @@ export class SnapshotStore {
     const blurred = blur && opts.others?.length ? obscureOthers(frame.data, width, height, opts.others, box) : undefined;
     const pixels = blurred ? Buffer.from(blurred.buffer, blurred.byteOffset, width * height * 3) : Buffer.from(frame.data.buffer, frame.data.byteOffset, width * height * 3);
     try {
+      const sharp = await loadSharp();
       const [face, full] = await Promise.all([
         sharp(pixels, raw).extract(rect).jpeg({ quality: this.opts.quality }).toBuffer(),
         sharp(pixels, raw).resize({ width: Math.min(width, this.opts.frameMaxWidth), withoutEnlargement: true }).jpeg({ quality: this.opts.quality }).toBuffer(),

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
-import sharp from 'sharp';
 import { FacegateError, errorMessage } from '../errors.ts';
 import type { RgbImage } from '../types.ts';
+import { loadSharp } from './sharp.ts';
 
 export interface DecodeOptions {
   /** Refuse images with more pixels than this (decompression bombs). */
@@ -48,6 +48,7 @@ export async function decodeImage(input: string | Buffer, opts: DecodeOptions = 
   activity.total++;
   activity.peak = Math.max(activity.peak, activity.active);
   try {
+    const sharp = await loadSharp();
     const base = sharp(input, { limitInputPixels: maxPixels, failOn: 'error', sequentialRead: true }).rotate();
     const meta = await sharp(input, { limitInputPixels: maxPixels, failOn: 'error' }).metadata();
     const swap = (meta.orientation ?? 1) >= 5;
@@ -84,6 +85,7 @@ export async function decodeImage(input: string | Buffer, opts: DecodeOptions = 
 
 /** Decode and scale an image to exactly width x height (cropping to cover): camera-sized test frames. */
 export async function decodeImageCover(path: string, width: number, height: number): Promise<RgbImage> {
+  const sharp = await loadSharp();
   const { data, info } = await sharp(path).rotate().resize(width, height, { fit: 'cover' }).toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
   return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
 }

@@ -1,5 +1,5 @@
-import sharp from 'sharp';
 import type { Face, RgbImage } from '../types.ts';
+import { loadSharp } from './sharp.ts';
 
 type Rgb = readonly [number, number, number];
 const BOX: Rgb = [0, 255, 0];
@@ -41,6 +41,6 @@ export function drawFaces(image: RgbImage, faces: readonly Face[], scaleToImage 
 
 /** Encode an RGB image as JPEG (or PNG when the path ends in .png). */
 export async function writeImage(image: RgbImage, path: string): Promise<void> {
-  const s = sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), { raw: { width: image.width, height: image.height, channels: 3 } });
+  const s = (await loadSharp())(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), { raw: { width: image.width, height: image.height, channels: 3 } });
   await (path.toLowerCase().endsWith('.png') ? s.png() : s.jpeg({ quality: 90 })).toFile(path);
 }

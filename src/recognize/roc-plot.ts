@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
-import sharp from 'sharp';
 import { FacegateError, errorMessage } from '../errors.ts';
 import { rocCurve, type SortedScores } from './metrics.ts';
+import { loadSharp } from '../image/sharp.ts';
 
 /** One ROC curve: genuine vs impostor scores (ascending) under a label and a colour. */
 export interface RocSeries {
@@ -160,7 +160,7 @@ export function detSvg(series: readonly DetSeries[], opts: RocPlotOptions = {}):
 async function writeSvgPng(file: string, svg: string, what: string): Promise<void> {
   let png: Buffer;
   try {
-    png = await sharp(Buffer.from(svg)).png().toBuffer();
+    png = await (await loadSharp())(Buffer.from(svg)).png().toBuffer();
   } catch (e) {
     throw new FacegateError('BAD_ARGUMENT', `cannot render the ${what} plot: ${errorMessage(e)}`, { hint: 'sharp needs its SVG support (librsvg) to draw the plot' });
   }
