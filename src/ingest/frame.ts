@@ -91,9 +91,11 @@ export function expectedIntervalNs(capsFps: number | undefined, maxFps: number |
 }
 
 /**
- * Frames missing between two delivered frames, judged by their PTS: a gap of more than 1.5
- * nominal intervals counts round(gap / interval) - 1 frames. Jitter below that, unknown PTS or
- * interval, and time going backwards (a new segment) count 0.
+ * Frames missing between two delivered frames, judged by their PTS: a gap of more than 1.75
+ * nominal intervals counts round(gap / interval) - 1 frames (one lost frame leaves a gap of 2).
+ * Jitter below that, unknown PTS or interval, and time going backwards (a new segment) count 0;
+ * so does a cap just under the camera's rate (25 -> 20 fps keeps 4 frames of 5: steps of 1.6
+ * intervals).
  *
  * Where the stream is faster than the output cap (`sourceIntervalNs` known and shorter than the
  * interval), videorate keeps one source frame per output slot, and a source frame's timestamp a
@@ -106,7 +108,7 @@ export function missedBetween(previousPts: number | undefined, pts: number | und
   const gap = pts - previousPts;
   const slip = sourceIntervalNs !== undefined && sourceIntervalNs > 0 && sourceIntervalNs < 0.95 * intervalNs ? sourceIntervalNs : 0;
   if (slip > 0) return Math.max(0, Math.round((gap - slip) / intervalNs) - 1);
-  if (!(gap > 1.5 * intervalNs)) return 0;
+  if (!(gap > 1.75 * intervalNs)) return 0;
   return Math.max(0, Math.round(gap / intervalNs) - 1);
 }
 

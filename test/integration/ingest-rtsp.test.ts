@@ -43,6 +43,18 @@ t.test('RTSP', async (t) => {
     t.same(ownedChildPids(), [], 'pipeline killed on unsubscribe');
   });
 
+  t.test('an fps cap just under the camera rate (25 -> 20 fps) loses no frame by the count', async (t) => {
+    // videorate keeps 4 source frames of 5: steps of 40 and 80 ms against a 50 ms interval. The
+    // 80 ms steps are the cap at work, not losses (the camera's interval shows in the 40 ms ones).
+    const cam = openCamera({ id: 'cap20', source: { kind: 'rtsp', url: server.url() }, output: { fps: 20 } });
+    const frames = await firstValueFrom(cam.frames.pipe(take(40), toArray()));
+    const steps = frames.slice(1).map((f, i) => Math.round(((f.pts ?? 0) - (frames[i].pts ?? 0)) / 1e6));
+    t.ok(steps.some((d) => d >= 70), `decimated: some steps of two source frames (${steps.join(' ')})`);
+    t.ok(steps.some((d) => d <= 45), 'and some of one');
+    t.equal(cam.stats().missedByPts, 0, 'no frame counted missing');
+    cam.close();
+  });
+
   t.test('UDP transport, scaling and fps cap inside the pipeline', async (t) => {
     const cam = openCamera({
       id: 'udp',

@@ -10,7 +10,9 @@ t.test('a 10 fps camera capped at 5 fps: a pick moved by one source frame is no 
   t.equal(missedBetween(0, 200 * MS, out, src), 0, 'the nominal step');
   t.equal(missedBetween(0, 300.4 * MS, out, src), 0, 'the pick one source frame late (jitter at the slot)');
   t.equal(missedBetween(0, 100 * MS, out, src), 0, 'one source frame early');
-  t.equal(missedBetween(0, 300.4 * MS, out), 1, 'without the source rate the same gap counts (the rule before)');
+  t.equal(missedBetween(0, 300.4 * MS, out), 0, 'without the source rate: under 1.75 intervals');
+  t.equal(missedBetween(0, 360 * MS, out), 1, 'without the source rate: over 1.75 intervals counts');
+  t.equal(missedBetween(0, 360 * MS, out, src), 0, 'with it: one slot and a bit more is still the moved pick');
   t.equal(missedBetween(0, 400 * MS, out, src), 1, 'a whole output slot empty');
   t.equal(missedBetween(0, 500 * MS, out, src), 1, 'one slot empty and the pick moved');
   t.equal(missedBetween(0, 600 * MS, out, src), 2);
@@ -20,7 +22,7 @@ t.test('a 10 fps camera capped at 5 fps: a pick moved by one source frame is no 
 t.test('no decimation: the source rate changes nothing', async (t) => {
   const out = 200 * MS;
   for (const src of [200 * MS, 199 * MS, 250 * MS, 0, -1]) {
-    t.equal(missedBetween(0, 290 * MS, out, src), 0, `jitter, source ${src / MS} ms`);
+    t.equal(missedBetween(0, 340 * MS, out, src), 0, `jitter or a cap just under the rate, source ${src / MS} ms`);
     t.equal(missedBetween(0, 400 * MS, out, src), 1, `one lost, source ${src / MS} ms`);
     t.equal(missedBetween(0, 1000 * MS, out, src), 4, `four lost, source ${src / MS} ms`);
   }
