@@ -22,6 +22,7 @@ import { formatConfigPath, type ConfigPath } from './errors.ts';
 import { DEFAULT_HISTORY_KEEP, historyDir, openConfigHistory, unifiedDiff, type HistoryEntry } from './history.ts';
 import { parseConfigText, readConfigText } from './parse.ts';
 import type { Config } from './schema.ts';
+import { isRecord } from '../lib/records.ts';
 
 export type ConfigEditErrorCode =
   /** The edit was made against another version than the one on disk. */
@@ -59,7 +60,6 @@ export type ConfigChange =
   /** Set one path (`['recognition', 'threshold']`); `value` undefined removes the key. */
   | { readonly op: 'set'; readonly path: ConfigPath; readonly value: unknown };
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const singular = (s: ConfigListSection): string => (s === 'cameras' ? 'camera' : 'gate');
 
 /**

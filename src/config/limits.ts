@@ -9,6 +9,7 @@
  * measured box can run.
  */
 import type { ConfigPath } from './errors.ts';
+import { isRecord } from '../lib/records.ts';
 
 /** Largest config file text accepted (10,000 cameras of ~200 bytes each fit with room to spare). */
 export const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
@@ -159,8 +160,6 @@ export interface BoundsIssue {
   readonly hint: string;
 }
 
-type Loose = Readonly<Record<string, unknown>>;
-const isRecord = (v: unknown): v is Loose => typeof v === 'object' && v !== null && !Array.isArray(v);
 const count = (n: number): string => n.toLocaleString('en-US');
 
 /** `limits.maxCameras` as the document gives it, or the default when it is missing or invalid. */

@@ -3,6 +3,7 @@
  * MQTT door inputs or credential output without a broker, token hashes, auth on a public bind) and the scan for text that cannot be stored (NUL, lone
  * surrogates). Both read the raw document, so parseConfig runs them even where zod stopped early.
  */
+import { isRecord } from '../lib/records.ts';
 import { describeBadText, findBadText } from '../lib/text.ts';
 import { redactText } from '../redact.ts';
 import { SLUG } from './schema-common.ts';
@@ -10,7 +11,6 @@ import { isLoopback } from './service-schema.ts';
 import { suggestSlug, topicLevelCollisions, type LevelOwner } from './topic-rules.ts';
 
 type Loose = Readonly<Record<string, unknown>>;
-export const isRecord = (v: unknown): v is Loose => typeof v === 'object' && v !== null && !Array.isArray(v);
 const records = (v: unknown): Loose[] => (Array.isArray(v) ? v.map((x) => (isRecord(x) ? x : {})) : []);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 

@@ -14,7 +14,8 @@ import { fleetSchema } from './fleet.ts';
 import { boundsIssues, MAX_ITEMS } from './limits.ts';
 import { modelsSchema, recognitionSchema } from './models-schema.ts';
 import { privacySchema } from './privacy-schema.ts';
-import { badTextIssues, crossCheckIssues, isRecord } from './schema-checks.ts';
+import { isRecord } from '../lib/records.ts';
+import { badTextIssues, crossCheckIssues } from './schema-checks.ts';
 import type { IssueParams } from './schema-common.ts';
 import { authSchema, gallerySchema, limitsSchema, loggingSchema, serverSchema } from './service-schema.ts';
 

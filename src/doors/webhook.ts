@@ -7,6 +7,7 @@
  * Pure: bytes, secret and time in, a reading or a refusal with its reason out.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { isRecord } from '../lib/records.ts';
 
 export const DOOR_WEBHOOK_SIGNATURE_HEADER = 'x-facegate-signature';
 /** How far the signed time may be from the box's clock, either way. */
@@ -38,7 +39,7 @@ export function verifyDoorWebhook(input: DoorWebhookInput, secret: string, body:
   } catch {
     return refuse(400, 'DOOR_WEBHOOK_BODY', 'the body is not JSON', input === 'contact' ? 'send {"state": "open", "sentAtMs": <ms>}' : 'send {"press": true, "sentAtMs": <ms>}');
   }
-  const d = (typeof doc === 'object' && doc !== null && !Array.isArray(doc) ? doc : {}) as Record<string, unknown>;
+  const d = isRecord(doc) ? doc : {};
   const sentAtMs = d.sentAtMs;
   if (typeof sentAtMs !== 'number' || !Number.isFinite(sentAtMs)) return refuse(400, 'DOOR_WEBHOOK_BODY', 'sentAtMs is missing', 'put the send time (ms since the epoch) in the signed body as sentAtMs');
   if (Math.abs(nowMs - sentAtMs) > DOOR_WEBHOOK_WINDOW_MS) {

@@ -11,6 +11,7 @@ import { RemoveEntryDialog, SaveProblem, useConfigEntries } from '../config-entr
 import { discoverOnvif, jpegUrl, probeStream, saveEntry, urlWithCredentials, type DiscoveredCamera, type Entry, type ProbeFailed, type ProbeOk, type SaveOutcome } from '../config-api.ts';
 import { can, Empty, ErrorBox, Loading, removeAt, replaceAt, useLoad, useSession } from '../ui.tsx';
 import { healthOf, type CameraView } from './live.tsx';
+import { isRecord } from '../../../src/lib/records.ts';
 import { IDLE_DECODE_DEFAULT, IDLE_DECODE_MODES, idleKeyframesProblem, type IdleDecodeCamera, type IdleDecodeMode } from '../../../src/config/idle-decode.ts';
 
 export interface Zone {
@@ -55,8 +56,6 @@ function streamOf(e: Entry): string {
   if (src.kind === 'file') return `file: ${str(src.path)}`;
   return String(src.kind ?? '');
 }
-
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** A camera's `motion.idleDecode` as its file has it; not written means the schema's default. */
 function idleDecodeOf(e: Entry): { mode: IdleDecodeMode; written: boolean } {

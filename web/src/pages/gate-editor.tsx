@@ -9,6 +9,7 @@ import { saveEntry, type Entry, type SaveOutcome } from '../config-api.ts';
 import { can, Empty, ErrorBox, Loading, removeAt, replaceAt, useSession } from '../ui.tsx';
 import { RemoveEntryDialog, SaveProblem, useConfigEntries } from '../config-entries.tsx';
 import type { Zone } from './cameras.tsx';
+import { isRecord } from '../../../src/lib/records.ts';
 
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 
@@ -26,7 +27,7 @@ interface Holiday {
 }
 
 type Rec = Record<string, unknown>;
-const rec = (v: unknown): Rec => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Rec) : {});
+const rec = (v: unknown): Rec => (isRecord(v) ? v : {});
 const strs = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
 const str = (v: unknown): string => (typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v));
 /** `a, b ,c` -> ['a', 'b', 'c'] */
