@@ -18,6 +18,7 @@ import ort from 'onnxruntime-node';
 import { quantile } from '../src/lib/stats.ts';
 import { resolveModel } from '../src/models/index.ts';
 import { residentByMapping } from './cpu-breakdown.ts';
+import { withoutMallocTuning } from './proc.ts';
 
 /** The five models at one camera with liveness on (the shipped defaults), and each one's input. */
 const MODELS: readonly { readonly name: string; readonly dims: readonly number[] }[] = [
@@ -114,11 +115,6 @@ interface ChildResult {
   readonly anonMb: number;
   readonly fileMb: number;
   readonly cpuMsPerRoundOfRuns: number;
-}
-
-/** The environment without glibc malloc settings (npm run bench sets the shipped ones): each variant says its own. */
-function withoutMallocTuning(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('MALLOC_')));
 }
 
 function runChild(v: Variant, runs: number): Promise<ChildResult> {

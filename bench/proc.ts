@@ -46,3 +46,8 @@ export function mainThreadCpuSeconds(): number {
     return 0;
   }
 }
+
+/** An environment without glibc malloc settings (npm run bench sets the shipped ones), for a child whose variant sets its own. */
+export function withoutMallocTuning(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('MALLOC_')));
+}

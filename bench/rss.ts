@@ -23,7 +23,7 @@ import { renderIdleClip } from '../src/demo/door-clip.ts';
 import { RtspTestServer } from '../src/dev/rtsp-server.ts';
 import { PROJECT_ROOT } from '../src/paths.ts';
 import { quantile } from '../src/lib/stats.ts';
-import { procStat } from './proc.ts';
+import { procStat, withoutMallocTuning } from './proc.ts';
 
 interface Variant {
   readonly name: string;
@@ -79,11 +79,6 @@ function pssMb(pid: number): number {
   } catch {
     return 0;
   }
-}
-
-/** The environment without glibc malloc settings: each variant sets its own (npm run bench sets the shipped ones). */
-function withoutMallocTuning(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('MALLOC_')));
 }
 
 /** Anonymous and file-backed resident MB of a process (smaps). */
@@ -157,10 +152,11 @@ async function runService(v: Variant, configPath: string, warmupS: number, secon
     while (performance.now() - t0 < seconds * 1000) {
       await new Promise((r) => setTimeout(r, 500));
       serviceMb = procStat(pid)?.rssMB ?? 0;
-      childMb = gstChildren(pid).reduce((a, k) => a + (procStat(k)?.rssMB ?? 0), 0);
+      const kids = gstChildren(pid);
+      childMb = kids.reduce((a, k) => a + (procStat(k)?.rssMB ?? 0), 0);
       lastMb = serviceMb + childMb;
       maxMb = Math.max(maxMb, lastMb);
-      maxPssMb = Math.max(maxPssMb, [pid, ...gstChildren(pid)].reduce((a, k) => a + pssMb(k), 0));
+      maxPssMb = Math.max(maxPssMb, [pid, ...kids].reduce((a, k) => a + pssMb(k), 0));
     }
     const wallS = (performance.now() - t0) / 1000;
     const s1 = procStat(pid);
