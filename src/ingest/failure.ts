@@ -93,6 +93,10 @@ function firstError(stderr: readonly string[]): { text: string; detail: string |
  */
 const CONNECTION_LOST = /server closed the connection|Connection reset|Could not read from resource/i;
 
+function connectionLost(name: string): DownReason {
+  return { kind: 'connection-lost', message: `${name}: connection lost (the server closed or reset the connection)`, hint: 'the camera went away (power, network, restart); facegate reconnects' };
+}
+
 /**
  * Classify a pipeline that exited on its own. `live`: EOS on a live source is a lost camera,
  * on a file it is the end.
@@ -140,13 +144,18 @@ export function classifyExit(exit: PipelineExit, source: SourceConfig): DownReas
     if (/Could not receive any UDP packets|timeout/i.test(all)) {
       return { kind: 'unreachable', message: `${name}: no data received (${what})`, hint: 'UDP may be blocked by a firewall/NAT: try transport tcp' };
     }
+    // A reset read on the interleaved TCP connection (server killed with data in flight) is an
+    // ERROR, not the warning a clean close gives: the same lost camera, reconnected the same way.
+    if (source.kind === 'rtsp' && /Could not receive message/i.test(all)) {
+      return connectionLost(name);
+    }
     return { kind: 'error', message: `${name}: ${what}`, hint: undefined };
   }
   if (exit.signal) {
     return { kind: 'crashed', message: `${name}: GStreamer died with ${exit.signal}`, hint: 'see the logs; run the pipeline by hand with gst-launch-1.0 to reproduce' };
   }
   if (exit.code === 0 && source.kind === 'rtsp' && CONNECTION_LOST.test(all)) {
-    return { kind: 'connection-lost', message: `${name}: connection lost (the server closed or reset the connection)`, hint: 'the camera went away (power, network, restart); facegate reconnects' };
+    return connectionLost(name);
   }
   if (exit.code === 0) {
     return source.kind === 'rtsp'

@@ -34,6 +34,10 @@ t.test('killed server (rtspsrc warning) is connection-lost; clean EOS stays eos'
   const warn = '0:00:03.003 10942 0x56 WARN rtspsrc gstrtspsrc.c:5885:gst_rtspsrc_loop_interleaved:<rtspsrc0> warning: The server closed the connection.';
   t.equal(classifyExit({ code: 0, signal: null, stderr: [warn] }, rtsp).kind, 'connection-lost');
   t.equal(classifyExit({ code: 0, signal: null, stderr: ['WARNING: from element /GstPipeline:pipeline0/GstRTSPSrc:rtspsrc0: Could not read from resource.'] }, rtsp).kind, 'connection-lost');
+  // Killed with data in flight, rtspsrc posts an ERROR (reset read), not the close warning.
+  const reset = ['ERROR: from element /GstPipeline:pipeline0/GstRTSPSrc:rtspsrc0: Could not read from resource.', 'Additional debug info:', 'gstrtspsrc.c(5965): gst_rtspsrc_loop_interleaved (): /GstPipeline:pipeline0/GstRTSPSrc:rtspsrc0:', 'Could not receive message. (System error)'];
+  t.equal(classifyExit({ code: 1, signal: null, stderr: reset }, rtsp).kind, 'connection-lost', 'a reset read is a lost connection');
+  t.equal(classifyExit({ code: 1, signal: null, stderr: reset }, { kind: 'file', path: '/x.mp4' }).kind, 'error', 'only for an RTSP source');
   t.equal(classifyExit({ code: 0, signal: null, stderr: [] }, rtsp).kind, 'eos');
   t.notMatch(classifyExit({ code: 0, signal: null, stderr: [warn] }, rtsp).message, /pw/);
 });
