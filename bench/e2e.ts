@@ -169,7 +169,7 @@ export async function doorClip(stateDir: string, dataDir: string, gap: string | 
 export async function runE2eBench(argv: readonly string[]): Promise<void> {
   const { values } = parseArgs({
     args: [...argv],
-    options: { json: { type: 'boolean', default: false }, threads: { type: 'string', default: '0' }, cams: { type: 'string', default: '1,2,3' }, seconds: { type: 'string', default: '16' }, fps: { type: 'string', default: '5' }, warmup: { type: 'string', default: '3' }, dashboards: { type: 'string', default: '0' }, browser: { type: 'boolean', default: false }, profile: { type: 'string', default: 'on' }, scene: { type: 'string', default: 'door' }, busy: { type: 'string', default: '1' }, gate: { type: 'string', default: 'on' }, 'idle-decode': { type: 'string', default: 'all' }, 'idle-keyframe-ms': { type: 'string' }, 'door-gap': { type: 'string' } },
+    options: { json: { type: 'boolean', default: false }, threads: { type: 'string', default: '0' }, cams: { type: 'string', default: '1,2,3' }, seconds: { type: 'string', default: '16' }, fps: { type: 'string', default: '5' }, warmup: { type: 'string', default: '3' }, dashboards: { type: 'string', default: '0' }, browser: { type: 'boolean', default: false }, profile: { type: 'string', default: 'on' }, scene: { type: 'string', default: 'door' }, busy: { type: 'string', default: '1' }, gate: { type: 'string', default: 'on' }, 'idle-decode': { type: 'string', default: 'all' }, 'idle-keyframe-ms': { type: 'string' }, 'door-gap': { type: 'string' }, interval: { type: 'string' } },
   });
   const dashboardCounts = values.dashboards.split(',').map(Number);
   if (dashboardCounts.some((d) => !Number.isInteger(d) || d < 0)) throw new Error('--dashboards takes counts like 0,3');
@@ -209,7 +209,7 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
       const config = parseConfig({
         server: { port: 0 },
         auth: { tokens: [{ id: 'bench', role: 'viewer', sha256: sha256Hex(TOKEN) }] },
-        cameras: ids.map((id, i) => ({ id, url: urlOf(i), fps, motion: values.gate === 'off' ? { enabled: false } : { idleDecode, ...(values['idle-keyframe-ms'] ? { idleKeyframeMs: Number(values['idle-keyframe-ms']) } : {}) } })),
+        cameras: ids.map((id, i) => ({ id, url: urlOf(i), fps, ...(values.interval ? { detector: { interval: Number(values.interval) } } : {}), motion: values.gate === 'off' ? { enabled: false } : { idleDecode, ...(values['idle-keyframe-ms'] ? { idleKeyframeMs: Number(values['idle-keyframe-ms']) } : {}) } })),
         gates: [{ id: 'front-door', cameras: ids, allow: { groups: ['staff'] } }],
         gallery: { db: galleryDb },
         models: { threads: Number(values.threads) },

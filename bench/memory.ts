@@ -52,6 +52,9 @@ export const MEMORY_VARIANTS: readonly Variant[] = [
   // leave slack that activations may never use.
   { name: 'init-outside-arena', env: SHIPPED_ENV, config: { 'session.use_device_allocator_for_initializers': '1' } },
   { name: 'no-prepack', env: SHIPPED_ENV, config: { 'session.disable_prepacking': '1' } },
+  // With the fixed mmap threshold a freed large block goes back to the system, so the arena's
+  // power-of-two slack may cost more than malloc's fragmentation did without it.
+  { name: 'arena-off-shipped', env: SHIPPED_ENV, options: { enableCpuMemArena: false } },
   // glibc's own mmap threshold (malloc-arenas-2) rises to the size of each large block freed, so
   // later large blocks come from the heap and their freed space stays resident; the shipped one is
   // fixed at 128 KiB. Other fixed values:

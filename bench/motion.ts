@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- motion [--scenes door,idle] [--intervals 1,2] [--idle-seconds 30] [--door-gap S] [--fps 5] [--idle-decode] [--json]`
+ * `npm run bench -- motion [--scenes door,idle] [--intervals 1,2] [--idle-seconds 30] [--door-gap S] [--fps 5] [--idle-decode] [--liveness on|off] [--json]`
  *
  * The detection gate (motion + tracker activity + keep-alive + detection interval) on the real
  * camera chain (GStreamer file source played in real time, SCRFD 500m @640 on the detector copy,
@@ -13,7 +13,9 @@
  *   nobody there (src/demo/door-clip.ts `renderIdleClip`).
  * `--idle-decode`: one more gated run (interval 1) with `motion.idleDecode: keyframes` (the decoder
  * gets key frames only while nothing happens; src/ingest/decode-feed.ts), with its wake counts.
- * Per run: frames seen, detector runs (ratio), recognised tracks (name @ best score), tracks
+ * Liveness runs as the service runs it by default (`--liveness off`: without). Per run: frames
+ * seen, detector runs (ratio), recognised tracks (name @ best score, liveness), how much later than
+ * ungated each track was ready for a gate's decision (confirming runs in, liveness known), tracks
  * recognised ungated but not gated (`missedVsUngated`, must be 0), time from a person entering to
  * the gated chain's first detection of them (p95 / max, in clip time), Node CPU % of one core and
  * the gst-launch child's, the motion step's µs per frame, all against the raw SCRFD run measured
@@ -35,7 +37,7 @@ import { mulberry32 } from '../src/lib/random.ts';
 import { createMotionDetector, DEFAULT_MOTION_PARAMS, greyThumbnail, type GreyImage } from '../src/motion/index.ts';
 import { createLogger } from '../src/log.ts';
 import { cameraChain, newCameraCounters, type PipelineItem, type RecognitionSettings, type SharedModels } from '../src/pipeline/index.ts';
-import { createEmbedder, createMaskClassifier } from '../src/recognize/index.ts';
+import { createEmbedder, createLiveness, createMaskClassifier, DEFAULT_BEST_SHOT } from '../src/recognize/index.ts';
 import { children, doorClip, rawScrfdCpuMs } from './e2e.ts';
 
 export interface MotionRun {
@@ -43,8 +45,12 @@ export interface MotionRun {
   readonly setting: string;
   readonly frames: number;
   readonly detected: number;
-  /** Best score per recognised track, by name ('unknown' for face.unknown tracks). */
-  readonly tracks: readonly { readonly trackId: string; readonly name: string; readonly score: number }[];
+  /**
+   * Per recognised track ('unknown' for face.unknown tracks): best score; liveness (the last
+   * median, with liveness models); `readyPtsMs`: clip time of the first recognition a gate could
+   * decide on (its confirming runs in and, with liveness models, its liveness known).
+   */
+  readonly tracks: readonly { readonly trackId: string; readonly name: string; readonly score: number; readonly liveness?: number | undefined; readonly readyPtsMs?: number | undefined }[];
   /** Per frame: clip time (ms, from PTS), faces found, skipped by the gate. */
   readonly perFrame: readonly { readonly ptsMs: number; readonly faces: number; readonly skipped: boolean }[];
   readonly wallS: number;
@@ -88,15 +94,22 @@ export async function runClip(
   const wallS = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   clearInterval(sampler);
-  const best = new Map<string, { trackId: string; name: string; score: number }>();
+  const best = new Map<string, { trackId: string; name: string; score: number; liveness?: number | undefined; readyPtsMs?: number | undefined }>();
+  const ready = new Map<string, number>();
+  const liveness = new Map<string, number>();
+  const confirmRuns = Math.max(1, Math.min(settings.bestShot.confirmRuns ?? DEFAULT_BEST_SHOT.confirmRuns ?? 1, settings.bestShot.maxRuns ?? DEFAULT_BEST_SHOT.maxRuns));
   for (const it of items) {
     if (it.kind !== 'recognition') continue;
     const r = it.recognition;
     const name = r.type === 'face.recognized' ? (r.name ?? '?') : 'unknown';
     const score = r.score ?? 0;
+    if (r.liveness !== undefined) liveness.set(r.trackId, r.liveness);
+    const livenessKnown = r.livenessEvidence === undefined || r.livenessEvidence.score !== undefined;
+    if (!ready.has(r.trackId) && livenessKnown && r.embedderRuns >= confirmRuns && r.frame?.pts !== undefined) ready.set(r.trackId, r.frame.pts / 1e6);
     const prev = best.get(r.trackId);
     if (!prev || (prev.name === name ? score > prev.score : r.type === 'face.recognized')) best.set(r.trackId, { trackId: r.trackId, name, score });
   }
+  for (const [id, b] of best) best.set(id, { ...b, liveness: liveness.get(id), readyPtsMs: ready.get(id) });
   return {
     scene,
     setting,
@@ -150,6 +163,19 @@ export function firstDetectionDelays(enter: readonly number[], gated: MotionRun[
   });
 }
 
+/**
+ * Per ungated recognised track (by name, in order), how much later (ms of clip time) the gated run's
+ * track of that name was ready for a gate's decision; undefined where either never was.
+ */
+export function readyDelays(ungated: MotionRun['tracks'], gated: MotionRun['tracks']): (number | undefined)[] {
+  const used = new Set<string>();
+  return ungated.map((u) => {
+    const g = gated.find((x) => x.name === u.name && !used.has(x.trackId));
+    if (g) used.add(g.trackId);
+    return u.readyPtsMs !== undefined && g?.readyPtsMs !== undefined ? g.readyPtsMs - u.readyPtsMs : undefined;
+  });
+}
+
 /** Names of ungated tracks with no gated track of the same name (unknown tracks counted by number). */
 export function missedVsUngated(ungated: MotionRun['tracks'], gated: MotionRun['tracks']): string[] {
   const count = (ts: MotionRun['tracks']): Map<string, number> => ts.reduce((m, x) => m.set(x.name, (m.get(x.name) ?? 0) + 1), new Map<string, number>());
@@ -162,7 +188,7 @@ export function missedVsUngated(ungated: MotionRun['tracks'], gated: MotionRun['
 export async function runMotionBench(argv: readonly string[]): Promise<void> {
   const { values } = parseArgs({
     args: [...argv],
-    options: { scenes: { type: 'string', default: 'door,idle' }, intervals: { type: 'string', default: '1,2' }, 'idle-seconds': { type: 'string', default: '30' }, 'door-gap': { type: 'string' }, fps: { type: 'string', default: '5' }, 'idle-decode': { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
+    options: { scenes: { type: 'string', default: 'door,idle' }, intervals: { type: 'string', default: '1,2' }, 'idle-seconds': { type: 'string', default: '30' }, 'door-gap': { type: 'string' }, fps: { type: 'string', default: '5' }, 'idle-decode': { type: 'boolean', default: false }, liveness: { type: 'string', default: 'on' }, json: { type: 'boolean', default: false } },
   });
   const scenes = values.scenes.split(',');
   const intervals = values.intervals.split(',').map(Number);
@@ -177,25 +203,29 @@ export async function runMotionBench(argv: readonly string[]): Promise<void> {
   const detector = await createDetector({ tier: '500m', size: 640 });
   const embedder = await createEmbedder(config.models.embedder);
   const mask = await createMaskClassifier();
+  // Liveness as the service runs it by default (models.liveness), unless --liveness off.
+  const lv = config.models.liveness;
+  const liveness = values.liveness === 'off' || !lv.enabled ? undefined : await createLiveness(lv.models, { track: { window: lv.window, minFrames: lv.minFrames } });
+  const models: SharedModels = { embedder, mask, liveness };
   const gallery = openGallery(galleryDb);
   const raw = await rawScrfdCpuMs();
   process.stderr.write(`raw SCRFD 500m @640 (720p input): ${raw.cpuMs.toFixed(1)} ms CPU, ${raw.wallMs.toFixed(1)} ms wall per run\n`);
   const step = { copy: motionStepMicros(640, 360), full: motionStepMicros(1280, 720) };
   process.stderr.write(`motion step (thumbnail + compare), CPU µs median: ${step.copy.toFixed(0)} on the 640x360 detector copy, ${step.full.toFixed(0)} on a 1280x720 frame (${((100 * step.copy) / 1000 / raw.cpuMs).toFixed(1)} % / ${((100 * step.full) / 1000 / raw.cpuMs).toFixed(1)} % of a raw SCRFD run)\n`);
-  const rows: (MotionRun & { missed: string[]; firstDetectionMs: number[] })[] = [];
+  const rows: (MotionRun & { missed: string[]; firstDetectionMs: number[]; readyDelayMs: (number | undefined)[] })[] = [];
   try {
     for (const scene of scenes) {
       const clip = scene === 'door' ? (await doorClip(stateDir, dataDir, values['door-gap'])).path : (await renderIdleClip(join(stateDir, `idle-${values['idle-seconds']}s.mp4`), { seconds: Number(values['idle-seconds']) })).path;
       const base = { fps };
-      const ungated = await runClip(scene, 'ungated', clip, { ...base, motion: { enabled: false } }, detector, { embedder, mask }, gallery, settings);
-      rows.push({ ...ungated, missed: [], firstDetectionMs: [] });
+      const ungated = await runClip(scene, 'ungated', clip, { ...base, motion: { enabled: false } }, detector, models, gallery, settings);
+      rows.push({ ...ungated, missed: [], firstDetectionMs: [], readyDelayMs: [] });
       process.stderr.write(`  ${scene} ungated: ${ungated.detected}/${ungated.frames} detected, ${ungated.tracks.map((x) => `${x.name} ${x.score.toFixed(3)}`).join(', ')}\n`);
       const enter = entries(ungated.perFrame);
       const settingsToRun: [string, Record<string, unknown>][] = intervals.map((k) => [`gated, interval ${k}`, { motion: { enabled: true }, detector: { interval: k } }]);
       if (values['idle-decode']) settingsToRun.push(['gated, interval 1, idle decode keyframes', { motion: { enabled: true, idleDecode: 'keyframes' }, detector: { interval: 1 } }]);
       for (const [setting, camera] of settingsToRun) {
-        const gated = await runClip(scene, setting, clip, { ...base, ...camera }, detector, { embedder, mask }, gallery, settings);
-        const row = { ...gated, missed: missedVsUngated(ungated.tracks, gated.tracks), firstDetectionMs: firstDetectionDelays(enter, gated.perFrame) };
+        const gated = await runClip(scene, setting, clip, { ...base, ...camera }, detector, models, gallery, settings);
+        const row = { ...gated, missed: missedVsUngated(ungated.tracks, gated.tracks), firstDetectionMs: firstDetectionDelays(enter, gated.perFrame), readyDelayMs: readyDelays(ungated.tracks, gated.tracks) };
         rows.push(row);
         process.stderr.write(`  ${scene} ${setting}: ${gated.detected}/${gated.frames} detected, ${gated.tracks.map((x) => `${x.name} ${x.score.toFixed(3)}`).join(', ')}; missed ${row.missed.length}; first detection ${row.firstDetectionMs.join('/')} ms\n`);
       }
@@ -205,8 +235,11 @@ export async function runMotionBench(argv: readonly string[]): Promise<void> {
     await detector.close();
     await embedder.close();
     await mask.close();
+    await liveness?.close();
     rmSync(dir, { recursive: true, force: true });
   }
+  const trackText = (x: MotionRun['tracks'][number]): string => `${x.name} ${x.score.toFixed(3)}${x.liveness === undefined ? '' : ` (live ${x.liveness.toFixed(2)})`}`;
+  const readyText = (r: (typeof rows)[number]): string => (r.setting === 'ungated' ? '-' : r.readyDelayMs.map((d) => (d === undefined ? 'never' : d.toFixed(0))).join(' / ') || '-');
   if (values.json) {
     for (const r of rows) {
       console.log(
@@ -216,7 +249,8 @@ export async function runMotionBench(argv: readonly string[]): Promise<void> {
           frames: r.frames,
           detected: r.detected,
           detectedRatio: r.detected / Math.max(1, r.frames),
-          tracks: r.tracks.map((x) => `${x.name} ${x.score.toFixed(3)}`),
+          tracks: r.tracks.map(trackText),
+          readyLaterMs: r.readyDelayMs,
           missedVsUngated: r.missed.length,
           firstDetectionMs: r.firstDetectionMs.length ? quantile(r.firstDetectionMs, 0.95) : null,
           nodeCpuPercent: r.nodeCpuPercent,
@@ -233,12 +267,12 @@ export async function runMotionBench(argv: readonly string[]): Promise<void> {
     }
     return;
   }
-  console.log(`\n| scene | setting | frames | detector runs (share) | recognised tracks (best score) | missed vs ungated | first detection ms (p95 / max) | Node CPU % | gst CPU % | Node CPU ms per frame | / raw SCRFD CPU (${raw.cpuMs.toFixed(1)} ms) | motion µs/frame |`);
-  console.log('|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|');
+  console.log(`\n| scene | setting | frames | detector runs (share) | recognised tracks (best score) | missed vs ungated | first detection ms (p95 / max) | ready for a decision, ms later than ungated (per track) | Node CPU % | gst CPU % | Node CPU ms per frame | / raw SCRFD CPU (${raw.cpuMs.toFixed(1)} ms) | motion µs/frame |`);
+  console.log('|---|---|---:|---:|---|---:|---:|---|---:|---:|---:|---:|---:|');
   for (const r of rows) {
     const perFrame = (r.nodeCpuPercent * r.wallS * 10) / Math.max(1, r.frames);
     const fd = r.firstDetectionMs.length ? `${quantile(r.firstDetectionMs, 0.95).toFixed(0)} / ${Math.max(...r.firstDetectionMs).toFixed(0)}` : '-';
-    console.log(`| ${r.scene} | ${r.setting} | ${r.frames} | ${r.detected} (${((100 * r.detected) / Math.max(1, r.frames)).toFixed(0)} %) | ${r.tracks.map((x) => `${x.name} ${x.score.toFixed(3)}`).join(', ') || '-'} | ${r.setting === 'ungated' ? '-' : r.missed.length} | ${fd} | ${r.nodeCpuPercent.toFixed(1)} | ${r.gstCpuPercent.toFixed(1)} | ${perFrame.toFixed(1)} | ${(perFrame / raw.cpuMs).toFixed(2)} | ${r.motionMicros.toFixed(0)} |`);
+    console.log(`| ${r.scene} | ${r.setting} | ${r.frames} | ${r.detected} (${((100 * r.detected) / Math.max(1, r.frames)).toFixed(0)} %) | ${r.tracks.map(trackText).join(', ') || '-'} | ${r.setting === 'ungated' ? '-' : r.missed.length} | ${fd} | ${readyText(r)} | ${r.nodeCpuPercent.toFixed(1)} | ${r.gstCpuPercent.toFixed(1)} | ${perFrame.toFixed(1)} | ${(perFrame / raw.cpuMs).toFixed(2)} | ${r.motionMicros.toFixed(0)} |`);
   }
   for (const r of rows) if (r.setting !== 'ungated') console.log(`gate decisions (${r.scene}, ${r.setting}): ${Object.entries(r.reasons).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', ')}`);
   for (const r of rows) {

@@ -1,10 +1,15 @@
 /**
  * Which frames the detector runs on: pure decision logic, no clock (frame times are passed in).
  *
- * - tentative or lost tracks (a face appearing, occluded or leaving): every frame, as without a
- *   gate, so a track is confirmed and ended exactly as before;
- * - only confirmed tracks, all matched at the last detection: every `interval`-th frame, the
- *   tracker predicting in between;
+ * - tentative tracks (a face appearing): every frame, as without a gate, so a track is confirmed
+ *   exactly as before;
+ * - confirmed tracks whose recognition has not settled (recognition's `onSettled`: its confirming
+ *   looks and its liveness are not in yet): every frame, so a gate's decision comes as soon as
+ *   without the interval;
+ * - confirmed, settled tracks: every `interval`-th frame, the tracker predicting in between;
+ * - only lost tracks (a face occluded or gone, kept for the tracker's maxLostMs): every frame with
+ *   motion (someone coming back or in), else every `interval`-th frame: a doorway a visitor has
+ *   just left is otherwise detected on every frame for maxLostMs (interval 1: every frame, as before);
  * - no tracks: every frame with motion or while the motion detector is still learning its noise
  *   floors (warm-up), and one frame per `keepAliveMs` otherwise (a face that came in without
  *   motion the gate saw is still found within keepAliveMs);
@@ -24,7 +29,7 @@ export interface MotionGateSettings {
 
 export interface DetectionGateSettings {
   readonly motion: MotionGateSettings;
-  /** While every track is confirmed and was matched last time, detect every interval-th frame (1 = every frame). */
+  /** While faces are tracked and none is tentative, detect every interval-th frame (1 = every frame). */
   readonly interval: number;
 }
 
@@ -35,11 +40,23 @@ export const UNGATED: DetectionGateSettings = Object.freeze({ motion: Object.fre
 export interface TrackActivity {
   /** Confirmed tracks (visible at the last step). */
   readonly confirmed: number;
-  /** Tentative and lost tracks. */
-  readonly unsettled: number;
+  /** Of those, tracks whose recognition has not settled yet (they get every frame). */
+  readonly deciding: number;
+  /** Tentative tracks (faces appearing). */
+  readonly tentative: number;
+  /** Lost tracks (confirmed faces not matched lately, kept for the tracker's maxLostMs). */
+  readonly lost: number;
 }
 
-export type GateReason = 'first' | 'unsettled' | 'interval' | 'motion' | 'warm-up' | 'keep-alive' | 'ungated';
+/** What the tracker says after a step, as the gate takes it. */
+export interface TrackerState {
+  /** Ids of the visible confirmed tracks. */
+  readonly confirmed: readonly string[];
+  readonly tentative: number;
+  readonly lost: number;
+}
+
+export type GateReason = 'first' | 'tentative' | 'deciding' | 'interval' | 'motion' | 'warm-up' | 'keep-alive' | 'ungated';
 
 export type GateDecision = { readonly detect: true; readonly reason: GateReason } | { readonly detect: false; readonly reason: 'between' | 'idle' };
 
@@ -58,8 +75,14 @@ export interface GateInput {
 
 export function decideDetection(input: GateInput, settings: DetectionGateSettings): GateDecision {
   if (input.lastDetectAt === undefined) return { detect: true, reason: 'first' };
-  if (input.tracks.unsettled > 0) return { detect: true, reason: 'unsettled' };
-  if (input.tracks.confirmed > 0) return input.framesSinceDetect + 1 >= settings.interval ? { detect: true, reason: 'interval' } : { detect: false, reason: 'between' };
+  if (input.tracks.tentative > 0) return { detect: true, reason: 'tentative' };
+  if (input.tracks.deciding > 0) return { detect: true, reason: 'deciding' };
+  const due = input.framesSinceDetect + 1 >= settings.interval;
+  if (input.tracks.confirmed > 0) return due ? { detect: true, reason: 'interval' } : { detect: false, reason: 'between' };
+  if (input.tracks.lost > 0) {
+    if (settings.motion.enabled && input.motion) return { detect: true, reason: 'motion' };
+    return due ? { detect: true, reason: 'interval' } : { detect: false, reason: 'between' };
+  }
   if (!settings.motion.enabled) return settings.interval <= 1 || input.framesSinceDetect + 1 >= settings.interval ? { detect: true, reason: 'ungated' } : { detect: false, reason: 'between' };
   if (input.motion) return { detect: true, reason: 'motion' };
   if (input.warming === true) return { detect: true, reason: 'warm-up' };
@@ -72,7 +95,7 @@ export function decideDetection(input: GateInput, settings: DetectionGateSetting
 /** Counters of one gate, by reason (what /metrics or a bench reads). */
 export type GateCounts = Record<GateReason | 'between' | 'idle', number>;
 
-export const newGateCounts = (): GateCounts => ({ first: 0, unsettled: 0, interval: 0, motion: 0, 'warm-up': 0, 'keep-alive': 0, ungated: 0, between: 0, idle: 0 });
+export const newGateCounts = (): GateCounts => ({ first: 0, tentative: 0, deciding: 0, interval: 0, motion: 0, 'warm-up': 0, 'keep-alive': 0, ungated: 0, between: 0, idle: 0 });
 
 /**
  * One camera's gate: feed it every arriving frame (`observe`: motion on a tiny grey copy), the
@@ -90,7 +113,10 @@ export class DetectionGate {
   private warming = false;
   private lastDetectAt: number | undefined;
   private framesSinceDetect = 0;
-  private activity: TrackActivity = { confirmed: 0, unsettled: 0 };
+  private activity: TrackActivity = { confirmed: 0, deciding: 0, tentative: 0, lost: 0 };
+  /** Tracks whose recognition has settled (`settle`), while they may still be seen. */
+  private readonly settledTracks = new Set<string>();
+  private lastStep: TrackerState = { confirmed: [], tentative: 0, lost: 0 };
   private observed = 0;
 
   constructor(readonly settings: DetectionGateSettings) {
@@ -122,12 +148,26 @@ export class DetectionGate {
    */
   busy(): boolean {
     if (!this.motion) return true;
-    return this.activity.confirmed + this.activity.unsettled > 0 || this.motionSinceTake || (this.lastMotion?.motion ?? false);
+    return this.activity.confirmed + this.activity.tentative + this.activity.lost > 0 || this.motionSinceTake || (this.lastMotion?.motion ?? false);
   }
 
-  /** The tracker's state after a step. */
-  tracked(activity: TrackActivity): void {
-    this.activity = activity;
+  /** The tracker's state after a step: the visible confirmed tracks' ids, tentative and lost counts. */
+  tracked(step: TrackerState): void {
+    // With no lost track, a settled track that is not visible has ended (ids are never reused).
+    if (step.lost === 0) for (const id of this.settledTracks) if (!step.confirmed.includes(id)) this.settledTracks.delete(id);
+    this.lastStep = step;
+    this.activity = this.activityOf(step);
+  }
+
+  private activityOf(step: TrackerState): TrackActivity {
+    const deciding = step.confirmed.filter((id) => !this.settledTracks.has(id)).length;
+    return { confirmed: step.confirmed.length, deciding, tentative: step.tentative, lost: step.lost };
+  }
+
+  /** Recognition has settled for this track: from now on it is detected every interval-th frame. */
+  settle(trackId: string): void {
+    this.settledTracks.add(trackId);
+    this.activity = this.activityOf(this.lastStep);
   }
 
   /** Whether to run the detector on this frame (the frame the detector would take next). */

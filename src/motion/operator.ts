@@ -15,15 +15,15 @@ export function observeMotion<F extends Frame>(gate: DetectionGate): MonoTypeOpe
   return tap((frame) => gate.observe(frame.detectView ?? frame, micros));
 }
 
-/** What a tracker step says the gate needs: confirmed and unsettled track counts. */
+/** What a tracker step says the gate needs: confirmed, tentative and lost track counts. */
 export interface TrackedLike {
   readonly kind: string;
-  readonly update?: { readonly tracks: readonly unknown[]; readonly unsettled: number };
+  readonly update?: { readonly tracks: readonly { readonly trackId: string }[]; readonly tentative: number; readonly lost: number };
 }
 
 /** The tracker's state after each frame step, for the next decision (flushes carry none). */
 export function reportTracks<T extends TrackedLike>(gate: DetectionGate): MonoTypeOperatorFunction<T> {
   return tap((out) => {
-    if (out.update) gate.tracked({ confirmed: out.update.tracks.length, unsettled: out.update.unsettled });
+    if (out.update) gate.tracked({ confirmed: out.update.tracks.map((t) => t.trackId), tentative: out.update.tentative, lost: out.update.lost });
   });
 }

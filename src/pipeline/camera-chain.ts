@@ -137,6 +137,7 @@ export function cameraChain(
               bestShot: settings.bestShot,
               unknownThreshold: settings.unknownThreshold,
               onError: fail('recognize', models.embedder.modelId),
+              onSettled: (trackId) => gate.settle(trackId),
             },
             opts.counters.recognize,
           ),

@@ -48,6 +48,17 @@ export function shouldEmbed(state: TrackRecognitionState, quality: number, opts:
   return state.runs < (opts.confirmRuns ?? 0) && state.framesSinceRun >= (opts.minGapFrames ?? 1) && quality >= 0.8 * state.bestQuality;
 }
 
+/**
+ * Whether a track has what a gate's decision rests on: its confirming looks (`confirmRuns`
+ * embedder runs, at least one) and, with liveness models, a known liveness. Until then every frame
+ * of it is worth detecting; after it, a detection gate may detect it less often (its interval):
+ * a better shot may still come, but the decision no longer waits for it.
+ */
+export function recognitionSettled(state: TrackRecognitionState, livenessKnown: boolean | undefined, opts: BestShotOptions = DEFAULT_BEST_SHOT): boolean {
+  const looks = Math.max(1, Math.min(opts.confirmRuns ?? 1, opts.maxRuns));
+  return state.runs >= looks && livenessKnown !== false;
+}
+
 /** Fold one embedding (weighted by its frame's quality) into the track. */
 export function addEmbedding(state: TrackRecognitionState, embedding: Float32Array, quality: number): TrackRecognitionState {
   const w = Math.max(quality, 1e-3);

@@ -3,7 +3,7 @@ import { latestWins } from '../lib/latest-wins.ts';
 import type { FrameTrackStep, TrackOutput, TrackView } from '../track/index.ts';
 import type { Box, Frame } from '../types.ts';
 import { alignFace } from './align.ts';
-import { addEmbedding, addLivenessObservation, addMaskObservation, DEFAULT_BEST_SHOT, EMPTY_TRACK_STATE, isMatch, shouldEmbed, smoothedMask, trackEmbedding, type BestShotOptions, type TrackRecognitionState } from './bestshot.ts';
+import { addEmbedding, addLivenessObservation, addMaskObservation, DEFAULT_BEST_SHOT, EMPTY_TRACK_STATE, isMatch, recognitionSettled, shouldEmbed, smoothedMask, trackEmbedding, type BestShotOptions, type TrackRecognitionState } from './bestshot.ts';
 import { livenessBecameKnown, trackLiveness, wantsLiveness, type LivenessRule } from './liveness-track.ts';
 import type { Embedder, LivenessModel, MaskClassifier } from './models.ts';
 import { faceQuality } from './quality.ts';
@@ -27,6 +27,11 @@ export interface RecognizeOptions {
   /** Similarity for two unknown sightings to share an unknown id. */
   readonly unknownThreshold?: number;
   readonly onError?: (error: unknown) => void;
+  /**
+   * Called once per track when its recognition has settled (bestshot.ts `recognitionSettled`):
+   * the camera chain's detection gate may then detect it every interval-th frame only.
+   */
+  readonly onSettled?: (trackId: string) => void;
 }
 
 /** What a track's liveness rests on (see liveness-track.ts). */
@@ -109,6 +114,15 @@ export function recognizeTracks(opts: RecognizeOptions, stats: RecognizeStats = 
       // The last search outcome per track: re-announced when the track's liveness becomes known.
       type Outcome = Omit<Recognition, 'timeMs' | 'frameSeq' | 'liveness' | 'livenessEvidence' | 'quality' | 'embedderRuns' | 'changed' | 'box' | 'frame' | 'others'>;
       const lastOutcome = new Map<string, Outcome>();
+      // Tracks already reported settled (onSettled fires once per track).
+      const settled = new Set<string>();
+      const noteSettled = (trackId: string, state: TrackRecognitionState): void => {
+        if (!opts.onSettled || settled.has(trackId)) return;
+        const livenessKnown = opts.liveness ? trackLiveness(state.liveness, opts.liveness.track).score !== undefined : undefined;
+        if (!recognitionSettled(state, livenessKnown, bestShot)) return;
+        settled.add(trackId);
+        opts.onSettled(trackId);
+      };
       const evidenceOf = (state: TrackRecognitionState): LivenessEvidence | undefined => {
         if (!opts.liveness) return undefined;
         const l = trackLiveness(state.liveness, opts.liveness.track);
@@ -133,6 +147,7 @@ export function recognizeTracks(opts: RecognizeOptions, stats: RecognizeStats = 
         }
         if (!shouldEmbed(state, quality, bestShot)) {
           states.set(track.trackId, state);
+          noteSettled(track.trackId, state);
           const outcome = lastOutcome.get(track.trackId);
           if (!becameKnown || !outcome) return undefined;
           const evidence = evidenceOf(state);
@@ -148,6 +163,7 @@ export function recognizeTracks(opts: RecognizeOptions, stats: RecognizeStats = 
         stats.embedderRuns++;
         state = addEmbedding(state, embedding, quality);
         states.set(track.trackId, state);
+        noteSettled(track.trackId, state);
         const probe = trackEmbedding(state) as Float32Array;
         const maskP = smoothedMask(state);
         const masked = maskP !== undefined && maskP >= maskThreshold;
@@ -203,6 +219,7 @@ export function recognizeTracks(opts: RecognizeOptions, stats: RecognizeStats = 
             states.delete(event.trackId);
             lastDecision.delete(event.trackId);
             lastOutcome.delete(event.trackId);
+            settled.delete(event.trackId);
           }
         }),
         filter((out): out is FrameTrackStep<Frame> => out.kind === 'frame' && out.update.tracks.length > 0),

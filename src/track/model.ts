@@ -48,10 +48,12 @@ export interface TrackUpdate {
   /** Visible confirmed tracks, in trackId number order. */
   readonly tracks: readonly TrackView[];
   /**
-   * Tentative and lost tracks after this frame: faces the tracker is not sure of yet (appearing,
-   * occluded, leaving). A detection gate keeps detecting every frame while any exist.
+   * Tentative tracks after this frame: faces appearing, not yet confirmed. A detection gate keeps
+   * detecting every frame while any exist (confirmation takes consecutive detections).
    */
-  readonly unsettled: number;
+  readonly tentative: number;
+  /** Lost tracks after this frame: confirmed faces not matched lately (occluded, leaving), kept for maxLostMs. */
+  readonly lost: number;
   /**
    * True for a predict-only step (`Tracker.predict`: no detection ran on this frame): `tracks` are
    * the confirmed tracks at their Kalman-predicted boxes, their `face` is the last real detection,

@@ -194,14 +194,14 @@ export function createTracker(options: TrackerOptions): Tracker {
     }
   }
 
-  const unsettledCount = (): number => tracks.filter((t) => t.state === 'tentative' || t.state === 'lost').length;
+  const countOf = (state: TrackState): number => tracks.filter((t) => t.state === state).length;
 
   function predict(timeMs: number): TrackStep {
     frameIndex++;
     lastTimeMs = timeMs;
     predictAll();
     const visible = tracks.filter((t) => t.state === 'confirmed').sort(byNumber);
-    return { update: { cameraId, frameIndex, timeMs, tracks: visible.map(view), unsettled: unsettledCount(), predicted: true }, events: [] };
+    return { update: { cameraId, frameIndex, timeMs, tracks: visible.map(view), tentative: countOf('tentative'), lost: countOf('lost'), predicted: true }, events: [] };
   }
 
   function update(faces: readonly Face[], timeMs: number): TrackStep {
@@ -297,7 +297,7 @@ export function createTracker(options: TrackerOptions): Tracker {
     events.push(...endedEvents);
 
     return {
-      update: { cameraId, frameIndex, timeMs, tracks: visible.map(view), unsettled: unsettledCount(), predicted: false },
+      update: { cameraId, frameIndex, timeMs, tracks: visible.map(view), tentative: countOf('tentative'), lost: countOf('lost'), predicted: false },
       events,
     };
   }

@@ -111,9 +111,9 @@ t.test('DetectionGate.busy: tracks and motion keep a camera decoding, the warm-u
   t.notOk(gate.busy(), 'warming up is not busy: the noise floors are learnt on key frames too');
   for (let i = 0; i < 40; i++) gate.observe(still);
   t.notOk(gate.busy(), 'learnt, nothing moves, nobody tracked');
-  gate.tracked({ confirmed: 1, unsettled: 0 });
+  gate.tracked({ confirmed: ['cam:1'], tentative: 0, lost: 0 });
   t.ok(gate.busy(), 'a tracked face');
-  gate.tracked({ confirmed: 0, unsettled: 0 });
+  gate.tracked({ confirmed: [], tentative: 0, lost: 0 });
   gate.observe({ ...still, data: new Uint8Array(160 * 90 * 3).fill(120).fill(10, 0, 160 * 30 * 3) });
   t.ok(gate.busy(), 'motion');
   t.ok(new DetectionGate({ motion: { enabled: false, keepAliveMs: 2000 }, interval: 1 }).busy());

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import t from 'tap';
-import { addEmbedding, DEFAULT_BEST_SHOT, EMPTY_TRACK_STATE, isMatch, shouldEmbed, trackEmbedding } from '../../src/recognize/bestshot.ts';
+import { addEmbedding, DEFAULT_BEST_SHOT, EMPTY_TRACK_STATE, isMatch, recognitionSettled, shouldEmbed, trackEmbedding } from '../../src/recognize/bestshot.ts';
 
 const opts = { minQuality: 0.2, improvement: 0.25, maxRuns: 3 };
 
@@ -29,6 +29,20 @@ t.test('best shot: confirmation runs without a quality gain, spaced out', async 
   t.equal(s.framesSinceRun, 0, 'a run resets the spacing');
   t.notOk(shouldEmbed({ ...s, framesSinceRun: 9 }, 0.5, o), 'confirmation runs stop at confirmRuns');
   t.ok(shouldEmbed({ ...s, framesSinceRun: 0 }, 0.7, o), 'a clear quality gain still runs, up to maxRuns');
+});
+
+t.test('recognitionSettled: the confirming looks, and liveness when it is read', async (t) => {
+  let s = EMPTY_TRACK_STATE;
+  t.notOk(recognitionSettled(s, true), 'no embedder run yet');
+  for (let i = 0; i < 2; i++) s = addEmbedding(s, new Float32Array([1, 0]), 0.5);
+  t.notOk(recognitionSettled(s, true), `2 of the default ${DEFAULT_BEST_SHOT.confirmRuns} confirming runs`);
+  s = addEmbedding(s, new Float32Array([1, 0]), 0.5);
+  t.ok(recognitionSettled(s, true), 'confirming runs done, liveness known');
+  t.notOk(recognitionSettled(s, false), 'liveness read but not known yet: not settled');
+  t.ok(recognitionSettled(s, undefined), 'no liveness models: the runs decide');
+  const one = addEmbedding(EMPTY_TRACK_STATE, new Float32Array([1, 0]), 0.5);
+  t.ok(recognitionSettled(one, undefined, { ...DEFAULT_BEST_SHOT, confirmRuns: 0 }), 'no confirming runs configured: one look');
+  t.ok(recognitionSettled(one, undefined, { ...DEFAULT_BEST_SHOT, maxRuns: 1 }), 'a budget of one run: one look');
 });
 
 t.test('track embedding is the quality-weighted mean, normalised', async (t) => {
