@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- e2e [--cams 1,2,3] [--seconds 16] [--warmup 3] [--fps 5] [--threads N] [--profile on|off] [--dashboards 0,3] [--browser] [--scene door|idle|mixed] [--busy K] [--gate on|off] [--idle-decode all|keyframes] [--idle-keyframe-ms MS] [--door-gap S] [--json]`
+ * `npm run bench -- e2e [--cams 1,2,3] [--seconds 16] [--warmup 3] [--fps 5] [--threads N] [--profile on|off] [--dashboards 0,3] [--browser] [--scene door|idle|mixed] [--busy K] [--gate on|off] [--idle-decode all|keyframes] [--idle-keyframe-ms MS] [--door-gap S] [--interval N] [--json]`
  *
  * N door cameras through the whole chain on this machine: the loopback RTSP server streams the
  * demo's 720p H.264 door clip (real people walking up) to every camera without re-encoding, and
@@ -11,7 +11,9 @@
  * - CPU % of one core: Node (all stages), the gst-launch children, and the RTSP server (harness);
  * - RSS of Node + children;
  * - ratios against the raw detector run time measured in the same run (ORT session time).
- * - Node CPU per processed frame against one raw SCRFD run's CPU measured in the same process, and
+ * - Node CPU per frame the cameras delivered (detected or skipped by the detection gate: what a busy
+ *   camera costs per frame) and per detected frame, against one raw SCRFD run's CPU measured in the
+ *   same process, and
  *   where it goes by stage (bench/cpu-breakdown.ts: main-thread profile + other threads), the
  *   other threads by name (ORT pools, V8's GC helpers, the profiler's own thread), user vs system;
  *   `--profile off` leaves the profiler out (it costs ~23 ms of CPU a second itself);
@@ -24,7 +26,7 @@
  * `--scene`: `door` (every camera on the door clip), `idle` (every camera on the same door with
  * nobody there: sensor noise, compression, a slow light swing; src/demo/door-clip.ts
  * renderIdleClip), `mixed` (the first `--busy K` cameras on the door clip, the rest idle; default
- * K = 1). `--gate off` sets `motion.enabled: false` on every camera (every frame detected, the
+ * K = 1). `--gate off` sets `motion.enabled: false` and `detector.interval: 1` on every camera (every frame detected, the
  * behaviour before the gate); the default runs the shipped defaults. Per run: the share of frames
  * the detector ran on, and the CPU per camera (Node + gst-launch children, % of one core).
  * `--idle-decode keyframes` sets `motion.idleDecode` on every camera (an idle camera's decoder gets
@@ -111,6 +113,8 @@ export interface E2eRow {
   readonly arrayBuffersMaxMb: number;
   readonly detectMs: number;
   readonly nodeMsPerFrame: number;
+  /** Node CPU ms per frame the cameras delivered (detected or skipped by the gate): what a busy camera costs per frame. */
+  readonly nodeMsPerCameraFrame: number;
   /** CPU of one raw SCRFD run (all threads), measured in this process before the cameras. */
   readonly rawScrfdCpuMs: number;
   /** Node CPU ms per processed frame by stage (sums to nodeMsPerFrame). */
@@ -209,7 +213,7 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
       const config = parseConfig({
         server: { port: 0 },
         auth: { tokens: [{ id: 'bench', role: 'viewer', sha256: sha256Hex(TOKEN) }] },
-        cameras: ids.map((id, i) => ({ id, url: urlOf(i), fps, ...(values.interval ? { detector: { interval: Number(values.interval) } } : {}), motion: values.gate === 'off' ? { enabled: false } : { idleDecode, ...(values['idle-keyframe-ms'] ? { idleKeyframeMs: Number(values['idle-keyframe-ms']) } : {}) } })),
+        cameras: ids.map((id, i) => ({ id, url: urlOf(i), fps, ...(values.interval || values.gate === 'off' ? { detector: { interval: Number(values.interval ?? 1) } } : {}), motion: values.gate === 'off' ? { enabled: false } : { idleDecode, ...(values['idle-keyframe-ms'] ? { idleKeyframeMs: Number(values['idle-keyframe-ms']) } : {}) } })),
         gates: [{ id: 'front-door', cameras: ids, allow: { groups: ['staff'] } }],
         gallery: { db: galleryDb },
         models: { threads: Number(values.threads) },
@@ -376,6 +380,7 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
         arrayBuffersMaxMb: arrayBuffersMax,
         detectMs,
         nodeMsPerFrame: (1000 * nodeCpuS) / Math.max(1, processed),
+        nodeMsPerCameraFrame: (1000 * nodeCpuS) / Math.max(1, processed + skipped),
         rawScrfdCpuMs: raw.cpuMs,
         breakdown: breakdownPerFrame(profile, mainCpuS, nodeCpuS, processed),
         otherTop: topOther(profile),
@@ -405,14 +410,14 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
   const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
   if (values.json) {
     for (const r of rows) {
-      console.log(JSON.stringify({ scene, idleDecode, busyFps: r.busyFps, busyDropShare: r.busyDropShare, eventLoopDelayMs: r.eventLoopDelayMs, lostInIngest: r.lostInIngest, busy: scene === 'mixed' ? Math.min(busy, r.cams) : scene === 'door' ? r.cams : 0, gate: values.gate, detectedShare: r.detectedShare, cpuPerCameraPercent: (r.nodeCpu + r.gstCpu) / r.cams, nodeCpuPercent: r.nodeCpu, cameras: r.cams, dashboards: r.dashboards, fps: r.fpsPerCam, p99Ms: r.latencyP99Ms, p50Ms: r.latencyP50Ms, nodeCpuMsPerFrame: r.nodeMsPerFrame, rawScrfdCpuMsPerFrame: r.rawScrfdCpuMs, ratio: r.nodeMsPerFrame / r.rawScrfdCpuMs, rssMb: r.rssMB, arrayBuffersMaxMb: r.arrayBuffersMaxMb, gstCpuPercent: r.gstCpu, holds: r.holds, breakdownMsPerFrame: r.breakdown, modelRunsPerFrame: r.perModel, otherThreadsMsPerFrame: r.otherThreads, userSysMsPerFrame: r.userSysMsPerFrame, nodeMemoryMb: r.nodeMemory }));
+      console.log(JSON.stringify({ scene, idleDecode, busyFps: r.busyFps, busyDropShare: r.busyDropShare, eventLoopDelayMs: r.eventLoopDelayMs, lostInIngest: r.lostInIngest, busy: scene === 'mixed' ? Math.min(busy, r.cams) : scene === 'door' ? r.cams : 0, gate: values.gate, detectedShare: r.detectedShare, cpuPerCameraPercent: (r.nodeCpu + r.gstCpu) / r.cams, nodeCpuPercent: r.nodeCpu, cameras: r.cams, dashboards: r.dashboards, fps: r.fpsPerCam, p99Ms: r.latencyP99Ms, p50Ms: r.latencyP50Ms, nodeCpuMsPerFrame: r.nodeMsPerFrame, rawScrfdCpuMsPerFrame: r.rawScrfdCpuMs, ratio: r.nodeMsPerFrame / r.rawScrfdCpuMs, nodeCpuMsPerCameraFrame: r.nodeMsPerCameraFrame, ratioPerCameraFrame: r.nodeMsPerCameraFrame / r.rawScrfdCpuMs, rssMb: r.rssMB, arrayBuffersMaxMb: r.arrayBuffersMaxMb, gstCpuPercent: r.gstCpu, holds: r.holds, breakdownMsPerFrame: r.breakdown, modelRunsPerFrame: r.perModel, otherThreadsMsPerFrame: r.otherThreads, userSysMsPerFrame: r.userSysMsPerFrame, nodeMemoryMb: r.nodeMemory }));
     }
     return;
   }
-  console.log(`\n| cameras | dashboards | live JPEGs/s served | processed fps/camera | dropped/camera | events | frame->WS p50 ms | p99 ms | Node CPU % | gst CPU % (all) | RTSP server CPU % | RSS MB | SCRFD run ms in the stage | Node CPU ms per frame | raw SCRFD CPU ms | Node CPU per frame / raw SCRFD CPU | holds ${fps} fps, p99 <= 250 ms | frames detected (${scene}${scene === 'mixed' ? `, ${busy} busy` : ''}, gate ${values.gate}) | CPU % per camera (Node + gst) |`);
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log(`\n| cameras | dashboards | live JPEGs/s served | processed fps/camera | dropped/camera | events | frame->WS p50 ms | p99 ms | Node CPU % | gst CPU % (all) | RTSP server CPU % | RSS MB | SCRFD run ms in the stage | Node CPU ms per detected frame | raw SCRFD CPU ms | Node CPU per detected frame / raw SCRFD CPU | Node CPU per camera frame / raw SCRFD CPU | holds ${fps} fps, p99 <= 250 ms | frames detected (${scene}${scene === 'mixed' ? `, ${busy} busy` : ''}, gate ${values.gate}) | CPU % per camera (Node + gst) |`);
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
-    console.log(`| ${r.cams} | ${r.dashboards} | ${r.liveFramesPerS.toFixed(1)} | ${r.fpsPerCam.toFixed(2)} | ${r.droppedPerCam.toFixed(0)} | ${r.events} | ${f1(r.latencyP50Ms)} | ${f1(r.latencyP99Ms)} | ${r.nodeCpu.toFixed(0)} | ${r.gstCpu.toFixed(0)} | ${r.serverCpu.toFixed(0)} | ${r.rssMB.toFixed(0)} | ${r.detectMs.toFixed(1)} | ${r.nodeMsPerFrame.toFixed(1)} | ${r.rawScrfdCpuMs.toFixed(1)} | ${(r.nodeMsPerFrame / r.rawScrfdCpuMs).toFixed(2)} | ${r.holds ? 'yes' : 'no'} | ${(100 * r.detectedShare).toFixed(0)} % | ${((r.nodeCpu + r.gstCpu) / r.cams).toFixed(1)} |`);
+    console.log(`| ${r.cams} | ${r.dashboards} | ${r.liveFramesPerS.toFixed(1)} | ${r.fpsPerCam.toFixed(2)} | ${r.droppedPerCam.toFixed(0)} | ${r.events} | ${f1(r.latencyP50Ms)} | ${f1(r.latencyP99Ms)} | ${r.nodeCpu.toFixed(0)} | ${r.gstCpu.toFixed(0)} | ${r.serverCpu.toFixed(0)} | ${r.rssMB.toFixed(0)} | ${r.detectMs.toFixed(1)} | ${r.nodeMsPerFrame.toFixed(1)} | ${r.rawScrfdCpuMs.toFixed(1)} | ${(r.nodeMsPerFrame / r.rawScrfdCpuMs).toFixed(2)} | ${(r.nodeMsPerCameraFrame / r.rawScrfdCpuMs).toFixed(2)} | ${r.holds ? 'yes' : 'no'} | ${(100 * r.detectedShare).toFixed(0)} % | ${((r.nodeCpu + r.gstCpu) / r.cams).toFixed(1)} |`);
   }
   // Where the CPU goes, per processed frame (ms), one column per run above.
   console.log(`\n| Node CPU ms per processed frame | ${rows.map((r) => `${r.cams} cam${r.dashboards ? ` + ${r.dashboards} dash` : ''}`).join(' | ')} |`);

@@ -217,7 +217,7 @@ export async function runMotionBench(argv: readonly string[]): Promise<void> {
     for (const scene of scenes) {
       const clip = scene === 'door' ? (await doorClip(stateDir, dataDir, values['door-gap'])).path : (await renderIdleClip(join(stateDir, `idle-${values['idle-seconds']}s.mp4`), { seconds: Number(values['idle-seconds']) })).path;
       const base = { fps };
-      const ungated = await runClip(scene, 'ungated', clip, { ...base, motion: { enabled: false } }, detector, models, gallery, settings);
+      const ungated = await runClip(scene, 'ungated', clip, { ...base, motion: { enabled: false }, detector: { interval: 1 } }, detector, models, gallery, settings);
       rows.push({ ...ungated, missed: [], firstDetectionMs: [], readyDelayMs: [] });
       process.stderr.write(`  ${scene} ungated: ${ungated.detected}/${ungated.frames} detected, ${ungated.tracks.map((x) => `${x.name} ${x.score.toFixed(3)}`).join(', ')}\n`);
       const enter = entries(ungated.perFrame);

@@ -63,6 +63,8 @@ export const RSS_VARIANTS: readonly Variant[] = [
   { name: 'mmap-1m', nodeFlags: shipped.nodeFlags, env: { ...shipped.env, MALLOC_MMAP_THRESHOLD_: '1048576' } },
   // A young generation large enough that a frame's objects die young: their ArrayBuffers are freed
   // at the next scavenge instead of waiting in old space for a full GC.
+  { name: 'semi-4', nodeFlags: shipped.nodeFlags.map((f) => (f.startsWith('--max-semi-space-size=') ? '--max-semi-space-size=4' : f)), env: shipped.env },
+  { name: 'no-mmap-threshold-semi-4', nodeFlags: shipped.nodeFlags.map((f) => (f.startsWith('--max-semi-space-size=') ? '--max-semi-space-size=4' : f)), env: Object.fromEntries(Object.entries(shipped.env).filter(([k]) => k !== 'MALLOC_MMAP_THRESHOLD_')) },
   { name: 'semi-8', nodeFlags: shipped.nodeFlags.map((f) => (f.startsWith('--max-semi-space-size=') ? '--max-semi-space-size=8' : f)), env: shipped.env },
   { name: 'semi-16', nodeFlags: shipped.nodeFlags.map((f) => (f.startsWith('--max-semi-space-size=') ? '--max-semi-space-size=16' : f)), env: shipped.env },
 ];

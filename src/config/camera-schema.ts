@@ -68,8 +68,8 @@ export const detectorSettingsSchema = z.strictObject({
     .int()
     .min(1)
     .max(30)
-    .default(1)
-    .meta({ description: 'while every track is confirmed and was matched last time, detect every interval-th frame and let the tracker predict in between (1 = every frame); tentative or lost tracks always get every frame' }),
+    .default(3)
+    .meta({ description: "once every tracked face's recognition has settled (its confirming looks and liveness are in), detect every interval-th frame and let the tracker predict in between (1 = every frame); appearing faces and faces still being recognised always get every frame" }),
 });
 
 export const motionSchema = z.strictObject({

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { entries, firstDetectionDelays, missedVsUngated, runClip } from '../../bench/motion.ts';
+import { entries, firstDetectionDelays, missedVsUngated, readyDelays, runClip } from '../../bench/motion.ts';
 import { recognitionSettings } from '../../src/app/models.ts';
 import { parseConfig } from '../../src/config/index.ts';
 import { DEMO_CAST, DEMO_CLIP, enrollDemoGallery } from '../../src/demo/demo.ts';
@@ -56,7 +56,7 @@ t.test('door clip: gated detection recognises the same tracks as every-frame det
   // runs alone after it: two door passes side by side at every-frame detection split tracks on a
   // loaded 2-core machine.
   const [ungated, idleRun] = await Promise.all([
-    runClip('door', 'ungated', door.path, { fps: 5, motion: { enabled: false } }, detector, models, gallery, settings),
+    runClip('door', 'ungated', door.path, { fps: 5, motion: { enabled: false }, detector: { interval: 1 } }, detector, models, gallery, settings),
     runClip('idle', 'gated', idle.path, { fps: 5 }, idleDetector, models, gallery, settings),
   ]);
   // The gated door beside the idle scene with idle decoding (key frames only: light), then the door
@@ -80,6 +80,9 @@ t.test('door clip: gated detection recognises the same tracks as every-frame det
   t.equal(ungated.detected, ungated.frames, 'ungated: every frame detected');
   t.ok(gated.detected < ungated.detected, `gated door: ${gated.detected} / ${gated.frames} frames detected (${JSON.stringify(gated.reasons)})`);
   t.ok(gated.reasons.motion >= 2, 'visitors entering an idle door were caught by motion');
+  // The shipped interval applies only once a face's recognition has settled: every frame before.
+  t.ok(gated.reasons.deciding > 0 && gated.reasons.between > 0, `faces being recognised got every frame (${gated.reasons.deciding}), settled ones the interval (${gated.reasons.between} skipped)`);
+  t.same(readyDelays(ungated.tracks, gated.tracks), ungated.tracks.map((u) => (u.readyPtsMs === undefined ? undefined : 0)), 'every track ready for a gate decision on the same frame as ungated');
 
   t.same(idleRun.tracks, [], 'nobody in the idle scene');
   // Warm-up (the first 20 frames: noise floors being learnt) and one keep-alive a second: ~1/3 of
