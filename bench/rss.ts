@@ -144,7 +144,19 @@ async function runService(v: Variant, configPath: string, warmupS: number, secon
     const s0 = procStat(pid);
     const kids0 = gstChildren(pid);
     if (!s0 || kids0.length === 0) throw new Error(`the service is not running a camera after ${warmupS} s: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
-    const k0 = kids0.reduce((a, k) => a + (procStat(k)?.cpuS ?? 0), 0);
+    // CPU per child pid, first and last seen: a child that exits in the window (the camera
+    // reconnects when the clip ends, idle decoding restarts its decoder) keeps what it used until
+    // the last sample, and one born in the window counts from zero (a difference of two sums over
+    // different children went negative).
+    const childCpu = new Map<number, { first: number; last: number }>(kids0.map((k) => [k, { first: procStat(k)?.cpuS ?? 0, last: procStat(k)?.cpuS ?? 0 }]));
+    const sampleChildCpu = (kids: readonly number[]): void => {
+      for (const k of kids) {
+        const cpuS = procStat(k)?.cpuS;
+        if (cpuS === undefined) continue;
+        const seen = childCpu.get(k);
+        childCpu.set(k, { first: seen?.first ?? 0, last: cpuS });
+      }
+    };
     let maxMb = 0;
     let lastMb = 0;
     let serviceMb = 0;
@@ -155,6 +167,7 @@ async function runService(v: Variant, configPath: string, warmupS: number, secon
       await new Promise((r) => setTimeout(r, 500));
       serviceMb = procStat(pid)?.rssMB ?? 0;
       const kids = gstChildren(pid);
+      sampleChildCpu(kids);
       childMb = kids.reduce((a, k) => a + (procStat(k)?.rssMB ?? 0), 0);
       lastMb = serviceMb + childMb;
       maxMb = Math.max(maxMb, lastMb);
@@ -162,9 +175,10 @@ async function runService(v: Variant, configPath: string, warmupS: number, secon
     }
     const wallS = (performance.now() - t0) / 1000;
     const s1 = procStat(pid);
-    const k1 = gstChildren(pid).reduce((a, k) => a + (procStat(k)?.cpuS ?? 0), 0);
+    sampleChildCpu(gstChildren(pid));
+    const childCpuS = [...childCpu.values()].reduce((a, c) => a + (c.last - c.first), 0);
     const smaps = smapsOf(pid);
-    return { variant: v.name, maxMb, lastMb, maxPssMb, serviceMb, childMb, serviceAnonMb: smaps.anonMb, serviceFileMb: smaps.fileMb, serviceCpuPercent: (100 * ((s1?.cpuS ?? 0) - s0.cpuS)) / wallS, childCpuPercent: (100 * (k1 - k0)) / wallS };
+    return { variant: v.name, maxMb, lastMb, maxPssMb, serviceMb, childMb, serviceAnonMb: smaps.anonMb, serviceFileMb: smaps.fileMb, serviceCpuPercent: (100 * ((s1?.cpuS ?? 0) - s0.cpuS)) / wallS, childCpuPercent: (100 * childCpuS) / wallS };
   } finally {
     child.kill('SIGTERM');
     await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
