@@ -29,7 +29,7 @@ export interface MotionGateSettings {
 
 export interface DetectionGateSettings {
   readonly motion: MotionGateSettings;
-  /** While faces are tracked and none is tentative, detect every interval-th frame (1 = every frame). */
+  /** While every visible face's recognition has settled and none is appearing, detect every interval-th frame (1 = every frame). */
   readonly interval: number;
 }
 
