@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- e2e [--cams 1,2,3] [--seconds 16] [--warmup 3] [--fps 5] [--threads N] [--profile on|off] [--dashboards 0,3] [--browser] [--scene door|idle|mixed] [--busy K] [--gate on|off] [--idle-decode all|keyframes] [--idle-keyframe-ms MS] [--door-gap S] [--interval N] [--json]`
+ * `npm run bench -- e2e [--cams 1,2,3] [--seconds 16] [--warmup 3] [--fps 5] [--threads N] [--profile on|off] [--dashboards 0,3] [--browser] [--scene door|idle|mixed] [--busy K] [--gate on|off] [--idle-decode all|keyframes] [--idle-keyframe-ms MS] [--door-gap S] [--interval N] [--reference on|off] [--json]`
  *
  * N door cameras through the whole chain on this machine: the loopback RTSP server streams the
  * demo's 720p H.264 door clip (real people walking up) to every camera without re-encoding, and
@@ -34,7 +34,13 @@
  * their chains dropped at most 5 % of their frames (a door camera's decoder sleeps between
  * visitors, so its frame rate says nothing), of every camera that ingest lost no frame, and p99 <=
  * 250 ms. `--door-gap S` renders the door clip with S seconds between visitors (longer runs: the
- * loopback server ends the stream with the clip).
+ * loopback server ends the stream with the clip). `--interval N` sets `detector.interval`.
+ *
+ * Door and mixed scenes also run a gate reference after the measured runs (`--reference off`:
+ * not): a live camera has no ungated twin, so the busy cameras' clip goes through the camera chain
+ * twice in real time (bench/motion.ts `gateReference`: every frame detected, then these camera
+ * settings) and the JSON gets `firstDetectionMs` (a person entering -> the first detection of
+ * them, p95) and `missedVsUngated` (tracks recognised ungated but not gated: must be 0).
  *
  * `--dashboards 0,3` runs each N again with that many operator dashboards watching the Live page:
  * each one fetches every camera's latest frame (GET /v1/cameras/:id/frame) every 500 ms with its
@@ -58,6 +64,7 @@ import { quantile } from '../src/lib/stats.ts';
 import { createLogger } from '../src/log.ts';
 import ort from 'onnxruntime-node';
 import { createSession, resolveModel } from '../src/models/index.ts';
+import { gateReference } from './motion.ts';
 import { breakdownPerFrame, MainThreadProfiler, otherThreadsByName, residentByMapping, STAGES, threadCpuSeconds, topOther, type Stage } from './cpu-breakdown.ts';
 import { cpuSeconds, mainThreadCpuSeconds, procStat } from './proc.ts';
 import type { Browser } from 'playwright-core';
@@ -173,7 +180,7 @@ export async function doorClip(stateDir: string, dataDir: string, gap: string | 
 export async function runE2eBench(argv: readonly string[]): Promise<void> {
   const { values } = parseArgs({
     args: [...argv],
-    options: { json: { type: 'boolean', default: false }, threads: { type: 'string', default: '0' }, cams: { type: 'string', default: '1,2,3' }, seconds: { type: 'string', default: '16' }, fps: { type: 'string', default: '5' }, warmup: { type: 'string', default: '3' }, dashboards: { type: 'string', default: '0' }, browser: { type: 'boolean', default: false }, profile: { type: 'string', default: 'on' }, scene: { type: 'string', default: 'door' }, busy: { type: 'string', default: '1' }, gate: { type: 'string', default: 'on' }, 'idle-decode': { type: 'string', default: 'all' }, 'idle-keyframe-ms': { type: 'string' }, 'door-gap': { type: 'string' }, interval: { type: 'string' } },
+    options: { json: { type: 'boolean', default: false }, threads: { type: 'string', default: '0' }, cams: { type: 'string', default: '1,2,3' }, seconds: { type: 'string', default: '16' }, fps: { type: 'string', default: '5' }, warmup: { type: 'string', default: '3' }, dashboards: { type: 'string', default: '0' }, browser: { type: 'boolean', default: false }, profile: { type: 'string', default: 'on' }, scene: { type: 'string', default: 'door' }, busy: { type: 'string', default: '1' }, gate: { type: 'string', default: 'on' }, 'idle-decode': { type: 'string', default: 'all' }, 'idle-keyframe-ms': { type: 'string' }, 'door-gap': { type: 'string' }, interval: { type: 'string' }, reference: { type: 'string', default: 'on' } },
   });
   const dashboardCounts = values.dashboards.split(',').map(Number);
   if (dashboardCounts.some((d) => !Number.isInteger(d) || d < 0)) throw new Error('--dashboards takes counts like 0,3');
@@ -203,6 +210,13 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
   /** Which server camera i watches: door cameras first (mixed: the first `busy`). */
   const urlOf = (i: number): string => (scene === 'door' || (scene === 'mixed' && i < busy) || !idleRtsp ? rtsp.url('/clip') : idleRtsp.url('/clip'));
   const rows: E2eRow[] = [];
+  // Every camera's settings besides its id and URL (also the gate reference's).
+  const cameraSettings: Record<string, unknown> = {
+    fps,
+    ...(values.interval || values.gate === 'off' ? { detector: { interval: Number(values.interval ?? 1) } } : {}),
+    motion: values.gate === 'off' ? { enabled: false } : { idleDecode, ...(values['idle-keyframe-ms'] ? { idleKeyframeMs: Number(values['idle-keyframe-ms']) } : {}) },
+  };
+  let reference: Awaited<ReturnType<typeof gateReference>> | undefined;
   const raw = await rawScrfdCpuMs();
   process.stderr.write(`raw SCRFD 500m @640 (720p input): ${raw.cpuMs.toFixed(1)} ms CPU, ${raw.wallMs.toFixed(1)} ms wall per run\n`);
   process.stderr.write(`e2e bench: ${camCounts.join(', ')} camera(s) x 720p H.264 RTSP at ${fps} fps processed, ${seconds} s each after ${warmupS} s warm-up\n`);
@@ -213,7 +227,7 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
       const config = parseConfig({
         server: { port: 0 },
         auth: { tokens: [{ id: 'bench', role: 'viewer', sha256: sha256Hex(TOKEN) }] },
-        cameras: ids.map((id, i) => ({ id, url: urlOf(i), fps, ...(values.interval || values.gate === 'off' ? { detector: { interval: Number(values.interval ?? 1) } } : {}), motion: values.gate === 'off' ? { enabled: false } : { idleDecode, ...(values['idle-keyframe-ms'] ? { idleKeyframeMs: Number(values['idle-keyframe-ms']) } : {}) } })),
+        cameras: ids.map((id, i) => ({ id, url: urlOf(i), ...cameraSettings })),
         gates: [{ id: 'front-door', cameras: ids, allow: { groups: ['staff'] } }],
         gallery: { db: galleryDb },
         models: { threads: Number(values.threads) },
@@ -401,6 +415,13 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
       rows.push(row);
       process.stderr.write(`  ${n} camera(s), ${dashboards} dashboard(s): ${fpsPerCam.toFixed(2)} fps/camera, p99 ${p99.toFixed(0)} ms over ${latencies.length} events${dashboards ? `, ${(liveFrames / wallS).toFixed(1)} live JPEGs/s served` : ''}\n`);
     }
+    // A live camera has no ungated twin: the busy cameras' clip through the same camera chain, every
+    // frame detected vs these settings, after the runs (its models would count in their memory).
+    if (scene !== 'idle' && values.reference === 'on') {
+      process.stderr.write('gate reference: the door clip through the camera chain in real time, ungated and with these camera settings\n');
+      reference = await gateReference(clip.path, cameraSettings, galleryDb);
+      process.stderr.write(`  first detection ${reference.firstDetectionMs ?? '-'} ms (p95), missed vs ungated ${reference.missedVsUngated}, ready for a decision ${reference.readyLaterMs.map((d) => d ?? 'never').join(' / ')} ms later\n`);
+    }
   } finally {
     await browser?.close();
     await rtsp.stop();
@@ -410,7 +431,7 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
   const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
   if (values.json) {
     for (const r of rows) {
-      console.log(JSON.stringify({ scene, idleDecode, busyFps: r.busyFps, busyDropShare: r.busyDropShare, eventLoopDelayMs: r.eventLoopDelayMs, lostInIngest: r.lostInIngest, busy: scene === 'mixed' ? Math.min(busy, r.cams) : scene === 'door' ? r.cams : 0, gate: values.gate, detectedShare: r.detectedShare, cpuPerCameraPercent: (r.nodeCpu + r.gstCpu) / r.cams, nodeCpuPercent: r.nodeCpu, cameras: r.cams, dashboards: r.dashboards, fps: r.fpsPerCam, p99Ms: r.latencyP99Ms, p50Ms: r.latencyP50Ms, nodeCpuMsPerFrame: r.nodeMsPerFrame, rawScrfdCpuMsPerFrame: r.rawScrfdCpuMs, ratio: r.nodeMsPerFrame / r.rawScrfdCpuMs, nodeCpuMsPerCameraFrame: r.nodeMsPerCameraFrame, ratioPerCameraFrame: r.nodeMsPerCameraFrame / r.rawScrfdCpuMs, rssMb: r.rssMB, arrayBuffersMaxMb: r.arrayBuffersMaxMb, gstCpuPercent: r.gstCpu, holds: r.holds, breakdownMsPerFrame: r.breakdown, modelRunsPerFrame: r.perModel, otherThreadsMsPerFrame: r.otherThreads, userSysMsPerFrame: r.userSysMsPerFrame, nodeMemoryMb: r.nodeMemory }));
+      console.log(JSON.stringify({ scene, idleDecode, busyFps: r.busyFps, busyDropShare: r.busyDropShare, eventLoopDelayMs: r.eventLoopDelayMs, lostInIngest: r.lostInIngest, busy: scene === 'mixed' ? Math.min(busy, r.cams) : scene === 'door' ? r.cams : 0, gate: values.gate, detectedShare: r.detectedShare, cpuPerCameraPercent: (r.nodeCpu + r.gstCpu) / r.cams, nodeCpuPercent: r.nodeCpu, cameras: r.cams, dashboards: r.dashboards, fps: r.fpsPerCam, p99Ms: r.latencyP99Ms, p50Ms: r.latencyP50Ms, nodeCpuMsPerFrame: r.nodeMsPerFrame, rawScrfdCpuMsPerFrame: r.rawScrfdCpuMs, ratio: r.nodeMsPerFrame / r.rawScrfdCpuMs, nodeCpuMsPerCameraFrame: r.nodeMsPerCameraFrame, ratioPerCameraFrame: r.nodeMsPerCameraFrame / r.rawScrfdCpuMs, firstDetectionMs: reference?.firstDetectionMs ?? null, missedVsUngated: reference?.missedVsUngated ?? null, rssMb: r.rssMB, arrayBuffersMaxMb: r.arrayBuffersMaxMb, gstCpuPercent: r.gstCpu, holds: r.holds, breakdownMsPerFrame: r.breakdown, modelRunsPerFrame: r.perModel, otherThreadsMsPerFrame: r.otherThreads, userSysMsPerFrame: r.userSysMsPerFrame, nodeMemoryMb: r.nodeMemory }));
     }
     return;
   }
@@ -419,6 +440,7 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
   for (const r of rows) {
     console.log(`| ${r.cams} | ${r.dashboards} | ${r.liveFramesPerS.toFixed(1)} | ${r.fpsPerCam.toFixed(2)} | ${r.droppedPerCam.toFixed(0)} | ${r.events} | ${f1(r.latencyP50Ms)} | ${f1(r.latencyP99Ms)} | ${r.nodeCpu.toFixed(0)} | ${r.gstCpu.toFixed(0)} | ${r.serverCpu.toFixed(0)} | ${r.rssMB.toFixed(0)} | ${r.detectMs.toFixed(1)} | ${r.nodeMsPerFrame.toFixed(1)} | ${r.rawScrfdCpuMs.toFixed(1)} | ${(r.nodeMsPerFrame / r.rawScrfdCpuMs).toFixed(2)} | ${(r.nodeMsPerCameraFrame / r.rawScrfdCpuMs).toFixed(2)} | ${r.holds ? 'yes' : 'no'} | ${(100 * r.detectedShare).toFixed(0)} % | ${((r.nodeCpu + r.gstCpu) / r.cams).toFixed(1)} |`);
   }
+  if (reference) console.log(`\nGate reference (the door clip through the camera chain, these settings vs every frame detected): first detection ${reference.firstDetectionMs ?? '-'} ms after a person enters (p95), ${reference.missedVsUngated} tracks missed vs ungated, ready for a decision ${reference.readyLaterMs.map((d) => d ?? 'never').join(' / ')} ms later.`);
   // Where the CPU goes, per processed frame (ms), one column per run above.
   console.log(`\n| Node CPU ms per processed frame | ${rows.map((r) => `${r.cams} cam${r.dashboards ? ` + ${r.dashboards} dash` : ''}`).join(' | ')} |`);
   console.log(`|---|${rows.map(() => '---:').join('|')}|`);

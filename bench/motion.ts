@@ -185,6 +185,45 @@ export function missedVsUngated(ungated: MotionRun['tracks'], gated: MotionRun['
   return missed;
 }
 
+/** What runClip needs besides the clip: the service's default models (liveness optional) and the gallery. */
+export async function openChainModels(galleryDb: string, liveness: boolean): Promise<{ detector: Detector; models: SharedModels; gallery: Gallery; settings: RecognitionSettings; close: () => Promise<void> }> {
+  const config = parseConfig({ cameras: [] });
+  const settings = recognitionSettings(config.recognition, config.models.embedder);
+  const detector = await createDetector({ tier: '500m', size: 640 });
+  const embedder = await createEmbedder(config.models.embedder);
+  const mask = await createMaskClassifier();
+  // Liveness as the service runs it by default (models.liveness).
+  const lv = config.models.liveness;
+  const live = liveness && lv.enabled ? await createLiveness(lv.models, { track: { window: lv.window, minFrames: lv.minFrames } }) : undefined;
+  const gallery = openGallery(galleryDb);
+  const close = async (): Promise<void> => {
+    gallery.close();
+    await detector.close();
+    await embedder.close();
+    await mask.close();
+    await live?.close();
+  };
+  return { detector, models: { embedder, mask, liveness: live }, gallery, settings, close };
+}
+
+/**
+ * The gate against every-frame detection on one clip, for benches that run the service live (the
+ * e2e bench: a live RTSP camera has no ungated twin to compare with): the clip through the camera
+ * chain twice in real time, ungated and with `camera`'s settings, the shipped models and liveness.
+ */
+export async function gateReference(clip: string, camera: Record<string, unknown>, galleryDb: string): Promise<{ firstDetectionMs: number | null; missedVsUngated: number; readyLaterMs: (number | undefined)[] }> {
+  const { detector, models, gallery, settings, close } = await openChainModels(galleryDb, true);
+  try {
+    const fps = camera.fps ?? 5;
+    const ungated = await runClip('door', 'ungated', clip, { fps, motion: { enabled: false }, detector: { interval: 1 } }, detector, models, gallery, settings);
+    const gated = await runClip('door', 'gated', clip, camera, detector, models, gallery, settings);
+    const delays = firstDetectionDelays(entries(ungated.perFrame), gated.perFrame);
+    return { firstDetectionMs: delays.length ? quantile(delays, 0.95) : null, missedVsUngated: missedVsUngated(ungated.tracks, gated.tracks).length, readyLaterMs: readyDelays(ungated.tracks, gated.tracks) };
+  } finally {
+    await close();
+  }
+}
+
 export async function runMotionBench(argv: readonly string[]): Promise<void> {
   const { values } = parseArgs({
     args: [...argv],
@@ -198,16 +237,7 @@ export async function runMotionBench(argv: readonly string[]): Promise<void> {
   const dataDir = demoDataDir();
   const galleryDb = join(dir, 'gallery.sqlite');
   await enrollDemoGallery(galleryDb, dataDir);
-  const config = parseConfig({ cameras: [] });
-  const settings = recognitionSettings(config.recognition, config.models.embedder);
-  const detector = await createDetector({ tier: '500m', size: 640 });
-  const embedder = await createEmbedder(config.models.embedder);
-  const mask = await createMaskClassifier();
-  // Liveness as the service runs it by default (models.liveness), unless --liveness off.
-  const lv = config.models.liveness;
-  const liveness = values.liveness === 'off' || !lv.enabled ? undefined : await createLiveness(lv.models, { track: { window: lv.window, minFrames: lv.minFrames } });
-  const models: SharedModels = { embedder, mask, liveness };
-  const gallery = openGallery(galleryDb);
+  const { detector, models, gallery, settings, close } = await openChainModels(galleryDb, values.liveness !== 'off');
   const raw = await rawScrfdCpuMs();
   process.stderr.write(`raw SCRFD 500m @640 (720p input): ${raw.cpuMs.toFixed(1)} ms CPU, ${raw.wallMs.toFixed(1)} ms wall per run\n`);
   const step = { copy: motionStepMicros(640, 360), full: motionStepMicros(1280, 720) };
@@ -231,11 +261,7 @@ export async function runMotionBench(argv: readonly string[]): Promise<void> {
       }
     }
   } finally {
-    gallery.close();
-    await detector.close();
-    await embedder.close();
-    await mask.close();
-    await liveness?.close();
+    await close();
     rmSync(dir, { recursive: true, force: true });
   }
   const trackText = (x: MotionRun['tracks'][number]): string => `${x.name} ${x.score.toFixed(3)}${x.liveness === undefined ? '' : ` (live ${x.liveness.toFixed(2)})`}`;
