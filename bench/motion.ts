@@ -37,7 +37,7 @@ import { mulberry32 } from '../src/lib/random.ts';
 import { createMotionDetector, DEFAULT_MOTION_PARAMS, greyThumbnail, type GreyImage } from '../src/motion/index.ts';
 import { createLogger } from '../src/log.ts';
 import { cameraChain, newCameraCounters, type PipelineItem, type RecognitionSettings, type SharedModels } from '../src/pipeline/index.ts';
-import { createEmbedder, createLiveness, createMaskClassifier, DEFAULT_BEST_SHOT } from '../src/recognize/index.ts';
+import { confirmingLooks, createEmbedder, createLiveness, createMaskClassifier, DEFAULT_BEST_SHOT } from '../src/recognize/index.ts';
 import { children, doorClip, rawScrfdCpuMs } from './e2e.ts';
 
 export interface MotionRun {
@@ -97,7 +97,7 @@ export async function runClip(
   const best = new Map<string, { trackId: string; name: string; score: number; liveness?: number | undefined; readyPtsMs?: number | undefined }>();
   const ready = new Map<string, number>();
   const liveness = new Map<string, number>();
-  const confirmRuns = Math.max(1, Math.min(settings.bestShot.confirmRuns ?? DEFAULT_BEST_SHOT.confirmRuns ?? 1, settings.bestShot.maxRuns ?? DEFAULT_BEST_SHOT.maxRuns));
+  const confirmRuns = confirmingLooks({ ...DEFAULT_BEST_SHOT, ...settings.bestShot });
   for (const it of items) {
     if (it.kind !== 'recognition') continue;
     const r = it.recognition;

@@ -55,9 +55,11 @@ export function shouldEmbed(state: TrackRecognitionState, quality: number, opts:
  * a better shot may still come, but the decision no longer waits for it.
  */
 export function recognitionSettled(state: TrackRecognitionState, livenessKnown: boolean | undefined, opts: BestShotOptions = DEFAULT_BEST_SHOT): boolean {
-  const looks = Math.max(1, Math.min(opts.confirmRuns ?? 1, opts.maxRuns));
-  return state.runs >= looks && livenessKnown !== false;
+  return state.runs >= confirmingLooks(opts) && livenessKnown !== false;
 }
+
+/** Embedder runs a track's decision rests on: `confirmRuns` within the budget, at least one. */
+export const confirmingLooks = (opts: BestShotOptions): number => Math.max(1, Math.min(opts.confirmRuns ?? 1, opts.maxRuns));
 
 /** Fold one embedding (weighted by its frame's quality) into the track. */
 export function addEmbedding(state: TrackRecognitionState, embedding: Float32Array, quality: number): TrackRecognitionState {

@@ -11,7 +11,7 @@ export { evaluate, readLabelsCsv, parseCsv, scoreEmbeddings, evaluateWithScores,
 export { evaluatePairs, locatePhoto, type PairsReport } from './evaluate-pairs.ts';
 export { parsePairs, parseLfwPairs, parseJsonPairs, kFoldAccuracy, bestThreshold, type FacePair, type KFoldResult } from './pairs.ts';
 export { rocSvg, writeRocPng, type RocSeries } from './roc-plot.ts';
-export { shouldEmbed, addEmbedding, trackEmbedding, isMatch, DEFAULT_BEST_SHOT, EMPTY_TRACK_STATE, type BestShotOptions, type TrackRecognitionState } from './bestshot.ts';
+export { shouldEmbed, addEmbedding, confirmingLooks, trackEmbedding, isMatch, DEFAULT_BEST_SHOT, EMPTY_TRACK_STATE, type BestShotOptions, type TrackRecognitionState } from './bestshot.ts';
 export { recognizeTracks, type Recognition, type RecognizeOptions, type RecognizeStats, type GallerySearch, type LivenessEvidence } from './operator.ts';
 export { reembedGallery, ensureTemplatesFor, groupByIdentity, paintableMasks, type ReembedOptions, type ReembedProgress, type ReembedSummary } from './reembed.ts';
 export { enrollmentQualityFailures, type QualityCheck, type QualityFailure, type QualityThresholds, type EnrollmentMeasures } from './enroll-quality.ts';
