@@ -148,15 +148,15 @@ async function runService(v: Variant, configPath: string, warmupS: number, secon
     // reconnects when the clip ends, idle decoding restarts its decoder) keeps what it used until
     // the last sample, and one born in the window counts from zero (a difference of two sums over
     // different children went negative).
-    const childCpu = new Map<number, { first: number; last: number }>(kids0.map((k) => [k, { first: procStat(k)?.cpuS ?? 0, last: procStat(k)?.cpuS ?? 0 }]));
-    const sampleChildCpu = (kids: readonly number[]): void => {
+    const childCpu = new Map<number, { first: number; last: number }>();
+    const sampleChildCpu = (kids: readonly number[], atStart = false): void => {
       for (const k of kids) {
         const cpuS = procStat(k)?.cpuS;
         if (cpuS === undefined) continue;
-        const seen = childCpu.get(k);
-        childCpu.set(k, { first: seen?.first ?? 0, last: cpuS });
+        childCpu.set(k, { first: childCpu.get(k)?.first ?? (atStart ? cpuS : 0), last: cpuS });
       }
     };
+    sampleChildCpu(kids0, true);
     let maxMb = 0;
     let lastMb = 0;
     let serviceMb = 0;

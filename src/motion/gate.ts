@@ -113,7 +113,6 @@ export class DetectionGate {
   private warming = false;
   private lastDetectAt: number | undefined;
   private framesSinceDetect = 0;
-  private activity: TrackActivity = { confirmed: 0, deciding: 0, tentative: 0, lost: 0 };
   /** Tracks whose recognition has settled (`settle`), while they may still be seen. */
   private readonly settledTracks = new Set<string>();
   private lastStep: TrackerState = { confirmed: [], tentative: 0, lost: 0 };
@@ -148,7 +147,8 @@ export class DetectionGate {
    */
   busy(): boolean {
     if (!this.motion) return true;
-    return this.activity.confirmed + this.activity.tentative + this.activity.lost > 0 || this.motionSinceTake || (this.lastMotion?.motion ?? false);
+    const s = this.lastStep;
+    return s.confirmed.length + s.tentative + s.lost > 0 || this.motionSinceTake || (this.lastMotion?.motion ?? false);
   }
 
   /** The tracker's state after a step: the visible confirmed tracks' ids, tentative and lost counts. */
@@ -156,10 +156,11 @@ export class DetectionGate {
     // With no lost track, a settled track that is not visible has ended (ids are never reused).
     if (step.lost === 0) for (const id of this.settledTracks) if (!step.confirmed.includes(id)) this.settledTracks.delete(id);
     this.lastStep = step;
-    this.activity = this.activityOf(step);
   }
 
-  private activityOf(step: TrackerState): TrackActivity {
+  /** The last step's counts, with the visible tracks not settled yet as `deciding`. */
+  private activity(): TrackActivity {
+    const step = this.lastStep;
     const deciding = step.confirmed.filter((id) => !this.settledTracks.has(id)).length;
     return { confirmed: step.confirmed.length, deciding, tentative: step.tentative, lost: step.lost };
   }
@@ -167,12 +168,11 @@ export class DetectionGate {
   /** Recognition has settled for this track: from now on it is detected every interval-th frame. */
   settle(trackId: string): void {
     this.settledTracks.add(trackId);
-    this.activity = this.activityOf(this.lastStep);
   }
 
   /** Whether to run the detector on this frame (the frame the detector would take next). */
   take(timeMs: number): GateDecision {
-    const d = decideDetection({ timeMs, motion: this.motionSinceTake, warming: this.warming, tracks: this.activity, lastDetectAt: this.lastDetectAt, framesSinceDetect: this.framesSinceDetect }, this.settings);
+    const d = decideDetection({ timeMs, motion: this.motionSinceTake, warming: this.warming, tracks: this.activity(), lastDetectAt: this.lastDetectAt, framesSinceDetect: this.framesSinceDetect }, this.settings);
     this.motionSinceTake = false;
     this.counts[d.reason]++;
     if (d.detect) {
