@@ -147,6 +147,8 @@ export interface E2eRow {
   readonly lostInIngest: number;
   /** Frames the detector ran on / frames through the detect stage (the gate skips the rest). */
   readonly detectedShare: number;
+  /** Frames delivered into the memory of an earlier frame (src/lib/frame-lease.ts) / frames delivered. */
+  readonly reusedFrameShare: number;
 }
 
 /**
@@ -301,10 +303,10 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
       };
       // Per camera: frames through the detect stage, and frames ingest lost (not those an idle
       // camera's decoder skipped on purpose: they are no loss).
-      const perCamera = (): Map<string, { frames: number; dropped: number; lost: number; missedByPts: number; droppedInPipeline: number; unpaired: number }> =>
+      const perCamera = (): Map<string, { frames: number; dropped: number; lost: number; missedByPts: number; droppedInPipeline: number; unpaired: number; delivered: number; reused: number }> =>
         new Map(service.access.counters.entries().map(([id, c]) => {
           const ing = c.ingest?.();
-          return [id, { frames: c.detect.processed + (c.detect.skipped ?? 0), dropped: c.detect.dropped + c.recognize.dropped, lost: (ing?.missedByPts ?? 0) + (ing?.droppedInPipeline ?? 0), missedByPts: ing?.missedByPts ?? 0, droppedInPipeline: ing?.droppedInPipeline ?? 0, unpaired: ing?.unpaired ?? 0 }];
+          return [id, { frames: c.detect.processed + (c.detect.skipped ?? 0), dropped: c.detect.dropped + c.recognize.dropped, lost: (ing?.missedByPts ?? 0) + (ing?.droppedInPipeline ?? 0), missedByPts: ing?.missedByPts ?? 0, droppedInPipeline: ing?.droppedInPipeline ?? 0, unpaired: ing?.unpaired ?? 0, delivered: ing?.delivered ?? 0, reused: ing?.reusedFrames ?? 0 }];
         }));
       const cams0 = perCamera();
       const p0 = sum((c) => c.detect.processed);
@@ -361,6 +363,8 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
         const by = (k: 'missedByPts' | 'droppedInPipeline' | 'unpaired'): string => ids.map((id) => (cams1.get(id)?.[k] ?? 0) - (cams0.get(id)?.[k] ?? 0)).join(' ');
         process.stderr.write(`  frames lost in ingest, by camera: ${lostByCamera.join(' ')} (missed by PTS ${by('missedByPts')}; dropped in the pipeline ${by('droppedInPipeline')}; unpaired ${by('unpaired')})\n`);
       }
+      const inWindow = (k: 'delivered' | 'reused'): number => ids.reduce((a, id) => a + (cams1.get(id)?.[k] ?? 0) - (cams0.get(id)?.[k] ?? 0), 0);
+      const reusedFrameShare = inWindow('reused') / Math.max(1, inWindow('delivered'));
       const processed = sum((c) => c.detect.processed) - p0;
       const skipped = sum((c) => c.detect.skipped ?? 0) - s0;
       const dropped = sum((c) => c.detect.dropped + c.recognize.dropped) - d0;
@@ -411,6 +415,7 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
         eventLoopDelayMs: { p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 },
         lostInIngest,
         detectedShare: processed / Math.max(1, processed + skipped),
+        reusedFrameShare,
       };
       rows.push(row);
       process.stderr.write(`  ${n} camera(s), ${dashboards} dashboard(s): ${fpsPerCam.toFixed(2)} fps/camera, p99 ${p99.toFixed(0)} ms over ${latencies.length} events${dashboards ? `, ${(liveFrames / wallS).toFixed(1)} live JPEGs/s served` : ''}\n`);
@@ -431,7 +436,7 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
   const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
   if (values.json) {
     for (const r of rows) {
-      console.log(JSON.stringify({ scene, idleDecode, busyFps: r.busyFps, busyDropShare: r.busyDropShare, eventLoopDelayMs: r.eventLoopDelayMs, lostInIngest: r.lostInIngest, busy: scene === 'mixed' ? Math.min(busy, r.cams) : scene === 'door' ? r.cams : 0, gate: values.gate, detectedShare: r.detectedShare, cpuPerCameraPercent: (r.nodeCpu + r.gstCpu) / r.cams, nodeCpuPercent: r.nodeCpu, cameras: r.cams, dashboards: r.dashboards, fps: r.fpsPerCam, p99Ms: r.latencyP99Ms, p50Ms: r.latencyP50Ms, nodeCpuMsPerFrame: r.nodeMsPerFrame, rawScrfdCpuMsPerFrame: r.rawScrfdCpuMs, ratio: r.nodeMsPerFrame / r.rawScrfdCpuMs, nodeCpuMsPerCameraFrame: r.nodeMsPerCameraFrame, ratioPerCameraFrame: r.nodeMsPerCameraFrame / r.rawScrfdCpuMs, firstDetectionMs: reference?.firstDetectionMs ?? null, missedVsUngated: reference?.missedVsUngated ?? null, rssMb: r.rssMB, arrayBuffersMaxMb: r.arrayBuffersMaxMb, gstCpuPercent: r.gstCpu, holds: r.holds, breakdownMsPerFrame: r.breakdown, modelRunsPerFrame: r.perModel, otherThreadsMsPerFrame: r.otherThreads, userSysMsPerFrame: r.userSysMsPerFrame, nodeMemoryMb: r.nodeMemory }));
+      console.log(JSON.stringify({ scene, idleDecode, busyFps: r.busyFps, busyDropShare: r.busyDropShare, eventLoopDelayMs: r.eventLoopDelayMs, lostInIngest: r.lostInIngest, busy: scene === 'mixed' ? Math.min(busy, r.cams) : scene === 'door' ? r.cams : 0, gate: values.gate, detectedShare: r.detectedShare, reusedFrameShare: r.reusedFrameShare, cpuPerCameraPercent: (r.nodeCpu + r.gstCpu) / r.cams, nodeCpuPercent: r.nodeCpu, cameras: r.cams, dashboards: r.dashboards, fps: r.fpsPerCam, p99Ms: r.latencyP99Ms, p50Ms: r.latencyP50Ms, nodeCpuMsPerFrame: r.nodeMsPerFrame, rawScrfdCpuMsPerFrame: r.rawScrfdCpuMs, ratio: r.nodeMsPerFrame / r.rawScrfdCpuMs, nodeCpuMsPerCameraFrame: r.nodeMsPerCameraFrame, ratioPerCameraFrame: r.nodeMsPerCameraFrame / r.rawScrfdCpuMs, firstDetectionMs: reference?.firstDetectionMs ?? null, missedVsUngated: reference?.missedVsUngated ?? null, rssMb: r.rssMB, arrayBuffersMaxMb: r.arrayBuffersMaxMb, gstCpuPercent: r.gstCpu, holds: r.holds, breakdownMsPerFrame: r.breakdown, modelRunsPerFrame: r.perModel, otherThreadsMsPerFrame: r.otherThreads, userSysMsPerFrame: r.userSysMsPerFrame, nodeMemoryMb: r.nodeMemory }));
     }
     return;
   }

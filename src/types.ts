@@ -44,6 +44,22 @@ export interface Frame extends RgbImage {
    * the full-resolution frame.
    */
   readonly detectView?: RgbImage;
+  /**
+   * Who still reads this frame's pixels, when its memory comes from the camera's pool and is
+   * reused once every hold is given back (src/lib/frame-lease.ts). Absent: fresh memory that the
+   * garbage collector frees.
+   */
+  readonly lease?: FrameLease;
+}
+
+/** Holds on a pooled frame's pixels: the frame starts with one, owned by whoever has the frame. */
+export interface FrameLease {
+  /** One more hold; false when every hold is already gone (the pixels may be another frame's now). */
+  retain(): boolean;
+  /** Give one hold back; the last one returns the memory to the pool. */
+  release(): void;
+  /** True while some hold is out. */
+  readonly held: boolean;
 }
 
 /**

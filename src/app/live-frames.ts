@@ -1,12 +1,14 @@
 /**
  * The latest frame of every camera as a JPEG, for the dashboard's live tiles. The pipeline hands
- * every decoded frame to `onFrame`, which only keeps a reference (the buffers are fresh per frame):
- * nothing is encoded unless someone asks. A request encodes the newest frame at most once per
+ * every decoded frame to `onFrame`, which only keeps a reference and a hold on its pixels (the
+ * camera reuses a frame's memory once nobody holds it: src/lib/frame-lease.ts), giving back the
+ * previous frame's: nothing is encoded unless someone asks. A request encodes the newest frame at most once per
  * `minIntervalMs` per camera (default 500 ms: 2 fps) and every watcher in that window shares the
  * same JPEG, so three dashboards cost what one does, and none costs anything while nobody watches.
  */
 import type { Frame } from '../types.ts';
 import { loadSharp } from '../image/sharp.ts';
+import { holdFrame, releaseFrame } from '../lib/frame-lease.ts';
 
 export interface LiveFrame {
   readonly jpeg: Buffer;
@@ -60,19 +62,23 @@ export class LiveFrames {
     this.now = opts.now ?? Date.now;
   }
 
-  /** The pipeline's hook: O(1), keeps a reference to the newest frame. */
+  /** The pipeline's hook: O(1), keeps a reference to (and a hold on) the newest frame. */
   readonly onFrame = (frame: Frame): void => {
+    if (!holdFrame(frame)) return;
     let slot = this.slots.get(frame.cameraId);
     if (!slot) {
       slot = { latest: undefined, latestAtMs: 0, encoded: undefined, encodedAtMs: 0, encoding: undefined };
       this.slots.set(frame.cameraId, slot);
     }
+    if (slot.latest) releaseFrame(slot.latest);
     slot.latest = frame;
     slot.latestAtMs = this.now();
   };
 
   /** Forget a camera (removed from the config). */
   forget(cameraId: string): void {
+    const slot = this.slots.get(cameraId);
+    if (slot?.latest) releaseFrame(slot.latest);
     this.slots.delete(cameraId);
   }
 
@@ -86,7 +92,10 @@ export class LiveFrames {
     if (!slot.encoding) {
       const frame = slot.latest;
       slot.encodedAtMs = t;
+      // The encode reads the pixels on sharp's threads while newer frames replace this one: its own hold.
+      holdFrame(frame);
       slot.encoding = this.encode(frame).finally(() => {
+        releaseFrame(frame);
         slot.encoding = undefined;
       });
       slot.encoding.then(

@@ -1,4 +1,5 @@
 import type { OperatorFunction } from 'rxjs';
+import { releaseFrame } from '../lib/frame-lease.ts';
 import { latestWins } from '../lib/latest-wins.ts';
 import type { Face, Frame } from '../types.ts';
 import type { Detector } from './detector.ts';
@@ -39,6 +40,9 @@ export interface DetectFacesOptions {
  * Run the detector on a live frame stream, latest frame wins: while a detection runs, newer frames
  * replace the waiting one (counted as dropped) so a slow model never builds a queue. A failed run
  * is reported through onError and skipped, never thrown across stages.
+ *
+ * A frame's hold (src/lib/frame-lease.ts) goes on with its FrameFaces; a frame that goes no further
+ * (dropped, or its run failed) is released here.
  */
 export function detectFaces(detector: Detector, opts: DetectFacesOptions = {}): OperatorFunction<Frame, FrameFaces> {
   const stats = opts.stats ?? { processed: 0, dropped: 0, errors: 0 };
@@ -54,10 +58,14 @@ export function detectFaces(detector: Detector, opts: DetectFacesOptions = {}): 
       return { frame, faces, detectMs: performance.now() - t0 };
     },
     {
-      onDrop: () => void stats.dropped++,
+      onDrop: (frame) => {
+        stats.dropped++;
+        releaseFrame(frame);
+      },
       onError: (error, frame) => {
         stats.errors++;
         opts.onError?.(error, frame);
+        releaseFrame(frame);
       },
     },
   );

@@ -85,6 +85,8 @@ interface MutableStats {
   wokenBySize: number;
   wokenByDemand: number;
   catchUp: number;
+  reusedFrames: number;
+  overReleased: number;
 }
 
 /** Everything that lives for one active subscription of `frames`: the run/retry/watchdog loop. */
@@ -151,7 +153,7 @@ class CameraLoop {
     this.lastPts = undefined;
     this.pid = undefined;
     this.caps = undefined;
-    const runOpts = { secrets: this.cam.secrets, source: this.cam.config.source };
+    const runOpts = { secrets: this.cam.secrets, source: this.cam.config.source, onLeaseMisuse: this.cam.onLeaseMisuse };
     const run$ = pipeline.split ? runSplit(source, pipeline.split, { ...runOpts, demand: this.cam.demand, feed: this.cam.feed }) : source.run(pipeline, runOpts);
     this.run = run$.subscribe((ev) => this.onSourceEvent(ev));
     const tick = Math.max(20, Math.min(250, this.cam.stallMs / 4));
@@ -221,8 +223,10 @@ class CameraLoop {
           capturedAt: Date.now(),
           format: 'RGB',
           ...(ev.detectView ? { detectView: ev.detectView } : {}),
+          lease: ev.lease,
         };
         this.cam.counters.delivered++;
+        if (ev.reused) this.cam.counters.reusedFrames++;
         this.out.next(frame);
         return;
       }
@@ -354,9 +358,13 @@ class CameraImpl implements Camera {
   readonly startMs: number;
   readonly stableMs: number;
   readonly missingRetryMs: number;
-  readonly counters: MutableStats = { delivered: 0, droppedInPipeline: 0, missedByPts: 0, starts: 0, bytesRead: 0, unpaired: 0, parsed: 0, notDecoded: 0, wokenBySize: 0, wokenByDemand: 0, catchUp: 0 };
+  readonly counters: MutableStats = { delivered: 0, droppedInPipeline: 0, missedByPts: 0, starts: 0, bytesRead: 0, unpaired: 0, parsed: 0, notDecoded: 0, wokenBySize: 0, wokenByDemand: 0, catchUp: 0, reusedFrames: 0, overReleased: 0 };
   readonly demand: DecodeDemand | undefined;
   readonly feed: DecodeFeedSettings;
+  /** A consumer released a frame's hold once too often: counted, and logged the first time (a bug to fix, harmless to memory). */
+  readonly onLeaseMisuse = (): void => {
+    if (this.counters.overReleased++ === 0) this.log.error('a frame was released more often than it was held (a consumer released a hold it did not own); its memory was not reused twice');
+  };
   private readonly healthSubject = new Subject<CameraHealth>();
   private readonly loops = new Set<CameraLoop>();
   private closed = false;

@@ -8,7 +8,8 @@ import { existsSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { Observable } from 'rxjs';
 import { moduleAsset } from '../paths.ts';
-import type { RgbImage } from '../types.ts';
+import { BufferPool, createFrameLease } from '../lib/frame-lease.ts';
+import type { FrameLease, RgbImage } from '../types.ts';
 import { killOwned, isShuttingDown, spawnOwned } from './children.ts';
 import { classifyExit, classifySpawnError, scrubSecrets, spawnErrorCode, type PipelineExit } from './failure.ts';
 import { assembleRgbImage, framePayloadSize, isPacked, isVideoCaps, parseVideoCaps } from './frame.ts';
@@ -37,6 +38,13 @@ export type SourceEvent =
       readonly bytes: number;
       /** ns spent in JS parsing/copying since the previous frame (the pipe copy cost). */
       readonly readNs: number;
+      /**
+       * The frame's one hold on its memory (both images), which comes from this run's pools: whoever
+       * drops the frame releases it, so its memory takes a later frame (src/lib/frame-lease.ts).
+       */
+      readonly lease: FrameLease;
+      /** True when every buffer of this frame was reused memory (no allocation). */
+      readonly reused: boolean;
       /** Split runs: frames before this one were skipped on purpose (idle), so a PTS gap is no loss. */
       readonly resumed?: boolean;
       /** Split runs: decoded catch-up frames (older than a wake) dropped since the previous frame event. */
@@ -75,7 +83,12 @@ export interface SourceRunOptions {
   readonly secrets: readonly string[];
   /** The configured source, for person-readable failure reasons. */
   readonly source: SourceConfig;
+  /** A frame's hold released once more than it was taken (a consumer's bug; its memory was not reused twice). */
+  readonly onLeaseMisuse?: (() => void) | undefined;
 }
+
+/** Set to 1 to blacken a frame's memory when its last hold is released (tests: a read after release shows). */
+export const POISON_RELEASED_FRAMES_ENV = 'FACEGATE_POISON_RELEASED_FRAMES';
 
 export interface Source {
   /** Cold: subscribing starts the pipeline, unsubscribing kills it. Completes after `ended`. */
@@ -239,13 +252,21 @@ export class GstLaunchSource implements Source {
         readonly image: RgbImage;
         readonly pts: number | undefined;
         readonly offset: number | undefined;
+        /** The pool its memory came from, and whether it was reused memory. */
+        readonly pool: BufferPool;
+        readonly reused: boolean;
       }
-      const emitFrame = (full: Decoded, detectView: RgbImage | undefined, unpaired: number) => {
-        subscriber.next({ type: 'frame', image: full.image, detectView, unpaired, pts: full.pts, offset: full.offset, bytes: bytesSinceFrame, readNs });
+      const poison = process.env[POISON_RELEASED_FRAMES_ENV] === '1';
+      const emitFrame = (full: Decoded, view: Decoded | undefined, unpaired: number) => {
+        const parts: (readonly [BufferPool, Uint8Array])[] = [[full.pool, full.image.data]];
+        if (view) parts.push([view.pool, view.image.data]);
+        const lease = createFrameLease(parts, opts.onLeaseMisuse);
+        const reused = full.reused && (view?.reused ?? true);
+        subscriber.next({ type: 'frame', image: full.image, detectView: view?.image, unpaired, pts: full.pts, offset: full.offset, bytes: bytesSinceFrame, readNs, lease, reused });
         readNs = 0;
         bytesSinceFrame = 0;
       };
-      const pairer = pipeline.detectView ? new FramePairer<Decoded, RgbImage>() : undefined;
+      const pairer = pipeline.detectView ? new FramePairer<Decoded, Decoded>() : undefined;
 
       // 'ended' goes out once the child has exited and every FIFO reader has seen EOF (all frames in).
       let childClosed: (() => void) | undefined;
@@ -264,6 +285,15 @@ export class GstLaunchSource implements Source {
         // Padded rows (width*3 not a multiple of 4) are copied once more to pack them; the padded
         // payload lands in this reused scratch buffer instead of a fresh one per frame.
         let scratch = new Uint8Array(0);
+        // The frames' memory: reused once the chain has released a frame (src/lib/frame-lease.ts).
+        const pool = new BufferPool({ poison });
+        let takenReused = false;
+        const take = (size: number): Uint8Array => {
+          const before = pool.stats.reused;
+          const buffer = pool.take(size);
+          takenReused = pool.stats.reused > before;
+          return buffer;
+        };
         const parser = new GdpParser({
           // gdppay always writes the header CRC: requiring it keeps a corrupt flags byte from
           // switching the check off.
@@ -273,7 +303,8 @@ export class GstLaunchSource implements Source {
               if (scratch.length < size) scratch = new Uint8Array(size);
               return scratch;
             }
-            // Handed to consumers, who may keep it: a fresh buffer (no zero-fill).
+            if (caps && !compressed && size === framePayloadSize(caps)) return take(size);
+            // Compressed access units and anything unexpected: handed on as they are, fresh.
             return Buffer.allocUnsafeSlow(size);
           },
         });
@@ -294,9 +325,10 @@ export class GstLaunchSource implements Source {
             onCaps(caps);
           } else if (packet.kind === 'buffer') {
             if (!caps) return fail(`video buffer before caps${label}`);
-            const image = assembleRgbImage(packet.data, caps);
+            // A packed payload already is pooled memory; a padded one is packed into pooled memory.
+            const image = assembleRgbImage(packet.data, caps, isPacked(caps) ? undefined : take(caps.width * 3 * caps.height));
             if ('error' in image) return fail(`${image.error}${label}`);
-            onImage({ image, pts: packet.pts, offset: packet.offset });
+            onImage({ image, pts: packet.pts, offset: packet.offset, pool, reused: takenReused });
           }
         };
         const onChunk = (chunk: Uint8Array) => {
@@ -337,7 +369,7 @@ export class GstLaunchSource implements Source {
           ' (detector copy)',
           (caps) => subscriber.next({ type: 'detect-caps', caps }),
           (view) => {
-            const pair = pairer.pushView(pairKey(view.offset, view.pts), view.image);
+            const pair = pairer.pushView(pairKey(view.offset, view.pts), view);
             if (pair) emitFrame(pair.full, pair.view, pairer.unpaired - unpairedReported);
             if (pair) unpairedReported = pairer.unpaired;
           },

@@ -114,6 +114,8 @@ export function runSplit(source: Source, split: NonNullable<PipelineDescription[
         case 'frame': {
           if (dropBeforePts !== undefined && ev.pts !== undefined && ev.pts < dropBeforePts) {
             catchUp++;
+            // Never delivered: its memory can take the next frame.
+            ev.lease.release();
             return;
           }
           dropBeforePts = undefined;

@@ -247,6 +247,10 @@ export interface CameraStats {
   readonly wokenByDemand: number;
   /** Decoded frames older than a wake (the catch-up from the key frame), not delivered. */
   readonly catchUp: number;
+  /** Delivered frames whose pixels went into the memory of an earlier frame the chain had finished with (no allocation). */
+  readonly reusedFrames: number;
+  /** A frame's hold released more often than it was taken (a consumer's bug, logged; memory was not handed out twice). Should stay 0. */
+  readonly overReleased: number;
 }
 
 /** A typed, person-readable ingest error (probe, CLI). Never carries credentials. */

@@ -7,6 +7,7 @@
 import { Subject, defer, merge, type Observable, type OperatorFunction } from 'rxjs';
 import { connect, filter, finalize, map, mergeMap, tap } from 'rxjs/operators';
 import { deepEqual } from '../config/index.ts';
+import { releaseFrame } from '../lib/frame-lease.ts';
 import { detectFaces, type Detector, type DetectStats, type FrameFaces } from '../detect/index.ts';
 import type { Gallery } from '../gallery/index.ts';
 import { cameraFrames, isFrameOutput, isHealthOutput, type CameraConfig, type CameraHealth, type CameraOutput, type CameraStats } from '../ingest/index.ts';
@@ -65,9 +66,14 @@ export function withTrackEvents(recognize: OperatorFunction<TrackOutput<Frame>, 
   return connect((tracked) =>
     merge(
       tracked.pipe(mergeMap((out) => out.events.map(trackItem))),
-      // Recognition reads real detections only: predict-only steps (no detector run) carry none.
+      // Recognition reads real detections only: predict-only steps (no detector run) carry none,
+      // and their frames go no further.
       tracked.pipe(
-        filter((out) => out.kind !== 'frame' || !out.update.predicted),
+        filter((out) => {
+          if (out.kind !== 'frame' || !out.update.predicted) return true;
+          releaseFrame(out.frame);
+          return false;
+        }),
         recognize,
         map(recognitionItem),
       ),

@@ -12,6 +12,7 @@
  * - An event the log refuses (invalid, disk failure) is logged and not published; the stream goes on.
  */
 import { Observable, type OperatorFunction } from 'rxjs';
+import { holdFrame, releaseFrame } from '../lib/frame-lease.ts';
 import type { Logger } from '../log.ts';
 import { EventThrottle, type EventBus, type Event, type NewEvent, type SnapshotStore } from '../events/index.ts';
 import { eventFromActuation, eventFromCameraHealth, eventFromGate, eventFromRecognition, eventFromStageFailure, eventFromTrack } from './to-event.ts';
@@ -76,6 +77,12 @@ export function publishEvents(bus: EventBus, opts: PublishEventsOptions = {}): O
             const r = item.recognition;
             if (!r.changed) return;
             if (!opts.snapshots) return publish(eventFromRecognition(r));
+            // The snapshot reads the frame's pixels after this returns: a hold keeps its memory
+            // from taking a later frame meanwhile (src/lib/frame-lease.ts).
+            if (!holdFrame(r.frame)) {
+              log?.error({ camera: r.cameraId }, 'snapshot skipped: the frame was released before the event reached publishing; event published without it');
+              return publish(eventFromRecognition(r));
+            }
             const write = opts.snapshots.save(r.frame, r.box, { timeMs: r.timeMs, ...(r.others ? { others: r.others } : {}) }).then(
               (snapshotId) => publish(eventFromRecognition(r, { snapshotId })),
               (err: unknown) => {
@@ -86,6 +93,7 @@ export function publishEvents(bus: EventBus, opts: PublishEventsOptions = {}): O
             saving.add(write);
             opts.inFlight?.add(write);
             void write.finally(() => {
+              releaseFrame(r.frame);
               saving.delete(write);
               opts.inFlight?.delete(write);
               maybeComplete();

@@ -1,4 +1,5 @@
-import { defer, filter, mergeMap, tap, type OperatorFunction } from 'rxjs';
+import { defer, filter, finalize, from, mergeMap, tap, type OperatorFunction } from 'rxjs';
+import { releaseFrame } from '../lib/frame-lease.ts';
 import { latestWins } from '../lib/latest-wins.ts';
 import type { FrameTrackStep, TrackOutput, TrackView } from '../track/index.ts';
 import type { Box, Frame } from '../types.ts';
@@ -73,6 +74,11 @@ export interface Recognition {
   /** True when the decision differs from the previous one for this track (new identity / first). */
   readonly changed: boolean;
   readonly box: readonly [number, number, number, number];
+  /**
+   * The frame it was read from. Its pixels are readable while the recognition is being emitted;
+   * whoever reads them later (a snapshot being written) takes a hold first (holdFrame,
+   * src/lib/frame-lease.ts): once recognition is done with a frame, its memory may take a later one.
+   */
   readonly frame: Frame;
   /**
    * The boxes of the other faces the tracker follows in this frame (matched now: the detection;
@@ -102,6 +108,9 @@ export interface RecognizeStats {
  * attribute smoothed over the embedded frames, and emit a Recognition. When the track's liveness
  * becomes known after its last decision, that decision is emitted once more with the evidence, so
  * a gate waiting for liveness can decide without another embedder run.
+ *
+ * Every frame's hold (src/lib/frame-lease.ts) ends here: released when the frame has no track to
+ * look at, when latest-wins drops it, or once its recognitions have been emitted.
  */
 export function recognizeTracks(opts: RecognizeOptions, stats: RecognizeStats = { frames: 0, dropped: 0, embedderRuns: 0, facesSeen: 0, errors: 0 }): OperatorFunction<TrackOutput<Frame>, Recognition> {
   const bestShot: BestShotOptions = { ...DEFAULT_BEST_SHOT, ...opts.bestShot };
@@ -222,9 +231,21 @@ export function recognizeTracks(opts: RecognizeOptions, stats: RecognizeStats = 
             settled.delete(event.trackId);
           }
         }),
-        filter((out): out is FrameTrackStep<Frame> => out.kind === 'frame' && out.update.tracks.length > 0),
-        latestWins(processStep, { onDrop: () => void stats.dropped++ }),
-        mergeMap((recognitions) => recognitions),
+        filter((out): out is FrameTrackStep<Frame> => {
+          if (out.kind !== 'frame') return false;
+          if (out.update.tracks.length > 0) return true;
+          releaseFrame(out.frame);
+          return false;
+        }),
+        latestWins(async (step: FrameTrackStep<Frame>) => ({ frame: step.frame, recognitions: await processStep(step) }), {
+          onDrop: (step) => {
+            stats.dropped++;
+            releaseFrame(step.frame);
+          },
+        }),
+        // Emitted one by one (synchronously), then the frame is released: whoever reads its
+        // pixels later took a hold of its own while it was emitted.
+        mergeMap(({ frame, recognitions }) => from(recognitions).pipe(finalize(() => releaseFrame(frame)))),
       );
     });
 }

@@ -15,6 +15,7 @@ import { sha256Hex } from '../../src/api/auth.ts';
 import { createMetrics } from '../../src/api/metrics.ts';
 import { startApiServer, type ApiServer, type IdentityApi } from '../../src/api/server.ts';
 import { LiveFrames } from '../../src/app/live-frames.ts';
+import { BufferPool, createFrameLease, releaseFrame } from '../../src/lib/frame-lease.ts';
 import { createUnknownsApi } from '../../src/app/unknowns.ts';
 import { EventBus, EventLog, type Event, type NewEvent } from '../../src/events/index.ts';
 import { openGallery } from '../../src/gallery/index.ts';
@@ -36,6 +37,39 @@ function frame(cameraId: string, seq: number, capturedAt = Date.now()): Frame {
   for (let i = 0; i < data.length; i++) data[i] = (i * 7 + seq * 13) & 255;
   return { cameraId, seq, width, height, data, capturedAt, pts: undefined, format: 'RGB' };
 }
+
+t.test('LiveFrames: holds the newest frame of a pooled camera, gives the previous back, and keeps the one being encoded', async (t) => {
+  const pool = new BufferPool({ poison: true });
+  const pooled = (seq: number): Frame => {
+    const f = frame('door', seq);
+    const data = pool.take(f.data.length);
+    data.set(f.data);
+    return { ...f, data, lease: createFrameLease([[pool, data]]) };
+  };
+  const live = new LiveFrames({ minIntervalMs: 0 });
+  const chain = (f: Frame): Frame => {
+    live.onFrame(f);
+    // The chain is done with it (the camera chain's last stage releases its own hold).
+    releaseFrame(f);
+    return f;
+  };
+  const first = chain(pooled(1));
+  t.ok(first.lease?.held, 'the live view holds the newest frame after the chain let go');
+  const second = chain(pooled(2));
+  t.notOk(first.lease?.held, 'and gives the previous one back');
+  const encoding = live.latest('door');
+  // A newer frame arrives while sharp reads the second one on its threads.
+  const third = chain(pooled(3));
+  t.ok(second.lease?.held, 'the frame being encoded stays held though a newer one replaced it');
+  t.equal(third.data.buffer, first.data.buffer, 'the third frame went into the first one\'s memory (released)');
+  t.not(third.data.buffer, second.data.buffer, 'not into the one being encoded');
+  const r = await encoding;
+  t.ok(r.ok && r.frame.seq === 2, 'the JPEG is of the frame it started with');
+  t.notOk(second.lease?.held, 'given back once encoded');
+  t.ok(third.lease?.held);
+  live.forget('door');
+  t.notOk(third.lease?.held, 'a forgotten camera gives its frame back');
+});
 
 function unit(dim: number, hot: number, other = -1): Float32Array {
   const v = new Float32Array(dim);

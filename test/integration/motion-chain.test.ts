@@ -117,4 +117,12 @@ t.test('door clip: gated detection recognises the same tracks as every-frame det
   t.ok(idleKeyframes.frames <= idleRun.frames * 0.7, `idle decode: ${idleKeyframes.frames} frames decoded and delivered vs ${idleRun.frames} with every frame decoded`);
   t.ok(ii.notDecoded >= ii.parsed * 0.4, `${ii.notDecoded} of ${ii.parsed} access units never decoded`);
   t.equal(ii.missedByPts + ii.droppedInPipeline, 0, 'and none counted as lost');
+
+  // Frame memory: a frame the chain has finished with takes a later frame (every stage released
+  // what it dropped or was done with, and nothing released a hold twice). With the test suite's
+  // poisoned release (scripts/test.sh), a stage reading a frame after its release would have seen
+  // black, and the names and scores above would differ.
+  for (const r of [ungated, idleRun, gated, idleKeyframes, keyframesDoor]) t.equal(r.ingest.overReleased, 0, `${r.scene} ${r.setting}: no hold released twice`);
+  t.ok(gated.ingest.reusedFrames >= gated.frames * 0.5, `gated door: ${gated.ingest.reusedFrames} of ${gated.frames} frames went into reused memory`);
+  t.ok(ungated.ingest.reusedFrames >= ungated.frames * 0.5, `ungated door: ${ungated.ingest.reusedFrames} of ${ungated.frames} frames went into reused memory`);
 });

@@ -15,6 +15,7 @@ import { cameraItem, decideGates, gateInputOf, publishEvents, recognitionItem, s
 import { emptyGateStats, parseGates, type GatePolicy, type GateState } from '../../src/gates/index.ts';
 import type { Recognition } from '../../src/recognize/index.ts';
 import type { TrackEvent, TrackView } from '../../src/track/index.ts';
+import { BufferPool, createFrameLease, releaseFrame } from '../../src/lib/frame-lease.ts';
 import type { Frame } from '../../src/types.ts';
 import { aliceRecognition, greyFrame } from '../helpers/recognition.ts';
 
@@ -153,6 +154,36 @@ t.test('snapshots: the recognition event names its snapshot; a failed write neve
   t.ok(snapshotId !== undefined && existsSync(snapshots.path(snapshotId, 'face')), 'the snapshot is on disk');
   t.ok(unknown, 'face.unknown published although its snapshot failed');
   t.equal((unknown?.data as { snapshotId?: string }).snapshotId, undefined);
+});
+
+t.test('snapshots of a pooled frame: publishing holds its pixels until written; a frame released too early gets no snapshot', async (t) => {
+  const { bus, snapshots } = setup(t);
+  const pool = new BufferPool({ poison: true });
+  const pooled = (): Frame => {
+    const data = pool.take(frame.data.length);
+    data.set(frame.data);
+    return { ...frame, data, lease: createFrameLease([[pool, data]]) };
+  };
+  const held = pooled();
+  const early = pooled();
+  releaseFrame(early);
+  const items = new Subject<PipelineItem>();
+  const inFlight = new Set<Promise<void>>();
+  const done = lastValueFrom(items.pipe(publishEvents(bus, { snapshots, inFlight }), toArray()));
+  items.next(recognitionItem(recognition({ frame: held })));
+  // Recognition releases the chain's hold as soon as the item is emitted.
+  releaseFrame(held);
+  t.ok(held.lease?.held && inFlight.size === 1, 'the snapshot being written holds the frame');
+  items.next(recognitionItem(recognition({ frame: early, trackId: 'door:3' })));
+  items.complete();
+  const events = await done;
+  t.notOk(held.lease?.held, 'given back once written');
+  // The released frame's event goes out at once; the held one's once its snapshot is written.
+  const recognized = events.filter((e) => e.type === 'face.recognized').map((e) => (e.data as { snapshotId?: string }).snapshotId);
+  t.equal(recognized.length, 2, 'both recognitions are published');
+  t.equal(recognized[0], undefined, 'the frame released before publishing: its event without a snapshot of memory that may be another frame');
+  const id = recognized[1];
+  t.ok(id !== undefined && existsSync(snapshots.path(id, 'face')), 'the held frame has its snapshot');
 });
 
 t.test('actuation outcomes are items: a door controller answering 503 becomes gate.actuation_failed', async (t) => {
