@@ -2,7 +2,7 @@
  * `npm run bench -- rss [--variants base,...] [--scene door|idle|idle-360p-5fps] [--idle-decode all|keyframes] [--seconds 20] [--warmup 8] [--repeat 2] [--json]`
  *
  * Resident memory of the real service at one camera, as an operator sees it: `facegate run` (its
- * own process, `node --initial-old-space-size=64` on the compiled build (`npm run build` first), as
+ * own process, node with bin/facegate.js's flags on the compiled build (`npm run build` first), as
  * package.json starts it; variant `tsx`: the sources) on a
  * config with one 720p camera served by the loopback RTSP server (the demo's door clip, or the
  * idle door), the shipped defaults otherwise (liveness on, detector copy, motion gate). Sampled
@@ -66,6 +66,8 @@ export const RSS_VARIANTS: readonly Variant[] = [
   { name: 'semi-4', nodeFlags: shipped.nodeFlags.map((f) => (f.startsWith('--max-semi-space-size=') ? '--max-semi-space-size=4' : f)), env: shipped.env },
   { name: 'no-mmap-threshold-semi-4', nodeFlags: shipped.nodeFlags.map((f) => (f.startsWith('--max-semi-space-size=') ? '--max-semi-space-size=4' : f)), env: Object.fromEntries(Object.entries(shipped.env).filter(([k]) => k !== 'MALLOC_MMAP_THRESHOLD_')) },
   { name: 'semi-8', nodeFlags: shipped.nodeFlags.map((f) => (f.startsWith('--max-semi-space-size=') ? '--max-semi-space-size=8' : f)), env: shipped.env },
+  // The launch before frames reused their memory: V8's old generation starting at 64 MB.
+  { name: 'initial-old-64', nodeFlags: ['--initial-old-space-size=64', ...shipped.nodeFlags], env: shipped.env },
   { name: 'semi-16', nodeFlags: shipped.nodeFlags.map((f) => (f.startsWith('--max-semi-space-size=') ? '--max-semi-space-size=16' : f)), env: shipped.env },
 ];
 

@@ -184,7 +184,7 @@ t.test('the service commands are wired: config check on the shipped files, run w
   const direct = await new Promise<{ code: number; stdout: string }>((resolve) => {
     execFile(BIN, ['--help'], { timeout: 120_000 }, (err, stdout) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout }));
   });
-  t.equal(direct.code, 0, 'bin/facegate.js runs through its shebang (env -S node --initial-old-space-size=64)');
+  t.equal(direct.code, 0, 'bin/facegate.js runs through its shebang (env -S ... node --max-semi-space-size=1)');
   t.match(direct.stdout, /Usage: facegate/);
 });
 
