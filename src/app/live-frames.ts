@@ -93,9 +93,9 @@ export class LiveFrames {
       const frame = slot.latest;
       slot.encodedAtMs = t;
       // The encode reads the pixels on sharp's threads while newer frames replace this one: its own hold.
-      holdFrame(frame);
+      const held = holdFrame(frame);
       slot.encoding = this.encode(frame).finally(() => {
-        releaseFrame(frame);
+        if (held) releaseFrame(frame);
         slot.encoding = undefined;
       });
       slot.encoding.then(
