@@ -87,6 +87,9 @@ export interface SourceRunOptions {
   readonly onLeaseMisuse?: (() => void) | undefined;
 }
 
+/** How often a run drops free frame memory nobody took for a second (BufferPool.trim). */
+const POOL_TRIM_EVERY_MS = 500;
+
 /** Set to 1 to blacken a frame's memory when its last hold is released (tests: a read after release shows). */
 export const POISON_RELEASED_FRAMES_ENV = 'FACEGATE_POISON_RELEASED_FRAMES';
 
@@ -257,6 +260,14 @@ export class GstLaunchSource implements Source {
         readonly reused: boolean;
       }
       const poison = process.env[POISON_RELEASED_FRAMES_ENV] === '1';
+      // Free frame memory a slow camera (idle decoding: a frame every few seconds) does not take
+      // within a second goes back to the system instead of staying resident per camera.
+      const pools: BufferPool[] = [];
+      const trimTimer = setInterval(() => {
+        const t = performance.now();
+        for (const p of pools) p.trim(t);
+      }, POOL_TRIM_EVERY_MS);
+      trimTimer.unref();
       const emitFrame = (full: Decoded, view: Decoded | undefined, unpaired: number) => {
         const parts: (readonly [BufferPool, Uint8Array])[] = [[full.pool, full.image.data]];
         if (view) parts.push([view.pool, view.image.data]);
@@ -287,6 +298,7 @@ export class GstLaunchSource implements Source {
         let scratch = new Uint8Array(0);
         // The frames' memory: reused once the chain has released a frame (src/lib/frame-lease.ts).
         const pool = new BufferPool({ poison });
+        pools.push(pool);
         let takenReused = false;
         const take = (size: number): Uint8Array => {
           const before = pool.stats.reused;
@@ -404,6 +416,7 @@ export class GstLaunchSource implements Source {
         if (openReaders.size === 0) childClosed();
       });
       const onClosed = (code: number | null, signal: NodeJS.Signals | null) => {
+        clearInterval(trimTimer);
         if (stderrRest.trim()) stderrTail.push(scrubSecrets(stderrRest, opts.secrets));
         const exit: PipelineExit = { code, signal, stderr: stderrTail };
         let reason: DownReason;
@@ -428,6 +441,7 @@ export class GstLaunchSource implements Source {
       };
 
       return () => {
+        clearInterval(trimTimer);
         killOwned(child);
         // FIFO readers keep reading (and drop what comes) until the killed child's EOF closes them.
         draining = true;

@@ -23,6 +23,8 @@ export interface BufferPoolStats {
   reused: number;
   /** Released buffers not kept (the free list was full, or the size had changed). */
   discarded: number;
+  /** Free buffers dropped because no frame took them for `maxIdleMs` (a camera with few frames). */
+  trimmed: number;
 }
 
 export interface BufferPoolOptions {
@@ -33,19 +35,30 @@ export interface BufferPoolOptions {
    * went show as black instead of passing as a plausible older frame).
    */
   readonly poison?: boolean;
+  /**
+   * `trim` drops free buffers released longer ago than this (default 1000 ms), all but the newest:
+   * a camera that delivers a frame every few seconds (idle decoding) keeps the one buffer its next
+   * frame takes, not the extra ones a burst of activity left; one at a few fps reuses every buffer
+   * long before. (Trimming the last one too cost 24 cameras a fifth of a core: every idle frame
+   * fresh memory again, and V8's full collections that fresh external memory starts.)
+   */
+  readonly maxIdleMs?: number;
 }
 
-/** Same-size buffers for one stream of frames. Pure: no clock, no I/O. */
+/** Same-size buffers for one stream of frames. Pure: no I/O; time is passed in. */
 export class BufferPool {
   private size = 0;
-  private free: Uint8Array[] = [];
+  /** Free buffers with the time each was given back, the most recent last. */
+  private free: { buffer: Uint8Array; atMs: number }[] = [];
   private readonly maxFree: number;
   private readonly poison: boolean;
-  readonly stats: BufferPoolStats = { allocated: 0, reused: 0, discarded: 0 };
+  private readonly maxIdleMs: number;
+  readonly stats: BufferPoolStats = { allocated: 0, reused: 0, discarded: 0, trimmed: 0 };
 
   constructor(opts: BufferPoolOptions = {}) {
     this.maxFree = opts.maxFree ?? 2;
     this.poison = opts.poison ?? false;
+    this.maxIdleMs = opts.maxIdleMs ?? 1000;
   }
 
   /** A buffer of exactly `size` bytes, contents undefined: a free one, or a fresh one. */
@@ -58,7 +71,7 @@ export class BufferPool {
     const reused = this.free.pop();
     if (reused) {
       this.stats.reused++;
-      return reused;
+      return reused.buffer;
     }
     this.stats.allocated++;
     // No zero-fill: the stream writes every byte before anyone reads it.
@@ -66,13 +79,26 @@ export class BufferPool {
   }
 
   /** Give a buffer back for a later take(). Only buffers nobody reads any more. */
-  give(buffer: Uint8Array): void {
+  give(buffer: Uint8Array, nowMs: number): void {
     if (buffer.length !== this.size || this.free.length >= this.maxFree) {
       this.stats.discarded++;
       return;
     }
     if (this.poison) buffer.fill(0);
-    this.free.push(buffer);
+    this.free.push({ buffer, atMs: nowMs });
+  }
+
+  /** Drop free buffers given back more than `maxIdleMs` before `nowMs` (to the garbage collector), but the newest. */
+  trim(nowMs: number): void {
+    const newest = this.free.length - 1;
+    const kept = this.free.filter((f, i) => i === newest || nowMs - f.atMs <= this.maxIdleMs);
+    this.stats.trimmed += this.free.length - kept.length;
+    this.free = kept;
+  }
+
+  /** Free buffers held now (for tests and counters). */
+  get freeCount(): number {
+    return this.free.length;
   }
 }
 
@@ -81,7 +107,7 @@ export class BufferPool {
  * The last release gives every buffer back to its pool, once. `onMisuse` hears of a release after
  * the last one (a consumer that released a hold it did not own); it never throws into the chain.
  */
-export function createFrameLease(parts: readonly (readonly [BufferPool, Uint8Array])[], onMisuse?: (what: 'release') => void): FrameLease {
+export function createFrameLease(parts: readonly (readonly [BufferPool, Uint8Array])[], onMisuse?: (what: 'release') => void, now: () => number = () => performance.now()): FrameLease {
   let holds = 1;
   return {
     retain() {
@@ -95,7 +121,10 @@ export function createFrameLease(parts: readonly (readonly [BufferPool, Uint8Arr
         return;
       }
       holds--;
-      if (holds === 0) for (const [pool, buffer] of parts) pool.give(buffer);
+      if (holds === 0) {
+        const t = now();
+        for (const [pool, buffer] of parts) pool.give(buffer, t);
+      }
     },
     get held() {
       return holds > 0;

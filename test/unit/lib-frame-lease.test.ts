@@ -7,8 +7,8 @@ t.test('BufferPool: a given-back buffer takes the next frame; fresh ones only wh
   const a = pool.take(12);
   const b = pool.take(12);
   t.not(a, b, 'two frames in flight: two buffers');
-  t.same(pool.stats, { allocated: 2, reused: 0, discarded: 0 });
-  pool.give(a);
+  t.same(pool.stats, { allocated: 2, reused: 0, discarded: 0, trimmed: 0 });
+  pool.give(a, 0);
   t.equal(pool.take(12), a, 'the released one is reused');
   t.equal(pool.stats.reused, 1);
   t.not(pool.take(12), b, 'b was never given back: a fresh one');
@@ -18,26 +18,41 @@ t.test('BufferPool: a given-back buffer takes the next frame; fresh ones only wh
 t.test('BufferPool: new caps drop the old size; the free list is bounded', async (t) => {
   const pool = new BufferPool({ maxFree: 2 });
   const old = [pool.take(8), pool.take(8), pool.take(8)];
-  for (const b of old) pool.give(b);
+  for (const b of old) pool.give(b, 0);
   t.equal(pool.stats.discarded, 1, 'a third free buffer goes to the garbage collector');
   const bigger = pool.take(16);
   t.equal(bigger.length, 16, 'the new size is allocated, not an old buffer');
   t.equal(pool.stats.reused, 0);
-  pool.give(old[0]);
+  pool.give(old[0], 0);
   t.equal(pool.stats.discarded, 2, 'a buffer of the old size coming back late is not kept');
   t.equal(pool.take(16).length, 16);
+});
+
+t.test('BufferPool: free buffers nobody took within maxIdleMs are trimmed, all but the newest', async (t) => {
+  const pool = new BufferPool({ maxIdleMs: 1000 });
+  const a = pool.take(4);
+  const b = pool.take(4);
+  pool.give(a, 0);
+  pool.give(b, 100);
+  pool.trim(500);
+  t.equal(pool.freeCount, 2, 'both given back within the second stay');
+  pool.trim(5000);
+  t.equal(pool.freeCount, 1, 'idle for seconds: the extra one goes, the newest stays for the next frame');
+  t.equal(pool.stats.trimmed, 1);
+  t.equal(pool.take(4), b, 'the newest is reused');
+  t.not(pool.take(4), a, 'a trimmed buffer is never handed out again');
 });
 
 t.test('BufferPool: poison blackens a released buffer', async (t) => {
   const pool = new BufferPool({ poison: true });
   const a = pool.take(6);
   a.fill(200);
-  pool.give(a);
+  pool.give(a, 0);
   t.same([...a], [0, 0, 0, 0, 0, 0]);
   const plain = new BufferPool();
   const b = plain.take(3);
   b.fill(7);
-  plain.give(b);
+  plain.give(b, 0);
   t.same([...b], [7, 7, 7], 'without poison nothing is written');
 });
 
@@ -53,6 +68,7 @@ t.test('createFrameLease: the last release gives every part back once; a late ho
       [view, vb],
     ],
     (what) => misuse.push(what),
+    () => 0,
   );
   t.ok(lease.held, 'a frame starts with its one hold');
   t.ok(lease.retain(), 'a second holder (the live view)');
