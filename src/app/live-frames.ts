@@ -2,7 +2,9 @@
  * The latest frame of every camera as a JPEG, for the dashboard's live tiles. The pipeline hands
  * every decoded frame to `onFrame`, which only keeps a reference and a hold on its pixels (the
  * camera reuses a frame's memory once nobody holds it: src/lib/frame-lease.ts), giving back the
- * previous frame's: nothing is encoded unless someone asks. A request encodes the newest frame at most once per
+ * previous frame's: nothing is encoded unless someone asks. A camera nobody has asked for within
+ * `watchMs` keeps no frame at all (3.45 MB a 720p camera with its detector copy): the first request
+ * then waits for the camera's next frame (a frame interval; an idle-decoding camera's key frame). A request encodes the newest frame at most once per
  * `minIntervalMs` per camera (default 500 ms: 2 fps) and every watcher in that window shares the
  * same JPEG, so three dashboards cost what one does, and none costs anything while nobody watches.
  */
@@ -31,6 +33,10 @@ export interface LiveFramesOptions {
   readonly quality?: number;
   /** A frame older than this is not served (the camera is down or stalled; default 5 s). */
   readonly staleMs?: number;
+  /** A camera counts as watched this long after a request: its newest frame is kept (default 30 s). */
+  readonly watchMs?: number;
+  /** How long a request for a camera whose frames were not kept waits for the next one (default 3 s). */
+  readonly waitMs?: number;
   readonly now?: () => number;
 }
 
@@ -38,7 +44,11 @@ export type LiveFrameResult = { readonly ok: true; readonly frame: LiveFrame } |
 
 interface CameraSlot {
   latest: Frame | undefined;
+  /** When the camera last delivered a frame (kept or not); 0: never. */
   latestAtMs: number;
+  watchedUntilMs: number;
+  /** Requests waiting for the next frame of a camera whose frames were not kept. */
+  waiters: (() => void)[];
   encoded: LiveFrame | undefined;
   encodedAtMs: number;
   encoding: Promise<LiveFrame> | undefined;
@@ -50,6 +60,8 @@ export class LiveFrames {
   private readonly maxWidth: number;
   private readonly quality: number;
   private readonly staleMs: number;
+  private readonly watchMs: number;
+  private readonly waitMs: number;
   private readonly now: () => number;
   /** JPEG encodes done since start (what the bench and tests look at). */
   encodes = 0;
@@ -59,21 +71,55 @@ export class LiveFrames {
     this.maxWidth = opts.maxWidth ?? 640;
     this.quality = opts.quality ?? 70;
     this.staleMs = opts.staleMs ?? 5000;
+    this.watchMs = opts.watchMs ?? 30_000;
+    this.waitMs = opts.waitMs ?? 3000;
     this.now = opts.now ?? Date.now;
   }
 
-  /** The pipeline's hook: O(1), keeps a reference to (and a hold on) the newest frame. */
-  readonly onFrame = (frame: Frame): void => {
-    if (!holdFrame(frame)) return;
-    let slot = this.slots.get(frame.cameraId);
+  private slot(cameraId: string): CameraSlot {
+    let slot = this.slots.get(cameraId);
     if (!slot) {
-      slot = { latest: undefined, latestAtMs: 0, encoded: undefined, encodedAtMs: 0, encoding: undefined };
-      this.slots.set(frame.cameraId, slot);
+      slot = { latest: undefined, latestAtMs: 0, watchedUntilMs: 0, waiters: [], encoded: undefined, encodedAtMs: 0, encoding: undefined };
+      this.slots.set(cameraId, slot);
     }
+    return slot;
+  }
+
+  /**
+   * The pipeline's hook: O(1), keeps a reference to (and a hold on) the newest frame, while the
+   * camera is watched. A frame in fresh memory (no lease) costs nothing to keep and is always kept.
+   */
+  readonly onFrame = (frame: Frame): void => {
+    const slot = this.slot(frame.cameraId);
+    const t = this.now();
+    slot.latestAtMs = t;
+    if (frame.lease && t >= slot.watchedUntilMs && slot.waiters.length === 0) {
+      // Nobody watches: the frame's memory goes back to the camera as soon as the chain is done.
+      if (slot.latest) releaseFrame(slot.latest);
+      slot.latest = undefined;
+      return;
+    }
+    if (!holdFrame(frame)) return;
     if (slot.latest) releaseFrame(slot.latest);
     slot.latest = frame;
-    slot.latestAtMs = this.now();
+    for (const wake of slot.waiters.splice(0)) wake();
   };
+
+  /** Resolves true at the camera's next kept frame, false after waitMs. */
+  private nextFrame(slot: CameraSlot): Promise<boolean> {
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        const i = slot.waiters.indexOf(wake);
+        if (i >= 0) slot.waiters.splice(i, 1);
+        resolve(false);
+      }, this.waitMs);
+      slot.waiters.push(wake);
+    });
+  }
 
   /** Forget a camera (removed from the config). */
   forget(cameraId: string): void {
@@ -82,12 +128,16 @@ export class LiveFrames {
     this.slots.delete(cameraId);
   }
 
-  /** The newest frame of a camera as JPEG, encoded at most once per interval. */
+  /** The newest frame of a camera as JPEG, encoded at most once per interval. Marks the camera watched. */
   async latest(cameraId: string): Promise<LiveFrameResult> {
-    const slot = this.slots.get(cameraId);
-    if (!slot?.latest) return { ok: false, reason: 'no-frame', message: `camera ${cameraId} has not delivered a frame yet` };
+    const slot = this.slot(cameraId);
     const t = this.now();
+    slot.watchedUntilMs = t + this.watchMs;
+    if (slot.latestAtMs === 0) return { ok: false, reason: 'no-frame', message: `camera ${cameraId} has not delivered a frame yet` };
     if (t - slot.latestAtMs > this.staleMs) return { ok: false, reason: 'stale', message: `camera ${cameraId} has delivered no frame for ${Math.round((t - slot.latestAtMs) / 1000)} s` };
+    // Not watched until now: its frames were not kept; the next one is.
+    if (!slot.latest && !(await this.nextFrame(slot))) return { ok: false, reason: 'no-frame', message: `camera ${cameraId} delivered no frame within ${this.waitMs} ms` };
+    if (!slot.latest) return { ok: false, reason: 'no-frame', message: `camera ${cameraId} has no frame kept` };
     if (slot.encoded && (t - slot.encodedAtMs < this.minIntervalMs || slot.encoded.seq === slot.latest.seq)) return { ok: true, frame: slot.encoded };
     if (!slot.encoding) {
       const frame = slot.latest;

@@ -47,6 +47,7 @@ t.test('LiveFrames: holds the newest frame of a pooled camera, gives the previou
     return { ...f, data, lease: createFrameLease([[pool, data]]) };
   };
   const live = new LiveFrames({ minIntervalMs: 0 });
+  t.match(await live.latest('door'), { ok: false, reason: 'no-frame' }, 'a dashboard asks before the first frame: the camera is watched from now');
   const chain = (f: Frame): Frame => {
     live.onFrame(f);
     // The chain is done with it (the camera chain's last stage releases its own hold).
@@ -69,6 +70,42 @@ t.test('LiveFrames: holds the newest frame of a pooled camera, gives the previou
   t.ok(third.lease?.held);
   live.forget('door');
   t.notOk(third.lease?.held, 'a forgotten camera gives its frame back');
+});
+
+t.test('LiveFrames: a pooled camera nobody watches keeps no frame; a request waits for the next one', async (t) => {
+  const pool = new BufferPool({ poison: true });
+  let seq = 0;
+  const pooled = (): Frame => {
+    const f = frame('gate', ++seq);
+    const data = pool.take(f.data.length);
+    data.set(f.data);
+    return { ...f, data, lease: createFrameLease([[pool, data]]) };
+  };
+  let now = 1_000_000;
+  const live = new LiveFrames({ minIntervalMs: 0, watchMs: 30_000, waitMs: 2000, now: () => now });
+  const chain = (f: Frame): Frame => {
+    live.onFrame(f);
+    releaseFrame(f);
+    return f;
+  };
+  const unwatched = chain(pooled());
+  t.notOk(unwatched.lease?.held, 'nobody watches: the chain\'s release gives the memory back at once');
+  const asked = live.latest('gate');
+  // The camera's next frame arrives while the request waits.
+  await new Promise((r) => setTimeout(r, 20));
+  const next = chain(pooled());
+  t.ok(next.lease?.held, 'a waiting request keeps the next frame');
+  const r = await asked;
+  t.ok(r.ok && r.frame.seq === next.seq, 'and gets it as JPEG');
+  now += 10_000;
+  const watched = chain(pooled());
+  t.ok(watched.lease?.held && !next.lease?.held, 'watched within watchMs: the newest frame is kept, the previous given back');
+  now += 30_001;
+  const later = chain(pooled());
+  t.ok(!later.lease?.held && !watched.lease?.held, 'no request for watchMs: frames are not kept any more');
+  const gone = new LiveFrames({ waitMs: 50, now: () => now });
+  gone.onFrame(pooled());
+  t.match(await gone.latest('gate'), { ok: false, reason: 'no-frame' }, 'no next frame within waitMs: no-frame, said so');
 });
 
 function unit(dim: number, hot: number, other = -1): Float32Array {
