@@ -130,10 +130,11 @@ export class LiveFrames {
 
   /** The newest frame of a camera as JPEG, encoded at most once per interval. Marks the camera watched. */
   async latest(cameraId: string): Promise<LiveFrameResult> {
-    const slot = this.slot(cameraId);
+    // Only cameras that delivered a frame have a slot: a request for any other id stores nothing.
+    const slot = this.slots.get(cameraId);
+    if (!slot) return { ok: false, reason: 'no-frame', message: `camera ${cameraId} has not delivered a frame yet` };
     const t = this.now();
     slot.watchedUntilMs = t + this.watchMs;
-    if (slot.latestAtMs === 0) return { ok: false, reason: 'no-frame', message: `camera ${cameraId} has not delivered a frame yet` };
     if (t - slot.latestAtMs > this.staleMs) return { ok: false, reason: 'stale', message: `camera ${cameraId} has delivered no frame for ${Math.round((t - slot.latestAtMs) / 1000)} s` };
     // Not watched until now: its frames were not kept; the next one is.
     if (!slot.latest && !(await this.nextFrame(slot))) return { ok: false, reason: 'no-frame', message: `camera ${cameraId} delivered no frame within ${this.waitMs} ms` };

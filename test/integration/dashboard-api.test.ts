@@ -47,14 +47,17 @@ t.test('LiveFrames: holds the newest frame of a pooled camera, gives the previou
     return { ...f, data, lease: createFrameLease([[pool, data]]) };
   };
   const live = new LiveFrames({ minIntervalMs: 0 });
-  t.match(await live.latest('door'), { ok: false, reason: 'no-frame' }, 'a dashboard asks before the first frame: the camera is watched from now');
   const chain = (f: Frame): Frame => {
     live.onFrame(f);
     // The chain is done with it (the camera chain's last stage releases its own hold).
     releaseFrame(f);
     return f;
   };
+  chain(pooled(0));
+  // A dashboard opens: its request waits for the camera's next frame, and the camera is watched from now.
+  const opened = live.latest('door');
   const first = chain(pooled(1));
+  t.ok((await opened).ok, 'the first request gets the next frame');
   t.ok(first.lease?.held, 'the live view holds the newest frame after the chain let go');
   const second = chain(pooled(2));
   t.notOk(first.lease?.held, 'and gives the previous one back');
