@@ -11,6 +11,7 @@
 import type { Frame } from '../types.ts';
 import { loadSharp } from '../image/sharp.ts';
 import { holdFrame, releaseFrame } from '../lib/frame-lease.ts';
+import { Listeners } from '../lib/listeners.ts';
 
 export interface LiveFrame {
   readonly jpeg: Buffer;
@@ -48,7 +49,7 @@ interface CameraSlot {
   latestAtMs: number;
   watchedUntilMs: number;
   /** Requests waiting for the next frame of a camera whose frames were not kept. */
-  waiters: (() => void)[];
+  readonly waiters: Listeners;
   encoded: LiveFrame | undefined;
   encodedAtMs: number;
   encoding: Promise<LiveFrame> | undefined;
@@ -79,7 +80,7 @@ export class LiveFrames {
   private slot(cameraId: string): CameraSlot {
     let slot = this.slots.get(cameraId);
     if (!slot) {
-      slot = { latest: undefined, latestAtMs: 0, watchedUntilMs: 0, waiters: [], encoded: undefined, encodedAtMs: 0, encoding: undefined };
+      slot = { latest: undefined, latestAtMs: 0, watchedUntilMs: 0, waiters: new Listeners(), encoded: undefined, encodedAtMs: 0, encoding: undefined };
       this.slots.set(cameraId, slot);
     }
     return slot;
@@ -93,7 +94,7 @@ export class LiveFrames {
     const slot = this.slot(frame.cameraId);
     const t = this.now();
     slot.latestAtMs = t;
-    if (frame.lease && t >= slot.watchedUntilMs && slot.waiters.length === 0) {
+    if (frame.lease && t >= slot.watchedUntilMs && slot.waiters.size === 0) {
       // Nobody watches: the frame's memory goes back to the camera as soon as the chain is done.
       if (slot.latest) releaseFrame(slot.latest);
       slot.latest = undefined;
@@ -102,22 +103,21 @@ export class LiveFrames {
     if (!holdFrame(frame)) return;
     if (slot.latest) releaseFrame(slot.latest);
     slot.latest = frame;
-    for (const wake of slot.waiters.splice(0)) wake();
+    slot.waiters.emit();
   };
 
   /** Resolves true at the camera's next kept frame, false after waitMs. */
   private nextFrame(slot: CameraSlot): Promise<boolean> {
     return new Promise((resolve) => {
-      const wake = (): void => {
+      const leave = slot.waiters.add(() => {
+        leave();
         clearTimeout(timer);
         resolve(true);
-      };
+      });
       const timer = setTimeout(() => {
-        const i = slot.waiters.indexOf(wake);
-        if (i >= 0) slot.waiters.splice(i, 1);
+        leave();
         resolve(false);
       }, this.waitMs);
-      slot.waiters.push(wake);
     });
   }
 
@@ -142,11 +142,12 @@ export class LiveFrames {
     if (slot.encoded && (t - slot.encodedAtMs < this.minIntervalMs || slot.encoded.seq === slot.latest.seq)) return { ok: true, frame: slot.encoded };
     if (!slot.encoding) {
       const frame = slot.latest;
+      // The encode reads the pixels on sharp's threads while newer frames replace this one: its own
+      // hold. A frame already given back (its camera forgotten meanwhile) is never read.
+      if (!holdFrame(frame)) return { ok: false, reason: 'no-frame', message: `camera ${cameraId} has no frame kept` };
       slot.encodedAtMs = t;
-      // The encode reads the pixels on sharp's threads while newer frames replace this one: its own hold.
-      const held = holdFrame(frame);
       slot.encoding = this.encode(frame).finally(() => {
-        if (held) releaseFrame(frame);
+        releaseFrame(frame);
         slot.encoding = undefined;
       });
       slot.encoding.then(
