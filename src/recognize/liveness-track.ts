@@ -50,11 +50,13 @@ export function livenessBecameKnown(before: readonly number[], after: readonly n
 }
 
 /**
- * Whether to score this frame. Liveness costs a model run per face and frame, so it runs only while
- * it can still matter: while the track may get another recognition (embedder runs left) or its
- * liveness is not known yet. A track whose best-shot budget is spent and whose liveness is known
- * produces no further decision, so more scores would change nothing anyone reads.
+ * Whether to score this frame. Liveness costs two model runs per face and frame, so it runs only
+ * where it can change a decision. Until the track's recognition has settled (its confirming looks
+ * in and its liveness known: bestshot.ts recognitionSettled) every looked-at frame is scored: a
+ * gate decides on those scores. After it, a gate acts on the track again only for another vote,
+ * and only an embedder run can bring one: that frame is scored too, so the recognition it emits
+ * carries fresh evidence. The frames in between would change nothing anyone decides on.
  */
-export function wantsLiveness(runs: number, maxRuns: number, scores: readonly number[], opts: LivenessTrackOptions = DEFAULT_LIVENESS_TRACK): boolean {
-  return runs < maxRuns || trackLiveness(scores, opts).score === undefined;
+export function wantsLiveness(settled: boolean, embedsThisFrame: boolean): boolean {
+  return !settled || embedsThisFrame;
 }

@@ -92,8 +92,10 @@ export interface RecognizeStats {
   /** Frames replaced by a newer one while recognition was busy. */
   dropped: number;
   embedderRuns: number;
-  /** Liveness model runs (one per face and frame while the track can still be decided). */
+  /** Liveness model runs (one per looked-at face and frame until its track settles, then per embedded frame). */
   livenessRuns?: number;
+  /** Looked-at frames of settled tracks that liveness did not score (liveness-track.ts wantsLiveness). */
+  livenessSkipped?: number;
   facesSeen: number;
   errors: number;
 }
@@ -102,8 +104,8 @@ export interface RecognizeStats {
  * Best-shot recognition over tracked frames, emitting Recognitions only: track events are read
  * (a track's state ends with it) but not forwarded; the pipeline takes them from the tracker's
  * output itself. Frames are processed latest-wins. Per confirmed, matched track: align on the detection's
- * landmarks, score quality, score liveness on every such frame while the track can still be decided
- * (liveness-track.ts), and only when the best-shot policy says to embed this frame: read the mask
+ * landmarks, score quality, score liveness on every such frame until the track's recognition has
+ * settled and then only on its embedded frames (liveness-track.ts), and only when the best-shot policy says to embed this frame: read the mask
  * attribute, embed, search the gallery with the track's aggregated embedding, routed by the mask
  * attribute smoothed over the embedded frames, and emit a Recognition. When the track's liveness
  * becomes known after its last decision, that decision is emitted once more with the evidence, so
@@ -125,10 +127,11 @@ export function recognizeTracks(opts: RecognizeOptions, stats: RecognizeStats = 
       const lastOutcome = new Map<string, Outcome>();
       // Tracks already reported settled (onSettled fires once per track).
       const settled = new Set<string>();
+      const isSettled = (state: TrackRecognitionState): boolean =>
+        recognitionSettled(state, opts.liveness ? trackLiveness(state.liveness, opts.liveness.track).score !== undefined : undefined, bestShot);
       const noteSettled = (trackId: string, state: TrackRecognitionState): void => {
         if (!opts.onSettled || settled.has(trackId)) return;
-        const livenessKnown = opts.liveness ? trackLiveness(state.liveness, opts.liveness.track).score !== undefined : undefined;
-        if (!recognitionSettled(state, livenessKnown, bestShot)) return;
+        if (!isSettled(state)) return;
         settled.add(trackId);
         opts.onSettled(trackId);
       };
@@ -146,15 +149,20 @@ export function recognizeTracks(opts: RecognizeOptions, stats: RecognizeStats = 
         if (quality < bestShot.minQuality) return undefined;
         stats.facesSeen++;
         state = { ...state, framesSeen: state.framesSeen + 1, framesSinceRun: state.framesSinceRun + 1 };
+        // Whether this frame is a best shot does not depend on its liveness score: decided first,
+        // so liveness can skip the frames of a settled track that no decision will read.
+        const embedNow = shouldEmbed(state, quality, bestShot);
         // Liveness on every looked-at frame of the track (not only embedded ones) while it matters.
         let becameKnown = false;
-        if (opts.liveness && wantsLiveness(state.runs, bestShot.maxRuns, state.liveness, opts.liveness.track)) {
+        if (opts.liveness && wantsLiveness(isSettled(state), embedNow)) {
           const before = state.liveness;
           state = addLivenessObservation(state, await opts.liveness.realProbability(frame, track.face.box), opts.liveness.track.window);
           stats.livenessRuns = (stats.livenessRuns ?? 0) + 1;
           becameKnown = livenessBecameKnown(before, state.liveness, opts.liveness.track);
+        } else if (opts.liveness) {
+          stats.livenessSkipped = (stats.livenessSkipped ?? 0) + 1;
         }
-        if (!shouldEmbed(state, quality, bestShot)) {
+        if (!embedNow) {
           states.set(track.trackId, state);
           noteSettled(track.trackId, state);
           const outcome = lastOutcome.get(track.trackId);

@@ -84,6 +84,10 @@ t.test('the default gate denies a screen replay with reason liveness, and says w
   t.ok(recognitions.every((r) => r.livenessEvidence !== undefined), 'every recognition carries its liveness evidence');
   t.ok((stats.livenessRuns ?? 0) > stats.embedderRuns, `liveness read on more frames (${stats.livenessRuns}) than embedded (${stats.embedderRuns})`);
   t.ok((stats.livenessRuns ?? 0) <= stats.facesSeen, 'never more than once per looked-at face');
+  // Once the track settled (decided above on the scores before it), its frames without an
+  // embedder run are not scored: each looked-at face is either scored or skipped.
+  t.ok((stats.livenessSkipped ?? 0) > 0, `${stats.livenessSkipped} looked-at frames of the settled track not scored`);
+  t.equal((stats.livenessRuns ?? 0) + (stats.livenessSkipped ?? 0), stats.facesSeen, 'scored + skipped = looked at');
 });
 
 t.test('a live person passes liveness and, with an empty gallery, is denied only as unknown', async (t) => {

@@ -48,11 +48,10 @@ t.test('became known exactly once, on the frame that reaches minFrames', async (
 });
 
 t.test('scored only while a decision can still follow', async (t) => {
-  const opts = { window: 30, minFrames: 5 };
-  t.equal(wantsLiveness(0, 4, [], opts), true, 'a new track');
-  t.equal(wantsLiveness(3, 4, fill(Array(20).fill(0.9)), opts), true, 'embedder runs left: another recognition may come');
-  t.equal(wantsLiveness(4, 4, fill([0.9, 0.9]), opts), true, 'runs spent but liveness unknown: it is what a gate waits for');
-  t.equal(wantsLiveness(4, 4, fill(Array(5).fill(0.9)), opts), false, 'runs spent and liveness known: nothing more would be decided');
+  t.equal(wantsLiveness(false, false), true, 'not settled (looks or liveness missing): every looked-at frame, a gate decides on them');
+  t.equal(wantsLiveness(false, true), true, 'not settled, embedded frame');
+  t.equal(wantsLiveness(true, true), true, 'settled, but this frame is embedded: its recognition may bring another vote');
+  t.equal(wantsLiveness(true, false), false, 'settled and not embedded: nothing this frame emits is decided on');
 });
 
 t.test('the track state carries the bounded sample', async (t) => {
