@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- rss [--variants base,...] [--scene door|idle|idle-360p-5fps] [--idle-decode all|keyframes] [--seconds 20] [--warmup 8] [--repeat 2] [--json]`
+ * `npm run bench -- rss [--variants base,...] [--scene door|idle|idle-360p-5fps][-420] [--decoder cpu|openh264] [--idle-decode all|keyframes] [--seconds 20] [--warmup 8] [--repeat 2] [--json]`
  *
  * Resident memory of the real service at one camera, as an operator sees it: `facegate run` (its
  * own process, node with bin/facegate.js's flags on the compiled build (`npm run build` first), as
@@ -14,7 +14,7 @@
  * launch before the memory flags), `tsx` (shipped, from the sources).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -68,6 +68,8 @@ export const RSS_VARIANTS: readonly Variant[] = [
   { name: 'semi-8', nodeFlags: shipped.nodeFlags.map((f) => (f.startsWith('--max-semi-space-size=') ? '--max-semi-space-size=8' : f)), env: shipped.env },
   // The launch before frames reused their memory: V8's old generation starting at 64 MB.
   { name: 'initial-old-64', nodeFlags: ['--initial-old-space-size=64', ...shipped.nodeFlags], env: shipped.env },
+  // V8's collector without its helper threads (marking, scavenging and sweeping on the main thread).
+  { name: 'single-threaded-gc', nodeFlags: [...shipped.nodeFlags, '--single-threaded-gc'], env: shipped.env },
   { name: 'semi-16', nodeFlags: shipped.nodeFlags.map((f) => (f.startsWith('--max-semi-space-size=') ? '--max-semi-space-size=16' : f)), env: shipped.env },
 ];
 
@@ -130,6 +132,19 @@ interface RssRun {
   readonly childCpuPercent: number;
 }
 
+/** `clip` re-encoded with 4:2:0 chroma beside it (the same x264 settings as the generated clips); reused when it exists. */
+async function reencode420(clip: string): Promise<string> {
+  const out = clip.replace(/\.mp4$/, '-420.mp4');
+  if (existsSync(out)) return out;
+  const tmp = `${out}.${process.pid}.part.mp4`;
+  const fps = 10;
+  const gst = spawn('gst-launch-1.0', ['-q', '-e', 'filesrc', `location=${clip}`, '!', 'qtdemux', '!', 'h264parse', '!', 'avdec_h264', '!', 'videoconvert', '!', 'video/x-raw,format=I420', '!', 'x264enc', 'tune=zerolatency', 'speed-preset=veryfast', `key-int-max=${fps}`, '!', 'h264parse', '!', 'mp4mux', '!', 'filesink', `location=${tmp}`], { stdio: 'ignore' });
+  const code = await new Promise<number>((r) => gst.on('close', (c) => r(c ?? 1)));
+  if (code !== 0) throw new Error(`re-encoding ${clip} as 4:2:0 failed (gst-launch exit ${code})`);
+  renameSync(tmp, out);
+  return out;
+}
+
 async function runService(v: Variant, configPath: string, warmupS: number, seconds: number): Promise<RssRun> {
   const flags = v.nodeFlags ?? [];
   // The compiled build directly (bin/facegate.js would fall back to tsx whenever any source file
@@ -189,7 +204,7 @@ async function runService(v: Variant, configPath: string, warmupS: number, secon
 }
 
 export async function runRssBench(args: readonly string[]): Promise<void> {
-  const { values } = parseArgs({ args: [...args], options: { variants: { type: 'string' }, scene: { type: 'string', default: 'door' }, seconds: { type: 'string', default: '20' }, warmup: { type: 'string', default: '8' }, repeat: { type: 'string', default: '2' }, 'idle-decode': { type: 'string', default: 'all' }, json: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ args: [...args], options: { variants: { type: 'string' }, scene: { type: 'string', default: 'door' }, decoder: { type: 'string', default: 'cpu' }, seconds: { type: 'string', default: '20' }, warmup: { type: 'string', default: '8' }, repeat: { type: 'string', default: '2' }, 'idle-decode': { type: 'string', default: 'all' }, json: { type: 'boolean', default: false } } });
   const idleDecode = values['idle-decode'];
   if (idleDecode !== 'all' && idleDecode !== 'keyframes') throw new Error(`--idle-decode takes all or keyframes, not "${idleDecode}"`);
   const chosen = (values.variants?.split(',') ?? RSS_VARIANTS.map((v) => v.name)).map((n) => {
@@ -207,9 +222,16 @@ export async function runRssBench(args: readonly string[]): Promise<void> {
     idle: async () => (await renderIdleClip(join(stateDir, 'idle-30s.mp4'), { seconds: 30 })).path,
     'idle-360p-5fps': async () => (await renderIdleClip(join(stateDir, 'idle-30s-640x360-5fps.mp4'), { seconds: 30, width: 640, height: 360, fps: 5 })).path,
   };
-  const scene = scenes[values.scene];
-  if (!scene) throw new Error(`unknown --scene ${values.scene} (known: ${Object.keys(scenes).join(', ')})`);
-  const clip = await scene();
+  // A scene name ending in -420: the same clip re-encoded with 4:2:0 chroma, as cameras send it
+  // (the generated clips are 4:4:4, which OpenH264 cannot decode).
+  const chroma420 = values.scene.endsWith('-420');
+  const scene = scenes[chroma420 ? values.scene.slice(0, -'-420'.length) : values.scene];
+  if (!scene) throw new Error(`unknown --scene ${values.scene} (known: ${Object.keys(scenes).join(', ')}, each also with -420)`);
+  const clip = chroma420 ? await reencode420(await scene()) : await scene();
+  // cpu: avdec_h264 (libav, the default); openh264: OpenH264 (gst-plugins-bad) as a custom decoder.
+  const decoders: Record<string, unknown> = { cpu: 'cpu', openh264: { custom: 'openh264dec' } };
+  if (!(values.decoder in decoders)) throw new Error(`--decoder takes ${Object.keys(decoders).join(' or ')}, not "${values.decoder}"`);
+  const decoder = decoders[values.decoder];
   const galleryDb = join(dir, 'gallery.sqlite');
   await enrollDemoGallery(galleryDb, dataDir);
   const rtsp = await RtspTestServer.start({ clip, passthrough: true });
@@ -217,7 +239,7 @@ export async function runRssBench(args: readonly string[]): Promise<void> {
   // JSON is YAML: one camera, one gate, the shipped defaults for everything else.
   writeFileSync(
     configPath,
-    JSON.stringify({ server: { port: 0 }, cameras: [{ id: 'cam1', url: rtsp.url('/clip'), fps: 5, motion: { idleDecode } }], gates: [{ id: 'front-door', cameras: ['cam1'], allow: { groups: ['staff'] } }], gallery: { db: galleryDb }, events: { db: join(dir, 'events.sqlite'), snapshots: { dir: join(dir, 'snapshots') } } }),
+    JSON.stringify({ server: { port: 0 }, cameras: [{ id: 'cam1', url: rtsp.url('/clip'), fps: 5, motion: { idleDecode }, decoder }], gates: [{ id: 'front-door', cameras: ['cam1'], allow: { groups: ['staff'] } }], gallery: { db: galleryDb }, events: { db: join(dir, 'events.sqlite'), snapshots: { dir: join(dir, 'snapshots') } } }),
   );
   const runs: RssRun[] = [];
   try {
@@ -236,7 +258,7 @@ export async function runRssBench(args: readonly string[]): Promise<void> {
     for (const r of runs) console.log(JSON.stringify(r));
     return;
   }
-  console.log(`\n| variant (${values.scene}, idle decode ${idleDecode}, 1 camera) | RSS max MB, service + gst (runs) | PSS max MB | service MB (anon / file) | gst child MB | service CPU % | gst CPU % |`);
+  console.log(`\n| variant (${values.scene}, decoder ${values.decoder}, idle decode ${idleDecode}, 1 camera) | RSS max MB, service + gst (runs) | PSS max MB | service MB (anon / file) | gst child MB | service CPU % | gst CPU % |`);
   console.log('|---|---:|---:|---:|---:|---:|---:|');
   for (const v of chosen) {
     const rs = runs.filter((r) => r.variant === v.name);

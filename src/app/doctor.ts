@@ -276,6 +276,7 @@ function cudaLibraries(): DoctorReport['cuda'] {
 
 const GST_ELEMENTS: readonly { name: string; purpose: string }[] = [
   { name: 'avdec_h264', purpose: 'H.264 on the CPU (libav; the default decoder)' },
+  { name: 'openh264dec', purpose: 'H.264 on the CPU with less memory (decoder openh264)' },
   { name: 'nvv4l2decoder', purpose: 'H.264/H.265 on a Jetson (NVDEC)' },
   { name: 'nvh264dec', purpose: 'H.264 on an NVIDIA desktop GPU (NVDEC)' },
   { name: 'vah264dec', purpose: 'H.264 on Intel/AMD (VA-API)' },

@@ -7,6 +7,7 @@ import { DEFAULT_BACKOFF } from '../lib/backoff.ts';
 import { IDLE_DECODE_DEFAULT, IDLE_DECODE_MODES, idleKeyframesProblem } from './idle-decode.ts';
 import { MAX_ITEMS, MAX_LENGTH } from './limits.ts';
 import { filePath, positiveInt, slug, unit, type IssueParams } from './schema-common.ts';
+import { decodesToSystemMemory } from '../ingest/types.ts';
 
 const rtspUrl = z.string().max(MAX_LENGTH.url).regex(/^rtsps?:\/\/\S+$/i, { error: 'expected an rtsp:// or rtsps:// URL' });
 const codec = z.enum(['auto', 'h264', 'h265']);
@@ -48,8 +49,8 @@ export const pipelineSourceSchema = z.strictObject({
 
 export const sourceSchema = z.discriminatedUnion('kind', [rtspSourceSchema, fileSourceSchema, testSourceSchema, pipelineSourceSchema]);
 
-export const decoderSchema = z.union([z.enum(['cpu', 'jetson', 'nvdec']), z.strictObject({ custom: z.string().min(1).max(MAX_LENGTH.fragment) })], {
-  error: "expected 'cpu', 'jetson', 'nvdec' or { custom: '<gst-launch fragment that decodes the parsed stream>' }",
+export const decoderSchema = z.union([z.enum(['cpu', 'openh264', 'jetson', 'nvdec']), z.strictObject({ custom: z.string().min(1).max(MAX_LENGTH.fragment) })], {
+  error: "expected 'cpu', 'openh264', 'jetson', 'nvdec' or { custom: '<gst-launch fragment that decodes the parsed stream>' }",
 });
 
 export const zoneSchema = z.strictObject({
@@ -151,11 +152,19 @@ export const cameraSchema = cameraObjectSchema
       const problem = idleKeyframesProblem(c);
       if (problem) ctx.addIssue({ code: 'custom', path: [...problem.path], message: problem.message, params: { hint: problem.hint } satisfies IssueParams });
     }
-    if (c.rotate && c.decoder !== 'cpu') {
+    if (c.decoder === 'openh264' && src && (src.kind === 'rtsp' || src.kind === 'file') && src.codec === 'h265') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['decoder'],
+        message: 'the openh264 decoder decodes H.264 only, and this camera sends H.265',
+        params: { hint: 'set `decoder: cpu` for an H.265 camera' } satisfies IssueParams,
+      });
+    }
+    if (c.rotate && !decodesToSystemMemory(c.decoder)) {
       ctx.addIssue({
         code: 'custom',
         path: ['rotate'],
-        message: 'rotate needs the cpu decoder (hardware decoders hand over device memory, which videoflip cannot turn)',
+        message: 'rotate needs a CPU decoder, cpu or openh264 (hardware decoders hand over device memory, which videoflip cannot turn)',
         params: { hint: 'set `decoder: cpu`, or turn the image in the camera\'s own settings' } satisfies IssueParams,
       });
     }

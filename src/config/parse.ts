@@ -109,7 +109,7 @@ function pathHint(path: ConfigPath): string | undefined {
   if (last === 'url' && path[0] === 'cameras') return 'for example rtsp://192.0.2.10:554/stream1 (with credentials, write user:password@ before the host)';
   if (last === 'timeZone') return "the names are those of the tz database (Intl.supportedValuesOf('timeZone') lists them)";
   if (p === 'cameras[0].source.kind' || p === 'cameras[0].source') return 'rtsp (with url), file (with path), test, or pipeline (with a gst-launch fragment)';
-  if (p === 'cameras[0].decoder') return "write `decoder: cpu` (or jetson, nvdec), or `decoder: { custom: 'vaapih264dec ! vaapipostproc' }`";
+  if (p === 'cameras[0].decoder') return "write `decoder: cpu` (or openh264, jetson, nvdec), or `decoder: { custom: 'vaapih264dec ! vaapipostproc' }`";
   if (p.startsWith('server.allowedOrigins')) return "write the page's origin exactly as the browser sends it, e.g. https://door.example.com:8443";
   return undefined;
 }

@@ -18,7 +18,7 @@
  *   file's rotation tag after videorate.
  */
 import { redactText, redactUrl } from '../redact.ts';
-import type { CameraConfig, Codec, DecoderConfig, OutputConfig, SourceConfig } from './types.ts';
+import { decodesToSystemMemory, type CameraConfig, type Codec, type DecoderConfig, type OutputConfig, type SourceConfig } from './types.ts';
 
 export interface PipelineDescription {
   /** Arguments after `gst-launch-1.0 -q -e`: one element, property or `!` per entry, no shell. */
@@ -141,6 +141,9 @@ function decoderSections(decoder: DecoderConfig, codec: Codec): Section[] {
   switch (decoder) {
     case 'cpu':
       return [[h265 ? 'avdec_h265' : 'avdec_h264']];
+    case 'openh264':
+      if (h265) throw new PipelineConfigError('the openh264 decoder decodes H.264 only; set decoder cpu for an H.265 camera');
+      return [['openh264dec']];
     case 'jetson':
       return [['nvv4l2decoder']];
     case 'nvdec':
@@ -343,10 +346,10 @@ function assemble(sections: Section[], converter: DecoderConfig | undefined, cfg
   // Phone clips carry a rotation tag (image-orientation=rotate-90/270) that decoders do not apply:
   // played as stored the faces are sideways and the detector finds none. videoflip's automatic
   // direction reads the tag (a passthrough for upright files). File sources decoded on the CPU
-  // only: hardware decoders hand over device memory, which videoflip cannot take. After videorate,
+  // (cpu, openh264) only: hardware decoders hand over device memory, which videoflip cannot take. After videorate,
   // so frames over the fps cap are never rotated.
   // A camera's own `rotate` (a sideways-mounted sensor) replaces the automatic direction.
-  const upright: Section[] = decoder !== 'cpu' ? [] : output.rotate ? [['videoflip', `video-direction=${ROTATE_DIRECTION[output.rotate]}`]] : file ? [['videoflip', 'video-direction=auto']] : [];
+  const upright: Section[] = !decodesToSystemMemory(decoder) ? [] : output.rotate ? [['videoflip', `video-direction=${ROTATE_DIRECTION[output.rotate]}`]] : file ? [['videoflip', 'video-direction=auto']] : [];
   const queue = file?.lossless
     ? ['queue', 'max-size-buffers=1', 'max-size-bytes=0', 'max-size-time=0']
     : ['queue', 'leaky=downstream', 'max-size-buffers=1', 'max-size-bytes=0', 'max-size-time=0'];

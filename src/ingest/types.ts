@@ -4,7 +4,17 @@ import type { BackoffOptions } from '../lib/backoff.ts';
 export type Transport = 'tcp' | 'udp';
 /** `auto` lets GStreamer pick the depayloader/parser/decoder (decodebin); cpu preset only. */
 export type Codec = 'auto' | 'h264' | 'h265';
-export type DecoderPreset = 'cpu' | 'jetson' | 'nvdec';
+/**
+ * `cpu`: libav (avdec_h264 / avdec_h265). `openh264`: Cisco's OpenH264 (H.264 only, 4:2:0), also on
+ * the CPU: a decoder child without libav's library tree (~30-40 MB less resident memory per camera),
+ * at about twice libav's decode time (docs/benchmarks.md). `jetson` / `nvdec`: NVIDIA hardware.
+ */
+export type DecoderPreset = 'cpu' | 'openh264' | 'jetson' | 'nvdec';
+
+/** Presets whose frames come out in system memory, where videoflip can turn them. */
+export function decodesToSystemMemory(decoder: DecoderConfig): boolean {
+  return decoder === 'cpu' || decoder === 'openh264';
+}
 /**
  * Which elements decode the compressed stream. A preset, or `{ custom }`: a gst-launch fragment
  * that takes the parsed elementary stream and outputs raw video (`vaapih264dec ! vaapipostproc`).

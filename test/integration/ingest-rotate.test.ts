@@ -24,9 +24,13 @@ t.test('rotate: the pipeline turns the frames; a file keeps its own tag otherwis
   t.same([frame.width, frame.height], [240, 320], 'a 320x240 source arrives turned: 240x320');
 });
 
-t.test('rotate needs the cpu decoder; only 0, 90, 180, 270', async (t) => {
+t.test('rotate needs a CPU decoder (cpu or openh264); only 0, 90, 180, 270', async (t) => {
   const e = configError(() => parseConfig({ cameras: [{ id: 'side', url: 'rtsp://192.0.2.1/s', decoder: 'nvdec', rotate: 90 }] }));
   t.same(e.issues[0]?.path, ['cameras', 0, 'rotate'], 'the path');
-  t.match(e.message, /rotate needs the cpu decoder/);
+  t.match(e.message, /rotate needs a CPU decoder, cpu or openh264/);
+  t.equal(parseConfig({ cameras: [{ id: 'side', url: 'rtsp://192.0.2.1/s', decoder: 'openh264', rotate: 90 }] }).cameras[0]?.rotate, 90, 'openh264 turns frames too');
+  const h265 = configError(() => parseConfig({ cameras: [{ id: 'hevc', source: { kind: 'rtsp', url: 'rtsp://192.0.2.1/s', codec: 'h265' }, decoder: 'openh264' }] }));
+  t.same(h265.issues[0]?.path, ['cameras', 0, 'decoder'], 'openh264 on an H.265 camera: refused at the decoder');
+  t.match(h265.message, /decodes H\.264 only/);
   t.ok(configError(() => parseConfig({ cameras: [{ id: 'side', url: 'rtsp://192.0.2.1/s', rotate: 45 }] })).issues.some((i) => i.path.join('.') === 'cameras.0.rotate'), '45 degrees is refused');
 });

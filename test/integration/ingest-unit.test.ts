@@ -62,6 +62,16 @@ t.test('pipeline builder: jetson and nvdec presets', async (t) => {
   t.throws(() => buildPipeline({ source: { kind: 'rtsp', url: CAM_URL, codec: 'auto' }, decoder: 'jetson' }), PipelineConfigError);
 });
 
+t.test('pipeline builder: openh264 preset (H.264 on the CPU, in system memory)', async (t) => {
+  const rtsp = buildPipeline({ source: { kind: 'rtsp', url: CAM_URL }, decoder: 'openh264', output: { rotate: 90 } });
+  t.match(rtsp.argv.join(' '), /rtph264depay ! h264parse ! openh264dec ! videorate drop-only=true ! videoflip video-direction=90r ! videoconvert/, 'frames in system memory: rotate works');
+  t.notMatch(rtsp.argv.join(' '), /avdec/);
+  const file = buildPipeline({ source: { kind: 'file', path: '/v/a.mp4', codec: 'h264' }, decoder: 'openh264' });
+  t.match(file.argv.join(' '), /parsebin ! h264parse ! openh264dec ! .*videoflip video-direction=auto/, "a file's rotation tag is applied");
+  t.throws(() => buildPipeline({ source: { kind: 'rtsp', url: CAM_URL, codec: 'h265' }, decoder: 'openh264' }), /H\.264 only/);
+  t.throws(() => buildPipeline({ source: { kind: 'rtsp', url: CAM_URL, codec: 'auto' }, decoder: 'openh264' }), PipelineConfigError);
+});
+
 t.test('pipeline builder: custom decoder, file, test and override sources', async (t) => {
   const custom = buildPipeline({ source: { kind: 'rtsp', url: CAM_URL }, decoder: { custom: 'vaapih264dec ! vaapipostproc  format=nv12' } });
   t.match(custom.argv.join(' '), /h264parse ! vaapih264dec ! vaapipostproc format=nv12 ! videorate/);

@@ -162,7 +162,7 @@ t.test('wrong types and values: path, message and fix', async (t) => {
   t.match(issueAt(kinds, 'cameras[0].source.kind')?.message, /one of 'rtsp', 'file', 'test', 'pipeline'/);
   t.equal(issueAt(kinds, 'cameras[1]')?.message, 'a camera needs a `url` or a `source`');
   t.equal(issueAt(kinds, 'cameras[2].url')?.message, 'give either `url` or `source`, not both');
-  t.match(issueAt(kinds, 'cameras[3].decoder')?.message, /'cpu', 'jetson', 'nvdec' or \{ custom/);
+  t.match(issueAt(kinds, 'cameras[3].decoder')?.message, /'cpu', 'openh264', 'jetson', 'nvdec' or \{ custom/);
 
   const bad = configError(() => parseConfig({ cameras: [{ id: 'Front Door', url: 'http://192.0.2.1/x' }, { id: 'j', decoder: 'jetson', source: { kind: 'file', path: 'a.mp4' } }] }));
   t.match(issueAt(bad, 'cameras[0].id')?.message, /expected a slug/);

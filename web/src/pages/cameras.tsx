@@ -19,7 +19,13 @@ export interface Zone {
   readonly polygon: readonly (readonly [number, number])[];
 }
 
-const DECODERS = ['cpu', 'nvdec', 'jetson'] as const;
+const DECODERS = ['cpu', 'openh264', 'nvdec', 'jetson'] as const;
+const DECODER_LABELS: Record<(typeof DECODERS)[number], string> = {
+  cpu: 'cpu (any machine)',
+  openh264: 'openh264 (H.264 on the CPU, less memory)',
+  nvdec: 'nvdec (NVIDIA GPU)',
+  jetson: 'jetson (NVIDIA Jetson)',
+};
 
 /** Normalised coordinates as the config keeps them: 0..1, three decimals. */
 const norm = (v: number): number => Math.round(Math.min(1, Math.max(0, v)) * 1000) / 1000;
@@ -358,7 +364,7 @@ export function CameraWizard({ entry, version, reload, onSaved, onCancel }: { en
               <select id="cam-decoder" value={decoder} onChange={(e) => setDecoder((e.target as HTMLSelectElement).value)}>
                 {DECODERS.map((d) => (
                   <option key={d} value={d}>
-                    {d === 'cpu' ? 'cpu (any machine)' : d === 'nvdec' ? 'nvdec (NVIDIA GPU)' : 'jetson (NVIDIA Jetson)'}
+                    {DECODER_LABELS[d]}
                   </option>
                 ))}
                 {initialDecoder === 'custom' && <option value="custom">custom (kept as in the file)</option>}
