@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- rss [--variants base,...] [--scene door|idle|idle-360p-5fps][-420] [--decoder cpu|openh264] [--idle-decode all|keyframes] [--seconds 20] [--warmup 8] [--repeat 2] [--json]`
+ * `npm run bench -- rss [--variants base,...] [--scene door|idle|idle-360p-5fps] [--decoder cpu|openh264] [--idle-decode all|keyframes] [--seconds 20] [--warmup 8] [--repeat 2] [--json]`
  *
  * Resident memory of the real service at one camera, as an operator sees it: `facegate run` (its
  * own process, node with bin/facegate.js's flags on the compiled build (`npm run build` first), as
@@ -14,7 +14,7 @@
  * launch before the memory flags), `tsx` (shipped, from the sources).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -132,21 +132,6 @@ interface RssRun {
   readonly childCpuPercent: number;
 }
 
-/**
- * `clip` re-encoded with 4:2:0 chroma beside it (the generated clips' x264 settings: a key frame
- * every `fps` frames, one a second); reused when it exists.
- */
-async function reencode420(clip: string, fps: number): Promise<string> {
-  const out = clip.replace(/\.mp4$/, '-420.mp4');
-  if (existsSync(out)) return out;
-  const tmp = `${out}.${process.pid}.part.mp4`;
-  const gst = spawn('gst-launch-1.0', ['-q', '-e', 'filesrc', `location=${clip}`, '!', 'qtdemux', '!', 'h264parse', '!', 'avdec_h264', '!', 'videoconvert', '!', 'video/x-raw,format=I420', '!', 'x264enc', 'tune=zerolatency', 'speed-preset=veryfast', `key-int-max=${fps}`, '!', 'h264parse', '!', 'mp4mux', '!', 'filesink', `location=${tmp}`], { stdio: 'ignore' });
-  const code = await new Promise<number>((r) => gst.on('close', (c) => r(c ?? 1)));
-  if (code !== 0) throw new Error(`re-encoding ${clip} as 4:2:0 failed (gst-launch exit ${code})`);
-  renameSync(tmp, out);
-  return out;
-}
-
 async function runService(v: Variant, configPath: string, warmupS: number, seconds: number): Promise<RssRun> {
   const flags = v.nodeFlags ?? [];
   // The compiled build directly (bin/facegate.js would fall back to tsx whenever any source file
@@ -219,17 +204,14 @@ export async function runRssBench(args: readonly string[]): Promise<void> {
   const dataDir = demoDataDir();
   // idle: the idle door at 720p, 10 fps (the e2e bench's idle camera); idle-360p-5fps: the same
   // scene as a camera's 640x360 sub-stream at 5 fps.
-  const scenes: Record<string, { render: () => Promise<string>; fps: number }> = {
-    door: { render: async () => (await prepareDoorClip(stateDir, dataDir)).path, fps: 10 },
-    idle: { render: async () => (await renderIdleClip(join(stateDir, 'idle-30s.mp4'), { seconds: 30 })).path, fps: 10 },
-    'idle-360p-5fps': { render: async () => (await renderIdleClip(join(stateDir, 'idle-30s-640x360-5fps.mp4'), { seconds: 30, width: 640, height: 360, fps: 5 })).path, fps: 5 },
+  const scenes: Record<string, () => Promise<string>> = {
+    door: async () => (await prepareDoorClip(stateDir, dataDir)).path,
+    idle: async () => (await renderIdleClip(join(stateDir, 'idle-30s.mp4'), { seconds: 30 })).path,
+    'idle-360p-5fps': async () => (await renderIdleClip(join(stateDir, 'idle-30s-640x360-5fps.mp4'), { seconds: 30, width: 640, height: 360, fps: 5 })).path,
   };
-  // A scene name ending in -420: the same clip re-encoded with 4:2:0 chroma, as cameras send it
-  // (the generated clips are 4:4:4, which OpenH264 cannot decode).
-  const chroma420 = values.scene.endsWith('-420');
-  const scene = scenes[chroma420 ? values.scene.slice(0, -'-420'.length) : values.scene];
-  if (!scene) throw new Error(`unknown --scene ${values.scene} (known: ${Object.keys(scenes).join(', ')}, each also with -420)`);
-  const clip = chroma420 ? await reencode420(await scene.render(), scene.fps) : await scene.render();
+  const scene = scenes[values.scene];
+  if (!scene) throw new Error(`unknown --scene ${values.scene} (known: ${Object.keys(scenes).join(', ')})`);
+  const clip = await scene();
   // The camera's decoder preset: cpu (libav, the default) or openh264.
   const decoder = values.decoder;
   if (decoder !== 'cpu' && decoder !== 'openh264') throw new Error(`--decoder takes cpu or openh264, not "${decoder}"`);

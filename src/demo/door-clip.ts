@@ -50,9 +50,16 @@ function dropAlpha(rgba: Buffer): Buffer {
   return out;
 }
 
-/** Cache key of a clip: its inputs (photo bytes and options). */
+/**
+ * How generated clips are encoded: H.264 with 4:2:0 chroma, as cameras send it (x264 would pick
+ * 4:4:4 for RGB input, which costs a decoder more and which OpenH264 cannot decode). Part of every
+ * cached clip's name, so a clip encoded otherwise is never reused.
+ */
+export const CLIP_ENCODING = 'h264-420';
+
+/** Cache key of a clip: its inputs (photo bytes, options and the encoding). */
 export function doorClipKey(visitors: readonly DoorVisitor[], opts: DoorClipOptions): string {
-  const h = createHash('sha256').update(JSON.stringify(opts));
+  const h = createHash('sha256').update(JSON.stringify(opts)).update(CLIP_ENCODING);
   for (const v of visitors) h.update(readFileSync(v.photo));
   return h.digest('hex').slice(0, 16);
 }
@@ -64,7 +71,7 @@ export function doorClipKey(visitors: readonly DoorVisitor[], opts: DoorClipOpti
 function clipEncoder(out: string, width: number, height: number, fps: number): { write(frame: Buffer): Promise<void>; finish(what: string): Promise<void> } {
   mkdirSync(dirname(out), { recursive: true });
   const tmp = `${out}.${process.pid}.part.mp4`;
-  const gst = spawn('gst-launch-1.0', ['-q', '-e', 'fdsrc', 'fd=0', '!', 'rawvideoparse', `width=${width}`, `height=${height}`, 'format=rgb', `framerate=${fps}/1`, '!', 'videoconvert', '!', 'x264enc', 'tune=zerolatency', 'speed-preset=veryfast', `key-int-max=${fps}`, '!', 'h264parse', '!', 'mp4mux', '!', 'filesink', `location=${tmp}`], {
+  const gst = spawn('gst-launch-1.0', ['-q', '-e', 'fdsrc', 'fd=0', '!', 'rawvideoparse', `width=${width}`, `height=${height}`, 'format=rgb', `framerate=${fps}/1`, '!', 'videoconvert', '!', 'video/x-raw,format=I420', '!', 'x264enc', 'tune=zerolatency', 'speed-preset=veryfast', `key-int-max=${fps}`, '!', 'h264parse', '!', 'mp4mux', '!', 'filesink', `location=${tmp}`], {
     stdio: ['pipe', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -136,9 +143,11 @@ export interface IdleClipOptions {
  * Render the door camera with nobody there: the door clip's background with per-pixel sensor noise
  * (fresh every frame), a slow brightness swing (one sine period over the clip) and H.264
  * compression (the same x264 settings as the door clip). What a door camera sees most of the day.
- * Written to `out` atomically; reused when it exists.
+ * Written atomically beside `out`, the encoding in its name (`idle-30s.mp4` -> `idle-30s-h264-420.mp4`:
+ * the returned `path`); reused when it exists.
  */
-export async function renderIdleClip(out: string, opts: IdleClipOptions = {}): Promise<{ path: string; frames: number; durationMs: number }> {
+export async function renderIdleClip(requested: string, opts: IdleClipOptions = {}): Promise<{ path: string; frames: number; durationMs: number }> {
+  const out = requested.replace(/(\.mp4)?$/, `-${CLIP_ENCODING}.mp4`);
   const width = opts.width ?? 1280;
   const height = opts.height ?? 720;
   const fps = opts.fps ?? 10;
