@@ -143,7 +143,7 @@ export interface IdleClipOptions {
  * Render the door camera with nobody there: the door clip's background with per-pixel sensor noise
  * (fresh every frame), a slow brightness swing (one sine period over the clip) and H.264
  * compression (the same x264 settings as the door clip). What a door camera sees most of the day.
- * Written atomically beside `out`, the encoding in its name (`idle-30s.mp4` -> `idle-30s-h264-420.mp4`:
+ * Written atomically beside `requested`, the encoding in its name (`idle-30s.mp4` -> `idle-30s-h264-420.mp4`:
  * the returned `path`); reused when it exists.
  */
 export async function renderIdleClip(requested: string, opts: IdleClipOptions = {}): Promise<{ path: string; frames: number; durationMs: number }> {
