@@ -102,7 +102,7 @@ const cameraObjectSchema = z.strictObject({
   rotate: z
     .union([z.literal(0), z.literal(90), z.literal(180), z.literal(270)])
     .default(0)
-    .meta({ description: 'turn every frame clockwise by this many degrees (a sideways-mounted sensor; decoder cpu only); a file source\'s own rotation tag is applied anyway' }),
+    .meta({ description: 'turn every frame clockwise by this many degrees (a sideways-mounted sensor; a CPU decoder only: cpu or openh264); a file source\'s own rotation tag is applied anyway' }),
   detector: detectorSettingsSchema.prefault({}),
   motion: motionSchema.prefault({}),
   detectScale: z
