@@ -106,21 +106,6 @@ export class LiveFrames {
     slot.waiters.emit();
   };
 
-  /** Resolves true at the camera's next kept frame, false after waitMs. */
-  private nextFrame(slot: CameraSlot): Promise<boolean> {
-    return new Promise((resolve) => {
-      const leave = slot.waiters.add(() => {
-        leave();
-        clearTimeout(timer);
-        resolve(true);
-      });
-      const timer = setTimeout(() => {
-        leave();
-        resolve(false);
-      }, this.waitMs);
-    });
-  }
-
   /** Forget a camera (removed from the config). */
   forget(cameraId: string): void {
     const slot = this.slots.get(cameraId);
@@ -137,7 +122,7 @@ export class LiveFrames {
     slot.watchedUntilMs = t + this.watchMs;
     if (t - slot.latestAtMs > this.staleMs) return { ok: false, reason: 'stale', message: `camera ${cameraId} has delivered no frame for ${Math.round((t - slot.latestAtMs) / 1000)} s` };
     // Not watched until now: its frames were not kept; the next one is.
-    if (!slot.latest && !(await this.nextFrame(slot))) return { ok: false, reason: 'no-frame', message: `camera ${cameraId} delivered no frame within ${this.waitMs} ms` };
+    if (!slot.latest && (await slot.waiters.next(this.waitMs)) === undefined) return { ok: false, reason: 'no-frame', message: `camera ${cameraId} delivered no frame within ${this.waitMs} ms` };
     if (!slot.latest) return { ok: false, reason: 'no-frame', message: `camera ${cameraId} has no frame kept` };
     if (slot.encoded && (t - slot.encodedAtMs < this.minIntervalMs || slot.encoded.seq === slot.latest.seq)) return { ok: true, frame: slot.encoded };
     if (!slot.encoding) {

@@ -271,19 +271,10 @@ export function startGalleryFollower(opts: GalleryFollowerOptions): GalleryFollo
   return {
     status: () => ({ revision, synced, applied, skipped, erased, lastError: lastError ?? link.status().lastError, hubIdentities: manifest?.identities, warning }),
     onApplied: (l) => appliedListeners.add(l),
-    synced: (timeoutMs = 30_000) =>
-      new Promise<void>((resolve, reject) => {
-        if (synced) return resolve();
-        const off = syncedListeners.add(() => {
-          off();
-          clearTimeout(t);
-          resolve();
-        });
-        const t = setTimeout(() => {
-          off();
-          reject(new FleetError('FLEET_NATS_UNAVAILABLE', `the gallery did not sync with the hub within ${timeoutMs} ms`, { hint: lastError }));
-        }, timeoutMs);
-      }),
+    synced: async (timeoutMs = 30_000) => {
+      if (synced) return;
+      if ((await syncedListeners.next(timeoutMs)) === undefined) throw new FleetError('FLEET_NATS_UNAVAILABLE', `the gallery did not sync with the hub within ${timeoutMs} ms`, { hint: lastError });
+    },
     close: async () => {
       closed = true;
       offLost();

@@ -256,20 +256,12 @@ export function startNatsLink(opts: NatsLinkOptions): NatsLink {
     status: () => ({ connected: ready, reconnects, lastError: lastError?.describe(), lastErrorCode: lastError?.code }),
     onReady: (l) => readyListeners.add(l),
     onLost: (l) => lostListeners.add(l),
-    ready: (timeoutMs = 30_000) =>
-      new Promise<NatsConnection>((resolve, reject) => {
-        if (ready && nc) return resolve(nc);
-        // A wait that times out leaves the list: a link that never comes up does not collect them.
-        const off = readyListeners.add((c) => {
-          off();
-          clearTimeout(t);
-          resolve(c);
-        });
-        const t = setTimeout(() => {
-          off();
-          reject(lastError ?? new FleetError('FLEET_NATS_UNAVAILABLE', `NATS at ${shown.join(', ')} not ready after ${timeoutMs} ms`));
-        }, timeoutMs);
-      }),
+    ready: async (timeoutMs = 30_000) => {
+      if (ready && nc) return nc;
+      const next = await readyListeners.next(timeoutMs);
+      if (next) return next[0];
+      throw lastError ?? new FleetError('FLEET_NATS_UNAVAILABLE', `NATS at ${shown.join(', ')} not ready after ${timeoutMs} ms`);
+    },
     close: async () => {
       closed = true;
       clearTimeout(timer);

@@ -26,6 +26,24 @@ export class Listeners<A extends unknown[] = []> {
     }
   }
 
+  /**
+   * The arguments of the next emit, or undefined if none comes within `timeoutMs`. The wait leaves
+   * the list either way, so waits that time out (a link that never comes up) do not pile up.
+   */
+  next(timeoutMs: number): Promise<A | undefined> {
+    return new Promise((resolve) => {
+      const leave = this.add((...args) => {
+        leave();
+        clearTimeout(timer);
+        resolve(args);
+      });
+      const timer = setTimeout(() => {
+        leave();
+        resolve(undefined);
+      }, timeoutMs);
+    });
+  }
+
   get size(): number {
     return this.entries.size;
   }

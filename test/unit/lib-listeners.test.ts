@@ -30,3 +30,16 @@ t.test('Listeners: add returns the remover; the same function twice is two liste
   ls.emit(4);
   t.same(seen.slice(4), ['once'], 'a listener may remove itself while being called');
 });
+
+t.test('Listeners.next: the next emit\'s arguments, or undefined after the timeout; the wait leaves the list either way', async (t) => {
+  const ls = new Listeners<[string]>();
+  const got = ls.next(1000);
+  t.equal(ls.size, 1, 'waiting');
+  ls.emit('a');
+  ls.emit('b');
+  t.same(await got, ['a'], 'the first emit after the wait began');
+  t.equal(ls.size, 0, 'left after the emit');
+  const none = await ls.next(20);
+  t.equal(none, undefined, 'nothing within 20 ms');
+  t.equal(ls.size, 0, 'left after the timeout');
+});
