@@ -71,6 +71,19 @@ export const postgresSchema = z
     if (p.password !== undefined && p.passwordFile !== undefined) ctx.addIssue({ code: 'custom', path: ['passwordFile'], message: 'give either `password` or `passwordFile`, not both', params: { hint: 'keep passwordFile and remove password' } satisfies IssueParams });
   });
 
+/** The hub's own settings (`fleet.hub`, read only by `facegate hub`). */
+export const hubSchema = z.strictObject({
+  postgres: postgresSchema.prefault({}),
+  retryMs: z.number().int().min(100).max(600_000).default(2000).meta({ description: 'first retry delay when PostgreSQL or NATS is down (doubles, capped at 30 s)' }),
+  ackWaitMs: z
+    .number()
+    .int()
+    .min(1000)
+    .max(600_000)
+    .default(10_000)
+    .meta({ description: "JetStream redelivers a batch the hub fetched but did not acknowledge after this long: how soon a restarted hub (killed, crashed) gets the events it had in hand. While it holds a batch (PostgreSQL slow or down) it tells JetStream it is still working, so a short wait brings no duplicates (and PostgreSQL's primary key drops any)" }),
+});
+
 export const fleetSchema = z.strictObject({
   nodeId: slug.meta({ description: 'this box in the fleet (subjects, message ids, the hub\'s node list); unique per fleet' }),
   site: slug.meta({ description: 'the site this box belongs to (subject level, hub filters)' }),
@@ -108,12 +121,7 @@ export const fleetSchema = z.strictObject({
     .prefault({})
     .meta({ description: 'anti-passback areas across boxes (gates with antiPassback.area)' }),
   edgeEnrollment: z.enum(['refuse']).default('refuse').meta({ description: 'enrollment on an edge in fleet mode is refused: enroll at the hub (`facegate enroll --hub`)' }),
-  hub: z
-    .strictObject({
-      postgres: postgresSchema.prefault({}),
-      retryMs: z.number().int().min(100).max(600_000).default(2000).meta({ description: 'first retry delay when PostgreSQL or NATS is down (doubles, capped at 30 s)' }),
-    })
-    .optional()
+  hub: hubSchema.optional()
     .meta({ description: 'only for `facegate hub`' }),
 });
 

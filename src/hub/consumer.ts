@@ -2,12 +2,13 @@
  * The hub's durable JetStream consumer on the events stream, and the loop that drains it: fetch a
  * batch, write its area grants to the passages bucket, insert it in one PostgreSQL transaction,
  * then ack. A hub killed between the commit and the ack gets the batch again and PostgreSQL's
- * primary key drops it. PostgreSQL down: the batch is held (kept ours with `working()`) and
+ * primary key drops it. PostgreSQL down: the batch is held (kept ours with `working()` every third
+ * of `fleet.hub.ackWaitMs`, so a crashed hub's batch comes back that soon and a live one's never) and
  * retried with backoff while JetStream keeps the rest; NATS down: the loop waits for the link.
  */
 import { AckPolicy, DeliverPolicy, jetstream, type Consumer, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { FleetConfig } from '../config/fleet.ts';
+import { hubSchema, type FleetConfig } from '../config/fleet.ts';
 import type { BackoffOptions } from '../lib/backoff.ts';
 import { retry } from '../lib/retry.ts';
 import { sleep } from '../lib/time.ts';
@@ -69,6 +70,8 @@ export function createHubConsumer(p: {
   let lostMs: number | undefined;
   let ackFloor = 0;
   let checkedMs = 0;
+  const ackWaitMs = f.hub?.ackWaitMs ?? hubSchema.parse({}).ackWaitMs;
+  const ackWaitNs = ackWaitMs * NS_PER_MS;
   const ensure = async (nc: NatsConnection): Promise<'exists' | 'created'> => {
     const jsm = await manager(nc);
     const stream = f.names.eventsStream;
@@ -77,6 +80,11 @@ export function createHubConsumer(p: {
       const info = await jsm.consumers.info(stream, name);
       ackFloor = info.ack_floor.stream_seq;
       consumerSeen = true;
+      // A durable made with another ack wait (an older default, a changed config) takes this one.
+      if (info.config.ack_wait !== ackWaitNs) {
+        await jsm.consumers.update(stream, name, { ack_wait: ackWaitNs });
+        log.info({ stream, consumer: name, ackWaitMs }, 'fleet hub: durable consumer ack wait updated');
+      }
       return 'exists';
     } catch (e) {
       if (!isNotFound(e)) throw e;
@@ -85,7 +93,7 @@ export function createHubConsumer(p: {
     // The floor belongs to this stream only while the stream still reaches it (not one recreated).
     const last = (await jsm.streams.info(stream)).state.last_seq;
     const from = consumerSeen && ackFloor > 0 && ackFloor <= last ? ackFloor + 1 : undefined;
-    await jsm.consumers.add(stream, { durable_name: name, ack_policy: AckPolicy.Explicit, ...(from ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from } : { deliver_policy: DeliverPolicy.All }), ack_wait: 30_000 * NS_PER_MS, max_ack_pending: 20_000 });
+    await jsm.consumers.add(stream, { durable_name: name, ack_policy: AckPolicy.Explicit, ...(from ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from } : { deliver_policy: DeliverPolicy.All }), ack_wait: ackWaitNs, max_ack_pending: 20_000 });
     if (consumerSeen) {
       recreated++;
       lostMs = Date.now();
@@ -140,32 +148,42 @@ export function createHubConsumer(p: {
         if (row) good.push({ m, row });
         else bad.push(m);
       }
-      const rows = good.map((g) => g.row);
       for (const m of bad) {
         log.warn({ subject: m.subject, seq: m.seq }, `fleet hub: a message that is not a facegate event${parseEventSubject(m.subject, f.names.subjectPrefix)?.node === f.nodeId ? ` (it claims the hub's own node id '${f.nodeId}')` : ''}; dropped`);
         m.term();
       }
+      // The batch is ours until acked: JetStream hears so every third of the ack wait (passages
+      // and PostgreSQL may be slow or down), and redelivers it only once this process is gone.
+      const holding = setInterval(() => {
+        try {
+          for (const g of good) g.m.working();
+        } catch {
+          // The connection is gone: these messages come again after the ack wait.
+        }
+      }, Math.max(250, Math.floor(ackWaitMs / 3)));
+      try {
+        if (!(await storeBatch(nc, good))) continue;
+      } finally {
+        clearInterval(holding);
+      }
+      if (isClosed()) return;
+      for (const g of good) g.m.ack();
+      await nc.flush().catch(() => undefined);
+    }
+
+    /** Passages, then PostgreSQL; false when the link went away meanwhile (no ack: JetStream redelivers). */
+    async function storeBatch(nc: NatsConnection, good: readonly { m: JsMsg; row: HubEventRow }[]): Promise<boolean> {
+      const rows = good.map((g) => g.row);
       // Area grants to the passages bucket first: they do not wait for PostgreSQL. The link lost
       // meanwhile: no ack (JetStream redelivers the batch; writing a passage again changes nothing).
-      if (!(await p.passages.apply(rows, () => !isClosed() && link.current() === nc)) && link.current() !== nc) continue;
-      // Hold the batch until PostgreSQL takes it; JetStream redelivers after ack_wait if we die.
-      const stored = await retry(() => p.batches.store(good), {
-        backoff: p.backoff,
-        stopped: isClosed,
-        onError: (e) => {
-          p.pg.failed(e);
-          // Keep the messages ours while we wait (no redelivery storm).
-          for (const m of msgs) m.working();
-        },
-      });
+      if (!(await p.passages.apply(rows, () => !isClosed() && link.current() === nc)) && link.current() !== nc) return false;
+      const stored = await retry(() => p.batches.store(good), { backoff: p.backoff, stopped: isClosed, onError: (e) => p.pg.failed(e) });
       if (stored.ok) {
         p.pg.ok();
         inserted += stored.value.added.length;
         duplicates += rows.length - stored.value.refused - stored.value.added.length;
       }
-      if (isClosed()) return;
-      for (const m of msgs) if (!bad.includes(m)) m.ack();
-      await nc.flush().catch(() => undefined);
+      return true;
     }
   };
 

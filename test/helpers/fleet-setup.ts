@@ -39,7 +39,7 @@ function hubSnapshotDir(): string {
   return snapshotDir;
 }
 
-export function hubConfig(s: NatsServer, p: Postgres, extra: { duplicateWindowMs?: number } = {}): Config {
+export function hubConfig(s: NatsServer, p: Postgres, extra: { duplicateWindowMs?: number; ackWaitMs?: number } = {}): Config {
   return parseConfig({
     server: { bind: '127.0.0.1', port: 0 },
     auth: { tokens: [{ id: 'ops', role: 'admin', sha256: sha256Hex(OPERATOR_TOKEN) }] },
@@ -52,7 +52,7 @@ export function hubConfig(s: NatsServer, p: Postgres, extra: { duplicateWindowMs
       role: 'hub',
       nats: natsSection(s),
       ...(extra.duplicateWindowMs ? { stream: { duplicateWindowMs: extra.duplicateWindowMs } } : {}),
-      hub: { postgres: { host: '127.0.0.1', port: p.port, database: p.database, user: p.user, password: p.password }, retryMs: 100 },
+      hub: { postgres: { host: '127.0.0.1', port: p.port, database: p.database, user: p.user, password: p.password }, retryMs: 100, ...(extra.ackWaitMs ? { ackWaitMs: extra.ackWaitMs } : {}) },
     },
   });
 }

@@ -27,8 +27,9 @@ function captureLogger(): { logger: ReturnType<typeof createLogger>; lines(): { 
 t.test('two edges -> hub -> PostgreSQL, exactly once; PG outage; replay outside the window; API + WS', async (t) => {
   const [s, p] = await startFleetServers(t);
   const win = 1500;
-  // A 100-event window: GET /v1/events must read PostgreSQL for the other 400.
-  const hub = await startHub(hubConfig(s, p, { duplicateWindowMs: win }), { logger, port: 0, windowSize: 100 });
+  // A 100-event window: GET /v1/events must read PostgreSQL for the other 400. An ack wait of 1 s,
+  // far shorter than the PostgreSQL outage below, which the batch in the hub's hand outlasts.
+  const hub = await startHub(hubConfig(s, p, { duplicateWindowMs: win, ackWaitMs: 1000 }), { logger, port: 0, windowSize: 100 });
   t.teardown(() => hub.close());
   const a = testEdge(edgeFleet(s, 'door-1', 'hq', { duplicateWindowMs: win }), logger);
   const b = testEdge(edgeFleet(s, 'door-2', 'lab', { duplicateWindowMs: win }), logger);
@@ -65,6 +66,8 @@ t.test('two edges -> hub -> PostgreSQL, exactly once; PG outage; replay outside 
   await until('edges delivered to JetStream anyway', () => a.cursors.get(FLEET_SINK_NAME) === 250 && b.cursors.get(FLEET_SINK_NAME) === 250, 20_000);
   await p.restart();
   await until('500 at the hub after PostgreSQL came back', async () => (await hub.store.eventCount().catch(() => 0)) === 500, 30_000);
+  await sleep(1500);
+  t.same([hub.status().received, hub.status().duplicates], [500, 0], 'the batch held through the outage, past its ack wait, came once: no redelivery, no duplicate');
 
   // A replay after the de-duplication window: JetStream takes it, the primary key drops it. A fixed
   // wait: the window is time on the server, with nothing to poll.
@@ -221,4 +224,20 @@ t.test('NATS down at the hub start, then poison messages, its consumer deleted, 
   t.teardown(() => hub2.close());
   await until('an auth error', () => /refused the credentials/.test(hub2.status().nats.lastError ?? ''), 20_000);
   t.notMatch(hub2.status().nats.lastError ?? '', /wrong-nats-password/, 'the password is never shown');
+});
+
+t.test("the hub's durable consumer takes fleet.hub.ackWaitMs, also when it already exists with another", async (t) => {
+  const [s, p] = await startFleetServers(t);
+  const nc = await natsClient(s);
+  t.teardown(() => nc.close());
+  const jsm = await jetstreamManager(nc);
+  const ackWaitMs = async (): Promise<number> => ((await jsm.consumers.info('FACEGATE_EVENTS', 'facegate-hub')).config.ack_wait ?? 0) / 1e6;
+  const first = await startHub(hubConfig(s, p), { logger, port: 0 });
+  await until('the durable consumer made', async () => (await ackWaitMs().catch(() => 0)) > 0, 20_000);
+  t.equal(await ackWaitMs(), 10_000, 'made with the default ack wait');
+  await first.close();
+  const second = await startHub(hubConfig(s, p, { ackWaitMs: 1500 }), { logger, port: 0 });
+  t.teardown(() => second.close());
+  await until('the ack wait updated', async () => (await ackWaitMs()) === 1500, 20_000);
+  t.pass('an existing durable took the configured 1.5 s');
 });

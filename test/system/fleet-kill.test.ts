@@ -64,7 +64,7 @@ t.test('kill -9 of an edge mid-forwarding, then of the hub mid-burst: no loss, n
       server: { bind: '127.0.0.1', port: 0 },
       auth: { enabled: false },
       logging: { level: 'warn' },
-      fleet: { nodeId: 'hub', site: 'hq', role: 'hub', nats: natsSection(s), hub: { postgres: { host: '127.0.0.1', port: pg.port, database: pg.database, user: pg.user, password: pg.password }, retryMs: 100 } },
+      fleet: { nodeId: 'hub', site: 'hq', role: 'hub', nats: natsSection(s), hub: { postgres: { host: '127.0.0.1', port: pg.port, database: pg.database, user: pg.user, password: pg.password }, retryMs: 100, ackWaitMs: 2000 } },
     }),
   );
   const startHubProc = async (): Promise<Proc> => {

@@ -76,6 +76,7 @@ t.test('the commented example in config/default.yaml parses once uncommented', a
   const c = parseConfigText(yaml, 'default.yaml fleet example', { baseDir: '/etc/facegate' });
   t.equal(c.fleet?.nodeId, 'door-box-1');
   t.equal(c.fleet?.hub?.postgres.passwordFile, '/etc/facegate/postgres.password');
+  t.equal(c.fleet?.hub?.ackWaitMs, 10_000);
   t.same(c.fleet?.passages, { heartbeatMs: 1000, staleAfterMs: 5000, ttlHours: 24 });
   t.equal(c.fleet?.names.passagesBucket, 'facegate-passages');
 });
@@ -88,4 +89,11 @@ t.test('anti-passback area settings: defaults and a stale limit under the heartb
   t.match(bad, [{ path: 'fleet.passages.staleAfterMs', message: /longer than heartbeatMs/, hint: /staleAfterMs: 5000/ }]);
   const name = issues(`${base}  names: { passagesBucket: 'a.b' }\n`);
   t.ok(name.find((i) => i.path === 'fleet.names.passagesBucket'), 'a bucket name that is not a JetStream name');
+});
+
+t.test("the hub's ack wait: a default, and a clear error outside 1 s .. 10 min", async (t) => {
+  const hub = `${base}  hub: { postgres: { host: db.local } }\n`;
+  t.equal(parseConfigText(hub, 'f.yaml', { baseDir: '/etc/facegate' }).fleet?.hub?.ackWaitMs, 10_000);
+  t.match(issues(`${base}  hub: { ackWaitMs: 500 }\n`), [{ path: 'fleet.hub.ackWaitMs' }]);
+  t.match(issues(`${base}  hub: { ackWaitMs: 3600000 }\n`), [{ path: 'fleet.hub.ackWaitMs' }]);
 });
