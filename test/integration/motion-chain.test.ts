@@ -19,6 +19,7 @@ import { doorClipKey, renderDoorClip, renderIdleClip } from '../../src/demo/door
 import { createDetector } from '../../src/detect/index.ts';
 import { openGallery } from '../../src/gallery/index.ts';
 import { createEmbedder, createMaskClassifier } from '../../src/recognize/index.ts';
+import { sleep } from '../../src/lib/time.ts';
 
 const DATA_DIR = resolve(fileURLToPath(new URL('../../../shared/data/', import.meta.url)));
 const CACHE = resolve(fileURLToPath(new URL('../../.facegate/test-cache/', import.meta.url)));
@@ -38,6 +39,7 @@ t.test('door clip: gated detection recognises the same tracks as every-frame det
   const settings = recognitionSettings(config.recognition, config.models.embedder);
   const detector = await createDetector({ tier: '500m', size: 640 });
   const idleDetector = await createDetector({ tier: '500m', size: 640 });
+  const keyframesDetector = await createDetector({ tier: '500m', size: 640 });
   const embedder = await createEmbedder(config.models.embedder);
   const mask = await createMaskClassifier();
   const gallery = openGallery(galleryDb);
@@ -45,6 +47,7 @@ t.test('door clip: gated detection recognises the same tracks as every-frame det
     gallery.close();
     await detector.close();
     await idleDetector.close();
+    await keyframesDetector.close();
     await embedder.close();
     await mask.close();
     rmSync(dir, { recursive: true, force: true });
@@ -59,14 +62,16 @@ t.test('door clip: gated detection recognises the same tracks as every-frame det
     runClip('door', 'ungated', door.path, { fps: 5, motion: { enabled: false }, detector: { interval: 1 } }, detector, models, gallery, settings),
     runClip('idle', 'gated', idle.path, { fps: 5 }, idleDetector, models, gallery, settings),
   ]);
-  // The gated door beside the idle scene with idle decoding (key frames only: light), then the door
-  // with idle decoding alone (asleep 500 ms after the last track ends, so each later visitor walks
-  // into a door whose decoder sees one key frame a second).
-  const [gated, idleKeyframes] = await Promise.all([
+  // Then three cameras side by side, all gated (each detects a fraction of its frames): the gated
+  // door, the idle scene with idle decoding (key frames only: light), and the door with idle
+  // decoding (asleep 500 ms after the last track ends, so each later visitor walks into a door whose
+  // decoder sees one key frame a second), started 1.5 s later so the two doors' visitors are not
+  // being recognised at the same moments.
+  const [gated, idleKeyframes, keyframesDoor] = await Promise.all([
     runClip('door', 'gated', door.path, { fps: 5 }, detector, models, gallery, settings),
     runClip('idle', 'idle decode', idle.path, { fps: 5, motion: { idleDecode: 'keyframes', idleSleepMs: 500 } }, idleDetector, models, gallery, settings),
+    sleep(1500).then(() => runClip('door', 'idle decode', door.path, { fps: 5, motion: { idleDecode: 'keyframes', idleSleepMs: 500 } }, keyframesDetector, models, gallery, settings)),
   ]);
-  const keyframesDoor = await runClip('door', 'idle decode', door.path, { fps: 5, motion: { idleDecode: 'keyframes', idleSleepMs: 500 } }, detector, models, gallery, settings);
   const names = (r: typeof gated): string[] => r.tracks.map((x) => x.name).sort();
   t.ok(ungated.tracks.filter((x) => x.name !== 'unknown').length >= 3, `ungated recognises the visitors: ${names(ungated).join(', ')}`);
   t.same(names(gated), names(ungated), 'the same recognised tracks');

@@ -4,7 +4,7 @@
  * against the demo gallery), once with cameras[].detectScale off and once on. Same people, similar
  * scores. Three of the demo's visitors (Angelina, masked Min, Elon), to keep the test short.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,9 +71,12 @@ t.test('door clip: the same identities with similar scores, detectScale off vs o
   const clip = await renderDoorClip(visitors, join(CACHE, `door-${doorClipKey(visitors, DEMO_CLIP)}.mp4`), DEMO_CLIP);
   const galleryDb = join(dir, 'gallery.sqlite');
   await enrollDemoGallery(galleryDb, DATA_DIR);
+  t.notOk(existsSync(`${galleryDb}-wal`), 'the enrolled gallery is one file (closed, its log checkpointed): safe to copy');
 
-  const off = await runDoor(clip, galleryDb, false);
-  const on = await runDoor(clip, galleryDb, true);
+  // The two services side by side (one camera each: a fraction of the 2 cores), each with its own
+  // copy of the gallery, as the unknown faces a run keeps must not reach the other.
+  copyFileSync(galleryDb, join(dir, 'gallery-on.sqlite'));
+  const [off, on] = await Promise.all([runDoor(clip, galleryDb, false), runDoor(clip, join(dir, 'gallery-on.sqlite'), true)]);
   t.comment(`off: ${off.delivered}; unknown ${off.unknown}`);
   t.comment(`on:  ${on.delivered}; unknown ${on.unknown}`);
   t.ok(off.recognized.size >= 2, `the reference run recognises the enrolled visitors (${[...off.recognized.keys()].join(', ')})`);
