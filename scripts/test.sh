@@ -8,7 +8,8 @@
 # shared processes, two at a time (test/helpers/unit-shard.ts); test/integration (one real
 # dependency each: GStreamer, ONNX Runtime, Mosquitto, nats-server + PostgreSQL, a loopback HTTP server) and test/system (the service, the CLI, the demo,
 # the browser, several processes) run one file at a time, as they share the two cores with the
-# servers they start. Arguments (files or folders) run just those, one at a time.
+# servers they start, except the files marked `// test-lane: brokers` (two at a time, first).
+# Arguments (files or folders) run just those, one at a time.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || { echo "tests: 0 passed, 1 failed"; exit 1; }
@@ -26,7 +27,16 @@ if [ "$#" -gt 0 ]; then
 else
   npx --no-install tap --reporter=tap --jobs=2 test/shards/unit-*.ts 2>&1 | tee "$log"
   status=${PIPESTATUS[0]}
-  npx --no-install tap --reporter=tap --jobs=1 test/integration/*.test.ts test/system/*.test.ts 2>&1 | tee -a "$log"
+  # Files marked `// test-lane: brokers` on their first line spend their time waiting on the
+  # brokers and databases they start (little CPU): two of them at a time. The rest one at a time.
+  mapfile -t brokers < <(grep -l -m1 '^// test-lane: brokers' test/integration/*.test.ts test/system/*.test.ts)
+  mapfile -t serial < <(grep -L -m1 '^// test-lane: brokers' test/integration/*.test.ts test/system/*.test.ts)
+  if [ "${#brokers[@]}" -gt 0 ]; then
+    npx --no-install tap --reporter=tap --jobs=2 "${brokers[@]}" 2>&1 | tee -a "$log"
+    s=${PIPESTATUS[0]}
+    [ "$s" -ne 0 ] && status=$s
+  fi
+  npx --no-install tap --reporter=tap --jobs=1 "${serial[@]}" 2>&1 | tee -a "$log"
   s=${PIPESTATUS[0]}
   [ "$s" -ne 0 ] && status=$s
 fi

@@ -193,6 +193,8 @@ export function startGalleryFollower(opts: GalleryFollowerOptions): GalleryFollo
     const seen = new Set<string>();
     const iter = await kv.watch(bootstrap ? {} : { resumeFromRevision: revision + 1 });
     stopWatch = () => iter.stop();
+    // Closed while the watch was being made: stop it here, or it outlives the close.
+    if (closed) return iter.stop();
     lastError = undefined;
     log.info({ bucket: f.names.galleryBucket, from: revision, target, bootstrap }, 'fleet gallery: following the hub');
     const finishBootstrap = (): void => {

@@ -146,6 +146,8 @@ export function startPassageFollower(opts: PassageFollowerOptions): PassageFollo
     const target = status.streamInfo.state.last_seq;
     const iter = await kv.watch(revision === 0 ? {} : { resumeFromRevision: revision + 1 });
     stopWatch = () => iter.stop();
+    // Closed while the watch was being made: stop it here, or it outlives the close.
+    if (closed) return iter.stop();
     watchError = undefined;
     log.debug({ bucket: f.names.passagesBucket, from: revision, target }, 'fleet: following the anti-passback area state');
     if (target <= revision || status.values === 0) caughtUp = true;

@@ -120,6 +120,9 @@ export function mirrorSnapshots(o: { readonly fleet: FleetConfig; readonly link:
     const os = await openSnapshotStore(nc, o.fleet);
     const iter = await os.watch({ includeHistory: true, ignoreDeletes: true });
     stop = () => iter.stop();
+    // Closed while the watch was being made: its push consumer would outlive the close (its idle
+    // heartbeat timer keeps the process alive and fails on the closed connection).
+    if (closed) return iter.stop();
     for await (const info of iter) {
       if (closed) break;
       if (!info || info.deleted) continue;

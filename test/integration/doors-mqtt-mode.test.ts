@@ -1,3 +1,4 @@
+// test-lane: brokers (waits on real servers, little CPU): two such files run at a time (scripts/test.sh)
 /**
  * Door modes as an MQTT command (Home Assistant's select) over a real Mosquitto: the MQTT sink's
  * command path (src/outputs/mqtt.ts) takes `lockdown` on <prefix>/gate/<id>/door_mode/set and the

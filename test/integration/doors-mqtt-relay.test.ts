@@ -1,3 +1,4 @@
+// test-lane: brokers (waits on real servers, little CPU): two such files run at a time (scripts/test.sh)
 /**
  * The service's doors part (src/app/doors.ts) against a real Mosquitto 2 and the loopback Shelly
  * relay emulator: the contact and REX arrive as MQTT messages on the broker of

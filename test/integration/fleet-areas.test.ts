@@ -1,3 +1,4 @@
+// test-lane: brokers (waits on real servers, little CPU): two such files run at a time (scripts/test.sh)
 /**
  * Anti-passback across boxes, against a real nats-server and a real PostgreSQL: the hub in process
  * and two in-process edges, each with the real edge wiring (startFleetEdge: forwarder, gallery and

@@ -1,3 +1,4 @@
+// test-lane: brokers (waits on real servers, little CPU): two such files run at a time (scripts/test.sh)
 /**
  * Every way fleet mode authenticates to NATS, against a real nats-server: a token (inline and from
  * a file), an NKey seed file, a .creds file (user JWT + seed) against a server in operator mode

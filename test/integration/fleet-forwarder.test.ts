@@ -1,3 +1,4 @@
+// test-lane: brokers (waits on real servers, little CPU): two such files run at a time (scripts/test.sh)
 /**
  * The fleet forwarder against a real nats-server (JetStream, user/password auth): every event of
  * the local log lands in the events stream once, with subject <prefix>.<site>.<node>.events.<type>

@@ -1,3 +1,4 @@
+// test-lane: brokers (waits on real servers, little CPU): two such files run at a time (scripts/test.sh)
 /**
  * Gallery replication, hub -> edges, against a real nats-server and PostgreSQL: an identity
  * written at the hub (PostgreSQL + KV bucket) becomes searchable in an edge's SQLite gallery; a

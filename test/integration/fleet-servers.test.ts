@@ -1,3 +1,4 @@
+// test-lane: brokers (waits on real servers, little CPU): two such files run at a time (scripts/test.sh)
 /**
  * The real servers fleet mode runs on: nats-server with JetStream and auth, PostgreSQL 15 with
  * password auth. Each starts on a free port in a temp dir, refuses bad credentials, survives a

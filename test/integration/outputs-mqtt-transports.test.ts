@@ -1,3 +1,4 @@
+// test-lane: brokers (waits on real servers, little CPU): two such files run at a time (scripts/test.sh)
 /**
  * The MQTT sink over its other transports, against a real Mosquitto 2: mqtts:// with a private CA
  * (tls.ca), mqtts:// with a client certificate the broker requires (tls.cert + tls.key), a TLS

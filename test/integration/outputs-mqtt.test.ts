@@ -1,3 +1,4 @@
+// test-lane: brokers (waits on real servers, little CPU): two such files run at a time (scripts/test.sh)
 /**
  * The MQTT sink against a real Mosquitto 2 (started here on a free loopback port, stopped at the
  * end): events by id on <prefix>/events, retained state topics, Home Assistant discovery as the

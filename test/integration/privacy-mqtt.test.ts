@@ -1,3 +1,4 @@
+// test-lane: brokers (waits on real servers, little CPU): two such files run at a time (scripts/test.sh)
 /**
  * An erased person leaves no retained MQTT topic on a real Mosquitto 2: the camera whose retained
  * last_face named them (and its retained snapshot) is cleared by the identity.erased receipt the
