@@ -81,9 +81,14 @@ export function createHubConsumer(p: {
       ackFloor = info.ack_floor.stream_seq;
       consumerSeen = true;
       // A durable made with another ack wait (an older default, a changed config) takes this one.
+      // Not fatal: the consumer works with its old wait (only a crashed hub's batch comes later).
       if (info.config.ack_wait !== ackWaitNs) {
-        await jsm.consumers.update(stream, name, { ack_wait: ackWaitNs });
-        log.info({ stream, consumer: name, ackWaitMs }, 'fleet hub: durable consumer ack wait updated');
+        try {
+          await jsm.consumers.update(stream, name, { ack_wait: ackWaitNs });
+          log.info({ stream, consumer: name, ackWaitMs }, 'fleet hub: durable consumer ack wait updated');
+        } catch (e) {
+          log.warn({ stream, consumer: name, ackWaitMs, err: messageOf(e) }, `fleet hub: could not set the durable consumer's ack wait to ${ackWaitMs} ms (it keeps ${(info.config.ack_wait ?? 0) / 1e6} ms); fix: let the hub's NATS user update consumers of ${stream}, or delete the consumer ${name} once for the hub to make it again`);
+        }
       }
       return 'exists';
     } catch (e) {
