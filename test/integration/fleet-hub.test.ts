@@ -68,6 +68,7 @@ t.test('two edges -> hub -> PostgreSQL, exactly once; PG outage; replay outside 
   await until('edges delivered to JetStream anyway', () => a.cursors.get(FLEET_SINK_NAME) === 250 && b.cursors.get(FLEET_SINK_NAME) === 250, 20_000);
   await p.restart();
   await until('500 at the hub after PostgreSQL came back', async () => (await hub.store.eventCount().catch(() => 0)) === 500, 30_000);
+  // A negative check (no redelivery shows up): a fixed wait past one more ack wait.
   await sleep(1500);
   t.same([hub.status().received, hub.status().duplicates], [500, 0], 'the batch held through the outage, past its ack wait, came once: no redelivery, no duplicate');
   const probe = await natsClient(s);
