@@ -18,45 +18,12 @@ import { Socket, type OnReadOpts, type SocketConstructorOpts } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/**
- * Bytes per read. libuv reads again at once while data is there (up to 32 reads a wake), so a small
- * buffer costs no wakes, and its chunk is still in cache when the frame parser copies it (larger
- * reads cost more copy time per frame: docs/benchmarks.md).
- */
-export const FRAME_PIPE_READ_BYTES = 64 * 1024;
-
-/**
- * The kernel buffer asked for each frame pipe, instead of Linux's default 64 KB. Why: a 720p RGB
- * frame is 2.7 MB, and through 64 KB the child blocks dozens of times a frame, each time waiting for
- * this process to wake and drain it (two context switches each); through 512 KB a few times. Not more: an
- * unprivileged user's pipes share 64 MB by default (fs.pipe-user-pages-soft), and past it Linux
- * gives new pipes a single page: 512 KB leaves room for 64 cameras' two pipes.
- */
-export const FRAME_PIPE_CAPACITY = 512 * 1024;
-
-/**
- * Node has no fcntl; perl (Debian's perl-base, an essential package) sets F_SETPIPE_SZ (1031) on
- * the FIFO by its name and prints what the pipe then holds (F_GETPIPE_SZ, 1032): a pipe's size
- * belongs to the pipe, whoever opened it. One short exec per pipe, like mkfifo's.
- */
-const SET_PIPE_SIZE = 'sysopen(my $f, $ARGV[0], O_RDONLY|O_NONBLOCK) or exit 1; fcntl($f, 1031, $ARGV[1] + 0); print fcntl($f, 1032, 0) + 0';
-
-/** The pipe's capacity after asking for `bytes`; undefined where it cannot be told (not Linux, no perl). */
-function enlargePipe(path: string, bytes: number): number | undefined {
-  try {
-    const out = execFileSync('perl', ['-MFcntl', '-e', SET_PIPE_SIZE, path, String(bytes)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 });
-    const n = Number(out.trim());
-    return Number.isInteger(n) && n > 0 ? n : undefined;
-  } catch {
-    return undefined;
-  }
-}
+/** Bytes per read: four of the 64 KB a pipe holds by default (fewer reads when it is full). */
+export const FRAME_PIPE_READ_BYTES = 256 * 1024;
 
 export interface FramePipe {
   /** The write end, for the child's stdio (closed here once the child has it: see `handedOver`). */
   readonly writeFd: number;
-  /** Bytes the pipe holds (FRAME_PIPE_CAPACITY where the kernel allowed it); undefined: not known. */
-  readonly capacity: number | undefined;
   /**
    * Start reading: every chunk is passed to `onChunk` as a view of the reused buffer, valid only
    * during the call (copy what must outlive it). `onClose` runs once after EOF (every writer gone)
@@ -77,7 +44,6 @@ export function openFramePipe(): FramePipe | undefined {
   let dir: string | undefined;
   let readFd: number | undefined;
   let writeFd: number | undefined;
-  let capacity: number | undefined;
   try {
     dir = mkdtempSync(join(tmpdir(), 'fg-frames-'));
     const path = join(dir, 'fifo');
@@ -86,7 +52,6 @@ export function openFramePipe(): FramePipe | undefined {
     // writer, which finds the reader and does not block. The child gets a blocking write end.
     readFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
     writeFd = openSync(path, constants.O_WRONLY);
-    capacity = enlargePipe(path, FRAME_PIPE_CAPACITY);
   } catch {
     if (readFd !== undefined) closeSync(readFd);
     if (readFd === undefined) fifoUnavailable = true;
@@ -104,7 +69,6 @@ export function openFramePipe(): FramePipe | undefined {
   const buffer = Buffer.allocUnsafeSlow(FRAME_PIPE_READ_BYTES);
   return {
     writeFd: wfd,
-    capacity,
     start(onChunk, onClose) {
       // `onread` is a documented constructor option (Node >= 12) that @types/node lists only
       // under connect() options.
