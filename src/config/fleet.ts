@@ -126,6 +126,8 @@ export const fleetSchema = z.strictObject({
 });
 
 export type FleetConfig = z.output<typeof fleetSchema>;
+/** A fleet section as `facegate hub` runs it: its `hub` settings always there (defaults filled). */
+export type HubFleetConfig = FleetConfig & { readonly hub: z.output<typeof hubSchema> };
 export type NatsConnectionConfig = z.output<typeof natsConnectionSchema>;
 export type PostgresConfig = z.output<typeof postgresSchema>;
 

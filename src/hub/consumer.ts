@@ -8,7 +8,7 @@
  */
 import { AckPolicy, DeliverPolicy, jetstream, type Consumer, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { hubSchema, type FleetConfig } from '../config/fleet.ts';
+import type { HubFleetConfig } from '../config/fleet.ts';
 import type { BackoffOptions } from '../lib/backoff.ts';
 import { retry } from '../lib/retry.ts';
 import { sleep } from '../lib/time.ts';
@@ -44,7 +44,7 @@ export interface HubConsumer {
 }
 
 export function createHubConsumer(p: {
-  readonly fleet: FleetConfig;
+  readonly fleet: HubFleetConfig;
   readonly batches: BatchStore;
   readonly passages: HubPassages;
   readonly pg: PostgresHealth;
@@ -70,7 +70,7 @@ export function createHubConsumer(p: {
   let lostMs: number | undefined;
   let ackFloor = 0;
   let checkedMs = 0;
-  const ackWaitMs = f.hub?.ackWaitMs ?? hubSchema.parse({}).ackWaitMs;
+  const ackWaitMs = f.hub.ackWaitMs;
   const ackWaitNs = ackWaitMs * NS_PER_MS;
   const ensure = async (nc: NatsConnection): Promise<'exists' | 'created'> => {
     const jsm = await manager(nc);
@@ -87,7 +87,7 @@ export function createHubConsumer(p: {
           await jsm.consumers.update(stream, name, { ack_wait: ackWaitNs });
           log.info({ stream, consumer: name, ackWaitMs }, 'fleet hub: durable consumer ack wait updated');
         } catch (e) {
-          log.warn({ stream, consumer: name, ackWaitMs, err: messageOf(e) }, `fleet hub: could not set the durable consumer's ack wait to ${ackWaitMs} ms (it keeps ${(info.config.ack_wait ?? 0) / 1e6} ms); fix: let the hub's NATS user update consumers of ${stream}, or delete the consumer ${name} once for the hub to make it again`);
+          log.warn({ stream, consumer: name, ackWaitMs, err: messageOf(e) }, `fleet hub: could not set the durable consumer's ack wait to ${ackWaitMs} ms (it keeps ${(info.config.ack_wait ?? 0) / NS_PER_MS} ms); fix: let the hub's NATS user update consumers of ${stream}, or delete the consumer ${name} once for the hub to make it again`);
         }
       }
       return 'exists';

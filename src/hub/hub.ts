@@ -16,7 +16,7 @@ import type { ApiServer } from '../api/server.ts';
 import { createMetrics, type Metrics } from '../api/metrics.ts';
 import type { IdentityApi } from '../api/types.ts';
 import type { Config } from '../config/index.ts';
-import { hubSchema, type FleetConfig } from '../config/fleet.ts';
+import { hubSchema, type HubFleetConfig } from '../config/fleet.ts';
 import { DEFAULT_BACKOFF } from '../lib/backoff.ts';
 import { Lifetime } from '../lib/lifetime.ts';
 import { sleep } from '../lib/time.ts';
@@ -95,7 +95,7 @@ export interface Hub {
   close(): Promise<void>;
 }
 
-function fleetOf(config: Config): FleetConfig & { hub: NonNullable<FleetConfig['hub']> } {
+function fleetOf(config: Config): HubFleetConfig {
   const f = config.fleet;
   if (!f) throw new FleetError('FLEET_CONFIG_INVALID', 'the config has no fleet: section', { hint: 'add fleet: { nodeId, site, nats, hub: { postgres } } (see config/default.yaml)' });
   return { ...f, hub: f.hub ?? hubSchema.parse({}) };
