@@ -58,7 +58,7 @@ import { startService } from '../src/app/service.ts';
 import { watchEvents } from '../src/client/watch.ts';
 import { parseConfig } from '../src/config/index.ts';
 import { DEMO_CAST, DEMO_CLIP, demoDataDir, enrollDemoGallery, prepareDoorClip } from '../src/demo/demo.ts';
-import { doorClipKey, renderDoorClip, renderIdleClip } from '../src/demo/door-clip.ts';
+import { doorClipKey, renderDoorClip, renderIdleClip, renderPairClip } from '../src/demo/door-clip.ts';
 import { RtspTestServer } from '../src/dev/rtsp-server.ts';
 import { quantile } from '../src/lib/stats.ts';
 import { createLogger } from '../src/log.ts';
@@ -186,6 +186,16 @@ export async function doorClip(stateDir: string, dataDir: string, gap: string | 
   const visitors = DEMO_CAST.visitors.map((v) => ({ photo: join(dataDir, v.photo) }));
   const opts = { ...DEMO_CLIP, gapSeconds: Number(gap) };
   return renderDoorClip(visitors, join(stateDir, `door-${doorClipKey(visitors, opts)}.mp4`), opts);
+}
+
+/**
+ * The "second visitor" clip: the first two known visitors of the demo cast, the second walking in
+ * beside the first once the first stood 3 s (src/demo/door-clip.ts `renderPairClip`).
+ */
+export async function pairClip(stateDir: string, dataDir: string): Promise<{ path: string; durationMs: number }> {
+  const [a, b] = DEMO_CAST.visitors.filter((v) => !v.who.includes('stranger')).map((v) => ({ photo: join(dataDir, v.photo) }));
+  const opts = { width: DEMO_CLIP.width, height: DEMO_CLIP.height, fps: DEMO_CLIP.fps };
+  return renderPairClip(a, b, join(stateDir, `pair-${doorClipKey([a, b], opts)}.mp4`), opts);
 }
 
 export async function runE2eBench(argv: readonly string[]): Promise<void> {

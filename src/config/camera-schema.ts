@@ -69,8 +69,8 @@ export const detectorSettingsSchema = z.strictObject({
     .int()
     .min(1)
     .max(30)
-    .default(3)
-    .meta({ description: "once every tracked face's recognition has settled (its confirming looks and liveness are in), detect every interval-th frame and let the tracker predict in between (1 = every frame); appearing faces and faces still being recognised always get every frame" }),
+    .default(5)
+    .meta({ description: "once every tracked face's recognition has settled (its confirming looks and liveness are in), detect every interval-th frame and let the tracker predict in between (1 = every frame); appearing faces and faces still being recognised always get every frame, and motion beside the tracked faces (someone else coming in) gets the next frame" }),
 });
 
 export const motionSchema = z.strictObject({

@@ -58,7 +58,7 @@ function dropAlpha(rgba: Buffer): Buffer {
 export const CLIP_ENCODING = 'h264-420';
 
 /** Cache key of a clip: its inputs (photo bytes, options and the encoding). */
-export function doorClipKey(visitors: readonly DoorVisitor[], opts: DoorClipOptions): string {
+export function doorClipKey(visitors: readonly DoorVisitor[], opts: DoorClipOptions | PairClipOptions): string {
   const h = createHash('sha256').update(JSON.stringify(opts)).update(CLIP_ENCODING);
   for (const v of visitors) h.update(readFileSync(v.photo));
   return h.digest('hex').slice(0, 16);
@@ -88,6 +88,30 @@ function clipEncoder(out: string, width: number, height: number, fps: number): {
   };
 }
 
+/** A photo's width / height as it is shown (EXIF orientation applied). */
+async function photoAspect(photo: string): Promise<number> {
+  const meta = await (await loadSharp())(photo).rotate().metadata();
+  return (meta.autoOrient?.width ?? meta.width ?? 1) / (meta.autoOrient?.height ?? meta.height ?? 1);
+}
+
+/** One frame: `bg` with each photo resized into its place, the parts outside the frame cut as a camera would. */
+async function composite(bg: Buffer, width: number, height: number, people: readonly { readonly photo: string; readonly place: { left: number; top: number; w: number; h: number } }[]): Promise<Buffer> {
+  const sharp = await loadSharp();
+  const layers: { input: Buffer; left: number; top: number }[] = [];
+  for (const { photo, place: p } of people) {
+    const left = Math.max(0, p.left);
+    const top = Math.max(0, p.top);
+    const w = Math.min(p.w - (left - p.left), width - left);
+    const h = Math.min(p.h - (top - p.top), height - top);
+    if (w <= 0 || h <= 0) continue;
+    const resized = await sharp(photo).rotate().resize(p.w, p.h, { fit: 'fill' }).removeAlpha().toBuffer();
+    layers.push({ input: await sharp(resized).extract({ left: left - p.left, top: top - p.top, width: w, height: h }).toBuffer(), left, top });
+  }
+  if (layers.length === 0) return bg;
+  const { data, info } = await sharp(bg, { raw: { width, height, channels: 3 } }).composite(layers).raw().toBuffer({ resolveWithObject: true });
+  return info.channels === 3 ? data : dropAlpha(data);
+}
+
 /**
  * Render the "door camera" clip: real identity photos walking up one after another, encoded to
  * H.264 in MP4 by GStreamer (x264enc). Written to `out` atomically; reused when it exists.
@@ -103,27 +127,75 @@ export async function renderDoorClip(visitors: readonly DoorVisitor[], out: stri
   if (existsSync(out)) return { path: out, frames, durationMs };
   const { write, finish } = clipEncoder(out, width, height, fps);
   const bg = await background(width, height);
-  const rawBg = { raw: { width, height, channels: 3 as const } };
-  const sharp = await loadSharp();
   for (let g = 0; g < gap; g++) await write(bg);
   for (const [i, v] of visitors.entries()) {
-    const meta = await sharp(v.photo).rotate().metadata();
-    const aspect = (meta.autoOrient?.width ?? meta.width ?? 1) / (meta.autoOrient?.height ?? meta.height ?? 1);
-    for (let f = 0; f < walk; f++) {
-      const p = visitorPlacement(f / (walk - 1), width, height, aspect, i % 2 ? 1 : -1);
-      const photo = await sharp(v.photo).rotate().resize(p.w, p.h, { fit: 'fill' }).removeAlpha().toBuffer();
-      // Parts of the photo outside the frame are cut, as a camera would.
-      const left = Math.max(0, p.left);
-      const top = Math.max(0, p.top);
-      const visible = await sharp(photo)
-        .extract({ left: left - p.left, top: top - p.top, width: Math.min(p.w - (left - p.left), width - left), height: Math.min(p.h - (top - p.top), height - top) })
-        .toBuffer();
-      const { data, info } = await sharp(bg, rawBg).composite([{ input: visible, left, top }]).raw().toBuffer({ resolveWithObject: true });
-      await write(info.channels === 3 ? data : dropAlpha(data));
-    }
+    const aspect = await photoAspect(v.photo);
+    for (let f = 0; f < walk; f++) await write(await composite(bg, width, height, [{ photo: v.photo, place: visitorPlacement(f / (walk - 1), width, height, aspect, i % 2 ? 1 : -1) }]));
     for (let g = 0; g < gap; g++) await write(bg);
   }
   await finish('the door clip');
+  return { path: out, frames, durationMs };
+}
+
+export interface PairClipOptions {
+  readonly width?: number;
+  readonly height?: number;
+  readonly fps?: number;
+  /** How long each visitor takes to walk in. */
+  readonly secondsPerVisitor?: number;
+  /** How long the first visitor stands alone (long enough to be recognised) before the second comes in. */
+  readonly standSeconds?: number;
+  /** How long both stand in view at the end. */
+  readonly togetherSeconds?: number;
+}
+
+/**
+ * Where a visitor of the pair clip is: walking in from one edge (`side` -1: left, 1: right) to a
+ * third of the way in from that edge, then standing there with a slight sway (nobody stands still),
+ * their photo a third to a half of the frame high.
+ */
+export function pairPlacement(t: number, standFrame: number, width: number, height: number, aspect: number, side: 1 | -1): { left: number; top: number; w: number; h: number } {
+  const e = Math.min(1, t) * Math.min(1, t) * (3 - 2 * Math.min(1, t));
+  const h = Math.round(height * (0.35 + 0.15 * e));
+  const w = Math.round(h * aspect);
+  const from = side < 0 ? -0.05 : 1.05;
+  const to = side < 0 ? 0.3 : 0.7;
+  const sway = t >= 1 ? 0.004 * Math.sin(standFrame / 3) : 0;
+  const cx = width * (from + (to - from) * e + sway);
+  const cy = height * 0.55;
+  return { left: Math.round(cx - w / 2), top: Math.round(cy - h / 2), w, h };
+}
+
+/**
+ * Render the "second visitor" clip: the first visitor walks in from the left and stands there;
+ * `standSeconds` later (recognised by then) the second walks in from the right while the first is
+ * still in view; both stand for `togetherSeconds`; then the empty door for a second. The case a
+ * detection interval could be slow on: a new face beside one whose recognition has settled.
+ * Encoded like the door clip; written to `out` atomically, reused when it exists.
+ */
+export async function renderPairClip(first: DoorVisitor, second: DoorVisitor, out: string, opts: PairClipOptions = {}): Promise<{ path: string; frames: number; durationMs: number }> {
+  const width = opts.width ?? 1280;
+  const height = opts.height ?? 720;
+  const fps = opts.fps ?? 10;
+  const walk = Math.round((opts.secondsPerVisitor ?? 3) * fps);
+  const stand = Math.round((opts.standSeconds ?? 3) * fps);
+  const together = Math.round((opts.togetherSeconds ?? 2) * fps);
+  const empty = fps;
+  const frames = empty + walk + stand + walk + together + empty;
+  const durationMs = (frames / fps) * 1000;
+  if (existsSync(out)) return { path: out, frames, durationMs };
+  const { write, finish } = clipEncoder(out, width, height, fps);
+  const bg = await background(width, height);
+  const [a, b] = [await photoAspect(first.photo), await photoAspect(second.photo)];
+  for (let f = 0; f < empty; f++) await write(bg);
+  for (let f = 0; f < walk + stand + walk + together; f++) {
+    const people = [{ photo: first.photo, place: pairPlacement(f / (walk - 1), f - walk, width, height, a, -1) }];
+    const g = f - walk - stand;
+    if (g >= 0) people.push({ photo: second.photo, place: pairPlacement(g / (walk - 1), g - walk, width, height, b, 1) });
+    await write(await composite(bg, width, height, people));
+  }
+  for (let f = 0; f < empty; f++) await write(bg);
+  await finish('the pair clip');
   return { path: out, frames, durationMs };
 }
 

@@ -6,7 +6,9 @@
  * - confirmed tracks whose recognition has not settled (recognition's `onSettled`: its confirming
  *   looks and its liveness are not in yet): every frame, so a gate's decision comes as soon as
  *   without the interval;
- * - confirmed, settled tracks: every `interval`-th frame, the tracker predicting in between;
+ * - confirmed, settled tracks: every `interval`-th frame, the tracker predicting in between, and at
+ *   once on motion beside them (outside every tracked face's person zone: someone else coming in;
+ *   `motionBesideFaces`);
  * - only lost tracks (a face occluded or gone, kept for the tracker's maxLostMs): every frame with
  *   motion (someone coming back or in), else every `interval`-th frame: a doorway a visitor has
  *   just left is otherwise detected on every frame for maxLostMs (interval 1: every frame, as before);
@@ -15,7 +17,8 @@
  *   motion the gate saw is still found within keepAliveMs);
  * - motion off: every frame (subject to the interval).
  */
-import type { RgbImage } from '../types.ts';
+import type { Box, RgbImage } from '../types.ts';
+import { motionBesideFaces } from './beside.ts';
 import { createMotionDetector, greyThumbnail, type GreyImage, type MotionDetector, type MotionParams, type MotionResult } from './motion.ts';
 
 export interface MotionGateSettings {
@@ -52,11 +55,13 @@ export interface TrackActivity {
 export interface TrackerState {
   /** Ids of the visible confirmed tracks. */
   readonly confirmed: readonly string[];
+  /** Boxes of the visible confirmed tracks, normalised to 0..1 of the frame (motion beside them counts). */
+  readonly faces?: readonly Box[];
   readonly tentative: number;
   readonly lost: number;
 }
 
-export type GateReason = 'first' | 'tentative' | 'deciding' | 'interval' | 'motion' | 'warm-up' | 'keep-alive' | 'ungated';
+export type GateReason = 'first' | 'tentative' | 'deciding' | 'interval' | 'beside' | 'motion' | 'warm-up' | 'keep-alive' | 'ungated';
 
 export type GateDecision = { readonly detect: true; readonly reason: GateReason } | { readonly detect: false; readonly reason: 'between' | 'idle' };
 
@@ -64,6 +69,8 @@ export interface GateInput {
   readonly timeMs: number;
   /** Motion seen since the last frame the gate decided on (frames latest-wins dropped included). */
   readonly motion: boolean;
+  /** Of that motion, enough outside the tracked faces' person zones to count (a scene change counts). */
+  readonly motionBeside?: boolean;
   /** The motion detector is still learning its noise floors (its verdicts are not yet trusted). */
   readonly warming?: boolean;
   readonly tracks: TrackActivity;
@@ -78,7 +85,10 @@ export function decideDetection(input: GateInput, settings: DetectionGateSetting
   if (input.tracks.tentative > 0) return { detect: true, reason: 'tentative' };
   if (input.tracks.deciding > 0) return { detect: true, reason: 'deciding' };
   const due = input.framesSinceDetect + 1 >= settings.interval;
-  if (input.tracks.confirmed > 0) return due ? { detect: true, reason: 'interval' } : { detect: false, reason: 'between' };
+  if (input.tracks.confirmed > 0) {
+    if (due) return { detect: true, reason: 'interval' };
+    return settings.motion.enabled && input.motionBeside === true ? { detect: true, reason: 'beside' } : { detect: false, reason: 'between' };
+  }
   if (input.tracks.lost > 0) {
     if (settings.motion.enabled && input.motion) return { detect: true, reason: 'motion' };
     return due ? { detect: true, reason: 'interval' } : { detect: false, reason: 'between' };
@@ -95,7 +105,7 @@ export function decideDetection(input: GateInput, settings: DetectionGateSetting
 /** Counters of one gate, by reason (what /metrics or a bench reads). */
 export type GateCounts = Record<GateReason | 'between' | 'idle', number>;
 
-export const newGateCounts = (): GateCounts => ({ first: 0, tentative: 0, deciding: 0, interval: 0, motion: 0, 'warm-up': 0, 'keep-alive': 0, ungated: 0, between: 0, idle: 0 });
+export const newGateCounts = (): GateCounts => ({ first: 0, tentative: 0, deciding: 0, interval: 0, beside: 0, motion: 0, 'warm-up': 0, 'keep-alive': 0, ungated: 0, between: 0, idle: 0 });
 
 /**
  * One camera's gate: feed it every arriving frame (`observe`: motion on a tiny grey copy), the
@@ -110,6 +120,12 @@ export class DetectionGate {
   private readonly motion: MotionDetector | undefined;
   private grey: GreyImage | undefined;
   private motionSinceTake = false;
+  /** Cells moved in any frame observed since the last take (OR-ed), and whether one was a scene change. */
+  private movedSinceTake: Uint8Array | undefined;
+  private movedWidth = 0;
+  private movedHeight = 0;
+  private anyMovedSinceTake = false;
+  private globalSinceTake = false;
   private warming = false;
   private lastDetectAt: number | undefined;
   private framesSinceDetect = 0;
@@ -130,6 +146,8 @@ export class DetectionGate {
     const r = this.motion.update(this.grey);
     this.lastMotion = r;
     if (r.motion) this.motionSinceTake = true;
+    if (r.global) this.globalSinceTake = true;
+    if (r.score > 0) this.orMoved(r.moved.cells, r.moved.width, r.moved.height);
     this.warming = r.warming;
     if (t0 !== undefined && nowMicros) {
       this.observed++;
@@ -149,6 +167,25 @@ export class DetectionGate {
     if (!this.motion) return true;
     const s = this.lastStep;
     return s.confirmed.length + s.tentative + s.lost > 0 || this.motionSinceTake || (this.lastMotion?.motion ?? false);
+  }
+
+  private orMoved(cells: Uint8Array, width: number, height: number): void {
+    if (this.movedSinceTake?.length !== cells.length || this.movedWidth !== width) {
+      this.movedSinceTake = new Uint8Array(cells.length);
+      this.movedWidth = width;
+      this.movedHeight = height;
+    }
+    const acc = this.movedSinceTake;
+    for (let i = 0; i < cells.length; i++) acc[i] |= cells[i];
+    this.anyMovedSinceTake = true;
+  }
+
+  /** Whether what moved since the last take lies beside the tracked faces (only asked with confirmed tracks). */
+  private motionBeside(): boolean {
+    if (this.globalSinceTake) return true;
+    if (!this.motion || !this.anyMovedSinceTake || this.movedSinceTake === undefined) return false;
+    const share = motionBesideFaces({ cells: this.movedSinceTake, width: this.movedWidth, height: this.movedHeight }, this.lastStep.faces ?? []);
+    return share >= this.motion.params.minAreaFraction;
   }
 
   /** The tracker's state after a step: the visible confirmed tracks' ids, tentative and lost counts. */
@@ -172,8 +209,15 @@ export class DetectionGate {
 
   /** Whether to run the detector on this frame (the frame the detector would take next). */
   take(timeMs: number): GateDecision {
-    const d = decideDetection({ timeMs, motion: this.motionSinceTake, warming: this.warming, tracks: this.activity(), lastDetectAt: this.lastDetectAt, framesSinceDetect: this.framesSinceDetect }, this.settings);
+    const activity = this.activity();
+    const motionBeside = activity.confirmed > 0 && activity.deciding === 0 && activity.tentative === 0 && this.motionSinceTake && this.motionBeside();
+    const d = decideDetection({ timeMs, motion: this.motionSinceTake, motionBeside, warming: this.warming, tracks: activity, lastDetectAt: this.lastDetectAt, framesSinceDetect: this.framesSinceDetect }, this.settings);
     this.motionSinceTake = false;
+    this.globalSinceTake = false;
+    if (this.anyMovedSinceTake) {
+      this.movedSinceTake?.fill(0);
+      this.anyMovedSinceTake = false;
+    }
     this.counts[d.reason]++;
     if (d.detect) {
       this.lastDetectAt = timeMs;

@@ -26,6 +26,7 @@
  * from that frame, so the change triggers once instead of until the EMA catches up.
  */
 import type { RgbImage } from '../types.ts';
+import type { MovedCells } from './beside.ts';
 
 /** A grey image of float luma values 0..255, row-major. */
 export interface GreyImage {
@@ -85,6 +86,8 @@ export interface MotionResult {
   readonly noise: number;
   /** The frame's median difference to the background (uniform brightness change removed). */
   readonly offset: number;
+  /** Which cells moved (1) in this frame: the detector's own buffer, valid until its next update. */
+  readonly moved: MovedCells;
 }
 
 /**
@@ -219,7 +222,7 @@ export function createMotionDetector(overrides: Partial<MotionParams> = {}): Mot
     moved = new Uint8Array(grey.data.length);
     size = `${grey.width}x${grey.height}`;
     compared = 0;
-    return { motion: false, score: 0, region: undefined, global: false, warming: true, threshold: Math.max(params.minThreshold, params.k * noise), noise, offset: 0 };
+    return { motion: false, score: 0, region: undefined, global: false, warming: true, threshold: Math.max(params.minThreshold, params.k * noise), noise, offset: 0, moved: { cells: moved, width: grey.width, height: grey.height } };
   };
 
   const update = (grey: GreyImage): MotionResult => {
@@ -282,7 +285,7 @@ export function createMotionDetector(overrides: Partial<MotionParams> = {}): Mot
       for (let i = 0; i < n; i++) background[i] += (moved[i] ? slow : a) * (g[i] - background[i]);
     }
     const region = changed > 0 ? ([x1 / grey.width, y1 / grey.height, (x2 + 1) / grey.width, (y2 + 1) / grey.height] as const) : undefined;
-    return { motion: global || score >= params.minAreaFraction, score, region, global, warming, threshold, noise, offset };
+    return { motion: global || score >= params.minAreaFraction, score, region, global, warming, threshold, noise, offset, moved: { cells: moved, width: grey.width, height: grey.height } };
   };
 
   return {

@@ -175,6 +175,15 @@ export function createTracker(options: TrackerOptions): Tracker {
     timeMs: number,
   ): { tracks: TrackRecord[]; dets: Face[] } {
     const cost = iouCostMatrix(candidates.map(predictedBox), dets.map((d) => d.box));
+    // A track not matched on the previous frame (frames skipped by a detection interval, or lost)
+    // has been carried on its velocity blind: someone who stopped meanwhile is still where they
+    // were last seen, far from the prediction. Such a track takes the better of the two overlaps,
+    // so stopping during skipped frames does not split it into a new track.
+    for (let r = 0; r < candidates.length; r++) {
+      const t = candidates[r];
+      if (frameIndex - t.lastMatchedFrame <= 1) continue;
+      for (let c = 0; c < dets.length; c++) cost.data[r * dets.length + c] = Math.min(cost.data[r * dets.length + c], 1 - iou(t.face.box, dets[c].box));
+    }
     const result = linearAssignment(cost, 1 - minIou);
     for (const [r, c] of result.matches) match(candidates[r], dets[c], timeMs);
     return { tracks: result.unmatchedRows.map((r) => candidates[r]), dets: result.unmatchedCols.map((c) => dets[c]) };

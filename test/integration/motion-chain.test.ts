@@ -4,13 +4,17 @@
  * clip gated vs ungated gives the same recognised tracks, and the idle door scene (noise,
  * compression, slow light swing, nobody there) costs a fraction of the detector runs. With
  * `idleDecode: keyframes` the idle scene's decoder gets key frames only, and the door clip (its
- * decoder asleep between visitors) still gives the same tracks, first detected within 400 ms.
+ * decoder asleep between visitors) still gives the same tracks, first detected within 400 ms. A
+ * second visitor walking in beside a recognised one (the detector on its interval) is detected at
+ * once (motion beside the tracked face), and the first keeps one track though they stopped while
+ * frames were skipped.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { pairClip } from '../../bench/e2e.ts';
 import { entries, firstDetectionDelays, missedVsUngated, readyDelays, runClip } from '../../bench/motion.ts';
 import { recognitionSettings } from '../../src/app/models.ts';
 import { parseConfig } from '../../src/config/index.ts';
@@ -33,6 +37,7 @@ t.test('door clip: gated detection recognises the same tracks as every-frame det
   const clipOpts = { ...DEMO_CLIP, gapSeconds: 3.5 };
   const door = await renderDoorClip(visitors, join(CACHE, `door-${doorClipKey(visitors, clipOpts)}.mp4`), clipOpts);
   const idle = await renderIdleClip(join(CACHE, 'idle-12s.mp4'), { seconds: 12 });
+  const pair = await pairClip(CACHE, DATA_DIR);
   const galleryDb = join(dir, 'gallery.sqlite');
   await enrollDemoGallery(galleryDb, DATA_DIR);
   const config = parseConfig({ cameras: [] });
@@ -40,6 +45,7 @@ t.test('door clip: gated detection recognises the same tracks as every-frame det
   const detector = await createDetector({ tier: '500m', size: 640 });
   const idleDetector = await createDetector({ tier: '500m', size: 640 });
   const keyframesDetector = await createDetector({ tier: '500m', size: 640 });
+  const pairDetector = await createDetector({ tier: '500m', size: 640 });
   const embedder = await createEmbedder(config.models.embedder);
   const mask = await createMaskClassifier();
   const gallery = openGallery(galleryDb);
@@ -48,6 +54,7 @@ t.test('door clip: gated detection recognises the same tracks as every-frame det
     await detector.close();
     await idleDetector.close();
     await keyframesDetector.close();
+    await pairDetector.close();
     await embedder.close();
     await mask.close();
     rmSync(dir, { recursive: true, force: true });
@@ -58,19 +65,23 @@ t.test('door clip: gated detection recognises the same tracks as every-frame det
   // door (each camera with its own detector session, as a box gives each camera); the gated door
   // runs alone after it: two door passes side by side at every-frame detection split tracks on a
   // loaded 2-core machine.
-  const [ungated, idleRun] = await Promise.all([
+  // The pair clip (shorter than the door clip) runs gated here and ungated in the next group: one
+  // every-frame chain at a time.
+  const [ungated, idleRun, pairGated] = await Promise.all([
     runClip('door', 'ungated', door.path, { fps: 5, motion: { enabled: false }, detector: { interval: 1 } }, detector, models, gallery, settings),
     runClip('idle', 'gated', idle.path, { fps: 5 }, idleDetector, models, gallery, settings),
+    runClip('pair', 'gated', pair.path, { fps: 5 }, pairDetector, models, gallery, settings),
   ]);
   // Then three cameras side by side, all gated (each detects a fraction of its frames): the gated
   // door, the idle scene with idle decoding (key frames only: light), and the door with idle
   // decoding (asleep 500 ms after the last track ends, so each later visitor walks into a door whose
   // decoder sees one key frame a second), started 1.5 s later so the two doors' visitors are not
   // being recognised at the same moments.
-  const [gated, idleKeyframes, keyframesDoor] = await Promise.all([
+  const [gated, idleKeyframes, keyframesDoor, pairUngated] = await Promise.all([
     runClip('door', 'gated', door.path, { fps: 5 }, detector, models, gallery, settings),
     runClip('idle', 'idle decode', idle.path, { fps: 5, motion: { idleDecode: 'keyframes', idleSleepMs: 500 } }, idleDetector, models, gallery, settings),
     sleep(1500).then(() => runClip('door', 'idle decode', door.path, { fps: 5, motion: { idleDecode: 'keyframes', idleSleepMs: 500 } }, keyframesDetector, models, gallery, settings)),
+    runClip('pair', 'ungated', pair.path, { fps: 5, motion: { enabled: false }, detector: { interval: 1 } }, pairDetector, models, gallery, settings),
   ]);
   const names = (r: typeof gated): string[] => r.tracks.map((x) => x.name).sort();
   t.ok(ungated.tracks.filter((x) => x.name !== 'unknown').length >= 3, `ungated recognises the visitors: ${names(ungated).join(', ')}`);
@@ -114,6 +125,17 @@ t.test('door clip: gated detection recognises the same tracks as every-frame det
   t.ok(ki.wokenBySize + ki.wokenByDemand >= 2, `and was woken for the visitors (${ki.wokenBySize} by size, ${ki.wokenByDemand} by the chain)`);
   t.equal(ki.missedByPts, 0, 'skipped decoding is not counted as lost frames');
 
+  // A second visitor beside a recognised one.
+  t.same(names(pairUngated).filter((n) => n !== 'unknown').length, 2, `pair, ungated: both visitors recognised (${names(pairUngated).join(', ')})`);
+  t.same(names(pairGated), names(pairUngated), 'pair: the same tracks gated, none split (the first visitor stops while frames are skipped)');
+  for (const u of pairUngated.tracks) {
+    const g = pairGated.tracks.find((x) => x.name === u.name);
+    t.ok(g && Math.abs(g.score - u.score) <= 0.05, `pair, ${u.name}: ${u.score.toFixed(3)} ungated, ${g?.score.toFixed(3)} gated`);
+  }
+  const pairDelays = firstDetectionDelays(entries(pairUngated.perFrame), pairGated.perFrame);
+  t.ok(pairDelays.length >= 2 && pairDelays.every((d) => d <= 400), `pair: each visitor first detected within 400 ms of entering (${pairDelays.join(', ')} ms)`);
+  t.ok(pairGated.reasons.beside >= 1 && pairGated.reasons.between > 0, `the second visitor was caught by motion beside the settled first (${JSON.stringify(pairGated.reasons)})`);
+
   const ii = idleKeyframes.ingest;
   t.same(idleKeyframes.tracks, [], 'nobody in the idle scene (idle decode)');
   t.equal(idleKeyframes.reasons.motion, 0, 'idle decode: no motion from noise, compression or light on the key frames either');
@@ -127,7 +149,7 @@ t.test('door clip: gated detection recognises the same tracks as every-frame det
   // what it dropped or was done with, and nothing released a hold twice). With the test suite's
   // poisoned release (scripts/test.sh), a stage reading a frame after its release would have seen
   // black, and the names and scores above would differ.
-  for (const r of [ungated, idleRun, gated, idleKeyframes, keyframesDoor]) t.equal(r.ingest.overReleased, 0, `${r.scene} ${r.setting}: no hold released twice`);
+  for (const r of [ungated, idleRun, gated, idleKeyframes, keyframesDoor, pairGated, pairUngated]) t.equal(r.ingest.overReleased, 0, `${r.scene} ${r.setting}: no hold released twice`);
   t.ok(gated.ingest.reusedFrames >= gated.frames * 0.5, `gated door: ${gated.ingest.reusedFrames} of ${gated.frames} frames went into reused memory`);
   t.ok(ungated.ingest.reusedFrames >= ungated.frames * 0.5, `ungated door: ${ungated.ingest.reusedFrames} of ${ungated.frames} frames went into reused memory`);
 });

@@ -62,7 +62,7 @@ t.test('defaults: a camera from the url shorthand, partial nested objects keep t
   t.same(door.source, { kind: 'rtsp', url: 'rtsp://192.0.2.1:554/door', transport: 'tcp', latencyMs: 0, codec: 'h264' });
   t.equal(door.decoder, 'cpu');
   t.equal(door.fps, 5);
-  t.same(door.detector, { tier: '500m', size: 320, interval: 3 });
+  t.same(door.detector, { tier: '500m', size: 320, interval: 5 });
   t.same(door.watchdog, { stallMs: 2000, startMs: 15000 });
   t.same(door.backoff, { baseMs: 250, maxMs: 30000, factor: 2, jitter: 0.5 });
   t.notOk('url' in door, 'the shorthand is normalised away');
@@ -83,7 +83,7 @@ t.test('defaults: a camera from the url shorthand, partial nested objects keep t
     backoff: { baseMs: 250, maxMs: 30000, factor: 2, jitter: 0.5 },
     stableMs: 10000,
     idleDecode: { mode: 'all', sleepAfterMs: 2000, keyframeEveryMs: 2000 },
-    gate: { motion: { enabled: true, keepAliveMs: 2000, params: { minAreaFraction: 0.002, k: 6 } }, interval: 3 },
+    gate: { motion: { enabled: true, keepAliveMs: 2000, params: { minAreaFraction: 0.002, k: 6 } }, interval: 5 },
   });
   t.equal(ingestCameraConfig(parseConfig({ cameras: [cam('flat', { detectScale: false })] }).cameras[0]).output?.detectSize, undefined, 'detectScale: false: no detector copy');
   // A budgetMs camera's detector size comes from the measured profile: the copy follows the detector it got.
