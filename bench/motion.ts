@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- motion [--scenes door,pair,idle] [--intervals 1,2] [--idle-seconds 30] [--door-gap S] [--fps 5] [--idle-decode] [--liveness on|off] [--json]`
+ * `npm run bench -- motion [--scenes door,pair,idle,FILE|FOLDER] [--intervals 1,2] [--idle-seconds 30] [--door-gap S] [--fps 5] [--idle-decode] [--liveness on|off] [--json]`
  *
  * The detection gate (motion + tracker activity + keep-alive + detection interval) on the real
  * camera chain (GStreamer file source played in real time, SCRFD 500m @640 on the detector copy,
@@ -12,6 +12,7 @@
  * - pair: a second visitor walks in beside the first once the first has stood 3 s (recognised,
  *   settled: the detector on its interval); an entry is any detected frame with more faces than the
  *   one before, so the second person's first detection is measured too;
+ * - a video file or a folder of them (real footage: `--scenes ../shared/data/spoof_video/live`);
  * - idle: the same door background with sensor noise, H.264 compression and a slow light swing,
  *   nobody there (src/demo/door-clip.ts `renderIdleClip`).
  * `--idle-decode`: one more gated run (interval 1) with `motion.idleDecode: keyframes` (the decoder
@@ -24,7 +25,7 @@
  * the gst-launch child's, the motion step's µs per frame, all against the raw SCRFD run measured
  * in this process first.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -230,12 +231,24 @@ export async function gateReference(clip: string, camera: Record<string, unknown
   }
 }
 
+/** `path` itself when it is a file, else the files of the folder `path`, sorted; a clear error when neither. */
+function videoFiles(path: string): string[] {
+  if (!existsSync(path)) throw new Error(`--scenes: "${path}" is neither door, pair, idle nor an existing video file or folder`);
+  return statSync(path).isDirectory()
+    ? readdirSync(path)
+        .sort()
+        .map((f) => join(path, f))
+        .filter((f) => statSync(f).isFile())
+    : [path];
+}
+
 export async function runMotionBench(argv: readonly string[]): Promise<void> {
   const { values } = parseArgs({
     args: [...argv],
     options: { scenes: { type: 'string', default: 'door,idle' }, intervals: { type: 'string', default: '1,2' }, 'idle-seconds': { type: 'string', default: '30' }, 'door-gap': { type: 'string' }, fps: { type: 'string', default: '5' }, 'idle-decode': { type: 'boolean', default: false }, liveness: { type: 'string', default: 'on' }, json: { type: 'boolean', default: false } },
   });
-  const scenes = values.scenes.split(',');
+  // A scene that is not a generated one is a video file, or a folder of them (real footage).
+  const scenes = values.scenes.split(',').flatMap((s) => (['door', 'pair', 'idle'].includes(s) ? [s] : videoFiles(s)));
   const intervals = values.intervals.split(',').map(Number);
   const fps = Number(values.fps);
   const dir = mkdtempSync(join(tmpdir(), 'fg-bench-motion-'));
@@ -256,7 +269,9 @@ export async function runMotionBench(argv: readonly string[]): Promise<void> {
           ? (await doorClip(stateDir, dataDir, values['door-gap'])).path
           : scene === 'pair'
             ? (await pairClip(stateDir, dataDir)).path
-            : (await renderIdleClip(join(stateDir, `idle-${values['idle-seconds']}s.mp4`), { seconds: Number(values['idle-seconds']) })).path;
+            : scene === 'idle'
+              ? (await renderIdleClip(join(stateDir, `idle-${values['idle-seconds']}s.mp4`), { seconds: Number(values['idle-seconds']) })).path
+              : scene;
       const base = { fps };
       const ungated = await runClip(scene, 'ungated', clip, { ...base, motion: { enabled: false }, detector: { interval: 1 } }, detector, models, gallery, settings);
       rows.push({ ...ungated, missed: [], firstDetectionMs: [], readyDelayMs: [] });
