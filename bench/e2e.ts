@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- e2e [--cams 1,2,3] [--seconds 16] [--warmup 3] [--fps 5] [--threads N] [--profile on|off] [--dashboards 0,3] [--browser] [--scene door|idle|mixed] [--busy K] [--gate on|off] [--idle-decode all|keyframes] [--idle-keyframe-ms MS] [--door-gap S] [--interval N] [--reference on|off] [--json]`
+ * `npm run bench -- e2e [--cams 1,2,3] [--seconds 16] [--warmup 3] [--fps 5] [--threads N] [--profile on|off] [--dashboards 0,3] [--browser] [--scene door|idle|mixed] [--busy K] [--gate on|off] [--idle-decode all|keyframes] [--idle-keyframe-ms MS] [--door-gap S] [--interval N] [--reference on|off] [--session-thread main|worker] [--json]`
  *
  * N door cameras through the whole chain on this machine: the loopback RTSP server streams the
  * demo's 720p H.264 door clip (real people walking up) to every camera without re-encoding, and
@@ -201,7 +201,7 @@ export async function pairClip(stateDir: string, dataDir: string): Promise<{ pat
 export async function runE2eBench(argv: readonly string[]): Promise<void> {
   const { values } = parseArgs({
     args: [...argv],
-    options: { json: { type: 'boolean', default: false }, threads: { type: 'string', default: '0' }, cams: { type: 'string', default: '1,2,3' }, seconds: { type: 'string', default: '16' }, fps: { type: 'string', default: '5' }, warmup: { type: 'string', default: '3' }, dashboards: { type: 'string', default: '0' }, browser: { type: 'boolean', default: false }, profile: { type: 'string', default: 'on' }, scene: { type: 'string', default: 'door' }, busy: { type: 'string', default: '1' }, gate: { type: 'string', default: 'on' }, 'idle-decode': { type: 'string', default: 'all' }, 'idle-keyframe-ms': { type: 'string' }, 'door-gap': { type: 'string' }, interval: { type: 'string' }, reference: { type: 'string', default: 'on' } },
+    options: { json: { type: 'boolean', default: false }, threads: { type: 'string', default: '0' }, cams: { type: 'string', default: '1,2,3' }, seconds: { type: 'string', default: '16' }, fps: { type: 'string', default: '5' }, warmup: { type: 'string', default: '3' }, dashboards: { type: 'string', default: '0' }, browser: { type: 'boolean', default: false }, profile: { type: 'string', default: 'on' }, scene: { type: 'string', default: 'door' }, busy: { type: 'string', default: '1' }, gate: { type: 'string', default: 'on' }, 'idle-decode': { type: 'string', default: 'all' }, 'idle-keyframe-ms': { type: 'string' }, 'door-gap': { type: 'string' }, interval: { type: 'string' }, reference: { type: 'string', default: 'on' }, 'session-thread': { type: 'string', default: 'main' } },
   });
   const dashboardCounts = values.dashboards.split(',').map(Number);
   if (dashboardCounts.some((d) => !Number.isInteger(d) || d < 0)) throw new Error('--dashboards takes counts like 0,3');
@@ -251,7 +251,7 @@ export async function runE2eBench(argv: readonly string[]): Promise<void> {
         cameras: ids.map((id, i) => ({ id, url: urlOf(i), ...cameraSettings })),
         gates: [{ id: 'front-door', cameras: ids, allow: { groups: ['staff'] } }],
         gallery: { db: galleryDb },
-        models: { threads: Number(values.threads) },
+        models: { threads: Number(values.threads), sessionThread: values['session-thread'] },
         events: { db: join(dir, `events-${n}-${dashboards}.sqlite`), snapshots: { dir: join(dir, `snapshots-${n}-${dashboards}`) } },
       });
       const service = await startService(config, { logger: createLogger({ level: 'error' }) });
