@@ -180,11 +180,14 @@ export async function rawScrfdCpuMs(runs = 10, batches = 5): Promise<{ cpuMs: nu
   }
 }
 
-/** The demo's door clip, or the same visitors with another gap between them (`--door-gap S`). */
-export async function doorClip(stateDir: string, dataDir: string, gap: string | undefined): Promise<{ path: string; durationMs: number }> {
-  if (gap === undefined) return prepareDoorClip(stateDir, dataDir);
+/**
+ * The demo's door clip, or the same visitors with another gap between them (`--door-gap S`) or
+ * encoded at another frame rate (`--clip-fps N`; the demo's is 10).
+ */
+export async function doorClip(stateDir: string, dataDir: string, gap: string | undefined, clipFps?: string | undefined): Promise<{ path: string; durationMs: number }> {
+  if (gap === undefined && clipFps === undefined) return prepareDoorClip(stateDir, dataDir);
   const visitors = DEMO_CAST.visitors.map((v) => ({ photo: join(dataDir, v.photo) }));
-  const opts = { ...DEMO_CLIP, gapSeconds: Number(gap) };
+  const opts = { ...DEMO_CLIP, ...(gap === undefined ? {} : { gapSeconds: Number(gap) }), ...(clipFps === undefined ? {} : { fps: Number(clipFps) }) };
   return renderDoorClip(visitors, join(stateDir, `door-${doorClipKey(visitors, opts)}.mp4`), opts);
 }
 

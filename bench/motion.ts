@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- motion [--scenes door,pair,idle,FILE|FOLDER] [--intervals 1,2] [--idle-seconds 30] [--door-gap S] [--fps 5] [--idle-decode] [--liveness on|off] [--json]`
+ * `npm run bench -- motion [--scenes door,pair,idle,FILE|FOLDER] [--intervals 1,2] [--idle-seconds 30] [--door-gap S] [--clip-fps 10] [--fps 5] [--idle-decode] [--liveness on|off] [--json]`
  *
  * The detection gate (motion + tracker activity + keep-alive + detection interval) on the real
  * camera chain (GStreamer file source played in real time, SCRFD 500m @640 on the detector copy,
@@ -9,6 +9,7 @@
  * - door: the demo's door clip (4 visitors walking up; the person "enters" on the first frame the
  *   ungated detector finds their face); `--door-gap S` renders it with S seconds between visitors
  *   (the demo's 1.5 s is shorter than the tracker's 2 s maxLostMs, so the door is never idle);
+ *   `--clip-fps N` encodes it at N fps (the demo's 10; a camera at the cap's own rate: 5);
  * - pair: a second visitor walks in beside the first once the first has stood 3 s (recognised,
  *   settled: the detector on its interval); an entry is any detected frame with more faces than the
  *   one before, so the second person's first detection is measured too;
@@ -245,7 +246,7 @@ function videoFiles(path: string): string[] {
 export async function runMotionBench(argv: readonly string[]): Promise<void> {
   const { values } = parseArgs({
     args: [...argv],
-    options: { scenes: { type: 'string', default: 'door,idle' }, intervals: { type: 'string', default: '1,2' }, 'idle-seconds': { type: 'string', default: '30' }, 'door-gap': { type: 'string' }, fps: { type: 'string', default: '5' }, 'idle-decode': { type: 'boolean', default: false }, liveness: { type: 'string', default: 'on' }, json: { type: 'boolean', default: false } },
+    options: { scenes: { type: 'string', default: 'door,idle' }, intervals: { type: 'string', default: '1,2' }, 'idle-seconds': { type: 'string', default: '30' }, 'door-gap': { type: 'string' }, 'clip-fps': { type: 'string' }, fps: { type: 'string', default: '5' }, 'idle-decode': { type: 'boolean', default: false }, liveness: { type: 'string', default: 'on' }, json: { type: 'boolean', default: false } },
   });
   // A scene that is not a generated one is a video file, or a folder of them (real footage).
   const scenes = values.scenes.split(',').flatMap((s) => (['door', 'pair', 'idle'].includes(s) ? [s] : videoFiles(s)));
@@ -266,7 +267,7 @@ export async function runMotionBench(argv: readonly string[]): Promise<void> {
     for (const scene of scenes) {
       const clip =
         scene === 'door'
-          ? (await doorClip(stateDir, dataDir, values['door-gap'])).path
+          ? (await doorClip(stateDir, dataDir, values['door-gap'], values['clip-fps'])).path
           : scene === 'pair'
             ? (await pairClip(stateDir, dataDir)).path
             : scene === 'idle'
