@@ -186,6 +186,8 @@ export async function rawScrfdCpuMs(runs = 10, batches = 5): Promise<{ cpuMs: nu
  */
 export async function doorClip(stateDir: string, dataDir: string, gap: string | undefined, clipFps?: string | undefined): Promise<{ path: string; durationMs: number }> {
   if (gap === undefined && clipFps === undefined) return prepareDoorClip(stateDir, dataDir);
+  if (gap !== undefined && !(Number(gap) >= 0)) throw new Error(`--door-gap takes seconds between visitors like 6, not "${gap}"`);
+  if (clipFps !== undefined && !(Number.isInteger(Number(clipFps)) && Number(clipFps) >= 1 && Number(clipFps) <= 60)) throw new Error(`--clip-fps takes a whole frame rate from 1 to 60 like 5, not "${clipFps}"`);
   const visitors = DEMO_CAST.visitors.map((v) => ({ photo: join(dataDir, v.photo) }));
   const opts = { ...DEMO_CLIP, ...(gap === undefined ? {} : { gapSeconds: Number(gap) }), ...(clipFps === undefined ? {} : { fps: Number(clipFps) }) };
   return renderDoorClip(visitors, join(stateDir, `door-${doorClipKey(visitors, opts)}.mp4`), opts);
