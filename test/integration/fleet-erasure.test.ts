@@ -1,4 +1,3 @@
-// test-lane: brokers (waits on real servers, little CPU): two such files run at a time (scripts/test.sh)
 /**
  * Erasure across a fleet, against a real nats-server and PostgreSQL: a hub and two edges (in
  * process: gallery replica, event log, snapshot folder, sink runner, and the service's edge wiring,
